@@ -1,0 +1,93 @@
+/**
+ * report.md of one run: the pictures next to the numbers they illustrate. Pure string building;
+ * the caller writes it with writeFileAtomic so a crash never leaves a partial report.
+ */
+import type { ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import type { ConfusionMatrix } from '../metrics/confusionMatrix.ts';
+import { runFiles } from '../run/runFolder.ts';
+import { splitNames, type RunMetrics, type SplitName } from '../run/runMetrics.ts';
+import { formatNumber, formatPercent, markdownTable } from './markdownTable.ts';
+
+const splitTitles: Record<SplitName, string> = { train: 'Train', val: 'Validation', test: 'Test' };
+
+export interface RunReportInput {
+  /** Run name, e.g. the folder name. */
+  title: string;
+  metrics: RunMetrics;
+  /** Settings worth showing (arch, head, lr, ...); written as a two-column table. */
+  settings?: Record<string, string | number | boolean | null | undefined>;
+  /** Picture file names relative to report.md; default the standard run-folder names. Set one to null to omit it. */
+  pictures?: { curves?: string | null; confusion?: string | null; samples?: string | null };
+}
+
+/** Metrics table: one row per metric, one column per evaluated split. */
+export function metricsTable(splits: Partial<Record<SplitName, ClassificationMetrics>>): string {
+  const present = splitNames.filter((s) => splits[s]);
+  const positive = present.length > 0 ? splits[present[0]]!.positiveClass : 'positive';
+  const rows: [string, (m: ClassificationMetrics) => string][] = [
+    ['Images', (m) => String(m.n)],
+    ['Accuracy', (m) => formatPercent(m.accuracy)],
+    [`Precision (${positive})`, (m) => formatPercent(m.precision)],
+    [`Recall / sensitivity (${positive})`, (m) => formatPercent(m.recall)],
+    [`Specificity (${positive})`, (m) => formatPercent(m.specificity)],
+    [`F1 (${positive})`, (m) => formatPercent(m.f1)],
+    ['F1 (macro)', (m) => formatPercent(m.macroF1)],
+    ['ROC AUC', (m) => formatNumber(m.auc)],
+  ];
+  return markdownTable(
+    ['Metric', ...present.map((s) => splitTitles[s])],
+    rows.map(([label, pick]) => [label, ...present.map((s) => pick(splits[s]!))]),
+    ['left', ...present.map(() => 'right' as const)],
+  );
+}
+
+/** Confusion matrix as a table in the study's orientation: rows actual, columns predicted. */
+export function confusionTable(cm: ConfusionMatrix): string {
+  return markdownTable(
+    ['actual \\ predicted', ...cm.labels],
+    cm.matrix.map((row, a) => [`**${cm.labels[a]}**`, ...row.map(String)]),
+    ['left', ...cm.labels.map(() => 'right' as const)],
+  );
+}
+
+export function formatRunReport(input: RunReportInput): string {
+  const pictures = {
+    curves: runFiles.curves as string | null,
+    confusion: runFiles.confusion as string | null,
+    samples: runFiles.samples as string | null,
+    ...input.pictures,
+  };
+  const { metrics } = input;
+  const out: string[] = [`# ${input.title}`, ''];
+  const facts = [`Best epoch ${metrics.bestEpoch} of ${metrics.epochs} (kept by validation accuracy).`];
+  if (metrics.seconds !== undefined) facts.push(`Trained in ${formatDuration(metrics.seconds)}.`);
+  out.push(facts.join(' '), '');
+
+  if (input.settings) {
+    const entries = Object.entries(input.settings).filter(([, v]) => v !== undefined);
+    out.push('## Settings', '', markdownTable(['Setting', 'Value'], entries.map(([k, v]) => [k, String(v)])), '');
+  }
+
+  out.push('## Metrics', '', metricsTable(metrics.splits), '');
+
+  out.push('## Training curves', '');
+  if (pictures.curves) out.push(`![Accuracy and loss per epoch, train vs validation](${pictures.curves})`, '');
+
+  out.push('## Confusion matrix', '');
+  if (pictures.confusion) out.push(`![Confusion matrix on the test split](${pictures.confusion})`, '');
+  for (const split of splitNames) {
+    const m = metrics.splits[split];
+    if (m) out.push(`**${splitTitles[split]}** (rows actual, columns predicted)`, '', confusionTable(m.confusion), '');
+  }
+
+  if (pictures.samples) out.push('## Sample predictions', '', `![Two right and two wrong predictions per class](${pictures.samples})`, '');
+  return out.join('\n');
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds % 60);
+  if (m < 60) return `${m} min ${s} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}

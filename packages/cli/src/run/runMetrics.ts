@@ -1,0 +1,21 @@
+/**
+ * Shape of metrics.json: the metrics of every evaluated split plus when the kept (best) checkpoint
+ * was taken. Shared by the train loop (writer), `eval`, report.md and `experiments report`
+ * (readers), so they agree on the field names.
+ */
+import type { ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+
+export const splitNames = ['train', 'val', 'test'] as const;
+export type SplitName = (typeof splitNames)[number];
+
+export interface RunMetrics {
+  /** Bumped if the layout changes, so old run folders can be recognised. */
+  version: 1;
+  /** Epoch whose weights were kept (best validation accuracy). */
+  bestEpoch: number;
+  /** Epochs trained in total. */
+  epochs: number;
+  /** Wall time of the whole run in seconds. */
+  seconds?: number;
+  splits: Partial<Record<SplitName, ClassificationMetrics>>;
+}
