@@ -1,0 +1,113 @@
+import type { Gpu } from '../device/device.js';
+
+/** Bytes reserved per dispatch in the uniform arena (WebGPU's minUniformBufferOffsetAlignment). */
+const uniformSlot = 256;
+const arenaSlots = 256;
+
+/**
+ * Records dispatches into one command encoder and submits them in batches: one submit per op
+ * would cost ~100 µs each on lavapipe and milliseconds on real GPUs.
+ *
+ * Per-dispatch scalars go into a CPU-side uniform arena that is written with one `writeBuffer`
+ * right before the submit that reads it. Queue operations run in order, so the next batch can
+ * overwrite the same GPU arena without waiting for the previous one to finish.
+ */
+export class CommandBatcher {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private recorded = 0;
+  private readonly arena: GPUBuffer;
+  private readonly arenaCpu = new Uint8Array(uniformSlot * arenaSlots);
+  private arenaUsed = 0;
+  submits = 0;
+  dispatches = 0;
+
+  constructor(private readonly gpu: Gpu, private readonly dispatchesPerSubmit: number) {
+    this.arena = gpu.device.createBuffer({
+      size: this.arenaCpu.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniform arena',
+    });
+  }
+
+  private ensurePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.gpu.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  /** Reserves a uniform slot for the next dispatch; returns the binding resource for it. */
+  uniforms(data: ArrayBuffer): GPUBufferBinding {
+    if (data.byteLength > uniformSlot) throw new Error(`uniform block of ${data.byteLength} bytes exceeds ${uniformSlot}`);
+    if (this.arenaUsed + uniformSlot > this.arenaCpu.byteLength) this.flush();
+    const offset = this.arenaUsed;
+    this.arenaCpu.set(new Uint8Array(data), offset);
+    this.arenaUsed += uniformSlot;
+    return { buffer: this.arena, offset, size: uniformSlot };
+  }
+
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, workgroups: readonly [number, number, number]): void {
+    const pass = this.ensurePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    this.dispatches++;
+    if (++this.recorded >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy (outside any compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (!this.encoder) this.encoder = this.gpu.device.createCommandEncoder();
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.recorded++;
+  }
+
+  /** Writes host data into a buffer after everything recorded so far (flushes first). */
+  upload(dst: GPUBuffer, dstOffset: number, data: ArrayBufferView): void {
+    this.flush();
+    this.gpu.device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  flush(): void {
+    if (!this.encoder) return;
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.arenaUsed > 0) {
+      this.gpu.device.queue.writeBuffer(this.arena, 0, this.arenaCpu.buffer, 0, this.arenaUsed);
+      this.arenaUsed = 0;
+    }
+    this.gpu.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.recorded = 0;
+    this.submits++;
+  }
+
+  /** Resolves when every submitted command has run; rejects if the device is lost meanwhile. */
+  async sync(context: string): Promise<void> {
+    this.flush();
+    await this.raceLost(this.gpu.device.queue.onSubmittedWorkDone(), context);
+    this.gpu.checkErrors(context);
+  }
+
+  /** Copies `bytes` from `src` to the host. */
+  async read(src: GPUBuffer, srcOffset: number, bytes: number, context: string): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.gpu.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${context} readback` });
+    try {
+      this.copy(src, srcOffset, staging, 0, size);
+      this.flush();
+      await this.raceLost(staging.mapAsync(GPUMapMode.READ), context);
+      this.gpu.checkErrors(context);
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  private raceLost<T>(p: Promise<T>, context: string): Promise<T> {
+    const lost = this.gpu.device.lost.then((info) => {
+      throw new Error(`${context}: WebGPU device lost (${info.reason}): ${info.message}`);
+    });
+    return Promise.race([p, lost]);
+  }
+}

@@ -1,0 +1,133 @@
+import { gpu } from '../device/device.js';
+import { bytesPerElement, wgslType } from '../dtype.js';
+import type { Tensor } from '../tensor.js';
+
+export type ScalarType = 'f32' | 'u32' | 'i32';
+
+export interface KernelCall {
+  /** Op name: labels pipelines so Dawn's messages and ours name it. */
+  name: string;
+  /** WGSL after the generated prelude: helper functions and `@compute fn main`. */
+  body: string;
+  inputs?: Record<string, Tensor>;
+  /** Written (read_write) tensors; they get both `NAME_get` and `NAME_set`. */
+  outputs: Record<string, Tensor>;
+  /** Per-call scalars, read in WGSL as `u.NAME`. They change without recompiling. */
+  uniforms?: Record<string, [ScalarType, number]>;
+  workgroups: readonly [number, number, number];
+}
+
+/**
+ * A tensor larger than one storage binding is bound as several pages of `pageElements`; the
+ * accessor then picks the page with a shift and a mask. Small tensors (nearly all) get a plain
+ * array access, so paging costs nothing where it is not needed.
+ */
+function accessors(name: string, t: Tensor, firstBinding: number, writable: boolean, pageShift: number): { decl: string; pages: number } {
+  const ty = wgslType(t.dtype);
+  const pageElems = 2 ** pageShift;
+  const pages = Math.max(1, Math.ceil(t.size / pageElems));
+  const access = writable ? 'read_write' : 'read';
+  let decl = '';
+  if (pages === 1) {
+    decl += `@group(0) @binding(${firstBinding}) var<storage, ${access}> ${name}: array<${ty}>;\n`;
+    decl += `fn ${name}_get(i: u32) -> ${ty} { return ${name}[i]; }\n`;
+    if (writable) decl += `fn ${name}_set(i: u32, v: ${ty}) { ${name}[i] = v; }\n`;
+    return { decl, pages };
+  }
+  for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, ${access}> ${name}_p${p}: array<${ty}>;\n`;
+  const mask = `${pageElems - 1}u`;
+  const cases = (stmt: (p: number) => string) =>
+    Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { ${stmt(p)} }` : `    case ${p}u: { ${stmt(p)} }`)).join('\n');
+  decl += `fn ${name}_get(i: u32) -> ${ty} {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `return ${name}_p${p}[o];`)}\n  }\n}\n`;
+  if (writable) decl += `fn ${name}_set(i: u32, v: ${ty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = v;`)}\n  }\n}\n`;
+  return { decl, pages };
+}
+
+function bindingEntries(t: Tensor, first: number, pages: number, pageBytes: number, op: string): GPUBindGroupEntry[] {
+  const s = t.storage(op);
+  const bytes = Math.max(4, t.size * bytesPerElement[t.dtype]);
+  const out: GPUBindGroupEntry[] = [];
+  for (let p = 0; p < pages; p++) {
+    const offset = p * pageBytes;
+    const size = Math.min(pageBytes, bytes - offset);
+    out.push({ binding: first + p, resource: { buffer: s.buffer, offset, size: Math.ceil(size / 4) * 4 } });
+  }
+  return out;
+}
+
+/** Generates the bindings, compiles (once per source) and records one dispatch. */
+export function runKernel(call: KernelCall): void {
+  const g = gpu();
+  const inputs = Object.entries(call.inputs ?? {});
+  const outputs = Object.entries(call.outputs);
+  const shapes = [...inputs, ...outputs].map(([n, t]) => `${n}[${t.shape.join(',')}]`).join(' ');
+  const label = `${call.name} ${shapes}`;
+  const names = new Set<string>();
+  let prelude = '';
+  if (g.device.features.has('shader-f16') && [...inputs, ...outputs].some(([, t]) => t.dtype === 'float16')) prelude += 'enable f16;\n';
+  const entries: GPUBindGroupEntry[] = [];
+  let binding = 0;
+  const pageBytes = g.pageElements * 4;
+  for (const [list, writable] of [[inputs, false], [outputs, true]] as const) {
+    for (const [name, t] of list) {
+      if (names.has(name)) throw new Error(`${call.name}: kernel argument '${name}' given twice`);
+      names.add(name);
+      const { decl, pages } = accessors(name, t, binding, writable, g.pageShift);
+      prelude += decl;
+      entries.push(...bindingEntries(t, binding, pages, pageBytes, call.name));
+      binding += pages;
+    }
+  }
+  const maxStorage = g.limits.maxStorageBuffersPerShaderStage;
+  if (binding > maxStorage) {
+    throw new Error(`${label}: needs ${binding} storage bindings (large tensors are split into ${pageBytes}-byte pages), over this device's limit of ${maxStorage}`);
+  }
+  // Pipelines use layout 'auto', which drops bindings the shader never reads: declare the
+  // uniform block only when the body uses it.
+  const uniforms = /\bu\.\w/.test(call.body) ? Object.entries(call.uniforms ?? {}) : [];
+  let uniformBinding: GPUBufferBinding | null = null;
+  if (uniforms.length > 0) {
+    prelude += `struct Uniforms {\n${uniforms.map(([n, [ty]]) => `  ${n}: ${ty},`).join('\n')}\n}\n`;
+    prelude += `@group(0) @binding(${binding}) var<uniform> u: Uniforms;\n`;
+    const data = new ArrayBuffer(Math.max(16, Math.ceil((uniforms.length * 4) / 16) * 16));
+    const dv = new DataView(data);
+    uniforms.forEach(([n, [ty, v]], i) => {
+      if (ty === 'f32') dv.setFloat32(i * 4, v, true);
+      else if (ty === 'u32') dv.setUint32(i * 4, v >>> 0, true);
+      else dv.setInt32(i * 4, v | 0, true);
+      if (ty !== 'f32' && !Number.isInteger(v)) throw new Error(`${call.name}: uniform ${n} must be an integer, got ${v}`);
+    });
+    uniformBinding = g.batcher.uniforms(data);
+  }
+  const source = prelude + call.body;
+  const pipeline = g.pipelines.get(source, label);
+  if (uniformBinding) entries.push({ binding, resource: uniformBinding });
+  const [x, y, z] = call.workgroups;
+  const maxWg = g.limits.maxComputeWorkgroupsPerDimension;
+  if (x > maxWg || y > maxWg || z > maxWg) throw new Error(`${label}: dispatch of ${x}x${y}x${z} workgroups exceeds ${maxWg} per dimension`);
+  if (x === 0 || y === 0 || z === 0) return;
+  const bindGroup = g.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+  g.batcher.dispatch(pipeline, bindGroup, [x, y, z]);
+}
+
+/**
+ * Workgroup grid for `n` invocations in workgroups of `size`, folded into two dimensions past the
+ * 65535-per-dimension limit. Kernels compute their flat index with `linearIndex(size)`.
+ */
+export function grid1d(n: number, size: number): [number, number, number] {
+  const groups = Math.ceil(n / size);
+  const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= maxWg) return [groups, 1, 1];
+  const y = Math.ceil(groups / maxWg);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+/** The `main` signature and flat index that go with `grid1d`. */
+export function linearMain(size: number, bodyUsingI: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.x + wid.y * nwg.x) * ${size}u + lid;
+${bodyUsingI}
+}
+`;
+}

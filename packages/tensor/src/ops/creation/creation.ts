@@ -1,0 +1,96 @@
+import { gpu } from '../../device/device.js';
+import type { DType } from '../../dtype.js';
+import { checkShape, fmt, sizeOf, type Shape } from '../../shape.js';
+import { Tensor } from '../../tensor.js';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+
+export type NestedArray = number | NestedArray[];
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let d: NestedArray = data;
+  while (Array.isArray(d)) { shape.push(d.length); d = d[0] as NestedArray; }
+  return shape;
+}
+
+function flattenChecked(data: NestedArray, shape: number[], depth: number, out: number[]): void {
+  if (depth === shape.length) {
+    if (typeof data !== 'number') throw new Error(`tensor: ragged nested array (expected a number at depth ${depth} of shape ${fmt(shape)})`);
+    out.push(data);
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[depth]) {
+    throw new Error(`tensor: ragged nested array (expected length ${shape[depth]} at depth ${depth} of shape ${fmt(shape)})`);
+  }
+  for (const x of data) flattenChecked(x, shape, depth + 1, out);
+}
+
+/**
+ * A tensor from host data: a typed array (with `shape`, default 1-D) or nested arrays.
+ * `Int32Array` data gives an int32 tensor unless `dtype` says otherwise.
+ */
+export function tensor(data: Float32Array | Int32Array | ArrayLike<number> | NestedArray, shape?: Shape, dtype?: DType): Tensor {
+  let flat: ArrayLike<number>;
+  let inferred: number[];
+  if (typeof data === 'number' || (Array.isArray(data) && (data.length === 0 || Array.isArray(data[0])))) {
+    inferred = inferShape(data as NestedArray);
+    const out: number[] = [];
+    flattenChecked(data as NestedArray, inferred, 0, out);
+    flat = out;
+  } else {
+    flat = data as ArrayLike<number>;
+    inferred = [flat.length];
+  }
+  const s = shape ? [...shape] : inferred;
+  checkShape('tensor', s);
+  if (sizeOf(s) !== flat.length) throw new Error(`tensor: ${flat.length} values do not fill shape ${fmt(s)} (${sizeOf(s)} elements)`);
+  const dt: DType = dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
+  const t = Tensor.empty(s, dt, 'tensor');
+  if (flat.length === 0) return t;
+  let host: Float32Array | Int32Array;
+  if (dt === 'int32') host = flat instanceof Int32Array ? flat : Int32Array.from(flat as ArrayLike<number>);
+  else if (dt === 'float32') host = flat instanceof Float32Array ? flat : Float32Array.from(flat as ArrayLike<number>);
+  else throw new Error(`tensor: creating ${dt} tensors from host data is not supported yet`);
+  gpu().batcher.upload(t.storage('tensor').buffer, 0, host);
+  return t;
+}
+
+/** A tensor filled with one value, written by a kernel (no host upload). */
+export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
+  checkShape('full', shape);
+  if (Number.isNaN(value) && dtype !== 'float32') throw new Error(`full: NaN cannot fill a ${dtype} tensor`);
+  const t = Tensor.empty(shape, dtype, 'full');
+  const ty = dtype === 'int32' ? 'i32' : 'f32';
+  runKernel({
+    name: 'full',
+    body: linearMain(256, `  if (i >= ${t.size}u) { return; }\n  out_set(i, u.value);`),
+    outputs: { out: t },
+    uniforms: { value: [ty, value] },
+    workgroups: grid1d(t.size, 256),
+  });
+  return t;
+}
+
+export const zeros = (shape: Shape, dtype: DType = 'float32') => full(shape, 0, dtype);
+export const ones = (shape: Shape, dtype: DType = 'float32') => full(shape, 1, dtype);
+export const zerosLike = (t: Tensor) => full(t.shape, 0, t.dtype);
+export const onesLike = (t: Tensor) => full(t.shape, 1, t.dtype);
+
+/** Values start, start+step, … below stop (as `torch.arange`). */
+export function arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
+  if (stop === undefined) { stop = start; start = 0; }
+  if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0) {
+    throw new Error(`arange: invalid range start=${start} stop=${stop} step=${step}`);
+  }
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const t = Tensor.empty([n], dtype, 'arange');
+  const ty = dtype === 'int32' ? 'i32' : 'f32';
+  runKernel({
+    name: 'arange',
+    body: linearMain(256, `  if (i >= ${n}u) { return; }\n  out_set(i, ${ty}(u.start + f32(i) * u.step));`),
+    outputs: { out: t },
+    uniforms: { start: ['f32', start], step: ['f32', step] },
+    workgroups: grid1d(n, 256),
+  });
+  return t;
+}

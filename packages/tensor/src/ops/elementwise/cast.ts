@@ -1,0 +1,19 @@
+import type { DType } from '../../dtype.js';
+import { wgslType } from '../../dtype.js';
+import { Tensor } from '../../tensor.js';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+
+/** Converts between float32 and int32 (float to int truncates toward zero, as torch). */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  x.storage('cast');
+  const out = Tensor.empty(x.shape, dtype, 'cast');
+  if (x.size === 0) return out;
+  runKernel({
+    name: 'cast',
+    body: linearMain(256, `  if (i >= ${x.size}u) { return; }\n  out_set(i, ${wgslType(dtype)}(x_get(i)));`),
+    inputs: { x },
+    outputs: { out },
+    workgroups: grid1d(x.size, 256),
+  });
+  return out;
+}

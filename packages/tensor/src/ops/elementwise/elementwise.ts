@@ -1,0 +1,64 @@
+import { broadcastShapes, broadcastStrides, fmt, sameShape } from '../../shape.js';
+import type { DType } from '../../dtype.js';
+import { Tensor } from '../../tensor.js';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+import { broadcastIndex, elementwiseHelpers } from './elementwise.wgsl.js';
+
+export type Operand = Tensor | number;
+
+const workgroupSize = 256;
+
+export interface ElementwiseOptions {
+  /** Output dtype (comparisons still produce float32 0/1 masks). */
+  dtype?: DType;
+  /** Scalars that may be non-finite (maximum(x, -Infinity) is meaningful; add(x, NaN) is a bug). */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * One kernel for any elementwise expression over tensors and scalars with NumPy broadcasting.
+ * `expr` names operand k as `$k`; tensors are loaded once per element, scalars come from the
+ * uniform block so a changing scalar (a learning rate) never recompiles.
+ */
+export function elementwise(op: string, expr: string, operands: Operand[], options: ElementwiseOptions = {}): Tensor {
+  const tensors = operands.filter((o): o is Tensor => typeof o !== 'number');
+  for (const t of tensors) {
+    t.storage(op);
+    if (t.dtype !== 'float32') throw new Error(`${op}: expects float32 tensors, got ${t.dtype} ${fmt(t.shape)}`);
+  }
+  operands.forEach((o, k) => {
+    if (typeof o === 'number' && !options.allowNonFinite && !Number.isFinite(o)) {
+      throw new Error(`${op}: scalar operand ${k} is ${o}; a finite number is required (shapes ${operands.map((x) => (typeof x === 'number' ? 'scalar' : fmt(x.shape))).join(', ')})`);
+    }
+  });
+  const outShape = tensors.length ? broadcastShapes(op, ...tensors.map((t) => t.shape)) : [];
+  const out = Tensor.empty(outShape, options.dtype ?? 'float32', op);
+  const inputs: Record<string, Tensor> = {};
+  const uniforms: Record<string, ['f32', number]> = {};
+  const loads: string[] = [];
+  const indexOperands: { name: string; strides: number[] | null }[] = [];
+  let e = expr;
+  operands.forEach((o, k) => {
+    if (typeof o === 'number') {
+      uniforms[`s${k}`] = ['f32', o];
+      e = e.replaceAll(`$${k}`, `u.s${k}`);
+      return;
+    }
+    inputs[`x${k}`] = o;
+    const same = sameShape(o.shape, outShape);
+    const idx = o.size === 1 ? '0u' : same ? 'i' : `ix${k}`;
+    if (!same && o.size !== 1) indexOperands.push({ name: `ix${k}`, strides: broadcastStrides(o.shape, outShape) });
+    loads.push(`  let v${k} = x${k}_get(${idx});`);
+    e = e.replaceAll(`$${k}`, `v${k}`);
+  });
+  const body = `  if (i >= ${out.size}u) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  out_set(i, ${e});`;
+  runKernel({
+    name: op,
+    body: elementwiseHelpers + linearMain(workgroupSize, body),
+    inputs,
+    outputs: { out },
+    uniforms,
+    workgroups: grid1d(out.size, workgroupSize),
+  });
+  return out;
+}

@@ -1,0 +1,47 @@
+import type { Tensor } from '../../tensor.js';
+import { elementwise } from './elementwise.js';
+
+/** Unary ops as one WGSL expression each, `$0` being the input. */
+export const unaryOps = {
+  neg: '-$0',
+  abs: 'abs($0)',
+  exp: 'exp($0)',
+  log: 'log($0)',
+  sqrt: 'sqrt($0)',
+  rsqrt: 'inverseSqrt($0)',
+  relu: 'max($0, 0.0)',
+  sigmoid: 'sigmoidf($0)',
+  tanh: 'tanhf($0)',
+  square: '$0 * $0',
+  reciprocal: '1.0 / $0',
+  sign: 'sign($0)',
+  floor: 'floor($0)',
+  ceil: 'ceil($0)',
+} as const;
+
+export type UnaryOp = keyof typeof unaryOps;
+
+export function unary(op: UnaryOp, x: Tensor): Tensor {
+  return elementwise(op, unaryOps[op], [x]);
+}
+
+export const neg = (x: Tensor) => unary('neg', x);
+export const abs = (x: Tensor) => unary('abs', x);
+export const exp = (x: Tensor) => unary('exp', x);
+export const log = (x: Tensor) => unary('log', x);
+export const sqrt = (x: Tensor) => unary('sqrt', x);
+export const rsqrt = (x: Tensor) => unary('rsqrt', x);
+export const relu = (x: Tensor) => unary('relu', x);
+export const sigmoid = (x: Tensor) => unary('sigmoid', x);
+export const tanh = (x: Tensor) => unary('tanh', x);
+export const square = (x: Tensor) => unary('square', x);
+export const reciprocal = (x: Tensor) => unary('reciprocal', x);
+export const sign = (x: Tensor) => unary('sign', x);
+export const floor = (x: Tensor) => unary('floor', x);
+export const ceil = (x: Tensor) => unary('ceil', x);
+
+/** Clamps into [min, max]; either bound may be ±Infinity to leave that side open. */
+export function clamp(x: Tensor, min: number, max: number): Tensor {
+  if (Number.isNaN(min) || Number.isNaN(max) || min > max) throw new Error(`clamp: invalid bounds [${min}, ${max}] for shape [${x.shape.join(',')}]`);
+  return elementwise('clamp', 'clamp($0, $1, $2)', [x, Math.max(min, -3.4e38), Math.min(max, 3.4e38)]);
+}

@@ -1,0 +1,2 @@
+// Exports of this op family; filled in by its kernels.
+export {};

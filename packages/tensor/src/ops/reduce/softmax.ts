@@ -1,0 +1,29 @@
+import { fmt, normAxes } from '../../shape.js';
+import { Tensor } from '../../tensor.js';
+import { grid1d, runKernel } from '../../kernel/run.js';
+import { softmaxWgsl } from './softmax.wgsl.js';
+
+function softmaxLike(op: string, x: Tensor, axis: number, log: boolean): Tensor {
+  x.storage(op);
+  if (x.rank === 0) throw new Error(`${op}: needs at least one dimension, got a scalar`);
+  if (x.dtype !== 'float32') throw new Error(`${op}: expects float32, got ${x.dtype} ${fmt(x.shape)}`);
+  const [a] = normAxes(op, x.shape, axis);
+  const len = x.shape[a];
+  const inner = x.shape.slice(a + 1).reduce((p, d) => p * d, 1);
+  const rows = x.size / Math.max(1, len);
+  const out = Tensor.empty(x.shape, 'float32', op);
+  const wg = len >= 256 ? 128 : 32;
+  runKernel({
+    name: op,
+    body: softmaxWgsl(rows, len, inner, log, wg),
+    inputs: { x },
+    outputs: { out },
+    workgroups: grid1d(rows, 1),
+  });
+  return out;
+}
+
+/** exp(x) / sum(exp(x)) along `axis`, computed stably. */
+export const softmax = (x: Tensor, axis = -1) => softmaxLike('softmax', x, axis, false);
+/** log(softmax(x)) along `axis`, computed as x - max - log(sum(exp(x - max))). */
+export const logSoftmax = (x: Tensor, axis = -1) => softmaxLike('logSoftmax', x, axis, true);
