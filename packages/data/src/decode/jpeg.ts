@@ -1,0 +1,47 @@
+import jpeg from 'jpeg-js';
+import type { Image } from '../image.ts';
+import { ImageDecodeError } from './errors.ts';
+import { parseJpegFrame } from './header.ts';
+
+/**
+ * JPEG via jpeg-js (baseline and progressive, restart intervals). jpeg-js always hands back RGB,
+ * so the component count is read from the SOF first and single-component files are kept grey.
+ * Bytes after EOI are ignored by jpeg-js; that is what real files need (cxr-real has one).
+ */
+export function decodeJpeg(bytes: Uint8Array, name: string, maxMegapixels = 100): Image {
+  const frame = parseJpegFrame(bytes, name);
+  if (frame.components !== 1 && frame.components !== 3) {
+    throw new ImageDecodeError(name, `unsupported JPEG with ${frame.components} components (CMYK?)`);
+  }
+  if (frame.bitDepth !== 8) throw new ImageDecodeError(name, `unsupported ${frame.bitDepth}-bit JPEG`);
+  if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker near the end of the file');
+  let raw: { width: number; height: number; data: Uint8Array };
+  try {
+    raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB: 2048 });
+  } catch (e) {
+    throw new ImageDecodeError(name, `corrupt or truncated JPEG (${(e as Error).message})`);
+  }
+  const { width, height } = raw;
+  const n = width * height;
+  const src = raw.data;
+  const inv = 1 / 255;
+  if (frame.components === 1) {
+    const data = new Float32Array(n);
+    for (let i = 0, j = 0; i < n; i++, j += 3) data[i] = src[j] * inv;
+    return { width, height, channels: 1, data };
+  }
+  const data = new Float32Array(n * 3);
+  for (let i = 0; i < n * 3; i++) data[i] = src[i] * inv;
+  return { width, height, channels: 3, data };
+}
+
+/**
+ * jpeg-js's tolerant mode happily returns a half-grey image for a file cut in the middle of its
+ * entropy-coded data; a missing EOI is the reliable sign of truncation. Allow a few trailing bytes.
+ */
+function hasEoi(b: Uint8Array): boolean {
+  for (let i = b.length - 2; i >= Math.max(0, b.length - 64); i--) {
+    if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
+  }
+  return false;
+}

@@ -1,0 +1,43 @@
+import { PNG } from 'pngjs';
+import type { Image } from '../image.ts';
+import { ImageDecodeError } from './errors.ts';
+
+/**
+ * PNG via pngjs. `skipRescale` keeps 16-bit samples as they are stored, so we divide by 65535
+ * ourselves instead of pngjs's lossy >>8; the same option leaves 1/2/4-bit grey unscaled,
+ * hence the per-depth maximum below.
+ *
+ * Alpha is dropped (not composited), as PIL's `convert('RGB')` in torchvision's loader does, so
+ * the pixels match what a PyTorch pipeline on the same file would see.
+ */
+export function decodePng(bytes: Uint8Array, name: string): Image {
+  let png: ReturnType<typeof PNG.sync.read>;
+  try {
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    png = PNG.sync.read(buf, { skipRescale: true });
+  } catch (e) {
+    throw new ImageDecodeError(name, `corrupt or truncated PNG (${(e as Error).message})`);
+  }
+  const { width, height } = png;
+  const meta = png as unknown as { colorType: number; depth: number };
+  const colorType = meta.colorType;
+  const depth = meta.depth;
+  const src = png.data as unknown as ArrayLike<number>;
+  if (src.length < width * height * 4) throw new ImageDecodeError(name, 'truncated PNG: pixel data shorter than IHDR size');
+  const max = colorType === 3 ? 255 : 2 ** depth - 1;
+  const inv = 1 / max;
+  const n = width * height;
+  const grey = colorType === 0 || colorType === 4;
+  if (grey) {
+    const data = new Float32Array(n);
+    for (let i = 0, j = 0; i < n; i++, j += 4) data[i] = src[j] * inv;
+    return { width, height, channels: 1, data };
+  }
+  const data = new Float32Array(n * 3);
+  for (let i = 0, j = 0, k = 0; i < n; i++, j += 4, k += 3) {
+    data[k] = src[j] * inv;
+    data[k + 1] = src[j + 1] * inv;
+    data[k + 2] = src[j + 2] * inv;
+  }
+  return { width, height, channels: 3, data };
+}

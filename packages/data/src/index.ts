@@ -1,0 +1,26 @@
+export type { Image } from './image.ts';
+export { makeImage } from './image.ts';
+export { mulberry32, mixSeed, shuffleInPlace, type Rng } from './rng.ts';
+
+export { decodeImage } from './decode/index.ts';
+export { ImageDecodeError } from './decode/errors.ts';
+export { sniffFormat, type ImageFormat } from './decode/sniff.ts';
+export { readImageHeader, type ImageHeader } from './decode/header.ts';
+
+export { ImageFolder, loadImageFolder, verifyHeader, type Dataset, type Sample, type LoadOptions, type OnBadImage, type SkippedFile } from './dataset/imagefolder.ts';
+export { stratifiedSplit, SPLITS, DEFAULT_FRACTIONS, type SplitName, type SplitFractions } from './dataset/split.ts';
+export { parseCsv } from './dataset/csv.ts';
+
+export { resize, resample, outputSize, type Filter, type Box } from './transforms/resize.ts';
+export { crop, centerCrop, randomResizedCrop, randomResizedCropParams, pyRound } from './transforms/crop.ts';
+export { rotate } from './transforms/rotate.ts';
+export { hflip } from './transforms/flip.ts';
+export { equalize } from './transforms/equalize.ts';
+export { toCHW, toRgb, IMAGENET_MEAN, IMAGENET_STD } from './transforms/normalize.ts';
+export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } from './transforms/pipeline.ts';
+
+export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';
+export { epochOrder, toBatches } from './loader/sampler.ts';
+export type { CacheConfig } from './loader/cache.ts';
+
+export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';

@@ -1,0 +1,152 @@
+import { availableParallelism } from 'node:os';
+import { ImageDecodeError } from '../decode/errors.ts';
+import type { Dataset, OnBadImage, SkippedFile } from '../dataset/imagefolder.ts';
+import { mixSeed } from '../rng.ts';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../transforms/normalize.ts';
+import { evalTransforms, type TransformSpec } from '../transforms/pipeline.ts';
+import type { CacheConfig } from './cache.ts';
+import { WorkerPool } from './pool.ts';
+import { runBatch, type BatchJob, type BatchResult } from './process.ts';
+import { epochOrder, toBatches } from './sampler.ts';
+
+export interface Batch {
+  /** N*3*H*W float32, CHW per image, normalised */
+  images: Float32Array;
+  labels: Int32Array;
+  files: string[];
+  shape: [number, number, number, number];
+  epoch: number;
+}
+
+export interface DataLoaderOptions {
+  batchSize?: number;
+  shuffle?: boolean;
+  seed?: number;
+  dropLast?: boolean;
+  /** equal numbers of each class per epoch (epoch length stays the dataset size) */
+  balanced?: boolean;
+  transforms?: TransformSpec[];
+  /** worker threads; 0 decodes on the calling thread (default: number of CPUs) */
+  workers?: number;
+  /** batches decoded ahead of the consumer (default 2 per worker, at least 2); bounds memory */
+  prefetch?: number;
+  cache?: CacheConfig | false;
+  onBadImage?: OnBadImage;
+  mean?: number[];
+  std?: number[];
+  warn?: (msg: string) => void;
+}
+
+/**
+ * Batches from a Dataset, decoded and augmented in worker threads while the caller (the GPU loop)
+ * works. GPU-agnostic: the caller uploads `images`. Every random choice derives from
+ * (seed, epoch, position), so results do not depend on the number of workers or on timing.
+ */
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly opts: Required<Omit<DataLoaderOptions, 'cache' | 'warn'>> & { cache: CacheConfig | false; warn: (m: string) => void };
+  /** every file skipped under onBadImage 'skip', across epochs (each file listed once) */
+  readonly skipped: SkippedFile[] = [];
+  private pool?: WorkerPool;
+  private nextEpoch = 0;
+  private labels: Int32Array;
+
+  constructor(
+    readonly dataset: Dataset,
+    opts: DataLoaderOptions = {},
+  ) {
+    const workers = opts.workers ?? availableParallelism();
+    this.opts = {
+      batchSize: opts.batchSize ?? 32,
+      shuffle: opts.shuffle ?? true,
+      seed: opts.seed ?? 0,
+      dropLast: opts.dropLast ?? false,
+      balanced: opts.balanced ?? false,
+      transforms: opts.transforms ?? evalTransforms(),
+      workers,
+      prefetch: Math.max(1, opts.prefetch ?? Math.max(2, 2 * workers)),
+      cache: opts.cache ?? false,
+      onBadImage: opts.onBadImage ?? 'error',
+      mean: opts.mean ?? IMAGENET_MEAN,
+      std: opts.std ?? IMAGENET_STD,
+      warn: opts.warn ?? ((m) => console.warn(m)),
+    };
+    if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
+    if (!dataset.samples.length) throw new Error('DataLoader: dataset is empty');
+    this.labels = Int32Array.from(dataset.samples, (s) => s.label);
+  }
+
+  /** batches per epoch */
+  get length(): number {
+    const n = this.dataset.samples.length;
+    return this.opts.dropLast ? Math.floor(n / this.opts.batchSize) : Math.ceil(n / this.opts.batchSize);
+  }
+
+  /** sample indices of each batch of `epoch`, without decoding anything */
+  plan(epoch: number): number[][] {
+    const order = epochOrder(this.labels, this.dataset.classes.length, { seed: this.opts.seed, epoch, shuffle: this.opts.shuffle, balanced: this.opts.balanced });
+    return toBatches(order, this.opts.batchSize, this.opts.dropLast);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.epoch(this.nextEpoch++);
+  }
+
+  async *epoch(epoch: number): AsyncGenerator<Batch> {
+    const plan = this.plan(epoch);
+    const o = this.opts;
+    const run = (b: number[], k: number): Promise<BatchResult> => {
+      const job: BatchJob = {
+        items: b.map((idx, j) => ({ file: this.dataset.samples[idx].file, seed: mixSeed(o.seed, 'aug', epoch, k * o.batchSize + j) })),
+        transforms: o.transforms,
+        cache: o.cache || undefined,
+        mean: o.mean,
+        std: o.std,
+      };
+      if (o.workers > 0) return (this.pool ??= new WorkerPool(o.workers)).run(job);
+      return runBatch(job);
+    };
+    const inflight: Array<Promise<BatchResult>> = [];
+    let issued = 0;
+    const skippedNow: SkippedFile[] = [];
+    const seen = new Set(this.skipped.map((s) => s.file));
+    for (let k = 0; k < plan.length; k++) {
+      while (issued < plan.length && issued - k < o.prefetch) {
+        const p = run(plan[issued], issued);
+        p.catch(() => undefined); // surfaced when awaited in order; avoid an unhandled rejection meanwhile
+        inflight.push(p);
+        issued++;
+      }
+      const r = await inflight.shift()!;
+      const b = plan[k];
+      if (r.failed.length) {
+        if (o.onBadImage === 'error') {
+          const f = r.failed[0];
+          throw new ImageDecodeError(f.file, f.reason);
+        }
+        for (const f of r.failed) {
+          if (!seen.has(f.file)) {
+            seen.add(f.file);
+            this.skipped.push({ file: f.file, reason: f.reason });
+          }
+          skippedNow.push({ file: f.file, reason: f.reason });
+        }
+      }
+      if (!r.ok.length) continue;
+      yield {
+        images: r.images,
+        labels: Int32Array.from(r.ok, (i) => this.labels[b[i]]),
+        files: r.ok.map((i) => this.dataset.samples[b[i]].file),
+        shape: [r.ok.length, 3, r.height, r.width],
+        epoch,
+      };
+    }
+    if (skippedNow.length) {
+      o.warn(`epoch ${epoch}: skipped ${skippedNow.length} bad image(s) (onBadImage 'skip'):\n${skippedNow.map((s) => `  ${s.file}: ${s.reason}`).join('\n')}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+  }
+}

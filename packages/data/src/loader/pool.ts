@@ -1,0 +1,82 @@
+import { Worker } from 'node:worker_threads';
+import type { BatchJob, BatchResult } from './process.ts';
+
+/**
+ * Worker threads for decoding and augmentation. The worker is TypeScript, started through a
+ * plain .mjs bootstrap that loads it with tsx (see worker-boot.mjs). execArgv is emptied so the
+ * parent's flags (vitest's, for instance) do not leak into the workers.
+ */
+
+interface Slot {
+  worker: Worker;
+  busy?: { id: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void };
+}
+
+export class WorkerPool {
+  private slots: Slot[] = [];
+  private queue: Array<{ job: BatchJob; resolve: (r: BatchResult) => void; reject: (e: Error) => void }> = [];
+  private nextId = 0;
+  private closed = false;
+
+  constructor(readonly size: number) {
+    const url = new URL('./worker-boot.mjs', import.meta.url);
+    const execArgv: string[] = [];
+    for (let i = 0; i < size; i++) {
+      const slot: Slot = { worker: new Worker(url, { execArgv }) };
+      slot.worker.on('message', (m: { id: number; result?: BatchResult; error?: string }) => {
+        const b = slot.busy;
+        slot.busy = undefined;
+        if (b) {
+          if (m.error !== undefined) b.reject(new Error(m.error));
+          else b.resolve(m.result!);
+        }
+        this.pump();
+      });
+      slot.worker.on('error', (e) => this.fail(slot, e));
+      slot.worker.on('exit', (code) => {
+        if (!this.closed) this.fail(slot, new Error(`data worker exited with code ${code}`));
+      });
+      // an idle pool must not keep the process alive; pump() refs a worker while it works
+      slot.worker.unref();
+      this.slots.push(slot);
+    }
+  }
+
+  run(job: BatchJob): Promise<BatchResult> {
+    if (this.closed) return Promise.reject(new Error('WorkerPool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    for (const s of this.slots) {
+      if (s.busy) continue;
+      const next = this.queue.shift();
+      if (!next) {
+        s.worker.unref();
+        continue;
+      }
+      const id = this.nextId++;
+      s.busy = { id, resolve: next.resolve, reject: next.reject };
+      s.worker.ref();
+      s.worker.postMessage({ id, job: next.job });
+    }
+  }
+
+  private fail(slot: Slot, e: Error): void {
+    slot.busy?.reject(e);
+    slot.busy = undefined;
+    this.slots = this.slots.filter((s) => s !== slot);
+    if (!this.slots.length) for (const q of this.queue.splice(0)) q.reject(e);
+    else this.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const q of this.queue.splice(0)) q.reject(new Error('WorkerPool closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}

@@ -1,0 +1,68 @@
+import { decodeImage } from '../decode/index.ts';
+import { ImageDecodeError } from '../decode/errors.ts';
+import { readBytes } from '../fsutil.ts';
+import type { Image } from '../image.ts';
+import { mulberry32 } from '../rng.ts';
+import { toCHW } from '../transforms/normalize.ts';
+import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
+import { cacheKey, readCached, toCacheImage, writeCached, type CacheConfig } from './cache.ts';
+
+/** One batch of work, as posted to a worker (plain data only). */
+export interface BatchJob {
+  items: Array<{ file: string; seed: number }>;
+  transforms: TransformSpec[];
+  cache?: CacheConfig;
+  mean: number[];
+  std: number[];
+}
+
+export interface BatchResult {
+  /** N*3*H*W, CHW per image, only for the images that loaded */
+  images: Float32Array;
+  height: number;
+  width: number;
+  /** index into job.items of each image in `images` */
+  ok: number[];
+  failed: Array<{ index: number; file: string; reason: string }>;
+  cacheHits: number;
+}
+
+export async function loadSource(file: string, cache?: CacheConfig): Promise<{ image: Image; hit: boolean }> {
+  if (!cache) return { image: decodeImage(await readBytes(file), file), hit: false };
+  const key = await cacheKey(file, cache);
+  const cached = await readCached(cache, key);
+  if (cached) return { image: cached, hit: true };
+  const { image, bytes } = toCacheImage(decodeImage(await readBytes(file), file), cache);
+  await writeCached(cache, key, bytes);
+  return { image, hit: false };
+}
+
+export async function runBatch(job: BatchJob): Promise<BatchResult> {
+  const outs: Image[] = [];
+  const ok: number[] = [];
+  const failed: BatchResult['failed'] = [];
+  let cacheHits = 0;
+  for (let i = 0; i < job.items.length; i++) {
+    const { file, seed } = job.items[i];
+    try {
+      const { image, hit } = await loadSource(file, job.cache);
+      if (hit) cacheHits++;
+      outs.push(applyTransforms(image, job.transforms, mulberry32(seed)));
+      ok.push(i);
+    } catch (e) {
+      const reason = e instanceof ImageDecodeError ? e.reason : (e as Error).message;
+      failed.push({ index: i, file, reason });
+    }
+  }
+  const height = outs[0]?.height ?? 0;
+  const width = outs[0]?.width ?? 0;
+  const per = 3 * height * width;
+  const images = new Float32Array(per * outs.length);
+  outs.forEach((im, k) => {
+    if (im.width !== width || im.height !== height) {
+      throw new Error(`transforms produced ${im.width}x${im.height} for ${job.items[ok[k]].file} but ${width}x${height} for ${job.items[ok[0]].file}: end the pipeline with a crop or an exact resize`);
+    }
+    toCHW(im, images, k * per, job.mean, job.std);
+  });
+  return { images, height, width, ok, failed, cacheHits };
+}

@@ -1,0 +1,12 @@
+import { parentPort } from 'node:worker_threads';
+import { runBatch, type BatchJob } from './process.ts';
+
+// Jobs are handled one at a time; the pool never posts a second before the first is answered.
+parentPort!.on('message', async (msg: { id: number; job: BatchJob }) => {
+  try {
+    const r = await runBatch(msg.job);
+    parentPort!.postMessage({ id: msg.id, result: r }, [r.images.buffer as ArrayBuffer]);
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, error: (e as Error).message });
+  }
+});

@@ -1,0 +1,34 @@
+import type { Image } from '../image.ts';
+
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+/**
+ * Writes `img` as CHW with 3 channels (grey is replicated, as PIL's convert('RGB') would) and
+ * normalised, straight into `out` at `offset`: the batch buffer, to avoid one copy per image.
+ */
+export function toCHW(img: Image, out?: Float32Array, offset = 0, mean: readonly number[] = IMAGENET_MEAN, std: readonly number[] = IMAGENET_STD): Float32Array {
+  const n = img.width * img.height;
+  const dst = out ?? new Float32Array(3 * n);
+  const s = img.data;
+  for (let c = 0; c < 3; c++) {
+    const m = mean[c];
+    const k = 1 / std[c];
+    const base = offset + c * n;
+    if (img.channels === 1) {
+      for (let i = 0; i < n; i++) dst[base + i] = (s[i] - m) * k;
+    } else {
+      for (let i = 0, j = c; i < n; i++, j += 3) dst[base + i] = (s[j] - m) * k;
+    }
+  }
+  return dst;
+}
+
+/** Replicates a grey image to 3 HWC channels (for callers that want RGB images, not batches). */
+export function toRgb(img: Image): Image {
+  if (img.channels === 3) return img;
+  const n = img.width * img.height;
+  const data = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) data[3 * i] = data[3 * i + 1] = data[3 * i + 2] = img.data[i];
+  return { width: img.width, height: img.height, channels: 3, data };
+}

@@ -1,0 +1,168 @@
+import type { Image } from '../image.ts';
+
+export type Filter = 'bilinear' | 'bicubic';
+
+/** Source rectangle in pixel coordinates (PIL's `box`): x0, y0, x1, y1. */
+export type Box = [number, number, number, number];
+
+const SUPPORT: Record<Filter, number> = { bilinear: 1, bicubic: 2 };
+
+function bilinear(x: number): number {
+  x = Math.abs(x);
+  return x < 1 ? 1 - x : 0;
+}
+
+// Keys cubic with a = -0.5, PIL's choice (torchvision on tensors uses -0.75; we follow PIL).
+function bicubic(x: number): number {
+  const a = -0.5;
+  x = Math.abs(x);
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+interface Coeffs {
+  /** first source index per output sample */
+  start: Int32Array;
+  /** taps per output sample */
+  count: Int32Array;
+  /** kmax weights per output sample */
+  weights: Float32Array;
+  kmax: number;
+}
+
+/**
+ * PIL's precompute_coeffs (libImaging/Resample.c): when shrinking, the kernel is stretched by the
+ * scale factor so every source pixel contributes (antialiasing); weights are normalised per
+ * output sample so borders are not darkened.
+ */
+function coefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coeffs {
+  const fn = filter === 'bilinear' ? bilinear : bicubic;
+  const scale = (in1 - in0) / outSize;
+  const filterscale = Math.max(scale, 1);
+  const support = SUPPORT[filter] * filterscale;
+  const kmax = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Float32Array(outSize * kmax);
+  const ss = 1 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = in0 + (xx + 0.5) * scale;
+    // C's (int) truncates toward zero; the clamp makes that equal to floor here.
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let ww = 0;
+    const base = xx * kmax;
+    for (let x = 0; x < xmax; x++) {
+      const w = fn((x + xmin - center + 0.5) * ss);
+      weights[base + x] = w;
+      ww += w;
+    }
+    if (ww !== 0) for (let x = 0; x < xmax; x++) weights[base + x] /= ww;
+    start[xx] = xmin;
+    count[xx] = xmax;
+  }
+  return { start, count, weights, kmax };
+}
+
+const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/**
+ * Resamples `img` (optionally only the `box` region) to outW x outH. Horizontal pass first, then
+ * vertical, like PIL; each pass clamps to [0, 1] as PIL's 8-bit path clips, which keeps bicubic
+ * overshoot from compounding and keeps parity with PIL on 8-bit images.
+ */
+export function resample(img: Image, outW: number, outH: number, filter: Filter = 'bicubic', box?: Box): Image {
+  const [x0, y0, x1, y1] = box ?? [0, 0, img.width, img.height];
+  const C = img.channels;
+  const needH = outW !== img.width || x0 !== 0 || x1 !== img.width;
+  const needV = outH !== img.height || y0 !== 0 || y1 !== img.height;
+  let src = img;
+  // Rows the vertical pass will read; the horizontal pass only needs to produce these.
+  const cv = needV ? coefficients(img.height, y0, y1, outH, filter) : undefined;
+  let rowLo = 0;
+  let rowHi = img.height;
+  if (cv) {
+    rowLo = cv.start[0];
+    rowHi = cv.start[outH - 1] + cv.count[outH - 1];
+  } else {
+    rowLo = y0;
+    rowHi = y1;
+  }
+  if (needH) {
+    const ch = coefficients(img.width, x0, x1, outW, filter);
+    const rows = rowHi - rowLo;
+    const out = new Float32Array(outW * rows * C);
+    const s = img.data;
+    const { start, count, weights, kmax } = ch;
+    for (let y = 0; y < rows; y++) {
+      const srow = (y + rowLo) * img.width * C;
+      const orow = y * outW * C;
+      for (let xx = 0; xx < outW; xx++) {
+        const st = start[xx];
+        const n = count[xx];
+        const wb = xx * kmax;
+        if (C === 1) {
+          let acc = 0;
+          let p = srow + st;
+          for (let k = 0; k < n; k++) acc += s[p++] * weights[wb + k];
+          out[orow + xx] = clamp01(acc);
+        } else {
+          let r = 0;
+          let g = 0;
+          let b = 0;
+          let p = srow + st * 3;
+          for (let k = 0; k < n; k++, p += 3) {
+            const w = weights[wb + k];
+            r += s[p] * w;
+            g += s[p + 1] * w;
+            b += s[p + 2] * w;
+          }
+          const o = orow + xx * 3;
+          out[o] = clamp01(r);
+          out[o + 1] = clamp01(g);
+          out[o + 2] = clamp01(b);
+        }
+      }
+    }
+    src = { width: outW, height: rows, channels: C, data: out };
+  } else {
+    // Only the vertical pass: view the needed rows of the (possibly x-cropped) source.
+    src = { width: img.width, height: rowHi - rowLo, channels: C, data: img.data.subarray(rowLo * img.width * C, rowHi * img.width * C) };
+  }
+  if (!cv) return needH ? src : { ...src, data: src.data.slice() };
+  const W = src.width;
+  const rowLen = W * C;
+  const out = new Float32Array(outH * rowLen);
+  const s = src.data;
+  const { start, count, weights, kmax } = cv;
+  for (let yy = 0; yy < outH; yy++) {
+    const st = start[yy] - rowLo;
+    const n = count[yy];
+    const wb = yy * kmax;
+    const o = yy * rowLen;
+    for (let k = 0; k < n; k++) {
+      const w = weights[wb + k];
+      const p = (st + k) * rowLen;
+      for (let i = 0; i < rowLen; i++) out[o + i] += s[p + i] * w;
+    }
+    for (let i = 0; i < rowLen; i++) out[o + i] = clamp01(out[o + i]);
+  }
+  return { width: W, height: outH, channels: C, data: out };
+}
+
+/**
+ * torchvision's Resize: an integer resizes the shorter side (the longer one is truncated, as
+ * torchvision does), a [height, width] pair resizes exactly.
+ */
+export function resize(img: Image, size: number | [number, number], filter: Filter = 'bicubic'): Image {
+  const [h, w] = outputSize(img.width, img.height, size);
+  if (h === img.height && w === img.width) return img;
+  return resample(img, w, h, filter);
+}
+
+export function outputSize(width: number, height: number, size: number | [number, number]): [number, number] {
+  if (Array.isArray(size)) return size;
+  if (width <= height) return [Math.max(1, Math.trunc((size * height) / width)), size];
+  return [size, Math.max(1, Math.trunc((size * width) / height))];
+}
