@@ -1,0 +1,26 @@
+// Weight-file readers and writers for @cxr/models: plain TypeScript over bytes, no GPU.
+export * from './hostTensor.ts';
+export { WeightFormatError, type ByteSource, memorySource, fileSource } from './byteSource.ts';
+export { float16ToFloat32, bfloat16ToFloat32, float32ToFloat16, float32ToBfloat16 } from './half.ts';
+export { unpickle, UnpicklingError, type UnpickleOptions } from './pickle.ts';
+export { ForbiddenGlobalError, PyOrderedDict, type TensorRef, type StorageRef } from './torchPickle.ts';
+export {
+  readTorchCheckpoint,
+  openTorchCheckpoint,
+  detectTorchFormat,
+  type TorchCheckpoint,
+  type TorchCheckpointFormat,
+} from './torchCheckpoint.ts';
+export { readSafetensors, openSafetensors, writeSafetensors, writeSafetensorsFile, type SafetensorsFile } from './safetensors.ts';
+export { convertCheckpoint, type ConvertResult } from './convert.ts';
+export {
+  pullWeights,
+  pullVerifiedFile,
+  officialWeights,
+  defaultCacheDir,
+  expectedHashPrefix,
+  sha256File,
+  torchvisionBaseUrl,
+  type PretrainedArch,
+  type PullOptions,
+} from './pull.ts';
