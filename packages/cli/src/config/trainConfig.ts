@@ -1,0 +1,81 @@
+/**
+ * The `train` options as one JSON-serialisable object with the same keys as the config file, so
+ * the config.json written into a run folder can be passed back with --config to rerun it.
+ * Structured views of the string-valued options (head, schedule, weights, freeze) come from the
+ * parse functions in optionValues.ts / freezeSpec.ts; validation has already run them, so they
+ * cannot fail on a validated config.
+ */
+
+export const optimizers = ['sgd', 'adam', 'adamw'] as const;
+export const losses = ['ce', 'focal', 'bce'] as const;
+/** Augmentation presets the data loader implements: light = small shifts/rotations, standard = light + flips + brightness/contrast. */
+export const augmentPresets = ['none', 'light', 'standard'] as const;
+
+export type Optimizer = (typeof optimizers)[number];
+export type Loss = (typeof losses)[number];
+export type AugmentPreset = (typeof augmentPresets)[number];
+
+export interface TrainConfig {
+  /** Image-folder dataset root (see @cxr/data). */
+  data: string;
+  arch: string;
+  /** 'imagenet' | 'none' | path of a weights file. */
+  weights: string;
+  /** 'mlp:N[,N...]' | 'replace' | 'extend'. */
+  head: string;
+  /** Preset or parameter globs, see freezeSpec.ts. */
+  freeze: string;
+  optimizer: Optimizer;
+  lr: number;
+  /** SGD momentum (ignored by adam/adamw). */
+  momentum: number;
+  weightDecay: number;
+  /** 'constant' | 'cosine' | 'step:EVERY[:GAMMA]', see parseSchedule. */
+  schedule: string;
+  epochs: number;
+  batchSize: number;
+  imageSize: number;
+  loss: Loss;
+  augment: AugmentPreset;
+  seed: number;
+  /** Run folder, e.g. runs/NAME. */
+  out: string;
+  /** At most this many images per class per split (0 = all); used by the smoke profile. */
+  limitPerClass: number;
+  resume: boolean;
+  force: boolean;
+}
+
+export type TrainConfigKey = keyof TrainConfig;
+
+/** Where the built-in synthetic dataset lives; the default run synthesises it there when absent. */
+export const defaultDataDir = 'data/synthetic';
+
+/**
+ * The embedded default run: a ResNet-18 fine-tuned at 64 px for a few epochs, sized to finish in
+ * a few minutes on a 2-core CPU through lavapipe (~10–20 GFLOP/s).
+ */
+export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
+  data: defaultDataDir,
+  arch: 'resnet18',
+  weights: 'imagenet',
+  head: 'replace',
+  freeze: 'none',
+  optimizer: 'adam',
+  lr: 1e-3,
+  momentum: 0.9,
+  weightDecay: 0,
+  schedule: 'constant',
+  epochs: 3,
+  batchSize: 16,
+  imageSize: 64,
+  loss: 'ce',
+  augment: 'none',
+  seed: 0,
+  out: 'runs/default',
+  limitPerClass: 0,
+  resume: false,
+  force: false,
+});
+
+export const trainConfigKeys = Object.keys(defaultTrainConfig) as TrainConfigKey[];

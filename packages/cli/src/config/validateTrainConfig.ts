@@ -1,0 +1,84 @@
+/**
+ * Turns merged raw option values (strings from flags, numbers/strings/booleans from a config
+ * file) into a typed TrainConfig, or throws the first problem as a one-line ConfigError.
+ */
+import { architectures, knownArchs } from './architectures.ts';
+import { ConfigError } from './configError.ts';
+import { didYouMean } from './closestName.ts';
+import { resolveFreeze } from './freezeSpec.ts';
+import {
+  parseBoolean,
+  parseChoice,
+  parseHead,
+  parseInteger,
+  parseNonNegativeNumber,
+  parsePositiveNumber,
+  parseSchedule,
+  parseWeights,
+} from './optionValues.ts';
+import { augmentPresets, losses, optimizers, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
+
+export interface ValidateOptions {
+  /** Architectures the model package implements; default all of knownArchs. */
+  supportedArchs?: readonly string[];
+  /** File check for --weights FILE (injectable for tests). */
+  fileExists?: (path: string) => boolean;
+}
+
+function parseAugment(value: unknown): AugmentPreset {
+  // Bare --augment means the standard preset, --no-augment none.
+  if (value === true) return 'standard';
+  if (value === false) return 'none';
+  return parseChoice('--augment', value, augmentPresets);
+}
+
+function parseText(flag: string, value: unknown, hint: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${flag} needs a value; ${hint}`);
+  return value.trim();
+}
+
+export function validateTrainConfig(raw: Record<string, unknown>, options: ValidateOptions = {}): TrainConfig {
+  const supported = options.supportedArchs ?? knownArchs;
+  const arch = String(raw.arch ?? '').trim().toLowerCase();
+  if (!supported.includes(arch) || !architectures[arch]) {
+    throw new ConfigError(`unknown --arch '${String(raw.arch)}'${didYouMean(arch, supported)}; choose one of ${supported.join(', ')}`);
+  }
+  const info = architectures[arch];
+
+  const config: TrainConfig = {
+    data: parseText('--data', raw.data, 'pass the folder of class subfolders, e.g. --data data/cxr'),
+    arch,
+    weights: String(raw.weights ?? '').trim(),
+    head: String(raw.head ?? '').trim(),
+    freeze: String(raw.freeze ?? '').trim() || 'none',
+    optimizer: parseChoice('--optimizer', raw.optimizer, optimizers),
+    lr: parsePositiveNumber('--lr', raw.lr, '1e-3'),
+    momentum: parseNonNegativeNumber('--momentum', raw.momentum, '0.9'),
+    weightDecay: parseNonNegativeNumber('--weight-decay', raw.weightDecay, '1e-4'),
+    schedule: String(raw.schedule ?? '').trim(),
+    epochs: parseInteger('--epochs', raw.epochs, 1, 100_000, '10'),
+    batchSize: parseInteger('--batch-size', raw.batchSize, 1, 65_536, '32'),
+    imageSize: parseInteger('--image-size', raw.imageSize, 1, 4096, '224'),
+    loss: parseChoice('--loss', raw.loss, losses),
+    augment: parseAugment(raw.augment),
+    seed: parseInteger('--seed', raw.seed, 0, 2 ** 32 - 1, '0'),
+    out: parseText('--out', raw.out, 'pass a run folder such as --out runs/my-run'),
+    limitPerClass: parseInteger('--limit-per-class', raw.limitPerClass ?? 0, 0, Number.MAX_SAFE_INTEGER, '50'),
+    resume: parseBoolean('--resume', raw.resume ?? false),
+    force: parseBoolean('--force', raw.force ?? false),
+  };
+
+  // Structured options are parsed here once so later code can call the parsers without try/catch.
+  parseWeights(config.weights, options.fileExists);
+  parseHead(config.head);
+  parseSchedule(config.schedule);
+  resolveFreeze(config.freeze, arch);
+
+  if (config.momentum >= 1) throw new ConfigError(`--momentum must be below 1 (e.g. 0.9), got ${config.momentum}`);
+  if (config.lr > 10) throw new ConfigError(`--lr ${config.lr} is far too large to train; use a value such as 1e-3`);
+  if (config.imageSize < info.minImageSize) {
+    throw new ConfigError(`--image-size ${config.imageSize} is too small for ${arch}; use at least ${info.minImageSize} (e.g. 64 or 224)`);
+  }
+  if (config.resume && config.force) throw new ConfigError('--resume and --force contradict each other; pass only one');
+  return config;
+}
