@@ -9,7 +9,7 @@ export function rotate(img: Image, degrees: number, interpolation: 'bilinear' | 
   const { width: W, height: H, channels: C } = img;
   const out = new Float32Array(img.data.length);
   const s = img.data;
-  const t = (-degrees * Math.PI) / 180;
+  const t = (degrees * Math.PI) / 180; // y points down, so +t in this inverse map is CCW on screen
   const cos = Math.cos(t);
   const sin = Math.sin(t);
   const cx = W * 0.5;

@@ -1,0 +1,116 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataLoader, epochOrder, loadImageFolder, synthesizeDataset, toBatches, trainTransforms, type Dataset } from '../src/index.ts';
+import { testRng, tmpDir } from './helpers.ts';
+
+const { rng, seed } = testRng('loader');
+const { dir, cleanup } = tmpDir('loader');
+let train: Dataset;
+afterAll(cleanup);
+
+beforeAll(async () => {
+  await synthesizeDataset({ out: path.join(dir, 'synth'), perClass: 20, size: 96, seed });
+  train = (await loadImageFolder(path.join(dir, 'synth'), { log: () => {} })).split('train');
+});
+
+const tf = trainTransforms({ size: 48 });
+
+async function collect(dl: DataLoader, epoch: number) {
+  const out = [];
+  for await (const b of dl.epoch(epoch)) out.push(b);
+  return out;
+}
+
+describe('sampling', () => {
+  it('each epoch is a seeded permutation; epochs differ; batches and dropLast', () => {
+    const n = 10 + rng.int(0, 100);
+    const labels = Int32Array.from({ length: n }, () => rng.int(0, 3));
+    const o = (epoch: number) => epochOrder(labels, 3, { seed, epoch, shuffle: true, balanced: false });
+    expect([...o(0)].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(o(0)).toEqual(o(0));
+    expect(o(0)).not.toEqual(o(1));
+    const bs = 1 + rng.int(0, 12);
+    const keep = toBatches(o(0), bs, false);
+    const drop = toBatches(o(0), bs, true);
+    expect(keep.length).toBe(Math.ceil(n / bs));
+    expect(drop.length).toBe(Math.floor(n / bs));
+    expect(drop.every((b) => b.length === bs)).toBe(true);
+    expect(keep.flat()).toEqual(o(0));
+  });
+
+  it('balanced sampling draws classes equally however skewed the labels', () => {
+    const big = 200 + rng.int(0, 300);
+    const small = 5 + rng.int(0, 20);
+    const labels = Int32Array.from([...Array(big).fill(0), ...Array(small).fill(1)]);
+    const ord = epochOrder(labels, 2, { seed, epoch: 3, shuffle: true, balanced: true });
+    expect(ord.length).toBe(big + small);
+    const ones = ord.filter((i) => labels[i] === 1).length;
+    expect(Math.abs(ones - (big + small) / 2)).toBeLessThanOrEqual(1);
+    // every minority image appears, and as evenly as possible
+    const seen = new Map<number, number>();
+    for (const i of ord) if (labels[i] === 1) seen.set(i, (seen.get(i) ?? 0) + 1);
+    expect(seen.size).toBe(small);
+    const reps = [...seen.values()];
+    expect(Math.max(...reps) - Math.min(...reps)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('DataLoader', () => {
+  it('yields CHW float batches with labels and files; workers match the calling thread exactly', async () => {
+    const bs = 3 + rng.int(0, 6);
+    const inproc = new DataLoader(train, { batchSize: bs, transforms: tf, workers: 0, seed });
+    const pooled = new DataLoader(train, { batchSize: bs, transforms: tf, workers: 2, prefetch: 2, seed });
+    try {
+      const a = await collect(inproc, 1);
+      const b = await collect(pooled, 1);
+      expect(a.length).toBe(Math.ceil(train.samples.length / bs));
+      expect(b.length).toBe(a.length);
+      for (let k = 0; k < a.length; k++) {
+        expect(a[k].shape).toEqual([a[k].labels.length, 3, 48, 48]);
+        expect(a[k].images.length).toBe(a[k].labels.length * 3 * 48 * 48);
+        expect(b[k].files).toEqual(a[k].files);
+        expect(Array.from(b[k].labels)).toEqual(Array.from(a[k].labels));
+        expect(b[k].images).toEqual(a[k].images);
+      }
+      const files = a.flatMap((x) => x.files);
+      expect(new Set(files).size).toBe(train.samples.length);
+      for (const x of a) x.files.forEach((f, i) => expect(x.labels[i]).toBe(train.samples.find((s) => s.file === f)!.label));
+      const next = await collect(inproc, 2);
+      expect(next.flatMap((x) => x.files)).not.toEqual(files);
+    } finally {
+      await pooled.close();
+    }
+  });
+
+  it('dropLast and balanced options reach the batches', async () => {
+    const bs = 4 + rng.int(0, 4);
+    const dl = new DataLoader(train, { batchSize: bs, transforms: tf, workers: 0, dropLast: true, balanced: true, seed });
+    const bb = await collect(dl, 0);
+    expect(bb.length).toBe(Math.floor(train.samples.length / bs));
+    expect(dl.length).toBe(bb.length);
+    expect(bb.every((b) => b.shape[0] === bs)).toBe(true);
+    const labels = bb.flatMap((b) => Array.from(b.labels));
+    const ones = labels.filter((l) => l === 1).length;
+    expect(Math.abs(ones - labels.length / 2)).toBeLessThanOrEqual(bs);
+  });
+
+  it('the disk cache is filled on the first epoch and gives identical batches afterwards', async () => {
+    const cacheDir = path.join(dir, 'cache');
+    const opts = { batchSize: 5, transforms: tf, workers: 2, seed, cache: { dir: cacheDir, size: 64 } } as const;
+    const dl = new DataLoader(train, opts);
+    try {
+      const cold = await collect(dl, 4);
+      const entries = readdirSync(cacheDir, { recursive: true }).filter((f) => String(f).endsWith('.u8'));
+      expect(entries.length).toBe(train.samples.length);
+      // cached images are shrunk: 16-byte header + 64x64 (sources are 96x96; grey PNG or RGB JPEG)
+      for (const e of entries) expect([16 + 64 * 64, 16 + 3 * 64 * 64]).toContain(readFileSync(path.join(cacheDir, String(e))).length);
+      const warm = await collect(dl, 4);
+      expect(warm.map((b) => b.images)).toEqual(cold.map((b) => b.images));
+      const uncached = await collect(new DataLoader(train, { ...opts, cache: false, workers: 0 }), 4);
+      expect(uncached.map((b) => b.files)).toEqual(cold.map((b) => b.files));
+    } finally {
+      await dl.close();
+    }
+  });
+});
