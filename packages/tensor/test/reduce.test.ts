@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
+import { argRef, reduceRef, softmaxRef } from './reference/reduce.js';
+
+useDevice();
+
+const cases: [number[], number[]][] = [
+  [[1000], [0]], [[3, 17], [1]], [[3, 17], [0]], [[5, 7, 13], [0, 2]], [[2, 3, 5, 7], [1, 2, 3]], [[255, 3], [0]],
+  [[4, 1000], [1]], [[7, 3, 300], [0, 2]], [[2, 4096], [1]], [[3, 5, 7], [0, 1, 2]], [[1, 1], [1]],
+];
+
+describe('reductions vs float64 reference', () => {
+  it('sum, mean, max, min over any axes', async () => {
+    for (const [k, [shape, axes]] of cases.entries()) {
+      const host = randomArray(sizeOf(shape), 400 + k, -2, 2);
+      const x = T.tensor(host, shape);
+      const count = axes.reduce((p, a) => p * shape[a], 1);
+      const s = reduceRef(host, shape, axes, 0, (a, v) => a + v);
+      expect(relErr(await T.sum(x, axes).toArray(), s.data), `sum ${shape} ${axes}`).toBeLessThan(1e-4);
+      expect(relErr(await T.mean(x, axes).toArray(), s.data.map((v) => v / count)), `mean ${shape}`).toBeLessThan(1e-4);
+      expect(relErr(await T.max(x, axes).toArray(), reduceRef(host, shape, axes, -Infinity, Math.max).data), `max ${shape}`).toBe(0);
+      expect(relErr(await T.min(x, axes).toArray(), reduceRef(host, shape, axes, Infinity, Math.min).data), `min ${shape}`).toBe(0);
+      expect(T.sum(x, axes).shape).toEqual(s.shape);
+    }
+  });
+
+  it('keepdim keeps reduced axes as 1', () => {
+    const x = T.rand([3, 4, 5], { seed: 1 });
+    expect(T.sum(x, [0, 2], true).shape).toEqual([3, 4, 5].map((d, i) => (i === 1 ? d : 1)));
+    expect(T.mean(x, -1, true).shape).toEqual([3, 4, 1]);
+    expect(T.sum(x).shape).toEqual([]);
+  });
+
+  it('variance (unbiased and biased) stays accurate with a large mean', async () => {
+    for (const [k, [shape, axes]] of cases.slice(0, 8).entries()) {
+      const host = randomArray(sizeOf(shape), 500 + k, 99, 101);
+      const x = T.tensor(host, shape);
+      const count = axes.reduce((p, a) => p * shape[a], 1);
+      const mean = reduceRef(host, shape, axes, 0, (a, v) => a + v).data.map((v) => v / count);
+      const outShape = shape.filter((_, d) => !axes.includes(d));
+      const ssd = new Float64Array(mean.length);
+      // Squared deviations from the float64 mean, as the definition.
+      for (let i = 0; i < host.length; i++) {
+        let o = 0;
+        let r = i;
+        const c: number[] = [];
+        for (let d = shape.length - 1; d >= 0; d--) { c[d] = r % shape[d]; r = Math.floor(r / shape[d]); }
+        const kept = c.filter((_, d) => !axes.includes(d));
+        for (let d = 0; d < kept.length; d++) o = o * outShape[d] + kept[d];
+        ssd[o] += (host[i] - mean[o]) ** 2;
+      }
+      expect(relErr(await T.variance(x, axes).toArray(), ssd.map((v) => v / (count - 1))), `var ${shape}`).toBeLessThan(1e-4);
+      expect(relErr(await T.variance(x, axes, { unbiased: false }).toArray(), ssd.map((v) => v / count))).toBeLessThan(1e-4);
+    }
+  });
+
+  it('argmax and argmin along one axis, first index on ties', async () => {
+    for (const [k, shape] of [[17], [3, 17], [5, 300], [7, 3, 5]].entries()) {
+      const host = randomArray(sizeOf(shape), 600 + k).map((v) => Math.round(v * 4) / 4);
+      const x = T.tensor(host, shape);
+      for (let axis = 0; axis < shape.length; axis++) {
+        expect(Array.from(await T.argmax(x, axis).toArray()), `argmax ${shape} ${axis}`).toEqual(Array.from(argRef(host, shape, axis, (a, b) => a > b)));
+        expect(Array.from(await T.argmin(x, axis).toArray()), `argmin ${shape} ${axis}`).toEqual(Array.from(argRef(host, shape, axis, (a, b) => a < b)));
+      }
+    }
+  });
+
+  it('reductions reject bad axes by name', () => {
+    expect(() => T.sum(T.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range for shape \[2,3\]/);
+    expect(() => T.mean(T.zeros([2, 3]), [0, 0])).toThrow(/mean: repeated axis/);
+  });
+});
+
+describe('softmax and logSoftmax', () => {
+  it('match the reference along every axis, stable for large logits', async () => {
+    for (const [k, shape] of [[1000], [3, 17], [4, 5, 6], [2, 257]].entries()) {
+      const host = randomArray(sizeOf(shape), 700 + k, -50, 50);
+      const x = T.tensor(host, shape);
+      for (let axis = 0; axis < shape.length; axis++) {
+        expect(relErr(await T.softmax(x, axis).toArray(), softmaxRef(host, shape, axis, false)), `softmax ${shape} ${axis}`).toBeLessThan(1e-5);
+        expect(relErr(await T.logSoftmax(x, axis).toArray(), softmaxRef(host, shape, axis, true)), `logSoftmax ${shape} ${axis}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+});
