@@ -21,8 +21,7 @@ export function refMaxPool(x: ArrayLike<number>, [N, C, H, W]: number[], o: RefP
       const w = ow * o.sw - o.pw + b * o.dw;
       if (h < 0 || h >= H || w < 0 || w >= W) continue;
       const v = x[p * H * W + h * W + w];
-      if (bi < 0 || v > best) { if (v > best || bi < 0) { best = Math.max(best, v); } }
-      if (bi < 0 || v > best - 0 && v > (bi < 0 ? -Infinity : x[p * H * W + bi])) bi = h * W + w;
+      if (bi < 0 || v > best) { best = v; bi = h * W + w; }
     }
     const q = (p * OH + oh) * OW + ow;
     out[q] = x[p * H * W + bi];
