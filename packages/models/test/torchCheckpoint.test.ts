@@ -1,0 +1,119 @@
+// torch.save checkpoints in all three layouts, against values PyTorch itself wrote out
+// (fixtures/odd_expected.json): strided views, shared storages, half types, 0-d int64,
+// _metadata, whole-file truncation and malicious pickles.
+import { describe, expect, it } from 'vitest';
+import { memorySource } from '../src/weights/byteSource.ts';
+import { WeightFormatError, detectTorchFormat, openTorchCheckpoint, readTorchCheckpoint } from '../src/weights/index.ts';
+import { readTarEntries } from '../src/weights/tar.ts';
+import { readZipDirectory, zipEntryDataOffset } from '../src/weights/zip.ts';
+import { fixtureBytes, fixturePath, oddExpected, plainValues } from './helpers/fixtures.ts';
+import { buildZip } from './helpers/zipBuilder.ts';
+
+const formats = ['zip', 'legacy', 'tar'] as const;
+
+describe('readTorchCheckpoint', () => {
+  for (const format of formats) {
+    it(`reads the ${format} layout exactly, in state-dict order`, () => {
+      const file = `odd_${format}.pth`;
+      expect(detectTorchFormat(fixtureBytes(file))).toBe(format);
+      const sd = readTorchCheckpoint(fixturePath(file));
+      expect([...sd.keys()]).toEqual(Object.keys(oddExpected));
+      for (const [name, want] of Object.entries(oddExpected)) {
+        const t = sd.get(name)!;
+        expect({ name, dtype: t.dtype, shape: t.shape }).toEqual({ name, dtype: want.dtype, shape: want.shape });
+        expect(plainValues(t)).toEqual(want.values);
+      }
+    });
+
+    it(`gives the same result from bytes as from a path (${format})`, () => {
+      const a = readTorchCheckpoint(fixturePath(`odd_${format}.pth`));
+      const b = readTorchCheckpoint(fixtureBytes(`odd_${format}.pth`));
+      expect(b).toEqual(a);
+    });
+
+    it(`names the file and the problem for every truncation (${format})`, () => {
+      const bytes = fixtureBytes(`odd_${format}.pth`);
+      // A tar ends in zero padding that carries nothing; only cut where content is.
+      const end = format === 'tar' ? Math.max(...readTarEntries(memorySource(bytes)).map((e) => e.offset + e.size)) : bytes.length;
+      for (let cut = 0; cut < end; cut += Math.max(1, Math.floor(end / 97))) {
+        expect(() => readTorchCheckpoint(bytes.subarray(0, cut), { name: 'cut.pth' }), `cut at ${cut}`).toThrow(/^cut\.pth: /);
+      }
+      expect(() => readTorchCheckpoint(bytes.subarray(0, end - 1), { name: 'cut.pth' })).toThrow(/^cut\.pth: .*(truncated|past the end|end of)/);
+    });
+  }
+
+  it('exposes the OrderedDict _metadata torch uses for versioned modules', () => {
+    const ckpt = openTorchCheckpoint(fixturePath('odd_zip.pth'));
+    ckpt.close();
+    expect([...ckpt.metadata!]).toEqual([
+      ['', new Map([['version', 1]])],
+      ['layer', new Map([['version', 2]])],
+    ]);
+  });
+
+  it('loads lazily: opening reads headers only, each tensor is read on load()', () => {
+    const ckpt = openTorchCheckpoint(fixturePath('odd_legacy.pth'));
+    try {
+      expect(ckpt.format).toBe('legacy');
+      expect(ckpt.tensors.map((t) => t.name)).toEqual(Object.keys(oddExpected));
+      const t = ckpt.tensors.find((x) => x.name === 't')!;
+      expect(plainValues(t.load())).toEqual(oddExpected.t.values);
+    } finally {
+      ckpt.close();
+    }
+  });
+
+  it('takes the state_dict out of a training checkpoint', () => {
+    const sd = readTorchCheckpoint(fixturePath('training_zip.pth'));
+    expect([...sd.keys()]).toEqual(['w']);
+  });
+
+  it('refuses a pickle that would run os.system, naming the global and the file (zip and legacy)', () => {
+    for (const f of ['evil_zip.pth', 'evil_legacy.pth']) {
+      expect(() => readTorchCheckpoint(fixturePath(f))).toThrow(WeightFormatError);
+      expect(() => readTorchCheckpoint(fixturePath(f))).toThrow(new RegExp(`${f}: refusing forbidden global 'posix\\.system'`));
+    }
+  });
+
+  it('refuses a whole pickled nn.Module and says to save a state_dict', () => {
+    expect(() => readTorchCheckpoint(fixturePath('module_legacy.pth'))).toThrow(
+      /forbidden global 'torch\.nn\.modules\.linear\.Linear'.*state_dict/,
+    );
+  });
+
+  it('rejects files that are not checkpoints', () => {
+    expect(() => readTorchCheckpoint(new Uint8Array([1, 2, 3]), { name: 'x.bin' })).toThrow(/x\.bin: not a PyTorch checkpoint/);
+    expect(() => readTorchCheckpoint(new Uint8Array(0), { name: 'empty.pth' })).toThrow(/empty\.pth/);
+  });
+});
+
+/** The entries of a zip fixture as (name, bytes), to re-pack in other forms. */
+function unzip(bytes: Uint8Array) {
+  const src = memorySource(bytes);
+  return readZipDirectory(src).map((e) => ({ name: e.name, data: src.read(zipEntryDataOffset(src, e), e.size).slice() }));
+}
+
+describe('zip checkpoints, re-packed', () => {
+  const entries = unzip(fixtureBytes('odd_zip.pth'));
+  const reference = readTorchCheckpoint(fixturePath('odd_zip.pth'));
+
+  it('reads zip64 archives (sizes and offsets only in zip64 extra fields and end record)', () => {
+    const z = buildZip(entries, { zip64: true, extraLocalPadding: 13 });
+    expect(readTorchCheckpoint(z)).toEqual(reference);
+  });
+
+  it('rejects a storage entry whose size disagrees with the pickle', () => {
+    const lying = entries.map((e) => (e.name.endsWith('/data/0') ? { ...e, data: e.data.subarray(4) } : e));
+    expect(() => readTorchCheckpoint(buildZip(lying), { name: 'lying.pth' })).toThrow(/lying\.pth: storage 0 should hold/);
+  });
+
+  it('rejects a zip without data.pkl', () => {
+    const z = buildZip(entries.filter((e) => !e.name.endsWith('data.pkl')));
+    expect(() => readTorchCheckpoint(z, { name: 'nopkl.pth' })).toThrow(/nopkl\.pth: zip has no data\.pkl/);
+  });
+
+  it('rejects a missing storage entry', () => {
+    const z = buildZip(entries.filter((e) => !e.name.endsWith('/data/0')));
+    expect(() => readTorchCheckpoint(z, { name: 'gone.pth' })).toThrow(/gone\.pth: storage 0 is missing/);
+  });
+});
