@@ -1,2 +1,4 @@
-// Exports of this op family; filled in by its kernels.
-export {};
+export {
+  maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward,
+  type MaxPool2dOptions, type AvgPool2dOptions, type IntPair,
+} from './pool.js';
