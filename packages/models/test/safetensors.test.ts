@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type HostStateDict,
+  type HostTensor,
   WeightFormatError,
   hostTensor,
   openSafetensors,
@@ -18,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cxr-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function sample(): HostStateDict {
-  return new Map([
+  return new Map<string, HostTensor>([
     ['conv.weight', hostTensor('float32', [2, 1, 2], new Float32Array([1, -2.5, 3e-8, Math.PI]))],
     ['h', hostTensor('float16', [3], new Float32Array([1.5, -65504, 2 ** -24]))],
     ['bf', hostTensor('bfloat16', [2], new Float32Array([0.333984375, -3]))],
@@ -112,7 +113,7 @@ describe('safetensors', () => {
     expect(readFileSync(path)).toEqual(Buffer.from(writeSafetensors(sample(), { k: 'v' })));
     expect(readSafetensors(path)).toEqual(sample());
     const cut = join(dir, 'cut.safetensors');
-    writeFileSync(cut, readFileSync(path).subarray(0, -3));
+    writeFileSync(cut, new Uint8Array(readFileSync(path)).subarray(0, -3));
     expect(() => readSafetensors(cut)).toThrow(new RegExp(`^${cut}: safetensors: .*truncated`));
   });
 
