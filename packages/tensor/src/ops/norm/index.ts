@@ -1,2 +1,1 @@
-// Exports of this op family; filled in by its kernels.
-export {};
+export { batchNorm2d, batchNorm2dBackward, type BatchNorm2dOptions } from './batchnorm.js';

@@ -1,0 +1,126 @@
+import { fmt } from '../../shape.js';
+import { Tensor } from '../../tensor.js';
+import { grid1d, runKernel } from '../../kernel/run.js';
+import { bnBackwardDxWgsl, bnBackwardReduceWgsl, bnEvalStatsWgsl, bnNormalizeWgsl, bnStatsWgsl, type BnLayout } from './batchnorm.wgsl.js';
+
+const wgChannel = 256;
+const wgFlat = 256;
+
+export interface BatchNorm2dOptions {
+  /** γ [C]; omitted = 1 (affine=false). */
+  weight?: Tensor | null;
+  /** β [C]; omitted = 0. */
+  bias?: Tensor | null;
+  /** [C], updated IN PLACE in training mode. */
+  runningMean: Tensor;
+  /** [C], updated IN PLACE in training mode (with the unbiased batch variance). */
+  runningVar: Tensor;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+function layout(op: string, x: Tensor): BnLayout {
+  x.storage(op);
+  if (x.rank !== 4 && x.rank !== 2 && x.rank !== 3) throw new Error(`${op}: input must be [N,C,H,W] (or [N,C] / [N,C,L]), got ${fmt(x.shape)}`);
+  if (x.dtype !== 'float32') throw new Error(`${op}: input must be float32, got ${x.dtype} ${fmt(x.shape)}`);
+  return { N: x.shape[0], C: x.shape[1], HW: x.shape.slice(2).reduce((a, b) => a * b, 1) };
+}
+
+function checkChannel(op: string, name: string, t: Tensor | null | undefined, C: number, xShape: readonly number[]): void {
+  if (!t) return;
+  t.storage(op);
+  if (t.dtype !== 'float32' || t.rank !== 1 || t.shape[0] !== C) {
+    throw new Error(`${op}: ${name} must be float32 [${C}] for input ${fmt(xShape)}, got ${t.dtype} ${fmt(t.shape)}`);
+  }
+}
+
+/**
+ * Batch normalisation over the channel axis of NCHW input, as `torch.nn.functional.batch_norm`.
+ * Training: normalises with the batch mean and biased variance and updates `runningMean` and
+ * `runningVar` in place (momentum, unbiased variance). Eval: uses the running statistics.
+ * Returns the saved mean and 1/sqrt(var + eps) used, which the backward needs.
+ */
+export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; saveMean: Tensor; saveInvstd: Tensor } {
+  const op = 'batchNorm2d';
+  const l = layout(op, x);
+  checkChannel(op, 'weight', o.weight, l.C, x.shape);
+  checkChannel(op, 'bias', o.bias, l.C, x.shape);
+  checkChannel(op, 'runningMean', o.runningMean, l.C, x.shape);
+  checkChannel(op, 'runningVar', o.runningVar, l.C, x.shape);
+  const momentum = o.momentum ?? 0.1;
+  const eps = o.eps ?? 1e-5;
+  if (o.training && l.N * l.HW <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
+  const saveMean = Tensor.empty([l.C], 'float32', `${op}.saveMean`);
+  const saveInvstd = Tensor.empty([l.C], 'float32', `${op}.saveInvstd`);
+  if (o.training) {
+    runKernel({
+      name: `${op}.stats`,
+      body: bnStatsWgsl(l, wgChannel),
+      inputs: { x },
+      outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
+      uniforms: { eps: ['f32', eps], momentum: ['f32', momentum] },
+      workgroups: [l.C, 1, 1],
+    });
+  } else {
+    runKernel({
+      name: `${op}.evalStats`,
+      body: bnEvalStatsWgsl(l.C, 64),
+      inputs: { runningMean: o.runningMean, runningVar: o.runningVar },
+      outputs: { saveMean, saveInvstd },
+      uniforms: { eps: ['f32', eps] },
+      workgroups: [Math.ceil(l.C / 64), 1, 1],
+    });
+  }
+  const out = Tensor.empty(x.shape, 'float32', op);
+  const inputs: Record<string, Tensor> = { x, saveMean, saveInvstd };
+  if (o.weight) inputs.weight = o.weight;
+  if (o.bias) inputs.bias = o.bias;
+  runKernel({
+    name: op,
+    body: bnNormalizeWgsl(l, { weight: !!o.weight, bias: !!o.bias }, wgFlat),
+    inputs,
+    outputs: { out },
+    workgroups: grid1d(out.size, wgFlat),
+  });
+  return { out, saveMean, saveInvstd };
+}
+
+/**
+ * Fused batch-norm backward: per-channel Σdy and Σdy·x̂ in one kernel (these are dbias and
+ * dweight), then dx in one flat kernel. `training` (default true) says whether the forward used
+ * batch statistics; in eval mode dx = γ·invstd·dy.
+ */
+export function batchNorm2dBackward(
+  dy: Tensor, x: Tensor, weight: Tensor | null | undefined, saveMean: Tensor, saveInvstd: Tensor, options: { training?: boolean } = {},
+): { dx: Tensor; dweight: Tensor; dbias: Tensor } {
+  const op = 'batchNorm2dBackward';
+  const l = layout(op, x);
+  dy.storage(op);
+  if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} must match input ${fmt(x.shape)}`);
+  checkChannel(op, 'weight', weight, l.C, x.shape);
+  checkChannel(op, 'saveMean', saveMean, l.C, x.shape);
+  checkChannel(op, 'saveInvstd', saveInvstd, l.C, x.shape);
+  const training = options.training ?? true;
+  const dweight = Tensor.empty([l.C], 'float32', `${op}.dweight`);
+  const dbias = Tensor.empty([l.C], 'float32', `${op}.dbias`);
+  runKernel({
+    name: `${op}.reduce`,
+    body: bnBackwardReduceWgsl(l, wgChannel),
+    inputs: { dy, x, saveMean, saveInvstd },
+    outputs: { dweight, dbias },
+    workgroups: [l.C, 1, 1],
+  });
+  const dx = Tensor.empty(x.shape, 'float32', op);
+  const inputs: Record<string, Tensor> = { dy, saveInvstd };
+  if (weight) inputs.weight = weight;
+  if (training) Object.assign(inputs, { x, saveMean, dweight, dbias });
+  runKernel({
+    name: `${op}.dx`,
+    body: bnBackwardDxWgsl(l, !!weight, training, wgFlat),
+    inputs,
+    outputs: { dx },
+    workgroups: grid1d(dx.size, wgFlat),
+  });
+  return { dx, dweight, dbias };
+}

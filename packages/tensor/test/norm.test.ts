@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { batchNorm2d, batchNorm2dBackward, tensor } from '../src/index.js';
+import { randomArray, relErr, useDevice } from './helpers.js';
+import { refBatchNorm, refBatchNormBackward } from './reference/norm.js';
+
+useDevice();
+
+const cases: [string, number[], boolean][] = [
+  ['13x17, 3 channels, affine', [2, 3, 13, 17], true],
+  ['7x7, 5 channels, affine', [3, 5, 7, 7], true],
+  ['1x1 spatial (after global pool), no affine', [5, 3, 1, 1], false],
+  ['[N,C] input', [7, 5], true],
+];
+
+describe('batchNorm2d', () => {
+  for (const [name, shape, affine] of cases) {
+    for (const training of [true, false]) {
+      it(`${name}, ${training ? 'training' : 'eval'}`, async () => {
+        const C = shape[1];
+        const n = shape.reduce((a, b) => a * b);
+        // an offset mean checks the two-pass variance
+        const xs = randomArray(n, n + C, 2, 5);
+        const ws = randomArray(C, 3, 0.5, 1.5);
+        const bs = randomArray(C, 4, -1, 1);
+        const rms = randomArray(C, 5, -0.5, 0.5);
+        const rvs = randomArray(C, 6, 0.5, 2);
+        const x = tensor(xs, shape);
+        const weight = affine ? tensor(ws, [C]) : null;
+        const bias = affine ? tensor(bs, [C]) : null;
+        const runningMean = tensor(rms, [C]);
+        const runningVar = tensor(rvs, [C]);
+        let ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, rms, rvs, training);
+        let res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
+        if (training) {
+          // a second step must compound the running statistics, as PyTorch's module does
+          res.out.dispose(); res.saveMean.dispose(); res.saveInvstd.dispose();
+          ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, ref.runningMean, ref.runningVar, training);
+          res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
+        }
+        expect(relErr(await res.out.toArray(), ref.out)).toBeLessThan(1e-5);
+        expect(relErr(await res.saveMean.toArray(), ref.mean)).toBeLessThan(1e-5);
+        expect(relErr(await res.saveInvstd.toArray(), ref.invstd)).toBeLessThan(1e-5);
+        expect(relErr(await runningMean.toArray(), ref.runningMean)).toBeLessThan(1e-6);
+        expect(relErr(await runningVar.toArray(), ref.runningVar)).toBeLessThan(1e-5);
+
+        const dys = randomArray(n, 17, -1, 1);
+        const dy = tensor(dys, shape);
+        const g = batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { training });
+        const rg = refBatchNormBackward(dys, xs, shape, affine ? ws : null, ref.mean, ref.invstd, training);
+        expect(relErr(await g.dx.toArray(), rg.dx)).toBeLessThan(1e-4);
+        expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
+        expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
+        for (const t of [x, weight, bias, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias]) t?.dispose();
+      });
+    }
+  }
+  it('rejects mismatched parameters naming the op and shapes', () => {
+    const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
+    const rm = tensor(randomArray(4, 2), [4]);
+    expect(() => batchNorm2d(x, { runningMean: rm, runningVar: rm, training: true })).toThrow(/batchNorm2d: runningMean must be float32 \[3\] for input \[2,3,2,2\]/);
+    const one = tensor(randomArray(3, 3), [1, 3, 1, 1]);
+    const r3 = tensor(randomArray(3, 2), [3]);
+    expect(() => batchNorm2d(one, { runningMean: r3, runningVar: r3, training: true })).toThrow(/more than 1 value per channel/);
+    for (const t of [x, rm, one, r3]) t.dispose();
+  });
+});
