@@ -24,7 +24,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-if ! node scripts/check-adapter.mjs >/dev/null 2>&1; then
+if ! node packages/tensor/scripts/check-adapter.mjs >/dev/null 2>&1; then
   if is_root && command -v apt-get >/dev/null 2>&1; then
     log "no WebGPU adapter: installing Mesa's lavapipe (CPU Vulkan driver)"
     . /etc/os-release
@@ -41,7 +41,7 @@ if ! node scripts/check-adapter.mjs >/dev/null 2>&1; then
       apt_install libvulkan1 mesa-vulkan-drivers
     fi
   fi
-  node scripts/check-adapter.mjs >&2 || {
+  node packages/tensor/scripts/check-adapter.mjs >&2 || {
     cat >&2 <<'MSG'
 No WebGPU adapter found. Install a Vulkan driver, as root:
   Debian 12: add a deb822 source for suite bookworm-backports, then
