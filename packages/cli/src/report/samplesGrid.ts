@@ -15,6 +15,8 @@ export interface SamplesGridOptions {
   /** Tile edge in SVG pixels; images are scaled to fit. Default 150. */
   tileSize?: number;
   title?: string;
+  /** Tiles per kind (right/wrong) per row; missing ones are drawn as placeholders so the layout stays 2+2. Default 2. */
+  perKind?: number;
 }
 
 function escapeXml(text: string): string {
@@ -26,7 +28,7 @@ const wrong = '#c62828';
 
 export function samplesSvg(rows: readonly SampleRow[], options: SamplesGridOptions): string {
   const tile = options.tileSize ?? 150;
-  const perKind = Math.max(1, ...rows.map((r) => Math.max(r.right.length, r.wrong.length)));
+  const perKind = Math.max(options.perKind ?? 2, ...rows.map((r) => Math.max(r.right.length, r.wrong.length)));
   const columns = 2 * perKind;
   const gap = 14;
   const captionHeight = 40;
@@ -60,7 +62,7 @@ export function samplesSvg(rows: readonly SampleRow[], options: SamplesGridOptio
       const x = rowLabelWidth + gap + k * (tile + gap);
       if (!choice) {
         parts.push(`<rect x="${x}" y="${y}" width="${tile}" height="${tile}" fill="#f4f4f4" stroke="#ccc"/>`);
-        text(x + tile / 2, cy + 4, k < perKind ? 'no correct one' : 'no mistake', 'font-size="12" fill="#777" text-anchor="middle"');
+        text(x + tile / 2, cy + 4, k < perKind ? 'no more correct' : 'no more mistakes', 'font-size="12" fill="#777" text-anchor="middle"');
         return;
       }
       const image = options.imageAt(choice.index);
