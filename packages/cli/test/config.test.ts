@@ -38,12 +38,12 @@ describe('train options', () => {
     const config = await parseTrainArgs([
       '--data', 'd', '--arch', 'VGG16', '--weights', weights, '--head', 'mlp:2000', '--freeze', 'vgg-convs:0,2,5',
       '--optimizer', 'sgd', '--lr', '1e-5', '--momentum', '0.8', '--weight-decay', '5e-4', '--schedule', 'step:7:0.5',
-      '--epochs', '12', '--batch-size', '8', '--image-size', '224', '--loss', 'focal', '--augment', 'light', '--seed', '42',
+      '--epochs', '12', '--batch-size', '8', '--image-size', '224', '--loss', 'focal', '--augment', 'standard', '--seed', '42',
       '--out', 'runs/x', '--limit-per-class', '10', '--force',
     ]);
     expect(config).toEqual({
       data: 'd', arch: 'vgg16', weights, head: 'mlp:2000', freeze: 'vgg-convs:0,2,5', optimizer: 'sgd', lr: 1e-5, momentum: 0.8,
-      weightDecay: 5e-4, schedule: 'step:7:0.5', epochs: 12, batchSize: 8, imageSize: 224, loss: 'focal', augment: 'light',
+      weightDecay: 5e-4, schedule: 'step:7:0.5', epochs: 12, batchSize: 8, imageSize: 224, loss: 'focal', augment: 'standard',
       seed: 42, out: 'runs/x', limitPerClass: 10, resume: false, force: true,
     });
   });
@@ -81,6 +81,7 @@ describe('train options', () => {
     [['--momentum', '1'], /--momentum must be below 1/],
     [['--optimizer', 'adma'], /unknown --optimizer 'adma' \(did you mean adam\?\)/],
     [['--loss', 'mse'], /unknown --loss 'mse'; choose one of ce, focal, bce/],
+    [['--augment', 'heavy'], /unknown --augment 'heavy'; choose one of none, standard/],
     [['--schedule', 'linear'], /bad --schedule 'linear'/],
     [['--image-size', '16'], /--image-size 16 is too small for resnet18; use at least 32/],
     [['--weights', 'nope.safetensors'], /--weights file 'nope.safetensors' not found/],

@@ -8,8 +8,8 @@
 
 export const optimizers = ['sgd', 'adam', 'adamw'] as const;
 export const losses = ['ce', 'focal', 'bce'] as const;
-/** Augmentation presets the data loader implements: light = small shifts/rotations, standard = light + flips + brightness/contrast. */
-export const augmentPresets = ['none', 'light', 'standard'] as const;
+/** Augmentation presets: standard = the study's training augmentation in @cxr/data (random resized crop, ±30° rotation, flip). */
+export const augmentPresets = ['none', 'standard'] as const;
 
 export type Optimizer = (typeof optimizers)[number];
 export type Loss = (typeof losses)[number];
