@@ -119,6 +119,11 @@ describe('evaluatePredictions (hand-computed)', () => {
     expect(r.confusion.matrix).toEqual(m.confusion.matrix);
     expect(r.auc).toBeCloseTo(m.auc!, 6);
   });
+  it('rejects mismatched inputs', () => {
+    expect(() => evaluatePredictions({ probs: [[0.5, 0.5]], labels: [2], classNames: ['a', 'b'] })).toThrow(/not a class index/);
+    expect(() => evaluatePredictions({ probs: [[1]], labels: [0], classNames: ['a', 'b'] })).toThrow(/1 probabilities for 2 classes/);
+    expect(() => evaluatePredictions({ probs: [], labels: [0], classNames: ['a', 'b'] })).toThrow(/0 probability rows but 1 labels/);
+  });
   it('argmax takes the first of equal values', () => {
     expect(argmax([0.5, 0.5])).toBe(0);
     expect(argmax(new Float32Array([0.1, 0.7, 0.2]))).toBe(1);
