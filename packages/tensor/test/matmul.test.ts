@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { matmul, tensor, type Tensor } from '../src/index.js';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
+import { matmulRef } from './reference/matmul.js';
+
+useDevice();
+
+let seed = 100;
+function operand(shape: number[]): { t: Tensor; data: Float32Array } {
+  const data = randomArray(sizeOf(shape), seed++);
+  return { t: tensor(data, shape), data };
+}
+
+/** Runs matmul on random operands of the given stored shapes and compares with float64. */
+async function check(aShape: number[], bShape: number[], transA = false, transB = false): Promise<number> {
+  const a = operand(aShape);
+  const b = operand(bShape);
+  const out = matmul(a.t, b.t, { transA, transB });
+  const ref = matmulRef(a.data, aShape, b.data, bShape, transA, transB);
+  expect(out.shape).toEqual(ref.shape);
+  const got = await out.toArray();
+  a.t.dispose(); b.t.dispose(); out.dispose();
+  const e = relErr(got, ref.data);
+  expect(e, `${aShape}${transA ? 'ᵀ' : ''} @ ${bShape}${transB ? 'ᵀ' : ''}`).toBeLessThan(1e-4);
+  return e;
+}
+
+/** Stored shapes of A and B for logical [M,K] @ [K,N]. */
+const stored = (M: number, K: number, N: number, tA: boolean, tB: boolean): [number[], number[]] => [tA ? [K, M] : [M, K], tB ? [N, K] : [K, N]];
+const combos: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+
+describe('matmul 2-D', () => {
+  const sizes: [number, number, number][] = [
+    [1, 1, 1], [1, 7, 1], [3, 5, 7], [13, 17, 5], [17, 255, 3], [1, 1000, 17], [255, 3, 17], [64, 64, 64],
+    [33, 100, 129], [5, 4096, 3], [1000, 8, 13], [7, 256, 1000],
+  ];
+  for (const [tA, tB] of combos) {
+    it(`all sizes, transA=${tA} transB=${tB}`, async () => {
+      for (const [M, K, N] of sizes) await check(...stored(M, K, N, tA, tB), tA, tB);
+    });
+  }
+  it('K = 4096 with a wider output', async () => {
+    await check([37, 4096], [4096, 61]);
+    await check([37, 4096], [61, 4096], false, true);
+  });
+  it('a mid-size square that spans many tiles', async () => {
+    await check([255, 255], [255, 255]);
+    await check([256, 256], [256, 256], false, true);
+    await check([257, 128], [257, 132], true, false);
+  });
+});
+
+describe('matmul batched', () => {
+  it('equal batch dims', async () => {
+    for (const [tA, tB] of combos) {
+      const [as, bs] = stored(9, 17, 13, tA, tB);
+      await check([3, ...as], [3, ...bs], tA, tB);
+    }
+  });
+  it('broadcasts batch dims (NumPy rules)', async () => {
+    await check([2, 1, 7, 5], [4, 5, 6], false, false); // [2,1] x [4] -> [2,4]
+    await check([5, 17], [3, 17, 4]); // 2-D A against a batch of B
+    await check([3, 1, 9, 8], [1, 2, 11, 8], false, true); // [3,1] x [1,2] -> [3,2]
+    await check([2, 1, 8, 9], [5, 8, 4], true, false);
+    await check([1, 3, 6, 5], [2, 1, 3, 6], true, true);
+  });
+});
+
+describe('matmul errors', () => {
+  it('names the op and the shapes', () => {
+    const a = tensor(randomArray(12, 1), [3, 4]);
+    const b = tensor(randomArray(15, 2), [5, 3]);
+    const v = tensor(randomArray(4, 3), [4]);
+    expect(() => matmul(a, b)).toThrow(/matmul.*\[3, ?4\].*\[5, ?3\]/);
+    expect(() => matmul(a, v)).toThrow(/matmul.*\[4\]/);
+    const c = tensor(randomArray(2 * 12, 4), [2, 3, 4]);
+    const d = tensor(randomArray(3 * 20, 5), [3, 4, 5]);
+    expect(() => matmul(c, d)).toThrow(/matmul.*\[2\].*\[3\]|matmul.*\[2, ?3, ?4\].*\[3, ?4, ?5\]/);
+    const e = tensor(randomArray(20, 6), [4, 5]);
+    e.dispose();
+    expect(() => matmul(a, e)).toThrow(/matmul.*dispose/);
+    a.dispose(); b.dispose(); v.dispose(); c.dispose(); d.dispose();
+  });
+});
