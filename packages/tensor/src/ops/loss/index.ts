@@ -1,2 +1,2 @@
-// Exports of this op family; filled in by its kernels.
-export {};
+export { crossEntropy, crossEntropyBackward, type CrossEntropyOptions, type Reduction } from './crossentropy.js';
+export { binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, type BceWithLogitsOptions } from './bce.js';
