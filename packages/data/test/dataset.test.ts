@@ -9,7 +9,8 @@ const { rng, seed } = testRng('dataset');
 const { dir, cleanup } = tmpDir('dataset');
 afterAll(cleanup);
 
-const tiny = PNG.sync.write({ width: 4, height: 4, data: Buffer.alloc(16, 7) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+const tinyBuf = PNG.sync.write({ width: 4, height: 4, data: Buffer.alloc(16, 7) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+const tiny = new Uint8Array(tinyBuf.buffer, tinyBuf.byteOffset, tinyBuf.byteLength);
 
 describe('splits and folders', () => {
   it('stratified split keeps class proportions, covers every item once and is seeded', () => {

@@ -18,7 +18,7 @@ describe('synthesizeDataset', () => {
     expect(ds.classes).toEqual(['infected', 'normal']);
     expect(ds.counts().train).toEqual({ infected: a.counts.train.infected, normal: a.counts.train.normal });
     const kinds = new Set(a.files.map((f) => {
-      const bytes = readFileSync(f);
+      const bytes = new Uint8Array(readFileSync(f));
       return sniffFormat(bytes) === 'png' ? `png${bytes[24]}` : 'jpeg';
     }));
     expect(kinds).toEqual(new Set(['png8', 'png16', 'jpeg']));

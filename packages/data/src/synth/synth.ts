@@ -13,6 +13,8 @@ export interface SynthOptions {
   /** width and height in pixels */
   size: number;
   seed?: number;
+  /** file formats to mix (default all three) */
+  formats?: Format[];
 }
 
 export const SYNTH_CLASSES = ['infected', 'normal'] as const;
@@ -135,7 +137,7 @@ export function synthImage(size: number, rng: Rng, infected: boolean): Float32Ar
 
 const bytesOf = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-type Format = 'png8' | 'png16' | 'jpeg';
+export type Format = 'png8' | 'png16' | 'jpeg';
 
 function encode(img: Float32Array, size: number, format: Format, rng: Rng): Uint8Array {
   const n = size * size;
@@ -182,7 +184,8 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<{ files: st
         const rng = mulberry32(mixSeed(seed, 'synth', cls, i));
         const img = synthImage(opts.size, rng, cls === 'infected');
         const fmtRng = mulberry32(mixSeed(seed, 'format', cls, i));
-        const format = (['png8', 'png16', 'jpeg'] as const)[Math.floor(fmtRng.next() * 3)];
+        const formats = opts.formats ?? ['png8', 'png16', 'jpeg'];
+        const format = formats[Math.floor(fmtRng.next() * formats.length)];
         const file = path.join(dir, `${cls}_${String(i).padStart(5, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`);
         await writeFile(file, encode(img, opts.size, format, fmtRng));
         files.push(file);

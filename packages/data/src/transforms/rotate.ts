@@ -16,11 +16,10 @@ export function rotate(img: Image, degrees: number, interpolation: 'bilinear' | 
   const cy = H * 0.5;
   for (let y = 0; y < H; y++) {
     const dy = y + 0.5 - cy;
-    for (let x = 0; x < W; x++) {
-      const dx = x + 0.5 - cx;
-      // inverse map: output pixel -> source position (pixel-centre convention)
-      const sx = cos * dx - sin * dy + cx - 0.5;
-      const sy = sin * dx + cos * dy + cy - 0.5;
+    // inverse map: output pixel -> source position (pixel-centre convention), linear along the row
+    let sx = cos * (0.5 - cx) - sin * dy + cx - 0.5;
+    let sy = sin * (0.5 - cx) + cos * dy + cy - 0.5;
+    for (let x = 0; x < W; x++, sx += cos, sy += sin) {
       const o = (y * W + x) * C;
       if (interpolation === 'nearest') {
         const ix = Math.round(sx);
@@ -35,13 +34,33 @@ export function rotate(img: Image, degrees: number, interpolation: 'bilinear' | 
       }
       const x0 = Math.floor(sx);
       const y0 = Math.floor(sy);
+      if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+        for (let c = 0; c < C; c++) out[o + c] = fill;
+        continue;
+      }
       const fx = sx - x0;
       const fy = sy - y0;
+      const w00 = (1 - fx) * (1 - fy);
+      const w10 = fx * (1 - fy);
+      const w01 = (1 - fx) * fy;
+      const w11 = fx * fy;
+      const p = (y0 * W + x0) * C;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+        const r = W * C;
+        for (let c = 0; c < C; c++) out[o + c] = s[p + c] * w00 + s[p + C + c] * w10 + s[p + r + c] * w01 + s[p + r + C + c] * w11;
+        continue;
+      }
+      // border: neighbours outside the image read as `fill`
+      const in00 = x0 >= 0 && y0 >= 0;
+      const in10 = x0 + 1 < W && y0 >= 0;
+      const in01 = x0 >= 0 && y0 + 1 < H;
+      const in11 = x0 + 1 < W && y0 + 1 < H;
       for (let c = 0; c < C; c++) {
-        const px = (xx: number, yy: number): number => (xx < 0 || yy < 0 || xx >= W || yy >= H ? fill : s[(yy * W + xx) * C + c]);
-        const top = px(x0, y0) * (1 - fx) + px(x0 + 1, y0) * fx;
-        const bot = px(x0, y0 + 1) * (1 - fx) + px(x0 + 1, y0 + 1) * fx;
-        out[o + c] = top * (1 - fy) + bot * fy;
+        out[o + c] =
+          (in00 ? s[p + c] : fill) * w00 +
+          (in10 ? s[p + C + c] : fill) * w10 +
+          (in01 ? s[p + W * C + c] : fill) * w01 +
+          (in11 ? s[p + W * C + C + c] : fill) * w11;
       }
     }
   }
