@@ -1,0 +1,202 @@
+import { fmt, type Shape } from '../../shape.js';
+import { Tensor } from '../../tensor.js';
+import { runKernel } from '../../kernel/run.js';
+import { sum } from '../reduce/reduce.js';
+import { convWeightGradWgsl, gatherConvWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+/** Resolved geometry of one convolution. */
+export interface ConvGeometry {
+  N: number; C: number; H: number; W: number;
+  O: number; KH: number; KW: number; OH: number; OW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  groups: number;
+}
+
+function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+/**
+ * Validates shapes and options and returns the geometry. `xShape` is NCHW, `wShape` OIHW with
+ * I = C / groups.
+ */
+export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Conv2dOptions = {}): ConvGeometry {
+  const desc = `input ${fmt(xShape)}, weight ${fmt(wShape)}`;
+  if (xShape.length !== 4) throw new Error(`${op}: input must be 4-D NCHW, got ${fmt(xShape)} (${desc})`);
+  if (wShape.length !== 4) throw new Error(`${op}: weight must be 4-D OIHW, got ${fmt(wShape)} (${desc})`);
+  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1);
+  const [ph, pw] = pair(op, 'padding', opts.padding, 0, 0);
+  const [dh, dw] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups} (${desc})`);
+  const [N, C, H, W] = xShape;
+  const [O, I, KH, KW] = wShape;
+  if (C % groups !== 0) throw new Error(`${op}: groups=${groups} does not divide the ${C} input channels (${desc})`);
+  if (O % groups !== 0) throw new Error(`${op}: groups=${groups} does not divide the ${O} output channels (${desc})`);
+  if (I * groups !== C) {
+    throw new Error(`${op}: channel mismatch: input has ${C} channels, weight expects ${I} x groups=${groups} = ${I * groups} (${desc})`);
+  }
+  if (KH < 1 || KW < 1) throw new Error(`${op}: empty kernel (${desc})`);
+  const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
+  if (OH < 1 || OW < 1) {
+    throw new Error(`${op}: output would be empty (${OH}x${OW}): kernel ${KH}x${KW} dilation ${dh},${dw} larger than the padded input (${desc}, padding ${ph},${pw})`);
+  }
+  return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups };
+}
+
+/** Register tiles; a per-adapter choice (see `setConvTiles`). */
+let tiles = { fwdTO: 4, fwdTP: 4, bwdTO: 4, bwdTP: 4, wTO: 4, wTR: 4, wg: 64 };
+
+export function setConvTiles(t: Partial<typeof tiles>): void {
+  tiles = { ...tiles, ...t };
+}
+
+export function getConvTiles(): typeof tiles {
+  return { ...tiles };
+}
+
+/** Largest of want, want/2, ... that divides the per-group channel count (tiles may not cross groups). */
+function channelTile(want: number, perGroup: number, groups: number): number {
+  if (groups === 1) return Math.max(1, Math.min(want, perGroup));
+  let t = want;
+  while (t > 1 && perGroup % t !== 0) t >>= 1;
+  return t;
+}
+
+function checkTensor(op: string, name: string, t: Tensor): void {
+  t.storage(op);
+  if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
+}
+
+function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>, TO0: number, TP0: number, src: Tensor, w: Tensor, out: Tensor, bias: Tensor | null): void {
+  const TO = channelTile(TO0, spec.Og, spec.groups);
+  // Depthwise-like shapes have few output channels per tile: spend the registers on pixels.
+  const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
+  const full: GatherConvSpec = { ...spec, TO, TP, WG: tiles.wg };
+  const P = spec.N * spec.A * spec.B;
+  if (P === 0) return;
+  runKernel({
+    name: op,
+    body: gatherConvWgsl(full),
+    inputs: bias ? { src, w, bias } : { src, w },
+    outputs: { out },
+    workgroups: [Math.ceil(P / (TP * tiles.wg)), Math.ceil(spec.O / TO), 1],
+  });
+}
+
+/**
+ * 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], w [O, C/groups, KH, KW],
+ * optional bias [O] → [N, O, OH, OW].
+ */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkTensor(op, 'input', x);
+  checkTensor(op, 'weight', w);
+  const g = convGeometry(op, x.shape, w.shape, opts);
+  if (bias) {
+    checkTensor(op, 'bias', bias);
+    if (bias.rank !== 1 || bias.shape[0] !== g.O) throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
+  }
+  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op);
+  const R = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const axis = (k: number, s: number, p: number, d: number): TapAxis => ({ count: k, k0: 0, kStep: 1, off0: -p, offStep: d, scale: s });
+  dispatchGather(op, {
+    N: g.N, R, O: g.O, Og, groups: g.groups, IH: g.H, IW: g.W, A: g.OH, B: g.OW,
+    OH: g.OH, OW: g.OW, rh: 0, rw: 0, th: 1, tw: 1,
+    tapsH: axis(g.KH, g.sh, g.ph, g.dh), tapsW: axis(g.KW, g.sw, g.pw, g.dw), KW: g.KW,
+    wGroup: Og * R * g.KH * g.KW, wO: R * g.KH * g.KW, wR: g.KH * g.KW, bias: !!bias,
+  }, tiles.fwdTO, tiles.fwdTP, x, w, out, bias);
+  return out;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Taps of a strided conv that reach input coordinate r + s*a: kernel indices k with
+ * (r + p - k*d) divisible by s; they form an arithmetic progression.
+ */
+function classTaps(r: number, s: number, p: number, d: number, K: number): TapAxis {
+  const ks: number[] = [];
+  for (let k = 0; k < K; k++) if ((((r + p - k * d) % s) + s) % s === 0) ks.push(k);
+  if (ks.length === 0) return { count: 0, k0: 0, kStep: 1, off0: 0, offStep: 0, scale: 1 };
+  const step = s / gcd(s, d);
+  const off = (k: number) => (r + p - k * d) / s;
+  return { count: ks.length, k0: ks[0], kStep: step, off0: off(ks[0]), offStep: -(d * step) / s, scale: 1 };
+}
+
+function checkGrad(op: string, dy: Tensor, g: ConvGeometry, other: string): void {
+  const want = [g.N, g.O, g.OH, g.OW];
+  if (dy.rank !== 4 || dy.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`${op}: gradient must be ${fmt(want)} for ${other}, got ${fmt(dy.shape)}`);
+  }
+}
+
+/** Gradient of conv2d with respect to its input: dy [N, O, OH, OW], w → dx of `inputShape`. */
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dBackwardInput';
+  checkTensor(op, 'dy', dy);
+  checkTensor(op, 'weight', w);
+  const g = convGeometry(op, inputShape, w.shape, opts);
+  checkGrad(op, dy, g, `input ${fmt(inputShape)}, weight ${fmt(w.shape)}`);
+  const dx = Tensor.empty([...inputShape], 'float32', op);
+  const Cg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const KK = g.KH * g.KW;
+  for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
+    for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
+      dispatchGather(op, {
+        N: g.N, R: Og, O: g.C, Og: Cg, groups: g.groups, IH: g.OH, IW: g.OW,
+        A: Math.ceil((g.H - rh) / g.sh), B: Math.ceil((g.W - rw) / g.sw),
+        OH: g.H, OW: g.W, rh, rw, th: g.sh, tw: g.sw,
+        tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH), tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW), KW: g.KW,
+        wGroup: Og * Cg * KK, wO: KK, wR: Cg * KK, bias: false,
+      }, tiles.bwdTO, tiles.bwdTP, dy, w, dx, null);
+    }
+  }
+  return dx;
+}
+
+/** Gradient of conv2d with respect to its weight: dy [N, O, OH, OW], x → dw of `weightShape`. */
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dBackwardWeight';
+  checkTensor(op, 'dy', dy);
+  checkTensor(op, 'input', x);
+  const g = convGeometry(op, x.shape, weightShape, opts);
+  checkGrad(op, dy, g, `input ${fmt(x.shape)}, weight ${fmt(weightShape)}`);
+  const dw = Tensor.empty([...weightShape], 'float32', op);
+  const Rg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const TO = channelTile(tiles.wTO, Og, g.groups);
+  const TR = Math.max(1, Math.min(tiles.wTR, Rg));
+  const rTiles = Math.ceil(Rg / TR);
+  runKernel({
+    name: op,
+    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: tiles.wg }),
+    inputs: { dy, x },
+    outputs: { out: dw },
+    workgroups: [Math.ceil((rTiles * g.KH * g.KW) / tiles.wg), Math.ceil(g.O / TO), 1],
+  });
+  return dw;
+}
+
+/** Gradient of conv2d's bias: the sum of dy [N, O, OH, OW] over N, OH, OW → [O]. */
+export function conv2dBackwardBias(dy: Tensor): Tensor {
+  checkTensor('conv2dBackwardBias', 'dy', dy);
+  if (dy.rank !== 4) throw new Error(`conv2dBackwardBias: gradient must be 4-D [N, O, OH, OW], got ${fmt(dy.shape)}`);
+  return sum(dy, [0, 2, 3]);
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, tensor, type Conv2dOptions } from '../src/index.js';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
+import {
+  dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom,
+} from './reference/conv.js';
+
+useDevice();
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number;
+  bias?: boolean;
+}
+
+const cases: Case[] = [
+  { name: '3x3 pad 1, 13x17, 3→5, bias', x: [2, 3, 13, 17], w: [5, 3, 3, 3], padding: [1, 1], bias: true },
+  { name: '3x3 stride 2 odd input pad 1, 5→7', x: [2, 5, 13, 17], w: [7, 5, 3, 3], stride: [2, 2], padding: [1, 1] },
+  { name: '3x3 pad 0, 7x7', x: [3, 3, 7, 7], w: [5, 3, 3, 3] },
+  { name: '7x7 stride 2 pad 3 (ResNet conv1), 17x13', x: [2, 3, 17, 13], w: [5, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+  { name: '3x3 dilation 2 pad 2', x: [2, 5, 13, 17], w: [3, 5, 3, 3], dilation: [2, 2], padding: [2, 2], bias: true },
+  { name: '1x1 stride 1', x: [2, 13, 7, 5], w: [11, 13, 1, 1] },
+  { name: '1x1 stride 2 odd input (downsample)', x: [2, 13, 7, 9], w: [11, 13, 1, 1], stride: [2, 2] },
+  { name: 'depthwise 3x3 pad 1', x: [2, 5, 13, 17], w: [5, 1, 3, 3], padding: [1, 1], groups: 5, bias: true },
+  { name: 'depthwise 3x3 stride 2 pad 1', x: [2, 5, 13, 17], w: [5, 1, 3, 3], stride: [2, 2], padding: [1, 1], groups: 5 },
+  { name: 'groups 2, 6→4', x: [2, 6, 7, 9], w: [4, 3, 3, 3], padding: [1, 1], groups: 2 },
+  { name: 'groups 3, 9→12 (3 of 4 outputs per tile)', x: [1, 9, 7, 7], w: [12, 3, 3, 3], padding: [1, 1], groups: 3 },
+  { name: 'rectangular 3x5, stride 2x1, pad 1x2, dilation 1x2', x: [2, 3, 13, 17], w: [5, 3, 3, 5], stride: [2, 1], padding: [1, 2], dilation: [1, 2] },
+  { name: '5x5 stride 3 pad 0 (taps skip rows)', x: [1, 3, 13, 17], w: [7, 3, 5, 5], stride: [3, 3] },
+  { name: 'odd channels 13→11, 3x3 pad 1', x: [1, 13, 5, 7], w: [11, 13, 3, 3], padding: [1, 1], bias: true },
+  { name: '1x1 image', x: [3, 5, 1, 1], w: [7, 5, 1, 1], bias: true },
+  { name: 'kernel larger than stride with 2x2 stride 2 (VGG-like pool shapes)', x: [1, 3, 8, 8], w: [5, 3, 2, 2], stride: [2, 2] },
+];
+
+function opts(c: Case): Conv2dOptions {
+  return { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+}
+
+describe('conv2d vs float64 reference', () => {
+  let seed = 1;
+  for (const c of cases) {
+    it(c.name, async () => {
+      const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+      const xa = randomArray(sizeOf(c.x), seed++);
+      const wa = randomArray(sizeOf(c.w), seed++);
+      const ba = c.bias ? randomArray(c.w[0], seed++) : null;
+      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+      const x = tensor(xa, c.x);
+      const w = tensor(wa, c.w);
+      const b = ba ? tensor(ba, [c.w[0]]) : null;
+      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const y = conv2d(x, w, b, opts(c));
+      expect(y.shape).toEqual([g.N, g.O, g.OH, g.OW]);
+      const dx = conv2dBackwardInput(dy, w, c.x, opts(c));
+      const dw = conv2dBackwardWeight(dy, x, c.w, opts(c));
+      const db = conv2dBackwardBias(dy);
+      const [yo, dxo, dwo, dbo] = await Promise.all([y.toArray(), dx.toArray(), dw.toArray(), db.toArray()]);
+      expect(relErr(yo, refConv2d(xa, wa, ba, g))).toBeLessThan(1e-4);
+      expect(relErr(dxo, refConv2dBackwardInput(dya, wa, g))).toBeLessThan(1e-4);
+      expect(relErr(dwo, refConv2dBackwardWeight(dya, xa, g))).toBeLessThan(1e-4);
+      expect(relErr(dbo, refConv2dBackwardBias(dya, g))).toBeLessThan(1e-4);
+      // Adjoint identity on the GPU results (bias-free part): <conv(x,w), dy> = <x, dx> = <w, dw>.
+      const yNoBias = ba ? Float64Array.from(yo, (v, i) => v - ba[Math.floor(i / (g.OH * g.OW)) % g.O]) : yo;
+      const lhs = dot(yNoBias, dya);
+      expect(Math.abs(dot(xa, dxo) - lhs)).toBeLessThan(1e-4 * (Math.abs(lhs) + Math.sqrt(yo.length)));
+      expect(Math.abs(dot(wa, dwo) - lhs)).toBeLessThan(1e-4 * (Math.abs(lhs) + Math.sqrt(yo.length)));
+      for (const t of [x, w, dy, y, dx, dw, db]) t.dispose();
+      b?.dispose();
+    });
+  }
+});
+
+describe('conv2d errors', () => {
+  it('rejects bad shapes naming the op and shapes', () => {
+    const x = tensor(randomArray(2 * 3 * 5 * 5, 99), [2, 3, 5, 5]);
+    const w = tensor(randomArray(4 * 2 * 3 * 3, 98), [4, 2, 3, 3]);
+    const w3 = tensor(randomArray(4 * 3 * 3 * 3, 97), [4, 3, 3, 3]);
+    const x3 = tensor(randomArray(3 * 5 * 5, 96), [3, 5, 5]);
+    expect(() => conv2d(x, w)).toThrow(/conv2d: channel mismatch.*\[2, ?3, ?5, ?5\].*\[4, ?2, ?3, ?3\]/);
+    expect(() => conv2d(x3, w3)).toThrow(/conv2d: input must be 4-D.*\[3, ?5, ?5\]/);
+    expect(() => conv2d(x, w3, null, { groups: 2 })).toThrow(/conv2d: groups=2 does not divide the 3 input channels/);
+    expect(() => conv2d(x, tensor(randomArray(4 * 3 * 7 * 7, 95), [4, 3, 7, 7]))).toThrow(/conv2d: output would be empty/);
+    expect(() => conv2d(x, w3, tensor(randomArray(5, 94), [5]))).toThrow(/conv2d: bias must be \[4\]/);
+    expect(() => conv2d(x, w3, null, { stride: 0 })).toThrow(/conv2d: stride must be/);
+    const dy = tensor(randomArray(2 * 4 * 3 * 3, 93), [2, 4, 3, 3]);
+    expect(() => conv2dBackwardInput(dy, w3, [2, 3, 6, 6], { padding: 1 })).toThrow(/conv2dBackwardInput: gradient must be \[2, ?4, ?6, ?6\]/);
+    expect(() => conv2dBackwardWeight(dy, x, [4, 2, 3, 3])).toThrow(/conv2dBackwardWeight: channel mismatch/);
+    expect(() => conv2dBackwardBias(x3)).toThrow(/conv2dBackwardBias: gradient must be 4-D/);
+  });
+});
