@@ -33,13 +33,17 @@ function valueBytes(t: HostTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}
+
 /** Same names, order, dtypes, shapes and bytes (vitest's deep toEqual is far too slow at 11 M elements). */
 function expectSameDict(a: HostStateDict, b: HostStateDict): void {
   expect([...a.keys()]).toEqual([...b.keys()]);
   for (const [k, t] of a) {
     const u = b.get(k)!;
     expect([k, t.dtype, t.shape]).toEqual([k, u.dtype, u.shape]);
-    expect(Buffer.from(valueBytes(t)).equals(Buffer.from(valueBytes(u))), `${k} differs`).toBe(true);
+    expect(sameBytes(valueBytes(t), valueBytes(u)), `${k} differs`).toBe(true);
   }
 }
 
@@ -72,7 +76,7 @@ describe.runIf(have)('weights parity with PyTorch', () => {
           const t = sd.get(e.name)!;
           expect([e.name, t.dtype, t.shape]).toEqual([e.name, e.dtype, e.shape]);
           const ref = readNpy(join(dir, e.file));
-          const same = Buffer.compare(Buffer.from(valueBytes(t)), Buffer.from(ref.data.buffer, ref.data.byteOffset, ref.data.byteLength)) === 0;
+          const same = sameBytes(valueBytes(t), new Uint8Array(ref.data.buffer, ref.data.byteOffset, ref.data.byteLength));
           expect(same, `${e.name} differs`).toBe(true);
         }
       });
@@ -102,7 +106,7 @@ describe.runIf(have)('weights parity with PyTorch', () => {
       expectSameDict(st, readTorchCheckpoint(pth));
       const viaMap = join(dir, `${set}.map.safetensors`);
       writeSafetensorsFile(viaMap, st, { format: 'pt', source: `${set}_zip.pth` });
-      expect(readFileSync(viaMap).equals(readFileSync(out))).toBe(true);
+      expect(sameBytes(new Uint8Array(readFileSync(viaMap)), new Uint8Array(readFileSync(out)))).toBe(true);
       expect((await runPython('check_safetensors.py', [out, pth])).trim()).toBe(`ok ${st.size}`);
       if (set === 'resnet18') console.log(`[weights] convert resnet18 .pth -> .safetensors in ${convertMs.toFixed(0)} ms`);
     });
@@ -117,7 +121,7 @@ describe.runIf(have)('weights parity with PyTorch', () => {
 
   it('truncated checkpoints fail with the file named and the problem stated', () => {
     for (const format of formats) {
-      const bytes = readFileSync(join(dir, `resnet18_${format}.pth`));
+      const bytes = new Uint8Array(readFileSync(join(dir, `resnet18_${format}.pth`)));
       for (const keep of [0.5, 0.999]) {
         const cut = join(dir, `cut_${format}_${keep}.pth`);
         writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * keep)));
