@@ -1,2 +1,1 @@
-// Exports of this op family; filled in by its kernels.
-export {};
+export { dropout, dropoutBackward, type DropoutOptions } from './dropout.js';

@@ -1,2 +1,4 @@
-// Exports of this op family; filled in by its kernels.
-export {};
+export {
+  reluBackward, sigmoidBackward, tanhBackward, sumToShape, softmaxBackward, logSoftmaxBackward, maxBackward, minBackward,
+  indexSelectBackward, sumBackward, meanBackward, matmulBackward,
+} from './grad.js';
