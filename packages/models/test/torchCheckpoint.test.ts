@@ -87,6 +87,51 @@ describe('readTorchCheckpoint', () => {
   });
 });
 
+/** Assembles bytes from opcode text (latin1) and raw byte arrays. */
+function bytesOf(...parts: (string | Uint8Array)[]): Uint8Array {
+  const arrays = parts.map((p) => (typeof p === 'string' ? Uint8Array.from(p, (c) => c.charCodeAt(0)) : p));
+  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+describe('legacy files as 2017-era torch (Python 2) wrote them', () => {
+  // Hand-assembled, because torch 1.13 can no longer write this flavour: py2 `str` keys
+  // (SHORT_BINSTRING), torch._utils._rebuild_tensor without requires_grad, a CUDA storage type
+  // and location, and a storage *view* (view_metadata), which modern torch never emits.
+  const storage = (view: string) =>
+    `((U\x07storagectorch.cuda\nFloatStorage\nU\x03123U\x06cuda:0K\x04${view}tQ`;
+  const rebuild = 'ctorch._utils\n_rebuild_tensor\n';
+  const file = bytesOf(
+    '\x80\x02\x8a\x0a', new Uint8Array([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]), '.',
+    '\x80\x02M\xe9\x03.',
+    '\x80\x02}(U\x0dlittle_endian\x88u.',
+    '\x80\x02ccollections\nOrderedDict\n)R(',
+    `U\x01w${rebuild}${storage('N')}K\x00K\x02K\x02\x86K\x02K\x01\x86tR`,
+    `U\x01v${rebuild}${storage('(U\x03124K\x01K\x02t')}K\x00K\x02\x85K\x01\x85tR`,
+    'u.',
+    '\x80\x02]U\x03123a.',
+    new Uint8Array(new BigUint64Array([4n]).buffer),
+    new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer),
+  );
+
+  it('reads them, including views on a root storage', () => {
+    const sd = readTorchCheckpoint(file, { name: 'old.pth' });
+    expect(sd.get('w')).toEqual({ dtype: 'float32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) });
+    expect(sd.get('v')).toEqual({ dtype: 'float32', shape: [2], data: new Float32Array([2, 3]) });
+  });
+
+  it('rejects a data header that disagrees with the pickle', () => {
+    const lying = file.slice();
+    lying[lying.length - 24] = 5; // element count 5 instead of 4
+    expect(() => readTorchCheckpoint(lying, { name: 'old.pth' })).toThrow(/old\.pth: storage 123 declares 4 elements but its data header says 5/);
+  });
+});
+
 /** The entries of a zip fixture as (name, bytes), to re-pack in other forms. */
 function unzip(bytes: Uint8Array) {
   const src = memorySource(bytes);
