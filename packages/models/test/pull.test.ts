@@ -21,6 +21,11 @@ const root = mkdtempSync(join(tmpdir(), 'cxr-pull-'));
 beforeAll(async () => {
   server = createServer((req, res) => {
     requests++;
+    if (req.url === '/stall-abcdef12.pth') {
+      res.writeHead(200, { 'content-length': 1000 });
+      res.write(payload.subarray(0, 10)); // then nothing: a dead connection
+      return;
+    }
     if (req.url === `/${goodName}` || req.url === `/${officialWeights.resnet18}`) {
       res.writeHead(200, { 'content-length': payload.length });
       res.end(payload);
@@ -32,6 +37,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(() => {
+  server.closeAllConnections();
   server.close();
   rmSync(root, { recursive: true, force: true });
 });
@@ -88,6 +94,14 @@ describe('pullWeights', () => {
     await expect(pullVerifiedFile(`${base}/missing-abcdef12.pth`, 'missing-abcdef12.pth', { cacheDir: join(root, 'http') })).rejects.toThrow(
       /HTTP 404.*If this machine is offline/,
     );
+  });
+
+  it('gives up on a stalled download instead of hanging, and keeps no partial file', async () => {
+    const cacheDir = join(root, 'stall');
+    await expect(
+      pullVerifiedFile(`${base}/stall-abcdef12.pth`, 'stall-abcdef12.pth', { cacheDir, progress: false, stallTimeoutMs: 300 }),
+    ).rejects.toThrow(/download of .*stall-abcdef12\.pth failed after 10 bytes.*If this machine is offline/);
+    expect(readdirSync(cacheDir)).toEqual([]);
   });
 
   it('uses $CXR_CACHE when no cacheDir is given', async () => {

@@ -24,6 +24,8 @@ export interface PullOptions {
   baseUrl?: string;
   /** true (default): progress line on stderr; false: silent; function: custom reporting. */
   progress?: boolean | ((done: number, total: number | undefined) => void);
+  /** Give up when no byte arrives for this long (default 60 s); a firewall that drops packets would otherwise hang forever. */
+  stallTimeoutMs?: number;
 }
 
 export function defaultCacheDir(): string {
@@ -73,14 +75,24 @@ export async function pullVerifiedFile(url: string, fileName: string, options: P
   const manual =
     `If this machine is offline, download ${url} on another machine and copy it to ${dest} ` +
     `(the cache directory is $CXR_CACHE, default ~/.cache/cxr); its SHA-256 must start with ${want}.`;
+  // Abort when the server goes quiet (not after a fixed total time: VGG16 is 528 MB).
+  const abort = new AbortController();
+  const stallMs = options.stallTimeoutMs ?? 60_000;
+  let stall = setTimeout(() => abort.abort(new Error(`no data for ${stallMs / 1000} s`)), stallMs);
+  const alive = () => {
+    clearTimeout(stall);
+    stall = setTimeout(() => abort.abort(new Error(`no data for ${stallMs / 1000} s`)), stallMs);
+  };
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal: abort.signal });
   } catch (err) {
+    clearTimeout(stall);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new Error(`could not download ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}). ${manual}`);
   }
   if (!response.ok || !response.body) {
+    clearTimeout(stall);
     throw new Error(`could not download ${url}: HTTP ${response.status} ${response.statusText}. ${manual}`);
   }
   const total = Number(response.headers.get('content-length')) || undefined;
@@ -91,14 +103,17 @@ export async function pullVerifiedFile(url: string, fileName: string, options: P
   let done = 0;
   try {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      alive();
       hash.update(chunk);
       for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
       done += chunk.length;
       report(done, total, false);
     }
     report(done, total, true);
+    clearTimeout(stall);
     closeSync(fd);
   } catch (err) {
+    clearTimeout(stall);
     closeSync(fd);
     rmSync(part, { force: true });
     throw new Error(`download of ${url} failed after ${done} bytes (${(err as Error).message}). ${manual}`);
