@@ -275,3 +275,76 @@ export const pad = defineOp('pad', {
     return [T.slice(dy, r)];
   },
 });
+
+/* ------------------------------------------------------------------ CNN ops */
+
+export const conv2d = defineOp('conv2d', {
+  forward: (x: Tensor, weight: Tensor, bias?: Tensor | null, options?: T.Conv2dOptions) => T.conv2d(x, weight, bias ?? null, options ?? {}),
+  backward: (c, dy) => {
+    const [x, w, , o = {}] = c.args;
+    return [
+      c.needs[0] ? T.conv2dBackwardInput(dy, w, x.shape, o) : null,
+      c.needs[1] ? T.conv2dBackwardWeight(dy, x, w.shape, o) : null,
+      c.inputs.length > 2 && c.needs[2] ? T.conv2dBackwardBias(dy) : null,
+    ];
+  },
+});
+
+export const maxPool2d = defineOp('maxPool2d', {
+  forward: (x: Tensor, options: T.MaxPool2dOptions) => {
+    const { out, indices } = T.maxPool2d(x, options);
+    return { out, saved: indices };
+  },
+  backward: (c, dy) => [T.maxPool2dBackward(dy, c.saved, c.args[0].shape)],
+});
+
+export const avgPool2d = defineOp('avgPool2d', {
+  forward: (x: Tensor, options: T.AvgPool2dOptions) => T.avgPool2d(x, options),
+  backward: (c, dy) => [T.avgPool2dBackward(dy, c.args[0].shape, c.args[1])],
+});
+
+export const adaptiveAvgPool2d = defineOp('adaptiveAvgPool2d', {
+  forward: (x: Tensor, outputSize: T.IntPair) => T.adaptiveAvgPool2d(x, outputSize),
+  backward: (c, dy) => [T.adaptiveAvgPool2dBackward(dy, c.args[0].shape)],
+});
+
+export interface BatchNormArgs {
+  runningMean: Tensor;
+  runningVar: Tensor;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch norm over NCHW (or NC) input; in training mode it updates `runningMean`/`runningVar`
+ * IN PLACE (as torch.nn.functional.batch_norm).
+ */
+export const batchNorm = defineOp('batchNorm', {
+  forward: (x: Tensor, weight: Tensor | null, bias: Tensor | null, o: BatchNormArgs) => {
+    const r = T.batchNorm2d(x, { weight, bias, runningMean: o.runningMean, runningVar: o.runningVar, training: o.training, momentum: o.momentum, eps: o.eps });
+    return { out: r.out, saved: { saveMean: r.saveMean, saveInvstd: r.saveInvstd } };
+  },
+  backward: (c, dy) => {
+    const [x, w, b, o] = c.args;
+    const r = T.batchNorm2dBackward(dy, x, w, c.saved.saveMean, c.saved.saveInvstd, { training: o.training });
+    const gs: Grads = [r.dx];
+    if (w) gs.push(r.dweight); else r.dweight.dispose();
+    if (b) gs.push(r.dbias); else r.dbias.dispose();
+    return gs;
+  },
+});
+
+/**
+ * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p);
+ * the mask is drawn from `generator` (default: the seeded default generator).
+ */
+export const dropout = defineOp('dropout', {
+  forward: (x: Tensor, p: number, generator?: T.Generator) => {
+    if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p} (input [${x.shape.join(',')}])`);
+    const r = T.rand(x.shape, { generator });
+    const mask = ew('dropoutMask', 'select(0.0, $1, $0 >= $2)', [r, 1 / (1 - p), p]);
+    return { out: T.mul(x, mask), saved: mask };
+  },
+  backward: (c, dy) => [T.mul(dy, c.saved)],
+});

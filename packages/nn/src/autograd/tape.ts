@@ -231,3 +231,18 @@ declare module '@cxr/tensor' {
 (Tensor.prototype as unknown as { backward: (this: Tensor, g?: Tensor) => void }).backward = function (this: Tensor, g?: Tensor) {
   backward(this, g);
 };
+
+/**
+ * Hands tensors a composite op created (constants such as loss targets) to the tape, which frees
+ * them after backward; without recording (noGrad) they are disposed at once after `use`.
+ */
+export function withConstants<R>(constants: Tensor[], use: () => R): R {
+  if (!gradEnabled) {
+    try { return use(); } finally { for (const t of constants) t.dispose(); }
+  }
+  for (const t of constants) {
+    const entry: Entry = { op: 'constant', out: t, node: null, ownedSaved: [], freed: false };
+    tape.push(entry);
+  }
+  return use();
+}

@@ -1,0 +1,232 @@
+import * as T from '@cxr/tensor';
+import { runKernel, grid1d, linearMain, Tensor } from '@cxr/tensor';
+import { Parameter } from './autograd/tape.js';
+
+export type StateDict = Map<string, Tensor>;
+
+export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
+
+/** Copies src's values into dst in place (dst keeps its identity: optimizers hold parameters). */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  if (dst.size !== src.size) throw new Error(`copyInto: sizes differ, [${dst.shape.join(',')}] vs [${src.shape.join(',')}]`);
+  let s = src;
+  if (src.dtype !== dst.dtype) s = T.cast(src, dst.dtype);
+  runKernel({
+    name: 'copyInto',
+    body: linearMain(256, `  if (i >= ${dst.size}u) { return; }\n  dst_set(i, src_get(i));`),
+    inputs: { src: s },
+    outputs: { dst },
+    workgroups: grid1d(dst.size, 256),
+  });
+  if (s !== src) s.dispose();
+}
+
+/** Matches a parameter/module name against `features.*`-style globs or dotted prefixes. */
+export function nameMatcher(patterns: string | readonly string[]): (name: string) => boolean {
+  const list = typeof patterns === 'string' ? [patterns] : [...patterns];
+  const tests = list.map((p) => {
+    if (p.includes('*') || p.includes('?')) {
+      const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}(\\..*)?$`);
+      return (n: string) => re.test(n);
+    }
+    return (n: string) => n === p || n.startsWith(`${p}.`);
+  });
+  return (n) => tests.some((t) => t(n));
+}
+
+/**
+ * Base class of layers, as torch.nn.Module. Parameters (`Parameter`) and submodules assigned to
+ * properties are found automatically under the property's name (`this.fc = new Linear(...)` is
+ * `fc.weight`); `registerBuffer`/`registerParameter`/`registerModule` give PyTorch names that are
+ * not JS names (`running_mean`, `0`). Order: parameters, buffers, then children (as PyTorch).
+ */
+export class Module {
+  training = true;
+  private readonly _params = new Map<string, Parameter | null>();
+  private readonly _buffers = new Map<string, Tensor | null>();
+  private readonly _modules = new Map<string, Module | null>();
+
+  registerParameter<P extends Parameter | null>(name: string, p: P): P {
+    this._params.set(name, p);
+    return p;
+  }
+
+  registerBuffer<B extends Tensor | null>(name: string, t: B): B {
+    if (t) T.keep(t);
+    this._buffers.set(name, t);
+    return t;
+  }
+
+  registerModule<M extends Module | null>(name: string, m: M): M {
+    this._modules.set(name, m);
+    return m;
+  }
+
+  /** Replaces a registered buffer (e.g. after loading) keeping its name. */
+  setBuffer(name: string, t: Tensor): void {
+    if (!this._buffers.has(name)) throw new Error(`setBuffer: no buffer '${name}'`);
+    this._buffers.get(name)?.dispose();
+    this._buffers.set(name, T.keep(t));
+  }
+
+  getBuffer(name: string): Tensor {
+    const t = this._buffers.get(name);
+    if (!t) throw new Error(`getBuffer: no buffer '${name}'`);
+    return t;
+  }
+
+  private ownEntries(): { params: [string, Parameter][]; buffers: [string, Tensor][]; modules: [string, Module][] } {
+    const params: [string, Parameter][] = [];
+    const modules: [string, Module][] = [];
+    const buffers: [string, Tensor][] = [];
+    const seen = new Set<unknown>();
+    for (const [n, p] of this._params) if (p) { params.push([n, p]); seen.add(p); }
+    for (const [n, b] of this._buffers) if (b) { buffers.push([n, b]); seen.add(b); }
+    for (const [n, m] of this._modules) if (m) { modules.push([n, m]); seen.add(m); }
+    for (const [k, v] of Object.entries(this)) {
+      if (k.startsWith('_') || seen.has(v)) continue;
+      if (v instanceof Parameter) { params.push([k, v]); seen.add(v); } else if (v instanceof Module) { modules.push([k, v]); seen.add(v); }
+    }
+    return { params, buffers, modules };
+  }
+
+  /** Immediate submodules with their names. */
+  namedChildren(): [string, Module][] {
+    return this.ownEntries().modules;
+  }
+
+  /** This module and every descendant, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [n, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    const e = this.ownEntries();
+    for (const [n, p] of e.params) out.push([prefix ? `${prefix}.${n}` : n, p]);
+    for (const [n, m] of e.modules) out.push(...m.namedParameters(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Parameters that are not frozen. */
+  trainableParameters(): Parameter[] {
+    return this.parameters().filter((p) => p.requiresGrad);
+  }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const e = this.ownEntries();
+    for (const [n, b] of e.buffers) out.push([prefix ? `${prefix}.${n}` : n, b]);
+    for (const [n, m] of e.modules) out.push(...m.namedBuffers(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+
+  /** Parameters and buffers by dotted name, in PyTorch's order (live tensors, not copies). */
+  stateDict(prefix = ''): StateDict {
+    const out: StateDict = new Map();
+    const e = this.ownEntries();
+    const p = (n: string) => (prefix ? `${prefix}.${n}` : n);
+    for (const [n, t] of e.params) out.set(p(n), t);
+    for (const [n, t] of e.buffers) out.set(p(n), t);
+    for (const [n, m] of e.modules) for (const [k, v] of m.stateDict(p(n))) out.set(k, v);
+    return out;
+  }
+
+  /**
+   * Copies values in (parameters keep their identity). Mis-shaped keys are always an error;
+   * with `strict` (default) missing and unexpected keys are too. The error lists all three.
+   */
+  loadStateDict(dict: Map<string, Tensor> | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+    const strict = options.strict ?? true;
+    const src = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !src.has(k));
+    const unexpected = [...src.keys()].filter((k) => !own.has(k));
+    const misshaped: string[] = [];
+    for (const [k, t] of own) {
+      const s = src.get(k);
+      if (s && s.shape.join(',') !== t.shape.join(',')) misshaped.push(`${k}: checkpoint [${s.shape.join(',')}] vs model [${t.shape.join(',')}]`);
+    }
+    if (misshaped.length || (strict && (missing.length || unexpected.length))) {
+      const parts = ['loadStateDict: the state dict does not match the model'];
+      if (missing.length) parts.push(`  missing keys (${missing.length}): ${missing.join(', ')}`);
+      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
+      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${misshaped.join('\n    ')}`);
+      throw new Error(parts.join('\n'));
+    }
+    for (const [k, t] of own) {
+      const s = src.get(k);
+      if (s && s !== t) copyInto(t, s);
+    }
+    return { missingKeys: missing, unexpectedKeys: unexpected };
+  }
+
+  /** Sets training mode here and below (BatchNorm and Dropout behave differently). */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * Freezes parameters whose dotted name matches a glob (`features.*`) or lies under a name
+   * prefix (`layer1` → `layer1.0.conv1.weight`, ...). Frozen parameters get no gradient and no
+   * optimizer update. Returns the frozen names; a pattern matching nothing is an error.
+   */
+  freeze(patterns: string | readonly string[]): string[] {
+    return this.setRequiresGrad(patterns, false, 'freeze');
+  }
+
+  unfreeze(patterns: string | readonly string[] = '*'): string[] {
+    return this.setRequiresGrad(patterns, true, 'unfreeze');
+  }
+
+  private setRequiresGrad(patterns: string | readonly string[], value: boolean, op: string): string[] {
+    const list = typeof patterns === 'string' ? [patterns] : [...patterns];
+    const named = this.namedParameters();
+    const names: string[] = [];
+    for (const pat of list) {
+      const m = nameMatcher(pat);
+      const hit = named.filter(([n]) => m(n));
+      if (hit.length === 0) {
+        const tops = [...new Set(named.map(([n]) => n.split('.')[0]))];
+        throw new Error(`${op}: '${pat}' matches no parameter (top-level names: ${tops.join(', ')})`);
+      }
+      for (const [n, p] of hit) {
+        p.requiresGrad = value;
+        if (!value) { p.grad?.dispose(); p.grad = null; }
+        if (!names.includes(n)) names.push(n);
+      }
+    }
+    return names;
+  }
+
+  /** Disposes gradients of every parameter (optimizers do this too). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) { p.grad?.dispose(); p.grad = null; }
+  }
+
+  /** Frees every parameter and buffer. */
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+    for (const [, b] of this.namedBuffers()) b.dispose();
+  }
+
+  forward(..._args: Tensor[]): Tensor {
+    throw new Error(`${this.constructor.name}: forward() is not implemented`);
+  }
+
+  /** Same as forward (PyTorch's __call__). */
+  call(...args: Tensor[]): Tensor {
+    return this.forward(...args);
+  }
+}

@@ -1,0 +1,25 @@
+import * as T from '@cxr/tensor';
+import { Tensor } from '@cxr/tensor';
+import type { Parameter } from '../autograd/tape.js';
+
+/**
+ * torch.nn.utils.clip_grad_norm_: scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)) where
+ * ‖g‖ is the global L2 norm over every gradient; stays on the device (no readback). Returns the
+ * total norm as a scalar tensor (the caller disposes it).
+ */
+export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): Tensor {
+  if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
+  const withGrad = [...params].filter((p) => p.requiresGrad && p.grad);
+  if (withGrad.length === 0) return T.zeros([]);
+  const norm = T.scope(() => {
+    const parts = withGrad.map((p) => T.sum(T.square(p.grad!)).view([1]));
+    const total = parts.length === 1 ? parts[0] : T.sum(T.concat(parts, 0));
+    return T.sqrt(total.view([]));
+  });
+  for (const p of withGrad) {
+    const g = T.elementwise('clipGradNorm', '$0 * min(1.0, $2 / ($1 + 1e-6))', [p.grad!, norm, maxNorm]);
+    p.grad!.dispose();
+    p.grad = T.keep(g);
+  }
+  return norm;
+}

@@ -1,0 +1,120 @@
+import * as T from '@cxr/tensor';
+import { Tensor } from '@cxr/tensor';
+import { Parameter } from '../autograd/tape.js';
+
+export interface GroupOptions { lr: number }
+
+export type ParamGroup<O extends GroupOptions> = O & { params: Parameter[]; initialLr?: number };
+
+export type ParamsArg<O extends GroupOptions> = Iterable<Parameter> | (Partial<O> & { params: Iterable<Parameter> })[];
+
+export type ParamState = Record<string, Tensor | number>;
+
+export interface OptimizerStateDict {
+  /** Per-parameter state by index of the parameter across all groups (in group order). */
+  state: Map<number, ParamState>;
+  paramGroups: Record<string, number | boolean | number[]>[];
+}
+
+/**
+ * Base of the optimizers: parameter groups with their own options, per-parameter state, and
+ * a fused update kernel per parameter (`update`). Parameters that are frozen (`requiresGrad`
+ * false) or have no gradient are skipped, as PyTorch skips parameters whose grad is None.
+ */
+export abstract class Optimizer<O extends GroupOptions> {
+  readonly paramGroups: ParamGroup<O>[];
+  readonly state = new Map<Parameter, ParamState>();
+
+  constructor(params: ParamsArg<O>, readonly defaults: O) {
+    const list = [...(params as Iterable<unknown>)];
+    const isGroups = list.length > 0 && !(list[0] instanceof Parameter);
+    const specs = (isGroups ? list : [{ params: list }]) as (Partial<O> & { params: Iterable<Parameter> })[];
+    const seen = new Set<Parameter>();
+    this.paramGroups = specs.map((s, gi) => {
+      const ps = [...s.params];
+      for (const p of ps) {
+        if (!(p instanceof Parameter)) throw new Error(`${this.constructor.name}: group ${gi} holds a non-Parameter`);
+        if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter appears in more than one group`);
+        seen.add(p);
+      }
+      const g = { ...defaults, ...s, params: ps } as ParamGroup<O>;
+      this.validate(g, gi);
+      return g;
+    });
+  }
+
+  protected validate(g: ParamGroup<O>, gi: number): void {
+    if (!(g.lr >= 0)) throw new Error(`${this.constructor.name}: group ${gi} has invalid lr ${g.lr}`);
+  }
+
+  /** Records one fused update kernel for parameter p (which has a gradient). */
+  protected abstract update(p: Parameter, grad: Tensor, group: ParamGroup<O>, state: ParamState): void;
+
+  step(): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (!p.requiresGrad || !p.grad) continue;
+        let s = this.state.get(p);
+        if (!s) { s = {}; this.state.set(p, s); }
+        this.update(p, p.grad, g, s);
+      }
+    }
+  }
+
+  /** Frees the gradients (PyTorch's set_to_none=True). */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) for (const p of g.params) { p.grad?.dispose(); p.grad = null; }
+  }
+
+  private allParams(): Parameter[] {
+    return this.paramGroups.flatMap((g) => g.params);
+  }
+
+  /** State by parameter index and the group options (state tensors are live references). */
+  stateDict(): OptimizerStateDict {
+    const all = this.allParams();
+    const state = new Map<number, ParamState>();
+    all.forEach((p, i) => { const s = this.state.get(p); if (s) state.set(i, { ...s }); });
+    let k = 0;
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params, ...opts } = g;
+      const idx = params.map(() => k++);
+      return { ...(opts as unknown as Record<string, number | boolean>), params: idx };
+    });
+    return { state, paramGroups };
+  }
+
+  /** Restores state saved by stateDict (copies the tensors), so training resumes exactly. */
+  loadStateDict(sd: OptimizerStateDict): void {
+    if (sd.paramGroups.length !== this.paramGroups.length) throw new Error(`${this.constructor.name}.loadStateDict: ${sd.paramGroups.length} groups saved, optimizer has ${this.paramGroups.length}`);
+    sd.paramGroups.forEach((sg, i) => {
+      const n = (sg.params as number[]).length;
+      if (n !== this.paramGroups[i].params.length) throw new Error(`${this.constructor.name}.loadStateDict: group ${i} saved with ${n} parameters, optimizer has ${this.paramGroups[i].params.length}`);
+    });
+    const all = this.allParams();
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
+    this.state.clear();
+    for (const [i, s] of sd.state) {
+      const p = all[i];
+      if (!p) throw new Error(`${this.constructor.name}.loadStateDict: state for parameter ${i}, optimizer has ${all.length}`);
+      const copy: ParamState = {};
+      for (const [k, v] of Object.entries(s)) {
+        if (v instanceof Tensor) {
+          if (v.shape.join(',') !== p.shape.join(',')) throw new Error(`${this.constructor.name}.loadStateDict: ${k} of parameter ${i} is [${v.shape.join(',')}], parameter is [${p.shape.join(',')}]`);
+          copy[k] = T.keep(T.contiguous(v));
+        } else copy[k] = v;
+      }
+      this.state.set(p, copy);
+    }
+    sd.paramGroups.forEach((sg, i) => {
+      const { params: _p, ...opts } = sg;
+      Object.assign(this.paramGroups[i], opts);
+    });
+  }
+
+  /** Frees the optimizer state. */
+  dispose(): void {
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
+    this.state.clear();
+  }
+}
