@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, batchNorm2d, batchNorm2dBackward,
   binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, crossEntropy, crossEntropyBackward,
-  destroyDevice, getDevice, maxPool2d, maxPool2dBackward, tensor, type Tensor,
+  destroyDevice, getDevice, maxPool2d, maxPool2dBackward, tensor, type CrossEntropyOptions, type Tensor,
 } from '@cxr/tensor';
 import { readNpy, writeNpy } from './npy.js';
 import { parityTempDir, requireOrSkip, runPython } from './python.js';
@@ -148,7 +148,7 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
   });
 
   it('crossEntropy: plain, class weights + label smoothing, sum, none', async () => {
-    const cases = {
+    const cases: Record<string, CrossEntropyOptions> = {
       ce_plain: {},
       ce_weighted_smooth: { weight: t('ce_w'), labelSmoothing: 0.1 },
       ce_weighted_sum: { weight: t('ce_w'), reduction: 'sum' as const },
