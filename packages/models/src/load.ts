@@ -1,0 +1,72 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import * as T from '@cxr/tensor';
+import type { Module } from '@cxr/nn';
+import { openSafetensors, openTorchCheckpoint, toFloat32, type HostTensor, type LazyTensor } from './weights/index.ts';
+
+/** Host tensor → GPU tensor: integer buffers (num_batches_tracked is int64) become int32. */
+export function toDevice(name: string, h: HostTensor): T.Tensor {
+  if (h.dtype === 'float32' || h.dtype === 'float16' || h.dtype === 'bfloat16' || h.dtype === 'float64') {
+    return T.tensor(toFloat32(h), h.shape, 'float32');
+  }
+  const src = h.data as ArrayLike<number | bigint>;
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = Number(src[i]);
+    if (!Number.isSafeInteger(v) || v > 2 ** 31 - 1 || v < -(2 ** 31)) throw new Error(`${name}: integer ${v} does not fit int32`);
+    out[i] = v;
+  }
+  return T.tensor(out, h.shape, 'int32');
+}
+
+function isSafetensors(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = new Uint8Array(9);
+    const n = readSync(fd, head, 0, 9, 0);
+    // safetensors: u64 header length, then the JSON header's '{'. torch files start PK, ustar or \x80.
+    return n === 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens a weight file of any supported format lazily (tensors are read on `load()`). */
+export function openWeights(path: string): { tensors: LazyTensor[]; close(): void } {
+  return isSafetensors(path) ? openSafetensors(path) : openTorchCheckpoint(path);
+}
+
+/**
+ * Loads weights into a model one tensor at a time, so a 553 MB VGG16 never sits on the host or
+ * the device twice. Keys and shapes are checked before anything is read; with `strict` (default)
+ * missing and unexpected keys are errors too, all listed in one message.
+ */
+export function loadWeights(model: Module, source: string | LazyTensor[], options: { strict?: boolean; skip?: (name: string) => boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  const file = typeof source === 'string' ? openWeights(source) : { tensors: source, close() {} };
+  try {
+    const skip = options.skip ?? (() => false);
+    const entries = new Map(file.tensors.filter((t) => !skip(t.name)).map((t) => [t.name, t]));
+    const own = model.stateDict();
+    const missing = [...own.keys()].filter((k) => !entries.has(k) && !skip(k));
+    const unexpected = [...entries.keys()].filter((k) => !own.has(k));
+    const misshaped = [...own].filter(([k, t]) => entries.has(k) && entries.get(k)!.shape.join(',') !== t.shape.join(','))
+      .map(([k, t]) => `${k}: file [${entries.get(k)!.shape.join(',')}] vs model [${t.shape.join(',')}]`);
+    if (misshaped.length || ((options.strict ?? true) && (missing.length || unexpected.length))) {
+      const where = typeof source === 'string' ? ` in ${source}` : '';
+      const parts = [`loadWeights: the weights${where} do not match the model`];
+      if (missing.length) parts.push(`  missing keys (${missing.length}): ${missing.join(', ')}`);
+      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
+      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${misshaped.join('\n    ')}`);
+      throw new Error(parts.join('\n'));
+    }
+    for (const [k] of own) {
+      const lazy = entries.get(k);
+      if (!lazy) continue;
+      const t = toDevice(k, lazy.load());
+      model.loadStateDict(new Map([[k, t]]), { strict: false });
+      t.dispose();
+    }
+    return { missingKeys: missing, unexpectedKeys: unexpected };
+  } finally {
+    file.close();
+  }
+}
