@@ -39,7 +39,7 @@ describe('sumToShape', () => {
   ];
   for (const [gs, s] of cases) {
     it(`${gs.join('x')} -> [${s.join(',')}]`, async () => {
-      const ok = (() => { try { refSumToShape([0], [1], [1]); return gs.length >= s.length && s.every((d, i) => d === 1 || d === gs[gs.length - s.length + i]); } catch { return false; } })();
+      const ok = gs.length >= s.length && s.every((d, i) => d === 1 || d === gs[gs.length - s.length + i]);
       const g = tensor(randomArray(size(gs), 3), gs);
       if (!ok) {
         expect(() => sumToShape(g, s)).toThrow(/sumToShape: gradient \[4,1,7\] does not broadcast from \[3,1\]/);
