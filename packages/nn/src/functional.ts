@@ -341,10 +341,28 @@ export const batchNorm = defineOp('batchNorm', {
  */
 export const dropout = defineOp('dropout', {
   forward: (x: Tensor, p: number, generator?: T.Generator) => {
-    if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p} (input [${x.shape.join(',')}])`);
-    const r = T.rand(x.shape, { generator });
-    const mask = ew('dropoutMask', 'select(0.0, $1, $0 >= $2)', [r, 1 / (1 - p), p]);
-    return { out: T.mul(x, mask), saved: mask };
+    const r = T.dropout(x, p, { generator });
+    return { out: r.out, saved: r.mask };
   },
-  backward: (c, dy) => [T.mul(dy, c.saved)],
+  backward: (c, dy) => [T.dropoutBackward(dy, c.saved, c.args[1])],
+});
+
+/* ------------------------------------------------------------------ selection */
+
+/** Max over one axis (or all elements); the gradient goes to the first maximum (torch.max(x, dim)). */
+export const max = defineOp('max', {
+  forward: (x: Tensor, axis?: number, keepdim?: boolean) => T.max(x, axis, keepdim ?? false),
+  backward: (c, dy) => [T.maxBackward(dy, c.args[0], c.args[1])],
+});
+
+/** Min over one axis (or all elements); the gradient goes to the first minimum. */
+export const min = defineOp('min', {
+  forward: (x: Tensor, axis?: number, keepdim?: boolean) => T.min(x, axis, keepdim ?? false),
+  backward: (c, dy) => [T.minBackward(dy, c.args[0], c.args[1])],
+});
+
+/** Rows of x along `axis` picked by an int32 index (repeats accumulate in the gradient). */
+export const indexSelect = defineOp('indexSelect', {
+  forward: (x: Tensor, axis: number, index: Tensor) => T.indexSelect(x, axis, index),
+  backward: (c, dy) => [T.indexSelectBackward(dy, c.args[1], c.args[2], c.args[0].shape), null],
 });

@@ -16,70 +16,42 @@ function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
 export interface CrossEntropyOptions {
   /** Class weights [C]. */
   weight?: Tensor | null;
-  /** ε in [0, 1): the target is (1-ε)·onehot + ε/C. */
+  /** ε in [0, 1]: the target is (1-ε)·onehot + ε/C (the class weights apply to the smooth term too). */
   labelSmoothing?: number;
   reduction?: Reduction;
+  /** Rows with this label contribute nothing (default -100, as PyTorch). */
+  ignoreIndex?: number;
 }
+
+/** Fused kernels of @cxr/tensor, forward and backward (labels and options are constants). */
+const crossEntropyOp = defineOp('crossEntropy', {
+  forward: (logits: Tensor, labels: Tensor, options: CrossEntropyOptions) => T.crossEntropy(logits, labels, options),
+  backward: (c, dy) => [c.needs[0] ? T.crossEntropyBackward(c.args[0], c.args[1], c.args[2], dy) : null, null],
+});
 
 /**
  * Cross-entropy of logits [N, C] against int32 class labels [N], as torch.nn.functional.cross_entropy
- * (log-softmax based: stable for logits of ±100). With class weights and mean reduction the sum is
- * divided by Σ weight[label_i]; label smoothing applies the class weights to the smooth term too.
+ * (log-sum-exp stable for logits of ±100). With class weights and mean reduction the sum is divided
+ * by Σ weight[label_i]; label smoothing applies the class weights to the smooth term too.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  const op = 'crossEntropy';
-  if (logits.rank !== 2) throw new Error(`${op}: logits must be [N, C], got [${logits.shape.join(',')}]`);
-  const [N, C] = logits.shape;
-  if (labels.rank !== 1 || labels.shape[0] !== N) throw new Error(`${op}: labels must be [${N}] for logits [${N},${C}], got [${labels.shape.join(',')}]`);
-  if (labels.dtype !== 'int32') throw new Error(`${op}: labels must be int32, got ${labels.dtype}`);
-  const eps = options.labelSmoothing ?? 0;
-  if (!(eps >= 0 && eps < 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1), got ${eps}`);
-  const w = options.weight ?? null;
-  if (w && (w.rank !== 1 || w.shape[0] !== C)) throw new Error(`${op}: weight must be [${C}], got [${w.shape.join(',')}]`);
-  const reduction = options.reduction ?? 'mean';
-  // Constant target matrix Q = w[c]·((1-ε)·onehot + ε/C); loss_i = -Σ_c Q[i,c]·logp[i,c].
-  const { Q, denom } = T.scope(() => {
-    const oh = T.oneHot(labels, C);
-    const q = w
-      ? T.elementwise('crossEntropyTarget', '$1 * ($0 * $2 + $3)', [oh, w, 1 - eps, eps / C])
-      : T.elementwise('crossEntropyTarget', '$0 * $1 + $2', [oh, 1 - eps, eps / C]);
-    const d = w && reduction === 'mean' ? T.sum(T.mul(oh, w)) : null;
-    return (d ? { Q: q, denom: d } : { Q: q }) as Record<string, Tensor>;
-  }) as { Q: Tensor; denom?: Tensor };
-  return withConstants(denom ? [Q, denom] : [Q], () => {
-    const logp = F.logSoftmax(logits, 1);
-    const perSample = F.sum(F.mul(logp, Q), 1);
-    if (reduction === 'none') return F.neg(perSample);
-    const total = F.sum(perSample);
-    if (reduction === 'sum') return F.neg(total);
-    return denom ? F.div(F.neg(total), denom) : F.mul(total, -1 / N);
-  });
+  return crossEntropyOp(logits, labels, { ...options });
 }
 
-/** Elementwise BCE-with-logits with a per-element positive weight factor lw = 1 + (posWeight-1)·t. */
-const bceElementwise = defineOp('binaryCrossEntropyWithLogits', {
-  forward: (x: Tensor, t: Tensor, lw: Tensor | number) =>
-    T.elementwise('bceWithLogits', '(1.0 - $1) * $0 + $2 * (max(-$0, 0.0) + log(1.0 + exp(-abs($0))))', [x, t, lw]),
-  backward: (c, dy) => [
-    c.needs[0] ? T.elementwise('bceWithLogitsBackward', '$0 * ((1.0 - $2) - $3 * sigmoidf(-$1))', [dy, c.args[0], c.args[1], c.args[2]]) : null,
-    null,
-    null,
-  ],
+const bceOp = defineOp('binaryCrossEntropyWithLogits', {
+  forward: (logits: Tensor, targets: Tensor, options: T.BceWithLogitsOptions) => T.binaryCrossEntropyWithLogits(logits, targets, options),
+  backward: (c, dy) => [c.needs[0] ? T.binaryCrossEntropyWithLogitsBackward(c.args[0], c.args[1], c.args[2], dy) : null, null],
 });
 
 export interface BceOptions {
-  /** Weight of positive examples, broadcast over the last (class) dimension. */
+  /** Weight of positive examples, broadcast over the logits (usually [C]). */
   posWeight?: Tensor | null;
   reduction?: Reduction;
 }
 
-/** As torch.nn.functional.binary_cross_entropy_with_logits (stable: uses max(-x,0) + log1p(exp(-|x|))). */
+/** As torch.nn.functional.binary_cross_entropy_with_logits (stable: (1-t)·x + lw·softplus(-x)). */
 export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, options: BceOptions = {}): Tensor {
-  const op = 'binaryCrossEntropyWithLogits';
-  if (logits.shape.join(',') !== targets.shape.join(',')) throw new Error(`${op}: logits [${logits.shape.join(',')}] and targets [${targets.shape.join(',')}] differ`);
-  const pw = options.posWeight ?? null;
-  const lw = pw ? T.elementwise('bcePosWeight', '1.0 + ($1 - 1.0) * $0', [targets, pw]) : 1;
-  return withConstants(lw instanceof Tensor ? [lw] : [], () => reduce(op, bceElementwise(logits, targets, lw), options.reduction ?? 'mean'));
+  return bceOp(logits, targets, { ...options });
 }
 
 export interface FocalOptions {
@@ -104,7 +76,7 @@ export function focalLoss(logits: Tensor, targets: Tensor, options: FocalOptions
     alphaT: T.elementwise('focalAlpha', '$1 * $0 + (1.0 - $1) * (1.0 - $0)', [targets, alpha]),
   }));
   return withConstants([oneMinus2t, alphaT], () => {
-    const ce = bceElementwise(logits, targets, 1);
+    const ce = bceOp(logits, targets, { reduction: 'none' });
     const p = F.sigmoid(logits);
     const oneMinusPt = F.add(F.mul(p, oneMinus2t), targets); // p + t - 2pt
     let loss = gamma === 0 ? ce : F.mul(ce, gamma === 2 ? F.square(oneMinusPt) : F.powScalar(oneMinusPt, gamma));

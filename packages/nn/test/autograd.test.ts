@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryStats, tensor, Tensor } from '@cxr/tensor';
+import { Generator, memoryStats, tensor, Tensor } from '@cxr/tensor';
 import { useDevice } from '../../tensor/test/helpers.js';
 import * as F from '../src/functional.js';
 import { Parameter, noGrad, tapeLength } from '../src/index.js';
@@ -49,6 +49,10 @@ describe('gradient checks (finite differences)', () => {
     ['slice', (a) => F.slice(a, [{ start: 1 }, { start: 1, end: 4 }]), [input([3, 5], 51)]],
     ['concat', (a, b) => F.concat([a, b], 1), [input([3, 2], 52), input([3, 5], 53)]],
     ['pad', (a) => F.pad(a, [1, 2, 0, 1]), [input([3, 5], 54)]],
+    ['max axis', (a) => F.max(a, 1), [input([3, 5], 55)]],
+    ['min all', (a) => F.min(a), [input([3, 5], 56)]],
+    ['indexSelect repeats', (a) => F.indexSelect(a, 0, tensor([2, 0, 2, 1], [4], 'int32')), [input([3, 5], 57)]],
+    ['dropout (same mask each call)', (a) => F.dropout(a, 0.3, new Generator(5)), [input([7, 5], 58)]],
   ];
   for (const [name, f, inputs] of cases) {
     it(name, async () => {

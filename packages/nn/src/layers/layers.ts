@@ -97,7 +97,8 @@ export class BatchNorm2d extends Module {
     this.bias = affine ? new Parameter(T.zeros([numFeatures])) : null;
     this.registerBuffer('running_mean', T.zeros([numFeatures]));
     this.registerBuffer('running_var', T.ones([numFeatures]));
-    this.registerBuffer('num_batches_tracked', T.zeros([1], 'int32'));
+    // 0-d, as PyTorch stores it, so checkpoints load with strict shapes.
+    this.registerBuffer('num_batches_tracked', T.zeros([], 'int32'));
   }
   get runningMean(): Tensor { return this.getBuffer('running_mean'); }
   get runningVar(): Tensor { return this.getBuffer('running_var'); }
