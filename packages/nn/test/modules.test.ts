@@ -124,8 +124,6 @@ describe('training', () => {
     const x = randn([4, 3, 8, 8], { generator: gen });
     const y = randint(0, 3, [4], { generator: gen });
     const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
-    const adam = new Adam([], {});
-    adam.dispose();
     const losses: number[] = [];
     const stats: { liveBytes: number; liveTensors: number }[] = [];
     for (let step = 0; step < 50; step++) {
@@ -147,6 +145,23 @@ describe('training', () => {
     const out = noGrad(() => scope(() => model.forward(x)));
     out.dispose();
     expect(memoryStats().liveTensors).toBe(before);
+    // frozen first block + Adam: the frozen part's results are owned by the tape too
+    model.train();
+    model.freeze(['0', '1']);
+    const adam = new Adam(model.parameters(), { lr: 1e-3 });
+    const frozenStats: number[][] = [];
+    for (let step = 0; step < 10; step++) {
+      const loss = crossEntropy(model.forward(x), y);
+      loss.backward();
+      adam.step();
+      adam.zeroGrad();
+      loss.dispose();
+      const m = memoryStats();
+      frozenStats.push([m.liveBytes, m.liveTensors]);
+    }
+    for (const s of frozenStats.slice(1)) expect(s).toEqual(frozenStats[1]);
+    expect(model.at<Conv2d>(0).weight.grad).toBeNull();
+    adam.dispose();
     console.log(`losses ${losses.map((l) => l.toFixed(4)).join(' ')}; live ${JSON.stringify(stats[49])}`);
     opt.dispose(); model.dispose(); x.dispose(); y.dispose();
   });
