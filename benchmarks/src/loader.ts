@@ -8,15 +8,17 @@ import { DataLoader, loadImageFolder, synthesizeDataset, trainTransforms } from 
  * flip, normalise): 'cold' decodes 1024x1024 PNG files (8- and 16-bit grey) and fills the disk cache,
  * 'cached' is a later epoch served from the cache. Images are synthetic (synthesizeDataset).
  */
-export async function benchLoader(opts: { images?: number; size?: number; batchSize?: number } = {}): Promise<object> {
+export async function benchLoader(opts: { images?: number; size?: number; batchSize?: number; dataDir?: string } = {}): Promise<object> {
   const perClass = Math.ceil((opts.images ?? 64) / 2);
   const size = opts.size ?? 1024;
   const dir = mkdtempSync(path.join(tmpdir(), 'cxr-bench-loader-'));
   try {
     const t0 = performance.now();
-    await synthesizeDataset({ out: path.join(dir, 'data'), perClass, size, seed: 1, formats: ['png8', 'png16'] });
+    // dataDir: an existing synthesized folder (same seed/size), to skip the slow synthesis when iterating
+    const dataDir = opts.dataDir ?? path.join(dir, 'data');
+    if (!opts.dataDir) await synthesizeDataset({ out: dataDir, perClass, size, seed: 1, formats: ['png8', 'png16'] });
     const synthSeconds = (performance.now() - t0) / 1000;
-    const ds = await loadImageFolder(path.join(dir, 'data'), { log: () => {} });
+    const ds = await loadImageFolder(dataDir, { log: () => {} });
     const all = { classes: ds.classes, samples: [...ds.splits.train, ...ds.splits.val, ...ds.splits.test] };
     const workers = availableParallelism();
     const dl = new DataLoader(all, { batchSize: opts.batchSize ?? 32, transforms: trainTransforms({ size: 224 }), workers, cache: { dir: path.join(dir, 'cache'), size: 256 } });

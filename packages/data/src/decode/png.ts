@@ -1,6 +1,7 @@
 import { PNG } from 'pngjs';
 import type { Image } from '../image.ts';
 import { ImageDecodeError } from './errors.ts';
+import { decodePngFast } from './png-fast.ts';
 
 /**
  * PNG via pngjs. `skipRescale` keeps 16-bit samples as they are stored, so we divide by 65535
@@ -11,6 +12,14 @@ import { ImageDecodeError } from './errors.ts';
  * the pixels match what a PyTorch pipeline on the same file would see.
  */
 export function decodePng(bytes: Uint8Array, name: string): Image {
+  return decodePngFast(bytes) ?? decodePngWithPngjs(bytes, name);
+}
+
+/**
+ * The pngjs decoder: every PNG the fast path (png-fast.ts) does not take, i.e. palette, 1/2/4-bit,
+ * interlaced and malformed files, whose errors are reported with pngjs's reasons.
+ */
+export function decodePngWithPngjs(bytes: Uint8Array, name: string): Image {
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
