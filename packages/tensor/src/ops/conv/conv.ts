@@ -57,7 +57,7 @@ export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Con
 }
 
 /** Register tiles; a per-adapter choice (see `setConvTiles`). */
-let tiles = { fwdTO: 4, fwdTP: 4, bwdTO: 4, bwdTP: 4, wTO: 4, wTR: 4, wg: 64 };
+let tiles = { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64 };
 
 export function setConvTiles(t: Partial<typeof tiles>): void {
   tiles = { ...tiles, ...t };
@@ -92,7 +92,7 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
     body: gatherConvWgsl(full),
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out },
-    workgroups: [Math.ceil(P / (TP * tiles.wg)), Math.ceil(spec.O / TO), 1],
+    workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / tiles.wg), Math.ceil(spec.O / TO), 1],
   });
 }
 
@@ -184,12 +184,13 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const TO = channelTile(tiles.wTO, Og, g.groups);
   const TR = Math.max(1, Math.min(tiles.wTR, Rg));
   const rTiles = Math.ceil(Rg / TR);
+  const wg = Math.min(tiles.wg, Math.ceil(rTiles / 8) * 8);
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: tiles.wg }),
+    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg }),
     inputs: { dy, x },
     outputs: { out: dw },
-    workgroups: [Math.ceil((rTiles * g.KH * g.KW) / tiles.wg), Math.ceil(g.O / TO), 1],
+    workgroups: [Math.ceil(rTiles / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   return dw;
 }

@@ -51,13 +51,14 @@ const i = (n: number) => `${n}i`;
 
 export function gatherConvWgsl(s: GatherConvSpec): string {
   const { TO, TP } = s;
-  const P = s.N * s.A * s.B;
-  const AB = s.A * s.B;
+  const BT = Math.ceil(s.B / TP);
+  const P = s.N * s.A * BT;
   const IHW = s.IH * s.IW;
   const OHW = s.OH * s.OW;
   const H = s.tapsH;
   const W = s.tapsW;
-  // Whether every tap of every computed pixel lands inside the source (no checks needed).
+  const offW = (t: number) => W.off0 + t * W.offStep;
+  // Whether every tap of every computed pixel (including a row's tail tile) lands inside the source.
   const inside = (t: TapAxis, n: number, size: number) => {
     if (t.count === 0) return true;
     const lo = Math.min(t.off0, t.off0 + (t.count - 1) * t.offStep);
@@ -65,23 +66,30 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
     return lo >= 0 && hi < size;
   };
   const hInside = inside(H, s.A, s.IH);
-  const wInside = inside(W, s.B, s.IW);
+  const wInside = inside(W, BT * TP, s.IW);
+  // Distinct source columns (relative to the tile's first) that the TP pixels x W taps read.
+  const cols = new Map<number, number>();
+  for (let j = 0; j < TP; j++) for (let t = 0; t < W.count; t++) {
+    const q = W.scale * j + offW(t);
+    if (!cols.has(q)) cols.set(q, cols.size);
+  }
+  const colName = (q: number) => `x${cols.get(q)}`;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>) {');
-  L.push(`  let p0 = gid.x * ${u(TP)};`);
-  L.push(`  let o0 = gid.y * ${u(TO)};`);
-  L.push(`  if (p0 >= ${u(P)}) { return; }`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
+  L.push('  let p = gid.x;');
+  L.push(`  if (p >= ${u(P)}) { return; }`);
+  // Bindings the body never names are dropped from the 'auto' layout: keep both inputs referenced
+  // even when no tap reaches this sub-grid (the kernel then writes zeros).
+  if (H.count === 0 || W.count === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = o0 / ${u(s.Og)};`);
-  for (let j = 0; j < TP; j++) {
-    L.push(`  let q${j} = min(p0 + ${u(j)}, ${u(P - 1)});`);
-    L.push(`  let n${j} = q${j} / ${u(AB)};`);
-    L.push(`  let a${j} = (q${j} % ${u(AB)}) / ${u(s.B)};`);
-    L.push(`  let b${j} = q${j} % ${u(s.B)};`);
-    L.push(`  let xb${j} = i32(n${j} * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)});`);
-    L.push(`  let ia${j} = i32(a${j} * ${u(H.scale)});`);
-    L.push(`  let ib${j} = i32(b${j} * ${u(W.scale)});`);
-  }
+  L.push(`  let n = p / ${u(s.A * BT)};`);
+  L.push(`  let a = (p % ${u(s.A * BT)}) / ${u(BT)};`);
+  L.push(`  let b0 = (p % ${u(BT)}) * ${u(TP)};`);
+  L.push(`  let xb = n * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)};`);
+  L.push(`  let ia = i32(a * ${u(H.scale)});`);
+  L.push(`  let ib = i32(b0 * ${u(W.scale)});`);
   for (let o = 0; o < TO; o++) {
     L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
     L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
@@ -89,48 +97,43 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) L.push(`  var c${o}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
+  for (const [q, k] of cols) {
+    L.push(`  let col${k} = ib + ${i(q)};`);
+    if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < ${i(s.IW)};`);
+  }
   L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
   L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
-  L.push(`    let offh = ${i(H.off0)} + i32(th) * ${i(H.offStep)};`);
-  for (let j = 0; j < TP; j++) {
-    L.push(`    let ih${j} = ia${j} + offh;`);
-    if (!hInside) L.push(`    let okh${j} = ih${j} >= 0i && ih${j} < ${i(s.IH)};`);
+  L.push(`    let ih = ia + ${i(H.off0)} + i32(th) * ${i(H.offStep)};`);
+  if (!hInside) L.push(`    if (ih < 0i || ih >= ${i(s.IH)}) { continue; }`);
+  L.push(`    let row = i32(xb) + ih * ${i(s.IW)};`);
+  for (const [, k] of cols) {
+    L.push(`    let off${k} = ${wInside ? `u32(row + col${k})` : `select(0u, u32(row + col${k}), ok${k})`};`);
   }
-  L.push(`    for (var tw = 0u; tw < ${u(W.count)}; tw++) {`);
-  L.push(`      let kw = ${u(W.k0)} + tw * ${u(W.kStep)};`);
-  L.push(`      let offw = ${i(W.off0)} + i32(tw) * ${i(W.offStep)};`);
-  L.push(`      let wt = kh * ${u(s.KW)} + kw;`);
-  const checked = !hInside || !wInside;
-  for (let j = 0; j < TP; j++) {
-    L.push(`      let iw${j} = ib${j} + offw;`);
-    const conds: string[] = [];
-    if (!hInside) conds.push(`okh${j}`);
-    if (!wInside) conds.push(`iw${j} >= 0i && iw${j} < ${i(s.IW)}`);
-    if (checked) {
-      L.push(`      let ok${j} = ${conds.join(' && ')};`);
-      L.push(`      let x${j}off = select(0u, u32(xb${j} + ih${j} * ${i(s.IW)} + iw${j}), ok${j});`);
-    } else {
-      L.push(`      let x${j}off = u32(xb${j} + ih${j} * ${i(s.IW)} + iw${j});`);
+  for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
+  L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
+  L.push(`      let xr = r * ${u(IHW)};`);
+  L.push(`      let wr = r * ${u(s.wR)};`);
+  for (const [, k] of cols) {
+    const load = `src_get(off${k} + xr)`;
+    L.push(`      let x${k} = ${wInside ? load : `select(0.0, ${load}, ok${k})`};`);
+  }
+  for (let t = 0; t < W.count; t++) {
+    const kw = W.k0 + t * W.kStep;
+    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = w_get(w${o}row + wr + ${u(kw)});`);
+    for (let o = 0; o < TO; o++) {
+      for (let j = 0; j < TP; j++) L.push(`      c${o}_${j} = fma(w${o}_${t}, ${colName(W.scale * j + offW(t))}, c${o}_${j});`);
     }
   }
-  for (let o = 0; o < TO; o++) L.push(`      let w${o}off = wb${o} + wt;`);
-  L.push(`      for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  for (let j = 0; j < TP; j++) {
-    const load = `src_get(x${j}off + r * ${u(IHW)})`;
-    L.push(`        let x${j} = ${checked ? `select(0.0, ${load}, ok${j})` : load};`);
-  }
-  for (let o = 0; o < TO; o++) L.push(`        let w${o} = w_get(w${o}off + r * ${u(s.wR)});`);
-  for (let o = 0; o < TO; o++) for (let j = 0; j < TP; j++) L.push(`        c${o}_${j} = fma(w${o}, x${j}, c${o}_${j});`);
-  L.push('      }');
   L.push('    }');
   L.push('  }');
-  for (let j = 0; j < TP; j++) {
-    L.push(`  let d${j} = n${j} * ${u(s.O * OHW)} + (${u(s.rh)} + a${j} * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)} + b${j} * ${u(s.tw)};`);
-  }
+  L.push(`  let d = n * ${u(s.O * OHW)} + (${u(s.rh)} + a * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)};`);
   for (let o = 0; o < TO; o++) {
-    const oguard = `o0 + ${u(o)} < ${u(s.O)}`;
     for (let j = 0; j < TP; j++) {
-      L.push(`  if (${oguard} && p0 + ${u(j)} < ${u(P)}) { out_set(d${j} + oc${o} * ${u(OHW)}, c${o}_${j}); }`);
+      const guards = [];
+      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
+      if (s.B % TP !== 0) guards.push(`b0 + ${u(j)} < ${u(s.B)}`);
+      const st = `out_set(d + oc${o} * ${u(OHW)} + (b0 + ${u(j)}) * ${u(s.tw)}, c${o}_${j});`;
+      L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
     }
   }
   L.push('}');
@@ -155,13 +158,15 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   const OHW = s.OH * s.OW;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>) {');
-  L.push(`  if (gid.x >= ${u(rTiles * KK)}) { return; }`);
-  L.push(`  let rt = gid.x % ${u(rTiles)};`);
-  L.push(`  let tap = gid.x / ${u(rTiles)};`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
+  // Tap and output-channel tile come from the workgroup id: dy loads and loop bounds are then
+  // uniform across the workgroup (scalar loads on lavapipe); lanes differ only in input channels.
+  L.push(`  let rt = gid.x;`);
+  L.push(`  if (rt >= ${u(rTiles)}) { return; }`);
+  L.push(`  let tap = wid.z;`);
   L.push(`  let kh = i32(tap / ${u(s.KW)});`);
   L.push(`  let kw = i32(tap % ${u(s.KW)});`);
-  L.push(`  let o0 = gid.y * ${u(TO)};`);
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let r0 = rt * ${u(TR)};`);
   L.push(`  let g = o0 / ${u(s.Og)};`);
   // Valid output rows/cols: 0 <= o*s - p + k*d < size.
