@@ -31,7 +31,7 @@ function accessors(name: string, t: Tensor, firstBinding: number, writable: bool
   if (pages === 1) {
     decl += `@group(0) @binding(${firstBinding}) var<storage, ${access}> ${name}: array<${ty}>;\n`;
     decl += `fn ${name}_get(i: u32) -> ${ty} { return ${name}[i]; }\n`;
-    if (writable) decl += `fn ${name}_set(i: u32, v: ${ty}) { ${name}[i] = v; }\n`;
+    if (writable) decl += `fn ${name}_set(i: u32, value_: ${ty}) { ${name}[i] = value_; }\n`;
     return { decl, pages };
   }
   for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, ${access}> ${name}_p${p}: array<${ty}>;\n`;
@@ -39,7 +39,25 @@ function accessors(name: string, t: Tensor, firstBinding: number, writable: bool
   const cases = (stmt: (p: number) => string) =>
     Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { ${stmt(p)} }` : `    case ${p}u: { ${stmt(p)} }`)).join('\n');
   decl += `fn ${name}_get(i: u32) -> ${ty} {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `return ${name}_p${p}[o];`)}\n  }\n}\n`;
-  if (writable) decl += `fn ${name}_set(i: u32, v: ${ty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = v;`)}\n  }\n}\n`;
+  if (writable) decl += `fn ${name}_set(i: u32, value_: ${ty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = value_;`)}\n  }\n}\n`;
+  return { decl, pages };
+}
+
+/**
+ * `NAME_get4(j)`: elements 4j..4j+3 as one vec4 load, through a second, vec4-typed read-only view
+ * of the same pages (generated only when a kernel body calls it; needs a size divisible by 4, and
+ * pages hold a power of two ≥ 4 elements, so an aligned vec4 never straddles two pages).
+ */
+function vec4Accessor(name: string, t: Tensor, firstBinding: number, pageShift: number, op: string): { decl: string; pages: number } {
+  if (t.dtype === 'int32' || t.size % 4 !== 0) throw new Error(`${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.shape.join(',')}]`);
+  const ty = `vec4<${wgslType(t.dtype)}>`;
+  const pages = Math.max(1, Math.ceil(t.size / 2 ** pageShift));
+  let decl = '';
+  for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, read> ${name}_v${p}: array<${ty}>;\n`;
+  if (pages === 1) return { decl: decl + `fn ${name}_get4(j: u32) -> ${ty} { return ${name}_v0[j]; }\n`, pages };
+  const shift = pageShift - 2;
+  const cases = Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { return ${name}_v${p}[o]; }` : `    case ${p}u: { return ${name}_v${p}[o]; }`)).join('\n');
+  decl += `fn ${name}_get4(j: u32) -> ${ty} {\n  let o = j & ${2 ** shift - 1}u;\n  switch (j >> ${shift}u) {\n${cases}\n  }\n}\n`;
   return { decl, pages };
 }
 
@@ -65,6 +83,8 @@ export function runKernel(call: KernelCall): void {
   const names = new Set<string>();
   let prelude = '';
   if (g.device.features.has('shader-f16') && [...inputs, ...outputs].some(([, t]) => t.dtype === 'float16')) prelude += 'enable f16;\n';
+  // Kernels that use subgroup builtins must check \`hasSubgroups()\` first and keep a fallback.
+  if (g.device.features.has('subgroups') && /\bsubgroup[A-Z]\w*\(|subgroup_invocation_id|subgroup_size/.test(call.body)) prelude += 'enable subgroups;\n';
   const entries: GPUBindGroupEntry[] = [];
   let binding = 0;
   const pageBytes = g.pageElements * 4;
@@ -72,10 +92,20 @@ export function runKernel(call: KernelCall): void {
     for (const [name, t] of list) {
       if (names.has(name)) throw new Error(`${call.name}: kernel argument '${name}' given twice`);
       names.add(name);
-      const { decl, pages } = accessors(name, t, binding, writable, g.pageShift);
-      prelude += decl;
-      entries.push(...bindingEntries(t, binding, pages, pageBytes, call.name));
-      binding += pages;
+      const uses4 = !writable && new RegExp(`\\b${name}_get4\\(`).test(call.body);
+      // Layout 'auto' drops bindings the shader never uses: skip the scalar view if only get4 is.
+      if (!uses4 || new RegExp(`\\b${name}_get\\(`).test(call.body)) {
+        const { decl, pages } = accessors(name, t, binding, writable, g.pageShift);
+        prelude += decl;
+        entries.push(...bindingEntries(t, binding, pages, pageBytes, call.name));
+        binding += pages;
+      }
+      if (uses4) {
+        const v = vec4Accessor(name, t, binding, g.pageShift, label);
+        prelude += v.decl;
+        entries.push(...bindingEntries(t, binding, v.pages, pageBytes, call.name));
+        binding += v.pages;
+      }
     }
   }
   const maxStorage = g.limits.maxStorageBuffersPerShaderStage;

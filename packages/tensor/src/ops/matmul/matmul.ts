@@ -1,7 +1,15 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { gpu, type Gpu } from '../../device/device.js';
 import { broadcastShapes, fmt } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { runKernel } from '../../kernel/run.js';
-import { matmulWgsl, type MatmulSpec } from './matmul.wgsl.js';
+import {
+  lanesGrid, lanesWgsl, sharedGrid, sharedWgsl, type LanesConfig, type MatmulConfig, type MatmulSpec, type SharedConfig,
+} from './matmul.wgsl.js';
+
+export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.js';
 
 export interface MatmulOptions {
   /** Treat `a`'s last two dims as transposed ([.., K, M] stored), without copying. */
@@ -10,15 +18,100 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-/** Tile shape per invocation and workgroup; a per-adapter choice (see `setMatmulTiles`). */
-let tiles = { tileM: 4, tileN: 4, wgM: 8, wgN: 8 };
+/** Bump when the generators change, so stale tuning results on disk are ignored. */
+const KERNEL_VERSION = 2;
 
-export function setMatmulTiles(t: Partial<typeof tiles>): void {
-  tiles = { ...tiles, ...t };
+/** Defaults before (or without) autotuning: measured best on lavapipe; shared tiles on GPUs. */
+export const cpuDefault: LanesConfig = { kind: 'lanes', tu: 8, tv: 4, lanes: 8, kb: 8, laneAxis: 'auto', vLoad: 'gather', uLoad: 'shuffle' };
+export const gpuDefault: SharedConfig = { kind: 'shared', tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 };
+
+/** Candidates the autotuner times on this kind of adapter. */
+export function matmulCandidates(cpu: boolean): MatmulConfig[] {
+  if (cpu) {
+    const l = (tu: number, tv: number, vLoad: LanesConfig['vLoad'] = 'select', kb = 4): LanesConfig => ({ kind: 'lanes', tu, tv, lanes: 8, kb, laneAxis: 'auto', vLoad });
+    const sh = (tu: number, tv: number): LanesConfig => ({ ...l(tu, tv, 'gather'), uLoad: 'shuffle' });
+    const list: MatmulConfig[] = [l(4, 4, 'gather'), l(8, 4, 'gather'), l(8, 1)];
+    if (gpu().device.features.has('subgroups')) list.push(sh(4, 4), sh(8, 4), sh(8, 2), sh(16, 1), sh(4, 8));
+    return list;
+  }
+  const s = (tm: number, tn: number, wgM: number, wgN: number, tk: number): SharedConfig => ({ kind: 'shared', tm, tn, wgM, wgN, tk });
+  return [gpuDefault, s(4, 4, 8, 8, 16), s(8, 8, 16, 16, 8), s(4, 8, 16, 8, 16), s(2, 2, 16, 16, 16)];
 }
 
-export function getMatmulTiles(): typeof tiles {
-  return { ...tiles };
+const chosen = new WeakMap<Gpu, MatmulConfig>();
+let override: MatmulConfig | null = null;
+
+const cacheFile = () => join(process.env.CXR_CACHE_DIR ?? join(homedir(), '.cache', 'cxr'), 'matmul-tune.json');
+const cacheKey = (g: Gpu) => `v${KERNEL_VERSION} ${g.adapterName}`;
+
+function readDiskCache(): Record<string, MatmulConfig> {
+  try { return JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, MatmulConfig>; } catch { return {}; }
+}
+
+/** The configuration matmul uses on this device: override, tuned (memory or disk), or default. */
+export function getMatmulTiles(): MatmulConfig {
+  if (override) return { ...override };
+  const g = gpu();
+  let c = chosen.get(g);
+  if (!c) {
+    c = readDiskCache()[cacheKey(g)] ?? (g.isCpuAdapter ? cpuDefault : gpuDefault);
+    chosen.set(g, c);
+  }
+  return { ...c };
+}
+
+/** Forces a configuration (tests, experiments); `null` returns to the tuned/default one. */
+export function setMatmulTiles(c: MatmulConfig | null): void {
+  override = c ? { ...c } : null;
+}
+
+export interface AutotuneResult { best: MatmulConfig; timings: { config: MatmulConfig; ms: number }[]; size: number }
+
+/**
+ * Times each candidate on a mid-size problem (512³ by default; a few hundred ms on lavapipe,
+ * milliseconds on a GPU), keeps the fastest for this device in memory and in
+ * ~/.cache/cxr/matmul-tune.json (or $CXR_CACHE_DIR), keyed by adapter and kernel version.
+ * Call it once at start-up (the CLI and `pnpm bench` do); until then matmul uses the defaults.
+ */
+export async function autotuneMatmul(options: { size?: number; reps?: number; candidates?: MatmulConfig[]; persist?: boolean } = {}): Promise<AutotuneResult> {
+  const g = gpu();
+  const n = options.size ?? 512;
+  const reps = options.reps ?? 3;
+  const cands = options.candidates ?? matmulCandidates(g.isCpuAdapter);
+  const a = Tensor.empty([n, n], 'float32', 'autotune a');
+  const b = Tensor.empty([n, n], 'float32', 'autotune b');
+  const saved = override;
+  const timings: AutotuneResult['timings'] = [];
+  try {
+    for (const config of cands) {
+      override = config;
+      matmul(a, b).dispose(); // compile + warm
+      await g.batcher.sync('autotuneMatmul');
+      let best = Infinity;
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        matmul(a, b).dispose();
+        await g.batcher.sync('autotuneMatmul');
+        best = Math.min(best, performance.now() - t0);
+      }
+      timings.push({ config, ms: best });
+    }
+  } finally {
+    override = saved;
+    a.dispose();
+    b.dispose();
+  }
+  const best = timings.reduce((x, y) => (y.ms < x.ms ? y : x)).config;
+  chosen.set(g, best);
+  if (options.persist !== false) {
+    try {
+      const all = readDiskCache();
+      all[cacheKey(g)] = best;
+      mkdirSync(join(cacheFile(), '..'), { recursive: true });
+      writeFileSync(cacheFile(), JSON.stringify(all, null, 2));
+    } catch { /* read-only home: keep the in-memory choice */ }
+  }
+  return { best, timings, size: n };
 }
 
 function batchStrides(batch: readonly number[], outBatch: number[], matrixSize: number): number[] {
@@ -34,12 +127,11 @@ function batchStrides(batch: readonly number[], outBatch: number[], matrixSize: 
 
 /**
  * Matrix product over the last two dims with NumPy broadcasting of the leading (batch) dims,
- * either operand optionally transposed.
+ * either operand optionally transposed (read in place, never copied).
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  a.storage('matmul');
-  b.storage('matmul');
   const desc = () => `${fmt(a.shape)}${options.transA ? 'ᵀ' : ''} @ ${fmt(b.shape)}${options.transB ? 'ᵀ' : ''}`;
+  if (a.isDisposed || b.isDisposed) throw new Error(`matmul: operand ${a.isDisposed ? 'a' : 'b'} of ${desc()} was used after dispose()`);
   if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands need at least 2 dimensions, got ${desc()}`);
   if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`matmul: expects float32 operands, got ${a.dtype} and ${b.dtype} (${desc()})`);
   const [ar, ac] = a.shape.slice(-2);
@@ -51,21 +143,27 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (K !== Kb) throw new Error(`matmul: inner dimensions differ (${K} vs ${Kb}) in ${desc()}`);
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
-  const outBatch = broadcastShapes('matmul', aBatch, bBatch);
+  let outBatch: number[];
+  try {
+    outBatch = broadcastShapes('matmul', aBatch, bBatch);
+  } catch {
+    throw new Error(`matmul: batch dims ${fmt(aBatch)} and ${fmt(bBatch)} cannot be broadcast in ${desc()}`);
+  }
   const batches = outBatch.reduce((p, d) => p * d, 1);
   const out = Tensor.empty([...outBatch, M, N], 'float32', 'matmul');
   if (out.size === 0) return out;
   if (K === 0) throw new Error(`matmul: empty inner dimension in ${desc()}`);
   const spec: MatmulSpec = {
     M, N, K, transA: !!options.transA, transB: !!options.transB, batches, batchDims: outBatch,
-    aBatchStrides: batchStrides(aBatch, outBatch, M * K), bBatchStrides: batchStrides(bBatch, outBatch, K * N), ...tiles,
+    aBatchStrides: batchStrides(aBatch, outBatch, M * K), bBatchStrides: batchStrides(bBatch, outBatch, K * N),
   };
+  const c = getMatmulTiles();
   runKernel({
     name: 'matmul',
-    body: matmulWgsl(spec),
+    body: c.kind === 'lanes' ? lanesWgsl(spec, c) : sharedWgsl(spec, c),
     inputs: { a, b },
     outputs: { out },
-    workgroups: [Math.ceil(N / (spec.tileN * spec.wgN)), Math.ceil(M / (spec.tileM * spec.wgM)), batches],
+    workgroups: c.kind === 'lanes' ? lanesGrid(spec, c) : sharedGrid(spec, c),
   });
   return out;
 }

@@ -1,17 +1,61 @@
+/**
+ * Matmul kernel generators. Shapes, transposes and tile sizes are baked into the source (CNN
+ * training repeats the same shapes every step), so index arithmetic folds to constants.
+ *
+ * Two families, chosen per adapter (see matmul.ts):
+ * - `lanes` (CPU adapters such as lavapipe, where one workgroup of 8 invocations is one SIMD
+ *   vector): the rows of the workgroup's output tile are uniform, so their operand ("U") is read
+ *   with uniform (scalar, broadcast) vec4 loads; each lane owns a few output columns whose operand
+ *   ("V") it reads with per-lane vec4 loads — the expensive kind on lavapipe, amortised over
+ *   4 k-steps x tu rows of FMAs. No workgroup memory, no barriers.
+ * - `shared` (real GPUs): classic workgroup-shared tiles, each invocation a tm x tn register block.
+ */
+
 export interface MatmulSpec {
   M: number; N: number; K: number;
   transA: boolean; transB: boolean;
-  /** Per output batch: element offsets of A's and B's matrices (broadcast batches repeat). */
   batches: number;
   batchDims: number[];
+  /** Per output batch dim: element stride of A's and B's matrices (0 where broadcast). */
   aBatchStrides: number[];
   bBatchStrides: number[];
-  /** Outputs per invocation along M and N, and invocations per workgroup along each. */
-  tileM: number; tileN: number; wgM: number; wgN: number;
 }
 
+export interface LanesConfig {
+  kind: 'lanes';
+  /** Output rows per workgroup (uniform) and columns per lane. */
+  tu: number; tv: number;
+  /** Invocations per workgroup: the adapter's SIMD width (8 on lavapipe with 256-bit vectors). */
+  lanes: number;
+  /** k-steps unrolled per loop iteration (a multiple of 4). */
+  kb: number;
+  /** Which output axis the lanes run along: 'N' (U = A, V = B) or 'M' (U = Bᵀ, V = Aᵀ). */
+  laneAxis: 'M' | 'N' | 'auto';
+  /**
+   * How a lane gets its own V values: 'gather' = per-lane loads (a scalar loop over the lanes on
+   * lavapipe); 'select' = uniform loads of all the lanes' values and a select chain on the lane
+   * index, so every storage read is uniform (needs workgroup = one SIMD vector of \`lanes\`).
+   */
+  vLoad: 'gather' | 'select';
+  /**
+   * How the uniform rows' values arrive: 'uniform' = loads at one address for all lanes;
+   * 'shuffle' = each lane loads a different one of \`lanes\` consecutive values (one load for
+   * \`lanes\` k-steps or rows) and \`subgroupShuffle\` hands them round (needs the subgroups feature
+   * and a subgroup of exactly \`lanes\`; kb becomes \`lanes\`).
+   */
+  uLoad?: 'uniform' | 'shuffle';
+}
+
+export interface SharedConfig {
+  kind: 'shared';
+  /** Outputs per invocation, invocations per workgroup along M and N, k-depth of a shared tile. */
+  tm: number; tn: number; wgM: number; wgN: number; tk: number;
+}
+
+export type MatmulConfig = LanesConfig | SharedConfig;
+
 function batchOffset(name: string, dims: number[], strides: number[]): string {
-  if (dims.length === 0) return `fn ${name}(b: u32) -> u32 { return 0u; }\n`;
+  if (dims.length === 0 || strides.every((s) => s === 0)) return `fn ${name}(b: u32) -> u32 { return 0u; }\n`;
   const lines = [`fn ${name}(b: u32) -> u32 {`, '  var r = b;', '  var o = 0u;'];
   for (let d = dims.length - 1; d >= 0; d--) {
     if (strides[d] !== 0) lines.push(`  o += (r % ${dims[d]}u) * ${strides[d]}u;`);
@@ -21,47 +65,205 @@ function batchOffset(name: string, dims: number[], strides: number[]): string {
   return lines.join('\n') + '\n';
 }
 
-/**
- * Register-blocked matmul: each invocation keeps a tileM x tileN block of C in registers and
- * streams K, so every loaded A value feeds tileN FMAs and every B value tileM. On lavapipe (a CPU)
- * this beats workgroup-shared tiling, whose loads and barriers are expensive there. Shapes and
- * transposes are baked in, so index arithmetic folds to constants.
- */
-export function matmulWgsl(s: MatmulSpec): string {
-  const { M, N, K, tileM: tm, tileN: tn } = s;
-  const aIdx = (m: string, k: string) => (s.transA ? `${k} * ${M}u + ${m}` : `${m} * ${K}u + ${k}`);
-  const bIdx = (k: string, n: string) => (s.transB ? `${n} * ${K}u + ${k}` : `${k} * ${N}u + ${n}`);
-  const lines: string[] = [];
-  for (let i = 0; i < tm; i++) lines.push(`  let rm${i} = min(m0 + ${i}u, ${M - 1}u);`);
-  for (let j = 0; j < tn; j++) lines.push(`  let cn${j} = min(n0 + ${j}u, ${N - 1}u);`);
-  const acc = [];
-  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) acc.push(`  var c${i}_${j} = 0.0;`);
-  const loop: string[] = [];
-  for (let i = 0; i < tm; i++) loop.push(`    let a${i} = a_get(aBase + ${aIdx(`rm${i}`, 'k')});`);
-  for (let j = 0; j < tn; j++) loop.push(`    let b${j} = b_get(bBase + ${bIdx('k', `cn${j}`)});`);
-  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) loop.push(`    c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
-  const store: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    for (let j = 0; j < tn; j++) {
-      store.push(`  if (m0 + ${i}u < ${M}u && n0 + ${j}u < ${N}u) { out_set(cBase + (m0 + ${i}u) * ${N}u + n0 + ${j}u, c${i}_${j}); }`);
+/** One operand seen as X[r, k] (r = its output axis), stored contiguous along k or along r. */
+interface Operand { name: 'a' | 'b'; R: number; K: number; kContig: boolean; base: string }
+
+const idx = (o: Operand, r: string, k: string) => (o.kContig ? `${o.base} + (${r}) * ${o.K}u + ${k}` : `${o.base} + (${k}) * ${o.R}u + ${r}`);
+
+/** The lane axis the `lanes` kernel uses for this problem. */
+export function resolveLaneAxis(s: MatmulSpec, c: LanesConfig): 'M' | 'N' {
+  if (c.laneAxis !== 'auto') return c.laneAxis;
+  // Lanes along the axis whose operand is smaller: the big operand (e.g. a Linear weight, often
+  // split into pages) then streams through uniform loads, whose page switch is uniform too.
+  const aSize = s.M * s.K;
+  const bSize = s.N * s.K;
+  if (s.M >= c.lanes * c.tv && aSize * 4 <= bSize) return 'M';
+  return 'N';
+}
+
+export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
+  const axis = resolveLaneAxis(s, c);
+  const A: Operand = { name: 'a', R: s.M, K: s.K, kContig: !s.transA, base: 'aBase' };
+  const B: Operand = { name: 'b', R: s.N, K: s.K, kContig: s.transB, base: 'bBase' };
+  const [U, V] = axis === 'N' ? [A, B] : [B, A];
+  const { tu, tv, lanes } = c;
+  const shuffle = c.uLoad === 'shuffle' && (U.kContig || tu % lanes === 0);
+  const kb = shuffle ? lanes : Math.max(4, c.kb - (c.kb % 4));
+  // vec4 loads need 16-byte alignment of every vector read.
+  const uVec = U.kContig ? s.K % 4 === 0 : U.R % 4 === 0 && tu % 4 === 0;
+  const vVec = V.kContig ? s.K % 4 === 0 : V.R % 4 === 0 && tv % 4 === 0;
+  const L: string[] = [];
+  const p = (x: string) => L.push(x);
+  // Columns of lane l: contiguous runs of 4 when V is contiguous along its row axis (vec4 along v).
+  const vCol = (j: number) => (c.vLoad === 'select' || V.kContig || !vVec ? `v0 + ${j}u * ${lanes}u + lane` : `v0 + lane * ${tv}u + ${j}u`);
+  for (let i = 0; i < tu; i++) p(`  let ur${i} = min(u0 + ${i}u, ${U.R - 1}u);`);
+  for (let j = 0; j < tv; j++) p(`  let vr${j} = min(${vCol(j)}, ${V.R - 1}u);`);
+  for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`  var c${i}_${j} = 0.0;`);
+  const kMain = Math.floor(s.K / kb) * kb;
+  const fmas = (uv: (i: number, kk: number) => string, vv: (j: number, kk: number) => string, steps: number) => {
+    for (let kk = 0; kk < steps; kk++) for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
+  };
+  const comp = ['x', 'y', 'z', 'w'];
+  if (kMain > 0) {
+    p(`  for (var k = 0u; k < ${kMain}u; k += ${kb}u) {`);
+    if (shuffle && U.kContig) {
+      for (let i = 0; i < tu; i++) p(`    let s${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k + lane')});`);
+    } else if (shuffle) {
+      for (let kk = 0; kk < lanes; kk++) for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${idx(U, `min(u0 + ${g * lanes}u + lane, ${U.R - 1}u)`, `k + ${kk}u`)});`);
+    }
+    for (let q = 0; q < kb; q += 4) {
+      // U: uniform loads (the same address in every lane), or shuffles of one load per lane.
+      let uv: (i: number, kk: number) => string;
+      if (shuffle && U.kContig) {
+        uv = (i, kk) => `subgroupShuffle(s${i}, ${q + kk}u)`;
+      } else if (shuffle) {
+        uv = (i, kk) => `subgroupShuffle(s${Math.floor(i / lanes)}_${q + kk}, ${i % lanes}u)`;
+      } else if (uVec && U.kContig) {
+        for (let i = 0; i < tu; i++) p(`    let u${i}_${q} = ${U.name}_get4((${idx(U, `ur${i}`, `k + ${q}u`)}) >> 2u);`);
+        uv = (i, kk) => `u${i}_${q}.${comp[kk]}`;
+      } else if (uVec) {
+        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${idx(U, `min(u0 + ${i}u, ${U.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+        uv = (i, kk) => `u${i - (i % 4)}_${q + kk}.${comp[i % 4]}`;
+      } else {
+        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i++) p(`    let u${i}_${q + kk} = ${U.name}_get(${idx(U, `ur${i}`, `k + ${q + kk}u`)});`);
+        uv = (i, kk) => `u${i}_${q + kk}`;
+      }
+      // V: per-lane loads.
+      let vv: (j: number, kk: number) => string;
+      if (c.vLoad === 'select') {
+        const sel = (name: string, val: (e: number) => string) => {
+          p(`    var ${name} = ${val(0)};`);
+          for (let e = 1; e < lanes; e++) p(`    ${name} = select(${name}, ${val(e)}, lane == ${e}u);`);
+        };
+        for (let j = 0; j < tv; j++) {
+          if (V.kContig && s.K % 4 === 0) {
+            for (let e = 0; e < lanes; e++) p(`    let x${j}_${e}_${q} = ${V.name}_get4((${idx(V, `min(v0 + ${j * lanes + e}u, ${V.R - 1}u)`, `k + ${q}u`)}) >> 2u);`);
+            for (let kk = 0; kk < 4; kk++) sel(`w${j}_${q + kk}`, (e) => `x${j}_${e}_${q}.${comp[kk]}`);
+          } else if (!V.kContig && V.R % 4 === 0 && lanes % 4 === 0) {
+            for (let kk = 0; kk < 4; kk++) {
+              for (let e = 0; e < lanes; e += 4) p(`    let x${j}_${e}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + ${j * lanes + e}u, ${V.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+              sel(`w${j}_${q + kk}`, (e) => `x${j}_${e - (e % 4)}_${q + kk}.${comp[e % 4]}`);
+            }
+          } else {
+            for (let kk = 0; kk < 4; kk++) sel(`w${j}_${q + kk}`, (e) => `${V.name}_get(${idx(V, `min(v0 + ${j * lanes + e}u, ${V.R - 1}u)`, `k + ${q + kk}u`)})`);
+          }
+        }
+        vv = (j, kk) => `w${j}_${q + kk}`;
+      } else if (vVec && V.kContig) {
+        for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${idx(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
+        vv = (j, kk) => `w${j}_${q}.${comp[kk]}`;
+      } else if (vVec) {
+        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j += 4) p(`    let w${j}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+        vv = (j, kk) => `w${j - (j % 4)}_${q + kk}.${comp[j % 4]}`;
+      } else {
+        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j++) p(`    let w${j}_${q + kk} = ${V.name}_get(${idx(V, `vr${j}`, `k + ${q + kk}u`)});`);
+        vv = (j, kk) => `w${j}_${q + kk}`;
+      }
+      fmas(uv, vv, 4);
+    }
+    p('  }');
+  }
+  if (kMain < s.K) {
+    p(`  for (var k = ${kMain}u; k < ${s.K}u; k++) {`);
+    for (let i = 0; i < tu; i++) p(`    let u${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k')});`);
+    for (let j = 0; j < tv; j++) p(`    let w${j} = ${V.name}_get(${idx(V, `vr${j}`, 'k')});`);
+    fmas((i) => `u${i}`, (j) => `w${j}`, 1);
+    p('  }');
+  }
+  for (let i = 0; i < tu; i++) {
+    for (let j = 0; j < tv; j++) {
+      const [m, n] = axis === 'N' ? [`u0 + ${i}u`, `vc${j}`] : [`vc${j}`, `u0 + ${i}u`];
+      if (i === 0) p(`  let vc${j} = ${vCol(j)};`);
+      p(`  if (u0 + ${i}u < ${U.R}u && vc${j} < ${V.R}u) { out_set(cBase + (${m}) * ${s.N}u + ${n}, c${i}_${j}); }`);
     }
   }
   return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
-@compute @workgroup_size(${s.wgN}, ${s.wgM}, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n0 = gid.x * ${tn}u;
-  let m0 = gid.y * ${tm}u;
-  if (n0 >= ${N}u || m0 >= ${M}u) { return; }
-  let b = gid.z;
-  let aBase = aBatch(b);
-  let bBase = bBatch(b);
-  let cBase = b * ${M * N}u;
-${lines.join('\n')}
-${acc.join('\n')}
-  for (var k = 0u; k < ${K}u; k++) {
-${loop.join('\n')}
-  }
-${store.join('\n')}
+@compute @workgroup_size(${lanes}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = wid.y + wid.z * nwg.y;
+  if (t >= ${Math.ceil((axis === 'N' ? s.M : s.N) / tu) * s.batches}u) { return; }
+  let bz = t / ${Math.ceil((axis === 'N' ? s.M : s.N) / tu)}u;
+  let v0 = wid.x * ${lanes * tv}u;
+  let u0 = (t % ${Math.ceil((axis === 'N' ? s.M : s.N) / tu)}u) * ${tu}u;
+  let aBase = aBatch(bz);
+  let bBase = bBatch(bz);
+  let cBase = bz * ${s.M * s.N}u;
+${L.join('\n')}
 }
 `;
+}
+
+/** Row tiles x batches, folded into y and z past the 65535-per-dimension limit. */
+function fold(x: number, rowsTimesBatches: number): [number, number, number] {
+  const y = Math.min(rowsTimesBatches, 65535);
+  return [x, y, Math.ceil(rowsTimesBatches / y)];
+}
+
+export function lanesGrid(s: MatmulSpec, c: LanesConfig): [number, number, number] {
+  const axis = resolveLaneAxis(s, c);
+  const [UR, VR] = axis === 'N' ? [s.M, s.N] : [s.N, s.M];
+  return fold(Math.ceil(VR / (c.lanes * c.tv)), Math.ceil(UR / c.tu) * s.batches);
+}
+
+/**
+ * Workgroup-shared tiling for GPUs: the workgroup stages a (wgM·tm) x tk tile of A and a
+ * tk x (wgN·tn) tile of B in workgroup memory, then each invocation accumulates tm x tn outputs.
+ */
+export function sharedWgsl(s: MatmulSpec, c: SharedConfig): string {
+  const { tm, tn, wgM, wgN, tk } = c;
+  const BM = tm * wgM;
+  const BN = tn * wgN;
+  const threads = wgM * wgN;
+  const aIdx = (m: string, k: string) => (s.transA ? `aBase + ${k} * ${s.M}u + ${m}` : `aBase + ${m} * ${s.K}u + ${k}`);
+  const bIdx = (k: string, n: string) => (s.transB ? `bBase + ${n} * ${s.K}u + ${k}` : `bBase + ${k} * ${s.N}u + ${n}`);
+  const L: string[] = [];
+  const p = (x: string) => L.push(x);
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) p(`  var c${i}_${j} = 0.0;`);
+  p(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${tk}u) {`);
+  // Cooperative loads; zero outside the matrix so the inner loop needs no bounds checks.
+  p(`    for (var e = lid; e < ${BM * tk}u; e += ${threads}u) {`);
+  p(`      let mm = e / ${tk}u; let kk = e % ${tk}u; let gm = m0 + mm; let gk = k0 + kk;`);
+  p(`      var v = 0.0; if (gm < ${s.M}u && gk < ${s.K}u) { v = a_get(${aIdx('gm', 'gk')}); }`);
+  p(`      ta[kk * ${BM}u + mm] = v;`);
+  p('    }');
+  p(`    for (var e = lid; e < ${BN * tk}u; e += ${threads}u) {`);
+  p(`      let kk = e / ${BN}u; let nn = e % ${BN}u; let gn = n0 + nn; let gk = k0 + kk;`);
+  p(`      var v = 0.0; if (gn < ${s.N}u && gk < ${s.K}u) { v = b_get(${bIdx('gk', 'gn')}); }`);
+  p(`      tb[kk * ${BN}u + nn] = v;`);
+  p('    }');
+  p('    workgroupBarrier();');
+  p(`    for (var kk = 0u; kk < ${tk}u; kk++) {`);
+  for (let i = 0; i < tm; i++) p(`      let a${i} = ta[kk * ${BM}u + ty + ${i * wgM}u];`);
+  for (let j = 0; j < tn; j++) p(`      let b${j} = tb[kk * ${BN}u + tx + ${j * wgN}u];`);
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) p(`      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
+  p('    }');
+  p('    workgroupBarrier();');
+  p('  }');
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn; j++) {
+      p(`  { let m = m0 + ty + ${i * wgM}u; let n = n0 + tx + ${j * wgN}u; if (m < ${s.M}u && n < ${s.N}u) { out_set(cBase + m * ${s.N}u + n, c${i}_${j}); } }`);
+    }
+  }
+  return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
+var<workgroup> ta: array<f32, ${BM * tk}>;
+var<workgroup> tb: array<f32, ${BN * tk}>;
+@compute @workgroup_size(${wgN}, ${wgM}, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tx = lidv.x;
+  let ty = lidv.y;
+  let t = wid.y + wid.z * nwg.y;
+  if (t >= ${Math.ceil(s.M / BM) * s.batches}u) { return; }
+  let bz = t / ${Math.ceil(s.M / BM)}u;
+  let n0 = wid.x * ${BN}u;
+  let m0 = (t % ${Math.ceil(s.M / BM)}u) * ${BM}u;
+  let aBase = aBatch(bz);
+  let bBase = bBatch(bz);
+  let cBase = bz * ${s.M * s.N}u;
+${L.join('\n')}
+}
+`;
+}
+
+export function sharedGrid(s: MatmulSpec, c: SharedConfig): [number, number, number] {
+  return fold(Math.ceil(s.N / (c.tn * c.wgN)), Math.ceil(s.M / (c.tm * c.wgM)) * s.batches);
 }
