@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as T from '@cxr/tensor';
+import { DataLoader, evalTransforms, loadImageFolder, type SplitName } from '@cxr/data';
+import { applyHead, createModel } from '@cxr/models';
+import type { TrainConfig } from '../config/trainConfig.ts';
+import { evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import { readJsonFile, runFiles } from '../run/runFolder.ts';
+import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { loadModelFile } from '../train/checkpoint.ts';
+import { predictAll } from '../train/steps.ts';
+import { metricsTable } from '../report/runReport.ts';
+
+export interface EvalOptions {
+  run?: string;
+  weights?: string;
+  arch?: string;
+  head?: string;
+  data?: string;
+  split: string;
+  imageSize?: number;
+  batchSize?: number;
+}
+
+/** Settings of a finished run folder, or those given on the command line. */
+export function modelSettings(o: { run?: string; weights?: string; arch?: string; head?: string; imageSize?: number; data?: string }): { weights: string; arch: string; head: string; imageSize: number; data?: string; loss: TrainConfig['loss'] } {
+  if (o.run) {
+    const cfg = readJsonFile<TrainConfig>(join(o.run, runFiles.config));
+    const weights = join(o.run, runFiles.model);
+    if (!existsSync(weights)) throw new Error(`${o.run} has no ${runFiles.model}: the run has not finished (resume it with cxr train --out ${o.run} --resume)`);
+    return { weights, arch: o.arch ?? cfg.arch, head: o.head ?? cfg.head, imageSize: o.imageSize ?? cfg.imageSize, data: o.data ?? cfg.data, loss: cfg.loss };
+  }
+  if (!o.weights || !o.arch) throw new Error('give --run DIR, or --weights FILE with --arch (and --head as trained)');
+  if (!existsSync(o.weights)) throw new Error(`--weights ${o.weights}: no such file`);
+  return { weights: o.weights, arch: o.arch, head: o.head ?? 'replace', imageSize: o.imageSize ?? 224, data: o.data, loss: 'ce' };
+}
+
+export async function evaluateCommand(o: EvalOptions): Promise<ClassificationMetrics> {
+  const s = modelSettings(o);
+  if (!s.data) throw new Error('--data DIR is required with --weights');
+  if (!['train', 'val', 'test'].includes(o.split)) throw new Error(`--split ${o.split}: use train, val or test`);
+  const folder = await loadImageFolder(s.data, { onBadImage: 'skip', log: () => {} });
+  const ds = folder.split(o.split as SplitName);
+  if (!ds.samples.length) throw new Error(`--data ${s.data}: the ${o.split} split is empty`);
+  await T.getDevice();
+  const model = createModel(s.arch);
+  applyHead(model, s.head, folder.classes.length);
+  loadModelFile(s.weights, model);
+  model.eval();
+  const loader = new DataLoader(ds, { batchSize: o.batchSize ?? 16, shuffle: false, transforms: evalTransforms({ size: s.imageSize }), workers: 1, onBadImage: 'skip' });
+  const p = await predictAll(model, loader, s.loss, 0);
+  const m = evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: folder.classes });
+  console.log(metricsTable({ [o.split]: m }));
+  if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), m);
+  model.dispose();
+  return m;
+}

@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as T from '@cxr/tensor';
+import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Module, type Optimizer } from '@cxr/nn';
+import { applyHead, createModel, defaultCacheDir, freezeBatchNormStats, loadWeights, officialWeights, type Classifier } from '@cxr/models';
+import type { TrainConfig } from '../config/trainConfig.ts';
+import { resolveFreeze } from '../config/freezeSpec.ts';
+import { parseSchedule } from '../config/optionValues.ts';
+
+/** Where `--weights imagenet` finds torchvision's file (as `cxr weights pull` caches it). */
+export function imagenetWeightsPath(arch: string): string | null {
+  const file = (officialWeights as Record<string, string>)[arch];
+  if (!file) return null;
+  const path = join(defaultCacheDir(), file);
+  return existsSync(path) ? path : null;
+}
+
+export interface BuiltModel {
+  model: Classifier;
+  /** What was loaded, for the log and config.json. */
+  weightsUsed: string;
+  frozen: string[];
+}
+
+/**
+ * The study's model: torchvision architecture with 1000 outputs, ImageNet (or file) weights,
+ * then the head for `numClasses`, then freezing. `allowMissingImagenet` lets the embedded default
+ * run continue from random init offline (it says so loudly).
+ */
+export function buildModel(config: TrainConfig, numClasses: number, generator: T.Generator, log: (m: string) => void, options: { allowMissingImagenet?: boolean } = {}): BuiltModel {
+  const model = createModel(config.arch, { generator });
+  let weightsUsed = 'none (random init)';
+  if (config.weights === 'imagenet') {
+    const path = imagenetWeightsPath(config.arch);
+    if (path) {
+      loadWeights(model, path);
+      weightsUsed = `imagenet (${path})`;
+    } else {
+      const file = (officialWeights as Record<string, string>)[config.arch];
+      const hint = file
+        ? `run \`pnpm cli weights pull ${config.arch}\`, or copy ${file} into ${defaultCacheDir()}`
+        : `no official ImageNet file is known for ${config.arch}; use --weights FILE or --weights none`;
+      if (!options.allowMissingImagenet) throw new Error(`ImageNet weights for ${config.arch} are not cached: ${hint}`);
+      log(`!! ImageNet weights for ${config.arch} are not cached (offline?): training from random init. To fine-tune, ${hint}.`);
+    }
+  } else if (config.weights !== 'none') {
+    loadWeights(model, config.weights);
+    weightsUsed = config.weights;
+  }
+  applyHead(model, config.head, numClasses, generator);
+  const globs = resolveFreeze(config.freeze, config.arch);
+  const frozen = globs.length ? model.freeze(globs.map((g) => g.replace(/\.\*\*$/, ''))) : [];
+  return { model, weightsUsed, frozen };
+}
+
+/** Sets train mode but keeps fully frozen batch-norm layers on their pretrained statistics. */
+export function setTrainMode(model: Module): void {
+  model.train();
+  freezeBatchNormStats(model);
+}
+
+export function buildOptimizer(config: TrainConfig, model: Module): Optimizer<{ lr: number }> {
+  const params = model.parameters().filter((p) => p.requiresGrad);
+  if (params.length === 0) throw new Error(`--freeze ${config.freeze} freezes every parameter: nothing would train`);
+  switch (config.optimizer) {
+    case 'sgd': return new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    case 'adam': return new Adam(params, { lr: config.lr, weightDecay: config.weightDecay });
+    case 'adamw': return new AdamW(params, { lr: config.lr, weightDecay: config.weightDecay });
+  }
+}
+
+/** Per-epoch schedule (stepped once after each epoch), or null for a constant rate. */
+export function buildScheduler(config: TrainConfig, optimizer: Optimizer<{ lr: number }>): LRScheduler | null {
+  const s = parseSchedule(config.schedule);
+  if (s.kind === 'cosine') return new CosineAnnealingLR(optimizer, { tMax: config.epochs });
+  if (s.kind === 'step') return new StepLR(optimizer, { stepSize: s.every, gamma: s.gamma });
+  return null;
+}

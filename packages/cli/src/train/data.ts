@@ -1,0 +1,57 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder } from '@cxr/data';
+import type { SampleImage } from '../report/imagePixels.ts';
+import type { TrainConfig } from '../config/trainConfig.ts';
+
+/** Smallest input the architectures take (ResNet and VGG downsample by 32). */
+export const minImageSize = 32;
+
+/** The built-in dataset of the embedded default run: made once, reused after. */
+export async function ensureSyntheticData(dir: string, log: (m: string) => void): Promise<void> {
+  if (existsSync(dir) && readdirSync(dir).length > 0) return;
+  log(`synthesising the built-in chest-X-ray-like dataset in ${dir} (once)…`);
+  await synthesizeDataset({ out: dir, perClass: 120, size: 96, seed: 0 });
+}
+
+/** Opens the image folders and checks what training needs: two classes or more, every split non-empty. */
+export async function openDataset(config: TrainConfig, log: (m: string) => void, warn: (m: string) => void): Promise<ImageFolder> {
+  if (!existsSync(config.data)) throw new Error(`--data ${config.data}: no such folder (expected <split>/<class>/*.png|jpg; try \`pnpm cli data synth --out ${config.data}\`)`);
+  const folder = await loadImageFolder(config.data, { seed: config.seed, onBadImage: 'skip', log, warn });
+  if (folder.classes.length < 2) throw new Error(`--data ${config.data}: found ${folder.classes.length} class folder(s) (${folder.classes.join(', ') || 'none'}); need at least 2`);
+  const counts = folder.counts();
+  for (const split of ['train', 'val'] as const) {
+    for (const c of folder.classes) {
+      if (!counts[split][c]) throw new Error(`--data ${config.data}: class '${c}' has no images in the ${split} split; add some or drop the class folder`);
+    }
+  }
+  return folder;
+}
+
+/** At most `limit` images per class (0 = all), taken in file order so runs agree. */
+export function limitPerClass(ds: Dataset, limit: number): Dataset {
+  if (!limit) return ds;
+  const seen = new Map<number, number>();
+  const samples = ds.samples.filter((s) => { const n = seen.get(s.label) ?? 0; seen.set(s.label, n + 1); return n < limit; });
+  return { ...ds, samples };
+}
+
+export function makeLoaders(folder: ImageFolder, config: TrainConfig): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
+  const size = config.imageSize;
+  const evalT = evalTransforms({ size });
+  const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
+  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers: 1 };
+  const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
+  const test = ds('test');
+  return {
+    train: new DataLoader(ds('train'), { ...common, shuffle: true, transforms: trainT }),
+    trainEval: new DataLoader(ds('train'), { ...common, shuffle: false, transforms: evalT }),
+    val: new DataLoader(ds('val'), { ...common, shuffle: false, transforms: evalT }),
+    test: test.samples.length ? new DataLoader(test, { ...common, shuffle: false, transforms: evalT }) : null,
+  };
+}
+
+/** An image as the model saw it at evaluation (for samples.png). */
+export function evalImage(file: string, size: number): SampleImage {
+  const img = applyTransforms(decodeImage(new Uint8Array(readFileSync(file)), file), evalTransforms({ size }), mulberry32(0));
+  return { pixels: img.data, width: img.width, height: img.height, channels: img.channels, layout: 'hwc' };
+}

@@ -1,0 +1,84 @@
+import * as T from '@cxr/tensor';
+import { binaryCrossEntropyWithLogits, crossEntropy, detach, focalLoss, noGrad, type Module, type Optimizer } from '@cxr/nn';
+import type { Batch, DataLoader } from '@cxr/data';
+import type { Loss } from '../config/trainConfig.ts';
+
+/** The training loss on logits [N, C] and integer labels. BCE and focal use one-hot targets. */
+export function lossOf(kind: Loss, logits: T.Tensor, labels: T.Tensor): T.Tensor {
+  if (kind === 'ce') return crossEntropy(logits, labels);
+  const targets = T.oneHot(labels, logits.shape[1]);
+  return kind === 'bce' ? binaryCrossEntropyWithLogits(logits, targets) : focalLoss(logits, targets, { gamma: 2, alpha: 0.25 });
+}
+
+export function batchTensors(batch: Batch): { x: T.Tensor; y: T.Tensor } {
+  return { x: T.tensor(batch.images, batch.shape), y: T.tensor(batch.labels, [batch.labels.length], 'int32') };
+}
+
+export interface StepResult { loss: number; correct: number; count: number }
+
+/** One optimisation step; frees everything it allocated except what the optimizer keeps. */
+export async function trainStep(model: Module, optimizer: Optimizer<{ lr: number }>, loss: Loss, batch: Batch): Promise<StepResult> {
+  const { x, y } = batchTensors(batch);
+  try {
+    const logits = model.forward(x);
+    const kept = detach(logits);
+    const l = lossOf(loss, logits, y);
+    l.backward();
+    optimizer.step();
+    optimizer.zeroGrad();
+    const pred = T.argmax(kept, 1);
+    const [lossValue, predicted] = await Promise.all([l.item(), pred.toInt32Array()]);
+    l.dispose();
+    kept.dispose();
+    pred.dispose();
+    let correct = 0;
+    predicted.forEach((p, i) => { if (p === batch.labels[i]) correct++; });
+    return { loss: lossValue, correct, count: batch.labels.length };
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+}
+
+export interface Predictions {
+  /** Class probabilities per image (softmax of the logits). */
+  probs: Float32Array[];
+  logits: Float32Array[];
+  labels: number[];
+  files: string[];
+  loss: number;
+}
+
+/** Runs a model over a loader in eval mode, without recording gradients. */
+export async function predictAll(model: Module, loader: DataLoader, loss: Loss, epoch: number, onBatch?: (done: number) => void): Promise<Predictions> {
+  const out: Predictions = { probs: [], logits: [], labels: [], files: [], loss: 0 };
+  let lossSum = 0;
+  let done = 0;
+  for await (const batch of loader.epoch(epoch)) {
+    const { x, y } = batchTensors(batch);
+    const [logits, probs, l] = noGrad(() => T.scope(() => {
+      const lg = model.forward(x);
+      return [lg, T.softmax(lg, 1), lossOf(loss, lg, y)];
+    }));
+    const [hl, hp, lv] = await Promise.all([logits.toArray(), probs.toArray(), l.item()]);
+    for (const t of [x, y, logits, probs, l]) t.dispose();
+    const c = logits.shape[1];
+    for (let i = 0; i < batch.labels.length; i++) {
+      out.logits.push(hl.slice(i * c, (i + 1) * c));
+      out.probs.push(hp.slice(i * c, (i + 1) * c));
+      out.labels.push(batch.labels[i]);
+      out.files.push(batch.files[i]);
+    }
+    lossSum += lv * batch.labels.length;
+    done += batch.labels.length;
+    onBatch?.(done);
+  }
+  out.loss = done ? lossSum / done : NaN;
+  return out;
+}
+
+export function accuracyOf(p: Predictions): number {
+  let correct = 0;
+  p.probs.forEach((row, i) => { let best = 0; for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k; if (best === p.labels[i]) correct++; });
+  return p.labels.length ? correct / p.labels.length : NaN;
+}
