@@ -11,7 +11,7 @@ export { ImageFolder, loadImageFolder, verifyHeader, type Dataset, type Sample, 
 export { stratifiedSplit, SPLITS, DEFAULT_FRACTIONS, type SplitName, type SplitFractions } from './dataset/split.ts';
 export { parseCsv } from './dataset/csv.ts';
 
-export { resize, resample, outputSize, type Filter, type Box } from './transforms/resize.ts';
+export { resize, resample, reduce, outputSize, type Filter, type Box } from './transforms/resize.ts';
 export { crop, centerCrop, randomResizedCrop, randomResizedCropParams, pyRound } from './transforms/crop.ts';
 export { rotate } from './transforms/rotate.ts';
 export { hflip } from './transforms/flip.ts';

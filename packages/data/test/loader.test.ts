@@ -83,6 +83,19 @@ describe('DataLoader', () => {
     }
   });
 
+  it('start() boots the workers ahead of the first batch and changes no result', async () => {
+    const dl = new DataLoader(train, { batchSize: 7, transforms: tf, workers: 2, seed });
+    try {
+      await dl.start();
+      await dl.start(); // idempotent
+      const a = await collect(dl, 5);
+      const b = await collect(new DataLoader(train, { batchSize: 7, transforms: tf, workers: 0, seed }), 5);
+      expect(a.map((x) => x.images)).toEqual(b.map((x) => x.images));
+    } finally {
+      await dl.close();
+    }
+  });
+
   it('dropLast and balanced options reach the batches', async () => {
     const bs = 4 + rng.int(0, 4);
     const dl = new DataLoader(train, { batchSize: bs, transforms: tf, workers: 0, dropLast: true, balanced: true, seed });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, ImageDecodeError, parseCsv, type Image } from '../src/index.ts';
@@ -9,15 +9,30 @@ import { decodePngWithPngjs } from '../src/decode/png.ts';
 import { REAL_ROOT, realDataAvailable, testRng } from './helpers.ts';
 
 const { rng } = testRng('png-fast');
+const crc32 = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
+const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const deflateSync = (d: Uint8Array): Uint8Array => u8(zlib.deflateSync(d as Parameters<typeof zlib.deflateSync>[0]));
+function cat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+const SIG = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
 const SAMPLES = { 0: 1, 2: 3, 4: 2, 6: 4 } as const;
 type ColorType = keyof typeof SAMPLES;
 
 /** Bit-exact comparison of two decoded images (Float32Array contents compared as bytes). */
 function expectSame(a: Image, b: Image, what: string): void {
   expect([a.width, a.height, a.channels], what).toEqual([b.width, b.height, b.channels]);
-  const x = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  const y = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
-  expect(x.equals(y), `${what}: pixel data differs from pngjs`).toBe(true);
+  const x = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length);
+  const y = new Uint32Array(b.data.buffer, b.data.byteOffset, b.data.length);
+  let first = -1;
+  for (let i = 0; i < x.length && first < 0; i++) if (x[i] !== y[i]) first = i;
+  expect(first, `${what}: pixel data differs from pngjs at sample ${first}`).toBe(-1);
 }
 
 /** Random samples mixing flat runs, gradients and noise, so every filter has work to do. */
@@ -35,12 +50,13 @@ function randomSamples(n: number, depth: 8 | 16): Uint16Array {
   return s;
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
-  const b = Buffer.alloc(12 + data.length);
-  b.writeUInt32BE(data.length, 0);
-  b.write(type, 4, 'latin1');
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const b = new Uint8Array(12 + data.length);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) b[4 + i] = type.charCodeAt(i);
   b.set(data, 8);
-  b.writeUInt32BE(crc32(b.subarray(4, 8 + data.length)), 8 + data.length);
+  dv.setUint32(8 + data.length, crc32(b.subarray(4, 8 + data.length)));
   return b;
 }
 
@@ -48,7 +64,7 @@ function chunk(type: string, data: Uint8Array): Buffer {
  * An independent minimal PNG encoder: the filter of each row is chosen by `filterOf(y)` (so all
  * five filters, including on the first row, are exercised) and IDAT is split into `parts` chunks.
  */
-function encodePng(w: number, h: number, colorType: ColorType, depth: 8 | 16, samples: Uint16Array, filterOf: (y: number) => number, parts = 1): Buffer {
+function encodePng(w: number, h: number, colorType: ColorType, depth: 8 | 16, samples: Uint16Array, filterOf: (y: number) => number, parts = 1): Uint8Array {
   const spp = SAMPLES[colorType];
   const bpp = (spp * depth) / 8;
   const stride = w * bpp;
@@ -84,22 +100,22 @@ function encodePng(w: number, h: number, colorType: ColorType, depth: 8 | 16, sa
     }
   }
   const z = deflateSync(raw);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, w);
+  new DataView(ihdr.buffer).setUint32(4, h);
   ihdr[8] = depth;
   ihdr[9] = colorType;
-  const idats: Buffer[] = [];
+  const idats: Uint8Array[] = [];
   const step = Math.ceil(z.length / parts);
   for (let o = 0; o < z.length; o += step) idats.push(chunk('IDAT', z.subarray(o, o + step)));
-  const text = chunk('tEXt', Buffer.from('Comment\0synthetic', 'latin1'));
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), text, ...idats, chunk('IEND', new Uint8Array(0))]);
+  const text = chunk('tEXt', new TextEncoder().encode('Comment\0synthetic'));
+  return cat([SIG, chunk('IHDR', ihdr), text, ...idats, chunk('IEND', new Uint8Array(0))]);
 }
 
-function pngjsEncode(w: number, h: number, colorType: ColorType, depth: 8 | 16, samples: Uint16Array, filterType: number): Buffer {
+function pngjsEncode(w: number, h: number, colorType: ColorType, depth: 8 | 16, samples: Uint16Array, filterType: number): Uint8Array {
   const data = depth === 16 ? Buffer.from(new Uint16Array(samples).buffer) : Buffer.from(Uint8Array.from(samples));
   const hasAlpha = colorType === 4 || colorType === 6;
-  return PNG.sync.write({ width: w, height: h, data } as PNG, { colorType, inputColorType: colorType, bitDepth: depth, inputHasAlpha: hasAlpha, filterType });
+  return u8(PNG.sync.write({ width: w, height: h, data } as PNG, { colorType, inputColorType: colorType, bitDepth: depth, inputHasAlpha: hasAlpha, filterType }));
 }
 
 describe('fast PNG decoder: bit-identical to pngjs', () => {
@@ -146,14 +162,14 @@ describe('fast PNG decoder: bit-identical to pngjs', () => {
     const h = 7;
     const bits = new Uint8Array(Math.ceil(w / 8) * h + h);
     for (let y = 0; y < h; y++) for (let i = 0; i < Math.ceil(w / 8); i++) bits[y * (Math.ceil(w / 8) + 1) + 1 + i] = rng.int(0, 256);
-    const ihdr = Buffer.from([0, 0, 0, w, 0, 0, 0, h, 1, 0, 0, 0, 0]);
-    const onebit = Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(bits)), chunk('IEND', new Uint8Array(0))]);
+    const ihdr = new Uint8Array([0, 0, 0, w, 0, 0, 0, h, 1, 0, 0, 0, 0]);
+    const onebit = cat([SIG, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(bits)), chunk('IEND', new Uint8Array(0))]);
     expect(decodePngFast(onebit)).toBeUndefined();
     expectSame(decodeImage(onebit, '1bit.png'), decodePngWithPngjs(onebit, '1bit.png'), '1-bit');
 
     const good = encodePng(9, 9, 0, 8, randomSamples(81, 8), () => 4);
     expect(decodePngFast(good)).toBeDefined();
-    const badCrc = Buffer.from(good);
+    const badCrc = good.slice();
     badCrc[badCrc.length - 20] ^= 0x55; // inside the IDAT data
     const noEnd = good.subarray(0, good.length - 12);
     const cut = good.subarray(0, good.length - 20);

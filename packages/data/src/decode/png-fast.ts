@@ -33,6 +33,9 @@ const LUT8 = new Float32Array(256);
   for (let i = 0; i < 256; i++) LUT8[i] = i * inv;
 }
 
+/** a Uint8Array over a Buffer's bytes, no copy */
+const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
+
 function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
@@ -84,11 +87,11 @@ export function decodePngFast(bytes: Uint8Array): Image | undefined {
   const stride = width * bpp;
   const expected = height * (stride + 1);
   if (!Number.isSafeInteger(expected) || expected > 2 ** 31 - 1) return undefined;
-  let raw: Buffer;
+  let raw: Uint8Array;
   try {
-    const src = idat.length === 1 ? idat[0] : Buffer.concat(idat, idatBytes);
+    const src: Uint8Array = idat.length === 1 ? idat[0] : view(Buffer.concat(idat, idatBytes));
     // one output chunk of the known size: no growing and re-concatenating inside zlib
-    raw = zlib.inflateSync(src, { chunkSize: Math.max(64, expected + 1) });
+    raw = view(zlib.inflateSync(src as Parameters<typeof zlib.inflateSync>[0], { chunkSize: Math.max(64, expected + 1) }));
   } catch {
     return undefined;
   }

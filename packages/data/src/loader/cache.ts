@@ -14,6 +14,13 @@ export interface CacheConfig {
   /** shorter side of cached images (default 256); smaller images are kept as they are */
   size?: number;
   filter?: Filter;
+  /**
+   * PIL's reducing_gap for the shrink into the cache (see `resample`): 2 box-averages a 1024 px
+   * image by 2 before the bicubic pass, ~3x cheaper, close to but not bit-equal with the exact
+   * resize. Training loaders use it (random crops and rotations dwarf the difference); leave it
+   * undefined where the cached image must follow PIL's plain resize. Part of the cache key.
+   */
+  reducingGap?: number;
 }
 
 const MAGIC = 0x31525843; // 'CXR1'
@@ -22,7 +29,7 @@ const HEADER = 16;
 export async function cacheKey(file: string, cfg: CacheConfig): Promise<string> {
   const st = await stat(file);
   return createHash('sha1')
-    .update(`${path.resolve(file)}\0${st.size}\0${st.mtimeMs}\0${cfg.size ?? 256}\0${cfg.filter ?? 'bicubic'}`)
+    .update(`${path.resolve(file)}\0${st.size}\0${st.mtimeMs}\0${cfg.size ?? 256}\0${cfg.filter ?? 'bicubic'}${cfg.reducingGap === undefined ? '' : `\0gap${cfg.reducingGap}`}`)
     .digest('hex');
 }
 
@@ -52,7 +59,7 @@ export async function readCached(cfg: CacheConfig, key: string): Promise<Image |
 /** Shrinks and quantises to 8 bits; the quantised image is what both cold and warm epochs use. */
 export function toCacheImage(img: Image, cfg: CacheConfig): { image: Image; bytes: Uint8Array } {
   const size = cfg.size ?? 256;
-  let small = Math.min(img.width, img.height) > size ? resize(img, size, cfg.filter ?? 'bicubic') : img;
+  let small = Math.min(img.width, img.height) > size ? resize(img, size, cfg.filter ?? 'bicubic', cfg.reducingGap) : img;
   if (small.channels === 3) small = greyIfNeutral(small);
   const n = small.data.length;
   const bytes = new Uint8Array(HEADER + n);

@@ -145,6 +145,14 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
+  /**
+   * Starts the worker threads now and resolves when they are ready, instead of on the first
+   * batch: call it while the model is being built so the first epoch does not wait for them.
+   */
+  async start(): Promise<void> {
+    if (this.opts.workers > 0) await (this.pool ??= new WorkerPool(this.opts.workers)).ready;
+  }
+
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = undefined;

@@ -9,6 +9,8 @@ import type { BatchJob, BatchResult } from './process.ts';
 
 interface Slot {
   worker: Worker;
+  ready: { resolve: () => void; reject: (e: Error) => void };
+  booted?: boolean;
   busy?: { id: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void };
 }
 
@@ -17,13 +19,24 @@ export class WorkerPool {
   private queue: Array<{ job: BatchJob; resolve: (r: BatchResult) => void; reject: (e: Error) => void }> = [];
   private nextId = 0;
   private closed = false;
+  /** resolves once every worker has loaded its modules (booting tsx takes ~0.5-1 s a worker) */
+  readonly ready: Promise<void>;
 
   constructor(readonly size: number) {
     const url = new URL('./worker-boot.mjs', import.meta.url);
     const execArgv: string[] = [];
+    const readies: Array<Promise<void>> = [];
     for (let i = 0; i < size; i++) {
-      const slot: Slot = { worker: new Worker(url, { execArgv }) };
-      slot.worker.on('message', (m: { id: number; result?: BatchResult; error?: string }) => {
+      let ready!: Slot['ready'];
+      readies.push(new Promise<void>((resolve, reject) => (ready = { resolve, reject })));
+      const slot: Slot = { worker: new Worker(url, { execArgv }), ready };
+      slot.worker.on('message', (m: { id: number; result?: BatchResult; error?: string; ready?: true }) => {
+        if (m.ready) {
+          slot.booted = true;
+          slot.ready.resolve();
+          if (!slot.busy) slot.worker.unref();
+          return;
+        }
         const b = slot.busy;
         slot.busy = undefined;
         if (b) {
@@ -36,10 +49,12 @@ export class WorkerPool {
       slot.worker.on('exit', (code) => {
         if (!this.closed) this.fail(slot, new Error(`data worker exited with code ${code}`));
       });
-      // an idle pool must not keep the process alive; pump() refs a worker while it works
-      slot.worker.unref();
+      // an idle pool must not keep the process alive (pump() refs a worker while it works), but
+      // a booting one does, so that awaiting `ready` cannot end the process early
       this.slots.push(slot);
     }
+    this.ready = Promise.all(readies).then(() => undefined);
+    this.ready.catch(() => undefined); // also surfaced through run()
   }
 
   run(job: BatchJob): Promise<BatchResult> {
@@ -55,7 +70,7 @@ export class WorkerPool {
       if (s.busy) continue;
       const next = this.queue.shift();
       if (!next) {
-        s.worker.unref();
+        if (s.booted) s.worker.unref();
         continue;
       }
       const id = this.nextId++;
@@ -66,6 +81,7 @@ export class WorkerPool {
   }
 
   private fail(slot: Slot, e: Error): void {
+    slot.ready.reject(e);
     slot.busy?.reject(e);
     slot.busy = undefined;
     this.slots = this.slots.filter((s) => s !== slot);

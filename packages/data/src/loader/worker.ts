@@ -10,3 +10,6 @@ parentPort!.on('message', async (msg: { id: number; job: BatchJob }) => {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message });
   }
 });
+
+// Module loaded (through tsx) and listening: lets the pool report when workers are ready.
+parentPort!.postMessage({ ready: true });

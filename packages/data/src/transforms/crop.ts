@@ -34,6 +34,8 @@ export interface RandomResizedCropOptions {
   scale?: [number, number];
   ratio?: [number, number];
   filter?: Filter;
+  /** PIL's reducing_gap for the resize (see `resample`); undefined = plain PIL resize */
+  reducingGap?: number;
 }
 
 /** torchvision RandomResizedCrop.get_params: 10 tries of area/log-ratio sampling, then a central fallback. */
@@ -70,5 +72,5 @@ export function randomResizedCropParams(width: number, height: number, rng: Rng,
 export function randomResizedCrop(img: Image, size: number | [number, number], rng: Rng, opts: RandomResizedCropOptions = {}): Image {
   const [oh, ow] = Array.isArray(size) ? size : [size, size];
   const p = randomResizedCropParams(img.width, img.height, rng, opts.scale, opts.ratio);
-  return resample(img, ow, oh, opts.filter ?? 'bicubic', [p.left, p.top, p.left + p.width, p.top + p.height]);
+  return resample(img, ow, oh, opts.filter ?? 'bicubic', [p.left, p.top, p.left + p.width, p.top + p.height], opts.reducingGap);
 }

@@ -12,9 +12,9 @@ import { rotate } from './rotate.ts';
  * here: they happen when the batch is written (see `toCHW`).
  */
 export type TransformSpec =
-  | { kind: 'resize'; size: number | [number, number]; filter?: Filter }
+  | { kind: 'resize'; size: number | [number, number]; filter?: Filter; reducingGap?: number }
   | { kind: 'centerCrop'; size: number | [number, number] }
-  | { kind: 'randomResizedCrop'; size: number | [number, number]; scale?: [number, number]; ratio?: [number, number]; filter?: Filter }
+  | { kind: 'randomResizedCrop'; size: number | [number, number]; scale?: [number, number]; ratio?: [number, number]; filter?: Filter; reducingGap?: number }
   | { kind: 'randomRotation'; degrees: number; interpolation?: 'bilinear' | 'nearest'; fill?: number }
   | { kind: 'horizontalFlip'; p?: number }
   | { kind: 'equalize' };
@@ -27,11 +27,11 @@ export function applyTransforms(img: Image, specs: readonly TransformSpec[], rng
 function applyOne(img: Image, t: TransformSpec, rng: Rng): Image {
   switch (t.kind) {
     case 'resize':
-      return resize(img, t.size, t.filter ?? 'bicubic');
+      return resize(img, t.size, t.filter ?? 'bicubic', t.reducingGap);
     case 'centerCrop':
       return centerCrop(img, t.size);
     case 'randomResizedCrop':
-      return randomResizedCrop(img, t.size, rng, { scale: t.scale, ratio: t.ratio, filter: t.filter });
+      return randomResizedCrop(img, t.size, rng, { scale: t.scale, ratio: t.ratio, filter: t.filter, reducingGap: t.reducingGap });
     case 'randomRotation': {
       const angle = rng.uniform(-t.degrees, t.degrees);
       return rotate(img, angle, t.interpolation ?? 'bilinear', t.fill ?? 0);
@@ -45,12 +45,18 @@ function applyOne(img: Image, t: TransformSpec, rng: Rng): Image {
   }
 }
 
-/** The study's training augmentation: random resized crop, ±30° rotation, flip. */
-export function trainTransforms(opts: { size?: number; rotation?: number; equalize?: boolean; filter?: Filter } = {}): TransformSpec[] {
+/**
+ * The study's training augmentation: random resized crop, ±30° rotation, flip. The crop's
+ * resize uses PIL's reducing_gap (default 2: crops over 4x the output are box-averaged by an
+ * integer factor first), which only matters for large uncached sources and is much cheaper
+ * there; pass `reducingGap: null` for the plain PIL resize.
+ */
+export function trainTransforms(opts: { size?: number; rotation?: number; equalize?: boolean; filter?: Filter; reducingGap?: number | null } = {}): TransformSpec[] {
   const size = opts.size ?? 224;
+  const gap = opts.reducingGap === undefined ? 2 : (opts.reducingGap ?? undefined);
   return [
     ...(opts.equalize ? [{ kind: 'equalize' } as const] : []),
-    { kind: 'randomResizedCrop', size, filter: opts.filter ?? 'bicubic' },
+    { kind: 'randomResizedCrop', size, filter: opts.filter ?? 'bicubic', ...(gap === undefined ? {} : { reducingGap: gap }) },
     { kind: 'randomRotation', degrees: opts.rotation ?? 30 },
     { kind: 'horizontalFlip', p: 0.5 },
   ];

@@ -71,8 +71,29 @@ const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
  * Resamples `img` (optionally only the `box` region) to outW x outH. Horizontal pass first, then
  * vertical, like PIL; each pass clamps to [0, 1] as PIL's 8-bit path clips, which keeps bicubic
  * overshoot from compounding and keeps parity with PIL on 8-bit images.
+ *
+ * `reducingGap` is PIL's `reducing_gap`: when the box is more than 2*gap times the output, it is
+ * first box-averaged by integer factors (`reduce`), then resampled. Much cheaper for large
+ * shrinks (1024 -> 256: ~4x fewer multiply-adds) and matches PIL's `resize(..., reducing_gap=g)`,
+ * but NOT plain `resize()` exactly (a slightly different, still antialiased, kernel); leave it
+ * undefined where torchvision/PIL parity matters (evaluation).
  */
-export function resample(img: Image, outW: number, outH: number, filter: Filter = 'bicubic', box?: Box): Image {
+export function resample(img: Image, outW: number, outH: number, filter: Filter = 'bicubic', box?: Box, reducingGap?: number): Image {
+  if (reducingGap !== undefined) {
+    const b = box ?? [0, 0, img.width, img.height];
+    const fx = Math.trunc((b[2] - b[0]) / outW / reducingGap) || 1;
+    const fy = Math.trunc((b[3] - b[1]) / outH / reducingGap) || 1;
+    if (fx > 1 || fy > 1) {
+      // PIL's Image.resize(size, resample, box, reducing_gap): box-average by integer factors
+      // over a "safe" box (the region the filter can reach), then resample the rest of the way.
+      const support = SUPPORT[filter] - 0.5;
+      const sx = ((b[2] - b[0]) / outW) * support;
+      const sy = ((b[3] - b[1]) / outH) * support;
+      const rb: Box = [Math.max(0, Math.trunc(b[0] - sx)), Math.max(0, Math.trunc(b[1] - sy)), Math.min(img.width, Math.ceil(b[2] + sx)), Math.min(img.height, Math.ceil(b[3] + sy))];
+      const small = reduce(img, fx, fy, rb);
+      return resample(small, outW, outH, filter, [(b[0] - rb[0]) / fx, (b[1] - rb[1]) / fy, (b[2] - rb[0]) / fx, (b[3] - rb[1]) / fy]);
+    }
+  }
   const [x0, y0, x1, y1] = box ?? [0, 0, img.width, img.height];
   const C = img.channels;
   const needH = outW !== img.width || x0 !== 0 || x1 !== img.width;
@@ -152,13 +173,79 @@ export function resample(img: Image, outW: number, outH: number, filter: Filter 
 }
 
 /**
+ * PIL's Image.reduce((fx, fy), box): each output pixel is the mean of an fx x fy block of the
+ * (integer) `box`; the last column/row average the pixels their partial blocks hold. About one
+ * add per source pixel, so it is the cheap first stage of a large shrink (see `reducingGap`).
+ */
+export function reduce(img: Image, fx: number, fy: number, box: Box = [0, 0, img.width, img.height]): Image {
+  const [bx0, by0, bx1, by1] = box;
+  const C = img.channels;
+  const W = img.width;
+  const ow = Math.ceil((bx1 - bx0) / fx);
+  const oh = Math.ceil((by1 - by0) / fy);
+  const out = new Float32Array(ow * oh * C);
+  if (C === 1 && fx === 2 && fy === 2 && (bx1 - bx0) % 2 === 0 && (by1 - by0) % 2 === 0) {
+    // the common case (grey, halving, no partial blocks); sums of 4 float32 values are exact in
+    // float64, so this gives the same bits as the general loop below
+    const d = img.data;
+    for (let oy = 0; oy < oh; oy++) {
+      let p = (by0 + 2 * oy) * W + bx0;
+      let q = p + W;
+      const o = oy * ow;
+      for (let ox = 0; ox < ow; ox++, p += 2, q += 2) out[o + ox] = (d[p] + d[p + 1] + (d[q] + d[q + 1])) * 0.25;
+    }
+    return { width: ow, height: oh, channels: 1, data: out };
+  }
+  const acc = new Float64Array(ow * C);
+  const d = img.data;
+  for (let oy = 0; oy < oh; oy++) {
+    const ya = by0 + oy * fy;
+    const yb = Math.min(ya + fy, by1);
+    acc.fill(0);
+    for (let y = ya; y < yb; y++) {
+      const row = y * W * C;
+      if (C === 1) {
+        for (let ox = 0, x = bx0; ox < ow; ox++) {
+          const xe = Math.min(x + fx, bx1);
+          let s = 0;
+          for (; x < xe; x++) s += d[row + x];
+          acc[ox] += s;
+        }
+      } else {
+        for (let ox = 0, x = bx0; ox < ow; ox++) {
+          const xe = Math.min(x + fx, bx1);
+          let r = 0;
+          let g = 0;
+          let b = 0;
+          for (let p = row + x * 3; x < xe; x++, p += 3) {
+            r += d[p];
+            g += d[p + 1];
+            b += d[p + 2];
+          }
+          acc[ox * 3] += r;
+          acc[ox * 3 + 1] += g;
+          acc[ox * 3 + 2] += b;
+        }
+      }
+    }
+    const o = oy * ow * C;
+    const ny = yb - ya;
+    for (let ox = 0; ox < ow; ox++) {
+      const inv = 1 / (Math.min(fx, bx1 - bx0 - ox * fx) * ny);
+      for (let c = 0; c < C; c++) out[o + ox * C + c] = acc[ox * C + c] * inv;
+    }
+  }
+  return { width: ow, height: oh, channels: C, data: out };
+}
+
+/**
  * torchvision's Resize: an integer resizes the shorter side (the longer one is truncated, as
  * torchvision does), a [height, width] pair resizes exactly.
  */
-export function resize(img: Image, size: number | [number, number], filter: Filter = 'bicubic'): Image {
+export function resize(img: Image, size: number | [number, number], filter: Filter = 'bicubic', reducingGap?: number): Image {
   const [h, w] = outputSize(img.width, img.height, size);
   if (h === img.height && w === img.width) return img;
-  return resample(img, w, h, filter);
+  return resample(img, w, h, filter, undefined, reducingGap);
 }
 
 export function outputSize(width: number, height: number, size: number | [number, number]): [number, number] {
