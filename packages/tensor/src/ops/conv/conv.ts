@@ -178,20 +178,28 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   checkTensor(op, 'input', x);
   const g = convGeometry(op, x.shape, weightShape, opts);
   checkGrad(op, dy, g, `input ${fmt(x.shape)}, weight ${fmt(weightShape)}`);
-  const dw = Tensor.empty([...weightShape], 'float32', op);
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   const TO = channelTile(tiles.wTO, Og, g.groups);
   const TR = Math.max(1, Math.min(tiles.wTR, Rg));
   const rTiles = Math.ceil(Rg / TR);
-  const wg = Math.min(tiles.wg, Math.ceil(rTiles / 8) * 8);
+  // Few input channels (a network's first conv) leave most SIMD lanes idle: give the spare lanes
+  // strided subsets of the rows and sum their partial results afterwards.
+  const rowsTotal = g.N * g.OH;
+  const S = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), rowsTotal));
+  const lanes = rTiles * S;
+  const wg = Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
+  const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg }),
+    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S }),
     inputs: { dy, x },
-    outputs: { out: dw },
-    workgroups: [Math.ceil(rTiles / wg), Math.ceil(g.O / TO), g.KH * g.KW],
+    outputs: { out: target },
+    workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
+  if (S === 1) return target;
+  const dw = sum(target, 0);
+  target.dispose();
   return dw;
 }
 

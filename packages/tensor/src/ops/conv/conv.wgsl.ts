@@ -148,6 +148,8 @@ export interface WeightGradSpec {
   KH: number; KW: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
   TO: number; TR: number; WG: number;
+  /** Splits of the (n, oh) rows: lane groups that each sum a strided subset, written as partials. */
+  S: number;
 }
 
 export function convWeightGradWgsl(s: WeightGradSpec): string {
@@ -161,8 +163,9 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
   // Tap and output-channel tile come from the workgroup id: dy loads and loop bounds are then
   // uniform across the workgroup (scalar loads on lavapipe); lanes differ only in input channels.
-  L.push(`  let rt = gid.x;`);
-  L.push(`  if (rt >= ${u(rTiles)}) { return; }`);
+  L.push(`  let rt = gid.x % ${u(rTiles)};`);
+  L.push(`  let split = gid.x / ${u(rTiles)};`);
+  L.push(`  if (split >= ${u(s.S)}) { return; }`);
   L.push(`  let tap = wid.z;`);
   L.push(`  let kh = i32(tap / ${u(s.KW)});`);
   L.push(`  let kw = i32(tap % ${u(s.KW)});`);
@@ -184,10 +187,20 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
   for (let r = 0; r < TR; r++) L.push(`  let rc${r} = min(r0 + ${u(r)}, ${u(s.Rg - 1)});`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`  var c${o}_${r} = 0.0;`);
-  L.push(`  for (var n = 0u; n < ${u(s.N)}; n++) {`);
+  if (s.S === 1) {
+    L.push(`  for (var n = 0u; n < ${u(s.N)}; n++) {`);
+  } else {
+    // Rows n*OH + oh with (row % S) == split; n loops, oh steps by S from the first such row.
+    L.push(`  for (var n = 0u; n < ${u(s.N)}; n++) {`);
+  }
   for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * ${u(s.O * OHW)} + oc${o} * ${u(OHW)};`);
   for (let r = 0; r < TR; r++) L.push(`    let xb${r} = n * ${u(s.C * HW)} + (g * ${u(s.Rg)} + rc${r}) * ${u(HW)};`);
-  L.push('    for (var oh = ylo; oh < yhi; oh++) {');
+  if (s.S === 1) {
+    L.push('    for (var oh = ylo; oh < yhi; oh++) {');
+  } else {
+    L.push(`    let first = (split + ${u(s.S)} - (n * ${u(s.OH)} + ylo) % ${u(s.S)}) % ${u(s.S)};`);
+    L.push(`    for (var oh = ylo + first; oh < yhi; oh += ${u(s.S)}) {`);
+  }
   L.push(`      let ih = u32(i32(oh * ${u(s.sh)}) + offh);`);
   L.push(`      let dyrow = oh * ${u(s.OW)};`);
   L.push(`      let xrow = ih * ${u(s.W)};`);
@@ -201,7 +214,7 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   L.push('  }');
   for (let o = 0; o < TO; o++) {
     for (let r = 0; r < TR; r++) {
-      L.push(`  if (o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set((oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`);
+      L.push(`  if (o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(split * ${u(s.O * s.Rg * KK)} + (oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`);
     }
   }
   L.push('}');
