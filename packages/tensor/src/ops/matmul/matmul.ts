@@ -22,20 +22,29 @@ export interface MatmulOptions {
 const KERNEL_VERSION = 2;
 
 /** Defaults before (or without) autotuning: measured best on lavapipe; shared tiles on GPUs. */
-export const cpuDefault: LanesConfig = { kind: 'lanes', tu: 8, tv: 4, lanes: 8, kb: 8, laneAxis: 'auto', vLoad: 'gather', uLoad: 'shuffle' };
+export const cpuDefault: LanesConfig = { kind: 'lanes', tu: 8, tv: 4, lanes: 8, kb: 8, laneAxis: 'auto', uLoad: 'shuffle' };
 export const gpuDefault: SharedConfig = { kind: 'shared', tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 };
+
+/**
+ * Whether the 'shuffle' variant is safe here: the subgroups feature, and subgroups at least as
+ * wide as the 8-invocation workgroup (so a workgroup is one subgroup).
+ */
+function canShuffle(g: Gpu, lanes: number): boolean {
+  const info = g.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
+  return g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= lanes;
+}
 
 /** Candidates the autotuner times on this kind of adapter. */
 export function matmulCandidates(cpu: boolean): MatmulConfig[] {
   if (cpu) {
-    const l = (tu: number, tv: number, vLoad: LanesConfig['vLoad'] = 'select', kb = 4): LanesConfig => ({ kind: 'lanes', tu, tv, lanes: 8, kb, laneAxis: 'auto', vLoad });
-    const sh = (tu: number, tv: number): LanesConfig => ({ ...l(tu, tv, 'gather'), uLoad: 'shuffle' });
-    const list: MatmulConfig[] = [l(4, 4, 'gather'), l(8, 4, 'gather'), l(8, 1)];
-    if (gpu().device.features.has('subgroups')) list.push(sh(4, 4), sh(8, 4), sh(8, 2), sh(16, 1), sh(4, 8));
+    const l = (tu: number, tv: number, uLoad: LanesConfig['uLoad']): LanesConfig => ({ kind: 'lanes', tu, tv, lanes: 8, kb: 8, laneAxis: 'auto', uLoad });
+    // Without subgroups: uniform loads of A (about half as fast on lavapipe).
+    if (!canShuffle(gpu(), 8)) return [l(4, 4, 'uniform'), l(8, 4, 'uniform')];
+    const list: MatmulConfig[] = [cpuDefault, l(16, 2, 'shuffle'), l(4, 4, 'shuffle'), l(4, 4, 'uniform')];
     return list;
   }
   const s = (tm: number, tn: number, wgM: number, wgN: number, tk: number): SharedConfig => ({ kind: 'shared', tm, tn, wgM, wgN, tk });
-  return [gpuDefault, s(4, 4, 8, 8, 16), s(8, 8, 16, 16, 8), s(4, 8, 16, 8, 16), s(2, 2, 16, 16, 16)];
+  return [gpuDefault, s(4, 4, 8, 8, 16), s(8, 8, 16, 16, 8)];
 }
 
 const chosen = new WeakMap<Gpu, MatmulConfig>();
@@ -157,7 +166,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     M, N, K, transA: !!options.transA, transB: !!options.transB, batches, batchDims: outBatch,
     aBatchStrides: batchStrides(aBatch, outBatch, M * K), bBatchStrides: batchStrides(bBatch, outBatch, K * N),
   };
-  const c = getMatmulTiles();
+  let c = getMatmulTiles();
+  if (c.kind === 'lanes' && c.uLoad === 'shuffle' && !canShuffle(gpu(), c.lanes)) c = { ...c, uLoad: 'uniform' };
   runKernel({
     name: 'matmul',
     body: c.kind === 'lanes' ? lanesWgsl(spec, c) : sharedWgsl(spec, c),

@@ -32,12 +32,6 @@ export interface LanesConfig {
   /** Which output axis the lanes run along: 'N' (U = A, V = B) or 'M' (U = Bᵀ, V = Aᵀ). */
   laneAxis: 'M' | 'N' | 'auto';
   /**
-   * How a lane gets its own V values: 'gather' = per-lane loads (a scalar loop over the lanes on
-   * lavapipe); 'select' = uniform loads of all the lanes' values and a select chain on the lane
-   * index, so every storage read is uniform (needs workgroup = one SIMD vector of \`lanes\`).
-   */
-  vLoad: 'gather' | 'select';
-  /**
    * How the uniform rows' values arrive: 'uniform' = loads at one address for all lanes;
    * 'shuffle' = each lane loads a different one of \`lanes\` consecutive values (one load for
    * \`lanes\` k-steps or rows) and \`subgroupShuffle\` hands them round (needs the subgroups feature
@@ -90,12 +84,14 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
   const shuffle = c.uLoad === 'shuffle' && (U.kContig || tu % lanes === 0);
   const kb = shuffle ? lanes : Math.max(4, c.kb - (c.kb % 4));
   // vec4 loads need 16-byte alignment of every vector read.
+  const UT = Math.ceil(U.R / tu);
+  const VT = Math.ceil(V.R / (lanes * tv));
   const uVec = U.kContig ? s.K % 4 === 0 : U.R % 4 === 0 && tu % 4 === 0;
   const vVec = V.kContig ? s.K % 4 === 0 : V.R % 4 === 0 && tv % 4 === 0;
   const L: string[] = [];
   const p = (x: string) => L.push(x);
   // Columns of lane l: contiguous runs of 4 when V is contiguous along its row axis (vec4 along v).
-  const vCol = (j: number) => (c.vLoad === 'select' || V.kContig || !vVec ? `v0 + ${j}u * ${lanes}u + lane` : `v0 + lane * ${tv}u + ${j}u`);
+  const vCol = (j: number) => (V.kContig || !vVec ? `v0 + ${j}u * ${lanes}u + lane` : `v0 + lane * ${tv}u + ${j}u`);
   for (let i = 0; i < tu; i++) p(`  let ur${i} = min(u0 + ${i}u, ${U.R - 1}u);`);
   for (let j = 0; j < tv; j++) p(`  let vr${j} = min(${vCol(j)}, ${V.R - 1}u);`);
   for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`  var c${i}_${j} = 0.0;`);
@@ -130,26 +126,7 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
       }
       // V: per-lane loads.
       let vv: (j: number, kk: number) => string;
-      if (c.vLoad === 'select') {
-        const sel = (name: string, val: (e: number) => string) => {
-          p(`    var ${name} = ${val(0)};`);
-          for (let e = 1; e < lanes; e++) p(`    ${name} = select(${name}, ${val(e)}, lane == ${e}u);`);
-        };
-        for (let j = 0; j < tv; j++) {
-          if (V.kContig && s.K % 4 === 0) {
-            for (let e = 0; e < lanes; e++) p(`    let x${j}_${e}_${q} = ${V.name}_get4((${idx(V, `min(v0 + ${j * lanes + e}u, ${V.R - 1}u)`, `k + ${q}u`)}) >> 2u);`);
-            for (let kk = 0; kk < 4; kk++) sel(`w${j}_${q + kk}`, (e) => `x${j}_${e}_${q}.${comp[kk]}`);
-          } else if (!V.kContig && V.R % 4 === 0 && lanes % 4 === 0) {
-            for (let kk = 0; kk < 4; kk++) {
-              for (let e = 0; e < lanes; e += 4) p(`    let x${j}_${e}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + ${j * lanes + e}u, ${V.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
-              sel(`w${j}_${q + kk}`, (e) => `x${j}_${e - (e % 4)}_${q + kk}.${comp[e % 4]}`);
-            }
-          } else {
-            for (let kk = 0; kk < 4; kk++) sel(`w${j}_${q + kk}`, (e) => `${V.name}_get(${idx(V, `min(v0 + ${j * lanes + e}u, ${V.R - 1}u)`, `k + ${q + kk}u`)})`);
-          }
-        }
-        vv = (j, kk) => `w${j}_${q + kk}`;
-      } else if (vVec && V.kContig) {
+      if (vVec && V.kContig) {
         for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${idx(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j}_${q}.${comp[kk]}`;
       } else if (vVec) {
@@ -180,11 +157,13 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
   return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
 @compute @workgroup_size(${lanes}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = wid.y + wid.z * nwg.y;
-  if (t >= ${Math.ceil((axis === 'N' ? s.M : s.N) / tu) * s.batches}u) { return; }
-  let bz = t / ${Math.ceil((axis === 'N' ? s.M : s.N) / tu)}u;
-  let v0 = wid.x * ${lanes * tv}u;
-  let u0 = (t % ${Math.ceil((axis === 'N' ? s.M : s.N) / tu)}u) * ${tu}u;
+  // Row tiles vary fastest, so consecutive workgroups reuse the same V columns from cache.
+  let t = wid.x + wid.y * nwg.x;
+  if (t >= ${UT * VT * s.batches}u) { return; }
+  let r = t / ${UT}u;
+  let bz = r / ${VT}u;
+  let v0 = (r % ${VT}u) * ${lanes * tv}u;
+  let u0 = (t % ${UT}u) * ${tu}u;
   let aBase = aBatch(bz);
   let bBase = bBatch(bz);
   let cBase = bz * ${s.M * s.N}u;
@@ -202,7 +181,9 @@ function fold(x: number, rowsTimesBatches: number): [number, number, number] {
 export function lanesGrid(s: MatmulSpec, c: LanesConfig): [number, number, number] {
   const axis = resolveLaneAxis(s, c);
   const [UR, VR] = axis === 'N' ? [s.M, s.N] : [s.N, s.M];
-  return fold(Math.ceil(VR / (c.lanes * c.tv)), Math.ceil(UR / c.tu) * s.batches);
+  const total = Math.ceil(VR / (c.lanes * c.tv)) * Math.ceil(UR / c.tu) * s.batches;
+  const x = Math.min(total, 65535);
+  return [x, Math.ceil(total / x), 1];
 }
 
 /**
