@@ -1,0 +1,134 @@
+// End to end through the real CLI process: train on a tiny synthetic set, check every artefact,
+// kill a run after its first epoch and resume it to the same weights as an uninterrupted run,
+// compare `predict --json` with `eval`, and check each bad input's one-line error and exit code.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesizeDataset } from '@cxr/data';
+import { openSafetensors } from '@cxr/models';
+
+const root = resolve(import.meta.dirname, '../../..');
+const tsx = join(root, 'node_modules/.bin/tsx');
+const main = join(root, 'packages/cli/src/main.ts');
+let work: string;
+let data: string;
+
+function cxr(args: string[], timeout = 600_000): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(tsx, [main, ...args], { cwd: work, encoding: 'utf8', timeout, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tiny = ['--arch', 'resnet18', '--weights', 'none', '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--optimizer', 'sgd', '--lr', '0.01', '--seed', '3'];
+
+function weightsOf(file: string): Map<string, Float32Array | Int32Array> {
+  const f = openSafetensors(file);
+  try {
+    return new Map(f.tensors.map((t) => [t.name, t.load().data as Float32Array]));
+  } finally {
+    f.close();
+  }
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'cxr-e2e-'));
+  data = join(work, 'data');
+  await synthesizeDataset({ out: data, perClass: 14, size: 48, seed: 1 });
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('cxr train', () => {
+  it('writes every artefact, and they parse', () => {
+    const r = cxr(['train', '--data', data, '--out', 'runs/a', ...tiny]);
+    expect(r.code, r.stderr).toBe(0);
+    const dir = join(work, 'runs/a');
+    for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    expect(metrics.epochs).toBe(2);
+    for (const s of ['train', 'val', 'test']) {
+      const m = metrics.splits[s];
+      expect(m.accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.accuracy).toBeLessThanOrEqual(1);
+      expect(m.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(m.n);
+    }
+    const history = readFileSync(join(dir, 'history.csv'), 'utf8').trim().split('\n');
+    expect(history).toHaveLength(3);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(config.arch).toBe('resnet18');
+    for (const png of ['curves.png', 'confusion.png', 'samples.png']) {
+      expect(readFileSync(join(dir, png)).subarray(1, 4).toString()).toBe('PNG');
+    }
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/## Metrics[\s\S]*curves\.png[\s\S]*confusion\.png/);
+    expect(weightsOf(join(dir, 'model.safetensors')).get('fc.weight')!.length).toBe(512 * 2);
+  });
+
+  it('resumes after a kill and ends with the weights of an uninterrupted run', async () => {
+    const dir = join(work, 'runs/b');
+    const child = spawn(tsx, [main, 'train', '--data', data, '--out', 'runs/b', ...tiny], { cwd: work, stdio: 'ignore', env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+    // Kill it as soon as the first epoch's checkpoint is complete (trainer.json is written last).
+    await new Promise<void>((done, fail) => {
+      const t = setInterval(() => {
+        if (existsSync(join(dir, 'trainer.json'))) { clearInterval(t); child.kill('SIGKILL'); done(); }
+      }, 100);
+      child.on('exit', () => { clearInterval(t); fail(new Error('the run ended before it could be killed')); });
+    });
+    await new Promise((r) => child.on('exit', r));
+    expect(existsSync(join(dir, 'metrics.json'))).toBe(false);
+    const again = cxr(['train', '--data', data, '--out', 'runs/b', ...tiny]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already holds an unfinished run; pass --resume/);
+    const r = cxr(['train', '--data', data, '--out', 'runs/b', '--resume', ...tiny]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/resuming .* after epoch 1/);
+    const a = weightsOf(join(work, 'runs/a/last.safetensors'));
+    const b = weightsOf(join(dir, 'last.safetensors'));
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [k, v] of a) expect(Buffer.compare(Buffer.from(v.buffer), Buffer.from(b.get(k)!.buffer)), k).toBe(0);
+  });
+
+  it('predict --json agrees with eval', () => {
+    const dir = join(work, 'runs/a');
+    const testDir = join(data, 'test');
+    const files = readdirSync(testDir).flatMap((c) => readdirSync(join(testDir, c)).map((f) => join(testDir, c, f))).sort();
+    const p = cxr(['predict', '--run', dir, '--json', ...files]);
+    expect(p.code, p.stderr).toBe(0);
+    const preds = JSON.parse(p.stdout) as { file: string; probs: number[]; logits: number[]; label: string }[];
+    expect(preds).toHaveLength(files.length);
+    for (const q of preds) expect(q.probs.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
+    const e = cxr(['eval', '--run', dir, '--split', 'test']);
+    expect(e.code, e.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, 'eval-test.json'), 'utf8'));
+    const correct = preds.filter((q) => q.file.includes(`/test/${q.label}/`)).length;
+    expect(correct / preds.length).toBeCloseTo(m.accuracy, 10);
+  });
+});
+
+describe('bad input: one-line errors and non-zero exits', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['a missing data folder', () => ['train', '--data', join(work, 'nope'), '--out', 'runs/x', ...tiny], /--data .*nope: no such folder/],
+    ['an empty data folder', () => { mkdirSync(join(work, 'empty'), { recursive: true }); return ['train', '--data', join(work, 'empty'), '--out', 'runs/x', ...tiny]; }, /found 0 class folder|empty|no image/i],
+    ['a single class', () => {
+      const d = join(work, 'single/train/infected');
+      mkdirSync(d, { recursive: true });
+      copyFileSync(join(data, 'train/infected', readdirSync(join(data, 'train/infected'))[0]), join(d, 'a.png'));
+      return ['train', '--data', join(work, 'single'), '--out', 'runs/x', ...tiny];
+    }, /need at least 2/],
+    ['an unknown architecture', () => ['train', '--data', data, '--arch', 'resnet19', '--out', 'runs/x'], /unknown --arch 'resnet19'/],
+    ['an image size too small', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--image-size', '16'], /image-size/],
+    ['weights that do not fit the head', () => ['eval', '--weights', join(work, 'runs/a/model.safetensors'), '--arch', 'resnet18', '--head', 'mlp:530', '--data', data], /does not fit this model/],
+    ['a finished run folder without --force', () => ['train', '--data', data, '--out', 'runs/a', ...tiny], /already holds a finished run/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(what, () => {
+      const r = cxr(args());
+      expect(r.code).not.toBe(0);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('cxr:') || l.startsWith('error'));
+      expect(lines.length, r.stderr).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(join(work, 'runs/x/metrics.json'))).toBe(false);
+    });
+  }
+});
