@@ -1,0 +1,86 @@
+// Whole models against torchvision: build resnet18()/vgg16() with a fixed seed in PyTorch, save
+// them in the zip and the legacy torch.save formats, load both into CXR, and compare eval logits
+// on a 2x3x224x224 batch (1e-4) and one training step's loss and gradients.
+//
+// Gradients are measured against PyTorch in float64: through 16-18 layers with ReLU sign flips
+// and (ResNet) batch norm over a batch of 2, float32 itself is only good to a few 1e-3 in the first
+// layers — PyTorch's own float32 gradients are 2e-3 (VGG16 features.0) to 7e-3 (ResNet-18 bn1)
+// from float64. So each gradient must be within 1e-3 of the float64 truth, or, where float32 cannot
+// get there, no further from it than 1.5x PyTorch's own float32 result.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as T from '@cxr/tensor';
+import { Dropout, crossEntropy } from '@cxr/nn';
+import { createModel, loadWeights } from '@cxr/models';
+import { readNpy } from './npy.ts';
+import { parityTempDir, requireOrSkip, runPython } from './python.ts';
+
+const have = await requireOrSkip('model parity (torchvision resnet18/vgg16)');
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  return Math.sqrt(num / den);
+}
+
+const only = process.env.CXR_PARITY_MODELS?.split(',');
+const cases = [
+  { arch: 'resnet18', grads: ['conv1.weight', 'bn1.weight', 'layer3.0.downsample.1.weight', 'fc.weight'] },
+  { arch: 'vgg16', grads: ['features.0.weight', 'features.28.weight', 'classifier.0.weight', 'classifier.6.weight'] },
+];
+
+describe.runIf(have)('models match torchvision', () => {
+  beforeAll(async () => { await T.getDevice(); });
+  afterAll(async () => { await T.destroyDevice(); });
+
+  for (const { arch, grads } of cases.filter((c) => !only || only.includes(c.arch))) {
+    it(`${arch}: zip and legacy checkpoints load; eval logits and a training step match`, async () => {
+      const dir = parityTempDir(arch);
+      try {
+        const ref = JSON.parse(await runPython('models_parity.py', [arch, dir, ...grads], { timeoutMs: 600_000 }));
+        const x = readNpy(join(dir, 'x.npy'));
+        const logitsRef = readNpy(join(dir, 'logits.npy'));
+        const input = T.tensor(x.data as Float32Array, x.shape);
+        for (const format of ['zip', 'legacy']) {
+          const model = createModel(arch, { generator: new T.Generator(123) });
+          loadWeights(model, join(dir, `model-${format}.pth`));
+          model.eval();
+          const logits = T.scope(() => model.forward(input));
+          const err = relErr(await logits.toArray(), logitsRef.data as Float32Array);
+          console.log(`${arch} ${format}: eval logits rel. error ${err.toExponential(2)}`);
+          expect(err).toBeLessThan(1e-4);
+          logits.dispose();
+          if (format === 'legacy') {
+            model.train();
+            for (const [, m] of model.namedModules()) if (m instanceof Dropout) m.training = false;
+            const loss = crossEntropy(model.forward(input), T.tensor(new Int32Array([3, 7])));
+            const lossValue = await loss.item();
+            loss.backward();
+            expect(Math.abs(lossValue - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-3);
+            const params = new Map(model.namedParameters());
+            const errors: Record<string, number> = {};
+            for (const name of grads) {
+              const g = params.get(name)!.grad!;
+              errors[name] = relErr(await g.toArray(), readNpy(join(dir, `grad-${name}.npy`)).data as Float64Array);
+            }
+            for (const name of grads) {
+              console.log(`${arch}: grad ${name} vs float64: CXR ${errors[name].toExponential(2)}, PyTorch float32 ${ref.torch32[name].toExponential(2)}`);
+            }
+            for (const name of grads) expect(errors[name], name).toBeLessThan(Math.max(1e-3, 1.5 * ref.torch32[name]));
+            const buffers = new Map(model.namedBuffers());
+            for (const name of ref.buffers as string[]) {
+              const e = relErr(await buffers.get(name)!.toArray(), readNpy(join(dir, `buf-${name}.npy`)).data as Float32Array);
+              expect(e, name).toBeLessThan(1e-4);
+            }
+          }
+          for (const p of model.parameters()) { p.grad?.dispose(); p.dispose(); }
+          for (const [, b] of model.namedBuffers()) b.dispose();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
