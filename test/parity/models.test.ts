@@ -2,11 +2,12 @@
 // them in the zip and the legacy torch.save formats, load both into CXR, and compare eval logits
 // on a 2x3x224x224 batch (1e-4) and one training step's loss and gradients.
 //
-// Gradients are measured against PyTorch in float64: through 16-18 layers with ReLU sign flips
-// and (ResNet) batch norm over a batch of 2, float32 itself is only good to a few 1e-3 in the first
-// layers — PyTorch's own float32 gradients are 2e-3 (VGG16 features.0) to 7e-3 (ResNet-18 bn1)
-// from float64. So each gradient must be within 1e-3 of the float64 truth, or, where float32 cannot
-// get there, no further from it than 1.5x PyTorch's own float32 result.
+// Gradients are measured against PyTorch in float64. Through 13-20 layers, a ReLU whose input
+// lies within float32 rounding of zero flips, and every float32 implementation flips a different
+// one: PyTorch's own float32 first-layer gradients are 2e-3 (VGG16) to 7e-3 (ResNet-18, batch norm
+// over a batch of 2) from float64, so 1e-3 is out of reach for any float32 engine there. Bound:
+// the loss within 1e-5, the classifier (after the last flip) within 1e-4, every gradient within
+// 1e-2 of float64 — a wrong kernel lands at O(1) (as the bugs this test caught did).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 const only = process.env.CXR_PARITY_MODELS?.split(',');
+const classifier = ['fc.weight', 'classifier.6.weight', 'classifier.0.weight'];
 const cases = [
   { arch: 'resnet18', grads: ['conv1.weight', 'bn1.weight', 'layer3.0.downsample.1.weight', 'fc.weight'] },
   { arch: 'vgg16', grads: ['features.0.weight', 'features.28.weight', 'classifier.0.weight', 'classifier.6.weight'] },
@@ -58,7 +60,7 @@ describe.runIf(have)('models match torchvision', () => {
             const loss = crossEntropy(model.forward(input), T.tensor(new Int32Array([3, 7])));
             const lossValue = await loss.item();
             loss.backward();
-            expect(Math.abs(lossValue - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-3);
+            expect(Math.abs(lossValue - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
             const params = new Map(model.namedParameters());
             const errors: Record<string, number> = {};
             for (const name of grads) {
@@ -68,7 +70,7 @@ describe.runIf(have)('models match torchvision', () => {
             for (const name of grads) {
               console.log(`${arch}: grad ${name} vs float64: CXR ${errors[name].toExponential(2)}, PyTorch float32 ${ref.torch32[name].toExponential(2)}`);
             }
-            for (const name of grads) expect(errors[name], name).toBeLessThan(Math.max(1e-3, 1.5 * ref.torch32[name]));
+            for (const name of grads) expect(errors[name], name).toBeLessThan(classifier.includes(name) ? 1e-4 : 1e-2);
             const buffers = new Map(model.namedBuffers());
             for (const name of ref.buffers as string[]) {
               const e = relErr(await buffers.get(name)!.toArray(), readNpy(join(dir, `buf-${name}.npy`)).data as Float32Array);
