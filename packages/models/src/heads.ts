@@ -11,14 +11,18 @@ import { VGG } from './arch/vgg.js';
  * - `extend` keeps the 1000-way ImageNet classifier and appends ReLU–Linear(1000→classes).
  * Apply a head after loading ImageNet weights: the new layers get fresh PyTorch-default inits.
  */
-export type HeadSpec = { kind: 'mlp'; hidden: number; dropout?: number } | { kind: 'replace' } | { kind: 'extend' } | { kind: 'none' };
+export type HeadSpec = { kind: 'mlp'; hidden: number[]; dropout?: number } | { kind: 'replace' } | { kind: 'extend' } | { kind: 'none' };
 
+/** `mlp:530`, `mlp:512,128` (one Linear–ReLU–Dropout per hidden width), `replace`, `extend`, `none`. */
 export function parseHeadSpec(spec: string): HeadSpec {
   const s = spec.trim();
-  const m = /^mlp:(\d+)$/.exec(s);
-  if (m && Number(m[1]) > 0) return { kind: 'mlp', hidden: Number(m[1]) };
   if (s === 'replace' || s === 'extend' || s === 'none') return { kind: s };
-  throw new Error(`unknown head '${spec}': use mlp:<hidden> (e.g. mlp:530), replace, extend or none`);
+  const m = /^mlp:(\d+(?:,\d+)*)$/.exec(s);
+  if (m) {
+    const hidden = m[1].split(',').map(Number);
+    if (hidden.every((h) => h > 0 && h <= 65536)) return { kind: 'mlp', hidden };
+  }
+  throw new Error(`bad --head '${spec}'; use mlp:N with N hidden units (e.g. mlp:530), replace or extend`);
 }
 
 function lastLinear(seq: Sequential): { index: number; layer: Linear } {
@@ -61,8 +65,13 @@ export function applyHead(model: Classifier, spec: HeadSpec | string, numClasses
     case 'none':
       return;
     case 'mlp': {
-      const inF = headInFeatures(model);
-      setHead(model, new Sequential(new Linear(inF, h.hidden, g), new ReLU(), new Dropout(h.dropout ?? 0.5, generator), new Linear(h.hidden, numClasses, g)));
+      const layers: Module[] = [];
+      let width = headInFeatures(model);
+      for (const hidden of h.hidden) {
+        layers.push(new Linear(width, hidden, g), new ReLU(), new Dropout(h.dropout ?? 0.5, generator));
+        width = hidden;
+      }
+      setHead(model, new Sequential(...layers, new Linear(width, numClasses, g)));
       return;
     }
     case 'replace': {

@@ -3,6 +3,8 @@ export { VGG, vgg, vggConfigs, type VggName, type VggOptions } from './arch/vgg.
 export { ResNet, BasicBlock, Bottleneck, resnet, resnetConfigs, type ResNetName, type ResNetOptions } from './arch/resnet.js';
 export { torchvisionInit } from './arch/init.js';
 export { applyHead, parseHeadSpec, headName, type HeadSpec, type Classifier } from './heads.js';
-export { applyFreeze, freezePatterns, freezeBatchNormStats } from './freeze.js';
+export { applyFreeze, freezeBatchNormStats } from './freeze.js';
+export { resolveFreeze, freezePresetNames } from './freezePresets.js';
+export { architectures, knownArchs, type ArchInfo } from './architectures.js';
 export { loadWeights, openWeights, toDevice } from './load.js';
-export { createModel, architectures, minImageSize } from './registry.js';
+export { createModel } from './registry.js';

@@ -1,11 +1,7 @@
 import type { Generator } from '@cxr/tensor';
 import { resnet, resnetConfigs, type ResNet, type ResNetName } from './arch/resnet.js';
-import { vgg, vggConfigs, VGG, type VggName } from './arch/vgg.js';
-
-export const architectures = [...Object.keys(vggConfigs), ...Object.keys(vggConfigs).map((n) => `${n}_bn`), ...Object.keys(resnetConfigs)] as const;
-
-/** Smallest input side each family accepts (five 2x poolings / stride-32 downsampling). */
-export const minImageSize = 32;
+import { vgg, vggConfigs, type VGG, type VggName } from './arch/vgg.js';
+import { knownArchs } from './architectures.js';
 
 /**
  * Builds an architecture by torchvision's name (`vgg16`, `vgg16_bn`, `resnet18`, …) with
@@ -15,5 +11,5 @@ export function createModel(arch: string, options: { numClasses?: number; genera
   const base = arch.replace(/_bn$/, '');
   if (base in vggConfigs) return vgg(base as VggName, { ...options, batchNorm: arch.endsWith('_bn') });
   if (arch in resnetConfigs) return resnet(arch as ResNetName, options);
-  throw new Error(`unknown architecture '${arch}': choose one of ${architectures.join(', ')}`);
+  throw new Error(`unknown architecture '${arch}': choose one of ${knownArchs.join(', ')}`);
 }

@@ -5,20 +5,22 @@
 import { existsSync, statSync } from 'node:fs';
 import { ConfigError } from './configError.ts';
 import { didYouMean } from './closestName.ts';
+import { parseHeadSpec, type HeadSpec as ModelHeadSpec } from '@cxr/models';
 
-export type HeadSpec = { kind: 'mlp'; hidden: number[] } | { kind: 'replace' } | { kind: 'extend' };
+export type HeadSpec = Exclude<ModelHeadSpec, { kind: 'none' }>;
 export type ScheduleSpec = { kind: 'constant' } | { kind: 'cosine' } | { kind: 'step'; every: number; gamma: number };
 export type WeightsSpec = { kind: 'imagenet' } | { kind: 'none' } | { kind: 'file'; path: string };
 
 export function parseHead(value: string): HeadSpec {
-  const v = value.trim();
-  if (v === 'replace' || v === 'extend') return { kind: v };
-  const m = /^mlp:(\d+(?:,\d+)*)$/.exec(v);
-  if (m) {
-    const hidden = m[1].split(',').map(Number);
-    if (hidden.every((h) => h > 0 && h <= 65536)) return { kind: 'mlp', hidden };
-  }
-  throw new ConfigError(`bad --head '${value}'; use mlp:N with N hidden units (e.g. mlp:530), replace or extend`);
+  const h = (() => {
+    try {
+      return parseHeadSpec(value);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  })();
+  if (h.kind === 'none') throw new ConfigError(`bad --head '${value}'; use mlp:N with N hidden units (e.g. mlp:530), replace or extend`);
+  return h;
 }
 
 export function parseSchedule(value: string): ScheduleSpec {

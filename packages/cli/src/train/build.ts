@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Module, type Optimizer } from '@cxr/nn';
-import { applyHead, createModel, defaultCacheDir, freezeBatchNormStats, loadWeights, officialWeights, type Classifier } from '@cxr/models';
+import { applyFreeze, applyHead, createModel, defaultCacheDir, freezeBatchNormStats, loadWeights, officialWeights, type Classifier } from '@cxr/models';
 import type { TrainConfig } from '../config/trainConfig.ts';
-import { resolveFreeze } from '../config/freezeSpec.ts';
 import { parseSchedule } from '../config/optionValues.ts';
 
 /** Where `--weights imagenet` finds torchvision's file (as `cxr weights pull` caches it). */
@@ -48,8 +47,7 @@ export function buildModel(config: TrainConfig, numClasses: number, generator: T
     weightsUsed = config.weights;
   }
   applyHead(model, config.head, numClasses, generator);
-  const globs = resolveFreeze(config.freeze, config.arch);
-  const frozen = globs.length ? model.freeze(globs.map((g) => g.replace(/\.\*\*$/, ''))) : [];
+  const frozen = applyFreeze(model, config.arch, config.freeze);
   return { model, weightsUsed, frozen };
 }
 

@@ -3,9 +3,6 @@ import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFold
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 
-/** Smallest input the architectures take (ResNet and VGG downsample by 32). */
-export const minImageSize = 32;
-
 /** The built-in dataset of the embedded default run: made once, reused after. */
 export async function ensureSyntheticData(dir: string, log: (m: string) => void): Promise<void> {
   if (existsSync(dir) && readdirSync(dir).length > 0) return;

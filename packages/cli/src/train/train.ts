@@ -16,7 +16,8 @@ import { prepareRunFolder, runFiles, writeRunConfig, writeRunMetrics } from '../
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { ensureSyntheticData, evalImage, makeLoaders, minImageSize, openDataset } from './data.ts';
+import { ensureSyntheticData, evalImage, makeLoaders, openDataset } from './data.ts';
+import { architectures } from '@cxr/models';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
 export interface TrainOptions {
@@ -39,7 +40,8 @@ function metricsFor(p: Predictions, classes: string[]): ClassificationMetrics {
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const log = options.log ?? ((m: string) => console.log(m));
   const started = performance.now();
-  if (config.imageSize < minImageSize) throw new Error(`--image-size ${config.imageSize} is too small for ${config.arch}: use at least ${minImageSize}`);
+  const minSize = architectures[config.arch]?.minImageSize ?? 32;
+  if (config.imageSize < minSize) throw new Error(`--image-size ${config.imageSize} is too small for ${config.arch}: use at least ${minSize}`);
   const dir = config.out;
   const state = prepareRunFolder(dir, { resume: config.resume, force: config.force });
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
