@@ -12,7 +12,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { add, destroyDevice, getDevice, matmul, rand, sync, type Tensor } from '@cxr/tensor';
+import { readdirSync, readFileSync } from 'node:fs';
+import { add, destroyDevice, getDevice, getMatmulTiles, matmul, rand, sync, type Tensor } from '@cxr/tensor';
+// Not re-exported by @cxr/tensor's index yet; the same module instance through its real path.
+import { autotuneMatmul } from '../../packages/tensor/src/ops/matmul/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -25,13 +28,36 @@ const only = new Set(args.flatMap((a, i) => (args[i - 1] === '--only' ? a.split(
 const want = (s: string) => only.size === 0 || only.has(s);
 const quick = flag('--quick');
 
-interface Row { bench: string; shape: string; unit: string; cxr: number; ms: number; torch?: number; ratio?: number; note?: string }
+interface Row { bench: string; shape: string; unit: string; cxr: number; ms: number; best?: number; cpuNorm?: number; torch?: number; ratio?: number; note?: string }
 
-/** Median of `reps` timed runs of `fn` (each ends with a GPU sync), after `warmup` untimed runs. */
-async function timeIt(fn: () => Tensor, reps: number, warmup = 1, minMs = 0): Promise<number> {
+/**
+ * CPU seconds used by this process's threads other than the main JS thread (on a CPU adapter:
+ * the driver's worker threads), from /proc. On a machine shared with other work, wall-clock
+ * rates drop with the load; work / (worker CPU time / cores) estimates the rate on idle cores.
+ */
+function workerCpuSeconds(): number | null {
+  try {
+    let total = 0;
+    for (const t of readdirSync('/proc/self/task')) {
+      if (t === String(process.pid)) continue;
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
+interface Timing { median: number; best: number; cpuPerRun: number | null }
+
+/** Median and best of `reps` timed runs of `fn` (each ends with a GPU sync), after `warmup` untimed runs. */
+async function timeIt(fn: () => Tensor, reps: number, warmup = 1, minMs = 0): Promise<Timing> {
   for (let i = 0; i < warmup; i++) { fn().dispose(); await sync(); }
   const times: number[] = [];
   const start = performance.now();
+  const cpu0 = workerCpuSeconds();
   for (let i = 0; i < reps || performance.now() - start < minMs; i++) {
     const t0 = performance.now();
     const t = fn();
@@ -40,20 +66,22 @@ async function timeIt(fn: () => Tensor, reps: number, warmup = 1, minMs = 0): Pr
     t.dispose();
     if (i > 50) break;
   }
+  const cpu1 = workerCpuSeconds();
   times.sort((x, y) => x - y);
-  return times[Math.floor(times.length / 2)];
+  return { median: times[Math.floor(times.length / 2)], best: times[0], cpuPerRun: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / times.length };
 }
 
 interface MatmulCase { name: string; M: number; N: number; K: number; batch?: number; transB?: boolean }
 
-async function benchMatmul(c: MatmulCase, reps: number): Promise<{ gflops: number; ms: number }> {
+async function benchMatmul(c: MatmulCase, reps: number): Promise<{ gflops: number; best: number; cpuNorm: number | null; ms: number }> {
   const a = rand([c.M, c.K], { seed: 1, low: -1, high: 1 });
   const b = rand(c.transB ? [c.N, c.K] : [c.K, c.N], { seed: 2, low: -1, high: 1 });
   const flops = 2 * c.M * c.N * c.K;
-  const ms = await timeIt(() => matmul(a, b, { transB: c.transB }), reps, 1, flops > 4e9 ? 0 : 1000);
+  const t = await timeIt(() => matmul(a, b, { transB: c.transB }), reps, 1, flops > 4e9 ? 0 : 1000);
   a.dispose();
   b.dispose();
-  return { gflops: flops / ms / 1e6, ms };
+  const cores = cpus().length;
+  return { gflops: flops / t.median / 1e6, best: flops / t.best / 1e6, cpuNorm: t.cpuPerRun ? flops / (t.cpuPerRun / cores) / 1e9 : null, ms: t.median };
 }
 
 const matmulCases = (): MatmulCase[] => {
@@ -109,15 +137,21 @@ async function child(): Promise<void> {
   await destroyDevice();
 }
 
-function childRun(n: number, priority: 'on' | 'off'): { gflops: number; ms: number } | null {
+function childRun(n: number, priority: 'on' | 'off'): { gflops: number; best: number; ms: number } | null {
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child-matmul', String(n), '--priority', priority], { encoding: 'utf8', timeout: 5 * 60_000 });
   if (r.status !== 0) { console.warn(`priority child (${priority}) failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`); return null; }
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
+function describe(c: unknown): string {
+  const x = c as Record<string, unknown>;
+  return x.kind === 'lanes' ? `lanes ${x.tu}x${x.tv} ${x.uLoad ?? 'uniform'}` : `shared ${x.tm}x${x.tn}/${x.wgM}x${x.wgN}/k${x.tk}`;
+}
+
 function table(rows: Row[]): void {
-  const head = ['bench', 'shape', 'CXR', 'unit', 'ms', 'PyTorch', 'CXR/PyTorch', 'note'];
-  const body = rows.map((r) => [r.bench, r.shape, r.cxr.toFixed(2), r.unit, r.ms.toFixed(2), r.torch?.toFixed(2) ?? '', r.ratio?.toFixed(2) ?? '', r.note ?? '']);
+  const head = ['bench', 'shape', 'CXR median', 'best', 'idle-core est.', 'unit', 'ms', 'PyTorch', 'CXR/PyTorch', 'note'];
+  const f = (v: number | undefined) => (v === undefined ? '' : v.toFixed(2));
+  const body = rows.map((r) => [r.bench, r.shape, f(r.cxr), f(r.best), f(r.cpuNorm), r.unit, r.ms.toFixed(2), f(r.torch), f(r.ratio), r.note ?? '']);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(w[i])).join(' | ') + ' |';
   console.log(line(head));
@@ -141,28 +175,30 @@ async function main(): Promise<void> {
   const torchCases: object[] = [];
 
   if (want('matmul')) {
-    const tensorMod = await import('@cxr/tensor') as Record<string, unknown>;
+    const tune = await autotuneMatmul();
+    extra.autotune = tune;
+    console.log(`  matmul autotune at ${tune.size}³: ${tune.timings.map((t) => `${describe(t.config)} ${t.ms.toFixed(1)} ms`).join(', ')} → ${describe(tune.best)}`);
     for (const c of matmulCases()) {
       const flops = 2 * c.M * c.N * c.K;
       const reps = quick ? 2 : flops > 2e10 ? 3 : 5;
       const r = await benchMatmul(c, reps);
-      rows.push({ bench: 'matmul', shape: c.name, unit: 'GFLOP/s', cxr: r.gflops, ms: r.ms });
-      console.log(`  matmul ${c.name}: ${r.gflops.toFixed(2)} GFLOP/s (${r.ms.toFixed(1)} ms)`);
+      rows.push({ bench: 'matmul', shape: c.name, unit: 'GFLOP/s', cxr: r.gflops, best: r.best, cpuNorm: r.cpuNorm ?? undefined, ms: r.ms });
+      console.log(`  matmul ${c.name}: ${r.gflops.toFixed(2)} GFLOP/s median, ${r.best.toFixed(2)} best (${r.ms.toFixed(1)} ms)${r.cpuNorm ? `, ${r.cpuNorm.toFixed(1)} per ${cpus().length} cores of driver CPU time` : ''}`);
       torchCases.push({ kind: 'matmul', ...c, reps });
     }
-    const cfg = typeof tensorMod.matmulConfig === 'function' ? (tensorMod.matmulConfig as () => unknown)() : undefined;
-    if (cfg) { extra.matmulConfig = cfg; console.log(`  matmul config: ${JSON.stringify(cfg)}`); }
+    extra.matmulConfig = getMatmulTiles();
   }
 
   if (want('elementwise')) {
     for (const n of quick ? [1 << 20] : [1 << 16, 1 << 20, 1 << 22, 1 << 24]) {
       const a = rand([n], { seed: 3 });
       const b = rand([n], { seed: 4 });
-      const ms = await timeIt(() => add(a, b), quick ? 3 : 7, 1, 500);
+      const t = await timeIt(() => add(a, b), quick ? 3 : 7, 1, 500);
+      const ms = t.median;
       const gbs = (12 * n) / ms / 1e6;
       a.dispose(); b.dispose();
       const name = `add ${n >= 1 << 20 ? `${n >> 20}M` : `${n >> 10}K`}`;
-      rows.push({ bench: 'elementwise', shape: name, unit: 'GB/s', cxr: gbs, ms });
+      rows.push({ bench: 'elementwise', shape: name, unit: 'GB/s', cxr: gbs, best: (12 * n) / t.best / 1e6, ms });
       console.log(`  ${name}: ${gbs.toFixed(2)} GB/s (${ms.toFixed(2)} ms)`);
       torchCases.push({ kind: 'add', name, n, reps: 7 });
     }
@@ -185,12 +221,20 @@ async function main(): Promise<void> {
     // Each setting in its own process: the priority, once lowered, cannot be raised again.
     await destroyDevice();
     const n = quick ? 512 : 1024;
-    const off = childRun(n, 'off');
-    const on = childRun(n, 'on');
+    // Alternate the two settings (two rounds) so a change in the machine's load hits both alike.
+    const runs = { off: [] as NonNullable<ReturnType<typeof childRun>>[], on: [] as NonNullable<ReturnType<typeof childRun>>[] };
+    for (let round = 0; round < (quick ? 1 : 2); round++) {
+      for (const p of ['off', 'on'] as const) { const r = childRun(n, p); if (r) runs[p].push(r); }
+    }
+    const avg = (xs: NonNullable<ReturnType<typeof childRun>>[]) => (xs.length === 0 ? null : {
+      gflops: xs.reduce((q, x) => q + x.gflops, 0) / xs.length, best: Math.max(...xs.map((x) => x.best)), ms: xs.reduce((q, x) => q + x.ms, 0) / xs.length,
+    });
+    const off = avg(runs.off);
+    const on = avg(runs.on);
     if (off && on) {
-      rows.push({ bench: 'priority', shape: `matmul ${n}³, normal priority`, unit: 'GFLOP/s', cxr: off.gflops, ms: off.ms });
-      rows.push({ bench: 'priority', shape: `matmul ${n}³, main thread nice 19`, unit: 'GFLOP/s', cxr: on.gflops, ms: on.ms, note: `${((on.gflops / off.gflops - 1) * 100).toFixed(0)}% vs normal` });
-      extra.priority = { n, off, on };
+      rows.push({ bench: 'priority', shape: `matmul ${n}³, normal priority`, unit: 'GFLOP/s', cxr: off.gflops, best: off.best, ms: off.ms });
+      rows.push({ bench: 'priority', shape: `matmul ${n}³, main thread nice 19`, unit: 'GFLOP/s', cxr: on.gflops, best: on.best, ms: on.ms, note: `${((on.gflops / off.gflops - 1) * 100).toFixed(0)}% vs normal (median)` });
+      extra.priority = { n, off, on, runs };
     }
     await getDevice();
   }
@@ -204,6 +248,7 @@ async function main(): Promise<void> {
     if (typeof f !== 'function') { console.log(`(${key}: ${file} has no ${fn}(), skipped)`); continue; }
     const res = await (f as (o: { quick: boolean }) => Promise<unknown>)({ quick });
     extra[key] = res;
+    if (!Array.isArray(res) && res && typeof res === 'object') console.log(`  ${key}: ${JSON.stringify(res)}`);
     if (Array.isArray(res)) {
       for (const r of res as Partial<Row>[]) {
         if (typeof r?.cxr === 'number') rows.push({ bench: key, shape: String(r.shape ?? ''), unit: String(r.unit ?? ''), cxr: r.cxr, ms: r.ms ?? 0, torch: r.torch, ratio: r.ratio ?? (r.torch ? r.cxr / r.torch : undefined), note: r.note });

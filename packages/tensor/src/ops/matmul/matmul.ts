@@ -77,14 +77,14 @@ export function setMatmulTiles(c: MatmulConfig | null): void {
 export interface AutotuneResult { best: MatmulConfig; timings: { config: MatmulConfig; ms: number }[]; size: number }
 
 /**
- * Times each candidate on a mid-size problem (512³ by default; a few hundred ms on lavapipe,
- * milliseconds on a GPU), keeps the fastest for this device in memory and in
+ * Times each candidate on a mid-size problem (1024³ by default: about 2 s in all on lavapipe,
+ * where 512³ proved too small to rank the tiles reliably; milliseconds on a GPU), keeps the fastest for this device in memory and in
  * ~/.cache/cxr/matmul-tune.json (or $CXR_CACHE_DIR), keyed by adapter and kernel version.
  * Call it once at start-up (the CLI and `pnpm bench` do); until then matmul uses the defaults.
  */
 export async function autotuneMatmul(options: { size?: number; reps?: number; candidates?: MatmulConfig[]; persist?: boolean } = {}): Promise<AutotuneResult> {
   const g = gpu();
-  const n = options.size ?? 512;
+  const n = options.size ?? 1024;
   const reps = options.reps ?? 3;
   const cands = options.candidates ?? matmulCandidates(g.isCpuAdapter);
   const a = Tensor.empty([n, n], 'float32', 'autotune a');
