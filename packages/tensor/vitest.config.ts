@@ -1,11 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { cxrTestConfig } from '../../vitest.shared.ts';
 
-export default defineConfig({
-  test: {
-    pool: 'forks',
-    fileParallelism: false,
-    testTimeout: 300_000,
-    hookTimeout: 120_000,
-    reporters: ['default', ['json', { outputFile: '../../.cache/test-results/tensor.json' }]],
-  },
-});
+export default cxrTestConfig('tensor');
