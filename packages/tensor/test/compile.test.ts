@@ -43,6 +43,28 @@ describe('every kernel variant compiles (backend=null)', () => {
     expect(T.memoryStats().pipelines).toBeGreaterThan(100);
   });
 
+  it('conv weight-gradient split-K variants (chunked, strided, GPU-like auto plan)', async () => {
+    const shapes: [number[], number[], T.Conv2dOptions][] = [
+      [[2, 5, 13, 17], [7, 5, 3, 3], { stride: 2, padding: 1 }],
+      [[2, 3, 17, 13], [5, 3, 7, 7], { stride: 2, padding: 3 }],
+      [[2, 6, 9, 7], [6, 1, 3, 3], { padding: 2, dilation: 2, groups: 6 }],
+      [[2, 8, 6, 6], [8, 8, 3, 3], { padding: 1 }],
+    ];
+    try {
+      for (const tilesSetting of [{ wSplit: 3 }, { wSplit: 1000 }, { wTarget: 65536 }, { wTarget: 0 }]) {
+        T.resetConvTiles();
+        T.setConvTiles(tilesSetting);
+        for (const [xs, ws, o] of shapes) {
+          const g = T.convGeometry('t', xs, ws, o);
+          T.conv2dBackwardWeight(T.zeros([g.N, g.O, g.OH, g.OW]), T.zeros(xs), ws, o);
+        }
+      }
+    } finally {
+      T.resetConvTiles();
+    }
+    await expect(T.sync()).resolves.toBeUndefined();
+  });
+
   it('a shader that does not compile is an error naming the op', async () => {
     T.runKernel({ name: 'brokenKernel', body: '@compute @workgroup_size(1) fn main() { let x: f32 = undefinedThing; }', outputs: { out: T.zeros([1]) }, workgroups: [1, 1, 1] });
     await expect(T.sync()).rejects.toThrow(/brokenKernel/);

@@ -1,7 +1,7 @@
 // conv2d and its gradients with tensors split into several storage-binding pages (a small
 // maxBindingBytes stands in for the >128 MiB activations of VGG16 at large batch).
 import { expect, it } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, tensor } from '../src/index.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.js';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
 
@@ -26,5 +26,12 @@ for (const c of cases) {
     expect(relErr(await conv2d(x, w, null, o).toArray(), refConv2d(xa, wa, null, g))).toBeLessThan(1e-4);
     expect(relErr(await conv2dBackwardInput(dy, w, c.x, o).toArray(), refConv2dBackwardInput(dya, wa, g))).toBeLessThan(1e-4);
     expect(relErr(await conv2dBackwardWeight(dy, x, c.w, o).toArray(), refConv2dBackwardWeight(dya, xa, g))).toBeLessThan(1e-4);
+    // Split-K: the partials [S, O, C, KH, KW] span several pages too.
+    setConvTiles({ wSplit: 7 });
+    try {
+      expect(relErr(await conv2dBackwardWeight(dy, x, c.w, o).toArray(), refConv2dBackwardWeight(dya, xa, g))).toBeLessThan(1e-4);
+    } finally {
+      resetConvTiles();
+    }
   });
 }

@@ -1,8 +1,9 @@
 import { fmt, type Shape } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
-import { runKernel } from '../../kernel/run.js';
+import { grid1d, runKernel } from '../../kernel/run.js';
+import { gpu } from '../../device/device.js';
 import { sum } from '../reduce/reduce.js';
-import { convWeightGradWgsl, gatherConvWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
+import { convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -56,15 +57,74 @@ export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Con
   return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups };
 }
 
-/** Register tiles; a per-adapter choice (see `setConvTiles`). */
-let tiles = { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64 };
+export interface ConvTiles {
+  fwdTO: number; fwdTP: number; bwdTO: number; bwdTP: number; wTO: number; wTR: number; wg: number;
+  /**
+   * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
+   * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
+   * (deterministic). `wTarget` = invocations wanted in flight (S is chosen so that
+   * tiles x taps x S reaches it); null = per adapter: 0 (no chunking) on a CPU adapter, where one
+   * invocation per tile already fills the cores, 65536 on a GPU.
+   */
+  wTarget: number | null;
+  /** Forces S (> 0; still capped by the rows and by `wPartialBytes`); 0 = from `wTarget`. */
+  wSplit: number;
+  /** Cap on the partial buffer (bytes). */
+  wPartialBytes: number;
+  /** Minimum output pixels one chunk reduces (keeps the partial traffic small against the work). */
+  wMinChunk: number;
+}
 
-export function setConvTiles(t: Partial<typeof tiles>): void {
+/** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
+const defaultTiles: ConvTiles = {
+  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64,
+  wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
+};
+let tiles: ConvTiles = { ...defaultTiles };
+
+export function setConvTiles(t: Partial<ConvTiles>): void {
   tiles = { ...tiles, ...t };
 }
 
-export function getConvTiles(): typeof tiles {
+/** Back to the defaults (tests). */
+export function resetConvTiles(): void {
+  tiles = { ...defaultTiles };
+}
+
+export function getConvTiles(): ConvTiles {
   return { ...tiles };
+}
+
+const gpuWeightTarget = 65536;
+
+/**
+ * Split-K plan of the weight gradient for geometry `g`: S partials of CR contiguous rows each
+ * ('chunked'), or the strided lane split of few-channel convs on a CPU adapter, or none (S = 1).
+ */
+export function weightGradSplit(g: ConvGeometry, cpu: boolean, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CR: number; mode: 'strided' | 'chunked'; TO: number; TR: number } {
+  const Rg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const TO = channelTile(t.wTO, Og, g.groups);
+  const TR = Math.max(1, Math.min(t.wTR, Rg));
+  const rTiles = Math.ceil(Rg / TR);
+  const rows = g.N * g.OH;
+  const KK = g.KH * g.KW;
+  const target = t.wTarget ?? (cpu ? 0 : gpuWeightTarget);
+  const base = rTiles * Math.ceil(g.O / TO) * KK;
+  let S = t.wSplit > 0 ? t.wSplit : Math.ceil(target / base);
+  if (t.wSplit <= 0) S = Math.min(S, Math.max(1, Math.floor((rows * g.OW) / t.wMinChunk)));
+  const perSplit = g.O * Rg * KK * 4;
+  // The partials stay within the byte cap and within one storage binding (so the weight-gradient
+  // kernel needs no more bindings than the unsplit one).
+  S = Math.max(1, Math.min(S, rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 * 64 / rTiles)));
+  if (S > 1) {
+    const CR = Math.ceil(rows / S);
+    return { S: Math.ceil(rows / CR), CR, mode: 'chunked', TO, TR };
+  }
+  // Few input channels (a network's first conv) leave most SIMD lanes idle: give the spare lanes
+  // strided subsets of the rows and sum their partial results afterwards.
+  const SL = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit)));
+  return { S: SL, CR: rows, mode: 'strided', TO, TR };
 }
 
 /** Largest of want, want/2, ... that divides the per-group channel count (tiles may not cross groups). */
@@ -180,25 +240,28 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   checkGrad(op, dy, g, `input ${fmt(x.shape)}, weight ${fmt(weightShape)}`);
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
-  const TO = channelTile(tiles.wTO, Og, g.groups);
-  const TR = Math.max(1, Math.min(tiles.wTR, Rg));
+  const { S, CR, mode, TO, TR } = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   const rTiles = Math.ceil(Rg / TR);
-  // Few input channels (a network's first conv) leave most SIMD lanes idle: give the spare lanes
-  // strided subsets of the rows and sum their partial results afterwards.
-  const rowsTotal = g.N * g.OH;
-  const S = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), rowsTotal));
   const lanes = rTiles * S;
   const wg = Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S }),
+    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR }),
     inputs: { dy, x },
     outputs: { out: target },
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;
-  const dw = sum(target, 0);
+  const dw = Tensor.empty([...weightShape], 'float32', op);
+  const M = dw.size;
+  runKernel({
+    name: `${op}.sumPartials`,
+    body: sumPartialsWgsl(S, M, 64),
+    inputs: { part: target },
+    outputs: { out: dw },
+    workgroups: grid1d(M, 64),
+  });
   target.dispose();
   return dw;
 }

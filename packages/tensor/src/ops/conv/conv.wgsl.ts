@@ -148,8 +148,16 @@ export interface WeightGradSpec {
   KH: number; KW: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
   TO: number; TR: number; WG: number;
-  /** Splits of the (n, oh) rows: lane groups that each sum a strided subset, written as partials. */
+  /**
+   * Splits of the N*OH output rows (split-K), each written as a partial [S, O, Rg, KH, KW] that a
+   * second pass sums: 'strided' = split s takes the rows with row % S == s (spare SIMD lanes of a
+   * few-channel conv on a CPU adapter); 'chunked' = split s takes the contiguous rows
+   * [s*CR, min((s+1)*CR, N*OH)) (fills a GPU: more independent invocations, short serial loops).
+   */
   S: number;
+  splitMode?: 'strided' | 'chunked';
+  /** Rows per chunk ('chunked' only). */
+  CR?: number;
 }
 
 export function convWeightGradWgsl(s: WeightGradSpec): string {
@@ -187,15 +195,26 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
   for (let r = 0; r < TR; r++) L.push(`  let rc${r} = min(r0 + ${u(r)}, ${u(s.Rg - 1)});`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`  var c${o}_${r} = 0.0;`);
-  if (s.S === 1) {
-    L.push(`  for (var n = 0u; n < ${u(s.N)}; n++) {`);
+  const chunked = s.S > 1 && s.splitMode === 'chunked';
+  const CR = s.CR ?? Math.ceil((s.N * s.OH) / s.S);
+  if (chunked) {
+    // Contiguous rows [R0, R1) of the N*OH rows: images n0..n1, each clipped to the chunk.
+    L.push(`  let R0 = split * ${u(CR)};`);
+    L.push(`  let R1 = min(R0 + ${u(CR)}, ${u(s.N * s.OH)});`);
+    L.push(`  let n1 = (R1 + ${u(s.OH - 1)}) / ${u(s.OH)};`);
+    L.push(`  for (var n = R0 / ${u(s.OH)}; n < n1; n++) {`);
+    L.push(`    let nb = n * ${u(s.OH)};`);
+    L.push(`    let clo = max(ylo, select(0u, R0 - nb, R0 > nb));`);
+    L.push(`    let chi = min(yhi, R1 - nb);`);
   } else {
-    // Rows n*OH + oh with (row % S) == split; n loops, oh steps by S from the first such row.
+    // S > 1: rows n*OH + oh with (row % S) == split; n loops, oh steps by S from the first such row.
     L.push(`  for (var n = 0u; n < ${u(s.N)}; n++) {`);
   }
   for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * ${u(s.O * OHW)} + oc${o} * ${u(OHW)};`);
   for (let r = 0; r < TR; r++) L.push(`    let xb${r} = n * ${u(s.C * HW)} + (g * ${u(s.Rg)} + rc${r}) * ${u(HW)};`);
-  if (s.S === 1) {
+  if (chunked) {
+    L.push('    for (var oh = clo; oh < chi; oh++) {');
+  } else if (s.S === 1) {
     L.push('    for (var oh = ylo; oh < yhi; oh++) {');
   } else {
     L.push(`    let first = (split + ${u(s.S)} - (n * ${u(s.OH)} + ylo) % ${u(s.S)}) % ${u(s.S)};`);
@@ -219,4 +238,17 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   }
   L.push('}');
   return L.join('\n') + '\n';
+}
+
+/** Sums the S partials [S, M] of a split-K reduction into [M], one invocation per output (in order: deterministic). */
+export function sumPartialsWgsl(S: number, M: number, wg: number): string {
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
+  if (i >= ${u(M)}) { return; }
+  var acc = 0.0;
+  for (var s = 0u; s < ${u(S)}; s++) { acc += part_get(s * ${u(M)} + i); }
+  out_set(i, acc);
+}
+`;
 }
