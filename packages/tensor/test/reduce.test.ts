@@ -84,3 +84,34 @@ describe('softmax and logSoftmax', () => {
     }
   });
 });
+
+describe('two-pass reductions (chunked partials, forced as on a GPU)', () => {
+  it('sum, mean, max, min, variance over large extents with few outputs', async () => {
+    const { setReduceSplitTarget } = await import('../src/ops/reduce/reduce.js');
+    setReduceSplitTarget(1 << 20);
+    try {
+      const big: [number[], number[]][] = [[[100003], [0]], [[3, 13, 41, 37], [0, 2, 3]], [[4, 1000], [1]], [[2, 3, 5, 7], [1, 2, 3]], [[7, 3, 300], [0, 2]]];
+      for (const [k, [shape, axes]] of big.entries()) {
+        const host = randomArray(sizeOf(shape), 900 + k, 99, 101);
+        const x = T.tensor(host, shape);
+        const count = axes.reduce((p, a) => p * shape[a], 1);
+        const s = reduceRef(host, shape, axes, 0, (a, v) => a + v);
+        const mean = s.data.map((v) => v / count);
+        expect(relErr(await T.sum(x, axes).toArray(), s.data), `sum ${shape} ${axes}`).toBeLessThan(1e-5);
+        expect(relErr(await T.mean(x, axes, true).toArray(), mean), `mean ${shape}`).toBeLessThan(1e-5);
+        expect(T.mean(x, axes, true).shape).toEqual(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+        expect(relErr(await T.max(x, axes).toArray(), reduceRef(host, shape, axes, -Infinity, Math.max).data), `max ${shape}`).toBe(0);
+        expect(relErr(await T.min(x, axes).toArray(), reduceRef(host, shape, axes, Infinity, Math.min).data), `min ${shape}`).toBe(0);
+        // Variance against a float64 two-pass reference.
+        const keepIdx = (i: number) => { let r = 0; let stride = 1; let rem = i; const idx: number[] = []; for (let d = shape.length - 1; d >= 0; d--) { idx[d] = rem % shape[d]; rem = Math.floor(rem / shape[d]); } for (let d = shape.length - 1; d >= 0; d--) if (!axes.includes(d)) { r += idx[d] * stride; stride *= shape[d]; } return r; };
+        const vref = new Float64Array(mean.length);
+        host.forEach((v, i) => { const o = keepIdx(i); vref[o] += (v - mean[o]) ** 2; });
+        expect(relErr(await T.variance(x, axes).toArray(), vref.map((v) => v / (count - 1))), `variance ${shape}`).toBeLessThan(1e-4);
+        // argmax keeps its one-pass path.
+        expect(Array.from(await T.argmax(T.reshape(x, [-1])).toArray())[0]).toBe(host.indexOf(Math.max(...host)));
+      }
+    } finally {
+      setReduceSplitTarget(null);
+    }
+  });
+});

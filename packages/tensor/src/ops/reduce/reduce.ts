@@ -1,11 +1,30 @@
 import { fmt, normAxes, type Shape } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { grid1d, runKernel } from '../../kernel/run.js';
+import { gpu } from '../../device/device.js';
 import { combiners, reduceLayout, reduceSerialWgsl, reduceWorkgroupWgsl } from './reduce.wgsl.js';
 
 export type Axes = number | readonly number[] | undefined;
 
 const serialBelow = 64;
+
+/**
+ * Invocations wanted in flight for one reduction: when one workgroup per output gives fewer,
+ * the reduced extent is cut into chunks (two passes). null = per adapter: 0 (never split) on a
+ * CPU adapter, 65536 on a GPU.
+ */
+let splitTarget: number | null = null;
+
+export function setReduceSplitTarget(target: number | null): void {
+  splitTarget = target;
+}
+
+function splitChunks(outSize: number, count: number, wg: number): number {
+  const target = splitTarget ?? (gpu().isCpuAdapter ? 0 : 65536);
+  const want = Math.ceil(target / (outSize * wg));
+  // Each chunk keeps at least 4 elements per lane; the grid stays within grid1d's reach.
+  return Math.max(1, Math.min(want, Math.floor(count / (wg * 4)), Math.floor(2 ** 31 / outSize)));
+}
 
 function outShape(shape: Shape, axes: number[], keepdim: boolean): number[] {
   return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
@@ -21,6 +40,26 @@ function reduce(op: string, kind: keyof typeof combiners, x: Tensor, axesArg: Ax
   const out = Tensor.empty(outShape(x.shape, axes, keepdim), c.withIndex ? 'int32' : 'float32', op);
   const serial = l.count < serialBelow;
   const wg = serial ? 64 : 128;
+  const chunks = serial || c.withIndex ? 1 : splitChunks(l.outSize, l.count, wg);
+  if (chunks > 1) {
+    // Two passes (deterministic): raw partials [outSize, chunks], then their sum / max / min.
+    const part = Tensor.empty([l.outSize, chunks], 'float32', `${op}.partials`);
+    runKernel({
+      name: `${op}.partials`,
+      body: reduceWorkgroupWgsl(l, c, wg, chunks),
+      inputs: center ? { x, center } : { x },
+      outputs: { out: part },
+      workgroups: grid1d(l.outSize * chunks, 1),
+    });
+    try {
+      const r = reduce(op, kind === 'sumsqdev' ? 'sum' : kind, part, 1, false, scale);
+      const v = r.view(outShape(x.shape, axes, keepdim));
+      r.dispose();
+      return v;
+    } finally {
+      part.dispose();
+    }
+  }
   runKernel({
     name: op,
     body: serial ? reduceSerialWgsl(l, c, wg) : reduceWorkgroupWgsl(l, c, wg),

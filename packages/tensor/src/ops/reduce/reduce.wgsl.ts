@@ -70,18 +70,27 @@ export const combiners: Record<'sum' | 'max' | 'min' | 'argmax' | 'argmin' | 'su
  * One workgroup per output element: its lanes stride over the reduced elements, then fold their
  * partials through workgroup memory. Used when the reduced extent is large.
  */
-export function reduceWorkgroupWgsl(l: ReduceLayout, c: Combiner, wg: number): string {
+export function reduceWorkgroupWgsl(l: ReduceLayout, c: Combiner, wg: number, chunks = 1): string {
+  // chunks > 1: workgroup (o, p) folds the reduced elements [p*CH, min((p+1)*CH, count)) and writes
+  // its raw partial (no scale) at o*chunks + p; a second reduction over the partials finishes.
+  const CH = Math.ceil(l.count / chunks);
+  const loop = chunks === 1
+    ? `for (var r = lid; r < ${l.count}u; r += ${wg}u) {`
+    : `let p = oc % ${chunks}u;
+  let rEnd = min(p * ${CH}u + ${CH}u, ${l.count}u);
+  for (var r = p * ${CH}u + lid; r < rEnd; r += ${wg}u) {`;
   return `${offsetFn('keepOffset', l.keepSizes, l.keepStrides)}${offsetFn('redOffset', l.redSizes, l.redStrides)}
 var<workgroup> sv: array<f32, ${wg}>;
 ${c.withIndex ? `var<workgroup> si: array<u32, ${wg}>;` : ''}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = wid.x + wid.y * nwg.x;
-  if (o >= ${l.outSize}u) { return; }
+  let oc = wid.x + wid.y * nwg.x;
+  if (oc >= ${l.outSize * chunks}u) { return; }
+  let o = oc / ${chunks}u;
   let base = keepOffset(o);
   var acc: f32 = ${c.init};
   var idx = 0xffffffffu;
-  for (var r = lid; r < ${l.count}u; r += ${wg}u) {
+  ${loop}
     let v = x_get(base + redOffset(r));
     ${c.step}
   }
@@ -102,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) {
     acc = sv[0];
     ${c.withIndex ? 'idx = si[0];' : ''}
-    out_set(o, ${c.result});
+    out_set(oc, ${chunks === 1 ? c.result : 'acc'});
   }
 }
 `;
