@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchNorm2d, batchNorm2dBackward, tensor } from '../src/index.js';
+import { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, tensor } from '../src/index.js';
 import { randomArray, relErr, useDevice } from './helpers.js';
 import { refBatchNorm, refBatchNormBackward } from './reference/norm.js';
 
@@ -10,12 +10,17 @@ const cases: [string, number[], boolean][] = [
   ['7x7, 5 channels, affine', [3, 5, 7, 7], true],
   ['1x1 spatial (after global pool), no affine', [5, 3, 1, 1], false],
   ['[N,C] input', [7, 5], true],
+  // Large N*H*W: with the split target forced (as on a GPU) the statistics and backward sums are
+  // chunked partials merged in order (8 chunks, the last one shorter).
+  ['45x47, 3 channels, split statistics', [4, 3, 45, 47], true],
+  ['37x41, 2 channels, no affine, split statistics', [3, 2, 37, 41], false],
 ];
 
 describe('batchNorm2d', () => {
   for (const [name, shape, affine] of cases) {
     for (const training of [true, false]) {
       it(`${name}, ${training ? 'training' : 'eval'}`, async () => {
+        setBatchNormSplitTarget(name.includes('split') ? 1 << 30 : null);
         const C = shape[1];
         const n = shape.reduce((a, b) => a * b);
         // an offset mean checks the two-pass variance
@@ -51,6 +56,7 @@ describe('batchNorm2d', () => {
         expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
         expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
         for (const t of [x, weight, bias, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias]) t?.dispose();
+        setBatchNormSplitTarget(null);
       });
     }
   }

@@ -1,10 +1,33 @@
 import { fmt } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { grid1d, runKernel } from '../../kernel/run.js';
-import { bnBackwardDxWgsl, bnBackwardReduceWgsl, bnEvalStatsWgsl, bnNormalizeWgsl, bnStatsWgsl, type BnLayout } from './batchnorm.wgsl.js';
+import { gpu } from '../../device/device.js';
+import {
+  bnBackwardDxWgsl, bnBackwardMergeWgsl, bnBackwardPartialWgsl, bnBackwardReduceWgsl, bnEvalStatsWgsl, bnNormalizeWgsl,
+  bnStatsMergeWgsl, bnStatsPartialWgsl, bnStatsWgsl, type BnLayout,
+} from './batchnorm.wgsl.js';
 
 const wgChannel = 256;
 const wgFlat = 256;
+
+/**
+ * Invocations wanted in flight for the per-channel reductions: with one workgroup per channel
+ * (64-512 on a GPU) each channel's N*H*W values are cut into P chunks reduced by separate
+ * workgroups, then merged in order (deterministic). null = per adapter: 0 (one workgroup per
+ * channel, unchanged) on a CPU adapter, 65536 on a GPU.
+ */
+let splitTarget: number | null = null;
+
+export function setBatchNormSplitTarget(target: number | null): void {
+  splitTarget = target;
+}
+
+function chunksOf(l: BnLayout): number {
+  const target = splitTarget ?? (gpu().isCpuAdapter ? 0 : 65536);
+  const want = Math.ceil(target / (l.C * wgChannel));
+  // At least 4 values per lane in each chunk.
+  return Math.max(1, Math.min(want, Math.floor((l.N * l.HW) / (wgChannel * 4)), 65535));
+}
 
 export interface BatchNorm2dOptions {
   /** γ [C]; omitted = 1 (affine=false). */
@@ -53,7 +76,20 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   if (o.training && l.N * l.HW <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
   const saveMean = Tensor.empty([l.C], 'float32', `${op}.saveMean`);
   const saveInvstd = Tensor.empty([l.C], 'float32', `${op}.saveInvstd`);
-  if (o.training) {
+  const P = o.training ? chunksOf(l) : 1;
+  if (o.training && P > 1) {
+    const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
+    runKernel({ name: `${op}.statsPartial`, body: bnStatsPartialWgsl(l, wgChannel, P), inputs: { x }, outputs: { part }, workgroups: [l.C, P, 1] });
+    runKernel({
+      name: `${op}.statsMerge`,
+      body: bnStatsMergeWgsl(l, 64, P),
+      inputs: { part },
+      outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
+      uniforms: { eps: ['f32', eps], momentum: ['f32', momentum] },
+      workgroups: [Math.ceil(l.C / 64), 1, 1],
+    });
+    part.dispose();
+  } else if (o.training) {
     runKernel({
       name: `${op}.stats`,
       body: bnStatsWgsl(l, wgChannel),
@@ -104,13 +140,27 @@ export function batchNorm2dBackward(
   const training = options.training ?? true;
   const dweight = Tensor.empty([l.C], 'float32', `${op}.dweight`);
   const dbias = Tensor.empty([l.C], 'float32', `${op}.dbias`);
-  runKernel({
-    name: `${op}.reduce`,
-    body: bnBackwardReduceWgsl(l, wgChannel),
-    inputs: { dy, x, saveMean, saveInvstd },
-    outputs: { dweight, dbias },
-    workgroups: [l.C, 1, 1],
-  });
+  const P = chunksOf(l);
+  if (P > 1) {
+    const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
+    runKernel({ name: `${op}.reducePartial`, body: bnBackwardPartialWgsl(l, wgChannel, P), inputs: { dy, x, saveMean }, outputs: { part }, workgroups: [l.C, P, 1] });
+    runKernel({
+      name: `${op}.reduceMerge`,
+      body: bnBackwardMergeWgsl(l.C, 64, P),
+      inputs: { part, saveInvstd },
+      outputs: { dweight, dbias },
+      workgroups: [Math.ceil(l.C / 64), 1, 1],
+    });
+    part.dispose();
+  } else {
+    runKernel({
+      name: `${op}.reduce`,
+      body: bnBackwardReduceWgsl(l, wgChannel),
+      inputs: { dy, x, saveMean, saveInvstd },
+      outputs: { dweight, dbias },
+      workgroups: [l.C, 1, 1],
+    });
+  }
   const dx = Tensor.empty(x.shape, 'float32', op);
   const inputs: Record<string, Tensor> = { dy, saveInvstd };
   if (weight) inputs.weight = weight;

@@ -122,3 +122,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 }
+
+/**
+ * Split statistics (fills a GPU): workgroup (c, p) reduces chunk p of channel c's N*H*W values
+ * (CH = ceil(M / P) each) to its local mean and sum of squared deviations, written to
+ * part[(c * P + p) * 2 + {0, 1}]; `bnStatsMergeWgsl` merges them in order (Chan et al.).
+ */
+export function bnStatsPartialWgsl(l: BnLayout, wg: number, P: number): string {
+  const M = l.N * l.HW;
+  const CH = Math.ceil(M / P);
+  return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
+  let p = wid.y;
+  let r0 = p * ${CH}u;
+  let r1 = min(r0 + ${CH}u, M);
+  var s = 0.0;
+  for (var r = r0 + lid; r < r1; r += ${wg}u) { s += x_get(at(c, r)); }
+  let mean = fold2(lid, s, 0.0).x / f32(max(r1, r0 + 1u) - r0);
+  var q = 0.0;
+  for (var r = r0 + lid; r < r1; r += ${wg}u) { let d = x_get(at(c, r)) - mean; q += d * d; }
+  let ss = fold2(lid, q, 0.0).x;
+  if (lid == 0u) {
+    part_set((c * ${P}u + p) * 2u, mean);
+    part_set((c * ${P}u + p) * 2u + 1u, ss);
+  }
+}
+`;
+}
+
+export function bnStatsMergeWgsl(l: BnLayout, wg: number, P: number): string {
+  const M = l.N * l.HW;
+  const CH = Math.ceil(M / P);
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= ${l.C}u) { return; }
+  var n = 0.0;
+  var mean = 0.0;
+  var ss = 0.0;
+  for (var p = 0u; p < ${P}u; p++) {
+    let nb = f32(min(${CH}u, ${M}u - min(${M}u, p * ${CH}u)));
+    if (nb == 0.0) { continue; }
+    let mb = part_get((c * ${P}u + p) * 2u);
+    let qb = part_get((c * ${P}u + p) * 2u + 1u);
+    let d = mb - mean;
+    let nn = n + nb;
+    mean = mean + d * (nb / nn);
+    ss = ss + qb + d * d * (n * nb / nn);
+    n = nn;
+  }
+  let v = ss / f32(${M}u);
+  saveMean_set(c, mean);
+  saveInvstd_set(c, 1.0 / sqrt(v + u.eps));
+  runningMean_set(c, (1.0 - u.momentum) * runningMean_get(c) + u.momentum * mean);
+  runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(${Math.max(1, M - 1)}u)));
+}
+`;
+}
+
+/** Split backward sums: workgroup (c, p) writes chunk p's Σdy and Σdy·(x − mean); a merge sums them in order. */
+export function bnBackwardPartialWgsl(l: BnLayout, wg: number, P: number): string {
+  const M = l.N * l.HW;
+  const CH = Math.ceil(M / P);
+  return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
+  let p = wid.y;
+  let r0 = p * ${CH}u;
+  let r1 = min(r0 + ${CH}u, M);
+  let mean = saveMean_get(c);
+  var a = 0.0;
+  var b = 0.0;
+  for (var r = r0 + lid; r < r1; r += ${wg}u) {
+    let k = at(c, r);
+    let g = dy_get(k);
+    a += g;
+    b += g * (x_get(k) - mean);
+  }
+  let t = fold2(lid, a, b);
+  if (lid == 0u) {
+    part_set((c * ${P}u + p) * 2u, t.x);
+    part_set((c * ${P}u + p) * 2u + 1u, t.y);
+  }
+}
+`;
+}
+
+export function bnBackwardMergeWgsl(C: number, wg: number, P: number): string {
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= ${C}u) { return; }
+  var a = 0.0;
+  var b = 0.0;
+  for (var p = 0u; p < ${P}u; p++) {
+    a += part_get((c * ${P}u + p) * 2u);
+    b += part_get((c * ${P}u + p) * 2u + 1u);
+  }
+  dbias_set(c, a);
+  dweight_set(c, b * saveInvstd_get(c));
+}
+`;
+}
