@@ -110,6 +110,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     await saveCheckpoint(dir, model, optimizer, {
       epoch: epoch + 1, bestValAccuracy, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
     });
+    // Crash injection for the resume test: a real SIGKILL at a known point, not a timed race.
+    if (process.env.CXR_KILL_AFTER_EPOCH === String(epoch + 1)) process.kill(process.pid, 'SIGKILL');
   }
 
   // Evaluate the kept (best) weights on every split.
