@@ -2,7 +2,7 @@
 // cases, each saved by torch.save as zip and legacy and by us in the old tar layout
 // (python/torch_formats.py, checked with torch.load), must load bit-exactly in state-dict order;
 // our safetensors output must read back exactly with an independent Python reader; malicious
-// and truncated files must fail by name. VGG16 (553 MB) only with CXR_TEST_VGG16=1.
+// and truncated files must fail by name. VGG16 (553 MB) in CI (CXR_REQUIRE_PARITY=1) or with CXR_TEST_VGG16=1.
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import {
   writeSafetensorsFile,
 } from '../../packages/models/src/weights/index.ts';
 import { readNpy } from './npy.ts';
-import { parityTempDir, requireOrSkip, runPython, runPythonCode } from './python.ts';
+import { parityRequired, parityTempDir, requireOrSkip, runPython, runPythonCode } from './python.ts';
 
 interface ManifestEntry {
   name: string;
@@ -130,9 +130,9 @@ describe.runIf(have)('weights parity with PyTorch', () => {
     }
   });
 
-  // VGG16 as torchvision ships it (legacy layout) is 553 MB with a 411 MB layer; opt-in because
-  // generating it costs ~30 s and 1.1 GB of disk. Measures the memory the load really needs.
-  it.runIf(process.env.CXR_TEST_VGG16 === '1')('VGG16 (553 MB, 411 MB layer) loads with one copy of the weights in memory', async () => {
+  // VGG16 as torchvision ships it (legacy layout) is 553 MB with a 411 MB layer; it costs 1.1 GB
+  // of disk, so locally it is opt-in; CI always runs it. Measures the memory the load really needs.
+  it.runIf(process.env.CXR_TEST_VGG16 === '1' || parityRequired())('VGG16 (553 MB, 411 MB layer) loads with one copy of the weights in memory', async () => {
     const path = join(dir, 'vgg16_legacy.pth');
     await runPythonCode(
       'import sys, torch, torchvision; torch.manual_seed(0); ' +
