@@ -13,7 +13,7 @@ export * from './ops/elementwise/binary.js';
 export { cast } from './ops/elementwise/cast.js';
 export { sum, mean, max, min, argmax, argmin, variance, type Axes } from './ops/reduce/reduce.js';
 export { softmax, logSoftmax } from './ops/reduce/softmax.js';
-export { matmul, setMatmulTiles, getMatmulTiles, type MatmulOptions } from './ops/matmul/matmul.js';
+export * from './ops/matmul/index.js';
 export {
   reshape, flatten, permute, transpose, contiguous, expand, slice, concat, stack, pad, indexSelect, gather, oneHot,
   squeeze, unsqueeze, type SliceRange,
