@@ -82,7 +82,14 @@ for (const L of convLayers) {
   const bi = await time(() => T.conv2dBackwardInput(dy, w, x.shape, opts), 5);
   const bw = await time(() => T.conv2dBackwardWeight(dy, x, w.shape, opts), 5);
   conv[L.name] = { forward: flops / f / 1e6, backwardInput: flops / bi / 1e6, backwardWeight: flops / bw / 1e6 };
-  log(`conv ${L.name}: fwd ${conv[L.name].forward.toFixed(0)}, bwd-in ${conv[L.name].backwardInput.toFixed(0)}, bwd-w ${conv[L.name].backwardWeight.toFixed(0)} GFLOP/s`);
+  // The weight gradient's split-K target (invocations to fill the device) is a per-adapter knob.
+  for (const wTarget of [1 << 15, 1 << 17]) {
+    T.setConvTiles({ wTarget });
+    const t = await time(() => T.conv2dBackwardWeight(dy, x, w.shape, opts), 5);
+    conv[L.name][`backwardWeight@${wTarget}`] = flops / t / 1e6;
+  }
+  T.resetConvTiles();
+  log(`conv ${L.name}: ${Object.entries(conv[L.name]).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} GFLOP/s`);
   for (const t of [x, w, dy]) t.dispose();
 }
 report.conv = conv;
