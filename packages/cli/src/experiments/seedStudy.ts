@@ -36,7 +36,8 @@ function task2(arch: 'vgg16' | 'resnet18', suffix: string, freeze: string, what:
     name: `t2-${arch}-${suffix}`,
     task: 2,
     description: `${arch === 'vgg16' ? 'VGG16' : 'ResNet-18'}, ${what}, LR 1e-3`,
-    options: { arch, head: 'mlp:530', freeze, lr: 1e-3 },
+    // Task 2 fine-tunes the pretrained classifier with only its last Linear swapped.
+    options: { arch, head: 'replace', freeze, lr: 1e-3 },
   };
 }
 
