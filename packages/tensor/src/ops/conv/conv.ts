@@ -4,6 +4,11 @@ import { grid1d, runKernel } from '../../kernel/run.js';
 import { gpu } from '../../device/device.js';
 import { sum } from '../reduce/reduce.js';
 import { convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
+import {
+  checkGemmConfig, gemmConvGrid, gemmConvWgsl, gemmWeightGradGrid, gemmWeightGradWgsl, type ConvGemmConfig,
+} from './conv-gemm.wgsl.js';
+
+export type { ConvGemmConfig } from './conv-gemm.wgsl.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -73,17 +78,66 @@ export interface ConvTiles {
   wPartialBytes: number;
   /** Minimum output pixels one chunk reduces (keeps the partial traffic small against the work). */
   wMinChunk: number;
+  /**
+   * Which kernels: 'cpu' = the register-tiled direct kernels above (lavapipe); 'gpu' = implicit
+   * GEMM with workgroup-shared tiles (conv-gemm.wgsl.ts); 'auto' = 'cpu' on a CPU adapter, 'gpu'
+   * otherwise. Grouped convs with fewer than `gemmMinGroupChannels` channels per group (in or
+   * out; depthwise) always use the direct kernels.
+   */
+  path: 'auto' | 'cpu' | 'gpu';
+  /** GPU path, forward and input gradient: M = pixels (tm x wgM), N = output channels (tn x wgN), K tile tk. */
+  gemm: ConvGemmConfig;
+  /** GPU path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN), K = pixels (tile tk). */
+  wGemm: ConvGemmConfig;
+  /** GPU path, weight gradient split-K: workgroups wanted in flight (S = their count / output tiles). */
+  gemmWgTarget: number;
+  /** GPU path, weight gradient: minimum pixels per split (rounded up to a multiple of wGemm.tk). */
+  gemmMinK: number;
+  gemmMinGroupChannels: number;
 }
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
 const defaultTiles: ConvTiles = {
   fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64,
   wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
+  path: 'auto',
+  // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
+  gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
+  wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
+  gemmWgTarget: 1024, gemmMinK: 256, gemmMinGroupChannels: 16,
 };
 let tiles: ConvTiles = { ...defaultTiles };
 
 export function setConvTiles(t: Partial<ConvTiles>): void {
+  if (t.path !== undefined && !['auto', 'cpu', 'gpu'].includes(t.path)) throw new Error(`setConvTiles: path must be 'auto', 'cpu' or 'gpu', got ${JSON.stringify(t.path)}`);
+  if (t.gemm) checkGemmConfig('setConvTiles', t.gemm);
+  if (t.wGemm) checkGemmConfig('setConvTiles', t.wGemm);
   tiles = { ...tiles, ...t };
+}
+
+/** Whether geometry `g` runs on the implicit-GEMM (GPU) kernels under the current settings. */
+export function convUsesGemm(g: ConvGeometry, cpu = gpu().isCpuAdapter): boolean {
+  const path = tiles.path === 'auto' ? (cpu ? 'cpu' : 'gpu') : tiles.path;
+  if (path !== 'gpu') return false;
+  return g.groups === 1 || Math.min(g.C / g.groups, g.O / g.groups) >= tiles.gemmMinGroupChannels;
+}
+
+/**
+ * Split-K plan of the GPU weight-gradient GEMM: S contiguous chunks of CK pixels (CK a multiple
+ * of the K tile), enough workgroups to fill the device, partials within the byte cap.
+ */
+export function gemmWeightGradSplit(g: ConvGeometry, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CK: number } {
+  const c = t.wGemm;
+  const Rg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const P = g.N * g.OH * g.OW;
+  const outTiles = Math.ceil((Rg * g.KH * g.KW) / (c.tn * c.wgN)) * Math.ceil(Og / (c.tm * c.wgM)) * g.groups;
+  const perSplit = g.O * Rg * g.KH * g.KW * 4;
+  let S = t.wSplit > 0 ? t.wSplit : Math.ceil(t.gemmWgTarget / outTiles);
+  if (t.wSplit <= 0) S = Math.min(S, Math.max(1, Math.floor(P / t.gemmMinK)));
+  S = Math.max(1, Math.min(S, Math.ceil(P / c.tk), Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 / g.groups)));
+  const CK = Math.ceil(P / S / c.tk) * c.tk;
+  return { S: Math.ceil(P / CK), CK };
 }
 
 /** Back to the defaults (tests). */
@@ -140,13 +194,23 @@ function checkTensor(op: string, name: string, t: Tensor): void {
   if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
 }
 
-function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>, TO0: number, TP0: number, src: Tensor, w: Tensor, out: Tensor, bias: Tensor | null): void {
+function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>, TO0: number, TP0: number, src: Tensor, w: Tensor, out: Tensor, bias: Tensor | null, gemm: boolean): void {
   const TO = channelTile(TO0, spec.Og, spec.groups);
   // Depthwise-like shapes have few output channels per tile: spend the registers on pixels.
   const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
   const full: GatherConvSpec = { ...spec, TO, TP, WG: tiles.wg };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
+  if (gemm) {
+    runKernel({
+      name: op,
+      body: gemmConvWgsl(spec, tiles.gemm),
+      inputs: bias ? { src, w, bias } : { src, w },
+      outputs: { out },
+      workgroups: gemmConvGrid(spec, tiles.gemm, gpu().limits.maxComputeWorkgroupsPerDimension),
+    });
+    return;
+  }
   runKernel({
     name: op,
     body: gatherConvWgsl(full),
@@ -178,7 +242,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     OH: g.OH, OW: g.OW, rh: 0, rw: 0, th: 1, tw: 1,
     tapsH: axis(g.KH, g.sh, g.ph, g.dh), tapsW: axis(g.KW, g.sw, g.pw, g.dw), KW: g.KW,
     wGroup: Og * R * g.KH * g.KW, wO: R * g.KH * g.KW, wR: g.KH * g.KW, bias: !!bias,
-  }, tiles.fwdTO, tiles.fwdTP, x, w, out, bias);
+  }, tiles.fwdTO, tiles.fwdTP, x, w, out, bias, convUsesGemm(g));
   return out;
 }
 
@@ -217,6 +281,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
+  const gemm = convUsesGemm(g);
   for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
     for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
       dispatchGather(op, {
@@ -225,7 +290,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
         OH: g.H, OW: g.W, rh, rw, th: g.sh, tw: g.sw,
         tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH), tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW), KW: g.KW,
         wGroup: Og * Cg * KK, wO: KK, wR: Cg * KK, bias: false,
-      }, tiles.bwdTO, tiles.bwdTP, dy, w, dx, null);
+      }, tiles.bwdTO, tiles.bwdTP, dy, w, dx, null, gemm);
     }
   }
   return dx;
@@ -240,6 +305,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   checkGrad(op, dy, g, `input ${fmt(x.shape)}, weight ${fmt(weightShape)}`);
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
+  if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
   const { S, CR, mode, TO, TR } = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
@@ -253,6 +319,10 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;
+  return sumPartials(op, target, weightShape, S);
+}
+
+function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number): Tensor {
   const dw = Tensor.empty([...weightShape], 'float32', op);
   const M = dw.size;
   runKernel({
@@ -264,6 +334,20 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   });
   target.dispose();
   return dw;
+}
+
+function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+  const { S, CK } = gemmWeightGradSplit(g, tiles, gpu().pageElements * 4);
+  const spec = { ...g, Rg: g.C / g.groups, Og: g.O / g.groups, S, CK };
+  const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  runKernel({
+    name: op,
+    body: gemmWeightGradWgsl(spec, tiles.wGemm),
+    inputs: { dy, x },
+    outputs: { out: target },
+    workgroups: gemmWeightGradGrid(spec, tiles.wGemm),
+  });
+  return S === 1 ? target : sumPartials(op, target, weightShape, S);
 }
 
 /** Gradient of conv2d's bias: the sum of dy [N, O, OH, OW] over N, OH, OW → [O]. */

@@ -1,0 +1,290 @@
+/**
+ * Implicit-GEMM conv kernels for real GPUs (selected in conv.ts when the adapter is not a CPU, or
+ * forced with `setConvTiles({ path: 'gpu' })`). Classic workgroup-shared tiling as the matmul's
+ * `shared` kernel: the workgroup stages a BM x tk tile of A and a tk x BN tile of B in workgroup
+ * memory, each invocation accumulates tm x tn outputs in registers. The im2col operand is never
+ * materialised: its tiles are gathered from the NCHW activations while loading workgroup memory.
+ *
+ * - `gemmConvWgsl` (forward and input gradient, from the same `GatherConvSpec` as the direct
+ *   kernel): M = pixels of the computed sub-grid (N·A·B), N = output channels (per group),
+ *   K = reduction channels x taps. Lanes run along pixels, so the gathers of the source and the
+ *   stores of the output are coalesced. The input gradient of a strided conv is one such GEMM per
+ *   stride residue class (only the taps that reach it).
+ * - `gemmWeightGradWgsl`: M = output channels, N = C/groups·KH·KW, K = N·OH·OW pixels. Loader
+ *   lanes run along the pixels, so reads of dy and x are coalesced; split-K over contiguous pixel
+ *   chunks writes partials [S, O, C/groups, KH, KW] that `sumPartialsWgsl` adds in order.
+ *
+ * Index decoding that does not depend on the K step (a loader slot's pixel, channel or column)
+ * is hoisted out of the K loop.
+ */
+import type { GatherConvSpec } from './conv.wgsl.js';
+
+/** Register block (tm x tn), invocations (wgM x wgN), K depth of a shared tile. */
+export interface ConvGemmConfig { tm: number; tn: number; wgM: number; wgN: number; tk: number }
+
+export type GemmConvSpec = Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>;
+
+const u = (n: number) => `${n}u`;
+const i = (n: number) => `${n}i`;
+
+export function checkGemmConfig(op: string, c: ConvGemmConfig): void {
+  for (const k of ['tm', 'tn', 'wgM', 'wgN', 'tk'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${op}: conv GEMM tile ${k} must be a positive integer, got ${c[k]} (${JSON.stringify(c)})`);
+  }
+  if (c.wgM * c.wgN > 1024) throw new Error(`${op}: conv GEMM workgroup ${c.wgM}x${c.wgN} exceeds 1024 invocations`);
+}
+
+/** Workgroups of the forward / input-gradient GEMM: pixel tiles (folded into x, y) x (channel tiles · groups). */
+export function gemmConvGrid(s: GemmConvSpec, c: ConvGemmConfig, maxWg = 65535): [number, number, number] {
+  const PT = Math.ceil((s.N * s.A * s.B) / (c.tm * c.wgM));
+  const CT = Math.ceil(s.Og / (c.tn * c.wgN));
+  const y = Math.ceil(PT / maxWg);
+  return [Math.ceil(PT / y), y, CT * s.groups];
+}
+
+export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
+  const { tm, tn, wgM, wgN, tk } = c;
+  const BM = tm * wgM;
+  const BN = tn * wgN;
+  const T = wgM * wgN;
+  const Ht = s.tapsH;
+  const Wt = s.tapsW;
+  const TT = Ht.count * Wt.count;
+  const K = s.R * TT;
+  const P = s.N * s.A * s.B;
+  const PT = Math.ceil(P / BM);
+  const CT = Math.ceil(s.Og / BN);
+  const IHW = s.IH * s.IW;
+  const OHW = s.OH * s.OW;
+  const L: string[] = [];
+  const p = (x: string) => L.push(x);
+  p(`var<workgroup> ta: array<f32, ${BM * tk}>;`);
+  p(`var<workgroup> tb: array<f32, ${BN * tk}>;`);
+  p(`@compute @workgroup_size(${wgM}, ${wgN}, 1)`);
+  p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {');
+  p('  let tx = lidv.x;');
+  p('  let ty = lidv.y;');
+  p('  let pt = wid.x + wid.y * nwg.x;');
+  p(`  if (pt >= ${u(PT)}) { return; }`);
+  p(`  let g = wid.z / ${u(CT)};`);
+  p(`  let m0 = pt * ${u(BM)};`);
+  p(`  let o0 = (wid.z % ${u(CT)}) * ${u(BN)};`);
+  for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`  var c${a}_${b} = 0.0;`);
+  if (K === 0) {
+    // No tap reaches this residue class: zeros. Keep both inputs referenced (layout 'auto').
+    p('  if (lid == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
+  } else {
+    // Decodes k (reduction channel r, tap th, tw) into `${pre}r`, `${pre}th`, `${pre}tw`.
+    const decodeK = (pre: string, k: string) => {
+      p(`      let ${pre}r = ${k} / ${u(TT)};`);
+      p(`      let ${pre}t = ${k} % ${u(TT)};`);
+      p(`      let ${pre}th = ${pre}t / ${u(Wt.count)};`);
+      p(`      let ${pre}tw = ${pre}t % ${u(Wt.count)};`);
+    };
+    // A loader slots: element e = lid + q*T of the BM x tk tile, pixel mm = e % BM (lanes along pixels), kk = e / BM.
+    const QA = Math.ceil((BM * tk) / T);
+    const aPix = new Map<number, string>();
+    for (let q = 0; q < QA; q++) {
+      const sh = (q * T) % BM;
+      if (!aPix.has(sh)) {
+        const v = `ap${aPix.size}`;
+        aPix.set(sh, v);
+        p(`  let ${v}m = (lid + ${u(sh)}) % ${u(BM)};`);
+        p(`  let ${v} = m0 + ${v}m;`);
+        p(`  let ${v}ok = ${v} < ${u(P)};`);
+        p(`  let ${v}n = ${v} / ${u(s.A * s.B)};`);
+        p(`  let ${v}a = (${v} % ${u(s.A * s.B)}) / ${u(s.B)};`);
+        p(`  let ${v}b = ${v} % ${u(s.B)};`);
+        p(`  let ${v}x = ${v}n * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)};`);
+        p(`  let ${v}h = i32(${v}a * ${u(Ht.scale)}) + ${i(Ht.off0)};`);
+        p(`  let ${v}w = i32(${v}b * ${u(Wt.scale)}) + ${i(Wt.off0)};`);
+      }
+      p(`  let ak${q} = (lid + ${u(sh)}) / ${u(BM)} + ${u(Math.floor((q * T) / BM))};`);
+    }
+    // B loader slots: element e = lid + q*T of the tk x BN tile, kk = e % tk (lanes along k), nn = e / tk.
+    const QB = Math.ceil((BN * tk) / T);
+    const fullTaps = Ht.k0 === 0 && Ht.kStep === 1 && Wt.k0 === 0 && Wt.kStep === 1 && Wt.count === s.KW && s.wR === TT;
+    for (let q = 0; q < QB; q++) {
+      p(`  let bn${q} = (lid + ${u(q * T)}) / ${u(tk)};`);
+      p(`  let bk${q} = (lid + ${u(q * T)}) % ${u(tk)};`);
+      p(`  let bo${q} = o0 + bn${q};`);
+      p(`  let bok${q} = bo${q} < ${u(s.Og)} && bn${q} < ${u(BN)};`);
+      p(`  let bw${q} = g * ${u(s.wGroup)} + min(bo${q}, ${u(s.Og - 1)}) * ${u(s.wO)};`);
+    }
+    p(`  for (var k0 = 0u; k0 < ${u(K)}; k0 += ${u(tk)}) {`);
+    for (let q = 0; q < QA; q++) {
+      const v = aPix.get((q * T) % BM)!;
+      const guard = (q + 1) * T > BM * tk ? ` && ak${q} < ${u(tk)}` : '';
+      p('    {');
+      p(`      let k = k0 + ak${q};`);
+      p('      var v = 0.0;');
+      p(`      if (${v}ok && k < ${u(K)}${guard}) {`);
+      decodeK('', 'k');
+      p(`        let ih = ${v}h + i32(th) * ${i(Ht.offStep)};`);
+      p(`        let iw = ${v}w + i32(tw) * ${i(Wt.offStep)};`);
+      p(`        if (u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + r * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
+      p('      }');
+      p(`      if (ak${q} < ${u(tk)}) { ta[ak${q} * ${u(BM)} + ${v}m] = v; }`);
+      p('    }');
+    }
+    for (let q = 0; q < QB; q++) {
+      p('    {');
+      p(`      let k = k0 + bk${q};`);
+      p('      var v = 0.0;');
+      p(`      if (bok${q} && k < ${u(K)}) {`);
+      if (fullTaps) {
+        p(`        v = w_get(bw${q} + k);`);
+      } else {
+        decodeK('', 'k');
+        p(`        v = w_get(bw${q} + r * ${u(s.wR)} + (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)});`);
+      }
+      p('      }');
+      p(`      if (bn${q} < ${u(BN)}) { tb[bk${q} * ${u(BN)} + bn${q}] = v; }`);
+      p('    }');
+    }
+    p('    workgroupBarrier();');
+    p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
+    for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(BM)} + tx + ${u(a * wgM)}];`);
+    for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(BN)} + ty + ${u(b * wgN)}];`);
+    for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
+    p('    }');
+    p('    workgroupBarrier();');
+    p('  }');
+  }
+  for (let b = 0; b < tn; b++) {
+    p(`  let oc${b} = g * ${u(s.Og)} + o0 + ty + ${u(b * wgN)};`);
+    p(`  let ook${b} = o0 + ty + ${u(b * wgN)} < ${u(s.Og)};`);
+    if (s.bias) p(`  let bias${b} = bias_get(min(oc${b}, ${u(s.O - 1)}));`);
+  }
+  for (let a = 0; a < tm; a++) {
+    p('  {');
+    p(`    let m = m0 + tx + ${u(a * wgM)};`);
+    p(`    if (m < ${u(P)}) {`);
+    p(`      let n = m / ${u(s.A * s.B)};`);
+    p(`      let pa = (m % ${u(s.A * s.B)}) / ${u(s.B)};`);
+    p(`      let pb = m % ${u(s.B)};`);
+    p(`      let d = n * ${u(s.O * OHW)} + (${u(s.rh)} + pa * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)} + pb * ${u(s.tw)};`);
+    for (let b = 0; b < tn; b++) p(`      if (ook${b}) { out_set(d + oc${b} * ${u(OHW)}, c${a}_${b}${s.bias ? ` + bias${b}` : ''}); }`);
+    p('    }');
+    p('  }');
+  }
+  p('}');
+  return L.join('\n') + '\n';
+}
+
+export interface GemmWeightGradSpec {
+  N: number; C: number; H: number; W: number;
+  O: number; OH: number; OW: number;
+  Rg: number; Og: number; groups: number;
+  KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  /** Splits of the N·OH·OW pixels (K) and pixels per split (a multiple of tk). */
+  S: number; CK: number;
+}
+
+/** Workgroups of the weight-gradient GEMM: column tiles x channel tiles x (splits · groups). */
+export function gemmWeightGradGrid(s: GemmWeightGradSpec, c: ConvGemmConfig): [number, number, number] {
+  return [Math.ceil((s.Rg * s.KH * s.KW) / (c.tn * c.wgN)), Math.ceil(s.Og / (c.tm * c.wgM)), s.S * s.groups];
+}
+
+export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): string {
+  const { tm, tn, wgM, wgN, tk } = c;
+  const BM = tm * wgM;
+  const BN = tn * wgN;
+  const T = wgM * wgN;
+  const KK = s.KH * s.KW;
+  const J = s.Rg * KK;
+  const P = s.N * s.OH * s.OW;
+  const OHW = s.OH * s.OW;
+  const HW = s.H * s.W;
+  const L: string[] = [];
+  const p = (x: string) => L.push(x);
+  p(`var<workgroup> ta: array<f32, ${BM * tk}>;`);
+  p(`var<workgroup> tb: array<f32, ${BN * tk}>;`);
+  p(`@compute @workgroup_size(${wgN}, ${wgM}, 1)`);
+  p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32) {');
+  p('  let tx = lidv.x;');
+  p('  let ty = lidv.y;');
+  p(`  let split = wid.z % ${u(s.S)};`);
+  p(`  let g = wid.z / ${u(s.S)};`);
+  p(`  let n0 = wid.x * ${u(BN)};`);
+  p(`  let o0 = wid.y * ${u(BM)};`);
+  p(`  let kBeg = split * ${u(s.CK)};`);
+  p(`  let kLen = min(${u(s.CK)}, ${u(P)} - kBeg);`);
+  for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`  var c${a}_${b} = 0.0;`);
+  // Both loaders: element e = lid + q*T, kk = e % tk (lanes along pixels), row = e / tk.
+  const QA = Math.ceil((BM * tk) / T);
+  const QB = Math.ceil((BN * tk) / T);
+  const kkKeys = new Map<number, string>();
+  const kkVar = (q: number) => {
+    const sh = (q * T) % tk;
+    if (!kkKeys.has(sh)) kkKeys.set(sh, `kp${kkKeys.size}`);
+    return kkKeys.get(sh)!;
+  };
+  for (let q = 0; q < Math.max(QA, QB); q++) kkVar(q);
+  for (const [sh, v] of kkKeys) p(`  let ${v}k = (lid + ${u(sh)}) % ${u(tk)};`);
+  for (let q = 0; q < QA; q++) {
+    p(`  let am${q} = (lid + ${u(q * T)}) / ${u(tk)};`);
+    p(`  let ao${q} = o0 + am${q};`);
+    p(`  let aok${q} = ao${q} < ${u(s.Og)} && am${q} < ${u(BM)};`);
+    p(`  let ad${q} = (g * ${u(s.Og)} + min(ao${q}, ${u(s.Og - 1)})) * ${u(OHW)};`);
+  }
+  for (let q = 0; q < QB; q++) {
+    p(`  let bn${q} = (lid + ${u(q * T)}) / ${u(tk)};`);
+    p(`  let bj${q} = n0 + bn${q};`);
+    p(`  let bok${q} = bj${q} < ${u(J)} && bn${q} < ${u(BN)};`);
+    p(`  let bjc${q} = min(bj${q}, ${u(J - 1)});`);
+    p(`  let bt${q} = bjc${q} % ${u(KK)};`);
+    p(`  let bh${q} = i32(bt${q} / ${u(s.KW)}) * ${i(s.dh)} - ${i(s.ph)};`);
+    p(`  let bw${q} = i32(bt${q} % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
+    p(`  let bx${q} = (g * ${u(s.Rg)} + bjc${q} / ${u(KK)}) * ${u(HW)};`);
+  }
+  p('  for (var k0 = 0u; k0 < kLen; k0 += ' + u(tk) + ') {');
+  // One pixel decode per distinct kk of this invocation's slots.
+  for (const [, v] of kkKeys) {
+    p(`    let ${v}p = kBeg + k0 + ${v}k;`);
+    p(`    let ${v}ok = k0 + ${v}k < kLen;`);
+    p(`    let ${v}n = ${v}p / ${u(OHW)};`);
+    p(`    let ${v}r = ${v}p % ${u(OHW)};`);
+    p(`    let ${v}h = i32((${v}r / ${u(s.OW)}) * ${u(s.sh)});`);
+    p(`    let ${v}w = i32((${v}r % ${u(s.OW)}) * ${u(s.sw)});`);
+  }
+  for (let q = 0; q < QA; q++) {
+    const v = kkVar(q);
+    p('    {');
+    p('      var v = 0.0;');
+    p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
+    p(`      if (am${q} < ${u(BM)}) { ta[${v}k * ${u(BM)} + am${q}] = v; }`);
+    p('    }');
+  }
+  for (let q = 0; q < QB; q++) {
+    const v = kkVar(q);
+    p('    {');
+    p('      var v = 0.0;');
+    p(`      let ih = ${v}h + bh${q};`);
+    p(`      let iw = ${v}w + bw${q};`);
+    p(`      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`);
+    p(`      if (bn${q} < ${u(BN)}) { tb[${v}k * ${u(BN)} + bn${q}] = v; }`);
+    p('    }');
+  }
+  p('    workgroupBarrier();');
+  p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
+  for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(BM)} + ty + ${u(a * wgM)}];`);
+  for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(BN)} + tx + ${u(b * wgN)}];`);
+  for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
+  p('    }');
+  p('    workgroupBarrier();');
+  p('  }');
+  p(`  let base = split * ${u(s.O * J)};`);
+  for (let a = 0; a < tm; a++) {
+    p(`  let wo${a} = o0 + ty + ${u(a * wgM)};`);
+    p(`  if (wo${a} < ${u(s.Og)}) {`);
+    p(`    let row = base + (g * ${u(s.Og)} + wo${a}) * ${u(J)};`);
+    for (let b = 0; b < tn; b++) {
+      p(`    { let j = n0 + tx + ${u(b * wgN)}; if (j < ${u(J)}) { out_set(row + j, c${a}_${b}); } }`);
+    }
+    p('  }');
+  }
+  p('}');
+  return L.join('\n') + '\n';
+}

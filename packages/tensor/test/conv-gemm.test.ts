@@ -1,0 +1,131 @@
+// The implicit-GEMM (GPU-path) conv kernels forced on the CPU adapter: the whole conv case matrix
+// (forward, input gradient, weight gradient with and without split-K) against float64 references,
+// under the default NVIDIA-class tiles and under small odd tiles whose loaders have partial slots.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, convUsesGemm, gemmWeightGradSplit, getConvTiles, resetConvTiles,
+  setConvTiles, tensor, type Conv2dOptions, type ConvTiles,
+} from '../src/index.js';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
+import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
+
+useDevice();
+beforeAll(() => setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 }));
+afterAll(() => resetConvTiles());
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number;
+  bias?: boolean;
+}
+
+const cases: Case[] = [
+  { name: '3x3 pad 1, 13x17, 3→5, bias', x: [2, 3, 13, 17], w: [5, 3, 3, 3], padding: [1, 1], bias: true },
+  { name: '3x3 stride 2 odd input pad 1, 5→7', x: [2, 5, 13, 17], w: [7, 5, 3, 3], stride: [2, 2], padding: [1, 1] },
+  { name: '3x3 pad 0, 7x7', x: [3, 3, 7, 7], w: [5, 3, 3, 3] },
+  { name: '7x7 stride 2 pad 3 (ResNet conv1), 17x13', x: [2, 3, 17, 13], w: [5, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+  { name: '3x3 dilation 2 pad 2', x: [2, 5, 13, 17], w: [3, 5, 3, 3], dilation: [2, 2], padding: [2, 2], bias: true },
+  { name: '1x1 stride 1', x: [2, 13, 7, 5], w: [11, 13, 1, 1] },
+  { name: '1x1 stride 2 odd input (downsample)', x: [2, 13, 7, 9], w: [11, 13, 1, 1], stride: [2, 2] },
+  { name: 'depthwise 3x3 pad 1', x: [2, 5, 13, 17], w: [5, 1, 3, 3], padding: [1, 1], groups: 5, bias: true },
+  { name: 'depthwise 3x3 stride 2 pad 1', x: [2, 5, 13, 17], w: [5, 1, 3, 3], stride: [2, 2], padding: [1, 1], groups: 5 },
+  { name: 'groups 2, 6→4', x: [2, 6, 7, 9], w: [4, 3, 3, 3], padding: [1, 1], groups: 2 },
+  { name: 'groups 3, 9→12', x: [1, 9, 7, 7], w: [12, 3, 3, 3], padding: [1, 1], groups: 3 },
+  { name: 'rectangular 3x5, stride 2x1, pad 1x2, dilation 1x2', x: [2, 3, 13, 17], w: [5, 3, 3, 5], stride: [2, 1], padding: [1, 2], dilation: [1, 2] },
+  { name: '5x5 stride 3 pad 0 (taps skip rows; empty residue classes)', x: [1, 3, 13, 17], w: [7, 3, 5, 5], stride: [3, 3] },
+  { name: 'padding 3, 3x3, 13→11, bias', x: [1, 13, 5, 7], w: [11, 13, 3, 3], padding: [3, 3], bias: true },
+  { name: '1x1 image', x: [3, 5, 1, 1], w: [7, 5, 1, 1], bias: true },
+  { name: '2x2 stride 2', x: [1, 3, 8, 8], w: [5, 3, 2, 2], stride: [2, 2] },
+  { name: 'more channels than a tile: 3x3 pad 1, 37→70', x: [1, 37, 6, 5], w: [70, 37, 3, 3], padding: [1, 1], bias: true },
+];
+
+const opts = (c: Case): Conv2dOptions => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+
+const configs: [string, Partial<ConvTiles>][] = [
+  ['default GPU tiles', {}],
+  // Odd tiles: BM*tk and BN*tk not multiples of the invocations (partial loader slots), tk not dividing K.
+  ['odd tiles 3x2 / 7x3 invocations, tk 5, split-K 3', {
+    gemm: { tm: 3, tn: 2, wgM: 7, wgN: 3, tk: 5 }, wGemm: { tm: 2, tn: 3, wgM: 3, wgN: 7, tk: 5 }, wSplit: 3,
+  }],
+];
+
+for (const [cname, cfg] of configs) {
+  describe(`GPU-path (implicit GEMM) conv vs float64 reference: ${cname}`, () => {
+    let seed = 700;
+    for (const c of cases) {
+      it(c.name, async () => {
+        const saved = getConvTiles();
+        setConvTiles(cfg);
+        try {
+          const o = opts(c);
+          const g = refGeom(c.x, c.w, o as never);
+          expect(convUsesGemm(convGeometry('t', c.x, c.w, o))).toBe(true);
+          const xa = randomArray(sizeOf(c.x), seed++);
+          const wa = randomArray(sizeOf(c.w), seed++);
+          const ba = c.bias ? randomArray(c.w[0], seed++) : null;
+          const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+          const x = tensor(xa, c.x);
+          const w = tensor(wa, c.w);
+          const b = ba ? tensor(ba, [c.w[0]]) : null;
+          const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+          const y = conv2d(x, w, b, o);
+          const dx = conv2dBackwardInput(dy, w, c.x, o);
+          const dw = conv2dBackwardWeight(dy, x, c.w, o);
+          const [yo, dxo, dwo] = await Promise.all([y.toArray(), dx.toArray(), dw.toArray()]);
+          expect(relErr(yo, refConv2d(xa, wa, ba, g))).toBeLessThan(1e-4);
+          expect(relErr(dxo, refConv2dBackwardInput(dya, wa, g))).toBeLessThan(1e-4);
+          const refDw = refConv2dBackwardWeight(dya, xa, g);
+          expect(relErr(dwo, refDw)).toBeLessThan(1e-4);
+          const yNoBias = ba ? Float64Array.from(yo, (v, i) => v - ba[Math.floor(i / (g.OH * g.OW)) % g.O]) : yo;
+          const lhs = dot(yNoBias, dya);
+          expect(Math.abs(dot(xa, dxo) - lhs)).toBeLessThan(1e-4 * (Math.abs(lhs) + Math.sqrt(yo.length)));
+          // Weight gradient unsplit (S = 1, written in place) and with many one-tile chunks.
+          for (const wSplit of [1, 1000]) {
+            setConvTiles({ wSplit });
+            const dw2 = conv2dBackwardWeight(dy, x, c.w, o);
+            expect(relErr(await dw2.toArray(), refDw), `wSplit ${wSplit}`).toBeLessThan(1e-4);
+            dw2.dispose();
+          }
+          for (const t of [x, w, dy, y, dx, dw]) t.dispose();
+          b?.dispose();
+        } finally {
+          resetConvTiles();
+          setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 });
+        }
+      });
+    }
+  });
+}
+
+describe('GPU-path selection', () => {
+  it('auto picks the direct kernels on a CPU adapter, GEMM on a GPU; depthwise falls back', () => {
+    resetConvTiles();
+    try {
+      const resnet = convGeometry('t', [8, 64, 56, 56], [64, 64, 3, 3], { padding: 1 });
+      const dwise = convGeometry('t', [8, 64, 56, 56], [64, 1, 3, 3], { padding: 1, groups: 64 });
+      const g32 = convGeometry('t', [8, 64, 56, 56], [64, 32, 3, 3], { padding: 1, groups: 2 });
+      expect(convUsesGemm(resnet, true)).toBe(false);
+      expect(convUsesGemm(resnet, false)).toBe(true);
+      expect(convUsesGemm(dwise, false)).toBe(false);
+      expect(convUsesGemm(g32, false)).toBe(true);
+      setConvTiles({ path: 'gpu' });
+      expect(convUsesGemm(resnet, true)).toBe(true);
+      setConvTiles({ path: 'cpu' });
+      expect(convUsesGemm(resnet, false)).toBe(false);
+      // Split-K fills the device on the ResNet layer (9 output tiles) and stays unsplit when tiles suffice.
+      resetConvTiles();
+      const p = gemmWeightGradSplit(resnet);
+      expect(p.S * 9).toBeGreaterThanOrEqual(800);
+      expect(p.CK % 32).toBe(0);
+      expect(p.S * p.CK).toBeGreaterThanOrEqual(8 * 56 * 56);
+      const big = convGeometry('t', [8, 512, 28, 28], [512, 512, 3, 3], { padding: 1 });
+      expect(gemmWeightGradSplit(big).S).toBeLessThanOrEqual(2);
+      expect(() => setConvTiles({ gemm: { tm: 0, tn: 4, wgM: 16, wgN: 16, tk: 8 } })).toThrow(/setConvTiles: conv GEMM tile tm/);
+    } finally {
+      resetConvTiles();
+      setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 });
+    }
+  });
+});
