@@ -74,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
-    const msg = (e as Error).message ?? String(e);
+    let msg = (e as Error).message ?? String(e);
+    if (/maxBufferSize|out of memory|OutOfMemory/i.test(msg)) msg += ' — out of GPU memory: lower --batch-size or --image-size';
     console.error(`cxr: ${msg.split('\n').length > 8 ? msg.split('\n').slice(0, 8).join('\n') + '\n…' : msg}`);
     if (process.env.CXR_DEBUG) console.error(e);
     return 1;
