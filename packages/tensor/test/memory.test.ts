@@ -53,4 +53,9 @@ describe('memory', () => {
     v.dispose();
     await expect(v.toArray()).rejects.toThrow(/toArray: tensor of shape \[2,2\] was used after dispose/);
   });
+
+  it('a tensor larger than the device can hold is an error naming the op and the shape', () => {
+    const elements = Math.ceil(T.gpu().limits.maxBufferSize / 4) + 1024;
+    expect(() => T.zeros([elements])).toThrow(new RegExp(`full \\[${elements}\\]: needs a buffer of \\d+ bytes, over this device's maxBufferSize`));
+  });
 });
