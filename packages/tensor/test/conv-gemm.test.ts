@@ -39,6 +39,9 @@ const cases: Case[] = [
   { name: '1x1 image', x: [3, 5, 1, 1], w: [7, 5, 1, 1], bias: true },
   { name: '2x2 stride 2', x: [1, 3, 8, 8], w: [5, 3, 2, 2], stride: [2, 2] },
   { name: 'more channels than a tile: 3x3 pad 1, 37→70', x: [1, 37, 6, 5], w: [70, 37, 3, 3], padding: [1, 1], bias: true },
+  // Channels a multiple of the K tile: K ordered (tap, channel), one tap per K tile.
+  { name: 'tap-major K: 3x3 pad 1, 16→16', x: [2, 16, 9, 7], w: [16, 16, 3, 3], padding: [1, 1], bias: true },
+  { name: 'tap-major K: 3x3 stride 2 pad 1, 16→8', x: [1, 16, 9, 7], w: [8, 16, 3, 3], stride: [2, 2], padding: [1, 1] },
 ];
 
 const opts = (c: Case): Conv2dOptions => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
@@ -53,7 +56,7 @@ const odd: Partial<ConvTiles> = {
 };
 const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
   ['odd tiles 3x2 / 3x2 invocations, tk 4, split-K 3', odd, cases, false],
-  ['default GPU tiles', {}, cases.filter((c) => /13x17, 3→5|37→70/.test(c.name)), true],
+  ['default GPU tiles', {}, cases.filter((c) => /13x17, 3→5|37→70|16→16/.test(c.name)), true],
 ];
 
 for (const [cname, cfg, list, splits] of runs) {

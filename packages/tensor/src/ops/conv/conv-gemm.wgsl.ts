@@ -15,7 +15,8 @@
  *   chunks writes partials [S, O, C/groups, KH, KW] that `sumPartialsWgsl` adds in order.
  *
  * Index decoding that does not depend on the K step (a loader slot's pixel, channel or column)
- * is hoisted out of the K loop.
+ * is hoisted out of the K loop. When the K tile divides the reduction channels (every layer
+ * but a network's first), K is ordered (tap, channel) so a K tile has one tap, decoded once.
  */
 import type { GatherConvSpec } from './conv.wgsl.js';
 
@@ -103,6 +104,7 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
     }
     // B loader slots: element e = lid + q*T of the tk x BN tile, kk = e % tk (lanes along k), nn = e / tk.
     const QB = Math.ceil((BN * tk) / T);
+    const tapMajor = s.R % tk === 0;
     const fullTaps = Ht.k0 === 0 && Ht.kStep === 1 && Wt.k0 === 0 && Wt.kStep === 1 && Wt.count === s.KW && s.wR === TT;
     for (let q = 0; q < QB; q++) {
       p(`  let bn${q} = (lid + ${u(q * T)}) / ${u(tk)};`);
@@ -112,33 +114,54 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
       p(`  let bw${q} = g * ${u(s.wGroup)} + min(bo${q}, ${u(s.Og - 1)}) * ${u(s.wO)};`);
     }
     p(`  for (var k0 = 0u; k0 < ${u(K)}; k0 += ${u(tk)}) {`);
+    if (tapMajor) {
+      // K ordered (tap, r) and tk | R: one tap per K tile, decoded once (uniform); the loaders
+      // only add the channel offset.
+      p(`    let tap = k0 / ${u(s.R)};`);
+      p(`    let r0 = k0 % ${u(s.R)};`);
+      p(`    let th = tap / ${u(Wt.count)};`);
+      p(`    let tw = tap % ${u(Wt.count)};`);
+      p(`    let dh = i32(th) * ${i(Ht.offStep)};`);
+      p(`    let dw = i32(tw) * ${i(Wt.offStep)};`);
+      p(`    let wtap = (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)};`);
+    }
     for (let q = 0; q < QA; q++) {
       const v = aPix.get((q * T) % BM)!;
       const guard = (q + 1) * T > BM * tk ? ` && ak${q} < ${u(tk)}` : '';
       p('    {');
-      p(`      let k = k0 + ak${q};`);
       p('      var v = 0.0;');
-      p(`      if (${v}ok && k < ${u(K)}${guard}) {`);
-      decodeK('', 'k');
-      p(`        let ih = ${v}h + i32(th) * ${i(Ht.offStep)};`);
-      p(`        let iw = ${v}w + i32(tw) * ${i(Wt.offStep)};`);
-      p(`        if (u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + r * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
-      p('      }');
+      if (tapMajor) {
+        p(`      let ih = ${v}h + dh;`);
+        p(`      let iw = ${v}w + dw;`);
+        p(`      if (${v}ok${guard} && u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + (r0 + ak${q}) * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
+      } else {
+        p(`      let k = k0 + ak${q};`);
+        p(`      if (${v}ok && k < ${u(K)}${guard}) {`);
+        decodeK('', 'k');
+        p(`        let ih = ${v}h + i32(th) * ${i(Ht.offStep)};`);
+        p(`        let iw = ${v}w + i32(tw) * ${i(Wt.offStep)};`);
+        p(`        if (u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + r * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
+        p('      }');
+      }
       p(`      if (ak${q} < ${u(tk)}) { ta[ak${q} * ${u(BM)} + ${v}m] = v; }`);
       p('    }');
     }
     for (let q = 0; q < QB; q++) {
       p('    {');
-      p(`      let k = k0 + bk${q};`);
       p('      var v = 0.0;');
-      p(`      if (bok${q} && k < ${u(K)}) {`);
-      if (fullTaps) {
-        p(`        v = w_get(bw${q} + k);`);
+      if (tapMajor) {
+        p(`      if (bok${q}) { v = w_get(bw${q} + (r0 + bk${q}) * ${u(s.wR)} + wtap); }`);
       } else {
-        decodeK('', 'k');
-        p(`        v = w_get(bw${q} + r * ${u(s.wR)} + (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)});`);
+        p(`      let k = k0 + bk${q};`);
+        p(`      if (bok${q} && k < ${u(K)}) {`);
+        if (fullTaps) {
+          p(`        v = w_get(bw${q} + k);`);
+        } else {
+          decodeK('', 'k');
+          p(`        v = w_get(bw${q} + r * ${u(s.wR)} + (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)});`);
+        }
+        p('      }');
       }
-      p('      }');
       p(`      if (bn${q} < ${u(BN)}) { tb[bk${q} * ${u(BN)} + bn${q}] = v; }`);
       p('    }');
     }
