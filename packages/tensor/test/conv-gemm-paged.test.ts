@@ -8,11 +8,11 @@ import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } f
 useDevice({ maxBindingBytes: 8192 });
 afterEach(() => resetConvTiles());
 
-const small = { gemm: { tm: 3, tn: 2, wgM: 3, wgN: 2, tk: 4 }, wGemm: { tm: 2, tn: 3, wgM: 2, wgN: 3, tk: 4 } };
+const small = { gemm: { tm: 3, tn: 2, wgM: 3, wgN: 2, tk: 4 }, wGemm: { tm: 2, tn: 3, wgM: 2, wgN: 3, tk: 4 }, gemmSmallBelow: 0 };
 const cases: { x: [number, number, number, number]; w: [number, number, number, number]; s: number; p: number; tiles: object }[] = [
   { x: [2, 5, 13, 17], w: [7, 5, 3, 3], s: 2, p: 1, tiles: small },
   { x: [2, 3, 17, 13], w: [5, 3, 7, 7], s: 2, p: 3, tiles: small },
-  { x: [3, 11, 9, 7], w: [9, 11, 3, 3], s: 1, p: 1, tiles: {} },
+  { x: [3, 11, 9, 7], w: [9, 11, 3, 3], s: 1, p: 1, tiles: { gemmSmallBelow: 0 } },
 ];
 
 for (const c of cases) {

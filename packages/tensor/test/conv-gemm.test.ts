@@ -52,11 +52,11 @@ const opts = (c: Case): Conv2dOptions => ({ stride: c.stride, padding: c.padding
 // pixel/k decodes per invocation, tk not dividing K, split-K 3), and the NVIDIA-class default
 // tiles run on two stride-1 cases.
 const odd: Partial<ConvTiles> = {
-  gemm: { tm: 3, tn: 2, wgM: 3, wgN: 2, tk: 4 }, wGemm: { tm: 2, tn: 3, wgM: 2, wgN: 3, tk: 4 }, wSplit: 3,
+  gemm: { tm: 3, tn: 2, wgM: 3, wgN: 2, tk: 4 }, wGemm: { tm: 2, tn: 3, wgM: 2, wgN: 3, tk: 4 }, wSplit: 3, gemmSmallBelow: 0,
 };
 const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
   ['odd tiles 3x2 / 3x2 invocations, tk 4, split-K 3', odd, cases, false],
-  ['default GPU tiles', {}, cases.filter((c) => /13x17, 3→5|37→70|16→16/.test(c.name)), true],
+  ['default GPU tiles (gemm, not gemmSmall)', { gemmSmallBelow: 0 }, cases.filter((c) => /13x17, 3→5|37→70|16→16/.test(c.name)), true],
 ];
 
 for (const [cname, cfg, list, splits] of runs) {

@@ -87,6 +87,13 @@ export interface ConvTiles {
   path: 'auto' | 'cpu' | 'gpu';
   /** GPU path, forward and input gradient: M = pixels (tm x wgM), N = output channels (tn x wgN), K tile tk. */
   gemm: ConvGemmConfig;
+  /**
+   * GPU path, forward and input gradient: smaller tiles for problems whose grid under `gemm`
+   * has fewer than `gemmSmallBelow` workgroups (small spatial sizes: ResNet layer3/4), so the
+   * device fills.
+   */
+  gemmSmall: ConvGemmConfig;
+  gemmSmallBelow: number;
   /** GPU path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN), K = pixels (tile tk). */
   wGemm: ConvGemmConfig;
   /** GPU path, weight gradient split-K: workgroups wanted in flight (S = their count / output tiles). */
@@ -103,6 +110,8 @@ const defaultTiles: ConvTiles = {
   path: 'auto',
   // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
   gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
+  gemmSmall: { tm: 2, tn: 2, wgM: 16, wgN: 16, tk: 16 },
+  gemmSmallBelow: 256,
   wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
   gemmWgTarget: 1024, gemmMinK: 256, gemmMinGroupChannels: 16,
 };
@@ -111,6 +120,7 @@ let tiles: ConvTiles = { ...defaultTiles };
 export function setConvTiles(t: Partial<ConvTiles>): void {
   if (t.path !== undefined && !['auto', 'cpu', 'gpu'].includes(t.path)) throw new Error(`setConvTiles: path must be 'auto', 'cpu' or 'gpu', got ${JSON.stringify(t.path)}`);
   if (t.gemm) checkGemmConfig('setConvTiles', t.gemm);
+  if (t.gemmSmall) checkGemmConfig('setConvTiles', t.gemmSmall);
   if (t.wGemm) checkGemmConfig('setConvTiles', t.wGemm);
   tiles = { ...tiles, ...t };
 }
@@ -202,12 +212,15 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
+    const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
+    let c = tiles.gemm;
+    if (gemmConvGrid(spec, c, maxWg).reduce((a, b) => a * b, 1) < tiles.gemmSmallBelow) c = tiles.gemmSmall;
     runKernel({
       name: op,
-      body: gemmConvWgsl(spec, tiles.gemm),
+      body: gemmConvWgsl(spec, c),
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
-      workgroups: gemmConvGrid(spec, tiles.gemm, gpu().limits.maxComputeWorkgroupsPerDimension),
+      workgroups: gemmConvGrid(spec, c, maxWg),
     });
     return;
   }
