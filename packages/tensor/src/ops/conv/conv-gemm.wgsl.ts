@@ -35,6 +35,22 @@ export function checkGemmConfig(op: string, c: ConvGemmConfig): void {
   if (c.wgM * c.wgN > 1024) throw new Error(`${op}: conv GEMM workgroup ${c.wgM}x${c.wgN} exceeds 1024 invocations`);
 }
 
+/** Workgroup memory (bytes) of the forward / input-gradient GEMM and of the weight-gradient GEMM. */
+export function gemmConvSharedBytes(c: ConvGemmConfig): number {
+  return (c.tm * c.wgM + c.tn * c.wgN + 1) * c.tk * 4;
+}
+export function gemmWeightGradSharedBytes(c: ConvGemmConfig): number {
+  return (c.tm * c.wgM + c.tn * c.wgN + 2) * c.tk * 4;
+}
+
+/** `c` with its K tile halved until the workgroup memory fits `limit` bytes. */
+export function fitSharedMemory(op: string, c: ConvGemmConfig, bytes: (c: ConvGemmConfig) => number, limit: number): ConvGemmConfig {
+  let r = c;
+  while (bytes(r) > limit && r.tk > 1) r = { ...r, tk: Math.ceil(r.tk / 2) };
+  if (bytes(r) > limit) throw new Error(`${op}: conv GEMM tiles ${JSON.stringify(c)} need ${bytes(r)} bytes of workgroup memory, over this device's ${limit}`);
+  return r;
+}
+
 /** Workgroups of the forward / input-gradient GEMM: pixel tiles (folded into x, y) x (channel tiles · groups). */
 export function gemmConvGrid(s: GemmConvSpec, c: ConvGemmConfig, maxWg = 65535): [number, number, number] {
   const PT = Math.ceil((s.N * s.A * s.B) / (c.tm * c.wgM));
@@ -47,6 +63,9 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
   const { tm, tn, wgM, wgN, tk } = c;
   const BM = tm * wgM;
   const BN = tn * wgN;
+  // Rows of tb padded by one word: its loader's lanes run along k, so an unpadded 64-word row
+  // stride would put them all in one shared-memory bank.
+  const SB = BN + 1;
   const T = wgM * wgN;
   const Ht = s.tapsH;
   const Wt = s.tapsW;
@@ -60,7 +79,7 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
   const L: string[] = [];
   const p = (x: string) => L.push(x);
   p(`var<workgroup> ta: array<f32, ${BM * tk}>;`);
-  p(`var<workgroup> tb: array<f32, ${BN * tk}>;`);
+  p(`var<workgroup> tb: array<f32, ${SB * tk}>;`);
   p(`@compute @workgroup_size(${wgM}, ${wgN}, 1)`);
   p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {');
   p('  let tx = lidv.x;');
@@ -162,13 +181,13 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
         }
         p('      }');
       }
-      p(`      if (bn${q} < ${u(BN)}) { tb[bk${q} * ${u(BN)} + bn${q}] = v; }`);
+      p(`      if (bn${q} < ${u(BN)}) { tb[bk${q} * ${u(SB)} + bn${q}] = v; }`);
       p('    }');
     }
     p('    workgroupBarrier();');
     p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
     for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(BM)} + tx + ${u(a * wgM)}];`);
-    for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(BN)} + ty + ${u(b * wgN)}];`);
+    for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(SB)} + ty + ${u(b * wgN)}];`);
     for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
     p('    }');
     p('    workgroupBarrier();');
@@ -214,6 +233,9 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
   const { tm, tn, wgM, wgN, tk } = c;
   const BM = tm * wgM;
   const BN = tn * wgN;
+  // Both loaders' lanes run along k (pixels): rows padded by one word against bank conflicts.
+  const SA = BM + 1;
+  const SB = BN + 1;
   const T = wgM * wgN;
   const KK = s.KH * s.KW;
   const J = s.Rg * KK;
@@ -222,8 +244,8 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
   const HW = s.H * s.W;
   const L: string[] = [];
   const p = (x: string) => L.push(x);
-  p(`var<workgroup> ta: array<f32, ${BM * tk}>;`);
-  p(`var<workgroup> tb: array<f32, ${BN * tk}>;`);
+  p(`var<workgroup> ta: array<f32, ${SA * tk}>;`);
+  p(`var<workgroup> tb: array<f32, ${SB * tk}>;`);
   p(`@compute @workgroup_size(${wgN}, ${wgM}, 1)`);
   p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32) {');
   p('  let tx = lidv.x;');
@@ -277,7 +299,7 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p('    {');
     p('      var v = 0.0;');
     p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
-    p(`      if (am${q} < ${u(BM)}) { ta[${v}k * ${u(BM)} + am${q}] = v; }`);
+    p(`      if (am${q} < ${u(BM)}) { ta[${v}k * ${u(SA)} + am${q}] = v; }`);
     p('    }');
   }
   for (let q = 0; q < QB; q++) {
@@ -287,13 +309,13 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p(`      let ih = ${v}h + bh${q};`);
     p(`      let iw = ${v}w + bw${q};`);
     p(`      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`);
-    p(`      if (bn${q} < ${u(BN)}) { tb[${v}k * ${u(BN)} + bn${q}] = v; }`);
+    p(`      if (bn${q} < ${u(BN)}) { tb[${v}k * ${u(SB)} + bn${q}] = v; }`);
     p('    }');
   }
   p('    workgroupBarrier();');
   p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
-  for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(BM)} + ty + ${u(a * wgM)}];`);
-  for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(BN)} + tx + ${u(b * wgN)}];`);
+  for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(SA)} + ty + ${u(a * wgM)}];`);
+  for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(SB)} + tx + ${u(b * wgN)}];`);
   for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
   p('    }');
   p('    workgroupBarrier();');

@@ -5,7 +5,7 @@ import { gpu } from '../../device/device.js';
 import { sum } from '../reduce/reduce.js';
 import { convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
 import {
-  checkGemmConfig, gemmConvGrid, gemmConvWgsl, gemmWeightGradGrid, gemmWeightGradWgsl, type ConvGemmConfig,
+  checkGemmConfig, fitSharedMemory, gemmConvGrid, gemmConvSharedBytes, gemmConvWgsl, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type ConvGemmConfig,
 } from './conv-gemm.wgsl.js';
 
 export type { ConvGemmConfig } from './conv-gemm.wgsl.js';
@@ -94,7 +94,11 @@ export interface ConvTiles {
    */
   gemmSmall: ConvGemmConfig;
   gemmSmallBelow: number;
-  /** GPU path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN), K = pixels (tile tk). */
+  /**
+   * GPU path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN),
+   * K = pixels (tile tk). On every GPU-path kernel tk is halved where the tiles would exceed the
+   * device's workgroup memory (the default tk 32 needs 16.6 KB: 16 on a 16 KB device).
+   */
   wGemm: ConvGemmConfig;
   /** GPU path, weight gradient split-K: workgroups wanted in flight (S = their count / output tiles). */
   gemmWgTarget: number;
@@ -215,6 +219,7 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
     const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
     let c = tiles.gemm;
     if (gemmConvGrid(spec, c, maxWg).reduce((a, b) => a * b, 1) < tiles.gemmSmallBelow) c = tiles.gemmSmall;
+    c = fitSharedMemory(op, c, gemmConvSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
     runKernel({
       name: op,
       body: gemmConvWgsl(spec, c),
@@ -350,15 +355,17 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
 }
 
 function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
-  const { S, CK } = gemmWeightGradSplit(g, tiles, gpu().pageElements * 4);
+  const c = fitSharedMemory(op, tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
+  const t = { ...tiles, wGemm: c };
+  const { S, CK } = gemmWeightGradSplit(g, t, gpu().pageElements * 4);
   const spec = { ...g, Rg: g.C / g.groups, Og: g.O / g.groups, S, CK };
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: gemmWeightGradWgsl(spec, tiles.wGemm),
+    body: gemmWeightGradWgsl(spec, c),
     inputs: { dy, x },
     outputs: { out: target },
-    workgroups: gemmWeightGradGrid(spec, tiles.wGemm),
+    workgroups: gemmWeightGradGrid(spec, c),
   });
   return S === 1 ? target : sumPartials(op, target, weightShape, S);
 }
