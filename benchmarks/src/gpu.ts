@@ -78,18 +78,21 @@ for (const L of convLayers) {
   const dy = T.randn([L.n, L.o, L.h, L.h], { seed: 3 });
   const flops = 2 * L.n * L.o * L.c * 9 * L.h * L.h;
   const opts = { padding: 1 };
-  const f = await time(() => T.conv2d(x, w, null, opts), 5);
-  const bi = await time(() => T.conv2dBackwardInput(dy, w, x.shape, opts), 5);
-  const bw = await time(() => T.conv2dBackwardWeight(dy, x, w.shape, opts), 5);
-  conv[L.name] = { forward: flops / f / 1e6, backwardInput: flops / bi / 1e6, backwardWeight: flops / bw / 1e6 };
-  // The weight gradient's split-K target (invocations to fill the device) is a per-adapter knob.
-  for (const wTarget of [1 << 15, 1 << 17]) {
-    T.setConvTiles({ wTarget });
-    const t = await time(() => T.conv2dBackwardWeight(dy, x, w.shape, opts), 5);
-    conv[L.name][`backwardWeight@${wTarget}`] = flops / t / 1e6;
+  conv[L.name] = {};
+  // 'gpu': implicit GEMM with workgroup-shared tiles (the default on GPUs); 'cpu': the register-
+  // blocked direct kernels lavapipe uses, for comparison on the same card.
+  for (const path of ['gpu', 'cpu'] as const) {
+    T.setConvTiles({ path });
+    const f = await time(() => T.conv2d(x, w, null, opts), 5);
+    const bi = await time(() => T.conv2dBackwardInput(dy, w, x.shape, opts), 5);
+    const bw = await time(() => T.conv2dBackwardWeight(dy, x, w.shape, opts), 5);
+    Object.assign(conv[L.name], { [`forward/${path}`]: flops / f / 1e6, [`backwardInput/${path}`]: flops / bi / 1e6, [`backwardWeight/${path}`]: flops / bw / 1e6 });
+    T.resetConvTiles();
   }
-  T.resetConvTiles();
-  log(`conv ${L.name}: ${Object.entries(conv[L.name]).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} GFLOP/s`);
+  conv[L.name].forward = conv[L.name]['forward/gpu'];
+  conv[L.name].backwardInput = conv[L.name]['backwardInput/gpu'];
+  conv[L.name].backwardWeight = conv[L.name]['backwardWeight/gpu'];
+  log(`conv ${L.name}: ${Object.entries(conv[L.name]).filter(([k]) => k.includes('/')).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} GFLOP/s`);
   for (const t of [x, w, dy]) t.dispose();
 }
 report.conv = conv;
