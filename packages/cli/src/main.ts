@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `cxr` / `pnpm cli`: train, evaluate, predict, data, weights and experiment-grid commands.
 // Errors are one line on stderr and a non-zero exit; the GPU device is closed so the process exits.
+import { existsSync, readdirSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import * as T from '@cxr/tensor';
 import { synthesizeDataset } from '@cxr/data';
@@ -10,6 +11,12 @@ import { train } from './train/train.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { predictCommand } from './commands/predict.ts';
 import { experimentsReport, experimentsRun } from './commands/experiments.ts';
+
+function nextFreeFolder(base: string): string {
+  const taken = (d: string) => existsSync(d) && readdirSync(d).length > 0;
+  if (!taken(base)) return base;
+  for (let i = 2; ; i++) if (!taken(`${base}-${i}`)) return `${base}-${i}`;
+}
 
 const int = (v: string) => {
   const n = Number(v);
@@ -23,7 +30,11 @@ export function buildProgram(): Command {
   program.addCommand(buildTrainCommand(async ({ config, sources }) => {
     // With no --data the built-in synthetic set is made on first use, and a missing ImageNet file
     // (offline) falls back to random init with a warning instead of failing.
-    await train(config, { isDefaultRun: sources.data === 'default' && sources.weights === 'default' });
+    const isDefaultRun = sources.data === 'default' && sources.weights === 'default';
+    // Without --out, a rerun goes to the next free runs/default-N rather than refusing or
+    // overwriting the last one.
+    const out = sources.out === 'default' && !config.resume && !config.force ? nextFreeFolder(config.out) : config.out;
+    await train({ ...config, out }, { isDefaultRun });
   }));
 
   program.command('eval').description('metrics of a finished run or a weights file on a split')
