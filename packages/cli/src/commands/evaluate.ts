@@ -48,7 +48,7 @@ export async function evaluateCommand(o: EvalOptions): Promise<ClassificationMet
   loadModelFile(s.weights, model);
   model.eval();
   const loader = new DataLoader(ds, { batchSize: o.batchSize ?? 16, shuffle: false, transforms: evalTransforms({ size: s.imageSize }), workers: 1, onBadImage: 'skip' });
-  const p = await predictAll(model, loader, s.loss, 0);
+  const p = await predictAll(model, loader, s.loss, 0).finally(() => loader.close());
   const m = evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: folder.classes });
   console.log(metricsTable({ [o.split]: m }));
   if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), m);

@@ -149,5 +149,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   log(`wrote ${dir}/{report.md, metrics.json, history.csv, curves.png, confusion.png, samples.png, model.safetensors}`);
   model.dispose();
   optimizer.zeroGrad();
+  await Promise.all([loaders.train, loaders.trainEval, loaders.val, loaders.test].map((l) => l?.close()));
   return { dir, metrics };
 }
