@@ -4,47 +4,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, convUsesGemm, gemmWeightGradSplit, resetConvTiles,
-  setConvTiles, tensor, type Conv2dOptions, type ConvTiles,
+  setConvTiles, tensor, type ConvTiles,
 } from '../src/index.js';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
+import { convCases, convOptions, type ConvCase } from './reference/convCases.js';
 import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
 
 useDevice();
 beforeAll(() => setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 }));
 afterAll(() => resetConvTiles());
 
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number;
-  bias?: boolean;
-}
+const cases = convCases;
+type Case = ConvCase;
 
-const cases: Case[] = [
-  { name: '3x3 pad 1, 13x17, 3→5, bias', x: [2, 3, 13, 17], w: [5, 3, 3, 3], padding: [1, 1], bias: true },
-  { name: '3x3 stride 2 odd input pad 1, 5→7', x: [2, 5, 13, 17], w: [7, 5, 3, 3], stride: [2, 2], padding: [1, 1] },
-  { name: '3x3 pad 0, 7x7', x: [3, 3, 7, 7], w: [5, 3, 3, 3] },
-  { name: '7x7 stride 2 pad 3 (ResNet conv1), 17x13', x: [2, 3, 17, 13], w: [5, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
-  { name: '3x3 dilation 2 pad 2', x: [2, 5, 13, 17], w: [3, 5, 3, 3], dilation: [2, 2], padding: [2, 2], bias: true },
-  { name: '1x1 stride 1', x: [2, 13, 7, 5], w: [11, 13, 1, 1] },
-  { name: '1x1 stride 2 odd input (downsample)', x: [2, 13, 7, 9], w: [11, 13, 1, 1], stride: [2, 2] },
-  { name: 'depthwise 3x3 pad 1', x: [2, 5, 13, 17], w: [5, 1, 3, 3], padding: [1, 1], groups: 5, bias: true },
-  { name: 'depthwise 3x3 stride 2 pad 1', x: [2, 5, 13, 17], w: [5, 1, 3, 3], stride: [2, 2], padding: [1, 1], groups: 5 },
-  { name: 'groups 2, 6→4', x: [2, 6, 7, 9], w: [4, 3, 3, 3], padding: [1, 1], groups: 2 },
-  { name: 'groups 3, 9→12', x: [1, 9, 7, 7], w: [12, 3, 3, 3], padding: [1, 1], groups: 3 },
-  { name: 'rectangular 3x5, stride 2x1, pad 1x2, dilation 1x2', x: [2, 3, 13, 17], w: [5, 3, 3, 5], stride: [2, 1], padding: [1, 2], dilation: [1, 2] },
-  { name: '5x5 stride 3 pad 0 (taps skip rows; empty residue classes)', x: [1, 3, 13, 17], w: [7, 3, 5, 5], stride: [3, 3] },
-  { name: 'padding 3, 3x3, 13→11, bias', x: [1, 13, 5, 7], w: [11, 13, 3, 3], padding: [3, 3], bias: true },
-  { name: '1x1 image', x: [3, 5, 1, 1], w: [7, 5, 1, 1], bias: true },
-  { name: '2x2 stride 2', x: [1, 3, 8, 8], w: [5, 3, 2, 2], stride: [2, 2] },
-  { name: 'more channels than a tile: 3x3 pad 1, 37→70', x: [1, 37, 6, 5], w: [70, 37, 3, 3], padding: [1, 1], bias: true },
-  // Channels a multiple of the K tile: K ordered (tap, channel), one tap per K tile.
-  { name: 'tap-major K: 3x3 pad 1, 16→16', x: [2, 16, 9, 7], w: [16, 16, 3, 3], padding: [1, 1], bias: true },
-  { name: 'tap-major K: 3x3 stride 2 pad 1, 16→8', x: [1, 16, 9, 7], w: [8, 16, 3, 3], stride: [2, 2], padding: [1, 1] },
-];
-
-const opts = (c: Case): Conv2dOptions => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+const opts = convOptions;
 
 // Cold shader compiles on lavapipe dominate this file's time (~0.2 s per small kernel, ~1 s per
 // default-tile kernel; each stride residue class of the input gradient is its own kernel), so the
