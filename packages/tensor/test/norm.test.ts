@@ -10,6 +10,9 @@ const cases: [string, number[], boolean][] = [
   ['7x7, 5 channels, affine', [3, 5, 7, 7], true],
   ['1x1 spatial (after global pool), no affine', [5, 3, 1, 1], false],
   ['[N,C] input', [7, 5], true],
+  // H*W % 4 == 0: the per-channel reductions load vec4s.
+  ['4x6, 3 channels, affine (vec4 loads)', [3, 3, 4, 6], true],
+  ['3x4, 5 channels, no affine (vec4 loads)', [2, 5, 3, 4], false],
   // Large N*H*W: with the split target forced (as on a GPU) the statistics and backward sums are
   // chunked partials merged in order (8 chunks, the last one shorter).
   ['45x47, 3 channels, split statistics', [4, 3, 45, 47], true],

@@ -7,7 +7,11 @@ import {
   bnStatsMergeWgsl, bnStatsPartialWgsl, bnStatsWgsl, type BnLayout,
 } from './batchnorm.wgsl.js';
 
-const wgChannel = 256;
+/**
+ * Lanes per channel workgroup: 64 on a CPU adapter, where the tree fold's barriers dominate
+ * (256 lanes made the per-channel reductions ~2x slower on lavapipe), 256 on a GPU.
+ */
+const wgChannelOf = () => (gpu().isCpuAdapter ? 64 : 256);
 const wgFlat = 256;
 
 /**
@@ -23,6 +27,7 @@ export function setBatchNormSplitTarget(target: number | null): void {
 }
 
 function chunksOf(l: BnLayout): number {
+  const wgChannel = wgChannelOf();
   const target = splitTarget ?? (gpu().isCpuAdapter ? 0 : 65536);
   const want = Math.ceil(target / (l.C * wgChannel));
   // At least 4 values per lane in each chunk.
@@ -76,6 +81,7 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   if (o.training && l.N * l.HW <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
   const saveMean = Tensor.empty([l.C], 'float32', `${op}.saveMean`);
   const saveInvstd = Tensor.empty([l.C], 'float32', `${op}.saveInvstd`);
+  const wgChannel = wgChannelOf();
   const P = o.training ? chunksOf(l) : 1;
   if (o.training && P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
@@ -140,6 +146,7 @@ export function batchNorm2dBackward(
   const training = options.training ?? true;
   const dweight = Tensor.empty([l.C], 'float32', `${op}.dweight`);
   const dbias = Tensor.empty([l.C], 'float32', `${op}.dbias`);
+  const wgChannel = wgChannelOf();
   const P = chunksOf(l);
   if (P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);

@@ -27,6 +27,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let c = wid.x;
   let M = ${l.N * l.HW}u;`;
 
+/** Index of vec4 r (of channel c's N*H*W/4) in x viewed as vec4s; needs H*W % 4 == 0. */
+const at4 = (l: BnLayout) => `fn at4(c: u32, r: u32) -> u32 { return (r / ${l.HW / 4}u) * ${(l.C * l.HW) / 4}u + c * ${l.HW / 4}u + r % ${l.HW / 4}u; }\n`;
+
 const at = (l: BnLayout) => `fn at(c: u32, r: u32) -> u32 { return (r / ${l.HW}u) * ${l.C * l.HW}u + c * ${l.HW}u + r % ${l.HW}u; }\n`;
 
 /**
@@ -36,6 +39,20 @@ const at = (l: BnLayout) => `fn at(c: u32, r: u32) -> u32 { return (r / ${l.HW}u
  */
 export function bnStatsWgsl(l: BnLayout, wg: number): string {
   const M = l.N * l.HW;
+  if (l.HW % 4 === 0) {
+    // vec4 loads along H*W (4 values per load, no per-element index arithmetic): on a CPU
+    // adapter this reduction is bound by the loads and the index math, not by the FMAs.
+    return `${fold2(wg)}${at4(l)}${channelMain(wg, l)}
+  var s4 = vec4<f32>(0.0);
+  for (var r = lid; r < ${M / 4}u; r += ${wg}u) { s4 += x_get4(at4(c, r)); }
+  let mean = fold2(lid, s4.x + s4.y + s4.z + s4.w, 0.0).x / f32(M);
+  var q4 = vec4<f32>(0.0);
+  for (var r = lid; r < ${M / 4}u; r += ${wg}u) { let d = x_get4(at4(c, r)) - vec4<f32>(mean); q4 += d * d; }
+  let ss = fold2(lid, q4.x + q4.y + q4.z + q4.w, 0.0).x;
+${statsTail(M)}
+}
+`;
+  }
   return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
   var s = 0.0;
   for (var r = lid; r < M; r += ${wg}u) { s += x_get(at(c, r)); }
@@ -43,16 +60,18 @@ export function bnStatsWgsl(l: BnLayout, wg: number): string {
   var q = 0.0;
   for (var r = lid; r < M; r += ${wg}u) { let d = x_get(at(c, r)) - mean; q += d * d; }
   let ss = fold2(lid, q, 0.0).x;
-  if (lid == 0u) {
+${statsTail(M)}
+}
+`;
+}
+
+const statsTail = (M: number) => `  if (lid == 0u) {
     let v = ss / f32(M);
     saveMean_set(c, mean);
     saveInvstd_set(c, 1.0 / sqrt(v + u.eps));
     runningMean_set(c, (1.0 - u.momentum) * runningMean_get(c) + u.momentum * mean);
     runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(${Math.max(1, M - 1)}u)));
-  }
-}
-`;
-}
+  }`;
 
 /** Eval mode: the saved statistics are the running ones. */
 export function bnEvalStatsWgsl(C: number, wg: number): string {
@@ -81,6 +100,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
 export function bnBackwardReduceWgsl(l: BnLayout, wg: number): string {
+  if (l.HW % 4 === 0) {
+    return `${fold2(wg)}${at4(l)}${channelMain(wg, l)}
+  let mean = vec4<f32>(saveMean_get(c));
+  let invstd = saveInvstd_get(c);
+  var a = vec4<f32>(0.0);
+  var b = vec4<f32>(0.0);
+  for (var r = lid; r < ${(l.N * l.HW) / 4}u; r += ${wg}u) {
+    let k = at4(c, r);
+    let g = dy_get4(k);
+    a += g;
+    b += g * (x_get4(k) - mean);
+  }
+  let t = fold2(lid, a.x + a.y + a.z + a.w, b.x + b.y + b.z + b.w);
+  if (lid == 0u) {
+    dbias_set(c, t.x);
+    dweight_set(c, t.y * invstd);
+  }
+}
+`;
+  }
   return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
   let mean = saveMean_get(c);
   let invstd = saveInvstd_get(c);
