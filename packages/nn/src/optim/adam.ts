@@ -43,15 +43,23 @@ export class Adam extends Optimizer<AdamOptions> {
     const [b1, b2] = g.betas;
     const bc1 = 1 - b1 ** step;
     const bc2 = 1 - b2 ** step;
-    const body = `  if (i >= ${n}u) { return; }
-  var pv = p_get(i);
-  var gr = g_get(i);
-${g.decoupledWeightDecay ? '  pv = pv * (1.0 - u.lr * u.wd);' : '  gr = gr + u.wd * pv;'}
-  let mv = u.b1 * ea_get(i) + (1.0 - u.b1) * gr;
-  let vv = u.b2 * eas_get(i) + (1.0 - u.b2) * gr * gr;
-  ea_set(i, mv);
-  eas_set(i, vv);
-  p_set(i, pv - u.stepSize * mv / (sqrt(vv) / u.bc2sqrt + u.eps));`;
+    const wd = g.decoupledWeightDecay ? '  pv = pv * (1.0 - u.lr * u.wd);' : '  gr = gr + u.wd * pv;';
+    const elem = (idx: string, grad: string) => `  {
+  let k = ${idx};
+  var pv = p_get(k);
+  var gr = ${grad};
+${wd}
+  let mv = u.b1 * ea_get(k) + (1.0 - u.b1) * gr;
+  let vv = u.b2 * eas_get(k) + (1.0 - u.b2) * gr * gr;
+  ea_set(k, mv);
+  eas_set(k, vv);
+  p_set(k, pv - u.stepSize * mv / (sqrt(vv) / u.bc2sqrt + u.eps));
+  }`;
+    // Four elements per invocation (one vec4 load of the gradient) where the size allows.
+    const vec = n % 4 === 0;
+    const body = vec
+      ? `  if (i >= ${n / 4}u) { return; }\n  let g4 = g_get4(i);\n${[0, 1, 2, 3].map((j) => elem(`i * 4u + ${j}u`, `g4[${j}]`)).join('\n')}`
+      : `  if (i >= ${n}u) { return; }\n${elem('i', 'g_get(i)')}`;
     runKernel({
       name: g.decoupledWeightDecay ? 'adamwStep' : 'adamStep',
       body: linearMain(wg, body),
@@ -61,7 +69,7 @@ ${g.decoupledWeightDecay ? '  pv = pv * (1.0 - u.lr * u.wd);' : '  gr = gr + u.w
         lr: ['f32', g.lr], wd: ['f32', g.weightDecay], b1: ['f32', b1], b2: ['f32', b2], eps: ['f32', g.eps],
         stepSize: ['f32', g.lr / bc1], bc2sqrt: ['f32', Math.sqrt(bc2)],
       },
-      workgroups: grid1d(n, wg),
+      workgroups: grid1d(vec ? n / 4 : n, wg),
     });
   }
 }
