@@ -31,6 +31,17 @@ export const convCases: ConvCase[] = [
   // Channels a multiple of the K tile: K ordered (tap, channel), one tap per K tile.
   { name: 'tap-major K: 3x3 pad 1, 16→16', x: [2, 16, 9, 7], w: [16, 16, 3, 3], padding: [1, 1], bias: true },
   { name: 'tap-major K: 3x3 stride 2 pad 1, 16→8', x: [1, 16, 9, 7], w: [8, 16, 3, 3], stride: [2, 2], padding: [1, 1] },
+  // Narrow maps (OW < 8): the direct kernels tile whole rows, consecutive over N x OH, so a tile
+  // spans images and the last tile is partial.
+  { name: 'narrow: OW 1, 3x3 pad 1, batch 3', x: [3, 5, 3, 1], w: [7, 5, 3, 3], padding: [1, 1], bias: true },
+  { name: 'narrow: OW 2, 3x3 pad 1, 3 rows x batch 3 (tiles cross images)', x: [3, 4, 3, 2], w: [5, 4, 3, 3], padding: [1, 1] },
+  { name: 'narrow: OW 2, 3x3 stride 2 pad 1 (ResNet layer4 entry)', x: [3, 6, 4, 4], w: [9, 6, 3, 3], stride: [2, 2], padding: [1, 1] },
+  { name: 'narrow: OW 2, 1x1 stride 2 (downsample), odd input', x: [3, 6, 4, 3], w: [5, 6, 1, 1], stride: [2, 2] },
+  { name: 'narrow: OW 3, 1x1, batch 2', x: [2, 5, 3, 3], w: [7, 5, 1, 1] },
+  { name: 'narrow: OW 4, 3x3 pad 1, 5 rows x batch 3, 13 outputs', x: [3, 4, 5, 4], w: [13, 4, 3, 3], padding: [1, 1], bias: true },
+  { name: 'narrow: OW 7, 3x3 stride 2 pad 1, 13x13', x: [2, 3, 13, 13], w: [5, 3, 3, 3], stride: [2, 2], padding: [1, 1] },
+  { name: 'narrow: 2x2 maps, 16→16, batch 4 (ResNet layer4)', x: [4, 16, 2, 2], w: [16, 16, 3, 3], padding: [1, 1], bias: true },
+  { name: 'narrow: depthwise 3x3 pad 1 on 3x3, batch 2', x: [2, 4, 3, 3], w: [4, 1, 3, 3], padding: [1, 1], groups: 4 },
 ];
 
 export function convOptions(c: ConvCase): Conv2dOptions {

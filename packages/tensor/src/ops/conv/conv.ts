@@ -65,6 +65,12 @@ export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Con
 export interface ConvTiles {
   fwdTO: number; fwdTP: number; bwdTO: number; bwdTP: number; wTO: number; wTR: number; wg: number;
   /**
+   * Direct kernels, sub-grids narrower than the pixel tile (B < TP: 4- and 2-pixel maps): tiles
+   * of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead of
+   * one row's TP pixels with most of them idle. false = always one-row tiles.
+   */
+  rows: boolean;
+  /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
    * (deterministic). `wTarget` = invocations wanted in flight (S is chosen so that
@@ -109,7 +115,7 @@ export interface ConvTiles {
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
 const defaultTiles: ConvTiles = {
-  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64,
+  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64, rows: true,
   wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
   path: 'auto',
   // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
@@ -226,6 +232,20 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
       workgroups: gemmConvGrid(spec, c, maxWg),
+    });
+    return;
+  }
+  if (tiles.rows && spec.B < TP) {
+    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images).
+    const RT = Math.max(1, Math.floor(TP / spec.B));
+    const tilesP = Math.ceil((spec.N * spec.A) / RT);
+    const WG = Math.min(tiles.wg, Math.ceil(tilesP / 8) * 8);
+    runKernel({
+      name: op,
+      body: gatherConvWgsl({ ...full, RT, WG }),
+      inputs: bias ? { src, w, bias } : { src, w },
+      outputs: { out },
+      workgroups: [Math.ceil(tilesP / WG), Math.ceil(spec.O / TO), 1],
     });
     return;
   }

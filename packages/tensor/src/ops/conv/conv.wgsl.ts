@@ -44,12 +44,19 @@ export interface GatherConvSpec {
   wGroup: number; wO: number; wR: number;
   bias: boolean;
   TO: number; TP: number; WG: number;
+  /**
+   * Multi-row tiles (narrow sub-grids, B < TP): when set, an invocation owns RT consecutive rows
+   * of the flattened N x A row index (rows may belong to different images), each the whole B
+   * columns wide, instead of TP consecutive pixels of one row. Column validity is then static.
+   */
+  RT?: number;
 }
 
 const u = (n: number) => `${n}u`;
 const i = (n: number) => `${n}i`;
 
 export function gatherConvWgsl(s: GatherConvSpec): string {
+  if (s.RT) return gatherConvRowsWgsl(s, s.RT);
   const { TO, TP } = s;
   const BT = Math.ceil(s.B / TP);
   const P = s.N * s.A * BT;
@@ -133,6 +140,110 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
       if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
       if (s.B % TP !== 0) guards.push(`b0 + ${u(j)} < ${u(s.B)}`);
       const st = `out_set(d + oc${o} * ${u(OHW)} + (b0 + ${u(j)}) * ${u(s.tw)}, c${o}_${j});`;
+      L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
+    }
+  }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
+/** Whether every tap of every one of `n` computed coordinates lands inside [0, size). */
+function axisInside(t: TapAxis, n: number, size: number): boolean {
+  if (t.count === 0) return true;
+  const lo = Math.min(t.off0, t.off0 + (t.count - 1) * t.offStep);
+  const hi = Math.max(t.off0, t.off0 + (t.count - 1) * t.offStep) + t.scale * (n - 1);
+  return lo >= 0 && hi < size;
+}
+
+/**
+ * The multi-row variant of `gatherConvWgsl` for narrow sub-grids (ResNet layer3/4 at small
+ * inputs: 4- and 2-pixel rows). An invocation owns TO output channels x RT rows x all B columns;
+ * rows are consecutive in the flattened (n, a) index, so a tile may span images. Columns are
+ * static (0..B-1), so padded columns are dropped at generation time; only rows are checked.
+ */
+function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
+  const { TO, B } = s;
+  const rows = s.N * s.A;
+  const P = Math.ceil(rows / RT);
+  const IHW = s.IH * s.IW;
+  const OHW = s.OH * s.OW;
+  const H = s.tapsH;
+  const W = s.tapsW;
+  const hInside = axisInside(H, s.A, s.IH);
+  const offW = (t: number) => W.off0 + t * W.offStep;
+  // Distinct in-range source columns the B pixels x W taps read.
+  const cols = new Map<number, number>();
+  for (let j = 0; j < B; j++) for (let t = 0; t < W.count; t++) {
+    const q = W.scale * j + offW(t);
+    if (q >= 0 && q < s.IW && !cols.has(q)) cols.set(q, cols.size);
+  }
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
+  L.push('  let p = gid.x;');
+  L.push(`  if (p >= ${u(P)}) { return; }`);
+  if (H.count === 0 || cols.size === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  L.push(`  let g = o0 / ${u(s.Og)};`);
+  for (let k = 0; k < RT; k++) {
+    L.push(`  let rr${k} = min(p * ${u(RT)} + ${u(k)}, ${u(rows - 1)});`);
+    L.push(`  let n${k} = rr${k} / ${u(s.A)};`);
+    L.push(`  let a${k} = rr${k} % ${u(s.A)};`);
+    L.push(`  let xb${k} = i32(n${k} * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)});`);
+    L.push(`  let ia${k} = i32(a${k} * ${u(H.scale)});`);
+  }
+  for (let o = 0; o < TO; o++) {
+    L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
+    L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
+  }
+  for (let o = 0; o < TO; o++) {
+    for (let k = 0; k < RT; k++) for (let j = 0; j < B; j++) L.push(`  var c${o}_${k}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
+  }
+  L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
+  L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
+  for (let k = 0; k < RT; k++) {
+    L.push(`    let ih${k} = ia${k} + ${i(H.off0)} + i32(th) * ${i(H.offStep)};`);
+    if (hInside) {
+      L.push(`    let row${k} = u32(xb${k} + ih${k} * ${i(s.IW)});`);
+    } else {
+      L.push(`    let ok${k} = ih${k} >= 0i && ih${k} < ${i(s.IH)};`);
+      L.push(`    let row${k} = select(0u, u32(xb${k} + ih${k} * ${i(s.IW)}), ok${k});`);
+    }
+  }
+  if (!hInside) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
+  for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
+  L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
+  L.push(`      let xr = r * ${u(IHW)};`);
+  L.push(`      let wr = r * ${u(s.wR)};`);
+  for (let k = 0; k < RT; k++) {
+    for (const [q, c] of cols) {
+      const load = `src_get(row${k} + xr + ${u(q)})`;
+      L.push(`      let x${k}_${c} = ${hInside ? load : `select(0.0, ${load}, ok${k})`};`);
+    }
+  }
+  for (let t = 0; t < W.count; t++) {
+    const kw = W.k0 + t * W.kStep;
+    const used: number[] = [];
+    for (let j = 0; j < B; j++) if (cols.has(W.scale * j + offW(t))) used.push(j);
+    if (used.length === 0) continue;
+    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = w_get(w${o}row + wr + ${u(kw)});`);
+    for (let o = 0; o < TO; o++) {
+      for (let k = 0; k < RT; k++) {
+        for (const j of used) L.push(`      c${o}_${k}_${j} = fma(w${o}_${t}, x${k}_${cols.get(W.scale * j + offW(t))}, c${o}_${k}_${j});`);
+      }
+    }
+  }
+  L.push('    }');
+  L.push('  }');
+  for (let k = 0; k < RT; k++) {
+    L.push(`  let d${k} = n${k} * ${u(s.O * OHW)} + (${u(s.rh)} + a${k} * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)};`);
+  }
+  for (let o = 0; o < TO; o++) {
+    for (let k = 0; k < RT; k++) {
+      const guards = [];
+      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
+      if (rows % RT !== 0) guards.push(`p * ${u(RT)} + ${u(k)} < ${u(rows)}`);
+      const st = Array.from({ length: B }, (_, j) => `out_set(d${k} + oc${o} * ${u(OHW)} + ${u(j * s.tw)}, c${o}_${k}_${j});`).join(' ');
       L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
     }
   }
