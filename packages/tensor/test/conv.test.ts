@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, tensor } from '../src/index.js';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.js';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
 import { convCases, convOptions, type ConvCase } from './reference/convCases.js';
 import {
@@ -64,4 +64,29 @@ describe('conv2d errors', () => {
     expect(() => conv2dBackwardWeight(dy, x, [4, 2, 3, 3])).toThrow(/conv2dBackwardWeight: channel mismatch/);
     expect(() => conv2dBackwardBias(x3)).toThrow(/conv2dBackwardBias: gradient must be 4-D/);
   });
+});
+
+describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {
+  // Convs with <= wTaps input channels and >= 16 taps use lanes over taps; check the other path too.
+  const few = cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 16);
+  it('covers at least two matrix cases', () => expect(few.length).toBeGreaterThanOrEqual(2));
+  let seed = 300;
+  for (const c of few) {
+    it(c.name, async () => {
+      const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+      const xa = randomArray(sizeOf(c.x), seed++);
+      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+      const x = tensor(xa, c.x);
+      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const ref = refConv2dBackwardWeight(dya, xa, g);
+      for (const wTaps of [0, 4]) {
+        setConvTiles({ wTaps });
+        const dw = conv2dBackwardWeight(dy, x, c.w, opts(c));
+        expect(relErr(await dw.toArray(), ref), `wTaps=${wTaps}`).toBeLessThan(1e-4);
+        dw.dispose();
+      }
+      resetConvTiles();
+      x.dispose(); dy.dispose();
+    });
+  }
 });

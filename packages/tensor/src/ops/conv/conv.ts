@@ -3,7 +3,7 @@ import { Tensor } from '../../tensor.js';
 import { grid1d, runKernel } from '../../kernel/run.js';
 import { gpu } from '../../device/device.js';
 import { sum } from '../reduce/reduce.js';
-import { convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
+import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
 import {
   checkGemmConfig, fitSharedMemory, gemmConvGrid, gemmConvSharedBytes, gemmConvWgsl, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type ConvGemmConfig,
 } from './conv-gemm.wgsl.js';
@@ -71,6 +71,12 @@ export interface ConvTiles {
    */
   rows: boolean;
   /**
+   * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
+   * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
+   * strided row subsets (not when `wSplit` forces a split). 0 = off.
+   */
+  wTaps: number;
+  /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
    * (deterministic). `wTarget` = invocations wanted in flight (S is chosen so that
@@ -115,7 +121,7 @@ export interface ConvTiles {
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
 const defaultTiles: ConvTiles = {
-  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64, rows: true,
+  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64, rows: true, wTaps: 4,
   wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
   path: 'auto',
   // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
@@ -344,6 +350,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
+  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter) return tapsWeightGrad(op, g, dy, x, weightShape);
   const { S, CR, mode, TO, TR } = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
@@ -358,6 +365,28 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   });
   if (S === 1) return target;
   return sumPartials(op, target, weightShape, S);
+}
+
+/** Weight gradient with lanes over taps (few input channels on a CPU adapter): see convWeightGradTapsWgsl. */
+function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+  const TO = Math.max(1, Math.min(2 * tiles.wTO, Math.floor(128 / g.C), g.O));
+  const oTiles = Math.ceil(g.O / TO);
+  const rows = g.N * g.OH;
+  const perSplit = g.O * g.C * g.KH * g.KW * 4;
+  // Enough workgroups for the cores (and short serial loops), each split >= 64 output pixels.
+  let S = Math.max(1, Math.min(Math.ceil(32 / oTiles), rows, Math.floor((rows * g.OW) / 64), Math.floor(Math.min(tiles.wPartialBytes, gpu().pageElements * 4) / perSplit)));
+  const CR = Math.ceil(rows / S);
+  S = Math.ceil(rows / CR);
+  const WG = Math.ceil((g.KH * g.KW) / 8) * 8;
+  const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  runKernel({
+    name: op,
+    body: convWeightGradTapsWgsl({ ...g, TO, CR, WG }),
+    inputs: { dy, x },
+    outputs: { out: target },
+    workgroups: [S, oTiles, 1],
+  });
+  return S === 1 ? target : sumPartials(op, target, weightShape, S);
 }
 
 function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number): Tensor {

@@ -351,6 +351,65 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   return L.join('\n') + '\n';
 }
 
+export interface WeightGradTapsSpec {
+  N: number; C: number; H: number; W: number;
+  O: number; OH: number; OW: number;
+  KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  /** Output channels per invocation; rows per split (S = ceil(N*OH / CR) partials); lanes per workgroup (>= KH*KW). */
+  TO: number; CR: number; WG: number;
+}
+
+/**
+ * Weight gradient for few input channels (a network's first conv, groups = 1): lanes own taps,
+ * not channels. Lane `tap` of workgroup (split, o-tile) keeps TO output channels x all C input
+ * channels of its tap and streams every pixel of its split's CR rows; dy addresses are then the
+ * same for all lanes (scalar loads on lavapipe), only the C x loads are per-lane gathers, and
+ * taps that fall into the padding load a clamped address and use 0.
+ */
+export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
+  const { TO, C } = s;
+  const KK = s.KH * s.KW;
+  const HW = s.H * s.W;
+  const OHW = s.OH * s.OW;
+  const rows = s.N * s.OH;
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
+  L.push('fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {');
+  L.push('  let tap = lid;');
+  L.push(`  if (tap >= ${u(KK)}) { return; }`);
+  L.push('  let split = wid.x;');
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  L.push(`  let offh = i32(tap / ${u(s.KW)}) * ${i(s.dh)} - ${i(s.ph)};`);
+  L.push(`  let offw = i32(tap % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
+  for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
+  for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`  var c${o}_${r} = 0.0;`);
+  L.push(`  let R0 = split * ${u(s.CR)};`);
+  L.push(`  let R1 = min(R0 + ${u(s.CR)}, ${u(rows)});`);
+  L.push('  for (var row = R0; row < R1; row++) {');
+  L.push(`    let n = row / ${u(s.OH)};`);
+  L.push(`    let oh = row % ${u(s.OH)};`);
+  L.push(`    let ih = i32(oh * ${u(s.sh)}) + offh;`);
+  L.push(`    let okh = ih >= 0i && ih < ${i(s.H)};`);
+  L.push(`    let xrow = n * ${u(s.C * HW)} + u32(select(0i, ih, okh)) * ${u(s.W)};`);
+  L.push(`    let dyrow = n * ${u(s.O * OHW)} + oh * ${u(s.OW)};`);
+  L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow++) {`);
+  L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
+  L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
+  L.push('      let xo = xrow + u32(select(0i, iw, ok));');
+  for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+  for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
+  for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
+  L.push('    }');
+  L.push('  }');
+  for (let o = 0; o < TO; o++) {
+    const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(' ');
+    L.push(s.O % TO !== 0 ? `  if (o0 + ${u(o)} < ${u(s.O)}) { ${st} }` : `  ${st}`);
+  }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
 /** Sums the S partials [S, M] of a split-K reduction into [M], one invocation per output (in order: deterministic). */
 export function sumPartialsWgsl(S: number, M: number, wg: number): string {
   return `@compute @workgroup_size(${wg})
