@@ -3,6 +3,7 @@ import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
 import { applyHead, createModel } from '@cxr/models';
 import { noGrad } from '@cxr/nn';
+import { argmax } from '../metrics/classificationMetrics.ts';
 import { readJsonFile } from '../run/runFolder.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
@@ -35,7 +36,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
     const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
     const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
     for (const t of [x, logits, probs]) t.dispose();
-    const best = hp.indexOf(Math.max(...hp));
+    const best = argmax(hp);
     out.push({ file, logits: Array.from(hl), probs: Array.from(hp), label: classes[best] ?? String(best) });
   }
   model.dispose();

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
-import { openSafetensors, toDevice, writeSafetensorsFile, type HostTensor, type LazyTensor } from '@cxr/models';
+import { loadWeights, openSafetensors, toDevice, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 
@@ -68,15 +68,11 @@ export function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, checkpointFiles.trainer)) && existsSync(join(dir, checkpointFiles.last));
 }
 
-function readLazy(path: string): { tensors: LazyTensor[]; close(): void } {
-  return openSafetensors(path);
-}
-
 /** Restores model and optimizer from the run folder; returns the trainer state. */
 export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>): TrainerState {
   const state = readJsonFile<TrainerState>(join(dir, checkpointFiles.trainer));
   loadModelFile(join(dir, checkpointFiles.last), model);
-  const file = readLazy(join(dir, checkpointFiles.optimizer));
+  const file = openSafetensors(join(dir, checkpointFiles.optimizer));
   try {
     const perParam = new Map<number, ParamState>();
     for (const lazy of file.tensors) {
@@ -99,28 +95,15 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
   return state;
 }
 
-/** Loads a CXR safetensors model file (all keys must match). */
+/**
+ * Loads a model file (strict: every key and shape must match), with the hint a CLI user needs
+ * when it does not: the file was trained with another --arch or --head.
+ */
 export function loadModelFile(path: string, model: Module): void {
-  const file = readLazy(path);
   try {
-    const own = model.stateDict();
-    const names = new Set(file.tensors.map((t) => t.name));
-    const missing = [...own.keys()].filter((k) => !names.has(k));
-    const extra = [...names].filter((k) => !own.has(k));
-    const misshaped = file.tensors.filter((t) => own.has(t.name) && own.get(t.name)!.shape.join(',') !== t.shape.join(','))
-      .map((t) => `${t.name}: file [${t.shape.join(',')}] vs model [${own.get(t.name)!.shape.join(',')}]`);
-    if (missing.length || extra.length || misshaped.length) {
-      throw new Error(`${path} does not fit this model (check --arch and --head):` +
-        (missing.length ? ` missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''};` : '') +
-        (extra.length ? ` unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? '…' : ''};` : '') +
-        (misshaped.length ? ` mis-shaped ${misshaped.slice(0, 3).join('; ')}` : ''));
-    }
-    for (const lazy of file.tensors) {
-      const t = toDevice(lazy.name, lazy.load());
-      model.loadStateDict(new Map([[lazy.name, t]]), { strict: false });
-      t.dispose();
-    }
-  } finally {
-    file.close();
+    loadWeights(model, path);
+  } catch (e) {
+    const detail = (e as Error).message.split('\n').slice(1).map((l) => l.trim()).join('; ');
+    throw new Error(`${path} does not fit this model (check --arch and --head): ${detail}`);
   }
 }

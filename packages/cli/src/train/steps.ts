@@ -2,6 +2,7 @@ import * as T from '@cxr/tensor';
 import { binaryCrossEntropyWithLogits, crossEntropy, detach, focalLoss, noGrad, type Module, type Optimizer } from '@cxr/nn';
 import type { Batch, DataLoader } from '@cxr/data';
 import type { Loss } from '../config/trainConfig.ts';
+import { argmax } from '../metrics/classificationMetrics.ts';
 
 /** The training loss on logits [N, C] and integer labels. BCE and focal use one-hot targets. */
 export function lossOf(kind: Loss, logits: T.Tensor, labels: T.Tensor): T.Tensor {
@@ -78,7 +79,6 @@ export async function predictAll(model: Module, loader: DataLoader, loss: Loss, 
 }
 
 export function accuracyOf(p: Predictions): number {
-  let correct = 0;
-  p.probs.forEach((row, i) => { let best = 0; for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k; if (best === p.labels[i]) correct++; });
+  const correct = p.probs.filter((row, i) => argmax(row) === p.labels[i]).length;
   return p.labels.length ? correct / p.labels.length : NaN;
 }

@@ -2,7 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { TrainConfig } from '../config/trainConfig.ts';
-import { evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import { argmax, evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
 import { createEpochProgress } from '../progress/epochProgress.ts';
 import { formatEpochSummary } from '../progress/epochSummary.ts';
 import { renderConfusionPng } from '../report/confusionChart.ts';
@@ -134,7 +134,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   writeFileAtomic(join(dir, 'predictions.csv'), ['split,file,label,predicted,' + classes.map((c) => `p_${c}`).join(',')]
     .concat(...(Object.entries(preds) as [SplitName, Predictions][]).map(([s, p]) => p.files.map((f, i) => {
       const row = p.probs[i];
-      const pred = row.indexOf(Math.max(...row));
+      const pred = argmax(row);
       return `${s},${JSON.stringify(f)},${classes[p.labels[i]]},${classes[pred]},${Array.from(row, (v) => v.toFixed(6)).join(',')}`;
     }))).join('\n') + '\n');
   copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
