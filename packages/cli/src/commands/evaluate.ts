@@ -10,6 +10,8 @@ import { writeJsonAtomic } from '../run/atomicWrite.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { predictAll } from '../train/steps.ts';
 import { metricsTable } from '../report/runReport.ts';
+import { Command } from 'commander';
+import { intOption } from './intOption.ts';
 
 export interface EvalOptions {
   run?: string;
@@ -54,4 +56,12 @@ export async function evaluateCommand(o: EvalOptions): Promise<ClassificationMet
   if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), m);
   model.dispose();
   return m;
+}
+
+export function evalCommand(): Command {
+  return new Command('eval').description('metrics of a finished run or a weights file on a split')
+    .option('--run <dir>', 'run folder written by cxr train')
+    .option('--weights <file>', 'model weights (.safetensors)').option('--arch <name>').option('--head <spec>')
+    .option('--data <dir>').option('--split <name>', 'train, val or test', 'test').option('--image-size <n>', 'input size', intOption)
+    .action(async (o) => { await evaluateCommand(o); });
 }

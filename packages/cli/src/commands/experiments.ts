@@ -10,6 +10,8 @@ import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { isRunFinished } from '../run/runFolder.ts';
 import { train } from '../train/train.ts';
 import { ensureSyntheticData } from '../train/data.ts';
+import { Command } from 'commander';
+import { intOption } from './intOption.ts';
 
 export interface ExperimentsRunOptions { only?: string; shard?: string; epochs?: number; profile: string; out: string; data?: string }
 
@@ -48,4 +50,17 @@ export async function experimentsReport(grid: string, roots: string[], out: stri
   writeFileAtomic(join(out, 'report.md'), md);
   console.log(md);
   return md;
+}
+
+export function experimentsCommand(): Command {
+  const exp = new Command('experiments').description('the study\'s experiment grid');
+  exp.command('run').argument('<grid>', 'seed-study')
+    .option('--only <names>', 'comma-separated run names or globs').option('--shard <i/n>', 'this machine\'s share of the grid')
+    .option('--epochs <n>', 'override every run\'s epochs', intOption).option('--profile <name>', 'smoke or full', 'smoke')
+    .option('--data <dir>', 'image folders (default: the built-in synthetic set)').option('--out <dir>', 'root of the run folders', 'runs/seed-study')
+    .action(async (grid: string, o) => { await experimentsRun(grid, o); });
+  exp.command('report').argument('<grid>', 'seed-study').option('--runs <dirs...>', 'run roots to merge', ['runs/seed-study'])
+    .option('--out <dir>', 'where report.md goes', 'runs/seed-study')
+    .action(async (grid: string, o) => { await experimentsReport(grid, o.runs, o.out); });
+  return exp;
 }

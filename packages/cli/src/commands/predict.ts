@@ -7,6 +7,8 @@ import { argmax } from '../metrics/classificationMetrics.ts';
 import { readJsonFile } from '../run/runFolder.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
+import { Command } from 'commander';
+import { intOption } from './intOption.ts';
 
 export interface PredictOptions { arch?: string; weights?: string; head?: string; imageSize?: number; run?: string; json?: boolean; classes?: string }
 
@@ -54,4 +56,12 @@ function readClasses(run: string): string[] {
   const any = Object.values(c.splits)[0];
   if (!any) throw new Error(`${run}/metrics.json lists no classes`);
   return any.classNames;
+}
+
+export function predictCliCommand(): Command {
+  return new Command('predict').description('class probabilities for images').argument('<images...>')
+    .option('--run <dir>').option('--arch <name>').option('--weights <file>').option('--head <spec>')
+    .option('--image-size <n>', 'input size', intOption).option('--classes <list>', 'class names in index order (default infected,normal)')
+    .option('--json', 'JSON on stdout')
+    .action(async (files: string[], o) => { await predictCommand(files, o); });
 }

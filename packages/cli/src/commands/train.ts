@@ -1,0 +1,22 @@
+// `cxr train` (also bare `cxr`): the command object comes from config/trainCommand.ts, which owns the flags.
+import { existsSync, readdirSync } from 'node:fs';
+import type { Command } from 'commander';
+import { buildTrainCommand } from '../config/trainCommand.ts';
+import { train } from '../train/train.ts';
+
+/** Without --out, a rerun of the default job goes to the next free runs/default-N rather than refusing or overwriting. */
+export function nextFreeFolder(base: string): string {
+  const taken = (d: string) => existsSync(d) && readdirSync(d).length > 0;
+  if (!taken(base)) return base;
+  for (let i = 2; ; i++) if (!taken(`${base}-${i}`)) return `${base}-${i}`;
+}
+
+export function trainCommand(): Command {
+  return buildTrainCommand(async ({ config, sources }) => {
+    // With no --data the built-in synthetic set is made on first use, and a missing ImageNet file
+    // (offline) falls back to random init with a warning instead of failing.
+    const isDefaultRun = sources.data === 'default' && sources.weights === 'default';
+    const out = sources.out === 'default' && !config.resume && !config.force ? nextFreeFolder(config.out) : config.out;
+    await train({ ...config, out }, { isDefaultRun });
+  });
+}
