@@ -26,5 +26,6 @@ export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } 
 export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';
 export { epochOrder, toBatches } from './loader/sampler.ts';
 export type { CacheConfig } from './loader/cache.ts';
+export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 
 export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';
