@@ -6,10 +6,16 @@
  * change in the machine's load hits both; PyTorch runs in its own process (Debian's
  * /usr/bin/python3, 2 threads) while CXR's device idles.
  *
+ * On a shared machine the wall-clock ratio is unreliable both ways: PyTorch's OpenMP threads
+ * collapse under oversubscription (a 121 ms step took 8-10 s at load average 15). So each step's
+ * CPU time is also recorded (CXR: the driver's threads, not the busy-polling main thread;
+ * PyTorch: its process, OpenMP spinning included) and divided by the cores: a rough estimate of
+ * the step on idle cores. Quote the wall-clock ratio from a quiet run, with the load average.
+ *
  * Standalone: `pnpm exec tsx src/step-vs-torch.ts [--quick] [--models resnet18,vgg16] [--rounds N]`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { destroyDevice, getDevice, hasDevice, sync } from '@cxr/tensor';
@@ -24,7 +30,10 @@ export const stepCases = (quick: boolean): Record<string, StepCase> => ({
 
 export interface StepVsTorchRow {
   bench: 'step'; shape: string; unit: 'ms'; cxr: number; ms: number; best: number; torch?: number; ratio?: number; note?: string;
-  rounds: { cxr: number[]; torch: number[] | null; load: number }[];
+  /** Per round: wall-clock ms per step, and CPU ms per step (CXR: driver threads; PyTorch: process). */
+  rounds: { cxr: number[]; cxrCpu: number[]; torch: number[] | null; torchCpu: number[] | null; load: number }[];
+  /** Median CPU ms per step divided by the core count: the step on otherwise idle cores, roughly. */
+  cxrIdleEstimate: number; torchIdleEstimate?: number;
 }
 
 function median(xs: number[]): number {
@@ -56,13 +65,34 @@ def step():
     l.item(); logits.detach().argmax(1).tolist()
 for _ in range(c["warmup"]): step()
 times = []
+cpu = []
 for _ in range(c["steps"]):
-    t0 = time.perf_counter(); step(); times.append((time.perf_counter() - t0) * 1e3)
+    t0 = time.perf_counter(); c0 = time.process_time(); step()
+    times.append((time.perf_counter() - t0) * 1e3); cpu.append((time.process_time() - c0) * 1e3)
 info["ms"] = times
+info["cpuMs"] = cpu
 print(json.dumps(info))
 `;
 
-export interface TorchInfo { torch: string; threads: number; blas: string; mkldnn: boolean; onednn: string; ms: number[] }
+export interface TorchInfo { torch: string; threads: number; blas: string; mkldnn: boolean; onednn: string; ms: number[]; cpuMs: number[] }
+
+/**
+ * CPU seconds of this process's threads other than the main JS thread: on a CPU adapter, the
+ * driver's workers. The main thread busy-polls while the GPU works, so its time says nothing
+ * (this leaves out CXR's JS-side work, a few percent of a step: a lower bound).
+ */
+function workerCpuSeconds(): number {
+  let total = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    if (t === String(process.pid)) continue;
+    try {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch { /* thread exited */ }
+  }
+  return total;
+}
 
 function torchSteps(c: StepCase): TorchInfo | { error: string } {
   const py = '/usr/bin/python3';
@@ -72,17 +102,20 @@ function torchSteps(c: StepCase): TorchInfo | { error: string } {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchInfo;
 }
 
-async function cxrSteps(c: StepCase): Promise<number[]> {
+async function cxrSteps(c: StepCase): Promise<{ ms: number[]; cpuMs: number[] }> {
   const runner = trainStepRunner({ arch: c.arch, batch: c.batch, size: c.size });
   try {
     for (let i = 0; i < c.warmup; i++) await runner.step();
-    const times: number[] = [];
+    const ms: number[] = [];
+    const cpuMs: number[] = [];
     for (let i = 0; i < c.steps; i++) {
       const t0 = performance.now();
+      const c0 = workerCpuSeconds();
       await runner.step();
-      times.push(performance.now() - t0);
+      ms.push(performance.now() - t0);
+      cpuMs.push((workerCpuSeconds() - c0) * 1e3);
     }
-    return times;
+    return { ms, cpuMs };
   } finally {
     runner.dispose();
     await sync();
@@ -106,23 +139,31 @@ export async function benchStepVsTorch(options: { quick?: boolean; models?: stri
     const rs: StepVsTorchRow['rounds'] = [];
     for (let r = 0; r < rounds; r++) {
       const load = loadavg()[0];
-      const cxr = await cxrSteps(c);
+      const { ms: cxr, cpuMs: cxrCpu } = await cxrSteps(c);
       const t = torchSteps(c);
       const torch = 'error' in t ? null : t.ms;
+      const torchCpu = 'error' in t ? null : t.cpuMs;
       if ('error' in t) log(`  step ${name}: PyTorch skipped: ${t.error}`);
       else torchDesc = `PyTorch ${t.torch}, ${t.threads} threads, BLAS_INFO=${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
-      rs.push({ cxr, torch, load });
-      log(`  step ${name} round ${r + 1}: CXR ${median(cxr).toFixed(0)} ms${torch ? `, PyTorch ${median(torch).toFixed(0)} ms (${(median(cxr) / median(torch)).toFixed(2)}x)` : ''}, load ${load.toFixed(1)}`);
+      rs.push({ cxr, cxrCpu, torch, torchCpu, load });
+      log(`  step ${name} round ${r + 1}: CXR ${median(cxr).toFixed(0)} ms (CPU ${median(cxrCpu).toFixed(0)})${torch ? `, PyTorch ${median(torch).toFixed(0)} ms (CPU ${median(torchCpu!).toFixed(0)}): ${(median(cxr) / median(torch)).toFixed(2)}x wall, ${(median(cxrCpu) / median(torchCpu!)).toFixed(2)}x CPU` : ''}, load ${load.toFixed(1)}`);
     }
     const cxrAll = rs.flatMap((x) => x.cxr);
     const torchAll = rs.flatMap((x) => x.torch ?? []);
     const cxrMed = median(cxrAll);
     const torchMed = torchAll.length ? median(torchAll) : undefined;
     const perRound = rs.filter((x) => x.torch).map((x) => (median(x.cxr) / median(x.torch!)).toFixed(2));
+    const cores = cpus().length;
+    const cxrIdleEstimate = median(rs.flatMap((x) => x.cxrCpu)) / cores;
+    const torchCpuAll = rs.flatMap((x) => x.torchCpu ?? []);
+    const torchIdleEstimate = torchCpuAll.length ? median(torchCpuAll) / Math.min(cores, 2) : undefined;
     rows.push({
+      cxrIdleEstimate, torchIdleEstimate,
       bench: 'step', shape: `${c.arch} ${c.size}px b${c.batch} Adam`, unit: 'ms', cxr: cxrMed, ms: cxrMed, best: Math.min(...cxrAll),
       torch: torchMed, ratio: torchMed ? cxrMed / torchMed : undefined,
-      note: torchMed ? `CXR takes ${(cxrMed / torchMed).toFixed(2)}x PyTorch's time (rounds: ${perRound.join(', ')})` : 'PyTorch not measured',
+      note: torchMed
+        ? `CXR takes ${(cxrMed / torchMed).toFixed(2)}x PyTorch's time (rounds: ${perRound.join(', ')}); CPU time per step / cores: ${cxrIdleEstimate.toFixed(0)} vs ${torchIdleEstimate!.toFixed(0)} ms (${(cxrIdleEstimate / torchIdleEstimate!).toFixed(2)}x)`
+        : 'PyTorch not measured',
       rounds: rs,
     });
   }
