@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultCacheDir } from '@cxr/models';
+import { cacheDir } from '@cxr/tensor';
 import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder } from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
@@ -44,7 +44,12 @@ export function makeLoaders(folder: ImageFolder, config: TrainConfig): { train: 
   return {
     // Only the training pass reads through the disk cache (decoded, shrunk to 256 px, 8-bit): it is
     // re-read every epoch. Evaluation decodes the originals, so its numbers match `cxr eval`.
-    train: new DataLoader(ds('train'), { ...common, shuffle: true, transforms: trainT, cache: { dir: join(defaultCacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 } }),
+    train: new DataLoader(ds('train'), {
+      ...common,
+      shuffle: true,
+      transforms: trainT,
+      cache: { dir: join(cacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 },
+    }),
     trainEval: new DataLoader(ds('train'), { ...common, shuffle: false, transforms: evalT }),
     val: new DataLoader(ds('val'), { ...common, shuffle: false, transforms: evalT }),
     test: test.samples.length ? new DataLoader(test, { ...common, shuffle: false, transforms: evalT }) : null,

@@ -17,7 +17,6 @@ export {
   pullWeights,
   pullVerifiedFile,
   officialWeights,
-  defaultCacheDir,
   expectedHashPrefix,
   sha256File,
   torchvisionBaseUrl,

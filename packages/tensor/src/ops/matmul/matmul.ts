@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheDir } from '../../cacheDir.js';
 import { gpu, type Gpu } from '../../device/device.js';
 import { broadcastShapes, fmt } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
@@ -50,7 +50,7 @@ export function matmulCandidates(cpu: boolean): MatmulConfig[] {
 const chosen = new WeakMap<Gpu, MatmulConfig>();
 let override: MatmulConfig | null = null;
 
-const cacheFile = () => join(process.env.CXR_CACHE_DIR ?? join(homedir(), '.cache', 'cxr'), 'matmul-tune.json');
+const cacheFile = () => join(cacheDir(), 'matmul-tune.json');
 const cacheKey = (g: Gpu) => `v${KERNEL_VERSION} ${g.adapterName}`;
 
 function readDiskCache(): Record<string, MatmulConfig> {
@@ -79,8 +79,8 @@ export interface AutotuneResult { best: MatmulConfig; timings: { config: MatmulC
 /**
  * Times each candidate on a mid-size problem (1024³ by default: about 2 s in all on lavapipe,
  * where 512³ proved too small to rank the tiles reliably; milliseconds on a GPU), keeps the fastest for this device in memory and in
- * ~/.cache/cxr/matmul-tune.json (or $CXR_CACHE_DIR), keyed by adapter and kernel version.
- * Call it once at start-up (the CLI and `pnpm bench` do); until then matmul uses the defaults.
+ * `matmul-tune.json` in `cacheDir()`, keyed by adapter and kernel version.
+ * `pnpm bench` calls it; the CLI only reads what a previous tuning left (until then matmul uses the defaults).
  */
 export async function autotuneMatmul(options: { size?: number; reps?: number; candidates?: MatmulConfig[]; persist?: boolean } = {}): Promise<AutotuneResult> {
   const g = gpu();
