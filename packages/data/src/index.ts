@@ -8,7 +8,11 @@ export { ImageDecodeError } from './decode/errors.ts';
 export { sniffFormat, type ImageFormat } from './decode/sniff.ts';
 export { readImageHeader, type ImageHeader } from './decode/header.ts';
 
-export { ImageFolder, loadImageFolder, verifyHeader, type Dataset, type Sample, type LoadOptions, type OnBadImage, type SkippedFile } from './dataset/imagefolder.ts';
+export { ImageFolder, loadImageFolder, verifyHeader, DEFAULT_VAL_FRACTION, type Dataset, type Sample, type LoadOptions, type OnBadImage, type SkippedFile, type FolderInfo } from './dataset/imagefolder.ts';
+export { scanLayout, splitOfFolder, SPLIT_ALIASES, IGNORED_FOLDER, type ScannedLayout, type IgnoredEntries } from './dataset/layout.ts';
+export { parseClassSelection, resolveClassSelection, type ClassPick, type ClassMapping } from './dataset/classSelection.ts';
+export { readManifest, type Manifest, type ManifestRow } from './dataset/manifest.ts';
+export { groupedStratifiedSplit } from './dataset/groupSplit.ts';
 export { stratifiedSplit, SPLITS, DEFAULT_FRACTIONS, type SplitName, type SplitFractions } from './dataset/split.ts';
 export { parseCsv } from './dataset/csv.ts';
 
@@ -23,5 +27,6 @@ export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } 
 export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';
 export { epochOrder, toBatches } from './loader/sampler.ts';
 export type { CacheConfig } from './loader/cache.ts';
+export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 
 export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';
