@@ -1,7 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { cacheDir } from '../../cacheDir.js';
 import { gpu, type Gpu } from '../../device/device.js';
+import { platform } from '../../device/platform.js';
 import { Tensor } from '../../tensor.js';
 import type { LanesConfig, MatmulConfig, SharedConfig } from './matmul.wgsl.js';
 import { matmul } from './matmul.js';
@@ -40,11 +38,12 @@ export function matmulCandidates(cpu: boolean): MatmulConfig[] {
 const chosen = new WeakMap<Gpu, MatmulConfig>();
 let override: MatmulConfig | null = null;
 
-const cacheFile = () => join(cacheDir(), 'matmul-tune.json');
+// In the platform's cache (Node: the cache directory; a browser keeps tuning in memory only).
+const cacheFile = 'matmul-tune.json';
 const cacheKey = (g: Gpu) => `v${KERNEL_VERSION} ${g.adapterName}`;
 
 function readDiskCache(): Record<string, MatmulConfig> {
-  try { return JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, MatmulConfig>; } catch { return {}; }
+  try { return JSON.parse(platform().cache?.read(cacheFile) ?? '{}') as Record<string, MatmulConfig>; } catch { return {}; }
 }
 
 /** The configuration matmul uses on this device: override, tuned (memory or disk), or default. */
@@ -106,8 +105,7 @@ export async function autotuneMatmul(options: { size?: number; reps?: number; ca
     try {
       const all = readDiskCache();
       all[cacheKey(g)] = best;
-      mkdirSync(join(cacheFile(), '..'), { recursive: true });
-      writeFileSync(cacheFile(), JSON.stringify(all, null, 2));
+      platform().cache?.write(cacheFile, JSON.stringify(all, null, 2));
     } catch { /* read-only home: keep the in-memory choice */ }
   }
   return { best, timings, size: n };
