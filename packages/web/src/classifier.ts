@@ -1,6 +1,6 @@
 import * as T from '@cxr/tensor';
-import { noGrad } from '@cxr/nn';
-import { applyHead, createModel, loadWeights, openSafetensors, type ResNet, type VGG } from '@cxr/models';
+import { gradCam } from '@cxr/nn';
+import { applyHead, createModel, defaultCamLayer, loadWeights, openSafetensors, type ResNet, type VGG } from '@cxr/models';
 import { applyTransforms, decodeImageAsync, evalTransforms, mulberry32, toCHW, type Image } from '@cxr/data';
 import type { ModelSettings } from './modelSettings.ts';
 
@@ -10,6 +10,9 @@ export interface Classification {
   label: string;
   /** The network's input before normalisation (resized and centre-cropped), for display. */
   input: Image;
+  /** Grad-CAM of the predicted class at the input's size, [0, 1], row-major; and the layer it explains. */
+  cam: Float32Array;
+  camLayer: string;
   ms: number;
 }
 
@@ -60,17 +63,16 @@ export class Classifier {
     const input = applyTransforms(decoded, evalTransforms({ size: s.inputSize, resize: s.resizeSize, filter: s.filter }), mulberry32(0));
     const n = s.inputSize;
     const x = T.tensor(toCHW(input, undefined, 0, s.mean, s.std), [1, 3, n, n]);
+    const camLayer = defaultCamLayer(this.model);
     try {
-      const [logits, probs] = noGrad(() => T.scope(() => {
-        const l = this.model.forward(x);
-        return [l, T.softmax(l, 1)];
-      }));
-      const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
-      logits.dispose();
-      probs.dispose();
+      // One forward pass gives the logits and, with one backward pass to camLayer, the heat map.
+      const cam = gradCam(this.model, x, { layer: camLayer });
+      const probs = T.softmax(cam.logits, 1);
+      const [hl, hp, map] = await Promise.all([cam.logits.toArray(), probs.toArray(), cam.maps.toArray()]);
+      for (const t of [cam.logits, cam.maps, cam.classIndex, probs]) t.dispose();
       let best = 0;
       for (let i = 1; i < hp.length; i++) if (hp[i] > hp[best]) best = i;
-      return { logits: Array.from(hl), probs: Array.from(hp), label: s.classes[best] ?? String(best), input, ms: performance.now() - t0 };
+      return { logits: Array.from(hl), probs: Array.from(hp), label: s.classes[best] ?? String(best), input, cam: map, camLayer, ms: performance.now() - t0 };
     } finally {
       x.dispose();
     }

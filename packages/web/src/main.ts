@@ -5,7 +5,7 @@ import { knownArchs } from '@cxr/models';
 import type { Filter } from '@cxr/data';
 import { Classifier, type Classification } from './classifier.ts';
 import { settingsFromMetadata, userSettings, type ModelSettings } from './modelSettings.ts';
-import { drawImage } from './draw.ts';
+import { drawHeatMap, drawImage } from './draw.ts';
 
 const $ = <E extends HTMLElement>(id: string) => document.getElementById(id) as E;
 const status = $<HTMLParagraphElement>('status');
@@ -162,7 +162,11 @@ function renderResult(item: HTMLLIElement, s: ModelSettings, r: Classification):
   const canvas = drawImage(r.input);
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${name}, as the network sees it (${s.inputSize} px centre crop)`);
-  figure.append(canvas);
+  const cam = drawHeatMap(r.cam, r.input.width, r.input.height);
+  cam.setAttribute('aria-hidden', 'true');
+  const caption = document.createElement('figcaption');
+  caption.textContent = `Heat map: Grad-CAM for “${r.label}” at ${r.camLayer}`;
+  figure.append(canvas, cam, caption);
   const verdict = document.createElement('p');
   verdict.className = 'verdict';
   verdict.innerHTML = 'Predicted: <strong></strong>';
@@ -215,6 +219,8 @@ for (const [zone, onFiles] of [
     void onFiles([...((e as DragEvent).dataTransfer?.files ?? [])]);
   });
 }
+const overlayToggle = $<HTMLInputElement>('overlay-toggle');
+overlayToggle.addEventListener('change', () => document.body.classList.toggle('no-overlay', !overlayToggle.checked));
 settingsForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   if (!pendingModel) return;

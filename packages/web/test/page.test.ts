@@ -140,6 +140,19 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
       expectClose(p!.probs, n.probs, name);
       expect(p!.label).toBe(n.label);
     }
+    // Each result carries a Grad-CAM overlay (a map that is not flat), which the toggle hides and shows.
+    expect(await page.locator('#results .result.done canvas.cam').count()).toBe(xrays.length);
+    const spread = await page.$$eval('#results canvas.cam', (cs) => cs.map((c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+      let lo = 255; let hi = 0;
+      for (let i = 3; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+      return hi - lo;
+    }));
+    for (const s of spread) expect(s).toBeGreaterThan(100);
+    await page.click('#overlay-toggle');
+    expect(await page.locator('#results canvas.cam').first().isHidden()).toBe(true);
+    await page.click('#overlay-toggle');
+    expect(await page.locator('#results canvas.cam').first().isVisible()).toBe(true);
     mkdirSync(join(root, '.cache'), { recursive: true });
     // The README's screenshot: written there when asked (CXR_UPDATE_SCREENSHOT=1), else kept under .cache/.
     const shot = process.env.CXR_UPDATE_SCREENSHOT === '1' ? resolve(import.meta.dirname, '../docs/screenshot.png') : join(root, '.cache/web-screenshot.png');
