@@ -41,7 +41,9 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
     // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images).
     const RT = Math.max(1, Math.floor(TP / spec.B));
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
-    const WG = Math.min(tiles.wg, Math.ceil(tilesP / 8) * 8);
+    // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
+    // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
+    const WG = Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
     runKernel({
       name: op,
       body: gatherConvWgsl({ ...full, RT, WG }),
@@ -181,9 +183,10 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
   const M = dw.size;
   runKernel({
     name: `${op}.sumPartials`,
-    body: sumPartialsWgsl(S, M, 64),
+    body: sumPartialsWgsl(M, 64),
     inputs: { part: target },
     outputs: { out: dw },
+    uniforms: { S: ['u32', S] },
     workgroups: grid1d(M, 64),
   });
   target.dispose();
