@@ -76,7 +76,8 @@ describe('cxr train', () => {
     const again = cxr(['train', '--data', data, '--out', 'runs/b', ...tiny]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds an unfinished run; pass --resume/);
-    const r = cxr(['train', '--data', data, '--out', 'runs/b', '--resume', ...tiny]);
+    // The bare form the README shows: the run's config.json supplies every setting.
+    const r = cxr(['train', '--out', 'runs/b', '--resume']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/resuming .* after epoch 1/);
     const a = weightsOf(join(work, 'runs/a/last.safetensors'));

@@ -1,7 +1,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import * as T from '@cxr/tensor';
 import type { Module } from '@cxr/nn';
-import { openSafetensors, openTorchCheckpoint, toFloat32, type HostTensor, type LazyTensor } from './weights/index.ts';
+import { openSafetensors, openTorchCheckpoint, toFloat32, writeSafetensorsFileAsync, type HostTensor, type LazyTensor } from './weights/index.ts';
+import { formatList } from './formatList.ts';
 
 /** Host tensor → GPU tensor: integer buffers (num_batches_tracked is int64) become int32. */
 export function toDevice(name: string, h: HostTensor): T.Tensor {
@@ -16,6 +17,24 @@ export function toDevice(name: string, h: HostTensor): T.Tensor {
     out[i] = v;
   }
   return T.tensor(out, h.shape, 'int32');
+}
+
+/** The key/shape check of loadWeights failed: the file is for another architecture or head. */
+export class WeightMismatchError extends Error {
+  override name = 'WeightMismatchError';
+}
+
+/** A loaded tensor holds NaN or ±Infinity; training on it would give plausible-looking nonsense. */
+export class NonFiniteWeightsError extends Error {
+  override name = 'NonFiniteWeightsError';
+}
+
+/** Index of the first NaN/±Inf of a floating-point tensor, or -1. */
+export function firstNonFinite(h: HostTensor): number {
+  if (!(h.data instanceof Float32Array || h.data instanceof Float64Array)) return -1;
+  const d = h.data;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  return -1;
 }
 
 function isSafetensors(path: string): boolean {
@@ -53,15 +72,21 @@ export function loadWeights(model: Module, source: string | LazyTensor[], option
     if (misshaped.length || ((options.strict ?? true) && (missing.length || unexpected.length))) {
       const where = typeof source === 'string' ? ` in ${source}` : '';
       const parts = [`loadWeights: the weights${where} do not match the model`];
-      if (missing.length) parts.push(`  missing keys (${missing.length}): ${missing.join(', ')}`);
-      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
-      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${misshaped.join('\n    ')}`);
-      throw new Error(parts.join('\n'));
+      if (missing.length) parts.push(`  missing keys (${missing.length}): ${formatList(missing, 20)}`);
+      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${formatList(unexpected, 20)}`);
+      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${formatList(misshaped, 20).replaceAll(', ', '\n    ')}`);
+      throw new WeightMismatchError(parts.join('\n'));
     }
     for (const [k] of own) {
       const lazy = entries.get(k);
       if (!lazy) continue;
-      const t = toDevice(k, lazy.load());
+      const host = lazy.load();
+      const bad = firstNonFinite(host);
+      if (bad >= 0) {
+        const where = typeof source === 'string' ? `${source}: ` : '';
+        throw new NonFiniteWeightsError(`${where}tensor ${k} holds ${host.data[bad]} at element ${bad} (non-finite weights: the file comes from a diverged or corrupted run)`);
+      }
+      const t = toDevice(k, host);
       model.loadStateDict(new Map([[k, t]]), { strict: false });
       t.dispose();
     }
@@ -69,4 +94,25 @@ export function loadWeights(model: Module, source: string | LazyTensor[], option
   } finally {
     file.close();
   }
+}
+
+/**
+ * Writes tensors (e.g. a model's stateDict) to a safetensors file, reading each back from the
+ * device only when its turn comes, so peak host memory is the largest tensor (VGG16's 411 MB
+ * layer), not the model. Atomic: tmp file, fsync, rename.
+ */
+export async function saveTensors(path: string, tensors: Map<string, T.Tensor>, metadata?: Record<string, string>): Promise<void> {
+  await writeSafetensorsFileAsync(path, [...tensors].map(([name, t]) => ({
+    name,
+    dtype: t.dtype === 'int32' ? 'int32' as const : 'float32' as const,
+    shape: [...t.shape],
+    load: async (): Promise<HostTensor> => t.dtype === 'int32'
+      ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() }
+      : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() },
+  })), metadata);
+}
+
+/** A model's weights (its stateDict, torch names) to a safetensors file; see saveTensors. */
+export async function saveWeights(model: Module, path: string, metadata?: Record<string, string>): Promise<void> {
+  await saveTensors(path, model.stateDict(), metadata);
 }

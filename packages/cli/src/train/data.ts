@@ -34,17 +34,22 @@ export function limitPerClass(ds: Dataset, limit: number): Dataset {
   return { ...ds, samples };
 }
 
-export function makeLoaders(folder: ImageFolder, config: TrainConfig): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
+export function makeLoaders(folder: ImageFolder, config: TrainConfig, log: (m: string) => void = () => {}): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
   const size = config.imageSize;
   const evalT = evalTransforms({ size });
   const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
   const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers: 1 };
   const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
   const test = ds('test');
+  const trainSet = ds('train');
+  // A last batch of one image makes batch norm throw (variance of one value); drop it, as PyTorch
+  // users do with drop_last. Only then: other partial batches train as usual.
+  const dropLast = trainSet.samples.length % config.batchSize === 1 && trainSet.samples.length > 1;
+  if (dropLast) log(`training: ${trainSet.samples.length} images in batches of ${config.batchSize} leave a last batch of one, which batch norm cannot train on; it is dropped each epoch (drop_last)`);
   return {
     // Only the training pass reads through the disk cache (decoded, shrunk to 256 px, 8-bit): it is
     // re-read every epoch. Evaluation decodes the originals, so its numbers match `cxr eval`.
-    train: new DataLoader(ds('train'), { ...common, shuffle: true, transforms: trainT, cache: { dir: join(defaultCacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 } }),
+    train: new DataLoader(trainSet, { ...common, shuffle: true, dropLast, transforms: trainT, cache: { dir: join(defaultCacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 } }),
     trainEval: new DataLoader(ds('train'), { ...common, shuffle: false, transforms: evalT }),
     val: new DataLoader(ds('val'), { ...common, shuffle: false, transforms: evalT }),
     test: test.samples.length ? new DataLoader(test, { ...common, shuffle: false, transforms: evalT }) : null,

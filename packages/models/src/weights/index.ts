@@ -11,7 +11,7 @@ export {
   type TorchCheckpoint,
   type TorchCheckpointFormat,
 } from './torchCheckpoint.ts';
-export { readSafetensors, openSafetensors, writeSafetensors, writeSafetensorsFile, type SafetensorsFile } from './safetensors.ts';
+export { readSafetensors, openSafetensors, writeSafetensors, writeSafetensorsFile, writeSafetensorsFileAsync, tmpPathFor, type SafetensorsFile, type AsyncLazyTensor } from './safetensors.ts';
 export { convertCheckpoint, type ConvertResult } from './convert.ts';
 export {
   pullWeights,
