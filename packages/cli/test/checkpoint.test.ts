@@ -14,6 +14,7 @@ import { checkpointFiles, fileEpoch, loadCheckpoint, loadModelFile, saveCheckpoi
 beforeAll(async () => { await T.getDevice(); });
 afterAll(() => T.destroyDevice());
 
+const info = { arch: 'linear', head: 'replace', imageSize: 5, classes: ['a', 'b', 'c'] };
 const state = (epoch: number) => ({ epoch, bestValAccuracy: 0.5, bestEpoch: epoch, generator: { seed: 1, calls: epoch }, scheduler: null });
 
 function setup() {
@@ -41,15 +42,15 @@ describe('checkpoint set', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
     const { model, optimizer } = setup();
     await step(model, optimizer);
-    await saveCheckpoint(dir, model, optimizer, state(1));
+    await saveCheckpoint(dir, model, optimizer, state(1), info);
     expect(readdirSync(dir).sort()).toEqual([checkpointFiles.last, checkpointFiles.optimizer, checkpointFiles.trainer].sort());
     await step(model, optimizer);
-    await saveCheckpoint(dir, model, optimizer, state(2));
+    await saveCheckpoint(dir, model, optimizer, state(2), info);
     const epoch2 = await weightsOf(model);
     // Reconstruct a kill during epoch 3's save, after last.safetensors and before trainer.json.
     await step(model, optimizer);
     for (const k of ['trainer', 'optimizer', 'last'] as const) renameSync(join(dir, checkpointFiles[k]), join(dir, checkpointFiles[`${k}Previous` as 'lastPrevious']));
-    await saveModel(join(dir, checkpointFiles.last), model, 3);
+    await saveModel(join(dir, checkpointFiles.last), model, 3, info);
     expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(3);
 
     const fresh = setup();
@@ -67,8 +68,8 @@ describe('checkpoint set', () => {
   it('files of different epochs with no complete set are refused, naming each file\'s epoch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
     const { model, optimizer } = setup();
-    await saveCheckpoint(dir, model, optimizer, state(1));
-    await saveModel(join(dir, checkpointFiles.last), model, 2); // weights ahead of trainer.json
+    await saveCheckpoint(dir, model, optimizer, state(1), info);
+    await saveModel(join(dir, checkpointFiles.last), model, 2, info); // weights ahead of trainer.json
     const fresh = setup();
     expect(() => loadCheckpoint(dir, fresh.model, fresh.optimizer)).toThrow(/no complete checkpoint to resume from \(trainer\.json epoch 1, last\.safetensors epoch 2, optimizer\.safetensors epoch 1\)/);
   });
@@ -77,7 +78,7 @@ describe('checkpoint set', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
     const { model, optimizer } = setup();
     await step(model, optimizer);
-    await saveCheckpoint(dir, model, optimizer, state(7));
+    await saveCheckpoint(dir, model, optimizer, state(7), info);
     expect(openSafetensors(join(dir, checkpointFiles.optimizer)).metadata.epoch).toBe('7');
     expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(7);
     expect(existsSync(join(dir, checkpointFiles.lastPrevious))).toBe(false);
@@ -93,13 +94,13 @@ describe('loadModelFile messages', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
     const { model } = setup();
     const truncated = join(dir, 'truncated.safetensors');
-    await saveModel(truncated, model, 1);
+    await saveModel(truncated, model, 1, info);
     writeFileSync(truncated, readFileSync(truncated).subarray(0, 60));
     expect(() => loadModelFile(truncated, model)).toThrow(/truncated\.safetensors: safetensors: header says \d+ bytes of JSON but the file has only 52/);
     expect(() => loadModelFile(truncated, model)).not.toThrow(/does not fit/);
     const other = new Linear(5, 4);
     const good = join(dir, 'good.safetensors');
-    await saveModel(good, model, 1);
+    await saveModel(good, model, 1, info);
     expect(() => loadModelFile(good, other)).toThrow(/does not fit this model \(check --arch and --head\): mis-shaped keys \(2\):; weight: file \[3,5\] vs model \[4,5\]/);
     rmSync(good);
     expect(() => loadModelFile(good, other)).toThrow(/ENOENT|no such file/);
@@ -111,7 +112,7 @@ describe('loadModelFile messages', () => {
     const nanModel = new Linear(5, 3);
     nanModel.loadStateDict(new Map([['bias', T.tensor(new Float32Array([0, NaN, 1]), [3])]]), { strict: false });
     const file = join(dir, 'nan.safetensors');
-    await saveModel(file, nanModel, 1);
+    await saveModel(file, nanModel, 1, info);
     expect(() => loadModelFile(file, model)).toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
 import { loadWeights, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError } from '@cxr/models';
+import { modelInfoMetadata, type ModelInfo } from '../run/modelInfo.ts';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 
@@ -33,9 +34,9 @@ interface CheckpointSet { model: string; optimizer: string; trainer: string }
 const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: checkpointFiles.optimizer, trainer: checkpointFiles.trainer };
 const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
 
-/** Model weights with the epoch (and, for safetensors readers, the format) in the metadata. */
-export async function saveModel(path: string, model: Module, epoch: number): Promise<void> {
-  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch) });
+/** Model weights with the epoch, classes, input size and architecture in the metadata. */
+export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo): Promise<void> {
+  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info) });
 }
 
 function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {
@@ -48,14 +49,14 @@ function removeSet(dir: string, set: CheckpointSet): void {
   for (const f of Object.values(set)) rmSync(join(dir, f), { force: true });
 }
 
-export async function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, state: Omit<TrainerState, 'optimizerGroups' | 'optimizerScalars'>): Promise<void> {
+export async function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, state: Omit<TrainerState, 'optimizerGroups' | 'optimizerScalars'>, info: ModelInfo): Promise<void> {
   // The complete set of the epoch before stays, under other names, until this one is whole.
   if (readSetEpoch(dir, currentSet) !== null) {
     removeSet(dir, previousSet);
     moveSet(dir, currentSet, previousSet);
   }
   const metadata = { format: 'cxr', epoch: String(state.epoch) };
-  await saveWeights(model, join(dir, checkpointFiles.last), metadata);
+  await saveModel(join(dir, checkpointFiles.last), model, state.epoch, info);
   const sd = optimizer.stateDict();
   const tensors = new Map<string, T.Tensor>();
   const scalars: Record<string, Record<string, number>> = {};

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { defaultCacheDir } from '@cxr/models';
-import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder } from '@cxr/data';
+import { join, sep } from 'node:path';
+import { defaultCacheDir, formatList } from '@cxr/models';
+import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder, type SkippedFile, type SplitName } from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 
@@ -23,7 +23,28 @@ export async function openDataset(config: TrainConfig, log: (m: string) => void,
       if (!counts[split][c]) throw new Error(`--data ${config.data}: class '${c}' has no images in the ${split} split; add some or drop the class folder`);
     }
   }
+  const lost = skippedBySplit(folder, []);
+  const evalLost = [...(lost.val ?? []), ...(lost.test ?? [])];
+  if (evalLost.length && !config.skipBadImages) throw badImagesError(evalLost, 'validation/test');
   return folder;
+}
+
+/** Skipped files (the folder's header check plus the loaders' decoder) grouped by split folder. */
+export function skippedBySplit(folder: ImageFolder, decoded: readonly { split: SplitName; files: readonly SkippedFile[] }[]): Partial<Record<SplitName, SkippedFile[]>> {
+  const out: Partial<Record<SplitName, SkippedFile[]>> = {};
+  const add = (s: SplitName, f: SkippedFile) => { if (!(out[s] ??= []).some((g) => g.file === f.file)) out[s]!.push(f); };
+  for (const f of folder.skipped) {
+    const split = (['train', 'val', 'test'] as const).find((s) => f.file.startsWith(join(folder.root, s) + sep));
+    // A folder split here (no split folders) drops bad files before splitting: they belong to none.
+    if (split) add(split, f);
+  }
+  for (const d of decoded) for (const f of d.files) add(d.split, f);
+  return out;
+}
+
+/** Metrics over fewer images than the split holds must be asked for, not happen. */
+export function badImagesError(files: readonly SkippedFile[], where: string): Error {
+  return new Error(`${files.length} ${where} image(s) cannot be decoded: ${formatList(files.map((f) => `${f.file} (${f.reason})`), 5)}; fix or remove them, or pass --skip-bad-images to leave them out (they are then listed in metrics.json and report.md)`);
 }
 
 /** At most `limit` images per class (0 = all), taken in file order so runs agree. */

@@ -15,10 +15,11 @@ import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
 import { inspectRunFolder, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
+import type { ModelInfo } from '../run/modelInfo.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { ensureSyntheticData, evalImage, makeLoaders, openDataset } from './data.ts';
+import { badImagesError, ensureSyntheticData, evalImage, makeLoaders, openDataset, skippedBySplit } from './data.ts';
 import { architectures } from '@cxr/models';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
@@ -75,6 +76,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const { weightsUsed, frozen } = built;
     const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
     log(`model ${config.arch}, weights: ${weightsUsed}, head ${config.head}, ${frozen.length} frozen tensors, ${trainable.toLocaleString('en')} trainable parameters`);
+    const info: ModelInfo = { arch: config.arch, head: config.head, imageSize: config.imageSize, classes };
     const optimizer = buildOptimizer(config, model);
     const scheduler = buildScheduler(config, optimizer);
 
@@ -124,6 +126,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       model.eval();
       const val = await predictAll(model, loaders.val, config.loss, 0);
       if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
+      if (loaders.val.skipped.length && !config.skipBadImages) throw badImagesError(loaders.val.skipped, 'validation');
       assertFiniteOutputs(val, `validation after epoch ${epoch + 1}`, config.lr);
       const row: HistoryRow = {
         epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: val.loss, valAccuracy: accuracyOf(val),
@@ -137,9 +140,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       scheduler?.step();
       await saveCheckpoint(dir, model, optimizer, {
         epoch: epoch + 1, bestValAccuracy, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
-      });
+      }, info);
       // After the set: a kill before this line is repaired on resume from last.safetensors.
-      if (isBest) await saveModel(join(dir, checkpointFiles.best), model, epoch + 1);
+      if (isBest) await saveModel(join(dir, checkpointFiles.best), model, epoch + 1, info);
       appendHistory(dir, row);
       log(formatEpochSummary(row, config.epochs, isBest));
       // Crash injection for the resume tests: a real SIGKILL at a known point, not a timed race.
@@ -154,6 +157,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       val: await predictAll(model, loaders.val, config.loss, 0),
     };
     if (loaders.test) preds.test = await predictAll(model, loaders.test, config.loss, 0);
+    if (loaders.test?.skipped.length && !config.skipBadImages) throw badImagesError(loaders.test.skipped, 'test');
+    const skipped = skippedBySplit(folder, [
+      { split: 'train', files: [...loaders.train.skipped, ...loaders.trainEval.skipped] },
+      { split: 'val', files: loaders.val.skipped },
+      { split: 'test', files: loaders.test?.skipped ?? [] },
+    ]);
     const splits: RunMetrics['splits'] = {};
     for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes);
     const history = readHistory(dir);
@@ -170,7 +179,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         return `${s},${JSON.stringify(f)},${classes[p.labels[i]]},${classes[pred]},${Array.from(row, (v) => v.toFixed(6)).join(',')}`;
       }))).join('\n') + '\n');
     copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
-    const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits };
+    const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}) };
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
       title: `Run ${basename(dir)}`, metrics,
       settings: { arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize, 'image size': config.imageSize, loss: config.loss, augment: config.augment, seed: config.seed, data: config.data, adapter: gpu.adapterName },
