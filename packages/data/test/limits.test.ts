@@ -4,7 +4,7 @@
 import { deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { decodeImage, readImageHeader } from '../src/index.ts';
+import { decodeImage, decodeImageAsync, readImageHeader } from '../src/index.ts';
 import { decodePngWithPngjs } from '../src/decode/png.ts';
 
 const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
@@ -32,7 +32,7 @@ function bomb(width: number, height: number, interlace = 0): Uint8Array {
 afterEach(() => { delete process.env.CXR_MAX_MEGAPIXELS; });
 
 describe('pixel caps', () => {
-  it('a 30000x30000 PNG is refused at once, naming the file, its size and the limit', () => {
+  it('a 30000x30000 PNG is refused at once, naming the file, its size and the limit', async () => {
     const rss = process.memoryUsage().rss;
     const t0 = performance.now();
     const file = bomb(30000, 30000);
@@ -41,6 +41,8 @@ describe('pixel caps', () => {
     // the pngjs path (interlaced, palette, odd depths) checks too
     expect(() => decodeImage(bomb(30000, 30000, 1), 'i.png')).toThrow(/over the 100 MP limit/);
     expect(() => decodePngWithPngjs(file, 'p.png')).toThrow(/over the 100 MP limit/);
+    // and the browser decoder (DecompressionStream) as well
+    await expect(decodeImageAsync(file, 'web.png')).rejects.toThrow(/web\.png': image is 30000x30000 \(900\.0 MP\), over the 100 MP limit/);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(process.memoryUsage().rss - rss).toBeLessThan(200 * 2 ** 20);
   });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Module, type Optimizer } from '@cxr/nn';
-import { applyFreeze, applyHead, createModel, defaultCacheDir, freezeBatchNormStats, officialWeights, type Classifier } from '@cxr/models';
+import { applyFreeze, applyHead, createModel, freezeBatchNormStats, officialWeights, type Classifier } from '@cxr/models';
 import { loadModelFile } from './checkpoint.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { parseSchedule } from '../config/optionValues.ts';
@@ -11,7 +11,7 @@ import { parseSchedule } from '../config/optionValues.ts';
 export function imagenetWeightsPath(arch: string): string | null {
   const file = (officialWeights as Record<string, string>)[arch];
   if (!file) return null;
-  const path = join(defaultCacheDir(), file);
+  const path = join(T.cacheDir(), file);
   return existsSync(path) ? path : null;
 }
 
@@ -41,7 +41,7 @@ export function buildModel(config: TrainConfig, numClasses: number, generator: T
     } else {
       const file = (officialWeights as Record<string, string>)[config.arch];
       const hint = file
-        ? `run \`pnpm cli weights pull ${config.arch}\`, or copy ${file} into ${defaultCacheDir()}`
+        ? `run \`pnpm cli weights pull ${config.arch}\`, or copy ${file} into ${T.cacheDir()}`
         : `no official ImageNet file is known for ${config.arch}; use --weights FILE or --weights none`;
       if (!options.allowMissingImagenet) throw new Error(`ImageNet weights for ${config.arch} are not cached: ${hint}`);
       log(`!! ImageNet weights for ${config.arch} are not cached (offline?): training from random init. To fine-tune, ${hint}.`);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
-import { defaultCacheDir, formatList } from '@cxr/models';
+import { cacheDir } from '@cxr/tensor';
+import { formatList } from '@cxr/models';
 import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder, type SkippedFile, type SplitName } from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
@@ -70,7 +71,13 @@ export function makeLoaders(folder: ImageFolder, config: TrainConfig, log: (m: s
   return {
     // Only the training pass reads through the disk cache (decoded, shrunk to 256 px, 8-bit): it is
     // re-read every epoch. Evaluation decodes the originals, so its numbers match `cxr eval`.
-    train: new DataLoader(trainSet, { ...common, shuffle: true, dropLast, transforms: trainT, cache: { dir: join(defaultCacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 } }),
+    train: new DataLoader(trainSet, {
+      ...common,
+      shuffle: true,
+      dropLast,
+      transforms: trainT,
+      cache: { dir: join(cacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 },
+    }),
     trainEval: new DataLoader(ds('train'), { ...common, shuffle: false, transforms: evalT }),
     val: new DataLoader(ds('val'), { ...common, shuffle: false, transforms: evalT }),
     test: test.samples.length ? new DataLoader(test, { ...common, shuffle: false, transforms: evalT }) : null,

@@ -5,7 +5,8 @@ export const defaultMaxMegapixels = 100;
 
 /** The pixel cap in megapixels: CXR_MAX_MEGAPIXELS (read each time, so workers see it too) or 100. */
 export function maxMegapixels(): number {
-  const raw = process.env.CXR_MAX_MEGAPIXELS;
+  // Browsers have no process.env: the default applies there.
+  const raw = typeof process === 'undefined' ? undefined : process.env?.CXR_MAX_MEGAPIXELS;
   if (raw === undefined || raw === '') return defaultMaxMegapixels;
   const v = Number(raw);
   if (!(v > 0) || !Number.isFinite(v)) throw new Error(`CXR_MAX_MEGAPIXELS must be a positive number of megapixels (e.g. 100), got '${raw}'`);

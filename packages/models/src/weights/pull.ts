@@ -5,8 +5,9 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+// The leaf module only: this folder stays free of GPU code.
+import { cacheDir } from '@cxr/tensor/cacheDir';
 
 export const officialWeights = {
   resnet18: 'resnet18-f37072fd.pth',
@@ -18,7 +19,7 @@ export type PretrainedArch = keyof typeof officialWeights;
 export const torchvisionBaseUrl = 'https://download.pytorch.org/models';
 
 export interface PullOptions {
-  /** Defaults to $CXR_CACHE, else ~/.cache/cxr. */
+  /** Defaults to `cacheDir()`: $CXR_CACHE, else $XDG_CACHE_HOME/cxr, else ~/.cache/cxr. */
   cacheDir?: string;
   /** Where to download from (tests point this at a local server). */
   baseUrl?: string;
@@ -26,10 +27,6 @@ export interface PullOptions {
   progress?: boolean | ((done: number, total: number | undefined) => void);
   /** Give up when no byte arrives for this long (default 60 s); a firewall that drops packets would otherwise hang forever. */
   stallTimeoutMs?: number;
-}
-
-export function defaultCacheDir(): string {
-  return process.env.CXR_CACHE || join(homedir(), '.cache', 'cxr');
 }
 
 /** The hex digits torchvision puts after the last '-' in a weights file name. */
@@ -58,7 +55,7 @@ export async function pullWeights(arch: PretrainedArch, options: PullOptions = {
  * file's SHA-256. A cached file is re-verified before use.
  */
 export async function pullVerifiedFile(url: string, fileName: string, options: PullOptions = {}): Promise<string> {
-  const dir = options.cacheDir ?? defaultCacheDir();
+  const dir = options.cacheDir ?? cacheDir();
   const dest = join(dir, fileName);
   const want = expectedHashPrefix(fileName);
   if (existsSync(dest)) {
@@ -74,7 +71,7 @@ export async function pullVerifiedFile(url: string, fileName: string, options: P
   mkdirSync(dir, { recursive: true });
   const manual =
     `If this machine is offline, download ${url} on another machine and copy it to ${dest} ` +
-    `(the cache directory is $CXR_CACHE, default ~/.cache/cxr); its SHA-256 must start with ${want}.`;
+    `(the cache directory is $CXR_CACHE, default $XDG_CACHE_HOME/cxr or ~/.cache/cxr); its SHA-256 must start with ${want}.`;
   // Abort when the server goes quiet (not after a fixed total time: VGG16 is 528 MB).
   const abort = new AbortController();
   const stallMs = options.stallTimeoutMs ?? 60_000;
