@@ -11,3 +11,4 @@ export { architectures, knownArchs, type ArchInfo } from './architectures.js';
 export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.js';
 export { formatList } from './formatList.js';
 export { createModel } from './registry.js';
+export { defaultCamLayer } from './camLayer.js';
