@@ -2,7 +2,8 @@ export { Parameter, noGrad, enableGrad, isGradEnabled, requiresGrad, backward, d
 export { defineOp, type OpDef, type DiffOp } from './autograd/op.js';
 export * as F from './functional.js';
 export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type Reduction, type CrossEntropyOptions, type BceOptions, type FocalOptions } from './losses.js';
-export { Module, copyInto, nameMatcher, type StateDict, type LoadResult } from './module.js';
+export { Module, type StateDict, type LoadResult } from './module.js';
+export { nameMatcher, globToRegExp } from './nameGlob.js';
 export {
   Sequential, Linear, Conv2d, BatchNorm2d, ReLU, Identity, Flatten, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout,
   type Conv2dOptions, type InitOptions,

@@ -72,8 +72,8 @@ export function focalLoss(logits: Tensor, targets: Tensor, options: FocalOptions
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ?? 0.25;
   const { oneMinus2t, alphaT } = T.scope(() => ({
-    oneMinus2t: T.elementwise('focalCoef', '1.0 - 2.0 * $0', [targets]),
-    alphaT: T.elementwise('focalAlpha', '$1 * $0 + (1.0 - $1) * (1.0 - $0)', [targets, alpha]),
+    oneMinus2t: T.sub(1, T.mul(targets, 2)),
+    alphaT: T.add(T.mul(targets, alpha), T.mul(T.sub(1, targets), 1 - alpha)),
   }));
   return withConstants([oneMinus2t, alphaT], () => {
     const ce = bceOp(logits, targets, { reduction: 'none' });

@@ -29,3 +29,5 @@ export * from './ops/loss/index.js';
 export * from './ops/dropout/index.js';
 export * from './ops/grad/index.js';
 export { cacheDir } from './cacheDir.js';
+export { copyInto, increment } from './ops/inplace/inplace.js';
+export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions } from './ops/optim/optim.js';

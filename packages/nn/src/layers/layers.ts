@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { grid1d, linearMain, runKernel, Tensor, type Generator } from '@cxr/tensor';
+import { Tensor, type Generator } from '@cxr/tensor';
 import { Parameter } from '../autograd/tape.js';
 import * as F from '../functional.js';
 import { kaimingUniform, uniform, fans } from '../init.js';
@@ -105,10 +105,7 @@ export class BatchNorm2d extends Module {
   get numBatchesTracked(): Tensor { return this.getBuffer('num_batches_tracked'); }
   override forward(x: Tensor): Tensor {
     if (x.rank < 2 || x.shape[1] !== this.numFeatures) throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape.join(',')}] has the wrong channel count`);
-    if (this.training) {
-      const nbt = this.numBatchesTracked;
-      runKernel({ name: 'numBatchesTracked', body: linearMain(1, '  if (i == 0u) { n_set(0u, n_get(0u) + 1); }'), outputs: { n: nbt }, workgroups: grid1d(1, 1) });
-    }
+    if (this.training) T.increment(this.numBatchesTracked);
     return F.batchNorm(x, this.weight, this.bias, {
       runningMean: this.runningMean, runningVar: this.runningVar, training: this.training, momentum: this.momentum, eps: this.eps,
     });
