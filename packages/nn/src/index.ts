@@ -1,7 +1,9 @@
 export { Parameter, noGrad, enableGrad, isGradEnabled, requiresGrad, backward, detach, clearTape, tapeLength, type Ctx, type Grads } from './autograd/tape.js';
 export { defineOp, type OpDef, type DiffOp } from './autograd/op.js';
 export * as F from './functional.js';
-export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type Reduction, type CrossEntropyOptions, type BceOptions, type FocalOptions } from './losses.js';
+export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type FocalOptions } from './losses.js';
+// Declared once, with the kernels they configure.
+export type { Reduction, CrossEntropyOptions, BceWithLogitsOptions } from '@cxr/tensor';
 export { Module, type StateDict, type LoadResult } from './module.js';
 export { nameMatcher, globToRegExp } from './nameGlob.js';
 export {

@@ -1,26 +1,14 @@
 import * as T from '@cxr/tensor';
-import { Tensor } from '@cxr/tensor';
+import { Tensor, type BceWithLogitsOptions, type CrossEntropyOptions, type Reduction } from '@cxr/tensor';
 import { defineOp } from './autograd/op.js';
 import * as F from './functional.js';
 import { withConstants } from './autograd/tape.js';
-
-export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === 'none') return loss;
   if (reduction === 'sum') return F.sum(loss);
   if (reduction === 'mean') return F.mean(loss);
   throw new Error(`${op}: unknown reduction '${reduction as string}'`);
-}
-
-export interface CrossEntropyOptions {
-  /** Class weights [C]. */
-  weight?: Tensor | null;
-  /** ε in [0, 1]: the target is (1-ε)·onehot + ε/C (the class weights apply to the smooth term too). */
-  labelSmoothing?: number;
-  reduction?: Reduction;
-  /** Rows with this label contribute nothing (default -100, as PyTorch). */
-  ignoreIndex?: number;
 }
 
 /** Fused kernels of @cxr/tensor, forward and backward (labels and options are constants). */
@@ -39,18 +27,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
 }
 
 const bceOp = defineOp('binaryCrossEntropyWithLogits', {
-  forward: (logits: Tensor, targets: Tensor, options: T.BceWithLogitsOptions) => T.binaryCrossEntropyWithLogits(logits, targets, options),
+  forward: (logits: Tensor, targets: Tensor, options: BceWithLogitsOptions) => T.binaryCrossEntropyWithLogits(logits, targets, options),
   backward: (c, dy) => [c.needs[0] ? T.binaryCrossEntropyWithLogitsBackward(c.args[0], c.args[1], c.args[2], dy) : null, null],
 });
 
-export interface BceOptions {
-  /** Weight of positive examples, broadcast over the logits (usually [C]). */
-  posWeight?: Tensor | null;
-  reduction?: Reduction;
-}
-
 /** As torch.nn.functional.binary_cross_entropy_with_logits (stable: (1-t)·x + lw·softplus(-x)). */
-export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, options: BceOptions = {}): Tensor {
+export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, options: BceWithLogitsOptions = {}): Tensor {
   return bceOp(logits, targets, { ...options });
 }
 

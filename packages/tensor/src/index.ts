@@ -1,7 +1,7 @@
 export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.js';
 export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
-export { type Shape, broadcastShapes, sizeOf, stridesOf } from './shape.js';
+export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.js';
 export { scope, scopeAsync, keep } from './memory/scope.js';
 export { memoryStats, type MemoryStats } from './memory/stats.js';
 export { runKernel, grid1d, linearMain, type KernelCall } from './kernel/run.js';

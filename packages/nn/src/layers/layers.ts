@@ -1,11 +1,9 @@
 import * as T from '@cxr/tensor';
-import { Tensor, type Generator } from '@cxr/tensor';
+import { Tensor, type Generator, type IntPair } from '@cxr/tensor';
 import { Parameter } from '../autograd/tape.js';
 import * as F from '../functional.js';
 import { kaimingUniform, uniform, fans } from '../init.js';
 import { Module } from '../module.js';
-
-type Pair = number | readonly [number, number];
 
 /** Runs children in order; they are named '0', '1', ... as torch.nn.Sequential. */
 export class Sequential extends Module {
@@ -52,9 +50,9 @@ export class Linear extends Module {
 }
 
 export interface Conv2dOptions extends InitOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
   groups?: number;
   bias?: boolean;
 }
@@ -64,7 +62,7 @@ export class Conv2d extends Module {
   weight: Parameter;
   bias: Parameter | null;
   readonly options: T.Conv2dOptions;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: IntPair, options: Conv2dOptions = {}) {
     super();
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     const groups = options.groups ?? 1;
@@ -127,7 +125,7 @@ export class Flatten extends Module {
 
 export class MaxPool2d extends Module {
   readonly options: T.MaxPool2dOptions;
-  constructor(kernelSize: Pair, options: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
+  constructor(kernelSize: IntPair, options: { stride?: IntPair; padding?: IntPair; dilation?: IntPair; ceilMode?: boolean } = {}) {
     super();
     this.options = { kernelSize, ...options };
   }
@@ -136,7 +134,7 @@ export class MaxPool2d extends Module {
 
 export class AvgPool2d extends Module {
   readonly options: T.AvgPool2dOptions;
-  constructor(kernelSize: Pair, options: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+  constructor(kernelSize: IntPair, options: { stride?: IntPair; padding?: IntPair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
     super();
     this.options = { kernelSize, ...options };
   }
@@ -144,7 +142,7 @@ export class AvgPool2d extends Module {
 }
 
 export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: Pair) { super(); }
+  constructor(readonly outputSize: IntPair) { super(); }
   override forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
 }
 
