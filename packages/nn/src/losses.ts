@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { Tensor, type BceWithLogitsOptions, type CrossEntropyOptions, type Reduction } from '@cxr/tensor';
+import type { Tensor, BceWithLogitsOptions, CrossEntropyOptions, Reduction } from '@cxr/tensor';
 import { defineOp } from './autograd/op.js';
 import * as F from './functional.js';
 import { withConstants } from './autograd/tape.js';

@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { Tensor, type Generator, type IntPair } from '@cxr/tensor';
+import type { Tensor, Generator, IntPair } from '@cxr/tensor';
 import { Parameter } from '../autograd/tape.js';
 import * as F from '../functional.js';
 import { kaimingUniform, uniform, fans } from '../init.js';

@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { Tensor } from '@cxr/tensor';
+import type { Tensor } from '@cxr/tensor';
 import type { Parameter } from '../autograd/tape.js';
 
 /**
