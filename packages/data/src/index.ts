@@ -3,11 +3,16 @@ export { makeImage } from './image.ts';
 export { mulberry32, mixSeed, shuffleInPlace, type Rng } from './rng.ts';
 
 export { decodeImage } from './decode/index.ts';
+export { decodeImageAsync } from './decode/decode-async.ts';
 export { ImageDecodeError } from './decode/errors.ts';
 export { sniffFormat, type ImageFormat } from './decode/sniff.ts';
 export { readImageHeader, type ImageHeader } from './decode/header.ts';
 
-export { ImageFolder, loadImageFolder, verifyHeader, type Dataset, type Sample, type LoadOptions, type OnBadImage, type SkippedFile } from './dataset/imagefolder.ts';
+export { ImageFolder, loadImageFolder, verifyHeader, DEFAULT_VAL_FRACTION, type Dataset, type Sample, type LoadOptions, type OnBadImage, type SkippedFile, type FolderInfo } from './dataset/imagefolder.ts';
+export { scanLayout, splitOfFolder, SPLIT_ALIASES, IGNORED_FOLDER, type ScannedLayout, type IgnoredEntries } from './dataset/layout.ts';
+export { parseClassSelection, resolveClassSelection, type ClassPick, type ClassMapping } from './dataset/classSelection.ts';
+export { readManifest, type Manifest, type ManifestRow } from './dataset/manifest.ts';
+export { groupedStratifiedSplit } from './dataset/groupSplit.ts';
 export { stratifiedSplit, SPLITS, DEFAULT_FRACTIONS, type SplitName, type SplitFractions } from './dataset/split.ts';
 export { parseCsv } from './dataset/csv.ts';
 
@@ -22,5 +27,12 @@ export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } 
 export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';
 export { epochOrder, toBatches } from './loader/sampler.ts';
 export type { CacheConfig } from './loader/cache.ts';
+export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 
 export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';
+export { auditDataset, type AuditSample, type AuditMeasurements, type AuditOptions } from './audit/auditDataset.ts';
+export { describeFile, borderStats, type FileFacts } from './audit/fileFacts.ts';
+export { perceptualHash, hammingDistance, nearDuplicateDistance, hashBits } from './audit/perceptualHash.ts';
+export { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap, type AuditedFile } from './audit/duplicates.ts';
+export { shortcutFeatureNames, shortcutFeatures } from './audit/shortcutFeatures.ts';
+export { fitLogistic, crossValidatedScores, type ProbeOptions } from './audit/logisticProbe.ts';

@@ -1,3 +1,4 @@
+// @cxr/tensor in any environment (the browser entry); node.ts adds Dawn, the disk cache and cacheDir.
 export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.js';
 export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
@@ -28,6 +29,6 @@ export * from './ops/norm/index.js';
 export * from './ops/loss/index.js';
 export * from './ops/dropout/index.js';
 export * from './ops/grad/index.js';
-export { cacheDir } from './cacheDir.js';
+export { interpolateBilinear } from './ops/resize/interpolate.js';
 export { copyInto, increment } from './ops/inplace/inplace.js';
 export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions } from './ops/optim/optim.js';

@@ -27,7 +27,7 @@ function findFolder(roots: readonly string[], name: string): string | undefined 
 export function summariseRun(run: ExperimentRun, folder: string | undefined): RunSummary {
   const base: RunSummary = {
     name: run.name,
-    task: taskTitles[run.task],
+    task: run.task ? taskTitles[run.task] : undefined,
     arch: run.options.arch,
     head: run.options.head,
     freeze: run.options.freeze,

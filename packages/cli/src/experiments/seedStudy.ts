@@ -9,11 +9,12 @@ import type { TrainConfig } from '../config/trainConfig.ts';
 export interface ExperimentRun {
   /** Folder name under the experiment's output root; also what --only matches. */
   name: string;
-  task: 1 | 2;
+  /** The study's task (seed-study only); a grid file's runs have none. */
+  task?: 1 | 2;
   /** Readable description for the report, e.g. 'convs 0,2,5,10,24,28 frozen'. */
   description: string;
   /** Options that define the run; the profile supplies the rest. */
-  options: Pick<TrainConfig, 'arch' | 'head' | 'freeze' | 'lr'>;
+  options: Partial<TrainConfig>;
 }
 
 export const taskTitles: Record<1 | 2, string> = {

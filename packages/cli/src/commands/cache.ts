@@ -1,0 +1,64 @@
+// `cxr cache info|clean`: the one cache directory ($CXR_CACHE, default $XDG_CACHE_HOME/cxr or
+// ~/.cache/cxr). The decoded-image cache holds derived copies of patient images, so `clean`
+// removes it by default; ImageNet weights (hundreds of MB to download again) only with --all.
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { cacheUsage, formatBytes } from '@cxr/data';
+import { officialWeights } from '@cxr/models';
+import { cacheDir } from '@cxr/tensor/cacheDir';
+
+/** The decoded-image cache's folder inside the cache directory. */
+export const imageCacheName = 'images';
+
+export interface CacheEntry { name: string; bytes: number; files: number; what: string }
+
+function describe(name: string): string {
+  if (name === imageCacheName) return 'decoded chest X-rays (training cache, capped by --cache-max-gb)';
+  if ((Object.values(officialWeights) as string[]).includes(name)) return 'ImageNet weights (cxr weights pull)';
+  if (name.endsWith('-tune.json')) return 'kernel tuning results';
+  return '';
+}
+
+export function cacheEntries(dir = cacheDir()): CacheEntry[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).sort().map((name) => {
+    const full = join(dir, name);
+    const u = statSync(full).isDirectory() ? cacheUsage(full) : { bytes: statSync(full).size, files: 1 };
+    return { name, ...u, what: describe(name) };
+  });
+}
+
+export function cacheInfo(dir = cacheDir()): string {
+  const entries = cacheEntries(dir);
+  const source = process.env.CXR_CACHE ? '$CXR_CACHE' : process.env.XDG_CACHE_HOME ? '$XDG_CACHE_HOME/cxr' : '~/.cache/cxr (set CXR_CACHE to move it)';
+  const lines = [`cache ${dir} (${source})`];
+  if (entries.length === 0) lines.push('  empty');
+  const w = Math.max(8, ...entries.map((e) => e.name.length));
+  for (const e of entries) lines.push(`  ${e.name.padEnd(w)}  ${formatBytes(e.bytes).padStart(9)}  ${String(e.files).padStart(6)} file(s)  ${e.what}`);
+  const total = entries.reduce((n, e) => n + e.bytes, 0);
+  lines.push(`  ${'total'.padEnd(w)}  ${formatBytes(total).padStart(9)}`);
+  return lines.join('\n');
+}
+
+/** Removes the decoded-image cache, or everything with `all`; returns the bytes freed. */
+export function cacheClean(options: { all?: boolean } = {}, dir = cacheDir()): number {
+  let freed = 0;
+  for (const e of cacheEntries(dir)) {
+    if (!options.all && e.name !== imageCacheName) continue;
+    rmSync(join(dir, e.name), { recursive: true, force: true });
+    freed += e.bytes;
+  }
+  return freed;
+}
+
+export function cacheCommand(): Command {
+  const cache = new Command('cache').description('what CXR caches ($CXR_CACHE): decoded images, ImageNet weights, tuning results')
+    .addHelpText('after', '\nExamples:\n  $ cxr cache info\n  $ cxr cache clean\n  $ CXR_CACHE=/scratch/cxr cxr cache clean --all\n');
+  cache.command('info').description('the cache directory and the size of each part')
+    .action(() => { console.log(cacheInfo()); });
+  cache.command('clean').description('delete the decoded-image cache (with --all: everything, ImageNet weights included)')
+    .option('--all', 'also delete ImageNet weights and tuning results')
+    .action((o: { all?: boolean }) => { console.log(`freed ${formatBytes(cacheClean(o))} in ${cacheDir()}`); });
+  return cache;
+}

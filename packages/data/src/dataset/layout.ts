@@ -1,0 +1,121 @@
+/**
+ * How researchers lay out image folders, as found on disk: split folders under any of their usual
+ * names and capitalisations (`Train/`, `validation/`, `TESTING/`), class folders that hold their
+ * images directly or below them (`COVID/images/*.png`, the Kaggle COVID-19 Radiography layout),
+ * and beside them masks, label folders and stray files that must never become training images.
+ * Everything skipped is recorded, so the start-up summary can say what was left out.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { SplitName } from './split.ts';
+
+/** Folder names (lower-cased) that mean a split. */
+export const SPLIT_ALIASES: Record<SplitName, readonly string[]> = {
+  train: ['train', 'training'],
+  val: ['val', 'valid', 'validation', 'dev'],
+  test: ['test', 'testing'],
+};
+
+/** Folders of segmentation masks or annotations that sit beside the images; never images to train on. */
+export const IGNORED_FOLDER = /^(masks?|labels?|annotations?)$/i;
+
+export const IMAGE_EXT = /\.(png|jpe?g)$/i;
+
+export function splitOfFolder(name: string): SplitName | undefined {
+  const lower = name.toLowerCase();
+  for (const [split, aliases] of Object.entries(SPLIT_ALIASES) as [SplitName, readonly string[]][]) if (aliases.includes(lower)) return split;
+  return undefined;
+}
+
+/** What was passed over, for the summary: mask/annotation folders (with their file counts) and non-image files. */
+export interface IgnoredEntries {
+  /** Folders skipped whole, e.g. `COVID/masks`, with how many files they held. */
+  folders: { dir: string; files: number }[];
+  /** Files that are not PNG or JPEG (README, metadata spreadsheets, .DS_Store). */
+  files: string[];
+}
+
+export interface ScannedLayout {
+  /** 'splits' when the root holds split folders, else 'flat' (root/<class>/…). */
+  kind: 'splits' | 'flat';
+  /** The split folders found, e.g. { train: 'Train', val: 'Validation' }. */
+  splitFolders: Partial<Record<SplitName, string>>;
+  /** Image files per split (flat layouts use 'train' as the single pool) and class folder name. */
+  images: Partial<Record<SplitName, Map<string, string[]>>>;
+  ignored: IgnoredEntries;
+}
+
+async function countFiles(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) n += await countFiles(path.join(dir, e.name));
+    else n++;
+  }
+  return n;
+}
+
+/** All images below a class folder, at any depth, skipping mask/annotation folders. */
+async function collectImages(dir: string, out: string[], ignored: IgnoredEntries): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (IGNORED_FOLDER.test(e.name)) ignored.folders.push({ dir: full, files: await countFiles(full) });
+      else await collectImages(full, out, ignored);
+    } else if (e.isFile() && IMAGE_EXT.test(e.name)) out.push(full);
+    else ignored.files.push(full);
+  }
+}
+
+/** Class folders directly under `dir` (one level), each with its images sorted by path. */
+async function scanClasses(dir: string, ignored: IgnoredEntries): Promise<Map<string, string[]>> {
+  const classes = new Map<string, string[]>();
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const full = path.join(dir, e.name);
+    if (!e.isDirectory()) {
+      ignored.files.push(full);
+      continue;
+    }
+    if (IGNORED_FOLDER.test(e.name)) {
+      ignored.folders.push({ dir: full, files: await countFiles(full) });
+      continue;
+    }
+    const files: string[] = [];
+    await collectImages(full, files, ignored);
+    files.sort();
+    classes.set(e.name, files);
+  }
+  return classes;
+}
+
+/**
+ * Reads the folder structure under `root`. Two folders naming the same split (`val/` and
+ * `validation/`) are an error rather than a silent pick; other folders beside split folders are
+ * ignored and listed.
+ */
+export async function scanLayout(root: string): Promise<ScannedLayout> {
+  const ignored: IgnoredEntries = { folders: [], files: [] };
+  const entries = await readdir(root, { withFileTypes: true });
+  const splitFolders: Partial<Record<SplitName, string>> = {};
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const split = splitOfFolder(e.name);
+    if (!split) continue;
+    if (splitFolders[split]) throw new Error(`${root}: both '${splitFolders[split]}' and '${e.name}' look like the ${split} split; keep one (or rename the other)`);
+    splitFolders[split] = e.name;
+  }
+  const images: ScannedLayout['images'] = {};
+  if (Object.keys(splitFolders).length === 0) {
+    images.train = await scanClasses(root, ignored);
+    return { kind: 'flat', splitFolders, images, ignored };
+  }
+  const splitNames = new Set(Object.values(splitFolders));
+  for (const e of entries) {
+    if (splitNames.has(e.name)) continue;
+    const full = path.join(root, e.name);
+    if (e.isDirectory()) ignored.folders.push({ dir: full, files: await countFiles(full) });
+    else ignored.files.push(full);
+  }
+  for (const [split, name] of Object.entries(splitFolders) as [SplitName, string][]) images[split] = await scanClasses(path.join(root, name), ignored);
+  return { kind: 'splits', splitFolders, images, ignored };
+}
