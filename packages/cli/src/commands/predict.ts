@@ -51,7 +51,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
   return out;
 }
 
-function readClasses(run: string): string[] {
+export function readClasses(run: string): string[] {
   const c = readJsonFile<{ splits: Record<string, { classNames: string[] }> }>(`${run}/metrics.json`);
   const any = Object.values(c.splits)[0];
   if (!any) throw new Error(`${run}/metrics.json lists no classes`);
