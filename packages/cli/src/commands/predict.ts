@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
 import { applyHead, createModel } from '@cxr/models';
@@ -15,7 +15,7 @@ export interface Prediction { file: string; logits: number[]; probs: number[]; l
 
 /** Reads an image file; a FIFO or device would block or never end, so only regular files are read. */
 function readImageFile(file: string): Uint8Array {
-  let st;
+  let st: Stats;
   try {
     st = statSync(file);
   } catch {

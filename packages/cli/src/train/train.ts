@@ -12,6 +12,7 @@ import { formatRunReport } from '../report/runReport.ts';
 import { renderSamplesPng } from '../report/samplesGrid.ts';
 import { selectSamples } from '../report/sampleSelection.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
+import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
 import { inspectRunFolder, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
@@ -172,12 +173,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
     const rows = selectSamples(fp.probs, fp.labels, classes);
     writeFileAtomic(join(dir, runFiles.samples), renderSamplesPng(rows, { classNames: classes, imageAt: (i) => evalImage(fp.files[i], config.imageSize), title: `Sample predictions (${finalSplit})` }));
-    writeFileAtomic(join(dir, runFiles.predictions), ['split,file,label,predicted,' + classes.map((c) => `p_${c}`).join(',')]
-      .concat(...(Object.entries(preds) as [SplitName, Predictions][]).map(([s, p]) => p.files.map((f, i) => {
-        const row = p.probs[i];
-        const pred = argmax(row);
-        return `${s},${JSON.stringify(f)},${classes[p.labels[i]]},${classes[pred]},${Array.from(row, (v) => v.toFixed(6)).join(',')}`;
-      }))).join('\n') + '\n');
+    const predictionRows = (Object.entries(preds) as [SplitName, Predictions][]).flatMap(([s, p]) =>
+      p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]));
+    writeFileAtomic(join(dir, runFiles.predictions), formatCsv(['split', 'file', 'label', 'predicted', ...classes.map((c) => `p_${c}`)], predictionRows));
     copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
     const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}) };
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
