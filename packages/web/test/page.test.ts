@@ -170,6 +170,14 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     await page.waitForSelector('body[data-model="bare.safetensors"]', { timeout: 300_000 });
     const results = await classifyInPage([xrays[2]]);
     expectClose(results[0].probs, node[2].probs, 'bare model, 8-bit PNG');
+    // GPU memory stays flat from one image to the next (everything but the model is freed).
+    const stats = () => page.evaluate(() => {
+      const s = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor.memoryStats();
+      return [s.liveTensors, s.liveBytes, s.inUseBytes];
+    });
+    const before = await stats();
+    await classifyInPage([xrays[2], xrays[2]]);
+    expect(await stats()).toEqual(before);
   });
 
   it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {
