@@ -3,7 +3,7 @@
 // three real X-rays (16-bit PNG, JPEG, 8-bit PNG), runs @cxr/tensor ops in the page against
 // float64 references, and checks that nothing goes over the network after the page has loaded.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, destroyDevice, getDevice } from '@cxr/tensor';
 import { applyHead, createModel, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { startServer } from '../../cli/src/commands/serve.ts';
+import { modelInfoMetadata } from '../../cli/src/run/modelInfo.ts';
 import { matmulRef } from '../../tensor/test/reference/matmul.ts';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from '../../tensor/test/reference/conv.ts';
 
@@ -61,11 +62,8 @@ async function writeModels(): Promise<{ withMetadata: string; bare: string }> {
   await destroyDevice();
   const withMetadata = join(work, 'model.safetensors');
   const bare = join(work, 'bare.safetensors');
-  // The cxr.* keys `cxr train` writes (issue 12), with the preprocessing `cxr predict --weights` uses.
-  writeSafetensorsFile(withMetadata, host, {
-    format: 'cxr', 'cxr.arch': 'resnet18', 'cxr.head': 'replace', 'cxr.classes': JSON.stringify(classes),
-    'cxr.input_size': String(inputSize), 'cxr.resize_size': String(Math.round((inputSize * 256) / 224)), 'cxr.resize_filter': 'bilinear',
-  });
+  // The metadata `cxr train` writes into model.safetensors.
+  writeSafetensorsFile(withMetadata, host, modelInfoMetadata({ arch: 'resnet18', head: 'replace', imageSize: inputSize, classes }));
   writeSafetensorsFile(bare, host);
   return { withMetadata, bare };
 }
@@ -91,7 +89,9 @@ async function classifyInPage(files: string[]): Promise<PageResult[]> {
 
 function expectClose(page: number[], node: number[], what: string): void {
   expect(page.length, what).toBe(node.length);
-  for (let i = 0; i < node.length; i++) expect(Math.abs(page[i] - node[i]) / Math.abs(node[i]), `${what}[${i}]: page ${page[i]}, node ${node[i]}`).toBeLessThan(1e-4);
+  const rel = node.map((v, i) => Math.abs(page[i] - v) / Math.abs(v));
+  console.log(`${what}: largest relative difference page vs Node ${Math.max(...rel).toExponential(2)}`);
+  for (let i = 0; i < node.length; i++) expect(rel[i], `${what}[${i}]: page ${page[i]}, node ${node[i]}`).toBeLessThan(1e-4);
 }
 
 describe.skipIf(skip)('the viewer page in Chromium', () => {
@@ -103,7 +103,8 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     const build = spawnSync('pnpm', ['run', 'build'], { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`vite build failed: ${build.stdout}\n${build.stderr}`);
     models = await writeModels();
-    node = JSON.parse(cxr(['predict', '--arch', 'resnet18', '--weights', models.bare, '--image-size', String(inputSize), '--classes', classes.join(','), '--json', ...xrays]));
+    // Node reads the same metadata: arch, head, classes and input size come from the file.
+    node = JSON.parse(cxr(['predict', '--weights', models.withMetadata, '--json', ...xrays]));
     ({ url, server } = await startServer({ port: 0 }));
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
     page = await browser.newPage({ viewport: { width: 1180, height: 900 } });
@@ -169,6 +170,14 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     await page.waitForSelector('body[data-model="bare.safetensors"]', { timeout: 300_000 });
     const results = await classifyInPage([xrays[2]]);
     expectClose(results[0].probs, node[2].probs, 'bare model, 8-bit PNG');
+    // GPU memory stays flat from one image to the next (everything but the model is freed).
+    const stats = () => page.evaluate(() => {
+      const s = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor.memoryStats();
+      return [s.liveTensors, s.liveBytes, s.inUseBytes];
+    });
+    const before = await stats();
+    await classifyInPage([xrays[2], xrays[2]]);
+    expect(await stats()).toEqual(before);
   });
 
   it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {
@@ -203,6 +212,30 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     expect(rel(out[1], refConv2d(X, W, bias, g))).toBeLessThan(1e-5);
     expect(rel(out[2], refConv2dBackwardInput(DY, W, g))).toBeLessThan(1e-5);
     expect(rel(out[3], refConv2dBackwardWeight(DY, X, g))).toBeLessThan(1e-5);
+  });
+
+  it('opens with a run preloaded by cxr serve --run, and matches cxr predict --run', async () => {
+    // A run folder as `cxr train` leaves it, with a model file that has no metadata: the settings
+    // then come from the run (config.json, metrics.json) through the URL `serve` prints.
+    const run = join(work, 'run');
+    mkdirSync(run);
+    copyFileSync(models.bare, join(run, 'model.safetensors'));
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ arch: 'resnet18', head: 'replace', imageSize: inputSize }));
+    writeFileSync(join(run, 'metrics.json'), JSON.stringify({ splits: { test: { classNames: classes } } }));
+    const served = await startServer({ port: 0, run });
+    const second = await browser.newPage();
+    try {
+      await second.goto(served.url, { waitUntil: 'load' });
+      await second.waitForSelector('body[data-model="model.safetensors"]', { timeout: 300_000 });
+      await second.setInputFiles('#image-input', xrays[1]);
+      await second.waitForSelector('#results .result.done', { timeout: 300_000 });
+      const probs = JSON.parse((await second.getAttribute('#results .result.done', 'data-probs'))!) as number[];
+      const [fromRun] = JSON.parse(cxr(['predict', '--run', run, '--json', xrays[1]])) as PageResult[];
+      expectClose(probs, fromRun.probs, 'served run, JPEG');
+    } finally {
+      await second.close();
+      await new Promise((r) => served.server.close(r));
+    }
   });
 
   it('made no network request after loading, and raised no page error', () => {
