@@ -91,9 +91,10 @@ export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: reado
   if (dx.size === 0) return dx;
   runKernel({
     name: 'maxPool2dBackward',
-    body: maxPoolBackwardWgsl(planes, H * W, dy.shape[2] * dy.shape[3], wg),
+    body: maxPoolBackwardWgsl(wg),
     inputs: { dy, indices },
     outputs: { dx },
+    uniforms: { planes: ['u32', planes], hw: ['u32', H * W], ohw: ['u32', dy.shape[2] * dy.shape[3]] },
     workgroups: grid1d(planes, wg),
   });
   return dx;

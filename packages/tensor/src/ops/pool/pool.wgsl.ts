@@ -46,15 +46,18 @@ export function maxPoolWgsl(g: PoolGeom, wg: number): string {
  * One invocation per (n, c) plane: zero the input-gradient plane, then add each output's gradient
  * at its recorded index in output order (deterministic, no atomics, any kernel/stride).
  */
-export function maxPoolBackwardWgsl(planes: number, hw: number, ohw: number, wg: number): string {
+export function maxPoolBackwardWgsl(wg: number): string {
+  // Plane count and sizes are uniforms: with constant trip counts LLVM unrolled these loops and
+  // lavapipe took seconds to compile each shape (the slowest compile of a ResNet-18 run); now one
+  // pipeline serves every shape and batch size.
   return `${head(wg)}
-  if (i >= ${planes}u) { return; }
-  let ib = i * ${hw}u;
-  let ob = i * ${ohw}u;
-  for (var j = 0u; j < ${hw}u; j++) { dx_set(ib + j, 0.0); }
-  for (var j = 0u; j < ${ohw}u; j++) {
+  if (i >= u.planes) { return; }
+  let ib = i * u.hw;
+  let ob = i * u.ohw;
+  for (var j = 0u; j < u.hw; j++) { dx_set(ib + j, 0.0); }
+  for (var j = 0u; j < u.ohw; j++) {
     let idx = indices_get(ob + j);
-    if (idx >= 0 && idx < ${hw}) {
+    if (idx >= 0 && u32(idx) < u.hw) {
       let t = ib + u32(idx);
       dx_set(t, dx_get(t) + dy_get(ob + j));
     }
