@@ -12,7 +12,7 @@
  * PyTorch: its process, OpenMP spinning included) and divided by the cores: a rough estimate of
  * the step on idle cores. Quote the wall-clock ratio from a quiet run, with the load average.
  *
- * Standalone: `pnpm exec tsx src/step-vs-torch.ts [--quick] [--models resnet18,vgg16] [--rounds N]`.
+ * Standalone: `pnpm exec tsx src/step-vs-torch.ts [--quick] [--models resnet18,vgg16] [--rounds N] [--torch-passive]`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -94,10 +94,13 @@ function workerCpuSeconds(): number {
   return total;
 }
 
-function torchSteps(c: StepCase): TorchInfo | { error: string } {
+function torchSteps(c: StepCase, passive: boolean): TorchInfo | { error: string } {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) return { error: `${py} not found` };
-  const r = spawnSync(py, ['-c', torchScript, JSON.stringify(c)], { encoding: 'utf8', timeout: 20 * 60_000 });
+  // passive: OpenMP threads sleep instead of spinning between parallel regions, so PyTorch's CPU
+  // time is its work even on a loaded machine (not its stock setting: say so when quoting it).
+  const env = passive ? { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } : process.env;
+  const r = spawnSync(py, ['-c', torchScript, JSON.stringify(c)], { encoding: 'utf8', timeout: 20 * 60_000, env });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim().split('\n').pop() ?? 'failed' };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchInfo;
 }
@@ -122,7 +125,7 @@ async function cxrSteps(c: StepCase): Promise<{ ms: number[]; cpuMs: number[] }>
   }
 }
 
-export async function benchStepVsTorch(options: { quick?: boolean; models?: string[]; rounds?: number; log?: (m: string) => void } = {}): Promise<StepVsTorchRow[]> {
+export async function benchStepVsTorch(options: { quick?: boolean; models?: string[]; rounds?: number; torchPassive?: boolean; log?: (m: string) => void } = {}): Promise<StepVsTorchRow[]> {
   const log = options.log ?? ((m: string) => console.log(m));
   const quick = !!options.quick;
   const all = stepCases(quick);
@@ -140,11 +143,11 @@ export async function benchStepVsTorch(options: { quick?: boolean; models?: stri
     for (let r = 0; r < rounds; r++) {
       const load = loadavg()[0];
       const { ms: cxr, cpuMs: cxrCpu } = await cxrSteps(c);
-      const t = torchSteps(c);
+      const t = torchSteps(c, !!options.torchPassive);
       const torch = 'error' in t ? null : t.ms;
       const torchCpu = 'error' in t ? null : t.cpuMs;
       if ('error' in t) log(`  step ${name}: PyTorch skipped: ${t.error}`);
-      else torchDesc = `PyTorch ${t.torch}, ${t.threads} threads, BLAS_INFO=${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
+      else torchDesc = `PyTorch ${t.torch}, ${t.threads} threads${options.torchPassive ? ', OMP_WAIT_POLICY=PASSIVE' : ''}, BLAS_INFO=${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
       rs.push({ cxr, cxrCpu, torch, torchCpu, load });
       log(`  step ${name} round ${r + 1}: CXR ${median(cxr).toFixed(0)} ms (CPU ${median(cxrCpu).toFixed(0)})${torch ? `, PyTorch ${median(torch).toFixed(0)} ms (CPU ${median(torchCpu!).toFixed(0)}): ${(median(cxr) / median(torch)).toFixed(2)}x wall, ${(median(cxrCpu) / median(torchCpu!)).toFixed(2)}x CPU` : ''}, load ${load.toFixed(1)}`);
     }
@@ -175,7 +178,9 @@ export async function benchStepVsTorch(options: { quick?: boolean; models?: stri
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   const val = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-  const rows = await benchStepVsTorch({ quick: args.includes('--quick'), models: val('--models')?.split(','), rounds: val('--rounds') ? Number(val('--rounds')) : undefined });
+  const rows = await benchStepVsTorch({
+    quick: args.includes('--quick'), models: val('--models')?.split(','), rounds: val('--rounds') ? Number(val('--rounds')) : undefined, torchPassive: args.includes('--torch-passive'),
+  });
   for (const r of rows) console.log(`${r.shape}: CXR ${r.cxr.toFixed(0)} ms, PyTorch ${r.torch?.toFixed(0) ?? '-'} ms: ${r.note}`);
   if (args.includes('--json')) console.log(JSON.stringify(rows));
 }
