@@ -2,7 +2,7 @@
 // --force emptying a folder before the inputs were checked, a run hanging after an error mid-epoch,
 // a trailing batch of one, and a bare `--resume` continuing on the defaults instead of the run's
 // config. Tiny images, few files, 2 epochs at most: CI time matters.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,6 +66,37 @@ describe('no hangs', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^cxr: .*batch/im);
     expect(existsSync(join(work, 'runs/one/.cxr-train.lock')), 'the run lock is released').toBe(false);
+  });
+});
+
+describe('signals', () => {
+  it('SIGTERM mid-run gives the cursor and the lock back, says how to resume, and ends the process', async () => {
+    const child = spawn(tsx, [main, 'train', '--data', data, '--out', 'runs/term', ...tiny, '--batch-size', '2', '--epochs', '50'], { cwd: work, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no epoch finished: ${stdout} ${stderr}`)), 150_000);
+      void exited.then((c) => reject(new Error(`ended (${c}) before the first epoch: ${stderr}`)));
+      child.stdout.on('data', (d) => { stdout += d; if (/epoch +1\/50: /.test(stdout)) { clearTimeout(timer); resolve(); } });
+    });
+    child.kill('SIGTERM');
+    const t0 = performance.now();
+    const code = await exited;
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/cxr: interrupted \(SIGTERM\); continue with: cxr train --out runs\/term --resume/);
+    expect(existsSync(join(work, 'runs/term/.cxr-train.lock'))).toBe(false);
+  });
+});
+
+describe('divergence', () => {
+  it('--lr 10 stops at the first absurd loss, saying so (it used to finish with "accuracy 50%, AUC 0.500")', () => {
+    const r = cxr(['train', '--data', data, '--out', 'runs/lr10', '--arch', 'resnet18', '--weights', 'none', '--image-size', '32', '--batch-size', '2', '--epochs', '3', '--optimizer', 'sgd', '--momentum', '0.9', '--lr', '10', '--seed', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^cxr: training diverged: the training loss is \S+ at epoch 1, batch \d+ .*lower the learning rate \(--lr 10, try 1\)$/m);
+    expect(existsSync(join(work, 'runs/lr10/metrics.json'))).toBe(false);
   });
 });
 
