@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeDataset } from '@cxr/data';
+import { lockRunFolder } from '../src/run/runLock.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
@@ -130,6 +131,20 @@ describe('honest resume', () => {
     const bad = cxr(['train', '--out', 'runs/r', '--resume', '--image-size', '64']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--image-size 64 \(the run has 32\)/);
+  });
+
+  it('--force against a live run is refused by its lock; nothing is deleted under it', () => {
+    const dir = join(work, 'runs/r');
+    const before = readdirSync(dir).sort();
+    const lock = lockRunFolder(dir); // this test process plays the live run
+    try {
+      const r = cxr(['train', '--data', dataBad, '--out', 'runs/r', ...tiny, '--epochs', '1', '--force', '--skip-bad-images']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`runs/r is in use by another cxr train \\(pid ${process.pid}, started`));
+      expect(readdirSync(dir).sort()).toEqual(before);
+    } finally {
+      lock.release();
+    }
   });
 
   it('an undecodable validation/test image stops a run unless --skip-bad-images', () => {
