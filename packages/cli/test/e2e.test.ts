@@ -43,7 +43,7 @@ describe('cxr train', () => {
     const r = cxr(['train', '--data', data, '--out', 'runs/a', ...tiny]);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(work, 'runs/a');
-    for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json']) {
+    for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'audit.json', 'MODEL_CARD.md', 'roc.png', 'pr.png', 'calibration.png']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
@@ -58,11 +58,31 @@ describe('cxr train', () => {
     expect(history).toHaveLength(3);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(config.arch).toBe('resnet18');
-    for (const png of ['curves.png', 'confusion.png', 'samples.png']) {
+    for (const png of ['curves.png', 'confusion.png', 'samples.png', 'roc.png', 'pr.png', 'calibration.png']) {
       expect(readFileSync(join(dir, png)).subarray(1, 4).toString()).toBe('PNG');
     }
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/## Metrics[\s\S]*curves\.png[\s\S]*confusion\.png/);
     expect(weightsOf(join(dir, 'model.safetensors')).get('fc.weight')!.length).toBe(512 * 2);
+    // Evidence: intervals at the validation threshold, calibration, Grad-CAM, audit, model card.
+    const ev = metrics.evidence;
+    expect(ev.threshold.chosenOn).toBe('val');
+    expect(ev.threshold.spec).toBe('youden');
+    const acc = ev.intervals.test.accuracy;
+    expect(acc.ci.low).toBeLessThanOrEqual(acc.value);
+    expect(acc.ci.high).toBeGreaterThanOrEqual(acc.value);
+    expect(ev.intervals.test.auc.value).toBeCloseTo(metrics.splits.test.auc, 10);
+    expect(ev.calibration.bins).toBe(15);
+    expect(ev.gradCam.layer).toBe('layer4');
+    expect(ev.gradCam.images.length).toBeGreaterThan(0);
+    const report = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(report).toMatch(/## Metrics with 95% intervals[\s\S]*## Operating point[\s\S]*roc\.png[\s\S]*## Calibration[\s\S]*## Grad-CAM[\s\S]*## Data audit/);
+    const audit = JSON.parse(readFileSync(join(dir, 'audit.json'), 'utf8'));
+    expect(audit.shortcutProbe.fires).toBe(false);
+    expect(r.stdout + r.stderr).toMatch(/data audit of .*: \d+ images/);
+    const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toMatch(/Research only, not diagnosis/);
+    expect(card).toContain(`${ev.threshold.value.toFixed(4)}`);
+    expect(card).toMatch(/## Known limits/);
   });
 
   it('resumes after a kill and ends with the weights of an uninterrupted run', async () => {
@@ -91,14 +111,27 @@ describe('cxr train', () => {
     const files = readdirSync(testDir).flatMap((c) => readdirSync(join(testDir, c)).map((f) => join(testDir, c, f))).sort();
     const p = cxr(['predict', '--run', dir, '--json', ...files]);
     expect(p.code, p.stderr).toBe(0);
-    const preds = JSON.parse(p.stdout) as { file: string; probs: number[]; logits: number[]; label: string }[];
+    const preds = JSON.parse(p.stdout) as { file: string; probs: number[]; logits: number[]; label: string; threshold: number | null }[];
     expect(preds).toHaveLength(files.length);
     for (const q of preds) expect(q.probs.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
     const e = cxr(['eval', '--run', dir, '--split', 'test']);
     expect(e.code, e.stderr).toBe(0);
     const m = JSON.parse(readFileSync(join(dir, 'eval-test.json'), 'utf8'));
     const correct = preds.filter((q) => q.file.includes(`/test/${q.label}/`)).length;
-    expect(correct / preds.length).toBeCloseTo(m.accuracy, 10);
+    // Both apply the model's stored decision rule (threshold chosen on validation).
+    expect(correct / preds.length).toBeCloseTo(m.atThreshold.accuracy.value, 10);
+    expect(preds[0].threshold).toBe(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.threshold.value);
+  });
+});
+
+describe('cxr data audit', () => {
+  it('--json prints what audit.json holds', () => {
+    const r = cxr(['data', 'audit', data, '--json', '--out', join(work, 'audit.json')]);
+    expect(r.code, r.stderr).toBe(0);
+    const a = JSON.parse(r.stdout);
+    expect(a).toEqual(JSON.parse(readFileSync(join(work, 'audit.json'), 'utf8')));
+    expect(a.files).toBe(28);
+    expect(a.shortcutProbe.auc).toBeGreaterThan(0);
   });
 });
 
@@ -112,6 +145,8 @@ describe('bad input: one-line errors and non-zero exits', () => {
       copyFileSync(join(data, 'train/infected', readdirSync(join(data, 'train/infected'))[0]), join(d, 'a.png'));
       return ['train', '--data', join(work, 'single'), '--out', 'runs/x', ...tiny];
     }, /need at least 2/],
+    ['a bad --threshold', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--threshold', 'best'], /--threshold best: use youden/],
+    ['data audit of a missing folder', () => ['data', 'audit', join(work, 'nope')], /data audit: .*nope: no such folder/],
     ['an unknown architecture', () => ['train', '--data', data, '--arch', 'resnet19', '--out', 'runs/x'], /unknown --arch 'resnet19'/],
     ['an image size too small', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--image-size', '16'], /image-size/],
     ['weights that do not fit the head', () => ['eval', '--weights', join(work, 'runs/a/model.safetensors'), '--arch', 'resnet18', '--head', 'mlp:530', '--data', data], /does not fit this model/],

@@ -10,6 +10,9 @@ import { writeJsonAtomic } from '../run/atomicWrite.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { predictAll } from '../train/steps.ts';
 import { metricsTable } from '../report/runReport.ts';
+import { intervalsTable } from '../report/evidenceReport.ts';
+import { metricIntervals } from '../metrics/metricIntervals.ts';
+import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { Command } from 'commander';
 import { intOption } from './intOption.ts';
 
@@ -53,7 +56,12 @@ export async function evaluateCommand(o: EvalOptions): Promise<ClassificationMet
   const p = await predictAll(model, loader, s.loss, 0).finally(() => loader.close());
   const m = evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: folder.classes });
   console.log(metricsTable({ [o.split]: m }));
-  if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), m);
+  // The model's stored decision rule (validation threshold, temperature), as predict applies it.
+  const rule = readDecisionRule(s.weights);
+  const positive = Math.max(0, folder.classes.findIndex((c) => c.toLowerCase() === (rule?.positiveClass ?? m.positiveClass).toLowerCase()));
+  const atThreshold = metricIntervals({ probs: applyDecisionRule(p.probs, folder.classes, rule).probs, labels: p.labels, classNames: folder.classes, positive, threshold: rule?.threshold ?? null });
+  console.log(`\n${rule?.threshold != null ? `At the stored threshold p(${atThreshold.positiveClass}) >= ${rule.threshold.toFixed(4)}` : 'By the most probable class'}, with 95% intervals:\n${intervalsTable({ [o.split]: atThreshold })}`);
+  if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), { ...m, atThreshold });
   model.dispose();
   return m;
 }

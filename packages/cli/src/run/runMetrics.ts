@@ -4,6 +4,7 @@
  * (readers), so they agree on the field names.
  */
 import type { ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import type { Evidence } from '../report/evidence.ts';
 
 export const splitNames = ['train', 'val', 'test'] as const;
 export type SplitName = (typeof splitNames)[number];
@@ -18,4 +19,6 @@ export interface RunMetrics {
   /** Wall time of the whole run in seconds. */
   seconds?: number;
   splits: Partial<Record<SplitName, ClassificationMetrics>>;
+  /** Intervals, threshold, calibration and Grad-CAM figures (report/evidence.ts); absent in older runs. */
+  evidence?: Evidence;
 }

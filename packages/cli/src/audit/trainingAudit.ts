@@ -1,0 +1,27 @@
+/**
+ * The audit at the start of `train`: measured on the folder as loaded, written to the run's
+ * audit.json, problems printed loudly; with --dedupe, cross-split duplicates leave the smaller split
+ * before any loader sees them.
+ */
+import { join } from 'node:path';
+import type { ImageFolder } from '@cxr/data';
+import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { auditImageFolder, dropCrossSplitDuplicates, type DataAudit } from './dataAudit.ts';
+import { formatAuditText } from './auditReport.ts';
+
+export const auditFile = 'audit.json';
+
+export async function auditBeforeTraining(folder: ImageFolder, options: { dir: string; seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void }): Promise<DataAudit & { dropped?: string[] }> {
+  const audit: DataAudit & { dropped?: string[] } = await auditImageFolder(folder, { seed: options.seed });
+  const text = formatAuditText(audit);
+  if (audit.findings.length) options.warn(`\n${'!'.repeat(72)}\n${text}\n${'!'.repeat(72)}`);
+  else options.log(text);
+  if (options.dedupe && audit.duplicates.crossSplit.length) {
+    audit.dropped = dropCrossSplitDuplicates(folder, audit);
+    options.warn(`--dedupe: dropped ${audit.dropped.length} cross-split duplicate(s) from the smaller split`);
+  } else if (audit.duplicates.crossSplit.length) {
+    options.warn('train continues with the duplicates; pass --dedupe to drop them from the smaller split');
+  }
+  writeJsonAtomic(join(options.dir, auditFile), audit);
+  return audit;
+}
