@@ -87,7 +87,7 @@ describe('cxr train', () => {
 
   it('resumes after a kill and ends with the weights of an uninterrupted run', async () => {
     const dir = join(work, 'runs/b');
-    const killed = spawnSync(tsx, [main, 'train', '--data', data, '--out', 'runs/b', ...tiny], {
+    const killed = spawnSync(tsx, [main, 'train', '--data', data, '--out', 'runs/b', '--calibrate', 'temperature', ...tiny], {
       cwd: work, encoding: 'utf8', env: { ...process.env, CXR_CACHE: join(work, 'cache'), CXR_KILL_AFTER_EPOCH: '1' },
     });
     // tsx relays its child's death as exit status 128 + 9.
@@ -96,8 +96,15 @@ describe('cxr train', () => {
     const again = cxr(['train', '--data', data, '--out', 'runs/b', ...tiny]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds an unfinished run; pass --resume/);
-    const r = cxr(['train', '--data', data, '--out', 'runs/b', '--resume', ...tiny]);
+    const r = cxr(['train', '--data', data, '--out', 'runs/b', '--resume', '--calibrate', 'temperature', ...tiny]);
     expect(r.code, r.stderr).toBe(0);
+    // --calibrate temperature: fitted on validation, reported before/after, stored with the model.
+    const cal = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.calibration;
+    expect(cal.temperature).toBeGreaterThan(0);
+    expect(cal.eceAfter).toBeGreaterThanOrEqual(0);
+    const stored = openSafetensors(join(dir, 'model.safetensors'));
+    expect(Number(stored.metadata['cxr.temperature'])).toBeCloseTo(cal.temperature, 12);
+    stored.close();
     expect(r.stdout).toMatch(/resuming .* after epoch 1/);
     const a = weightsOf(join(work, 'runs/a/last.safetensors'));
     const b = weightsOf(join(dir, 'last.safetensors'));
@@ -121,6 +128,30 @@ describe('cxr train', () => {
     // Both apply the model's stored decision rule (threshold chosen on validation).
     expect(correct / preds.length).toBeCloseTo(m.atThreshold.accuracy.value, 10);
     expect(preds[0].threshold).toBe(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.threshold.value);
+  });
+});
+
+describe('cxr explain', () => {
+  it('writes one overlay PNG per image, or the maps as numbers with --json', () => {
+    const dir = join(work, 'runs/a');
+    const files = ['infected', 'normal'].map((c) => join(data, 'test', c, readdirSync(join(data, 'test', c)).sort()[0]));
+    const r = cxr(['explain', '--run', dir, '--out', join(work, 'explain'), ...files]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of files) {
+      const png = join(work, 'explain', `${f.split('/').pop()!.replace(/\.[^.]+$/, '')}.gradcam.png`);
+      expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
+    }
+    const j = cxr(['explain', '--run', dir, '--json', '--class', 'normal', files[0]]);
+    expect(j.code, j.stderr).toBe(0);
+    const [x] = JSON.parse(j.stdout);
+    expect(x.class).toBe('normal');
+    expect(x.layer).toBe('layer4');
+    expect(x.map).toHaveLength(32 * 32);
+    expect(Math.max(...x.map)).toBeLessThanOrEqual(1);
+    expect(Math.min(...x.map)).toBeGreaterThanOrEqual(0);
+    const bad = cxr(['explain', '--run', dir, '--class', 'covid', files[0]]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--class covid is not one of infected, normal/);
   });
 });
 

@@ -26,11 +26,12 @@ export function decisionRuleOf(e: Evidence): DecisionRule {
   };
 }
 
+/** The `cxr.*` metadata keys (the model-file convention of issue 12) that hold the rule. */
 export function decisionMetadata(rule: DecisionRule): Record<string, string> {
   return {
-    positive_class: rule.positiveClass,
-    temperature: String(rule.temperature),
-    ...(rule.threshold === null ? {} : { threshold: String(rule.threshold), threshold_spec: rule.thresholdSpec ?? '' }),
+    'cxr.positive_class': rule.positiveClass,
+    'cxr.temperature': String(rule.temperature),
+    ...(rule.threshold === null ? {} : { 'cxr.threshold': String(rule.threshold), 'cxr.threshold_spec': rule.thresholdSpec ?? '' }),
   };
 }
 
@@ -39,12 +40,12 @@ export function readDecisionRule(file: string): DecisionRule | null {
   const f = openSafetensors(file);
   try {
     const m = f.metadata;
-    if (m.temperature === undefined && m.threshold === undefined) return null;
+    if (m['cxr.temperature'] === undefined && m['cxr.threshold'] === undefined) return null;
     return {
-      positiveClass: m.positive_class ?? '',
-      threshold: m.threshold === undefined ? null : Number(m.threshold),
-      thresholdSpec: m.threshold_spec ?? null,
-      temperature: m.temperature === undefined ? 1 : Number(m.temperature),
+      positiveClass: m['cxr.positive_class'] ?? '',
+      threshold: m['cxr.threshold'] === undefined ? null : Number(m['cxr.threshold']),
+      thresholdSpec: m['cxr.threshold_spec'] ?? null,
+      temperature: m['cxr.temperature'] === undefined ? 1 : Number(m['cxr.temperature']),
     };
   } finally {
     f.close();
