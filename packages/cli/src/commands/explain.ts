@@ -13,7 +13,6 @@ import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { intOption } from './intOption.ts';
-import { readClasses } from './predict.ts';
 
 export interface ExplainOptions {
   run?: string; arch?: string; weights?: string; head?: string; imageSize?: number; classes?: string;
@@ -42,7 +41,8 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
   if (files.length === 0) throw new Error('explain: give one or more image files');
   for (const f of files) if (!existsSync(f)) throw new Error(`explain: ${f}: no such file`);
   const s = modelSettings(o);
-  const classes = o.classes ? o.classes.split(',') : o.run ? readClasses(o.run) : ['infected', 'normal'];
+  const classes = o.classes?.split(',').map((c) => c.trim()) ?? s.classes;
+  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names)`);
   let classIndex: number | undefined;
   if (o.class !== undefined) {
     classIndex = classes.findIndex((c) => c.toLowerCase() === o.class!.toLowerCase());

@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
 import { applyHead, createModel } from '@cxr/models';
 import { noGrad } from '@cxr/nn';
 import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
-import { readJsonFile } from '../run/runFolder.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { Command } from 'commander';
@@ -22,58 +21,83 @@ export interface Prediction {
   threshold: number | null;
 }
 
+/** Reads an image file; a FIFO or device would block or never end, so only regular files are read. */
+function readImageFile(file: string): Uint8Array {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new Error(`${file}: no such file`);
+  }
+  if (!st.isFile()) throw new Error(`${file}: not a regular file (a folder, FIFO or device); give image files`);
+  return new Uint8Array(readFileSync(file));
+}
+
 /**
  * Torchvision's evaluation preset: RGB, shorter side to round(N·256/224) bilinear antialiased,
  * centre crop N, ImageNet normalisation. With --run, the run's own evaluation preprocessing
  * instead (bicubic, as the study and `cxr train` use), so predict agrees with `cxr eval`.
+ * Class names and input size come from the run or the weights file; a file that records none
+ * needs --classes. A file that cannot be read or decoded is reported and the others predicted;
+ * the command then fails (non-zero exit) after printing them.
  */
 export async function predictCommand(files: string[], o: PredictOptions): Promise<Prediction[]> {
   if (files.length === 0) throw new Error('predict: give one or more image files');
   const s = modelSettings(o);
-  const classes = o.classes ? o.classes.split(',') : o.run ? readClasses(o.run) : ['infected', 'normal'];
-  for (const f of files) if (!existsSync(f)) throw new Error(`predict: ${f}: no such file`);
+  const given = o.classes?.split(',').map((c) => c.trim());
+  if (given && s.classes && given.join(',') !== s.classes.join(',')) {
+    throw new Error(`--classes ${given.join(',')} contradicts ${o.run ?? s.weights}, which was trained on ${s.classes.join(',')}; drop --classes`);
+  }
+  const classes = given ?? s.classes;
+  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names)`);
+  if (s.imageSizeSource === 'default') console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
   const rule = readDecisionRule(s.weights);
   const model = createModel(s.arch);
-  applyHead(model, s.head, classes.length);
-  loadModelFile(s.weights, model);
-  model.eval();
-  const n = s.imageSize;
-  const transforms = evalTransforms({ size: n, filter: o.run ? 'bicubic' : 'bilinear' });
   const out: Prediction[] = [];
-  for (const file of files) {
-    const img = applyTransforms(decodeImage(new Uint8Array(readFileSync(file)), file), transforms, mulberry32(0));
-    const x = T.tensor(toCHW(img), [1, 3, n, n]);
-    const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
-    const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
-    for (const t of [x, logits, probs]) t.dispose();
-    const decided = applyDecisionRule([hp], classes, rule);
-    const best = decided.predicted[0];
-    out.push({ file, logits: Array.from(hl), probs: Array.from(decided.probs[0]), label: classes[best] ?? String(best), threshold: rule?.threshold ?? null });
+  const failed: { file: string; reason: string }[] = [];
+  try {
+    applyHead(model, s.head, classes.length);
+    loadModelFile(s.weights, model);
+    model.eval();
+    const n = s.imageSize;
+    const transforms = evalTransforms({ size: n, filter: o.run ? 'bicubic' : 'bilinear' });
+    for (const file of files) {
+      let x: T.Tensor;
+      try {
+        const img = applyTransforms(decodeImage(readImageFile(file), file), transforms, mulberry32(0));
+        x = T.tensor(toCHW(img), [1, 3, n, n]);
+      } catch (e) {
+        failed.push({ file, reason: (e as Error).message });
+        console.error(`cxr: predict: ${(e as Error).message}`);
+        continue;
+      }
+      const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
+      const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
+      for (const t of [x, logits, probs]) t.dispose();
+      const decided = applyDecisionRule([hp], classes, rule);
+      const best = decided.predicted[0];
+      out.push({ file, logits: Array.from(hl), probs: Array.from(decided.probs[0]), label: classes[best] ?? String(best), threshold: rule?.threshold ?? null });
+    }
+  } finally {
+    model.dispose();
   }
-  model.dispose();
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-  else {
-    const w = Math.max(4, ...files.map((f) => f.length));
+  else if (out.length) {
+    const w = Math.max(4, ...out.map((p) => p.file.length));
     if (rule?.threshold != null) console.log(`decision: p(${rule.positiveClass}) >= ${rule.threshold.toFixed(4)} (${rule.thresholdSpec}, chosen on validation)${rule.temperature !== 1 ? `, temperature ${rule.temperature.toFixed(3)}` : ''}`);
     console.log(`${'file'.padEnd(w)}  ${'label'.padEnd(10)}  ${classes.map((c) => `p(${c})`.padStart(12)).join('')}`);
     for (const p of out) console.log(`${p.file.padEnd(w)}  ${p.label.padEnd(10)}  ${p.probs.map((v) => v.toFixed(4).padStart(12)).join('')}`);
   }
+  if (failed.length) throw new Error(`predict: ${failed.length} of ${files.length} file(s) could not be read or decoded (${failed.map((f) => f.file).slice(0, 5).join(', ')}${failed.length > 5 ? ' …' : ''}); the other ${out.length} were predicted`);
   return out;
-}
-
-/** Class names of a finished run, from its metrics.json. */
-export function readClasses(run: string): string[] {
-  const c = readJsonFile<{ splits: Record<string, { classNames: string[] }> }>(`${run}/metrics.json`);
-  const any = Object.values(c.splits)[0];
-  if (!any) throw new Error(`${run}/metrics.json lists no classes`);
-  return any.classNames;
 }
 
 export function predictCliCommand(): Command {
   return new Command('predict').description('class probabilities for images').argument('<images...>')
     .option('--run <dir>').option('--arch <name>').option('--weights <file>').option('--head <spec>')
-    .option('--image-size <n>', 'input size', intOption).option('--classes <list>', 'class names in index order (default infected,normal)')
+    .option('--image-size <n>', 'input size (default: what the run or file records)', intOption)
+    .option('--classes <list>', 'class names in index order, for weights files that do not record them')
     .option('--json', 'JSON on stdout')
     .action(async (files: string[], o) => { await predictCommand(files, o); });
 }

@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { modelSettings } from './evaluate.ts';
 import { intOption } from './intOption.ts';
-import { readClasses } from './predict.ts';
 
 export interface ServeOptions { run?: string; port?: number; page?: string }
 
@@ -38,7 +37,7 @@ function pageDir(given?: string): string {
 /** The query string that makes the page load the run's model with the run's settings. */
 function runQuery(run: string): string {
   const s = modelSettings({ run });
-  const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: readClasses(run).join(','), size: String(s.imageSize), filter: 'bicubic' });
+  const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: (s.classes ?? []).join(','), size: String(s.imageSize), filter: 'bicubic' });
   return `?${q}`;
 }
 

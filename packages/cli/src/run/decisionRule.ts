@@ -26,30 +26,32 @@ export function decisionRuleOf(e: Evidence): DecisionRule {
   };
 }
 
-/** The `cxr.*` metadata keys (the model-file convention of issue 12) that hold the rule. */
+/** Metadata keys of the rule, beside the model info (run/modelInfo.ts) in the same header. */
 export function decisionMetadata(rule: DecisionRule): Record<string, string> {
   return {
-    'cxr.positive_class': rule.positiveClass,
-    'cxr.temperature': String(rule.temperature),
-    ...(rule.threshold === null ? {} : { 'cxr.threshold': String(rule.threshold), 'cxr.threshold_spec': rule.thresholdSpec ?? '' }),
+    positive_class: rule.positiveClass,
+    temperature: String(rule.temperature),
+    ...(rule.threshold === null ? {} : { threshold: String(rule.threshold), threshold_spec: rule.thresholdSpec ?? '' }),
   };
 }
 
 /** The rule stored in a model file, or null for a file without one (argmax, no temperature). */
 export function readDecisionRule(file: string): DecisionRule | null {
-  const f = openSafetensors(file);
+  let m: Record<string, string>;
   try {
-    const m = f.metadata;
-    if (m['cxr.temperature'] === undefined && m['cxr.threshold'] === undefined) return null;
-    return {
-      positiveClass: m['cxr.positive_class'] ?? '',
-      threshold: m['cxr.threshold'] === undefined ? null : Number(m['cxr.threshold']),
-      thresholdSpec: m['cxr.threshold_spec'] ?? null,
-      temperature: m['cxr.temperature'] === undefined ? 1 : Number(m['cxr.temperature']),
-    };
-  } finally {
+    const f = openSafetensors(file);
     f.close();
+    m = f.metadata;
+  } catch {
+    return null; // not safetensors (a torch file): no rule recorded
   }
+  if (m.temperature === undefined && m.threshold === undefined) return null;
+  return {
+    positiveClass: m.positive_class ?? '',
+    threshold: m.threshold === undefined ? null : Number(m.threshold),
+    thresholdSpec: m.threshold_spec ?? null,
+    temperature: m.temperature === undefined ? 1 : Number(m.temperature),
+  };
 }
 
 /** Calibrated probabilities and the decided class index per row. */

@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { Tensor } from '@cxr/tensor';
+import type { Tensor } from '@cxr/tensor';
 import { backward, clearTape, detach, enableGrad, retainGrad, retainedGrad } from '../autograd/tape.js';
 import type { Module } from '../module.js';
 

@@ -9,9 +9,12 @@ export const unaryOps = {
   log: 'log($0)',
   sqrt: 'sqrt($0)',
   rsqrt: 'inverseSqrt($0)',
-  relu: 'max($0, 0.0)',
+  // NaN stays NaN, as in PyTorch (a bare max(NaN, 0) is 0 on some drivers and hides divergence).
+  relu: 'select(max($0, 0.0), $0, isnanf($0))',
   sigmoid: 'sigmoidf($0)',
   tanh: 'tanhf($0)',
+  /** log(1 + eˣ), stable for any x. */
+  softplus: 'max($0, 0.0) + log(1.0 + exp(-abs($0)))',
   square: '$0 * $0',
   reciprocal: '1.0 / $0',
   sign: 'sign($0)',
@@ -34,6 +37,7 @@ export const rsqrt = (x: Tensor) => unary('rsqrt', x);
 export const relu = (x: Tensor) => unary('relu', x);
 export const sigmoid = (x: Tensor) => unary('sigmoid', x);
 export const tanh = (x: Tensor) => unary('tanh', x);
+export const softplus = (x: Tensor) => unary('softplus', x);
 export const square = (x: Tensor) => unary('square', x);
 export const reciprocal = (x: Tensor) => unary('reciprocal', x);
 export const sign = (x: Tensor) => unary('sign', x);
@@ -43,5 +47,5 @@ export const ceil = (x: Tensor) => unary('ceil', x);
 /** Clamps into [min, max]; either bound may be ±Infinity to leave that side open. */
 export function clamp(x: Tensor, min: number, max: number): Tensor {
   if (Number.isNaN(min) || Number.isNaN(max) || min > max) throw new Error(`clamp: invalid bounds [${min}, ${max}] for shape [${x.shape.join(',')}]`);
-  return elementwise('clamp', 'clamp($0, $1, $2)', [x, Math.max(min, -3.4e38), Math.min(max, 3.4e38)]);
+  return elementwise('clamp', 'select(clamp($0, $1, $2), $0, isnanf($0))', [x, Math.max(min, -3.4e38), Math.min(max, 3.4e38)]);
 }
