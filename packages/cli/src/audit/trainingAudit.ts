@@ -1,7 +1,7 @@
 /**
- * The audit at the start of `train`: measured on the folder as loaded, written to the run's
- * audit.json, problems printed loudly; with --dedupe, cross-split duplicates leave the smaller split
- * before any loader sees them.
+ * The audit at the start of `train`: measured on the folder as loaded, before the run folder is
+ * touched, problems printed loudly; with --dedupe, cross-split duplicates leave the smaller split
+ * before any loader sees them. `writeAuditFile` stores it once the run folder is prepared.
  */
 import { join } from 'node:path';
 import type { ImageFolder } from '@cxr/data';
@@ -11,7 +11,7 @@ import { formatAuditText } from './auditReport.ts';
 
 export const auditFile = 'audit.json';
 
-export async function auditBeforeTraining(folder: ImageFolder, options: { dir: string; seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void }): Promise<DataAudit & { dropped?: string[] }> {
+export async function auditBeforeTraining(folder: ImageFolder, options: { seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void }): Promise<DataAudit & { dropped?: string[] }> {
   const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
   options.log(`data audit: reading ${total} images (duplicates, patient overlap, shortcut probe)…`);
   let shown = 0;
@@ -29,6 +29,9 @@ export async function auditBeforeTraining(folder: ImageFolder, options: { dir: s
   } else if (audit.duplicates.crossSplit.length) {
     options.warn('train continues with the duplicates; pass --dedupe to drop them from the smaller split');
   }
-  writeJsonAtomic(join(options.dir, auditFile), audit);
   return audit;
+}
+
+export function writeAuditFile(dir: string, audit: DataAudit): void {
+  writeJsonAtomic(join(dir, auditFile), audit);
 }

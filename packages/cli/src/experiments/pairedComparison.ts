@@ -18,7 +18,7 @@ export function readTestScores(folder: string, positiveClass = 'infected'): RunS
   const classes = head.filter((h) => h.startsWith('p_')).map((h) => h.slice(2));
   const first = head.indexOf(`p_${classes[0]}`);
   const named = findClassIndex(classes, positiveClass);
-  const scores: RunScores = { probs: new Map(), labels: new Map(), positive: named >= 0 ? named : 0 };
+  const scores: RunScores = { probs: new Map(), labels: new Map(), positive: Math.max(named, 0) };
   for (const r of rows) {
     if (r[0] !== 'test') continue;
     const key = r[1];

@@ -83,7 +83,7 @@ export interface EvidenceInput {
 export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
   const { classNames, dir } = input;
   const named = findClassIndex(classNames, input.positiveClass ?? 'infected');
-  const positive = named >= 0 ? named : 0;
+  const positive = Math.max(named, 0);
   const binary = classNames.length === 2;
   const boot = { resamples: bootstrapDefaults.resamples, seed: input.seed ?? bootstrapDefaults.seed };
 

@@ -58,5 +58,5 @@ export function readDecisionRule(file: string): DecisionRule | null {
 export function applyDecisionRule(probs: readonly ArrayLike<number>[], classNames: readonly string[], rule: DecisionRule | null): { probs: Float64Array[]; predicted: number[] } {
   const p = rule && rule.temperature !== 1 ? applyTemperature(probs, rule.temperature) : probs.map((r) => Float64Array.from(r));
   const positive = rule ? classNames.findIndex((c) => c.toLowerCase() === rule.positiveClass.toLowerCase()) : -1;
-  return { probs: p, predicted: predictAt(p, positive < 0 ? 0 : positive, positive < 0 ? null : rule?.threshold) };
+  return { probs: p, predicted: predictAt(p, Math.max(positive, 0), positive < 0 ? null : rule?.threshold) };
 }

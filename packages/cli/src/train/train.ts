@@ -12,13 +12,13 @@ import { formatRunReport } from '../report/runReport.ts';
 import { buildEvidence, evidenceFiles } from '../report/evidence.ts';
 import { formatEvidenceReport } from '../report/evidenceReport.ts';
 import { formatModelCard } from '../report/modelCard.ts';
-import { auditBeforeTraining, auditFile } from '../audit/trainingAudit.ts';
+import { auditBeforeTraining, writeAuditFile } from '../audit/trainingAudit.ts';
 import { formatAuditReport } from '../audit/auditReport.ts';
 import { decisionMetadata, decisionRuleOf } from '../run/decisionRule.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
-import { inspectRunFolder, prepareRunFolder, readJsonFile, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
+import { inspectRunFolder, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
 import type { ModelInfo } from '../run/modelInfo.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
@@ -56,7 +56,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   inspectRunFolder(dir, { resume: config.resume, force: config.force });
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
-  await auditBeforeTraining(folder, { dir, seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
+  const audit = await auditBeforeTraining(folder, { seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
   const classes = folder.classes;
   const loaders = makeLoaders(folder, config, log);
   let lock: RunLock | null = null;
@@ -106,6 +106,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       log(`resuming ${dir} after epoch ${startEpoch}${startEpoch < config.epochs ? ` (of ${config.epochs})` : ''}`);
     }
     writeRunConfig(dir, { ...config, resume: false, force: false });
+    writeAuditFile(dir, audit);
 
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
       const t0 = performance.now();
@@ -173,7 +174,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes);
     const history = readHistory(dir);
     const finalSplit: SplitName = preds.test ? 'test' : 'val';
-    const fp = preds[finalSplit]!;
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
     const evidenceStart = performance.now();
@@ -187,7 +187,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
       title: `Run ${basename(dir)}`, metrics,
       settings: { arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize, 'image size': config.imageSize, loss: config.loss, augment: config.augment, seed: config.seed, data: config.data, adapter: gpu.adapterName },
-    }) + '\n' + formatEvidenceReport(evidence) + '\n' + formatAuditReport(readJsonFile(join(dir, auditFile))));
+    }) + '\n' + formatEvidenceReport(evidence) + '\n' + formatAuditReport(audit));
     writeRunMetrics(dir, metrics);
     writeFileAtomic(join(dir, evidenceFiles.modelCard), formatModelCard(dir));
     const m = splits[finalSplit]!;
