@@ -26,7 +26,7 @@ describe('progress bar', () => {
     bar.update(100, { loss: 0.4, accuracy: 0.85 });
     expect(bar.stop()).toBeCloseTo(20, 6);
     const lines = text().split('\n').filter(Boolean);
-    expect(lines[0]).toMatch(/^epoch  2\/10 train \|.*\| 0\/100 img/);
+    expect(lines[0]).toMatch(/^epoch {2}2\/10 train \|.*\| 0\/100 img/);
     expect(lines.at(-1)).toMatch(/100\/100 img \| loss 0\.4000 \| acc 85\.0% \| 20\.0 img\/s \| ETA 0s$/);
   });
   it('formats ETA and epoch summaries', () => {

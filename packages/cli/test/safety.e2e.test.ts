@@ -72,11 +72,14 @@ describe('no hangs', () => {
 
 describe('signals', () => {
   it('SIGTERM mid-run gives the cursor and the lock back, says how to resume, and ends the process', async () => {
-    const child = spawn(tsx, [main, 'train', '--data', data, '--out', 'runs/term', ...tiny, '--batch-size', '2', '--epochs', '50'], { cwd: work, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+    // One process, as the installed `cxr` bin runs: tsx's own CLI would SIGKILL a trainer whose
+    // event loop is busy in a GPU call for more than 5 s, before its handler gets to run.
+    const child = spawn(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), main, 'train', '--data', data, '--out', 'runs/term', ...tiny, '--batch-size', '2', '--epochs', '50'], { cwd: work, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'close', not 'exit': stderr may still hold the last line when the process has exited.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no epoch finished: ${stdout} ${stderr}`)), 150_000);
       void exited.then((c) => reject(new Error(`ended (${c}) before the first epoch: ${stderr}`)));
@@ -135,8 +138,8 @@ describe('honest resume', () => {
 
   it('--force against a live run is refused by its lock; nothing is deleted under it', () => {
     const dir = join(work, 'runs/r');
-    const before = readdirSync(dir).sort();
     const lock = lockRunFolder(dir); // this test process plays the live run
+    const before = readdirSync(dir).sort();
     try {
       const r = cxr(['train', '--data', dataBad, '--out', 'runs/r', ...tiny, '--epochs', '1', '--force', '--skip-bad-images']);
       expect(r.code).toBe(1);

@@ -35,9 +35,10 @@ const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: chec
 const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
 
 /** Model weights with the epoch, classes, input size and architecture in the metadata. */
-export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo): Promise<void> {
+/** `extra`: more metadata for the final model file (the decision rule: threshold, temperature). */
+export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo, extra: Record<string, string> = {}): Promise<void> {
   try {
-    await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info) }, { requireFinite: true });
+    await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info), ...extra }, { requireFinite: true });
   } catch (e) {
     if (!(e instanceof NonFiniteWeightsError)) throw e;
     throw new Error(`training diverged: the model's parameters are no longer finite after epoch ${epoch} (${e.message}); lower the learning rate`, { cause: e });
