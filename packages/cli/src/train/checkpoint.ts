@@ -35,8 +35,9 @@ const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: chec
 const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
 
 /** Model weights with the epoch, classes, input size and architecture in the metadata. */
-export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo): Promise<void> {
-  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info) });
+/** `extra`: more metadata for the final model file (the decision rule: threshold, temperature). */
+export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo, extra: Record<string, string> = {}): Promise<void> {
+  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info), ...extra });
 }
 
 function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {
