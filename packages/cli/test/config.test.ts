@@ -39,12 +39,12 @@ describe('train options', () => {
       '--data', 'd', '--arch', 'VGG16', '--weights', weights, '--head', 'mlp:2000', '--freeze', 'vgg-convs:0,2,5',
       '--optimizer', 'sgd', '--lr', '1e-5', '--momentum', '0.8', '--weight-decay', '5e-4', '--schedule', 'step:7:0.5',
       '--epochs', '12', '--batch-size', '8', '--image-size', '224', '--loss', 'focal', '--augment', 'standard', '--seed', '42',
-      '--out', 'runs/x', '--limit-per-class', '10', '--force',
+      '--out', 'runs/x', '--limit-per-class', '10', '--force', '--threshold', 'sens:0.95', '--calibrate', 'temperature', '--dedupe',
     ]);
     expect(config).toEqual({
       data: 'd', arch: 'vgg16', weights, head: 'mlp:2000', freeze: 'vgg-convs:0,2,5', optimizer: 'sgd', lr: 1e-5, momentum: 0.8,
       weightDecay: 5e-4, schedule: 'step:7:0.5', epochs: 12, batchSize: 8, imageSize: 224, loss: 'focal', augment: 'standard',
-      seed: 42, out: 'runs/x', limitPerClass: 10, skipBadImages: false, resume: false, force: true,
+      seed: 42, out: 'runs/x', limitPerClass: 10, skipBadImages: false, resume: false, force: true, threshold: 'sens:0.95', calibrate: 'temperature', dedupe: true,
     });
   });
 

@@ -10,6 +10,11 @@ import { chooseThreshold, parseThresholdSpec } from '../src/metrics/threshold.ts
 import { applyTemperature, calibration, fitTemperature, negativeLogLikelihood } from '../src/metrics/calibration.ts';
 import { pairedBootstrap } from '../src/metrics/pairedBootstrap.ts';
 import { rocAuc } from '../src/metrics/rocAuc.ts';
+import { areaOutsideLung, massOutsideLung } from '../src/metrics/lungMass.ts';
+import { compareWithBest, formatPairedComparison, readTestScores } from '../src/experiments/pairedComparison.ts';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 describe('Wilson interval', () => {
   it('matches Newcombe (1998) Table I to 4 decimals', () => {
@@ -151,5 +156,62 @@ describe('calibration', () => {
     expect(nll(T)).toBeLessThanOrEqual(nll(T * 1.02));
     expect(nll(T)).toBeLessThanOrEqual(nll(T / 1.02));
     expect(calibration(applyTemperature(probs, T), labels).ece).toBeLessThan(calibration(probs, labels).ece / 3);
+  });
+});
+
+describe('experiments report: paired comparison from predictions.csv', () => {
+  it('reads each run\'s test rows, compares with the best run and says whether the difference is beyond noise', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cxr-paired-'));
+    try {
+      const r = mulberry32(13);
+      const truth = Array.from({ length: 400 }, (_, i) => (i % 2 ? 'normal' : 'infected'));
+      const write = (name: string, skill: number) => {
+        mkdirSync(join(root, name));
+        const lines = ['split,file,label,predicted,p_infected,p_normal', 'val,"v.png",infected,infected,0.9,0.1'];
+        truth.forEach((t, i) => {
+          const ok = r.next() < skill;
+          const p = ok === (t === 'infected') ? 0.6 + 0.4 * r.next() : 0.4 * r.next();
+          lines.push(`test,${JSON.stringify(`/d/test/${t}/${i}.png`)},${t},${p >= 0.5 ? 'infected' : 'normal'},${p.toFixed(6)},${(1 - p).toFixed(6)}`);
+        });
+        writeFileSync(join(root, name, 'predictions.csv'), lines.join('\n') + '\n');
+      };
+      write('strong', 0.95);
+      write('weak', 0.7);
+      write('same', 0.95);
+      const s = readTestScores(join(root, 'strong'))!;
+      expect(s.probs.size).toBe(400);
+      expect(s.positive).toBe(0);
+      const acc = (n: string) => { const x = readTestScores(join(root, n))!; let c = 0; for (const [k, p] of x.probs) c += (p[0] >= p[1] ? 0 : 1) === x.labels.get(k) ? 1 : 0; return c / 400; };
+      const accuracy = { strong: acc('strong'), weak: acc('weak'), same: acc('same') };
+      const rows = compareWithBest({ strong: join(root, 'strong'), weak: join(root, 'weak'), same: join(root, 'same') }, accuracy);
+      const best = accuracy.strong >= accuracy.same ? 'strong' : 'same';
+      expect(rows.every((x) => x.reference === best)).toBe(true);
+      const weak = rows.find((x) => x.name === 'weak')!.result;
+      expect(weak.accuracy.difference).toBeCloseTo(accuracy.weak - accuracy[best], 12);
+      expect(weak.accuracy.ci.high).toBeLessThan(0);
+      const md = formatPairedComparison(rows);
+      expect(md).toMatch(/## Paired comparison with the best run/);
+      expect(md).toMatch(/\| weak \| 400 \| -\d+\.\d \[-\d+\.\d, -\d+\.\d\] \|.*\| yes \|/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Grad-CAM mass outside the central lung box', () => {
+  it('is the outside area for a uniform map, 0 for a centred blob, 1 for a corner marker', () => {
+    const W = 40;
+    const H = 50;
+    const uniform = new Float32Array(W * H).fill(0.7);
+    // Box x in [6, 34), y in [5, 45): 28 x 40 of 40 x 50 inside.
+    expect(areaOutsideLung(W, H)).toBeCloseTo(1 - (28 * 40) / (40 * 50), 12);
+    expect(massOutsideLung(uniform, W, H)).toBeCloseTo(areaOutsideLung(W, H), 12);
+    const centre = new Float32Array(W * H);
+    centre[25 * W + 20] = 1;
+    expect(massOutsideLung(centre, W, H)).toBe(0);
+    const corner = new Float32Array(W * H);
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 5; x++) corner[y * W + x] = 1;
+    expect(massOutsideLung(corner, W, H)).toBe(1);
+    expect(massOutsideLung(new Float32Array(W * H), W, H)).toBe(0);
   });
 });

@@ -13,6 +13,9 @@ import type { RunMetrics } from '../run/runMetrics.ts';
 import { fileEpoch, loadModelFile } from '../train/checkpoint.ts';
 import { predictAll } from '../train/steps.ts';
 import { metricsTable } from '../report/runReport.ts';
+import { intervalsTable } from '../report/evidenceReport.ts';
+import { metricIntervals } from '../metrics/metricIntervals.ts';
+import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { Command } from 'commander';
 import { intOption } from './intOption.ts';
 
@@ -115,8 +118,13 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     if (!p.labels.length) throw new Error(`no image of the ${o.split} split could be decoded`);
     const m: EvalResult = { ...evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: folder.classes }), skipped };
     console.log(metricsTable({ [o.split]: m }));
+    // The model's stored decision rule (validation threshold, temperature), as predict applies it.
+    const rule = readDecisionRule(s.weights);
+    const positive = Math.max(0, folder.classes.findIndex((c) => c.toLowerCase() === (rule?.positiveClass ?? m.positiveClass).toLowerCase()));
+    const atThreshold = metricIntervals({ probs: applyDecisionRule(p.probs, folder.classes, rule).probs, labels: p.labels, classNames: folder.classes, positive, threshold: rule?.threshold ?? null });
+    console.log(`\n${rule?.threshold != null ? `At the stored threshold p(${atThreshold.positiveClass}) >= ${rule.threshold.toFixed(4)}` : 'By the most probable class'}, with 95% intervals:\n${intervalsTable({ [o.split]: atThreshold })}`);
     if (skipped.length) console.warn(`!! ${skipped.length} image(s) skipped (not in the metrics): ${formatList(skipped.map((f) => f.file), 10)}`);
-    if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), m);
+    if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), { ...m, atThreshold });
     return m;
   } finally {
     model.dispose();

@@ -11,7 +11,11 @@ export const losses = ['ce', 'focal', 'bce'] as const;
 /** Augmentation presets: standard = the study's training augmentation in @cxr/data (random resized crop, ±30° rotation, flip). */
 export const augmentPresets = ['none', 'standard'] as const;
 
+/** --calibrate: temperature scaling fitted on validation, or none. */
+export const calibrations = ['none', 'temperature'] as const;
+
 export type Optimizer = (typeof optimizers)[number];
+export type Calibration = (typeof calibrations)[number];
 export type Loss = (typeof losses)[number];
 export type AugmentPreset = (typeof augmentPresets)[number];
 
@@ -50,6 +54,11 @@ export interface TrainConfig {
   skipBadImages: boolean;
   resume: boolean;
   force: boolean;
+  /** Decision threshold on p(positive), chosen on validation: 'youden' | a probability | 'sens:0.95'. */
+  threshold: string;
+  calibrate: Calibration;
+  /** Drop cross-split duplicates found by the data audit from the smaller split. */
+  dedupe: boolean;
 }
 
 export type TrainConfigKey = keyof TrainConfig;
@@ -83,6 +92,9 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   skipBadImages: false,
   resume: false,
   force: false,
+  threshold: 'youden',
+  calibrate: 'none',
+  dedupe: false,
 });
 
 export const trainConfigKeys = Object.keys(defaultTrainConfig) as TrainConfigKey[];

@@ -1,4 +1,4 @@
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module } from '@cxr/nn';
@@ -9,8 +9,12 @@ import { formatEpochSummary } from '../progress/epochSummary.ts';
 import { renderConfusionPng } from '../report/confusionChart.ts';
 import { renderCurvesPng } from '../report/curvesChart.ts';
 import { formatRunReport } from '../report/runReport.ts';
-import { renderSamplesPng } from '../report/samplesGrid.ts';
-import { selectSamples } from '../report/sampleSelection.ts';
+import { buildEvidence, evidenceFiles } from '../report/evidence.ts';
+import { formatEvidenceReport } from '../report/evidenceReport.ts';
+import { formatModelCard } from '../report/modelCard.ts';
+import { auditBeforeTraining, writeAuditFile } from '../audit/trainingAudit.ts';
+import { formatAuditReport } from '../audit/auditReport.ts';
+import { decisionMetadata, decisionRuleOf } from '../run/decisionRule.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
@@ -20,8 +24,8 @@ import type { ModelInfo } from '../run/modelInfo.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { badImagesError, ensureSyntheticData, evalImage, makeLoaders, openDataset, skippedBySplit } from './data.ts';
-import { architectures } from '@cxr/models';
+import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit } from './data.ts';
+import { architectures, defaultCamLayer } from '@cxr/models';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
 export interface TrainOptions {
@@ -52,6 +56,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   inspectRunFolder(dir, { resume: config.resume, force: config.force });
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
+  const audit = await auditBeforeTraining(folder, { seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
   const classes = folder.classes;
   const loaders = makeLoaders(folder, config, log);
   let lock: RunLock | null = null;
@@ -62,7 +67,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const onSignal = (signal: NodeJS.Signals) => {
     bar?.stop();
     lock?.release();
-    console.error(`cxr: interrupted (${signal}); continue with: cxr train --out ${dir} --resume`);
+    // Synchronous: console.error to a pipe is asynchronous and process.exit would drop the line.
+    writeSync(2, `cxr: interrupted (${signal}); continue with: cxr train --out ${dir} --resume\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
@@ -101,6 +107,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       log(`resuming ${dir} after epoch ${startEpoch}${startEpoch < config.epochs ? ` (of ${config.epochs})` : ''}`);
     }
     writeRunConfig(dir, { ...config, resume: false, force: false });
+    writeAuditFile(dir, audit);
 
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
       const t0 = performance.now();
@@ -116,7 +123,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
         if (batch.labels.length === 1 && config.batchSize > 1) { log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`); continue; }
         const r = await trainStep(model, optimizer, config.loss, batch);
-        if (!Number.isFinite(r.loss)) throw divergence(`the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}`, config.lr);
+        if (!(Math.abs(r.loss) <= divergedLoss)) throw divergence(`the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`, config.lr);
         lossSum += r.loss * r.count;
         correct += r.correct;
         seen += r.count;
@@ -168,24 +175,25 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes);
     const history = readHistory(dir);
     const finalSplit: SplitName = preds.test ? 'test' : 'val';
-    const fp = preds[finalSplit]!;
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
-    const rows = selectSamples(fp.probs, fp.labels, classes);
-    writeFileAtomic(join(dir, runFiles.samples), renderSamplesPng(rows, { classNames: classes, imageAt: (i) => evalImage(fp.files[i], config.imageSize), title: `Sample predictions (${finalSplit})` }));
+    const evidenceStart = performance.now();
+    const evidence = await buildEvidence({ dir, classNames: classes, val: preds.val!, splits: preds as Record<string, Predictions>, finalSplit, threshold: config.threshold, calibrate: config.calibrate, model, camLayer: defaultCamLayer(model), imageSize: config.imageSize, seed: config.seed, samplesTitle: `Sample predictions (${finalSplit})` });
+    log(`evidence (intervals, threshold, calibration, ROC/PR, Grad-CAM samples) in ${((performance.now() - evidenceStart) / 1000).toFixed(1)} s`);
     const predictionRows = (Object.entries(preds) as [SplitName, Predictions][]).flatMap(([s, p]) =>
       p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]));
     writeFileAtomic(join(dir, runFiles.predictions), formatCsv(['split', 'file', 'label', 'predicted', ...classes.map((c) => `p_${c}`)], predictionRows));
-    copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
-    const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}) };
+    await saveModel(join(dir, runFiles.model), model, bestEpoch, info, decisionMetadata(decisionRuleOf(evidence)));
+    const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), weightsUsed, evidence };
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
       title: `Run ${basename(dir)}`, metrics,
       settings: { arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize, 'image size': config.imageSize, loss: config.loss, augment: config.augment, seed: config.seed, data: config.data, adapter: gpu.adapterName },
-    }));
+    }) + '\n' + formatEvidenceReport(evidence) + '\n' + formatAuditReport(audit));
     writeRunMetrics(dir, metrics);
+    writeFileAtomic(join(dir, evidenceFiles.modelCard), formatModelCard(dir));
     const m = splits[finalSplit]!;
     log(`${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`);
-    log(`wrote ${dir}/{report.md, metrics.json, history.csv, curves.png, confusion.png, samples.png, model.safetensors}`);
+    log(`wrote ${dir}/{report.md, metrics.json, MODEL_CARD.md, audit.json, history.csv, curves.png, confusion.png, samples.png, roc.png, pr.png, calibration.png, model.safetensors}`);
     optimizer.zeroGrad();
     return { dir, metrics };
   } finally {
@@ -197,6 +205,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     lock?.release();
   }
 }
+
+/**
+ * A training loss no healthy run reaches: cross-entropy of 1e4 puts e^-10000 on the right class.
+ * A run at --lr 10 passes it within one epoch while every number stays finite and the report
+ * says "accuracy 50%, AUC 0.500"; stopping is the honest result. (Validation loss is not held to
+ * it: with tiny batches, batch norm's running statistics alone can put it at 1e9 in a healthy run.)
+ */
+const divergedLoss = 1e4;
 
 function divergence(what: string, lr: number): Error {
   return new Error(`training diverged: ${what}; lower the learning rate (--lr ${lr}, try ${lr / 10})`);
