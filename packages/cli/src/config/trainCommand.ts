@@ -11,6 +11,7 @@ import { ConfigError } from './configError.ts';
 import { freezePresetNames } from './freezeSpec.ts';
 import { augmentPresets, defaultDataDir, defaultTrainConfig, losses, optimizers, selectionMetrics, studyDataDefaults, trainConfigKeys, type TrainConfig, type TrainConfigKey } from './trainConfig.ts';
 import { validateTrainConfig, type ValidateOptions } from './validateTrainConfig.ts';
+import { helpExamples } from '../commands/helpExamples.ts';
 
 export type ValueSource = 'default' | 'file' | 'cli';
 
@@ -122,12 +123,12 @@ export function buildTrainCommand(action?: (resolved: ResolvedTrainConfig) => vo
   const defaults = { ...defaultTrainConfig, ...options.defaults };
   const cmd = new Command('train').description('fine-tune a model on an image-folder dataset; with no flags, runs the built-in default (64 px, 3 epochs, synthetic data)').allowExcessArguments(false);
   declareTrainOptions(cmd, defaults);
-  cmd.addHelpText('after', `
-Examples:
-  $ cxr train                                                   # the built-in default run (small and fast)
-  $ cxr train --data data/covid --arch vgg16 --head mlp:530 --freeze backbone --out runs/vgg
-  $ cxr train --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal --select-by val-auc --patience 3
-  $ cxr train --data data/cxr --manifest patients.csv --positive covid --class-weights auto`);
+  cmd.addHelpText('after', helpExamples([
+    'cxr train                                   # the built-in default run (small and fast)',
+    'cxr train --data data/covid --arch vgg16 --head mlp:530 --freeze backbone --out runs/vgg',
+    'cxr train --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal --select-by val-auc --patience 3',
+    'cxr train --data data/cxr --manifest patients.csv --positive covid --class-weights auto',
+  ]));
   cmd.action(async (_opts, command: Command) => {
     const resolved = resolveTrainCommand(command, options);
     if (action) await action(resolved);
