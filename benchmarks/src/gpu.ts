@@ -79,9 +79,9 @@ for (const L of convLayers) {
   const flops = 2 * L.n * L.o * L.c * 9 * L.h * L.h;
   const opts = { padding: 1 };
   conv[L.name] = {};
-  // 'gpu': implicit GEMM with workgroup-shared tiles (the default on GPUs); 'cpu': the register-
+  // 'implicitGemm': workgroup-shared tiles (the default on GPUs); 'direct': the register-
   // blocked direct kernels lavapipe uses, for comparison on the same card.
-  for (const path of ['gpu', 'cpu'] as const) {
+  for (const path of ['implicitGemm', 'direct'] as const) {
     T.setConvTiles({ path });
     const f = await time(() => T.conv2d(x, w, null, opts), 5);
     const bi = await time(() => T.conv2dBackwardInput(dy, w, x.shape, opts), 5);
@@ -89,9 +89,9 @@ for (const L of convLayers) {
     Object.assign(conv[L.name], { [`forward/${path}`]: flops / f / 1e6, [`backwardInput/${path}`]: flops / bi / 1e6, [`backwardWeight/${path}`]: flops / bw / 1e6 });
     T.resetConvTiles();
   }
-  conv[L.name].forward = conv[L.name]['forward/gpu'];
-  conv[L.name].backwardInput = conv[L.name]['backwardInput/gpu'];
-  conv[L.name].backwardWeight = conv[L.name]['backwardWeight/gpu'];
+  conv[L.name].forward = conv[L.name]['forward/implicitGemm'];
+  conv[L.name].backwardInput = conv[L.name]['backwardInput/implicitGemm'];
+  conv[L.name].backwardWeight = conv[L.name]['backwardWeight/implicitGemm'];
   log(`conv ${L.name}: ${Object.entries(conv[L.name]).filter(([k]) => k.includes('/')).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} GFLOP/s`);
   for (const t of [x, w, dy]) t.dispose();
 }

@@ -3,6 +3,7 @@ export { makeImage } from './image.ts';
 export { mulberry32, mixSeed, shuffleInPlace, type Rng } from './rng.ts';
 
 export { decodeImage } from './decode/index.ts';
+export { decodeImageAsync } from './decode/decode-async.ts';
 export { ImageDecodeError } from './decode/errors.ts';
 export { sniffFormat, type ImageFormat } from './decode/sniff.ts';
 export { readImageHeader, type ImageHeader } from './decode/header.ts';

@@ -1,7 +1,10 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import * as T from '@cxr/tensor';
 import type { Module } from '@cxr/nn';
-import { openSafetensors, openTorchCheckpoint, toFloat32, type HostTensor, type LazyTensor } from './weights/index.ts';
+import { openSource } from './weights/byteSource.ts';
+// Straight from the readers, not weights/index.ts, so the browser build loads no Node-only module.
+import { toFloat32, type HostTensor, type LazyTensor } from './weights/hostTensor.ts';
+import { openSafetensors } from './weights/safetensors.ts';
+import { openTorchCheckpoint } from './weights/torchCheckpoint.ts';
 
 /** Host tensor → GPU tensor: integer buffers (num_batches_tracked is int64) become int32. */
 export function toDevice(name: string, h: HostTensor): T.Tensor {
@@ -18,21 +21,20 @@ export function toDevice(name: string, h: HostTensor): T.Tensor {
   return T.tensor(out, h.shape, 'int32');
 }
 
-function isSafetensors(path: string): boolean {
-  const fd = openSync(path, 'r');
+function isSafetensors(input: Uint8Array | string): boolean {
+  const src = openSource(input);
   try {
-    const head = new Uint8Array(9);
-    const n = readSync(fd, head, 0, 9, 0);
+    const head = src.read(0, Math.min(9, src.size));
     // safetensors: u64 header length, then the JSON header's '{'. torch files start PK, ustar or \x80.
-    return n === 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0;
+    return head.length === 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0;
   } finally {
-    closeSync(fd);
+    src.close();
   }
 }
 
-/** Opens a weight file of any supported format lazily (tensors are read on `load()`). */
-export function openWeights(path: string): { tensors: LazyTensor[]; close(): void } {
-  return isSafetensors(path) ? openSafetensors(path) : openTorchCheckpoint(path);
+/** Opens a weight file of any supported format (a path in Node, or its bytes) lazily: tensors are read on `load()`. */
+export function openWeights(input: Uint8Array | string): { tensors: LazyTensor[]; close(): void } {
+  return isSafetensors(input) ? openSafetensors(input) : openTorchCheckpoint(input);
 }
 
 /**

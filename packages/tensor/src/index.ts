@@ -1,3 +1,4 @@
+// @cxr/tensor in any environment (the browser entry); node.ts adds Dawn, the disk cache and cacheDir.
 export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.js';
 export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
@@ -28,4 +29,3 @@ export * from './ops/norm/index.js';
 export * from './ops/loss/index.js';
 export * from './ops/dropout/index.js';
 export * from './ops/grad/index.js';
-export { cacheDir } from './cacheDir.js';

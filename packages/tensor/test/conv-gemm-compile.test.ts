@@ -28,7 +28,7 @@ describe('GPU-path conv kernels compile (backend=null)', () => {
     try {
       for (const cfg of configs) {
         T.resetConvTiles();
-        T.setConvTiles({ path: 'gpu', ...cfg });
+        T.setConvTiles({ path: 'implicitGemm', ...cfg });
         for (const [xs, ws, o] of shapes) {
           const g = T.convGeometry('t', xs, ws, o);
           const x = T.zeros(xs);

@@ -17,7 +17,7 @@ const cases: { x: [number, number, number, number]; w: [number, number, number, 
 
 for (const c of cases) {
   it(`GPU path, paged x${JSON.stringify(c.x)} w${JSON.stringify(c.w)} stride ${c.s} pad ${c.p}`, async () => {
-    setConvTiles({ path: 'gpu', ...c.tiles });
+    setConvTiles({ path: 'implicitGemm', ...c.tiles });
     const g = refGeom(c.x, c.w, { stride: [c.s, c.s], padding: [c.p, c.p] });
     const xa = randomArray(sizeOf(c.x), 21);
     const wa = randomArray(sizeOf(c.w), 22);

@@ -11,7 +11,7 @@ import { convCases, convOptions, type ConvCase } from './reference/convCases.js'
 import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
 
 useDevice();
-beforeAll(() => setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 }));
+beforeAll(() => setConvTiles({ path: 'implicitGemm', gemmMinGroupChannels: 1 }));
 afterAll(() => resetConvTiles());
 
 const cases = convCases;
@@ -33,7 +33,7 @@ const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
 ];
 
 for (const [cname, cfg, list, splits] of runs) {
-  describe(`GPU-path (implicit GEMM) conv vs float64 reference: ${cname}`, () => {
+  describe(`implicit-GEMM conv vs float64 reference: ${cname}`, () => {
     let seed = 700;
     for (const c of list) {
       it(c.name, async () => {
@@ -72,15 +72,15 @@ for (const [cname, cfg, list, splits] of runs) {
           b?.dispose();
         } finally {
           resetConvTiles();
-          setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 });
+          setConvTiles({ path: 'implicitGemm', gemmMinGroupChannels: 1 });
         }
       });
     }
   });
 }
 
-describe('GPU-path selection', () => {
-  it('auto picks the direct kernels on a CPU adapter, GEMM on a GPU; depthwise falls back', () => {
+describe('kernel family selection', () => {
+  it('auto picks the direct kernels on a CPU adapter, implicit GEMM on a GPU; depthwise falls back', () => {
     resetConvTiles();
     try {
       const resnet = convGeometry('t', [8, 64, 56, 56], [64, 64, 3, 3], { padding: 1 });
@@ -90,9 +90,9 @@ describe('GPU-path selection', () => {
       expect(convUsesGemm(resnet, false)).toBe(true);
       expect(convUsesGemm(dwise, false)).toBe(false);
       expect(convUsesGemm(g32, false)).toBe(true);
-      setConvTiles({ path: 'gpu' });
+      setConvTiles({ path: 'implicitGemm' });
       expect(convUsesGemm(resnet, true)).toBe(true);
-      setConvTiles({ path: 'cpu' });
+      setConvTiles({ path: 'direct' });
       expect(convUsesGemm(resnet, false)).toBe(false);
       // Split-K fills the device on the ResNet layer (9 output tiles) and stays unsplit when tiles suffice.
       resetConvTiles();
@@ -103,9 +103,11 @@ describe('GPU-path selection', () => {
       const big = convGeometry('t', [8, 512, 28, 28], [512, 512, 3, 3], { padding: 1 });
       expect(gemmWeightGradSplit(big).S).toBeLessThanOrEqual(2);
       expect(() => setConvTiles({ gemm: { tm: 0, tn: 4, wgM: 16, wgN: 16, tk: 8 } })).toThrow(/setConvTiles: conv GEMM tile tm/);
+      // The families are named for what they are, not for an adapter: the old names are refused.
+      expect(() => setConvTiles({ path: 'gpu' as never })).toThrow(/setConvTiles: path must be 'auto', 'direct' or 'implicitGemm', got "gpu"/);
     } finally {
       resetConvTiles();
-      setConvTiles({ path: 'gpu', gemmMinGroupChannels: 1 });
+      setConvTiles({ path: 'implicitGemm', gemmMinGroupChannels: 1 });
     }
   });
 });

@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import type { Image } from '../image.ts';
+import { parsePng, pngPixels } from './png-scanlines.ts';
 
 /**
  * Fast path for the PNGs that chest X-rays almost always are: non-interlaced, 8- or 16-bit,
@@ -19,169 +20,20 @@ import type { Image } from '../image.ts';
 // still checks them on the fallback path, which is only taken for malformed or unusual files).
 const crc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
-const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
-const IHDR = 0x49484452;
-const IDAT = 0x49444154;
-const IEND = 0x49454e44;
-
-/** sample count per pixel for the colour types handled here */
-const SAMPLES: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
-
-const LUT8 = new Float32Array(256);
-{
-  const inv = 1 / 255;
-  for (let i = 0; i < 256; i++) LUT8[i] = i * inv;
-}
-
 /** a Uint8Array over a Buffer's bytes, no copy */
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
 export function decodePngFast(bytes: Uint8Array): Image | undefined {
-  const n = bytes.length;
-  if (n < 8 + 25) return undefined;
-  for (let i = 0; i < 8; i++) if (bytes[i] !== SIGNATURE[i]) return undefined;
-  let o = 8;
-  let width = 0;
-  let height = 0;
-  let depth = 0;
-  let colorType = -1;
-  let seenHeader = false;
-  let ended = false;
-  const idat: Uint8Array[] = [];
-  let idatBytes = 0;
-  while (o + 12 <= n) {
-    const len = u32(bytes, o);
-    const type = u32(bytes, o + 4);
-    if (len > n - o - 12) return undefined; // truncated chunk
-    if (crc32 && crc32(bytes.subarray(o + 4, o + 8 + len)) !== u32(bytes, o + 8 + len)) return undefined;
-    const d = o + 8;
-    if (!seenHeader) {
-      if (type !== IHDR || len !== 13) return undefined;
-      width = u32(bytes, d);
-      height = u32(bytes, d + 4);
-      depth = bytes[d + 8];
-      colorType = bytes[d + 9];
-      const compression = bytes[d + 10];
-      const filterMethod = bytes[d + 11];
-      const interlace = bytes[d + 12];
-      if (compression !== 0 || filterMethod !== 0 || interlace !== 0) return undefined;
-      if ((depth !== 8 && depth !== 16) || SAMPLES[colorType] === undefined) return undefined;
-      if (width === 0 || height === 0) return undefined;
-      seenHeader = true;
-    } else if (type === IDAT) {
-      idat.push(bytes.subarray(d, d + len));
-      idatBytes += len;
-    } else if (type === IEND) {
-      ended = true;
-      break;
-    }
-    o += 12 + len;
-  }
-  if (!ended || !idat.length) return undefined;
-  const samples = SAMPLES[colorType];
-  const bpp = (samples * depth) >> 3;
-  const stride = width * bpp;
-  const expected = height * (stride + 1);
-  if (!Number.isSafeInteger(expected) || expected > 2 ** 31 - 1) return undefined;
+  const png = parsePng(bytes, crc32);
+  if (!png) return undefined;
   let raw: Uint8Array;
   try {
-    const src: Uint8Array = idat.length === 1 ? idat[0] : view(Buffer.concat(idat, idatBytes));
+    const src: Uint8Array = png.idat.length === 1 ? png.idat[0] : view(Buffer.concat(png.idat, png.idatBytes));
     // one output chunk of the known size: no growing and re-concatenating inside zlib
-    raw = view(zlib.inflateSync(src as Parameters<typeof zlib.inflateSync>[0], { chunkSize: Math.max(64, expected + 1) }));
+    raw = view(zlib.inflateSync(src as Parameters<typeof zlib.inflateSync>[0], { chunkSize: Math.max(64, png.expected + 1) }));
   } catch {
     return undefined;
   }
-  if (raw.length < expected) return undefined;
-  if (!unfilter(raw, height, stride, bpp)) return undefined;
-  return toFloat(raw, width, height, stride, samples, depth);
+  return pngPixels(png, raw);
 }
 
-/** Reverses the PNG row filters in place; false on an unknown filter type. */
-function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number): boolean {
-  const rowLen = stride + 1;
-  for (let y = 0; y < height; y++) {
-    const f = raw[y * rowLen];
-    const p = y * rowLen + 1;
-    const q = p - rowLen; // previous row's data (only read when y > 0)
-    switch (f) {
-      case 0:
-        break;
-      case 1:
-        for (let i = bpp; i < stride; i++) raw[p + i] = raw[p + i] + raw[p + i - bpp];
-        break;
-      case 2:
-        if (y > 0) for (let i = 0; i < stride; i++) raw[p + i] = raw[p + i] + raw[q + i];
-        break;
-      case 3:
-        if (y > 0) {
-          for (let i = 0; i < bpp; i++) raw[p + i] = raw[p + i] + (raw[q + i] >> 1);
-          for (let i = bpp; i < stride; i++) raw[p + i] = raw[p + i] + ((raw[p + i - bpp] + raw[q + i]) >> 1);
-        } else {
-          for (let i = bpp; i < stride; i++) raw[p + i] = raw[p + i] + (raw[p + i - bpp] >> 1);
-        }
-        break;
-      case 4:
-        if (y > 0) {
-          for (let i = 0; i < bpp; i++) raw[p + i] = raw[p + i] + raw[q + i];
-          for (let i = bpp; i < stride; i++) {
-            const a = raw[p + i - bpp];
-            const b = raw[q + i];
-            const c = raw[q + i - bpp];
-            const pa = Math.abs(b - c);
-            const pb = Math.abs(a - c);
-            const pc = Math.abs(a + b - c - c);
-            raw[p + i] = raw[p + i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
-          }
-        } else {
-          // up and upper-left are 0: Paeth predicts the left neighbour
-          for (let i = bpp; i < stride; i++) raw[p + i] = raw[p + i] + raw[p + i - bpp];
-        }
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
-
-/** Unfiltered scanlines to float HWC: grey sources to 1 channel, colour to 3; alpha dropped. */
-function toFloat(raw: Uint8Array, width: number, height: number, stride: number, samples: number, depth: number): Image {
-  const channels: 1 | 3 = samples <= 2 ? 1 : 3;
-  const data = new Float32Array(width * height * channels);
-  const rowLen = stride + 1;
-  let k = 0;
-  if (depth === 8) {
-    for (let y = 0; y < height; y++) {
-      let p = y * rowLen + 1;
-      if (channels === 1) {
-        for (let x = 0; x < width; x++, p += samples) data[k++] = LUT8[raw[p]];
-      } else {
-        for (let x = 0; x < width; x++, p += samples) {
-          data[k++] = LUT8[raw[p]];
-          data[k++] = LUT8[raw[p + 1]];
-          data[k++] = LUT8[raw[p + 2]];
-        }
-      }
-    }
-  } else {
-    const inv = 1 / 65535;
-    const step = samples * 2;
-    for (let y = 0; y < height; y++) {
-      let p = y * rowLen + 1;
-      if (channels === 1) {
-        for (let x = 0; x < width; x++, p += step) data[k++] = ((raw[p] << 8) | raw[p + 1]) * inv;
-      } else {
-        for (let x = 0; x < width; x++, p += step) {
-          data[k++] = ((raw[p] << 8) | raw[p + 1]) * inv;
-          data[k++] = ((raw[p + 2] << 8) | raw[p + 3]) * inv;
-          data[k++] = ((raw[p + 4] << 8) | raw[p + 5]) * inv;
-        }
-      }
-    }
-  }
-  return { width, height, channels, data };
-}

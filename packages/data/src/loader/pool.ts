@@ -2,10 +2,12 @@ import { Worker } from 'node:worker_threads';
 import type { BatchJob, BatchResult } from './process.ts';
 
 /**
- * Worker threads for decoding and augmentation. The worker is TypeScript, started through a
- * plain .mjs bootstrap that loads it with tsx (see worker-boot.mjs). execArgv is emptied so the
+ * Worker threads for decoding and augmentation. Compiled (dist/, an installed package) the worker
+ * is plain JavaScript; run from source (a checkout, the tests) it is TypeScript, started through a
+ * .mjs bootstrap that loads it with tsx (see worker-boot.mjs). execArgv is emptied so the
  * parent's flags (vitest's, for instance) do not leak into the workers.
  */
+const workerUrl = import.meta.url.endsWith('.ts') ? new URL('./worker-boot.mjs', import.meta.url) : new URL('./worker.js', import.meta.url);
 
 interface Slot {
   worker: Worker;
@@ -23,13 +25,12 @@ export class WorkerPool {
   readonly ready: Promise<void>;
 
   constructor(readonly size: number) {
-    const url = new URL('./worker-boot.mjs', import.meta.url);
     const execArgv: string[] = [];
     const readies: Array<Promise<void>> = [];
     for (let i = 0; i < size; i++) {
       let ready!: Slot['ready'];
       readies.push(new Promise<void>((resolve, reject) => (ready = { resolve, reject })));
-      const slot: Slot = { worker: new Worker(url, { execArgv }), ready };
+      const slot: Slot = { worker: new Worker(workerUrl, { execArgv }), ready };
       slot.worker.on('message', (m: { id: number; result?: BatchResult; error?: string; ready?: true }) => {
         if (m.ready) {
           slot.booted = true;

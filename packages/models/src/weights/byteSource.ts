@@ -1,8 +1,6 @@
-// Random-access bytes, either already in memory or behind a file descriptor. The readers parse
+// Random-access bytes, either already in memory or (in Node, fileSource.ts) behind a file descriptor. The readers parse
 // headers/pickles through this interface and pull tensor data straight into its destination
 // array, so a 528 MB checkpoint read from a path is never held twice in memory.
-
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 export interface ByteSource {
   /** What to call the input in error messages (a path, or "<bytes>"). */
@@ -23,7 +21,7 @@ export class WeightFormatError extends Error {
   }
 }
 
-function checkRange(src: ByteSource, offset: number, length: number): void {
+export function checkRange(src: ByteSource, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
     throw new WeightFormatError(src.name, `invalid byte range ${offset}+${length}`);
   }
@@ -52,42 +50,18 @@ export function memorySource(bytes: Uint8Array, name = '<bytes>'): ByteSource {
   return src;
 }
 
-// readSync's length is an int32; stay well under it.
-const maxReadChunk = 1 << 30;
+/** How a path becomes a ByteSource: set by the Node entry (fileSource.ts); a browser has none. */
+let openFile: ((path: string) => ByteSource) | null = null;
 
-export function fileSource(path: string): ByteSource {
-  const fd = openSync(path, 'r');
-  let open = true;
-  const size = fstatSync(fd).size;
-  const src: ByteSource = {
-    name: path,
-    size,
-    read(offset, length) {
-      const out = new Uint8Array(length);
-      src.readInto(offset, out);
-      return out;
-    },
-    readInto(offset, dest) {
-      checkRange(src, offset, dest.length);
-      let done = 0;
-      while (done < dest.length) {
-        const want = Math.min(maxReadChunk, dest.length - done);
-        const got = readSync(fd, dest, done, want, offset + done);
-        if (got <= 0) throw new WeightFormatError(path, `unexpected end of file at byte ${offset + done}`);
-        done += got;
-      }
-    },
-    close() {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  };
-  return src;
+export function setFileOpener(open: (path: string) => ByteSource): void {
+  openFile = open;
 }
 
 /** Opens a path or wraps bytes; the caller closes. */
 export function openSource(input: Uint8Array | string, name?: string): ByteSource {
-  return typeof input === 'string' ? fileSource(input) : memorySource(input, name);
+  if (typeof input !== 'string') return memorySource(input, name);
+  if (!openFile) throw new WeightFormatError(input, 'reading a weight file by path needs Node; pass its bytes (a Uint8Array) instead');
+  return openFile(input);
 }
 
 /**

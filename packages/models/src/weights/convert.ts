@@ -3,7 +3,7 @@
 
 import { basename } from 'node:path';
 import { storedItemSize, numelOf } from './hostTensor.ts';
-import { writeSafetensorsFile } from './safetensors.ts';
+import { writeSafetensorsFile } from './safetensorsFile.ts';
 import { type TorchCheckpointFormat, openTorchCheckpoint } from './torchCheckpoint.ts';
 
 export interface ConvertResult {

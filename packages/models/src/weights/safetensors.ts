@@ -4,7 +4,6 @@
 // claim the header makes against the bytes actually present, so a truncated or lying file is a
 // named error instead of a crash or silently zeroed weights.
 
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { type ByteSource, WeightFormatError, openSource, readU64 } from './byteSource.ts';
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './half.ts';
 import {
@@ -145,7 +144,7 @@ function loadTensor(src: ByteSource, at: number, dtype: HostDtype, shape: number
   return { dtype, shape: [...shape], data };
 }
 
-function listTensors(tensors: TensorsToWrite): LazyTensor[] {
+export function listTensors(tensors: TensorsToWrite): LazyTensor[] {
   if (tensors instanceof Map) {
     return [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, load: () => t }));
   }
@@ -153,7 +152,7 @@ function listTensors(tensors: TensorsToWrite): LazyTensor[] {
 }
 
 /** The on-disk bytes of one tensor (narrowing half types back to 16 bits). */
-function tensorBytes(name: string, t: HostTensor): Uint8Array {
+export function tensorBytes(name: string, t: HostTensor): Uint8Array {
   const n = numelOf(t.shape);
   if (t.data.length !== n) throw new Error(`tensor ${name}: shape [${t.shape.join(',')}] needs ${n} values, data has ${t.data.length}`);
   if (t.dtype === 'float16' || t.dtype === 'bfloat16') {
@@ -165,7 +164,7 @@ function tensorBytes(name: string, t: HostTensor): Uint8Array {
 }
 
 /** The JSON header, space-padded so that the data starts on an 8-byte boundary. */
-function encodeHeader(tensors: LazyTensor[], metadata?: Record<string, string>): Uint8Array {
+export function encodeHeader(tensors: LazyTensor[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -201,46 +200,4 @@ export function writeSafetensors(tensors: TensorsToWrite, metadata?: Record<stri
     at += bytes.length;
   }
   return out;
-}
-
-/**
- * Writes a safetensors file tensor by tensor (lazy tensors are loaded one at a time, so peak
- * memory is the largest tensor, not the checkpoint). Writes to `path.tmp` and renames, so a
- * crash never leaves a half-written file under the final name.
- */
-export function writeSafetensorsFile(path: string, tensors: TensorsToWrite, metadata?: Record<string, string>): void {
-  const list = listTensors(tensors);
-  const header = encodeHeader(list, metadata);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeAll(fd, header);
-    for (const t of list) {
-      const loaded = t.load();
-      if (loaded.dtype !== t.dtype || loaded.shape.join(',') !== t.shape.join(',')) {
-        throw new Error(`tensor ${t.name} changed dtype/shape while writing`);
-      }
-      writeAll(fd, tensorBytes(t.name, loaded));
-    }
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean
-    }
-    throw err;
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) {
-    done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
-  }
 }

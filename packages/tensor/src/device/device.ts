@@ -1,8 +1,7 @@
-import { setPriority } from 'node:os';
-import { create, globals } from 'webgpu';
 import { BufferPool } from '../memory/pool.js';
 import { CommandBatcher } from '../kernel/batcher.js';
 import { PipelineCache } from '../kernel/pipelines.js';
+import { platform } from './platform.js';
 
 export interface DeviceOptions {
   /** Dawn toggles for `create()`, e.g. `['backend=null']` to compile shaders without running them. */
@@ -84,15 +83,11 @@ export class Gpu {
 let current: Gpu | null = null;
 let pending: Promise<Gpu> | null = null;
 
-const noAdapterHelp =
-  'no WebGPU adapter found. Install a Vulkan driver: on Debian 12, as root, add the bookworm-backports ' +
-  'suite and `apt-get install libvulkan1 mesa-vulkan-drivers/bookworm-backports` (or run `bash scripts/setup.sh`).';
-
 async function open(options: DeviceOptions): Promise<Gpu> {
-  Object.assign(globalThis, globals);
-  const instance = create(options.flags ?? []);
+  const host = platform();
+  const instance = host.gpu(options.flags ?? []);
   const adapter = await instance.requestAdapter();
-  if (!adapter) throw new Error(`getDevice: ${noAdapterHelp}`);
+  if (!adapter) throw new Error(`getDevice: ${host.noAdapterHelp}`);
   const l = adapter.limits;
   const wanted: (keyof GPUSupportedLimits)[] = [
     'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
@@ -105,9 +100,7 @@ async function open(options: DeviceOptions): Promise<Gpu> {
   const requiredFeatures = (['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const gpu = new Gpu(instance, adapter, device, options);
-  if (gpu.isCpuAdapter && options.lowerMainThreadPriority !== false && !options.flags?.includes('backend=null')) {
-    try { setPriority(0, 19); } catch { /* not permitted: run at normal priority */ }
-  }
+  if (gpu.isCpuAdapter && options.lowerMainThreadPriority !== false) host.onCpuAdapter?.(options.flags ?? []);
   return gpu;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Implicit-GEMM conv kernels for real GPUs (selected in conv.ts when the adapter is not a CPU, or
- * forced with `setConvTiles({ path: 'gpu' })`). Classic workgroup-shared tiling as the matmul's
+ * forced with `setConvTiles({ path: 'implicitGemm' })`). Classic workgroup-shared tiling as the matmul's
  * `shared` kernel: the workgroup stages a BM x tk tile of A and a tk x BN tile of B in workgroup
  * memory, each invocation accumulates tm x tn outputs in registers. The im2col operand is never
  * materialised: its tiles are gathered from the NCHW activations while loading workgroup memory.

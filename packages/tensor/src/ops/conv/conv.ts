@@ -5,215 +5,10 @@ import { gpu } from '../../device/device.js';
 import { sum } from '../reduce/reduce.js';
 import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
 import {
-  checkGemmConfig, fitSharedMemory, gemmConvGrid, gemmConvSharedBytes, gemmConvWgsl, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type ConvGemmConfig,
+  fitSharedMemory, gemmConvGrid, gemmConvSharedBytes, gemmConvWgsl, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl,
 } from './conv-gemm.wgsl.js';
-
-export type { ConvGemmConfig } from './conv-gemm.wgsl.js';
-
-export interface Conv2dOptions {
-  stride?: number | readonly [number, number];
-  padding?: number | readonly [number, number];
-  dilation?: number | readonly [number, number];
-  groups?: number;
-}
-
-/** Resolved geometry of one convolution. */
-export interface ConvGeometry {
-  N: number; C: number; H: number; W: number;
-  O: number; KH: number; KW: number; OH: number; OW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  groups: number;
-}
-
-function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
-    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  }
-  return p;
-}
-
-/**
- * Validates shapes and options and returns the geometry. `xShape` is NCHW, `wShape` OIHW with
- * I = C / groups.
- */
-export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Conv2dOptions = {}): ConvGeometry {
-  const desc = `input ${fmt(xShape)}, weight ${fmt(wShape)}`;
-  if (xShape.length !== 4) throw new Error(`${op}: input must be 4-D NCHW, got ${fmt(xShape)} (${desc})`);
-  if (wShape.length !== 4) throw new Error(`${op}: weight must be 4-D OIHW, got ${fmt(wShape)} (${desc})`);
-  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1);
-  const [ph, pw] = pair(op, 'padding', opts.padding, 0, 0);
-  const [dh, dw] = pair(op, 'dilation', opts.dilation, 1, 1);
-  const groups = opts.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups} (${desc})`);
-  const [N, C, H, W] = xShape;
-  const [O, I, KH, KW] = wShape;
-  if (C % groups !== 0) throw new Error(`${op}: groups=${groups} does not divide the ${C} input channels (${desc})`);
-  if (O % groups !== 0) throw new Error(`${op}: groups=${groups} does not divide the ${O} output channels (${desc})`);
-  if (I * groups !== C) {
-    throw new Error(`${op}: channel mismatch: input has ${C} channels, weight expects ${I} x groups=${groups} = ${I * groups} (${desc})`);
-  }
-  if (KH < 1 || KW < 1) throw new Error(`${op}: empty kernel (${desc})`);
-  const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
-  const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
-  if (OH < 1 || OW < 1) {
-    throw new Error(`${op}: output would be empty (${OH}x${OW}): kernel ${KH}x${KW} dilation ${dh},${dw} larger than the padded input (${desc}, padding ${ph},${pw})`);
-  }
-  return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups };
-}
-
-export interface ConvTiles {
-  fwdTO: number; fwdTP: number; bwdTO: number; bwdTP: number; wTO: number; wTR: number; wg: number;
-  /**
-   * Direct kernels, sub-grids narrower than the pixel tile (B < TP: 4- and 2-pixel maps): tiles
-   * of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead of
-   * one row's TP pixels with most of them idle. false = always one-row tiles.
-   */
-  rows: boolean;
-  /**
-   * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
-   * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
-   * strided row subsets (not when `wSplit` forces a split). 0 = off.
-   */
-  wTaps: number;
-  /**
-   * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
-   * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
-   * (deterministic). `wTarget` = invocations wanted in flight (S is chosen so that
-   * tiles x taps x S reaches it); null = per adapter: 0 (no chunking) on a CPU adapter, where one
-   * invocation per tile already fills the cores, 65536 on a GPU.
-   */
-  wTarget: number | null;
-  /** Forces S (> 0; still capped by the rows and by `wPartialBytes`); 0 = from `wTarget`. */
-  wSplit: number;
-  /** Cap on the partial buffer (bytes). */
-  wPartialBytes: number;
-  /** Minimum output pixels one chunk reduces (keeps the partial traffic small against the work). */
-  wMinChunk: number;
-  /**
-   * Which kernels: 'cpu' = the register-tiled direct kernels above (lavapipe); 'gpu' = implicit
-   * GEMM with workgroup-shared tiles (conv-gemm.wgsl.ts); 'auto' = 'cpu' on a CPU adapter, 'gpu'
-   * otherwise. Grouped convs with fewer than `gemmMinGroupChannels` channels per group (in or
-   * out; depthwise) always use the direct kernels.
-   */
-  path: 'auto' | 'cpu' | 'gpu';
-  /** GPU path, forward and input gradient: M = pixels (tm x wgM), N = output channels (tn x wgN), K tile tk. */
-  gemm: ConvGemmConfig;
-  /**
-   * GPU path, forward and input gradient: smaller tiles for problems whose grid under `gemm`
-   * has fewer than `gemmSmallBelow` workgroups (small spatial sizes: ResNet layer3/4), so the
-   * device fills.
-   */
-  gemmSmall: ConvGemmConfig;
-  gemmSmallBelow: number;
-  /**
-   * GPU path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN),
-   * K = pixels (tile tk). On every GPU-path kernel tk is halved where the tiles would exceed the
-   * device's workgroup memory (the default tk 32 needs 16.6 KB: 16 on a 16 KB device).
-   */
-  wGemm: ConvGemmConfig;
-  /** GPU path, weight gradient split-K: workgroups wanted in flight (S = their count / output tiles). */
-  gemmWgTarget: number;
-  /** GPU path, weight gradient: minimum pixels per split (rounded up to a multiple of wGemm.tk). */
-  gemmMinK: number;
-  gemmMinGroupChannels: number;
-}
-
-/** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
-const defaultTiles: ConvTiles = {
-  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64, rows: true, wTaps: 4,
-  wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
-  path: 'auto',
-  // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
-  gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
-  gemmSmall: { tm: 2, tn: 2, wgM: 16, wgN: 16, tk: 16 },
-  gemmSmallBelow: 256,
-  wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
-  gemmWgTarget: 1024, gemmMinK: 256, gemmMinGroupChannels: 16,
-};
-let tiles: ConvTiles = { ...defaultTiles };
-
-export function setConvTiles(t: Partial<ConvTiles>): void {
-  if (t.path !== undefined && !['auto', 'cpu', 'gpu'].includes(t.path)) throw new Error(`setConvTiles: path must be 'auto', 'cpu' or 'gpu', got ${JSON.stringify(t.path)}`);
-  if (t.gemm) checkGemmConfig('setConvTiles', t.gemm);
-  if (t.gemmSmall) checkGemmConfig('setConvTiles', t.gemmSmall);
-  if (t.wGemm) checkGemmConfig('setConvTiles', t.wGemm);
-  tiles = { ...tiles, ...t };
-}
-
-/** Whether geometry `g` runs on the implicit-GEMM (GPU) kernels under the current settings. */
-export function convUsesGemm(g: ConvGeometry, cpu = gpu().isCpuAdapter): boolean {
-  const path = tiles.path === 'auto' ? (cpu ? 'cpu' : 'gpu') : tiles.path;
-  if (path !== 'gpu') return false;
-  return g.groups === 1 || Math.min(g.C / g.groups, g.O / g.groups) >= tiles.gemmMinGroupChannels;
-}
-
-/**
- * Split-K plan of the GPU weight-gradient GEMM: S contiguous chunks of CK pixels (CK a multiple
- * of the K tile), enough workgroups to fill the device, partials within the byte cap.
- */
-export function gemmWeightGradSplit(g: ConvGeometry, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CK: number } {
-  const c = t.wGemm;
-  const Rg = g.C / g.groups;
-  const Og = g.O / g.groups;
-  const P = g.N * g.OH * g.OW;
-  const outTiles = Math.ceil((Rg * g.KH * g.KW) / (c.tn * c.wgN)) * Math.ceil(Og / (c.tm * c.wgM)) * g.groups;
-  const perSplit = g.O * Rg * g.KH * g.KW * 4;
-  let S = t.wSplit > 0 ? t.wSplit : Math.ceil(t.gemmWgTarget / outTiles);
-  if (t.wSplit <= 0) S = Math.min(S, Math.max(1, Math.floor(P / t.gemmMinK)));
-  S = Math.max(1, Math.min(S, Math.ceil(P / c.tk), Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 / g.groups)));
-  const CK = Math.ceil(P / S / c.tk) * c.tk;
-  return { S: Math.ceil(P / CK), CK };
-}
-
-/** Back to the defaults (tests). */
-export function resetConvTiles(): void {
-  tiles = { ...defaultTiles };
-}
-
-export function getConvTiles(): ConvTiles {
-  return { ...tiles };
-}
-
-const gpuWeightTarget = 65536;
-
-/**
- * Split-K plan of the weight gradient for geometry `g`: S partials of CR contiguous rows each
- * ('chunked'), or the strided lane split of few-channel convs on a CPU adapter, or none (S = 1).
- */
-export function weightGradSplit(g: ConvGeometry, cpu: boolean, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CR: number; mode: 'strided' | 'chunked'; TO: number; TR: number } {
-  const Rg = g.C / g.groups;
-  const Og = g.O / g.groups;
-  const TO = channelTile(t.wTO, Og, g.groups);
-  const TR = Math.max(1, Math.min(t.wTR, Rg));
-  const rTiles = Math.ceil(Rg / TR);
-  const rows = g.N * g.OH;
-  const KK = g.KH * g.KW;
-  const target = t.wTarget ?? (cpu ? 0 : gpuWeightTarget);
-  const base = rTiles * Math.ceil(g.O / TO) * KK;
-  let S = t.wSplit > 0 ? t.wSplit : Math.ceil(target / base);
-  if (t.wSplit <= 0) S = Math.min(S, Math.max(1, Math.floor((rows * g.OW) / t.wMinChunk)));
-  const perSplit = g.O * Rg * KK * 4;
-  // The partials stay within the byte cap and within one storage binding (so the weight-gradient
-  // kernel needs no more bindings than the unsplit one).
-  S = Math.max(1, Math.min(S, rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 * 64 / rTiles)));
-  if (S > 1) {
-    const CR = Math.ceil(rows / S);
-    return { S: Math.ceil(rows / CR), CR, mode: 'chunked', TO, TR };
-  }
-  // Few input channels (a network's first conv) leave most SIMD lanes idle: give the spare lanes
-  // strided subsets of the rows and sum their partial results afterwards.
-  const SL = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit)));
-  return { S: SL, CR: rows, mode: 'strided', TO, TR };
-}
-
-/** Largest of want, want/2, ... that divides the per-group channel count (tiles may not cross groups). */
-function channelTile(want: number, perGroup: number, groups: number): number {
-  if (groups === 1) return Math.max(1, Math.min(want, perGroup));
-  let t = want;
-  while (t > 1 && perGroup % t !== 0) t >>= 1;
-  return t;
-}
+import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
+import { channelTile, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.js';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -221,6 +16,7 @@ function checkTensor(op: string, name: string, t: Tensor): void {
 }
 
 function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>, TO0: number, TP0: number, src: Tensor, w: Tensor, out: Tensor, bias: Tensor | null, gemm: boolean): void {
+  const tiles = convTiles();
   const TO = channelTile(TO0, spec.Og, spec.groups);
   // Depthwise-like shapes have few output channels per tile: spend the registers on pixels.
   const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
@@ -269,6 +65,7 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
  * optional bias [O] → [N, O, OH, OW].
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const tiles = convTiles();
   const op = 'conv2d';
   checkTensor(op, 'input', x);
   checkTensor(op, 'weight', w);
@@ -290,23 +87,6 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   return out;
 }
 
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
-/**
- * Taps of a strided conv that reach input coordinate r + s*a: kernel indices k with
- * (r + p - k*d) divisible by s; they form an arithmetic progression.
- */
-function classTaps(r: number, s: number, p: number, d: number, K: number): TapAxis {
-  const ks: number[] = [];
-  for (let k = 0; k < K; k++) if ((((r + p - k * d) % s) + s) % s === 0) ks.push(k);
-  if (ks.length === 0) return { count: 0, k0: 0, kStep: 1, off0: 0, offStep: 0, scale: 1 };
-  const step = s / gcd(s, d);
-  const off = (k: number) => (r + p - k * d) / s;
-  return { count: ks.length, k0: ks[0], kStep: step, off0: off(ks[0]), offStep: -(d * step) / s, scale: 1 };
-}
-
 function checkGrad(op: string, dy: Tensor, g: ConvGeometry, other: string): void {
   const want = [g.N, g.O, g.OH, g.OW];
   if (dy.rank !== 4 || dy.shape.some((d, i) => d !== want[i])) {
@@ -316,6 +96,7 @@ function checkGrad(op: string, dy: Tensor, g: ConvGeometry, other: string): void
 
 /** Gradient of conv2d with respect to its input: dy [N, O, OH, OW], w → dx of `inputShape`. */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const tiles = convTiles();
   const op = 'conv2dBackwardInput';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'weight', w);
@@ -342,6 +123,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
 
 /** Gradient of conv2d with respect to its weight: dy [N, O, OH, OW], x → dw of `weightShape`. */
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const tiles = convTiles();
   const op = 'conv2dBackwardWeight';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'input', x);
@@ -369,6 +151,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
 
 /** Weight gradient with lanes over taps (few input channels on a CPU adapter): see convWeightGradTapsWgsl. */
 function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+  const tiles = convTiles();
   const TO = Math.max(1, Math.min(2 * tiles.wTO, Math.floor(128 / g.C), g.O));
   const oTiles = Math.ceil(g.O / TO);
   const rows = g.N * g.OH;
@@ -404,6 +187,7 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
 }
 
 function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+  const tiles = convTiles();
   const c = fitSharedMemory(op, tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
   const t = { ...tiles, wGemm: c };
   const { S, CK } = gemmWeightGradSplit(g, t, gpu().pageElements * 4);

@@ -1,4 +1,4 @@
+export { matmul, type MatmulOptions, type MatmulConfig, type LanesConfig, type SharedConfig } from './matmul.js';
 export {
-  matmul, setMatmulTiles, getMatmulTiles, autotuneMatmul, matmulCandidates, cpuDefault, gpuDefault,
-  type MatmulOptions, type MatmulConfig, type LanesConfig, type SharedConfig, type AutotuneResult,
-} from './matmul.js';
+  setMatmulTiles, getMatmulTiles, autotuneMatmul, matmulCandidates, cpuDefault, gpuDefault, type AutotuneResult,
+} from './autotune.js';

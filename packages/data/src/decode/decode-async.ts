@@ -1,0 +1,40 @@
+import type { Image } from '../image.ts';
+import { ImageDecodeError } from './errors.ts';
+import { decodeJpeg } from './jpeg.ts';
+import { crc32, parsePng, pngPixels } from './png-scanlines.ts';
+import { describeUnknown, sniffFormat } from './sniff.ts';
+
+/** Inflates a zlib stream with the platform's DecompressionStream (every browser; Node 18+ too). */
+async function inflate(chunks: Uint8Array[]): Promise<Uint8Array> {
+  const ds = new DecompressionStream('deflate');
+  const writer = ds.writable.getWriter();
+  // A corrupt stream rejects these writes too; the readable side reports it, once.
+  for (const c of chunks) writer.write(c).catch(() => {});
+  writer.close().catch(() => {});
+  return new Uint8Array(await new Response(ds.readable).arrayBuffer());
+}
+
+/**
+ * `decodeImage` without Node built-ins, for browsers: the same PNG scanline code and JPEG decoder
+ * as in Node, with DecompressionStream where Node uses zlib, so a file gives the same pixels.
+ * PNGs: non-interlaced 8- and 16-bit grey, grey+alpha, RGB and RGBA (what X-rays are); palette,
+ * 1/2/4-bit and interlaced PNGs are refused with a message (Node decodes those through pngjs).
+ */
+export async function decodeImageAsync(bytes: Uint8Array, name = '<buffer>'): Promise<Image> {
+  const format = sniffFormat(bytes);
+  if (format === 'jpeg') return decodeJpeg(bytes, name);
+  if (format !== 'png') throw new ImageDecodeError(name, describeUnknown(bytes));
+  const png = parsePng(bytes, crc32);
+  if (!png) {
+    throw new ImageDecodeError(name, 'PNG is palette-based, 1/2/4-bit, interlaced or corrupt: here only non-interlaced 8/16-bit grey and RGB(A) PNGs decode (convert it, or use the cxr command line)');
+  }
+  let raw: Uint8Array;
+  try {
+    raw = await inflate(png.idat);
+  } catch (e) {
+    throw new ImageDecodeError(name, `corrupt PNG image data (${(e as Error).message})`);
+  }
+  const img = pngPixels(png, raw);
+  if (!img) throw new ImageDecodeError(name, 'corrupt or truncated PNG: pixel data shorter than IHDR size or an unknown row filter');
+  return img;
+}

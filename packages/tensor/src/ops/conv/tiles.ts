@@ -1,0 +1,167 @@
+import { gpu } from '../../device/device.js';
+import { checkGemmConfig, type ConvGemmConfig } from './conv-gemm.wgsl.js';
+import type { ConvGeometry } from './geometry.js';
+
+/** The two conv kernel families; either adapter can run either one. */
+export const convKernelFamilies = ['direct', 'implicitGemm'] as const;
+export type ConvKernelFamily = (typeof convKernelFamilies)[number];
+
+export interface ConvTiles {
+  fwdTO: number; fwdTP: number; bwdTO: number; bwdTP: number; wTO: number; wTR: number; wg: number;
+  /**
+   * Direct kernels, sub-grids narrower than the pixel tile (B < TP: 4- and 2-pixel maps): tiles
+   * of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead of
+   * one row's TP pixels with most of them idle. false = always one-row tiles.
+   */
+  rows: boolean;
+  /**
+   * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
+   * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
+   * strided row subsets (not when `wSplit` forces a split). 0 = off.
+   */
+  wTaps: number;
+  /**
+   * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
+   * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
+   * (deterministic). `wTarget` = invocations wanted in flight (S is chosen so that
+   * tiles x taps x S reaches it); null = per adapter: 0 (no chunking) on a CPU adapter, where one
+   * invocation per tile already fills the cores, 65536 on a GPU.
+   */
+  wTarget: number | null;
+  /** Forces S (> 0; still capped by the rows and by `wPartialBytes`); 0 = from `wTarget`. */
+  wSplit: number;
+  /** Cap on the partial buffer (bytes). */
+  wPartialBytes: number;
+  /** Minimum output pixels one chunk reduces (keeps the partial traffic small against the work). */
+  wMinChunk: number;
+  /**
+   * Which kernel family: 'direct' = the register-tiled direct kernels above (fast on lavapipe);
+   * 'implicitGemm' = implicit GEMM with workgroup-shared tiles (conv-gemm.wgsl.ts); 'auto' =
+   * 'direct' on a CPU adapter, 'implicitGemm' otherwise. Either adapter can run either family. Grouped convs with fewer than `gemmMinGroupChannels` channels per group (in or
+   * out; depthwise) always use the direct kernels.
+   */
+  path: ConvKernelFamily | 'auto';
+  /** Implicit-GEMM path, forward and input gradient: M = pixels (tm x wgM), N = output channels (tn x wgN), K tile tk. */
+  gemm: ConvGemmConfig;
+  /**
+   * Implicit-GEMM path, forward and input gradient: smaller tiles for problems whose grid under `gemm`
+   * has fewer than `gemmSmallBelow` workgroups (small spatial sizes: ResNet layer3/4), so the
+   * device fills.
+   */
+  gemmSmall: ConvGemmConfig;
+  gemmSmallBelow: number;
+  /**
+   * Implicit-GEMM path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN),
+   * K = pixels (tile tk). On every GPU-path kernel tk is halved where the tiles would exceed the
+   * device's workgroup memory (the default tk 32 needs 16.6 KB: 16 on a 16 KB device).
+   */
+  wGemm: ConvGemmConfig;
+  /** Implicit-GEMM path, weight gradient split-K: workgroups wanted in flight (S = their count / output tiles). */
+  gemmWgTarget: number;
+  /** Implicit-GEMM path, weight gradient: minimum pixels per split (rounded up to a multiple of wGemm.tk). */
+  gemmMinK: number;
+  gemmMinGroupChannels: number;
+}
+
+/** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
+const defaultTiles: ConvTiles = {
+  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64, rows: true, wTaps: 4,
+  wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
+  path: 'auto',
+  // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
+  gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
+  gemmSmall: { tm: 2, tn: 2, wgM: 16, wgN: 16, tk: 16 },
+  gemmSmallBelow: 256,
+  wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
+  gemmWgTarget: 1024, gemmMinK: 256, gemmMinGroupChannels: 16,
+};
+let tiles: ConvTiles = { ...defaultTiles };
+
+export function setConvTiles(t: Partial<ConvTiles>): void {
+  if (t.path !== undefined && !['auto', ...convKernelFamilies].includes(t.path)) {
+    throw new Error(`setConvTiles: path must be 'auto', ${convKernelFamilies.map((f) => `'${f}'`).join(' or ')}, got ${JSON.stringify(t.path)}`);
+  }
+  if (t.gemm) checkGemmConfig('setConvTiles', t.gemm);
+  if (t.gemmSmall) checkGemmConfig('setConvTiles', t.gemmSmall);
+  if (t.wGemm) checkGemmConfig('setConvTiles', t.wGemm);
+  tiles = { ...tiles, ...t };
+}
+
+/** Whether geometry `g` runs on the implicit-GEMM kernels under the current settings. */
+export function convUsesGemm(g: ConvGeometry, cpu = gpu().isCpuAdapter): boolean {
+  const path = tiles.path === 'auto' ? (cpu ? 'direct' : 'implicitGemm') : tiles.path;
+  if (path !== 'implicitGemm') return false;
+  return g.groups === 1 || Math.min(g.C / g.groups, g.O / g.groups) >= tiles.gemmMinGroupChannels;
+}
+
+/**
+ * Split-K plan of the implicit-GEMM weight gradient: S contiguous chunks of CK pixels (CK a multiple
+ * of the K tile), enough workgroups to fill the device, partials within the byte cap.
+ */
+export function gemmWeightGradSplit(g: ConvGeometry, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CK: number } {
+  const c = t.wGemm;
+  const Rg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const P = g.N * g.OH * g.OW;
+  const outTiles = Math.ceil((Rg * g.KH * g.KW) / (c.tn * c.wgN)) * Math.ceil(Og / (c.tm * c.wgM)) * g.groups;
+  const perSplit = g.O * Rg * g.KH * g.KW * 4;
+  let S = t.wSplit > 0 ? t.wSplit : Math.ceil(t.gemmWgTarget / outTiles);
+  if (t.wSplit <= 0) S = Math.min(S, Math.max(1, Math.floor(P / t.gemmMinK)));
+  S = Math.max(1, Math.min(S, Math.ceil(P / c.tk), Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 / g.groups)));
+  const CK = Math.ceil(P / S / c.tk) * c.tk;
+  return { S: Math.ceil(P / CK), CK };
+}
+
+/** Back to the defaults (tests). */
+export function resetConvTiles(): void {
+  tiles = { ...defaultTiles };
+}
+
+export function getConvTiles(): ConvTiles {
+  return { ...tiles };
+}
+
+/** The live settings, without a copy (the conv ops read them on every call). */
+export function convTiles(): Readonly<ConvTiles> {
+  return tiles;
+}
+
+const gpuWeightTarget = 65536;
+
+/**
+ * Split-K plan of the weight gradient for geometry `g`: S partials of CR contiguous rows each
+ * ('chunked'), or the strided lane split of few-channel convs on a CPU adapter, or none (S = 1).
+ */
+export function weightGradSplit(g: ConvGeometry, cpu: boolean, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CR: number; mode: 'strided' | 'chunked'; TO: number; TR: number } {
+  const Rg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const TO = channelTile(t.wTO, Og, g.groups);
+  const TR = Math.max(1, Math.min(t.wTR, Rg));
+  const rTiles = Math.ceil(Rg / TR);
+  const rows = g.N * g.OH;
+  const KK = g.KH * g.KW;
+  const target = t.wTarget ?? (cpu ? 0 : gpuWeightTarget);
+  const base = rTiles * Math.ceil(g.O / TO) * KK;
+  let S = t.wSplit > 0 ? t.wSplit : Math.ceil(target / base);
+  if (t.wSplit <= 0) S = Math.min(S, Math.max(1, Math.floor((rows * g.OW) / t.wMinChunk)));
+  const perSplit = g.O * Rg * KK * 4;
+  // The partials stay within the byte cap and within one storage binding (so the weight-gradient
+  // kernel needs no more bindings than the unsplit one).
+  S = Math.max(1, Math.min(S, rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 * 64 / rTiles)));
+  if (S > 1) {
+    const CR = Math.ceil(rows / S);
+    return { S: Math.ceil(rows / CR), CR, mode: 'chunked', TO, TR };
+  }
+  // Few input channels (a network's first conv) leave most SIMD lanes idle: give the spare lanes
+  // strided subsets of the rows and sum their partial results afterwards.
+  const SL = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit)));
+  return { S: SL, CR: rows, mode: 'strided', TO, TR };
+}
+
+/** Largest of want, want/2, ... that divides the per-group channel count (tiles may not cross groups). */
+export function channelTile(want: number, perGroup: number, groups: number): number {
+  if (groups === 1) return Math.max(1, Math.min(want, perGroup));
+  let t = want;
+  while (t > 1 && perGroup % t !== 0) t >>= 1;
+  return t;
+}
