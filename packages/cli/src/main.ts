@@ -14,7 +14,6 @@ import { envCommand } from './commands/env.ts';
 import { cxrVersion } from './config/version.ts';
 import { helpExamples } from './commands/helpExamples.ts';
 import { ConfigError } from './config/configError.ts';
-import { InterruptedError } from './train/interrupt.ts';
 
 export function buildProgram(): Command {
   const program = new Command('cxr').description('CXR: fine-tune ImageNet CNNs on chest X-rays with a WebGPU engine')
@@ -37,12 +36,9 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {
-    // Exit codes: 0 done, 2 usage (bad flags or option values), 1 runtime failure, 130 interrupted (Ctrl-C).
+    // Exit codes: 0 done, 2 usage (bad flags or option values), 1 runtime failure; Ctrl-C in
+    // training exits 130 from the train loop's signal handler (with the --resume hint).
     if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
-    if (e instanceof InterruptedError) {
-      console.error(`cxr: ${e.message}`);
-      return 130;
-    }
     let msg = (e as Error).message ?? String(e);
     if (/maxBufferSize|out of memory|OutOfMemory/i.test(msg)) msg += ' — out of GPU memory: lower --batch-size or --image-size';
     console.error(`cxr: ${msg.split('\n').length > 8 ? msg.split('\n').slice(0, 8).join('\n') + '\n…' : msg}`);
