@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // Exit codes: 0 done, 2 usage (bad flags or option values), 1 runtime failure; Ctrl-C in
     // training exits 130 from the train loop's signal handler (with the --resume hint).
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     let msg = (e as Error).message ?? String(e);
     if (/maxBufferSize|out of memory|OutOfMemory/i.test(msg)) msg += ' — out of GPU memory: lower --batch-size or --image-size';
     console.error(`cxr: ${msg.split('\n').length > 8 ? msg.split('\n').slice(0, 8).join('\n') + '\n…' : msg}`);

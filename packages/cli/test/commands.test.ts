@@ -12,7 +12,8 @@ import { experimentsPlan } from '../src/commands/experiments.ts';
 import { k8sManifest, slurmScript } from '../src/experiments/clusterPlan.ts';
 import { expandGrid, loadGridFile } from '../src/experiments/gridFile.ts';
 import { selectRuns } from '../src/experiments/runSelection.ts';
-import { main } from '../src/main.ts';
+import type { Command } from 'commander';
+import { buildProgram, main } from '../src/main.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cxr-commands-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -50,6 +51,34 @@ describe('cxr --version and env', () => {
       expect(text).toContain('ImageNet vgg16: not cached — cxr weights pull vgg16');
     } finally {
       if (before === undefined) delete process.env.CXR_CACHE; else process.env.CXR_CACHE = before;
+    }
+  });
+});
+
+describe('help and exit codes', () => {
+  function allCommands(c: Command, path = 'cxr'): [string, Command][] {
+    return [[path, c], ...c.commands.flatMap((s) => allCommands(s, `${path} ${s.name()}`))];
+  }
+  it('every command has a description, every option and argument a help text, and help ends with examples', () => {
+    for (const [path, cmd] of allCommands(buildProgram())) {
+      expect(cmd.description(), path).not.toBe('');
+      for (const o of cmd.options) expect(o.description, `${path} ${o.flags}`).not.toBe('');
+      for (const a of cmd.registeredArguments) expect(a.description, `${path} <${a.name()}>`).not.toBe('');
+      let text = '';
+      cmd.configureOutput({ writeOut: (t) => { text += t; } });
+      cmd.outputHelp();
+      expect(text, path).toMatch(/\nExamples:\n(  \$ cxr.*\n){2,}/);
+    }
+  });
+  it('usage errors exit 2, help and version 0', async () => {
+    const quiet = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect((await captureStdout(() => main(['train', '--lr', 'x']))).value).toBe(2);
+      expect((await captureStdout(() => main(['no-such-command']))).value).toBe(2);
+      expect((await captureStdout(() => main(['cache']))).value).toBe(2);
+      expect((await captureStdout(() => main(['train', '--help']))).value).toBe(0);
+    } finally {
+      quiet.mockRestore();
     }
   });
 });

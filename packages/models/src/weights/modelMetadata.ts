@@ -18,7 +18,7 @@ export interface ModelInfo {
   inputSize: number;
   /** Shorter side the image is resized to before the centre crop. */
   resizeSize: number;
-  resizeFilter: 'bicubic' | 'bilinear' | 'nearest' | 'box' | 'hamming' | 'lanczos';
+  resizeFilter: 'bicubic' | 'bilinear';
   /** 'center': centre crop of inputSize after the resize. */
   crop: 'center';
   mean: [number, number, number];
@@ -78,7 +78,7 @@ export function decodeModelInfo(meta: Record<string, string>, file = 'model file
     positiveClass: get('positive_class') ?? null,
     inputSize,
     resizeSize: json<number>('resize_size', Math.round((inputSize * 256) / 224)),
-    resizeFilter: (get('resize_filter') ?? 'bicubic') as ModelInfo['resizeFilter'],
+    resizeFilter: filterOf(get('resize_filter'), file),
     crop: 'center',
     mean: json<[number, number, number]>('mean', [0.485, 0.456, 0.406]),
     std: json<[number, number, number]>('std', [0.229, 0.224, 0.225]),
@@ -86,6 +86,11 @@ export function decodeModelInfo(meta: Record<string, string>, file = 'model file
     version: get('version') ?? 'unknown',
     epoch: get('epoch') === undefined ? undefined : Number(get('epoch')),
   };
+}
+
+function filterOf(v: string | undefined, file: string): ModelInfo['resizeFilter'] {
+  if (v === undefined || v === 'bicubic' || v === 'bilinear') return v ?? 'bicubic';
+  throw new Error(`${file}: metadata 'cxr.resize_filter' is '${v}'; CXR resizes with bicubic or bilinear`);
 }
 
 /** Reads only the header of a .safetensors file; null when it has no CXR inference metadata. */
