@@ -30,3 +30,9 @@ export type { CacheConfig } from './loader/cache.ts';
 export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 
 export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';
+export { auditDataset, type AuditSample, type AuditMeasurements, type AuditOptions } from './audit/auditDataset.ts';
+export { describeFile, borderStats, type FileFacts } from './audit/fileFacts.ts';
+export { perceptualHash, hammingDistance, nearDuplicateDistance, hashBits } from './audit/perceptualHash.ts';
+export { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap, type AuditedFile } from './audit/duplicates.ts';
+export { shortcutFeatureNames, shortcutFeatures } from './audit/shortcutFeatures.ts';
+export { fitLogistic, crossValidatedScores, type ProbeOptions } from './audit/logisticProbe.ts';

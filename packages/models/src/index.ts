@@ -8,3 +8,4 @@ export { resolveFreeze, freezePresetNames } from './freezePresets.js';
 export { architectures, knownArchs, type ArchInfo } from './architectures.js';
 export { loadWeights, openWeights, toDevice } from './load.js';
 export { createModel } from './registry.js';
+export { defaultCamLayer } from './camLayer.js';

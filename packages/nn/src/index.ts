@@ -1,8 +1,8 @@
-export { Parameter, noGrad, enableGrad, isGradEnabled, requiresGrad, backward, detach, clearTape, tapeLength, type Ctx, type Grads } from './autograd/tape.js';
+export { Parameter, noGrad, enableGrad, isGradEnabled, requiresGrad, backward, detach, clearTape, tapeLength, retainGrad, retainedGrad, type Ctx, type Grads } from './autograd/tape.js';
 export { defineOp, type OpDef, type DiffOp } from './autograd/op.js';
 export * as F from './functional.js';
 export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type Reduction, type CrossEntropyOptions, type BceOptions, type FocalOptions } from './losses.js';
-export { Module, copyInto, nameMatcher, type StateDict, type LoadResult } from './module.js';
+export { Module, copyInto, nameMatcher, type StateDict, type LoadResult, type ForwardHook, type RemovableHandle } from './module.js';
 export {
   Sequential, Linear, Conv2d, BatchNorm2d, ReLU, Identity, Flatten, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout,
   type Conv2dOptions, type InitOptions,
@@ -13,3 +13,4 @@ export { SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
 export { LRScheduler, StepLR, CosineAnnealingLR, LinearWarmup } from './optim/schedulers.js';
+export { gradCam, type GradCamOptions, type GradCamResult } from './explain/gradCam.js';

@@ -4,6 +4,11 @@ import { Parameter } from './autograd/tape.js';
 
 export type StateDict = Map<string, Tensor>;
 
+/** Called after a module's forward with its inputs and output (PyTorch's forward hook); it must not change them. */
+export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => void;
+
+export interface RemovableHandle { remove(): void }
+
 export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
 
 /** Copies src's values into dst in place (dst keeps its identity: optimizers hold parameters). */
@@ -219,6 +224,51 @@ export class Module {
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
     for (const [, b] of this.namedBuffers()) b.dispose();
+  }
+
+  /**
+   * Runs `hook` after every forward of this module until the handle is removed. Parents call
+   * children's `forward` directly, so the hook is installed as an instance-level `forward` that
+   * wraps the class's own; removing the last hook restores the class's method.
+   */
+  registerForwardHook(hook: ForwardHook): RemovableHandle {
+    const self = this as unknown as { _forwardHooks?: ForwardHook[]; forward: (...a: Tensor[]) => Tensor };
+    if (!self._forwardHooks) {
+      const hooks: ForwardHook[] = [];
+      const own = self.forward;
+      Object.defineProperty(this, '_forwardHooks', { value: hooks, configurable: true, enumerable: false });
+      Object.defineProperty(this, 'forward', {
+        configurable: true, enumerable: false, writable: true,
+        value: (...args: Tensor[]) => {
+          const out = own.apply(this, args);
+          for (const h of [...hooks]) h(this, args, out);
+          return out;
+        },
+      });
+    }
+    const list = self._forwardHooks!;
+    list.push(hook);
+    return {
+      remove: () => {
+        const k = list.indexOf(hook);
+        if (k >= 0) list.splice(k, 1);
+        if (list.length === 0 && self._forwardHooks === list) {
+          delete (this as unknown as Record<string, unknown>).forward;
+          delete (this as unknown as Record<string, unknown>)._forwardHooks;
+        }
+      },
+    };
+  }
+
+  /** The submodule at a dotted name (`layer4`, `features.29`), as PyTorch's `get_submodule`. */
+  getSubmodule(name: string): Module {
+    if (name === '') return this;
+    const found = this.namedModules().find(([n]) => n === name);
+    if (!found) {
+      const names = this.namedModules().map(([n]) => n).filter((n) => n && !n.includes('.'));
+      throw new Error(`getSubmodule: no module named '${name}' (top-level modules: ${names.join(', ')})`);
+    }
+    return found[1];
   }
 
   forward(..._args: Tensor[]): Tensor {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Generator, memoryStats, tensor, Tensor } from '@cxr/tensor';
 import { useDevice } from '../../tensor/test/helpers.js';
 import * as F from '../src/functional.js';
-import { Parameter, noGrad, tapeLength } from '../src/index.js';
+import { Linear, Parameter, ReLU, Sequential, noGrad, retainGrad, retainedGrad, tapeLength } from '../src/index.js';
 import { gradcheck, input } from './gradcheck.js';
 
 useDevice();
@@ -110,5 +110,40 @@ describe('autograd mechanics', () => {
     // only the new grad survives
     expect(memoryStats().liveTensors).toBe(before + 1);
     p.dispose();
+  });
+});
+
+describe('retainGrad and forward hooks', () => {
+  it('keeps an intermediate gradient (d sum(y^2) / dy = 2y), also when nothing before it needs one', async () => {
+    const xs = [0.5, -1.5, 2, 3];
+    for (const frozen of [false, true]) {
+      const w = new Parameter(tensor(xs, [4]), !frozen);
+      const y = F.mul(w, 3);
+      retainGrad(y);
+      const z = F.sum(F.square(y));
+      z.backward();
+      const g = retainedGrad(y);
+      expect(g).not.toBeNull();
+      expect([...(await g!.toArray())]).toEqual(xs.map((v) => 2 * 3 * v));
+      expect(w.grad === null).toBe(frozen);
+      expect(retainedGrad(y)).toBeNull();
+      g!.dispose();
+      z.dispose();
+      w.dispose();
+    }
+    expect(tapeLength()).toBe(0);
+    expect(() => retainGrad(noGrad(() => F.mul(tensor([1], [1]), 2)))).toThrow(/retainGrad: .*not a recorded op result/);
+  });
+
+  it('registerForwardHook sees each forward output until removed; getSubmodule finds dotted names', () => {
+    const net = new Sequential(new Linear(3, 2), new ReLU());
+    const seen: number[][] = [];
+    const h = net.getSubmodule('0').registerForwardHook((_m, _i, out) => { seen.push([...out.shape]); });
+    noGrad(() => { net.forward(tensor(new Float32Array(6), [2, 3])).dispose(); });
+    h.remove();
+    noGrad(() => { net.forward(tensor(new Float32Array(3), [1, 3])).dispose(); });
+    expect(seen).toEqual([[2, 2]]);
+    expect(() => net.getSubmodule('7')).toThrow(/getSubmodule: no module named '7'/);
+    net.dispose();
   });
 });

@@ -29,3 +29,4 @@ export * from './ops/norm/index.js';
 export * from './ops/loss/index.js';
 export * from './ops/dropout/index.js';
 export * from './ops/grad/index.js';
+export { interpolateBilinear } from './ops/resize/interpolate.js';

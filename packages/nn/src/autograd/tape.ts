@@ -38,6 +38,9 @@ let tape: Entry[] = [];
 const producer = new WeakMap<Tensor, Entry>();
 const freedRoots = new WeakSet<Tensor>();
 let gradEnabled = true;
+/** Recorded tensors whose gradient backward keeps (`retainGrad`), and the gradients it kept. */
+const retained = new WeakSet<Tensor>();
+const retainedGrads = new WeakMap<Tensor, Tensor>();
 
 /** A leaf tensor that can receive gradients (as `torch.nn.Parameter`). It shares `data`'s storage. */
 export class Parameter extends Tensor {
@@ -130,6 +133,30 @@ export function record<A extends unknown[], S>(
   producer.set(out, entry);
 }
 
+/**
+ * Asks the next `backward()` to keep this intermediate tensor's gradient (PyTorch's
+ * `retain_grad`); read it with `retainedGrad`. The tensor must be a recorded op result. If no
+ * input of its op needs a gradient (frozen parameters, a plain input), it becomes a gradient
+ * source itself, so the ops after it are recorded and its gradient is computed, while nothing
+ * before it is differentiated (what Grad-CAM needs: d logit / d activation, no weight gradients).
+ */
+export function retainGrad(t: Tensor): void {
+  const e = producer.get(t);
+  if (!e || e.freed) throw new Error(`retainGrad: ${t.toString()} is not a recorded op result (computed under noGrad, or its graph was freed)`);
+  if (!e.node) {
+    const ctx = { args: [], inputs: [], out: t, saved: undefined, needs: [] } as Ctx<unknown[], unknown>;
+    e.node = { inputs: [], needs: [], ctx, backward: () => [] };
+  }
+  retained.add(t);
+}
+
+/** The gradient the last backward() kept for a `retainGrad` tensor (the caller owns and disposes it), or null. */
+export function retainedGrad(t: Tensor): Tensor | null {
+  const g = retainedGrads.get(t) ?? null;
+  retainedGrads.delete(t);
+  return g;
+}
+
 /** Number of entries on the tape (tests). */
 export function tapeLength(): number {
   return tape.length;
@@ -188,6 +215,10 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       const dy = grads.get(e.out);
       if (!dy) continue;
       grads.delete(e.out);
+      if (retained.has(e.out)) {
+        retainedGrads.get(e.out)?.dispose();
+        retainedGrads.set(e.out, keep(dy.view(dy.shape)));
+      }
       const node = e.node;
       let gs: Grads;
       try {

@@ -1,0 +1,99 @@
+/**
+ * `cxr data audit` and the audit at the start of `train`: runs @cxr/data's measurements over every
+ * split of an image folder and turns them into findings (audit.json): duplicates within and
+ * across splits, patient groups shared between splits, and the shortcut probe's cross-validated
+ * AUC with a 95% interval and its most predictive feature. Above 0.8 the probe "fires": the labels
+ * can be told apart from file properties alone, so a model may learn the source, not the disease.
+ */
+import { auditDataset, nearDuplicateDistance, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
+import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
+import { rocAuc } from '../metrics/rocAuc.ts';
+
+export const shortcutAucThreshold = 0.8;
+
+export interface DataAudit {
+  version: 1;
+  root: string;
+  files: number;
+  counts: Record<string, Record<string, number>>;
+  duplicates: {
+    nearDuplicateDistance: number;
+    hashBits: 256;
+    exactWithinSplit: number;
+    nearWithinSplit: number;
+    /** Leakage: every pair whose two files lie in different splits. */
+    crossSplit: DuplicatePair[];
+  };
+  /** Patient groups in more than one split; null when the data has no groups. */
+  patientOverlap: GroupOverlap[] | null;
+  shortcutProbe: {
+    classifier: string;
+    positiveClass: string;
+    folds: number;
+    seed: number;
+    auc: number | null;
+    ci: Interval | null;
+    resamples: number;
+    threshold: number;
+    fires: boolean;
+    mostPredictive: { feature: string; auc: number } | null;
+    perFeature: { feature: string; auc: number | null }[];
+  } | null;
+  unreadable: { file: string; reason: string }[];
+  /** One plain sentence per problem found (empty when none). */
+  findings: string[];
+  seconds: number;
+}
+
+export async function auditImageFolder(folder: ImageFolder, options: { seed?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<DataAudit> {
+  const t0 = performance.now();
+  const samples = (['train', 'val', 'test'] as const).flatMap((split) => folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })));
+  const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress });
+  const within = m.duplicates.filter((d) => !d.crossSplit);
+  const cross = m.duplicates.filter((d) => d.crossSplit);
+  let probe: DataAudit['shortcutProbe'] = null;
+  if (m.probe) {
+    const pos = m.probe.targets.map((t) => t === 1);
+    const auc = rocAuc(m.probe.scores, pos);
+    const scores = m.probe.scores;
+    const ci = bootstrapInterval(m.probe.targets, (idx) => rocAuc(Array.from(idx, (i) => scores[i]), Array.from(idx, (i) => pos[i])), { seed: m.probe.seed, resamples: bootstrapDefaults.resamples });
+    const perFeature = m.probe.perFeature.map((f) => ({ feature: f.name, auc: rocAuc(f.scores, pos) }));
+    const best = perFeature.filter((f) => f.auc !== null).sort((a, b) => b.auc! - a.auc!)[0];
+    probe = {
+      classifier: `logistic regression (L2, standardised features), ${m.probe.folds}-fold stratified cross-validation, out-of-fold scores`,
+      positiveClass: m.probe.positiveClass, folds: m.probe.folds, seed: m.probe.seed, auc, ci, resamples: bootstrapDefaults.resamples,
+      threshold: shortcutAucThreshold, fires: auc !== null && auc > shortcutAucThreshold,
+      mostPredictive: best ? { feature: best.feature, auc: best.auc! } : null, perFeature,
+    };
+  }
+  const findings: string[] = [];
+  if (cross.length) findings.push(`${cross.length} duplicate pair(s) span two splits (${cross.filter((d) => d.kind === 'exact').length} exact, ${cross.filter((d) => d.kind === 'near').length} near): the model is evaluated on images it trained on; \`train --dedupe\` drops them from the smaller split.`);
+  if (within.length) findings.push(`${within.length} duplicate pair(s) within a split (${within.filter((d) => d.kind === 'exact').length} exact): they weigh those images twice.`);
+  if (m.patientOverlap?.length) findings.push(`${m.patientOverlap.length} patient group(s) appear in more than one split: patient leakage.`);
+  if (probe?.fires) findings.push(`The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`);
+  if (m.unreadable.length) findings.push(`${m.unreadable.length} file(s) could not be read.`);
+  return {
+    version: 1, root: folder.root, files: m.files, counts: folder.counts(),
+    duplicates: { nearDuplicateDistance, hashBits: 256, exactWithinSplit: within.filter((d) => d.kind === 'exact').length, nearWithinSplit: within.filter((d) => d.kind === 'near').length, crossSplit: cross },
+    patientOverlap: m.patientOverlap, shortcutProbe: probe, unreadable: m.unreadable, findings, seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/**
+ * `--dedupe`: removes, for each cross-split duplicate pair, the copy in the smaller split (the
+ * evaluation split, usually), so no image is both trained and tested on. Returns the files dropped.
+ */
+export function dropCrossSplitDuplicates(folder: ImageFolder, audit: DataAudit): string[] {
+  const size = (s: string) => folder.splits[s as 'train' | 'val' | 'test'].length;
+  const drop = new Set<string>();
+  for (const d of audit.duplicates.crossSplit) {
+    const [keep, lose] = size(d.a.split) >= size(d.b.split) ? [d.a, d.b] : [d.b, d.a];
+    if (!drop.has(keep.file)) drop.add(lose.file);
+  }
+  for (const s of ['train', 'val', 'test'] as const) {
+    const kept = folder.splits[s].filter((x) => !drop.has(x.file));
+    folder.splits[s].length = 0;
+    folder.splits[s].push(...kept);
+  }
+  return [...drop];
+}

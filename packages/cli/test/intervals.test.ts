@@ -1,0 +1,155 @@
+// Intervals, thresholds and calibration against independent references: published Wilson values
+// (Newcombe 1998, Stat Med 17:857, Table I), closed-form standard errors (binomial, Hanley-McNeil
+// 1982 for AUC, the paired-proportion SE for a difference in accuracy) that a correct bootstrap
+// must reproduce at large n, hand-computed ECE and Youden examples, and recovery of a planted temperature.
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '@cxr/data';
+import { bootstrapInterval, wilsonInterval, z95 } from '../src/metrics/intervals.ts';
+import { metricIntervals } from '../src/metrics/metricIntervals.ts';
+import { chooseThreshold, parseThresholdSpec } from '../src/metrics/threshold.ts';
+import { applyTemperature, calibration, fitTemperature, negativeLogLikelihood } from '../src/metrics/calibration.ts';
+import { pairedBootstrap } from '../src/metrics/pairedBootstrap.ts';
+import { rocAuc } from '../src/metrics/rocAuc.ts';
+
+describe('Wilson interval', () => {
+  it('matches Newcombe (1998) Table I to 4 decimals', () => {
+    const table: [number, number, number, number][] = [[81, 263, 0.2553, 0.3662], [15, 148, 0.0624, 0.1605], [0, 20, 0, 0.1611], [1, 29, 0.0061, 0.1718]];
+    for (const [k, n, lo, hi] of table) {
+      const ci = wilsonInterval(k, n)!;
+      expect(ci.low).toBeCloseTo(lo, 4);
+      expect(ci.high).toBeCloseTo(hi, 4);
+    }
+    expect(wilsonInterval(0, 0)).toBeNull();
+    expect(() => wilsonInterval(3, 2)).toThrow(/wilsonInterval/);
+  });
+});
+
+describe('stratified bootstrap', () => {
+  it('reproduces the binomial standard error of a proportion at large n', () => {
+    const r = mulberry32(1);
+    const n = 2000;
+    const strata = Array.from({ length: n }, (_, i) => i % 2);
+    const correct: number[] = Array.from({ length: n }, () => (r.next() < 0.8 ? 1 : 0));
+    const p = correct.reduce((a, b) => a + b, 0) / n;
+    const ci = bootstrapInterval(strata, (idx) => Array.from(idx, (i) => correct[i]).reduce((a, b) => a + b, 0) / n, { resamples: 2000, seed: 3 })!;
+    const half = z95 * Math.sqrt((p * (1 - p)) / n);
+    expect((ci.high - ci.low) / 2 / half).toBeGreaterThan(0.9);
+    expect((ci.high - ci.low) / 2 / half).toBeLessThan(1.1);
+  });
+
+  it('AUC interval matches the Hanley-McNeil standard error; F1/AUC carry seed and resamples', () => {
+    const r = mulberry32(2);
+    const nPos = 300;
+    const nNeg = 300;
+    const labels: number[] = [];
+    const probs: number[][] = [];
+    for (let i = 0; i < nPos + nNeg; i++) {
+      const pos = i < nPos;
+      const s = 1 / (1 + Math.exp(-(r.normal() + (pos ? 1.2 : 0))));
+      labels.push(pos ? 0 : 1);
+      probs.push([s, 1 - s]);
+    }
+    const m = metricIntervals({ probs, labels, classNames: ['infected', 'normal'], positive: 0, threshold: 0.5 }, { resamples: 2000, seed: 7 });
+    const A = m.auc.value!;
+    expect(A).toBeCloseTo(rocAuc(probs.map((p) => p[0]), labels.map((l) => l === 0))!, 12);
+    const q1 = A / (2 - A);
+    const q2 = (2 * A * A) / (1 + A);
+    const se = Math.sqrt((A * (1 - A) + (nPos - 1) * (q1 - A * A) + (nNeg - 1) * (q2 - A * A)) / (nPos * nNeg));
+    const ratio = (m.auc.ci!.high - m.auc.ci!.low) / 2 / (z95 * se);
+    expect(ratio).toBeGreaterThan(0.85);
+    expect(ratio).toBeLessThan(1.15);
+    expect(m.auc.ci!.low).toBeLessThan(A);
+    expect(m.auc.ci!.high).toBeGreaterThan(A);
+    expect(m.f1.ci!.low).toBeLessThan(m.f1.value!);
+    expect(m.f1.ci!.high).toBeGreaterThan(m.f1.value!);
+    expect(m.method).toMatchObject({ resamples: 2000, seed: 7 });
+    // Proportions at the threshold are Wilson on the counts.
+    expect(m.sensitivity.k! + (m.sensitivity.n! - m.sensitivity.k!)).toBe(nPos);
+    expect(m.sensitivity.ci).toEqual(wilsonInterval(m.sensitivity.k!, m.sensitivity.n!));
+    expect(m.npv.ci).toEqual(wilsonInterval(m.npv.k!, m.npv.n!));
+    // Same seed, same interval (recorded seed reproduces the run).
+    expect(metricIntervals({ probs, labels, classNames: ['infected', 'normal'], positive: 0, threshold: 0.5 }, { resamples: 2000, seed: 7 }).auc.ci).toEqual(m.auc.ci);
+  });
+
+  it('paired bootstrap: difference in accuracy matches the closed-form paired SE', () => {
+    const r = mulberry32(5);
+    const n = 1000;
+    const a = { probs: new Map<string, number[]>(), labels: new Map<string, number>(), positive: 0 };
+    const b = { probs: new Map<string, number[]>(), labels: new Map<string, number>(), positive: 0 };
+    let disagreeAB = 0;
+    let disagreeBA = 0;
+    for (let i = 0; i < n; i++) {
+      const label = i % 2;
+      const okA = r.next() < 0.8;
+      const okB = r.next() < 0.85;
+      if (okA && !okB) disagreeAB++;
+      if (okB && !okA) disagreeBA++;
+      const row = (ok: boolean) => (ok === (label === 0) ? [0.9, 0.1] : [0.1, 0.9]);
+      a.probs.set(`f${i}`, row(okA)); a.labels.set(`f${i}`, label);
+      b.probs.set(`f${i}`, row(okB)); b.labels.set(`f${i}`, label);
+    }
+    const d = pairedBootstrap(a, b, { resamples: 2000, seed: 11 });
+    expect(d.accuracy.difference).toBeCloseTo((disagreeBA - disagreeAB) / n, 12);
+    const se = Math.sqrt(disagreeAB + disagreeBA - (disagreeBA - disagreeAB) ** 2 / n) / n;
+    const ratio = (d.accuracy.ci.high - d.accuracy.ci.low) / 2 / (z95 * se);
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.1);
+    expect(d.auc).not.toBeNull();
+    expect(() => pairedBootstrap(a, { ...b, probs: new Map([['x', [1, 0]]]) })).toThrow(/share no test images/);
+  });
+});
+
+describe('threshold on validation', () => {
+  const scores = [0.95, 0.9, 0.8, 0.7, 0.6, 0.4, 0.35, 0.3, 0.2, 0.1];
+  const pos = [true, true, false, true, true, false, true, false, false, false];
+  it("Youden's J picks the ROC point with the largest sens + spec - 1 (hand-computed: 0.6, J = 0.6)", () => {
+    const t = chooseThreshold(parseThresholdSpec('youden'), scores, pos);
+    expect(t.value).toBe(0.6);
+    expect(t.sensitivity).toBeCloseTo(0.8, 12);
+    expect(t.specificity).toBeCloseTo(0.8, 12);
+  });
+  it('sens:0.95 takes the most specific threshold reaching the target; a number is used as is', () => {
+    const t = chooseThreshold(parseThresholdSpec('sens:0.95'), scores, pos);
+    expect(t.value).toBe(0.35);
+    expect(t.sensitivity).toBe(1);
+    expect(t.specificity).toBeCloseTo(0.6, 12);
+    expect(chooseThreshold(parseThresholdSpec('0.5'), scores, pos).value).toBe(0.5);
+    expect(() => parseThresholdSpec('sens:2')).toThrow(/--threshold sens:2/);
+    expect(() => parseThresholdSpec('best')).toThrow(/--threshold best: use youden/);
+  });
+});
+
+describe('calibration', () => {
+  it('ECE over 15 bins equals a hand computation', () => {
+    // bins are (k/15, (k+1)/15]: confidence 0.9 -> bin 13 (x4, 3 right); 0.6 and 0.55 -> bin 8 (x4, 2 right).
+    const probs = [[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.6, 0.4], [0.4, 0.6], [0.55, 0.45], [0.45, 0.55]];
+    const labels = [0, 0, 0, 0, 0, 1, 1, 0];
+    const c = calibration(probs, labels);
+    // bin 13: conf 0.9, acc 0.75 -> 4/8 * 0.15; bin 8: conf 0.575, acc 0.5 -> 4/8 * 0.075
+    expect(c.ece).toBeCloseTo(0.5 * 0.15 + 0.5 * 0.075, 12);
+    expect(c.bins).toHaveLength(15);
+    expect([c.bins[13].count, c.bins[8].count]).toEqual([4, 4]);
+  });
+  it('temperature scaling recovers a planted temperature and lowers NLL and ECE', () => {
+    const r = mulberry32(9);
+    const probs: number[][] = [];
+    const labels: number[] = [];
+    const planted = 2.5;
+    for (let i = 0; i < 4000; i++) {
+      const z = [r.normal() * 1.5, r.normal() * 1.5, r.normal() * 1.5];
+      const e = z.map(Math.exp);
+      const s = e.reduce((a, b) => a + b);
+      const u = r.next();
+      labels.push(u < e[0] / s ? 0 : u < (e[0] + e[1]) / s ? 1 : 2);
+      const sharp = z.map((v) => Math.exp(v * planted));
+      const ss = sharp.reduce((a, b) => a + b);
+      probs.push(sharp.map((v) => v / ss));
+    }
+    const T = fitTemperature(probs, labels);
+    expect(Math.abs(T - planted) / planted).toBeLessThan(0.06);
+    const nll = (t: number) => negativeLogLikelihood(applyTemperature(probs, t), labels);
+    expect(nll(T)).toBeLessThanOrEqual(nll(T * 1.02));
+    expect(nll(T)).toBeLessThanOrEqual(nll(T / 1.02));
+    expect(calibration(applyTemperature(probs, T), labels).ece).toBeLessThan(calibration(probs, labels).ece / 3);
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * The data audit's measurements for a labelled, split dataset: file facts, exact and near
+ * duplicates within and across splits, patient groups shared between splits, and the shortcut
+ * probe's out-of-fold scores (all non-anatomical features together, and each one alone, so the
+ * caller can name the most predictive). Scoring the probe (AUC, interval, verdict) is left to the
+ * caller, which owns the metrics.
+ */
+import { describeFile, type FileFacts } from './fileFacts.ts';
+import { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap } from './duplicates.ts';
+import { crossValidatedScores } from './logisticProbe.ts';
+import { shortcutFeatureNames, shortcutFeatures } from './shortcutFeatures.ts';
+
+export interface AuditSample { file: string; split: string; label: string; group?: string }
+
+export interface AuditMeasurements {
+  files: number;
+  facts: FileFacts[];
+  duplicates: DuplicatePair[];
+  /** null when no sample carries a group. */
+  patientOverlap: GroupOverlap[] | null;
+  probe: {
+    positiveClass: string;
+    /** 1 for the positive class, 0 otherwise, in sample order. */
+    targets: number[];
+    /** Out-of-fold probabilities from all features. */
+    scores: Float64Array;
+    /** Out-of-fold probabilities from each feature alone. */
+    perFeature: { name: string; scores: Float64Array }[];
+    folds: number;
+    seed: number;
+  } | null;
+  /** Files that could not be read or decoded, with the reason. */
+  unreadable: { file: string; reason: string }[];
+}
+
+export interface AuditOptions {
+  positiveClass?: string;
+  folds?: number;
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function auditDataset(samples: readonly AuditSample[], options: AuditOptions = {}): Promise<AuditMeasurements> {
+  const facts: FileFacts[] = [];
+  const kept: AuditSample[] = [];
+  const unreadable: { file: string; reason: string }[] = [];
+  for (let i = 0; i < samples.length; i++) {
+    try {
+      facts.push(await describeFile(samples[i].file));
+      kept.push(samples[i]);
+    } catch (e) {
+      unreadable.push({ file: samples[i].file, reason: (e as Error).message.split('\n')[0] });
+    }
+    options.onProgress?.(i + 1, samples.length);
+  }
+  const duplicates = findDuplicates(kept.map((s, i) => ({ file: s.file, split: s.split, label: s.label, sha256: facts[i].sha256, phash: facts[i].phash })));
+  const grouped = kept.some((s) => s.group !== undefined);
+  const labels = [...new Set(kept.map((s) => s.label))].sort();
+  const wanted = (options.positiveClass ?? 'infected').toLowerCase();
+  const positiveClass = labels.find((l) => l.toLowerCase() === wanted) ?? labels[0];
+  const targets = kept.map((s) => (s.label === positiveClass ? 1 : 0));
+  const folds = options.folds ?? 5;
+  const seed = options.seed ?? 0;
+  const minority = Math.min(targets.filter((t) => t === 1).length, targets.filter((t) => t === 0).length);
+  let probe: AuditMeasurements['probe'] = null;
+  if (labels.length >= 2 && minority >= 2) {
+    const X = facts.map(shortcutFeatures);
+    const k = Math.min(folds, minority);
+    probe = {
+      positiveClass, targets, folds: k, seed,
+      scores: crossValidatedScores(X, targets, { folds: k, seed }),
+      perFeature: shortcutFeatureNames.map((name, j) => ({ name, scores: crossValidatedScores(X.map((r) => [r[j]]), targets, { folds: k, seed }) })),
+    };
+  }
+  return { files: kept.length, facts, duplicates, patientOverlap: grouped ? patientOverlap(kept) : null, probe, unreadable };
+}

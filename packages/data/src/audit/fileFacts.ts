@@ -1,0 +1,75 @@
+/**
+ * What the audit knows about one image file without looking at anatomy: its bytes (content hash,
+ * size), its header (format, dimensions, bit depth, colour type), and from the decoded pixels a
+ * perceptual hash (near duplicates) and the mean and spread of the outer border (burnt-in frames,
+ * collimation and scanner padding differ by source).
+ */
+import { createHash } from 'node:crypto';
+import { decodeImage } from '../decode/index.ts';
+import { readImageHeader } from '../decode/header.ts';
+import { readBytes } from '../fsutil.ts';
+import type { Image } from '../image.ts';
+import { perceptualHash } from './perceptualHash.ts';
+
+export interface FileFacts {
+  file: string;
+  bytes: number;
+  sha256: string;
+  format: string;
+  width: number;
+  height: number;
+  /** Colour components as stored: 1 grey, 3 colour. */
+  channels: number;
+  bitDepth: number;
+  /** 256-bit difference hash of the decoded image, hex. */
+  phash: string;
+  /** Mean and standard deviation of the grey values (0..1) in the outer 5% frame. */
+  borderMean: number;
+  borderStd: number;
+}
+
+/** Grey value of pixel p (mean of the colour channels). */
+function grey(img: Image, p: number): number {
+  if (img.channels === 1) return img.data[p];
+  return (img.data[3 * p] + img.data[3 * p + 1] + img.data[3 * p + 2]) / 3;
+}
+
+export function borderStats(img: Image, fraction = 0.05): { mean: number; std: number } {
+  const bw = Math.max(1, Math.round(img.width * fraction));
+  const bh = Math.max(1, Math.round(img.height * fraction));
+  let n = 0;
+  let s = 0;
+  let s2 = 0;
+  for (let y = 0; y < img.height; y++) {
+    const edgeRow = y < bh || y >= img.height - bh;
+    for (let x = 0; x < img.width; x++) {
+      if (!edgeRow && x >= bw && x < img.width - bw) { x = img.width - bw - 1; continue; }
+      const v = grey(img, y * img.width + x);
+      n++;
+      s += v;
+      s2 += v * v;
+    }
+  }
+  const mean = s / n;
+  return { mean, std: Math.sqrt(Math.max(0, s2 / n - mean * mean)) };
+}
+
+export async function describeFile(file: string): Promise<FileFacts> {
+  const bytes = await readBytes(file);
+  const header = readImageHeader(bytes, file);
+  const img = decodeImage(bytes, file);
+  const border = borderStats(img);
+  return {
+    file,
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    format: header.format,
+    width: header.width,
+    height: header.height,
+    channels: header.channels,
+    bitDepth: header.bitDepth,
+    phash: perceptualHash(img),
+    borderMean: border.mean,
+    borderStd: border.std,
+  };
+}
