@@ -115,6 +115,8 @@ describe('grid files', () => {
     expect(v.runs.map((r) => r.name)).toEqual(['frozen', 'head-mlp-530', 'head-replace']);
     expect(v.runs[0].options).toEqual({ arch: 'resnet18', weightDecay: 0, freeze: 'backbone' });
     expect(selectRuns(g.runs, { only: 'vgg16_*', shard: '2/2' }).map((r) => r.name)).toEqual(['vgg16_lr-1e-4']);
+    const named = expandGrid({ arch: ['vgg16', 'resnet18'], runs: [{ name: 'frozen', freeze: 'backbone' }, { name: 'unfrozen', freeze: 'none' }] }, 'n.yaml');
+    expect(named.runs.map((r) => r.name)).toEqual(['frozen_vgg16', 'frozen_resnet18', 'unfrozen_vgg16', 'unfrozen_resnet18']);
   });
 
   it('refuses unknown keys, per-run folders set in the file, and clashing names, naming the file', () => {
