@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian 12 + Node 20 machine up to what CXR needs, idempotently:
-# pnpm, node modules, a WebGPU adapter (Mesa 25 lavapipe when none exists), and with
-# --with-torch the PyTorch reference used by the parity tests.
+# pnpm, node modules, a WebGPU adapter (Mesa 25 lavapipe when none exists), with
+# --with-torch the PyTorch reference used by the parity tests, and with --with-browser
+# Debian's Chromium for the viewer's browser tests (driven headless by playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PNPM_VERSION=12.4.2
 want_torch=0
-for arg in "$@"; do [ "$arg" = "--with-torch" ] && want_torch=1; done
+want_browser=0
+for arg in "$@"; do
+  [ "$arg" = "--with-torch" ] && want_torch=1
+  [ "$arg" = "--with-browser" ] && want_browser=1
+done
 is_root() { [ "$(id -u)" = 0 ]; }
 log() { echo "[setup] $*" >&2; }
 
@@ -58,6 +63,14 @@ if [ $want_torch = 1 ] && ! /usr/bin/python3 -c 'import torch, torchvision, PIL'
     apt_install python3-torch python3-torchvision python3-pil python3-numpy
   else
     log "PyTorch missing: the parity tests will skip. As root: apt-get install python3-torch python3-torchvision python3-pil"
+  fi
+fi
+if [ $want_browser = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's chromium for the browser tests (WebGPU, headless)"
+    apt_install chromium
+  else
+    log "chromium missing: the browser tests will skip. As root: apt-get install chromium"
   fi
 fi
 exit 0

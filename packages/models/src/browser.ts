@@ -10,3 +10,4 @@ export { applyHead, parseHeadSpec, headName, type HeadSpec, type Classifier } fr
 export { architectures, knownArchs, type ArchInfo } from './architectures.js';
 export { loadWeights, openWeights, toDevice } from './load.js';
 export { createModel } from './registry.js';
+export { defaultCamLayer } from './camLayer.js';

@@ -9,7 +9,7 @@ async function inflate(chunks: Uint8Array[]): Promise<Uint8Array> {
   const ds = new DecompressionStream('deflate');
   const writer = ds.writable.getWriter();
   // A corrupt stream rejects these writes too; the readable side reports it, once.
-  for (const c of chunks) writer.write(c).catch(() => {});
+  for (const c of chunks) writer.write(c as Uint8Array<ArrayBuffer>).catch(() => {});
   writer.close().catch(() => {});
   return new Uint8Array(await new Response(ds.readable).arrayBuffer());
 }

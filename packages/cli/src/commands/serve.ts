@@ -1,0 +1,106 @@
+// `cxr serve [--run DIR]`: the browser viewer (packages/web) on http://127.0.0.1, optionally with a
+// run's model preloaded. Localhost only: it binds 127.0.0.1 and refuses other Host headers, so
+// neither the network nor a DNS-rebinding page can reach it. The page itself uploads nothing.
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { resolveModelSource } from '../config/modelSource.ts';
+import { helpExamples } from './helpExamples.ts';
+import { intOption } from './intOption.ts';
+
+export interface ServeOptions { run?: string; port?: number; page?: string }
+
+const types: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.ico': 'image/x-icon',
+  '.safetensors': 'application/octet-stream',
+};
+
+/** packages/web/dist beside this package (src/commands or dist/commands alike), built on first use in a checkout. */
+function pageDir(given?: string): string {
+  if (given) {
+    if (!existsSync(join(given, 'index.html'))) throw new Error(`serve: --page ${given} has no index.html`);
+    return resolve(given);
+  }
+  const web = fileURLToPath(new URL('../../../web/', import.meta.url));
+  const dist = join(web, 'dist');
+  if (existsSync(join(dist, 'index.html'))) return dist;
+  if (!existsSync(join(web, 'index.html'))) throw new Error('serve: the viewer page is not installed here; build packages/web and pass --page DIR');
+  console.error('serve: building the viewer page (packages/web, once)…');
+  const r = spawnSync(process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm', ['--dir', web, 'run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0 || !existsSync(join(dist, 'index.html'))) throw new Error('serve: building packages/web failed (run `pnpm --filter @cxr/web build` to see why)');
+  return dist;
+}
+
+/** The query string that makes the page load the run's model with the run's settings. */
+function runQuery(run: string): string {
+  const s = resolveModelSource({ run });
+  const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: (s.classes ?? []).join(','), size: String(s.imageSize), filter: s.filter });
+  return `?${q}`;
+}
+
+/** Starts the server; resolves with its URL once it listens. */
+export async function startServer(o: ServeOptions): Promise<{ url: string; server: Server }> {
+  const root = pageDir(o.page);
+  const model = o.run ? resolveModelSource({ run: o.run }).weights : null;
+  const query = o.run ? runQuery(o.run) : '';
+  const server = createServer((req, res) => {
+    const port = (server.address() as { port: number }).port;
+    if (req.headers.host !== `127.0.0.1:${port}` && req.headers.host !== `localhost:${port}`) {
+      res.writeHead(421).end('serve: local requests only');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let file: string | null;
+    if (path === '/run/model.safetensors') file = model;
+    else {
+      const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
+      file = join(root, rel);
+      if (rel.startsWith('..') || !file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) file = null;
+    }
+    if (!file) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': types[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': statSync(file).size,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+    });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code === 'EADDRINUSE' ? `serve: port ${o.port} is in use: pick another with --port` : `serve: ${e.message}`)));
+    server.listen(o.port ?? 8023, '127.0.0.1', () => ok());
+  });
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/${query}`, server };
+}
+
+export function serveCommand(): Command {
+  return new Command('serve').description('open the browser viewer on this machine (http://127.0.0.1 only; nothing is uploaded)')
+    .option('--run <dir>', 'preload this run\'s model.safetensors').option('--port <n>', 'port (0: any free one)', intOption, 8023)
+    .option('--page <dir>', 'a built viewer page (default: packages/web/dist)')
+    .addHelpText('after', helpExamples(['cxr serve', 'cxr serve --run runs/vgg --port 0']))
+    .action(async (o: ServeOptions) => {
+      const { url, server } = await startServer(o);
+      console.log(`CXR viewer: ${url}`);
+      console.error('Open it in a browser with WebGPU (Chrome, Edge). Local only; Ctrl-C stops it.');
+      await new Promise<void>((done) => {
+        const stop = () => server.close(() => done());
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

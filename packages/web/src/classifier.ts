@@ -1,0 +1,84 @@
+import * as T from '@cxr/tensor';
+import { gradCam } from '@cxr/nn';
+import { applyHead, createModel, defaultCamLayer, loadWeights, openSafetensors, type ResNet, type VGG } from '@cxr/models';
+import { applyTransforms, decodeImageAsync, evalTransforms, mulberry32, toCHW, type Image } from '@cxr/data';
+import type { ModelSettings } from './modelSettings.ts';
+
+export interface Classification {
+  logits: number[];
+  probs: number[];
+  label: string;
+  /** The network's input before normalisation (resized and centre-cropped), for display. */
+  input: Image;
+  /** Grad-CAM of the predicted class at the input's size, [0, 1], row-major; and the layer it explains. */
+  cam: Float32Array;
+  camLayer: string;
+  ms: number;
+}
+
+/**
+ * A model rebuilt from a model.safetensors held in memory, and the same preprocessing `cxr predict`
+ * applies in Node (decode, resize, centre crop, normalise), so one file gives the same logits.
+ */
+export class Classifier {
+  private constructor(
+    readonly settings: ModelSettings,
+    private readonly model: VGG | ResNet,
+  ) {}
+
+  /** The file's safetensors metadata (string map), read from the header only. */
+  static metadata(bytes: Uint8Array, name: string): Record<string, string> {
+    const file = openSafetensors(bytes, { name });
+    try {
+      return file.metadata;
+    } finally {
+      file.close();
+    }
+  }
+
+  static async load(bytes: Uint8Array, name: string, settings: ModelSettings): Promise<Classifier> {
+    await T.getDevice();
+    const model = createModel(settings.arch);
+    try {
+      applyHead(model, settings.head, settings.classes.length);
+      const file = openSafetensors(bytes, { name });
+      try {
+        loadWeights(model, file.tensors);
+      } finally {
+        file.close();
+      }
+      model.eval();
+      await T.sync();
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return new Classifier(settings, model);
+  }
+
+  async classify(bytes: Uint8Array, name: string): Promise<Classification> {
+    const t0 = performance.now();
+    const s = this.settings;
+    const decoded = await decodeImageAsync(bytes, name);
+    const input = applyTransforms(decoded, evalTransforms({ size: s.inputSize, resize: s.resizeSize, filter: s.filter }), mulberry32(0));
+    const n = s.inputSize;
+    const x = T.tensor(toCHW(input, undefined, 0, s.mean, s.std), [1, 3, n, n]);
+    const camLayer = defaultCamLayer(this.model);
+    try {
+      // One forward pass gives the logits and, with one backward pass to camLayer, the heat map.
+      const cam = gradCam(this.model, x, { layer: camLayer });
+      const probs = T.softmax(cam.logits, 1);
+      const [hl, hp, map] = await Promise.all([cam.logits.toArray(), probs.toArray(), cam.maps.toArray()]);
+      for (const t of [cam.logits, cam.maps, cam.classIndex, probs]) t.dispose();
+      let best = 0;
+      for (let i = 1; i < hp.length; i++) if (hp[i] > hp[best]) best = i;
+      return { logits: Array.from(hl), probs: Array.from(hp), label: s.classes[best] ?? String(best), input, cam: map, camLayer, ms: performance.now() - t0 };
+    } finally {
+      x.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,220 @@
+// The viewer in a real browser: Debian's Chromium, headless, driven by playwright-core (no
+// downloaded browser). It checks the page's probabilities against `cxr predict --json` in Node on
+// three real X-rays (16-bit PNG, JPEG, 8-bit PNG), runs @cxr/tensor ops in the page against
+// float64 references, and checks that nothing goes over the network after the page has loaded.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Generator, destroyDevice, getDevice } from '@cxr/tensor';
+import { applyHead, createModel, writeSafetensorsFile, type HostTensor } from '@cxr/models';
+import { startServer } from '../../cli/src/commands/serve.ts';
+import { matmulRef } from '../../tensor/test/reference/matmul.ts';
+import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from '../../tensor/test/reference/conv.ts';
+
+const root = resolve(import.meta.dirname, '../../..');
+const chromiumPath = '/usr/bin/chromium';
+const real = resolve(root, '../shared/datasets/cxr-real');
+const xrays = [
+  'test/infected/ieee8023__23E99E2E-447C-46E5-8EB2-D35D12473C39.png', // 16-bit RGBA PNG
+  'test/infected/ieee8023__16708_1_1.jpg', // RGB JPEG, 2x2 chroma subsampling
+  'test/normal/nih__00001303_001.png', // 8-bit grey PNG
+].map((f) => join(real, f));
+const classes = ['infected', 'normal'];
+const inputSize = 64;
+
+/** In CI both must be there (setup installs Chromium; the data set sits beside the clone). */
+function prerequisites(): string | null {
+  const missing = [
+    existsSync(chromiumPath) ? null : `${chromiumPath} (apt-get install chromium)`,
+    xrays.every(existsSync) ? null : `the cxr-real X-rays under ${real}`,
+  ].filter(Boolean);
+  if (!missing.length) return null;
+  const msg = `browser tests need ${missing.join(' and ')}`;
+  if (process.env.CI === 'true') throw new Error(msg);
+  console.warn(`\n!! ${msg}: SKIPPED\n`);
+  return msg;
+}
+const skip = prerequisites() !== null;
+
+let work: string;
+let server: Server;
+let url: string;
+let browser: Browser;
+let page: Page;
+const requestsAfterLoad: string[] = [];
+const pageErrors: string[] = [];
+
+/** A small model, generated deterministically: ResNet-18, seeded init, a 2-class head. */
+async function writeModels(): Promise<{ withMetadata: string; bare: string }> {
+  await getDevice();
+  const model = createModel('resnet18', { generator: new Generator(5) });
+  applyHead(model, 'replace', classes.length);
+  const host = new Map<string, HostTensor>();
+  for (const [k, t] of model.stateDict()) {
+    host.set(k, t.dtype === 'int32' ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() } : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() });
+  }
+  model.dispose();
+  await destroyDevice();
+  const withMetadata = join(work, 'model.safetensors');
+  const bare = join(work, 'bare.safetensors');
+  // The cxr.* keys `cxr train` writes (issue 12), with the preprocessing `cxr predict --weights` uses.
+  writeSafetensorsFile(withMetadata, host, {
+    format: 'cxr', 'cxr.arch': 'resnet18', 'cxr.head': 'replace', 'cxr.classes': JSON.stringify(classes),
+    'cxr.input_size': String(inputSize), 'cxr.resize_size': String(Math.round((inputSize * 256) / 224)), 'cxr.resize_filter': 'bilinear',
+  });
+  writeSafetensorsFile(bare, host);
+  return { withMetadata, bare };
+}
+
+function cxr(args: string[]): string {
+  const r = spawnSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'packages/cli/src/main.ts'), ...args], { cwd: work, encoding: 'utf8', timeout: 600_000, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+  if (r.status !== 0) throw new Error(`cxr ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface PageResult { file: string; probs: number[]; label: string }
+
+async function classifyInPage(files: string[]): Promise<PageResult[]> {
+  const before = await page.locator('#results .result.done').count();
+  await page.setInputFiles('#image-input', files);
+  await page.waitForFunction((n) => document.querySelectorAll('#results .result.done, #results .result.failed').length >= n, before + files.length, { timeout: 600_000 });
+  const failed = await page.locator('#results .result.failed').allTextContents();
+  expect(failed).toEqual([]);
+  return page.$$eval('#results .result.done', (items) => items.map((li) => ({
+    file: (li as HTMLElement).dataset.file!, probs: JSON.parse((li as HTMLElement).dataset.probs!) as number[], label: (li as HTMLElement).dataset.label!,
+  })));
+}
+
+function expectClose(page: number[], node: number[], what: string): void {
+  expect(page.length, what).toBe(node.length);
+  for (let i = 0; i < node.length; i++) expect(Math.abs(page[i] - node[i]) / Math.abs(node[i]), `${what}[${i}]: page ${page[i]}, node ${node[i]}`).toBeLessThan(1e-4);
+}
+
+describe.skipIf(skip)('the viewer page in Chromium', () => {
+  let models: { withMetadata: string; bare: string };
+  let node: PageResult[];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cxr-web-'));
+    const build = spawnSync('pnpm', ['run', 'build'], { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`vite build failed: ${build.stdout}\n${build.stderr}`);
+    models = await writeModels();
+    node = JSON.parse(cxr(['predict', '--arch', 'resnet18', '--weights', models.bare, '--image-size', String(inputSize), '--classes', classes.join(','), '--json', ...xrays]));
+    ({ url, server } = await startServer({ port: 0 }));
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
+    page = await browser.newPage({ viewport: { width: 1180, height: 900 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    let loaded = false;
+    page.on('load', () => { loaded = true; });
+    page.on('request', (r) => { if (loaded) requestsAfterLoad.push(r.url()); });
+    await page.goto(url, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => (server ? server.close(r) : r(null)));
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs on WebGPU in the page and says which adapter', async () => {
+    const status = await page.locator('#status').textContent();
+    expect(status).toMatch(/^WebGPU adapter: \S/);
+    expect(status).toMatch(/software adapter/); // SwiftShader here: the page says it is slow
+  });
+
+  it('reads arch, classes and preprocessing from the model file and matches cxr predict --json within 1e-4 on three real X-rays', async () => {
+    await page.setInputFiles('#model-input', models.withMetadata);
+    await page.waitForSelector('body[data-model="model.safetensors"]', { timeout: 300_000 });
+    expect(await page.locator('#model-settings').isHidden()).toBe(true);
+    expect(await page.locator('#model-info').textContent()).toContain('Settings fromthe model file');
+    const results = await classifyInPage(xrays);
+    for (const n of node) {
+      const name = n.file.split('/').pop()!;
+      const p = results.find((r) => r.file === name);
+      expect(p, name).toBeDefined();
+      expectClose(p!.probs, n.probs, name);
+      expect(p!.label).toBe(n.label);
+    }
+    // Each result carries a Grad-CAM overlay (a map that is not flat), which the toggle hides and shows.
+    expect(await page.locator('#results .result.done canvas.cam').count()).toBe(xrays.length);
+    const spread = await page.$$eval('#results canvas.cam', (cs) => cs.map((c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+      let lo = 255; let hi = 0;
+      for (let i = 3; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+      return hi - lo;
+    }));
+    for (const s of spread) expect(s).toBeGreaterThan(100);
+    await page.click('#overlay-toggle');
+    expect(await page.locator('#results canvas.cam').first().isHidden()).toBe(true);
+    await page.click('#overlay-toggle');
+    expect(await page.locator('#results canvas.cam').first().isVisible()).toBe(true);
+    mkdirSync(join(root, '.cache'), { recursive: true });
+    // The README's screenshot: written there when asked (CXR_UPDATE_SCREENSHOT=1), else kept under .cache/.
+    const shot = process.env.CXR_UPDATE_SCREENSHOT === '1' ? resolve(import.meta.dirname, '../docs/screenshot.png') : join(root, '.cache/web-screenshot.png');
+    writeFileSync(shot, await page.screenshot({ fullPage: true }));
+  });
+
+  it('asks for arch and classes when the file has no metadata, and then gives the same probabilities', async () => {
+    await page.setInputFiles('#model-input', models.bare);
+    await page.waitForSelector('#model-settings:not([hidden])');
+    await page.selectOption('#arch-input', 'resnet18');
+    await page.fill('#classes-input', classes.join(','));
+    await page.fill('#size-input', String(inputSize));
+    await page.click('#model-settings button[type="submit"]');
+    await page.waitForSelector('body[data-model="bare.safetensors"]', { timeout: 300_000 });
+    const results = await classifyInPage([xrays[2]]);
+    expectClose(results[0].probs, node[2].probs, 'bare model, 8-bit PNG');
+  });
+
+  it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {
+    const rand = (n: number, seed: number) => {
+      let a = seed;
+      return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+    };
+    const A = rand(37 * 61, 1); const B = rand(61 * 29, 2);
+    const xs = [2, 5, 11, 13]; const ws = [7, 5, 3, 3];
+    const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
+    const ys = [g.N, g.O, g.OH, g.OW];
+    const X = rand(xs.reduce((p, d) => p * d), 3); const W = rand(ws.reduce((p, d) => p * d), 4); const bias = rand(7, 5);
+    const DY = rand(ys.reduce((p, d) => p * d), 6);
+    const out = await page.evaluate(async ({ A, B, X, W, bias, DY, xs, ws, ys }) => {
+      const T = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor;
+      await T.getDevice();
+      const o = { stride: 2, padding: 1 };
+      const mm = T.matmul(T.tensor(A, [37, 61]), T.tensor(B, [61, 29]));
+      const x = T.tensor(X, xs); const w = T.tensor(W, ws); const dy = T.tensor(DY, ys);
+      const y = T.conv2d(x, w, T.tensor(bias, [7]), o);
+      const dx = T.conv2dBackwardInput(dy, w, xs, o);
+      const dw = T.conv2dBackwardWeight(dy, x, ws, o);
+      const arrays = await Promise.all([mm, y, dx, dw].map((t) => t.toArray()));
+      return arrays.map((a) => Array.from(a));
+    }, { A, B, X, W, bias, DY, xs, ws, ys });
+    const rel = (got: number[], ref: ArrayLike<number>) => {
+      let num = 0; let den = 0;
+      for (let i = 0; i < ref.length; i++) { num += (got[i] - ref[i]) ** 2; den += ref[i] ** 2; }
+      return Math.sqrt(num / den);
+    };
+    expect(rel(out[0], matmulRef(A, [37, 61], B, [61, 29]).data)).toBeLessThan(1e-5);
+    expect(rel(out[1], refConv2d(X, W, bias, g))).toBeLessThan(1e-5);
+    expect(rel(out[2], refConv2dBackwardInput(DY, W, g))).toBeLessThan(1e-5);
+    expect(rel(out[3], refConv2dBackwardWeight(DY, X, g))).toBeLessThan(1e-5);
+  });
+
+  it('made no network request after loading, and raised no page error', () => {
+    expect(requestsAfterLoad).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('is usable from the keyboard: every control has a label, and Tab reaches the model picker first', async () => {
+    const unlabelled = await page.$$eval('input, select', (els) => els.filter((e) => !(e as HTMLInputElement).labels?.length).map((e) => e.id));
+    expect(unlabelled).toEqual([]);
+    await page.reload({ waitUntil: 'load' });
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('model-input');
+  });
+});

@@ -1,0 +1,3 @@
+import { cxrTestConfig } from '../../vitest.shared.ts';
+
+export default cxrTestConfig('web');
