@@ -31,16 +31,22 @@ function layers(batch: number): Layer[] {
     net: 'VGG16', name: `vgg16 ${C}→${O} 3x3 @${H}`, N: batch, C, O, H, k: 3, s: 1, p: 1, count,
     target: C === 128 && O === 128 && H === 112 ? 'vgg-like' as const : undefined,
   }));
+  return [...out, ...resnetLayers(batch, 224)];
+}
+
+/** ResNet-18's conv layers for `input`-pixel images (224: layer1 at 56 px; 64, the CLI's default: at 16 px). */
+function resnetLayers(batch: number, input: number): Layer[] {
+  const h1 = input / 4;
   const res: Layer[] = [
-    { net: 'ResNet-18', name: 'resnet18 conv1 3→64 7x7/2 @224', N: batch, C: 3, O: 64, H: 224, k: 7, s: 2, p: 3, count: 1 },
-    { net: 'ResNet-18', name: 'resnet18 layer1 64→64 3x3 @56', N: batch, C: 64, O: 64, H: 56, k: 3, s: 1, p: 1, count: 4, target: 'resnet-like' },
+    { net: 'ResNet-18', name: `resnet18 conv1 3→64 7x7/2 @${input}`, N: batch, C: 3, O: 64, H: input, k: 7, s: 2, p: 3, count: 1 },
+    { net: 'ResNet-18', name: `resnet18 layer1 64→64 3x3 @${h1}`, N: batch, C: 64, O: 64, H: h1, k: 3, s: 1, p: 1, count: 4, target: h1 === 56 ? 'resnet-like' : undefined },
   ];
-  for (const [C, O, H] of [[64, 128, 56], [128, 256, 28], [256, 512, 14]]) {
+  for (const [C, O, H] of [[64, 128, h1], [128, 256, h1 / 2], [256, 512, h1 / 4]]) {
     res.push({ net: 'ResNet-18', name: `resnet18 ${C}→${O} 3x3/2 @${H}`, N: batch, C, O, H, k: 3, s: 2, p: 1, count: 1 });
     res.push({ net: 'ResNet-18', name: `resnet18 ${O}→${O} 3x3 @${H / 2}`, N: batch, C: O, O, H: H / 2, k: 3, s: 1, p: 1, count: 3 });
     res.push({ net: 'ResNet-18', name: `resnet18 downsample ${C}→${O} 1x1/2 @${H}`, N: batch, C, O, H, k: 1, s: 2, p: 0, count: 1 });
   }
-  return [...out, ...res];
+  return res;
 }
 
 const outSize = (l: Layer) => Math.floor((l.H + 2 * l.p - l.k) / l.s) + 1;
@@ -102,10 +108,13 @@ function torchTimes(ls: Layer[]): { torch: string; results: Record<string, numbe
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-export async function benchConv(options: { quick?: boolean } = {}): Promise<ConvRow[]> {
+/** `resnet64`: only ResNet-18's layers at 64 px, batch 16 (the default job's step), each once. */
+export async function benchConv(options: { quick?: boolean; resnet64?: boolean; noTorch?: boolean } = {}): Promise<ConvRow[]> {
   const quick = options.quick || process.env.CXR_BENCH_QUICK === '1';
   let ls = layers(8);
-  if (quick) {
+  if (options.resnet64) {
+    ls = resnetLayers(16, 64);
+  } else if (quick) {
     const small = layers(1).filter((l) => !l.target && /vgg16 (3|256)→|conv1|3x3\/2 @56|downsample 64/.test(l.name));
     ls = [...ls.filter((l) => l.target), ...small];
   }
@@ -142,7 +151,7 @@ export async function benchConv(options: { quick?: boolean } = {}): Promise<Conv
     for (const t of [x, w, dy]) t.dispose();
   }
   // PyTorch after our runs (it takes both cores); same shapes, same process tree.
-  const torch = torchTimes(ls);
+  const torch = options.noTorch ? null : torchTimes(ls);
   if (torch) {
     for (const row of rows) {
       const r = torch.results.find((t) => t.name === row.layer);
@@ -169,7 +178,7 @@ function printTable(rows: ConvRow[]): void {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  benchConv({ quick: process.argv.includes('--quick') }).then(printTable).catch((e) => {
+  benchConv({ quick: process.argv.includes('--quick'), resnet64: process.argv.includes('--resnet64'), noTorch: process.argv.includes('--no-torch') }).then(printTable).catch((e) => {
     console.error(e);
     process.exit(1);
   });

@@ -3,8 +3,9 @@
  * the same sizes as a ratio, the effect of lowering the main thread's priority, and the conv and
  * loader benchmarks when those files exist. Prints a table and writes results/<date>-<adapter>.json.
  *
- * Flags: --only matmul|elementwise|conv|loader|priority|torch (repeatable, comma-separated),
- *        --quick (fewer sizes and repetitions).
+ * Flags: --only matmul|elementwise|conv|loader|priority|torch|step (repeatable, comma-separated),
+ *        --quick (fewer sizes and repetitions), --step-models resnet18,vgg16 (which training steps
+ *        `step` compares with PyTorch; both by default).
  * Internal: --child-matmul <n> --priority on|off (one measurement in a fresh process, JSON on stdout).
  */
 import { spawnSync } from 'node:child_process';
@@ -239,14 +240,14 @@ async function main(): Promise<void> {
     await getDevice();
   }
 
-  for (const [key, file, fn] of [['conv', 'conv.ts', 'benchConv'], ['loader', 'loader.ts', 'benchLoader']] as const) {
+  for (const [key, file, fn] of [['conv', 'conv.ts', 'benchConv'], ['loader', 'loader.ts', 'benchLoader'], ['step', 'step-vs-torch.ts', 'benchStepVsTorch']] as const) {
     if (!want(key)) continue;
     const path = join(here, file);
     if (!existsSync(path)) { console.log(`(${key}: ${file} not present yet, skipped)`); continue; }
     const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     const f = mod[fn];
     if (typeof f !== 'function') { console.log(`(${key}: ${file} has no ${fn}(), skipped)`); continue; }
-    const res = await (f as (o: { quick: boolean }) => Promise<unknown>)({ quick });
+    const res = await (f as (o: { quick: boolean; models?: string[] }) => Promise<unknown>)({ quick, models: value('--step-models')?.split(',') });
     extra[key] = res;
     if (!Array.isArray(res) && res && typeof res === 'object') console.log(`  ${key}: ${JSON.stringify(res)}`);
     if (Array.isArray(res)) {

@@ -13,7 +13,7 @@
  *     a step is dispatch recording, submits/waits and readbacks.
  *
  * `benchStep({ quick })` returns the figures as an object; standalone:
- * `pnpm exec tsx src/step.ts [--quick] [--json]`.
+ * `pnpm exec tsx src/step.ts [--quick] [--json] [--by-shape]`.
  */
 import { fileURLToPath } from 'node:url';
 import * as T from '@cxr/tensor';
@@ -44,24 +44,34 @@ function familyOf(label: string): string {
   return label.split(' ')[0] || '(unlabelled)';
 }
 
-export async function benchStep(options: { quick?: boolean; batch?: number; size?: number; classes?: number; log?: (m: string) => void } = {}): Promise<StepBench> {
-  const log = options.log ?? (() => {});
+export interface TrainStepRunner {
+  config: string;
+  model: Module;
+  opt: Adam;
+  x: T.Tensor;
+  y: T.Tensor;
+  /** One step as packages/cli/src/train/steps.ts runs it (loss and argmax read back). */
+  step: () => Promise<void>;
+  dispose: () => void;
+}
+
+/**
+ * The CLI's training step on synthetic tensors: `arch` with a 2-class head (as the study's
+ * fine-tuning), train mode, Adam (lr 1e-3), cross-entropy; the caller owns the device.
+ */
+export function trainStepRunner(options: { arch?: string; batch?: number; size?: number; classes?: number } = {}): TrainStepRunner {
+  const arch = options.arch ?? 'resnet18';
   const batch = options.batch ?? 16;
   const size = options.size ?? 64;
   const classes = options.classes ?? 2;
-  const steps = options.quick ? 3 : 6;
-  const ownDevice = !hasDevice();
-  await getDevice();
   const gen = new T.Generator(0);
-  const model: Module = createModel('resnet18', { numClasses: classes, generator: gen });
+  const model: Module = createModel(arch, { numClasses: classes, generator: gen });
   model.train();
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
   const x = T.keep(rand([batch, 3, size, size], { seed: 1, low: -1, high: 1 }));
   const labels = new Int32Array(batch).map((_, i) => (i * 7) % classes);
   const y = T.keep(T.tensor(labels, [batch], 'int32'));
-
-  /** One step as packages/cli/src/train/steps.ts runs it. */
-  const cliStep = async () => {
+  const step = async () => {
     const logits = model.forward(x);
     const kept = detach(logits);
     const l = crossEntropy(logits, y);
@@ -72,6 +82,26 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     await Promise.all([l.item(), pred.toInt32Array()]);
     l.dispose(); kept.dispose(); pred.dispose();
   };
+  const dispose = () => {
+    model.parameters().forEach((p) => p.dispose());
+    opt.dispose();
+    x.dispose(); y.dispose();
+  };
+  return { config: `${arch} ${size}px batch ${batch} ${classes} classes, Adam, cross-entropy (synthetic tensors)`, model, opt, x, y, step, dispose };
+}
+
+/**
+ * `byShape`: group the replayed dispatches by their whole label (kernel and tensor shapes), so
+ * each conv layer's passes show separately, instead of by kernel family.
+ */
+export async function benchStep(options: { quick?: boolean; batch?: number; size?: number; classes?: number; byShape?: boolean; log?: (m: string) => void } = {}): Promise<StepBench> {
+  const log = options.log ?? (() => {});
+  const steps = options.quick ? 3 : 6;
+  const ownDevice = !hasDevice();
+  await getDevice();
+  const runner = trainStepRunner({ arch: 'resnet18', batch: options.batch, size: options.size, classes: options.classes });
+  const { model, opt, x, y } = runner;
+  const cliStep = runner.step;
 
   // Warm-up: compiles every pipeline and creates Adam's state.
   for (let i = 0; i < 2; i++) await cliStep();
@@ -155,7 +185,7 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     device.queue.submit([cb]);
     await device.queue.onSubmittedWorkDone();
     const ms = (performance.now() - t0) / reps;
-    const f = familyOf(c.label);
+    const f = options.byShape ? c.label : familyOf(c.label);
     const e = fam.get(f) ?? { n: 0, ms: 0 };
     e.n++; e.ms += ms;
     fam.set(f, e);
@@ -177,12 +207,10 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     return { family, dispatches: e.n, ms, share: ms / stepMed };
   }).sort((a, b) => b.ms - a.ms);
 
-  model.parameters().forEach((p) => p.dispose());
-  opt.dispose();
-  x.dispose(); y.dispose();
+  runner.dispose();
   if (ownDevice) await destroyDevice();
   return {
-    config: `resnet18 ${size}px batch ${batch} ${classes} classes, Adam, cross-entropy (synthetic tensors)`,
+    config: runner.config,
     stepMs: { median: stepMed, best: Math.min(...times), all: times },
     dispatchesPerStep, submitsPerStep, phases, kernels, kernelSumMs, overheadMs: stepMed - kernelSumMs,
   };
@@ -195,13 +223,13 @@ export function formatStep(r: StepBench): string {
   lines.push('phase                          ms  dispatches  submits');
   for (const p of r.phases) lines.push(`${p.phase.padEnd(28)} ${p.ms.toFixed(1).padStart(6)}  ${String(p.dispatches).padStart(10)}  ${String(p.submits).padStart(7)}`);
   lines.push('kernel family (replayed alone)  ms  dispatches  share of step');
-  for (const k of r.kernels) lines.push(`${k.family.padEnd(28)} ${k.ms.toFixed(1).padStart(6)}  ${String(k.dispatches).padStart(10)}  ${(100 * k.share).toFixed(1).padStart(5)}%`);
+  for (const k of r.kernels) lines.push(`${k.family.padEnd(k.family.length > 28 ? 90 : 28)} ${k.ms.toFixed(1).padStart(6)}  ${String(k.dispatches).padStart(10)}  ${(100 * k.share).toFixed(1).padStart(5)}%`);
   lines.push(`kernels' own time ${r.kernelSumMs.toFixed(0)} ms; the rest of the step (recording, submits, waits, readbacks, JS) ${r.overheadMs.toFixed(0)} ms`);
   return lines.join('\n');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
-  const r = await benchStep({ quick: args.includes('--quick'), log: (m) => console.error(m) });
+  const r = await benchStep({ quick: args.includes('--quick'), byShape: args.includes('--by-shape'), log: (m) => console.error(m) });
   console.log(args.includes('--json') ? JSON.stringify(r, null, 2) : formatStep(r));
 }

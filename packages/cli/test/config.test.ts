@@ -46,7 +46,7 @@ describe('train options', () => {
     expect(config).toEqual({
       data: 'd', arch: 'vgg16', weights, head: 'mlp:2000', freeze: 'vgg-convs:0,2,5', optimizer: 'sgd', lr: 1e-5, momentum: 0.8,
       weightDecay: 5e-4, schedule: 'step:7:0.5', epochs: 12, batchSize: 8, imageSize: 224, loss: 'focal', augment: 'standard',
-      seed: 42, out: 'runs/x', limitPerClass: 10, resume: false, force: true,
+      seed: 42, out: 'runs/x', limitPerClass: 10, skipBadImages: false, resume: false, force: true,
       manifest: 'm.csv', classes: 'COVID=infected,Normal=normal', valFraction: 0.2, positive: 'infected', selectBy: 'val-auc', patience: 3,
       balanced: true, classWeights: 'auto', keepCheckpoints: true, cacheMaxGb: 2.5,
     });

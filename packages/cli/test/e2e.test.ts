@@ -76,7 +76,8 @@ describe('cxr train', () => {
     const again = cxr(['train', '--data', data, '--out', 'runs/b', ...tiny]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds an unfinished run; pass --resume/);
-    const r = cxr(['train', '--data', data, '--out', 'runs/b', '--resume', ...tiny]);
+    // The bare form the README shows: the run's config.json supplies every setting.
+    const r = cxr(['train', '--out', 'runs/b', '--resume']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/resuming .* after epoch 1/);
     const a = weightsOf(join(work, 'runs/a/last.safetensors'));
@@ -114,7 +115,8 @@ describe('bad input: one-line errors and non-zero exits', () => {
     }, /need at least 2/],
     ['an unknown architecture', () => ['train', '--data', data, '--arch', 'resnet19', '--out', 'runs/x'], /unknown --arch 'resnet19'/],
     ['an image size too small', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--image-size', '16'], /image-size/],
-    ['weights that do not fit the head', () => ['eval', '--weights', join(work, 'runs/a/model.safetensors'), '--arch', 'resnet18', '--head', 'mlp:530', '--data', data], /does not fit this model/],
+    // The file records its head, so the contradiction is named before any loading.
+    ['weights that do not fit the head', () => ['eval', '--weights', join(work, 'runs/a/model.safetensors'), '--arch', 'resnet18', '--head', 'mlp:530', '--data', data], /--head mlp:530 contradicts .*model\.safetensors, which was trained with --head replace/],
     ['a finished run folder without --force', () => ['train', '--data', data, '--out', 'runs/a', ...tiny], /already holds a finished run/],
   ];
   for (const [what, args, message] of cases) {

@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tmpPrefix, writeFileAtomic, writeJsonAtomic } from '../src/run/atomicWrite.ts';
 import { appendHistory, formatHistoryCsv, parseHistoryCsv, readHistory, truncateHistory, type HistoryRow } from '../src/run/historyCsv.ts';
-import { isRunFinished, prepareRunFolder, readJsonFile, RunFolderError, writeRunConfig, writeRunMetrics } from '../src/run/runFolder.ts';
+import { inspectRunFolder, isRunFinished, lockFileName, prepareRunFolder, readJsonFile, RunFolderError, writeRunConfig, writeRunMetrics } from '../src/run/runFolder.ts';
+import { lockRunFolder } from '../src/run/runLock.ts';
+import { spawnSync } from 'node:child_process';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'cxr-run-'));
 const row = (epoch: number, extra: Partial<HistoryRow> = {}): HistoryRow => ({
@@ -84,10 +86,70 @@ describe('run folder', () => {
     expect(existsSync(join(dir, `${tmpPrefix}metrics.json.1.abc`))).toBe(false);
     expect(isRunFinished(dir)).toBe(false);
   });
+  it('a folder of unrelated files is not a run: refused (even with --force), contents named, nothing deleted', () => {
+    // The probe: `--out /x --force` where /x held thesis.tex and the dataset emptied /x.
+    const dir = fresh();
+    writeFileSync(join(dir, 'thesis.tex'), 'notes');
+    mkdirSync(join(dir, 'data'));
+    for (const options of [{}, { force: true }, { resume: true }]) {
+      expect(() => prepareRunFolder(dir, options)).toThrow(/is not a CXR run folder \(no config\.json or trainer\.json\) but holds data, thesis\.tex; nothing was changed/);
+    }
+    expect(() => prepareRunFolder(dir)).not.toThrow(/--force/);
+    expect(readdirSync(dir).sort()).toEqual(['data', 'thesis.tex']);
+  });
+  it('--force removes only the files a run writes; the user\'s files next to them stay', () => {
+    const dir = fresh();
+    writeRunConfig(dir, { arch: 'resnet18' });
+    for (const f of ['history.csv', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'eval-test.json', 'notes.md', 'best.safetensors.tmp-99']) writeFileSync(join(dir, f), 'x');
+    mkdirSync(join(dir, 'figures'));
+    expect(prepareRunFolder(dir, { force: true })).toBe('fresh');
+    expect(readdirSync(dir).sort()).toEqual(['figures', 'notes.md']);
+  });
+  it('a long listing of what is there is capped', () => {
+    const dir = fresh();
+    for (let i = 0; i < 30; i++) writeFileSync(join(dir, `f${String(i).padStart(2, '0')}`), '');
+    expect(() => inspectRunFolder(dir)).toThrow(/holds f00, f01, f02, f03, f04 … and 25 more;/);
+  });
+  it('cleans the safetensors writer\'s NAME.tmp-PID debris as well as atomicWrite\'s', () => {
+    // Before: optimizer.safetensors.tmp-PID (89 MB for ResNet-18) survived every resume.
+    const dir = fresh();
+    writeRunConfig(dir, { arch: 'resnet18' });
+    writeFileSync(join(dir, 'optimizer.safetensors.tmp-4242'), 'half');
+    writeFileSync(join(dir, `${tmpPrefix}config.json.1.abc`), 'half');
+    expect(prepareRunFolder(dir, { resume: true })).toBe('resume');
+    expect(readdirSync(dir)).toEqual(['config.json']);
+  });
   it('readJsonFile errors say what to do', () => {
     const dir = fresh();
     writeFileSync(join(dir, 'bad.json'), '{');
     expect(() => readJsonFile(join(dir, 'bad.json'))).toThrow(/is not valid JSON; delete it or rerun with --force/);
     expect(() => readJsonFile(join(dir, 'missing.json'))).toThrow(/cannot read/);
+  });
+});
+
+describe('run lock', () => {
+  it('a second lock on a live run is refused naming its PID; release frees it', () => {
+    const dir = fresh();
+    const a = lockRunFolder(dir);
+    // Another process taking the same folder (the probe: two trains started 0.3 s apart).
+    const other = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
+      import('${join(import.meta.dirname, '../src/run/runLock.ts')}').then(({ lockRunFolder }) => {
+        try { lockRunFolder(${JSON.stringify(dir)}); console.log('locked'); } catch (e) { console.log(e.message); }
+      });`], { encoding: 'utf8' });
+    expect(other.stdout).toMatch(new RegExp(`is in use by another cxr train \\(pid ${process.pid}, started`));
+    expect(existsSync(join(dir, lockFileName))).toBe(true);
+    a.release();
+    expect(existsSync(join(dir, lockFileName))).toBe(false);
+    lockRunFolder(dir).release();
+  });
+  it('a stale lock (its process is gone, e.g. after SIGKILL) is taken over, saying so', () => {
+    const dir = fresh();
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+    writeFileSync(join(dir, lockFileName), JSON.stringify({ pid: dead, host: hostname(), started: 'then' }));
+    const said: string[] = [];
+    const lock = lockRunFolder(dir, (m) => said.push(m));
+    expect(said.join('\n')).toMatch(new RegExp(`removing a stale lock of pid ${dead} \\(no longer running\\)`));
+    expect(JSON.parse(readFileSync(join(dir, lockFileName), 'utf8')).pid).toBe(process.pid);
+    lock.release();
   });
 });

@@ -8,6 +8,7 @@ export { VGG, vgg, vggConfigs, type VggName, type VggOptions } from './arch/vgg.
 export { ResNet, BasicBlock, Bottleneck, resnet, resnetConfigs, type ResNetName, type ResNetOptions } from './arch/resnet.js';
 export { applyHead, parseHeadSpec, headName, type HeadSpec, type Classifier } from './heads.js';
 export { architectures, knownArchs, type ArchInfo } from './architectures.js';
-export { loadWeights, openWeights, toDevice } from './load.js';
+export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.js';
+export { formatList } from './formatList.js';
 export { createModel } from './registry.js';
 export { defaultCamLayer } from './camLayer.js';

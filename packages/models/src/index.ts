@@ -6,6 +6,8 @@ export { applyHead, parseHeadSpec, headName, type HeadSpec, type Classifier } fr
 export { applyFreeze, freezeBatchNormStats } from './freeze.js';
 export { resolveFreeze, freezePresetNames } from './freezePresets.js';
 export { architectures, knownArchs, type ArchInfo } from './architectures.js';
-export { loadWeights, openWeights, toDevice } from './load.js';
+export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.js';
+export { saveWeights, saveTensors } from './save.js';
 export { createModel } from './registry.js';
+export { formatList } from './formatList.js';
 export { defaultCamLayer } from './camLayer.js';

@@ -5,6 +5,7 @@ import { openSource } from './weights/byteSource.ts';
 import { toFloat32, type HostTensor, type LazyTensor } from './weights/hostTensor.ts';
 import { openSafetensors } from './weights/safetensors.ts';
 import { openTorchCheckpoint } from './weights/torchCheckpoint.ts';
+import { formatList } from './formatList.ts';
 
 /** Host tensor → GPU tensor: integer buffers (num_batches_tracked is int64) become int32. */
 export function toDevice(name: string, h: HostTensor): T.Tensor {
@@ -19,6 +20,24 @@ export function toDevice(name: string, h: HostTensor): T.Tensor {
     out[i] = v;
   }
   return T.tensor(out, h.shape, 'int32');
+}
+
+/** The key/shape check of loadWeights failed: the file is for another architecture or head. */
+export class WeightMismatchError extends Error {
+  override name = 'WeightMismatchError';
+}
+
+/** A loaded tensor holds NaN or ±Infinity; training on it would give plausible-looking nonsense. */
+export class NonFiniteWeightsError extends Error {
+  override name = 'NonFiniteWeightsError';
+}
+
+/** Index of the first NaN/±Inf of a floating-point tensor, or -1. */
+export function firstNonFinite(h: HostTensor): number {
+  if (!(h.data instanceof Float32Array || h.data instanceof Float64Array)) return -1;
+  const d = h.data;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  return -1;
 }
 
 function isSafetensors(input: Uint8Array | string): boolean {
@@ -55,15 +74,21 @@ export function loadWeights(model: Module, source: string | LazyTensor[], option
     if (misshaped.length || ((options.strict ?? true) && (missing.length || unexpected.length))) {
       const where = typeof source === 'string' ? ` in ${source}` : '';
       const parts = [`loadWeights: the weights${where} do not match the model`];
-      if (missing.length) parts.push(`  missing keys (${missing.length}): ${missing.join(', ')}`);
-      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
-      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${misshaped.join('\n    ')}`);
-      throw new Error(parts.join('\n'));
+      if (missing.length) parts.push(`  missing keys (${missing.length}): ${formatList(missing, 20)}`);
+      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${formatList(unexpected, 20)}`);
+      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${formatList(misshaped, 20).replaceAll(', ', '\n    ')}`);
+      throw new WeightMismatchError(parts.join('\n'));
     }
     for (const [k] of own) {
       const lazy = entries.get(k);
       if (!lazy) continue;
-      const t = toDevice(k, lazy.load());
+      const host = lazy.load();
+      const bad = firstNonFinite(host);
+      if (bad >= 0) {
+        const where = typeof source === 'string' ? `${source}: ` : '';
+        throw new NonFiniteWeightsError(`${where}tensor ${k} holds ${host.data[bad]} at element ${bad} (non-finite weights: the file comes from a diverged or corrupted run)`);
+      }
+      const t = toDevice(k, host);
       model.loadStateDict(new Map([[k, t]]), { strict: false });
       t.dispose();
     }

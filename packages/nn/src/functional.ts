@@ -314,23 +314,29 @@ export interface BatchNormArgs {
   training: boolean;
   momentum?: number;
   eps?: number;
+  /** relu(bn(x) [+ residual]) in the same pass (tensor's fused epilogue). */
+  relu?: boolean;
 }
 
 /**
  * Batch norm over NCHW (or NC) input; in training mode it updates `runningMean`/`runningVar`
- * IN PLACE (as torch.nn.functional.batch_norm).
+ * IN PLACE (as torch.nn.functional.batch_norm). With `residual` and `o.relu` it is
+ * relu(batch_norm(x) + residual) in one pass, and the gradient rule folds the ReLU's mask into
+ * the batch-norm backward; the residual's gradient is the masked dy.
  */
 export const batchNorm = defineOp('batchNorm', {
-  forward: (x: Tensor, weight: Tensor | null, bias: Tensor | null, o: BatchNormArgs) => {
-    const r = T.batchNorm2d(x, { weight, bias, runningMean: o.runningMean, runningVar: o.runningVar, training: o.training, momentum: o.momentum, eps: o.eps });
+  forward: (x: Tensor, weight: Tensor | null, bias: Tensor | null, o: BatchNormArgs, residual: Tensor | null = null) => {
+    const r = T.batchNorm2d(x, { weight, bias, runningMean: o.runningMean, runningVar: o.runningVar, training: o.training, momentum: o.momentum, eps: o.eps, residual, relu: o.relu });
     return { out: r.out, saved: { saveMean: r.saveMean, saveInvstd: r.saveInvstd } };
   },
   backward: (c, dy) => {
-    const [x, w, b, o] = c.args;
-    const r = T.batchNorm2dBackward(dy, x, w, c.saved.saveMean, c.saved.saveInvstd, { training: o.training });
+    const [x, w, b, o, residual] = c.args;
+    const reluOut = o.relu ? c.out : null;
+    const r = T.batchNorm2dBackward(dy, x, w, c.saved.saveMean, c.saved.saveInvstd, { training: o.training, reluOut });
     const gs: Grads = [r.dx];
     if (w) gs.push(r.dweight); else r.dweight.dispose();
     if (b) gs.push(r.dbias); else r.dbias.dispose();
+    if (residual) gs.push(c.needs[gs.length] ? (reluOut ? T.reluBackward(dy, reluOut) : dy) : null);
     return gs;
   },
 });

@@ -89,6 +89,9 @@ describe('CNN op gradients (finite differences)', () => {
     ['avgPool2d', (x) => F.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }), [input([1, 2, 5, 5], 7)]],
     ['adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, [2, 3]), [input([1, 2, 5, 7], 8)]],
     ['batchNorm training', (x, w, b) => F.batchNorm(x, w, b, { runningMean: runningMean(), runningVar: runningVar(), training: true }), [input([3, 2, 3, 3], 9), input([2], 10, 0.5, 1.5), input([2], 11)]],
+    // relu(bn(x) + residual) in one fused op: the gradient rule masks dy inside the batch-norm
+    // backward and hands the masked dy to the residual.
+    ['batchNorm + residual + relu (fused)', (x, w, b, r) => F.batchNorm(x, w, b, { runningMean: runningMean(), runningVar: runningVar(), training: true, relu: true }, r), [input([3, 2, 2, 4], 15), input([2], 16, 0.5, 1.5), input([2], 17), input([3, 2, 2, 4], 18)]],
     ['crossEntropy weight + smoothing', (x) => crossEntropy(x, tensor([0, 2, 1], [3], 'int32'), { weight: tensor([0.5, 1, 2], [3]), labelSmoothing: 0.1 }), [input([3, 3], 12, -2, 2)]],
     ['bceWithLogits posWeight', (x) => binaryCrossEntropyWithLogits(x, tensor([1, 0, 1, 0, 1, 1], [3, 2]), { posWeight: tensor([2, 0.5], [2]) }), [input([3, 2], 13, -3, 3)]],
     ['focalLoss', (x) => focalLoss(x, tensor([1, 0, 1, 0, 1], [5])), [input([5], 14, -3, 3)]],

@@ -63,6 +63,63 @@ describe('batchNorm2d', () => {
       });
     }
   }
+  // relu(bn(x) + residual) in the normalising pass; the backward folds the ReLU's mask into both
+  // kernels (reluOut). vec4 (H*W % 4 == 0) and scalar layouts, with and without the residual.
+  const fused: [string, number[], boolean, boolean][] = [
+    ['4x6, 3 channels, residual + relu (vec4)', [3, 3, 4, 6], true, true],
+    ['5x7, 4 channels, residual + relu (scalar)', [2, 4, 5, 7], true, true],
+    ['2x2, 5 channels, relu only (vec4)', [4, 5, 2, 2], false, true],
+    ['40x41, 3 channels, relu only, split statistics', [2, 3, 40, 41], false, true],
+    ['4x4, 2 channels, residual only', [2, 2, 4, 4], true, false],
+  ];
+  for (const [name, shape, withResidual, relu] of fused) {
+    for (const training of [true, false]) {
+      it(`fused ${name}, ${training ? 'training' : 'eval'}`, async () => {
+        setBatchNormSplitTarget(name.includes('split') ? 1 << 30 : null);
+        const C = shape[1];
+        const n = shape.reduce((a, b) => a * b);
+        const xs = randomArray(n, 31 + n, -2, 2);
+        const ws = randomArray(C, 32, 0.5, 1.5);
+        const bs = randomArray(C, 33, -0.5, 0.5);
+        const rs = randomArray(n, 34, -1, 1);
+        const dys = randomArray(n, 35, -1, 1);
+        const rms = randomArray(C, 36, -0.5, 0.5);
+        const rvs = randomArray(C, 37, 0.5, 2);
+        const x = tensor(xs, shape);
+        const weight = tensor(ws, [C]);
+        const bias = tensor(bs, [C]);
+        const residual = withResidual ? tensor(rs, shape) : null;
+        const runningMean = tensor(rms, [C]);
+        const runningVar = tensor(rvs, [C]);
+        const ref = refBatchNorm(xs, shape, ws, bs, rms, rvs, training);
+        const refOut = Float64Array.from(ref.out, (v, i) => {
+          const y = v + (withResidual ? rs[i] : 0);
+          return relu ? Math.max(0, y) : y;
+        });
+        const res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training, residual, relu });
+        const out = await res.out.toArray();
+        expect(relErr(out, refOut)).toBeLessThan(1e-5);
+        if (relu) expect(out.some((v) => v === 0) && out.some((v) => v > 0)).toBe(true);
+        const dy = tensor(dys, shape);
+        const g = batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { training, reluOut: relu ? res.out : null });
+        const maskedDy = Float64Array.from(dys, (d, i) => (!relu || refOut[i] > 0 ? d : 0));
+        const rg = refBatchNormBackward(maskedDy, xs, shape, ws, ref.mean, ref.invstd, training);
+        expect(relErr(await g.dx.toArray(), rg.dx)).toBeLessThan(1e-4);
+        expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
+        expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
+        for (const t of [x, weight, bias, residual, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias]) t?.dispose();
+        setBatchNormSplitTarget(null);
+      });
+    }
+  }
+  it('rejects a residual or reluOut of another shape, naming both', () => {
+    const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
+    const r = tensor(randomArray(3, 2, 0.5, 1), [3]);
+    const wrong = tensor(randomArray(12, 3), [1, 3, 2, 2]);
+    expect(() => batchNorm2d(x, { runningMean: r, runningVar: r, training: true, residual: wrong })).toThrow(/batchNorm2d: residual float32 \[1,3,2,2\] must match input \[2,3,2,2\]/);
+    expect(() => batchNorm2dBackward(x, x, null, r, r, { reluOut: wrong })).toThrow(/batchNorm2dBackward: reluOut float32 \[1,3,2,2\] must match input \[2,3,2,2\]/);
+    for (const t of [x, r, wrong]) t.dispose();
+  });
   it('rejects mismatched parameters naming the op and shapes', () => {
     const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
     const rm = tensor(randomArray(4, 2), [4]);

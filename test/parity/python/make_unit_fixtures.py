@@ -70,6 +70,16 @@ def main(out_dir):
     torch.save({'w': torch.ones(1), 'evil': Evil()}, os.path.join(out_dir, 'evil_legacy.pth'),
                _use_new_zipfile_serialization=False)
     torch.save(torch.nn.Linear(1, 1), os.path.join(out_dir, 'module_legacy.pth'), _use_new_zipfile_serialization=False)
+    extra_fixtures(out_dir)
+
+
+def extra_fixtures(out_dir):
+    # 759 bytes that claim 1.6e9 elements (one stored zero, stride 0), next to a small broadcast.
+    torch.save({'small': torch.arange(3.0).expand(4, 3), 'w': torch.zeros(1).expand(40000, 40000)},
+               os.path.join(out_dir, 'expanded_zip.pth'))
+    # What a diverged run leaves: a Linear(5, 3) state dict whose weight is NaN and bias +inf.
+    torch.save(collections.OrderedDict(weight=torch.full((3, 5), float('nan')), bias=torch.full((3,), float('inf'))),
+               os.path.join(out_dir, 'nonfinite_zip.pth'))
 
 
 if __name__ == '__main__':

@@ -1,13 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
 import { applyHead, createModel } from '@cxr/models';
 import { noGrad } from '@cxr/nn';
-import { Command } from 'commander';
-import { ConfigError } from '../config/configError.ts';
-import { resolveModelSource } from '../config/modelSource.ts';
 import { argmax } from '../metrics/classificationMetrics.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
+import { modelSettings } from './evaluate.ts';
+import { Command } from 'commander';
+import { ConfigError } from '../config/configError.ts';
 import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
@@ -15,51 +15,84 @@ export interface PredictOptions { model?: string; arch?: string; weights?: strin
 
 export interface Prediction { file: string; logits: number[]; probs: number[]; label: string }
 
+/** Reads an image file; a FIFO or device would block or never end, so only regular files are read. */
+function readImageFile(file: string): Uint8Array {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new Error(`${file}: no such file`);
+  }
+  if (!st.isFile()) throw new Error(`${file}: not a regular file (a folder, FIFO or device); give image files`);
+  return new Uint8Array(readFileSync(file));
+}
+
 /**
- * Class probabilities per image, preprocessed exactly as the model's file (or run) says: shorter
- * side resized (bicubic for CXR-trained models, bilinear for a bare --weights file, as
- * torchvision's preset), centre crop, normalisation, grey replicated to RGB.
+ * The model's own evaluation preprocessing, as its file (or run) records it: shorter side resized
+ * (bicubic for CXR-trained models), centre crop, normalisation, grey replicated to RGB, so
+ * predict agrees with `cxr eval`. A bare weights file gets torchvision's evaluation preset
+ * (bilinear, round(N·256/224), ImageNet normalisation).
+ * Class names and input size come from the run or the weights file; a file that records none
+ * needs --classes. A file that cannot be read or decoded is reported and the others predicted;
+ * the command then fails (non-zero exit) after printing them.
  */
 export async function predictCommand(files: string[], o: PredictOptions): Promise<Prediction[]> {
   if (files.length === 0) throw new ConfigError('predict: give one or more image files');
-  const s = resolveModelSource(o);
-  if (!s.classes) throw new ConfigError(`predict: --weights ${s.weights} has no class names; give them in output order with --classes A,B (or use --model with a file written by cxr train)`);
-  const classes = s.classes;
-  for (const f of files) if (!existsSync(f)) throw new Error(`predict: ${f}: no such file`);
+  const s = modelSettings(o);
+  const given = o.classes?.split(',').map((c) => c.trim());
+  if (given && s.classes && given.join(',') !== s.classes.join(',')) {
+    throw new Error(`--classes ${given.join(',')} contradicts ${o.run ?? s.weights}, which was trained on ${s.classes.join(',')}; drop --classes`);
+  }
+  const classes = given ?? s.classes;
+  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names), or use --model with a file written by cxr train`);
+  if (s.imageSizeSource === 'default') console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
   const model = createModel(s.arch);
-  applyHead(model, s.head, classes.length);
-  loadModelFile(s.weights, model);
-  model.eval();
-  const n = s.imageSize;
-  const transforms = evalTransforms({ size: n, resize: s.resizeSize, filter: s.filter });
   const out: Prediction[] = [];
-  for (const file of files) {
-    const img = applyTransforms(decodeImage(new Uint8Array(readFileSync(file)), file), transforms, mulberry32(0));
-    const x = T.tensor(toCHW(img, undefined, 0, s.mean, s.std), [1, 3, n, n]);
-    const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
-    const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
-    for (const t of [x, logits, probs]) t.dispose();
-    const best = argmax(hp);
-    out.push({ file, logits: Array.from(hl), probs: Array.from(hp), label: classes[best] ?? String(best) });
+  const failed: { file: string; reason: string }[] = [];
+  try {
+    applyHead(model, s.head, classes.length);
+    loadModelFile(s.weights, model);
+    model.eval();
+    const n = s.imageSize;
+    const transforms = evalTransforms({ size: n, resize: s.resizeSize, filter: s.filter });
+    for (const file of files) {
+      let x: T.Tensor;
+      try {
+        const img = applyTransforms(decodeImage(readImageFile(file), file), transforms, mulberry32(0));
+        x = T.tensor(toCHW(img, undefined, 0, s.mean, s.std), [1, 3, n, n]);
+      } catch (e) {
+        failed.push({ file, reason: (e as Error).message });
+        console.error(`cxr: predict: ${(e as Error).message}`);
+        continue;
+      }
+      const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
+      const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
+      for (const t of [x, logits, probs]) t.dispose();
+      const best = argmax(hp);
+      out.push({ file, logits: Array.from(hl), probs: Array.from(hp), label: classes[best] ?? String(best) });
+    }
+  } finally {
+    model.dispose();
   }
-  model.dispose();
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-  else {
-    const w = Math.max(4, ...files.map((f) => f.length));
+  else if (out.length) {
+    const w = Math.max(4, ...out.map((p) => p.file.length));
     console.log(`${'file'.padEnd(w)}  ${'label'.padEnd(10)}  ${classes.map((c) => `p(${c})`.padStart(12)).join('')}`);
     for (const p of out) console.log(`${p.file.padEnd(w)}  ${p.label.padEnd(10)}  ${p.probs.map((v) => v.toFixed(4).padStart(12)).join('')}`);
   }
+  if (failed.length) throw new Error(`predict: ${failed.length} of ${files.length} file(s) could not be read or decoded (${failed.map((f) => f.file).slice(0, 5).join(', ')}${failed.length > 5 ? ' …' : ''}); the other ${out.length} were predicted`);
   return out;
 }
 
 export function predictCliCommand(): Command {
   return new Command('predict').description('class probabilities for images (nothing leaves the machine)').argument('<images...>', 'PNG or JPEG files')
-    .option('--model <file>', 'model.safetensors written by cxr train (carries arch, head, classes, preprocessing)')
+    .option('--model <file>', 'model.safetensors written by cxr train: arch, head, classes and preprocessing come from the file')
     .option('--run <dir>', 'run folder written by cxr train')
-    .option('--weights <file>', 'a weights file without CXR metadata (then give --arch, --head, --classes)')
+    .option('--weights <file>', 'model weights (.safetensors); --arch/--head/--classes needed unless the file records them')
     .option('--arch <name>', 'architecture, with --weights').option('--head <spec>', 'classifier head as trained, with --weights (default replace)')
-    .option('--image-size <n>', 'input size, with --weights (default 224)', intOption).option('--classes <list>', 'class names in output order, with --weights (e.g. infected,normal)')
+    .option('--image-size <n>', 'input size (default: what the model records, else 224)', intOption)
+    .option('--classes <list>', 'class names in index order, for weights files that do not record them')
     .option('--json', 'JSON on stdout')
     .addHelpText('after', helpExamples([
       'cxr predict --model runs/vgg/model.safetensors xray1.png xray2.jpg',

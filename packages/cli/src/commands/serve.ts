@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { resolveModelSource } from '../config/modelSource.ts';
+import { modelSettings } from './evaluate.ts';
 import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
@@ -37,7 +37,7 @@ function pageDir(given?: string): string {
 
 /** The query string that makes the page load the run's model with the run's settings. */
 function runQuery(run: string): string {
-  const s = resolveModelSource({ run });
+  const s = modelSettings({ run });
   const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: (s.classes ?? []).join(','), size: String(s.imageSize), filter: s.filter });
   return `?${q}`;
 }
@@ -45,7 +45,7 @@ function runQuery(run: string): string {
 /** Starts the server; resolves with its URL once it listens. */
 export async function startServer(o: ServeOptions): Promise<{ url: string; server: Server }> {
   const root = pageDir(o.page);
-  const model = o.run ? resolveModelSource({ run: o.run }).weights : null;
+  const model = o.run ? modelSettings({ run: o.run }).weights : null;
   const query = o.run ? runQuery(o.run) : '';
   const server = createServer((req, res) => {
     const port = (server.address() as { port: number }).port;

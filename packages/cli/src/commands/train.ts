@@ -3,6 +3,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { buildTrainCommand } from '../config/trainCommand.ts';
 import { train } from '../train/train.ts';
+import { resumeConfig } from '../config/resumeConfig.ts';
+import { defaultTrainConfig } from '../config/trainConfig.ts';
 
 /** Without --out, a rerun of the default job goes to the next free runs/default-N rather than refusing or overwriting. */
 export function nextFreeFolder(base: string): string {
@@ -15,8 +17,14 @@ export function trainCommand(): Command {
   return buildTrainCommand(async ({ config, sources }) => {
     // With no --data the built-in synthetic set is made on first use, and a missing ImageNet file
     // (offline) falls back to random init with a warning instead of failing.
+    if (config.resume) {
+      // The run's config.json decides what is trained; see resumeConfig for what flags may change.
+      const stored = resumeConfig(config, sources, (m) => console.log(m));
+      await train(stored, { isDefaultRun: stored.data === defaultTrainConfig.data && stored.weights === defaultTrainConfig.weights });
+      return;
+    }
     const isDefaultRun = sources.data === 'default' && sources.weights === 'default';
-    const out = sources.out === 'default' && !config.resume && !config.force ? nextFreeFolder(config.out) : config.out;
+    const out = sources.out === 'default' && !config.force ? nextFreeFolder(config.out) : config.out;
     await train({ ...config, out }, { isDefaultRun });
   });
 }

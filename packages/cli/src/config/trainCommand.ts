@@ -93,6 +93,7 @@ function declareTrainOptions(cmd: Command, defaults: TrainConfig): Command {
     .option('--seed <n>', `random seed${d('seed')}`)
     .option('--out <dir>', `run folder${d('out')}`)
     .option('--limit-per-class <n>', `use at most N images per class and split, 0 = all${d('limitPerClass')}`)
+    .option('--skip-bad-images', 'train and evaluate without images that cannot be decoded (listed in metrics.json and report.md) instead of stopping')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--force', 'overwrite an existing run in --out')
     .addOption(new Option('--config <file>', 'JSON or YAML file with the same keys; flags override it'));

@@ -66,6 +66,12 @@ export interface TrainConfig {
   out: string;
   /** At most this many images per class per split (0 = all); used by the smoke profile. */
   limitPerClass: number;
+  /**
+   * Train and evaluate without images that cannot be decoded (listed in metrics.json and
+   * report.md). Off, a validation or test image that fails stops the run: metrics over fewer
+   * images than the split holds would otherwise pass unnoticed.
+   */
+  skipBadImages: boolean;
   resume: boolean;
   force: boolean;
 }
@@ -108,6 +114,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   seed: 0,
   out: 'runs/default',
   limitPerClass: 0,
+  skipBadImages: false,
   resume: false,
   force: false,
 });

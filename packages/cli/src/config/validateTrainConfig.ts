@@ -46,6 +46,20 @@ function parseClassWeights(value: unknown): string {
   throw new ConfigError(`bad --class-weights '${String(value)}'; use auto (inverse class frequency), none, or one positive weight per class such as 1,3`);
 }
 
+/**
+ * Largest input side accepted: activations grow with its square (3000 px asked for > 6 GB in
+ * predict); the study uses 224.
+ */
+export const maxImageSize = 1024;
+
+/** --image-size for eval/predict, validated as train validates it. */
+export function checkImageSize(value: unknown, arch: string): number {
+  const n = parseInteger('--image-size', value, 1, maxImageSize, '224');
+  const min = architectures[arch]?.minImageSize ?? 32;
+  if (n < min) throw new ConfigError(`--image-size ${n} is too small for ${arch}; use at least ${min} (e.g. 64 or 224)`);
+  return n;
+}
+
 export function validateTrainConfig(raw: Record<string, unknown>, options: ValidateOptions = {}): TrainConfig {
   const supported = options.supportedArchs ?? knownArchs;
   const arch = String(raw.arch ?? '').trim().toLowerCase();
@@ -77,12 +91,13 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
     schedule: String(raw.schedule ?? '').trim(),
     epochs: parseInteger('--epochs', raw.epochs, 1, 100_000, '10'),
     batchSize: parseInteger('--batch-size', raw.batchSize, 1, 65_536, '32'),
-    imageSize: parseInteger('--image-size', raw.imageSize, 1, 4096, '224'),
+    imageSize: parseInteger('--image-size', raw.imageSize, 1, maxImageSize, '224'),
     loss: parseChoice('--loss', raw.loss, losses),
     augment: parseAugment(raw.augment),
     seed: parseInteger('--seed', raw.seed, 0, 2 ** 32 - 1, '0'),
     out: parseText('--out', raw.out, 'pass a run folder such as --out runs/my-run'),
     limitPerClass: parseInteger('--limit-per-class', raw.limitPerClass ?? 0, 0, Number.MAX_SAFE_INTEGER, '50'),
+    skipBadImages: parseBoolean('--skip-bad-images', raw.skipBadImages ?? false),
     resume: parseBoolean('--resume', raw.resume ?? false),
     force: parseBoolean('--force', raw.force ?? false),
   };

@@ -74,6 +74,14 @@ export function formatRunReport(input: RunReportInput): string {
   out.push('## Metrics', '', metricsTable(metrics.splits), '');
   const last = splitNames.filter((s) => metrics.splits[s]).at(-1);
   if (last) out.push(`### Per class (${splitTitles[last]})`, '', perClassTable(metrics.splits[last]!), '');
+  const skipped = splitNames.filter((s) => metrics.skipped?.[s]?.length);
+  if (skipped.length) {
+    out.push('## Skipped images', '', 'These files could not be decoded and are not in the metrics above (--skip-bad-images).', '');
+    for (const s of skipped) {
+      const files = metrics.skipped![s]!;
+      out.push(`**${splitTitles[s]}**: ${files.length} file(s)`, '', ...files.slice(0, 20).map((f) => `- \`${f.file}\`: ${f.reason}`), ...(files.length > 20 ? [`- … and ${files.length - 20} more (metrics.json lists all)`] : []), '');
+    }
+  }
 
   out.push('## Training curves', '');
   if (pictures.curves) out.push(`![Accuracy and loss per epoch, train vs validation](${pictures.curves})`, '');

@@ -3,6 +3,7 @@
  * was taken. Shared by the train loop (writer), `eval`, report.md and `experiments report`
  * (readers), so they agree on the field names.
  */
+import type { SkippedFile } from '@cxr/data';
 import type { ClassificationMetrics } from '../metrics/classificationMetrics.ts';
 
 export const splitNames = ['train', 'val', 'test'] as const;
@@ -28,4 +29,6 @@ export interface RunMetrics {
   /** Wall time of the whole run in seconds. */
   seconds?: number;
   splits: Partial<Record<SplitName, ClassificationMetrics>>;
+  /** Images left out because they could not be decoded (--skip-bad-images), by split; absent when none. */
+  skipped?: Partial<Record<SplitName, SkippedFile[]>>;
 }

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Module, type Optimizer } from '@cxr/nn';
-import { applyFreeze, applyHead, createModel, freezeBatchNormStats, loadWeights, officialWeights, type Classifier } from '@cxr/models';
+import { applyFreeze, applyHead, createModel, freezeBatchNormStats, officialWeights, type Classifier } from '@cxr/models';
+import { loadModelFile } from './checkpoint.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { parseSchedule } from '../config/optionValues.ts';
 
@@ -26,13 +27,16 @@ export interface BuiltModel {
  * then the head for `numClasses`, then freezing. `allowMissingImagenet` lets the embedded default
  * run continue from random init offline (it says so loudly).
  */
-export function buildModel(config: TrainConfig, numClasses: number, generator: T.Generator, log: (m: string) => void, options: { allowMissingImagenet?: boolean } = {}): BuiltModel {
+export function buildModel(config: TrainConfig, numClasses: number, generator: T.Generator, log: (m: string) => void, options: { allowMissingImagenet?: boolean; skipInitialWeights?: boolean } = {}): BuiltModel {
   const model = createModel(config.arch, { generator });
   let weightsUsed = 'none (random init)';
-  if (config.weights === 'imagenet') {
+  if (options.skipInitialWeights) {
+    // A resumed run overwrites every tensor from its checkpoint; the file it started from may be gone.
+    weightsUsed = config.weights === 'none' ? weightsUsed : config.weights;
+  } else if (config.weights === 'imagenet') {
     const path = imagenetWeightsPath(config.arch);
     if (path) {
-      loadWeights(model, path);
+      loadModelFile(path, model);
       weightsUsed = `imagenet (${path})`;
     } else {
       const file = (officialWeights as Record<string, string>)[config.arch];
@@ -43,7 +47,7 @@ export function buildModel(config: TrainConfig, numClasses: number, generator: T
       log(`!! ImageNet weights for ${config.arch} are not cached (offline?): training from random init. To fine-tune, ${hint}.`);
     }
   } else if (config.weights !== 'none') {
-    loadWeights(model, config.weights);
+    loadModelFile(config.weights, model);
     weightsUsed = config.weights;
   }
   applyHead(model, config.head, numClasses, generator);

@@ -1,16 +1,26 @@
-import { existsSync } from 'node:fs';
+/**
+ * The per-epoch checkpoint: last.safetensors (model), optimizer.safetensors and trainer.json, each
+ * stamped with its epoch. Each file is atomic on its own, and the set is made atomic by keeping
+ * the previous epoch's set (renamed to *.previous.*) until the new one is complete: a kill between
+ * two files leaves one complete set, and resume checks the epochs agree before using one.
+ */
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
-import { loadWeights, openSafetensors, toDevice, writeSafetensorsFile, type HostTensor } from '@cxr/models';
-import { readJsonFile } from '../run/runFolder.ts';
+import { encodeModelInfo, loadWeights, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError, type ModelInfo } from '@cxr/models';
+import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
+
+export { checkpointFiles };
 
 /** Everything besides tensors that a resumed run needs to continue exactly. */
 export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
   bestValAccuracy: number;
+  /** Best --select-by score so far (larger is better; null before the first finite one). Absent in runs from before --select-by: they selected by accuracy. */
+  bestScore?: number | null;
   bestEpoch: number;
   /** Dropout/initialisation generator state. */
   generator: { seed: number; calls: number };
@@ -20,36 +30,34 @@ export interface TrainerState {
   optimizerScalars: Record<string, Record<string, number>>;
 }
 
-export const checkpointFiles = {
-  /** Weights after the last completed epoch (resume starts from here). */
-  last: 'last.safetensors',
-  /** Weights of the best epoch by validation accuracy (copied to model.safetensors at the end). */
-  best: 'best.safetensors',
-  optimizer: 'optimizer.safetensors',
-  trainer: 'trainer.json',
-};
+interface CheckpointSet { model: string; optimizer: string; trainer: string }
 
-async function toHost(t: T.Tensor): Promise<HostTensor> {
-  if (t.dtype === 'int32') return { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() };
-  return { dtype: 'float32', shape: [...t.shape], data: await t.toArray() };
+const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: checkpointFiles.optimizer, trainer: checkpointFiles.trainer };
+const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
+
+/** Model weights with the epoch and everything inference needs (ModelInfo: cxr.* keys) in the metadata. */
+export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo): Promise<void> {
+  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }) });
 }
 
-/**
- * Writes tensors one at a time (VGG16's 411 MB layer is read back and written before the next
- * is touched), to a temporary file renamed into place, so a crash never leaves a torn file.
- */
-export async function saveTensors(path: string, tensors: Map<string, T.Tensor>, metadata?: Record<string, string>): Promise<void> {
-  const host = new Map<string, HostTensor>();
-  for (const [k, t] of tensors) host.set(k, await toHost(t));
-  writeSafetensorsFile(path, host, metadata);
+function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {
+  for (const k of ['trainer', 'optimizer', 'model'] as const) {
+    if (existsSync(join(dir, from[k]))) renameSync(join(dir, from[k]), join(dir, to[k]));
+  }
 }
 
-export async function saveModel(path: string, model: Module, metadata?: Record<string, string>): Promise<void> {
-  await saveTensors(path, model.stateDict(), metadata);
+function removeSet(dir: string, set: CheckpointSet): void {
+  for (const f of Object.values(set)) rmSync(join(dir, f), { force: true });
 }
 
-export async function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, state: Omit<TrainerState, 'optimizerGroups' | 'optimizerScalars'>): Promise<void> {
-  await saveModel(join(dir, checkpointFiles.last), model, { format: 'cxr', epoch: String(state.epoch) });
+export async function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, state: Omit<TrainerState, 'optimizerGroups' | 'optimizerScalars'>, info: ModelInfo): Promise<void> {
+  // The complete set of the epoch before stays, under other names, until this one is whole.
+  if (readSetEpoch(dir, currentSet) !== null) {
+    removeSet(dir, previousSet);
+    moveSet(dir, currentSet, previousSet);
+  }
+  const metadata = { format: 'cxr', epoch: String(state.epoch) };
+  await saveModel(join(dir, checkpointFiles.last), model, state.epoch, info);
   const sd = optimizer.stateDict();
   const tensors = new Map<string, T.Tensor>();
   const scalars: Record<string, Record<string, number>> = {};
@@ -59,20 +67,71 @@ export async function saveCheckpoint(dir: string, model: Module, optimizer: Opti
       else (scalars[i] ??= {})[k] = v as number;
     }
   }
-  await saveTensors(join(dir, checkpointFiles.optimizer), tensors);
-  // The trainer state goes last: its epoch says which checkpoint files are complete.
+  await saveTensors(join(dir, checkpointFiles.optimizer), tensors, metadata);
+  // The trainer state goes last: with it the set is complete.
   writeJsonAtomic(join(dir, checkpointFiles.trainer), { ...state, optimizerGroups: sd.paramGroups, optimizerScalars: scalars } satisfies TrainerState);
+  removeSet(dir, previousSet);
+}
+
+/** The epoch stamped in a safetensors file's metadata, or null (missing, unreadable, unstamped). */
+export function fileEpoch(path: string): number | null {
+  if (!existsSync(path)) return null;
+  try {
+    const f = openSafetensors(path);
+    f.close();
+    const e = Number(f.metadata.epoch);
+    return Number.isInteger(e) ? e : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The epoch of a set whose three files all exist and agree, else null. */
+function readSetEpoch(dir: string, set: CheckpointSet): number | null {
+  if (!existsSync(join(dir, set.trainer))) return null;
+  let epoch: number;
+  try {
+    epoch = readJsonFile<TrainerState>(join(dir, set.trainer)).epoch;
+  } catch {
+    return null;
+  }
+  const model = fileEpoch(join(dir, set.model));
+  // Optimizers without tensor state (plain SGD) still write a stamped, tensor-less file.
+  const opt = fileEpoch(join(dir, set.optimizer));
+  return model === epoch && opt === epoch ? epoch : null;
 }
 
 export function hasCheckpoint(dir: string): boolean {
-  return existsSync(join(dir, checkpointFiles.trainer)) && existsSync(join(dir, checkpointFiles.last));
+  return readSetEpoch(dir, currentSet) !== null || readSetEpoch(dir, previousSet) !== null
+    || existsSync(join(dir, checkpointFiles.trainer)) || existsSync(join(dir, checkpointFiles.last));
 }
 
-/** Restores model and optimizer from the run folder; returns the trainer state. */
-export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>): TrainerState {
-  const state = readJsonFile<TrainerState>(join(dir, checkpointFiles.trainer));
-  loadModelFile(join(dir, checkpointFiles.last), model);
-  const file = openSafetensors(join(dir, checkpointFiles.optimizer));
+/** Why the newest files cannot be used, for the message when the previous set is used instead. */
+function describeSet(dir: string, set: CheckpointSet): string {
+  const trainerEpoch = (() => { try { return String(readJsonFile<TrainerState>(join(dir, set.trainer)).epoch); } catch { return 'missing'; } })();
+  const e = (f: string) => fileEpoch(join(dir, f)) ?? 'missing';
+  return `${set.trainer} epoch ${trainerEpoch}, ${set.model} epoch ${e(set.model)}, ${set.optimizer} epoch ${e(set.optimizer)}`;
+}
+
+/**
+ * Restores model and optimizer from the newest complete checkpoint set of the run folder (all
+ * three files stamped with the same epoch) and returns its trainer state. A set torn by a kill
+ * is passed over for the previous epoch's, saying so; with neither, the error names the files.
+ */
+export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, log: (m: string) => void = () => {}): TrainerState {
+  let set = currentSet;
+  if (readSetEpoch(dir, currentSet) === null) {
+    if (readSetEpoch(dir, previousSet) === null) {
+      throw new Error(`${dir}: no complete checkpoint to resume from (${describeSet(dir, currentSet)}); start over with --force`);
+    }
+    log(`!! ${dir}: the newest checkpoint is incomplete (${describeSet(dir, currentSet)}), an interrupted save; resuming from the complete set of epoch ${readSetEpoch(dir, previousSet)} instead`);
+    removeSet(dir, currentSet);
+    moveSet(dir, previousSet, currentSet);
+    set = currentSet;
+  }
+  const state = readJsonFile<TrainerState>(join(dir, set.trainer));
+  loadModelFile(join(dir, set.model), model);
+  const file = openSafetensors(join(dir, set.optimizer));
   try {
     const perParam = new Map<number, ParamState>();
     for (const lazy of file.tensors) {
@@ -96,14 +155,16 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
 }
 
 /**
- * Loads a model file (strict: every key and shape must match), with the hint a CLI user needs
- * when it does not: the file was trained with another --arch or --head.
+ * Loads a model file (strict: every key and shape must match). Only a key/shape mismatch gets
+ * the CLI hint (another --arch or --head); anything else (a forbidden pickle global, a truncated
+ * file, NaN weights) keeps its own message, with the original error as `cause`.
  */
 export function loadModelFile(path: string, model: Module): void {
   try {
     loadWeights(model, path);
   } catch (e) {
-    const detail = (e as Error).message.split('\n').slice(1).map((l) => l.trim()).join('; ');
-    throw new Error(`${path} does not fit this model (check --arch and --head): ${detail}`);
+    if (!(e instanceof WeightMismatchError)) throw e;
+    const detail = e.message.split('\n').slice(1).map((l) => l.trim()).join('; ');
+    throw new Error(`${path} does not fit this model (check --arch and --head): ${detail}`, { cause: e });
   }
 }

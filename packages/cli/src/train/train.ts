@@ -1,9 +1,10 @@
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as T from '@cxr/tensor';
+import type { Module } from '@cxr/nn';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { argmax, evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
-import { createEpochProgress } from '../progress/epochProgress.ts';
+import { createEpochProgress, type EpochProgress } from '../progress/epochProgress.ts';
 import { formatEpochSummary } from '../progress/epochSummary.ts';
 import { renderConfusionPng } from '../report/confusionChart.ts';
 import { renderCurvesPng } from '../report/curvesChart.ts';
@@ -12,12 +13,17 @@ import { renderSamplesPng } from '../report/samplesGrid.ts';
 import { selectSamples } from '../report/sampleSelection.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
-import { prepareRunFolder, runFiles, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
+import { inspectRunFolder, isRunFinished, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
+import { lockRunFolder, type RunLock } from '../run/runLock.ts';
+import { classWeightsFor } from '../metrics/classWeights.ts';
+import { isImprovement, selectionScore, shouldStopEarly } from '../metrics/modelSelection.ts';
+import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
-import { checkpointFiles, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { ensureSyntheticData, evalImage, makeLoaders, openDataset } from './data.ts';
+import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
+import { badImagesError, ensureSyntheticData, evalImage, makeLoaders, openDataset, skippedBySplit } from './data.ts';
 import { architectures } from '@cxr/models';
+import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
 export interface TrainOptions {
@@ -28,14 +34,17 @@ export interface TrainOptions {
 
 export interface TrainResult { dir: string; metrics: RunMetrics }
 
-function metricsFor(p: Predictions, classes: string[]): ClassificationMetrics {
-  return evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes });
+function metricsFor(p: Predictions, classes: string[], positive: string | null): ClassificationMetrics {
+  return evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes }, { positiveClass: positive ?? undefined });
 }
 
 /**
  * `cxr train`: fine-tunes, checkpoints every epoch (model, optimizer, schedule and generator
- * state; trainer.json last), keeps the best epoch by validation accuracy, then evaluates it on
- * every split and writes the pictures, report.md and finally metrics.json (the finished marker).
+ * state; trainer.json last), keeps the best epoch by --select-by (stopping early after --patience
+ * epochs without improvement), then evaluates it on every split and writes the pictures,
+ * report.md, a model.safetensors that carries its own inference metadata, and finally
+ * metrics.json (the finished marker). The resume-only checkpoints are then deleted unless
+ * --keep-checkpoints.
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const log = options.log ?? ((m: string) => console.log(m));
@@ -43,112 +52,219 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const minSize = architectures[config.arch]?.minImageSize ?? 32;
   if (config.imageSize < minSize) throw new Error(`--image-size ${config.imageSize} is too small for ${config.arch}: use at least ${minSize}`);
   const dir = config.out;
-  const state = prepareRunFolder(dir, { resume: config.resume, force: config.force });
+  // Every input is checked before the run folder is touched: a mistyped --data must never cost
+  // the contents of --out.
+  inspectRunFolder(dir, { resume: config.resume, force: config.force });
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
   const classes = folder.classes;
-  const loaders = makeLoaders(folder, config);
-
-  const gpu = await T.getDevice();
-  log(`adapter: ${gpu.adapterName}`);
-  const generator = new T.Generator(config.seed);
-  T.manualSeed(config.seed);
-  const { model, weightsUsed, frozen } = buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun });
-  const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
-  log(`model ${config.arch}, weights: ${weightsUsed}, head ${config.head}, ${frozen.length} frozen tensors, ${trainable.toLocaleString('en')} trainable parameters`);
-  const optimizer = buildOptimizer(config, model);
-  const scheduler = buildScheduler(config, optimizer);
-
-  let startEpoch = 0;
-  let bestValAccuracy = -1;
-  let bestEpoch = 0;
-  if (state === 'resume' && hasCheckpoint(dir)) {
-    const s = loadCheckpoint(dir, model, optimizer);
-    startEpoch = s.epoch;
-    bestValAccuracy = s.bestValAccuracy;
-    bestEpoch = s.bestEpoch;
-    generator.state = s.generator;
-    if (scheduler && s.scheduler) scheduler.loadStateDict(s.scheduler);
-    truncateHistory(dir, startEpoch);
-    log(`resuming ${dir} after epoch ${startEpoch}`);
-  } else {
-    writeRunConfig(dir, { ...config, resume: false, force: false });
-  }
-
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-    const t0 = performance.now();
-    setTrainMode(model);
-    const total = loaders.train.dataset.samples.length;
-    const bar = createEpochProgress({ epoch: epoch + 1, epochs: config.epochs, total, phase: 'train' });
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    for await (const batch of loaders.train.epoch(epoch)) {
-      const r = await trainStep(model, optimizer, config.loss, batch);
-      lossSum += r.loss * r.count;
-      correct += r.correct;
-      seen += r.count;
-      if (!Number.isFinite(r.loss)) { bar.stop(); throw new Error(`training diverged at epoch ${epoch + 1}: loss is ${r.loss}; lower --lr (now ${config.lr})`); }
-      bar.update(seen, { loss: lossSum / seen, accuracy: correct / seen });
-    }
-    bar.stop();
-    model.eval();
-    const val = await predictAll(model, loaders.val, config.loss, 0);
-    const row: HistoryRow = {
-      epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: val.loss, valAccuracy: accuracyOf(val),
-      lr: optimizer.paramGroups[0].lr, seconds: (performance.now() - t0) / 1000,
-    };
-    const isBest = row.valAccuracy > bestValAccuracy;
-    if (isBest) {
-      bestValAccuracy = row.valAccuracy;
-      bestEpoch = epoch + 1;
-      await saveModel(join(dir, checkpointFiles.best), model, { format: 'cxr', epoch: String(epoch + 1) });
-    }
-    appendHistory(dir, row);
-    log(formatEpochSummary(row, config.epochs, isBest));
-    scheduler?.step();
-    await saveCheckpoint(dir, model, optimizer, {
-      epoch: epoch + 1, bestValAccuracy, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
-    });
-    // Crash injection for the resume test: a real SIGKILL at a known point, not a timed race.
-    if (process.env.CXR_KILL_AFTER_EPOCH === String(epoch + 1)) process.kill(process.pid, 'SIGKILL');
-  }
-
-  // Evaluate the kept (best) weights on every split.
-  loadModelFile(join(dir, checkpointFiles.best), model);
-  model.eval();
-  const preds: Partial<Record<SplitName, Predictions>> = {
-    train: await predictAll(model, loaders.trainEval, config.loss, 0),
-    val: await predictAll(model, loaders.val, config.loss, 0),
+  // Decided before anything is written: a run that cannot say which class is positive stops here.
+  const positive = resolvePositiveClass(classes, config.positive || undefined);
+  log(positive ? `positive class (sensitivity, specificity, F1, AUC): ${positive}` : `${classes.length} classes: per-class and macro metrics, one-vs-rest AUC (--positive CLASS adds binary numbers for one class)`);
+  const trainCounts = classes.map((_, i) => folder.splits.train.filter((x) => x.label === i).length);
+  const weights = classWeightsFor(config.classWeights, trainCounts, classes);
+  if (weights && config.loss !== 'ce') throw new Error(`--class-weights ${config.classWeights} weights the cross-entropy; use it with --loss ce (not ${config.loss})`);
+  if (weights) log(`class weights (${config.classWeights}): ${classes.map((c, i) => `${c} ${weights[i].toFixed(3)}`).join(', ')}`);
+  if (config.balanced) log('class-balanced sampling of the training set (--balanced)');
+  const loaders = makeLoaders(folder, config, log);
+  let lock: RunLock | null = null;
+  let bar: EpochProgress | null = null;
+  let model: Module | null = null;
+  let classWeight: T.Tensor | null = null;
+  // Ctrl-C / kill: the bar gives the cursor back and the lock goes, then the process ends as a
+  // signal would have ended it; the last complete checkpoint is where --resume continues.
+  const onSignal = (signal: NodeJS.Signals) => {
+    bar?.stop();
+    lock?.release();
+    console.error(`cxr: interrupted (${signal}); continue with: cxr train --out ${dir} --resume`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  if (loaders.test) preds.test = await predictAll(model, loaders.test, config.loss, 0);
-  const splits: RunMetrics['splits'] = {};
-  for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes);
-  const history = readHistory(dir);
-  const finalSplit: SplitName = preds.test ? 'test' : 'val';
-  const fp = preds[finalSplit]!;
-  writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
-  writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
-  const rows = selectSamples(fp.probs, fp.labels, classes);
-  writeFileAtomic(join(dir, runFiles.samples), renderSamplesPng(rows, { classNames: classes, imageAt: (i) => evalImage(fp.files[i], config.imageSize), title: `Sample predictions (${finalSplit})` }));
-  writeFileAtomic(join(dir, 'predictions.csv'), ['split,file,label,predicted,' + classes.map((c) => `p_${c}`).join(',')]
-    .concat(...(Object.entries(preds) as [SplitName, Predictions][]).map(([s, p]) => p.files.map((f, i) => {
-      const row = p.probs[i];
-      const pred = argmax(row);
-      return `${s},${JSON.stringify(f)},${classes[p.labels[i]]},${classes[pred]},${Array.from(row, (v) => v.toFixed(6)).join(',')}`;
-    }))).join('\n') + '\n');
-  copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
-  const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits };
-  writeFileAtomic(join(dir, runFiles.report), formatRunReport({
-    title: `Run ${basename(dir)}`, metrics,
-    settings: { arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize, 'image size': config.imageSize, loss: config.loss, augment: config.augment, seed: config.seed, data: config.data, adapter: gpu.adapterName },
-  }));
-  writeRunMetrics(dir, metrics);
-  const m = splits[finalSplit]!;
-  log(`${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`);
-  log(`wrote ${dir}/{report.md, metrics.json, history.csv, curves.png, confusion.png, samples.png, model.safetensors}`);
-  model.dispose();
-  optimizer.zeroGrad();
-  await Promise.all([loaders.train, loaders.trainEval, loaders.val, loaders.test].map((l) => l?.close()));
-  return { dir, metrics };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const gpu = await T.getDevice();
+    log(`adapter: ${gpu.adapterName}`);
+    const generator = new T.Generator(config.seed);
+    T.manualSeed(config.seed);
+    const built = buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: config.resume });
+    model = built.model;
+    const { weightsUsed, frozen } = built;
+    const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
+    log(`model ${config.arch}, weights: ${weightsUsed}, head ${config.head}, ${frozen.length} frozen tensors, ${trainable.toLocaleString('en')} trainable parameters`);
+    const info = modelInfoFor(config, classes, positive);
+    if (weights) classWeight = T.tensor(Float32Array.from(weights), [classes.length]);
+    const optimizer = buildOptimizer(config, model);
+    const scheduler = buildScheduler(config, optimizer);
+
+    lock = lockRunFolder(dir, log);
+    if (config.resume && isRunFinished(dir) && !hasCheckpoint(dir)) {
+      throw new RunFolderError(`${dir} is a finished run whose checkpoints were deleted after it succeeded (keep them with --keep-checkpoints); train on in a new run, e.g. --weights ${join(dir, runFiles.model)}`);
+    }
+    const state = prepareRunFolder(dir, { resume: config.resume, force: config.force });
+    let startEpoch = 0;
+    let bestValAccuracy = -1;
+    let bestScore: number | null = null;
+    let bestEpoch = 0;
+    if (state === 'resume' && hasCheckpoint(dir)) {
+      const s = loadCheckpoint(dir, model, optimizer, log);
+      startEpoch = s.epoch;
+      bestValAccuracy = s.bestValAccuracy;
+      bestScore = s.bestScore ?? (config.selectBy === 'val-accuracy' ? s.bestValAccuracy : null);
+      bestEpoch = s.bestEpoch;
+      generator.state = s.generator;
+      if (scheduler && s.scheduler) scheduler.loadStateDict(s.scheduler);
+      if (startEpoch > config.epochs) throw new RunFolderError(`${dir} has already trained ${startEpoch} epochs; --epochs ${config.epochs} cannot shorten it (give --epochs ${startEpoch} or more)`);
+      repairBestCheckpoint(dir, bestEpoch, startEpoch, log);
+      truncateHistory(dir, startEpoch);
+      // Training on makes the old results stale: the run is unfinished until they are rewritten.
+      if (startEpoch < config.epochs) rmSync(join(dir, runFiles.metrics), { force: true });
+      log(`resuming ${dir} after epoch ${startEpoch}${startEpoch < config.epochs ? ` (of ${config.epochs})` : ''}`);
+    }
+    writeRunConfig(dir, { ...config, resume: false, force: false });
+
+    let epochsRun = startEpoch;
+    let stoppedEarly = startEpoch > 0 && shouldStopEarly(startEpoch, bestEpoch, config.patience);
+    for (let epoch = startEpoch; epoch < config.epochs && !stoppedEarly; epoch++) {
+      const t0 = performance.now();
+      setTrainMode(model);
+      const total = loaders.train.opts.dropLast ? loaders.train.length * loaders.train.opts.batchSize : loaders.train.dataset.samples.length;
+      bar = createEpochProgress({ epoch: epoch + 1, epochs: config.epochs, total, phase: 'train' });
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let batchIndex = 0;
+      for await (const batch of loaders.train.epoch(epoch)) {
+        batchIndex++;
+        // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
+        if (batch.labels.length === 1 && config.batchSize > 1) { log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`); continue; }
+        const r = await trainStep(model, optimizer, config.loss, batch, classWeight);
+        if (!Number.isFinite(r.loss)) throw divergence(`the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}`, config.lr);
+        lossSum += r.loss * r.count;
+        correct += r.correct;
+        seen += r.count;
+        bar.update(seen, { loss: lossSum / seen, accuracy: correct / seen });
+      }
+      bar.stop();
+      bar = null;
+      model.eval();
+      const val = await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight);
+      if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
+      if (loaders.val.skipped.length && !config.skipBadImages) throw badImagesError(loaders.val.skipped, 'validation');
+      assertFiniteOutputs(val, `validation after epoch ${epoch + 1}`, config.lr);
+      const row: HistoryRow = {
+        epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: val.loss, valAccuracy: accuracyOf(val),
+        lr: optimizer.paramGroups[0].lr, seconds: (performance.now() - t0) / 1000,
+      };
+      const vm = metricsFor(val, classes, positive);
+      const score = selectionScore(config.selectBy, { valLoss: row.valLoss, valAccuracy: row.valAccuracy, valF1: positive ? vm.f1 : vm.macroF1, valAuc: vm.auc });
+      const isBest = isImprovement(score, bestScore);
+      if (isBest) {
+        bestScore = score;
+        bestValAccuracy = row.valAccuracy;
+        bestEpoch = epoch + 1;
+      }
+      epochsRun = epoch + 1;
+      scheduler?.step();
+      await saveCheckpoint(dir, model, optimizer, {
+        epoch: epoch + 1, bestValAccuracy, bestScore, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
+      }, info);
+      // After the set: a kill before this line is repaired on resume from last.safetensors.
+      if (isBest) await saveModel(join(dir, checkpointFiles.best), model, epoch + 1, info);
+      appendHistory(dir, row);
+      log(formatEpochSummary(row, config.epochs, isBest));
+      // Crash injection for the resume tests: a real SIGKILL at a known point, not a timed race.
+      if (process.env.CXR_KILL_AFTER_EPOCH === String(epoch + 1)) process.kill(process.pid, 'SIGKILL');
+      if (shouldStopEarly(epoch + 1, bestEpoch, config.patience) && epoch + 1 < config.epochs) {
+        stoppedEarly = true;
+        log(`stopping early: ${config.selectBy} has not improved for ${config.patience} epoch(s) since epoch ${bestEpoch} (--patience ${config.patience})`);
+      }
+    }
+
+    // Evaluate the kept (best) weights on every split.
+    loadModelFile(join(dir, checkpointFiles.best), model);
+    model.eval();
+    const preds: Partial<Record<SplitName, Predictions>> = {
+      train: await predictAll(model, loaders.trainEval, config.loss, 0, undefined, classWeight),
+      val: await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight),
+    };
+    if (loaders.test) preds.test = await predictAll(model, loaders.test, config.loss, 0, undefined, classWeight);
+    if (loaders.test?.skipped.length && !config.skipBadImages) throw badImagesError(loaders.test.skipped, 'test');
+    const skipped = skippedBySplit(folder, [
+      { split: 'train', files: [...loaders.train.skipped, ...loaders.trainEval.skipped] },
+      { split: 'val', files: loaders.val.skipped },
+      { split: 'test', files: loaders.test?.skipped ?? [] },
+    ]);
+    const splits: RunMetrics['splits'] = {};
+    for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes, positive);
+    const history = readHistory(dir);
+    const finalSplit: SplitName = preds.test ? 'test' : 'val';
+    const fp = preds[finalSplit]!;
+    writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
+    writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
+    const rows = selectSamples(fp.probs, fp.labels, classes);
+    writeFileAtomic(join(dir, runFiles.samples), renderSamplesPng(rows, { classNames: classes, imageAt: (i) => evalImage(fp.files[i], config.imageSize), title: `Sample predictions (${finalSplit})` }));
+    writeFileAtomic(join(dir, runFiles.predictions), ['split,file,label,predicted,' + classes.map((c) => `p_${c}`).join(',')]
+      .concat(...(Object.entries(preds) as [SplitName, Predictions][]).map(([s, p]) => p.files.map((f, i) => {
+        const row = p.probs[i];
+        const pred = argmax(row);
+        return `${s},${JSON.stringify(f)},${classes[p.labels[i]]},${classes[pred]},${Array.from(row, (v) => v.toFixed(6)).join(',')}`;
+      }))).join('\n') + '\n');
+    copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
+    const metrics: RunMetrics = {
+      version: 1, bestEpoch, epochs: config.epochs, epochsRun, stoppedEarly, patience: config.patience, selectBy: config.selectBy, positiveClass: positive, classes,
+      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}),
+    };
+    writeFileAtomic(join(dir, runFiles.report), formatRunReport({
+      title: `Run ${basename(dir)}`, metrics,
+      settings: {
+        arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize,
+        'image size': config.imageSize, loss: config.loss, 'class weights': config.classWeights, 'balanced sampling': config.balanced, augment: config.augment, seed: config.seed,
+        data: config.data, manifest: config.manifest || undefined, classes: classes.join(', '), 'positive class': positive ?? 'none', 'select by': config.selectBy, patience: config.patience || undefined, adapter: gpu.adapterName,
+      },
+    }));
+    writeRunMetrics(dir, metrics);
+    if (!config.keepCheckpoints) {
+      const removed = removeCheckpoints(dir, Object.values(checkpointFiles));
+      if (removed.length) log(`removed the resume checkpoints (${removed.join(', ')}); model.safetensors is the selected epoch ${bestEpoch} (--keep-checkpoints keeps them)`);
+    }
+    const m = splits[finalSplit]!;
+    log(`${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`);
+    log(`wrote ${dir}/{report.md, metrics.json, history.csv, curves.png, confusion.png, samples.png, model.safetensors}`);
+    optimizer.zeroGrad();
+    return { dir, metrics };
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    model?.dispose();
+    classWeight?.dispose();
+    await Promise.all([loaders.train, loaders.trainEval, loaders.val, loaders.test].map((l) => l?.close()));
+    lock?.release();
+  }
 }
+
+function divergence(what: string, lr: number): Error {
+  return new Error(`training diverged: ${what}; lower the learning rate (--lr ${lr}, try ${lr / 10})`);
+}
+
+/** NaN/Inf logits mean the parameters went non-finite (ReLU and argmax must not hide that). */
+function assertFiniteOutputs(p: Predictions, where: string, lr: number): void {
+  const row = p.logits.findIndex((l) => l.some((v) => !Number.isFinite(v)));
+  if (row >= 0) throw divergence(`the model's outputs are non-finite in the ${where} (${p.files[row]}: ${Array.from(p.logits[row]).join(', ')}): its parameters are no longer numbers`, lr);
+}
+
+/**
+ * best.safetensors is written after the checkpoint set; a kill in between leaves an older best
+ * while trainer.json already names the new epoch, whose weights are then last.safetensors.
+ */
+function repairBestCheckpoint(dir: string, bestEpoch: number, lastEpoch: number, log: (m: string) => void): void {
+  const best = join(dir, checkpointFiles.best);
+  if (fileEpoch(best) === bestEpoch) return;
+  if (bestEpoch === lastEpoch) {
+    copyFileSync(join(dir, checkpointFiles.last), best);
+    log(`${best} was older than its epoch ${bestEpoch} (an interrupted save); restored it from ${checkpointFiles.last}`);
+    return;
+  }
+  throw new RunFolderError(`${best} holds epoch ${fileEpoch(best) ?? 'unknown'} but the checkpoint says the best epoch is ${bestEpoch}; the run cannot be resumed faithfully: start over with --force`);
+}
+

@@ -3,6 +3,8 @@ import { ImageDecodeError } from './errors.ts';
 import { decodeJpeg } from './jpeg.ts';
 import { crc32, parsePng, pngPixels } from './png-scanlines.ts';
 import { describeUnknown, sniffFormat } from './sniff.ts';
+import { pngHeader } from './header.ts';
+import { checkPixelCount } from './limits.ts';
 
 /** Inflates a zlib stream with the platform's DecompressionStream (every browser; Node 18+ too). */
 async function inflate(chunks: Uint8Array[]): Promise<Uint8Array> {
@@ -24,6 +26,8 @@ export async function decodeImageAsync(bytes: Uint8Array, name = '<buffer>'): Pr
   const format = sniffFormat(bytes);
   if (format === 'jpeg') return decodeJpeg(bytes, name);
   if (format !== 'png') throw new ImageDecodeError(name, describeUnknown(bytes));
+  const header = pngHeader(bytes, name);
+  checkPixelCount(name, header.width, header.height);
   const png = parsePng(bytes, crc32);
   if (!png) {
     throw new ImageDecodeError(name, 'PNG is palette-based, 1/2/4-bit, interlaced or corrupt: here only non-interlaced 8/16-bit grey and RGB(A) PNGs decode (convert it, or use the cxr command line)');

@@ -1,5 +1,6 @@
 import { ImageDecodeError } from './errors.ts';
 import { describeUnknown, sniffFormat, type ImageFormat } from './sniff.ts';
+import { checkPixelCount } from './limits.ts';
 
 export interface ImageHeader {
   format: ImageFormat;
@@ -19,14 +20,16 @@ export interface ImageHeader {
 export function readImageHeader(bytes: Uint8Array, name = '<buffer>'): ImageHeader {
   const format = sniffFormat(bytes);
   if (!format) throw new ImageDecodeError(name, describeUnknown(bytes));
-  return format === 'png' ? pngHeader(bytes, name) : jpegHeader(bytes, name);
+  const header = format === 'png' ? pngHeader(bytes, name) : jpegHeader(bytes, name);
+  checkPixelCount(name, header.width, header.height);
+  return header;
 }
 
 function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
-function pngHeader(b: Uint8Array, name: string): ImageHeader {
+export function pngHeader(b: Uint8Array, name: string): ImageHeader {
   if (b.length < 33) throw new ImageDecodeError(name, `truncated PNG: ${b.length} bytes, no complete IHDR`);
   const type = String.fromCharCode(b[12], b[13], b[14], b[15]);
   if (type !== 'IHDR') throw new ImageDecodeError(name, `corrupt PNG: first chunk is '${type}', expected IHDR`);

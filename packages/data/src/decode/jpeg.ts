@@ -2,14 +2,16 @@ import jpeg from 'jpeg-js';
 import type { Image } from '../image.ts';
 import { ImageDecodeError } from './errors.ts';
 import { parseJpegFrame } from './header.ts';
+import { checkPixelCount, maxMegapixels } from './limits.ts';
 
 /**
  * JPEG via jpeg-js (baseline and progressive, restart intervals). jpeg-js always hands back RGB,
  * so the component count is read from the SOF first and single-component files are kept grey.
  * Bytes after EOI are ignored by jpeg-js; that is what real files need (cxr-real has one).
  */
-export function decodeJpeg(bytes: Uint8Array, name: string, maxMegapixels = 100): Image {
+export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = maxMegapixels()): Image {
   const frame = parseJpegFrame(bytes, name);
+  checkPixelCount(name, frame.width, frame.height, limitMegapixels);
   if (frame.components !== 1 && frame.components !== 3) {
     throw new ImageDecodeError(name, `unsupported JPEG with ${frame.components} components (CMYK?)`);
   }
@@ -17,7 +19,7 @@ export function decodeJpeg(bytes: Uint8Array, name: string, maxMegapixels = 100)
   if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker near the end of the file');
   let raw: { width: number; height: number; data: Uint8Array };
   try {
-    raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB: 2048 });
+    raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, maxResolutionInMP: limitMegapixels, maxMemoryUsageInMB: 2048 });
   } catch (e) {
     throw new ImageDecodeError(name, `corrupt or truncated JPEG (${(e as Error).message})`);
   }

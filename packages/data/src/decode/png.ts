@@ -2,6 +2,8 @@ import { PNG } from 'pngjs';
 import type { Image } from '../image.ts';
 import { ImageDecodeError } from './errors.ts';
 import { decodePngFast } from './png-fast.ts';
+import { pngHeader } from './header.ts';
+import { checkPixelCount } from './limits.ts';
 
 /**
  * PNG via pngjs. `skipRescale` keeps 16-bit samples as they are stored, so we divide by 65535
@@ -12,7 +14,14 @@ import { decodePngFast } from './png-fast.ts';
  * the pixels match what a PyTorch pipeline on the same file would see.
  */
 export function decodePng(bytes: Uint8Array, name: string): Image {
+  checkPngSize(bytes, name);
   return decodePngFast(bytes) ?? decodePngWithPngjs(bytes, name);
+}
+
+/** The IHDR's width × height against the pixel cap, before either decoder allocates anything. */
+function checkPngSize(bytes: Uint8Array, name: string): void {
+  const h = pngHeader(bytes, name);
+  checkPixelCount(name, h.width, h.height);
 }
 
 /**
@@ -20,6 +29,7 @@ export function decodePng(bytes: Uint8Array, name: string): Image {
  * interlaced and malformed files, whose errors are reported with pngjs's reasons.
  */
 export function decodePngWithPngjs(bytes: Uint8Array, name: string): Image {
+  checkPngSize(bytes, name);
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,5 +1,5 @@
 import type { Generator, Tensor } from '@cxr/tensor';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, F, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential } from '@cxr/nn';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential } from '@cxr/nn';
 import { torchvisionInit } from './init.js';
 
 const conv3x3 = (inC: number, outC: number, stride: number, g?: Generator) => new Conv2d(inC, outC, 3, { stride, padding: 1, bias: false, generator: g });
@@ -17,7 +17,6 @@ export class BasicBlock extends Module implements Block {
   readonly conv2: Conv2d;
   readonly bn2: BatchNorm2d;
   readonly downsample: Sequential | null;
-  private readonly relu = new ReLU();
 
   constructor(inC: number, planes: number, stride: number, downsample: Sequential | null, g?: Generator) {
     super();
@@ -29,9 +28,10 @@ export class BasicBlock extends Module implements Block {
   }
 
   override forward(x: Tensor): Tensor {
-    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))));
+    // relu(bn1(·)) and relu(bn2(·) + identity) each run as one fused batch-norm pass.
+    const out = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    return this.relu.forward(F.add(out, identity));
+    return this.bn2.forwardFused(this.conv2.forward(out), { residual: identity, relu: true });
   }
 }
 
@@ -45,7 +45,6 @@ export class Bottleneck extends Module implements Block {
   readonly conv3: Conv2d;
   readonly bn3: BatchNorm2d;
   readonly downsample: Sequential | null;
-  private readonly relu = new ReLU();
 
   constructor(inC: number, planes: number, stride: number, downsample: Sequential | null, g?: Generator) {
     super();
@@ -59,11 +58,10 @@ export class Bottleneck extends Module implements Block {
   }
 
   override forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
-    out = this.bn3.forward(this.conv3.forward(out));
+    let out = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
+    out = this.bn2.forwardFused(this.conv2.forward(out), { relu: true });
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    return this.relu.forward(F.add(out, identity));
+    return this.bn3.forwardFused(this.conv3.forward(out), { residual: identity, relu: true });
   }
 }
 
@@ -93,7 +91,6 @@ export class ResNet extends Module {
   readonly layer4: Sequential;
   readonly avgpool: AdaptiveAvgPool2d;
   fc: Module;
-  private readonly relu = new ReLU();
   private readonly flatten = new Flatten(1);
 
   constructor(block: BlockClass, layers: readonly number[], options: ResNetOptions = {}) {
@@ -123,7 +120,7 @@ export class ResNet extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    let y = this.maxpool.forward(this.bn1.forwardFused(this.conv1.forward(x), { relu: true }));
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     return this.fc.forward(this.flatten.forward(this.avgpool.forward(y)));
   }

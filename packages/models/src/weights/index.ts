@@ -14,7 +14,7 @@ export {
   type TorchCheckpointFormat,
 } from './torchCheckpoint.ts';
 export { readSafetensors, openSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.ts';
-export { writeSafetensorsFile } from './safetensorsFile.ts';
+export { writeSafetensorsFile, writeSafetensorsFileAsync, tmpPathFor, type AsyncLazyTensor } from './safetensorsFile.ts';
 export { convertCheckpoint, type ConvertResult } from './convert.ts';
 export {
   pullWeights,

@@ -52,11 +52,22 @@ function describe(x: unknown): string {
   return typeof x;
 }
 
-/** Two's-complement little-endian integer of any width (LONG1/LONG4). */
-function decodeLong(bytes: Uint8Array): number | bigint {
+/**
+ * Longest LONG1/LONG4 integer accepted, in bytes. torch checkpoints hold sizes, strides and
+ * counts (8 bytes at most); a megabyte-long integer is an attack on the decoder, not data.
+ */
+export const maxLongBytes = 1024;
+
+/**
+ * Two's-complement little-endian integer of any width (LONG1/LONG4), in linear time: the bytes
+ * become one hex string parsed once (shifting a BigInt byte by byte is quadratic: 38 s for 256 KB).
+ */
+function decodeLong(bytes: Uint8Array, at: number): number | bigint {
   if (bytes.length === 0) return 0;
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
+  if (bytes.length > maxLongBytes) throw new UnpicklingError(`integer of ${bytes.length} bytes at byte ${at} is longer than the ${maxLongBytes}-byte limit (not a torch checkpoint?)`);
+  let hex = '';
+  for (let i = bytes.length - 1; i >= 0; i--) hex += bytes[i].toString(16).padStart(2, '0');
+  let v = BigInt(`0x${hex}`);
   if (bytes[bytes.length - 1] & 0x80) v -= 1n << BigInt(8 * bytes.length);
   return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v;
 }
@@ -182,12 +193,18 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
         stack.push(b[0] | (b[1] << 8));
         break;
       }
-      case 0x8a: // LONG1
-        stack.push(decodeLong(copyBytes(cursor.u8())));
+      case 0x8a: { // LONG1
+        const at = cursor.pos;
+        stack.push(decodeLong(copyBytes(cursor.u8()), at));
         break;
-      case 0x8b: // LONG4
-        stack.push(decodeLong(copyBytes(readU32())));
+      }
+      case 0x8b: { // LONG4
+        const at = cursor.pos;
+        const n = readU32();
+        if (n > maxLongBytes) throw new UnpicklingError(`integer of ${n} bytes at byte ${at} is longer than the ${maxLongBytes}-byte limit (not a torch checkpoint?)`);
+        stack.push(decodeLong(copyBytes(n), at));
         break;
+      }
       case 0x49: { // INT (text; protocol 0 writes bools as I01/I00)
         const s = readLine();
         if (s === '01') stack.push(true);
@@ -398,6 +415,7 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
 
 function parseTextInt(s: string): number | bigint {
   if (!/^[+-]?\d+$/.test(s.trim())) throw new UnpicklingError(`invalid integer literal ${JSON.stringify(s)}`);
+  if (s.trim().length > 2 * maxLongBytes) throw new UnpicklingError(`integer literal of ${s.trim().length} digits is longer than the limit (not a torch checkpoint?)`);
   const v = BigInt(s.trim());
   return Number.isSafeInteger(Number(v)) ? Number(v) : v;
 }

@@ -164,7 +164,7 @@ export function tensorBytes(name: string, t: HostTensor): Uint8Array {
 }
 
 /** The JSON header, space-padded so that the data starts on an 8-byte boundary. */
-export function encodeHeader(tensors: LazyTensor[], metadata?: Record<string, string>): Uint8Array {
+export function encodeHeader(tensors: readonly { name: string; dtype: HostDtype; shape: number[] }[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;

@@ -162,13 +162,17 @@ function findStateDict(name: string, root: unknown): { dict: Map<string, TensorR
   return { dict, metadata: meta instanceof Map ? meta : undefined };
 }
 
+/** A stored view may repeat its storage (stride 0, overlapping strides) at most this many times… */
+export const maxExpansion = 16;
+/** …once it is larger than this many elements (small broadcast buffers stay loadable). */
+export const maxExpandedElements = 1 << 20;
+
 /** Copies one tensor out of its storage into a fresh C-order array. */
 function materialize(src: ByteSource, name: string, ref: TensorRef, dtype: HostDtype, span: StorageSpan): HostTensor {
   const item = storedItemSize[dtype];
   const shape = ref.shape;
   const numel = numelOf(shape);
-  const out = allocHostData(dtype, numel);
-  if (numel === 0) return { dtype, shape: [...shape], data: out };
+  if (numel === 0) return { dtype, shape: [...shape], data: allocHostData(dtype, 0) };
   const storageNumel = ref.storage.viewNumel ?? Math.floor(span.byteLength / item) - ref.storage.viewOffset;
   const base = ref.offset;
   let last = base;
@@ -184,6 +188,15 @@ function materialize(src: ByteSource, name: string, ref: TensorRef, dtype: HostD
       `tensor ${name} [${shape.join(',')}] needs storage elements ${base}..${last} but storage ${ref.storage.key} has only ${storageNumel}`,
     );
   }
+  // Checked before anything is allocated: a 759-byte torch.zeros(1).expand(40000, 40000) would
+  // otherwise become 6.4 GB in memory and on disk.
+  const stored = last - base + 1;
+  if (numel > maxExpansion * stored && numel > maxExpandedElements) {
+    throw new Error(
+      `tensor ${name} [${shape.join(',')}] (stride [${ref.stride.join(',')}]) repeats ${stored} stored element(s) into ${numel}; views that inflate more than ${maxExpansion}x beyond ${maxExpandedElements} elements are refused (save the tensor with .contiguous() if it is real)`,
+    );
+  }
+  const out = allocHostData(dtype, numel);
   const byteStart = span.byteOffset + (ref.storage.viewOffset + base) * item;
   if (contiguous) {
     readElements(src, byteStart, numel, dtype, out);

@@ -104,14 +104,22 @@ export class BatchNorm2d extends Module {
   get runningVar(): Tensor { return this.getBuffer('running_var'); }
   get numBatchesTracked(): Tensor { return this.getBuffer('num_batches_tracked'); }
   override forward(x: Tensor): Tensor {
+    return this.forwardFused(x);
+  }
+
+  /**
+   * relu(bn(x) + residual) (either part optional) as one op: the values of BatchNorm2d, then
+   * add, then ReLU, in one pass over the activation forward and one backward.
+   */
+  forwardFused(x: Tensor, fuse: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (x.rank < 2 || x.shape[1] !== this.numFeatures) throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape.join(',')}] has the wrong channel count`);
     if (this.training) {
       const nbt = this.numBatchesTracked;
       runKernel({ name: 'numBatchesTracked', body: linearMain(1, '  if (i == 0u) { n_set(0u, n_get(0u) + 1); }'), outputs: { n: nbt }, workgroups: grid1d(1, 1) });
     }
     return F.batchNorm(x, this.weight, this.bias, {
-      runningMean: this.runningMean, runningVar: this.runningVar, training: this.training, momentum: this.momentum, eps: this.eps,
-    });
+      runningMean: this.runningMean, runningVar: this.runningVar, training: this.training, momentum: this.momentum, eps: this.eps, relu: fuse.relu,
+    }, fuse.residual ?? null);
   }
 }
 

@@ -8,8 +8,9 @@ export const binaryOps = {
   mul: '$0 * $1',
   div: '$0 / $1',
   pow: 'powf($0, $1)',
-  maximum: 'max($0, $1)',
-  minimum: 'min($0, $1)',
+  // A NaN operand gives NaN, as torch.maximum/minimum do ($0 + $1 is that NaN).
+  maximum: 'select(max($0, $1), $0 + $1, isnanf($0) || isnanf($1))',
+  minimum: 'select(min($0, $1), $0 + $1, isnanf($0) || isnanf($1))',
   eq: 'select(0.0, 1.0, $0 == $1)',
   ne: 'select(0.0, 1.0, $0 != $1)',
   lt: 'select(0.0, 1.0, $0 < $1)',

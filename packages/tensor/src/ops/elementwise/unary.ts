@@ -9,7 +9,8 @@ export const unaryOps = {
   log: 'log($0)',
   sqrt: 'sqrt($0)',
   rsqrt: 'inverseSqrt($0)',
-  relu: 'max($0, 0.0)',
+  // NaN stays NaN, as in PyTorch (a bare max(NaN, 0) is 0 on some drivers and hides divergence).
+  relu: 'select(max($0, 0.0), $0, isnanf($0))',
   sigmoid: 'sigmoidf($0)',
   tanh: 'tanhf($0)',
   square: '$0 * $0',
@@ -43,5 +44,5 @@ export const ceil = (x: Tensor) => unary('ceil', x);
 /** Clamps into [min, max]; either bound may be ±Infinity to leave that side open. */
 export function clamp(x: Tensor, min: number, max: number): Tensor {
   if (Number.isNaN(min) || Number.isNaN(max) || min > max) throw new Error(`clamp: invalid bounds [${min}, ${max}] for shape [${x.shape.join(',')}]`);
-  return elementwise('clamp', 'clamp($0, $1, $2)', [x, Math.max(min, -3.4e38), Math.min(max, 3.4e38)]);
+  return elementwise('clamp', 'select(clamp($0, $1, $2), $0, isnanf($0))', [x, Math.max(min, -3.4e38), Math.min(max, 3.4e38)]);
 }

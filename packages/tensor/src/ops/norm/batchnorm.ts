@@ -46,6 +46,10 @@ export interface BatchNorm2dOptions {
   training: boolean;
   momentum?: number;
   eps?: number;
+  /** Added after the affine step, before the ReLU (same shape as x): ResNet's skip connection. */
+  residual?: Tensor | null;
+  /** Applies a ReLU to the result in the same pass. */
+  relu?: boolean;
 }
 
 function layout(op: string, x: Tensor): BnLayout {
@@ -68,6 +72,8 @@ function checkChannel(op: string, name: string, t: Tensor | null | undefined, C:
  * Training: normalises with the batch mean and biased variance and updates `runningMean` and
  * `runningVar` in place (momentum, unbiased variance). Eval: uses the running statistics.
  * Returns the saved mean and 1/sqrt(var + eps) used, which the backward needs.
+ * `residual` and `relu` fuse `relu(bn(x) + residual)` into the normalising pass; the backward then
+ * takes the output as `reluOut`.
  */
 export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; saveMean: Tensor; saveInvstd: Tensor } {
   const op = 'batchNorm2d';
@@ -76,6 +82,12 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   checkChannel(op, 'bias', o.bias, l.C, x.shape);
   checkChannel(op, 'runningMean', o.runningMean, l.C, x.shape);
   checkChannel(op, 'runningVar', o.runningVar, l.C, x.shape);
+  if (o.residual) {
+    o.residual.storage(op);
+    if (o.residual.dtype !== 'float32' || o.residual.shape.join() !== x.shape.join()) {
+      throw new Error(`${op}: residual ${o.residual.dtype} ${fmt(o.residual.shape)} must match input ${fmt(x.shape)}`);
+    }
+  }
   const momentum = o.momentum ?? 0.1;
   const eps = o.eps ?? 1e-5;
   if (o.training && l.N * l.HW <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
@@ -118,12 +130,14 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   const inputs: Record<string, Tensor> = { x, saveMean, saveInvstd };
   if (o.weight) inputs.weight = o.weight;
   if (o.bias) inputs.bias = o.bias;
+  if (o.residual) inputs.residual = o.residual;
+  const epilogue = { weight: !!o.weight, bias: !!o.bias, residual: !!o.residual, relu: !!o.relu };
   runKernel({
-    name: op,
-    body: bnNormalizeWgsl(l, { weight: !!o.weight, bias: !!o.bias }, wgFlat),
+    name: o.residual || o.relu ? `${op}${o.residual ? '.add' : ''}${o.relu ? '.relu' : ''}` : op,
+    body: bnNormalizeWgsl(l, epilogue, wgFlat),
     inputs,
     outputs: { out },
-    workgroups: grid1d(out.size, wgFlat),
+    workgroups: grid1d(l.HW % 4 === 0 ? out.size / 4 : out.size, wgFlat),
   });
   return { out, saveMean, saveInvstd };
 }
@@ -131,10 +145,13 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
 /**
  * Fused batch-norm backward: per-channel Σdy and Σdy·x̂ in one kernel (these are dbias and
  * dweight), then dx in one flat kernel. `training` (default true) says whether the forward used
- * batch statistics; in eval mode dx = γ·invstd·dy.
+ * batch statistics; in eval mode dx = γ·invstd·dy. `reluOut`: the forward was fused with a ReLU
+ * (`relu: true`) and this is its output; dy is then taken as 0 where it is not positive (the
+ * ReLU's gradient, folded into both kernels). The residual's gradient is that masked dy
+ * (`reluBackward(dy, reluOut)`), which the caller computes only when it needs it.
  */
 export function batchNorm2dBackward(
-  dy: Tensor, x: Tensor, weight: Tensor | null | undefined, saveMean: Tensor, saveInvstd: Tensor, options: { training?: boolean } = {},
+  dy: Tensor, x: Tensor, weight: Tensor | null | undefined, saveMean: Tensor, saveInvstd: Tensor, options: { training?: boolean; reluOut?: Tensor | null } = {},
 ): { dx: Tensor; dweight: Tensor; dbias: Tensor } {
   const op = 'batchNorm2dBackward';
   const l = layout(op, x);
@@ -144,13 +161,20 @@ export function batchNorm2dBackward(
   checkChannel(op, 'saveMean', saveMean, l.C, x.shape);
   checkChannel(op, 'saveInvstd', saveInvstd, l.C, x.shape);
   const training = options.training ?? true;
+  const reluOut = options.reluOut ?? null;
+  if (reluOut) {
+    reluOut.storage(op);
+    if (reluOut.dtype !== 'float32' || reluOut.shape.join() !== x.shape.join()) throw new Error(`${op}: reluOut ${reluOut.dtype} ${fmt(reluOut.shape)} must match input ${fmt(x.shape)}`);
+  }
+  const masked = !!reluOut;
+  const mask: Record<string, Tensor> = reluOut ? { reluOut } : {};
   const dweight = Tensor.empty([l.C], 'float32', `${op}.dweight`);
   const dbias = Tensor.empty([l.C], 'float32', `${op}.dbias`);
   const wgChannel = wgChannelOf();
   const P = chunksOf(l);
   if (P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
-    runKernel({ name: `${op}.reducePartial`, body: bnBackwardPartialWgsl(l, wgChannel, P), inputs: { dy, x, saveMean }, outputs: { part }, workgroups: [l.C, P, 1] });
+    runKernel({ name: `${op}.reducePartial`, body: bnBackwardPartialWgsl(l, wgChannel, P, masked), inputs: { dy, x, saveMean, ...mask }, outputs: { part }, workgroups: [l.C, P, 1] });
     runKernel({
       name: `${op}.reduceMerge`,
       body: bnBackwardMergeWgsl(l.C, 64, P),
@@ -162,22 +186,22 @@ export function batchNorm2dBackward(
   } else {
     runKernel({
       name: `${op}.reduce`,
-      body: bnBackwardReduceWgsl(l, wgChannel),
-      inputs: { dy, x, saveMean, saveInvstd },
+      body: bnBackwardReduceWgsl(l, wgChannel, masked),
+      inputs: { dy, x, saveMean, saveInvstd, ...mask },
       outputs: { dweight, dbias },
       workgroups: [l.C, 1, 1],
     });
   }
   const dx = Tensor.empty(x.shape, 'float32', op);
-  const inputs: Record<string, Tensor> = { dy, saveInvstd };
+  const inputs: Record<string, Tensor> = { dy, saveInvstd, ...mask };
   if (weight) inputs.weight = weight;
   if (training) Object.assign(inputs, { x, saveMean, dweight, dbias });
   runKernel({
     name: `${op}.dx`,
-    body: bnBackwardDxWgsl(l, !!weight, training, wgFlat),
+    body: bnBackwardDxWgsl(l, !!weight, training, wgFlat, masked),
     inputs,
     outputs: { dx },
-    workgroups: grid1d(dx.size, wgFlat),
+    workgroups: grid1d(l.HW % 4 === 0 ? dx.size / 4 : dx.size, wgFlat),
   });
   return { dx, dweight, dbias };
 }

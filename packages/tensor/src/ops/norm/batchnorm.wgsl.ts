@@ -85,21 +85,59 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 `;
 }
 
-export function bnNormalizeWgsl(l: BnLayout, affine: { weight: boolean; bias: boolean }, wg: number): string {
+/**
+ * What the normalising pass applies after x̂: γ and β (affine), a residual added before the ReLU
+ * (ResNet's `relu(bn2(conv2(…)) + identity)`), and the ReLU itself. One pass instead of up to
+ * three (normalise, add, relu), each a full read and write of the activation.
+ */
+export interface BnEpilogue { weight: boolean; bias: boolean; residual: boolean; relu: boolean }
+
+/** ReLU as `relu` and `reluBackward` define it (y > 0 keeps y; NaN and -0 become 0). */
+const reluOf = (v: string, vec: boolean) => (vec ? `select(vec4<f32>(0.0), ${v}, ${v} > vec4<f32>(0.0))` : `select(0.0, ${v}, ${v} > 0.0)`);
+
+export function bnNormalizeWgsl(l: BnLayout, e: BnEpilogue, wg: number): string {
   const total = l.N * l.C * l.HW;
+  const affine = `${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ' + bias_get(c)' : ''}`;
+  if (l.HW % 4 === 0) {
+    // vec4 loads (one per 4 elements; per-lane scalar loads are what bounds this pass on a CPU
+    // adapter), the channel index computed once per 4 elements; stores stay scalar.
+    return `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
+  if (i >= ${total / 4}u) { return; }
+  let c = (i / ${l.HW / 4}u) % ${l.C}u;
+  var y = (x_get4(i) - vec4<f32>(saveMean_get(c))) * saveInvstd_get(c)${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ' + vec4<f32>(bias_get(c))' : ''};
+${e.residual ? '  y += residual_get4(i);\n' : ''}${e.relu ? `  y = ${reluOf('y', true)};\n` : ''}  let o = i * 4u;
+  out_set(o, y.x);
+  out_set(o + 1u, y.y);
+  out_set(o + 2u, y.z);
+  out_set(o + 3u, y.w);
+}
+`;
+  }
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
   if (i >= ${total}u) { return; }
   let c = (i / ${l.HW}u) % ${l.C}u;
-  let y = (x_get(i) - saveMean_get(c)) * saveInvstd_get(c);
-  out_set(i, y${affine.weight ? ' * weight_get(c)' : ''}${affine.bias ? ' + bias_get(c)' : ''});
+  var y = (x_get(i) - saveMean_get(c)) * saveInvstd_get(c)${affine};
+${e.residual ? '  y += residual_get(i);\n' : ''}${e.relu ? `  y = ${reluOf('y', false)};\n` : ''}  out_set(i, y);
 }
 `;
 }
 
+/**
+ * The incoming gradient at element k: dy, or with `masked` (a fused ReLU after the batch norm)
+ * dy where the forward's output `reluOut` was positive and 0 elsewhere — reluBackward folded in.
+ */
+const gradAt = (k: string, masked: boolean, vec: boolean) => {
+  const g = vec ? 'get4' : 'get';
+  if (!masked) return `dy_${g}(${k})`;
+  return vec ? `select(vec4<f32>(0.0), dy_get4(${k}), reluOut_get4(${k}) > vec4<f32>(0.0))` : `select(0.0, dy_get(${k}), reluOut_get(${k}) > 0.0)`;
+};
+
 /** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
-export function bnBackwardReduceWgsl(l: BnLayout, wg: number): string {
+export function bnBackwardReduceWgsl(l: BnLayout, wg: number, masked = false): string {
   if (l.HW % 4 === 0) {
     return `${fold2(wg)}${at4(l)}${channelMain(wg, l)}
   let mean = vec4<f32>(saveMean_get(c));
@@ -108,7 +146,7 @@ export function bnBackwardReduceWgsl(l: BnLayout, wg: number): string {
   var b = vec4<f32>(0.0);
   for (var r = lid; r < ${(l.N * l.HW) / 4}u; r += ${wg}u) {
     let k = at4(c, r);
-    let g = dy_get4(k);
+    let g = ${gradAt('k', masked, true)};
     a += g;
     b += g * (x_get4(k) - mean);
   }
@@ -127,7 +165,7 @@ export function bnBackwardReduceWgsl(l: BnLayout, wg: number): string {
   var b = 0.0;
   for (var r = lid; r < M; r += ${wg}u) {
     let k = at(c, r);
-    let g = dy_get(k);
+    let g = ${gradAt('k', masked, false)};
     a += g;
     b += g * (x_get(k) - mean);
   }
@@ -144,20 +182,38 @@ export function bnBackwardReduceWgsl(l: BnLayout, wg: number): string {
  * dx = w·invstd·(dy − dbias/M − x̂·dweight/M) in training mode (the batch statistics depend on x),
  * dx = w·invstd·dy in eval mode.
  */
-export function bnBackwardDxWgsl(l: BnLayout, hasWeight: boolean, training: boolean, wg: number): string {
+export function bnBackwardDxWgsl(l: BnLayout, hasWeight: boolean, training: boolean, wg: number, masked = false): string {
   const total = l.N * l.C * l.HW;
   const M = l.N * l.HW;
-  return `@compute @workgroup_size(${wg})
+  const vec = l.HW % 4 === 0;
+  const head = `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${total}u) { return; }
-  let c = (i / ${l.HW}u) % ${l.C}u;
+  if (i >= ${vec ? total / 4 : total}u) { return; }
+  let c = (i / ${vec ? l.HW / 4 : l.HW}u) % ${l.C}u;
   let invstd = saveInvstd_get(c);
   let scale = invstd${hasWeight ? ' * weight_get(c)' : ''};
+`;
+  if (vec) {
+    // vec4 loads, scalar stores (as the normalising pass).
+    return `${head}  let g = ${gradAt('i', masked, true)};
+  ${training
+    ? `let xhat = (x_get4(i) - vec4<f32>(saveMean_get(c))) * invstd;
+  let d = scale * (g - vec4<f32>(dbias_get(c) / ${M}.0) - xhat * (dweight_get(c) / ${M}.0));`
+    : 'let d = scale * g;'}
+  let o = i * 4u;
+  dx_set(o, d.x);
+  dx_set(o + 1u, d.y);
+  dx_set(o + 2u, d.z);
+  dx_set(o + 3u, d.w);
+}
+`;
+  }
+  return `${head}  let g = ${gradAt('i', masked, false)};
   ${training
     ? `let xhat = (x_get(i) - saveMean_get(c)) * invstd;
-  dx_set(i, scale * (dy_get(i) - dbias_get(c) / ${M}.0 - xhat * dweight_get(c) / ${M}.0));`
-    : 'dx_set(i, scale * dy_get(i));'}
+  dx_set(i, scale * (g - dbias_get(c) / ${M}.0 - xhat * dweight_get(c) / ${M}.0));`
+    : 'dx_set(i, scale * g);'}
 }
 `;
 }
@@ -219,7 +275,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 /** Split backward sums: workgroup (c, p) writes chunk p's Σdy and Σdy·(x − mean); a merge sums them in order. */
-export function bnBackwardPartialWgsl(l: BnLayout, wg: number, P: number): string {
+export function bnBackwardPartialWgsl(l: BnLayout, wg: number, P: number, masked = false): string {
   const M = l.N * l.HW;
   const CH = Math.ceil(M / P);
   return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
@@ -231,7 +287,7 @@ export function bnBackwardPartialWgsl(l: BnLayout, wg: number, P: number): strin
   var b = 0.0;
   for (var r = r0 + lid; r < r1; r += ${wg}u) {
     let k = at(c, r);
-    let g = dy_get(k);
+    let g = ${gradAt('k', masked, false)};
     a += g;
     b += g * (x_get(k) - mean);
   }

@@ -13,6 +13,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;`;
 
 /** One invocation per output: first maximum of the window (a NaN wins, as in PyTorch's CPU kernel), index h*W+w. */
+const nanBits = (x: string) => `((bitcast<u32>(${x}) & 0x7fffffffu) > 0x7f800000u)`;
+
 export function maxPoolWgsl(g: PoolGeom, wg: number): string {
   const total = g.N * g.C * g.OH * g.OW;
   return `${head(wg)}
@@ -31,7 +33,7 @@ export function maxPoolWgsl(g: PoolGeom, wg: number): string {
       if (w < 0 || w >= ${g.W}) { continue; }
       let idx = h * ${g.W} + w;
       let v = x_get(base + u32(idx));
-      if (bi < 0 || v > best || v != v) { best = v; bi = idx; }
+      if (bi < 0 || (!${nanBits('best')} && (v > best || ${nanBits('v')}))) { best = v; bi = idx; }
     }
   }
   out_set(i, best);

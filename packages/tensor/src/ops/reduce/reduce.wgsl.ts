@@ -51,18 +51,25 @@ export interface Combiner {
   withIndex: boolean;
 }
 
+/** WGSL test for NaN by its bits (compilers may fold \`x != x\` to false). */
+const nan = (x: string) => `((bitcast<u32>(${x}) & 0x7fffffffu) > 0x7f800000u)`;
+
+/**
+ * NaN propagates as in PyTorch: max/min of a slice holding NaN is NaN, argmax/argmin point at the
+ * first NaN (torch treats NaN as the extreme). Plain WGSL max/min may drop a NaN operand.
+ */
 export const combiners: Record<'sum' | 'max' | 'min' | 'argmax' | 'argmin' | 'sumsqdev', Combiner> = {
   sum: { init: '0.0', step: 'acc += v;', merge: 'acc += sv[j];', result: 'acc * u.scale', withIndex: false },
   sumsqdev: { init: '0.0', step: 'let dv = v - center_get(o); acc += dv * dv;', merge: 'acc += sv[j];', result: 'acc * u.scale', withIndex: false },
-  max: { init: '-3.402823e38', step: 'acc = max(acc, v);', merge: 'acc = max(acc, sv[j]);', result: 'acc', withIndex: false },
-  min: { init: '3.402823e38', step: 'acc = min(acc, v);', merge: 'acc = min(acc, sv[j]);', result: 'acc', withIndex: false },
+  max: { init: '-3.402823e38', step: `if (!${nan('acc')} && (v > acc || ${nan('v')})) { acc = v; }`, merge: `if (!${nan('acc')} && (sv[j] > acc || ${nan('sv[j]')})) { acc = sv[j]; }`, result: 'acc', withIndex: false },
+  min: { init: '3.402823e38', step: `if (!${nan('acc')} && (v < acc || ${nan('v')})) { acc = v; }`, merge: `if (!${nan('acc')} && (sv[j] < acc || ${nan('sv[j]')})) { acc = sv[j]; }`, result: 'acc', withIndex: false },
   argmax: {
-    init: '-3.402823e38', step: 'if (v > acc || idx == 0xffffffffu) { acc = v; idx = r; }',
-    merge: 'if (sv[j] > acc || (sv[j] == acc && si[j] < idx)) { acc = sv[j]; idx = si[j]; }', result: 'i32(idx)', withIndex: true,
+    init: '-3.402823e38', step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v > acc || ${nan('v')}))) { acc = v; idx = r; }`,
+    merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] > acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`, result: 'i32(idx)', withIndex: true,
   },
   argmin: {
-    init: '3.402823e38', step: 'if (v < acc || idx == 0xffffffffu) { acc = v; idx = r; }',
-    merge: 'if (sv[j] < acc || (sv[j] == acc && si[j] < idx)) { acc = sv[j]; idx = si[j]; }', result: 'i32(idx)', withIndex: true,
+    init: '3.402823e38', step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v < acc || ${nan('v')}))) { acc = v; idx = r; }`,
+    merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] < acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`, result: 'i32(idx)', withIndex: true,
   },
 };
 

@@ -1,0 +1,113 @@
+/**
+ * Where the default job's epochs go, first epoch against the later ones: the CLI's own loaders,
+ * model, optimizer, training step and validation pass (packages/cli/src/train), with each epoch
+ * split into waiting for the loader, training steps, the validation pass, and the pipeline
+ * compilations inside them (count and milliseconds). The image disk cache starts cold (a fresh
+ * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it.
+ *
+ * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache]`
+ * (without --data it synthesises the built-in dataset into a temp folder, as the default run does).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+
+const args = process.argv.slice(2);
+const val = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+const cacheRoot = args.includes('--warm-cache') ? null : mkdtempSync(join(tmpdir(), 'cxr-startup-cache-'));
+if (cacheRoot) process.env.CXR_CACHE = cacheRoot;
+
+// Imported after CXR_CACHE is set: cacheDir() reads it when the loaders are made.
+const T = await import('@cxr/tensor');
+const { createModel } = await import('@cxr/models');
+const { synthesizeDataset } = await import('@cxr/data');
+const { defaultTrainConfig } = await import('../../packages/cli/src/config/trainConfig.ts');
+const { makeLoaders, openDataset } = await import('../../packages/cli/src/train/data.ts');
+const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
+const { trainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
+
+let dataDir = val('--data');
+let synthDir: string | null = null;
+if (!dataDir) {
+  synthDir = mkdtempSync(join(tmpdir(), 'cxr-startup-data-'));
+  await synthesizeDataset({ out: synthDir, perClass: 120, size: 96, seed: 0 });
+  dataDir = synthDir;
+}
+const config = {
+  ...defaultTrainConfig, data: dataDir, epochs: Number(val('--epochs') ?? 3), arch: val('--arch') ?? defaultTrainConfig.arch,
+  imageSize: Number(val('--image-size') ?? defaultTrainConfig.imageSize),
+};
+const folder = await openDataset(config, () => {}, (m: string) => console.warn(m));
+const loaders = makeLoaders(folder, config);
+const gpu = await T.getDevice();
+
+// Pipeline compilations, timed where they happen (PipelineCache.get compiles on a miss).
+const cache = gpu.pipelines as unknown as { get: (s: string, l: string) => GPUComputePipeline; size: number };
+const origGet = cache.get.bind(cache);
+let compileMs = 0;
+let compiles = 0;
+const byFamily = new Map<string, { n: number; ms: number }>();
+cache.get = (s: string, l: string) => {
+  const before = cache.size;
+  const t0 = performance.now();
+  const p = origGet(s, l);
+  if (cache.size !== before) {
+    const ms = performance.now() - t0;
+    compileMs += ms;
+    compiles++;
+    const f = l.split(' ')[0];
+    const e = byFamily.get(f) ?? { n: 0, ms: 0 };
+    e.n++; e.ms += ms;
+    byFamily.set(f, e);
+  }
+  return p;
+};
+
+const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
+const optimizer = buildOptimizer(config, model);
+console.log(`adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; load ${loadavg()[0].toFixed(1)}`);
+const rows: Record<string, number>[] = [];
+for (let epoch = 0; epoch < config.epochs; epoch++) {
+  const c0 = compileMs;
+  const n0 = compiles;
+  const t0 = performance.now();
+  let waitMs = 0;
+  let stepMs = 0;
+  let stepCompileMs = 0;
+  let steps = 0;
+  model.train();
+  const it = loaders.train.epoch(epoch)[Symbol.asyncIterator]();
+  for (;;) {
+    const w0 = performance.now();
+    const next = await it.next();
+    waitMs += performance.now() - w0;
+    if (next.done) break;
+    const s0 = performance.now();
+    const cs = compileMs;
+    await trainStep(model, optimizer, config.loss, next.value);
+    stepMs += performance.now() - s0;
+    stepCompileMs += compileMs - cs;
+    steps++;
+  }
+  const v0 = performance.now();
+  const cv = compileMs;
+  model.eval();
+  await predictAll(model, loaders.val, config.loss, 0);
+  const valMs = performance.now() - v0;
+  const row = {
+    epoch: epoch + 1, totalS: (performance.now() - t0) / 1000, loaderWaitS: waitMs / 1000, stepsS: stepMs / 1000, steps,
+    stepCompileS: stepCompileMs / 1000, valS: valMs / 1000, valCompileS: (compileMs - cv) / 1000, compiles: compiles - n0, compileS: (compileMs - c0) / 1000,
+    load: loadavg()[0],
+  };
+  rows.push(row);
+  console.log(`epoch ${row.epoch}: ${row.totalS.toFixed(1)} s = loader wait ${row.loaderWaitS.toFixed(1)} + ${steps} steps ${row.stepsS.toFixed(1)} (of which compiling ${row.stepCompileS.toFixed(1)}) + validation ${row.valS.toFixed(1)} (compiling ${row.valCompileS.toFixed(1)}); ${row.compiles} pipelines compiled; load ${row.load.toFixed(1)}`);
+}
+const later = rows.slice(1).map((r) => r.totalS);
+if (later.length) console.log(`first epoch / mean of later epochs: ${(rows[0].totalS / (later.reduce((a, b) => a + b, 0) / later.length)).toFixed(2)}x`);
+console.log(`compilation by kernel family: ${[...byFamily.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12).map(([f, e]) => `${f} ${e.n}x ${(e.ms / 1000).toFixed(1)} s`).join(', ')}`);
+if (args.includes('--json')) console.log(JSON.stringify(rows));
+model.parameters().forEach((p) => p.dispose());
+await T.destroyDevice();
+if (cacheRoot) rmSync(cacheRoot, { recursive: true, force: true });
+if (synthDir) rmSync(synthDir, { recursive: true, force: true });

@@ -1,0 +1,119 @@
+// The per-epoch checkpoint is a set (weights, optimizer state, trainer.json). Before, a kill
+// between last.safetensors and trainer.json left weights of epoch 2 with the trainer state of
+// epoch 1, and --resume used them together without a word. Now the set's epochs must agree;
+// a torn set falls back to the previous complete one, saying so.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as T from '@cxr/tensor';
+import { crossEntropy, Linear, SGD } from '@cxr/nn';
+import { openSafetensors } from '@cxr/models';
+import { checkpointFiles, fileEpoch, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from '../src/train/checkpoint.ts';
+import { modelInfoFor } from '../src/train/modelFile.ts';
+
+beforeAll(async () => { await T.getDevice(); });
+afterAll(() => T.destroyDevice());
+
+const info = modelInfoFor({ arch: 'linear', head: 'replace', imageSize: 5 }, ['a', 'b', 'c'], null);
+const state = (epoch: number) => ({ epoch, bestValAccuracy: 0.5, bestEpoch: epoch, generator: { seed: 1, calls: epoch }, scheduler: null });
+
+function setup() {
+  const model = new Linear(5, 3, { generator: new T.Generator(1) });
+  const optimizer = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+  return { model, optimizer };
+}
+
+async function step(model: Linear, optimizer: SGD): Promise<void> {
+  const x = T.tensor(Float32Array.from({ length: 10 }, (_, i) => Math.sin(i)), [2, 5]);
+  const y = T.tensor(new Int32Array([0, 2]), [2], 'int32');
+  const l = crossEntropy(model.forward(x), y);
+  l.backward();
+  optimizer.step();
+  optimizer.zeroGrad();
+  for (const t of [x, y, l]) t.dispose();
+}
+
+async function weightsOf(model: Linear): Promise<number[]> {
+  return Array.from(await model.weight.toArray());
+}
+
+describe('checkpoint set', () => {
+  it('a kill between the files falls back to the previous complete epoch, saying so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model, optimizer } = setup();
+    await step(model, optimizer);
+    await saveCheckpoint(dir, model, optimizer, state(1), info);
+    expect(readdirSync(dir).sort()).toEqual([checkpointFiles.last, checkpointFiles.optimizer, checkpointFiles.trainer].sort());
+    await step(model, optimizer);
+    await saveCheckpoint(dir, model, optimizer, state(2), info);
+    const epoch2 = await weightsOf(model);
+    // Reconstruct a kill during epoch 3's save, after last.safetensors and before trainer.json.
+    await step(model, optimizer);
+    for (const k of ['trainer', 'optimizer', 'last'] as const) renameSync(join(dir, checkpointFiles[k]), join(dir, checkpointFiles[`${k}Previous` as 'lastPrevious']));
+    await saveModel(join(dir, checkpointFiles.last), model, 3, info);
+    expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(3);
+
+    const fresh = setup();
+    const said: string[] = [];
+    const s = loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m));
+    expect(s.epoch).toBe(2);
+    expect(said.join('\n')).toMatch(/the newest checkpoint is incomplete \(trainer\.json epoch missing, last\.safetensors epoch 3, optimizer\.safetensors epoch missing\).*resuming from the complete set of epoch 2/);
+    expect(await weightsOf(fresh.model)).toEqual(epoch2);
+    expect(epoch2).not.toEqual(await weightsOf(model)); // epoch 3's weights were not used
+    // The set of epoch 2 is now the current one and the torn files are gone.
+    expect(readdirSync(dir).sort()).toEqual([checkpointFiles.last, checkpointFiles.optimizer, checkpointFiles.trainer].sort());
+    expect(fileEpoch(join(dir, checkpointFiles.optimizer))).toBe(2);
+  });
+
+  it('files of different epochs with no complete set are refused, naming each file\'s epoch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model, optimizer } = setup();
+    await saveCheckpoint(dir, model, optimizer, state(1), info);
+    await saveModel(join(dir, checkpointFiles.last), model, 2, info); // weights ahead of trainer.json
+    const fresh = setup();
+    expect(() => loadCheckpoint(dir, fresh.model, fresh.optimizer)).toThrow(/no complete checkpoint to resume from \(trainer\.json epoch 1, last\.safetensors epoch 2, optimizer\.safetensors epoch 1\)/);
+  });
+
+  it('every file of the set carries its epoch; a complete save leaves no previous set behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model, optimizer } = setup();
+    await step(model, optimizer);
+    await saveCheckpoint(dir, model, optimizer, state(7), info);
+    expect(openSafetensors(join(dir, checkpointFiles.optimizer)).metadata.epoch).toBe('7');
+    expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(7);
+    expect(existsSync(join(dir, checkpointFiles.lastPrevious))).toBe(false);
+    const fresh = setup();
+    loadCheckpoint(dir, fresh.model, fresh.optimizer);
+    expect(await weightsOf(fresh.model)).toEqual(await weightsOf(model));
+  });
+});
+
+describe('loadModelFile messages', () => {
+  it('only a key/shape mismatch gets the --arch/--head hint; other failures keep their own reason', async () => {
+    // Before: every failure read "... does not fit this model (check --arch and --head): " with the reason cut off.
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model } = setup();
+    const truncated = join(dir, 'truncated.safetensors');
+    await saveModel(truncated, model, 1, info);
+    writeFileSync(truncated, readFileSync(truncated).subarray(0, 60));
+    expect(() => loadModelFile(truncated, model)).toThrow(/truncated\.safetensors: safetensors: header says \d+ bytes of JSON but the file has only 52/);
+    expect(() => loadModelFile(truncated, model)).not.toThrow(/does not fit/);
+    const other = new Linear(5, 4);
+    const good = join(dir, 'good.safetensors');
+    await saveModel(good, model, 1, info);
+    expect(() => loadModelFile(good, other)).toThrow(/does not fit this model \(check --arch and --head\): mis-shaped keys \(2\):; weight: file \[3,5\] vs model \[4,5\]/);
+    rmSync(good);
+    expect(() => loadModelFile(good, other)).toThrow(/ENOENT|no such file/);
+  });
+
+  it('NaN weights are refused, naming the file and tensor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model } = setup();
+    const nanModel = new Linear(5, 3);
+    nanModel.loadStateDict(new Map([['bias', T.tensor(new Float32Array([0, NaN, 1]), [3])]]), { strict: false });
+    const file = join(dir, 'nan.safetensors');
+    await saveModel(file, nanModel, 1, info);
+    expect(() => loadModelFile(file, model)).toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
+  });
+});

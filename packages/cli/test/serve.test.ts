@@ -1,0 +1,79 @@
+// `cxr serve`: the viewer's static server. Local only, only the page's files and the run's model.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../src/commands/serve.ts';
+
+let work: string;
+let server: Server;
+let url: URL;
+
+/** A raw GET, so the Host header and the path go out exactly as given. */
+function get(path: string, host = url.host): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port: url.port, path, headers: { Host: host } }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => ok({ status: res.statusCode!, body, headers: res.headers }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'cxr-serve-'));
+  const page = join(work, 'page');
+  mkdirSync(join(page, 'assets'), { recursive: true });
+  writeFileSync(join(page, 'index.html'), '<!doctype html><title>viewer</title>');
+  writeFileSync(join(page, 'assets', 'app.js'), 'export {};');
+  writeFileSync(join(work, 'secret.txt'), 'not for the browser');
+  const run = join(work, 'run');
+  mkdirSync(run);
+  writeFileSync(join(run, 'config.json'), JSON.stringify({ arch: 'resnet18', head: 'mlp:64', imageSize: 96 }));
+  writeFileSync(join(run, 'metrics.json'), JSON.stringify({ splits: { test: { classNames: ['covid', 'normal'] } } }));
+  writeFileSync(join(run, 'model.safetensors'), new Uint8Array([1, 2, 3, 4]));
+  const s = await startServer({ run, port: 0, page });
+  server = s.server;
+  url = new URL(s.url);
+});
+
+afterAll(async () => {
+  await new Promise((r) => server?.close(r));
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('cxr serve', () => {
+  it('listens on 127.0.0.1 only, and its URL preloads the run with the run\'s settings', () => {
+    expect((server.address() as { address: string }).address).toBe('127.0.0.1');
+    expect(url.hostname).toBe('127.0.0.1');
+    expect(Object.fromEntries(url.searchParams)).toEqual({ model: 'run/model.safetensors', arch: 'resnet18', head: 'mlp:64', classes: 'covid,normal', size: '96', filter: 'bicubic' });
+  });
+
+  it('serves the page, its assets and the run\'s model', async () => {
+    const index = await get('/');
+    expect(index.status).toBe(200);
+    expect(index.headers['content-type']).toMatch(/^text\/html/);
+    expect(index.body).toContain('<title>viewer</title>');
+    expect((await get('/assets/app.js')).headers['content-type']).toMatch(/^text\/javascript/);
+    const model = await get('/run/model.safetensors');
+    expect(model.status).toBe(200);
+    expect([...Buffer.from(model.body, 'latin1')]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('refuses other hosts (DNS rebinding) and anything outside the page', async () => {
+    expect((await get('/', 'evil.example:80')).status).toBe(421);
+    expect((await get('/../secret.txt')).status).toBe(404);
+    expect((await get('/%2e%2e/secret.txt')).status).toBe(404);
+    expect((await get('/assets')).status).toBe(404);
+    expect((await get('/nope.js')).status).toBe(404);
+  });
+
+  it('says which port is taken', async () => {
+    await expect(startServer({ port: Number(url.port), page: join(work, 'page') })).rejects.toThrow(`serve: port ${url.port} is in use`);
+  });
+});
