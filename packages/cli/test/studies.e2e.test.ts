@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeDataset } from '@cxr/data';
 import { readModelInfo } from '@cxr/models';
@@ -164,7 +165,9 @@ describe('a manifest with patient groups, interrupted with Ctrl-C and resumed', 
     }
     writeFileSync(join(work, 'patients.csv'), rows.join('\n') + '\n');
     const args = ['train', '--data', work, '--manifest', 'patients.csv', '--epochs', '30', '--out', 'runs/ctrlc', ...tiny];
-    const child = spawn(tsx, [main, ...args], { cwd: work, env: env() });
+    // One process (node with tsx's loader), not the tsx CLI wrapper, so the signal and the exit code are the CLI's own.
+    const loader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', loader, main, ...args], { cwd: work, env: env() });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
