@@ -27,8 +27,8 @@ describe('progress bar', () => {
     expect(bar.stop()).toBeCloseTo(20, 6);
     const lines = text().split('\n').filter(Boolean);
     expect(lines).toEqual([
-      'epoch  2/10 train 40% 40/100 img | loss 0.5123 | acc 81.3% | 20.0 img/s | ETA 3s',
-      'epoch  2/10 train 100% 100/100 img | loss 0.4000 | acc 85.0% | 20.0 img/s | ETA 0s',
+      'epoch  2/10 train 40% | 40/100 img | loss 0.5123 | acc 81.3% | 20.0 img/s | ETA 3s',
+      'epoch  2/10 train 100% | 100/100 img | loss 0.4000 | acc 85.0% | 20.0 img/s | ETA 0s',
     ]);
     expect(text()).not.toMatch(/\r|\x1b\[/); // nothing redrawn: no carriage returns or cursor codes
     const many = captureStream();

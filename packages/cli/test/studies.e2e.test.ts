@@ -65,7 +65,7 @@ describe('Kaggle COVID-19 Radiography layout, three classes end to end', () => {
     expect(r.stdout).toMatch(/left out by --classes: Lung_Opacity \(6 images\)/);
     expect(r.stdout).toMatch(/ignored 1 folder\(s\) that are not classes or images \(16 files\): COVID\/masks/);
     // not a terminal: plain progress lines, no redrawn bar
-    expect(r.stdout).toMatch(/^epoch 1\/1 train 100% \d+\/\d+ img/m);
+    expect(r.stdout).toMatch(/^epoch 1\/1 train 100% \| \d+\/\d+ img/m);
     expect(r.stdout).not.toMatch(/\r/);
     const m = metricsOf('runs/three');
     expect(m.classes).toEqual(['covid-19', 'normal', 'pneumonia']);

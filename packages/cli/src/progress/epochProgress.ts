@@ -84,7 +84,7 @@ export function createEpochProgress(options: EpochProgressOptions): EpochProgres
   };
 }
 
-/** Plain lines for logs: `epoch 2/10 train 50% 5000/10000 img | loss … | acc … | … img/s | ETA …`. */
+/** Plain lines for logs: `epoch 2/10 train 50% | 5000/10000 img | loss … | acc … | … img/s | ETA …`. */
 function lineProgress(options: EpochProgressOptions, label: string, stream: NodeJS.WritableStream, now: () => number, start: number): EpochProgress {
   const every = Math.max(1, Math.min(100, options.everyPercent ?? 25));
   let done = 0;
@@ -96,7 +96,7 @@ function lineProgress(options: EpochProgressOptions, label: string, stream: Node
     const pct = options.total > 0 ? Math.floor((done / options.total) * 100) : 100;
     const loss = Number.isFinite(last.loss) ? last.loss.toFixed(4) : '-';
     const acc = Number.isFinite(last.accuracy) ? `${(last.accuracy * 100).toFixed(1)}%` : '-';
-    stream.write(`${label} ${pct}% ${done}/${options.total} img | loss ${loss} | acc ${acc} | ${ips.toFixed(1)} img/s | ETA ${ips > 0 ? formatEta((options.total - done) / ips) : '?'}\n`);
+    stream.write(`${label} ${pct}% | ${done}/${options.total} img | loss ${loss} | acc ${acc} | ${ips.toFixed(1)} img/s | ETA ${ips > 0 ? formatEta((options.total - done) / ips) : '?'}\n`);
   };
   return {
     update(value, stats) {
