@@ -27,7 +27,7 @@ function layers(batch: number): Layer[] {
     [3, 64, 224, 1], [64, 64, 224, 1], [64, 128, 112, 1], [128, 128, 112, 1], [128, 256, 56, 1], [256, 256, 56, 2],
     [256, 512, 28, 1], [512, 512, 28, 2], [512, 512, 14, 3],
   ];
-  const out: Layer[] = vgg.map(([C, O, H, count], i) => ({
+  const out: Layer[] = vgg.map(([C, O, H, count]) => ({
     net: 'VGG16', name: `vgg16 ${C}→${O} 3x3 @${H}`, N: batch, C, O, H, k: 3, s: 1, p: 1, count,
     target: C === 128 && O === 128 && H === 112 ? 'vgg-like' as const : undefined,
   }));

@@ -13,6 +13,7 @@ mkdirSync(out, { recursive: true });
 const report: Record<string, unknown> = {};
 const log = (...a: unknown[]) => console.log(...a);
 
+// biome-ignore lint/suspicious/noConfusingVoidType: timed bodies either return a tensor to free or nothing
 async function time(fn: () => T.Tensor | void, reps: number): Promise<number> {
   const w = fn(); if (w) w.dispose();
   await T.sync();

@@ -5,7 +5,8 @@
  * compilations inside them (count and milliseconds). The image disk cache starts cold (a fresh
  * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it.
  *
- * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache]`
+ * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--keep-priority]`
+ * (MESA_SHADER_CACHE_DISABLE=true measures cold compilation: lavapipe keeps compiled shaders on disk.)
  * (without --data it synthesises the built-in dataset into a temp folder, as the default run does).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,7 +41,9 @@ const config = {
 };
 const folder = await openDataset(config, () => {}, (m: string) => console.warn(m));
 const loaders = makeLoaders(folder, config);
-const gpu = await T.getDevice();
+// --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
+// CPU adapter by default, and pipelines compile on that thread).
+const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });
 
 // Pipeline compilations, timed where they happen (PipelineCache.get compiles on a miss).
 const cache = gpu.pipelines as unknown as { get: (s: string, l: string) => GPUComputePipeline; size: number };
@@ -66,7 +69,7 @@ cache.get = (s: string, l: string) => {
 
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
-console.log(`adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; load ${loadavg()[0].toFixed(1)}`);
+console.log(`adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; load ${loadavg()[0].toFixed(1)}`);
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {
   const c0 = compileMs;

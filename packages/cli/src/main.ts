@@ -7,6 +7,7 @@ import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/evaluate.ts';
 import { experimentsCommand } from './commands/experiments.ts';
 import { predictCliCommand } from './commands/predict.ts';
+import { explainCliCommand } from './commands/explain.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
 import { weightsCommand } from './commands/weights.ts';
@@ -20,7 +21,7 @@ export function buildProgram(): Command {
   const program = new Command('cxr').description('CXR: fine-tune ImageNet CNNs on chest X-rays with a WebGPU engine')
     .version(cxrVersion(), '-V, --version', 'print the version').exitOverride()
     .addHelpText('after', helpExamples(['cxr                      # the built-in default run', 'cxr train --data data/covid --arch vgg16 --out runs/vgg', 'cxr predict --model runs/vgg/model.safetensors xray.png']));
-  for (const command of [trainCommand(), evalCommand(), predictCliCommand(), serveCommand(), dataCommand(), weightsCommand(), experimentsCommand(), envCommand(), cacheCommand()]) {
+  for (const command of [trainCommand(), evalCommand(), predictCliCommand(), explainCliCommand(), serveCommand(), dataCommand(), weightsCommand(), experimentsCommand(), envCommand(), cacheCommand()]) {
     program.addCommand(command);
   }
   // Errors and --help throw (CommanderError) instead of exiting, in subcommands too, so main() picks the exit code.

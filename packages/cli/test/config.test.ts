@@ -6,7 +6,7 @@ import { ConfigError } from '../src/config/configError.ts';
 import { parseConfigText, toCamelKey } from '../src/config/configFile.ts';
 import { resolveFreeze } from '../src/config/freezeSpec.ts';
 import { parseHead, parseSchedule, parseWeights } from '../src/config/optionValues.ts';
-import { matchesAnyGlob } from '../src/config/parameterGlob.ts';
+import { nameMatcher } from '@cxr/nn';
 import { architectures } from '../src/config/architectures.ts';
 import { defaultTrainConfig } from '../src/config/trainConfig.ts';
 import { buildTrainCommand, parseTrainArgs, resolveTrainArgs } from '../src/config/trainCommand.ts';
@@ -39,14 +39,14 @@ describe('train options', () => {
       '--data', 'd', '--arch', 'VGG16', '--weights', weights, '--head', 'mlp:2000', '--freeze', 'vgg-convs:0,2,5',
       '--optimizer', 'sgd', '--lr', '1e-5', '--momentum', '0.8', '--weight-decay', '5e-4', '--schedule', 'step:7:0.5',
       '--epochs', '12', '--batch-size', '8', '--image-size', '224', '--loss', 'focal', '--augment', 'standard', '--seed', '42',
-      '--out', 'runs/x', '--limit-per-class', '10', '--force',
+      '--out', 'runs/x', '--limit-per-class', '10', '--force', '--threshold', 'sens:0.95', '--calibrate', 'temperature', '--dedupe',
       '--manifest', 'm.csv', '--classes', 'COVID=infected,Normal=normal', '--val-fraction', '0.2', '--positive', 'infected',
       '--select-by', 'val-auc', '--patience', '3', '--balanced', '--class-weights', 'auto', '--keep-checkpoints', '--cache-max-gb', '2.5',
     ]);
     expect(config).toEqual({
       data: 'd', arch: 'vgg16', weights, head: 'mlp:2000', freeze: 'vgg-convs:0,2,5', optimizer: 'sgd', lr: 1e-5, momentum: 0.8,
       weightDecay: 5e-4, schedule: 'step:7:0.5', epochs: 12, batchSize: 8, imageSize: 224, loss: 'focal', augment: 'standard',
-      seed: 42, out: 'runs/x', limitPerClass: 10, skipBadImages: false, resume: false, force: true,
+      seed: 42, out: 'runs/x', limitPerClass: 10, skipBadImages: false, resume: false, force: true, threshold: 'sens:0.95', calibrate: 'temperature', dedupe: true,
       manifest: 'm.csv', classes: 'COVID=infected,Normal=normal', valFraction: 0.2, positive: 'infected', selectBy: 'val-auc', patience: 3,
       balanced: true, classWeights: 'auto', keepCheckpoints: true, cacheMaxGb: 2.5,
     });
@@ -168,11 +168,11 @@ describe('freeze presets', () => {
   });
   it('glob matching is segment-aware', () => {
     const backbone = resolveFreeze('backbone', 'resnet18');
-    expect(matchesAnyGlob('layer3.1.bn2.running_mean', backbone)).toBe(true);
-    expect(matchesAnyGlob('fc.weight', backbone)).toBe(false);
-    expect(matchesAnyGlob('features.2.weight', resolveFreeze('vgg-convs:2', 'vgg16'))).toBe(true);
-    expect(matchesAnyGlob('features.28.weight', resolveFreeze('vgg-convs:2', 'vgg16'))).toBe(false);
-    expect(matchesAnyGlob('layer1.0.conv1.weight', ['layer1.*.weight'])).toBe(false);
-    expect(matchesAnyGlob('layer1.0.weight', ['layer1.*.weight'])).toBe(true);
+    expect(nameMatcher(backbone)('layer3.1.bn2.running_mean')).toBe(true);
+    expect(nameMatcher(backbone)('fc.weight')).toBe(false);
+    expect(nameMatcher(resolveFreeze('vgg-convs:2', 'vgg16'))('features.2.weight')).toBe(true);
+    expect(nameMatcher(resolveFreeze('vgg-convs:2', 'vgg16'))('features.28.weight')).toBe(false);
+    expect(nameMatcher('layer1.*.weight')('layer1.0.conv1.weight')).toBe(false);
+    expect(nameMatcher('layer1.*.weight')('layer1.0.weight')).toBe(true);
   });
 });

@@ -44,7 +44,7 @@ describe('cxr train', () => {
     const r = cxr(['train', '--data', data, '--out', 'runs/a', ...tiny, '--keep-checkpoints']);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(work, 'runs/a');
-    for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json']) {
+    for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'audit.json', 'MODEL_CARD.md', 'roc.png', 'pr.png', 'calibration.png']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
@@ -59,16 +59,36 @@ describe('cxr train', () => {
     expect(history).toHaveLength(3);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(config.arch).toBe('resnet18');
-    for (const png of ['curves.png', 'confusion.png', 'samples.png']) {
+    for (const png of ['curves.png', 'confusion.png', 'samples.png', 'roc.png', 'pr.png', 'calibration.png']) {
       expect(readFileSync(join(dir, png)).subarray(1, 4).toString()).toBe('PNG');
     }
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/## Metrics[\s\S]*curves\.png[\s\S]*confusion\.png/);
     expect(weightsOf(join(dir, 'model.safetensors')).get('fc.weight')!.length).toBe(512 * 2);
+    // Evidence: intervals at the validation threshold, calibration, Grad-CAM, audit, model card.
+    const ev = metrics.evidence;
+    expect(ev.threshold.chosenOn).toBe('val');
+    expect(ev.threshold.spec).toBe('youden');
+    const acc = ev.intervals.test.accuracy;
+    expect(acc.ci.low).toBeLessThanOrEqual(acc.value);
+    expect(acc.ci.high).toBeGreaterThanOrEqual(acc.value);
+    expect(ev.intervals.test.auc.value).toBeCloseTo(metrics.splits.test.auc, 10);
+    expect(ev.calibration.bins).toBe(15);
+    expect(ev.gradCam.layer).toBe('layer4');
+    expect(ev.gradCam.images.length).toBeGreaterThan(0);
+    const report = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(report).toMatch(/## Metrics with 95% intervals[\s\S]*## Operating point[\s\S]*roc\.png[\s\S]*## Calibration[\s\S]*## Grad-CAM[\s\S]*## Data audit/);
+    const audit = JSON.parse(readFileSync(join(dir, 'audit.json'), 'utf8'));
+    expect(audit.shortcutProbe.fires).toBe(false);
+    expect(r.stdout + r.stderr).toMatch(/data audit of .*: \d+ images/);
+    const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toMatch(/Research only, not diagnosis/);
+    expect(card).toContain(`${ev.threshold.value.toFixed(4)}`);
+    expect(card).toMatch(/## Known limits/);
   });
 
   it('resumes after a kill and ends with the weights of an uninterrupted run', async () => {
     const dir = join(work, 'runs/b');
-    const killed = spawnSync(tsx, [main, 'train', '--data', data, '--out', 'runs/b', ...tiny], {
+    const killed = spawnSync(tsx, [main, 'train', '--data', data, '--out', 'runs/b', '--calibrate', 'temperature', ...tiny], {
       cwd: work, encoding: 'utf8', env: { ...process.env, CXR_CACHE: join(work, 'cache'), CXR_KILL_AFTER_EPOCH: '1' },
     });
     // tsx relays its child's death as exit status 128 + 9.
@@ -77,9 +97,17 @@ describe('cxr train', () => {
     const again = cxr(['train', '--data', data, '--out', 'runs/b', ...tiny]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds an unfinished run; pass --resume/);
-    // The bare form the README shows: the run's config.json supplies every setting.
+    // The bare form the README shows: the run's config.json supplies every setting (--calibrate too);
+    // --keep-checkpoints keeps last.safetensors for the comparison below.
     const r = cxr(['train', '--out', 'runs/b', '--resume', '--keep-checkpoints']);
     expect(r.code, r.stderr).toBe(0);
+    // --calibrate temperature: fitted on validation, reported before/after, stored with the model.
+    const cal = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.calibration;
+    expect(cal.temperature).toBeGreaterThan(0);
+    expect(cal.eceAfter).toBeGreaterThanOrEqual(0);
+    const stored = openSafetensors(join(dir, 'model.safetensors'));
+    expect(Number(stored.metadata.temperature)).toBeCloseTo(cal.temperature, 12);
+    stored.close();
     expect(r.stdout).toMatch(/resuming .* after epoch 1/);
     const a = weightsOf(join(work, 'runs/a/last.safetensors'));
     const b = weightsOf(join(dir, 'last.safetensors'));
@@ -93,14 +121,51 @@ describe('cxr train', () => {
     const files = readdirSync(testDir).flatMap((c) => readdirSync(join(testDir, c)).map((f) => join(testDir, c, f))).sort();
     const p = cxr(['predict', '--run', dir, '--json', ...files]);
     expect(p.code, p.stderr).toBe(0);
-    const preds = JSON.parse(p.stdout) as { file: string; probs: number[]; logits: number[]; label: string }[];
+    const preds = JSON.parse(p.stdout) as { file: string; probs: number[]; logits: number[]; label: string; threshold: number | null }[];
     expect(preds).toHaveLength(files.length);
     for (const q of preds) expect(q.probs.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
     const e = cxr(['eval', '--run', dir, '--split', 'test']);
     expect(e.code, e.stderr).toBe(0);
     const m = JSON.parse(readFileSync(join(dir, 'eval-test.json'), 'utf8'));
     const correct = preds.filter((q) => q.file.includes(`/test/${q.label}/`)).length;
-    expect(correct / preds.length).toBeCloseTo(m.accuracy, 10);
+    // Both apply the model's stored decision rule (threshold chosen on validation).
+    expect(correct / preds.length).toBeCloseTo(m.atThreshold.accuracy.value, 10);
+    expect(preds[0].threshold).toBe(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.threshold.value);
+  });
+});
+
+describe('cxr explain', () => {
+  it('writes one overlay PNG per image, or the maps as numbers with --json', () => {
+    const dir = join(work, 'runs/a');
+    const files = ['infected', 'normal'].map((c) => join(data, 'test', c, readdirSync(join(data, 'test', c)).sort()[0]));
+    const r = cxr(['explain', '--run', dir, '--out', join(work, 'explain'), ...files]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of files) {
+      const png = join(work, 'explain', `${f.split('/').pop()!.replace(/\.[^.]+$/, '')}.gradcam.png`);
+      expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
+    }
+    const j = cxr(['explain', '--run', dir, '--json', '--class', 'normal', files[0]]);
+    expect(j.code, j.stderr).toBe(0);
+    const [x] = JSON.parse(j.stdout);
+    expect(x.class).toBe('normal');
+    expect(x.layer).toBe('layer4');
+    expect(x.map).toHaveLength(32 * 32);
+    expect(Math.max(...x.map)).toBeLessThanOrEqual(1);
+    expect(Math.min(...x.map)).toBeGreaterThanOrEqual(0);
+    const bad = cxr(['explain', '--run', dir, '--class', 'covid', files[0]]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--class covid is not one of infected, normal/);
+  });
+});
+
+describe('cxr data audit', () => {
+  it('--json prints what audit.json holds', () => {
+    const r = cxr(['data', 'audit', data, '--json', '--out', join(work, 'audit.json')]);
+    expect(r.code, r.stderr).toBe(0);
+    const a = JSON.parse(r.stdout);
+    expect(a).toEqual(JSON.parse(readFileSync(join(work, 'audit.json'), 'utf8')));
+    expect(a.files).toBe(28);
+    expect(a.shortcutProbe.auc).toBeGreaterThan(0);
   });
 });
 
@@ -114,6 +179,8 @@ describe('bad input: one-line errors and non-zero exits', () => {
       copyFileSync(join(data, 'train/infected', readdirSync(join(data, 'train/infected'))[0]), join(d, 'a.png'));
       return ['train', '--data', join(work, 'single'), '--out', 'runs/x', ...tiny];
     }, /need at least 2/],
+    ['a bad --threshold', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--threshold', 'best'], /--threshold best: use youden/],
+    ['data audit of a missing folder', () => ['data', 'audit', join(work, 'nope')], /data audit: .*nope: no such folder/],
     ['an unknown architecture', () => ['train', '--data', data, '--arch', 'resnet19', '--out', 'runs/x'], /unknown --arch 'resnet19'/],
     ['an image size too small', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--image-size', '16'], /image-size/],
     // The file records its head, so the contradiction is named before any loading.

@@ -10,6 +10,10 @@ import { chooseThreshold, parseThresholdSpec } from '../src/metrics/threshold.ts
 import { applyTemperature, calibration, fitTemperature, negativeLogLikelihood } from '../src/metrics/calibration.ts';
 import { pairedBootstrap } from '../src/metrics/pairedBootstrap.ts';
 import { rocAuc } from '../src/metrics/rocAuc.ts';
+import { compareWithBest, formatPairedComparison, readTestScores } from '../src/experiments/pairedComparison.ts';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 describe('Wilson interval', () => {
   it('matches Newcombe (1998) Table I to 4 decimals', () => {
@@ -151,5 +155,44 @@ describe('calibration', () => {
     expect(nll(T)).toBeLessThanOrEqual(nll(T * 1.02));
     expect(nll(T)).toBeLessThanOrEqual(nll(T / 1.02));
     expect(calibration(applyTemperature(probs, T), labels).ece).toBeLessThan(calibration(probs, labels).ece / 3);
+  });
+});
+
+describe('experiments report: paired comparison from predictions.csv', () => {
+  it('reads each run\'s test rows, compares with the best run and says whether the difference is beyond noise', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cxr-paired-'));
+    try {
+      const r = mulberry32(13);
+      const truth = Array.from({ length: 400 }, (_, i) => (i % 2 ? 'normal' : 'infected'));
+      const write = (name: string, skill: number) => {
+        mkdirSync(join(root, name));
+        const lines = ['split,file,label,predicted,p_infected,p_normal', 'val,"v.png",infected,infected,0.9,0.1'];
+        truth.forEach((t, i) => {
+          const ok = r.next() < skill;
+          const p = ok === (t === 'infected') ? 0.6 + 0.4 * r.next() : 0.4 * r.next();
+          lines.push(`test,${JSON.stringify(`/d/test/${t}/${i}.png`)},${t},${p >= 0.5 ? 'infected' : 'normal'},${p.toFixed(6)},${(1 - p).toFixed(6)}`);
+        });
+        writeFileSync(join(root, name, 'predictions.csv'), lines.join('\n') + '\n');
+      };
+      write('strong', 0.95);
+      write('weak', 0.7);
+      write('same', 0.95);
+      const s = readTestScores(join(root, 'strong'))!;
+      expect(s.probs.size).toBe(400);
+      expect(s.positive).toBe(0);
+      const acc = (n: string) => { const x = readTestScores(join(root, n))!; let c = 0; for (const [k, p] of x.probs) c += (p[0] >= p[1] ? 0 : 1) === x.labels.get(k) ? 1 : 0; return c / 400; };
+      const accuracy = { strong: acc('strong'), weak: acc('weak'), same: acc('same') };
+      const rows = compareWithBest({ strong: join(root, 'strong'), weak: join(root, 'weak'), same: join(root, 'same') }, accuracy);
+      const best = accuracy.strong >= accuracy.same ? 'strong' : 'same';
+      expect(rows.every((x) => x.reference === best)).toBe(true);
+      const weak = rows.find((x) => x.name === 'weak')!.result;
+      expect(weak.accuracy.difference).toBeCloseTo(accuracy.weak - accuracy[best], 12);
+      expect(weak.accuracy.ci.high).toBeLessThan(0);
+      const md = formatPairedComparison(rows);
+      expect(md).toMatch(/## Paired comparison with the best run/);
+      expect(md).toMatch(/\| weak \| 400 \| -\d+\.\d \[-\d+\.\d, -\d+\.\d\] \|.*\| yes \|/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

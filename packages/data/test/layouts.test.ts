@@ -191,7 +191,7 @@ describe('manifest with patient groups', () => {
   });
 
   it('train/test given with groups: validation carved from train by group; split aliases accepted', async () => {
-    const m = write('tt.csv', 'path,label,split,group', (r, i) => `${r.file},${r.label},${Number(r.group.slice(1)) % 5 === 0 ? 'Testing' : 'Training'},${r.group}`);
+    const m = write('tt.csv', 'path,label,split,group', (r) => `${r.file},${r.label},${Number(r.group.slice(1)) % 5 === 0 ? 'Testing' : 'Training'},${r.group}`);
     const { ds } = await load(root, { manifest: m });
     expect(ds.info.carved).toEqual(['val']);
     const trainGroups = new Set(ds.splits.train.map((x) => x.group));

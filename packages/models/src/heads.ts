@@ -1,6 +1,6 @@
 import type { Generator } from '@cxr/tensor';
-import { Dropout, Linear, Module, ReLU, Sequential } from '@cxr/nn';
-import { ResNet } from './arch/resnet.js';
+import { Dropout, Linear, type Module, ReLU, Sequential } from '@cxr/nn';
+import type { ResNet } from './arch/resnet.js';
 import { VGG } from './arch/vgg.js';
 
 /**

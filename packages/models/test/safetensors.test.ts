@@ -107,7 +107,10 @@ describe('safetensors', () => {
   it('writes and reads files by path, streaming lazily-loaded tensors', () => {
     const path = join(dir, 'a.safetensors');
     let loads = 0;
-    const lazy = [...sample()].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, load: () => (loads++, t) }));
+    const lazy = [...sample()].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, load: () => {
+      loads++;
+      return t;
+    } }));
     writeSafetensorsFile(path, lazy, { k: 'v' });
     expect(loads).toBe(lazy.length);
     expect(readFileSync(path)).toEqual(Buffer.from(writeSafetensors(sample(), { k: 'v' })));

@@ -5,188 +5,106 @@ import type { Ctx, Grads } from './autograd/tape.js';
 
 /* ------------------------------------------------------------------ helpers */
 
-const isT = (o: unknown): o is Tensor => o instanceof Tensor;
-
-/** Sums a broadcast gradient back to `shape` (leading dims and dims that were 1). */
-export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let d = 0; d < g.rank; d++) if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) axes.push(d);
-  if (axes.length === 0) return g.view(shape);
-  const s = T.sum(g, axes, true);
-  return s.view(shape);
-}
-
-/** Gradients for (up to) two operands that may be numbers: one lazy rule per operand. */
-function operandGrads(ctx: Ctx<unknown[], unknown>, ops: [Operand, () => Tensor][]): Grads {
+/**
+ * Per-argument gradient rules, run lazily: rule k runs only when the k-th argument is a tensor
+ * that needs a gradient, and a gradient of a broadcast argument is summed back to its shape.
+ * Number arguments (and options) take no slot, as the tape counts only tensors.
+ */
+function grads(c: Ctx<unknown[], unknown>, ...rules: ((() => Tensor) | null)[]): Grads {
   const out: Grads = [];
-  let k = 0;
-  for (const [a, f] of ops) {
-    if (!isT(a)) continue;
-    out.push(ctx.needs[k] ? sumToShape(f(), a.shape) : null);
-    k++;
-  }
+  c.args.forEach((a, k) => {
+    if (!(a instanceof Tensor)) return;
+    const rule = rules[k];
+    const g = c.needs[out.length] && rule ? rule() : null;
+    out.push(g && g.shape.join() !== a.shape.join() ? T.sumToShape(g, a.shape) : g);
+  });
   return out;
-}
-
-const ew = (name: string, expr: string, ops: Operand[]) => T.elementwise(name, expr, ops, { allowNonFinite: true });
-
-function normAxesOf(shape: readonly number[], axes: Axes): number[] {
-  if (axes === undefined) return shape.map((_, i) => i);
-  const list = typeof axes === 'number' ? [axes] : [...axes];
-  return list.map((a) => (a < 0 ? a + shape.length : a));
-}
-
-/** dy of a reduction over `axes` expanded back to `shape`, times `scale`. */
-function unreduce(dy: Tensor, shape: readonly number[], axes: Axes, scale: number): Tensor {
-  const ax = normAxesOf(shape, axes);
-  const kept = shape.map((d, i) => (ax.includes(i) ? 1 : d));
-  const v = dy.view(kept);
-  const e = scale === 1 ? T.expand(v, shape) : ew('unreduce', '$0 * $1', [T.expand(v, shape), scale]);
-  return e;
 }
 
 /* ------------------------------------------------------------------ elementwise */
 
-export const add = defineOp('add', {
-  forward: (a: Operand, b: Operand) => T.add(a, b),
-  backward: (ctx, dy) => operandGrads(ctx, [[ctx.args[0], () => dy], [ctx.args[1], () => dy]]),
-});
-
-export const sub = defineOp('sub', {
-  forward: (a: Operand, b: Operand) => T.sub(a, b),
-  backward: (ctx, dy) => operandGrads(ctx, [[ctx.args[0], () => dy], [ctx.args[1], () => T.neg(dy)]]),
-});
-
+export const add = defineOp('add', { forward: (a: Operand, b: Operand) => T.add(a, b), backward: (c, dy) => grads(c, () => dy, () => dy) });
+export const sub = defineOp('sub', { forward: (a: Operand, b: Operand) => T.sub(a, b), backward: (c, dy) => grads(c, () => dy, () => T.neg(dy)) });
 export const mul = defineOp('mul', {
   forward: (a: Operand, b: Operand) => T.mul(a, b),
-  backward: (ctx, dy) => operandGrads(ctx, [[ctx.args[0], () => T.mul(dy, ctx.args[1])], [ctx.args[1], () => T.mul(dy, ctx.args[0])]]),
+  backward: (c, dy) => grads(c, () => T.mul(dy, c.args[1]), () => T.mul(dy, c.args[0])),
 });
-
 export const div = defineOp('div', {
   forward: (a: Operand, b: Operand) => T.div(a, b),
-  backward: (ctx, dy) => operandGrads(ctx, [
-    [ctx.args[0], () => T.div(dy, ctx.args[1])],
-    [ctx.args[1], () => ew('divBackwardB', '-$0 * $1 / $2', [dy, ctx.out, ctx.args[1]])],
-  ]),
+  backward: (c, dy) => grads(c, () => T.div(dy, c.args[1]), () => T.divisorBackward(dy, c.out, c.args[1])),
 });
 
 export const neg = defineOp('neg', { forward: (x: Tensor) => T.neg(x), backward: (_c, dy) => [T.neg(dy)] });
 export const exp = defineOp('exp', { forward: (x: Tensor) => T.exp(x), backward: (c, dy) => [T.mul(dy, c.out)] });
 export const log = defineOp('log', { forward: (x: Tensor) => T.log(x), backward: (c, dy) => [T.div(dy, c.args[0])] });
-export const sqrt = defineOp('sqrt', { forward: (x: Tensor) => T.sqrt(x), backward: (c, dy) => [ew('sqrtBackward', '0.5 * $0 / $1', [dy, c.out])] });
-export const rsqrt = defineOp('rsqrt', { forward: (x: Tensor) => T.rsqrt(x), backward: (c, dy) => [ew('rsqrtBackward', '-0.5 * $0 * $1 * $1 * $1', [dy, c.out])] });
-export const relu = defineOp('relu', { forward: (x: Tensor) => T.relu(x), backward: (c, dy) => [ew('reluBackward', 'select(0.0, $0, $1 > 0.0)', [dy, c.out])] });
-export const sigmoid = defineOp('sigmoid', { forward: (x: Tensor) => T.sigmoid(x), backward: (c, dy) => [ew('sigmoidBackward', '$0 * $1 * (1.0 - $1)', [dy, c.out])] });
-export const tanh = defineOp('tanh', { forward: (x: Tensor) => T.tanh(x), backward: (c, dy) => [ew('tanhBackward', '$0 * (1.0 - $1 * $1)', [dy, c.out])] });
-export const square = defineOp('square', { forward: (x: Tensor) => T.square(x), backward: (c, dy) => [ew('squareBackward', '2.0 * $0 * $1', [dy, c.args[0]])] });
-export const abs = defineOp('abs', { forward: (x: Tensor) => T.abs(x), backward: (c, dy) => [ew('absBackward', '$0 * sign($1)', [dy, c.args[0]])] });
-
+export const sqrt = defineOp('sqrt', { forward: (x: Tensor) => T.sqrt(x), backward: (c, dy) => [T.sqrtBackward(dy, c.out)] });
+export const rsqrt = defineOp('rsqrt', { forward: (x: Tensor) => T.rsqrt(x), backward: (c, dy) => [T.rsqrtBackward(dy, c.out)] });
+export const relu = defineOp('relu', { forward: (x: Tensor) => T.relu(x), backward: (c, dy) => [T.reluBackward(dy, c.out)] });
+export const sigmoid = defineOp('sigmoid', { forward: (x: Tensor) => T.sigmoid(x), backward: (c, dy) => [T.sigmoidBackward(dy, c.out)] });
+export const tanh = defineOp('tanh', { forward: (x: Tensor) => T.tanh(x), backward: (c, dy) => [T.tanhBackward(dy, c.out)] });
+export const square = defineOp('square', { forward: (x: Tensor) => T.square(x), backward: (c, dy) => [T.squareBackward(dy, c.args[0])] });
+export const abs = defineOp('abs', { forward: (x: Tensor) => T.abs(x), backward: (c, dy) => [T.absBackward(dy, c.args[0])] });
 /** log(1 + exp(x)), stable for any x (forward and backward). */
-export const softplus = defineOp('softplus', {
-  forward: (x: Tensor) => ew('softplus', 'max($0, 0.0) + log(1.0 + exp(-abs($0)))', [x]),
-  backward: (c, dy) => [ew('softplusBackward', '$0 * sigmoidf($1)', [dy, c.args[0]])],
-});
+export const softplus = defineOp('softplus', { forward: (x: Tensor) => T.softplus(x), backward: (c, dy) => [T.softplusBackward(dy, c.args[0])] });
 
 /** x ** p for a constant exponent p (x ≥ 0 unless p is an integer). */
 export const powScalar = defineOp('powScalar', {
   forward: (x: Tensor, p: number) => T.pow(x, p),
-  backward: (c, dy) => [ew('powScalarBackward', 'select($0 * $2 * powf($1, $2 - 1.0), 0.0, $2 == 0.0)', [dy, c.args[0], c.args[1]])],
+  backward: (c, dy) => [T.powScalarBackward(dy, c.args[0], c.args[1])],
 });
 
 /** Clamps into [min, max]; the gradient passes where min ≤ x ≤ max (as PyTorch). */
 export const clamp = defineOp('clamp', {
   forward: (x: Tensor, min: number, max: number) => T.clamp(x, min, max),
-  backward: (c, dy) => [ew('clampBackward', 'select(0.0, $0, $1 >= $2 && $1 <= $3)', [dy, c.args[0], Math.max(c.args[1], -3.4e38), Math.min(c.args[2], 3.4e38)])],
+  backward: (c, dy) => [T.clampBackward(dy, ...c.args)],
 });
 
-/** `cond ? a : b` (cond is a constant mask). */
+/** `cond ? a : b` (cond is a constant mask: it gets no gradient). */
 export const where = defineOp('where', {
   forward: (cond: Tensor, a: Operand, b: Operand) => T.where(cond, a, b),
-  backward: (c, dy) => {
-    const gs = operandGrads(c as Ctx<unknown[], unknown>, [[c.args[0], () => dy], [c.args[1], () => T.where(c.args[0], dy, 0)], [c.args[2], () => T.where(c.args[0], 0, dy)]]);
-    gs[0] = null; // no gradient to the mask
-    return gs;
-  },
+  backward: (c, dy) => grads(c, null, () => T.where(c.args[0], dy, 0), () => T.where(c.args[0], 0, dy)),
 });
 
 /* ------------------------------------------------------------------ matmul / linear */
 
 export const matmul = defineOp('matmul', {
   forward: (a: Tensor, b: Tensor, options?: T.MatmulOptions) => T.matmul(a, b, options ?? {}),
-  backward: (c, dy) => {
-    const [a, b, o = {}] = c.args;
-    const ta = !!o.transA;
-    const tb = !!o.transB;
-    const ga = () => {
-      if (!ta && !tb) return T.matmul(dy, b, { transB: true });
-      if (!ta && tb) return T.matmul(dy, b);
-      if (ta && !tb) return T.matmul(b, dy, { transB: true });
-      return T.matmul(b, dy, { transA: true, transB: true });
-    };
-    const gb = () => {
-      if (!ta && !tb) return T.matmul(a, dy, { transA: true });
-      if (!ta && tb) return T.matmul(dy, a, { transA: true });
-      if (ta && !tb) return T.matmul(a, dy);
-      return T.matmul(dy, a, { transA: true, transB: true });
-    };
-    return [c.needs[0] ? sumToShape(ga(), a.shape) : null, c.needs[1] ? sumToShape(gb(), b.shape) : null];
-  },
+  backward: (c, dy) => grads(c, () => T.matmulBackwardA(dy, ...c.args), () => T.matmulBackwardB(dy, ...c.args)),
 });
+
+const transB = { transB: true } as const;
 
 /** y = x Wᵀ + b with W [out, in] (as torch.nn.functional.linear); x may have leading dims. */
 export const linear = defineOp('linear', {
   forward: (x: Tensor, weight: Tensor, bias?: Tensor | null) => {
     if (x.shape[x.rank - 1] !== weight.shape[1]) throw new Error(`linear: input [${x.shape.join(',')}] does not match weight [${weight.shape.join(',')}]`);
-    const y = T.matmul(x, weight, { transB: true });
+    const y = T.matmul(x, weight, transB);
     return bias ? T.add(y, bias) : y;
   },
-  backward: (c, dy) => {
-    const [x, w] = c.args;
-    const out = w.shape[0];
-    const inF = w.shape[1];
-    const dy2 = dy.view([dy.size / out, out]);
-    const x2 = x.view([x.size / inF, inF]);
-    return [
-      c.needs[0] ? T.matmul(dy, w) : null,
-      c.needs[1] ? T.matmul(dy2, x2, { transA: true }) : null,
-      c.inputs.length > 2 && c.needs[2] ? T.sum(dy2, 0) : null,
-    ];
-  },
+  // The bias gradient is dy summed over the leading dims, which `grads` does for a broadcast operand.
+  backward: (c, dy) => grads(c, () => T.matmulBackwardA(dy, c.args[0], c.args[1], transB), () => T.matmulBackwardB(dy, c.args[0], c.args[1], transB), () => dy),
 });
 
 /* ------------------------------------------------------------------ reductions */
 
 export const sum = defineOp('sum', {
   forward: (x: Tensor, axes?: Axes, keepdim?: boolean) => T.sum(x, axes, keepdim ?? false),
-  backward: (c, dy) => [unreduce(dy, c.args[0].shape, c.args[1], 1)],
+  backward: (c, dy) => [T.sumBackward(dy, c.args[0].shape, c.args[1])],
 });
 
 export const mean = defineOp('mean', {
   forward: (x: Tensor, axes?: Axes, keepdim?: boolean) => T.mean(x, axes, keepdim ?? false),
-  backward: (c, dy) => {
-    const shape = c.args[0].shape;
-    const n = normAxesOf(shape, c.args[1]).reduce((p, a) => p * shape[a], 1);
-    return [unreduce(dy, shape, c.args[1], 1 / n)];
-  },
+  backward: (c, dy) => [T.meanBackward(dy, c.args[0].shape, c.args[1])],
 });
 
 export const softmax = defineOp('softmax', {
   forward: (x: Tensor, axis?: number) => T.softmax(x, axis ?? -1),
-  backward: (c, dy) => {
-    const y = c.out;
-    const s = T.sum(T.mul(dy, y), c.args[1] ?? -1, true);
-    return [ew('softmaxBackward', '$0 * ($1 - $2)', [y, dy, s])];
-  },
+  backward: (c, dy) => [T.softmaxBackward(dy, c.out, c.args[1] ?? -1)],
 });
 
 export const logSoftmax = defineOp('logSoftmax', {
   forward: (x: Tensor, axis?: number) => T.logSoftmax(x, axis ?? -1),
-  backward: (c, dy) => {
-    const s = T.sum(dy, c.args[1] ?? -1, true);
-    return [ew('logSoftmaxBackward', '$0 - exp($1) * $2', [dy, c.out, s])];
-  },
+  backward: (c, dy) => [T.logSoftmaxBackward(dy, c.out, c.args[1] ?? -1)],
 });
 
 /* ------------------------------------------------------------------ layout */
@@ -203,12 +121,7 @@ export const flatten = defineOp('flatten', {
 
 export const permute = defineOp('permute', {
   forward: (x: Tensor, dims: readonly number[]) => T.permute(x, dims),
-  backward: (c, dy) => {
-    const d = c.args[1].map((a) => (a < 0 ? a + c.args[0].rank : a));
-    const inv = new Array<number>(d.length);
-    d.forEach((a, i) => { inv[a] = i; });
-    return [T.permute(dy, inv)];
-  },
+  backward: (c, dy) => [T.permuteBackward(dy, c.args[1])],
 });
 
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
@@ -223,7 +136,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 export const expand = defineOp('expand', {
   forward: (x: Tensor, shape: readonly number[]) => T.expand(x, shape),
-  backward: (c, dy) => [sumToShape(dy, c.args[0].shape)],
+  backward: (c, dy) => grads(c, () => dy),
 });
 
 /** Slices with step 1 only (the gradient pads back). */
@@ -232,48 +145,17 @@ export const slice = defineOp('slice', {
     if (ranges.some((r) => r && (r.step ?? 1) !== 1)) throw new Error(`slice: the differentiable slice supports step 1 only (shape [${x.shape.join(',')}])`);
     return T.slice(x, ranges);
   },
-  backward: (c, dy) => {
-    const x = c.args[0];
-    const padding: number[] = [];
-    for (let d = x.rank - 1; d >= 0; d--) {
-      const n = x.shape[d];
-      const r = c.args[1][d] ?? {};
-      const norm = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
-      const start = norm(r.start ?? 0);
-      const len = dy.shape[d];
-      padding.push(start, n - start - len);
-    }
-    return [T.pad(dy, padding)];
-  },
+  backward: (c, dy) => [T.sliceBackward(dy, c.args[0].shape, c.args[1])],
 });
 
 export const concat = defineOp('concat', {
   forward: (xs: readonly Tensor[], axis?: number) => T.concat(xs, axis ?? 0),
-  backward: (c, dy) => {
-    const xs = c.args[0];
-    const a = (c.args[1] ?? 0) < 0 ? (c.args[1] ?? 0) + dy.rank : (c.args[1] ?? 0);
-    let off = 0;
-    return xs.map((x, k) => {
-      const r: T.SliceRange[] = dy.shape.map(() => ({}));
-      r[a] = { start: off, end: off + x.shape[a] };
-      off += x.shape[a];
-      return c.needs[k] ? T.slice(dy, r) : null;
-    });
-  },
+  backward: (c, dy) => T.concatBackward(dy, c.args[0].map((x) => x.shape), c.args[1] ?? 0, c.needs),
 });
 
 export const pad = defineOp('pad', {
   forward: (x: Tensor, padding: readonly number[], value?: number) => T.pad(x, padding, value ?? 0),
-  backward: (c, dy) => {
-    const x = c.args[0];
-    const r: T.SliceRange[] = x.shape.map(() => ({}));
-    const p = c.args[1];
-    for (let k = 0; k < p.length / 2; k++) {
-      const d = x.rank - 1 - k;
-      r[d] = { start: p[2 * k], end: p[2 * k] + x.shape[d] };
-    }
-    return [T.slice(dy, r)];
-  },
+  backward: (c, dy) => [T.padBackward(dy, c.args[0].shape, c.args[1])],
 });
 
 /* ------------------------------------------------------------------ CNN ops */
@@ -282,11 +164,7 @@ export const conv2d = defineOp('conv2d', {
   forward: (x: Tensor, weight: Tensor, bias?: Tensor | null, options?: T.Conv2dOptions) => T.conv2d(x, weight, bias ?? null, options ?? {}),
   backward: (c, dy) => {
     const [x, w, , o = {}] = c.args;
-    return [
-      c.needs[0] ? T.conv2dBackwardInput(dy, w, x.shape, o) : null,
-      c.needs[1] ? T.conv2dBackwardWeight(dy, x, w.shape, o) : null,
-      c.inputs.length > 2 && c.needs[2] ? T.conv2dBackwardBias(dy) : null,
-    ];
+    return grads(c, () => T.conv2dBackwardInput(dy, w, x.shape, o), () => T.conv2dBackwardWeight(dy, x, w.shape, o), () => T.conv2dBackwardBias(dy));
   },
 });
 

@@ -1,8 +1,11 @@
 export { Parameter, noGrad, enableGrad, isGradEnabled, requiresGrad, backward, detach, clearTape, tapeLength, retainGrad, retainedGrad, type Ctx, type Grads } from './autograd/tape.js';
 export { defineOp, type OpDef, type DiffOp } from './autograd/op.js';
 export * as F from './functional.js';
-export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type Reduction, type CrossEntropyOptions, type BceOptions, type FocalOptions } from './losses.js';
-export { Module, copyInto, nameMatcher, type StateDict, type LoadResult, type ForwardHook, type RemovableHandle } from './module.js';
+export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type FocalOptions } from './losses.js';
+// Declared once, with the kernels they configure.
+export type { Reduction, CrossEntropyOptions, BceWithLogitsOptions } from '@cxr/tensor';
+export { Module, type StateDict, type LoadResult, type ForwardHook, type RemovableHandle } from './module.js';
+export { nameMatcher, globToRegExp } from './nameGlob.js';
 export {
   Sequential, Linear, Conv2d, BatchNorm2d, ReLU, Identity, Flatten, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout,
   type Conv2dOptions, type InitOptions,

@@ -1,26 +1,14 @@
 import * as T from '@cxr/tensor';
-import { Tensor } from '@cxr/tensor';
+import type { Tensor, BceWithLogitsOptions, CrossEntropyOptions, Reduction } from '@cxr/tensor';
 import { defineOp } from './autograd/op.js';
 import * as F from './functional.js';
 import { withConstants } from './autograd/tape.js';
-
-export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === 'none') return loss;
   if (reduction === 'sum') return F.sum(loss);
   if (reduction === 'mean') return F.mean(loss);
   throw new Error(`${op}: unknown reduction '${reduction as string}'`);
-}
-
-export interface CrossEntropyOptions {
-  /** Class weights [C]. */
-  weight?: Tensor | null;
-  /** ε in [0, 1]: the target is (1-ε)·onehot + ε/C (the class weights apply to the smooth term too). */
-  labelSmoothing?: number;
-  reduction?: Reduction;
-  /** Rows with this label contribute nothing (default -100, as PyTorch). */
-  ignoreIndex?: number;
 }
 
 /** Fused kernels of @cxr/tensor, forward and backward (labels and options are constants). */
@@ -39,18 +27,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
 }
 
 const bceOp = defineOp('binaryCrossEntropyWithLogits', {
-  forward: (logits: Tensor, targets: Tensor, options: T.BceWithLogitsOptions) => T.binaryCrossEntropyWithLogits(logits, targets, options),
+  forward: (logits: Tensor, targets: Tensor, options: BceWithLogitsOptions) => T.binaryCrossEntropyWithLogits(logits, targets, options),
   backward: (c, dy) => [c.needs[0] ? T.binaryCrossEntropyWithLogitsBackward(c.args[0], c.args[1], c.args[2], dy) : null, null],
 });
 
-export interface BceOptions {
-  /** Weight of positive examples, broadcast over the logits (usually [C]). */
-  posWeight?: Tensor | null;
-  reduction?: Reduction;
-}
-
 /** As torch.nn.functional.binary_cross_entropy_with_logits (stable: (1-t)·x + lw·softplus(-x)). */
-export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, options: BceOptions = {}): Tensor {
+export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, options: BceWithLogitsOptions = {}): Tensor {
   return bceOp(logits, targets, { ...options });
 }
 
@@ -72,8 +54,8 @@ export function focalLoss(logits: Tensor, targets: Tensor, options: FocalOptions
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ?? 0.25;
   const { oneMinus2t, alphaT } = T.scope(() => ({
-    oneMinus2t: T.elementwise('focalCoef', '1.0 - 2.0 * $0', [targets]),
-    alphaT: T.elementwise('focalAlpha', '$1 * $0 + (1.0 - $1) * (1.0 - $0)', [targets, alpha]),
+    oneMinus2t: T.sub(1, T.mul(targets, 2)),
+    alphaT: T.add(T.mul(targets, alpha), T.mul(T.sub(1, targets), 1 - alpha)),
   }));
   return withConstants([oneMinus2t, alphaT], () => {
     const ce = bceOp(logits, targets, { reduction: 'none' });

@@ -1,6 +1,7 @@
 import * as T from '@cxr/tensor';
-import { runKernel, grid1d, linearMain, Tensor } from '@cxr/tensor';
+import type { Tensor } from '@cxr/tensor';
 import { Parameter } from './autograd/tape.js';
+import { nameMatcher } from './nameGlob.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -10,34 +11,6 @@ export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => 
 export interface RemovableHandle { remove(): void }
 
 export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
-
-/** Copies src's values into dst in place (dst keeps its identity: optimizers hold parameters). */
-export function copyInto(dst: Tensor, src: Tensor): void {
-  if (dst.size !== src.size) throw new Error(`copyInto: sizes differ, [${dst.shape.join(',')}] vs [${src.shape.join(',')}]`);
-  let s = src;
-  if (src.dtype !== dst.dtype) s = T.cast(src, dst.dtype);
-  runKernel({
-    name: 'copyInto',
-    body: linearMain(256, `  if (i >= ${dst.size}u) { return; }\n  dst_set(i, src_get(i));`),
-    inputs: { src: s },
-    outputs: { dst },
-    workgroups: grid1d(dst.size, 256),
-  });
-  if (s !== src) s.dispose();
-}
-
-/** Matches a parameter/module name against `features.*`-style globs or dotted prefixes. */
-export function nameMatcher(patterns: string | readonly string[]): (name: string) => boolean {
-  const list = typeof patterns === 'string' ? [patterns] : [...patterns];
-  const tests = list.map((p) => {
-    if (p.includes('*') || p.includes('?')) {
-      const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}(\\..*)?$`);
-      return (n: string) => re.test(n);
-    }
-    return (n: string) => n === p || n.startsWith(`${p}.`);
-  });
-  return (n) => tests.some((t) => t(n));
-}
 
 /**
  * Base class of layers, as torch.nn.Module. Parameters (`Parameter`) and submodules assigned to
@@ -167,7 +140,7 @@ export class Module {
     }
     for (const [k, t] of own) {
       const s = src.get(k);
-      if (s && s !== t) copyInto(t, s);
+      if (s && s !== t) T.copyInto(t, s);
     }
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }
@@ -183,15 +156,16 @@ export class Module {
   }
 
   /**
-   * Freezes parameters whose dotted name matches a glob (`features.*`) or lies under a name
-   * prefix (`layer1` → `layer1.0.conv1.weight`, ...). Frozen parameters get no gradient and no
-   * optimizer update. Returns the frozen names; a pattern matching nothing is an error.
+   * Freezes parameters selected by name globs (nameGlob.ts: `*` within a dotted segment, `**`
+   * across, a bare prefix its subtree: `layer1` → `layer1.0.conv1.weight`, …). Frozen parameters
+   * get no gradient and no optimizer update. Returns the frozen names; a pattern matching nothing
+   * is an error.
    */
   freeze(patterns: string | readonly string[]): string[] {
     return this.setRequiresGrad(patterns, false, 'freeze');
   }
 
-  unfreeze(patterns: string | readonly string[] = '*'): string[] {
+  unfreeze(patterns: string | readonly string[] = '**'): string[] {
     return this.setRequiresGrad(patterns, true, 'unfreeze');
   }
 

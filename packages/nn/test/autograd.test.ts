@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, memoryStats, tensor, Tensor } from '@cxr/tensor';
+import { Generator, memoryStats, tensor, type Tensor } from '@cxr/tensor';
 import { useDevice } from '../../tensor/test/helpers.js';
 import * as F from '../src/functional.js';
 import { Linear, Parameter, ReLU, Sequential, noGrad, retainGrad, retainedGrad, tapeLength } from '../src/index.js';

@@ -3,7 +3,7 @@ import { memoryStats, randint, randn, scope, tensor, Generator, type Tensor } fr
 import { useDevice } from '../../tensor/test/helpers.js';
 import {
   AdaptiveAvgPool2d, BatchNorm2d, Conv2d, crossEntropy, Dropout, Flatten, Linear, MaxPool2d, Module, noGrad, ReLU, Sequential, SGD, Adam, F,
-  binaryCrossEntropyWithLogits, focalLoss,
+  binaryCrossEntropyWithLogits, focalLoss, nameMatcher,
 } from '../src/index.js';
 import { gradcheck, input } from './gradcheck.js';
 
@@ -63,12 +63,30 @@ describe('Module', () => {
 
   it('freeze by glob and by prefix; a pattern matching nothing is an error', () => {
     const net = new Net();
-    expect(net.freeze('layer1.*')).toEqual(['layer1.0.conv1.weight', 'layer1.0.bn1.weight', 'layer1.0.bn1.bias']);
+    expect(net.freeze('layer1.**')).toEqual(['layer1.0.conv1.weight', 'layer1.0.bn1.weight', 'layer1.0.bn1.bias']);
     expect(net.trainableParameters().length).toBe(2);
+    net.unfreeze();
+    expect(net.trainableParameters().length).toBe(5);
+    expect(net.freeze('layer1.*.*.weight')).toEqual(['layer1.0.conv1.weight', 'layer1.0.bn1.weight']);
     net.unfreeze();
     expect(net.freeze(['fc'])).toEqual(['fc.weight', 'fc.bias']);
     expect(() => net.freeze('features')).toThrow(/matches no parameter/);
+    // `*` stays within one segment: this glob names a depth no parameter has.
+    expect(() => net.freeze('layer1.*.weight')).toThrow(/'layer1\.\*\.weight' matches no parameter/);
     net.dispose();
+  });
+
+  it('name globs: * within a segment, ** across, a bare prefix its subtree and never a longer name', () => {
+    const names = ['layer1.0.conv1.weight', 'layer1.0.bn1.bias', 'layer10.0.conv1.weight', 'layer1', 'fc.weight'];
+    const sel = (p: string | string[]) => names.filter(nameMatcher(p));
+    expect(sel('layer1')).toEqual(['layer1.0.conv1.weight', 'layer1.0.bn1.bias', 'layer1']);
+    expect(sel('layer1*')).toEqual(['layer1']);
+    expect(sel('layer1*.**')).toEqual(['layer1.0.conv1.weight', 'layer1.0.bn1.bias', 'layer10.0.conv1.weight']);
+    expect(sel('layer1.*.weight')).toEqual([]);
+    expect(sel('layer1.*.conv?.weight')).toEqual(['layer1.0.conv1.weight']);
+    expect(sel('**.weight')).toEqual(['layer1.0.conv1.weight', 'layer10.0.conv1.weight', 'fc.weight']);
+    expect(sel(['fc', 'layer1.0.bn1.bias'])).toEqual(['layer1.0.bn1.bias', 'fc.weight']);
+    expect(sel('fc.w(eight)')).toEqual([]); // regex characters are literal
   });
 
   it('train()/eval() propagate', () => {

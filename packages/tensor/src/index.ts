@@ -2,7 +2,7 @@
 export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.js';
 export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
-export { type Shape, broadcastShapes, sizeOf, stridesOf } from './shape.js';
+export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.js';
 export { scope, scopeAsync, keep } from './memory/scope.js';
 export { memoryStats, type MemoryStats } from './memory/stats.js';
 export { runKernel, grid1d, linearMain, type KernelCall } from './kernel/run.js';
@@ -30,3 +30,5 @@ export * from './ops/loss/index.js';
 export * from './ops/dropout/index.js';
 export * from './ops/grad/index.js';
 export { interpolateBilinear } from './ops/resize/interpolate.js';
+export { copyInto, increment } from './ops/inplace/inplace.js';
+export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions } from './ops/optim/optim.js';

@@ -1,5 +1,8 @@
 export type Shape = readonly number[];
 
+/** A size given once for both spatial dims or as [height, width] (kernel sizes, strides, padding). */
+export type IntPair = number | readonly [number, number];
+
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

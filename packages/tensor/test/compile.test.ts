@@ -43,6 +43,22 @@ describe('every kernel variant compiles (backend=null)', () => {
     expect(T.memoryStats().pipelines).toBeGreaterThan(100);
   });
 
+  it('backward, optimizer and in-place kernels, plain and paged', async () => {
+    for (const s of [[7], [3, 5], [2, 3, 300], [1000]]) {
+      const x = T.zeros(s);
+      for (const f of [T.reluBackward, T.sigmoidBackward, T.tanhBackward, T.sqrtBackward, T.rsqrtBackward, T.squareBackward, T.absBackward]) f(x, x);
+      T.softplusBackward(x, x); T.powScalarBackward(x, x, 2); T.clampBackward(x, x, 0, 1); T.divisorBackward(x, x, 2);
+      T.sgdStep(T.zeros(s), x, null, { lr: 1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
+      T.sgdStep(T.zeros(s), x, T.zeros(s), { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: true, firstStep: false });
+      for (const decoupledWeightDecay of [false, true]) {
+        T.adamStep(T.zeros(s), x, T.zeros(s), T.zeros(s), { lr: 1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0, decoupledWeightDecay, step: 1 });
+      }
+      T.copyInto(T.zeros(s), x);
+      T.increment(T.zeros(s, 'int32'));
+    }
+    await expect(T.sync()).resolves.toBeUndefined();
+  });
+
   it('conv weight-gradient split-K variants (chunked, strided, GPU-like auto plan)', async () => {
     const shapes: [number[], number[], T.Conv2dOptions][] = [
       [[2, 5, 13, 17], [7, 5, 3, 3], { stride: 2, padding: 1 }],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.js';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { convCases, convOptions, type ConvCase } from './reference/convCases.js';
+import { convCases, convOptions } from './reference/convCases.js';
 import {
   dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom,
 } from './reference/conv.js';
@@ -9,8 +9,6 @@ import {
 useDevice();
 
 const cases = convCases;
-type Case = ConvCase;
-
 const opts = convOptions;
 
 describe('conv2d vs float64 reference', () => {

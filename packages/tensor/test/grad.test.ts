@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  indexSelectBackward, logSoftmax, logSoftmaxBackward, matmulBackward, maxBackward, meanBackward, minBackward, reluBackward,
-  sigmoid, sigmoidBackward, softmax, softmaxBackward, sumBackward, sumToShape, tanh, tanhBackward, tensor,
+  absBackward, clampBackward, concat, concatBackward, divisorBackward, indexSelectBackward, logSoftmax, logSoftmaxBackward,
+  matmulBackward, matmulBackwardB, maxBackward, meanBackward, minBackward, pad, padBackward, permute, permuteBackward,
+  powScalarBackward, reluBackward, rsqrtBackward, sigmoid, sigmoidBackward, slice, sliceBackward, softmax, softmaxBackward,
+  softplusBackward, sqrtBackward, squareBackward, sumBackward, sumToShape, tanh, tanhBackward, tensor,
 } from '../src/index.js';
 import { randomArray, relErr, rng, unravel, useDevice } from './helpers.js';
 import { layoutOf, refIndexSelectBackward, refMatmul, refSoftmaxBackward, refSumToShape, refTranspose } from './reference/grad.js';
@@ -25,6 +27,33 @@ describe('elementwise backward', () => {
     const t = tanh(x);
     expect(relErr(await tanhBackward(dy, t).toArray(), xs.map((v, i) => dys[i] * (1 - Math.tanh(v) ** 2)))).toBeLessThan(1e-5);
     expect(() => reluBackward(dy, tensor(randomArray(3, 1), [3]))).toThrow(/reluBackward: gradient \[13,17\] and input \[3\]/);
+  });
+
+  it('sqrt, rsqrt, square, abs, softplus, pow, clamp and the divisor of div, vs float64 derivatives', async () => {
+    const shape = [7, 19];
+    const n = size(shape);
+    const xs = randomArray(n, 3, 0.2, 3);
+    const signed = randomArray(n, 4, -3, 3);
+    const dys = randomArray(n, 5);
+    const dy = tensor(dys, shape);
+    const x = tensor(xs, shape);
+    const s = tensor(signed, shape);
+    const check = async (out: ReturnType<typeof tensor>, ref: (i: number) => number, tol = 1e-5) =>
+      expect(relErr(await out.toArray(), Array.from(dys, (_, i) => ref(i)))).toBeLessThan(tol);
+    await check(sqrtBackward(dy, tensor(Float32Array.from(xs, Math.sqrt), shape)), (i) => dys[i] / (2 * Math.sqrt(xs[i])));
+    await check(rsqrtBackward(dy, tensor(Float32Array.from(xs, (v) => 1 / Math.sqrt(v)), shape)), (i) => -0.5 * dys[i] * xs[i] ** -1.5);
+    await check(squareBackward(dy, s), (i) => 2 * dys[i] * signed[i]);
+    await check(absBackward(dy, s), (i) => dys[i] * Math.sign(signed[i]));
+    await check(softplusBackward(dy, s), (i) => dys[i] / (1 + Math.exp(-signed[i])));
+    await check(powScalarBackward(dy, x, 2.5), (i) => dys[i] * 2.5 * xs[i] ** 1.5);
+    await check(powScalarBackward(dy, x, 0), () => 0);
+    await check(clampBackward(dy, s, -0.5, 1), (i) => (signed[i] >= -0.5 && signed[i] <= 1 ? dys[i] : 0));
+    await check(clampBackward(dy, s, 0, Infinity), (i) => (signed[i] >= 0 ? dys[i] : 0));
+    // y = a / b with b broadcast [19]: the gradient has y's shape (the caller sums it back).
+    const bs = randomArray(19, 6, 0.5, 2);
+    const ys = Float32Array.from(signed, (v, i) => v / bs[i % 19]);
+    await check(divisorBackward(dy, tensor(ys, shape), tensor(bs, [19])), (i) => (-dys[i] * ys[i]) / bs[i % 19]);
+    expect(() => sqrtBackward(dy, tensor(xs.subarray(0, 19), [19]))).toThrow(/sqrtBackward: gradient \[7,19\] and output \[19\]/);
   });
 });
 
@@ -138,6 +167,31 @@ describe('sum / mean backward', () => {
   }
 });
 
+describe('layout backward', () => {
+  it('permute, slice, pad and concat undo their forward', async () => {
+    const shape = [3, 5, 7];
+    const xs = randomArray(size(shape), 61);
+    const x = tensor(xs, shape);
+    const dims = [2, 0, -2];
+    expect(Array.from(await permuteBackward(permute(x, dims), dims).toArray())).toEqual(Array.from(xs));
+    const ranges = [{ start: 1 }, null, { start: -5, end: 6 }];
+    const back = sliceBackward(slice(x, ranges), shape, ranges);
+    expect(back.shape).toEqual(shape);
+    const host = await back.toArray();
+    for (let i = 0; i < xs.length; i++) {
+      const [a, , c] = unravel(i, shape);
+      expect(host[i]).toBe(a >= 1 && c >= 2 && c < 6 ? xs[i] : 0);
+    }
+    const padding = [2, 1, 0, 3];
+    expect(Array.from(await padBackward(pad(x, padding), shape, padding).toArray())).toEqual(Array.from(xs));
+    const y = tensor(randomArray(3 * 2 * 7, 62), [3, 2, 7]);
+    const [gx, gy] = concatBackward(concat([x, y], 1), [shape, [3, 2, 7]], 1);
+    expect(Array.from(await gx!.toArray())).toEqual(Array.from(xs));
+    expect(Array.from(await gy!.toArray())).toEqual(Array.from(await y.toArray()));
+    expect(concatBackward(concat([x, y], 1), [shape, [3, 2, 7]], -2, [false, true])[0]).toBeNull();
+  });
+});
+
 describe('matmulBackward', () => {
   const M = 5, K = 7, N = 3;
   for (const transA of [false, true]) {
@@ -175,5 +229,9 @@ describe('matmulBackward', () => {
       part.forEach((v, j) => { ref[j] += v; });
     }
     expect(relErr(await db.toArray(), ref)).toBeLessThan(1e-5);
+    // The same weight stored [N, K] (a Linear over a batch of sequences): one folded matmul.
+    const dbT = matmulBackwardB(tensor(dys, [B, M, N]), tensor(a, [B, M, K]), tensor(Float32Array.from(refTranspose(b, K, N)), [N, K]), { transB: true });
+    expect(dbT.shape).toEqual([N, K]);
+    expect(relErr(await dbT.toArray(), refTranspose(ref, K, N))).toBeLessThan(1e-5);
   });
 });

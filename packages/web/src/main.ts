@@ -67,9 +67,11 @@ async function preload(): Promise<void> {
 }
 
 async function openModel(bytes: Uint8Array, name: string, given?: ModelSettings): Promise<void> {
-  classifier?.dispose();
-  classifier = null;
+  const previous = classifier;
+  classifier = null; // no new images are taken until the new model is ready
   setImagesEnabled(false);
+  await queue; // images already queued finish with the model they were given to
+  previous?.dispose();
   modelInfo.hidden = true;
   let settings: ModelSettings | null;
   try {
@@ -136,8 +138,8 @@ function classifyFiles(files: File[]): void {
     p.textContent = 'Waiting…';
     item.append(h, p);
     results.prepend(item);
+    const c = classifier;
     queue = queue.then(async () => {
-      const c = classifier;
       if (!c) return;
       p.textContent = 'Classifying…';
       try {

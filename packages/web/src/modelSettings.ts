@@ -35,36 +35,38 @@ export function userSettings(o: { arch: string; head?: string; classes: string[]
 }
 
 /**
- * Settings from a model file's `cxr.*` safetensors metadata (written by `cxr train`); null when
- * the file has none, and the page asks the user instead.
+ * Settings from a model file's safetensors metadata, as `cxr train` writes it (`arch`, `head`,
+ * `image_size`, `classes`; preprocessing then as `cxr predict --weights`: bilinear, shorter side
+ * round(size·256/224), centre crop, ImageNet mean/std), or the fuller `cxr.*` keys where a file has
+ * them (resize size, filter, mean, std). Null when the file records no architecture or classes:
+ * the page then asks the user.
  */
 export function settingsFromMetadata(meta: Record<string, string>, file: string): ModelSettings | null {
-  const info = readCxrMetadata(meta, file);
-  if (!info) return null;
-  return { ...info, source: 'metadata' };
-}
-
-// TEMPORARY until @cxr/models' decodeModelInfo (issue 12) lands in main: the same cxr.* keys.
-function readCxrMetadata(meta: Record<string, string>, file: string): Omit<ModelSettings, 'source'> | null {
-  const get = (k: string) => meta[`cxr.${k}`];
-  if (get('arch') === undefined || get('classes') === undefined) return null;
-  const json = <V>(k: string, fallback?: V): V => {
+  const get = (k: string) => meta[`cxr.${k}`] ?? meta[k];
+  const json = <V>(k: string, fallback: V): V => {
     const v = get(k);
-    if (v === undefined) {
-      if (fallback !== undefined) return fallback;
-      throw new Error(`${file}: metadata 'cxr.${k}' is missing`);
+    if (v === undefined) return fallback;
+    try {
+      return JSON.parse(v) as V;
+    } catch {
+      throw new Error(`${file}: metadata '${k}' is not valid JSON: ${v}`);
     }
-    return JSON.parse(v) as V;
   };
-  const inputSize = json<number>('input_size');
+  const arch = get('arch');
+  const classes = json<unknown>('classes', null);
+  if (!arch || classes === null) return null;
+  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) {
+    throw new Error(`${file}: metadata 'classes' must list at least two class names`);
+  }
+  const inputSize = Number(get('input_size') ?? get('image_size') ?? 224);
+  if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`${file}: metadata input size '${get('input_size') ?? get('image_size')}' is not a whole number of pixels`);
+  const defaults = userSettings({ arch, classes, inputSize, head: get('head') });
   return {
-    arch: get('arch'),
-    head: get('head') ?? 'replace',
-    classes: json<string[]>('classes'),
-    inputSize,
-    resizeSize: json<number>('resize_size', Math.round((inputSize * 256) / 224)),
-    filter: (get('resize_filter') ?? 'bicubic') as Filter,
-    mean: json<[number, number, number]>('mean', [0.485, 0.456, 0.406]),
-    std: json<[number, number, number]>('std', [0.229, 0.224, 0.225]),
+    ...defaults,
+    resizeSize: Number(get('resize_size') ?? defaults.resizeSize),
+    filter: (get('resize_filter') as Filter | undefined) ?? defaults.filter,
+    mean: json('mean', defaults.mean),
+    std: json('std', defaults.std),
+    source: 'metadata',
   };
 }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, destroyDevice, getDevice } from '@cxr/tensor';
 import { applyHead, createModel, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { startServer } from '../../cli/src/commands/serve.ts';
+import { modelInfoMetadata } from '../../cli/src/run/modelInfo.ts';
 import { matmulRef } from '../../tensor/test/reference/matmul.ts';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from '../../tensor/test/reference/conv.ts';
 
@@ -61,11 +62,8 @@ async function writeModels(): Promise<{ withMetadata: string; bare: string }> {
   await destroyDevice();
   const withMetadata = join(work, 'model.safetensors');
   const bare = join(work, 'bare.safetensors');
-  // The cxr.* keys `cxr train` writes (issue 12), with the preprocessing `cxr predict --weights` uses.
-  writeSafetensorsFile(withMetadata, host, {
-    format: 'cxr', 'cxr.arch': 'resnet18', 'cxr.head': 'replace', 'cxr.classes': JSON.stringify(classes),
-    'cxr.input_size': String(inputSize), 'cxr.resize_size': String(Math.round((inputSize * 256) / 224)), 'cxr.resize_filter': 'bilinear',
-  });
+  // The metadata `cxr train` writes into model.safetensors.
+  writeSafetensorsFile(withMetadata, host, modelInfoMetadata({ arch: 'resnet18', head: 'replace', imageSize: inputSize, classes }));
   writeSafetensorsFile(bare, host);
   return { withMetadata, bare };
 }
@@ -105,7 +103,8 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     const build = spawnSync('pnpm', ['run', 'build'], { cwd: resolve(import.meta.dirname, '..'), encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`vite build failed: ${build.stdout}\n${build.stderr}`);
     models = await writeModels();
-    node = JSON.parse(cxr(['predict', '--arch', 'resnet18', '--weights', models.bare, '--image-size', String(inputSize), '--classes', classes.join(','), '--json', ...xrays]));
+    // Node reads the same metadata: arch, head, classes and input size come from the file.
+    node = JSON.parse(cxr(['predict', '--weights', models.withMetadata, '--json', ...xrays]));
     ({ url, server } = await startServer({ port: 0 }));
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
     page = await browser.newPage({ viewport: { width: 1180, height: 900 } });
@@ -171,6 +170,14 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     await page.waitForSelector('body[data-model="bare.safetensors"]', { timeout: 300_000 });
     const results = await classifyInPage([xrays[2]]);
     expectClose(results[0].probs, node[2].probs, 'bare model, 8-bit PNG');
+    // GPU memory stays flat from one image to the next (everything but the model is freed).
+    const stats = () => page.evaluate(() => {
+      const s = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor.memoryStats();
+      return [s.liveTensors, s.liveBytes, s.inUseBytes];
+    });
+    const before = await stats();
+    await classifyInPage([xrays[2], xrays[2]]);
+    expect(await stats()).toEqual(before);
   });
 
   it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {

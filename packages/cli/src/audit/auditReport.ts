@@ -26,7 +26,7 @@ export function formatAuditReport(a: DataAudit): string {
   const out = ['## Data audit', ''];
   out.push(a.findings.length ? a.findings.map((f) => `- **${f}**`).join('\n') : '- No duplicates across splits, no patient overlap, and no shortcut found by the probe.', '');
   const d = a.duplicates;
-  out.push(`Duplicates (exact: same bytes; near: 256-bit difference hash within ${d.nearDuplicateDistance} bits): ${d.crossSplit.length} pair(s) across splits, ${d.exactWithinSplit} exact and ${d.nearWithinSplit} near within a split.`, '');
+  out.push(`Duplicates (exact: same bytes; near: 256-bit DCT perceptual hash within ${d.nearDuplicateDistance} bits): ${d.crossSplit.length} pair(s) across splits, ${d.exactWithinSplit} exact and ${d.nearWithinSplit} near within a split.`, '');
   if (d.crossSplit.length) out.push(markdownTable(['Kind', 'File', 'Split', 'Duplicate', 'Split'], d.crossSplit.slice(0, 20).map((p) => [p.kind, rel(p.a.file), p.a.split, rel(p.b.file), p.b.split])), '');
   out.push(a.patientOverlap === null ? 'Patient overlap: not checked (no patient groups).' : `Patient overlap: ${a.patientOverlap.length} group(s) in more than one split.`, '');
   const p = a.shortcutProbe;

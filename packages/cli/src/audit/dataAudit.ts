@@ -16,6 +16,8 @@ export interface DataAudit {
   root: string;
   files: number;
   counts: Record<string, Record<string, number>>;
+  /** Per class, how many files of each kind (format, bit depth, grey/colour): where the images came from, roughly. */
+  fileKinds: Record<string, Record<string, number>>;
   duplicates: {
     nearDuplicateDistance: number;
     hashBits: 256;
@@ -66,6 +68,13 @@ export async function auditImageFolder(folder: ImageFolder, options: { seed?: nu
       mostPredictive: best ? { feature: best.feature, auc: best.auc! } : null, perFeature,
     };
   }
+  const labelOf = new Map(samples.map((s) => [s.file, s.label]));
+  const fileKinds: Record<string, Record<string, number>> = {};
+  for (const f of m.facts) {
+    const kind = `${f.format.toUpperCase()} ${f.bitDepth}-bit ${f.channels === 1 ? 'grey' : 'colour'}`;
+    const k = (fileKinds[labelOf.get(f.file)!] ??= {});
+    k[kind] = (k[kind] ?? 0) + 1;
+  }
   const findings: string[] = [];
   if (cross.length) findings.push(`${cross.length} duplicate pair(s) span two splits (${cross.filter((d) => d.kind === 'exact').length} exact, ${cross.filter((d) => d.kind === 'near').length} near): the model is evaluated on images it trained on; \`train --dedupe\` drops them from the smaller split.`);
   if (within.length) findings.push(`${within.length} duplicate pair(s) within a split (${within.filter((d) => d.kind === 'exact').length} exact): they weigh those images twice.`);
@@ -73,7 +82,7 @@ export async function auditImageFolder(folder: ImageFolder, options: { seed?: nu
   if (probe?.fires) findings.push(`The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`);
   if (m.unreadable.length) findings.push(`${m.unreadable.length} file(s) could not be read.`);
   return {
-    version: 1, root: folder.root, files: m.files, counts: folder.counts(),
+    version: 1, root: folder.root, files: m.files, counts: folder.counts(), fileKinds,
     duplicates: { nearDuplicateDistance, hashBits: 256, exactWithinSplit: within.filter((d) => d.kind === 'exact').length, nearWithinSplit: within.filter((d) => d.kind === 'near').length, crossSplit: cross },
     patientOverlap: m.patientOverlap, shortcutProbe: probe, unreadable: m.unreadable, findings, seconds: (performance.now() - t0) / 1000,
   };

@@ -15,6 +15,9 @@ import { fileEpoch, loadModelFile } from '../train/checkpoint.ts';
 import { predictAll } from '../train/steps.ts';
 import { metricsTable } from '../report/runReport.ts';
 import { perClassTable } from '../report/perClassTable.ts';
+import { intervalsTable } from '../report/evidenceReport.ts';
+import { metricIntervals } from '../metrics/metricIntervals.ts';
+import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { Command } from 'commander';
 import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
@@ -165,8 +168,13 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     const m: EvalResult = { ...evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes }, { positiveClass: s.positiveClass ?? undefined }), skipped };
     console.log(metricsTable({ [o.split]: m }));
     console.log(`\n${perClassTable(m)}`);
+    // The model's stored decision rule (validation threshold, temperature), as predict applies it.
+    const rule = readDecisionRule(s.weights);
+    const positive = Math.max(0, classes.findIndex((c) => c.toLowerCase() === (rule?.positiveClass ?? m.positiveClass).toLowerCase()));
+    const atThreshold = metricIntervals({ probs: applyDecisionRule(p.probs, classes, rule).probs, labels: p.labels, classNames: classes, positive, threshold: rule?.threshold ?? null });
+    console.log(`\n${rule?.threshold != null ? `At the stored threshold p(${atThreshold.positiveClass}) >= ${rule.threshold.toFixed(4)}` : 'By the most probable class'}, with 95% intervals:\n${intervalsTable({ [o.split]: atThreshold })}`);
     if (skipped.length) console.warn(`!! ${skipped.length} image(s) skipped (not in the metrics): ${formatList(skipped.map((f) => f.file), 10)}`);
-    if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), m);
+    if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), { ...m, atThreshold });
     return m;
   } finally {
     model.dispose();

@@ -6,6 +6,7 @@ import { mergeTrainOptions } from '../config/trainCommand.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { k8sManifest, slurmScript } from '../experiments/clusterPlan.ts';
 import { collectRuns } from '../experiments/collectRuns.ts';
+import { compareWithBest, formatPairedComparison } from '../experiments/pairedComparison.ts';
 import { loadGridFile } from '../experiments/gridFile.ts';
 import { selectRuns } from '../experiments/runSelection.ts';
 import { experimentRunOptions, profileNames, profiles, seedStudyRuns, type ExperimentRun, type ProfileName } from '../experiments/seedStudy.ts';
@@ -94,7 +95,9 @@ export async function experimentsReport(gridName: string | undefined, o: { grid?
   const collected = collectRuns(grid.runs, roots);
   const overlay = collected.histories.length ? await renderOverlayPng(collected.histories) : null;
   if (overlay) writeFileAtomic(join(out, 'overlay.png'), new Uint8Array(overlay));
-  const md = formatExperimentReport({ title: `Experiment grid ${grid.title}`, runs: collected.summaries, overlayPicture: overlay ? 'overlay.png' : undefined, intro: `Runs read from ${roots.join(', ')}.` });
+  const finished = Object.fromEntries(Object.entries(collected.folders).filter(([, f]) => isRunFinished(f)));
+  const paired = compareWithBest(finished, Object.fromEntries(collected.summaries.map((r) => [r.name, r.testAccuracy])));
+  const md = formatExperimentReport({ title: `Experiment grid ${grid.title}`, runs: collected.summaries, overlayPicture: overlay ? 'overlay.png' : undefined, intro: `Runs read from ${roots.join(', ')}.` }) + formatPairedComparison(paired);
   writeFileAtomic(join(out, 'report.md'), md);
   console.log(md);
   return md;

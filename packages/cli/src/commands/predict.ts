@@ -1,9 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
 import { applyHead, createModel } from '@cxr/models';
 import { noGrad } from '@cxr/nn';
-import { argmax } from '../metrics/classificationMetrics.ts';
+import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { Command } from 'commander';
@@ -13,11 +13,19 @@ import { intOption } from './intOption.ts';
 
 export interface PredictOptions { model?: string; arch?: string; weights?: string; head?: string; imageSize?: number; run?: string; json?: boolean; classes?: string }
 
-export interface Prediction { file: string; logits: number[]; probs: number[]; label: string }
+export interface Prediction {
+  file: string;
+  logits: number[];
+  /** Probabilities after the model's stored temperature (if any). */
+  probs: number[];
+  /** The decision: p(positive) >= the model's stored threshold, else the most probable class. */
+  label: string;
+  threshold: number | null;
+}
 
 /** Reads an image file; a FIFO or device would block or never end, so only regular files are read. */
 function readImageFile(file: string): Uint8Array {
-  let st;
+  let st: Stats;
   try {
     st = statSync(file);
   } catch {
@@ -47,6 +55,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
   if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names), or use --model with a file written by cxr train`);
   if (s.imageSizeSource === 'default') console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
+  const rule = readDecisionRule(s.weights);
   const model = createModel(s.arch);
   const out: Prediction[] = [];
   const failed: { file: string; reason: string }[] = [];
@@ -69,8 +78,9 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
       const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
       const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
       for (const t of [x, logits, probs]) t.dispose();
-      const best = argmax(hp);
-      out.push({ file, logits: Array.from(hl), probs: Array.from(hp), label: classes[best] ?? String(best) });
+      const decided = applyDecisionRule([hp], classes, rule);
+      const best = decided.predicted[0];
+      out.push({ file, logits: Array.from(hl), probs: Array.from(decided.probs[0]), label: classes[best] ?? String(best), threshold: rule?.threshold ?? null });
     }
   } finally {
     model.dispose();
@@ -78,6 +88,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else if (out.length) {
     const w = Math.max(4, ...out.map((p) => p.file.length));
+    if (rule?.threshold != null) console.log(`decision: p(${rule.positiveClass}) >= ${rule.threshold.toFixed(4)} (${rule.thresholdSpec}, chosen on validation)${rule.temperature !== 1 ? `, temperature ${rule.temperature.toFixed(3)}` : ''}`);
     console.log(`${'file'.padEnd(w)}  ${'label'.padEnd(10)}  ${classes.map((c) => `p(${c})`.padStart(12)).join('')}`);
     for (const p of out) console.log(`${p.file.padEnd(w)}  ${p.label.padEnd(10)}  ${p.probs.map((v) => v.toFixed(4).padStart(12)).join('')}`);
   }

@@ -96,6 +96,9 @@ function declareTrainOptions(cmd: Command, defaults: TrainConfig): Command {
     .option('--skip-bad-images', 'train and evaluate without images that cannot be decoded (listed in metrics.json and report.md) instead of stopping')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--force', 'overwrite an existing run in --out')
+    .option('--threshold <spec>', `decision threshold on p(positive), chosen on validation: youden|PROBABILITY|sens:TARGET${d('threshold')}`)
+    .option('--calibrate <how>', `calibration fitted on validation and stored with the model: none|temperature${d('calibrate')}`)
+    .option('--dedupe', 'drop duplicates that span two splits (found by the data audit) from the smaller split')
     .addOption(new Option('--config <file>', 'JSON or YAML file with the same keys; flags override it'));
 }
 

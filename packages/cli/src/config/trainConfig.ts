@@ -13,9 +13,12 @@ export const augmentPresets = ['none', 'standard'] as const;
 
 /** Which validation number picks the epoch kept as model.safetensors. */
 export const selectionMetrics = ['val-loss', 'val-accuracy', 'val-f1', 'val-auc'] as const;
+/** --calibrate: temperature scaling fitted on validation, or none. */
+export const calibrations = ['none', 'temperature'] as const;
 
 export type Optimizer = (typeof optimizers)[number];
 export type SelectionMetric = (typeof selectionMetrics)[number];
+export type Calibration = (typeof calibrations)[number];
 export type Loss = (typeof losses)[number];
 export type AugmentPreset = (typeof augmentPresets)[number];
 
@@ -74,6 +77,11 @@ export interface TrainConfig {
   skipBadImages: boolean;
   resume: boolean;
   force: boolean;
+  /** Decision threshold on p(positive), chosen on validation: 'youden' | a probability | 'sens:0.95'. */
+  threshold: string;
+  calibrate: Calibration;
+  /** Drop cross-split duplicates found by the data audit from the smaller split. */
+  dedupe: boolean;
 }
 
 export type TrainConfigKey = keyof TrainConfig;
@@ -117,6 +125,9 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   skipBadImages: false,
   resume: false,
   force: false,
+  threshold: 'youden',
+  calibrate: 'none',
+  dedupe: false,
 });
 
 export const trainConfigKeys = Object.keys(defaultTrainConfig) as TrainConfigKey[];

@@ -16,7 +16,8 @@ import {
   parseSchedule,
   parseWeights,
 } from './optionValues.ts';
-import { augmentPresets, losses, optimizers, selectionMetrics, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
+import { augmentPresets, calibrations, losses, optimizers, selectionMetrics, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
+import { parseThresholdSpec } from '../metrics/threshold.ts';
 
 export interface ValidateOptions {
   /** Architectures the model package implements; default all of knownArchs. */
@@ -100,12 +101,16 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
     skipBadImages: parseBoolean('--skip-bad-images', raw.skipBadImages ?? false),
     resume: parseBoolean('--resume', raw.resume ?? false),
     force: parseBoolean('--force', raw.force ?? false),
+    threshold: String(raw.threshold ?? 'youden').trim().toLowerCase(),
+    calibrate: parseChoice('--calibrate', raw.calibrate ?? 'none', calibrations),
+    dedupe: parseBoolean('--dedupe', raw.dedupe ?? false),
   };
 
   // Structured options are parsed here once so later code can call the parsers without try/catch.
   parseWeights(config.weights, options.fileExists);
   parseHead(config.head);
   parseSchedule(config.schedule);
+  try { parseThresholdSpec(config.threshold); } catch (e) { throw new ConfigError((e as Error).message); }
   resolveFreeze(config.freeze, arch);
 
   if (config.momentum >= 1) throw new ConfigError(`--momentum must be below 1 (e.g. 0.9), got ${config.momentum}`);

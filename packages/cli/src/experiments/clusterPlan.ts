@@ -63,6 +63,7 @@ export function slurmScript(o: PlanOptions): string {
     'set -euo pipefail',
     `cd ${sh(o.workdir)}`,
     `mkdir -p ${sh(o.out)}`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable for the job script, not a JS template
     shardCommand(o, '${SLURM_ARRAY_TASK_ID}'),
     '',
   ].join('\n');

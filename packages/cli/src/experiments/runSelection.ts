@@ -1,10 +1,11 @@
 /**
- * Which grid runs this invocation executes: `--only NAME[,NAME...]` (names or globs with `*`) and
+ * Which grid runs this invocation executes: `--only NAME[,NAME...]` (names or globs, as --freeze's) and
  * `--shard i/n`. Shards are 1-based (`--shard 1/4` … `--shard 4/4`), like Playwright's, and runs
  * are dealt round-robin so VGG and ResNet runs (slow and fast) spread evenly over shards.
  * With a SLURM array `--array=1-4`: `--shard $SLURM_ARRAY_TASK_ID/4`; with a Kubernetes indexed
  * job (0-based): `--shard $((JOB_COMPLETION_INDEX + 1))/4`.
  */
+import { nameMatcher } from '@cxr/nn';
 import { ConfigError } from '../config/configError.ts';
 import { didYouMean } from '../config/closestName.ts';
 
@@ -27,12 +28,6 @@ export function parseShard(text: string): Shard {
 /** The items of shard i of n: positions i-1, i-1+n, i-1+2n, ... Every item lands in exactly one shard. */
 export function selectShard<T>(items: readonly T[], shard: Shard): T[] {
   return items.filter((_, k) => k % shard.count === shard.index - 1);
-}
-
-function nameMatcher(pattern: string): (name: string) => boolean {
-  if (!pattern.includes('*')) return (name) => name === pattern;
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[\\^$+?.()[\]{}|]/g, '\\$&')).join('.*')}$`);
-  return (name) => re.test(name);
 }
 
 /** Runs named by `--only` (comma-separated names or globs), in grid order; each pattern must match something. */

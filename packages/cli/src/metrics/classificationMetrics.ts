@@ -88,7 +88,7 @@ export function evaluatePredictions(predictions: Predictions, options: EvaluateO
   }
 
   const named = findClassIndex(classNames, options.positiveClass ?? 'infected');
-  const positive = named >= 0 ? named : 0;
+  const positive = Math.max(named, 0);
   const predicted = probs.map(argmax);
 
   // Per-class one-vs-rest counts give both the binary (positive class) and the macro numbers.

@@ -27,11 +27,12 @@ export function selectSamples(
   probs: readonly ArrayLike<number>[],
   labels: ArrayLike<number>,
   classNames: readonly string[],
-  options: { perKind?: number; positiveClass?: string } = {},
+  options: { perKind?: number; positiveClass?: string; predicted?: ArrayLike<number> } = {},
 ): SampleRow[] {
   const perKind = options.perKind ?? 2;
   const choices: SampleChoice[] = probs.map((row, index) => {
-    const predicted = argmax(row);
+    // The decision at a chosen threshold when given, else the argmax.
+    const predicted = options.predicted ? options.predicted[index] : argmax(row);
     return { index, actual: labels[index], predicted, probability: row[predicted], correct: predicted === labels[index] };
   });
   // Most confident first; index breaks ties so the order is total and stable.

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomicWrite.ts';
+import { formatCsv } from './csv.ts';
 
 export interface HistoryRow {
   epoch: number;
@@ -23,9 +24,7 @@ export const historyFileName = 'history.csv';
 export const historyColumns: readonly (keyof HistoryRow)[] = ['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'lr', 'seconds'];
 
 export function formatHistoryCsv(rows: readonly HistoryRow[]): string {
-  const lines = [historyColumns.join(',')];
-  for (const row of rows) lines.push(historyColumns.map((c) => String(row[c])).join(','));
-  return `${lines.join('\n')}\n`;
+  return formatCsv(historyColumns, rows.map((row) => historyColumns.map((c) => row[c])));
 }
 
 export function parseHistoryCsv(text: string, source = historyFileName): HistoryRow[] {

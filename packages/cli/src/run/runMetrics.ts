@@ -5,6 +5,7 @@
  */
 import type { SkippedFile } from '@cxr/data';
 import type { ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import type { Evidence } from '../report/evidence.ts';
 
 export const splitNames = ['train', 'val', 'test'] as const;
 export type SplitName = (typeof splitNames)[number];
@@ -31,4 +32,6 @@ export interface RunMetrics {
   splits: Partial<Record<SplitName, ClassificationMetrics>>;
   /** Images left out because they could not be decoded (--skip-bad-images), by split; absent when none. */
   skipped?: Partial<Record<SplitName, SkippedFile[]>>;
+  /** Intervals, threshold, calibration and Grad-CAM figures (report/evidence.ts); absent in older runs. */
+  evidence?: Evidence;
 }

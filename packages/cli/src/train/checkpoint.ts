@@ -35,9 +35,12 @@ interface CheckpointSet { model: string; optimizer: string; trainer: string }
 const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: checkpointFiles.optimizer, trainer: checkpointFiles.trainer };
 const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
 
-/** Model weights with the epoch and everything inference needs (ModelInfo: cxr.* keys) in the metadata. */
-export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo): Promise<void> {
-  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }) });
+/**
+ * Model weights with the epoch and everything inference needs (ModelInfo: cxr.* keys) in the metadata.
+ * `extra`: more metadata for the final model file (the decision rule: threshold, temperature).
+ */
+export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo, extra: Record<string, string> = {}): Promise<void> {
+  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }), ...extra });
 }
 
 function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {

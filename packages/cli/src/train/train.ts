@@ -9,9 +9,14 @@ import { formatEpochSummary } from '../progress/epochSummary.ts';
 import { renderConfusionPng } from '../report/confusionChart.ts';
 import { renderCurvesPng } from '../report/curvesChart.ts';
 import { formatRunReport } from '../report/runReport.ts';
-import { renderSamplesPng } from '../report/samplesGrid.ts';
-import { selectSamples } from '../report/sampleSelection.ts';
+import { buildEvidence, evidenceFiles } from '../report/evidence.ts';
+import { formatEvidenceReport } from '../report/evidenceReport.ts';
+import { formatModelCard } from '../report/modelCard.ts';
+import { auditBeforeTraining, writeAuditFile } from '../audit/trainingAudit.ts';
+import { formatAuditReport } from '../audit/auditReport.ts';
+import { decisionMetadata, decisionRuleOf } from '../run/decisionRule.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
+import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
 import { inspectRunFolder, isRunFinished, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
@@ -21,8 +26,8 @@ import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { badImagesError, ensureSyntheticData, evalImage, makeLoaders, openDataset, skippedBySplit } from './data.ts';
-import { architectures } from '@cxr/models';
+import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit } from './data.ts';
+import { architectures, defaultCamLayer } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
@@ -57,6 +62,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   inspectRunFolder(dir, { resume: config.resume, force: config.force });
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
+  const audit = await auditBeforeTraining(folder, { seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
   const classes = folder.classes;
   // Decided before anything is written: a run that cannot say which class is positive stops here.
   const positive = resolvePositiveClass(classes, config.positive || undefined);
@@ -121,6 +127,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       log(`resuming ${dir} after epoch ${startEpoch}${startEpoch < config.epochs ? ` (of ${config.epochs})` : ''}`);
     }
     writeRunConfig(dir, { ...config, resume: false, force: false });
+    writeAuditFile(dir, audit);
 
     let epochsRun = startEpoch;
     let stoppedEarly = startEpoch > 0 && shouldStopEarly(startEpoch, bestEpoch, config.patience);
@@ -198,21 +205,18 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes, positive);
     const history = readHistory(dir);
     const finalSplit: SplitName = preds.test ? 'test' : 'val';
-    const fp = preds[finalSplit]!;
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
-    const rows = selectSamples(fp.probs, fp.labels, classes);
-    writeFileAtomic(join(dir, runFiles.samples), renderSamplesPng(rows, { classNames: classes, imageAt: (i) => evalImage(fp.files[i], config.imageSize), title: `Sample predictions (${finalSplit})` }));
-    writeFileAtomic(join(dir, runFiles.predictions), ['split,file,label,predicted,' + classes.map((c) => `p_${c}`).join(',')]
-      .concat(...(Object.entries(preds) as [SplitName, Predictions][]).map(([s, p]) => p.files.map((f, i) => {
-        const row = p.probs[i];
-        const pred = argmax(row);
-        return `${s},${JSON.stringify(f)},${classes[p.labels[i]]},${classes[pred]},${Array.from(row, (v) => v.toFixed(6)).join(',')}`;
-      }))).join('\n') + '\n');
-    copyFileSync(join(dir, checkpointFiles.best), join(dir, runFiles.model));
+    const evidenceStart = performance.now();
+    const evidence = await buildEvidence({ dir, classNames: classes, positiveClass: positive ?? undefined, val: preds.val!, splits: preds as Record<string, Predictions>, finalSplit, threshold: config.threshold, calibrate: config.calibrate, model, camLayer: defaultCamLayer(model), imageSize: config.imageSize, seed: config.seed, samplesTitle: `Sample predictions (${finalSplit})` });
+    log(`evidence (intervals, threshold, calibration, ROC/PR, Grad-CAM samples) in ${((performance.now() - evidenceStart) / 1000).toFixed(1)} s`);
+    const predictionRows = (Object.entries(preds) as [SplitName, Predictions][]).flatMap(([s, p]) =>
+      p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]));
+    writeFileAtomic(join(dir, runFiles.predictions), formatCsv(['split', 'file', 'label', 'predicted', ...classes.map((c) => `p_${c}`)], predictionRows));
+    await saveModel(join(dir, runFiles.model), model, bestEpoch, info, decisionMetadata(decisionRuleOf(evidence)));
     const metrics: RunMetrics = {
       version: 1, bestEpoch, epochs: config.epochs, epochsRun, stoppedEarly, patience: config.patience, selectBy: config.selectBy, positiveClass: positive, classes,
-      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}),
+      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), evidence,
     };
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
       title: `Run ${basename(dir)}`, metrics,
@@ -221,15 +225,16 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         'image size': config.imageSize, loss: config.loss, 'class weights': config.classWeights, 'balanced sampling': config.balanced, augment: config.augment, seed: config.seed,
         data: config.data, manifest: config.manifest || undefined, classes: classes.join(', '), 'positive class': positive ?? 'none', 'select by': config.selectBy, patience: config.patience || undefined, adapter: gpu.adapterName,
       },
-    }));
+    }) + '\n' + formatEvidenceReport(evidence) + '\n' + formatAuditReport(audit));
     writeRunMetrics(dir, metrics);
+    writeFileAtomic(join(dir, evidenceFiles.modelCard), formatModelCard(dir));
     if (!config.keepCheckpoints) {
       const removed = removeCheckpoints(dir, Object.values(checkpointFiles));
       if (removed.length) log(`removed the resume checkpoints (${removed.join(', ')}); model.safetensors is the selected epoch ${bestEpoch} (--keep-checkpoints keeps them)`);
     }
     const m = splits[finalSplit]!;
     log(`${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`);
-    log(`wrote ${dir}/{report.md, metrics.json, history.csv, curves.png, confusion.png, samples.png, model.safetensors}`);
+    log(`wrote ${dir}/{report.md, metrics.json, MODEL_CARD.md, audit.json, history.csv, curves.png, confusion.png, samples.png, roc.png, pr.png, calibration.png, model.safetensors}`);
     optimizer.zeroGrad();
     return { dir, metrics };
   } finally {

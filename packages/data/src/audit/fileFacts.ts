@@ -21,7 +21,7 @@ export interface FileFacts {
   /** Colour components as stored: 1 grey, 3 colour. */
   channels: number;
   bitDepth: number;
-  /** 256-bit difference hash of the decoded image, hex. */
+  /** 256-bit DCT perceptual hash of the decoded image, hex. */
   phash: string;
   /** Mean and standard deviation of the grey values (0..1) in the outer 5% frame. */
   borderMean: number;

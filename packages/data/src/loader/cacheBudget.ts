@@ -3,7 +3,7 @@
  * fills it, entries written longest ago are deleted until the run's expected share fits under the
  * cap. If the run alone would exceed the cap, the caller reads the originals instead.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 
 export interface CacheUsage {
@@ -18,7 +18,7 @@ interface Entry {
 }
 
 function walk(dir: string, out: Entry[]): void {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {

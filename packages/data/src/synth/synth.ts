@@ -130,7 +130,7 @@ export function synthImage(size: number, rng: Rng, infected: boolean): Float32Ar
   const noise = rng.uniform(0.008, 0.02);
   for (let i = 0; i < img.length; i++) {
     const v = Math.min(Math.max(img[i] * gain + bias + noise * rng.normal(), 0), 1);
-    img[i] = Math.pow(v, gamma);
+    img[i] = v ** gamma;
   }
   return img;
 }

@@ -32,5 +32,5 @@ export function equalize(img: Image): Image {
 
 function binOf(v: number): number {
   const b = Math.round(v * 255);
-  return b < 0 ? 0 : b > 255 ? 255 : b;
+  return Math.min(255, Math.max(0, b));
 }

@@ -65,7 +65,7 @@ function coefficients(inSize: number, in0: number, in1: number, outSize: number,
   return { start, count, weights, kmax };
 }
 
-const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
 
 /**
  * Resamples `img` (optionally only the `box` region) to outW x outH. Horizontal pass first, then

@@ -1,10 +1,10 @@
 import * as T from '@cxr/tensor';
 import type { Generator } from '@cxr/tensor';
-import { BatchNorm2d, Conv2d, Linear, copyInto, kaimingNormal, normal, type Module } from '@cxr/nn';
+import { BatchNorm2d, Conv2d, Linear, kaimingNormal, normal, type Module } from '@cxr/nn';
 
 /** Overwrites a parameter's values in place (optimizers and the tape hold the parameter itself). */
 function assign(dst: T.Tensor, src: T.Tensor): void {
-  copyInto(dst, src);
+  T.copyInto(dst, src);
   src.dispose();
 }
 

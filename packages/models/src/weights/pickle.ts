@@ -6,7 +6,7 @@
 // Value mapping: None -> null, bool -> boolean, int -> number (bigint past 2^53), float -> number,
 // str -> string, bytes -> Uint8Array, list and tuple -> array, dict -> Map, set -> Set.
 
-import { Cursor } from './byteSource.ts';
+import type { Cursor } from './byteSource.ts';
 
 /** A stand-in for a Python callable that REDUCE may call with its argument tuple. */
 export interface PyCallable {

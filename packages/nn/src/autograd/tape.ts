@@ -199,7 +199,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     throw new Error(`backward: the graph of this tensor ${root.toString()} was already freed by a previous backward(); recompute the forward pass to backpropagate again`);
   }
   const rootEntry = producer.get(root);
-  if (!rootEntry || !rootEntry.node || rootEntry.freed) {
+  if (!rootEntry?.node || rootEntry.freed) {
     if (rootEntry?.freed) throw new Error(`backward: the graph of ${root.toString()} was already freed by a backward() on another tensor; recompute the forward pass`);
     throw new Error(`backward: ${root.toString()} does not require grad (computed under noGrad, outside autograd ops, or only from frozen parameters)`);
   }

@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { Tensor } from '@cxr/tensor';
+import type { Tensor } from '@cxr/tensor';
 import { backward, clearTape, detach, enableGrad, retainGrad, retainedGrad } from '../autograd/tape.js';
 import type { Module } from '../module.js';
 
@@ -17,6 +17,8 @@ export interface GradCamResult {
   logits: Tensor;
   /** [N] int32: the class each map explains. */
   classIndex: Tensor;
+  /** Spatial size [h, w] of the layer's feature map: how coarse the map really is before resizing. */
+  featureShape: [number, number];
 }
 
 /**
@@ -48,6 +50,7 @@ export function gradCam(model: Module, input: Tensor, options: GradCamOptions): 
     const act = activation as Tensor;
     if (logits.rank !== 2 || logits.shape[0] !== N) throw new Error(`gradCam: the model gives [${logits.shape.join(',')}], expected [${N}, classes]`);
     const K = logits.shape[1];
+    const featureShape: [number, number] = [act.shape[2], act.shape[3]];
     const classIndex = targetClasses(options.classIndex, logits, N, K);
     const keptAct = detach(act);
     const keptLogits = detach(logits);
@@ -73,7 +76,7 @@ export function gradCam(model: Module, input: Tensor, options: GradCamOptions): 
     });
     grad.dispose();
     keptAct.dispose();
-    return { maps, logits: keptLogits, classIndex };
+    return { maps, logits: keptLogits, classIndex, featureShape };
   } catch (e) {
     clearTape();
     throw e;

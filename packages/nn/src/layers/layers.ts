@@ -1,11 +1,9 @@
 import * as T from '@cxr/tensor';
-import { grid1d, linearMain, runKernel, Tensor, type Generator } from '@cxr/tensor';
+import type { Tensor, Generator, IntPair } from '@cxr/tensor';
 import { Parameter } from '../autograd/tape.js';
 import * as F from '../functional.js';
 import { kaimingUniform, uniform, fans } from '../init.js';
 import { Module } from '../module.js';
-
-type Pair = number | readonly [number, number];
 
 /** Runs children in order; they are named '0', '1', ... as torch.nn.Sequential. */
 export class Sequential extends Module {
@@ -52,9 +50,9 @@ export class Linear extends Module {
 }
 
 export interface Conv2dOptions extends InitOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
   groups?: number;
   bias?: boolean;
 }
@@ -64,7 +62,7 @@ export class Conv2d extends Module {
   weight: Parameter;
   bias: Parameter | null;
   readonly options: T.Conv2dOptions;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: IntPair, options: Conv2dOptions = {}) {
     super();
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     const groups = options.groups ?? 1;
@@ -113,10 +111,7 @@ export class BatchNorm2d extends Module {
    */
   forwardFused(x: Tensor, fuse: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (x.rank < 2 || x.shape[1] !== this.numFeatures) throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape.join(',')}] has the wrong channel count`);
-    if (this.training) {
-      const nbt = this.numBatchesTracked;
-      runKernel({ name: 'numBatchesTracked', body: linearMain(1, '  if (i == 0u) { n_set(0u, n_get(0u) + 1); }'), outputs: { n: nbt }, workgroups: grid1d(1, 1) });
-    }
+    if (this.training) T.increment(this.numBatchesTracked);
     return F.batchNorm(x, this.weight, this.bias, {
       runningMean: this.runningMean, runningVar: this.runningVar, training: this.training, momentum: this.momentum, eps: this.eps, relu: fuse.relu,
     }, fuse.residual ?? null);
@@ -138,7 +133,7 @@ export class Flatten extends Module {
 
 export class MaxPool2d extends Module {
   readonly options: T.MaxPool2dOptions;
-  constructor(kernelSize: Pair, options: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
+  constructor(kernelSize: IntPair, options: { stride?: IntPair; padding?: IntPair; dilation?: IntPair; ceilMode?: boolean } = {}) {
     super();
     this.options = { kernelSize, ...options };
   }
@@ -147,7 +142,7 @@ export class MaxPool2d extends Module {
 
 export class AvgPool2d extends Module {
   readonly options: T.AvgPool2dOptions;
-  constructor(kernelSize: Pair, options: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+  constructor(kernelSize: IntPair, options: { stride?: IntPair; padding?: IntPair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
     super();
     this.options = { kernelSize, ...options };
   }
@@ -155,7 +150,7 @@ export class AvgPool2d extends Module {
 }
 
 export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: Pair) { super(); }
+  constructor(readonly outputSize: IntPair) { super(); }
   override forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
 }
 

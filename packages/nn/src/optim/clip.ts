@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { Tensor } from '@cxr/tensor';
+import type { Tensor } from '@cxr/tensor';
 import type { Parameter } from '../autograd/tape.js';
 
 /**
@@ -16,10 +16,12 @@ export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): Tens
     const total = parts.length === 1 ? parts[0] : T.sum(T.concat(parts, 0));
     return T.sqrt(total.view([]));
   });
+  const coef = T.scope(() => T.minimum(T.div(maxNorm, T.add(norm, 1e-6)), 1));
   for (const p of withGrad) {
-    const g = T.elementwise('clipGradNorm', '$0 * min(1.0, $2 / ($1 + 1e-6))', [p.grad!, norm, maxNorm]);
+    const g = T.mul(p.grad!, coef);
     p.grad!.dispose();
     p.grad = T.keep(g);
   }
+  coef.dispose();
   return norm;
 }

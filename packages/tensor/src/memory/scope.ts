@@ -17,6 +17,8 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+// `void` on purpose: scope(() => { ... }) bodies that return nothing are typed `void`, not `undefined`.
+// biome-ignore lint/suspicious/noConfusingVoidType: see above
 type Returned = Tensor | Tensor[] | Record<string, Tensor> | void | number | undefined;
 
 function collect(value: unknown, out: Set<Tensor>): void {

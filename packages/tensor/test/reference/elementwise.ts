@@ -33,6 +33,7 @@ export function mapN(shapes: number[][], xs: ArrayLike<number>[], f: (...v: numb
 export const unaryRef: Record<string, (x: number) => number> = {
   neg: (x) => -x, abs: Math.abs, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
   relu: (x) => Math.max(x, 0), sigmoid: (x) => 1 / (1 + Math.exp(-x)), tanh: Math.tanh, square: (x) => x * x,
+  softplus: (x) => Math.log1p(Math.exp(x)),
   reciprocal: (x) => 1 / x, sign: Math.sign, floor: Math.floor, ceil: Math.ceil,
 };
 

@@ -41,12 +41,15 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
     // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images).
     const RT = Math.max(1, Math.floor(TP / spec.B));
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
-    const WG = Math.min(tiles.wg, Math.ceil(tilesP / 8) * 8);
+    // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
+    // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
+    const WG = Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
     runKernel({
       name: op,
       body: gatherConvWgsl({ ...full, RT, WG }),
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
+      uniforms: { tiles: ['u32', tilesP], rows: ['u32', spec.N * spec.A] },
       workgroups: [Math.ceil(tilesP / WG), Math.ceil(spec.O / TO), 1],
     });
     return;
@@ -56,6 +59,7 @@ function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG
     body: gatherConvWgsl(full),
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out },
+    uniforms: { tiles: ['u32', spec.N * spec.A * Math.ceil(spec.B / TP)] },
     workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / tiles.wg), Math.ceil(spec.O / TO), 1],
   });
 }
@@ -143,6 +147,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
     body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR }),
     inputs: { dy, x },
     outputs: { out: target },
+    uniforms: { N: ['u32', g.N], CR: ['u32', CR], rows: ['u32', g.N * g.OH] },
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;
@@ -164,9 +169,10 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, CR, WG }),
+    body: convWeightGradTapsWgsl({ ...g, TO, WG }),
     inputs: { dy, x },
     outputs: { out: target },
+    uniforms: { CR: ['u32', CR], rows: ['u32', rows] },
     workgroups: [S, oTiles, 1],
   });
   return S === 1 ? target : sumPartials(op, target, weightShape, S);
@@ -177,9 +183,10 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
   const M = dw.size;
   runKernel({
     name: `${op}.sumPartials`,
-    body: sumPartialsWgsl(S, M, 64),
+    body: sumPartialsWgsl(M, 64),
     inputs: { part: target },
     outputs: { out: dw },
+    uniforms: { S: ['u32', S] },
     workgroups: grid1d(M, 64),
   });
   target.dispose();

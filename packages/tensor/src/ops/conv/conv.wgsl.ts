@@ -59,7 +59,6 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   if (s.RT) return gatherConvRowsWgsl(s, s.RT);
   const { TO, TP } = s;
   const BT = Math.ceil(s.B / TP);
-  const P = s.N * s.A * BT;
   const IHW = s.IH * s.IW;
   const OHW = s.OH * s.OW;
   const H = s.tapsH;
@@ -85,7 +84,8 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
   L.push('  let p = gid.x;');
-  L.push(`  if (p >= ${u(P)}) { return; }`);
+  // The batch size is a uniform (u.tiles = N * A * BT), so every batch size shares one pipeline.
+  L.push('  if (p >= u.tiles) { return; }');
   // Bindings the body never names are dropped from the 'auto' layout: keep both inputs referenced
   // even when no tap reaches this sub-grid (the kernel then writes zeros).
   if (H.count === 0 || W.count === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
@@ -163,8 +163,6 @@ function axisInside(t: TapAxis, n: number, size: number): boolean {
  */
 function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   const { TO, B } = s;
-  const rows = s.N * s.A;
-  const P = Math.ceil(rows / RT);
   const IHW = s.IH * s.IW;
   const OHW = s.OH * s.OW;
   const H = s.tapsH;
@@ -181,12 +179,13 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
   L.push('  let p = gid.x;');
-  L.push(`  if (p >= ${u(P)}) { return; }`);
+  // u.rows = N * A and u.tiles = ceil(u.rows / RT): uniforms, so batch sizes share the pipeline.
+  L.push('  if (p >= u.tiles) { return; }');
   if (H.count === 0 || cols.size === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = o0 / ${u(s.Og)};`);
   for (let k = 0; k < RT; k++) {
-    L.push(`  let rr${k} = min(p * ${u(RT)} + ${u(k)}, ${u(rows - 1)});`);
+    L.push(`  let rr${k} = min(p * ${u(RT)} + ${u(k)}, u.rows - 1u);`);
     L.push(`  let n${k} = rr${k} / ${u(s.A)};`);
     L.push(`  let a${k} = rr${k} % ${u(s.A)};`);
     L.push(`  let xb${k} = i32(n${k} * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)});`);
@@ -242,7 +241,7 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
     for (let k = 0; k < RT; k++) {
       const guards = [];
       if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
-      if (rows % RT !== 0) guards.push(`p * ${u(RT)} + ${u(k)} < ${u(rows)}`);
+      if (k > 0) guards.push(`p * ${u(RT)} + ${u(k)} < u.rows`);
       const st = Array.from({ length: B }, (_, j) => `out_set(d${k} + oc${o} * ${u(OHW)} + ${u(j * s.tw)}, c${o}_${k}_${j});`).join(' ');
       L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
     }
@@ -307,11 +306,11 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   for (let r = 0; r < TR; r++) L.push(`  let rc${r} = min(r0 + ${u(r)}, ${u(s.Rg - 1)});`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`  var c${o}_${r} = 0.0;`);
   const chunked = s.S > 1 && s.splitMode === 'chunked';
-  const CR = s.CR ?? Math.ceil((s.N * s.OH) / s.S);
   if (chunked) {
     // Contiguous rows [R0, R1) of the N*OH rows: images n0..n1, each clipped to the chunk.
-    L.push(`  let R0 = split * ${u(CR)};`);
-    L.push(`  let R1 = min(R0 + ${u(CR)}, ${u(s.N * s.OH)});`);
+    // Chunk length and row count are uniforms (u.CR, u.rows), so batch sizes share the pipeline.
+    L.push('  let R0 = split * u.CR;');
+    L.push('  let R1 = min(R0 + u.CR, u.rows);');
     L.push(`  let n1 = (R1 + ${u(s.OH - 1)}) / ${u(s.OH)};`);
     L.push(`  for (var n = R0 / ${u(s.OH)}; n < n1; n++) {`);
     L.push(`    let nb = n * ${u(s.OH)};`);
@@ -319,7 +318,7 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
     L.push(`    let chi = min(yhi, R1 - nb);`);
   } else {
     // S > 1: rows n*OH + oh with (row % S) == split; n loops, oh steps by S from the first such row.
-    L.push(`  for (var n = 0u; n < ${u(s.N)}; n++) {`);
+    L.push('  for (var n = 0u; n < u.N; n++) {');
   }
   for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * ${u(s.O * OHW)} + oc${o} * ${u(OHW)};`);
   for (let r = 0; r < TR; r++) L.push(`    let xb${r} = n * ${u(s.C * HW)} + (g * ${u(s.Rg)} + rc${r}) * ${u(HW)};`);
@@ -356,8 +355,8 @@ export interface WeightGradTapsSpec {
   O: number; OH: number; OW: number;
   KH: number; KW: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  /** Output channels per invocation; rows per split (S = ceil(N*OH / CR) partials); lanes per workgroup (>= KH*KW). */
-  TO: number; CR: number; WG: number;
+  /** Output channels per invocation; lanes per workgroup (>= KH*KW). Rows per split (CR) come as a uniform. */
+  TO: number; WG: number;
 }
 
 /**
@@ -372,7 +371,6 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   const KK = s.KH * s.KW;
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
-  const rows = s.N * s.OH;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push('fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {');
@@ -384,8 +382,9 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   L.push(`  let offw = i32(tap % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
   for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`  var c${o}_${r} = 0.0;`);
-  L.push(`  let R0 = split * ${u(s.CR)};`);
-  L.push(`  let R1 = min(R0 + ${u(s.CR)}, ${u(rows)});`);
+  // Rows per split and the row count are uniforms: batch sizes share the pipeline.
+  L.push('  let R0 = split * u.CR;');
+  L.push('  let R1 = min(R0 + u.CR, u.rows);');
   L.push('  for (var row = R0; row < R1; row++) {');
   L.push(`    let n = row / ${u(s.OH)};`);
   L.push(`    let oh = row % ${u(s.OH)};`);
@@ -410,14 +409,17 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   return L.join('\n') + '\n';
 }
 
-/** Sums the S partials [S, M] of a split-K reduction into [M], one invocation per output (in order: deterministic). */
-export function sumPartialsWgsl(S: number, M: number, wg: number): string {
+/**
+ * Sums the S partials [S, M] of a split-K reduction into [M], one invocation per output (in order:
+ * deterministic). S is a uniform (u.S): split counts that follow the batch size share the pipeline.
+ */
+export function sumPartialsWgsl(M: number, wg: number): string {
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
   if (i >= ${u(M)}) { return; }
   var acc = 0.0;
-  for (var s = 0u; s < ${u(S)}; s++) { acc += part_get(s * ${u(M)} + i); }
+  for (var s = 0u; s < u.S; s++) { acc += part_get(s * ${u(M)} + i); }
   out_set(i, acc);
 }
 `;

@@ -154,7 +154,8 @@ export function weightGradSplit(g: ConvGeometry, cpu: boolean, t: ConvTiles = ti
   }
   // Few input channels (a network's first conv) leave most SIMD lanes idle: give the spare lanes
   // strided subsets of the rows and sum their partial results afterwards.
-  const SL = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit)));
+  // Not capped by the row count (splits past it add zeros), so the kernel does not change with the batch size.
+  const SL = rTiles >= 8 ? 1 : Math.max(1, Math.min(Math.floor(16 / rTiles), Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit)));
   return { S: SL, CR: rows, mode: 'strided', TO, TR };
 }
 

@@ -63,9 +63,10 @@ export function full(shape: Shape, value: number, dtype: DType = 'float32'): Ten
   const ty = dtype === 'int32' ? 'i32' : 'f32';
   runKernel({
     name: 'full',
-    body: linearMain(256, `  if (i >= ${t.size}u) { return; }\n  out_set(i, u.value);`),
+    // The size is a uniform: one pipeline per dtype fills every shape (zeros for Adam's state, …).
+    body: linearMain(256, '  if (i >= u.n) { return; }\n  out_set(i, u.value);'),
     outputs: { out: t },
-    uniforms: { value: [ty, value] },
+    uniforms: { value: [ty, value], n: ['u32', t.size] },
     workgroups: grid1d(t.size, 256),
   });
   return t;

@@ -34,7 +34,7 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
   const outShape = tensors.length ? broadcastShapes(op, ...tensors.map((t) => t.shape)) : [];
   const out = Tensor.empty(outShape, options.dtype ?? 'float32', op);
   const inputs: Record<string, Tensor> = {};
-  const uniforms: Record<string, ['f32', number]> = {};
+  const uniforms: Record<string, ['f32' | 'u32', number]> = {};
   const loads: string[] = [];
   const indexOperands: { name: string; strides: number[] | null }[] = [];
   let e = expr;
@@ -51,7 +51,11 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
     loads.push(`  let v${k} = x${k}_get(${idx});`);
     e = e.replaceAll(`$${k}`, `v${k}`);
   });
-  const body = `  if (i >= ${out.size}u) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  out_set(i, ${e});`;
+  // Without broadcasting the size is a uniform, so the kernel is shared by every size (a batch
+  // size change, a partial last batch, evaluation) instead of compiled once per shape.
+  const bound = indexOperands.length === 0 ? 'u.n' : `${out.size}u`;
+  if (indexOperands.length === 0) uniforms.n = ['u32', out.size];
+  const body = `  if (i >= ${bound}) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  out_set(i, ${e});`;
   runKernel({
     name: op,
     body: elementwiseHelpers + linearMain(workgroupSize, body),

@@ -13,6 +13,8 @@ export const unaryOps = {
   relu: 'select(max($0, 0.0), $0, isnanf($0))',
   sigmoid: 'sigmoidf($0)',
   tanh: 'tanhf($0)',
+  /** log(1 + eˣ), stable for any x. */
+  softplus: 'max($0, 0.0) + log(1.0 + exp(-abs($0)))',
   square: '$0 * $0',
   reciprocal: '1.0 / $0',
   sign: 'sign($0)',
@@ -35,6 +37,7 @@ export const rsqrt = (x: Tensor) => unary('rsqrt', x);
 export const relu = (x: Tensor) => unary('relu', x);
 export const sigmoid = (x: Tensor) => unary('sigmoid', x);
 export const tanh = (x: Tensor) => unary('tanh', x);
+export const softplus = (x: Tensor) => unary('softplus', x);
 export const square = (x: Tensor) => unary('square', x);
 export const reciprocal = (x: Tensor) => unary('reciprocal', x);
 export const sign = (x: Tensor) => unary('sign', x);

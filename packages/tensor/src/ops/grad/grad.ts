@@ -1,7 +1,6 @@
 import { fmt, normAxes, sizeOf, stridesOf, type Shape } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { grid1d, runKernel } from '../../kernel/run.js';
-import { elementwise } from '../elementwise/elementwise.js';
 import { full } from '../creation/creation.js';
 import { argmax, argmin, sum, type Axes } from '../reduce/reduce.js';
 import { matmul, type MatmulOptions } from '../matmul/matmul.js';
@@ -13,24 +12,6 @@ function same(op: string, a: Tensor, b: Tensor, an: string, bn: string): void {
   a.storage(op);
   b.storage(op);
   if (a.shape.join() !== b.shape.join()) throw new Error(`${op}: ${an} ${fmt(a.shape)} and ${bn} ${fmt(b.shape)} must have one shape`);
-}
-
-/** dy · (x > 0). */
-export function reluBackward(dy: Tensor, x: Tensor): Tensor {
-  same('reluBackward', dy, x, 'gradient', 'input');
-  return elementwise('reluBackward', 'select(0.0, $0, $1 > 0.0)', [dy, x]);
-}
-
-/** dy · y · (1 − y), from the forward OUTPUT y = sigmoid(x). */
-export function sigmoidBackward(dy: Tensor, y: Tensor): Tensor {
-  same('sigmoidBackward', dy, y, 'gradient', 'output');
-  return elementwise('sigmoidBackward', '$0 * $1 * (1.0 - $1)', [dy, y]);
-}
-
-/** dy · (1 − y²), from the forward OUTPUT y = tanh(x). */
-export function tanhBackward(dy: Tensor, y: Tensor): Tensor {
-  same('tanhBackward', dy, y, 'gradient', 'output');
-  return elementwise('tanhBackward', '$0 * (1.0 - $1 * $1)', [dy, y]);
 }
 
 /**
@@ -153,26 +134,49 @@ export const sumBackward = (dy: Tensor, inputShape: Shape, axes?: Axes) => broad
 export const meanBackward = (dy: Tensor, inputShape: Shape, axes?: Axes) => broadcastBack('meanBackward', dy, inputShape, axes, (n) => 1 / n);
 
 /**
- * Gradients of `matmul(a, b, options)` for both operands, in the operands' STORED layouts (so a
- * transB Linear weight [out, in] gets a [out, in] gradient). Broadcast batch dims are summed back.
+ * Gradient of `matmul(a, b, options)` with respect to `a`, in a's STORED layout (a transA operand
+ * gets a [.., K, M] gradient); broadcast batch dims are summed back.
  */
-export function matmulBackward(dy: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): { da: Tensor; db: Tensor } {
+export function matmulBackwardA(dy: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const tb = !!options.transB;
+  const da = options.transA
+    ? tb ? matmul(b, dy, { transA: true, transB: true }) : matmul(b, dy, { transB: true })
+    : matmul(dy, b, { transB: !tb });
+  return fitTo(da, a.shape);
+}
+
+/**
+ * Gradient of `matmul(a, b, options)` with respect to `b`, in b's STORED layout (so a transB Linear
+ * weight [out, in] gets a [out, in] gradient). A 2-d b shared by a batched a (a Linear over
+ * [N, L, in]) is one matmul over the folded batch, not a batch of matmuls summed afterwards.
+ */
+export function matmulBackwardB(dy: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const ta = !!options.transA;
   const tb = !!options.transB;
-  let da: Tensor;
-  let db: Tensor;
-  if (!ta) {
-    da = matmul(dy, b, { transB: !tb });
-    db = tb ? matmul(dy, a, { transA: true }) : matmul(a, dy, { transA: true });
-  } else {
-    da = tb ? matmul(b, dy, { transA: true, transB: true }) : matmul(b, dy, { transB: true });
-    db = tb ? matmul(dy, a, { transA: true, transB: true }) : matmul(a, dy);
+  if (b.rank === 2 && a.rank > 2 && !ta) {
+    const a2 = a.view([a.size / a.shape[a.rank - 1], a.shape[a.rank - 1]]);
+    const dy2 = dy.view([dy.size / dy.shape[dy.rank - 1], dy.shape[dy.rank - 1]]);
+    try {
+      return matmulBackwardB(dy2, a2, b, options);
+    } finally {
+      a2.dispose();
+      dy2.dispose();
+    }
   }
-  const fit = (g: Tensor, t: Tensor) => {
-    if (g.shape.join() === t.shape.join()) return g;
-    const r = sumToShape(g, t.shape);
-    g.dispose();
-    return r;
-  };
-  return { da: fit(da, a), db: fit(db, b) };
+  const db = ta
+    ? tb ? matmul(dy, a, { transA: true, transB: true }) : matmul(a, dy)
+    : tb ? matmul(dy, a, { transA: true }) : matmul(a, dy, { transA: true });
+  return fitTo(db, b.shape);
+}
+
+/** Both gradients of `matmul(a, b, options)` (see matmulBackwardA and matmulBackwardB). */
+export function matmulBackward(dy: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): { da: Tensor; db: Tensor } {
+  return { da: matmulBackwardA(dy, a, b, options), db: matmulBackwardB(dy, a, b, options) };
+}
+
+function fitTo(g: Tensor, shape: Shape): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  const r = sumToShape(g, shape);
+  g.dispose();
+  return r;
 }

@@ -1,4 +1,9 @@
 export {
-  reluBackward, sigmoidBackward, tanhBackward, sumToShape, softmaxBackward, logSoftmaxBackward, maxBackward, minBackward,
-  indexSelectBackward, sumBackward, meanBackward, matmulBackward,
+  sumToShape, softmaxBackward, logSoftmaxBackward, maxBackward, minBackward, indexSelectBackward, sumBackward, meanBackward,
+  matmulBackward, matmulBackwardA, matmulBackwardB,
 } from './grad.js';
+export {
+  reluBackward, sigmoidBackward, tanhBackward, sqrtBackward, rsqrtBackward, squareBackward, absBackward, softplusBackward,
+  powScalarBackward, clampBackward, divisorBackward,
+} from './pointwise.js';
+export { permuteBackward, sliceBackward, padBackward, concatBackward } from './layout.js';

@@ -59,6 +59,11 @@ function layout(op: string, x: Tensor): BnLayout {
   return { N: x.shape[0], C: x.shape[1], HW: x.shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
+/** The batch-size-dependent sizes, passed as uniforms so the kernels are shared across batch sizes. */
+function sizeUniforms(l: BnLayout): Record<'M' | 'total', ['u32', number]> {
+  return { M: ['u32', l.N * l.HW], total: ['u32', l.N * l.C * l.HW] };
+}
+
 function checkChannel(op: string, name: string, t: Tensor | null | undefined, C: number, xShape: readonly number[]): void {
   if (!t) return;
   t.storage(op);
@@ -78,6 +83,7 @@ function checkChannel(op: string, name: string, t: Tensor | null | undefined, C:
 export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; saveMean: Tensor; saveInvstd: Tensor } {
   const op = 'batchNorm2d';
   const l = layout(op, x);
+  const sizes = sizeUniforms(l);
   checkChannel(op, 'weight', o.weight, l.C, x.shape);
   checkChannel(op, 'bias', o.bias, l.C, x.shape);
   checkChannel(op, 'runningMean', o.runningMean, l.C, x.shape);
@@ -97,7 +103,7 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   const P = o.training ? chunksOf(l) : 1;
   if (o.training && P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
-    runKernel({ name: `${op}.statsPartial`, body: bnStatsPartialWgsl(l, wgChannel, P), inputs: { x }, outputs: { part }, workgroups: [l.C, P, 1] });
+    runKernel({ name: `${op}.statsPartial`, body: bnStatsPartialWgsl(l, wgChannel, P), inputs: { x }, outputs: { part }, uniforms: sizes, workgroups: [l.C, P, 1] });
     runKernel({
       name: `${op}.statsMerge`,
       body: bnStatsMergeWgsl(l, 64, P),
@@ -113,7 +119,7 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
       body: bnStatsWgsl(l, wgChannel),
       inputs: { x },
       outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
-      uniforms: { eps: ['f32', eps], momentum: ['f32', momentum] },
+      uniforms: { eps: ['f32', eps], momentum: ['f32', momentum], ...sizes },
       workgroups: [l.C, 1, 1],
     });
   } else {
@@ -137,6 +143,7 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
     body: bnNormalizeWgsl(l, epilogue, wgFlat),
     inputs,
     outputs: { out },
+    uniforms: sizes,
     workgroups: grid1d(l.HW % 4 === 0 ? out.size / 4 : out.size, wgFlat),
   });
   return { out, saveMean, saveInvstd };
@@ -155,6 +162,7 @@ export function batchNorm2dBackward(
 ): { dx: Tensor; dweight: Tensor; dbias: Tensor } {
   const op = 'batchNorm2dBackward';
   const l = layout(op, x);
+  const sizes = sizeUniforms(l);
   dy.storage(op);
   if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} must match input ${fmt(x.shape)}`);
   checkChannel(op, 'weight', weight, l.C, x.shape);
@@ -174,7 +182,7 @@ export function batchNorm2dBackward(
   const P = chunksOf(l);
   if (P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
-    runKernel({ name: `${op}.reducePartial`, body: bnBackwardPartialWgsl(l, wgChannel, P, masked), inputs: { dy, x, saveMean, ...mask }, outputs: { part }, workgroups: [l.C, P, 1] });
+    runKernel({ name: `${op}.reducePartial`, body: bnBackwardPartialWgsl(l, wgChannel, P, masked), inputs: { dy, x, saveMean, ...mask }, outputs: { part }, uniforms: sizes, workgroups: [l.C, P, 1] });
     runKernel({
       name: `${op}.reduceMerge`,
       body: bnBackwardMergeWgsl(l.C, 64, P),
@@ -189,6 +197,7 @@ export function batchNorm2dBackward(
       body: bnBackwardReduceWgsl(l, wgChannel, masked),
       inputs: { dy, x, saveMean, saveInvstd, ...mask },
       outputs: { dweight, dbias },
+      uniforms: sizes,
       workgroups: [l.C, 1, 1],
     });
   }
@@ -201,6 +210,7 @@ export function batchNorm2dBackward(
     body: bnBackwardDxWgsl(l, !!weight, training, wgFlat, masked),
     inputs,
     outputs: { dx },
+    uniforms: sizes,
     workgroups: grid1d(l.HW % 4 === 0 ? dx.size / 4 : dx.size, wgFlat),
   });
   return { dx, dweight, dbias };

@@ -22,10 +22,12 @@ fn fold2(lid: u32, a: f32, b: f32) -> vec2<f32> {
 }
 `;
 
-const channelMain = (wg: number, l: BnLayout) => `@compute @workgroup_size(${wg})
+// M = N*H*W and the flat element count come as uniforms (u.M, u.total): kernels do not depend on
+// the batch size, so a run's partial last batch and its evaluation batches reuse the pipelines.
+const channelMain = (wg: number) => `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
-  let M = ${l.N * l.HW}u;`;
+  let M = u.M;`;
 
 /** Index of vec4 r (of channel c's N*H*W/4) in x viewed as vec4s; needs H*W % 4 == 0. */
 const at4 = (l: BnLayout) => `fn at4(c: u32, r: u32) -> u32 { return (r / ${l.HW / 4}u) * ${(l.C * l.HW) / 4}u + c * ${l.HW / 4}u + r % ${l.HW / 4}u; }\n`;
@@ -38,39 +40,38 @@ const at = (l: BnLayout) => `fn at(c: u32, r: u32) -> u32 { return (r / ${l.HW}u
  * the unbiased variance, as PyTorch.
  */
 export function bnStatsWgsl(l: BnLayout, wg: number): string {
-  const M = l.N * l.HW;
   if (l.HW % 4 === 0) {
     // vec4 loads along H*W (4 values per load, no per-element index arithmetic): on a CPU
     // adapter this reduction is bound by the loads and the index math, not by the FMAs.
-    return `${fold2(wg)}${at4(l)}${channelMain(wg, l)}
+    return `${fold2(wg)}${at4(l)}${channelMain(wg)}
   var s4 = vec4<f32>(0.0);
-  for (var r = lid; r < ${M / 4}u; r += ${wg}u) { s4 += x_get4(at4(c, r)); }
+  for (var r = lid; r < M / 4u; r += ${wg}u) { s4 += x_get4(at4(c, r)); }
   let mean = fold2(lid, s4.x + s4.y + s4.z + s4.w, 0.0).x / f32(M);
   var q4 = vec4<f32>(0.0);
-  for (var r = lid; r < ${M / 4}u; r += ${wg}u) { let d = x_get4(at4(c, r)) - vec4<f32>(mean); q4 += d * d; }
+  for (var r = lid; r < M / 4u; r += ${wg}u) { let d = x_get4(at4(c, r)) - vec4<f32>(mean); q4 += d * d; }
   let ss = fold2(lid, q4.x + q4.y + q4.z + q4.w, 0.0).x;
-${statsTail(M)}
+${statsTail}
 }
 `;
   }
-  return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
+  return `${fold2(wg)}${at(l)}${channelMain(wg)}
   var s = 0.0;
   for (var r = lid; r < M; r += ${wg}u) { s += x_get(at(c, r)); }
   let mean = fold2(lid, s, 0.0).x / f32(M);
   var q = 0.0;
   for (var r = lid; r < M; r += ${wg}u) { let d = x_get(at(c, r)) - mean; q += d * d; }
   let ss = fold2(lid, q, 0.0).x;
-${statsTail(M)}
+${statsTail}
 }
 `;
 }
 
-const statsTail = (M: number) => `  if (lid == 0u) {
+const statsTail = `  if (lid == 0u) {
     let v = ss / f32(M);
     saveMean_set(c, mean);
     saveInvstd_set(c, 1.0 / sqrt(v + u.eps));
     runningMean_set(c, (1.0 - u.momentum) * runningMean_get(c) + u.momentum * mean);
-    runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(${Math.max(1, M - 1)}u)));
+    runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(max(M, 2u) - 1u)));
   }`;
 
 /** Eval mode: the saved statistics are the running ones. */
@@ -96,7 +97,6 @@ export interface BnEpilogue { weight: boolean; bias: boolean; residual: boolean;
 const reluOf = (v: string, vec: boolean) => (vec ? `select(vec4<f32>(0.0), ${v}, ${v} > vec4<f32>(0.0))` : `select(0.0, ${v}, ${v} > 0.0)`);
 
 export function bnNormalizeWgsl(l: BnLayout, e: BnEpilogue, wg: number): string {
-  const total = l.N * l.C * l.HW;
   const affine = `${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ' + bias_get(c)' : ''}`;
   if (l.HW % 4 === 0) {
     // vec4 loads (one per 4 elements; per-lane scalar loads are what bounds this pass on a CPU
@@ -104,7 +104,7 @@ export function bnNormalizeWgsl(l: BnLayout, e: BnEpilogue, wg: number): string 
     return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${total / 4}u) { return; }
+  if (i >= u.total / 4u) { return; }
   let c = (i / ${l.HW / 4}u) % ${l.C}u;
   var y = (x_get4(i) - vec4<f32>(saveMean_get(c))) * saveInvstd_get(c)${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ' + vec4<f32>(bias_get(c))' : ''};
 ${e.residual ? '  y += residual_get4(i);\n' : ''}${e.relu ? `  y = ${reluOf('y', true)};\n` : ''}  let o = i * 4u;
@@ -118,7 +118,7 @@ ${e.residual ? '  y += residual_get4(i);\n' : ''}${e.relu ? `  y = ${reluOf('y',
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${total}u) { return; }
+  if (i >= u.total) { return; }
   let c = (i / ${l.HW}u) % ${l.C}u;
   var y = (x_get(i) - saveMean_get(c)) * saveInvstd_get(c)${affine};
 ${e.residual ? '  y += residual_get(i);\n' : ''}${e.relu ? `  y = ${reluOf('y', false)};\n` : ''}  out_set(i, y);
@@ -139,12 +139,12 @@ const gradAt = (k: string, masked: boolean, vec: boolean) => {
 /** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
 export function bnBackwardReduceWgsl(l: BnLayout, wg: number, masked = false): string {
   if (l.HW % 4 === 0) {
-    return `${fold2(wg)}${at4(l)}${channelMain(wg, l)}
+    return `${fold2(wg)}${at4(l)}${channelMain(wg)}
   let mean = vec4<f32>(saveMean_get(c));
   let invstd = saveInvstd_get(c);
   var a = vec4<f32>(0.0);
   var b = vec4<f32>(0.0);
-  for (var r = lid; r < ${(l.N * l.HW) / 4}u; r += ${wg}u) {
+  for (var r = lid; r < M / 4u; r += ${wg}u) {
     let k = at4(c, r);
     let g = ${gradAt('k', masked, true)};
     a += g;
@@ -158,7 +158,7 @@ export function bnBackwardReduceWgsl(l: BnLayout, wg: number, masked = false): s
 }
 `;
   }
-  return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
+  return `${fold2(wg)}${at(l)}${channelMain(wg)}
   let mean = saveMean_get(c);
   let invstd = saveInvstd_get(c);
   var a = 0.0;
@@ -183,13 +183,11 @@ export function bnBackwardReduceWgsl(l: BnLayout, wg: number, masked = false): s
  * dx = w·invstd·dy in eval mode.
  */
 export function bnBackwardDxWgsl(l: BnLayout, hasWeight: boolean, training: boolean, wg: number, masked = false): string {
-  const total = l.N * l.C * l.HW;
-  const M = l.N * l.HW;
   const vec = l.HW % 4 === 0;
   const head = `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${vec ? total / 4 : total}u) { return; }
+  if (i >= u.total${vec ? ' / 4u' : ''}) { return; }
   let c = (i / ${vec ? l.HW / 4 : l.HW}u) % ${l.C}u;
   let invstd = saveInvstd_get(c);
   let scale = invstd${hasWeight ? ' * weight_get(c)' : ''};
@@ -199,7 +197,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     return `${head}  let g = ${gradAt('i', masked, true)};
   ${training
     ? `let xhat = (x_get4(i) - vec4<f32>(saveMean_get(c))) * invstd;
-  let d = scale * (g - vec4<f32>(dbias_get(c) / ${M}.0) - xhat * (dweight_get(c) / ${M}.0));`
+  let d = scale * (g - vec4<f32>(dbias_get(c) / f32(u.M)) - xhat * (dweight_get(c) / f32(u.M)));`
     : 'let d = scale * g;'}
   let o = i * 4u;
   dx_set(o, d.x);
@@ -212,7 +210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return `${head}  let g = ${gradAt('i', masked, false)};
   ${training
     ? `let xhat = (x_get(i) - saveMean_get(c)) * invstd;
-  dx_set(i, scale * (g - dbias_get(c) / ${M}.0 - xhat * dweight_get(c) / ${M}.0));`
+  dx_set(i, scale * (g - dbias_get(c) / f32(u.M) - xhat * dweight_get(c) / f32(u.M)));`
     : 'dx_set(i, scale * g);'}
 }
 `;
@@ -226,7 +224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 export function bnStatsPartialWgsl(l: BnLayout, wg: number, P: number): string {
   const M = l.N * l.HW;
   const CH = Math.ceil(M / P);
-  return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
+  return `${fold2(wg)}${at(l)}${channelMain(wg)}
   let p = wid.y;
   let r0 = p * ${CH}u;
   let r1 = min(r0 + ${CH}u, M);
@@ -278,7 +276,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 export function bnBackwardPartialWgsl(l: BnLayout, wg: number, P: number, masked = false): string {
   const M = l.N * l.HW;
   const CH = Math.ceil(M / P);
-  return `${fold2(wg)}${at(l)}${channelMain(wg, l)}
+  return `${fold2(wg)}${at(l)}${channelMain(wg)}
   let p = wid.y;
   let r0 = p * ${CH}u;
   let r1 = min(r0 + ${CH}u, M);

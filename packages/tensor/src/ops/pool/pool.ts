@@ -1,4 +1,4 @@
-import { fmt } from '../../shape.js';
+import { fmt, type IntPair } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { grid1d, runKernel } from '../../kernel/run.js';
 import {
@@ -7,7 +7,6 @@ import {
 } from './pool.wgsl.js';
 
 const wg = 64;
-export type IntPair = number | readonly [number, number];
 
 export interface MaxPool2dOptions {
   kernelSize: IntPair;

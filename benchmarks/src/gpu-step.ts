@@ -1,0 +1,186 @@
+/**
+ * Issue 15's GPU measurements in one prepared run (see benchmarks/README.md, "GPU script"):
+ *  1. training steps, ResNet-18 and VGG16, 224 px, batch 32, fp32, Adam, 2-class head, loss and
+ *     argmax read back each step (the CLI's step) — CXR on the WebGPU adapter, then PyTorch CUDA on
+ *     the same card (TF32 off), as a ratio;
+ *  2. the whole loop: a generated 224 px dataset on disk, one epoch of the CLI's training step fed
+ *     by @cxr/data's DataLoader (decode + augment in worker threads, 0 and `cores` workers), against
+ *     torchvision ImageFolder + DataLoader (same worker counts) and the same PyTorch step, in
+ *     images/s: does the worker pool feed the GPU?
+ * Writes $OUT/gpu-step.json (or benchmarks/results/). `--smoke`: tiny sizes, to check the script
+ * and its bundle on any adapter (lavapipe) before spending GPU time.
+ *
+ * Pack and run (from the repository root):
+ *   ../shared/device/pack-gpu.sh benchmarks/src/gpu-step.ts
+ *   bash .gpu/start.sh app-0.mjs            # on the GPU machine; `--smoke` first if in doubt
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as T from '@cxr/tensor';
+import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
+import { crossEntropy, detach, Adam } from '@cxr/nn';
+import { createModel } from '@cxr/models';
+import { trainStepRunner } from './step.js';
+
+const smoke = process.argv.includes('--smoke');
+const out = process.env.OUT ?? 'benchmarks/results';
+mkdirSync(out, { recursive: true });
+const report: Record<string, unknown> = { smoke, cores: cpus().length };
+const log = (m: string) => console.log(m);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const save = () => writeFileSync(join(out, 'gpu-step.json'), JSON.stringify(report, null, 2));
+
+const size = smoke ? 64 : 224;
+const batch = smoke ? 4 : 32;
+const steps = smoke ? 2 : 8;
+const gpu = await T.getDevice();
+report.adapter = { name: gpu.adapterName, cpu: gpu.isCpuAdapter };
+log(`adapter ${gpu.adapterName}; ${cpus().length} cores`);
+
+// 1. Steps.
+const cxrSteps: Record<string, number> = {};
+for (const arch of ['resnet18', 'vgg16']) {
+  try {
+    const r = trainStepRunner({ arch, batch, size });
+    for (let i = 0; i < 2; i++) await r.step();
+    const ms: number[] = [];
+    for (let i = 0; i < steps; i++) { const t0 = performance.now(); await r.step(); ms.push(performance.now() - t0); }
+    r.dispose();
+    cxrSteps[arch] = median(ms);
+    log(`CXR ${arch} ${size}px batch ${batch} Adam step: ${cxrSteps[arch].toFixed(1)} ms (median of ${steps})`);
+  } catch (e) {
+    log(`CXR ${arch} step failed: ${(e as Error).message}`);
+    cxrSteps[arch] = NaN;
+  }
+  await T.sync();
+}
+report.cxrStepMs = cxrSteps;
+save();
+
+const torchStepPy = `
+import json, sys, time, torch, torchvision
+c = json.loads(sys.argv[1])
+dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+r = {'device': torch.cuda.get_device_name(0) if dev == 'cuda' else 'cpu', 'torch': torch.__version__, 'steps': {}}
+def sync():
+    if dev == 'cuda': torch.cuda.synchronize()
+for arch in ['resnet18', 'vgg16']:
+    m = getattr(torchvision.models, arch)(num_classes=2).to(dev).train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    x = torch.rand(c['batch'], 3, c['size'], c['size'], device=dev) * 2 - 1
+    y = torch.tensor([(i * 7) % 2 for i in range(c['batch'])], device=dev)
+    def step():
+        logits = m(x); l = torch.nn.functional.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True); l.backward(); opt.step()
+        l.item(); logits.detach().argmax(1).tolist()
+    for _ in range(2): step()
+    sync(); ts = []
+    for _ in range(c['steps']):
+        t0 = time.perf_counter(); step(); sync(); ts.append((time.perf_counter() - t0) * 1e3)
+    ts.sort(); r['steps'][arch] = ts[len(ts) // 2]
+    del m, opt
+print(json.dumps(r))
+`;
+const python = process.env.CXR_PYTHON ?? 'python3';
+try {
+  const t = JSON.parse(execFileSync(python, ['-c', torchStepPy, JSON.stringify({ size, batch, steps })], { encoding: 'utf8', timeout: 20 * 60_000 }).trim().split('\n').pop()!);
+  report.torchSteps = t;
+  for (const arch of Object.keys(cxrSteps)) {
+    log(`PyTorch ${t.torch} on ${t.device}, ${arch}: ${t.steps[arch].toFixed(1)} ms; CXR takes ${(cxrSteps[arch] / t.steps[arch]).toFixed(2)}x (goal <= 2x)`);
+  }
+} catch (e) {
+  report.torchStepsError = String((e as Error).message).slice(0, 2000);
+  log(`PyTorch steps failed: ${report.torchStepsError}`);
+}
+save();
+
+// 2. The whole loop on files: a generated dataset, decoded and augmented by the loader.
+const data = mkdtempSync(join(tmpdir(), 'cxr-gpu-loop-'));
+const perClass = smoke ? 8 : 256;
+await synthesizeDataset({ out: data, perClass, size: smoke ? 96 : 256, seed: 0 });
+const folder = await loadImageFolder(data, { seed: 0, onBadImage: 'skip' });
+const train = folder.split('train');
+const loop: Record<string, unknown> = { images: train.samples.length, perClass };
+for (const workers of [0, cpus().length]) {
+  let loader: DataLoader | null = null;
+  try {
+    loader = new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }) });
+    const model = createModel('resnet18', { numClasses: folder.classes.length, generator: new T.Generator(0) });
+    model.train();
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    let images = 0;
+    let t0 = 0;
+    // Epoch 0 warms up (pipelines, buffers); epoch 1 is timed.
+    for (let epoch = 0; epoch < 2; epoch++) {
+      if (epoch === 1) { t0 = performance.now(); images = 0; }
+      for await (const b of loader.epoch(epoch)) {
+        const x = T.tensor(b.images, b.shape);
+        const y = T.tensor(b.labels, [b.labels.length], 'int32');
+        const logits = model.forward(x);
+        const kept = detach(logits);
+        const l = crossEntropy(logits, y);
+        l.backward(); opt.step(); opt.zeroGrad();
+        const pred = T.argmax(kept, 1);
+        await Promise.all([l.item(), pred.toInt32Array()]);
+        for (const t of [x, y, l, kept, pred]) t.dispose();
+        images += b.labels.length;
+      }
+    }
+    const s = (performance.now() - t0) / 1000;
+    loop[`cxrWorkers${workers}`] = { imagesPerS: images / s, seconds: s };
+    log(`CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers: ${(images / s).toFixed(1)} images/s`);
+    model.parameters().forEach((p) => p.dispose());
+    opt.dispose();
+  } catch (e) {
+    loop[`cxrWorkers${workers}Error`] = String((e as Error).message).slice(0, 1000);
+    log(`CXR loop with ${workers} workers failed: ${(e as Error).message}`);
+  } finally {
+    await (loader as unknown as { close?: () => Promise<void> } | null)?.close?.();
+  }
+  await T.sync();
+}
+const torchLoopPy = `
+import json, sys, time, torch, torchvision
+from torchvision import transforms as tv
+c = json.loads(sys.argv[1])
+dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+tf = tv.Compose([tv.Resize(c['size'] * 256 // 224), tv.CenterCrop(c['size']), tv.Grayscale(3), tv.ToTensor(),
+                 tv.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+ds = torchvision.datasets.ImageFolder(c['dir'], transform=tf)
+r = {}
+for workers in c['workers']:
+    dl = torch.utils.data.DataLoader(ds, batch_size=c['batch'], shuffle=True, num_workers=workers)
+    m = torchvision.models.resnet18(num_classes=len(ds.classes)).to(dev).train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    for epoch in range(2):
+        if epoch == 1:
+            if dev == 'cuda': torch.cuda.synchronize()
+            t0 = time.perf_counter(); n = 0
+        for x, y in dl:
+            x, y = x.to(dev), y.to(dev)
+            logits = m(x); l = torch.nn.functional.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True); l.backward(); opt.step()
+            l.item(); logits.detach().argmax(1).tolist()
+            if epoch == 1: n += len(y)
+    r['workers%d' % workers] = n / (time.perf_counter() - t0)
+print(json.dumps(r))
+`;
+try {
+  const t = JSON.parse(execFileSync(python, ['-c', torchLoopPy, JSON.stringify({ dir: join(data, 'train'), size, batch, workers: [0, cpus().length] })], { encoding: 'utf8', timeout: 30 * 60_000 }).trim().split('\n').pop()!);
+  loop.torch = t;
+  log(`PyTorch loop images/s: ${JSON.stringify(t)}`);
+} catch (e) {
+  loop.torchError = String((e as Error).message).slice(0, 2000);
+  log(`PyTorch loop failed: ${loop.torchError}`);
+}
+report.loop = loop;
+save();
+rmSync(data, { recursive: true, force: true });
+log(`wrote ${join(out, 'gpu-step.json')}`);
+await T.destroyDevice();

@@ -1,0 +1,37 @@
+/**
+ * The audit at the start of `train`: measured on the folder as loaded, before the run folder is
+ * touched, problems printed loudly; with --dedupe, cross-split duplicates leave the smaller split
+ * before any loader sees them. `writeAuditFile` stores it once the run folder is prepared.
+ */
+import { join } from 'node:path';
+import type { ImageFolder } from '@cxr/data';
+import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { auditImageFolder, dropCrossSplitDuplicates, type DataAudit } from './dataAudit.ts';
+import { formatAuditText } from './auditReport.ts';
+
+export const auditFile = 'audit.json';
+
+export async function auditBeforeTraining(folder: ImageFolder, options: { seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void }): Promise<DataAudit & { dropped?: string[] }> {
+  const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
+  options.log(`data audit: reading ${total} images (duplicates, patient overlap, shortcut probe)…`);
+  let shown = 0;
+  const audit: DataAudit & { dropped?: string[] } = await auditImageFolder(folder, {
+    seed: options.seed,
+    // Large folders take a while: a line per quarter, so the wait is visible in logs too.
+    onProgress: total >= 400 ? (done) => { if (done / total >= (shown + 1) / 4) { shown++; options.log(`data audit: ${done}/${total} images`); } } : undefined,
+  });
+  const text = formatAuditText(audit);
+  if (audit.findings.length) options.warn(`\n${'!'.repeat(72)}\n${text}\n${'!'.repeat(72)}`);
+  else options.log(text);
+  if (options.dedupe && audit.duplicates.crossSplit.length) {
+    audit.dropped = dropCrossSplitDuplicates(folder, audit);
+    options.warn(`--dedupe: dropped ${audit.dropped.length} cross-split duplicate(s) from the smaller split`);
+  } else if (audit.duplicates.crossSplit.length) {
+    options.warn('train continues with the duplicates; pass --dedupe to drop them from the smaller split');
+  }
+  return audit;
+}
+
+export function writeAuditFile(dir: string, audit: DataAudit): void {
+  writeJsonAtomic(join(dir, auditFile), audit);
+}

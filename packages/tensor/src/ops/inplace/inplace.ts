@@ -1,0 +1,40 @@
+import { fmt } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+import { cast } from '../elementwise/cast.js';
+
+/**
+ * Writes into existing tensors, for state that must keep its identity (parameters that optimizers
+ * hold, buffers modules registered): everything else in @cxr/tensor returns a new tensor.
+ */
+
+const wg = 256;
+
+/** Copies src's values into dst in place, in element order (cast to dst's dtype when they differ). */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  if (dst.size !== src.size) throw new Error(`copyInto: sizes differ, ${fmt(dst.shape)} vs ${fmt(src.shape)}`);
+  const s = src.dtype === dst.dtype ? src : cast(src, dst.dtype);
+  try {
+    runKernel({
+      name: 'copyInto',
+      body: linearMain(wg, `  if (i >= ${dst.size}u) { return; }\n  dst_set(i, src_get(i));`),
+      inputs: { src: s },
+      outputs: { dst },
+      workgroups: grid1d(dst.size, wg),
+    });
+  } finally {
+    if (s !== src) s.dispose();
+  }
+}
+
+/** Adds one to every element in place (BatchNorm's `num_batches_tracked`), without a readback. */
+export function increment(counter: Tensor): void {
+  if (counter.size === 0) return;
+  const one = counter.dtype === 'int32' ? '1' : '1.0';
+  runKernel({
+    name: 'increment',
+    body: linearMain(wg, `  if (i >= ${counter.size}u) { return; }\n  n_set(i, n_get(i) + ${one});`),
+    outputs: { n: counter },
+    workgroups: grid1d(counter.size, wg),
+  });
+}

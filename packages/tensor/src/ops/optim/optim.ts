@@ -1,0 +1,85 @@
+import { fmt } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+import { adamStepWgsl, sgdStepWgsl } from './optim.wgsl.js';
+
+/**
+ * Optimizer updates as one fused kernel per parameter, written in place: the parameter and its
+ * state are read_write, the gradient read (never one buffer bound twice). The per-step scalars
+ * are uniforms, so a changing learning rate never recompiles. @cxr/nn keeps the bookkeeping
+ * (parameter groups, state allocation, step counts).
+ */
+
+const wg = 256;
+
+function check(op: string, param: Tensor, others: Record<string, Tensor | null>): void {
+  const buffers = new Set([param.storage(op)]);
+  for (const [name, t] of Object.entries(others)) {
+    if (!t) continue;
+    // WebGPU forbids binding one buffer writable and again in the same dispatch.
+    if (buffers.has(t.storage(op))) throw new Error(`${op}: ${name} shares its buffer with the parameter or other state`);
+    buffers.add(t.storage(op));
+    if (t.dtype !== 'float32' || t.shape.join() !== param.shape.join()) {
+      throw new Error(`${op}: ${name} ${t.dtype} ${fmt(t.shape)} does not match the parameter float32 ${fmt(param.shape)}`);
+    }
+  }
+}
+
+export interface SgdStepOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** The momentum buffer is fresh: it takes d instead of μ·buf + (1 − dampening)·d. */
+  firstStep: boolean;
+}
+
+/** One torch.optim.SGD update of `param` in place; `momentumBuffer` is null without momentum. */
+export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | null, o: SgdStepOptions): void {
+  check('sgdStep', param, { gradient: grad, momentumBuffer });
+  if (param.size === 0) return;
+  runKernel({
+    name: 'sgdStep',
+    body: linearMain(wg, sgdStepWgsl(param.size, !!momentumBuffer, o.nesterov)),
+    inputs: { g: grad },
+    outputs: momentumBuffer ? { p: param, buf: momentumBuffer } : { p: param },
+    uniforms: {
+      lr: ['f32', o.lr], wd: ['f32', o.weightDecay], momentum: ['f32', o.momentum], dampening: ['f32', o.dampening],
+      first: ['u32', o.firstStep ? 1 : 0],
+    },
+    workgroups: grid1d(param.size, wg),
+  });
+}
+
+export interface AdamStepOptions {
+  lr: number;
+  betas: readonly [number, number];
+  eps: number;
+  weightDecay: number;
+  /** AdamW: p ← p·(1 − lr·wd) instead of adding wd·p to the gradient. */
+  decoupledWeightDecay: boolean;
+  /** The step number t ≥ 1, for the bias corrections 1 − βᵗ. */
+  step: number;
+}
+
+/** One torch.optim.Adam / AdamW update (amsgrad off) of `param` and its moments, in place. */
+export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, o: AdamStepOptions): void {
+  const op = o.decoupledWeightDecay ? 'adamwStep' : 'adamStep';
+  check(op, param, { gradient: grad, expAvg, expAvgSq });
+  if (!(Number.isInteger(o.step) && o.step >= 1)) throw new Error(`${op}: step must be an integer >= 1, got ${o.step}`);
+  if (param.size === 0) return;
+  const [b1, b2] = o.betas;
+  const { body, invocations } = adamStepWgsl(param.size, o.decoupledWeightDecay);
+  runKernel({
+    name: op,
+    body: linearMain(wg, body),
+    inputs: { g: grad },
+    outputs: { p: param, ea: expAvg, eas: expAvgSq },
+    uniforms: {
+      lr: ['f32', o.lr], wd: ['f32', o.weightDecay], b1: ['f32', b1], b2: ['f32', b2], eps: ['f32', o.eps],
+      stepSize: ['f32', o.lr / (1 - b1 ** o.step)], bc2sqrt: ['f32', Math.sqrt(1 - b2 ** o.step)],
+    },
+    workgroups: grid1d(invocations, wg),
+  });
+}

@@ -1,0 +1,42 @@
+/** WGSL bodies (inside `linearMain`) of the fused optimizer updates; every scalar is a uniform. */
+
+/**
+ * torch.optim.SGD for one element i: d = g + wd·p; with momentum buf = d on the first step,
+ * else μ·buf + (1 − dampening)·d, and d = nesterov ? d + μ·buf : buf; p −= lr·d.
+ */
+export function sgdStepWgsl(n: number, momentum: boolean, nesterov: boolean): string {
+  const withMomentum = `  var b = d;
+  if (u.first == 0u) { b = u.momentum * buf_get(i) + (1.0 - u.dampening) * d; }
+  buf_set(i, b);
+  ${nesterov ? 'd = d + u.momentum * b;' : 'd = b;'}
+`;
+  return `  if (i >= ${n}u) { return; }
+  let pv = p_get(i);
+  var d = g_get(i) + u.wd * pv;
+${momentum ? withMomentum : ''}  p_set(i, pv - u.lr * d);`;
+}
+
+/**
+ * torch.optim.Adam / AdamW (amsgrad off) for element k: m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
+ * p −= stepSize · m / (√v / √(1−β2ᵗ) + eps). Four elements per invocation (one vec4 load of the
+ * gradient) when n is a multiple of 4.
+ */
+export function adamStepWgsl(n: number, decoupledWeightDecay: boolean): { body: string; invocations: number } {
+  const wd = decoupledWeightDecay ? '  pv = pv * (1.0 - u.lr * u.wd);' : '  gr = gr + u.wd * pv;';
+  const elem = (idx: string, grad: string) => `  {
+  let k = ${idx};
+  var pv = p_get(k);
+  var gr = ${grad};
+${wd}
+  let mv = u.b1 * ea_get(k) + (1.0 - u.b1) * gr;
+  let vv = u.b2 * eas_get(k) + (1.0 - u.b2) * gr * gr;
+  ea_set(k, mv);
+  eas_set(k, vv);
+  p_set(k, pv - u.stepSize * mv / (sqrt(vv) / u.bc2sqrt + u.eps));
+  }`;
+  if (n % 4 === 0) {
+    const body = `  if (i >= ${n / 4}u) { return; }\n  let g4 = g_get4(i);\n${[0, 1, 2, 3].map((j) => elem(`i * 4u + ${j}u`, `g4[${j}]`)).join('\n')}`;
+    return { body, invocations: n / 4 };
+  }
+  return { body: `  if (i >= ${n}u) { return; }\n${elem('i', 'g_get(i)')}`, invocations: n };
+}
