@@ -9,19 +9,14 @@ import {
   binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, crossEntropy, crossEntropyBackward,
   destroyDevice, getDevice, maxPool2d, maxPool2dBackward, tensor, type CrossEntropyOptions, type Tensor,
 } from '@cxr/tensor';
+import { mulberry32 } from '@cxr/data';
 import { readNpy, writeNpy } from './npy.js';
 import { parityTempDir, requireOrSkip, runPython } from './python.js';
 
 const have = await requireOrSkip('cnn-ops parity');
 
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let a = seed >>> 0;
-  const r = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed).next;
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
 

@@ -10,6 +10,7 @@ import { chooseThreshold, parseThresholdSpec } from '../src/metrics/threshold.ts
 import { applyTemperature, calibration, fitTemperature, negativeLogLikelihood } from '../src/metrics/calibration.ts';
 import { pairedBootstrap } from '../src/metrics/pairedBootstrap.ts';
 import { rocAuc } from '../src/metrics/rocAuc.ts';
+import { areaOutsideLung, massOutsideLung } from '../src/metrics/lungMass.ts';
 import { compareWithBest, formatPairedComparison, readTestScores } from '../src/experiments/pairedComparison.ts';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -194,5 +195,23 @@ describe('experiments report: paired comparison from predictions.csv', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Grad-CAM mass outside the central lung box', () => {
+  it('is the outside area for a uniform map, 0 for a centred blob, 1 for a corner marker', () => {
+    const W = 40;
+    const H = 50;
+    const uniform = new Float32Array(W * H).fill(0.7);
+    // Box x in [6, 34), y in [5, 45): 28 x 40 of 40 x 50 inside.
+    expect(areaOutsideLung(W, H)).toBeCloseTo(1 - (28 * 40) / (40 * 50), 12);
+    expect(massOutsideLung(uniform, W, H)).toBeCloseTo(areaOutsideLung(W, H), 12);
+    const centre = new Float32Array(W * H);
+    centre[25 * W + 20] = 1;
+    expect(massOutsideLung(centre, W, H)).toBe(0);
+    const corner = new Float32Array(W * H);
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 5; x++) corner[y * W + x] = 1;
+    expect(massOutsideLung(corner, W, H)).toBe(1);
+    expect(massOutsideLung(new Float32Array(W * H), W, H)).toBe(0);
   });
 });

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as seededRng } from '@cxr/data';
 import { evaluatePredictions, rowsFromFlat, argmax } from '../src/metrics/classificationMetrics.ts';
 import { rocAuc, rocCurve, rocAucOneVsRest } from '../src/metrics/rocAuc.ts';
 import { countConfusion, studyConfusion } from '../src/metrics/confusionMatrix.ts';
 
-/** Small seeded PRNG so the random comparisons are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The data package's seeded PRNG, so the random comparisons are reproducible. */
+const mulberry32 = (seed: number): (() => number) => seededRng(seed).next;
 
 /** AUC as the Mann-Whitney U statistic from mid-ranks: an independent route to the same number. */
 function aucMannWhitney(scores: number[], isPositive: boolean[]): number {

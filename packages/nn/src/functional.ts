@@ -207,15 +207,12 @@ export const batchNorm = defineOp('batchNorm', {
     const r = T.batchNorm2d(x, { weight, bias, runningMean: o.runningMean, runningVar: o.runningVar, training: o.training, momentum: o.momentum, eps: o.eps, residual, relu: o.relu });
     return { out: r.out, saved: { saveMean: r.saveMean, saveInvstd: r.saveInvstd } };
   },
+  // One fused kernel gives all three gradients (the backward's scope frees those not needed).
   backward: (c, dy) => {
-    const [x, w, b, o, residual] = c.args;
+    const [x, w, , o] = c.args;
     const reluOut = o.relu ? c.out : null;
     const r = T.batchNorm2dBackward(dy, x, w, c.saved.saveMean, c.saved.saveInvstd, { training: o.training, reluOut });
-    const gs: Grads = [r.dx];
-    if (w) gs.push(r.dweight); else r.dweight.dispose();
-    if (b) gs.push(r.dbias); else r.dbias.dispose();
-    if (residual) gs.push(c.needs[gs.length] ? (reluOut ? T.reluBackward(dy, reluOut) : dy) : null);
-    return gs;
+    return grads(c, () => r.dx, () => r.dweight, () => r.dbias, null, () => (reluOut ? T.reluBackward(dy, reluOut) : dy));
   },
 });
 

@@ -3,6 +3,15 @@ export type Shape = readonly number[];
 /** A size given once for both spatial dims or as [height, width] (kernel sizes, strides, padding). */
 export type IntPair = number | readonly [number, number];
 
+/** An IntPair as [h, w], each an integer ≥ min; the error names the op and the option. */
+export function intPair(op: string, name: string, v: IntPair, min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -37,7 +37,7 @@ export function formatEvidenceReport(e: Evidence): string {
   const any = Object.values(e.intervals)[0];
   out.push('## Metrics with 95% intervals', '');
   out.push(e.threshold
-    ? `At the decision threshold p(${any.positiveClass}) ≥ ${e.threshold.value.toFixed(4)}, chosen on validation by \`${e.threshold.spec}\` and applied unchanged to the other splits.`
+    ? `At the decision threshold p(${any.positiveClass}) ≥ ${e.threshold.value.toFixed(4)}, chosen on validation by \`${e.threshold.spec}\` and applied unchanged to the other splits (the Metrics table above decides by the most probable class; \`predict\` and \`eval\` apply this threshold).`
     : 'Decision by the most probable class (more than two classes: no threshold).');
   out.push(`Proportions: Wilson score intervals (counts in brackets). F1 and AUC: stratified percentile bootstrap, ${any.method.resamples} resamples, seed ${any.method.seed}.`, '');
   out.push(intervalsTable(e.intervals), '');

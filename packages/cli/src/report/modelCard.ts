@@ -49,7 +49,7 @@ export function formatModelCard(dir: string): string {
   out.push('## Training', '');
   const history = existsSync(join(dir, runFiles.history)) ? readHistory(dir) : [];
   const settings: [string, string][] = [
-    ['architecture', config.arch], ['initial weights', config.weights], ['head', config.head], ['frozen', config.freeze],
+    ['architecture', config.arch], ['initial weights', metrics.weightsUsed ?? config.weights], ['head', config.head], ['frozen', config.freeze],
     ['optimizer', `${config.optimizer}, lr ${config.lr}${config.weightDecay ? `, weight decay ${config.weightDecay}` : ''}`], ['schedule', config.schedule],
     ['epochs', `${metrics.epochs} (kept epoch ${metrics.bestEpoch}, best validation accuracy)`], ['batch size', String(config.batchSize)],
     ['image size', `${config.imageSize} px`], ['loss', config.loss], ['augmentation', config.augment], ['seed', String(config.seed)],
@@ -65,7 +65,8 @@ export function formatModelCard(dir: string): string {
     out.push(`ECE (15 bins, ${e.calibration.split}): ${e.calibration.ece.toFixed(4)}${e.calibration.temperature !== null ? `; with the stored temperature T = ${e.calibration.temperature.toFixed(3)}: ${e.calibration.eceAfter!.toFixed(4)}` : ' (no temperature scaling)'}. Reliability diagram: ${evidenceFiles.calibration}.`, '');
     if (e.gradCam) {
       out.push('## Grad-CAM', '');
-      out.push(`Examples: ${runFiles.samples} (layer \`${e.gradCam.layer}\`). Mean share of map mass outside the central lung region: ${(e.gradCam.meanMassOutsideLung * 100).toFixed(1)}% (a uniform map: ${(e.gradCam.areaOutsideLung * 100).toFixed(0)}%).`, '');
+      out.push(`Examples: ${runFiles.samples} (layer \`${e.gradCam.layer}\`, ${e.gradCam.featureShape.join(' x ')} feature map). Mean share of map mass outside the central lung region: ${(e.gradCam.meanMassOutsideLung * 100).toFixed(1)}% (a uniform map: ${(e.gradCam.areaOutsideLung * 100).toFixed(0)}%).` +
+        (Math.min(...e.gradCam.featureShape) <= 3 ? ' At this input size the map is too coarse to localise anything, so this share says nothing about where the model looks.' : ''), '');
     }
   } else {
     out.push('No evidence section in metrics.json (run from an older CXR).', '');

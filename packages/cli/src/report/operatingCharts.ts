@@ -43,7 +43,9 @@ export function renderCalibrationPng(before: Calibration, after: Calibration | n
     $schema: schema, config: chartConfig, title: `Reliability diagram (${split}, 15 bins)`, width: 320, height: 300,
     layer: [
       { data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: '#999' }, encoding: { x: { field: 'x', type: 'quantitative', ...axis('Confidence (top-class probability)') }, y: { field: 'y', type: 'quantitative', ...axis('Accuracy') } } },
-      { data: { values }, mark: { type: 'line', point: true, strokeWidth: 2 }, encoding: { x: { field: 'confidence', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'bottom', direction: 'vertical' } }, size: { field: 'count', type: 'quantitative', legend: null } } },
+      { data: { values }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x: { field: 'confidence', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } } } },
+      // Point area grows with the number of images in the bin: a bin of two images says little.
+      { data: { values }, mark: { type: 'point', filled: true, opacity: 0.9 }, encoding: { x: { field: 'confidence', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'model', type: 'nominal', title: null }, size: { field: 'count', type: 'quantitative', title: 'images in bin', scale: { range: [30, 400] }, legend: { orient: 'right' } } } },
     ],
   } as TopLevelSpec);
 }

@@ -32,6 +32,8 @@ export interface RunMetrics {
   splits: Partial<Record<SplitName, ClassificationMetrics>>;
   /** Images left out because they could not be decoded (--skip-bad-images), by split; absent when none. */
   skipped?: Partial<Record<SplitName, SkippedFile[]>>;
+  /** The initial weights actually used ('imagenet' may fall back to random init offline); absent in older runs. */
+  weightsUsed?: string;
   /** Intervals, threshold, calibration and Grad-CAM figures (report/evidence.ts); absent in older runs. */
   evidence?: Evidence;
 }

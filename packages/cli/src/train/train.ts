@@ -216,7 +216,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     await saveModel(join(dir, runFiles.model), model, bestEpoch, info, decisionMetadata(decisionRuleOf(evidence)));
     const metrics: RunMetrics = {
       version: 1, bestEpoch, epochs: config.epochs, epochsRun, stoppedEarly, patience: config.patience, selectBy: config.selectBy, positiveClass: positive, classes,
-      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), evidence,
+      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), weightsUsed, evidence,
     };
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
       title: `Run ${basename(dir)}`, metrics,

@@ -1,10 +1,10 @@
-import { fmt, type Shape } from '../../shape.js';
+import { fmt, intPair, type IntPair, type Shape } from '../../shape.js';
 import type { TapAxis } from './conv.wgsl.js';
 
 export interface Conv2dOptions {
-  stride?: number | readonly [number, number];
-  padding?: number | readonly [number, number];
-  dilation?: number | readonly [number, number];
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
   groups?: number;
 }
 
@@ -16,14 +16,6 @@ export interface ConvGeometry {
   groups: number;
 }
 
-function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
-    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  }
-  return p;
-}
-
 /**
  * Validates shapes and options and returns the geometry. `xShape` is NCHW, `wShape` OIHW with
  * I = C / groups.
@@ -32,9 +24,9 @@ export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Con
   const desc = `input ${fmt(xShape)}, weight ${fmt(wShape)}`;
   if (xShape.length !== 4) throw new Error(`${op}: input must be 4-D NCHW, got ${fmt(xShape)} (${desc})`);
   if (wShape.length !== 4) throw new Error(`${op}: weight must be 4-D OIHW, got ${fmt(wShape)} (${desc})`);
-  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1);
-  const [ph, pw] = pair(op, 'padding', opts.padding, 0, 0);
-  const [dh, dw] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const [sh, sw] = intPair(op, 'stride', opts.stride ?? 1, 1);
+  const [ph, pw] = intPair(op, 'padding', opts.padding ?? 0, 0);
+  const [dh, dw] = intPair(op, 'dilation', opts.dilation ?? 1, 1);
   const groups = opts.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups} (${desc})`);
   const [N, C, H, W] = xShape;

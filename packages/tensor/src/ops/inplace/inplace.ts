@@ -31,10 +31,12 @@ export function copyInto(dst: Tensor, src: Tensor): void {
 export function increment(counter: Tensor): void {
   if (counter.size === 0) return;
   const one = counter.dtype === 'int32' ? '1' : '1.0';
+  // A scalar counter gets a one-invocation workgroup: 255 idle lanes cost time on a CPU adapter.
+  const size = Math.min(wg, counter.size);
   runKernel({
     name: 'increment',
-    body: linearMain(wg, `  if (i >= ${counter.size}u) { return; }\n  n_set(i, n_get(i) + ${one});`),
+    body: linearMain(size, `  if (i >= ${counter.size}u) { return; }\n  n_set(i, n_get(i) + ${one});`),
     outputs: { n: counter },
-    workgroups: grid1d(counter.size, wg),
+    workgroups: grid1d(counter.size, size),
   });
 }

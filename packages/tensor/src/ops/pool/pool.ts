@@ -1,4 +1,4 @@
-import { fmt, type IntPair } from '../../shape.js';
+import { fmt, intPair, type IntPair } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { grid1d, runKernel } from '../../kernel/run.js';
 import {
@@ -26,12 +26,6 @@ export interface AvgPool2dOptions {
   ceilMode?: boolean;
 }
 
-function pair(op: string, name: string, v: IntPair, min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < min)) throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  return p;
-}
-
 function check4d(op: string, x: Tensor, what = 'input'): void {
   x.storage(op);
   if (x.rank !== 4) throw new Error(`${op}: ${what} must be NCHW (4-d), got ${fmt(x.shape)}`);
@@ -47,10 +41,10 @@ function poolOut(size: number, k: number, s: number, p: number, d: number, ceil:
 }
 
 function geometry(op: string, shape: readonly number[], o: { kernelSize: IntPair; stride?: IntPair; padding?: IntPair; dilation?: IntPair; ceilMode?: boolean }): PoolGeom {
-  const [kh, kw] = pair(op, 'kernelSize', o.kernelSize, 1);
-  const [sh, sw] = pair(op, 'stride', o.stride ?? [kh, kw], 1);
-  const [ph, pw] = pair(op, 'padding', o.padding ?? 0, 0);
-  const [dh, dw] = pair(op, 'dilation', o.dilation ?? 1, 1);
+  const [kh, kw] = intPair(op, 'kernelSize', o.kernelSize, 1);
+  const [sh, sw] = intPair(op, 'stride', o.stride ?? [kh, kw], 1);
+  const [ph, pw] = intPair(op, 'padding', o.padding ?? 0, 0);
+  const [dh, dw] = intPair(op, 'dilation', o.dilation ?? 1, 1);
   if (ph * 2 > kh || pw * 2 > kw) throw new Error(`${op}: padding [${ph},${pw}] must be at most half the kernel size [${kh},${kw}] (input ${fmt(shape)})`);
   const [N, C, H, W] = shape;
   const OH = poolOut(H, kh, sh, ph, dh, !!o.ceilMode);
@@ -119,7 +113,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
 }
 
 function outSize(op: string, outputSize: IntPair): [number, number] {
-  return pair(op, 'outputSize', outputSize, 1);
+  return intPair(op, 'outputSize', outputSize, 1);
 }
 
 /** Adaptive average pooling to [oh, ow] with PyTorch's bins (floor(i*H/oh) .. ceil((i+1)*H/oh)). */
