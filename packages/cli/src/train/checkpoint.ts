@@ -8,7 +8,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
-import { encodeModelInfo, loadWeights, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError, type ModelInfo } from '@cxr/models';
+import { encodeModelInfo, loadWeights, NonFiniteWeightsError, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError, type ModelInfo } from '@cxr/models';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 
@@ -40,7 +40,12 @@ const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimi
  * `extra`: more metadata for the final model file (the decision rule: threshold, temperature).
  */
 export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo, extra: Record<string, string> = {}): Promise<void> {
-  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }), ...extra });
+  try {
+    await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }), ...extra }, { requireFinite: true });
+  } catch (e) {
+    if (!(e instanceof NonFiniteWeightsError)) throw e;
+    throw new Error(`training diverged: the model's parameters are no longer finite after epoch ${epoch} (${e.message}); lower the learning rate`, { cause: e });
+  }
 }
 
 function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {
