@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@cxr/tensor';
 import { crossEntropy, Linear, SGD } from '@cxr/nn';
-import { openSafetensors } from '@cxr/models';
+import { openSafetensors, saveWeights } from '@cxr/models';
 import { checkpointFiles, fileEpoch, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from '../src/train/checkpoint.ts';
 
 beforeAll(async () => { await T.getDevice(); });
@@ -88,6 +88,22 @@ describe('checkpoint set', () => {
   });
 });
 
+describe('parameters checked each epoch', () => {
+  it('a model whose parameters went NaN is not checkpointed; the previous complete set stays usable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model, optimizer } = setup();
+    await step(model, optimizer);
+    await saveCheckpoint(dir, model, optimizer, state(1), info);
+    model.loadStateDict(new Map([['bias', T.tensor(new Float32Array([0, NaN, 1]), [3])]]), { strict: false });
+    await expect(saveCheckpoint(dir, model, optimizer, state(2), info)).rejects.toThrow(/training diverged: the model's parameters are no longer finite after epoch 2 \(.*last\.safetensors: tensor bias holds NaN at element 1; non-finite weights are not saved\); lower the learning rate/);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const fresh = setup();
+    const said: string[] = [];
+    expect(loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m)).epoch).toBe(1);
+    expect(said.join('')).toMatch(/resuming from the complete set of epoch 1/);
+  });
+});
+
 describe('loadModelFile messages', () => {
   it('only a key/shape mismatch gets the --arch/--head hint; other failures keep their own reason', async () => {
     // Before: every failure read "... does not fit this model (check --arch and --head): " with the reason cut off.
@@ -112,7 +128,7 @@ describe('loadModelFile messages', () => {
     const nanModel = new Linear(5, 3);
     nanModel.loadStateDict(new Map([['bias', T.tensor(new Float32Array([0, NaN, 1]), [3])]]), { strict: false });
     const file = join(dir, 'nan.safetensors');
-    await saveModel(file, nanModel, 1, info);
+    await saveWeights(nanModel, file); // as another tool might have written it
     expect(() => loadModelFile(file, model)).toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,16 @@ describe('atomic writes', () => {
     writeFileAtomic(join(dir, 'b.bin'), new Uint8Array([1, 2, 3]));
     expect([...readFileSync(join(dir, 'b.bin'))]).toEqual([1, 2, 3]);
     expect(readdirSync(dir).filter((f) => f.startsWith(tmpPrefix))).toEqual([]);
+  });
+  it('file-system errors name the file (ENOSPC included)', async () => {
+    expect(() => writeFileAtomic('/nonexistent-cxr/x/metrics.json', '{}')).toThrow(/^cannot write \/nonexistent-cxr\/x\/metrics\.json: ENOENT$/);
+    // The safetensors writer on a full disk: its temporary file is a link to /dev/full.
+    const { writeSafetensorsFile, tmpPathFor } = await import('@cxr/models');
+    const dir = fresh();
+    const out = join(dir, 'optimizer.safetensors');
+    symlinkSync('/dev/full', tmpPathFor(out));
+    expect(() => writeSafetensorsFile(out, new Map([['w', { dtype: 'float32' as const, shape: [4], data: new Float32Array(4) }]]))).toThrow(`cannot write ${out}: ENOSPC (disk full: free space or write elsewhere)`);
+    expect(readdirSync(dir)).toEqual([]);
   });
   it('a failed write leaves the previous file intact', () => {
     const dir = fresh();
@@ -118,6 +128,15 @@ describe('run folder', () => {
     writeFileSync(join(dir, `${tmpPrefix}config.json.1.abc`), 'half');
     expect(prepareRunFolder(dir, { resume: true })).toBe('resume');
     expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+  it('a folder that cannot be created is an error, not an endless loop (--out /proc/x)', () => {
+    const t0 = performance.now();
+    expect(() => prepareRunFolder('/proc/cxr-run/deeper')).toThrow(/cannot create the run folder \/proc\/cxr-run\/deeper \(\/proc\/cxr-run: ENOENT\); choose another --out/);
+    expect(() => lockRunFolder('/proc/x')).toThrow(/cannot create the run folder \/proc\/x/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    const nested = join(fresh(), 'a', 'b', 'c');
+    expect(prepareRunFolder(nested)).toBe('fresh');
+    expect(existsSync(nested)).toBe(true);
   });
   it('readJsonFile errors say what to do', () => {
     const dir = fresh();

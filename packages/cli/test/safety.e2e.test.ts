@@ -2,12 +2,13 @@
 // --force emptying a folder before the inputs were checked, a run hanging after an error mid-epoch,
 // a trailing batch of one, and a bare `--resume` continuing on the defaults instead of the run's
 // config. Tiny images, few files, 2 epochs at most: CI time matters.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeDataset } from '@cxr/data';
+import { lockRunFolder } from '../src/run/runLock.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
@@ -69,6 +70,40 @@ describe('no hangs', () => {
   });
 });
 
+describe('signals', () => {
+  it('SIGTERM mid-run gives the cursor and the lock back, says how to resume, and ends the process', async () => {
+    // One process, as the installed `cxr` bin runs: tsx's own CLI would SIGKILL a trainer whose
+    // event loop is busy in a GPU call for more than 5 s, before its handler gets to run.
+    const child = spawn(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), main, 'train', '--data', data, '--out', 'runs/term', ...tiny, '--batch-size', '2', '--epochs', '50'], { cwd: work, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    // 'close', not 'exit': stderr may still hold the last line when the process has exited.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no epoch finished: ${stdout} ${stderr}`)), 150_000);
+      void exited.then((c) => reject(new Error(`ended (${c}) before the first epoch: ${stderr}`)));
+      child.stdout.on('data', (d) => { stdout += d; if (/epoch +1\/50: /.test(stdout)) { clearTimeout(timer); resolve(); } });
+    });
+    child.kill('SIGTERM');
+    const t0 = performance.now();
+    const code = await exited;
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/cxr: interrupted \(SIGTERM\); continue with: cxr train --out runs\/term --resume/);
+    expect(existsSync(join(work, 'runs/term/.cxr-train.lock'))).toBe(false);
+  });
+});
+
+describe('divergence', () => {
+  it('--lr 10 stops at the first absurd loss, saying so (it used to finish with "accuracy 50%, AUC 0.500")', () => {
+    const r = cxr(['train', '--data', data, '--out', 'runs/lr10', '--arch', 'resnet18', '--weights', 'none', '--image-size', '32', '--batch-size', '2', '--epochs', '3', '--optimizer', 'sgd', '--momentum', '0.9', '--lr', '10', '--seed', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^cxr: training diverged: the training loss is \S+ at epoch 1, batch \d+ .*lower the learning rate \(--lr 10, try 1\)$/m);
+    expect(existsSync(join(work, 'runs/lr10/metrics.json'))).toBe(false);
+  });
+});
+
 describe('honest resume', () => {
   it('a trailing batch of one is dropped and said once; a bare --resume continues the run\'s own config', () => {
     const dir = join(work, 'runs/r');
@@ -99,6 +134,20 @@ describe('honest resume', () => {
     const bad = cxr(['train', '--out', 'runs/r', '--resume', '--image-size', '64']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--image-size 64 \(the run has 32\)/);
+  });
+
+  it('--force against a live run is refused by its lock; nothing is deleted under it', () => {
+    const dir = join(work, 'runs/r');
+    const lock = lockRunFolder(dir); // this test process plays the live run
+    const before = readdirSync(dir).sort();
+    try {
+      const r = cxr(['train', '--data', dataBad, '--out', 'runs/r', ...tiny, '--epochs', '1', '--force', '--skip-bad-images']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`runs/r is in use by another cxr train \\(pid ${process.pid}, started`));
+      expect(readdirSync(dir).sort()).toEqual(before);
+    } finally {
+      lock.release();
+    }
   });
 
   it('an undecodable validation/test image stops a run unless --skip-bad-images', () => {

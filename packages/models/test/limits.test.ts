@@ -74,6 +74,20 @@ describe('non-finite weights', () => {
 });
 
 describe('key lists in messages', () => {
+  it('a 200,000-key mismatch from loadWeights is one short message, not 2.7 MB', async () => {
+    await T.getDevice();
+    const model = new Linear(5, 3);
+    const lazy = Array.from({ length: 200_000 }, (_, i) => ({ name: `layer.${i}.weight`, dtype: 'float32' as const, shape: [1], load: () => { throw new Error('not read'); } }));
+    let message = '';
+    try {
+      loadWeights(model, lazy);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/unexpected keys \(200000\): layer\.0\.weight, .* … and 199980 more/);
+    expect(message).toMatch(/missing keys \(2\): weight, bias/);
+    expect(message.length).toBeLessThan(2000);
+  });
   it('are capped: a 200,000-key mismatch is one short line', () => {
     const keys = Array.from({ length: 200_000 }, (_, i) => `layer.${i}.weight`);
     const s = formatList(keys, 20);

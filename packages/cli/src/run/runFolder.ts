@@ -6,7 +6,7 @@
  * is never deleted, not even by --force.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { tmpPrefix, writeJsonAtomic } from './atomicWrite.ts';
 import { formatList } from '@cxr/models';
 
@@ -133,10 +133,31 @@ export function inspectRunFolder(dir: string, options: PrepareOptions = {}): Run
  */
 export function prepareRunFolder(dir: string, options: PrepareOptions = {}): RunFolderState {
   const state = inspectRunFolder(dir, options);
-  mkdirSync(dir, { recursive: true });
+  createFolder(dir);
   removeTmpDebris(dir);
   if (state === 'fresh') removeRunFiles(dir);
   return state;
+}
+
+/**
+ * mkdir -p, one level at a time. Node's recursive mkdir never returns for a path under /proc
+ * (ENOENT there is retried forever); creating each missing level ourselves fails with a message.
+ */
+export function createFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      throw new RunFolderError(`cannot create the run folder ${dir} (${d}: ${code ?? (e as Error).message}); choose another --out`);
+    }
+  }
 }
 
 export function writeRunConfig(dir: string, config: unknown): void {

@@ -4,10 +4,10 @@
  * files, and --force against a live run would delete under it. A lock whose PID is gone (the
  * run was killed) is stale and taken over, saying so.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { lockFileName, RunFolderError } from './runFolder.ts';
+import { createFolder, lockFileName, RunFolderError } from './runFolder.ts';
 
 export interface RunLock {
   readonly path: string;
@@ -37,7 +37,7 @@ function readOwner(path: string): LockOwner | null {
 
 /** Takes the lock on `dir` (creating the folder), or throws naming the live owner. */
 export function lockRunFolder(dir: string, log: (m: string) => void = () => {}): RunLock {
-  mkdirSync(dir, { recursive: true });
+  createFolder(dir);
   const path = join(dir, lockFileName);
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;

@@ -8,7 +8,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
-import { loadWeights, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError } from '@cxr/models';
+import { loadWeights, NonFiniteWeightsError, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError } from '@cxr/models';
 import { modelInfoMetadata, type ModelInfo } from '../run/modelInfo.ts';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
@@ -37,7 +37,12 @@ const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimi
 /** Model weights with the epoch, classes, input size and architecture in the metadata. */
 /** `extra`: more metadata for the final model file (the decision rule: threshold, temperature). */
 export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo, extra: Record<string, string> = {}): Promise<void> {
-  await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info), ...extra });
+  try {
+    await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info), ...extra }, { requireFinite: true });
+  } catch (e) {
+    if (!(e instanceof NonFiniteWeightsError)) throw e;
+    throw new Error(`training diverged: the model's parameters are no longer finite after epoch ${epoch} (${e.message}); lower the learning rate`, { cause: e });
+  }
 }
 
 function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {

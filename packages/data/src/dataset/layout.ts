@@ -5,7 +5,8 @@
  * and beside them masks, label folders and stray files that must never become training images.
  * Everything skipped is recorded, so the start-up summary can say what was left out.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import type { SplitName } from './split.ts';
 
@@ -45,23 +46,55 @@ export interface ScannedLayout {
   ignored: IgnoredEntries;
 }
 
-async function countFiles(dir: string): Promise<number> {
+/**
+ * What an entry is, following symbolic links: a symlinked class folder or image is used like the
+ * real thing (they used to be dropped silently: a 3-class set trained as 2). A dangling link is
+ * 'other' and lands in the ignored list.
+ */
+async function kindOf(dir: string, e: Dirent): Promise<'dir' | 'file' | 'other'> {
+  if (e.isDirectory()) return 'dir';
+  if (e.isFile()) return 'file';
+  if (!e.isSymbolicLink()) return 'other';
+  try {
+    const s = await stat(path.join(dir, e.name));
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
+/** Whether `inner` is `outer` or below it (real paths). */
+function isInside(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
+}
+
+async function countFiles(dir: string, seen = new Set<string>()): Promise<number> {
+  const real = await realpath(dir);
+  if (seen.has(real)) return 0;
+  seen.add(real);
   let n = 0;
   for (const e of await readdir(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) n += await countFiles(path.join(dir, e.name));
+    if ((await kindOf(dir, e)) === 'dir') n += await countFiles(path.join(dir, e.name), seen);
     else n++;
   }
   return n;
 }
 
 /** All images below a class folder, at any depth, skipping mask/annotation folders. */
-async function collectImages(dir: string, out: string[], ignored: IgnoredEntries): Promise<void> {
+async function collectImages(dir: string, out: string[], ignored: IgnoredEntries, seen = new Set<string>()): Promise<void> {
+  // Real paths already walked: a symlink loop (a -> ..) must not recurse forever.
+  const real = await realpath(dir);
+  if (seen.has(real)) return;
+  seen.add(real);
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, e.name);
-    if (e.isDirectory()) {
+    const kind = await kindOf(dir, e);
+    if (kind === 'dir' && e.isSymbolicLink() && isInside(real, await realpath(full))) {
+      ignored.files.push(full); // a link back up the tree: following it would take in other classes
+    } else if (kind === 'dir') {
       if (IGNORED_FOLDER.test(e.name)) ignored.folders.push({ dir: full, files: await countFiles(full) });
-      else await collectImages(full, out, ignored);
-    } else if (e.isFile() && IMAGE_EXT.test(e.name)) out.push(full);
+      else await collectImages(full, out, ignored, seen);
+    } else if (kind === 'file' && IMAGE_EXT.test(e.name)) out.push(full);
     else ignored.files.push(full);
   }
 }
@@ -72,7 +105,7 @@ async function scanClasses(dir: string, ignored: IgnoredEntries): Promise<Map<st
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const full = path.join(dir, e.name);
-    if (!e.isDirectory()) {
+    if ((await kindOf(dir, e)) !== 'dir') {
       ignored.files.push(full);
       continue;
     }
@@ -98,7 +131,7 @@ export async function scanLayout(root: string): Promise<ScannedLayout> {
   const entries = await readdir(root, { withFileTypes: true });
   const splitFolders: Partial<Record<SplitName, string>> = {};
   for (const e of entries) {
-    if (!e.isDirectory()) continue;
+    if ((await kindOf(root, e)) !== 'dir') continue;
     const split = splitOfFolder(e.name);
     if (!split) continue;
     if (splitFolders[split]) throw new Error(`${root}: both '${splitFolders[split]}' and '${e.name}' look like the ${split} split; keep one (or rename the other)`);
@@ -113,7 +146,7 @@ export async function scanLayout(root: string): Promise<ScannedLayout> {
   for (const e of entries) {
     if (splitNames.has(e.name)) continue;
     const full = path.join(root, e.name);
-    if (e.isDirectory()) ignored.folders.push({ dir: full, files: await countFiles(full) });
+    if ((await kindOf(root, e)) === 'dir') ignored.folders.push({ dir: full, files: await countFiles(full) });
     else ignored.files.push(full);
   }
   for (const [split, name] of Object.entries(splitFolders) as [SplitName, string][]) images[split] = await scanClasses(path.join(root, name), ignored);
