@@ -10,11 +10,12 @@ import * as T from '@cxr/tensor';
 import { crossEntropy, Linear, SGD } from '@cxr/nn';
 import { openSafetensors, saveWeights } from '@cxr/models';
 import { checkpointFiles, fileEpoch, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from '../src/train/checkpoint.ts';
+import { modelInfoFor } from '../src/train/modelFile.ts';
 
 beforeAll(async () => { await T.getDevice(); });
 afterAll(() => T.destroyDevice());
 
-const info = { arch: 'linear', head: 'replace', imageSize: 5, classes: ['a', 'b', 'c'] };
+const info = modelInfoFor({ arch: 'linear', head: 'replace', imageSize: 5 }, ['a', 'b', 'c'], null);
 const state = (epoch: number) => ({ epoch, bestValAccuracy: 0.5, bestEpoch: epoch, generator: { seed: 1, calls: epoch }, scheduler: null });
 
 function setup() {

@@ -205,7 +205,7 @@ describe('eval and predict meet the model\'s classes and size', () => {
     const weights = join(work, 'runs/r/model.safetensors');
     for (const [size, message] of [['-5', /--image-size must be a whole number from 1 to 1024 \(e\.g\. 224\), got '-5'/], ['3000', /--image-size must be a whole number from 1 to 1024/], ['8', /--image-size 8 is too small for resnet18/]] as const) {
       const r = cxr(['predict', '--weights', weights, '--image-size', size, join(work, 'x.png')]);
-      expect(r.code, size).toBe(1);
+      expect(r.code, size).toBe(2); // a usage error (issue 12: usage 2, runtime 1)
       expect(r.stderr).toMatch(message);
     }
     const e = cxr(['eval', '--run', 'runs/r', '--image-size', '3000']);
