@@ -67,7 +67,7 @@ describe('help and exit codes', () => {
       let text = '';
       cmd.configureOutput({ writeOut: (t) => { text += t; } });
       cmd.outputHelp();
-      expect(text, path).toMatch(/\nExamples:\n(  \$ .*cxr.*\n){2,}/);
+      expect(text, path).toMatch(/\nExamples:\n( {2}\$ .*cxr.*\n){2,}/);
     }
   });
   it('usage errors exit 2, help and version 0', async () => {

@@ -60,7 +60,7 @@ describe('train options', () => {
     let help = '';
     await resolveTrainArgs(['--help'], { writeOut: (t) => { help += t; } });
     expect(help).toMatch(/--epochs <n>\s+epochs \(default 3; with your own --data 10\)/);
-    expect(help).toMatch(/Examples:\n  \$ cxr train/);
+    expect(help).toMatch(/Examples:\n {2}\$ cxr train/);
   });
 
   it('bare --augment is the standard preset, --no-augment none', async () => {

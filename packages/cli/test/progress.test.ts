@@ -30,6 +30,7 @@ describe('progress bar', () => {
       'epoch  2/10 train 40% | 40/100 img | loss 0.5123 | acc 81.3% | 20.0 img/s | ETA 3s',
       'epoch  2/10 train 100% | 100/100 img | loss 0.4000 | acc 85.0% | 20.0 img/s | ETA 0s',
     ]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the terminal's escape codes
     expect(text()).not.toMatch(/\r|\x1b\[/); // nothing redrawn: no carriage returns or cursor codes
     const many = captureStream();
     const b2 = createEpochProgress({ epoch: 1, epochs: 1, total: 1000, stream: many.stream, now: () => t });
