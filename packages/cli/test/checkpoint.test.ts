@@ -133,3 +133,17 @@ describe('loadModelFile messages', () => {
     expect(() => loadModelFile(file, model)).toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
   });
 });
+
+describe('finished run folders', () => {
+  it('eval/predict refuse a model.safetensors whose epoch is not the best epoch metrics.json reports', async () => {
+    const { modelSettings } = await import('../src/commands/evaluate.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model } = setup();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ arch: 'resnet18', head: 'replace', imageSize: 32, data: 'd', loss: 'ce' }));
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ version: 1, bestEpoch: 3, epochs: 5, splits: {} }));
+    await saveModel(join(dir, 'model.safetensors'), model, 3, info);
+    expect(modelSettings({ run: dir }).classes).toEqual(['a', 'b', 'c']);
+    await saveModel(join(dir, 'model.safetensors'), model, 5, info); // copied by a later, interrupted extension
+    expect(() => modelSettings({ run: dir })).toThrow(/model\.safetensors holds epoch 5 but metrics\.json reports best epoch 3/);
+  });
+});
