@@ -59,8 +59,11 @@ describe('Kaggle COVID-19 Radiography layout, three classes end to end', () => {
     copyClass('normal', join(kaggle, 'Lung_Opacity', 'images'), 6);
     copyClass('normal', join(kaggle, 'COVID', 'masks'), 16);
     writeFileSync(join(kaggle, 'COVID.metadata.xlsx'), 'not an image');
-    const r = cxr(['train', '--data', kaggle, '--classes', 'COVID=covid-19,Normal=normal,Viral Pneumonia=pneumonia', '--epochs', '1', '--out', 'runs/three', ...tiny]);
+    const r = cxr(['train', '--data', kaggle, '--classes', 'COVID=covid-19,Normal=normal,Viral Pneumonia=pneumonia', '--epochs', '1', '--class-weights', 'auto', '--balanced', '--out', 'runs/three', ...tiny]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/class weights \(auto\): covid-19 [\d.]+, normal [\d.]+, pneumonia [\d.]+/);
+    expect(r.stdout).toMatch(/class-balanced sampling/);
+    expect(r.stdout).toMatch(/decoded-image cache: .*cache.images \(.*cap 10 GB via --cache-max-gb/);
     expect(r.stdout).toMatch(/classes: 0=covid-19, 1=normal, 2=pneumonia/);
     expect(r.stdout).toMatch(/left out by --classes: Lung_Opacity \(6 images\)/);
     expect(r.stdout).toMatch(/ignored 1 folder\(s\) that are not classes or images \(16 files\): COVID\/masks/);
@@ -83,6 +86,13 @@ describe('Kaggle COVID-19 Radiography layout, three classes end to end', () => {
     expect(files).toContain('model.safetensors');
     for (const f of files) expect(f).not.toMatch(/^(last|optimizer|best)[.-].*safetensors$|^trainer\.json$/);
     expect(readModelInfo(join(work, 'runs/three/model.safetensors'))!.classes).toEqual(['covid-19', 'normal', 'pneumonia']);
+    expect(readFileSync(join(work, 'runs/three/confusion.png')).subarray(1, 4).toString()).toBe('PNG');
+    const config = JSON.parse(readFileSync(join(work, 'runs/three/config.json'), 'utf8'));
+    expect([config.classWeights, config.balanced]).toEqual(['auto', true]);
+    // its checkpoints are gone, so it cannot be resumed: said plainly instead of silently starting over
+    const again = cxr(['train', '--out', 'runs/three', '--resume', '--epochs', '2']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/finished run whose checkpoints were deleted after it succeeded \(keep them with --keep-checkpoints\)/);
   });
 
   it('a --classes name that matches no folder stops with the folders found', () => {
