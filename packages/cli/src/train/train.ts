@@ -156,8 +156,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       bar = null;
       model.eval();
       const val = await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight);
-      if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
       if (loaders.val.skipped.length && !config.skipBadImages) throw badImagesError(loaders.val.skipped, 'validation');
+      if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
       assertFiniteOutputs(val, `validation after epoch ${epoch + 1}`, config.lr);
       const row: HistoryRow = {
         epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: val.loss, valAccuracy: accuracyOf(val),
