@@ -10,11 +10,12 @@ import * as T from '@cxr/tensor';
 import { crossEntropy, Linear, SGD } from '@cxr/nn';
 import { openSafetensors, saveWeights } from '@cxr/models';
 import { checkpointFiles, fileEpoch, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from '../src/train/checkpoint.ts';
+import { modelInfoFor } from '../src/train/modelFile.ts';
 
 beforeAll(async () => { await T.getDevice(); });
 afterAll(() => T.destroyDevice());
 
-const info = { arch: 'linear', head: 'replace', imageSize: 5, classes: ['a', 'b', 'c'] };
+const info = modelInfoFor({ arch: 'linear', head: 'replace', imageSize: 5 }, ['a', 'b', 'c'], null);
 const state = (epoch: number) => ({ epoch, bestValAccuracy: 0.5, bestEpoch: epoch, generator: { seed: 1, calls: epoch }, scheduler: null });
 
 function setup() {
@@ -130,5 +131,19 @@ describe('loadModelFile messages', () => {
     const file = join(dir, 'nan.safetensors');
     await saveWeights(nanModel, file); // as another tool might have written it
     expect(() => loadModelFile(file, model)).toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
+  });
+});
+
+describe('finished run folders', () => {
+  it('eval/predict refuse a model.safetensors whose epoch is not the best epoch metrics.json reports', async () => {
+    const { modelSettings } = await import('../src/commands/evaluate.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
+    const { model } = setup();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ arch: 'resnet18', head: 'replace', imageSize: 32, data: 'd', loss: 'ce' }));
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ version: 1, bestEpoch: 3, epochs: 5, splits: {} }));
+    await saveModel(join(dir, 'model.safetensors'), model, 3, info);
+    expect(modelSettings({ run: dir }).classes).toEqual(['a', 'b', 'c']);
+    await saveModel(join(dir, 'model.safetensors'), model, 5, info); // copied by a later, interrupted extension
+    expect(() => modelSettings({ run: dir })).toThrow(/model\.safetensors holds epoch 5 but metrics\.json reports best epoch 3/);
   });
 });

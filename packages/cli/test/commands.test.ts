@@ -12,7 +12,8 @@ import { experimentsPlan } from '../src/commands/experiments.ts';
 import { k8sManifest, slurmScript } from '../src/experiments/clusterPlan.ts';
 import { expandGrid, loadGridFile } from '../src/experiments/gridFile.ts';
 import { selectRuns } from '../src/experiments/runSelection.ts';
-import { main } from '../src/main.ts';
+import type { Command } from 'commander';
+import { buildProgram, main } from '../src/main.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cxr-commands-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -54,6 +55,34 @@ describe('cxr --version and env', () => {
   });
 });
 
+describe('help and exit codes', () => {
+  function allCommands(c: Command, path = 'cxr'): [string, Command][] {
+    return [[path, c], ...c.commands.flatMap((s) => allCommands(s, `${path} ${s.name()}`))];
+  }
+  it('every command has a description, every option and argument a help text, and help ends with examples', () => {
+    for (const [path, cmd] of allCommands(buildProgram())) {
+      expect(cmd.description(), path).not.toBe('');
+      for (const o of cmd.options) expect(o.description, `${path} ${o.flags}`).not.toBe('');
+      for (const a of cmd.registeredArguments) expect(a.description, `${path} <${a.name()}>`).not.toBe('');
+      let text = '';
+      cmd.configureOutput({ writeOut: (t) => { text += t; } });
+      cmd.outputHelp();
+      expect(text, path).toMatch(/\nExamples:\n( {2}\$ .*cxr.*\n){2,}/);
+    }
+  });
+  it('usage errors exit 2, help and version 0', async () => {
+    const quiet = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect((await captureStdout(() => main(['train', '--lr', 'x']))).value).toBe(2);
+      expect((await captureStdout(() => main(['no-such-command']))).value).toBe(2);
+      expect((await captureStdout(() => main(['cache']))).value).toBe(2);
+      expect((await captureStdout(() => main(['train', '--help']))).value).toBe(0);
+    } finally {
+      quiet.mockRestore();
+    }
+  });
+});
+
 describe('cxr cache', () => {
   it('info sizes each part; clean removes the decoded images only, --all everything', () => {
     const dir = join(work, 'cache');
@@ -86,6 +115,8 @@ describe('grid files', () => {
     expect(v.runs.map((r) => r.name)).toEqual(['frozen', 'head-mlp-530', 'head-replace']);
     expect(v.runs[0].options).toEqual({ arch: 'resnet18', weightDecay: 0, freeze: 'backbone' });
     expect(selectRuns(g.runs, { only: 'vgg16_*', shard: '2/2' }).map((r) => r.name)).toEqual(['vgg16_lr-1e-4']);
+    const named = expandGrid({ arch: ['vgg16', 'resnet18'], runs: [{ name: 'frozen', freeze: 'backbone' }, { name: 'unfrozen', freeze: 'none' }] }, 'n.yaml');
+    expect(named.runs.map((r) => r.name)).toEqual(['frozen_vgg16', 'frozen_resnet18', 'unfrozen_vgg16', 'unfrozen_resnet18']);
   });
 
   it('refuses unknown keys, per-run folders set in the file, and clashing names, naming the file', () => {

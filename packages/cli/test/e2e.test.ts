@@ -40,7 +40,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('cxr train', () => {
   it('writes every artefact, and they parse', () => {
-    const r = cxr(['train', '--data', data, '--out', 'runs/a', ...tiny]);
+    // --keep-checkpoints: the resume test below compares its last.safetensors (a successful run deletes them otherwise).
+    const r = cxr(['train', '--data', data, '--out', 'runs/a', ...tiny, '--keep-checkpoints']);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(work, 'runs/a');
     for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'audit.json', 'MODEL_CARD.md', 'roc.png', 'pr.png', 'calibration.png']) {
@@ -96,8 +97,9 @@ describe('cxr train', () => {
     const again = cxr(['train', '--data', data, '--out', 'runs/b', ...tiny]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already holds an unfinished run; pass --resume/);
-    // The bare form the README shows: the run's config.json supplies every setting (--calibrate too).
-    const r = cxr(['train', '--out', 'runs/b', '--resume']);
+    // The bare form the README shows: the run's config.json supplies every setting (--calibrate too);
+    // --keep-checkpoints keeps last.safetensors for the comparison below.
+    const r = cxr(['train', '--out', 'runs/b', '--resume', '--keep-checkpoints']);
     expect(r.code, r.stderr).toBe(0);
     // --calibrate temperature: fitted on validation, reported before/after, stored with the model.
     const cal = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.calibration;

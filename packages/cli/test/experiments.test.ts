@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { experimentsReport } from '../src/commands/experiments.ts';
 import { validateTrainConfig } from '../src/config/validateTrainConfig.ts';
 import { defaultTrainConfig } from '../src/config/trainConfig.ts';
 import { experimentRunOptions, seedStudyRuns } from '../src/experiments/seedStudy.ts';
@@ -54,5 +58,28 @@ describe('run selection', () => {
   it('combines --only and --shard', () => {
     expect(selectRuns(seedStudyRuns, { only: 't1-*', shard: '2/2' }).map((r) => r.name)).toEqual(['t1-vgg16-mlp530-lr1e-5', 't1-vgg16-mlp2000-lr1e-5', 't1-resnet18-mlp530-lr1e-5']);
     expect(selectRuns(seedStudyRuns)).toHaveLength(13);
+  });
+});
+
+describe('experiments report --out', () => {
+  it('finds the runs that experiments run --out R wrote in R (not under runs/seed-study)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cxr-report-'));
+    try {
+      const run = join(root, seedStudyRuns[0].name);
+      mkdirSync(run);
+      writeFileSync(join(run, 'config.json'), '{}');
+      writeFileSync(join(run, 'metrics.json'), JSON.stringify({ version: 1, bestEpoch: 1, epochs: 1, splits: { test: { accuracy: 0.75, f1: 0.5, macroF1: 0.6, auc: 0.8 } } }));
+      const quiet = vi.spyOn(console, 'log').mockImplementation(() => {});
+      try {
+        const md = await experimentsReport('seed-study', { out: root });
+        expect(md).toMatch(/1 of 13 runs finished/);
+        expect(md).toMatch(new RegExp(`\\| ${seedStudyRuns[0].name} \\|.*75\\.00%`));
+        expect(readFileSync(join(root, 'report.md'), 'utf8')).toBe(md);
+      } finally {
+        quiet.mockRestore();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

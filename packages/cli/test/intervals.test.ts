@@ -11,6 +11,7 @@ import { applyTemperature, calibration, fitTemperature, negativeLogLikelihood } 
 import { pairedBootstrap } from '../src/metrics/pairedBootstrap.ts';
 import { rocAuc } from '../src/metrics/rocAuc.ts';
 import { areaOutsideLung, massOutsideLung } from '../src/metrics/lungMass.ts';
+import { averagePrecision, precisionRecallCurve } from '../src/metrics/precisionRecall.ts';
 import { compareWithBest, formatPairedComparison, readTestScores } from '../src/experiments/pairedComparison.ts';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -213,5 +214,15 @@ describe('Grad-CAM mass outside the central lung box', () => {
     for (let y = 0; y < 4; y++) for (let x = 0; x < 5; x++) corner[y * W + x] = 1;
     expect(massOutsideLung(corner, W, H)).toBe(1);
     expect(massOutsideLung(new Float32Array(W * H), W, H)).toBe(0);
+  });
+});
+
+describe('average precision', () => {
+  it('is the step-wise sum of precision over recall increments (scikit-learn\'s definition), ties as one step', () => {
+    // Hand-computed: points (R, P) = (0.5, 1), (0.5, 0.5), (1, 2/3), (1, 0.5) -> 0.5 * 1 + 0.5 * 2/3.
+    expect(averagePrecision(precisionRecallCurve([0.9, 0.8, 0.7, 0.6], [true, false, true, false])!)).toBeCloseTo(0.5 + 1 / 3, 12);
+    // A tie between a positive and a negative is one step: (R, P) = (1, 0.5) -> 0.5.
+    expect(averagePrecision(precisionRecallCurve([0.5, 0.5], [true, false])!)).toBeCloseTo(0.5, 12);
+    expect(precisionRecallCurve([0.1, 0.2], [false, false])).toBeNull();
   });
 });

@@ -16,7 +16,7 @@ function captureStream(): { stream: NodeJS.WritableStream; text: () => string } 
 }
 
 describe('progress bar', () => {
-  it('prints loss, accuracy, images/s and ETA without a TTY', () => {
+  it('without a TTY: one plain line per 25% of the epoch with loss, accuracy, images/s and ETA', () => {
     const { stream, text } = captureStream();
     let t = 0;
     const bar = createEpochProgress({ epoch: 2, epochs: 10, total: 100, phase: 'train', stream, now: () => t });
@@ -26,8 +26,17 @@ describe('progress bar', () => {
     bar.update(100, { loss: 0.4, accuracy: 0.85 });
     expect(bar.stop()).toBeCloseTo(20, 6);
     const lines = text().split('\n').filter(Boolean);
-    expect(lines[0]).toMatch(/^epoch {2}2\/10 train \|.*\| 0\/100 img/);
-    expect(lines.at(-1)).toMatch(/100\/100 img \| loss 0\.4000 \| acc 85\.0% \| 20\.0 img\/s \| ETA 0s$/);
+    expect(lines).toEqual([
+      'epoch  2/10 train 40% | 40/100 img | loss 0.5123 | acc 81.3% | 20.0 img/s | ETA 3s',
+      'epoch  2/10 train 100% | 100/100 img | loss 0.4000 | acc 85.0% | 20.0 img/s | ETA 0s',
+    ]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the terminal's escape codes
+    expect(text()).not.toMatch(/\r|\x1b\[/); // nothing redrawn: no carriage returns or cursor codes
+    const many = captureStream();
+    const b2 = createEpochProgress({ epoch: 1, epochs: 1, total: 1000, stream: many.stream, now: () => t });
+    for (let i = 10; i <= 1000; i += 10) b2.update(i, { loss: 1, accuracy: 0.5 });
+    b2.stop();
+    expect(many.text().trim().split('\n').map((l) => l.split(' ')[2])).toEqual(['25%', '50%', '75%', '100%']);
   });
   it('formats ETA and epoch summaries', () => {
     expect(formatEta(5.4)).toBe('5s');

@@ -158,6 +158,29 @@ describe('honest resume', () => {
   });
 });
 
+describe('validation images that pass the header check but do not decode', () => {
+  it('stop the run at the first validation pass, or with --skip-bad-images when none is left', () => {
+    // Headers intact, image data cut off: only the decoder finds out.
+    const cut = join(work, 'data-cut');
+    cpSync(data, cut, { recursive: true });
+    for (const c of ['infected', 'normal']) {
+      for (const f of readdirSync(join(cut, 'val', c))) {
+        const p = join(cut, 'val', c, f);
+        const bytes = readFileSync(p);
+        // PNG: signature and IHDR kept; JPEG: up to past its frame header, without the end marker.
+        writeFileSync(p, bytes.subarray(0, f.endsWith('.png') ? 60 : Math.floor(bytes.length * 0.6)));
+      }
+    }
+    const strict = cxr(['train', '--data', cut, '--out', 'runs/cut', ...tiny, '--epochs', '1']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/\d+ validation image\(s\) cannot be decoded: .*pass --skip-bad-images/);
+    const lenient = cxr(['train', '--data', cut, '--out', 'runs/cut2', ...tiny, '--epochs', '1', '--skip-bad-images']);
+    expect(lenient.code).toBe(1);
+    expect(lenient.stderr).toMatch(/no validation image could be decoded at epoch 1 \(\d+ skipped\); the run stops here/);
+    expect(existsSync(join(work, 'runs/cut2/metrics.json'))).toBe(false);
+  });
+});
+
 describe('eval and predict meet the model\'s classes and size', () => {
   it('eval refuses data whose class names differ from the run\'s (metrics would be inverted)', () => {
     const other = join(work, 'swapped');
@@ -205,7 +228,7 @@ describe('eval and predict meet the model\'s classes and size', () => {
     const weights = join(work, 'runs/r/model.safetensors');
     for (const [size, message] of [['-5', /--image-size must be a whole number from 1 to 1024 \(e\.g\. 224\), got '-5'/], ['3000', /--image-size must be a whole number from 1 to 1024/], ['8', /--image-size 8 is too small for resnet18/]] as const) {
       const r = cxr(['predict', '--weights', weights, '--image-size', size, join(work, 'x.png')]);
-      expect(r.code, size).toBe(1);
+      expect(r.code, size).toBe(2); // a usage error (issue 12: usage 2, runtime 1)
       expect(r.stderr).toMatch(message);
     }
     const e = cxr(['eval', '--run', 'runs/r', '--image-size', '3000']);

@@ -12,3 +12,4 @@ export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError
 export { formatList } from './formatList.js';
 export { createModel } from './registry.js';
 export { defaultCamLayer } from './camLayer.js';
+export { encodeModelInfo, decodeModelInfo, type ModelInfo } from './weights/modelMetadata.ts';

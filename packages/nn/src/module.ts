@@ -178,7 +178,8 @@ export class Module {
       const hit = named.filter(([n]) => m(n));
       if (hit.length === 0) {
         const tops = [...new Set(named.map(([n]) => n.split('.')[0]))];
-        throw new Error(`${op}: '${pat}' matches no parameter (top-level names: ${tops.join(', ')})`);
+        const hint = /[*?]/.test(pat) ? '; `*` stays within one dotted segment, `**` crosses segments' : '';
+        throw new Error(`${op}: '${pat}' matches no parameter (top-level names: ${tops.join(', ')})${hint}`);
       }
       for (const [n, p] of hit) {
         p.requiresGrad = value;

@@ -1,4 +1,5 @@
 import type { Filter } from '@cxr/data';
+import { decodeModelInfo } from '@cxr/models';
 
 /** Everything the page needs to rebuild a model and preprocess images exactly as CXR did. */
 export interface ModelSettings {
@@ -35,38 +36,29 @@ export function userSettings(o: { arch: string; head?: string; classes: string[]
 }
 
 /**
- * Settings from a model file's safetensors metadata, as `cxr train` writes it (`arch`, `head`,
- * `image_size`, `classes`; preprocessing then as `cxr predict --weights`: bilinear, shorter side
- * round(size·256/224), centre crop, ImageNet mean/std), or the fuller `cxr.*` keys where a file has
- * them (resize size, filter, mean, std). Null when the file records no architecture or classes:
- * the page then asks the user.
+ * Settings from a model file's safetensors metadata: the `cxr.*` keys `cxr train` writes (arch,
+ * head, classes, input size, resize rule, normalisation; @cxr/models' decodeModelInfo), or the
+ * unprefixed keys of files written before them (arch, head, image_size, classes; preprocessing then
+ * as `cxr predict --weights`). Null when the file records no architecture or classes: the page
+ * then asks the user.
  */
 export function settingsFromMetadata(meta: Record<string, string>, file: string): ModelSettings | null {
-  const get = (k: string) => meta[`cxr.${k}`] ?? meta[k];
-  const json = <V>(k: string, fallback: V): V => {
-    const v = get(k);
-    if (v === undefined) return fallback;
-    try {
-      return JSON.parse(v) as V;
-    } catch {
-      throw new Error(`${file}: metadata '${k}' is not valid JSON: ${v}`);
-    }
-  };
-  const arch = get('arch');
-  const classes = json<unknown>('classes', null);
-  if (!arch || classes === null) return null;
+  const info = decodeModelInfo(meta, file);
+  if (info) {
+    const { arch, head, classes, inputSize, resizeSize, resizeFilter, mean, std } = info;
+    return { arch, head, classes, inputSize, resizeSize, filter: resizeFilter, mean, std, source: 'metadata' };
+  }
+  if (!meta.arch || meta.classes === undefined) return null;
+  let classes: unknown;
+  try {
+    classes = JSON.parse(meta.classes);
+  } catch {
+    throw new Error(`${file}: metadata 'classes' is not valid JSON: ${meta.classes}`);
+  }
   if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) {
     throw new Error(`${file}: metadata 'classes' must list at least two class names`);
   }
-  const inputSize = Number(get('input_size') ?? get('image_size') ?? 224);
-  if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`${file}: metadata input size '${get('input_size') ?? get('image_size')}' is not a whole number of pixels`);
-  const defaults = userSettings({ arch, classes, inputSize, head: get('head') });
-  return {
-    ...defaults,
-    resizeSize: Number(get('resize_size') ?? defaults.resizeSize),
-    filter: (get('resize_filter') as Filter | undefined) ?? defaults.filter,
-    mean: json('mean', defaults.mean),
-    std: json('std', defaults.std),
-    source: 'metadata',
-  };
+  const inputSize = Number(meta.image_size ?? 224);
+  if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`${file}: metadata image_size '${meta.image_size}' is not a whole number of pixels`);
+  return { ...userSettings({ arch: meta.arch, classes, inputSize, head: meta.head }), source: 'metadata' };
 }

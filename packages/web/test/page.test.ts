@@ -10,9 +10,9 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, destroyDevice, getDevice } from '@cxr/tensor';
-import { applyHead, createModel, writeSafetensorsFile, type HostTensor } from '@cxr/models';
+import { applyHead, createModel, encodeModelInfo, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { startServer } from '../../cli/src/commands/serve.ts';
-import { modelInfoMetadata } from '../../cli/src/run/modelInfo.ts';
+import { modelInfoFor } from '../../cli/src/train/modelFile.ts';
 import { matmulRef } from '../../tensor/test/reference/matmul.ts';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from '../../tensor/test/reference/conv.ts';
 
@@ -62,8 +62,9 @@ async function writeModels(): Promise<{ withMetadata: string; bare: string }> {
   await destroyDevice();
   const withMetadata = join(work, 'model.safetensors');
   const bare = join(work, 'bare.safetensors');
-  // The metadata `cxr train` writes into model.safetensors.
-  writeSafetensorsFile(withMetadata, host, modelInfoMetadata({ arch: 'resnet18', head: 'replace', imageSize: inputSize, classes }));
+  // The metadata `cxr train` writes into model.safetensors (cxr.* keys), with the preprocessing of
+  // `cxr predict --weights` on the bare file (bilinear), which the page is compared against.
+  writeSafetensorsFile(withMetadata, host, encodeModelInfo({ ...modelInfoFor({ arch: 'resnet18', head: 'replace', imageSize: inputSize }, classes, null), resizeFilter: 'bilinear' }));
   writeSafetensorsFile(bare, host);
   return { withMetadata, bare };
 }

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { cacheUsage, formatBytes } from '@cxr/data';
 import { officialWeights } from '@cxr/models';
 import { cacheDir } from '@cxr/tensor/cacheDir';
+import { helpExamples } from './helpExamples.ts';
 
 /** The decoded-image cache's folder inside the cache directory. */
 export const imageCacheName = 'images';
@@ -54,11 +55,11 @@ export function cacheClean(options: { all?: boolean } = {}, dir = cacheDir()): n
 
 export function cacheCommand(): Command {
   const cache = new Command('cache').description('what CXR caches ($CXR_CACHE): decoded images, ImageNet weights, tuning results')
-    .addHelpText('after', '\nExamples:\n  $ cxr cache info\n  $ cxr cache clean\n  $ CXR_CACHE=/scratch/cxr cxr cache clean --all\n');
-  cache.command('info').description('the cache directory and the size of each part')
+    .addHelpText('after', helpExamples(['cxr cache info', 'cxr cache clean', 'CXR_CACHE=/scratch/cxr cxr cache clean --all']));
+  cache.command('info').description('the cache directory and the size of each part').addHelpText('after', helpExamples(['cxr cache info', 'CXR_CACHE=/scratch/cxr cxr cache info']))
     .action(() => { console.log(cacheInfo()); });
   cache.command('clean').description('delete the decoded-image cache (with --all: everything, ImageNet weights included)')
-    .option('--all', 'also delete ImageNet weights and tuning results')
+    .option('--all', 'also delete ImageNet weights and tuning results').addHelpText('after', helpExamples(['cxr cache clean', 'cxr cache clean --all']))
     .action((o: { all?: boolean }) => { console.log(`freed ${formatBytes(cacheClean(o))} in ${cacheDir()}`); });
   return cache;
 }

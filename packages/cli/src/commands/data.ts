@@ -5,13 +5,16 @@ import { loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { auditImageFolder } from '../audit/dataAudit.ts';
 import { formatAuditText } from '../audit/auditReport.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
 export function dataCommand(): Command {
-  const data = new Command('data').description('datasets');
-  data.command('synth').description('write the built-in synthetic chest-X-ray-like dataset')
-    .requiredOption('--out <dir>').option('--per-class <n>', 'images per class (all splits)', intOption, 120)
+  const data = new Command('data').description('datasets: the built-in synthetic set, audits of your own')
+    .addHelpText('after', helpExamples(['cxr data synth --out data/synthetic', 'cxr data audit data/covid --out audit.json']));
+  data.command('synth').description('write the built-in synthetic chest-X-ray-like dataset (train/val/test × infected/normal)')
+    .requiredOption('--out <dir>', 'folder to write').option('--per-class <n>', 'images per class (all splits)', intOption, 120)
     .option('--size <px>', 'image size', intOption, 256).option('--seed <n>', 'seed', intOption, 0)
+    .addHelpText('after', helpExamples(['cxr data synth --out data/synthetic', 'cxr data synth --out /tmp/tiny --per-class 10 --size 48 --seed 1']))
     .action(async (o) => {
       await synthesizeDataset({ out: o.out, perClass: o.perClass, size: o.size, seed: o.seed });
       console.log(`wrote ${o.out}`);
@@ -23,6 +26,7 @@ export function dataCommand(): Command {
     .option('--seed <n>', 'seed of seeded splits, cross-validation folds and bootstrap', intOption, 0)
     .option('--out <file>', 'also write the findings to this JSON file (audit.json)')
     .option('--json', 'print the findings as JSON (what audit.json holds)')
+    .addHelpText('after', helpExamples(['cxr data audit data/covid', 'cxr data audit data/cxr --manifest patients.csv --json > audit.json']))
     .action(async (dir: string, o: { manifest?: string; classes?: string; seed: number; out?: string; json?: boolean }) => {
       if (!existsSync(dir)) throw new Error(`data audit: ${dir}: no such folder`);
       const quiet = () => {};

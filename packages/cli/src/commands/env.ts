@@ -11,6 +11,7 @@ import { cxrVersion } from '../config/version.ts';
 import { imagenetWeightsPath } from '../train/build.ts';
 import { cacheEntries, imageCacheName } from './cache.ts';
 import { formatBytes } from '@cxr/data';
+import { helpExamples } from './helpExamples.ts';
 
 /** Version of the `webgpu` package (Node's Dawn binding) that @cxr/tensor loads. */
 export function dawnBindingVersion(): string {
@@ -64,6 +65,6 @@ export async function envReport(): Promise<string> {
 
 export function envCommand(): Command {
   return new Command('env').description('versions, WebGPU adapter (limits, features), cache paths, cached ImageNet weights')
-    .addHelpText('after', '\nExamples:\n  $ cxr env\n  $ CXR_CACHE=/scratch/cxr cxr env\n')
+    .addHelpText('after', helpExamples(['cxr env', 'cxr env > env.txt   # attach to a bug report']))
     .action(async () => { console.log(await envReport()); });
 }

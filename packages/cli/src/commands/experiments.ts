@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { isRunFinished } from '../run/runFolder.ts';
 import { train } from '../train/train.ts';
 import { ensureSyntheticData } from '../train/data.ts';
+import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
 export interface ExperimentsRunOptions { only?: string; shard?: string; epochs?: number; profile?: string; out?: string; data?: string; grid?: string }
@@ -115,11 +116,9 @@ export function experimentsPlan(o: { grid?: string; slurm?: number; k8s?: number
   return text;
 }
 
-const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
-
 export function experimentsCommand(): Command {
   const exp = new Command('experiments').description('experiment grids: the study\'s seed-study or your own --grid FILE.yaml, run, sharded, reported')
-    .addHelpText('after', examples([
+    .addHelpText('after', helpExamples([
       'cxr experiments run seed-study --profile smoke',
       'cxr experiments run --grid my-grid.yaml --data data/covid --out runs/mine',
       'cxr experiments report --grid my-grid.yaml --out runs/mine',
@@ -132,7 +131,7 @@ export function experimentsCommand(): Command {
     .addOption(new Option('--profile <name>', 'smoke (64 px, 48 images per class, 2 epochs) or full (224 px, all data); default smoke for seed-study, none for --grid').choices([...profileNames]))
     .option('--data <dir>', 'image folders (default: the grid file\'s data, else the built-in synthetic set)')
     .option('--out <dir>', 'root of the run folders (default runs/<grid name>)')
-    .addHelpText('after', examples([
+    .addHelpText('after', helpExamples([
       'cxr experiments run seed-study --profile full --data data/cxr --shard 1/4',
       'cxr experiments run --grid my-grid.yaml --only \'vgg16_*\' --out runs/mine',
     ]))
@@ -142,7 +141,7 @@ export function experimentsCommand(): Command {
     .option('--grid <file>', 'your own grid file (as given to experiments run)')
     .option('--runs <dirs...>', 'run roots to merge, e.g. copies from several machines (default: --out)')
     .option('--out <dir>', 'where the runs are and report.md goes (default runs/<grid name>)')
-    .addHelpText('after', examples([
+    .addHelpText('after', helpExamples([
       'cxr experiments report seed-study --out runs/seed-study',
       'cxr experiments report --grid my-grid.yaml --runs node1/runs node2/runs --out runs/merged',
     ]))
@@ -154,7 +153,7 @@ export function experimentsCommand(): Command {
     .addOption(new Option('--profile <name>', 'passed to every shard').choices([...profileNames]))
     .option('--workdir <dir>', 'working directory of each task (default: here for SLURM, /work for Kubernetes)')
     .option('--image <name>', 'container image (Kubernetes; default node:20-bookworm)').option('--pvc <name>', 'PersistentVolumeClaim with repository, data and runs (Kubernetes; default cxr-work)')
-    .addHelpText('after', examples([
+    .addHelpText('after', helpExamples([
       'cxr experiments plan --grid my-grid.yaml --slurm 4 > grid.sbatch && sbatch grid.sbatch',
       'cxr experiments plan --grid my-grid.yaml --k8s 8 --image registry.example/cxr:1 > job.yaml && kubectl apply -f job.yaml',
     ]))

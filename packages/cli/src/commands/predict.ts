@@ -7,9 +7,11 @@ import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { Command } from 'commander';
+import { ConfigError } from '../config/configError.ts';
+import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
-export interface PredictOptions { arch?: string; weights?: string; head?: string; imageSize?: number; run?: string; json?: boolean; classes?: string }
+export interface PredictOptions { model?: string; arch?: string; weights?: string; head?: string; imageSize?: number; run?: string; json?: boolean; classes?: string }
 
 export interface Prediction {
   file: string;
@@ -34,22 +36,23 @@ function readImageFile(file: string): Uint8Array {
 }
 
 /**
- * Torchvision's evaluation preset: RGB, shorter side to round(N·256/224) bilinear antialiased,
- * centre crop N, ImageNet normalisation. With --run, the run's own evaluation preprocessing
- * instead (bicubic, as the study and `cxr train` use), so predict agrees with `cxr eval`.
+ * The model's own evaluation preprocessing, as its file (or run) records it: shorter side resized
+ * (bicubic for CXR-trained models), centre crop, normalisation, grey replicated to RGB, so
+ * predict agrees with `cxr eval`. A bare weights file gets torchvision's evaluation preset
+ * (bilinear, round(N·256/224), ImageNet normalisation).
  * Class names and input size come from the run or the weights file; a file that records none
  * needs --classes. A file that cannot be read or decoded is reported and the others predicted;
  * the command then fails (non-zero exit) after printing them.
  */
 export async function predictCommand(files: string[], o: PredictOptions): Promise<Prediction[]> {
-  if (files.length === 0) throw new Error('predict: give one or more image files');
+  if (files.length === 0) throw new ConfigError('predict: give one or more image files');
   const s = modelSettings(o);
   const given = o.classes?.split(',').map((c) => c.trim());
   if (given && s.classes && given.join(',') !== s.classes.join(',')) {
     throw new Error(`--classes ${given.join(',')} contradicts ${o.run ?? s.weights}, which was trained on ${s.classes.join(',')}; drop --classes`);
   }
   const classes = given ?? s.classes;
-  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names)`);
+  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names), or use --model with a file written by cxr train`);
   if (s.imageSizeSource === 'default') console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
   const rule = readDecisionRule(s.weights);
@@ -61,12 +64,12 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
     loadModelFile(s.weights, model);
     model.eval();
     const n = s.imageSize;
-    const transforms = evalTransforms({ size: n, filter: o.run ? 'bicubic' : 'bilinear' });
+    const transforms = evalTransforms({ size: n, resize: s.resizeSize, filter: s.filter });
     for (const file of files) {
       let x: T.Tensor;
       try {
         const img = applyTransforms(decodeImage(readImageFile(file), file), transforms, mulberry32(0));
-        x = T.tensor(toCHW(img), [1, 3, n, n]);
+        x = T.tensor(toCHW(img, undefined, 0, s.mean, s.std), [1, 3, n, n]);
       } catch (e) {
         failed.push({ file, reason: (e as Error).message });
         console.error(`cxr: predict: ${(e as Error).message}`);
@@ -94,10 +97,18 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
 }
 
 export function predictCliCommand(): Command {
-  return new Command('predict').description('class probabilities for images').argument('<images...>')
-    .option('--run <dir>').option('--arch <name>').option('--weights <file>').option('--head <spec>')
-    .option('--image-size <n>', 'input size (default: what the run or file records)', intOption)
+  return new Command('predict').description('class probabilities for images (nothing leaves the machine)').argument('<images...>', 'PNG or JPEG files')
+    .option('--model <file>', 'model.safetensors written by cxr train: arch, head, classes and preprocessing come from the file')
+    .option('--run <dir>', 'run folder written by cxr train')
+    .option('--weights <file>', 'model weights (.safetensors); --arch/--head/--classes needed unless the file records them')
+    .option('--arch <name>', 'architecture, with --weights').option('--head <spec>', 'classifier head as trained, with --weights (default replace)')
+    .option('--image-size <n>', 'input size (default: what the model records, else 224)', intOption)
     .option('--classes <list>', 'class names in index order, for weights files that do not record them')
     .option('--json', 'JSON on stdout')
+    .addHelpText('after', helpExamples([
+      'cxr predict --model runs/vgg/model.safetensors xray1.png xray2.jpg',
+      'cxr predict --run runs/vgg --json scans/*.png > predictions.json',
+      'cxr predict --weights old.safetensors --arch resnet18 --head replace --classes infected,normal x.png',
+    ]))
     .action(async (files: string[], o) => { await predictCommand(files, o); });
 }

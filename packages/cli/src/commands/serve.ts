@@ -8,6 +8,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { modelSettings } from './evaluate.ts';
+import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
 export interface ServeOptions { run?: string; port?: number; page?: string }
@@ -37,7 +38,7 @@ function pageDir(given?: string): string {
 /** The query string that makes the page load the run's model with the run's settings. */
 function runQuery(run: string): string {
   const s = modelSettings({ run });
-  const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: (s.classes ?? []).join(','), size: String(s.imageSize), filter: 'bicubic' });
+  const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: (s.classes ?? []).join(','), size: String(s.imageSize), filter: s.filter });
   return `?${q}`;
 }
 
@@ -91,6 +92,7 @@ export function serveCommand(): Command {
   return new Command('serve').description('open the browser viewer on this machine (http://127.0.0.1 only; nothing is uploaded)')
     .option('--run <dir>', 'preload this run\'s model.safetensors').option('--port <n>', 'port (0: any free one)', intOption, 8023)
     .option('--page <dir>', 'a built viewer page (default: packages/web/dist)')
+    .addHelpText('after', helpExamples(['cxr serve', 'cxr serve --run runs/vgg --port 0']))
     .action(async (o: ServeOptions) => {
       const { url, server } = await startServer(o);
       console.log(`CXR viewer: ${url}`);

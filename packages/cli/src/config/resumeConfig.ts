@@ -13,9 +13,11 @@ import { trainConfigKeys, type TrainConfig, type TrainConfigKey } from './trainC
 import { validateTrainConfig } from './validateTrainConfig.ts';
 
 /** Settings that may change on resume without making the run something else. */
-const extendable: readonly TrainConfigKey[] = ['epochs'];
+const extendable: readonly TrainConfigKey[] = ['epochs', 'patience'];
 /** How to run, not what is trained. */
 const notSettings: readonly TrainConfigKey[] = ['out', 'resume', 'force'];
+/** How this invocation runs (disk use), not what is trained: taken from the flags when given. */
+const howToRun: readonly TrainConfigKey[] = ['keepCheckpoints', 'cacheMaxGb'];
 
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -34,6 +36,10 @@ export function resumeConfig(requested: TrainConfig, sources: Record<TrainConfig
   const result: TrainConfig = { ...stored, out: requested.out, resume: true, force: false };
   for (const key of trainConfigKeys) {
     if (notSettings.includes(key) || sources[key] === 'default') continue;
+    if (howToRun.includes(key)) {
+      (result as unknown as Record<string, unknown>)[key] = requested[key];
+      continue;
+    }
     if (String(requested[key]) === String(stored[key])) continue;
     if (extendable.includes(key)) {
       log(`resume: ${flagOf(key)} ${String(stored[key])} -> ${String(requested[key])} (recorded in ${runFiles.config})`);

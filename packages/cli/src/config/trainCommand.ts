@@ -9,8 +9,9 @@ import { knownArchs } from './architectures.ts';
 import { loadConfigFile } from './configFile.ts';
 import { ConfigError } from './configError.ts';
 import { freezePresetNames } from './freezeSpec.ts';
-import { augmentPresets, defaultTrainConfig, losses, optimizers, trainConfigKeys, type TrainConfig, type TrainConfigKey } from './trainConfig.ts';
+import { augmentPresets, defaultDataDir, defaultTrainConfig, losses, optimizers, selectionMetrics, studyDataDefaults, trainConfigKeys, type TrainConfig, type TrainConfigKey } from './trainConfig.ts';
 import { validateTrainConfig, type ValidateOptions } from './validateTrainConfig.ts';
+import { helpExamples } from '../commands/helpExamples.ts';
 
 export type ValueSource = 'default' | 'file' | 'cli';
 
@@ -33,7 +34,10 @@ export function mergeTrainOptions(
   fileValues: Partial<Record<TrainConfigKey, unknown>>,
   options: TrainCommandOptions = {},
 ): Omit<ResolvedTrainConfig, 'configFile'> {
-  const defaults = { ...defaultTrainConfig, ...options.defaults };
+  // Your own data (not the built-in synthetic set) switches the defaults to the study's settings.
+  const embedded = { ...defaultTrainConfig, ...options.defaults };
+  const data = cliValues.data ?? fileValues.data ?? embedded.data;
+  const defaults = data !== defaultDataDir ? { ...defaultTrainConfig, ...studyDataDefaults, ...options.defaults } : embedded;
   const raw: Record<string, unknown> = {};
   const sources = {} as Record<TrainConfigKey, ValueSource>;
   for (const key of trainConfigKeys) {
@@ -52,14 +56,25 @@ export function mergeTrainOptions(
 }
 
 function defaultNote(key: TrainConfigKey, defaults: TrainConfig): string {
-  return ` (default ${String(defaults[key])})`;
+  const study = (studyDataDefaults as Partial<TrainConfig>)[key];
+  return study === undefined || study === defaults[key] ? ` (default ${String(defaults[key])})` : ` (default ${String(defaults[key])}; with your own --data ${String(study)})`;
 }
 
 /** Declares the flags on a fresh `train` command. */
 function declareTrainOptions(cmd: Command, defaults: TrainConfig): Command {
   const d = (key: TrainConfigKey) => defaultNote(key, defaults);
   return cmd
-    .option('--data <dir>', `image-folder dataset root${d('data')}`)
+    .option('--data <dir>', `dataset root: <split>/<class>/…, <class>/… or <class>/images/…; split folders train|training, val|valid|validation|dev, test|testing in any case${d('data')}`)
+    .option('--manifest <file.csv>', 'CSV with columns path,label[,split][,group] (group = patient id: no patient in two splits); paths relative to the CSV')
+    .option('--classes <list>', 'keep/rename/merge classes: COVID=infected,Normal=normal or covid-19,normal,pneumonia (default: all found)')
+    .option('--val-fraction <f>', `share of train used as validation when the data has train and test only${d('valFraction')}`)
+    .option('--positive <class>', 'positive class of the binary metrics (default: the one of two not named normal/negative/healthy/no_findings)')
+    .option('--select-by <metric>', `epoch kept as model.safetensors: ${selectionMetrics.join('|')}${d('selectBy')}`)
+    .option('--patience <n>', `stop when --select-by has not improved for N epochs, 0 = never${d('patience')}`)
+    .option('--balanced', 'class-balanced sampling of the training set')
+    .option('--class-weights <w>', `cross-entropy class weights: auto (inverse frequency)|none|w1,w2,…${d('classWeights')}`)
+    .option('--keep-checkpoints', 'keep last-epoch and optimizer checkpoints after a successful run (they are deleted otherwise)')
+    .option('--cache-max-gb <n>', `cap of the decoded-image cache in $CXR_CACHE/images, 0 = no cache${d('cacheMaxGb')}`)
     .option('--arch <name>', `architecture: ${knownArchs.join('|')}${d('arch')}`)
     .option('--weights <src>', `initial weights: imagenet|none|FILE${d('weights')}`)
     .option('--head <spec>', `classifier head: mlp:N (e.g. mlp:530)|replace|extend${d('head')}`)
@@ -110,8 +125,14 @@ export function resolveTrainCommand(cmd: Command, options: TrainCommandOptions =
  */
 export function buildTrainCommand(action?: (resolved: ResolvedTrainConfig) => void | Promise<void>, options: TrainCommandOptions = {}): Command {
   const defaults = { ...defaultTrainConfig, ...options.defaults };
-  const cmd = new Command('train').description('fine-tune a model on an image-folder dataset; with no flags, runs the built-in default').allowExcessArguments(false);
+  const cmd = new Command('train').description('fine-tune a model on an image-folder dataset; with no flags, runs the built-in default (64 px, 3 epochs, synthetic data)').allowExcessArguments(false);
   declareTrainOptions(cmd, defaults);
+  cmd.addHelpText('after', helpExamples([
+    'cxr train                                   # the built-in default run (small and fast)',
+    'cxr train --data data/covid --arch vgg16 --head mlp:530 --freeze backbone --out runs/vgg',
+    'cxr train --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal --select-by val-auc --patience 3',
+    'cxr train --data data/cxr --manifest patients.csv --positive covid --class-weights auto',
+  ]));
   cmd.action(async (_opts, command: Command) => {
     const resolved = resolveTrainCommand(command, options);
     if (action) await action(resolved);

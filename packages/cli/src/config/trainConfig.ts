@@ -11,17 +11,40 @@ export const losses = ['ce', 'focal', 'bce'] as const;
 /** Augmentation presets: standard = the study's training augmentation in @cxr/data (random resized crop, ±30° rotation, flip). */
 export const augmentPresets = ['none', 'standard'] as const;
 
+/** Which validation number picks the epoch kept as model.safetensors. */
+export const selectionMetrics = ['val-loss', 'val-accuracy', 'val-f1', 'val-auc'] as const;
 /** --calibrate: temperature scaling fitted on validation, or none. */
 export const calibrations = ['none', 'temperature'] as const;
 
 export type Optimizer = (typeof optimizers)[number];
+export type SelectionMetric = (typeof selectionMetrics)[number];
 export type Calibration = (typeof calibrations)[number];
 export type Loss = (typeof losses)[number];
 export type AugmentPreset = (typeof augmentPresets)[number];
 
 export interface TrainConfig {
-  /** Image-folder dataset root (see @cxr/data). */
+  /** Image-folder dataset root (see @cxr/data); with a manifest, the folder its paths are relative to is the CSV's. */
   data: string;
+  /** CSV manifest (path,label[,split][,group]) relative to `data`, or '' for folders. */
+  manifest: string;
+  /** --classes: '' = every class found; 'COVID=infected,Normal=normal' keeps, renames, merges. */
+  classes: string;
+  /** Share of train carved out as validation when the data has train and test only. */
+  valFraction: number;
+  /** Positive class for binary metrics; '' = the one not named like normal/negative/healthy. */
+  positive: string;
+  /** Which validation number picks the kept epoch. */
+  selectBy: SelectionMetric;
+  /** Stop after this many epochs without improvement of selectBy (0 = never). */
+  patience: number;
+  /** Class-balanced sampling of the training set. */
+  balanced: boolean;
+  /** Cross-entropy class weights: 'none', 'auto' (inverse frequency) or 'w1,w2,…' in class order. */
+  classWeights: string;
+  /** Keep last.safetensors/optimizer state after a successful run. */
+  keepCheckpoints: boolean;
+  /** Cap of the decoded-image cache in GB (0 = no cache). */
+  cacheMaxGb: number;
   arch: string;
   /** 'imagenet' | 'none' | path of a weights file. */
   weights: string;
@@ -72,6 +95,16 @@ export const defaultDataDir = 'data/synthetic';
  */
 export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   data: defaultDataDir,
+  manifest: '',
+  classes: '',
+  valFraction: 0.15,
+  positive: '',
+  selectBy: 'val-loss',
+  patience: 0,
+  balanced: false,
+  classWeights: 'none',
+  keepCheckpoints: false,
+  cacheMaxGb: 10,
   arch: 'resnet18',
   weights: 'imagenet',
   head: 'replace',
@@ -98,3 +131,9 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
 });
 
 export const trainConfigKeys = Object.keys(defaultTrainConfig) as TrainConfigKey[];
+
+/**
+ * With your own --data, defaults follow the study (224 px as ImageNet-pretrained VGG16/ResNet-18
+ * expect, 10 epochs, ImageNet weights); the embedded default run keeps its small, fast settings.
+ */
+export const studyDataDefaults: Readonly<Partial<TrainConfig>> = Object.freeze({ imageSize: 224, epochs: 10, weights: 'imagenet' });

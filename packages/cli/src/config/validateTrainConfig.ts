@@ -16,7 +16,7 @@ import {
   parseSchedule,
   parseWeights,
 } from './optionValues.ts';
-import { augmentPresets, calibrations, losses, optimizers, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
+import { augmentPresets, calibrations, losses, optimizers, selectionMetrics, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
 import { parseThresholdSpec } from '../metrics/threshold.ts';
 
 export interface ValidateOptions {
@@ -36,6 +36,15 @@ function parseAugment(value: unknown): AugmentPreset {
 function parseText(flag: string, value: unknown, hint: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${flag} needs a value; ${hint}`);
   return value.trim();
+}
+
+/** 'auto' | 'none' | positive numbers 'w1,w2,…' (their count is checked against the classes found). */
+function parseClassWeights(value: unknown): string {
+  const v = String(value).trim().toLowerCase();
+  if (v === 'auto' || v === 'none') return v;
+  const parts = v.split(',').map((p) => p.trim());
+  if (parts.length >= 2 && parts.every((p) => /^[0-9]*\.?[0-9]+(e[+-]?\d+)?$/.test(p) && Number(p) > 0)) return parts.join(',');
+  throw new ConfigError(`bad --class-weights '${String(value)}'; use auto (inverse class frequency), none, or one positive weight per class such as 1,3`);
 }
 
 /**
@@ -62,6 +71,16 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
 
   const config: TrainConfig = {
     data: parseText('--data', raw.data, 'pass the folder of class subfolders, e.g. --data data/cxr'),
+    manifest: String(raw.manifest ?? '').trim(),
+    classes: String(raw.classes ?? '').trim(),
+    valFraction: parsePositiveNumber('--val-fraction', raw.valFraction ?? 0.15, '0.15'),
+    positive: String(raw.positive ?? '').trim(),
+    selectBy: parseChoice('--select-by', raw.selectBy ?? 'val-loss', selectionMetrics),
+    patience: parseInteger('--patience', raw.patience ?? 0, 0, 100_000, '5'),
+    balanced: parseBoolean('--balanced', raw.balanced ?? false),
+    classWeights: parseClassWeights(raw.classWeights ?? 'none'),
+    keepCheckpoints: parseBoolean('--keep-checkpoints', raw.keepCheckpoints ?? false),
+    cacheMaxGb: parseNonNegativeNumber('--cache-max-gb', raw.cacheMaxGb ?? 10, '10'),
     arch,
     weights: String(raw.weights ?? '').trim(),
     head: String(raw.head ?? '').trim(),
@@ -99,6 +118,7 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
   if (config.imageSize < info.minImageSize) {
     throw new ConfigError(`--image-size ${config.imageSize} is too small for ${arch}; use at least ${info.minImageSize} (e.g. 64 or 224)`);
   }
+  if (config.valFraction >= 1) throw new ConfigError(`--val-fraction must be below 1 (e.g. 0.15), got ${config.valFraction}`);
   if (config.resume && config.force) throw new ConfigError('--resume and --force contradict each other; pass only one');
   return config;
 }

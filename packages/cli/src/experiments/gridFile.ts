@@ -71,18 +71,24 @@ export function expandGrid(doc: unknown, source: string): ExperimentGrid {
   }
   const variantsRaw = raw.runs === undefined ? [{}] : raw.runs;
   if (!Array.isArray(variantsRaw) || variantsRaw.length === 0) throw new ConfigError(`grid file ${source}: 'runs' must be a non-empty list of mappings`);
-  const expanded: { values: Record<string, unknown>; name?: string }[] = [];
+  const expanded: { values: Record<string, unknown>; name?: string; variant: number }[] = [];
   for (const [i, v] of variantsRaw.entries()) {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`grid file ${source}: runs[${i}] must be a mapping of train options`);
     const { name, ...rest } = v as Record<string, unknown>;
     const own = parseConfigText(JSON.stringify(rest), source) as Values;
     const combos = product({ ...base, ...own });
-    combos.forEach((values, j) => expanded.push({ values, name: name === undefined ? undefined : combos.length > 1 ? `${String(name)}-${j + 1}` : String(name) }));
+    combos.forEach((values) => expanded.push({ values, name: name === undefined ? undefined : String(name), variant: i }));
   }
   const keys = [...new Set(expanded.flatMap((e) => Object.keys(e.values)))];
-  const varying = keys.filter((k) => new Set(expanded.map((e) => JSON.stringify(e.values[k]))).size > 1);
+  const varyingIn = (list: typeof expanded) => keys.filter((k) => new Set(list.map((e) => JSON.stringify(e.values[k]))).size > 1);
+  const varying = varyingIn(expanded);
+  const named = (e: (typeof expanded)[number]) => {
+    const siblings = expanded.filter((x) => x.variant === e.variant);
+    return siblings.length > 1 ? `${e.name}_${autoName(e.values, varyingIn(siblings))}` : e.name!;
+  };
   const runs: ExperimentRun[] = expanded.map((e) => ({
-    name: e.name ?? autoName(e.values, varying),
+    // A named variant that expands to several runs keeps its name as a prefix: frozen_vgg16_lr-1e-3.
+    name: e.name === undefined ? autoName(e.values, varying) : named(e),
     description: describe(e.values, varying),
     options: e.values as Partial<TrainConfig>,
   }));

@@ -12,7 +12,7 @@ import { explainImages } from '../explain/explainImages.ts';
 import { evalImage } from '../train/data.ts';
 import { applyTemperature, calibration, fitTemperature, type ReliabilityBin } from '../metrics/calibration.ts';
 import { findClassIndex } from '../metrics/confusionMatrix.ts';
-import { bootstrapDefaults } from '../metrics/intervals.ts';
+import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
 import { areaOutsideLung, massOutsideLung } from '../metrics/lungMass.ts';
 import { metricIntervals, predictAt, type MetricIntervals } from '../metrics/metricIntervals.ts';
 import { averagePrecision, precisionRecallCurve } from '../metrics/precisionRecall.ts';
@@ -49,6 +49,8 @@ export interface Evidence {
     reliability: ReliabilityBin[];
   };
   averagePrecision: number | null;
+  /** Stratified bootstrap 95% interval of the average precision (same resamples and seed as AUC). */
+  averagePrecisionCi: Interval | null;
   gradCam: {
     layer: string;
     /** [h, w] cells of the layer's feature map at this input size (2 x 2 cannot localise anything). */
@@ -109,6 +111,7 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
   writeFileAtomic(join(dir, evidenceFiles.calibration), await renderCalibrationPng(before, after, input.finalSplit));
 
   let ap: number | null = null;
+  let apCi: Interval | null = null;
   const scores = finProbs.map((r) => r[positive]);
   const isPos = fin.labels.map((l) => l === positive);
   const roc = rocCurve(scores, isPos);
@@ -118,8 +121,12 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
     writeFileAtomic(join(dir, evidenceFiles.roc), await renderRocPng(roc, fi.auc.value, fi.auc.ci, op, input.finalSplit));
     const pr = precisionRecallCurve(scores, isPos)!;
     ap = averagePrecision(pr);
+    apCi = bootstrapInterval(fin.labels, (idx) => {
+      const c = precisionRecallCurve(Array.from(idx, (i) => scores[i]), Array.from(idx, (i) => isPos[i]));
+      return c ? averagePrecision(c) : null;
+    }, boot);
     const opPr = binary && fi.sensitivity.value !== null && fi.ppv.value !== null ? { recall: fi.sensitivity.value, precision: fi.ppv.value } : null;
-    writeFileAtomic(join(dir, evidenceFiles.pr), await renderPrPng(pr, ap, opPr, input.finalSplit));
+    writeFileAtomic(join(dir, evidenceFiles.pr), await renderPrPng(pr, ap, apCi, opPr, input.finalSplit));
   }
 
   // samples.png: right and wrong predictions at the operating point, with Grad-CAM overlays.
@@ -151,6 +158,6 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
   return {
     split: input.finalSplit, threshold, intervals,
     calibration: { split: input.finalSplit, bins: before.bins.length, ece: before.ece, temperature, eceAfter: after?.ece ?? null, reliability: (after ?? before).bins },
-    averagePrecision: ap, gradCam,
+    averagePrecision: ap, averagePrecisionCi: apCi, gradCam,
   };
 }

@@ -48,7 +48,11 @@ export function formatEvidenceReport(e: Evidence): string {
     out.push(`Threshold ${e.threshold.value.toFixed(4)} (\`--threshold ${e.threshold.spec}\`): validation sensitivity ${(e.threshold.sensitivity * 100).toFixed(1)}%, specificity ${(e.threshold.specificity * 100).toFixed(1)}%; ${splitTitles[e.split] ?? e.split} sensitivity ${formatEstimate(fin.sensitivity)}, specificity ${formatEstimate(fin.specificity)}.`, '');
   }
   out.push(`![ROC curve with the operating point](${evidenceFiles.roc})`, '');
-  if (e.averagePrecision !== null) out.push(`![Precision-recall curve, average precision ${e.averagePrecision.toFixed(3)}](${evidenceFiles.pr})`, '');
+  if (e.averagePrecision !== null) {
+    const ci = e.averagePrecisionCi ? ` [${e.averagePrecisionCi.low.toFixed(3)}, ${e.averagePrecisionCi.high.toFixed(3)}]` : '';
+    out.push(`Average precision (area under the precision-recall curve, step-wise): ${e.averagePrecision.toFixed(3)}${ci}.`, '');
+    out.push(`![Precision-recall curve with the operating point](${evidenceFiles.pr})`, '');
+  }
 
   out.push('## Calibration', '');
   const c = e.calibration;

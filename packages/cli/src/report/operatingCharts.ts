@@ -30,9 +30,9 @@ export function renderRocPng(points: readonly RocPoint[], auc: number | null, ci
   return renderVegaLitePng(curveSpec(title, 'False positive rate (1 - specificity)', 'True positive rate (sensitivity)', line, operating ? { x: operating.fpr, y: operating.tpr } : null, true));
 }
 
-export function renderPrPng(points: readonly PrPoint[], ap: number, operating: { recall: number; precision: number } | null, split: string): Promise<Buffer> {
+export function renderPrPng(points: readonly PrPoint[], ap: number, ci: Interval | null, operating: { recall: number; precision: number } | null, split: string): Promise<Buffer> {
   const line = [{ x: 0, y: points[0]?.precision ?? 1, k: -1 }, ...points.map((p, k) => ({ x: p.recall, y: p.precision, k }))];
-  return renderVegaLitePng(curveSpec(`Precision-recall (${split}): average precision ${fmt(ap)}`, 'Recall (sensitivity)', 'Precision (PPV)', line, operating ? { x: operating.recall, y: operating.precision } : null, false));
+  return renderVegaLitePng(curveSpec(`Precision-recall (${split}): AP ${fmt(ap)}${ciText(ci)}`, 'Recall (sensitivity)', 'Precision (PPV)', line, operating ? { x: operating.recall, y: operating.precision } : null, false));
 }
 
 export function renderCalibrationPng(before: Calibration, after: Calibration | null, split: string): Promise<Buffer> {

@@ -7,6 +7,7 @@ import type { ConfusionMatrix } from '../metrics/confusionMatrix.ts';
 import { runFiles } from '../run/runFolder.ts';
 import { splitNames, type RunMetrics, type SplitName } from '../run/runMetrics.ts';
 import { formatNumber, formatPercent, markdownTable } from './markdownTable.ts';
+import { perClassTable } from './perClassTable.ts';
 
 const splitTitles: Record<SplitName, string> = { train: 'Train', val: 'Validation', test: 'Test' };
 
@@ -59,7 +60,9 @@ export function formatRunReport(input: RunReportInput): string {
   };
   const { metrics } = input;
   const out: string[] = [`# ${input.title}`, ''];
-  const facts = [`Best epoch ${metrics.bestEpoch} of ${metrics.epochs} (kept by validation accuracy).`];
+  const by = metrics.selectBy ? metrics.selectBy.replace('val-', 'validation ') : 'validation accuracy';
+  const facts = [`Best epoch ${metrics.bestEpoch} of ${metrics.epochsRun ?? metrics.epochs} (kept by ${by})${metrics.stoppedEarly ? `; stopped early after ${metrics.epochsRun} epochs without improvement for ${metrics.patience}` : ''}.`];
+  if (metrics.positiveClass !== undefined) facts.push(`Positive class: ${metrics.positiveClass ?? 'none (binary numbers are one-vs-rest for the first class; read the per-class table)'}.`);
   if (metrics.seconds !== undefined) facts.push(`Trained in ${formatDuration(metrics.seconds)}.`);
   out.push(facts.join(' '), '');
 
@@ -69,6 +72,8 @@ export function formatRunReport(input: RunReportInput): string {
   }
 
   out.push('## Metrics', '', metricsTable(metrics.splits), '');
+  const last = splitNames.filter((s) => metrics.splits[s]).at(-1);
+  if (last) out.push(`### Per class (${splitTitles[last]})`, '', perClassTable(metrics.splits[last]!), '');
   const skipped = splitNames.filter((s) => metrics.skipped?.[s]?.length);
   if (skipped.length) {
     out.push('## Skipped images', '', 'These files could not be decoded and are not in the metrics above (--skip-bad-images).', '');

@@ -1,22 +1,13 @@
 /**
- * What a model file needs to be used correctly, stored in its safetensors metadata by `train`:
- * class names in index order, the input size and the architecture/head. Without them `predict
- * --weights FILE` guessed `infected,normal` and 224 px, whatever the model was trained on.
+ * What a model file says about itself, for `eval`, `predict` and `serve`: the `cxr.*` safetensors
+ * metadata `train` writes (see ModelInfo in @cxr/models: arch, head, classes, positive class, input
+ * size, resize rule, normalisation). Files written by CXR builds of 30 Nov 2026 before those keys
+ * carried unprefixed arch/head/image_size/classes; they are read too.
  */
 import { existsSync } from 'node:fs';
-import { openSafetensors } from '@cxr/models';
+import { decodeModelInfo, openSafetensors, type ModelInfo } from '@cxr/models';
 
-export interface ModelInfo {
-  arch: string;
-  head: string;
-  imageSize: number;
-  /** Class names in output-index order. */
-  classes: string[];
-}
-
-export function modelInfoMetadata(info: ModelInfo): Record<string, string> {
-  return { arch: info.arch, head: info.head, image_size: String(info.imageSize), classes: JSON.stringify(info.classes) };
-}
+export type { ModelInfo };
 
 /** The info a CXR model file carries; fields it lacks (a foreign or older file) are absent. */
 export function readModelInfo(path: string): Partial<ModelInfo> {
@@ -29,11 +20,13 @@ export function readModelInfo(path: string): Partial<ModelInfo> {
   } catch {
     return {}; // not safetensors (a torch file): nothing recorded
   }
+  const full = decodeModelInfo(metadata, path);
+  if (full) return full;
   const info: Partial<ModelInfo> = {};
   if (metadata.arch) info.arch = metadata.arch;
   if (metadata.head) info.head = metadata.head;
   const size = Number(metadata.image_size);
-  if (Number.isInteger(size) && size > 0) info.imageSize = size;
+  if (Number.isInteger(size) && size > 0) info.inputSize = size;
   try {
     const classes = JSON.parse(metadata.classes ?? 'null');
     if (Array.isArray(classes) && classes.every((c) => typeof c === 'string')) info.classes = classes;
@@ -43,8 +36,17 @@ export function readModelInfo(path: string): Partial<ModelInfo> {
   return info;
 }
 
-/** Refuses data whose class folders are not, by name and order, the ones the model was trained on. */
-export function checkClassNames(model: string[], data: string[], where: { model: string; data: string }): void {
-  if (model.length === data.length && model.every((c, i) => c === data[i])) return;
-  throw new Error(`class names differ: ${where.model} was trained on [${model.join(', ')}] but ${where.data} has [${data.join(', ')}]; metrics would compare the wrong labels (use data with the same class folders)`);
+/**
+ * The data's classes (sorted names) -> the model's output indices, by name (exact, else
+ * case-insensitive). A data class the model was not trained on is refused: the metrics would
+ * compare the wrong labels. Returns, per data class index, the model's index.
+ */
+export function classIndexMap(model: readonly string[], data: readonly string[], where: { model: string; data: string }): number[] {
+  const index = data.map((c) => {
+    const i = model.indexOf(c);
+    return i >= 0 ? i : model.findIndex((m) => m.toLowerCase() === c.toLowerCase());
+  });
+  if (index.every((i) => i >= 0)) return index;
+  const rename = data.filter((_, i) => index[i] < 0).map((c, i) => `${c}=${model[i] ?? model[0]}`).join(',');
+  throw new Error(`class names differ: ${where.model} was trained on [${model.join(', ')}] but ${where.data} has [${data.join(', ')}]; metrics would compare the wrong labels (rename or pick the data's classes with --classes, e.g. --classes ${rename})`);
 }

@@ -13,10 +13,20 @@ export type SplitName = (typeof splitNames)[number];
 export interface RunMetrics {
   /** Bumped if the layout changes, so old run folders can be recognised. */
   version: 1;
-  /** Epoch whose weights were kept (best validation accuracy). */
+  /** Epoch whose weights were kept (best by selectBy). */
   bestEpoch: number;
-  /** Epochs trained in total. */
+  /** Epochs asked for. */
   epochs: number;
+  /** Epochs actually trained (fewer when --patience stopped the run early). */
+  epochsRun?: number;
+  stoppedEarly?: boolean;
+  patience?: number;
+  /** What picked bestEpoch (--select-by). */
+  selectBy?: string;
+  /** Class the binary metrics treat as positive (null: three or more classes without --positive). */
+  positiveClass?: string | null;
+  /** Class names in output order. */
+  classes?: string[];
   /** Wall time of the whole run in seconds. */
   seconds?: number;
   splits: Partial<Record<SplitName, ClassificationMetrics>>;

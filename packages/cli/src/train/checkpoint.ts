@@ -8,8 +8,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
-import { loadWeights, NonFiniteWeightsError, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError } from '@cxr/models';
-import { modelInfoMetadata, type ModelInfo } from '../run/modelInfo.ts';
+import { encodeModelInfo, loadWeights, NonFiniteWeightsError, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError, type ModelInfo } from '@cxr/models';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 
@@ -20,6 +19,8 @@ export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
   bestValAccuracy: number;
+  /** Best --select-by score so far (larger is better; null before the first finite one). Absent in runs from before --select-by: they selected by accuracy. */
+  bestScore?: number | null;
   bestEpoch: number;
   /** Dropout/initialisation generator state. */
   generator: { seed: number; calls: number };
@@ -34,11 +35,13 @@ interface CheckpointSet { model: string; optimizer: string; trainer: string }
 const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: checkpointFiles.optimizer, trainer: checkpointFiles.trainer };
 const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
 
-/** Model weights with the epoch, classes, input size and architecture in the metadata. */
-/** `extra`: more metadata for the final model file (the decision rule: threshold, temperature). */
+/**
+ * Model weights with the epoch and everything inference needs (ModelInfo: cxr.* keys) in the metadata.
+ * `extra`: more metadata for the final model file (the decision rule: threshold, temperature).
+ */
 export async function saveModel(path: string, model: Module, epoch: number, info: ModelInfo, extra: Record<string, string> = {}): Promise<void> {
   try {
-    await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...modelInfoMetadata(info), ...extra }, { requireFinite: true });
+    await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }), ...extra }, { requireFinite: true });
   } catch (e) {
     if (!(e instanceof NonFiniteWeightsError)) throw e;
     throw new Error(`training diverged: the model's parameters are no longer finite after epoch ${epoch} (${e.message}); lower the learning rate`, { cause: e });

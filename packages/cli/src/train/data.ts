@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
-import { cacheDir } from '@cxr/tensor';
 import { formatList } from '@cxr/models';
 import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder, type SkippedFile, type SplitName } from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
+import { imageCacheFor } from './imageCache.ts';
 
 /** The built-in dataset of the embedded default run: made once, reused after. */
 export async function ensureSyntheticData(dir: string, log: (m: string) => void): Promise<void> {
@@ -16,7 +16,9 @@ export async function ensureSyntheticData(dir: string, log: (m: string) => void)
 /** Opens the image folders and checks what training needs: two classes or more, every split non-empty. */
 export async function openDataset(config: TrainConfig, log: (m: string) => void, warn: (m: string) => void): Promise<ImageFolder> {
   if (!existsSync(config.data)) throw new Error(`--data ${config.data}: no such folder (expected <split>/<class>/*.png|jpg; try \`pnpm cli data synth --out ${config.data}\`)`);
-  const folder = await loadImageFolder(config.data, { seed: config.seed, onBadImage: 'skip', log, warn });
+  const folder = await loadImageFolder(config.data, {
+    seed: config.seed, valFraction: config.valFraction, classes: config.classes || undefined, manifest: config.manifest || undefined, onBadImage: 'skip', log, warn,
+  });
   if (folder.classes.length < 2) throw new Error(`--data ${config.data}: found ${folder.classes.length} class folder(s) (${folder.classes.join(', ') || 'none'}); need at least 2`);
   const counts = folder.counts();
   for (const split of ['train', 'val'] as const) {
@@ -35,7 +37,7 @@ export function skippedBySplit(folder: ImageFolder, decoded: readonly { split: S
   const out: Partial<Record<SplitName, SkippedFile[]>> = {};
   const add = (s: SplitName, f: SkippedFile) => { if (!(out[s] ??= []).some((g) => g.file === f.file)) out[s]!.push(f); };
   for (const f of folder.skipped) {
-    const split = (['train', 'val', 'test'] as const).find((s) => f.file.startsWith(join(folder.root, s) + sep));
+    const split = (['train', 'val', 'test'] as const).find((s) => folder.info.splitFolders[s] && f.file.startsWith(join(folder.root, folder.info.splitFolders[s]!) + sep));
     // A folder split here (no split folders) drops bad files before splitting: they belong to none.
     if (split) add(split, f);
   }
@@ -67,6 +69,7 @@ export function makeLoaders(folder: ImageFolder, config: TrainConfig, log: (m: s
   // A last batch of one image makes batch norm throw (variance of one value); drop it, as PyTorch
   // users do with drop_last. Only then: other partial batches train as usual.
   const dropLast = trainSet.samples.length % config.batchSize === 1 && trainSet.samples.length > 1;
+  const cache = imageCacheFor(config.imageSize, trainSet.samples.length, config.cacheMaxGb, log);
   if (dropLast) log(`training: ${trainSet.samples.length} images in batches of ${config.batchSize} leave a last batch of one, which batch norm cannot train on; it is dropped each epoch (drop_last)`);
   return {
     // Only the training pass reads through the disk cache (decoded, shrunk to 256 px, 8-bit): it is
@@ -74,9 +77,10 @@ export function makeLoaders(folder: ImageFolder, config: TrainConfig, log: (m: s
     train: new DataLoader(trainSet, {
       ...common,
       shuffle: true,
+      balanced: config.balanced,
       dropLast,
       transforms: trainT,
-      cache: { dir: join(cacheDir(), 'images'), size: Math.max(256, Math.round((config.imageSize * 256) / 224)), reducingGap: 2 },
+      cache,
     }),
     trainEval: new DataLoader(ds('train'), { ...common, shuffle: false, transforms: evalT }),
     val: new DataLoader(ds('val'), { ...common, shuffle: false, transforms: evalT }),

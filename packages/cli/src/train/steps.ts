@@ -4,9 +4,13 @@ import type { Batch, DataLoader } from '@cxr/data';
 import type { Loss } from '../config/trainConfig.ts';
 import { argmax } from '../metrics/classificationMetrics.ts';
 
-/** The training loss on logits [N, C] and integer labels. BCE and focal use one-hot targets. */
-export function lossOf(kind: Loss, logits: T.Tensor, labels: T.Tensor): T.Tensor {
-  if (kind === 'ce') return crossEntropy(logits, labels);
+/**
+ * The training loss on logits [N, C] and integer labels. BCE and focal use one-hot targets.
+ * `classWeight` [C] (--class-weights) weights cross-entropy only; validation takes the same weights so
+ * --select-by val-loss ranks epochs by the objective being trained.
+ */
+export function lossOf(kind: Loss, logits: T.Tensor, labels: T.Tensor, classWeight: T.Tensor | null = null): T.Tensor {
+  if (kind === 'ce') return crossEntropy(logits, labels, { weight: classWeight });
   const targets = T.oneHot(labels, logits.shape[1]);
   return kind === 'bce' ? binaryCrossEntropyWithLogits(logits, targets) : focalLoss(logits, targets, { gamma: 2, alpha: 0.25 });
 }
@@ -18,12 +22,12 @@ export function batchTensors(batch: Batch): { x: T.Tensor; y: T.Tensor } {
 export interface StepResult { loss: number; correct: number; count: number }
 
 /** One optimisation step; frees everything it allocated except what the optimizer keeps. */
-export async function trainStep(model: Module, optimizer: Optimizer<{ lr: number }>, loss: Loss, batch: Batch): Promise<StepResult> {
+export async function trainStep(model: Module, optimizer: Optimizer<{ lr: number }>, loss: Loss, batch: Batch, classWeight: T.Tensor | null = null): Promise<StepResult> {
   const { x, y } = batchTensors(batch);
   try {
     const logits = model.forward(x);
     const kept = detach(logits);
-    const l = lossOf(loss, logits, y);
+    const l = lossOf(loss, logits, y, classWeight);
     l.backward();
     optimizer.step();
     optimizer.zeroGrad();
@@ -51,7 +55,7 @@ export interface Predictions {
 }
 
 /** Runs a model over a loader in eval mode, without recording gradients. */
-export async function predictAll(model: Module, loader: DataLoader, loss: Loss, epoch: number, onBatch?: (done: number) => void): Promise<Predictions> {
+export async function predictAll(model: Module, loader: DataLoader, loss: Loss, epoch: number, onBatch?: (done: number) => void, classWeight: T.Tensor | null = null): Promise<Predictions> {
   const out: Predictions = { probs: [], logits: [], labels: [], files: [], loss: 0 };
   let lossSum = 0;
   let done = 0;
@@ -59,7 +63,7 @@ export async function predictAll(model: Module, loader: DataLoader, loss: Loss, 
     const { x, y } = batchTensors(batch);
     const [logits, probs, l] = noGrad(() => T.scope(() => {
       const lg = model.forward(x);
-      return [lg, T.softmax(lg, 1), lossOf(loss, lg, y)];
+      return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
     }));
     const [hl, hp, lv] = await Promise.all([logits.toArray(), probs.toArray(), l.item()]);
     for (const t of [x, y, logits, probs, l]) t.dispose();

@@ -18,14 +18,17 @@ import { decisionMetadata, decisionRuleOf } from '../run/decisionRule.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
-import { inspectRunFolder, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
+import { inspectRunFolder, isRunFinished, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
-import type { ModelInfo } from '../run/modelInfo.ts';
+import { classWeightsFor } from '../metrics/classWeights.ts';
+import { isImprovement, selectionScore, shouldStopEarly } from '../metrics/modelSelection.ts';
+import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
 import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit } from './data.ts';
 import { architectures, defaultCamLayer } from '@cxr/models';
+import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
 export interface TrainOptions {
@@ -36,14 +39,17 @@ export interface TrainOptions {
 
 export interface TrainResult { dir: string; metrics: RunMetrics }
 
-function metricsFor(p: Predictions, classes: string[]): ClassificationMetrics {
-  return evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes });
+function metricsFor(p: Predictions, classes: string[], positive: string | null): ClassificationMetrics {
+  return evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes }, { positiveClass: positive ?? undefined });
 }
 
 /**
  * `cxr train`: fine-tunes, checkpoints every epoch (model, optimizer, schedule and generator
- * state; trainer.json last), keeps the best epoch by validation accuracy, then evaluates it on
- * every split and writes the pictures, report.md and finally metrics.json (the finished marker).
+ * state; trainer.json last), keeps the best epoch by --select-by (stopping early after --patience
+ * epochs without improvement), then evaluates it on every split and writes the pictures,
+ * report.md, a model.safetensors that carries its own inference metadata, and finally
+ * metrics.json (the finished marker). The resume-only checkpoints are then deleted unless
+ * --keep-checkpoints.
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const log = options.log ?? ((m: string) => console.log(m));
@@ -58,10 +64,19 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const folder = await openDataset(config, log, (m) => console.warn(m));
   const audit = await auditBeforeTraining(folder, { seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
   const classes = folder.classes;
+  // Decided before anything is written: a run that cannot say which class is positive stops here.
+  const positive = resolvePositiveClass(classes, config.positive || undefined);
+  log(positive ? `positive class (sensitivity, specificity, F1, AUC): ${positive}` : `${classes.length} classes: per-class and macro metrics, one-vs-rest AUC (--positive CLASS adds binary numbers for one class)`);
+  const trainCounts = classes.map((_, i) => folder.splits.train.filter((x) => x.label === i).length);
+  const weights = classWeightsFor(config.classWeights, trainCounts, classes);
+  if (weights && config.loss !== 'ce') throw new Error(`--class-weights ${config.classWeights} weights the cross-entropy; use it with --loss ce (not ${config.loss})`);
+  if (weights) log(`class weights (${config.classWeights}): ${classes.map((c, i) => `${c} ${weights[i].toFixed(3)}`).join(', ')}`);
+  if (config.balanced) log('class-balanced sampling of the training set (--balanced)');
   const loaders = makeLoaders(folder, config, log);
   let lock: RunLock | null = null;
   let bar: EpochProgress | null = null;
   let model: Module | null = null;
+  let classWeight: T.Tensor | null = null;
   // Ctrl-C / kill: the bar gives the cursor back and the lock goes, then the process ends as a
   // signal would have ended it; the last complete checkpoint is where --resume continues.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -83,19 +98,25 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const { weightsUsed, frozen } = built;
     const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
     log(`model ${config.arch}, weights: ${weightsUsed}, head ${config.head}, ${frozen.length} frozen tensors, ${trainable.toLocaleString('en')} trainable parameters`);
-    const info: ModelInfo = { arch: config.arch, head: config.head, imageSize: config.imageSize, classes };
+    const info = modelInfoFor(config, classes, positive);
+    if (weights) classWeight = T.tensor(Float32Array.from(weights), [classes.length]);
     const optimizer = buildOptimizer(config, model);
     const scheduler = buildScheduler(config, optimizer);
 
     lock = lockRunFolder(dir, log);
+    if (config.resume && isRunFinished(dir) && !hasCheckpoint(dir)) {
+      throw new RunFolderError(`${dir} is a finished run whose checkpoints were deleted after it succeeded (keep them with --keep-checkpoints); train on in a new run, e.g. --weights ${join(dir, runFiles.model)}`);
+    }
     const state = prepareRunFolder(dir, { resume: config.resume, force: config.force });
     let startEpoch = 0;
     let bestValAccuracy = -1;
+    let bestScore: number | null = null;
     let bestEpoch = 0;
     if (state === 'resume' && hasCheckpoint(dir)) {
       const s = loadCheckpoint(dir, model, optimizer, log);
       startEpoch = s.epoch;
       bestValAccuracy = s.bestValAccuracy;
+      bestScore = s.bestScore ?? (config.selectBy === 'val-accuracy' ? s.bestValAccuracy : null);
       bestEpoch = s.bestEpoch;
       generator.state = s.generator;
       if (scheduler && s.scheduler) scheduler.loadStateDict(s.scheduler);
@@ -109,7 +130,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     writeRunConfig(dir, { ...config, resume: false, force: false });
     writeAuditFile(dir, audit);
 
-    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    let epochsRun = startEpoch;
+    let stoppedEarly = startEpoch > 0 && shouldStopEarly(startEpoch, bestEpoch, config.patience);
+    for (let epoch = startEpoch; epoch < config.epochs && !stoppedEarly; epoch++) {
       const t0 = performance.now();
       setTrainMode(model);
       const total = loaders.train.opts.dropLast ? loaders.train.length * loaders.train.opts.batchSize : loaders.train.dataset.samples.length;
@@ -122,7 +145,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         batchIndex++;
         // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
         if (batch.labels.length === 1 && config.batchSize > 1) { log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`); continue; }
-        const r = await trainStep(model, optimizer, config.loss, batch);
+        const r = await trainStep(model, optimizer, config.loss, batch, classWeight);
         if (!(Math.abs(r.loss) <= divergedLoss)) throw divergence(`the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`, config.lr);
         lossSum += r.loss * r.count;
         correct += r.correct;
@@ -132,22 +155,26 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       bar.stop();
       bar = null;
       model.eval();
-      const val = await predictAll(model, loaders.val, config.loss, 0);
-      if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
+      const val = await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight);
       if (loaders.val.skipped.length && !config.skipBadImages) throw badImagesError(loaders.val.skipped, 'validation');
+      if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
       assertFiniteOutputs(val, `validation after epoch ${epoch + 1}`, config.lr);
       const row: HistoryRow = {
         epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: val.loss, valAccuracy: accuracyOf(val),
         lr: optimizer.paramGroups[0].lr, seconds: (performance.now() - t0) / 1000,
       };
-      const isBest = row.valAccuracy > bestValAccuracy;
+      const vm = metricsFor(val, classes, positive);
+      const score = selectionScore(config.selectBy, { valLoss: row.valLoss, valAccuracy: row.valAccuracy, valF1: positive ? vm.f1 : vm.macroF1, valAuc: vm.auc });
+      const isBest = isImprovement(score, bestScore);
       if (isBest) {
+        bestScore = score;
         bestValAccuracy = row.valAccuracy;
         bestEpoch = epoch + 1;
       }
+      epochsRun = epoch + 1;
       scheduler?.step();
       await saveCheckpoint(dir, model, optimizer, {
-        epoch: epoch + 1, bestValAccuracy, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
+        epoch: epoch + 1, bestValAccuracy, bestScore, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
       }, info);
       // After the set: a kill before this line is repaired on resume from last.safetensors.
       if (isBest) await saveModel(join(dir, checkpointFiles.best), model, epoch + 1, info);
@@ -155,16 +182,20 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       log(formatEpochSummary(row, config.epochs, isBest));
       // Crash injection for the resume tests: a real SIGKILL at a known point, not a timed race.
       if (process.env.CXR_KILL_AFTER_EPOCH === String(epoch + 1)) process.kill(process.pid, 'SIGKILL');
+      if (shouldStopEarly(epoch + 1, bestEpoch, config.patience) && epoch + 1 < config.epochs) {
+        stoppedEarly = true;
+        log(`stopping early: ${config.selectBy} has not improved for ${config.patience} epoch(s) since epoch ${bestEpoch} (--patience ${config.patience})`);
+      }
     }
 
     // Evaluate the kept (best) weights on every split.
     loadModelFile(join(dir, checkpointFiles.best), model);
     model.eval();
     const preds: Partial<Record<SplitName, Predictions>> = {
-      train: await predictAll(model, loaders.trainEval, config.loss, 0),
-      val: await predictAll(model, loaders.val, config.loss, 0),
+      train: await predictAll(model, loaders.trainEval, config.loss, 0, undefined, classWeight),
+      val: await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight),
     };
-    if (loaders.test) preds.test = await predictAll(model, loaders.test, config.loss, 0);
+    if (loaders.test) preds.test = await predictAll(model, loaders.test, config.loss, 0, undefined, classWeight);
     if (loaders.test?.skipped.length && !config.skipBadImages) throw badImagesError(loaders.test.skipped, 'test');
     const skipped = skippedBySplit(folder, [
       { split: 'train', files: [...loaders.train.skipped, ...loaders.trainEval.skipped] },
@@ -172,25 +203,36 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       { split: 'test', files: loaders.test?.skipped ?? [] },
     ]);
     const splits: RunMetrics['splits'] = {};
-    for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes);
+    for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes, positive);
     const history = readHistory(dir);
     const finalSplit: SplitName = preds.test ? 'test' : 'val';
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
     const evidenceStart = performance.now();
-    const evidence = await buildEvidence({ dir, classNames: classes, val: preds.val!, splits: preds as Record<string, Predictions>, finalSplit, threshold: config.threshold, calibrate: config.calibrate, model, camLayer: defaultCamLayer(model), imageSize: config.imageSize, seed: config.seed, samplesTitle: `Sample predictions (${finalSplit})` });
+    const evidence = await buildEvidence({ dir, classNames: classes, positiveClass: positive ?? undefined, val: preds.val!, splits: preds as Record<string, Predictions>, finalSplit, threshold: config.threshold, calibrate: config.calibrate, model, camLayer: defaultCamLayer(model), imageSize: config.imageSize, seed: config.seed, samplesTitle: `Sample predictions (${finalSplit})` });
     log(`evidence (intervals, threshold, calibration, ROC/PR, Grad-CAM samples) in ${((performance.now() - evidenceStart) / 1000).toFixed(1)} s`);
     const predictionRows = (Object.entries(preds) as [SplitName, Predictions][]).flatMap(([s, p]) =>
       p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]));
     writeFileAtomic(join(dir, runFiles.predictions), formatCsv(['split', 'file', 'label', 'predicted', ...classes.map((c) => `p_${c}`)], predictionRows));
     await saveModel(join(dir, runFiles.model), model, bestEpoch, info, decisionMetadata(decisionRuleOf(evidence)));
-    const metrics: RunMetrics = { version: 1, bestEpoch, epochs: config.epochs, seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), weightsUsed, evidence };
+    const metrics: RunMetrics = {
+      version: 1, bestEpoch, epochs: config.epochs, epochsRun, stoppedEarly, patience: config.patience, selectBy: config.selectBy, positiveClass: positive, classes,
+      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), weightsUsed, evidence,
+    };
     writeFileAtomic(join(dir, runFiles.report), formatRunReport({
       title: `Run ${basename(dir)}`, metrics,
-      settings: { arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize, 'image size': config.imageSize, loss: config.loss, augment: config.augment, seed: config.seed, data: config.data, adapter: gpu.adapterName },
+      settings: {
+        arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize,
+        'image size': config.imageSize, loss: config.loss, 'class weights': config.classWeights, 'balanced sampling': config.balanced, augment: config.augment, seed: config.seed,
+        data: config.data, manifest: config.manifest || undefined, classes: classes.join(', '), 'positive class': positive ?? 'none', 'select by': config.selectBy, patience: config.patience || undefined, adapter: gpu.adapterName,
+      },
     }) + '\n' + formatEvidenceReport(evidence) + '\n' + formatAuditReport(audit));
     writeRunMetrics(dir, metrics);
     writeFileAtomic(join(dir, evidenceFiles.modelCard), formatModelCard(dir));
+    if (!config.keepCheckpoints) {
+      const removed = removeCheckpoints(dir, Object.values(checkpointFiles));
+      if (removed.length) log(`removed the resume checkpoints (${removed.join(', ')}); model.safetensors is the selected epoch ${bestEpoch} (--keep-checkpoints keeps them)`);
+    }
     const m = splits[finalSplit]!;
     log(`${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`);
     log(`wrote ${dir}/{report.md, metrics.json, MODEL_CARD.md, audit.json, history.csv, curves.png, confusion.png, samples.png, roc.png, pr.png, calibration.png, model.safetensors}`);
@@ -201,6 +243,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     model?.dispose();
+    classWeight?.dispose();
     await Promise.all([loaders.train, loaders.trainEval, loaders.val, loaders.test].map((l) => l?.close()));
     lock?.release();
   }

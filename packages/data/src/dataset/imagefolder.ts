@@ -120,7 +120,7 @@ export class ImageFolder {
     const c = this.counts();
     const info = this.info;
     const w = Math.max(5, ...this.classes.map((k) => k.length));
-    const found = Object.entries(info.splitFolders).map(([s, f]) => (f === s ? s : `${f}→${s}`));
+    const found = SPLITS.flatMap((s) => { const f = info.splitFolders[s]; return f === undefined ? [] : [f === s ? s : `${f}→${s}`]; });
     const by = info.grouped ? ' by group' : '';
     const how = info.splitSource === 'folders' ? `split folders ${found.join(', ')}` : info.splitSource === 'manifest' ? 'manifest splits' : `seeded split${by}`;
     const carved = info.carved.length && info.splitSource !== 'seeded' ? `; ${info.carved.join(', ')} carved from train${by}` : '';

@@ -26,3 +26,4 @@ export {
   type PretrainedArch,
   type PullOptions,
 } from './pull.ts';
+export { encodeModelInfo, decodeModelInfo, readModelInfo, type ModelInfo } from './modelMetadata.ts';
