@@ -10,9 +10,14 @@
  * Writes $OUT/gpu-step.json (or benchmarks/results/). `--smoke`: tiny sizes, to check the script
  * and its bundle on any adapter (lavapipe) before spending GPU time.
  *
- * Pack and run (from the repository root):
- *   ../shared/device/pack-gpu.sh benchmarks/src/gpu-step.ts
- *   bash .gpu/start.sh app-0.mjs            # on the GPU machine; `--smoke` first if in doubt
+ * Pack and run (from the root of a clone: pack-gpu.sh writes .git/info/exclude, which a git
+ * worktree does not have). The loader's worker is bundled as the second entry and must sit next to
+ * the app as worker.js, in an ESM folder:
+ *   ../shared/device/pack-gpu.sh benchmarks/src/gpu-step.ts packages/data/src/loader/worker.ts
+ *   cp .gpu/app-1.mjs .gpu/worker.js && echo '{"type":"module"}' > .gpu/package.json
+ *   bash .gpu/start.sh app-0.mjs --smoke    # on the GPU machine: tiny sizes, about a minute
+ *   bash .gpu/start.sh app-0.mjs            # the figures; CXR_PYTHON picks the python with CUDA torch
+ * Checked on lavapipe through the bundle with --smoke (CXR_PYTHON=/usr/bin/python3): all parts ran.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
