@@ -20,7 +20,7 @@ import { metricIntervals } from '../metrics/metricIntervals.ts';
 import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { Command } from 'commander';
 import { helpExamples } from './helpExamples.ts';
-import { intOption } from './intOption.ts';
+import { withModelOptions } from './modelOptions.ts';
 
 export interface EvalOptions {
   model?: string;
@@ -182,14 +182,13 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
 }
 
 export function evalCommand(): Command {
-  return new Command('eval').description('metrics of a trained model on a split of a dataset')
-    .option('--model <file>', 'model.safetensors written by cxr train: arch, head, classes and preprocessing come from the file')
-    .option('--run <dir>', 'run folder written by cxr train (its model, data and splits)')
-    .option('--weights <file>', 'model weights (.safetensors); --arch/--head needed unless the file records them')
-    .option('--arch <name>', 'architecture, with --weights').option('--head <spec>', 'classifier head as trained, with --weights (default replace)')
+  const command = new Command('eval').description('metrics of a trained model on a split of a dataset');
+  return withModelOptions(command, {
+    run: 'run folder written by cxr train (its model, data and splits)',
+    classes: 'pick/rename the data\'s classes to the model\'s, e.g. COVID=infected,Normal=normal',
+  })
     .option('--data <dir>', 'dataset root (default: the run\'s)').option('--manifest <file.csv>', 'CSV manifest under --data (path,label[,split][,group])')
-    .option('--classes <list>', 'pick/rename the data\'s classes to the model\'s, e.g. COVID=infected,Normal=normal')
-    .option('--split <name>', 'train, val or test', 'test').option('--image-size <n>', 'input size (default: what the model records, else 224)', intOption)
+    .option('--split <name>', 'train, val or test', 'test')
     .option('--skip-bad-images', 'evaluate the images that decode and list the others, instead of failing')
     .addHelpText('after', helpExamples([
       'cxr eval --run runs/vgg',

@@ -13,7 +13,7 @@ import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { helpExamples } from './helpExamples.ts';
-import { intOption } from './intOption.ts';
+import { withModelOptions } from './modelOptions.ts';
 
 export interface ExplainOptions {
   model?: string; run?: string; arch?: string; weights?: string; head?: string; imageSize?: number; classes?: string;
@@ -82,12 +82,8 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
 }
 
 export function explainCliCommand(): Command {
-  return new Command('explain').description('Grad-CAM: where the model looked, as an overlay PNG per image (or --json numbers)').argument('<images...>', 'PNG or JPEG files')
-    .option('--model <file>', 'model.safetensors written by cxr train (arch, head, classes, input size from the file)')
-    .option('--run <dir>', 'run folder written by cxr train')
-    .option('--weights <file>', 'model weights (.safetensors); --arch/--head/--classes needed unless the file records them')
-    .option('--arch <name>', 'architecture, with --weights').option('--head <spec>', 'classifier head as trained, with --weights (default replace)')
-    .option('--image-size <n>', 'input size (default: what the model records, else 224)', intOption).option('--classes <list>', 'class names in index order, for weights files that do not record them')
+  const command = new Command('explain').description('Grad-CAM: where the model looked, as an overlay PNG per image (or --json numbers)');
+  return withModelOptions(command.argument('<images...>', 'PNG or JPEG files'))
     .option('--class <name>', 'class to explain (default: the most probable)')
     .option('--layer <name>', 'layer to explain (default: ResNet layer4, VGG the last features ReLU)')
     .option('--out <dir>', 'where the overlay PNGs go (default .)')

@@ -9,7 +9,7 @@ import { modelSettings } from './evaluate.ts';
 import { Command } from 'commander';
 import { ConfigError } from '../config/configError.ts';
 import { helpExamples } from './helpExamples.ts';
-import { intOption } from './intOption.ts';
+import { withModelOptions } from './modelOptions.ts';
 
 export interface PredictOptions { model?: string; arch?: string; weights?: string; head?: string; imageSize?: number; run?: string; json?: boolean; classes?: string }
 
@@ -97,13 +97,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
 }
 
 export function predictCliCommand(): Command {
-  return new Command('predict').description('class probabilities for images (nothing leaves the machine)').argument('<images...>', 'PNG or JPEG files')
-    .option('--model <file>', 'model.safetensors written by cxr train: arch, head, classes and preprocessing come from the file')
-    .option('--run <dir>', 'run folder written by cxr train')
-    .option('--weights <file>', 'model weights (.safetensors); --arch/--head/--classes needed unless the file records them')
-    .option('--arch <name>', 'architecture, with --weights').option('--head <spec>', 'classifier head as trained, with --weights (default replace)')
-    .option('--image-size <n>', 'input size (default: what the model records, else 224)', intOption)
-    .option('--classes <list>', 'class names in index order, for weights files that do not record them')
+  return withModelOptions(new Command('predict').description('class probabilities for images (nothing leaves the machine)').argument('<images...>', 'PNG or JPEG files'))
     .option('--json', 'JSON on stdout')
     .addHelpText('after', helpExamples([
       'cxr predict --model runs/vgg/model.safetensors xray1.png xray2.jpg',

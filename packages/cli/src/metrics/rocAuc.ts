@@ -3,6 +3,7 @@
  * curve moves diagonally across a tie block instead of in an order-dependent staircase; the
  * trapezoid over those points equals the Mann-Whitney probability P(s+ > s-) + 0.5 P(s+ = s-).
  */
+import { thresholdSweep } from './thresholdSweep.ts';
 
 export interface RocPoint {
   /** Predictions with score >= threshold are called positive. */
@@ -26,20 +27,8 @@ export function rocCurve(scores: ArrayLike<number>, isPositive: ArrayLike<boolea
   const negatives = n - positives;
   if (positives === 0 || negatives === 0) return null;
 
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const points: RocPoint[] = [{ threshold: Infinity, fpr: 0, tpr: 0 }];
-  let tp = 0;
-  let fp = 0;
-  for (let k = 0; k < n; ) {
-    const threshold = scores[order[k]];
-    // Consume the whole block of tied scores before emitting a point.
-    while (k < n && scores[order[k]] === threshold) {
-      if (isPositive[order[k]]) tp++;
-      else fp++;
-      k++;
-    }
-    points.push({ threshold, fpr: fp / negatives, tpr: tp / positives });
-  }
+  for (const { threshold, tp, fp } of thresholdSweep(scores, isPositive)) points.push({ threshold, fpr: fp / negatives, tpr: tp / positives });
   return points;
 }
 
