@@ -63,6 +63,7 @@ describe('cxr train', () => {
       expect(readFileSync(join(dir, png)).subarray(1, 4).toString()).toBe('PNG');
     }
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/## Metrics[\s\S]*curves\.png[\s\S]*confusion\.png/);
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/\| Accuracy \| [\d.]+% \([\d.]+–[\d.]+\) \|/);
     expect(weightsOf(join(dir, 'model.safetensors')).get('fc.weight')!.length).toBe(512 * 2);
     // Evidence: intervals at the validation threshold, calibration, Grad-CAM, audit, model card.
     const ev = metrics.evidence;
@@ -72,6 +73,14 @@ describe('cxr train', () => {
     expect(acc.ci.low).toBeLessThanOrEqual(acc.value);
     expect(acc.ci.high).toBeGreaterThanOrEqual(acc.value);
     expect(ev.intervals.test.auc.value).toBeCloseTo(metrics.splits.test.auc, 10);
+    // The most-probable-class metrics carry intervals too, and report.md shows them.
+    const ci = metrics.splits.test.ci;
+    expect(ci.method).toMatchObject({ proportions: 'wilson', resamples: 2000, seed: 0 });
+    for (const k of ['accuracy', 'recall', 'specificity', 'f1', 'macroF1', 'auc'] as const) {
+      expect(ci[k].low, k).toBeLessThanOrEqual(metrics.splits.test[k] + 1e-12);
+      expect(ci[k].high, k).toBeGreaterThanOrEqual(metrics.splits.test[k] - 1e-12);
+    }
+    expect(ci.perClass.map((c: { name: string }) => c.name)).toEqual(metrics.splits.test.classNames);
     expect(ev.calibration.bins).toBe(15);
     expect(ev.gradCam.layer).toBe('layer4');
     expect(ev.gradCam.images.length).toBeGreaterThan(0);
@@ -106,7 +115,10 @@ describe('cxr train', () => {
     expect(cal.temperature).toBeGreaterThan(0);
     expect(cal.eceAfter).toBeGreaterThanOrEqual(0);
     const stored = openSafetensors(join(dir, 'model.safetensors'));
-    expect(Number(stored.metadata.temperature)).toBeCloseTo(cal.temperature, 12);
+    expect(Number(stored.metadata['cxr.temperature'])).toBeCloseTo(cal.temperature, 12);
+    // One format: the decision rule sits under cxr.* and does not repeat the positive class.
+    expect(stored.metadata['cxr.positive_class']).toBe('infected');
+    expect(Object.keys(stored.metadata).filter((k) => ['positive_class', 'temperature', 'threshold', 'threshold_spec'].includes(k))).toEqual([]);
     stored.close();
     expect(r.stdout).toMatch(/resuming .* after epoch 1/);
     const a = weightsOf(join(work, 'runs/a/last.safetensors'));

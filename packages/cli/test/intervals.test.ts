@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '@cxr/data';
 import { bootstrapInterval, wilsonInterval, z95 } from '../src/metrics/intervals.ts';
 import { metricIntervals } from '../src/metrics/metricIntervals.ts';
+import { classificationIntervals } from '../src/metrics/classificationIntervals.ts';
+import { evaluatePredictions } from '../src/metrics/classificationMetrics.ts';
 import { chooseThreshold, parseThresholdSpec } from '../src/metrics/threshold.ts';
 import { applyTemperature, calibration, fitTemperature, negativeLogLikelihood } from '../src/metrics/calibration.ts';
 import { pairedBootstrap } from '../src/metrics/pairedBootstrap.ts';
@@ -75,6 +77,78 @@ describe('stratified bootstrap', () => {
     expect(m.npv.ci).toEqual(wilsonInterval(m.npv.k!, m.npv.n!));
     // Same seed, same interval (recorded seed reproduces the run).
     expect(metricIntervals({ probs, labels, classNames: ['infected', 'normal'], positive: 0, threshold: 0.5 }, { resamples: 2000, seed: 7 }).auc.ci).toEqual(m.auc.ci);
+  });
+
+  it('most-probable-class metrics: Wilson by formula per class, bootstrap F1 near the delta-method SE', () => {
+    // Three classes, 200 images each, noisy scores: every class has errors both ways.
+    const r = mulberry32(5);
+    const classNames = ['infected', 'normal', 'pneumonia'];
+    const labels: number[] = [];
+    const probs: number[][] = [];
+    for (let i = 0; i < 600; i++) {
+      const y = i % 3;
+      const logits = [0, 1, 2].map((c) => r.normal() + (c === y ? 1.3 : 0));
+      const e = logits.map(Math.exp);
+      const sum = e.reduce((a, b) => a + b, 0);
+      labels.push(y);
+      probs.push(e.map((v) => v / sum));
+    }
+    const predictions = { probs, labels, classNames };
+    const m = evaluatePredictions(predictions);
+    const ci = classificationIntervals(predictions, m, { resamples: 2000, seed: 11 });
+    const predicted = probs.map((p) => p.indexOf(Math.max(...p)));
+    // Wilson (1927) written out: (k + z²/2)/(n + z²) ± z√n/(n + z²)·√(p̂(1−p̂) + z²/(4n)).
+    const wilson = (k: number, n: number) => {
+      const p = k / n;
+      const z2 = z95 * z95;
+      const centre = (k + z2 / 2) / (n + z2);
+      const half = ((z95 * Math.sqrt(n)) / (n + z2)) * Math.sqrt(p * (1 - p) + z2 / (4 * n));
+      return [centre - half, centre + half];
+    };
+    for (let c = 0; c < 3; c++) {
+      const tp = labels.filter((y, i) => y === c && predicted[i] === c).length;
+      const support = labels.filter((y) => y === c).length;
+      const called = predicted.filter((p) => p === c).length;
+      expect(m.perClass[c].recall).toBeCloseTo(tp / support, 12);
+      const [rl, rh] = wilson(tp, support);
+      expect(ci.perClass[c].recall!.low).toBeCloseTo(rl, 12);
+      expect(ci.perClass[c].recall!.high).toBeCloseTo(rh, 12);
+      const [pl, ph] = wilson(tp, called);
+      expect(ci.perClass[c].precision!.low).toBeCloseTo(pl, 12);
+      expect(ci.perClass[c].precision!.high).toBeCloseTo(ph, 12);
+      // F1 = 2TP/(TP + FP + support). Stratified resampling keeps each class's count, so TP is
+      // binomial within class c and FP a sum of independent binomials over the other classes.
+      const fpFrom = [0, 1, 2].filter((j) => j !== c).map((j) => {
+        const nj = labels.filter((y) => y === j).length;
+        const q = labels.filter((y, i) => y === j && predicted[i] === c).length / nj;
+        return { nj, q };
+      });
+      const fp = called - tp;
+      const d = tp + fp + support;
+      const dTp = (2 * (fp + support)) / (d * d);
+      const dFp = (-2 * tp) / (d * d);
+      const rc = tp / support;
+      const varF1 = dTp * dTp * support * rc * (1 - rc) + dFp * dFp * fpFrom.reduce((a, { nj, q }) => a + nj * q * (1 - q), 0);
+      const f1 = ci.perClass[c].f1!;
+      expect(f1.low).toBeLessThan(m.perClass[c].f1);
+      expect(f1.high).toBeGreaterThan(m.perClass[c].f1);
+      const ratio = (f1.high - f1.low) / 2 / (z95 * Math.sqrt(varF1));
+      expect(ratio, classNames[c]).toBeGreaterThan(0.85);
+      expect(ratio, classNames[c]).toBeLessThan(1.15);
+    }
+    expect(ci.recall).toEqual(ci.perClass[0].recall);
+    expect(ci.f1).toEqual(ci.perClass[0].f1);
+    const correct = labels.filter((y, i) => y === predicted[i]).length;
+    expect(ci.accuracy!.low).toBeCloseTo(wilson(correct, 600)[0], 12);
+    for (const k of ['macroPrecision', 'macroRecall', 'macroF1', 'auc'] as const) {
+      expect(ci[k]!.low, k).toBeLessThan(m[k]!);
+      expect(ci[k]!.high, k).toBeGreaterThan(m[k]!);
+    }
+    expect(ci.method).toMatchObject({ proportions: 'wilson', resamples: 2000, seed: 11 });
+    // Binary: the AUC interval is the one metricIntervals gives from the same seed (same resamples).
+    const binary = { probs: probs.map((p) => [p[0], 1 - p[0]]), labels: labels.map((y) => (y === 0 ? 0 : 1)), classNames: ['infected', 'normal'] };
+    const bm = evaluatePredictions(binary);
+    expect(classificationIntervals(binary, bm, { seed: 3 }).auc).toEqual(metricIntervals({ ...binary, positive: 0 }, { seed: 3 }).auc.ci);
   });
 
   it('paired bootstrap: difference in accuracy matches the closed-form paired SE', () => {

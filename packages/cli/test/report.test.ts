@@ -10,7 +10,9 @@ import { formatComparisonTable, formatExperimentReport, formatLr } from '../src/
 import { confusionCells, renderConfusionPng } from '../src/report/confusionChart.ts';
 import { curvesSpec, renderCurvesPng } from '../src/report/curvesChart.ts';
 import { toRgba } from '../src/report/imagePixels.ts';
-import { markdownTable } from '../src/report/markdownTable.ts';
+import { formatWithInterval, markdownTable } from '../src/report/markdownTable.ts';
+import { classificationIntervals } from '../src/metrics/classificationIntervals.ts';
+import { z95 } from '../src/metrics/intervals.ts';
 import { renderOverlayPng } from '../src/report/overlayChart.ts';
 import { vegaLiteToSvg } from '../src/report/renderChart.ts';
 import { formatRunReport } from '../src/report/runReport.ts';
@@ -109,11 +111,36 @@ describe('Markdown', () => {
     expect(md).toContain('![Confusion matrix on the test split](confusion.png)');
     expect(md).toContain('(samples.png)');
     expect(md).toContain('| Metric | Train | Validation | Test |');
-    expect(md).toContain(`| Accuracy | ${(metrics.accuracy * 100).toFixed(2)}% |`);
+    expect(md).toContain(`| Accuracy | ${(metrics.accuracy * 100).toFixed(1)}% |`);
     expect(md).toContain('| actual \\ predicted | infected | normal |');
     expect(md).toContain('| **infected** | 4 | 2 |');
     expect(md).toContain('Trained in 1 min 15 s');
     expect(formatRunReport({ title: 't', metrics: runMetrics, pictures: { samples: null } })).not.toContain('samples.png');
+  });
+
+  it('report.md and the per-class table show 95% intervals compactly', () => {
+    const ci = classificationIntervals({ probs, labels, classNames }, metrics, { seed: 4 });
+    const withCi = { ...metrics, ci };
+    const md = formatRunReport({ title: 't', metrics: { ...runMetrics, splits: { test: withCi } } });
+    // Accuracy 8/12 and infected recall 4/6: Wilson (1927) by formula, one decimal in percent.
+    const wilson = (k: number, n: number) => {
+      const z2 = z95 * z95;
+      const centre = (k + z2 / 2) / (n + z2);
+      const half = ((z95 * Math.sqrt(n)) / (n + z2)) * Math.sqrt((k / n) * (1 - k / n) + z2 / (4 * n));
+      return `(${((centre - half) * 100).toFixed(1)}–${((centre + half) * 100).toFixed(1)})`;
+    };
+    expect(metrics.accuracy).toBeCloseTo(8 / 12, 12);
+    expect(md).toContain('| Metric (95% interval) | Test |');
+    expect(md).toContain(`| Accuracy | 66.7% ${wilson(8, 12)} |`);
+    expect(md).toContain(`| Recall / sensitivity (infected) | 66.7% ${wilson(4, 6)} |`);
+    expect(md).toMatch(/\| ROC AUC \| 0\.\d{3} \(0\.\d{3}–(0\.\d{3}|1\.000)\) \|/);
+    expect(md).toContain('stratified bootstrap (2000 resamples, seed 4)');
+    const perClass = md.slice(md.indexOf('### Per class (Test)'));
+    expect(perClass).toContain(`| infected | 66.7% ${wilson(4, 6)} | 66.7% ${wilson(4, 6)} | 66.7% (`);
+    expect(perClass).toMatch(/\| \*\*macro average\*\* \| [\d.]+% \([\d.]+–[\d.]+\) \| [\d.]+% \([\d.]+–[\d.]+\) \| [\d.]+% \([\d.]+–[\d.]+\) \| 12 \|/);
+    // Without intervals (per-epoch metrics) the cells are the bare value, never an invented interval.
+    expect(formatWithInterval(0.5, null)).toBe('50.0%');
+    expect(formatWithInterval(null, { low: 0, high: 1 })).toBe('–');
   });
 
   it('tables escape pipes and mark missing values', () => {

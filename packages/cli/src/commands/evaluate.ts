@@ -7,6 +7,7 @@ import { ConfigError } from '../config/configError.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { checkImageSize } from '../config/validateTrainConfig.ts';
 import { evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import { classificationIntervals } from '../metrics/classificationIntervals.ts';
 import { readJsonFile, runFiles } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 import { classIndexMap, readModelInfo, type ModelInfo } from '../run/modelInfo.ts';
@@ -165,13 +166,15 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
       throw new Error(`${skipped.length} image(s) of the ${o.split} split could not be decoded, so the metrics would silently cover ${p.labels.length} of ${p.labels.length + skipped.length} images: ${formatList(skipped.map((f) => `${f.file} (${f.reason})`), 5)}; fix them, or pass --skip-bad-images to evaluate without them (they are then listed in the result)`);
     }
     if (!p.labels.length) throw new Error(`no image of the ${o.split} split could be decoded`);
-    const m: EvalResult = { ...evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes }, { positiveClass: s.positiveClass ?? undefined }), skipped };
+    const predictions = { probs: p.probs, labels: p.labels, classNames: classes };
+    const point = evaluatePredictions(predictions, { positiveClass: s.positiveClass ?? undefined });
+    const m: EvalResult = { ...point, ci: classificationIntervals(predictions, point, { seed: cfg.seed }), skipped };
     console.log(metricsTable({ [o.split]: m }));
     console.log(`\n${perClassTable(m)}`);
     // The model's stored decision rule (validation threshold, temperature), as predict applies it.
     const rule = readDecisionRule(s.weights);
     const positive = Math.max(0, classes.findIndex((c) => c.toLowerCase() === (rule?.positiveClass ?? m.positiveClass).toLowerCase()));
-    const atThreshold = metricIntervals({ probs: applyDecisionRule(p.probs, classes, rule).probs, labels: p.labels, classNames: classes, positive, threshold: rule?.threshold ?? null });
+    const atThreshold = metricIntervals({ probs: applyDecisionRule(p.probs, classes, rule).probs, labels: p.labels, classNames: classes, positive, threshold: rule?.threshold ?? null }, { seed: cfg.seed });
     console.log(`\n${rule?.threshold != null ? `At the stored threshold p(${atThreshold.positiveClass}) >= ${rule.threshold.toFixed(4)}` : 'By the most probable class'}, with 95% intervals:\n${intervalsTable({ [o.split]: atThreshold })}`);
     if (skipped.length) console.warn(`!! ${skipped.length} image(s) skipped (not in the metrics): ${formatList(skipped.map((f) => f.file), 10)}`);
     if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), { ...m, atThreshold });

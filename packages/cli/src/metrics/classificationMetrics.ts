@@ -6,6 +6,7 @@
  */
 import { findClassIndex, studyConfusion, type ConfusionMatrix } from './confusionMatrix.ts';
 import { rocAuc, rocAucOneVsRest } from './rocAuc.ts';
+import type { ClassificationIntervals } from './classificationIntervals.ts';
 
 export interface Predictions {
   /** probs[i][c]: probability of class c for sample i (rows may be Float32Array). */
@@ -51,6 +52,8 @@ export interface ClassificationMetrics {
   perClass: ClassMetrics[];
   /** Rows actual, columns predicted, positive class first. */
   confusion: ConfusionMatrix;
+  /** 95% intervals (classificationIntervals); absent where not computed (per-epoch validation). */
+  ci?: ClassificationIntervals;
 }
 
 /** Index of the largest value; the first one wins ties so results do not depend on float noise order. */

@@ -62,12 +62,23 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  * the statistic is undefined (null) are skipped. null when none is defined.
  */
 export function bootstrapInterval(strata: ArrayLike<number>, statistic: (idx: Int32Array) => number | null, options: BootstrapOptions = {}): Interval | null {
-  const values: number[] = [];
+  return bootstrapIntervals(strata, (idx) => [statistic(idx)], 1, options)[0];
+}
+
+/**
+ * Several statistics from one pass over the same stratified resamples (so they cost one resampling
+ * and are jointly consistent): `statistics(indices)` returns `count` values, each null where
+ * undefined; one percentile interval per value, null where no resample defined it.
+ */
+export function bootstrapIntervals(strata: ArrayLike<number>, statistics: (idx: Int32Array) => readonly (number | null)[], count: number, options: BootstrapOptions = {}): (Interval | null)[] {
+  const values: number[][] = Array.from({ length: count }, () => []);
   for (const idx of stratifiedResamples(strata, options)) {
-    const v = statistic(idx);
-    if (v !== null && Number.isFinite(v)) values.push(v);
+    const v = statistics(idx);
+    for (let j = 0; j < count; j++) if (v[j] !== null && Number.isFinite(v[j])) values[j].push(v[j]!);
   }
-  if (values.length === 0) return null;
-  values.sort((a, b) => a - b);
-  return { low: quantileSorted(values, 0.025), high: quantileSorted(values, 0.975) };
+  return values.map((vs) => {
+    if (vs.length === 0) return null;
+    vs.sort((a, b) => a - b);
+    return { low: quantileSorted(vs, 0.025), high: quantileSorted(vs, 0.975) };
+  });
 }

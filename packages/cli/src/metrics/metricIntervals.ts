@@ -68,7 +68,8 @@ function f1Of(labels: ArrayLike<number>, predicted: ArrayLike<number>, positive:
   return 2 * tp + fp + fn === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
 }
 
-function aucOf(input: IntervalInput, idx?: Int32Array): number | null {
+/** AUC of the resampled rows (binary for two classes, one-vs-rest macro otherwise), as evaluatePredictions reports it. */
+export function aucOf(input: IntervalInput, idx?: Int32Array): number | null {
   const rows = idx ? Array.from(idx, (i) => input.probs[i]) : input.probs;
   const labels = idx ? Array.from(idx, (i) => input.labels[i]) : Array.from(input.labels);
   if (input.classNames.length === 2) return rocAuc(rows.map((r) => r[input.positive]), labels.map((l) => l === input.positive));

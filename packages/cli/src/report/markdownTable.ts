@@ -20,3 +20,14 @@ export function formatPercent(value: number | null | undefined, digits = 2): str
 export function formatNumber(value: number | null | undefined, digits = 4): string {
   return value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits);
 }
+
+/**
+ * A value with its 95% interval, compactly: '72.2% (55.6–84.2)', or '0.912 (0.850–0.960)' with
+ * percent = false. The interval is left out where undefined (null), never shown as zeros.
+ */
+export function formatWithInterval(value: number | null | undefined, ci: { low: number; high: number } | null | undefined, percent = true): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return '–';
+  const f = (v: number) => (percent ? (v * 100).toFixed(1) : v.toFixed(3));
+  const point = percent ? `${f(value)}%` : f(value);
+  return ci ? `${point} (${f(ci.low)}–${f(ci.high)})` : point;
+}

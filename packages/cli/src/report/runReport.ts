@@ -6,7 +6,8 @@ import type { ClassificationMetrics } from '../metrics/classificationMetrics.ts'
 import type { ConfusionMatrix } from '../metrics/confusionMatrix.ts';
 import { runFiles } from '../run/runFolder.ts';
 import { splitNames, type RunMetrics, type SplitName } from '../run/runMetrics.ts';
-import { formatNumber, formatPercent, markdownTable } from './markdownTable.ts';
+import type { Interval } from '../metrics/intervals.ts';
+import { formatWithInterval, markdownTable } from './markdownTable.ts';
 import { perClassTable } from './perClassTable.ts';
 
 const splitTitles: Record<SplitName, string> = { train: 'Train', val: 'Validation', test: 'Test' };
@@ -25,18 +26,20 @@ export interface RunReportInput {
 export function metricsTable(splits: Partial<Record<SplitName, ClassificationMetrics>>): string {
   const present = splitNames.filter((s) => splits[s]);
   const positive = present.length > 0 ? splits[present[0]]!.positiveClass : 'positive';
+  const pct = (pick: (m: ClassificationMetrics) => number | null, ci: (c: NonNullable<ClassificationMetrics['ci']>) => Interval | null, percent = true) =>
+    (m: ClassificationMetrics) => formatWithInterval(pick(m), m.ci ? ci(m.ci) : null, percent);
   const rows: [string, (m: ClassificationMetrics) => string][] = [
     ['Images', (m) => String(m.n)],
-    ['Accuracy', (m) => formatPercent(m.accuracy)],
-    [`Precision (${positive})`, (m) => formatPercent(m.precision)],
-    [`Recall / sensitivity (${positive})`, (m) => formatPercent(m.recall)],
-    [`Specificity (${positive})`, (m) => formatPercent(m.specificity)],
-    [`F1 (${positive})`, (m) => formatPercent(m.f1)],
-    ['F1 (macro)', (m) => formatPercent(m.macroF1)],
-    ['ROC AUC', (m) => formatNumber(m.auc)],
+    ['Accuracy', pct((m) => m.accuracy, (c) => c.accuracy)],
+    [`Precision (${positive})`, pct((m) => m.precision, (c) => c.precision)],
+    [`Recall / sensitivity (${positive})`, pct((m) => m.recall, (c) => c.recall)],
+    [`Specificity (${positive})`, pct((m) => m.specificity, (c) => c.specificity)],
+    [`F1 (${positive})`, pct((m) => m.f1, (c) => c.f1)],
+    ['F1 (macro)', pct((m) => m.macroF1, (c) => c.macroF1)],
+    ['ROC AUC', pct((m) => m.auc, (c) => c.auc, false)],
   ];
   return markdownTable(
-    ['Metric', ...present.map((s) => splitTitles[s])],
+    [present.some((s) => splits[s]!.ci) ? 'Metric (95% interval)' : 'Metric', ...present.map((s) => splitTitles[s])],
     rows.map(([label, pick]) => [label, ...present.map((s) => pick(splits[s]!))]),
     ['left', ...present.map(() => 'right' as const)],
   );
@@ -72,6 +75,8 @@ export function formatRunReport(input: RunReportInput): string {
   }
 
   out.push('## Metrics', '', metricsTable(metrics.splits), '');
+  const ci = Object.values(metrics.splits).find((m) => m?.ci)?.ci;
+  if (ci) out.push(`By the most probable class. 95% intervals in brackets: Wilson for accuracy, precision, recall and specificity; a stratified bootstrap (${ci.method.resamples} resamples, seed ${ci.method.seed}) for F1 and AUC.`, '');
   const last = splitNames.filter((s) => metrics.splits[s]).at(-1);
   if (last) out.push(`### Per class (${splitTitles[last]})`, '', perClassTable(metrics.splits[last]!), '');
   const skipped = splitNames.filter((s) => metrics.skipped?.[s]?.length);

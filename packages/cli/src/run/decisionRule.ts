@@ -26,12 +26,15 @@ export function decisionRuleOf(e: Evidence): DecisionRule {
   };
 }
 
-/** Metadata keys of the rule, beside the model info (run/modelInfo.ts) in the same header. */
+/**
+ * Metadata keys of the rule, beside the model info (@cxr/models modelMetadata.ts) in the same
+ * header and under its `cxr.` prefix. The positive class is not repeated: `cxr.positive_class`
+ * (the model info's) is the one place it is stored, and readDecisionRule reads it from there.
+ */
 export function decisionMetadata(rule: DecisionRule): Record<string, string> {
   return {
-    positive_class: rule.positiveClass,
-    temperature: String(rule.temperature),
-    ...(rule.threshold === null ? {} : { threshold: String(rule.threshold), threshold_spec: rule.thresholdSpec ?? '' }),
+    'cxr.temperature': String(rule.temperature),
+    ...(rule.threshold === null ? {} : { 'cxr.threshold': String(rule.threshold), 'cxr.threshold_spec': rule.thresholdSpec ?? '' }),
   };
 }
 
@@ -45,12 +48,14 @@ export function readDecisionRule(file: string): DecisionRule | null {
   } catch {
     return null; // not safetensors (a torch file): no rule recorded
   }
-  if (m.temperature === undefined && m.threshold === undefined) return null;
+  const temperature = m['cxr.temperature'];
+  const threshold = m['cxr.threshold'];
+  if (temperature === undefined && threshold === undefined) return null;
   return {
-    positiveClass: m.positive_class ?? '',
-    threshold: m.threshold === undefined ? null : Number(m.threshold),
-    thresholdSpec: m.threshold_spec ?? null,
-    temperature: m.temperature === undefined ? 1 : Number(m.temperature),
+    positiveClass: m['cxr.positive_class'] ?? '',
+    threshold: threshold === undefined ? null : Number(threshold),
+    thresholdSpec: m['cxr.threshold_spec'] ?? null,
+    temperature: temperature === undefined ? 1 : Number(temperature),
   };
 }
 

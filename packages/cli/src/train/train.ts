@@ -4,6 +4,7 @@ import * as T from '@cxr/tensor';
 import type { Module } from '@cxr/nn';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { argmax, evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
+import { classificationIntervals } from '../metrics/classificationIntervals.ts';
 import { createEpochProgress, type EpochProgress } from '../progress/epochProgress.ts';
 import { formatEpochSummary } from '../progress/epochSummary.ts';
 import { renderConfusionPng } from '../report/confusionChart.ts';
@@ -203,7 +204,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       { split: 'test', files: loaders.test?.skipped ?? [] },
     ]);
     const splits: RunMetrics['splits'] = {};
-    for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) splits[s] = metricsFor(p, classes, positive);
+    const intervalsStart = performance.now();
+    for (const [s, p] of Object.entries(preds) as [SplitName, Predictions][]) {
+      const m = metricsFor(p, classes, positive);
+      splits[s] = { ...m, ci: classificationIntervals({ probs: p.probs, labels: p.labels, classNames: classes }, m, { seed: config.seed }) };
+    }
+    log(`95% intervals of the most-probable-class metrics in ${((performance.now() - intervalsStart) / 1000).toFixed(1)} s`);
     const history = readHistory(dir);
     const finalSplit: SplitName = preds.test ? 'test' : 'val';
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
