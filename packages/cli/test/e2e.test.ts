@@ -75,7 +75,7 @@ describe('cxr train', () => {
     expect(ev.intervals.test.auc.value).toBeCloseTo(metrics.splits.test.auc, 10);
     // The most-probable-class metrics carry intervals too, and report.md shows them.
     const ci = metrics.splits.test.ci;
-    expect(ci.method).toMatchObject({ proportions: 'wilson', resamples: 2000, seed: 0 });
+    expect(ci.method).toMatchObject({ proportions: 'wilson', resamples: 2000, seed: config.seed });
     for (const k of ['accuracy', 'recall', 'specificity', 'f1', 'macroF1', 'auc'] as const) {
       expect(ci[k].low, k).toBeLessThanOrEqual(metrics.splits.test[k] + 1e-12);
       expect(ci[k].high, k).toBeGreaterThanOrEqual(metrics.splits.test[k] - 1e-12);
@@ -139,6 +139,9 @@ describe('cxr train', () => {
     const e = cxr(['eval', '--run', dir, '--split', 'test']);
     expect(e.code, e.stderr).toBe(0);
     const m = JSON.parse(readFileSync(join(dir, 'eval-test.json'), 'utf8'));
+    // eval's most-probable-class metrics carry the same intervals as the run's metrics.json (same seed, same split).
+    expect(m.ci).toEqual(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).splits.test.ci);
+    expect(e.stdout).toMatch(/\| Accuracy \| [\d.]+% \([\d.]+–[\d.]+\) \|/);
     const correct = preds.filter((q) => q.file.includes(`/test/${q.label}/`)).length;
     // Both apply the model's stored decision rule (threshold chosen on validation).
     expect(correct / preds.length).toBeCloseTo(m.atThreshold.accuracy.value, 10);
