@@ -1,20 +1,9 @@
 /**
- * How a trained model turns logits into a decision, stored in the model file's metadata so
- * `predict` applies exactly what the report measured: the temperature fitted on validation
- * (1 = none) and the threshold on p(positive) chosen on validation (two classes only).
+ * The decision rule (@cxr/models: temperature fitted on validation, threshold on p(positive)
+ * chosen on validation) as a run produces it and as a model file on disk holds it.
  */
-import { openSafetensors } from '@cxr/models';
-import { applyTemperature } from '../metrics/calibration.ts';
-import { predictAt } from '../metrics/metricIntervals.ts';
+import { decodeDecisionRule, openSafetensors, type DecisionRule } from '@cxr/models';
 import type { Evidence } from '../report/evidence.ts';
-
-export interface DecisionRule {
-  positiveClass: string;
-  /** null: argmax. */
-  threshold: number | null;
-  thresholdSpec: string | null;
-  temperature: number;
-}
 
 /** The rule a run's evidence implies: its validation threshold and temperature. */
 export function decisionRuleOf(e: Evidence): DecisionRule {
@@ -23,15 +12,6 @@ export function decisionRuleOf(e: Evidence): DecisionRule {
     threshold: e.threshold?.value ?? null,
     thresholdSpec: e.threshold?.spec ?? null,
     temperature: e.calibration.temperature ?? 1,
-  };
-}
-
-/** Metadata keys of the rule, beside the model info (run/modelInfo.ts) in the same header. */
-export function decisionMetadata(rule: DecisionRule): Record<string, string> {
-  return {
-    positive_class: rule.positiveClass,
-    temperature: String(rule.temperature),
-    ...(rule.threshold === null ? {} : { threshold: String(rule.threshold), threshold_spec: rule.thresholdSpec ?? '' }),
   };
 }
 
@@ -45,18 +25,5 @@ export function readDecisionRule(file: string): DecisionRule | null {
   } catch {
     return null; // not safetensors (a torch file): no rule recorded
   }
-  if (m.temperature === undefined && m.threshold === undefined) return null;
-  return {
-    positiveClass: m.positive_class ?? '',
-    threshold: m.threshold === undefined ? null : Number(m.threshold),
-    thresholdSpec: m.threshold_spec ?? null,
-    temperature: m.temperature === undefined ? 1 : Number(m.temperature),
-  };
-}
-
-/** Calibrated probabilities and the decided class index per row. */
-export function applyDecisionRule(probs: readonly ArrayLike<number>[], classNames: readonly string[], rule: DecisionRule | null): { probs: Float64Array[]; predicted: number[] } {
-  const p = rule && rule.temperature !== 1 ? applyTemperature(probs, rule.temperature) : probs.map((r) => Float64Array.from(r));
-  const positive = rule ? classNames.findIndex((c) => c.toLowerCase() === rule.positiveClass.toLowerCase()) : -1;
-  return { probs: p, predicted: predictAt(p, Math.max(positive, 0), positive < 0 ? null : rule?.threshold) };
+  return decodeDecisionRule(m, file);
 }
