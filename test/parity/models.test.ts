@@ -83,6 +83,6 @@ describe.runIf(have)('models match torchvision', () => {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-    });
+    }, 900_000); // VGG16: two 528 MB checkpoints, PyTorch's float64 step and ours; 5+ minutes when the 2 cores are shared
   }
 });
