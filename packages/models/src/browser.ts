@@ -13,3 +13,4 @@ export { formatList } from './formatList.js';
 export { createModel } from './registry.js';
 export { defaultCamLayer } from './camLayer.js';
 export { encodeModelInfo, decodeModelInfo, type ModelInfo } from './weights/modelMetadata.ts';
+export { encodeDecisionRule, decodeDecisionRule, applyDecisionRule, applyTemperature, predictAt, positiveIndex, argmax, type DecisionRule } from './weights/decisionRule.ts';

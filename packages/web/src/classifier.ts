@@ -1,28 +1,34 @@
 import * as T from '@cxr/tensor';
 import { gradCam } from '@cxr/nn';
-import { applyHead, createModel, defaultCamLayer, loadWeights, openSafetensors, type ResNet, type VGG } from '@cxr/models';
+import { applyDecisionRule, applyHead, createModel, defaultCamLayer, loadWeights, openSafetensors, type DecisionRule, type ResNet, type VGG } from '@cxr/models';
 import { applyTransforms, decodeImageAsync, evalTransforms, mulberry32, toCHW, type Image } from '@cxr/data';
 import type { ModelSettings } from './modelSettings.ts';
 
 export interface Classification {
   logits: number[];
+  /** Probabilities after the model's stored temperature (if any), as `cxr predict` gives them. */
   probs: number[];
+  /** The decision: p(positive) >= the stored threshold, else the most probable class. */
   label: string;
   /** The network's input before normalisation (resized and centre-cropped), for display. */
   input: Image;
-  /** Grad-CAM of the predicted class at the input's size, [0, 1], row-major; and the layer it explains. */
+  /** Grad-CAM of the most probable class (camClass) at the input's size, [0, 1], row-major; and the layer it explains. */
   cam: Float32Array;
+  camClass: string;
   camLayer: string;
   ms: number;
 }
 
 /**
  * A model rebuilt from a model.safetensors held in memory, and the same preprocessing `cxr predict`
- * applies in Node (decode, resize, centre crop, normalise), so one file gives the same logits.
+ * applies in Node (decode, resize, centre crop, normalise), so one file gives the same logits;
+ * and the same decision rule (temperature, threshold chosen on validation) stored in the file.
  */
 export class Classifier {
   private constructor(
     readonly settings: ModelSettings,
+    /** The file's decision rule; null: argmax of the plain softmax. */
+    readonly rule: DecisionRule | null,
     private readonly model: VGG | ResNet,
   ) {}
 
@@ -36,7 +42,7 @@ export class Classifier {
     }
   }
 
-  static async load(bytes: Uint8Array, name: string, settings: ModelSettings): Promise<Classifier> {
+  static async load(bytes: Uint8Array, name: string, settings: ModelSettings, rule: DecisionRule | null): Promise<Classifier> {
     await T.getDevice();
     const model = createModel(settings.arch);
     try {
@@ -53,7 +59,7 @@ export class Classifier {
       model.dispose();
       throw e;
     }
-    return new Classifier(settings, model);
+    return new Classifier(settings, rule, model);
   }
 
   async classify(bytes: Uint8Array, name: string): Promise<Classification> {
@@ -68,11 +74,15 @@ export class Classifier {
       // One forward pass gives the logits and, with one backward pass to camLayer, the heat map.
       const cam = gradCam(this.model, x, { layer: camLayer });
       const probs = T.softmax(cam.logits, 1);
-      const [hl, hp, map] = await Promise.all([cam.logits.toArray(), probs.toArray(), cam.maps.toArray()]);
+      const [hl, hp, map, explained] = await Promise.all([cam.logits.toArray(), probs.toArray(), cam.maps.toArray(), cam.classIndex.toInt32Array()]);
       for (const t of [cam.logits, cam.maps, cam.classIndex, probs]) t.dispose();
-      let best = 0;
-      for (let i = 1; i < hp.length; i++) if (hp[i] > hp[best]) best = i;
-      return { logits: Array.from(hl), probs: Array.from(hp), label: s.classes[best] ?? String(best), input, cam: map, camLayer, ms: performance.now() - t0 };
+      // Temperature and threshold in float64 on the host, by the code `cxr predict` runs.
+      const decided = applyDecisionRule([hp], s.classes, this.rule);
+      const best = decided.predicted[0];
+      return {
+        logits: Array.from(hl), probs: Array.from(decided.probs[0]), label: s.classes[best] ?? String(best),
+        input, cam: map, camClass: s.classes[explained[0]] ?? String(explained[0]), camLayer, ms: performance.now() - t0,
+      };
     } finally {
       x.dispose();
     }

@@ -1,7 +1,7 @@
 // The CXR viewer: a model file and X-rays in, class and probabilities out, all on this machine's
 // GPU through @cxr/tensor. Files are read with the File API; nothing is sent anywhere.
 import * as T from '@cxr/tensor';
-import { knownArchs } from '@cxr/models';
+import { decodeDecisionRule, knownArchs, positiveIndex, type DecisionRule } from '@cxr/models';
 import type { Filter } from '@cxr/data';
 import { Classifier, type Classification } from './classifier.ts';
 import { settingsFromMetadata, userSettings, type ModelSettings } from './modelSettings.ts';
@@ -17,7 +17,7 @@ const modelInfo = $<HTMLDListElement>('model-info');
 const results = $<HTMLOListElement>('results');
 
 let classifier: Classifier | null = null;
-let pendingModel: { bytes: Uint8Array; name: string } | null = null;
+let pendingModel: { bytes: Uint8Array; name: string; rule: DecisionRule | null } | null = null;
 /** Images are classified one at a time, in the order given. */
 let queue: Promise<void> = Promise.resolve();
 
@@ -74,42 +74,46 @@ async function openModel(bytes: Uint8Array, name: string, given?: ModelSettings)
   previous?.dispose();
   modelInfo.hidden = true;
   let settings: ModelSettings | null;
+  let rule: DecisionRule | null;
   try {
-    settings = settingsFromMetadata(Classifier.metadata(bytes, name), name) ?? given ?? null;
+    const meta = Classifier.metadata(bytes, name);
+    settings = settingsFromMetadata(meta, name) ?? given ?? null;
+    rule = decodeDecisionRule(meta, name);
   } catch (e) {
     return say(`${name}: ${message(e)}`, true);
   }
   if (!settings) {
-    pendingModel = { bytes, name };
+    pendingModel = { bytes, name, rule };
     settingsForm.hidden = false;
     say(`${name} has no CXR metadata: give its architecture and classes.`);
     $<HTMLSelectElement>('arch-input').focus();
     return;
   }
   settingsForm.hidden = true;
-  await useModel(bytes, name, settings);
+  await useModel(bytes, name, settings, rule);
 }
 
-async function useModel(bytes: Uint8Array, name: string, settings: ModelSettings): Promise<void> {
+async function useModel(bytes: Uint8Array, name: string, settings: ModelSettings, rule: DecisionRule | null): Promise<void> {
   say(`Loading ${name} (${settings.arch})…`);
   try {
-    classifier = await Classifier.load(bytes, name, settings);
+    classifier = await Classifier.load(bytes, name, settings, rule);
   } catch (e) {
     return say(`${name}: ${message(e)}`, true);
   }
   pendingModel = null;
-  showModelInfo(name, settings);
+  showModelInfo(name, settings, rule);
   setImagesEnabled(true);
   say(`${name} loaded. Drop or choose X-rays.`);
   document.body.dataset.model = name;
 }
 
-function showModelInfo(name: string, s: ModelSettings): void {
+function showModelInfo(name: string, s: ModelSettings, rule: DecisionRule | null): void {
   const rows: [string, string][] = [
     ['File', name],
     ['Architecture', `${s.arch} (head ${s.head})`],
     ['Classes', s.classes.join(', ')],
-    ['Preprocessing', `shorter side ${s.resizeSize} px (${s.filter}), centre crop ${s.inputSize} px, ImageNet normalisation`],
+    ['Preprocessing', `shorter side ${s.resizeSize} px (${s.filter}), centre crop ${s.inputSize} px, normalised with mean ${s.mean.join('/')} and std ${s.std.join('/')}`],
+    ['Decision', decisionText(s, rule)],
     ['Settings from', s.source === 'metadata' ? 'the model file' : 'you'],
   ];
   modelInfo.replaceChildren(...rows.flatMap(([k, v]) => {
@@ -120,6 +124,21 @@ function showModelInfo(name: string, s: ModelSettings): void {
     return [dt, dd];
   }));
   modelInfo.hidden = false;
+}
+
+/** The threshold that decides (two classes, the positive one among them), as applyDecisionRule applies it; else null (argmax). */
+function decidingThreshold(s: ModelSettings, rule: DecisionRule | null): number | null {
+  return rule?.threshold != null && s.classes.length === 2 && positiveIndex(s.classes, rule) >= 0 ? rule.threshold : null;
+}
+
+/** The rule in words, as `cxr predict` prints it. */
+function decisionText(s: ModelSettings, rule: DecisionRule | null): string {
+  const temperature = rule && rule.temperature !== 1 ? `; probabilities with temperature ${rule.temperature.toFixed(3)}, fitted on validation` : '';
+  const t = decidingThreshold(s, rule);
+  if (t === null) return `the most probable class${temperature}`;
+  const p = positiveIndex(s.classes, rule);
+  const [positive, other] = [s.classes[p], s.classes[1 - p]];
+  return `${positive} when p(${positive}) ≥ ${t.toFixed(4)}, else ${other}: decision at threshold ${t.toFixed(4)} chosen on validation${rule!.thresholdSpec ? ` (${rule!.thresholdSpec})` : ''}${temperature}`;
 }
 
 function setImagesEnabled(on: boolean): void {
@@ -144,7 +163,7 @@ function classifyFiles(files: File[]): void {
       p.textContent = 'Classifying…';
       try {
         const r = await c.classify(new Uint8Array(await file.arrayBuffer()), file.name);
-        renderResult(item, c.settings, r);
+        renderResult(item, c, r);
       } catch (e) {
         item.className = 'result failed';
         p.textContent = message(e);
@@ -154,7 +173,8 @@ function classifyFiles(files: File[]): void {
   void queue.then(() => say(`${results.querySelectorAll('.result.done').length} image(s) classified on ${document.body.dataset.adapter}.`));
 }
 
-function renderResult(item: HTMLLIElement, s: ModelSettings, r: Classification): void {
+function renderResult(item: HTMLLIElement, c: Classifier, r: Classification): void {
+  const s = c.settings;
   item.className = 'result done';
   item.dataset.label = r.label;
   item.dataset.probs = JSON.stringify(r.probs);
@@ -167,12 +187,16 @@ function renderResult(item: HTMLLIElement, s: ModelSettings, r: Classification):
   const cam = drawHeatMap(r.cam, r.input.width, r.input.height);
   cam.setAttribute('aria-hidden', 'true');
   const caption = document.createElement('figcaption');
-  caption.textContent = `Heat map: Grad-CAM for “${r.label}” at ${r.camLayer}`;
+  caption.textContent = `Heat map: Grad-CAM for “${r.camClass}”${r.camClass === r.label ? '' : ' (the most probable class)'} at ${r.camLayer}`;
   figure.append(canvas, cam, caption);
   const verdict = document.createElement('p');
   verdict.className = 'verdict';
-  verdict.innerHTML = 'Predicted: <strong></strong>';
-  verdict.querySelector('strong')!.textContent = `${r.label} (${(100 * Math.max(...r.probs)).toFixed(1)}%)`;
+  verdict.innerHTML = 'Predicted: <strong></strong><span class="rule"></span>';
+  verdict.querySelector('strong')!.textContent = `${r.label} (${(100 * r.probs[s.classes.indexOf(r.label)]).toFixed(1)}%)`;
+  const t = decidingThreshold(s, c.rule);
+  if (t !== null) {
+    verdict.querySelector('.rule')!.textContent = ` — decision at threshold ${t.toFixed(4)} chosen on validation`;
+  }
   const table = document.createElement('table');
   table.innerHTML = '<caption>Class probabilities</caption><thead><tr><th scope="col">Class</th><th scope="col">Probability</th></tr></thead>';
   const body = document.createElement('tbody');
@@ -234,7 +258,7 @@ settingsForm.addEventListener('submit', async (e) => {
     classes,
     inputSize: Number($<HTMLInputElement>('size-input').value),
   });
-  await useModel(pendingModel.bytes, pendingModel.name, settings);
+  await useModel(pendingModel.bytes, pendingModel.name, settings, pendingModel.rule);
 });
 
 void start();

@@ -37,28 +37,12 @@ export function userSettings(o: { arch: string; head?: string; classes: string[]
 
 /**
  * Settings from a model file's safetensors metadata: the `cxr.*` keys `cxr train` writes (arch,
- * head, classes, input size, resize rule, normalisation; @cxr/models' decodeModelInfo), or the
- * unprefixed keys of files written before them (arch, head, image_size, classes; preprocessing then
- * as `cxr predict --weights`). Null when the file records no architecture or classes: the page
- * then asks the user.
+ * head, classes, input size, resize rule, normalisation), read by @cxr/models' decodeModelInfo as
+ * `cxr predict --model` reads them. Null when the file does not carry them: the page then asks the user.
  */
 export function settingsFromMetadata(meta: Record<string, string>, file: string): ModelSettings | null {
   const info = decodeModelInfo(meta, file);
-  if (info) {
-    const { arch, head, classes, inputSize, resizeSize, resizeFilter, mean, std } = info;
-    return { arch, head, classes, inputSize, resizeSize, filter: resizeFilter, mean, std, source: 'metadata' };
-  }
-  if (!meta.arch || meta.classes === undefined) return null;
-  let classes: unknown;
-  try {
-    classes = JSON.parse(meta.classes);
-  } catch {
-    throw new Error(`${file}: metadata 'classes' is not valid JSON: ${meta.classes}`);
-  }
-  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) {
-    throw new Error(`${file}: metadata 'classes' must list at least two class names`);
-  }
-  const inputSize = Number(meta.image_size ?? 224);
-  if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`${file}: metadata image_size '${meta.image_size}' is not a whole number of pixels`);
-  return { ...userSettings({ arch: meta.arch, classes, inputSize, head: meta.head }), source: 'metadata' };
+  if (!info) return null;
+  const { arch, head, classes, inputSize, resizeSize, resizeFilter, mean, std } = info;
+  return { arch, head, classes, inputSize, resizeSize, filter: resizeFilter, mean, std, source: 'metadata' };
 }

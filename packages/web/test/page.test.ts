@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, destroyDevice, getDevice } from '@cxr/tensor';
-import { applyHead, createModel, encodeModelInfo, writeSafetensorsFile, type HostTensor } from '@cxr/models';
+import { applyHead, createModel, encodeDecisionRule, encodeModelInfo, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { startServer } from '../../cli/src/commands/serve.ts';
 import { modelInfoFor } from '../../cli/src/train/modelFile.ts';
 import { matmulRef } from '../../tensor/test/reference/matmul.ts';
@@ -50,7 +50,7 @@ const requestsAfterLoad: string[] = [];
 const pageErrors: string[] = [];
 
 /** A small model, generated deterministically: ResNet-18, seeded init, a 2-class head. */
-async function writeModels(): Promise<{ withMetadata: string; bare: string }> {
+async function writeModels(): Promise<{ withMetadata: string; bare: string; host: Map<string, HostTensor>; metadata: Record<string, string> }> {
   await getDevice();
   const model = createModel('resnet18', { generator: new Generator(5) });
   applyHead(model, 'replace', classes.length);
@@ -64,9 +64,10 @@ async function writeModels(): Promise<{ withMetadata: string; bare: string }> {
   const bare = join(work, 'bare.safetensors');
   // The metadata `cxr train` writes into model.safetensors (cxr.* keys), with the preprocessing of
   // `cxr predict --weights` on the bare file (bilinear), which the page is compared against.
-  writeSafetensorsFile(withMetadata, host, encodeModelInfo({ ...modelInfoFor({ arch: 'resnet18', head: 'replace', imageSize: inputSize }, classes, null), resizeFilter: 'bilinear' }));
+  const metadata = encodeModelInfo({ ...modelInfoFor({ arch: 'resnet18', head: 'replace', imageSize: inputSize }, classes, null), resizeFilter: 'bilinear' });
+  writeSafetensorsFile(withMetadata, host, metadata);
   writeSafetensorsFile(bare, host);
-  return { withMetadata, bare };
+  return { withMetadata, bare, host, metadata };
 }
 
 function cxr(args: string[]): string {
@@ -75,7 +76,7 @@ function cxr(args: string[]): string {
   return r.stdout;
 }
 
-interface PageResult { file: string; probs: number[]; label: string }
+interface PageResult { file: string; probs: number[]; label: string; logits?: number[]; threshold?: number | null }
 
 async function classifyInPage(files: string[]): Promise<PageResult[]> {
   const before = await page.locator('#results .result.done').count();
@@ -96,7 +97,7 @@ function expectClose(page: number[], node: number[], what: string): void {
 }
 
 describe.skipIf(skip)('the viewer page in Chromium', () => {
-  let models: { withMetadata: string; bare: string };
+  let models: Awaited<ReturnType<typeof writeModels>>;
   let node: PageResult[];
 
   beforeAll(async () => {
@@ -179,6 +180,48 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     const before = await stats();
     await classifyInPage([xrays[2], xrays[2]]);
     expect(await stats()).toEqual(before);
+  });
+
+  it('applies the decision rule stored in the file (temperature, threshold chosen on validation) exactly as cxr predict --json does', async () => {
+    // p(infected) at temperature T straight from Node's logits, softmax(logits / T) in float64:
+    // a reference apart from the rule's own code (which scales log-probabilities).
+    const temperature = 1.7;
+    const scaled = node.map((n) => {
+      const e = n.logits!.map((v) => Math.exp(v / temperature - Math.max(...n.logits!) / temperature));
+      return e.map((v) => v / e.reduce((a, b) => a + b, 0));
+    });
+    const pInfected = scaled.map((p) => p[classes.indexOf('infected')]);
+    // The temperature moves the probabilities far beyond the tolerance, so ignoring it would fail.
+    expect(Math.max(...scaled.map((p, i) => Math.abs(p[0] - node[i].probs[0]) / node[i].probs[0]))).toBeGreaterThan(1e-3);
+    // A threshold between two images' p(infected) that decides at least one image otherwise than
+    // the most probable class would: the threshold, not argmax, must make the decision.
+    const sorted = [...pInfected].sort((a, b) => a - b);
+    const threshold = [0, 1].map((i) => (sorted[i] + sorted[i + 1]) / 2).find((t) => pInfected.some((p) => (p >= t) !== (p >= 0.5)));
+    expect(threshold, `p(infected) ${pInfected.join(', ')}`).toBeDefined();
+    const file = join(work, 'calibrated.safetensors');
+    writeSafetensorsFile(file, models.host, { ...models.metadata, ...encodeDecisionRule({ positiveClass: 'infected', threshold: threshold!, thresholdSpec: 'youden', temperature }) });
+    const fromNode = JSON.parse(cxr(['predict', '--model', file, '--json', ...xrays])) as PageResult[];
+    const expected = pInfected.map((p) => (p >= threshold! ? 'infected' : 'normal'));
+    expect(expected.some((label, i) => label !== classes[scaled[i][0] >= scaled[i][1] ? 0 : 1])).toBe(true);
+    fromNode.forEach((n, i) => {
+      expectClose(n.probs, scaled[i], `cxr predict with T = ${temperature} vs softmax(logits / T), ${xrays[i].split('/').pop()}`);
+      expect(n.label).toBe(expected[i]);
+      expect(n.threshold).toBe(threshold);
+    });
+
+    await page.setInputFiles('#model-input', file);
+    await page.waitForSelector('body[data-model="calibrated.safetensors"]', { timeout: 300_000 });
+    expect(await page.locator('#model-info').textContent()).toContain(`decision at threshold ${threshold!.toFixed(4)} chosen on validation (youden); probabilities with temperature 1.700`);
+    const results = (await classifyInPage(xrays)).slice(0, xrays.length); // newest first
+    for (const n of fromNode) {
+      const name = n.file.split('/').pop()!;
+      const p = results.find((r) => r.file === name)!;
+      expect(p, name).toBeDefined();
+      expectClose(p.probs, n.probs, `T = ${temperature}, threshold ${threshold!.toFixed(4)}: ${name}`);
+      expect(p.label, name).toBe(n.label);
+    }
+    const verdicts = await page.locator('#results .result.done .verdict').allTextContents();
+    for (const v of verdicts.slice(0, xrays.length)) expect(v).toContain(`decision at threshold ${threshold!.toFixed(4)} chosen on validation`);
   });
 
   it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {

@@ -1,9 +1,9 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
-import { applyHead, createModel } from '@cxr/models';
+import { applyDecisionRule, applyHead, createModel } from '@cxr/models';
 import { noGrad } from '@cxr/nn';
-import { applyDecisionRule, readDecisionRule } from '../run/decisionRule.ts';
+import { readDecisionRule } from '../run/decisionRule.ts';
 import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { Command } from 'commander';

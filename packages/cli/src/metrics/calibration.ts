@@ -5,6 +5,7 @@
  * logits, fitted on validation by minimising the negative log-likelihood; it never changes the
  * argmax, so accuracy stays the same while confidence becomes honest).
  */
+import { applyTemperature } from '@cxr/models';
 import { argmax } from './classificationMetrics.ts';
 
 export const eceBins = 15;
@@ -34,16 +35,8 @@ export function calibration(probs: readonly ArrayLike<number>[], labels: ArrayLi
   return { ece, bins: out };
 }
 
-/** Softmax of log(p) / T: the probabilities a temperature T gives (log-probabilities are logits up to a constant). */
-export function applyTemperature(probs: readonly ArrayLike<number>[], temperature: number): Float64Array[] {
-  return probs.map((row) => {
-    const z = Array.from(row, (p) => Math.log(Math.max(p, 1e-12)) / temperature);
-    const m = Math.max(...z);
-    const e = z.map((v) => Math.exp(v - m));
-    const s = e.reduce((a, b) => a + b, 0);
-    return Float64Array.from(e, (v) => v / s);
-  });
-}
+// Temperature scaling itself is part of the decision rule a model file stores (@cxr/models).
+export { applyTemperature };
 
 /** Mean negative log-likelihood of the labels. */
 export function negativeLogLikelihood(probs: readonly ArrayLike<number>[], labels: ArrayLike<number>): number {

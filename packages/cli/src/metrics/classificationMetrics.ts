@@ -4,6 +4,7 @@
  * dataset ever has more than two classes; macro metrics average the per-class values.
  * Zero divisions (e.g. precision with no positive predictions) give 0, as scikit-learn's default.
  */
+import { argmax } from '@cxr/models';
 import { findClassIndex, studyConfusion, type ConfusionMatrix } from './confusionMatrix.ts';
 import { rocAuc, rocAucOneVsRest } from './rocAuc.ts';
 import type { ClassificationIntervals } from './classificationIntervals.ts';
@@ -57,11 +58,8 @@ export interface ClassificationMetrics {
 }
 
 /** Index of the largest value; the first one wins ties so results do not depend on float noise order. */
-export function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
+// The most probable class: one definition, with the decision rule in @cxr/models.
+export { argmax };
 
 /** Splits a flat [n * numClasses] buffer (as read back from the GPU) into per-sample rows without copying. */
 export function rowsFromFlat(flat: Float32Array, numClasses: number): Float32Array[] {

@@ -3,7 +3,7 @@
  * for the proportions, the stratified bootstrap (seed and resample count recorded) for F1 and AUC.
  * With two classes and a threshold, "positive" means p(positive) >= threshold; otherwise argmax.
  */
-import { argmax } from './classificationMetrics.ts';
+import { predictAt } from '@cxr/models';
 import { bootstrapDefaults, bootstrapInterval, wilsonInterval, type BootstrapOptions, type Interval } from './intervals.ts';
 import { rocAuc, rocAucOneVsRest } from './rocAuc.ts';
 
@@ -40,13 +40,8 @@ export interface IntervalInput {
   threshold?: number | null;
 }
 
-/** Predicted class per sample at the operating point. */
-export function predictAt(probs: readonly ArrayLike<number>[], positive: number, threshold: number | null | undefined): number[] {
-  return probs.map((row) => {
-    if (threshold === null || threshold === undefined || row.length !== 2) return argmax(row);
-    return row[positive] >= threshold ? positive : 1 - positive;
-  });
-}
+// The decision at the operating point is the one a model file applies (@cxr/models' decision rule).
+export { predictAt };
 
 function proportion(k: number, n: number): Estimate {
   return { value: n === 0 ? null : k / n, ci: wilsonInterval(k, n), k, n };

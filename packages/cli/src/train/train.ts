@@ -15,7 +15,7 @@ import { formatEvidenceReport } from '../report/evidenceReport.ts';
 import { formatModelCard } from '../report/modelCard.ts';
 import { auditBeforeTraining, writeAuditFile } from '../audit/trainingAudit.ts';
 import { formatAuditReport } from '../audit/auditReport.ts';
-import { decisionMetadata, decisionRuleOf } from '../run/decisionRule.ts';
+import { decisionRuleOf } from '../run/decisionRule.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
@@ -28,7 +28,7 @@ import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
 import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit } from './data.ts';
-import { architectures, defaultCamLayer } from '@cxr/models';
+import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
 
@@ -220,7 +220,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const predictionRows = (Object.entries(preds) as [SplitName, Predictions][]).flatMap(([s, p]) =>
       p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]));
     writeFileAtomic(join(dir, runFiles.predictions), formatCsv(['split', 'file', 'label', 'predicted', ...classes.map((c) => `p_${c}`)], predictionRows));
-    await saveModel(join(dir, runFiles.model), model, bestEpoch, info, decisionMetadata(decisionRuleOf(evidence)));
+    await saveModel(join(dir, runFiles.model), model, bestEpoch, info, encodeDecisionRule(decisionRuleOf(evidence)));
     const metrics: RunMetrics = {
       version: 1, bestEpoch, epochs: config.epochs, epochsRun, stoppedEarly, patience: config.patience, selectBy: config.selectBy, positiveClass: positive, classes,
       seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), weightsUsed, evidence,
