@@ -89,10 +89,10 @@ async function classifyInPage(files: string[]): Promise<PageResult[]> {
   })));
 }
 
-function expectClose(page: number[], node: number[], what: string): void {
+function expectClose(page: number[], node: number[], what: string, between = 'page vs Node'): void {
   expect(page.length, what).toBe(node.length);
   const rel = node.map((v, i) => Math.abs(page[i] - v) / Math.abs(v));
-  console.log(`${what}: largest relative difference page vs Node ${Math.max(...rel).toExponential(2)}`);
+  console.log(`${what}: largest relative difference ${between} ${Math.max(...rel).toExponential(2)}`);
   for (let i = 0; i < node.length; i++) expect(rel[i], `${what}[${i}]: page ${page[i]}, node ${node[i]}`).toBeLessThan(1e-4);
 }
 
@@ -204,7 +204,7 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     const expected = pInfected.map((p) => (p >= threshold! ? 'infected' : 'normal'));
     expect(expected.some((label, i) => label !== classes[scaled[i][0] >= scaled[i][1] ? 0 : 1])).toBe(true);
     fromNode.forEach((n, i) => {
-      expectClose(n.probs, scaled[i], `cxr predict with T = ${temperature} vs softmax(logits / T), ${xrays[i].split('/').pop()}`);
+      expectClose(n.probs, scaled[i], `T = ${temperature}, ${xrays[i].split('/').pop()}`, 'cxr predict vs softmax(logits / T)');
       expect(n.label).toBe(expected[i]);
       expect(n.threshold).toBe(threshold);
     });
