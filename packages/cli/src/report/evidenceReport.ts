@@ -6,15 +6,15 @@ import type { Evidence } from './evidence.ts';
 import { evidenceFiles } from './evidence.ts';
 import type { Estimate, MetricIntervals } from '../metrics/metricIntervals.ts';
 import { centralLungBox } from '../metrics/lungMass.ts';
-import { markdownTable } from './markdownTable.ts';
+import { formatWithInterval, markdownTable } from './markdownTable.ts';
 
 const splitTitles: Record<string, string> = { train: 'Train', val: 'Validation', test: 'Test' };
 
+/** One interval style in the whole report (formatWithInterval), plus the counts behind a proportion. */
 export function formatEstimate(e: Estimate, percent = true): string {
   if (e.value === null) return 'n/a';
-  const f = (v: number) => (percent ? `${(v * 100).toFixed(1)}%` : v.toFixed(3));
-  const counts = e.k !== undefined ? ` (${e.k}/${e.n})` : '';
-  return e.ci ? `${f(e.value)} [${f(e.ci.low)}, ${f(e.ci.high)}]${counts}` : `${f(e.value)}${counts}`;
+  const counts = e.k !== undefined ? `, ${e.k}/${e.n}` : '';
+  return `${formatWithInterval(e.value, e.ci, percent)}${counts}`;
 }
 
 export function intervalsTable(intervals: Record<string, MetricIntervals>): string {
@@ -49,8 +49,7 @@ export function formatEvidenceReport(e: Evidence): string {
   }
   out.push(`![ROC curve with the operating point](${evidenceFiles.roc})`, '');
   if (e.averagePrecision !== null) {
-    const ci = e.averagePrecisionCi ? ` [${e.averagePrecisionCi.low.toFixed(3)}, ${e.averagePrecisionCi.high.toFixed(3)}]` : '';
-    out.push(`Average precision (area under the precision-recall curve, step-wise): ${e.averagePrecision.toFixed(3)}${ci}.`, '');
+    out.push(`Average precision (area under the precision-recall curve, step-wise): ${formatWithInterval(e.averagePrecision, e.averagePrecisionCi, false)}.`, '');
     out.push(`![Precision-recall curve with the operating point](${evidenceFiles.pr})`, '');
   }
 
