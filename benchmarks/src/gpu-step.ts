@@ -27,7 +27,7 @@ import * as T from '@cxr/tensor';
 import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
-import { trainStepRunner } from './step.js';
+import { trainStepRunner } from './step.ts';
 
 const smoke = process.argv.includes('--smoke');
 const out = process.env.OUT ?? 'benchmarks/results';

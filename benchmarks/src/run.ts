@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
 import { add, destroyDevice, getDevice, getMatmulTiles, matmul, rand, sync, type Tensor } from '@cxr/tensor';
 // Not re-exported by @cxr/tensor's index yet; the same module instance through its real path.
-import { autotuneMatmul } from '../../packages/tensor/src/ops/matmul/index.js';
+import { autotuneMatmul } from '../../packages/tensor/src/ops/matmul/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);

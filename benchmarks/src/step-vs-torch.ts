@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { destroyDevice, getDevice, hasDevice, sync } from '@cxr/tensor';
-import { trainStepRunner } from './step.js';
+import { trainStepRunner } from './step.ts';
 
 export interface StepCase { arch: string; size: number; batch: number; warmup: number; steps: number }
 

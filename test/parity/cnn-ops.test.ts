@@ -10,8 +10,8 @@ import {
   destroyDevice, getDevice, maxPool2d, maxPool2dBackward, tensor, type CrossEntropyOptions, type Tensor,
 } from '@cxr/tensor';
 import { mulberry32 } from '@cxr/data';
-import { readNpy, writeNpy } from './npy.js';
-import { parityTempDir, requireOrSkip, runPython } from './python.js';
+import { readNpy, writeNpy } from './npy.ts';
+import { parityTempDir, requireOrSkip, runPython } from './python.ts';
 
 const have = await requireOrSkip('cnn-ops parity');
 

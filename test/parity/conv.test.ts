@@ -9,8 +9,8 @@ import {
   type Conv2dOptions,
 } from '@cxr/tensor';
 import { mulberry32 } from '@cxr/data';
-import { readNpy, writeNpy } from './npy.js';
-import { parityTempDir, requireOrSkip, runPython } from './python.js';
+import { readNpy, writeNpy } from './npy.ts';
+import { parityTempDir, requireOrSkip, runPython } from './python.ts';
 
 const have = await requireOrSkip('conv2d parity');
 

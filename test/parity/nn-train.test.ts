@@ -11,8 +11,8 @@ import { destroyDevice, getDevice, Generator, tensor, type Tensor } from '@cxr/t
 import {
   Adam, BatchNorm2d, Conv2d, crossEntropy, Flatten, Linear, MaxPool2d, ReLU, SGD, Sequential, type Optimizer, type GroupOptions,
 } from '@cxr/nn';
-import { readNpy, writeNpy } from './npy.js';
-import { parityTempDir, requireOrSkip, runPython } from './python.js';
+import { readNpy, writeNpy } from './npy.ts';
+import { parityTempDir, requireOrSkip, runPython } from './python.ts';
 
 const have = await requireOrSkip('nn-train parity');
 

@@ -1,5 +1,5 @@
-import { resnetConfigs } from './arch/resnet.js';
-import { vggConfigs } from './arch/vgg.js';
+import { resnetConfigs } from './arch/resnet.ts';
+import { vggConfigs } from './arch/vgg.ts';
 
 /** What option validation needs to know about an architecture without building it. */
 export interface ArchInfo {

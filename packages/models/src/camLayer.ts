@@ -1,6 +1,6 @@
 import { type Module, ReLU } from '@cxr/nn';
-import { ResNet } from './arch/resnet.js';
-import { VGG } from './arch/vgg.js';
+import { ResNet } from './arch/resnet.ts';
+import { VGG } from './arch/vgg.ts';
 
 /**
  * The layer Grad-CAM explains by default: the last feature map before pooling, as the Grad-CAM

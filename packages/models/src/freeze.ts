@@ -1,5 +1,5 @@
 import { BatchNorm2d, type Module } from '@cxr/nn';
-import { resolveFreeze } from './freezePresets.js';
+import { resolveFreeze } from './freezePresets.ts';
 
 /**
  * Freezes by a preset of the study (`features`, `vgg-convs:0,2,5,10,24,28`, `backbone`, `head`,

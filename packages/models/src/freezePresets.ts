@@ -14,7 +14,7 @@
  * The head globs assume the head module is named like torchvision's (`fc` for ResNet,
  * `classifier` for VGG), also when --head replaces it with an MLP.
  */
-import { architectures } from './architectures.js';
+import { architectures } from './architectures.ts';
 
 export const freezePresetNames = ['none', 'backbone', 'head', 'features', 'vgg-convs:I,J,...', 'resnet-upto:STAGE'] as const;
 

@@ -1,7 +1,7 @@
 import type { Generator } from '@cxr/tensor';
 import { Dropout, Linear, type Module, ReLU, Sequential } from '@cxr/nn';
-import type { ResNet } from './arch/resnet.js';
-import { VGG } from './arch/vgg.js';
+import type { ResNet } from './arch/resnet.ts';
+import { VGG } from './arch/vgg.ts';
 
 /**
  * The study's classifier heads:

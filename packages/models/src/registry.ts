@@ -1,7 +1,7 @@
 import type { Generator } from '@cxr/tensor';
-import { resnet, resnetConfigs, type ResNet, type ResNetName } from './arch/resnet.js';
-import { vgg, vggConfigs, type VGG, type VggName } from './arch/vgg.js';
-import { knownArchs } from './architectures.js';
+import { resnet, resnetConfigs, type ResNet, type ResNetName } from './arch/resnet.ts';
+import { vgg, vggConfigs, type VGG, type VggName } from './arch/vgg.ts';
+import { knownArchs } from './architectures.ts';
 
 /**
  * Builds an architecture by torchvision's name (`vgg16`, `vgg16_bn`, `resnet18`, …) with

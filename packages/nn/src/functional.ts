@@ -1,7 +1,7 @@
 import * as T from '@cxr/tensor';
 import { Tensor, type Operand, type Axes } from '@cxr/tensor';
-import { defineOp } from './autograd/op.js';
-import type { Ctx, Grads } from './autograd/tape.js';
+import { defineOp } from './autograd/op.ts';
+import type { Ctx, Grads } from './autograd/tape.ts';
 
 /* ------------------------------------------------------------------ helpers */
 

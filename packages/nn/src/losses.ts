@@ -1,8 +1,8 @@
 import * as T from '@cxr/tensor';
 import type { Tensor, BceWithLogitsOptions, CrossEntropyOptions, Reduction } from '@cxr/tensor';
-import { defineOp } from './autograd/op.js';
-import * as F from './functional.js';
-import { withConstants } from './autograd/tape.js';
+import { defineOp } from './autograd/op.ts';
+import * as F from './functional.ts';
+import { withConstants } from './autograd/tape.ts';
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === 'none') return loss;

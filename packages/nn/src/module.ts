@@ -1,7 +1,7 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
-import { Parameter } from './autograd/tape.js';
-import { nameMatcher } from './nameGlob.js';
+import { Parameter } from './autograd/tape.ts';
+import { nameMatcher } from './nameGlob.ts';
 
 export type StateDict = Map<string, Tensor>;
 

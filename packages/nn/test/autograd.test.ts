@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, memoryStats, tensor, type Tensor } from '@cxr/tensor';
-import { useDevice } from '../../tensor/test/helpers.js';
-import * as F from '../src/functional.js';
-import { Linear, Parameter, ReLU, Sequential, noGrad, retainGrad, retainedGrad, tapeLength } from '../src/index.js';
-import { gradcheck, input } from './gradcheck.js';
+import { useDevice } from '../../tensor/test/helpers.ts';
+import * as F from '../src/functional.ts';
+import { Linear, Parameter, ReLU, Sequential, noGrad, retainGrad, retainedGrad, tapeLength } from '../src/index.ts';
+import { gradcheck, input } from './gradcheck.ts';
 
 useDevice();
 

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
-import { noGrad, Parameter } from '../src/index.js';
+import { noGrad, Parameter } from '../src/index.ts';
 import { scope, tensor, type Tensor } from '@cxr/tensor';
-import { randomArray, relErr } from '../../tensor/test/helpers.js';
+import { randomArray, relErr } from '../../tensor/test/helpers.ts';
 
 export interface Input { data: Float32Array; shape: number[]; grad?: boolean }
 
@@ -20,7 +20,7 @@ export async function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Input[],
   const out = f(...params);
   const R = randomArray(out.size, 999, 0.5, 1.5);
   const Rt = tensor(R, out.shape);
-  const { mul, sum } = await import('../src/functional.js');
+  const { mul, sum } = await import('../src/functional.ts');
   const loss = sum(mul(out, Rt));
   loss.backward();
   loss.dispose();

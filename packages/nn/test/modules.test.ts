@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStats, randint, randn, scope, tensor, Generator, type Tensor } from '@cxr/tensor';
-import { useDevice } from '../../tensor/test/helpers.js';
+import { useDevice } from '../../tensor/test/helpers.ts';
 import {
   AdaptiveAvgPool2d, BatchNorm2d, Conv2d, crossEntropy, Dropout, Flatten, Linear, MaxPool2d, Module, noGrad, ReLU, Sequential, SGD, Adam, F,
   binaryCrossEntropyWithLogits, focalLoss, nameMatcher,
-} from '../src/index.js';
-import { gradcheck, input } from './gradcheck.js';
+} from '../src/index.ts';
+import { gradcheck, input } from './gradcheck.ts';
 
 useDevice();
 

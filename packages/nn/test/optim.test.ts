@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tensor, memoryStats } from '@cxr/tensor';
-import { randomArray, relErr, useDevice } from '../../tensor/test/helpers.js';
-import { Adam, AdamW, clipGradNorm, CosineAnnealingLR, LinearWarmup, Parameter, SGD, StepLR } from '../src/index.js';
+import { randomArray, relErr, useDevice } from '../../tensor/test/helpers.ts';
+import { Adam, AdamW, clipGradNorm, CosineAnnealingLR, LinearWarmup, Parameter, SGD, StepLR } from '../src/index.ts';
 
 useDevice();
 

@@ -1,34 +1,34 @@
 // @cxr/tensor in any environment (the browser entry); node.ts adds Dawn, the disk cache and cacheDir.
-export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.js';
-export { Tensor } from './tensor.js';
-export type { DType } from './dtype.js';
-export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.js';
-export { scope, scopeAsync, keep } from './memory/scope.js';
-export { memoryStats, type MemoryStats } from './memory/stats.js';
-export { runKernel, grid1d, linearMain, type KernelCall } from './kernel/run.js';
-export { tensor, full, zeros, ones, zerosLike, onesLike, arange, type NestedArray } from './ops/creation/creation.js';
-export { rand, randn, randint, manualSeed, Generator, defaultGenerator, type RandomOptions } from './ops/random/random.js';
-export { elementwise, type Operand } from './ops/elementwise/elementwise.js';
-export * from './ops/elementwise/unary.js';
-export * from './ops/elementwise/binary.js';
-export { cast } from './ops/elementwise/cast.js';
-export { sum, mean, max, min, argmax, argmin, variance, type Axes } from './ops/reduce/reduce.js';
-export { softmax, logSoftmax } from './ops/reduce/softmax.js';
-export * from './ops/matmul/index.js';
+export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.ts';
+export { Tensor } from './tensor.ts';
+export type { DType } from './dtype.ts';
+export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.ts';
+export { scope, scopeAsync, keep } from './memory/scope.ts';
+export { memoryStats, type MemoryStats } from './memory/stats.ts';
+export { runKernel, grid1d, linearMain, type KernelCall } from './kernel/run.ts';
+export { tensor, full, zeros, ones, zerosLike, onesLike, arange, type NestedArray } from './ops/creation/creation.ts';
+export { rand, randn, randint, manualSeed, Generator, defaultGenerator, type RandomOptions } from './ops/random/random.ts';
+export { elementwise, type Operand } from './ops/elementwise/elementwise.ts';
+export * from './ops/elementwise/unary.ts';
+export * from './ops/elementwise/binary.ts';
+export { cast } from './ops/elementwise/cast.ts';
+export { sum, mean, max, min, argmax, argmin, variance, type Axes } from './ops/reduce/reduce.ts';
+export { softmax, logSoftmax } from './ops/reduce/softmax.ts';
+export * from './ops/matmul/index.ts';
 export {
   reshape, flatten, permute, transpose, contiguous, expand, slice, concat, stack, pad, indexSelect, gather, oneHot,
   squeeze, unsqueeze, type SliceRange,
-} from './ops/layout/layout.js';
+} from './ops/layout/layout.ts';
 
-import { gpu } from './device/device.js';
+import { gpu } from './device/device.ts';
 /** Waits until every recorded op has run (and surfaces any WebGPU error). */
 export const sync = () => gpu().batcher.sync('sync');
-export * from './ops/conv/index.js';
-export * from './ops/pool/index.js';
-export * from './ops/norm/index.js';
-export * from './ops/loss/index.js';
-export * from './ops/dropout/index.js';
-export * from './ops/grad/index.js';
-export { interpolateBilinear } from './ops/resize/interpolate.js';
-export { copyInto, increment } from './ops/inplace/inplace.js';
-export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions } from './ops/optim/optim.js';
+export * from './ops/conv/index.ts';
+export * from './ops/pool/index.ts';
+export * from './ops/norm/index.ts';
+export * from './ops/loss/index.ts';
+export * from './ops/dropout/index.ts';
+export * from './ops/grad/index.ts';
+export { interpolateBilinear } from './ops/resize/interpolate.ts';
+export { copyInto, increment } from './ops/inplace/inplace.ts';
+export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions } from './ops/optim/optim.ts';

@@ -1,5 +1,5 @@
 // @cxr/tensor in Node: Dawn (the `webgpu` binding) as the device, the disk autotune cache, cacheDir.
-import './device/platform-node.js';
+import './device/platform-node.ts';
 
-export * from './index.js';
-export { cacheDir } from './cacheDir.js';
+export * from './index.ts';
+export { cacheDir } from './cacheDir.ts';

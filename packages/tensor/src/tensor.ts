@@ -1,7 +1,7 @@
-import { gpu } from './device/device.js';
-import { bytesPerElement, type DType } from './dtype.js';
-import { fmt, sizeOf, type Shape } from './shape.js';
-import { track } from './memory/scope.js';
+import { gpu } from './device/device.ts';
+import { bytesPerElement, type DType } from './dtype.ts';
+import { fmt, sizeOf, type Shape } from './shape.ts';
+import { track } from './memory/scope.ts';
 
 /** A GPU buffer shared by a tensor and its free views (reshape); freed when the last one goes. */
 export class Storage {

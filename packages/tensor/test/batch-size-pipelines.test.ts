@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   add, batchNorm2d, batchNorm2dBackward, conv2d, conv2dBackwardInput, conv2dBackwardWeight, full, memoryStats, ones, relu, tensor, zeros,
-} from '../src/index.js';
-import { randomArray, useDevice } from './helpers.js';
+} from '../src/index.ts';
+import { randomArray, useDevice } from './helpers.ts';
 
 useDevice();
 

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheDir } from '../src/cacheDir.js';
+import { cacheDir } from '../src/cacheDir.ts';
 
 describe('cacheDir', () => {
   it('prefers $CXR_CACHE, then $XDG_CACHE_HOME/cxr, then ~/.cache/cxr', () => {

@@ -4,8 +4,8 @@
  * shapes, dtypes or page counts.
  */
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { useDevice } from './helpers.js';
+import * as T from '../src/index.ts';
+import { useDevice } from './helpers.ts';
 
 // Small pages so that the paged accessors are compiled too.
 useDevice({ flags: ['backend=null'], maxBindingBytes: 4096 });

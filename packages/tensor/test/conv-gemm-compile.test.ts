@@ -4,8 +4,8 @@
  * strided downsamples), default and alternative tiles, small pages.
  */
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { useDevice } from './helpers.js';
+import * as T from '../src/index.ts';
+import { useDevice } from './helpers.ts';
 
 useDevice({ flags: ['backend=null'], maxBindingBytes: 8 << 20 });
 

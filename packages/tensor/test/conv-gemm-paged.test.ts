@@ -1,9 +1,9 @@
 // The implicit-GEMM (GPU-path) conv kernels, forced on the CPU adapter, with every tensor split
 // into several storage-binding pages (a small maxBindingBytes), split-K partials included.
 import { afterEach, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice({ maxBindingBytes: 8192 });
 afterEach(() => resetConvTiles());

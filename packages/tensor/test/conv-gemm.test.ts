@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, convUsesGemm, gemmWeightGradSplit, resetConvTiles,
   setConvTiles, tensor, type ConvTiles,
-} from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { convCases, convOptions, type ConvCase } from './reference/convCases.js';
-import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
+} from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
+import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
 beforeAll(() => setConvTiles({ path: 'implicitGemm', gemmMinGroupChannels: 1 }));

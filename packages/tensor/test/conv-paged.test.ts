@@ -1,9 +1,9 @@
 // conv2d and its gradients with tensors split into several storage-binding pages (a small
 // maxBindingBytes stands in for the >128 MiB activations of VGG16 at large batch).
 import { expect, it } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice({ maxBindingBytes: 8192 });
 

@@ -1,9 +1,9 @@
 // Weight-gradient split-K (contiguous row chunks into partials, then a summing pass) forced on
 // the CPU adapter, on odd shapes, against the float64 reference.
 import { afterEach, describe, expect, it } from 'vitest';
-import { conv2dBackwardWeight, convGeometry, resetConvTiles, setConvTiles, tensor, weightGradSplit } from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { refConv2dBackwardWeight, refGeom } from './reference/conv.js';
+import { conv2dBackwardWeight, convGeometry, resetConvTiles, setConvTiles, tensor, weightGradSplit } from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
 afterEach(() => resetConvTiles());

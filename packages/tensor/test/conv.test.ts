@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { convCases, convOptions } from './reference/convCases.js';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { convCases, convOptions } from './reference/convCases.ts';
 import {
   dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom,
-} from './reference/conv.js';
+} from './reference/conv.ts';
 
 useDevice();
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { useDevice } from './helpers.js';
+import * as T from '../src/index.ts';
+import { useDevice } from './helpers.ts';
 
 useDevice();
 

@@ -1,6 +1,6 @@
 // A lost device must be reported, not hung on: pending and later reads reject with a message.
 import { afterAll, expect, it } from 'vitest';
-import * as T from '../src/node.js';
+import * as T from '../src/node.ts';
 
 afterAll(async () => { await T.destroyDevice(); });
 

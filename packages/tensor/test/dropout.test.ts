@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dropout, dropoutBackward, Generator, tensor } from '../src/index.js';
-import { randomArray, relErr, useDevice } from './helpers.js';
+import { dropout, dropoutBackward, Generator, tensor } from '../src/index.ts';
+import { randomArray, relErr, useDevice } from './helpers.ts';
 
 useDevice();
 

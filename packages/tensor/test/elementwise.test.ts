@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { binaryRef, mapN, unaryRef } from './reference/elementwise.js';
+import * as T from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { binaryRef, mapN, unaryRef } from './reference/elementwise.ts';
 
 useDevice();
 

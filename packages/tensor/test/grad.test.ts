@@ -4,9 +4,9 @@ import {
   matmulBackward, matmulBackwardB, maxBackward, meanBackward, minBackward, pad, padBackward, permute, permuteBackward,
   powScalarBackward, reluBackward, rsqrtBackward, sigmoid, sigmoidBackward, slice, sliceBackward, softmax, softmaxBackward,
   softplusBackward, sqrtBackward, squareBackward, sumBackward, sumToShape, tanh, tanhBackward, tensor,
-} from '../src/index.js';
-import { randomArray, relErr, rng, unravel, useDevice } from './helpers.js';
-import { layoutOf, refIndexSelectBackward, refMatmul, refSoftmaxBackward, refSumToShape, refTranspose } from './reference/grad.js';
+} from '../src/index.ts';
+import { randomArray, relErr, rng, unravel, useDevice } from './helpers.ts';
+import { layoutOf, refIndexSelectBackward, refMatmul, refSoftmaxBackward, refSumToShape, refTranspose } from './reference/grad.ts';
 
 useDevice();
 

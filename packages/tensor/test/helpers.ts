@@ -1,7 +1,7 @@
 /** Test helpers: a seeded host RNG, float64 references and the relative-error norm. */
 import { afterAll, beforeAll } from 'vitest';
 // The Node entry: registers Dawn as the device (src/index.ts alone is the browser-neutral API).
-import { destroyDevice, getDevice, type DeviceOptions } from '../src/node.js';
+import { destroyDevice, getDevice, type DeviceOptions } from '../src/node.ts';
 
 /** mulberry32: small, seeded, good enough for test inputs. */
 export function rng(seed: number): () => number {

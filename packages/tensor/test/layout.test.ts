@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { randomArray, sizeOf, stridesOf, unravel, useDevice } from './helpers.js';
+import * as T from '../src/index.ts';
+import { randomArray, sizeOf, stridesOf, unravel, useDevice } from './helpers.ts';
 
 useDevice();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, crossEntropy, crossEntropyBackward, tensor } from '../src/index.js';
-import { randomArray, relErr, rng, useDevice } from './helpers.js';
-import { numericGrad, refBce, refBceGrad, refCrossEntropy, refCrossEntropyGrad, type RefCeOpts } from './reference/loss.js';
+import { binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, crossEntropy, crossEntropyBackward, tensor } from '../src/index.ts';
+import { randomArray, relErr, rng, useDevice } from './helpers.ts';
+import { numericGrad, refBce, refBceGrad, refCrossEntropy, refCrossEntropyGrad, type RefCeOpts } from './reference/loss.ts';
 
 useDevice();
 

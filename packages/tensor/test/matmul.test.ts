@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { gpu, matmul, tensor, type Tensor } from '../src/index.js';
-import { cpuDefault, getMatmulTiles, gpuDefault, matmulCandidates, setMatmulTiles, type MatmulConfig } from '../src/ops/matmul/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { matmulRef } from './reference/matmul.js';
+import { gpu, matmul, tensor, type Tensor } from '../src/index.ts';
+import { cpuDefault, getMatmulTiles, gpuDefault, matmulCandidates, setMatmulTiles, type MatmulConfig } from '../src/ops/matmul/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { matmulRef } from './reference/matmul.ts';
 
 useDevice();
 

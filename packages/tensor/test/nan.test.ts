@@ -3,8 +3,8 @@
 // model from its loss, and argmax of a NaN row was 0: training on NaN weights reported
 // "accuracy 50%, AUC 0.500" and exited 0.
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { randomArray, useDevice } from './helpers.js';
+import * as T from '../src/index.ts';
+import { randomArray, useDevice } from './helpers.ts';
 
 useDevice();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, tensor } from '../src/index.js';
-import { randomArray, relErr, useDevice } from './helpers.js';
-import { refBatchNorm, refBatchNormBackward } from './reference/norm.js';
+import { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, tensor } from '../src/index.ts';
+import { randomArray, relErr, useDevice } from './helpers.ts';
+import { refBatchNorm, refBatchNormBackward } from './reference/norm.ts';
 
 useDevice();
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adamStep, copyInto, increment, sgdStep, tensor, zeros } from '../src/index.js';
-import { randomArray, relErr, useDevice } from './helpers.js';
+import { adamStep, copyInto, increment, sgdStep, tensor, zeros } from '../src/index.ts';
+import { randomArray, relErr, useDevice } from './helpers.ts';
 
 useDevice();
 

@@ -4,10 +4,10 @@
  * is checked against a float64 reference on such tensors.
  */
 import { describe, expect, it } from 'vitest';
-import { add, concat, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, type Tensor } from '../src/index.js';
-import { cpuDefault, gpuDefault, setMatmulTiles } from '../src/ops/matmul/index.js';
-import { randomArray, relErr, sizeOf, stridesOf, unravel, useDevice } from './helpers.js';
-import { matmulRef } from './reference/matmul.js';
+import { add, concat, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, type Tensor } from '../src/index.ts';
+import { cpuDefault, gpuDefault, setMatmulTiles } from '../src/ops/matmul/index.ts';
+import { randomArray, relErr, sizeOf, stridesOf, unravel, useDevice } from './helpers.ts';
+import { matmulRef } from './reference/matmul.ts';
 
 useDevice({ maxBindingBytes: 4096 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, tensor } from '../src/index.js';
-import { randomArray, relErr, useDevice } from './helpers.js';
-import { refAdaptiveAvgPool, refAdaptiveAvgPoolBackward, refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, type RefPool } from './reference/pool.js';
+import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, tensor } from '../src/index.ts';
+import { randomArray, relErr, useDevice } from './helpers.ts';
+import { refAdaptiveAvgPool, refAdaptiveAvgPoolBackward, refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, type RefPool } from './reference/pool.ts';
 
 useDevice();
 

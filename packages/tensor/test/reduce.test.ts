@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import * as T from '../src/index.js';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.js';
-import { argRef, reduceRef, softmaxRef } from './reference/reduce.js';
+import * as T from '../src/index.ts';
+import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
+import { argRef, reduceRef, softmaxRef } from './reference/reduce.ts';
 
 useDevice();
 
@@ -87,7 +87,7 @@ describe('softmax and logSoftmax', () => {
 
 describe('two-pass reductions (chunked partials, forced as on a GPU)', () => {
   it('sum, mean, max, min, variance over large extents with few outputs', async () => {
-    const { setReduceSplitTarget } = await import('../src/ops/reduce/reduce.js');
+    const { setReduceSplitTarget } = await import('../src/ops/reduce/reduce.ts');
     setReduceSplitTarget(1 << 20);
     try {
       const big: [number[], number[]][] = [[[100003], [0]], [[3, 13, 41, 37], [0, 2, 3]], [[4, 1000], [1]], [[2, 3, 5, 7], [1, 2, 3]], [[7, 3, 300], [0, 2]]];

@@ -1,6 +1,6 @@
 import type { Generator, Tensor } from '@cxr/tensor';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential } from '@cxr/nn';
-import { torchvisionInit } from './init.js';
+import { torchvisionInit } from './init.ts';
 
 const conv3x3 = (inC: number, outC: number, stride: number, g?: Generator) => new Conv2d(inC, outC, 3, { stride, padding: 1, bias: false, generator: g });
 const conv1x1 = (inC: number, outC: number, stride: number, g?: Generator) => new Conv2d(inC, outC, 1, { stride, bias: false, generator: g });

@@ -2,7 +2,7 @@ import type { Generator, Tensor } from '@cxr/tensor';
 import {
   AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
 } from '@cxr/nn';
-import { torchvisionInit } from './init.js';
+import { torchvisionInit } from './init.ts';
 
 /** torchvision's VGG configurations: channel counts, 'M' for a 2x2 max-pool. */
 export const vggConfigs = {

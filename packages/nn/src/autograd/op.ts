@@ -1,5 +1,5 @@
 import { scope, Tensor } from '@cxr/tensor';
-import { isGradEnabled, record, tensorsOf, type Ctx, type Grads } from './tape.js';
+import { isGradEnabled, record, tensorsOf, type Ctx, type Grads } from './tape.ts';
 
 /**
  * One differentiable op: forward and gradient rule declared together. `backward` is a required

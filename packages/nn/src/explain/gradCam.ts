@@ -1,7 +1,7 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
-import { backward, clearTape, detach, enableGrad, retainGrad, retainedGrad } from '../autograd/tape.js';
-import type { Module } from '../module.js';
+import { backward, clearTape, detach, enableGrad, retainGrad, retainedGrad } from '../autograd/tape.ts';
+import type { Module } from '../module.ts';
 
 export interface GradCamOptions {
   /** Dotted name of the layer whose activation is explained (`layer4`, `features.29`). */

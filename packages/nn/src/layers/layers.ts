@@ -1,9 +1,9 @@
 import * as T from '@cxr/tensor';
 import type { Tensor, Generator, IntPair } from '@cxr/tensor';
-import { Parameter } from '../autograd/tape.js';
-import * as F from '../functional.js';
-import { kaimingUniform, uniform, fans } from '../init.js';
-import { Module } from '../module.js';
+import { Parameter } from '../autograd/tape.ts';
+import * as F from '../functional.ts';
+import { kaimingUniform, uniform, fans } from '../init.ts';
+import { Module } from '../module.ts';
 
 /** Runs children in order; they are named '0', '1', ... as torch.nn.Sequential. */
 export class Sequential extends Module {

@@ -1,7 +1,7 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
-import type { Parameter } from '../autograd/tape.js';
-import { Optimizer, type ParamGroup, type ParamState, type ParamsArg } from './optimizer.js';
+import type { Parameter } from '../autograd/tape.ts';
+import { Optimizer, type ParamGroup, type ParamState, type ParamsArg } from './optimizer.ts';
 
 export interface AdamOptions {
   lr: number;

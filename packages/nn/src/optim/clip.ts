@@ -1,6 +1,6 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
-import type { Parameter } from '../autograd/tape.js';
+import type { Parameter } from '../autograd/tape.ts';
 
 /**
  * torch.nn.utils.clip_grad_norm_: scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)) where

@@ -1,6 +1,6 @@
 import * as T from '@cxr/tensor';
 import { Tensor } from '@cxr/tensor';
-import { Parameter } from '../autograd/tape.js';
+import { Parameter } from '../autograd/tape.ts';
 
 export interface GroupOptions { lr: number }
 

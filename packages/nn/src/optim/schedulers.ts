@@ -1,4 +1,4 @@
-import type { GroupOptions, Optimizer } from './optimizer.js';
+import type { GroupOptions, Optimizer } from './optimizer.ts';
 
 /**
  * Learning-rate schedules as pure functions of the step count (`lrAt(epoch, baseLr)`), applied to

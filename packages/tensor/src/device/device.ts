@@ -1,7 +1,7 @@
-import { BufferPool } from '../memory/pool.js';
-import { CommandBatcher } from '../kernel/batcher.js';
-import { PipelineCache } from '../kernel/pipelines.js';
-import { platform } from './platform.js';
+import { BufferPool } from '../memory/pool.ts';
+import { CommandBatcher } from '../kernel/batcher.ts';
+import { PipelineCache } from '../kernel/pipelines.ts';
+import { platform } from './platform.ts';
 
 export interface DeviceOptions {
   /** Dawn toggles for `create()`, e.g. `['backend=null']` to compile shaders without running them. */

@@ -2,8 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
-import { cacheDir } from '../cacheDir.js';
-import { setPlatform } from './platform.js';
+import { cacheDir } from '../cacheDir.ts';
+import { setPlatform } from './platform.ts';
 
 /** Node: Dawn through the `webgpu` binding, tuning results in the cache directory. */
 setPlatform({

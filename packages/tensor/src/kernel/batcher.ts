@@ -1,4 +1,4 @@
-import type { Gpu } from '../device/device.js';
+import type { Gpu } from '../device/device.ts';
 
 /** Bytes reserved per dispatch in the uniform arena (WebGPU's minUniformBufferOffsetAlignment). */
 const uniformSlot = 256;

@@ -1,6 +1,6 @@
-import { gpu } from '../device/device.js';
-import { bytesPerElement, wgslType } from '../dtype.js';
-import type { Tensor } from '../tensor.js';
+import { gpu } from '../device/device.ts';
+import { bytesPerElement, wgslType } from '../dtype.ts';
+import type { Tensor } from '../tensor.ts';
 
 export type ScalarType = 'f32' | 'u32' | 'i32';
 

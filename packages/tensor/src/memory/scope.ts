@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.ts';
 
 /**
  * Scopes free the temporaries an expression creates (like tfjs `tidy`): every tensor made inside

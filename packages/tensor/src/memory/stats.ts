@@ -1,5 +1,5 @@
-import { gpu, hasDevice } from '../device/device.js';
-import { tensorCounts } from '../tensor.js';
+import { gpu, hasDevice } from '../device/device.ts';
+import { tensorCounts } from '../tensor.ts';
 
 export interface MemoryStats {
   /** Tensors not yet disposed (views count separately). */

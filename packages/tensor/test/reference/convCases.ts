@@ -1,5 +1,5 @@
 /** The conv test matrix every conv kernel family runs: odd sizes, strides, padding, dilation, groups. */
-import type { Conv2dOptions } from '../../src/index.js';
+import type { Conv2dOptions } from '../../src/index.ts';
 
 export interface ConvCase {
   name: string;

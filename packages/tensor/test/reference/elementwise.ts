@@ -1,5 +1,5 @@
 /** Float64 references for elementwise ops, with NumPy broadcasting. */
-import { stridesOf, unravel, sizeOf } from '../helpers.js';
+import { stridesOf, unravel, sizeOf } from '../helpers.ts';
 
 export function broadcastShape(...shapes: number[][]): number[] {
   const r = Math.max(...shapes.map((s) => s.length));

@@ -1,5 +1,5 @@
 /** Float64 references for reductions and softmax. */
-import { sizeOf, unravel } from '../helpers.js';
+import { sizeOf, unravel } from '../helpers.ts';
 
 export function reduceRef(x: ArrayLike<number>, shape: number[], axes: number[], init: number, f: (acc: number, v: number) => number): { shape: number[]; data: Float64Array } {
   const outShape = shape.filter((_, d) => !axes.includes(d));

@@ -18,7 +18,7 @@
  * is hoisted out of the K loop. When the K tile divides the reduction channels (every layer
  * but a network's first), K is ordered (tap, channel) so a K tile has one tap, decoded once.
  */
-import type { GatherConvSpec } from './conv.wgsl.js';
+import type { GatherConvSpec } from './conv.wgsl.ts';
 
 /** Register block (tm x tn), invocations (wgM x wgN), K depth of a shared tile. */
 export interface ConvGemmConfig { tm: number; tn: number; wgM: number; wgN: number; tk: number }

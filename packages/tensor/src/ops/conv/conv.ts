@@ -1,14 +1,14 @@
-import { fmt, type Shape } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { gpu } from '../../device/device.js';
-import { sum } from '../reduce/reduce.js';
-import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.js';
+import { fmt, type Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { gpu } from '../../device/device.ts';
+import { sum } from '../reduce/reduce.ts';
+import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.ts';
 import {
   fitSharedMemory, gemmConvGrid, gemmConvSharedBytes, gemmConvWgsl, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl,
-} from './conv-gemm.wgsl.js';
-import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
-import { channelTile, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.js';
+} from './conv-gemm.wgsl.ts';
+import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
+import { channelTile, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);

@@ -1,5 +1,5 @@
-import { fmt, intPair, type IntPair, type Shape } from '../../shape.js';
-import type { TapAxis } from './conv.wgsl.js';
+import { fmt, intPair, type IntPair, type Shape } from '../../shape.ts';
+import type { TapAxis } from './conv.wgsl.ts';
 
 export interface Conv2dOptions {
   stride?: IntPair;

@@ -1,8 +1,8 @@
 // Exports of the conv op family.
-export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './conv.js';
-export { convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.js';
+export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './conv.ts';
+export { convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 export {
   setConvTiles, getConvTiles, resetConvTiles, weightGradSplit, gemmWeightGradSplit, convUsesGemm, convKernelFamilies,
   type ConvTiles, type ConvKernelFamily,
-} from './tiles.js';
-export type { ConvGemmConfig } from './conv-gemm.wgsl.js';
+} from './tiles.ts';
+export type { ConvGemmConfig } from './conv-gemm.wgsl.ts';

@@ -1,6 +1,6 @@
-import { gpu } from '../../device/device.js';
-import { checkGemmConfig, type ConvGemmConfig } from './conv-gemm.wgsl.js';
-import type { ConvGeometry } from './geometry.js';
+import { gpu } from '../../device/device.ts';
+import { checkGemmConfig, type ConvGemmConfig } from './conv-gemm.wgsl.ts';
+import type { ConvGeometry } from './geometry.ts';
 
 /** The two conv kernel families; either adapter can run either one. */
 export const convKernelFamilies = ['direct', 'implicitGemm'] as const;

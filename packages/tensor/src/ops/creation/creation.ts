@@ -1,8 +1,8 @@
-import { gpu } from '../../device/device.js';
-import type { DType } from '../../dtype.js';
-import { checkShape, fmt, sizeOf, type Shape } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+import { gpu } from '../../device/device.ts';
+import type { DType } from '../../dtype.ts';
+import { checkShape, fmt, sizeOf, type Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
 
 export type NestedArray = number | NestedArray[];
 

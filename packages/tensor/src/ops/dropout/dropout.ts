@@ -1,9 +1,9 @@
-import { fmt } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
-import { philoxWgsl } from '../random/philox.wgsl.js';
-import { defaultGenerator, Generator } from '../random/random.js';
-import { elementwise } from '../elementwise/elementwise.js';
+import { fmt } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
+import { philoxWgsl } from '../random/philox.wgsl.ts';
+import { defaultGenerator, Generator } from '../random/random.ts';
+import { elementwise } from '../elementwise/elementwise.ts';
 
 export interface DropoutOptions {
   generator?: Generator;

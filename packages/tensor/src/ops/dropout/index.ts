@@ -1,1 +1,1 @@
-export { dropout, dropoutBackward, type DropoutOptions } from './dropout.js';
+export { dropout, dropoutBackward, type DropoutOptions } from './dropout.ts';

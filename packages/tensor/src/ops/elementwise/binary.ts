@@ -1,5 +1,5 @@
-import type { Tensor } from '../../tensor.js';
-import { elementwise, type Operand } from './elementwise.js';
+import type { Tensor } from '../../tensor.ts';
+import { elementwise, type Operand } from './elementwise.ts';
 
 /** Binary ops as one WGSL expression each over `$0` and `$1`, with broadcasting. */
 export const binaryOps = {

@@ -1,7 +1,7 @@
-import type { DType } from '../../dtype.js';
-import { wgslType } from '../../dtype.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
+import type { DType } from '../../dtype.ts';
+import { wgslType } from '../../dtype.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
 
 /** Converts between float32 and int32 (float to int truncates toward zero, as torch). */
 export function cast(x: Tensor, dtype: DType): Tensor {

@@ -1,8 +1,8 @@
-import { broadcastShapes, broadcastStrides, fmt, sameShape } from '../../shape.js';
-import type { DType } from '../../dtype.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
-import { broadcastIndex, elementwiseHelpers } from './elementwise.wgsl.js';
+import { broadcastShapes, broadcastStrides, fmt, sameShape } from '../../shape.ts';
+import type { DType } from '../../dtype.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
+import { broadcastIndex, elementwiseHelpers } from './elementwise.wgsl.ts';
 
 export type Operand = Tensor | number;
 

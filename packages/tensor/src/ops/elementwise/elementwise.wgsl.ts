@@ -1,4 +1,4 @@
-import type { Shape } from '../../shape.js';
+import type { Shape } from '../../shape.ts';
 
 /** WGSL helpers shared by elementwise expressions (pow of negative bases as torch does it). */
 export const elementwiseHelpers = /* wgsl */ `

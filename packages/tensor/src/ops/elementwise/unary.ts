@@ -1,5 +1,5 @@
-import type { Tensor } from '../../tensor.js';
-import { elementwise } from './elementwise.js';
+import type { Tensor } from '../../tensor.ts';
+import { elementwise } from './elementwise.ts';
 
 /** Unary ops as one WGSL expression each, `$0` being the input. */
 export const unaryOps = {

@@ -1,10 +1,10 @@
-import { fmt, normAxes, sizeOf, stridesOf, type Shape } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { full } from '../creation/creation.js';
-import { argmax, argmin, sum, type Axes } from '../reduce/reduce.js';
-import { matmul, type MatmulOptions } from '../matmul/matmul.js';
-import { argBackwardWgsl, broadcastBackWgsl, indexSelectBackwardWgsl, softmaxBackwardWgsl } from './grad.wgsl.js';
+import { fmt, normAxes, sizeOf, stridesOf, type Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { full } from '../creation/creation.ts';
+import { argmax, argmin, sum, type Axes } from '../reduce/reduce.ts';
+import { matmul, type MatmulOptions } from '../matmul/matmul.ts';
+import { argBackwardWgsl, broadcastBackWgsl, indexSelectBackwardWgsl, softmaxBackwardWgsl } from './grad.wgsl.ts';
 
 const wg = 256;
 

@@ -1,9 +1,9 @@
 export {
   sumToShape, softmaxBackward, logSoftmaxBackward, maxBackward, minBackward, indexSelectBackward, sumBackward, meanBackward,
   matmulBackward, matmulBackwardA, matmulBackwardB,
-} from './grad.js';
+} from './grad.ts';
 export {
   reluBackward, sigmoidBackward, tanhBackward, sqrtBackward, rsqrtBackward, squareBackward, absBackward, softplusBackward,
   powScalarBackward, clampBackward, divisorBackward,
-} from './pointwise.js';
-export { permuteBackward, sliceBackward, padBackward, concatBackward } from './layout.js';
+} from './pointwise.ts';
+export { permuteBackward, sliceBackward, padBackward, concatBackward } from './layout.ts';

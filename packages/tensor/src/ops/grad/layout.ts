@@ -1,6 +1,6 @@
-import { fmt, normAxes, type Shape } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import { pad, permute, slice, type SliceRange } from '../layout/layout.js';
+import { fmt, normAxes, type Shape } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { pad, permute, slice, type SliceRange } from '../layout/layout.ts';
 
 /** Gradient of `permute(x, dims)`: dy permuted by the inverse permutation. */
 export function permuteBackward(dy: Tensor, dims: readonly number[]): Tensor {

@@ -1,6 +1,6 @@
-import { fmt } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import { elementwise } from '../elementwise/elementwise.js';
+import { fmt } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { elementwise } from '../elementwise/elementwise.ts';
 
 /**
  * Backward rules of the pointwise ops: dy times the local derivative, one fused kernel each.

@@ -1,7 +1,7 @@
-import { fmt } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
-import { cast } from '../elementwise/cast.js';
+import { fmt } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
+import { cast } from '../elementwise/cast.ts';
 
 /**
  * Writes into existing tensors, for state that must keep its identity (parameters that optimizers

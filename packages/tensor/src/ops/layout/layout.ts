@@ -1,7 +1,7 @@
-import { fmt, normAxes, sizeOf, stridesOf, broadcastShapes, type Shape } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { gatherWgsl, oneHotWgsl, padWgsl, stridedCopyWgsl } from './strided.wgsl.js';
+import { fmt, normAxes, sizeOf, stridesOf, broadcastShapes, type Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { gatherWgsl, oneHotWgsl, padWgsl, stridedCopyWgsl } from './strided.wgsl.ts';
 
 const wg = 256;
 

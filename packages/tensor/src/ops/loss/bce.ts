@@ -1,8 +1,8 @@
-import { fmt } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import { elementwise, type Operand } from '../elementwise/elementwise.js';
-import { mean, sum } from '../reduce/reduce.js';
-import type { Reduction } from './crossentropy.js';
+import { fmt } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { elementwise, type Operand } from '../elementwise/elementwise.ts';
+import { mean, sum } from '../reduce/reduce.ts';
+import type { Reduction } from './crossentropy.ts';
 
 export interface BceWithLogitsOptions {
   /** Weight of the positive term, broadcast against the logits (usually [C]). */

@@ -1,7 +1,7 @@
-import { fmt } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { ceGradStatsWgsl, ceGradWgsl, ceReduceWgsl, ceRowsWgsl, type CeLayout } from './crossentropy.wgsl.js';
+import { fmt } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { ceGradStatsWgsl, ceGradWgsl, ceReduceWgsl, ceRowsWgsl, type CeLayout } from './crossentropy.wgsl.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 

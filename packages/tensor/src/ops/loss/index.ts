@@ -1,2 +1,2 @@
-export { crossEntropy, crossEntropyBackward, type CrossEntropyOptions, type Reduction } from './crossentropy.js';
-export { binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, type BceWithLogitsOptions } from './bce.js';
+export { crossEntropy, crossEntropyBackward, type CrossEntropyOptions, type Reduction } from './crossentropy.ts';
+export { binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, type BceWithLogitsOptions } from './bce.ts';

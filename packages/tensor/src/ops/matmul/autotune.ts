@@ -1,8 +1,8 @@
-import { gpu, type Gpu } from '../../device/device.js';
-import { platform } from '../../device/platform.js';
-import { Tensor } from '../../tensor.js';
-import type { LanesConfig, MatmulConfig, SharedConfig } from './matmul.wgsl.js';
-import { matmul } from './matmul.js';
+import { gpu, type Gpu } from '../../device/device.ts';
+import { platform } from '../../device/platform.ts';
+import { Tensor } from '../../tensor.ts';
+import type { LanesConfig, MatmulConfig, SharedConfig } from './matmul.wgsl.ts';
+import { matmul } from './matmul.ts';
 
 // Per-adapter choice of matmul tiles: candidates, timing, and the on-disk cache of the winner.
 

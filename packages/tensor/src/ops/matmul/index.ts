@@ -1,4 +1,4 @@
-export { matmul, type MatmulOptions, type MatmulConfig, type LanesConfig, type SharedConfig } from './matmul.js';
+export { matmul, type MatmulOptions, type MatmulConfig, type LanesConfig, type SharedConfig } from './matmul.ts';
 export {
   setMatmulTiles, getMatmulTiles, autotuneMatmul, matmulCandidates, cpuDefault, gpuDefault, type AutotuneResult,
-} from './autotune.js';
+} from './autotune.ts';

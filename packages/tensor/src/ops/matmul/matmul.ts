@@ -1,11 +1,11 @@
-import { gpu } from '../../device/device.js';
-import { broadcastShapes, fmt } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { runKernel } from '../../kernel/run.js';
-import { lanesGrid, lanesWgsl, sharedGrid, sharedWgsl, type MatmulSpec } from './matmul.wgsl.js';
-import { canShuffle, getMatmulTiles } from './autotune.js';
+import { gpu } from '../../device/device.ts';
+import { broadcastShapes, fmt } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { runKernel } from '../../kernel/run.ts';
+import { lanesGrid, lanesWgsl, sharedGrid, sharedWgsl, type MatmulSpec } from './matmul.wgsl.ts';
+import { canShuffle, getMatmulTiles } from './autotune.ts';
 
-export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.js';
+export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.ts';
 
 export interface MatmulOptions {
   /** Treat `a`'s last two dims as transposed ([.., K, M] stored), without copying. */

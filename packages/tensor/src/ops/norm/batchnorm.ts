@@ -1,11 +1,11 @@
-import { fmt } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { gpu } from '../../device/device.js';
+import { fmt } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { gpu } from '../../device/device.ts';
 import {
   bnBackwardDxWgsl, bnBackwardMergeWgsl, bnBackwardPartialWgsl, bnBackwardReduceWgsl, bnEvalStatsWgsl, bnNormalizeWgsl,
   bnStatsMergeWgsl, bnStatsPartialWgsl, bnStatsWgsl, type BnLayout,
-} from './batchnorm.wgsl.js';
+} from './batchnorm.wgsl.ts';
 
 /**
  * Lanes per channel workgroup: 64 on a CPU adapter, where the tree fold's barriers dominate

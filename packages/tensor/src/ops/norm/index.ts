@@ -1,1 +1,1 @@
-export { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, type BatchNorm2dOptions } from './batchnorm.js';
+export { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, type BatchNorm2dOptions } from './batchnorm.ts';

@@ -1,7 +1,7 @@
-import { fmt } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
-import { adamStepWgsl, sgdStepWgsl } from './optim.wgsl.js';
+import { fmt } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
+import { adamStepWgsl, sgdStepWgsl } from './optim.wgsl.ts';
 
 /**
  * Optimizer updates as one fused kernel per parameter, written in place: the parameter and its

@@ -1,10 +1,10 @@
-import { fmt, intPair, type IntPair } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
+import { fmt, intPair, type IntPair } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
 import {
   adaptiveAvgPoolBackwardWgsl, adaptiveAvgPoolWgsl, avgPoolBackwardWgsl, avgPoolWgsl, maxPoolBackwardWgsl, maxPoolWgsl,
   type PoolGeom,
-} from './pool.wgsl.js';
+} from './pool.wgsl.ts';
 
 const wg = 64;
 

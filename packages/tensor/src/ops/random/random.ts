@@ -1,8 +1,8 @@
-import type { DType } from '../../dtype.js';
-import { checkShape, type Shape } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, linearMain, runKernel } from '../../kernel/run.js';
-import { philoxWgsl } from './philox.wgsl.js';
+import type { DType } from '../../dtype.ts';
+import { checkShape, type Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
+import { philoxWgsl } from './philox.wgsl.ts';
 
 /**
  * A seeded stream of random tensors. Each call takes the next counter value, so a run that

@@ -1,8 +1,8 @@
-import { fmt, normAxes, type Shape } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { gpu } from '../../device/device.js';
-import { combiners, reduceLayout, reduceSerialWgsl, reduceWorkgroupWgsl } from './reduce.wgsl.js';
+import { fmt, normAxes, type Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { gpu } from '../../device/device.ts';
+import { combiners, reduceLayout, reduceSerialWgsl, reduceWorkgroupWgsl } from './reduce.wgsl.ts';
 
 export type Axes = number | readonly number[] | undefined;
 

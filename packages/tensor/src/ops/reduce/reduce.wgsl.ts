@@ -1,4 +1,4 @@
-import type { Shape } from '../../shape.js';
+import type { Shape } from '../../shape.ts';
 
 export interface ReduceLayout {
   /** Non-reduced dimensions of the input (sizes and strides), in order: they index the output. */

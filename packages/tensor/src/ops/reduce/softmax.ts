@@ -1,7 +1,7 @@
-import { fmt, normAxes } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { softmaxWgsl } from './softmax.wgsl.js';
+import { fmt, normAxes } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { softmaxWgsl } from './softmax.wgsl.ts';
 
 function softmaxLike(op: string, x: Tensor, axis: number, log: boolean): Tensor {
   x.storage(op);

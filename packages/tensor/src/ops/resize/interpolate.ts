@@ -1,7 +1,7 @@
-import { fmt } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
-import { grid1d, runKernel } from '../../kernel/run.js';
-import { bilinearWgsl } from './interpolate.wgsl.js';
+import { fmt } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { bilinearWgsl } from './interpolate.wgsl.ts';
 
 const wg = 64;
 
