@@ -11,25 +11,61 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  conv2d, conv2dBackwardInput, conv2dBackwardWeight, destroyDevice, getDevice, hasDevice, rand, sync, type Tensor,
-} from '@cxr/tensor';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, destroyDevice, getDevice, hasDevice, rand, sync, type Tensor } from '@cxr/tensor';
 
-interface Layer { net: string; name: string; N: number; C: number; O: number; H: number; k: number; s: number; p: number; count: number; target?: 'resnet-like' | 'vgg-like' }
+interface Layer {
+  net: string;
+  name: string;
+  N: number;
+  C: number;
+  O: number;
+  H: number;
+  k: number;
+  s: number;
+  p: number;
+  count: number;
+  target?: 'resnet-like' | 'vgg-like';
+}
 
 export interface ConvRow {
-  bench: 'conv'; shape: string; unit: 'GFLOP/s'; cxr: number; ms: number; torch?: number; ratio?: number; note?: string;
-  pass: 'forward' | 'backward-input' | 'backward-weight'; layer: string; gflop: number; target?: { name: string; min: number; met: boolean };
+  bench: 'conv';
+  shape: string;
+  unit: 'GFLOP/s';
+  cxr: number;
+  ms: number;
+  torch?: number;
+  ratio?: number;
+  note?: string;
+  pass: 'forward' | 'backward-input' | 'backward-weight';
+  layer: string;
+  gflop: number;
+  target?: { name: string; min: number; met: boolean };
 }
 
 function layers(batch: number): Layer[] {
   const vgg: [number, number, number, number][] = [
-    [3, 64, 224, 1], [64, 64, 224, 1], [64, 128, 112, 1], [128, 128, 112, 1], [128, 256, 56, 1], [256, 256, 56, 2],
-    [256, 512, 28, 1], [512, 512, 28, 2], [512, 512, 14, 3],
+    [3, 64, 224, 1],
+    [64, 64, 224, 1],
+    [64, 128, 112, 1],
+    [128, 128, 112, 1],
+    [128, 256, 56, 1],
+    [256, 256, 56, 2],
+    [256, 512, 28, 1],
+    [512, 512, 28, 2],
+    [512, 512, 14, 3],
   ];
   const out: Layer[] = vgg.map(([C, O, H, count]) => ({
-    net: 'VGG16', name: `vgg16 ${C}→${O} 3x3 @${H}`, N: batch, C, O, H, k: 3, s: 1, p: 1, count,
-    target: C === 128 && O === 128 && H === 112 ? 'vgg-like' as const : undefined,
+    net: 'VGG16',
+    name: `vgg16 ${C}→${O} 3x3 @${H}`,
+    N: batch,
+    C,
+    O,
+    H,
+    k: 3,
+    s: 1,
+    p: 1,
+    count,
+    target: C === 128 && O === 128 && H === 112 ? ('vgg-like' as const) : undefined,
   }));
   return [...out, ...resnetLayers(batch, 224)];
 }
@@ -39,9 +75,25 @@ function resnetLayers(batch: number, input: number): Layer[] {
   const h1 = input / 4;
   const res: Layer[] = [
     { net: 'ResNet-18', name: `resnet18 conv1 3→64 7x7/2 @${input}`, N: batch, C: 3, O: 64, H: input, k: 7, s: 2, p: 3, count: 1 },
-    { net: 'ResNet-18', name: `resnet18 layer1 64→64 3x3 @${h1}`, N: batch, C: 64, O: 64, H: h1, k: 3, s: 1, p: 1, count: 4, target: h1 === 56 ? 'resnet-like' : undefined },
+    {
+      net: 'ResNet-18',
+      name: `resnet18 layer1 64→64 3x3 @${h1}`,
+      N: batch,
+      C: 64,
+      O: 64,
+      H: h1,
+      k: 3,
+      s: 1,
+      p: 1,
+      count: 4,
+      target: h1 === 56 ? 'resnet-like' : undefined,
+    },
   ];
-  for (const [C, O, H] of [[64, 128, h1], [128, 256, h1 / 2], [256, 512, h1 / 4]]) {
+  for (const [C, O, H] of [
+    [64, 128, h1],
+    [128, 256, h1 / 2],
+    [256, 512, h1 / 4],
+  ]) {
     res.push({ net: 'ResNet-18', name: `resnet18 ${C}→${O} 3x3/2 @${H}`, N: batch, C, O, H, k: 3, s: 2, p: 1, count: 1 });
     res.push({ net: 'ResNet-18', name: `resnet18 ${O}→${O} 3x3 @${H / 2}`, N: batch, C: O, O, H: H / 2, k: 3, s: 1, p: 1, count: 3 });
     res.push({ net: 'ResNet-18', name: `resnet18 downsample ${C}→${O} 1x1/2 @${H}`, N: batch, C, O, H, k: 1, s: 2, p: 0, count: 1 });
@@ -99,7 +151,10 @@ print(json.dumps(out))
 
 function torchTimes(ls: Layer[]): { torch: string; results: Record<string, number | string>[] } | null {
   const py = '/usr/bin/python3';
-  if (!existsSync(py)) { console.warn('conv bench: /usr/bin/python3 missing, no PyTorch baseline'); return null; }
+  if (!existsSync(py)) {
+    console.warn('conv bench: /usr/bin/python3 missing, no PyTorch baseline');
+    return null;
+  }
   const r = spawnSync(py, ['-c', torchScript, JSON.stringify(ls)], { encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 16 << 20 });
   if (r.status !== 0) {
     console.warn(`conv bench: PyTorch baseline skipped: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
@@ -137,7 +192,14 @@ export async function benchConv(options: { quick?: boolean; resnet64?: boolean; 
       const ms = await timeIt(fn, gflop);
       const rate = gflop / (ms / 1e3);
       const row: ConvRow = {
-        bench: 'conv', pass, layer: l.name, shape: `${pass} ${l.name} N=${l.N}`, unit: 'GFLOP/s', cxr: rate, ms, gflop,
+        bench: 'conv',
+        pass,
+        layer: l.name,
+        shape: `${pass} ${l.name} N=${l.N}`,
+        unit: 'GFLOP/s',
+        cxr: rate,
+        ms,
+        gflop,
         note: l.count > 1 ? `x${l.count} in ${l.net}` : undefined,
       };
       if (l.target && l.N === 8) {
@@ -169,7 +231,16 @@ export async function benchConv(options: { quick?: boolean; resnet64?: boolean; 
 
 function printTable(rows: ConvRow[]): void {
   const head = ['pass', 'layer', 'N', 'CXR GFLOP/s', 'ms', 'PyTorch GFLOP/s', 'CXR/PyTorch', 'note'];
-  const body = rows.map((r) => [r.pass, r.layer, r.shape.split('N=')[1], r.cxr.toFixed(2), r.ms.toFixed(1), r.torch?.toFixed(1) ?? '', r.ratio?.toFixed(3) ?? '', r.note ?? '']);
+  const body = rows.map((r) => [
+    r.pass,
+    r.layer,
+    r.shape.split('N=')[1],
+    r.cxr.toFixed(2),
+    r.ms.toFixed(1),
+    r.torch?.toFixed(1) ?? '',
+    r.ratio?.toFixed(3) ?? '',
+    r.note ?? '',
+  ]);
   const wd = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (c: string[]) => '| ' + c.map((s, i) => s.padEnd(wd[i])).join(' | ') + ' |';
   console.log(line(head));
@@ -178,8 +249,10 @@ function printTable(rows: ConvRow[]): void {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  benchConv({ quick: process.argv.includes('--quick'), resnet64: process.argv.includes('--resnet64'), noTorch: process.argv.includes('--no-torch') }).then(printTable).catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
+  benchConv({ quick: process.argv.includes('--quick'), resnet64: process.argv.includes('--resnet64'), noTorch: process.argv.includes('--no-torch') })
+    .then(printTable)
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
 }

@@ -51,7 +51,11 @@ for (const arch of ['resnet18', 'vgg16']) {
     const r = trainStepRunner({ arch, batch, size });
     for (let i = 0; i < 2; i++) await r.step();
     const ms: number[] = [];
-    for (let i = 0; i < steps; i++) { const t0 = performance.now(); await r.step(); ms.push(performance.now() - t0); }
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await r.step();
+      ms.push(performance.now() - t0);
+    }
     r.dispose();
     cxrSteps[arch] = median(ms);
     log(`CXR ${arch} ${size}px batch ${batch} Adam step: ${cxrSteps[arch].toFixed(1)} ms (median of ${steps})`);
@@ -92,7 +96,12 @@ print(json.dumps(r))
 `;
 const python = process.env.CXR_PYTHON ?? 'python3';
 try {
-  const t = JSON.parse(execFileSync(python, ['-c', torchStepPy, JSON.stringify({ size, batch, steps })], { encoding: 'utf8', timeout: 20 * 60_000 }).trim().split('\n').pop()!);
+  const t = JSON.parse(
+    execFileSync(python, ['-c', torchStepPy, JSON.stringify({ size, batch, steps })], { encoding: 'utf8', timeout: 20 * 60_000 })
+      .trim()
+      .split('\n')
+      .pop()!,
+  );
   report.torchSteps = t;
   for (const arch of Object.keys(cxrSteps)) {
     log(`PyTorch ${t.torch} on ${t.device}, ${arch}: ${t.steps[arch].toFixed(1)} ms; CXR takes ${(cxrSteps[arch] / t.steps[arch]).toFixed(2)}x (goal <= 2x)`);
@@ -121,14 +130,19 @@ for (const workers of [0, cpus().length]) {
     let t0 = 0;
     // Epoch 0 warms up (pipelines, buffers); epoch 1 is timed.
     for (let epoch = 0; epoch < 2; epoch++) {
-      if (epoch === 1) { t0 = performance.now(); images = 0; }
+      if (epoch === 1) {
+        t0 = performance.now();
+        images = 0;
+      }
       for await (const b of loader.epoch(epoch)) {
         const x = T.tensor(b.images, b.shape);
         const y = T.tensor(b.labels, [b.labels.length], 'int32');
         const logits = model.forward(x);
         const kept = detach(logits);
         const l = crossEntropy(logits, y);
-        l.backward(); opt.step(); opt.zeroGrad();
+        l.backward();
+        opt.step();
+        opt.zeroGrad();
         const pred = T.argmax(kept, 1);
         await Promise.all([l.item(), pred.toInt32Array()]);
         for (const t of [x, y, l, kept, pred]) t.dispose();
@@ -177,7 +191,15 @@ for workers in c['workers']:
 print(json.dumps(r))
 `;
 try {
-  const t = JSON.parse(execFileSync(python, ['-c', torchLoopPy, JSON.stringify({ dir: join(data, 'train'), size, batch, workers: [0, cpus().length] })], { encoding: 'utf8', timeout: 30 * 60_000 }).trim().split('\n').pop()!);
+  const t = JSON.parse(
+    execFileSync(python, ['-c', torchLoopPy, JSON.stringify({ dir: join(data, 'train'), size, batch, workers: [0, cpus().length] })], {
+      encoding: 'utf8',
+      timeout: 30 * 60_000,
+    })
+      .trim()
+      .split('\n')
+      .pop()!,
+  );
   loop.torch = t;
   log(`PyTorch loop images/s: ${JSON.stringify(t)}`);
 } catch (e) {

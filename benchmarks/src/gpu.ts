@@ -15,12 +15,16 @@ const log = (...a: unknown[]) => console.log(...a);
 
 // biome-ignore lint/suspicious/noConfusingVoidType: timed bodies either return a tensor to free or nothing
 async function time(fn: () => T.Tensor | void, reps: number): Promise<number> {
-  const w = fn(); if (w) w.dispose();
+  const w = fn();
+  if (w) w.dispose();
   await T.sync();
   let best = Infinity;
   for (let r = 0; r < 3; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) { const y = fn(); if (y) y.dispose(); }
+    for (let i = 0; i < reps; i++) {
+      const y = fn();
+      if (y) y.dispose();
+    }
     await T.sync();
     best = Math.min(best, (performance.now() - t0) / reps);
   }
@@ -29,42 +33,78 @@ async function time(fn: () => T.Tensor | void, reps: number): Promise<number> {
 
 const gpu = await T.getDevice();
 const info = gpu.adapter.info;
-const limits = Object.fromEntries(['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension'].map((k) => [k, (gpu.limits as unknown as Record<string, number>)[k]]));
-report.adapter = { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features: [...gpu.adapter.features], limits };
+const limits = Object.fromEntries(
+  [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxStorageBuffersPerShaderStage',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupsPerDimension',
+  ].map((k) => [k, (gpu.limits as unknown as Record<string, number>)[k]]),
+);
+report.adapter = {
+  vendor: info.vendor,
+  architecture: info.architecture,
+  device: info.device,
+  description: info.description,
+  features: [...gpu.adapter.features],
+  limits,
+};
 log('adapter', JSON.stringify(report.adapter, null, 1));
 
 // Correctness on this adapter: matmul and conv2d against float64 host loops.
 {
   const [M, K, N] = [65, 300, 129];
-  const a = T.randn([M, K], { seed: 1 }), b = T.randn([N, K], { seed: 2 });
+  const a = T.randn([M, K], { seed: 1 }),
+    b = T.randn([N, K], { seed: 2 });
   const c = T.matmul(a, b, { transB: true });
   const [ha, hb, hc] = await Promise.all([a.toArray(), b.toArray(), c.toArray()]);
-  let num = 0, den = 0;
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) { let s = 0; for (let k = 0; k < K; k++) s += ha[i * K + k] * hb[j * K + k]; num += (s - hc[i * N + j]) ** 2; den += s * s; }
-  const x = T.randn([2, 5, 13, 17], { seed: 3 }), w = T.randn([7, 5, 3, 3], { seed: 4 });
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += ha[i * K + k] * hb[j * K + k];
+      num += (s - hc[i * N + j]) ** 2;
+      den += s * s;
+    }
+  const x = T.randn([2, 5, 13, 17], { seed: 3 }),
+    w = T.randn([7, 5, 3, 3], { seed: 4 });
   const y = T.conv2d(x, w, null, { stride: 2, padding: 1 });
   const [hx, hw, hy] = await Promise.all([x.toArray(), w.toArray(), y.toArray()]);
   const [OH, OW] = [y.shape[2], y.shape[3]];
-  let cn = 0, cd = 0;
-  for (let n = 0; n < 2; n++) for (let o = 0; o < 7; o++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    let s = 0;
-    for (let c2 = 0; c2 < 5; c2++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
-      const ih = oh * 2 - 1 + kh, iw = ow * 2 - 1 + kw;
-      if (ih >= 0 && ih < 13 && iw >= 0 && iw < 17) s += hx[((n * 5 + c2) * 13 + ih) * 17 + iw] * hw[((o * 5 + c2) * 3 + kh) * 3 + kw];
-    }
-    const v = hy[((n * 7 + o) * OH + oh) * OW + ow]; cn += (s - v) ** 2; cd += s * s;
-  }
+  let cn = 0,
+    cd = 0;
+  for (let n = 0; n < 2; n++)
+    for (let o = 0; o < 7; o++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let s = 0;
+          for (let c2 = 0; c2 < 5; c2++)
+            for (let kh = 0; kh < 3; kh++)
+              for (let kw = 0; kw < 3; kw++) {
+                const ih = oh * 2 - 1 + kh,
+                  iw = ow * 2 - 1 + kw;
+                if (ih >= 0 && ih < 13 && iw >= 0 && iw < 17) s += hx[((n * 5 + c2) * 13 + ih) * 17 + iw] * hw[((o * 5 + c2) * 3 + kh) * 3 + kw];
+              }
+          const v = hy[((n * 7 + o) * OH + oh) * OW + ow];
+          cn += (s - v) ** 2;
+          cd += s * s;
+        }
   report.correctness = { matmulRelErr: Math.sqrt(num / den), conv2dRelErr: Math.sqrt(cn / cd) };
   log('correctness', report.correctness);
 }
 
 const matmul: Record<string, number> = {};
 for (const n of [256, 512, 1024, 2048, 4096]) {
-  const a = T.randn([n, n], { seed: 1 }), b = T.randn([n, n], { seed: 2 });
+  const a = T.randn([n, n], { seed: 1 }),
+    b = T.randn([n, n], { seed: 2 });
   const ms = await time(() => T.matmul(a, b), n <= 1024 ? 20 : 5);
   matmul[n] = (2 * n ** 3) / ms / 1e6;
   log(`matmul ${n}: ${matmul[n].toFixed(0)} GFLOP/s`);
-  a.dispose(); b.dispose();
+  a.dispose();
+  b.dispose();
 }
 report.matmul = matmul;
 
@@ -75,7 +115,8 @@ const convLayers = [
 ];
 const conv: Record<string, Record<string, number>> = {};
 for (const L of convLayers) {
-  const x = T.randn([L.n, L.c, L.h, L.h], { seed: 1 }), w = T.randn([L.o, L.c, 3, 3], { seed: 2 });
+  const x = T.randn([L.n, L.c, L.h, L.h], { seed: 1 }),
+    w = T.randn([L.o, L.c, 3, 3], { seed: 2 });
   const dy = T.randn([L.n, L.o, L.h, L.h], { seed: 3 });
   const flops = 2 * L.n * L.o * L.c * 9 * L.h * L.h;
   const opts = { padding: 1 };
@@ -87,13 +128,22 @@ for (const L of convLayers) {
     const f = await time(() => T.conv2d(x, w, null, opts), 5);
     const bi = await time(() => T.conv2dBackwardInput(dy, w, x.shape, opts), 5);
     const bw = await time(() => T.conv2dBackwardWeight(dy, x, w.shape, opts), 5);
-    Object.assign(conv[L.name], { [`forward/${path}`]: flops / f / 1e6, [`backwardInput/${path}`]: flops / bi / 1e6, [`backwardWeight/${path}`]: flops / bw / 1e6 });
+    Object.assign(conv[L.name], {
+      [`forward/${path}`]: flops / f / 1e6,
+      [`backwardInput/${path}`]: flops / bi / 1e6,
+      [`backwardWeight/${path}`]: flops / bw / 1e6,
+    });
     T.resetConvTiles();
   }
   conv[L.name].forward = conv[L.name]['forward/implicitGemm'];
   conv[L.name].backwardInput = conv[L.name]['backwardInput/implicitGemm'];
   conv[L.name].backwardWeight = conv[L.name]['backwardWeight/implicitGemm'];
-  log(`conv ${L.name}: ${Object.entries(conv[L.name]).filter(([k]) => k.includes('/')).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} GFLOP/s`);
+  log(
+    `conv ${L.name}: ${Object.entries(conv[L.name])
+      .filter(([k]) => k.includes('/'))
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(', ')} GFLOP/s`,
+  );
   for (const t of [x, w, dy]) t.dispose();
 }
 report.conv = conv;
@@ -105,8 +155,15 @@ report.conv = conv;
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   const x = T.randn([16, 3, 224, 224], { seed: 5 });
   const y = T.randint(0, 1000, [16], { seed: 6 });
-  const step = () => { const l = crossEntropy(model.forward(x), y); l.backward(); opt.step(); opt.zeroGrad(); l.dispose(); };
-  step(); await T.sync();
+  const step = () => {
+    const l = crossEntropy(model.forward(x), y);
+    l.backward();
+    opt.step();
+    opt.zeroGrad();
+    l.dispose();
+  };
+  step();
+  await T.sync();
   const t0 = performance.now();
   for (let i = 0; i < 5; i++) step();
   await T.sync();
@@ -150,10 +207,14 @@ try {
   const torch = JSON.parse(execFileSync('python3', ['-c', py], { encoding: 'utf8', timeout: 300_000 }));
   report.torch = torch;
   log(`PyTorch ${torch.torch} on ${torch.device}`);
-  for (const n of Object.keys(matmul)) log(`matmul ${n}: CXR ${matmul[n].toFixed(0)} vs torch ${torch.matmul[n].toFixed(0)} GFLOP/s (${(matmul[n] / torch.matmul[n]).toFixed(3)}x)`);
-  for (const name of Object.keys(conv)) for (const k of ['forward', 'backwardInput', 'backwardWeight']) {
-    log(`conv ${name} ${k}: CXR ${conv[name][k].toFixed(0)} vs torch ${torch.conv[name][k].toFixed(0)} (${(conv[name][k] / torch.conv[name][k]).toFixed(3)}x)`);
-  }
+  for (const n of Object.keys(matmul))
+    log(`matmul ${n}: CXR ${matmul[n].toFixed(0)} vs torch ${torch.matmul[n].toFixed(0)} GFLOP/s (${(matmul[n] / torch.matmul[n]).toFixed(3)}x)`);
+  for (const name of Object.keys(conv))
+    for (const k of ['forward', 'backwardInput', 'backwardWeight']) {
+      log(
+        `conv ${name} ${k}: CXR ${conv[name][k].toFixed(0)} vs torch ${torch.conv[name][k].toFixed(0)} (${(conv[name][k] / torch.conv[name][k]).toFixed(3)}x)`,
+      );
+    }
   log(`resnet18 step: CXR ${(report.resnet18TrainStepMs as number).toFixed(1)} ms vs torch ${torch.resnet18TrainStepMs.toFixed(1)} ms`);
 } catch (e) {
   report.torchError = String((e as Error).message).slice(0, 2000);

@@ -26,7 +26,12 @@ export async function benchLoader(opts: { images?: number; size?: number; batchS
     const workers = availableParallelism();
     // the training configuration: the cache shrink uses PIL's reducing_gap 2 (see CacheConfig)
     const reducingGap = opts.exactShrink ? undefined : 2;
-    const dl = new DataLoader(all, { batchSize: opts.batchSize ?? 32, transforms: trainTransforms({ size: 224 }), workers, cache: { dir: path.join(dir, 'cache'), size: 256, reducingGap } });
+    const dl = new DataLoader(all, {
+      batchSize: opts.batchSize ?? 32,
+      transforms: trainTransforms({ size: 224 }),
+      workers,
+      cache: { dir: path.join(dir, 'cache'), size: 256, reducingGap },
+    });
     // the same decode + augmentation straight from the files, no cache involved at all
     const direct = new DataLoader(all, { batchSize: opts.batchSize ?? 32, transforms: trainTransforms({ size: 224 }), workers, cache: false });
     const epoch = async (e: number, loader = dl): Promise<number> => {

@@ -29,7 +29,18 @@ const only = new Set(args.flatMap((a, i) => (args[i - 1] === '--only' ? a.split(
 const want = (s: string) => only.size === 0 || only.has(s);
 const quick = flag('--quick');
 
-interface Row { bench: string; shape: string; unit: string; cxr: number; ms: number; best?: number; cpuNorm?: number; torch?: number; ratio?: number; note?: string }
+interface Row {
+  bench: string;
+  shape: string;
+  unit: string;
+  cxr: number;
+  ms: number;
+  best?: number;
+  cpuNorm?: number;
+  torch?: number;
+  ratio?: number;
+  note?: string;
+}
 
 /**
  * CPU seconds used by this process's threads other than the main JS thread (on a CPU adapter:
@@ -51,11 +62,18 @@ function workerCpuSeconds(): number | null {
   }
 }
 
-interface Timing { median: number; best: number; cpuPerRun: number | null }
+interface Timing {
+  median: number;
+  best: number;
+  cpuPerRun: number | null;
+}
 
 /** Median and best of `reps` timed runs of `fn` (each ends with a GPU sync), after `warmup` untimed runs. */
 async function timeIt(fn: () => Tensor, reps: number, warmup = 1, minMs = 0): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) { fn().dispose(); await sync(); }
+  for (let i = 0; i < warmup; i++) {
+    fn().dispose();
+    await sync();
+  }
   const times: number[] = [];
   const start = performance.now();
   const cpu0 = workerCpuSeconds();
@@ -72,7 +90,14 @@ async function timeIt(fn: () => Tensor, reps: number, warmup = 1, minMs = 0): Pr
   return { median: times[Math.floor(times.length / 2)], best: times[0], cpuPerRun: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / times.length };
 }
 
-interface MatmulCase { name: string; M: number; N: number; K: number; batch?: number; transB?: boolean }
+interface MatmulCase {
+  name: string;
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  transB?: boolean;
+}
 
 async function benchMatmul(c: MatmulCase, reps: number): Promise<{ gflops: number; best: number; cpuNorm: number | null; ms: number }> {
   const a = rand([c.M, c.K], { seed: 1, low: -1, high: 1 });
@@ -139,8 +164,14 @@ async function child(): Promise<void> {
 }
 
 function childRun(n: number, priority: 'on' | 'off'): { gflops: number; best: number; ms: number } | null {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child-matmul', String(n), '--priority', priority], { encoding: 'utf8', timeout: 5 * 60_000 });
-  if (r.status !== 0) { console.warn(`priority child (${priority}) failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`); return null; }
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child-matmul', String(n), '--priority', priority], {
+    encoding: 'utf8',
+    timeout: 5 * 60_000,
+  });
+  if (r.status !== 0) {
+    console.warn(`priority child (${priority}) failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    return null;
+  }
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
@@ -168,9 +199,11 @@ async function main(): Promise<void> {
   console.log(`adapter: ${adapter}`);
   const load0 = loadavg()[0];
   console.log(`host: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${load0.toFixed(2)} at start (other processes skew CPU-adapter figures)`);
-  console.log(`limits: maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize}, maxBufferSize ${l.maxBufferSize}, ` +
-    `maxStorageBuffersPerShaderStage ${l.maxStorageBuffersPerShaderStage}, maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}, ` +
-    `maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}, features ${[...g.device.features].join(' ')}`);
+  console.log(
+    `limits: maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize}, maxBufferSize ${l.maxBufferSize}, ` +
+      `maxStorageBuffersPerShaderStage ${l.maxStorageBuffersPerShaderStage}, maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}, ` +
+      `maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}, features ${[...g.device.features].join(' ')}`,
+  );
   const rows: Row[] = [];
   const extra: Record<string, unknown> = {};
   const torchCases: object[] = [];
@@ -178,13 +211,17 @@ async function main(): Promise<void> {
   if (want('matmul')) {
     const tune = await autotuneMatmul();
     extra.autotune = tune;
-    console.log(`  matmul autotune at ${tune.size}³: ${tune.timings.map((t) => `${describe(t.config)} ${t.ms.toFixed(1)} ms`).join(', ')} → ${describe(tune.best)}`);
+    console.log(
+      `  matmul autotune at ${tune.size}³: ${tune.timings.map((t) => `${describe(t.config)} ${t.ms.toFixed(1)} ms`).join(', ')} → ${describe(tune.best)}`,
+    );
     for (const c of matmulCases()) {
       const flops = 2 * c.M * c.N * c.K;
       const reps = quick ? 2 : flops > 2e10 ? 3 : 5;
       const r = await benchMatmul(c, reps);
       rows.push({ bench: 'matmul', shape: c.name, unit: 'GFLOP/s', cxr: r.gflops, best: r.best, cpuNorm: r.cpuNorm ?? undefined, ms: r.ms });
-      console.log(`  matmul ${c.name}: ${r.gflops.toFixed(2)} GFLOP/s median, ${r.best.toFixed(2)} best (${r.ms.toFixed(1)} ms)${r.cpuNorm ? `, ${r.cpuNorm.toFixed(1)} per ${cpus().length} cores of driver CPU time` : ''}`);
+      console.log(
+        `  matmul ${c.name}: ${r.gflops.toFixed(2)} GFLOP/s median, ${r.best.toFixed(2)} best (${r.ms.toFixed(1)} ms)${r.cpuNorm ? `, ${r.cpuNorm.toFixed(1)} per ${cpus().length} cores of driver CPU time` : ''}`,
+      );
       torchCases.push({ kind: 'matmul', ...c, reps });
     }
     extra.matmulConfig = getMatmulTiles();
@@ -197,7 +234,8 @@ async function main(): Promise<void> {
       const t = await timeIt(() => add(a, b), quick ? 3 : 7, 1, 500);
       const ms = t.median;
       const gbs = (12 * n) / ms / 1e6;
-      a.dispose(); b.dispose();
+      a.dispose();
+      b.dispose();
       const name = `add ${n >= 1 << 20 ? `${n >> 20}M` : `${n >> 10}K`}`;
       rows.push({ bench: 'elementwise', shape: name, unit: 'GB/s', cxr: gbs, best: (12 * n) / t.best / 1e6, ms });
       console.log(`  ${name}: ${gbs.toFixed(2)} GB/s (${ms.toFixed(2)} ms)`);
@@ -213,7 +251,10 @@ async function main(): Promise<void> {
       console.log(`PyTorch ${t.torch} (BLAS_INFO=${t.blas}, 2 threads)`);
       for (const r of rows) {
         const m = t.results.find((x) => x.name === r.shape);
-        if (m) { r.torch = m.rate; r.ratio = r.cxr / m.rate; }
+        if (m) {
+          r.torch = m.rate;
+          r.ratio = r.cxr / m.rate;
+        }
       }
     }
   }
@@ -225,34 +266,70 @@ async function main(): Promise<void> {
     // Alternate the two settings (two rounds) so a change in the machine's load hits both alike.
     const runs = { off: [] as NonNullable<ReturnType<typeof childRun>>[], on: [] as NonNullable<ReturnType<typeof childRun>>[] };
     for (let round = 0; round < (quick ? 1 : 2); round++) {
-      for (const p of ['off', 'on'] as const) { const r = childRun(n, p); if (r) runs[p].push(r); }
+      for (const p of ['off', 'on'] as const) {
+        const r = childRun(n, p);
+        if (r) runs[p].push(r);
+      }
     }
-    const avg = (xs: NonNullable<ReturnType<typeof childRun>>[]) => (xs.length === 0 ? null : {
-      gflops: xs.reduce((q, x) => q + x.gflops, 0) / xs.length, best: Math.max(...xs.map((x) => x.best)), ms: xs.reduce((q, x) => q + x.ms, 0) / xs.length,
-    });
+    const avg = (xs: NonNullable<ReturnType<typeof childRun>>[]) =>
+      xs.length === 0
+        ? null
+        : {
+            gflops: xs.reduce((q, x) => q + x.gflops, 0) / xs.length,
+            best: Math.max(...xs.map((x) => x.best)),
+            ms: xs.reduce((q, x) => q + x.ms, 0) / xs.length,
+          };
     const off = avg(runs.off);
     const on = avg(runs.on);
     if (off && on) {
       rows.push({ bench: 'priority', shape: `matmul ${n}³, normal priority`, unit: 'GFLOP/s', cxr: off.gflops, best: off.best, ms: off.ms });
-      rows.push({ bench: 'priority', shape: `matmul ${n}³, main thread nice 19`, unit: 'GFLOP/s', cxr: on.gflops, best: on.best, ms: on.ms, note: `${((on.gflops / off.gflops - 1) * 100).toFixed(0)}% vs normal (median)` });
+      rows.push({
+        bench: 'priority',
+        shape: `matmul ${n}³, main thread nice 19`,
+        unit: 'GFLOP/s',
+        cxr: on.gflops,
+        best: on.best,
+        ms: on.ms,
+        note: `${((on.gflops / off.gflops - 1) * 100).toFixed(0)}% vs normal (median)`,
+      });
       extra.priority = { n, off, on, runs };
     }
     await getDevice();
   }
 
-  for (const [key, file, fn] of [['conv', 'conv.ts', 'benchConv'], ['loader', 'loader.ts', 'benchLoader'], ['step', 'step-vs-torch.ts', 'benchStepVsTorch']] as const) {
+  for (const [key, file, fn] of [
+    ['conv', 'conv.ts', 'benchConv'],
+    ['loader', 'loader.ts', 'benchLoader'],
+    ['step', 'step-vs-torch.ts', 'benchStepVsTorch'],
+  ] as const) {
     if (!want(key)) continue;
     const path = join(here, file);
-    if (!existsSync(path)) { console.log(`(${key}: ${file} not present yet, skipped)`); continue; }
+    if (!existsSync(path)) {
+      console.log(`(${key}: ${file} not present yet, skipped)`);
+      continue;
+    }
     const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     const f = mod[fn];
-    if (typeof f !== 'function') { console.log(`(${key}: ${file} has no ${fn}(), skipped)`); continue; }
+    if (typeof f !== 'function') {
+      console.log(`(${key}: ${file} has no ${fn}(), skipped)`);
+      continue;
+    }
     const res = await (f as (o: { quick: boolean; models?: string[] }) => Promise<unknown>)({ quick, models: value('--step-models')?.split(',') });
     extra[key] = res;
     if (!Array.isArray(res) && res && typeof res === 'object') console.log(`  ${key}: ${JSON.stringify(res)}`);
     if (Array.isArray(res)) {
       for (const r of res as Partial<Row>[]) {
-        if (typeof r?.cxr === 'number') rows.push({ bench: key, shape: String(r.shape ?? ''), unit: String(r.unit ?? ''), cxr: r.cxr, ms: r.ms ?? 0, torch: r.torch, ratio: r.ratio ?? (r.torch ? r.cxr / r.torch : undefined), note: r.note });
+        if (typeof r?.cxr === 'number')
+          rows.push({
+            bench: key,
+            shape: String(r.shape ?? ''),
+            unit: String(r.unit ?? ''),
+            cxr: r.cxr,
+            ms: r.ms ?? 0,
+            torch: r.torch,
+            ratio: r.ratio ?? (r.torch ? r.cxr / r.torch : undefined),
+            note: r.note,
+          });
       }
     }
   }
@@ -261,21 +338,46 @@ async function main(): Promise<void> {
   table(rows);
   console.log(`load average at end: ${loadavg()[0].toFixed(2)}`);
   const date = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-  const slug = adapter.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  const slug = adapter
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
   const dir = join(here, '..', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${date}-${slug}.json`);
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), adapter, quick, cpus: cpus().length, loadAverage: { start: load0, end: loadavg()[0] }, limits: Object.fromEntries(Object.entries({
-    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize,
-    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-  })), features: [...g.device.features], rows, ...extra }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        adapter,
+        quick,
+        cpus: cpus().length,
+        loadAverage: { start: load0, end: loadavg()[0] },
+        limits: Object.fromEntries(
+          Object.entries({
+            maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+            maxBufferSize: l.maxBufferSize,
+            maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+            maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+            maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+          }),
+        ),
+        features: [...g.device.features],
+        rows,
+        ...extra,
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`\nwrote ${file}`);
   await destroyDevice();
 }
 
 main().catch(async (e) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   await destroyDevice().catch(() => {});
   process.exit(1);
 });

@@ -15,7 +15,10 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 
 const args = process.argv.slice(2);
-const val = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+const val = (n: string) => {
+  const i = args.indexOf(n);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const cacheRoot = args.includes('--warm-cache') ? null : mkdtempSync(join(tmpdir(), 'cxr-startup-cache-'));
 if (cacheRoot) process.env.CXR_CACHE = cacheRoot;
 
@@ -36,10 +39,17 @@ if (!dataDir) {
   dataDir = synthDir;
 }
 const config = {
-  ...defaultTrainConfig, data: dataDir, epochs: Number(val('--epochs') ?? 3), arch: val('--arch') ?? defaultTrainConfig.arch,
+  ...defaultTrainConfig,
+  data: dataDir,
+  epochs: Number(val('--epochs') ?? 3),
+  arch: val('--arch') ?? defaultTrainConfig.arch,
   imageSize: Number(val('--image-size') ?? defaultTrainConfig.imageSize),
 };
-const folder = await openDataset(config, () => {}, (m: string) => console.warn(m));
+const folder = await openDataset(
+  config,
+  () => {},
+  (m: string) => console.warn(m),
+);
 const loaders = makeLoaders(folder, config);
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
@@ -61,7 +71,8 @@ cache.get = (s: string, l: string) => {
     compiles++;
     const f = l.split(' ')[0];
     const e = byFamily.get(f) ?? { n: 0, ms: 0 };
-    e.n++; e.ms += ms;
+    e.n++;
+    e.ms += ms;
     byFamily.set(f, e);
   }
   return p;
@@ -69,7 +80,9 @@ cache.get = (s: string, l: string) => {
 
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
-console.log(`adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; load ${loadavg()[0].toFixed(1)}`);
+console.log(
+  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; load ${loadavg()[0].toFixed(1)}`,
+);
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {
   const c0 = compileMs;
@@ -99,16 +112,32 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
   await predictAll(model, loaders.val, config.loss, 0);
   const valMs = performance.now() - v0;
   const row = {
-    epoch: epoch + 1, totalS: (performance.now() - t0) / 1000, loaderWaitS: waitMs / 1000, stepsS: stepMs / 1000, steps,
-    stepCompileS: stepCompileMs / 1000, valS: valMs / 1000, valCompileS: (compileMs - cv) / 1000, compiles: compiles - n0, compileS: (compileMs - c0) / 1000,
+    epoch: epoch + 1,
+    totalS: (performance.now() - t0) / 1000,
+    loaderWaitS: waitMs / 1000,
+    stepsS: stepMs / 1000,
+    steps,
+    stepCompileS: stepCompileMs / 1000,
+    valS: valMs / 1000,
+    valCompileS: (compileMs - cv) / 1000,
+    compiles: compiles - n0,
+    compileS: (compileMs - c0) / 1000,
     load: loadavg()[0],
   };
   rows.push(row);
-  console.log(`epoch ${row.epoch}: ${row.totalS.toFixed(1)} s = loader wait ${row.loaderWaitS.toFixed(1)} + ${steps} steps ${row.stepsS.toFixed(1)} (of which compiling ${row.stepCompileS.toFixed(1)}) + validation ${row.valS.toFixed(1)} (compiling ${row.valCompileS.toFixed(1)}); ${row.compiles} pipelines compiled; load ${row.load.toFixed(1)}`);
+  console.log(
+    `epoch ${row.epoch}: ${row.totalS.toFixed(1)} s = loader wait ${row.loaderWaitS.toFixed(1)} + ${steps} steps ${row.stepsS.toFixed(1)} (of which compiling ${row.stepCompileS.toFixed(1)}) + validation ${row.valS.toFixed(1)} (compiling ${row.valCompileS.toFixed(1)}); ${row.compiles} pipelines compiled; load ${row.load.toFixed(1)}`,
+  );
 }
 const later = rows.slice(1).map((r) => r.totalS);
 if (later.length) console.log(`first epoch / mean of later epochs: ${(rows[0].totalS / (later.reduce((a, b) => a + b, 0) / later.length)).toFixed(2)}x`);
-console.log(`compilation by kernel family: ${[...byFamily.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12).map(([f, e]) => `${f} ${e.n}x ${(e.ms / 1000).toFixed(1)} s`).join(', ')}`);
+console.log(
+  `compilation by kernel family: ${[...byFamily.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, 12)
+    .map(([f, e]) => `${f} ${e.n}x ${(e.ms / 1000).toFixed(1)} s`)
+    .join(', ')}`,
+);
 if (args.includes('--json')) console.log(JSON.stringify(rows));
 model.parameters().forEach((p) => p.dispose());
 await T.destroyDevice();

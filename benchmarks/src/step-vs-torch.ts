@@ -21,7 +21,13 @@ import { fileURLToPath } from 'node:url';
 import { destroyDevice, getDevice, hasDevice, sync } from '@cxr/tensor';
 import { trainStepRunner } from './step.ts';
 
-export interface StepCase { arch: string; size: number; batch: number; warmup: number; steps: number }
+export interface StepCase {
+  arch: string;
+  size: number;
+  batch: number;
+  warmup: number;
+  steps: number;
+}
 
 export const stepCases = (quick: boolean): Record<string, StepCase> => ({
   resnet18: { arch: 'resnet18', size: 64, batch: 16, warmup: 2, steps: quick ? 3 : 6 },
@@ -29,11 +35,20 @@ export const stepCases = (quick: boolean): Record<string, StepCase> => ({
 });
 
 export interface StepVsTorchRow {
-  bench: 'step'; shape: string; unit: 'ms'; cxr: number; ms: number; best: number; torch?: number; ratio?: number; note?: string;
+  bench: 'step';
+  shape: string;
+  unit: 'ms';
+  cxr: number;
+  ms: number;
+  best: number;
+  torch?: number;
+  ratio?: number;
+  note?: string;
   /** Per round: wall-clock ms per step, and CPU ms per step (CXR: driver threads; PyTorch: process). */
   rounds: { cxr: number[]; cxrCpu: number[]; torch: number[] | null; torchCpu: number[] | null; load: number }[];
   /** Median CPU ms per step divided by the core count: the step on otherwise idle cores, roughly. */
-  cxrIdleEstimate: number; torchIdleEstimate?: number;
+  cxrIdleEstimate: number;
+  torchIdleEstimate?: number;
 }
 
 function median(xs: number[]): number {
@@ -74,7 +89,15 @@ info["cpuMs"] = cpu
 print(json.dumps(info))
 `;
 
-export interface TorchInfo { torch: string; threads: number; blas: string; mkldnn: boolean; onednn: string; ms: number[]; cpuMs: number[] }
+export interface TorchInfo {
+  torch: string;
+  threads: number;
+  blas: string;
+  mkldnn: boolean;
+  onednn: string;
+  ms: number[];
+  cpuMs: number[];
+}
 
 /**
  * CPU seconds of this process's threads other than the main JS thread: on a CPU adapter, the
@@ -89,7 +112,9 @@ function workerCpuSeconds(): number {
       const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
       total += (Number(f[11]) + Number(f[12])) / 100;
-    } catch { /* thread exited */ }
+    } catch {
+      /* thread exited */
+    }
   }
   return total;
 }
@@ -125,7 +150,9 @@ async function cxrSteps(c: StepCase): Promise<{ ms: number[]; cpuMs: number[] }>
   }
 }
 
-export async function benchStepVsTorch(options: { quick?: boolean; models?: string[]; rounds?: number; torchPassive?: boolean; log?: (m: string) => void } = {}): Promise<StepVsTorchRow[]> {
+export async function benchStepVsTorch(
+  options: { quick?: boolean; models?: string[]; rounds?: number; torchPassive?: boolean; log?: (m: string) => void } = {},
+): Promise<StepVsTorchRow[]> {
   const log = options.log ?? ((m: string) => console.log(m));
   const quick = !!options.quick;
   const all = stepCases(quick);
@@ -147,9 +174,12 @@ export async function benchStepVsTorch(options: { quick?: boolean; models?: stri
       const torch = 'error' in t ? null : t.ms;
       const torchCpu = 'error' in t ? null : t.cpuMs;
       if ('error' in t) log(`  step ${name}: PyTorch skipped: ${t.error}`);
-      else torchDesc = `PyTorch ${t.torch}, ${t.threads} threads${options.torchPassive ? ', OMP_WAIT_POLICY=PASSIVE' : ''}, BLAS_INFO=${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
+      else
+        torchDesc = `PyTorch ${t.torch}, ${t.threads} threads${options.torchPassive ? ', OMP_WAIT_POLICY=PASSIVE' : ''}, BLAS_INFO=${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
       rs.push({ cxr, cxrCpu, torch, torchCpu, load });
-      log(`  step ${name} round ${r + 1}: CXR ${median(cxr).toFixed(0)} ms (CPU ${median(cxrCpu).toFixed(0)})${torch ? `, PyTorch ${median(torch).toFixed(0)} ms (CPU ${median(torchCpu!).toFixed(0)}): ${(median(cxr) / median(torch)).toFixed(2)}x wall, ${(median(cxrCpu) / median(torchCpu!)).toFixed(2)}x CPU` : ''}, load ${load.toFixed(1)}`);
+      log(
+        `  step ${name} round ${r + 1}: CXR ${median(cxr).toFixed(0)} ms (CPU ${median(cxrCpu).toFixed(0)})${torch ? `, PyTorch ${median(torch).toFixed(0)} ms (CPU ${median(torchCpu!).toFixed(0)}): ${(median(cxr) / median(torch)).toFixed(2)}x wall, ${(median(cxrCpu) / median(torchCpu!)).toFixed(2)}x CPU` : ''}, load ${load.toFixed(1)}`,
+      );
     }
     const cxrAll = rs.flatMap((x) => x.cxr);
     const torchAll = rs.flatMap((x) => x.torch ?? []);
@@ -161,9 +191,16 @@ export async function benchStepVsTorch(options: { quick?: boolean; models?: stri
     const torchCpuAll = rs.flatMap((x) => x.torchCpu ?? []);
     const torchIdleEstimate = torchCpuAll.length ? median(torchCpuAll) / Math.min(cores, 2) : undefined;
     rows.push({
-      cxrIdleEstimate, torchIdleEstimate,
-      bench: 'step', shape: `${c.arch} ${c.size}px b${c.batch} Adam`, unit: 'ms', cxr: cxrMed, ms: cxrMed, best: Math.min(...cxrAll),
-      torch: torchMed, ratio: torchMed ? cxrMed / torchMed : undefined,
+      cxrIdleEstimate,
+      torchIdleEstimate,
+      bench: 'step',
+      shape: `${c.arch} ${c.size}px b${c.batch} Adam`,
+      unit: 'ms',
+      cxr: cxrMed,
+      ms: cxrMed,
+      best: Math.min(...cxrAll),
+      torch: torchMed,
+      ratio: torchMed ? cxrMed / torchMed : undefined,
       note: torchMed
         ? `CXR takes ${(cxrMed / torchMed).toFixed(2)}x PyTorch's time (rounds: ${perRound.join(', ')}); CPU time per step / cores: ${cxrIdleEstimate.toFixed(0)} vs ${torchIdleEstimate!.toFixed(0)} ms (${(cxrIdleEstimate / torchIdleEstimate!).toFixed(2)}x)`
         : 'PyTorch not measured',
@@ -177,9 +214,15 @@ export async function benchStepVsTorch(options: { quick?: boolean; models?: stri
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
-  const val = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  const val = (n: string) => {
+    const i = args.indexOf(n);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const rows = await benchStepVsTorch({
-    quick: args.includes('--quick'), models: val('--models')?.split(','), rounds: val('--rounds') ? Number(val('--rounds')) : undefined, torchPassive: args.includes('--torch-passive'),
+    quick: args.includes('--quick'),
+    models: val('--models')?.split(','),
+    rounds: val('--rounds') ? Number(val('--rounds')) : undefined,
+    torchPassive: args.includes('--torch-passive'),
   });
   for (const r of rows) console.log(`${r.shape}: CXR ${r.cxr.toFixed(0)} ms, PyTorch ${r.torch?.toFixed(0) ?? '-'} ms: ${r.note}`);
   if (args.includes('--json')) console.log(JSON.stringify(rows));

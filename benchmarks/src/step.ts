@@ -21,7 +21,13 @@ import { destroyDevice, getDevice, gpu, hasDevice, memoryStats, rand, sync } fro
 import { crossEntropy, detach, Adam, type Module } from '@cxr/nn';
 import { createModel } from '@cxr/models';
 
-interface Captured { label: string; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; wg: readonly [number, number, number]; uniform: { offset: number; data: Uint8Array } | null }
+interface Captured {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  wg: readonly [number, number, number];
+  uniform: { offset: number; data: Uint8Array } | null;
+}
 
 export interface StepBench {
   config: string;
@@ -80,12 +86,15 @@ export function trainStepRunner(options: { arch?: string; batch?: number; size?:
     opt.zeroGrad();
     const pred = T.argmax(kept, 1);
     await Promise.all([l.item(), pred.toInt32Array()]);
-    l.dispose(); kept.dispose(); pred.dispose();
+    l.dispose();
+    kept.dispose();
+    pred.dispose();
   };
   const dispose = () => {
     model.parameters().forEach((p) => p.dispose());
     opt.dispose();
-    x.dispose(); y.dispose();
+    x.dispose();
+    y.dispose();
   };
   return { config: `${arch} ${size}px batch ${batch} ${classes} classes, Adam, cross-entropy (synthetic tensors)`, model, opt, x, y, step, dispose };
 }
@@ -94,7 +103,9 @@ export function trainStepRunner(options: { arch?: string; batch?: number; size?:
  * `byShape`: group the replayed dispatches by their whole label (kernel and tensor shapes), so
  * each conv layer's passes show separately, instead of by kernel family.
  */
-export async function benchStep(options: { quick?: boolean; batch?: number; size?: number; classes?: number; byShape?: boolean; log?: (m: string) => void } = {}): Promise<StepBench> {
+export async function benchStep(
+  options: { quick?: boolean; batch?: number; size?: number; classes?: number; byShape?: boolean; log?: (m: string) => void } = {},
+): Promise<StepBench> {
   const log = options.log ?? (() => {});
   const steps = options.quick ? 3 : 6;
   const ownDevice = !hasDevice();
@@ -128,14 +139,21 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     const ms = performance.now() - t0;
     const b = memoryStats();
     const e = (phaseRuns[name] ??= { ms: [], d: 0, s: 0 });
-    e.ms.push(ms); e.d = b.dispatches - a.dispatches; e.s = b.submits - a.submits;
+    e.ms.push(ms);
+    e.d = b.dispatches - a.dispatches;
+    e.s = b.submits - a.submits;
   };
   for (let i = 0; i < steps; i++) {
     let logits: T.Tensor | null = null;
     let kept: T.Tensor | null = null;
     let l: T.Tensor | null = null;
-    await phase('forward', () => { logits = model.forward(x); kept = detach(logits); });
-    await phase('loss', () => { l = crossEntropy(logits!, y); });
+    await phase('forward', () => {
+      logits = model.forward(x);
+      kept = detach(logits);
+    });
+    await phase('loss', () => {
+      l = crossEntropy(logits!, y);
+    });
     await phase('backward', () => l!.backward());
     await phase('optimizer.step', () => opt.step());
     await phase('zeroGrad', () => opt.zeroGrad());
@@ -144,7 +162,8 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
       await Promise.all([l!.item(), pred.toInt32Array()]);
       pred.dispose();
     });
-    l!.dispose(); kept!.dispose();
+    l!.dispose();
+    kept!.dispose();
   }
   const phases = Object.entries(phaseRuns).map(([p, r]) => ({ phase: p, ms: median(r.ms), dispatches: r.d, submits: r.s }));
 
@@ -164,11 +183,23 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     return r;
   };
   batcher.dispatch = function (this: typeof batcher, p, b, w) {
-    captured.push({ label: (b as unknown as { label?: string }).label || (p as unknown as { label?: string }).label || '', pipeline: p, bindGroup: b, wg: w, uniform: pendingUniform });
+    captured.push({
+      label: (b as unknown as { label?: string }).label || (p as unknown as { label?: string }).label || '',
+      pipeline: p,
+      bindGroup: b,
+      wg: w,
+      uniform: pendingUniform,
+    });
     pendingUniform = null;
     origDispatch.call(this, p, b, w);
   };
-  try { await cliStep(); await sync(); } finally { batcher.dispatch = origDispatch; batcher.uniforms = origUniforms; }
+  try {
+    await cliStep();
+    await sync();
+  } finally {
+    batcher.dispatch = origDispatch;
+    batcher.uniforms = origUniforms;
+  }
 
   const device = gpu().device;
   const reps = options.quick ? 3 : 5;
@@ -178,7 +209,11 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     if (c.uniform) device.queue.writeBuffer(batcher.arena, c.uniform.offset, c.uniform.data);
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    for (let r = 0; r < reps; r++) { pass.setPipeline(c.pipeline); pass.setBindGroup(0, c.bindGroup); pass.dispatchWorkgroups(...c.wg); }
+    for (let r = 0; r < reps; r++) {
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, c.bindGroup);
+      pass.dispatchWorkgroups(...c.wg);
+    }
     pass.end();
     const cb = enc.finish();
     const t0 = performance.now();
@@ -187,7 +222,8 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
     const ms = (performance.now() - t0) / reps;
     const f = options.byShape ? c.label : familyOf(c.label);
     const e = fam.get(f) ?? { n: 0, ms: 0 };
-    e.n++; e.ms += ms;
+    e.n++;
+    e.ms += ms;
     fam.set(f, e);
   }
   // An empty submit+wait, to subtract the per-replay submit cost.
@@ -201,29 +237,42 @@ export async function benchStep(options: { quick?: boolean; batch?: number; size
   const submitMs = median(empty);
   const stepMed = median(times);
   let kernelSumMs = 0;
-  const kernels = [...fam.entries()].map(([family, e]) => {
-    const ms = Math.max(0, e.ms - (e.n * submitMs) / reps);
-    kernelSumMs += ms;
-    return { family, dispatches: e.n, ms, share: ms / stepMed };
-  }).sort((a, b) => b.ms - a.ms);
+  const kernels = [...fam.entries()]
+    .map(([family, e]) => {
+      const ms = Math.max(0, e.ms - (e.n * submitMs) / reps);
+      kernelSumMs += ms;
+      return { family, dispatches: e.n, ms, share: ms / stepMed };
+    })
+    .sort((a, b) => b.ms - a.ms);
 
   runner.dispose();
   if (ownDevice) await destroyDevice();
   return {
     config: runner.config,
     stepMs: { median: stepMed, best: Math.min(...times), all: times },
-    dispatchesPerStep, submitsPerStep, phases, kernels, kernelSumMs, overheadMs: stepMed - kernelSumMs,
+    dispatchesPerStep,
+    submitsPerStep,
+    phases,
+    kernels,
+    kernelSumMs,
+    overheadMs: stepMed - kernelSumMs,
   };
 }
 
 export function formatStep(r: StepBench): string {
   const lines: string[] = [];
   lines.push(`${r.config}`);
-  lines.push(`step: median ${r.stepMs.median.toFixed(0)} ms (best ${r.stepMs.best.toFixed(0)}), ${r.dispatchesPerStep} dispatches, ${r.submitsPerStep} submits per step`);
+  lines.push(
+    `step: median ${r.stepMs.median.toFixed(0)} ms (best ${r.stepMs.best.toFixed(0)}), ${r.dispatchesPerStep} dispatches, ${r.submitsPerStep} submits per step`,
+  );
   lines.push('phase                          ms  dispatches  submits');
-  for (const p of r.phases) lines.push(`${p.phase.padEnd(28)} ${p.ms.toFixed(1).padStart(6)}  ${String(p.dispatches).padStart(10)}  ${String(p.submits).padStart(7)}`);
+  for (const p of r.phases)
+    lines.push(`${p.phase.padEnd(28)} ${p.ms.toFixed(1).padStart(6)}  ${String(p.dispatches).padStart(10)}  ${String(p.submits).padStart(7)}`);
   lines.push('kernel family (replayed alone)  ms  dispatches  share of step');
-  for (const k of r.kernels) lines.push(`${k.family.padEnd(k.family.length > 28 ? 90 : 28)} ${k.ms.toFixed(1).padStart(6)}  ${String(k.dispatches).padStart(10)}  ${(100 * k.share).toFixed(1).padStart(5)}%`);
+  for (const k of r.kernels)
+    lines.push(
+      `${k.family.padEnd(k.family.length > 28 ? 90 : 28)} ${k.ms.toFixed(1).padStart(6)}  ${String(k.dispatches).padStart(10)}  ${(100 * k.share).toFixed(1).padStart(5)}%`,
+    );
   lines.push(`kernels' own time ${r.kernelSumMs.toFixed(0)} ms; the rest of the step (recording, submits, waits, readbacks, JS) ${r.overheadMs.toFixed(0)} ms`);
   return lines.join('\n');
 }

@@ -16,7 +16,12 @@ let work: string;
 let project: string;
 
 function run(cmd: string, args: string[], cwd: string, timeout = 600_000): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, CXR_CACHE: join(work, 'cache'), npm_config_update_notifier: 'false' } });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, CXR_CACHE: join(work, 'cache'), npm_config_update_notifier: 'false' },
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
@@ -58,14 +63,19 @@ describe('packed @cxr packages installed with npm', () => {
       expect(manifest.license, pkg).toBe('Apache-2.0');
       expect(JSON.stringify(manifest.exports), pkg).not.toMatch(/(?<!\.d)\.ts"/);
       expect(existsSync(join(dir, 'src')), `${pkg} ships src/`).toBe(false);
-      expect(readdirSync(join(dir, 'dist')).some((f) => f.endsWith('.d.ts.map')), pkg).toBe(true);
+      expect(
+        readdirSync(join(dir, 'dist')).some((f) => f.endsWith('.d.ts.map')),
+        pkg,
+      ).toBe(true);
     }
     expect(existsSync(join(project, 'node_modules/tsx')), 'tsx was installed').toBe(false);
     expect(existsSync(join(project, 'node_modules/typescript')), 'typescript was installed').toBe(false);
   });
 
   it('type-check a TypeScript consumer against the shipped declarations', () => {
-    writeFileSync(join(project, 'consumer.ts'), `
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      `
 import { getDevice, tensor, matmul, type Tensor } from '@cxr/tensor';
 import { Linear, crossEntropy } from '@cxr/nn';
 import { createModel, openSafetensors, type HostTensor } from '@cxr/models';
@@ -80,8 +90,15 @@ export async function check(bytes: Uint8Array): Promise<[Tensor, Image, HostTens
 }
 // @ts-expect-error: the declarations are precise enough to reject a wrong argument
 tensor('not numbers');
-`);
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['@webgpu/types', 'node'] }, files: ['consumer.ts'] }));
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['@webgpu/types', 'node'] },
+        files: ['consumer.ts'],
+      }),
+    );
     run(join(root, 'node_modules/.bin/tsc'), ['-p', '.'], project);
   });
 
@@ -102,7 +119,9 @@ tensor('not numbers');
   });
 
   it('load batches through the compiled data-loader workers', () => {
-    writeFileSync(join(project, 'loader.mjs'), `
+    writeFileSync(
+      join(project, 'loader.mjs'),
+      `
 import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
 await synthesizeDataset({ out: 'synthetic', perClass: 6, size: 48 });
 const folder = await loadImageFolder('synthetic', { log: () => {} });
@@ -111,7 +130,8 @@ let n = 0;
 for await (const b of loader) n += b.labels.length;
 await loader.close();
 console.log('samples', n, 'of', folder.split('train').samples.length);
-`);
+`,
+    );
     const m = /samples (\d+) of (\d+)/.exec(run('node', ['loader.mjs'], project));
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBe(Number(m![2]));
@@ -120,7 +140,9 @@ console.log('samples', n, 'of', folder.split('train').samples.length);
 
   it('npx cxr predict gives the same probabilities as pnpm cli predict in the checkout', () => {
     // A tiny model written with the installed packages: ResNet-18, seeded init, a 2-class head.
-    writeFileSync(join(project, 'tiny-model.mjs'), `
+    writeFileSync(
+      join(project, 'tiny-model.mjs'),
+      `
 import { Generator, getDevice, destroyDevice } from '@cxr/tensor';
 import { applyHead, createModel, writeSafetensorsFile } from '@cxr/models';
 await getDevice();
@@ -133,10 +155,23 @@ for (const [k, t] of model.stateDict()) {
 writeSafetensorsFile('tiny.safetensors', host);
 model.dispose();
 await destroyDevice();
-`);
+`,
+    );
     run('node', ['tiny-model.mjs'], project);
     const image = join(xray, readdirSync(xray).find((f) => f.endsWith('.png'))!);
-    const args = ['predict', '--arch', 'resnet18', '--weights', join(project, 'tiny.safetensors'), '--image-size', '32', '--classes', 'infected,normal', '--json', image];
+    const args = [
+      'predict',
+      '--arch',
+      'resnet18',
+      '--weights',
+      join(project, 'tiny.safetensors'),
+      '--image-size',
+      '32',
+      '--classes',
+      'infected,normal',
+      '--json',
+      image,
+    ];
     const installed = JSON.parse(run('npx', ['--no-install', 'cxr', ...args], project)) as { probs: number[]; label: string }[];
     const checkout = JSON.parse(run(join(root, 'node_modules/.bin/tsx'), [join(root, 'packages/cli/src/main.ts'), ...args], root)) as typeof installed;
     expect(installed).toHaveLength(1);

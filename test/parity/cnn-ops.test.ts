@@ -5,9 +5,23 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, batchNorm2d, batchNorm2dBackward,
-  binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsBackward, crossEntropy, crossEntropyBackward,
-  destroyDevice, getDevice, maxPool2d, maxPool2dBackward, tensor, type CrossEntropyOptions, type Tensor,
+  adaptiveAvgPool2d,
+  adaptiveAvgPool2dBackward,
+  avgPool2d,
+  avgPool2dBackward,
+  batchNorm2d,
+  batchNorm2dBackward,
+  binaryCrossEntropyWithLogits,
+  binaryCrossEntropyWithLogitsBackward,
+  crossEntropy,
+  crossEntropyBackward,
+  destroyDevice,
+  getDevice,
+  maxPool2d,
+  maxPool2dBackward,
+  tensor,
+  type CrossEntropyOptions,
+  type Tensor,
 } from '@cxr/tensor';
 import { mulberry32 } from '@cxr/data';
 import { readNpy, writeNpy } from './npy.ts';
@@ -22,8 +36,12 @@ function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(den === 0 ? num : num / den);
 }
 
@@ -59,10 +77,13 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
     avg_k3s2p1_excl_ceil: { kernelSize: 3, stride: 2, padding: 1, countIncludePad: false, ceilMode: true },
   };
   const adaptives: Record<string, [string, number[], number]> = {
-    adaptive7: ['pool_x', poolShape, 7], adaptive1: ['pool_x', poolShape, 1], adaptive7_id: ['pool_x7', [2, 5, 7, 7], 7],
+    adaptive7: ['pool_x', poolShape, 7],
+    adaptive1: ['pool_x', poolShape, 1],
+    adaptive7_id: ['pool_x7', [2, 5, 7, 7], 7],
   };
   const bnShape = [4, 5, 7, 5];
-  const N = 11, C = 5;
+  const N = 11,
+    C = 5;
 
   beforeAll(async () => {
     await getDevice();
@@ -71,8 +92,14 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
     // output shapes for the incoming gradients come from our own forward (checked against torch below)
     const x = t('pool_x');
     let seed = 10;
-    for (const [tag, o] of Object.entries(pools)) { const r = maxPool2d(x, o); put(`${tag}_dy`, [...r.out.shape], rand(r.out.size, seed++)); }
-    for (const [tag, o] of Object.entries(avgs)) { const r = avgPool2d(x, o); put(`${tag}_dy`, [...r.shape], rand(r.size, seed++)); }
+    for (const [tag, o] of Object.entries(pools)) {
+      const r = maxPool2d(x, o);
+      put(`${tag}_dy`, [...r.out.shape], rand(r.out.size, seed++));
+    }
+    for (const [tag, o] of Object.entries(avgs)) {
+      const r = avgPool2d(x, o);
+      put(`${tag}_dy`, [...r.shape], rand(r.size, seed++));
+    }
     for (const [tag, [, s, k]] of Object.entries(adaptives)) put(`${tag}_dy`, [s[0], s[1], k, k], rand(s[0] * s[1] * k * k, seed++));
     put('bn_x1', bnShape, rand(size(bnShape), 20, 1, 4));
     put('bn_x2', bnShape, rand(size(bnShape), 21, -3, 2));
@@ -86,7 +113,8 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
     put('ce_w', [C], rand(C, 32, 0.2, 2));
     put('ce_gnone', [N], rand(N, 33, 0.5, 1.5));
     const bz = rand(N * C, 40, -8, 8);
-    bz[0] = 100; bz[1] = -100;
+    bz[0] = 100;
+    bz[1] = -100;
     put('bce_z', [N, C], bz);
     put('bce_t', [N, C], rand(N * C, 41, 0, 1));
     put('bce_pw', [C], rand(C, 42, 0.5, 3));
@@ -122,7 +150,10 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
   });
 
   it('batchNorm2d: two training steps (running stats), gradients, then eval', async () => {
-    const weight = t('bn_w'), bias = t('bn_b'), runningMean = t('bn_rm'), runningVar = t('bn_rv');
+    const weight = t('bn_w'),
+      bias = t('bn_b'),
+      runningMean = t('bn_rm'),
+      runningVar = t('bn_rv');
     batchNorm2d(t('bn_x1'), { weight, bias, runningMean, runningVar, training: true });
     const x2 = t('bn_x2');
     const r = batchNorm2d(x2, { weight, bias, runningMean, runningVar, training: true });
@@ -150,7 +181,8 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
       ce_smooth_none: { labelSmoothing: 0.2, reduction: 'none' as const },
     };
     for (const [tag, o] of Object.entries(cases)) {
-      const z = t('ce_z'), y = t('ce_labels');
+      const z = t('ce_z'),
+        y = t('ce_labels');
       await close(crossEntropy(z, y, o), tag);
       await close(crossEntropyBackward(z, y, o, o.reduction === 'none' ? t('ce_gnone') : 1), `${tag}_dz`);
     }
@@ -158,7 +190,8 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
 
   it('binaryCrossEntropyWithLogits (with ±100 logits): loss and gradient', async () => {
     for (const [tag, o] of Object.entries({ bce_plain: {}, bce_pw: { posWeight: t('bce_pw') } })) {
-      const z = t('bce_z'), y = t('bce_t');
+      const z = t('bce_z'),
+        y = t('bce_t');
       await close(binaryCrossEntropyWithLogits(z, y, o), tag);
       await close(binaryCrossEntropyWithLogitsBackward(z, y, o), `${tag}_dz`);
     }

@@ -5,7 +5,14 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, destroyDevice, getDevice, scopeAsync, tensor,
+  conv2d,
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  destroyDevice,
+  getDevice,
+  scopeAsync,
+  tensor,
   type Conv2dOptions,
 } from '@cxr/tensor';
 import { mulberry32 } from '@cxr/data';
@@ -21,17 +28,37 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(den === 0 ? num : num / den);
 }
 
-interface Case { name: string; cin: number; cout: number; hw: number; k: number; stride: number; padding: number; bias: boolean }
+interface Case {
+  name: string;
+  cin: number;
+  cout: number;
+  hw: number;
+  k: number;
+  stride: number;
+  padding: number;
+  bias: boolean;
+}
 
 // VGG16 `features` convs (3x3, pad 1, bias); spatial sizes 224/112/56/28/14 scaled to 16/13/11/9/7.
 const vggStages: [number, number, number, number][] = [
-  [3, 64, 16, 1], [64, 64, 16, 1], [64, 128, 13, 1], [128, 128, 13, 1],
-  [128, 256, 11, 1], [256, 256, 11, 2], [256, 512, 9, 1], [512, 512, 9, 2], [512, 512, 7, 3],
+  [3, 64, 16, 1],
+  [64, 64, 16, 1],
+  [64, 128, 13, 1],
+  [128, 128, 13, 1],
+  [128, 256, 11, 1],
+  [256, 256, 11, 2],
+  [256, 512, 9, 1],
+  [512, 512, 9, 2],
+  [512, 512, 7, 3],
 ];
 const vgg: Case[] = [];
 for (const [cin, cout, hw, reps] of vggStages) {
@@ -41,7 +68,11 @@ for (const [cin, cout, hw, reps] of vggStages) {
 // and the 1x1 stride-2 downsample. Spatial 224/56/28/14/7 scaled to 17/11/9/7/5.
 const resnet: Case[] = [{ name: 'r_conv1', cin: 3, cout: 64, hw: 17, k: 7, stride: 2, padding: 3, bias: false }];
 for (let i = 0; i < 4; i++) resnet.push({ name: `r_layer1_${i}`, cin: 64, cout: 64, hw: 11, k: 3, stride: 1, padding: 1, bias: false });
-for (const [l, cin, cout, hwIn, hw] of [[2, 64, 128, 11, 9], [3, 128, 256, 9, 7], [4, 256, 512, 7, 5]]) {
+for (const [l, cin, cout, hwIn, hw] of [
+  [2, 64, 128, 11, 9],
+  [3, 128, 256, 9, 7],
+  [4, 256, 512, 7, 5],
+]) {
   resnet.push({ name: `r_layer${l}_0_conv1`, cin, cout, hw: hwIn, k: 3, stride: 2, padding: 1, bias: false });
   for (let i = 0; i < 3; i++) resnet.push({ name: `r_layer${l}_${i}`, cin: cout, cout, hw, k: 3, stride: 1, padding: 1, bias: false });
   resnet.push({ name: `r_layer${l}_downsample`, cin, cout, hw: hwIn, k: 1, stride: 2, padding: 0, bias: false });
@@ -63,8 +94,23 @@ describe.runIf(have)('conv2d vs PyTorch (VGG16 and ResNet-18 configurations)', (
       const o = Math.floor((c.hw + 2 * c.padding - c.k) / c.stride) + 1;
       const ys = [N, c.cout, o, o];
       const v = {
-        x: rand(xs.reduce((p, d) => p * d), seed++), w: rand(ws.reduce((p, d) => p * d), seed++, 1 / Math.sqrt(c.cin * c.k * c.k)),
-        b: c.bias ? rand(c.cout, seed++) : null, dy: rand(ys.reduce((p, d) => p * d), seed++), xs, ws, ys,
+        x: rand(
+          xs.reduce((p, d) => p * d),
+          seed++,
+        ),
+        w: rand(
+          ws.reduce((p, d) => p * d),
+          seed++,
+          1 / Math.sqrt(c.cin * c.k * c.k),
+        ),
+        b: c.bias ? rand(c.cout, seed++) : null,
+        dy: rand(
+          ys.reduce((p, d) => p * d),
+          seed++,
+        ),
+        xs,
+        ws,
+        ys,
       };
       data.set(c.name, v);
       writeNpy(join(dir, `${c.name}.x.npy`), { dtype: 'float32', shape: xs, data: v.x });
@@ -99,7 +145,9 @@ describe.runIf(have)('conv2d vs PyTorch (VGG16 and ResNet-18 configurations)', (
         const b = v.b ? tensor(v.b, [c.cout]) : null;
         const dy = tensor(v.dy, v.ys);
         const res = {
-          y: conv2d(x, w, b, opts), dx: conv2dBackwardInput(dy, w, v.xs, opts), dw: conv2dBackwardWeight(dy, x, v.ws, opts),
+          y: conv2d(x, w, b, opts),
+          dx: conv2dBackwardInput(dy, w, v.xs, opts),
+          dw: conv2dBackwardWeight(dy, x, v.ws, opts),
           ...(b ? { db: conv2dBackwardBias(dy) } : {}),
         };
         for (const [k, t] of Object.entries(res)) outs[k] = await t.toArray();

@@ -20,21 +20,37 @@ function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   let ma = 0;
   let mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
+  for (let i = 0; i < n; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
   ma /= n;
   mb /= n;
   let sab = 0;
   let saa = 0;
   let sbb = 0;
-  for (let i = 0; i < n; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2; }
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
   return sab / Math.sqrt(saa * sbb);
 }
 
 describe.runIf(have)('Grad-CAM matches PyTorch hooks', () => {
-  beforeAll(async () => { await T.getDevice(); });
-  afterAll(async () => { await T.destroyDevice(); });
+  beforeAll(async () => {
+    await T.getDevice();
+  });
+  afterAll(async () => {
+    await T.destroyDevice();
+  });
 
-  for (const [arch, batch] of ([['resnet18', 2], ['vgg16', 1]] as const).filter(([a]) => !only || only.includes(a))) {
+  for (const [arch, batch] of (
+    [
+      ['resnet18', 2],
+      ['vgg16', 1],
+    ] as const
+  ).filter(([a]) => !only || only.includes(a))) {
     it(`${arch}: default layer, 224 px, batch of ${batch}`, async () => {
       const model = createModel(arch);
       const layer = defaultCamLayer(model);
@@ -57,7 +73,9 @@ describe.runIf(have)('Grad-CAM matches PyTorch hooks', () => {
           let maxAbs = 0;
           for (let i = 0; i < plane; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
           const r = pearson(a, b);
-          console.log(`${arch} image ${n} class ${ref.classes[n]}: Pearson ${r.toFixed(6)}, max abs diff ${maxAbs.toExponential(2)} (${ref.torch32_vs_64_maxabs === null ? '' : `PyTorch float32 vs float64 ${ref.torch32_vs_64_maxabs.toExponential(2)}; `}map > 0.05 on ${(ref.coverage[n] * 100).toFixed(0)}%)`);
+          console.log(
+            `${arch} image ${n} class ${ref.classes[n]}: Pearson ${r.toFixed(6)}, max abs diff ${maxAbs.toExponential(2)} (${ref.torch32_vs_64_maxabs === null ? '' : `PyTorch float32 vs float64 ${ref.torch32_vs_64_maxabs.toExponential(2)}; `}map > 0.05 on ${(ref.coverage[n] * 100).toFixed(0)}%)`,
+          );
           expect(ref.coverage[n], 'the reference map must not be trivial').toBeGreaterThan(0.01);
           expect(r).toBeGreaterThanOrEqual(0.99);
           expect(maxAbs).toBeLessThanOrEqual(1e-3);
@@ -65,7 +83,10 @@ describe.runIf(have)('Grad-CAM matches PyTorch hooks', () => {
         for (const t of [maps, logits, classIndex]) t.dispose();
         // Default class (argmax) agrees with PyTorch's, and the tape, parameters and memory are left
         // as they were (ResNet-18 only: a VGG16 pass costs a minute on a CPU adapter).
-        if (arch !== 'resnet18') { input.dispose(); return; }
+        if (arch !== 'resnet18') {
+          input.dispose();
+          return;
+        }
         const trainable = model.parameters().filter((p) => p.requiresGrad).length;
         const live: number[] = [];
         for (let k = 0; k < 3; k++) {

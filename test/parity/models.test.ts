@@ -22,7 +22,10 @@ const have = await requireOrSkip('model parity (torchvision resnet18/vgg16)');
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
-  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(num / den);
 }
 
@@ -34,8 +37,12 @@ const cases = [
 ];
 
 describe.runIf(have)('models match torchvision', () => {
-  beforeAll(async () => { await T.getDevice(); });
-  afterAll(async () => { await T.destroyDevice(); });
+  beforeAll(async () => {
+    await T.getDevice();
+  });
+  afterAll(async () => {
+    await T.destroyDevice();
+  });
 
   for (const { arch, grads } of cases.filter((c) => !only || only.includes(c.arch))) {
     it(`${arch}: zip and legacy checkpoints load; eval logits and a training step match`, async () => {
@@ -77,7 +84,10 @@ describe.runIf(have)('models match torchvision', () => {
               expect(e, name).toBeLessThan(1e-4);
             }
           }
-          for (const p of model.parameters()) { p.grad?.dispose(); p.dispose(); }
+          for (const p of model.parameters()) {
+            p.grad?.dispose();
+            p.dispose();
+          }
           for (const [, b] of model.namedBuffers()) b.dispose();
         }
       } finally {

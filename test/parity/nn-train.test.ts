@@ -8,9 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyDevice, getDevice, Generator, tensor, type Tensor } from '@cxr/tensor';
-import {
-  Adam, BatchNorm2d, Conv2d, crossEntropy, Flatten, Linear, MaxPool2d, ReLU, SGD, Sequential, type Optimizer, type GroupOptions,
-} from '@cxr/nn';
+import { Adam, BatchNorm2d, Conv2d, crossEntropy, Flatten, Linear, MaxPool2d, ReLU, SGD, Sequential, type Optimizer, type GroupOptions } from '@cxr/nn';
 import { readNpy, writeNpy } from './npy.ts';
 import { parityTempDir, requireOrSkip, runPython } from './python.ts';
 
@@ -21,9 +19,16 @@ const batch = 6;
 
 function build(gen?: Generator): Sequential {
   return new Sequential(
-    new Conv2d(3, 4, 3, { padding: 1, bias: false, generator: gen }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2),
-    new Conv2d(4, 6, 3, { padding: 1, bias: false, generator: gen }), new BatchNorm2d(6), new ReLU(), new MaxPool2d(2),
-    new Flatten(), new Linear(6 * 2 * 2, 3, { generator: gen }),
+    new Conv2d(3, 4, 3, { padding: 1, bias: false, generator: gen }),
+    new BatchNorm2d(4),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(4, 6, 3, { padding: 1, bias: false, generator: gen }),
+    new BatchNorm2d(6),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(6 * 2 * 2, 3, { generator: gen }),
   );
 }
 
@@ -38,12 +43,23 @@ function host(n: number, seed: number): Float32Array {
 }
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(den === 0 ? num : num / den);
 }
 
-interface Scenario { name: string; opt: 'sgd' | 'adam'; lr: number; momentum?: number; weightDecay: number; frozen?: string[] }
+interface Scenario {
+  name: string;
+  opt: 'sgd' | 'adam';
+  lr: number;
+  momentum?: number;
+  weightDecay: number;
+  frozen?: string[];
+}
 const scenarios: Scenario[] = [
   { name: 'sgd', opt: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-3 },
   { name: 'adam', opt: 'adam', lr: 0.01, weightDecay: 0 },
@@ -76,7 +92,9 @@ describe.runIf(have)('nn training vs PyTorch', () => {
     writeFileSync(join(dir, 'scenarios.json'), JSON.stringify({ steps, scenarios }));
     await runPython('nn_train.py', [dir]);
   });
-  afterAll(async () => { await destroyDevice(); });
+  afterAll(async () => {
+    await destroyDevice();
+  });
 
   for (const sc of scenarios) {
     it(`${sc.name}: ${steps} steps match PyTorch`, async () => {
@@ -86,9 +104,10 @@ describe.runIf(have)('nn training vs PyTorch', () => {
       model.loadStateDict(dict);
       for (const t of dict.values()) t.dispose();
       if (sc.frozen) model.freeze(sc.frozen);
-      const opt: Optimizer<GroupOptions> = sc.opt === 'sgd'
-        ? new SGD(model.parameters(), { lr: sc.lr, momentum: sc.momentum, weightDecay: sc.weightDecay })
-        : new Adam(model.parameters(), { lr: sc.lr, weightDecay: sc.weightDecay });
+      const opt: Optimizer<GroupOptions> =
+        sc.opt === 'sgd'
+          ? new SGD(model.parameters(), { lr: sc.lr, momentum: sc.momentum, weightDecay: sc.weightDecay })
+          : new Adam(model.parameters(), { lr: sc.lr, weightDecay: sc.weightDecay });
       const losses: number[] = [];
       for (let k = 0; k < steps; k++) {
         const x = tensor(xs[k], [batch, 3, 8, 8]);

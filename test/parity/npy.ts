@@ -38,7 +38,11 @@ export function parseNpy(bytes: Uint8Array, name = '<npy>'): NpyArray {
   if (/'fortran_order':\s*True/.test(header)) throw new Error(`${name}: Fortran order is not supported`);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (shapeText === undefined) throw new Error(`${name}: no shape in header`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   const dataStart = start + headerLen;
   if (bytes.length < dataStart + n * itemSize[dtype]) throw new Error(`${name}: truncated data`);

@@ -28,7 +28,10 @@ function readmeSnippet(): string {
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
-  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(num / den);
 }
 
@@ -50,14 +53,17 @@ async function cxrLogits(file: string, x: Float32Array, shape: number[]): Promis
 /** PyTorch's logits through the README's load_cxr_model. */
 async function torchLogits(dir: string, file: string, xPath: string): Promise<{ logits: Float32Array; classes: string[] }> {
   const script = join(dir, 'load_with_readme.py');
-  writeFileSync(script, `${readmeSnippet()}
+  writeFileSync(
+    script,
+    `${readmeSnippet()}
 import sys, numpy as np
 model, meta = load_cxr_model(sys.argv[1])
 x = torch.from_numpy(np.load(sys.argv[2]))
 with torch.no_grad():
     np.save(sys.argv[3], model(x).numpy())
 print(json.dumps({'classes': json.loads(meta['cxr.classes'])}))
-`);
+`,
+  );
   const out = join(dir, 'torch-logits.npy');
   const printed = JSON.parse((await runPython(script, [file, xPath, out], { timeoutMs: 300_000 })).trim().split('\n').at(-1)!);
   return { logits: readNpy(out).data as Float32Array, classes: printed.classes };
@@ -66,11 +72,14 @@ print(json.dumps({'classes': json.loads(meta['cxr.classes'])}))
 function randomInput(n: number, size: number, seed: number): Float32Array {
   let s = seed >>> 0;
   const x = new Float32Array(n * 3 * size * size);
-  for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; x[i] = (s / 2 ** 32) * 4 - 2; }
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = (s / 2 ** 32) * 4 - 2;
+  }
   return x;
 }
 
-describe.runIf(have)('PyTorch loads CXR\'s trained model.safetensors', () => {
+describe.runIf(have)("PyTorch loads CXR's trained model.safetensors", () => {
   let dir: string;
   beforeAll(async () => {
     dir = parityTempDir('trained');
@@ -83,14 +92,46 @@ describe.runIf(have)('PyTorch loads CXR\'s trained model.safetensors', () => {
 
   it('a file written by `cxr train` gives the same logits in torchvision', async () => {
     await synthesizeDataset({ out: join(dir, 'data'), perClass: 8, size: 40, seed: 2 });
-    const r = spawnSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'packages/cli/src/main.ts'), 'train', '--data', join(dir, 'data'), '--out', join(dir, 'run'),
-      '--arch', 'resnet18', '--weights', 'none', '--image-size', '32', '--epochs', '1', '--batch-size', '8', '--seed', '5'], {
-      cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, CXR_CACHE: join(dir, 'cache') },
-    });
+    const r = spawnSync(
+      join(root, 'node_modules/.bin/tsx'),
+      [
+        join(root, 'packages/cli/src/main.ts'),
+        'train',
+        '--data',
+        join(dir, 'data'),
+        '--out',
+        join(dir, 'run'),
+        '--arch',
+        'resnet18',
+        '--weights',
+        'none',
+        '--image-size',
+        '32',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '8',
+        '--seed',
+        '5',
+      ],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 600_000,
+        env: { ...process.env, CXR_CACHE: join(dir, 'cache') },
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     const file = join(dir, 'run', 'model.safetensors');
     const info = readModelInfo(file)!;
-    expect(info).toMatchObject({ arch: 'resnet18', head: 'replace', classes: ['infected', 'normal'], positiveClass: 'infected', inputSize: 32, resizeFilter: 'bicubic' });
+    expect(info).toMatchObject({
+      arch: 'resnet18',
+      head: 'replace',
+      classes: ['infected', 'normal'],
+      positiveClass: 'infected',
+      inputSize: 32,
+      resizeFilter: 'bicubic',
+    });
     const shape = [3, 3, 32, 32];
     const x = randomInput(3, 32, 11);
     const xPath = join(dir, 'x.npy');
@@ -109,11 +150,26 @@ describe.runIf(have)('PyTorch loads CXR\'s trained model.safetensors', () => {
     model.eval();
     const host = new Map<string, HostTensor>();
     for (const [k, t] of model.stateDict()) {
-      host.set(k, t.dtype === 'int32' ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() } : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() });
+      host.set(
+        k,
+        t.dtype === 'int32'
+          ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() }
+          : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() },
+      );
     }
     const info: ModelInfo = {
-      arch: 'resnet18', head, classes: ['covid-19', 'normal', 'pneumonia'], positiveClass: null, inputSize: 32, resizeSize: 37, resizeFilter: 'bicubic',
-      crop: 'center', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], channels: 'grey-to-rgb', version: 'test',
+      arch: 'resnet18',
+      head,
+      classes: ['covid-19', 'normal', 'pneumonia'],
+      positiveClass: null,
+      inputSize: 32,
+      resizeSize: 37,
+      resizeFilter: 'bicubic',
+      crop: 'center',
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      channels: 'grey-to-rgb',
+      version: 'test',
     };
     const file = join(dir, `${head.replace(/[:,]/g, '_')}.safetensors`);
     writeSafetensorsFile(file, host, encodeModelInfo(info));

@@ -18,14 +18,39 @@ import { helpExamples } from './commands/helpExamples.ts';
 import { ConfigError } from './config/configError.ts';
 
 export function buildProgram(): Command {
-  const program = new Command('cxr').description('CXR: fine-tune ImageNet CNNs on chest X-rays with a WebGPU engine')
-    .version(cxrVersion(), '-V, --version', 'print the version').exitOverride()
-    .addHelpText('after', helpExamples(['cxr                      # the built-in default run', 'cxr train --data data/covid --arch vgg16 --out runs/vgg', 'cxr predict --model runs/vgg/model.safetensors xray.png']));
-  for (const command of [trainCommand(), evalCommand(), predictCliCommand(), explainCliCommand(), serveCommand(), dataCommand(), weightsCommand(), experimentsCommand(), envCommand(), cacheCommand()]) {
+  const program = new Command('cxr')
+    .description('CXR: fine-tune ImageNet CNNs on chest X-rays with a WebGPU engine')
+    .version(cxrVersion(), '-V, --version', 'print the version')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr                      # the built-in default run',
+        'cxr train --data data/covid --arch vgg16 --out runs/vgg',
+        'cxr predict --model runs/vgg/model.safetensors xray.png',
+      ]),
+    );
+  for (const command of [
+    trainCommand(),
+    evalCommand(),
+    predictCliCommand(),
+    explainCliCommand(),
+    serveCommand(),
+    dataCommand(),
+    weightsCommand(),
+    experimentsCommand(),
+    envCommand(),
+    cacheCommand(),
+  ]) {
     program.addCommand(command);
   }
   // Errors and --help throw (CommanderError) instead of exiting, in subcommands too, so main() picks the exit code.
-  const throwInsteadOfExit = (parent: Command) => { for (const sub of parent.commands) { sub.exitOverride(); throwInsteadOfExit(sub); } };
+  const throwInsteadOfExit = (parent: Command) => {
+    for (const sub of parent.commands) {
+      sub.exitOverride();
+      throwInsteadOfExit(sub);
+    }
+  };
   throwInsteadOfExit(program);
   return program;
 }

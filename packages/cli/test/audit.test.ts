@@ -24,7 +24,13 @@ function nearCopy(src: string, dst: string): void {
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       let v = 0;
-      for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) v += img.data[((2 * y + dy) * img.width + 2 * x + dx) * img.channels];
+      for (const [dy, dx] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ])
+        v += img.data[((2 * y + dy) * img.width + 2 * x + dx) * img.channels];
       const g = Math.min(255, Math.round((v / 4 + 0.04) * 255));
       png.data.set([g, g, g, 255], 4 * (y * w + x));
     }
@@ -32,21 +38,32 @@ function nearCopy(src: string, dst: string): void {
   writeFileSync(dst, PNG.sync.write(png));
 }
 
-beforeAll(async () => { work = mkdtempSync(join(tmpdir(), 'cxr-audit-')); });
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'cxr-audit-'));
+});
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('data audit', () => {
   it('finds planted exact and near duplicates across and within splits; --dedupe drops them from the smaller split; no shortcut on synthetic data', async () => {
     const root = join(work, 'dups');
     await synthesizeDataset({ out: root, perClass: 30, size: 64, seed: 4 });
-    const files = (split: string, c: string) => readdirSync(join(root, split, c)).sort().map((f) => join(root, split, c, f));
+    const files = (split: string, c: string) =>
+      readdirSync(join(root, split, c))
+        .sort()
+        .map((f) => join(root, split, c, f));
     const [a, b, c] = files('train', 'infected');
     copyFileSync(a, join(root, 'test', 'infected', 'copy-of-a' + a.slice(a.lastIndexOf('.'))));
     nearCopy(b, join(root, 'val', 'infected', 'near-b.png'));
     copyFileSync(c, join(root, 'train', 'infected', 'dup-c' + c.slice(c.lastIndexOf('.'))));
     const folder = await loadImageFolder(root, quiet);
     const audit = await auditImageFolder(folder);
-    const cross = audit.duplicates.crossSplit.map((d) => [d.kind, [d.a.file, d.b.file].map((f) => f.split('/').pop()).sort().join(' ')]);
+    const cross = audit.duplicates.crossSplit.map((d) => [
+      d.kind,
+      [d.a.file, d.b.file]
+        .map((f) => f.split('/').pop())
+        .sort()
+        .join(' '),
+    ]);
     expect(cross).toContainEqual(['exact', [a.split('/').pop(), 'copy-of-a' + a.slice(a.lastIndexOf('.'))].sort().join(' ')]);
     expect(cross).toContainEqual(['near', [b.split('/').pop(), 'near-b.png'].sort().join(' ')]);
     expect(audit.duplicates.crossSplit).toHaveLength(2);
@@ -57,7 +74,9 @@ describe('data audit', () => {
     expect(formatAuditText(audit)).toMatch(/exact .*copy-of-a.* \(test\)|exact .*\(train\) = .*copy-of-a/);
     expect(formatAuditReport(audit)).toMatch(/## Data audit/);
     const trainBefore = folder.splits.train.length;
-    const dropped = dropCrossSplitDuplicates(folder, audit).map((f) => f.split('/').pop()).sort();
+    const dropped = dropCrossSplitDuplicates(folder, audit)
+      .map((f) => f.split('/').pop())
+      .sort();
     expect(dropped).toEqual(['copy-of-a' + a.slice(a.lastIndexOf('.')), 'near-b.png'].sort());
     expect(folder.splits.train.length).toBe(trainBefore);
   });
@@ -72,12 +91,14 @@ describe('data audit', () => {
     cpSync(join(png, 'train', 'normal'), join(root, 'normal'), { recursive: true });
     const rows = ['path,label,split,group'];
     for (const cls of ['infected', 'normal']) {
-      readdirSync(join(root, cls)).sort().forEach((f, i) => {
-        const split = i < 10 ? 'train' : i < 13 ? 'val' : 'test';
-        // Patient p-<cls>-0 has an image in train and one in test.
-        const group = i === 0 || i === 13 ? `p-${cls}-0` : `p-${cls}-${i}`;
-        rows.push(`${cls}/${f},${cls},${split},${group}`);
-      });
+      readdirSync(join(root, cls))
+        .sort()
+        .forEach((f, i) => {
+          const split = i < 10 ? 'train' : i < 13 ? 'val' : 'test';
+          // Patient p-<cls>-0 has an image in train and one in test.
+          const group = i === 0 || i === 13 ? `p-${cls}-0` : `p-${cls}-${i}`;
+          rows.push(`${cls}/${f},${cls},${split},${group}`);
+        });
     }
     writeFileSync(join(root, 'manifest.csv'), rows.join('\n') + '\n');
     const folder = await loadImageFolder(root, { ...quiet, manifest: join(root, 'manifest.csv') });
@@ -92,13 +113,19 @@ describe('data audit', () => {
     expect(audit.findings.join(' ')).toMatch(/may learn the source or format/);
   });
 
-  it.runIf(existsSync(realRoot) || process.env.CI === 'true')('the shortcut probe fires on cxr-real (classes from different sources and formats)', async () => {
-    const folder = await loadImageFolder(realRoot, quiet);
-    const audit = await auditImageFolder(folder);
-    const p = audit.shortcutProbe!;
-    console.log(`cxr-real: probe AUC ${p.auc!.toFixed(3)} [${p.ci!.low.toFixed(3)}, ${p.ci!.high.toFixed(3)}], strongest ${p.mostPredictive!.feature} ${p.mostPredictive!.auc.toFixed(3)}; ${audit.seconds.toFixed(1)} s`);
-    expect(p.fires).toBe(true);
-    expect(p.ci!.low).toBeGreaterThan(0.8);
-    expect(audit.duplicates.crossSplit).toHaveLength(0);
-  }, 600_000);
+  it.runIf(existsSync(realRoot) || process.env.CI === 'true')(
+    'the shortcut probe fires on cxr-real (classes from different sources and formats)',
+    async () => {
+      const folder = await loadImageFolder(realRoot, quiet);
+      const audit = await auditImageFolder(folder);
+      const p = audit.shortcutProbe!;
+      console.log(
+        `cxr-real: probe AUC ${p.auc!.toFixed(3)} [${p.ci!.low.toFixed(3)}, ${p.ci!.high.toFixed(3)}], strongest ${p.mostPredictive!.feature} ${p.mostPredictive!.auc.toFixed(3)}; ${audit.seconds.toFixed(1)} s`,
+      );
+      expect(p.fires).toBe(true);
+      expect(p.ci!.low).toBeGreaterThan(0.8);
+      expect(audit.duplicates.crossSplit).toHaveLength(0);
+    },
+    600_000,
+  );
 });

@@ -12,7 +12,9 @@ import { openSafetensors, saveWeights } from '@cxr/models';
 import { checkpointFiles, fileEpoch, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from '../src/train/checkpoint.ts';
 import { modelInfoFor } from '../src/train/modelFile.ts';
 
-beforeAll(async () => { await T.getDevice(); });
+beforeAll(async () => {
+  await T.getDevice();
+});
 afterAll(() => T.destroyDevice());
 
 const info = modelInfoFor({ arch: 'linear', head: 'replace', imageSize: 5 }, ['a', 'b', 'c'], null);
@@ -25,7 +27,10 @@ function setup() {
 }
 
 async function step(model: Linear, optimizer: SGD): Promise<void> {
-  const x = T.tensor(Float32Array.from({ length: 10 }, (_, i) => Math.sin(i)), [2, 5]);
+  const x = T.tensor(
+    Float32Array.from({ length: 10 }, (_, i) => Math.sin(i)),
+    [2, 5],
+  );
   const y = T.tensor(new Int32Array([0, 2]), [2], 'int32');
   const l = crossEntropy(model.forward(x), y);
   l.backward();
@@ -50,7 +55,8 @@ describe('checkpoint set', () => {
     const epoch2 = await weightsOf(model);
     // Reconstruct a kill during epoch 3's save, after last.safetensors and before trainer.json.
     await step(model, optimizer);
-    for (const k of ['trainer', 'optimizer', 'last'] as const) renameSync(join(dir, checkpointFiles[k]), join(dir, checkpointFiles[`${k}Previous` as 'lastPrevious']));
+    for (const k of ['trainer', 'optimizer', 'last'] as const)
+      renameSync(join(dir, checkpointFiles[k]), join(dir, checkpointFiles[`${k}Previous` as 'lastPrevious']));
     await saveModel(join(dir, checkpointFiles.last), model, 3, info);
     expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(3);
 
@@ -58,7 +64,9 @@ describe('checkpoint set', () => {
     const said: string[] = [];
     const s = loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m));
     expect(s.epoch).toBe(2);
-    expect(said.join('\n')).toMatch(/the newest checkpoint is incomplete \(trainer\.json epoch missing, last\.safetensors epoch 3, optimizer\.safetensors epoch missing\).*resuming from the complete set of epoch 2/);
+    expect(said.join('\n')).toMatch(
+      /the newest checkpoint is incomplete \(trainer\.json epoch missing, last\.safetensors epoch 3, optimizer\.safetensors epoch missing\).*resuming from the complete set of epoch 2/,
+    );
     expect(await weightsOf(fresh.model)).toEqual(epoch2);
     expect(epoch2).not.toEqual(await weightsOf(model)); // epoch 3's weights were not used
     // The set of epoch 2 is now the current one and the torn files are gone.
@@ -66,13 +74,15 @@ describe('checkpoint set', () => {
     expect(fileEpoch(join(dir, checkpointFiles.optimizer))).toBe(2);
   });
 
-  it('files of different epochs with no complete set are refused, naming each file\'s epoch', async () => {
+  it("files of different epochs with no complete set are refused, naming each file's epoch", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
     const { model, optimizer } = setup();
     await saveCheckpoint(dir, model, optimizer, state(1), info);
     await saveModel(join(dir, checkpointFiles.last), model, 2, info); // weights ahead of trainer.json
     const fresh = setup();
-    expect(() => loadCheckpoint(dir, fresh.model, fresh.optimizer)).toThrow(/no complete checkpoint to resume from \(trainer\.json epoch 1, last\.safetensors epoch 2, optimizer\.safetensors epoch 1\)/);
+    expect(() => loadCheckpoint(dir, fresh.model, fresh.optimizer)).toThrow(
+      /no complete checkpoint to resume from \(trainer\.json epoch 1, last\.safetensors epoch 2, optimizer\.safetensors epoch 1\)/,
+    );
   });
 
   it('every file of the set carries its epoch; a complete save leaves no previous set behind', async () => {
@@ -96,7 +106,9 @@ describe('parameters checked each epoch', () => {
     await step(model, optimizer);
     await saveCheckpoint(dir, model, optimizer, state(1), info);
     model.loadStateDict(new Map([['bias', T.tensor(new Float32Array([0, NaN, 1]), [3])]]), { strict: false });
-    await expect(saveCheckpoint(dir, model, optimizer, state(2), info)).rejects.toThrow(/training diverged: the model's parameters are no longer finite after epoch 2 \(.*last\.safetensors: tensor bias holds NaN at element 1; non-finite weights are not saved\); lower the learning rate/);
+    await expect(saveCheckpoint(dir, model, optimizer, state(2), info)).rejects.toThrow(
+      /training diverged: the model's parameters are no longer finite after epoch 2 \(.*last\.safetensors: tensor bias holds NaN at element 1; non-finite weights are not saved\); lower the learning rate/,
+    );
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     const fresh = setup();
     const said: string[] = [];
@@ -118,7 +130,9 @@ describe('loadModelFile messages', () => {
     const other = new Linear(5, 4);
     const good = join(dir, 'good.safetensors');
     await saveModel(good, model, 1, info);
-    expect(() => loadModelFile(good, other)).toThrow(/does not fit this model \(check --arch and --head\): mis-shaped keys \(2\):; weight: file \[3,5\] vs model \[4,5\]/);
+    expect(() => loadModelFile(good, other)).toThrow(
+      /does not fit this model \(check --arch and --head\): mis-shaped keys \(2\):; weight: file \[3,5\] vs model \[4,5\]/,
+    );
     rmSync(good);
     expect(() => loadModelFile(good, other)).toThrow(/ENOENT|no such file/);
   });

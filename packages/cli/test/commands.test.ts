@@ -20,9 +20,19 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function captureStdout<T>(fn: () => Promise<T>): Promise<{ value: T; out: string }> {
   const chunks: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { chunks.push(a.join(' ') + '\n'); });
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { chunks.push(String(s)); return true; });
-  return fn().then((value) => ({ value, out: chunks.join('') })).finally(() => { log.mockRestore(); write.mockRestore(); });
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+    chunks.push(a.join(' ') + '\n');
+  });
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    chunks.push(String(s));
+    return true;
+  });
+  return fn()
+    .then((value) => ({ value, out: chunks.join('') }))
+    .finally(() => {
+      log.mockRestore();
+      write.mockRestore();
+    });
 }
 
 describe('cxr --version and env', () => {
@@ -50,7 +60,8 @@ describe('cxr --version and env', () => {
       expect(text).toContain(`ImageNet resnet18: cached (${join(cache, 'resnet18-f37072fd.pth')})`);
       expect(text).toContain('ImageNet vgg16: not cached — cxr weights pull vgg16');
     } finally {
-      if (before === undefined) delete process.env.CXR_CACHE; else process.env.CXR_CACHE = before;
+      if (before === undefined) delete process.env.CXR_CACHE;
+      else process.env.CXR_CACHE = before;
     }
   });
 });
@@ -65,7 +76,11 @@ describe('help and exit codes', () => {
       for (const o of cmd.options) expect(o.description, `${path} ${o.flags}`).not.toBe('');
       for (const a of cmd.registeredArguments) expect(a.description, `${path} <${a.name()}>`).not.toBe('');
       let text = '';
-      cmd.configureOutput({ writeOut: (t) => { text += t; } });
+      cmd.configureOutput({
+        writeOut: (t) => {
+          text += t;
+        },
+      });
       cmd.outputHelp();
       expect(text, path).toMatch(/\nExamples:\n( {2}\$ .*cxr.*\n){2,}/);
     }
@@ -115,7 +130,16 @@ describe('grid files', () => {
     expect(v.runs.map((r) => r.name)).toEqual(['frozen', 'head-mlp-530', 'head-replace']);
     expect(v.runs[0].options).toEqual({ arch: 'resnet18', weightDecay: 0, freeze: 'backbone' });
     expect(selectRuns(g.runs, { only: 'vgg16_*', shard: '2/2' }).map((r) => r.name)).toEqual(['vgg16_lr-1e-4']);
-    const named = expandGrid({ arch: ['vgg16', 'resnet18'], runs: [{ name: 'frozen', freeze: 'backbone' }, { name: 'unfrozen', freeze: 'none' }] }, 'n.yaml');
+    const named = expandGrid(
+      {
+        arch: ['vgg16', 'resnet18'],
+        runs: [
+          { name: 'frozen', freeze: 'backbone' },
+          { name: 'unfrozen', freeze: 'none' },
+        ],
+      },
+      'n.yaml',
+    );
     expect(named.runs.map((r) => r.name)).toEqual(['frozen_vgg16', 'frozen_resnet18', 'unfrozen_vgg16', 'unfrozen_resnet18']);
   });
 
@@ -156,7 +180,11 @@ describe('experiments plan: job arrays that run every shard', () => {
     expect(c.resources.limits['nvidia.com/gpu']).toBe(1);
     expect(manifest.spec.template.spec.restartPolicy).toBe('Never');
     for (let i = 0; i < 4; i++) {
-      const r = spawnSync(c.command[0], c.command.slice(1), { cwd: c.workingDir, encoding: 'utf8', env: { ...process.env, JOB_COMPLETION_INDEX: String(i), CXR: stub } });
+      const r = spawnSync(c.command[0], c.command.slice(1), {
+        cwd: c.workingDir,
+        encoding: 'utf8',
+        env: { ...process.env, JOB_COMPLETION_INDEX: String(i), CXR: stub },
+      });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim()).toMatch(new RegExp(`--shard ${i + 1}/4$`));
     }

@@ -36,29 +36,116 @@ describe('train options', () => {
     const weights = join(dir, 'w.safetensors');
     writeFileSync(weights, '');
     const config = await parseTrainArgs([
-      '--data', 'd', '--arch', 'VGG16', '--weights', weights, '--head', 'mlp:2000', '--freeze', 'vgg-convs:0,2,5',
-      '--optimizer', 'sgd', '--lr', '1e-5', '--momentum', '0.8', '--weight-decay', '5e-4', '--schedule', 'step:7:0.5',
-      '--epochs', '12', '--batch-size', '8', '--image-size', '224', '--loss', 'focal', '--augment', 'standard', '--seed', '42',
-      '--out', 'runs/x', '--limit-per-class', '10', '--force', '--threshold', 'sens:0.95', '--calibrate', 'temperature', '--dedupe',
-      '--manifest', 'm.csv', '--classes', 'COVID=infected,Normal=normal', '--val-fraction', '0.2', '--positive', 'infected',
-      '--select-by', 'val-auc', '--patience', '3', '--balanced', '--class-weights', 'auto', '--keep-checkpoints', '--cache-max-gb', '2.5',
+      '--data',
+      'd',
+      '--arch',
+      'VGG16',
+      '--weights',
+      weights,
+      '--head',
+      'mlp:2000',
+      '--freeze',
+      'vgg-convs:0,2,5',
+      '--optimizer',
+      'sgd',
+      '--lr',
+      '1e-5',
+      '--momentum',
+      '0.8',
+      '--weight-decay',
+      '5e-4',
+      '--schedule',
+      'step:7:0.5',
+      '--epochs',
+      '12',
+      '--batch-size',
+      '8',
+      '--image-size',
+      '224',
+      '--loss',
+      'focal',
+      '--augment',
+      'standard',
+      '--seed',
+      '42',
+      '--out',
+      'runs/x',
+      '--limit-per-class',
+      '10',
+      '--force',
+      '--threshold',
+      'sens:0.95',
+      '--calibrate',
+      'temperature',
+      '--dedupe',
+      '--manifest',
+      'm.csv',
+      '--classes',
+      'COVID=infected,Normal=normal',
+      '--val-fraction',
+      '0.2',
+      '--positive',
+      'infected',
+      '--select-by',
+      'val-auc',
+      '--patience',
+      '3',
+      '--balanced',
+      '--class-weights',
+      'auto',
+      '--keep-checkpoints',
+      '--cache-max-gb',
+      '2.5',
     ]);
     expect(config).toEqual({
-      data: 'd', arch: 'vgg16', weights, head: 'mlp:2000', freeze: 'vgg-convs:0,2,5', optimizer: 'sgd', lr: 1e-5, momentum: 0.8,
-      weightDecay: 5e-4, schedule: 'step:7:0.5', epochs: 12, batchSize: 8, imageSize: 224, loss: 'focal', augment: 'standard',
-      seed: 42, out: 'runs/x', limitPerClass: 10, skipBadImages: false, resume: false, force: true, threshold: 'sens:0.95', calibrate: 'temperature', dedupe: true,
-      manifest: 'm.csv', classes: 'COVID=infected,Normal=normal', valFraction: 0.2, positive: 'infected', selectBy: 'val-auc', patience: 3,
-      balanced: true, classWeights: 'auto', keepCheckpoints: true, cacheMaxGb: 2.5,
+      data: 'd',
+      arch: 'vgg16',
+      weights,
+      head: 'mlp:2000',
+      freeze: 'vgg-convs:0,2,5',
+      optimizer: 'sgd',
+      lr: 1e-5,
+      momentum: 0.8,
+      weightDecay: 5e-4,
+      schedule: 'step:7:0.5',
+      epochs: 12,
+      batchSize: 8,
+      imageSize: 224,
+      loss: 'focal',
+      augment: 'standard',
+      seed: 42,
+      out: 'runs/x',
+      limitPerClass: 10,
+      skipBadImages: false,
+      resume: false,
+      force: true,
+      threshold: 'sens:0.95',
+      calibrate: 'temperature',
+      dedupe: true,
+      manifest: 'm.csv',
+      classes: 'COVID=infected,Normal=normal',
+      valFraction: 0.2,
+      positive: 'infected',
+      selectBy: 'val-auc',
+      patience: 3,
+      balanced: true,
+      classWeights: 'auto',
+      keepCheckpoints: true,
+      cacheMaxGb: 2.5,
     });
   });
 
   it('your own --data switches the defaults to the study (224 px, 10 epochs, ImageNet); the default run stays small', async () => {
     const own = await resolveTrainArgs(['--data', 'data/covid']);
     expect(own!.config).toMatchObject({ imageSize: 224, epochs: 10, weights: 'imagenet', selectBy: 'val-loss' });
-    expect((await parseTrainArgs(['--data', 'data/covid', '--epochs', '2', '--image-size', '64']))).toMatchObject({ imageSize: 64, epochs: 2 });
+    expect(await parseTrainArgs(['--data', 'data/covid', '--epochs', '2', '--image-size', '64'])).toMatchObject({ imageSize: 64, epochs: 2 });
     expect(await parseTrainArgs([])).toMatchObject({ imageSize: 64, epochs: 3 });
     let help = '';
-    await resolveTrainArgs(['--help'], { writeOut: (t) => { help += t; } });
+    await resolveTrainArgs(['--help'], {
+      writeOut: (t) => {
+        help += t;
+      },
+    });
     expect(help).toMatch(/--epochs <n>\s+epochs \(default 3; with your own --data 10\)/);
     expect(help).toMatch(/Examples:\n {2}\$ cxr train/);
   });
@@ -116,7 +203,9 @@ describe('train options', () => {
   });
 
   it('config files reject unknown keys and bad syntax', () => {
-    expect(() => parseConfigText('epoch: 1', 'c.yaml')).toThrow(/unknown key 'epoch' in config file c.yaml \(did you mean epochs\?\); known keys: data, manifest, classes/);
+    expect(() => parseConfigText('epoch: 1', 'c.yaml')).toThrow(
+      /unknown key 'epoch' in config file c.yaml \(did you mean epochs\?\); known keys: data, manifest, classes/,
+    );
     expect(() => parseConfigText('{"arch": ', 'c.json')).toThrow(/cannot parse config file c.json/);
     expect(() => parseConfigText('- a\n- b\n', 'c.yaml')).toThrow(/must hold a mapping/);
     expect(parseConfigText('', 'c.yaml')).toEqual({});

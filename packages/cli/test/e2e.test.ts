@@ -20,7 +20,24 @@ function cxr(args: string[], timeout = 600_000): { code: number; stdout: string;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const tiny = ['--arch', 'resnet18', '--weights', 'none', '--image-size', '32', '--batch-size', '8', '--epochs', '2', '--optimizer', 'sgd', '--lr', '0.01', '--seed', '3'];
+const tiny = [
+  '--arch',
+  'resnet18',
+  '--weights',
+  'none',
+  '--image-size',
+  '32',
+  '--batch-size',
+  '8',
+  '--epochs',
+  '2',
+  '--optimizer',
+  'sgd',
+  '--lr',
+  '0.01',
+  '--seed',
+  '3',
+];
 
 function weightsOf(file: string): Map<string, Float32Array | Int32Array> {
   const f = openSafetensors(file);
@@ -44,7 +61,24 @@ describe('cxr train', () => {
     const r = cxr(['train', '--data', data, '--out', 'runs/a', ...tiny, '--keep-checkpoints']);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(work, 'runs/a');
-    for (const f of ['config.json', 'metrics.json', 'history.csv', 'model.safetensors', 'report.md', 'curves.png', 'confusion.png', 'samples.png', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'audit.json', 'MODEL_CARD.md', 'roc.png', 'pr.png', 'calibration.png']) {
+    for (const f of [
+      'config.json',
+      'metrics.json',
+      'history.csv',
+      'model.safetensors',
+      'report.md',
+      'curves.png',
+      'confusion.png',
+      'samples.png',
+      'last.safetensors',
+      'optimizer.safetensors',
+      'trainer.json',
+      'audit.json',
+      'MODEL_CARD.md',
+      'roc.png',
+      'pr.png',
+      'calibration.png',
+    ]) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
@@ -98,7 +132,9 @@ describe('cxr train', () => {
   it('resumes after a kill and ends with the weights of an uninterrupted run', async () => {
     const dir = join(work, 'runs/b');
     const killed = spawnSync(tsx, [main, 'train', '--data', data, '--out', 'runs/b', '--calibrate', 'temperature', ...tiny], {
-      cwd: work, encoding: 'utf8', env: { ...process.env, CXR_CACHE: join(work, 'cache'), CXR_KILL_AFTER_EPOCH: '1' },
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, CXR_CACHE: join(work, 'cache'), CXR_KILL_AFTER_EPOCH: '1' },
     });
     // tsx relays its child's death as exit status 128 + 9.
     expect(killed.signal === 'SIGKILL' || killed.status === 137, `status ${killed.status} signal ${killed.signal}`).toBe(true);
@@ -130,7 +166,9 @@ describe('cxr train', () => {
   it('predict --json agrees with eval', () => {
     const dir = join(work, 'runs/a');
     const testDir = join(data, 'test');
-    const files = readdirSync(testDir).flatMap((c) => readdirSync(join(testDir, c)).map((f) => join(testDir, c, f))).sort();
+    const files = readdirSync(testDir)
+      .flatMap((c) => readdirSync(join(testDir, c)).map((f) => join(testDir, c, f)))
+      .sort();
     const p = cxr(['predict', '--run', dir, '--json', ...files]);
     expect(p.code, p.stderr).toBe(0);
     const preds = JSON.parse(p.stdout) as { file: string; probs: number[]; logits: number[]; label: string; threshold: number | null }[];
@@ -156,7 +194,14 @@ describe('cxr explain', () => {
     const r = cxr(['explain', '--run', dir, '--out', join(work, 'explain'), ...files]);
     expect(r.code, r.stderr).toBe(0);
     for (const f of files) {
-      const png = join(work, 'explain', `${f.split('/').pop()!.replace(/\.[^.]+$/, '')}.gradcam.png`);
+      const png = join(
+        work,
+        'explain',
+        `${f
+          .split('/')
+          .pop()!
+          .replace(/\.[^.]+$/, '')}.gradcam.png`,
+      );
       expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
     }
     const j = cxr(['explain', '--run', dir, '--json', '--class', 'normal', files[0]]);
@@ -187,19 +232,34 @@ describe('cxr data audit', () => {
 describe('bad input: one-line errors and non-zero exits', () => {
   const cases: [string, () => string[], RegExp][] = [
     ['a missing data folder', () => ['train', '--data', join(work, 'nope'), '--out', 'runs/x', ...tiny], /--data .*nope: no such folder/],
-    ['an empty data folder', () => { mkdirSync(join(work, 'empty'), { recursive: true }); return ['train', '--data', join(work, 'empty'), '--out', 'runs/x', ...tiny]; }, /found 0 class folder|empty|no image/i],
-    ['a single class', () => {
-      const d = join(work, 'single/train/infected');
-      mkdirSync(d, { recursive: true });
-      copyFileSync(join(data, 'train/infected', readdirSync(join(data, 'train/infected'))[0]), join(d, 'a.png'));
-      return ['train', '--data', join(work, 'single'), '--out', 'runs/x', ...tiny];
-    }, /need at least 2/],
+    [
+      'an empty data folder',
+      () => {
+        mkdirSync(join(work, 'empty'), { recursive: true });
+        return ['train', '--data', join(work, 'empty'), '--out', 'runs/x', ...tiny];
+      },
+      /found 0 class folder|empty|no image/i,
+    ],
+    [
+      'a single class',
+      () => {
+        const d = join(work, 'single/train/infected');
+        mkdirSync(d, { recursive: true });
+        copyFileSync(join(data, 'train/infected', readdirSync(join(data, 'train/infected'))[0]), join(d, 'a.png'));
+        return ['train', '--data', join(work, 'single'), '--out', 'runs/x', ...tiny];
+      },
+      /need at least 2/,
+    ],
     ['a bad --threshold', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--threshold', 'best'], /--threshold best: use youden/],
     ['data audit of a missing folder', () => ['data', 'audit', join(work, 'nope')], /data audit: .*nope: no such folder/],
     ['an unknown architecture', () => ['train', '--data', data, '--arch', 'resnet19', '--out', 'runs/x'], /unknown --arch 'resnet19'/],
     ['an image size too small', () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--image-size', '16'], /image-size/],
     // The file records its head, so the contradiction is named before any loading.
-    ['weights that do not fit the head', () => ['eval', '--weights', join(work, 'runs/a/model.safetensors'), '--arch', 'resnet18', '--head', 'mlp:530', '--data', data], /--head mlp:530 contradicts .*model\.safetensors, which was trained with --head replace/],
+    [
+      'weights that do not fit the head',
+      () => ['eval', '--weights', join(work, 'runs/a/model.safetensors'), '--arch', 'resnet18', '--head', 'mlp:530', '--data', data],
+      /--head mlp:530 contradicts .*model\.safetensors, which was trained with --head replace/,
+    ],
     ['a finished run folder without --force', () => ['train', '--data', data, '--out', 'runs/a', ...tiny], /already holds a finished run/],
   ];
   for (const [what, args, message] of cases) {

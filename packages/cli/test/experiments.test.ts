@@ -14,8 +14,18 @@ describe('seed-study grid', () => {
     const t1 = seedStudyRuns.filter((r) => r.task === 1).map((r) => r.options);
     expect(t1).toHaveLength(7);
     expect(t1.every((o) => o.freeze === 'backbone')).toBe(true);
-    expect(t1.filter((o) => o.arch === 'vgg16').map((o) => `${o.head}@${o.lr}`).sort()).toEqual(['mlp:2000@0.001', 'mlp:2000@0.00001', 'mlp:530@0.001', 'mlp:530@0.00001'].sort());
-    expect(t1.filter((o) => o.arch === 'resnet18').map((o) => `${o.head}@${o.lr}`).sort()).toEqual(['mlp:2000@0.00001', 'mlp:530@0.001', 'mlp:530@0.00001'].sort());
+    expect(
+      t1
+        .filter((o) => o.arch === 'vgg16')
+        .map((o) => `${o.head}@${o.lr}`)
+        .sort(),
+    ).toEqual(['mlp:2000@0.001', 'mlp:2000@0.00001', 'mlp:530@0.001', 'mlp:530@0.00001'].sort());
+    expect(
+      t1
+        .filter((o) => o.arch === 'resnet18')
+        .map((o) => `${o.head}@${o.lr}`)
+        .sort(),
+    ).toEqual(['mlp:2000@0.00001', 'mlp:530@0.001', 'mlp:530@0.00001'].sort());
     const t2 = seedStudyRuns.filter((r) => r.task === 2).map((r) => r.options);
     expect(t2.every((o) => o.lr === 1e-3)).toBe(true);
     expect(t2.filter((o) => o.arch === 'vgg16').map((o) => o.freeze)).toEqual(['none', 'features', 'vgg-convs:0,2,5,10,24,28']);
@@ -51,12 +61,19 @@ describe('run selection', () => {
     expect(selectShard(items, { index: 2, count: 4 }).map((s) => s.name)).toEqual(['r1', 'r5', 'r9']);
   });
   it('--only takes names and globs, in grid order, and names the runs on a typo', () => {
-    expect(selectOnly(seedStudyRuns, 't2-resnet18-unfrozen,t1-vgg16-mlp530-lr1e-3').map((r) => r.name)).toEqual(['t1-vgg16-mlp530-lr1e-3', 't2-resnet18-unfrozen']);
+    expect(selectOnly(seedStudyRuns, 't2-resnet18-unfrozen,t1-vgg16-mlp530-lr1e-3').map((r) => r.name)).toEqual([
+      't1-vgg16-mlp530-lr1e-3',
+      't2-resnet18-unfrozen',
+    ]);
     expect(selectOnly(seedStudyRuns, 't1-resnet18-*')).toHaveLength(3);
     expect(() => selectOnly(seedStudyRuns, 't2-resnet18-unfrozn')).toThrow(/matches no run \(did you mean t2-resnet18-unfrozen\?\); run names: t1-/);
   });
   it('combines --only and --shard', () => {
-    expect(selectRuns(seedStudyRuns, { only: 't1-*', shard: '2/2' }).map((r) => r.name)).toEqual(['t1-vgg16-mlp530-lr1e-5', 't1-vgg16-mlp2000-lr1e-5', 't1-resnet18-mlp530-lr1e-5']);
+    expect(selectRuns(seedStudyRuns, { only: 't1-*', shard: '2/2' }).map((r) => r.name)).toEqual([
+      't1-vgg16-mlp530-lr1e-5',
+      't1-vgg16-mlp2000-lr1e-5',
+      't1-resnet18-mlp530-lr1e-5',
+    ]);
     expect(selectRuns(seedStudyRuns)).toHaveLength(13);
   });
 });
@@ -68,7 +85,10 @@ describe('experiments report --out', () => {
       const run = join(root, seedStudyRuns[0].name);
       mkdirSync(run);
       writeFileSync(join(run, 'config.json'), '{}');
-      writeFileSync(join(run, 'metrics.json'), JSON.stringify({ version: 1, bestEpoch: 1, epochs: 1, splits: { test: { accuracy: 0.75, f1: 0.5, macroF1: 0.6, auc: 0.8 } } }));
+      writeFileSync(
+        join(run, 'metrics.json'),
+        JSON.stringify({ version: 1, bestEpoch: 1, epochs: 1, splits: { test: { accuracy: 0.75, f1: 0.5, macroF1: 0.6, auc: 0.8 } } }),
+      );
       const quiet = vi.spyOn(console, 'log').mockImplementation(() => {});
       try {
         const md = await experimentsReport('seed-study', { out: root });

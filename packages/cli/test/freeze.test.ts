@@ -5,13 +5,20 @@ import * as T from '@cxr/tensor';
 import { parseTrainArgs } from '../src/config/trainCommand.ts';
 import { buildModel } from '../src/train/build.ts';
 
-beforeAll(async () => { await T.getDevice(); });
-afterAll(async () => { await T.destroyDevice(); });
+beforeAll(async () => {
+  await T.getDevice();
+});
+afterAll(async () => {
+  await T.destroyDevice();
+});
 
 async function frozenBy(freeze: string): Promise<string[]> {
   const config = await parseTrainArgs(['--arch', 'resnet18', '--weights', 'none', '--freeze', freeze]);
   const { model, frozen } = buildModel(config!, 2, new T.Generator(0), () => {});
-  const stillFrozen = model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([n]) => n);
+  const stillFrozen = model
+    .namedParameters()
+    .filter(([, p]) => !p.requiresGrad)
+    .map(([n]) => n);
   expect(stillFrozen).toEqual(frozen);
   model.dispose();
   return frozen;
@@ -19,7 +26,9 @@ async function frozenBy(freeze: string): Promise<string[]> {
 
 describe('--freeze GLOBS on resnet18', () => {
   it("'layer1.*.weight' does not reach layer1.0.conv1.weight (one segment per *): it matches nothing and says so", async () => {
-    await expect(frozenBy('layer1.*.weight')).rejects.toThrow(/'layer1\.\*\.weight' matches no parameter .*`\*` stays within one dotted segment, `\*\*` crosses segments/);
+    await expect(frozenBy('layer1.*.weight')).rejects.toThrow(
+      /'layer1\.\*\.weight' matches no parameter .*`\*` stays within one dotted segment, `\*\*` crosses segments/,
+    );
   });
 
   it("'layer1*' is one segment too: it does not select layer1's subtree (nor a layer10)", async () => {
@@ -36,7 +45,13 @@ describe('--freeze GLOBS on resnet18', () => {
     expect(sub).toHaveLength(12);
     expect(sub.every((n) => n.startsWith('layer1.'))).toBe(true);
     expect(await frozenBy('layer4.1,fc.bias')).toEqual([
-      'layer4.1.conv1.weight', 'layer4.1.bn1.weight', 'layer4.1.bn1.bias', 'layer4.1.conv2.weight', 'layer4.1.bn2.weight', 'layer4.1.bn2.bias', 'fc.bias',
+      'layer4.1.conv1.weight',
+      'layer4.1.bn1.weight',
+      'layer4.1.bn1.bias',
+      'layer4.1.conv2.weight',
+      'layer4.1.bn2.weight',
+      'layer4.1.bn2.bias',
+      'fc.bias',
     ]);
     const biases = await frozenBy('**.bias');
     expect(biases.length).toBeGreaterThan(10);

@@ -45,13 +45,18 @@ describe('decoded-image cache bounds', () => {
       const cfg = imageCacheFor(224, 3, capGb, (m) => logs.push(m));
       expect(cfg).toMatchObject({ dir: join(cache, 'images'), size: 256 });
       expect(cacheUsage(join(cache, 'images')).bytes).toBe(per); // the oldest (3 images' worth) went
-      expect(logs[0]).toMatch(new RegExp(`^decoded-image cache: ${join(cache, 'images')} \\(.* now, 1 oldest entries .* removed; this run adds up to .*; cap .* GB via --cache-max-gb; cxr cache clean empties it\\)$`));
+      expect(logs[0]).toMatch(
+        new RegExp(
+          `^decoded-image cache: ${join(cache, 'images')} \\(.* now, 1 oldest entries .* removed; this run adds up to .*; cap .* GB via --cache-max-gb; cxr cache clean empties it\\)$`,
+        ),
+      );
       expect(imageCacheFor(224, 7, capGb, (m) => logs.push(m))).toBe(false);
       expect(logs[1]).toMatch(/decoded-image cache: off: this run's 7 images need up to .*, over --cache-max-gb/);
       expect(imageCacheFor(224, 1, 0, (m) => logs.push(m))).toBe(false);
       expect(logs[2]).toMatch(/off \(--cache-max-gb 0\)/);
     } finally {
-      if (before === undefined) delete process.env.CXR_CACHE; else process.env.CXR_CACHE = before;
+      if (before === undefined) delete process.env.CXR_CACHE;
+      else process.env.CXR_CACHE = before;
     }
   });
 });

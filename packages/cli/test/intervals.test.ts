@@ -21,7 +21,12 @@ import { join } from 'node:path';
 
 describe('Wilson interval', () => {
   it('matches Newcombe (1998) Table I to 4 decimals', () => {
-    const table: [number, number, number, number][] = [[81, 263, 0.2553, 0.3662], [15, 148, 0.0624, 0.1605], [0, 20, 0, 0.1611], [1, 29, 0.0061, 0.1718]];
+    const table: [number, number, number, number][] = [
+      [81, 263, 0.2553, 0.3662],
+      [15, 148, 0.0624, 0.1605],
+      [0, 20, 0, 0.1611],
+      [1, 29, 0.0061, 0.1718],
+    ];
     for (const [k, n, lo, hi] of table) {
       const ci = wilsonInterval(k, n)!;
       expect(ci.low).toBeCloseTo(lo, 4);
@@ -59,7 +64,13 @@ describe('stratified bootstrap', () => {
     }
     const m = metricIntervals({ probs, labels, classNames: ['infected', 'normal'], positive: 0, threshold: 0.5 }, { resamples: 2000, seed: 7 });
     const A = m.auc.value!;
-    expect(A).toBeCloseTo(rocAuc(probs.map((p) => p[0]), labels.map((l) => l === 0))!, 12);
+    expect(A).toBeCloseTo(
+      rocAuc(
+        probs.map((p) => p[0]),
+        labels.map((l) => l === 0),
+      )!,
+      12,
+    );
     const q1 = A / (2 - A);
     const q2 = (2 * A * A) / (1 + A);
     const se = Math.sqrt((A * (1 - A) + (nPos - 1) * (q1 - A * A) + (nNeg - 1) * (q2 - A * A)) / (nPos * nNeg));
@@ -76,7 +87,9 @@ describe('stratified bootstrap', () => {
     expect(m.sensitivity.ci).toEqual(wilsonInterval(m.sensitivity.k!, m.sensitivity.n!));
     expect(m.npv.ci).toEqual(wilsonInterval(m.npv.k!, m.npv.n!));
     // Same seed, same interval (recorded seed reproduces the run).
-    expect(metricIntervals({ probs, labels, classNames: ['infected', 'normal'], positive: 0, threshold: 0.5 }, { resamples: 2000, seed: 7 }).auc.ci).toEqual(m.auc.ci);
+    expect(metricIntervals({ probs, labels, classNames: ['infected', 'normal'], positive: 0, threshold: 0.5 }, { resamples: 2000, seed: 7 }).auc.ci).toEqual(
+      m.auc.ci,
+    );
   });
 
   it('most-probable-class metrics: Wilson by formula per class, bootstrap F1 near the delta-method SE', () => {
@@ -118,11 +131,13 @@ describe('stratified bootstrap', () => {
       expect(ci.perClass[c].precision!.high).toBeCloseTo(ph, 12);
       // F1 = 2TP/(TP + FP + support). Stratified resampling keeps each class's count, so TP is
       // binomial within class c and FP a sum of independent binomials over the other classes.
-      const fpFrom = [0, 1, 2].filter((j) => j !== c).map((j) => {
-        const nj = labels.filter((y) => y === j).length;
-        const q = labels.filter((y, i) => y === j && predicted[i] === c).length / nj;
-        return { nj, q };
-      });
+      const fpFrom = [0, 1, 2]
+        .filter((j) => j !== c)
+        .map((j) => {
+          const nj = labels.filter((y) => y === j).length;
+          const q = labels.filter((y, i) => y === j && predicted[i] === c).length / nj;
+          return { nj, q };
+        });
       const fp = called - tp;
       const d = tp + fp + support;
       const dTp = (2 * (fp + support)) / (d * d);
@@ -165,8 +180,10 @@ describe('stratified bootstrap', () => {
       if (okA && !okB) disagreeAB++;
       if (okB && !okA) disagreeBA++;
       const row = (ok: boolean) => (ok === (label === 0) ? [0.9, 0.1] : [0.1, 0.9]);
-      a.probs.set(`f${i}`, row(okA)); a.labels.set(`f${i}`, label);
-      b.probs.set(`f${i}`, row(okB)); b.labels.set(`f${i}`, label);
+      a.probs.set(`f${i}`, row(okA));
+      a.labels.set(`f${i}`, label);
+      b.probs.set(`f${i}`, row(okB));
+      b.labels.set(`f${i}`, label);
     }
     const d = pairedBootstrap(a, b, { resamples: 2000, seed: 11 });
     expect(d.accuracy.difference).toBeCloseTo((disagreeBA - disagreeAB) / n, 12);
@@ -202,7 +219,16 @@ describe('threshold on validation', () => {
 describe('calibration', () => {
   it('ECE over 15 bins equals a hand computation', () => {
     // bins are (k/15, (k+1)/15]: confidence 0.9 -> bin 13 (x4, 3 right); 0.6 and 0.55 -> bin 8 (x4, 2 right).
-    const probs = [[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.6, 0.4], [0.4, 0.6], [0.55, 0.45], [0.45, 0.55]];
+    const probs = [
+      [0.9, 0.1],
+      [0.9, 0.1],
+      [0.9, 0.1],
+      [0.1, 0.9],
+      [0.6, 0.4],
+      [0.4, 0.6],
+      [0.55, 0.45],
+      [0.45, 0.55],
+    ];
     const labels = [0, 0, 0, 0, 0, 1, 1, 0];
     const c = calibration(probs, labels);
     // bin 13: conf 0.9, acc 0.75 -> 4/8 * 0.15; bin 8: conf 0.575, acc 0.5 -> 4/8 * 0.075
@@ -235,7 +261,7 @@ describe('calibration', () => {
 });
 
 describe('experiments report: paired comparison from predictions.csv', () => {
-  it('reads each run\'s test rows, compares with the best run and says whether the difference is beyond noise', () => {
+  it("reads each run's test rows, compares with the best run and says whether the difference is beyond noise", () => {
     const root = mkdtempSync(join(tmpdir(), 'cxr-paired-'));
     try {
       const r = mulberry32(13);
@@ -256,7 +282,12 @@ describe('experiments report: paired comparison from predictions.csv', () => {
       const s = readTestScores(join(root, 'strong'))!;
       expect(s.probs.size).toBe(400);
       expect(s.positive).toBe(0);
-      const acc = (n: string) => { const x = readTestScores(join(root, n))!; let c = 0; for (const [k, p] of x.probs) c += (p[0] >= p[1] ? 0 : 1) === x.labels.get(k) ? 1 : 0; return c / 400; };
+      const acc = (n: string) => {
+        const x = readTestScores(join(root, n))!;
+        let c = 0;
+        for (const [k, p] of x.probs) c += (p[0] >= p[1] ? 0 : 1) === x.labels.get(k) ? 1 : 0;
+        return c / 400;
+      };
       const accuracy = { strong: acc('strong'), weak: acc('weak'), same: acc('same') };
       const rows = compareWithBest({ strong: join(root, 'strong'), weak: join(root, 'weak'), same: join(root, 'same') }, accuracy);
       const best = accuracy.strong >= accuracy.same ? 'strong' : 'same';
@@ -292,7 +323,7 @@ describe('Grad-CAM mass outside the central lung box', () => {
 });
 
 describe('average precision', () => {
-  it('is the step-wise sum of precision over recall increments (scikit-learn\'s definition), ties as one step', () => {
+  it("is the step-wise sum of precision over recall increments (scikit-learn's definition), ties as one step", () => {
     // Hand-computed: points (R, P) = (0.5, 1), (0.5, 0.5), (1, 2/3), (1, 0.5) -> 0.5 * 1 + 0.5 * 2/3.
     expect(averagePrecision(precisionRecallCurve([0.9, 0.8, 0.7, 0.6], [true, false, true, false])!)).toBeCloseTo(0.5 + 1 / 3, 12);
     // A tie between a positive and a negative is one step: (R, P) = (1, 0.5) -> 0.5.

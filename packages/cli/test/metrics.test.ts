@@ -87,13 +87,26 @@ describe('evaluatePredictions (hand-computed)', () => {
     // positive scores beat negatives in 10 of 12 pairs
     expect(m.auc).toBeCloseTo(10 / 12, 12);
     expect(m.aucMethod).toBe('binary');
-    expect(m.confusion).toEqual({ labels: ['Infected', 'Normal'], matrix: [[2, 1], [1, 3]] });
+    expect(m.confusion).toEqual({
+      labels: ['Infected', 'Normal'],
+      matrix: [
+        [2, 1],
+        [1, 3],
+      ],
+    });
   });
   it('serialises to JSON without NaN', () => {
     expect(JSON.parse(JSON.stringify(m))).toEqual(m);
   });
   it('zero divisions give 0 and a single-class label set gives AUC null', () => {
-    const allNormal = evaluatePredictions({ probs: [[0.9, 0.1], [0.8, 0.2]], labels: [0, 0], classNames: ['normal', 'infected'] });
+    const allNormal = evaluatePredictions({
+      probs: [
+        [0.9, 0.1],
+        [0.8, 0.2],
+      ],
+      labels: [0, 0],
+      classNames: ['normal', 'infected'],
+    });
     expect(allNormal.precision).toBe(0);
     expect(allNormal.recall).toBe(0);
     expect(allNormal.f1).toBe(0);
@@ -101,7 +114,14 @@ describe('evaluatePredictions (hand-computed)', () => {
     expect(allNormal.auc).toBeNull();
   });
   it('falls back to the first class when no class is named infected', () => {
-    const r = evaluatePredictions({ probs: [[0.9, 0.1], [0.2, 0.8]], labels: [0, 1], classNames: ['cat', 'dog'] });
+    const r = evaluatePredictions({
+      probs: [
+        [0.9, 0.1],
+        [0.2, 0.8],
+      ],
+      labels: [0, 1],
+      classNames: ['cat', 'dog'],
+    });
     expect(r.positiveClass).toBe('cat');
     expect(r.accuracy).toBe(1);
   });
@@ -150,7 +170,12 @@ describe('ROC AUC', () => {
       expect(trapezoid).toBeCloseTo(aucPairs(scores, isPositive), 10);
       // Sample order must not matter, which an ungrouped staircase would violate under ties.
       const perm = Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5);
-      expect(rocAuc(perm.map((i) => scores[i]), perm.map((i) => isPositive[i]))).toBeCloseTo(trapezoid, 10);
+      expect(
+        rocAuc(
+          perm.map((i) => scores[i]),
+          perm.map((i) => isPositive[i]),
+        ),
+      ).toBeCloseTo(trapezoid, 10);
     }
   });
   it('one-vs-rest macro for three classes equals the mean of per-class pair counts', () => {
@@ -163,7 +188,16 @@ describe('ROC AUC', () => {
       const s = raw[0] + raw[1] + raw[2];
       return raw.map((v) => Math.round((v / s) * 20) / 20);
     });
-    const expected = [0, 1, 2].reduce((acc, c) => acc + aucPairs(probs.map((r) => r[c]), labels.map((l) => l === c)), 0) / 3;
+    const expected =
+      [0, 1, 2].reduce(
+        (acc, c) =>
+          acc +
+          aucPairs(
+            probs.map((r) => r[c]),
+            labels.map((l) => l === c),
+          ),
+        0,
+      ) / 3;
     expect(rocAucOneVsRest(probs, labels, 3)).toBeCloseTo(expected, 10);
     const m = evaluatePredictions({ probs, labels, classNames: ['infected', 'normal', 'other'] });
     expect(m.aucMethod).toBe('ovr-macro');

@@ -36,7 +36,13 @@ describe('progress bar', () => {
     const b2 = createEpochProgress({ epoch: 1, epochs: 1, total: 1000, stream: many.stream, now: () => t });
     for (let i = 10; i <= 1000; i += 10) b2.update(i, { loss: 1, accuracy: 0.5 });
     b2.stop();
-    expect(many.text().trim().split('\n').map((l) => l.split(' ')[2])).toEqual(['25%', '50%', '75%', '100%']);
+    expect(
+      many
+        .text()
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[2]),
+    ).toEqual(['25%', '50%', '75%', '100%']);
   });
   it('formats ETA and epoch summaries', () => {
     expect(formatEta(5.4)).toBe('5s');

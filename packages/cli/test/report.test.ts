@@ -23,7 +23,13 @@ import { writeRunConfig, writeRunMetrics } from '../src/run/runFolder.ts';
 import type { RunMetrics } from '../src/run/runMetrics.ts';
 
 const history: HistoryRow[] = Array.from({ length: 5 }, (_, i) => ({
-  epoch: i + 1, trainLoss: 0.7 / (i + 1), trainAccuracy: 0.6 + i * 0.08, valLoss: 0.75 / (i + 1) + 0.05, valAccuracy: 0.58 + i * 0.07, lr: 1e-3, seconds: 3,
+  epoch: i + 1,
+  trainLoss: 0.7 / (i + 1),
+  trainAccuracy: 0.6 + i * 0.08,
+  valLoss: 0.75 / (i + 1) + 0.05,
+  valAccuracy: 0.58 + i * 0.07,
+  lr: 1e-3,
+  seconds: 3,
 }));
 
 function decode(png: Buffer) {
@@ -80,7 +86,14 @@ describe('pictures', () => {
   });
 
   it('samples grid shows placeholders when a class has no mistakes', () => {
-    const rows = selectSamples([[0.9, 0.1], [0.1, 0.9]], [0, 1], classNames);
+    const rows = selectSamples(
+      [
+        [0.9, 0.1],
+        [0.1, 0.9],
+      ],
+      [0, 1],
+      classNames,
+    );
     const svg = samplesSvg(rows, { classNames, imageAt: () => ({ pixels: new Uint8Array(4), width: 2, height: 2, channels: 1 }) });
     expect(svg.match(/no more mistakes/g)).toHaveLength(4);
     expect(svg.match(/no more correct/g)).toHaveLength(2);
@@ -90,14 +103,21 @@ describe('pictures', () => {
     const mean = [0.5, 0.5, 0.5];
     const std = [0.25, 0.25, 0.25];
     // one pixel, CHW: r=(1-0.5)/0.25=2, g=0, b=(0-0.5)/0.25=-2 -> 255, 128, 0
-    expect([...toRgba({ pixels: new Float32Array([2, 0, -2]), width: 1, height: 1, channels: 3, layout: 'chw', normalization: { mean, std } })]).toEqual([255, 128, 0, 255]);
+    expect([...toRgba({ pixels: new Float32Array([2, 0, -2]), width: 1, height: 1, channels: 3, layout: 'chw', normalization: { mean, std } })]).toEqual([
+      255, 128, 0, 255,
+    ]);
     expect([...toRgba({ pixels: new Uint8Array([10, 20, 30, 40, 50, 60]), width: 2, height: 1, channels: 3 })]).toEqual([10, 20, 30, 255, 40, 50, 60, 255]);
     expect([...toRgba({ pixels: new Uint8Array([7]), width: 1, height: 1, channels: 1 })]).toEqual([7, 7, 7, 255]);
     expect(() => toRgba({ pixels: new Uint8Array(3), width: 2, height: 2, channels: 1 })).toThrow(/do not fit/);
   });
 
   it('overlay across runs', async () => {
-    const png = decode(await renderOverlayPng([{ name: 'a', history }, { name: 'b', history: history.slice(0, 3) }]));
+    const png = decode(
+      await renderOverlayPng([
+        { name: 'a', history },
+        { name: 'b', history: history.slice(0, 3) },
+      ]),
+    );
     expect(inkShare(png)).toBeGreaterThan(0.01);
   });
 });
@@ -160,7 +180,11 @@ describe('Markdown', () => {
     const rootB = mkdtempSync(join(tmpdir(), 'cxr-exp-b-'));
     const [first, second] = seedStudyRuns;
     // first: unfinished in A, finished in B; second: finished in A only.
-    for (const [root, run, finished] of [[rootA, first, false], [rootB, first, true], [rootA, second, true]] as const) {
+    for (const [root, run, finished] of [
+      [rootA, first, false],
+      [rootB, first, true],
+      [rootA, second, true],
+    ] as const) {
       const dir = join(root, run.name);
       mkdirSync(dir, { recursive: true });
       writeRunConfig(dir, run.options);

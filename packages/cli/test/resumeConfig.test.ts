@@ -21,7 +21,7 @@ async function resolve(args: string[]) {
 }
 
 describe('resume takes the stored config', () => {
-  it('a bare --resume continues with the run\'s data, size and settings, not the defaults', async () => {
+  it("a bare --resume continues with the run's data, size and settings, not the defaults", async () => {
     const dir = runWith({ data: '/x/real-xrays', imageSize: 32, lr: 0.01, arch: 'resnet34', epochs: 4 });
     const { config, sources } = await resolve(['--out', dir, '--resume']);
     expect(config.imageSize).toBe(defaultTrainConfig.imageSize); // what the flags alone would train
@@ -31,7 +31,11 @@ describe('resume takes the stored config', () => {
   it('a flag that contradicts the run is refused with the difference named', async () => {
     const dir = runWith({ data: '/x/real-xrays', imageSize: 32 });
     const { config, sources } = await resolve(['--out', dir, '--resume', '--image-size', '64', '--data', 'data/other']);
-    expect(() => resumeConfig(config, sources)).toThrow("--resume continues " + dir + " with its own config.json, but --data data/other (the run has /x/real-xrays), --image-size 64 (the run has 32); drop those flags");
+    expect(() => resumeConfig(config, sources)).toThrow(
+      '--resume continues ' +
+        dir +
+        ' with its own config.json, but --data data/other (the run has /x/real-xrays), --image-size 64 (the run has 32); drop those flags',
+    );
   });
   it('a flag equal to the stored value is fine; --epochs extends the run and says so', async () => {
     const dir = runWith({ imageSize: 32, epochs: 2 });

@@ -4,13 +4,29 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tmpPrefix, writeFileAtomic, writeJsonAtomic } from '../src/run/atomicWrite.ts';
 import { appendHistory, formatHistoryCsv, parseHistoryCsv, readHistory, truncateHistory, type HistoryRow } from '../src/run/historyCsv.ts';
-import { inspectRunFolder, isRunFinished, lockFileName, prepareRunFolder, readJsonFile, RunFolderError, writeRunConfig, writeRunMetrics } from '../src/run/runFolder.ts';
+import {
+  inspectRunFolder,
+  isRunFinished,
+  lockFileName,
+  prepareRunFolder,
+  readJsonFile,
+  RunFolderError,
+  writeRunConfig,
+  writeRunMetrics,
+} from '../src/run/runFolder.ts';
 import { lockRunFolder } from '../src/run/runLock.ts';
 import { spawnSync } from 'node:child_process';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'cxr-run-'));
 const row = (epoch: number, extra: Partial<HistoryRow> = {}): HistoryRow => ({
-  epoch, trainLoss: 0.5 / epoch, trainAccuracy: 0.7, valLoss: 0.6 / epoch, valAccuracy: 0.65, lr: 1e-3, seconds: 1.25, ...extra,
+  epoch,
+  trainLoss: 0.5 / epoch,
+  trainAccuracy: 0.7,
+  valLoss: 0.6 / epoch,
+  valAccuracy: 0.65,
+  lr: 1e-3,
+  seconds: 1.25,
+  ...extra,
 });
 
 describe('atomic writes', () => {
@@ -31,7 +47,9 @@ describe('atomic writes', () => {
     const dir = fresh();
     const out = join(dir, 'optimizer.safetensors');
     symlinkSync('/dev/full', tmpPathFor(out));
-    expect(() => writeSafetensorsFile(out, new Map([['w', { dtype: 'float32' as const, shape: [4], data: new Float32Array(4) }]]))).toThrow(`cannot write ${out}: ENOSPC (disk full: free space or write elsewhere)`);
+    expect(() => writeSafetensorsFile(out, new Map([['w', { dtype: 'float32' as const, shape: [4], data: new Float32Array(4) }]]))).toThrow(
+      `cannot write ${out}: ENOSPC (disk full: free space or write elsewhere)`,
+    );
     expect(readdirSync(dir)).toEqual([]);
   });
   it('a failed write leaves the previous file intact', () => {
@@ -102,15 +120,18 @@ describe('run folder', () => {
     writeFileSync(join(dir, 'thesis.tex'), 'notes');
     mkdirSync(join(dir, 'data'));
     for (const options of [{}, { force: true }, { resume: true }]) {
-      expect(() => prepareRunFolder(dir, options)).toThrow(/is not a CXR run folder \(no config\.json or trainer\.json\) but holds data, thesis\.tex; nothing was changed/);
+      expect(() => prepareRunFolder(dir, options)).toThrow(
+        /is not a CXR run folder \(no config\.json or trainer\.json\) but holds data, thesis\.tex; nothing was changed/,
+      );
     }
     expect(() => prepareRunFolder(dir)).not.toThrow(/--force/);
     expect(readdirSync(dir).sort()).toEqual(['data', 'thesis.tex']);
   });
-  it('--force removes only the files a run writes; the user\'s files next to them stay', () => {
+  it("--force removes only the files a run writes; the user's files next to them stay", () => {
     const dir = fresh();
     writeRunConfig(dir, { arch: 'resnet18' });
-    for (const f of ['history.csv', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'eval-test.json', 'notes.md', 'best.safetensors.tmp-99']) writeFileSync(join(dir, f), 'x');
+    for (const f of ['history.csv', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'eval-test.json', 'notes.md', 'best.safetensors.tmp-99'])
+      writeFileSync(join(dir, f), 'x');
     mkdirSync(join(dir, 'figures'));
     expect(prepareRunFolder(dir, { force: true })).toBe('fresh');
     expect(readdirSync(dir).sort()).toEqual(['figures', 'notes.md']);
@@ -120,7 +141,7 @@ describe('run folder', () => {
     for (let i = 0; i < 30; i++) writeFileSync(join(dir, `f${String(i).padStart(2, '0')}`), '');
     expect(() => inspectRunFolder(dir)).toThrow(/holds f00, f01, f02, f03, f04 … and 25 more;/);
   });
-  it('cleans the safetensors writer\'s NAME.tmp-PID debris as well as atomicWrite\'s', () => {
+  it("cleans the safetensors writer's NAME.tmp-PID debris as well as atomicWrite's", () => {
     // Before: optimizer.safetensors.tmp-PID (89 MB for ResNet-18) survived every resume.
     const dir = fresh();
     writeRunConfig(dir, { arch: 'resnet18' });
@@ -131,7 +152,9 @@ describe('run folder', () => {
   });
   it('a folder that cannot be created is an error, not an endless loop (--out /proc/x)', () => {
     const t0 = performance.now();
-    expect(() => prepareRunFolder('/proc/cxr-run/deeper')).toThrow(/cannot create the run folder \/proc\/cxr-run\/deeper \(\/proc\/cxr-run: ENOENT\); choose another --out/);
+    expect(() => prepareRunFolder('/proc/cxr-run/deeper')).toThrow(
+      /cannot create the run folder \/proc\/cxr-run\/deeper \(\/proc\/cxr-run: ENOENT\); choose another --out/,
+    );
     expect(() => lockRunFolder('/proc/x')).toThrow(/cannot create the run folder \/proc\/x/);
     expect(performance.now() - t0).toBeLessThan(2000);
     const nested = join(fresh(), 'a', 'b', 'c');
@@ -151,10 +174,19 @@ describe('run lock', () => {
     const dir = fresh();
     const a = lockRunFolder(dir);
     // Another process taking the same folder (the probe: two trains started 0.3 s apart).
-    const other = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
+    const other = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `
       import('${join(import.meta.dirname, '../src/run/runLock.ts')}').then(({ lockRunFolder }) => {
         try { lockRunFolder(${JSON.stringify(dir)}); console.log('locked'); } catch (e) { console.log(e.message); }
-      });`], { encoding: 'utf8' });
+      });`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(other.stdout).toMatch(new RegExp(`is in use by another cxr train \\(pid ${process.pid}, started`));
     expect(existsSync(join(dir, lockFileName))).toBe(true);
     a.release();

@@ -74,16 +74,42 @@ describe('signals', () => {
   it('SIGTERM mid-run gives the cursor and the lock back, says how to resume, and ends the process', async () => {
     // One process, as the installed `cxr` bin runs: tsx's own CLI would SIGKILL a trainer whose
     // event loop is busy in a GPU call for more than 5 s, before its handler gets to run.
-    const child = spawn(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), main, 'train', '--data', data, '--out', 'runs/term', ...tiny, '--batch-size', '2', '--epochs', '50'], { cwd: work, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        join(root, 'node_modules/tsx/dist/esm/index.mjs'),
+        main,
+        'train',
+        '--data',
+        data,
+        '--out',
+        'runs/term',
+        ...tiny,
+        '--batch-size',
+        '2',
+        '--epochs',
+        '50',
+      ],
+      { cwd: work, env: { ...process.env, CXR_CACHE: join(work, 'cache') } },
+    );
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     // 'close', not 'exit': stderr may still hold the last line when the process has exited.
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no epoch finished: ${stdout} ${stderr}`)), 150_000);
       void exited.then((c) => reject(new Error(`ended (${c}) before the first epoch: ${stderr}`)));
-      child.stdout.on('data', (d) => { stdout += d; if (/epoch +1\/50: /.test(stdout)) { clearTimeout(timer); resolve(); } });
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (/epoch +1\/50: /.test(stdout)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
     });
     child.kill('SIGTERM');
     const t0 = performance.now();
@@ -97,7 +123,31 @@ describe('signals', () => {
 
 describe('divergence', () => {
   it('--lr 10 stops at the first absurd loss, saying so (it used to finish with "accuracy 50%, AUC 0.500")', () => {
-    const r = cxr(['train', '--data', data, '--out', 'runs/lr10', '--arch', 'resnet18', '--weights', 'none', '--image-size', '32', '--batch-size', '2', '--epochs', '3', '--optimizer', 'sgd', '--momentum', '0.9', '--lr', '10', '--seed', '1']);
+    const r = cxr([
+      'train',
+      '--data',
+      data,
+      '--out',
+      'runs/lr10',
+      '--arch',
+      'resnet18',
+      '--weights',
+      'none',
+      '--image-size',
+      '32',
+      '--batch-size',
+      '2',
+      '--epochs',
+      '3',
+      '--optimizer',
+      'sgd',
+      '--momentum',
+      '0.9',
+      '--lr',
+      '10',
+      '--seed',
+      '1',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^cxr: training diverged: the training loss is \S+ at epoch 1, batch \d+ .*lower the learning rate \(--lr 10, try 1\)$/m);
     expect(existsSync(join(work, 'runs/lr10/metrics.json'))).toBe(false);
@@ -105,10 +155,12 @@ describe('divergence', () => {
 });
 
 describe('honest resume', () => {
-  it('a trailing batch of one is dropped and said once; a bare --resume continues the run\'s own config', () => {
+  it("a trailing batch of one is dropped and said once; a bare --resume continues the run's own config", () => {
     const dir = join(work, 'runs/r');
     // 6 training images in batches of 5 leave a last batch of one. One test image is garbage.
-    const first = cxr(['train', '--data', dataBad, '--out', 'runs/r', ...tiny, '--batch-size', '5', '--epochs', '2', '--skip-bad-images'], { CXR_KILL_AFTER_EPOCH: '1' });
+    const first = cxr(['train', '--data', dataBad, '--out', 'runs/r', ...tiny, '--batch-size', '5', '--epochs', '2', '--skip-bad-images'], {
+      CXR_KILL_AFTER_EPOCH: '1',
+    });
     expect(first.signal === 'SIGKILL' || first.code === 137, `${first.code} ${first.signal} ${first.stderr}`).toBe(true);
     expect(first.stdout.match(/dropped each epoch \(drop_last\)/g)).toHaveLength(1);
     expect(first.stdout).toMatch(/epoch 1\/2 train .*\| 5\/5 img/);
@@ -181,11 +233,14 @@ describe('validation images that pass the header check but do not decode', () =>
   });
 });
 
-describe('eval and predict meet the model\'s classes and size', () => {
-  it('eval refuses data whose class names differ from the run\'s (metrics would be inverted)', () => {
+describe("eval and predict meet the model's classes and size", () => {
+  it("eval refuses data whose class names differ from the run's (metrics would be inverted)", () => {
     const other = join(work, 'swapped');
     for (const split of ['val', 'test']) {
-      for (const [from, to] of [['infected', 'covid'], ['normal', 'normal']]) {
+      for (const [from, to] of [
+        ['infected', 'covid'],
+        ['normal', 'normal'],
+      ]) {
         mkdirSync(join(other, split, to), { recursive: true });
         for (const f of readdirSync(join(data, split, from))) writeFileSync(join(other, split, to, f), readFileSync(join(data, split, from, f)));
       }
@@ -226,7 +281,11 @@ describe('eval and predict meet the model\'s classes and size', () => {
 
   it('--image-size is validated for predict and eval', () => {
     const weights = join(work, 'runs/r/model.safetensors');
-    for (const [size, message] of [['-5', /--image-size must be a whole number from 1 to 1024 \(e\.g\. 224\), got '-5'/], ['3000', /--image-size must be a whole number from 1 to 1024/], ['8', /--image-size 8 is too small for resnet18/]] as const) {
+    for (const [size, message] of [
+      ['-5', /--image-size must be a whole number from 1 to 1024 \(e\.g\. 224\), got '-5'/],
+      ['3000', /--image-size must be a whole number from 1 to 1024/],
+      ['8', /--image-size 8 is too small for resnet18/],
+    ] as const) {
       const r = cxr(['predict', '--weights', weights, '--image-size', size, join(work, 'x.png')]);
       expect(r.code, size).toBe(2); // a usage error (issue 12: usage 2, runtime 1)
       expect(r.stderr).toMatch(message);

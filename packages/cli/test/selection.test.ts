@@ -13,7 +13,9 @@ describe('--positive', () => {
     expect(resolvePositiveClass(['negative', 'positive'])).toBe('positive');
   });
   it('stops and asks when it cannot tell, and names the classes on a bad --positive', () => {
-    expect(() => resolvePositiveClass(['cats', 'dogs'])).toThrow(/cannot tell which of 'cats' and 'dogs' is the positive class; pass --positive cats or --positive dogs/);
+    expect(() => resolvePositiveClass(['cats', 'dogs'])).toThrow(
+      /cannot tell which of 'cats' and 'dogs' is the positive class; pass --positive cats or --positive dogs/,
+    );
     expect(() => resolvePositiveClass(['normal', 'Normal'])).toThrow(/cannot tell/);
     expect(resolvePositiveClass(['cats', 'dogs'], 'DOGS')).toBe('dogs');
     expect(() => resolvePositiveClass(['NORMAL', 'PNEUMONIA'], 'covid')).toThrow(/--positive covid: no such class; the classes are NORMAL, PNEUMONIA/);

@@ -48,13 +48,20 @@ afterAll(async () => {
 });
 
 describe('cxr serve', () => {
-  it('listens on 127.0.0.1 only, and its URL preloads the run with the run\'s settings', () => {
+  it("listens on 127.0.0.1 only, and its URL preloads the run with the run's settings", () => {
     expect((server.address() as { address: string }).address).toBe('127.0.0.1');
     expect(url.hostname).toBe('127.0.0.1');
-    expect(Object.fromEntries(url.searchParams)).toEqual({ model: 'run/model.safetensors', arch: 'resnet18', head: 'mlp:64', classes: 'covid,normal', size: '96', filter: 'bicubic' });
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      model: 'run/model.safetensors',
+      arch: 'resnet18',
+      head: 'mlp:64',
+      classes: 'covid,normal',
+      size: '96',
+      filter: 'bicubic',
+    });
   });
 
-  it('serves the page, its assets and the run\'s model', async () => {
+  it("serves the page, its assets and the run's model", async () => {
     const index = await get('/');
     expect(index.status).toBe(200);
     expect(index.headers['content-type']).toMatch(/^text\/html/);

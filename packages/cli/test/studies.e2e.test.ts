@@ -59,7 +59,21 @@ describe('Kaggle COVID-19 Radiography layout, three classes end to end', () => {
     copyClass('normal', join(kaggle, 'Lung_Opacity', 'images'), 6);
     copyClass('normal', join(kaggle, 'COVID', 'masks'), 16);
     writeFileSync(join(kaggle, 'COVID.metadata.xlsx'), 'not an image');
-    const r = cxr(['train', '--data', kaggle, '--classes', 'COVID=covid-19,Normal=normal,Viral Pneumonia=pneumonia', '--epochs', '1', '--class-weights', 'auto', '--balanced', '--out', 'runs/three', ...tiny]);
+    const r = cxr([
+      'train',
+      '--data',
+      kaggle,
+      '--classes',
+      'COVID=covid-19,Normal=normal,Viral Pneumonia=pneumonia',
+      '--epochs',
+      '1',
+      '--class-weights',
+      'auto',
+      '--balanced',
+      '--out',
+      'runs/three',
+      ...tiny,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/class weights \(auto\): covid-19 [\d.]+, normal [\d.]+, pneumonia [\d.]+/);
     expect(r.stdout).toMatch(/class-balanced sampling/);
@@ -114,7 +128,25 @@ describe('Train/Test with NORMAL and PNEUMONIA', () => {
 
   it('carves validation from Train, takes PNEUMONIA as positive, stops early, keeps checkpoints on request', () => {
     // lr so small that nothing changes, backbone frozen (batch-norm statistics too): no epoch beats the first
-    const r = cxr(['train', '--data', data(), '--epochs', '4', '--patience', '1', '--select-by', 'val-loss', '--freeze', 'backbone', '--keep-checkpoints', '--out', 'runs/pn', ...tiny, '--lr', '1e-12']);
+    const r = cxr([
+      'train',
+      '--data',
+      data(),
+      '--epochs',
+      '4',
+      '--patience',
+      '1',
+      '--select-by',
+      'val-loss',
+      '--freeze',
+      'backbone',
+      '--keep-checkpoints',
+      '--out',
+      'runs/pn',
+      ...tiny,
+      '--lr',
+      '1e-12',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/split folders Train→train, Test→test; val carved from train/);
     expect(r.stdout).toMatch(/stopping early/);
@@ -134,7 +166,17 @@ describe('Train/Test with NORMAL and PNEUMONIA', () => {
     mkdirSync(join(work, 'elsewhere'), { recursive: true });
     copyFileSync(join(work, 'runs/pn/model.safetensors'), moved);
     const info = readModelInfo(moved)!;
-    expect(info).toMatchObject({ arch: 'resnet18', head: 'replace', classes: ['NORMAL', 'PNEUMONIA'], positiveClass: 'PNEUMONIA', inputSize: 32, resizeSize: 37, resizeFilter: 'bicubic', crop: 'center', channels: 'grey-to-rgb' });
+    expect(info).toMatchObject({
+      arch: 'resnet18',
+      head: 'replace',
+      classes: ['NORMAL', 'PNEUMONIA'],
+      positiveClass: 'PNEUMONIA',
+      inputSize: 32,
+      resizeSize: 37,
+      resizeFilter: 'bicubic',
+      crop: 'center',
+      channels: 'grey-to-rgb',
+    });
     const images = readdirSync(join(data(), 'Test', 'PNEUMONIA')).map((f) => join(data(), 'Test', 'PNEUMONIA', f));
     const p = cxr(['predict', '--model', moved, '--json', ...images]);
     expect(p.code, p.stderr).toBe(0);
@@ -148,7 +190,14 @@ describe('Train/Test with NORMAL and PNEUMONIA', () => {
 
   it('a model file without metadata is refused with the flags to give', () => {
     const bare = join(work, 'bare.safetensors');
-    const r0 = spawnSync(tsx, ['-e', `import { readSafetensors, writeSafetensorsFile } from '@cxr/models'; writeSafetensorsFile(${JSON.stringify(bare)}, readSafetensors(${JSON.stringify(join(work, 'runs/pn/model.safetensors'))}));`], { cwd: join(root, 'packages/cli'), encoding: 'utf8' });
+    const r0 = spawnSync(
+      tsx,
+      [
+        '-e',
+        `import { readSafetensors, writeSafetensorsFile } from '@cxr/models'; writeSafetensorsFile(${JSON.stringify(bare)}, readSafetensors(${JSON.stringify(join(work, 'runs/pn/model.safetensors'))}));`,
+      ],
+      { cwd: join(root, 'packages/cli'), encoding: 'utf8' },
+    );
     expect(r0.status, r0.stderr).toBe(0);
     const r = cxr(['predict', '--model', bare, join(data(), 'Test', 'NORMAL', readdirSync(join(data(), 'Test', 'NORMAL'))[0])]);
     expect(r.code).not.toBe(0);
@@ -180,12 +229,16 @@ describe('a manifest with patient groups, interrupted with Ctrl-C and resumed', 
     const child = spawn(process.execPath, ['--import', loader, main, ...args], { cwd: work, env: env() });
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    await new Promise<void>((res) => child.stdout.on('data', (d) => {
-      stdout += d;
-      if (/epoch 1\/30: /.test(stdout)) res(); // one epoch done and checkpointed
-    }));
+    await new Promise<void>((res) =>
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (/epoch 1\/30: /.test(stdout)) res(); // one epoch done and checkpointed
+      }),
+    );
     expect(stdout).toMatch(/groups \(patients\): train \d+, val \d+, test \d+/);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
@@ -203,9 +256,12 @@ describe('a manifest with patient groups, interrupted with Ctrl-C and resumed', 
   });
 });
 
-describe('a researcher\'s own grid', () => {
+describe("a researcher's own grid", () => {
   it('experiments run --grid then report --out finds the runs there', () => {
-    writeFileSync(join(work, 'grid.yaml'), `data: ${synth}\narch: resnet18\nweights: none\nimage-size: 32\nbatch-size: 8\nepochs: 1\noptimizer: sgd\nlr: [0.01, 0.001]\n`);
+    writeFileSync(
+      join(work, 'grid.yaml'),
+      `data: ${synth}\narch: resnet18\nweights: none\nimage-size: 32\nbatch-size: 8\nepochs: 1\noptimizer: sgd\nlr: [0.01, 0.001]\n`,
+    );
     const r = cxr(['experiments', 'run', '--grid', 'grid.yaml', '--out', 'runs/grid']);
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(join(work, 'runs/grid')).sort()).toEqual(['lr-1e-2', 'lr-1e-3']);

@@ -8,7 +8,18 @@ export { ImageDecodeError } from './decode/errors.ts';
 export { sniffFormat, type ImageFormat } from './decode/sniff.ts';
 export { readImageHeader, type ImageHeader } from './decode/header.ts';
 
-export { ImageFolder, loadImageFolder, verifyHeader, DEFAULT_VAL_FRACTION, type Dataset, type Sample, type LoadOptions, type OnBadImage, type SkippedFile, type FolderInfo } from './dataset/imagefolder.ts';
+export {
+  ImageFolder,
+  loadImageFolder,
+  verifyHeader,
+  DEFAULT_VAL_FRACTION,
+  type Dataset,
+  type Sample,
+  type LoadOptions,
+  type OnBadImage,
+  type SkippedFile,
+  type FolderInfo,
+} from './dataset/imagefolder.ts';
 export { scanLayout, splitOfFolder, SPLIT_ALIASES, IGNORED_FOLDER, type ScannedLayout, type IgnoredEntries } from './dataset/layout.ts';
 export { parseClassSelection, resolveClassSelection, type ClassPick, type ClassMapping } from './dataset/classSelection.ts';
 export { readManifest, type Manifest, type ManifestRow } from './dataset/manifest.ts';

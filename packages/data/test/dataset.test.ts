@@ -9,7 +9,12 @@ const { rng, seed } = testRng('dataset');
 const { dir, cleanup } = tmpDir('dataset');
 afterAll(cleanup);
 
-const tinyBuf = PNG.sync.write({ width: 4, height: 4, data: Buffer.alloc(16, 7) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+const tinyBuf = PNG.sync.write({ width: 4, height: 4, data: Buffer.alloc(16, 7) } as PNG, {
+  colorType: 0,
+  inputColorType: 0,
+  bitDepth: 8,
+  inputHasAlpha: false,
+});
 const tiny = new Uint8Array(tinyBuf.buffer, tinyBuf.byteOffset, tinyBuf.byteLength);
 
 describe('splits and folders', () => {

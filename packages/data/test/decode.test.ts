@@ -53,7 +53,10 @@ describe('8-bit PNG and JPEG', () => {
     const w = 16 + rng.int(0, 16);
     const h = 16 + rng.int(0, 16);
     const g = Buffer.from(Array.from({ length: w * h }, () => rng.int(0, 256)));
-    const img = decodeImage(u8(PNG.sync.write({ width: w, height: h, data: g } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false })), 'g8.png');
+    const img = decodeImage(
+      u8(PNG.sync.write({ width: w, height: h, data: g } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false })),
+      'g8.png',
+    );
     for (let i = 0; i < w * h; i++) expect(img.data[i]).toBeCloseTo(g[i] / 255, 6);
     // smooth image: JPEG at quality 95 stays within a few grey levels
     const rgba = Buffer.alloc(w * h * 4);
@@ -73,7 +76,9 @@ describe('8-bit PNG and JPEG', () => {
 describe('broken files', () => {
   const { dir, cleanup } = tmpDir('broken');
   afterAll(cleanup);
-  const good = u8(PNG.sync.write({ width: 8, height: 8, data: Buffer.alloc(64, 128) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false }));
+  const good = u8(
+    PNG.sync.write({ width: 8, height: 8, data: Buffer.alloc(64, 128) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false }),
+  );
   const goodJpeg = u8(jpeg.encode({ data: Buffer.alloc(32 * 32 * 4, 90), width: 32, height: 32 }, 90).data);
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['empty.png', new Uint8Array(0), /empty \(0 bytes\)/],
@@ -114,7 +119,7 @@ describe('broken files', () => {
     expect(total).toBe(6);
   });
 
-  it("DataLoader: a file broken after the header check errors or is skipped and reported", async () => {
+  it('DataLoader: a file broken after the header check errors or is skipped and reported', async () => {
     const d2 = path.join(dir, 'loader');
     for (const c of ['x', 'y']) mkdirSync(path.join(d2, c), { recursive: true });
     for (let i = 0; i < 5; i++) writeFileSync(path.join(d2, i % 2 ? 'x' : 'y', `g${i}.png`), good);

@@ -11,7 +11,12 @@ const { rng, seed } = testRng('layouts');
 const { dir, cleanup } = tmpDir('layouts');
 afterAll(cleanup);
 
-const tinyBuf = PNG.sync.write({ width: 4, height: 4, data: Buffer.alloc(16, 9) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+const tinyBuf = PNG.sync.write({ width: 4, height: 4, data: Buffer.alloc(16, 9) } as PNG, {
+  colorType: 0,
+  inputColorType: 0,
+  bitDepth: 8,
+  inputHasAlpha: false,
+});
 const tiny = new Uint8Array(tinyBuf.buffer, tinyBuf.byteOffset, tinyBuf.byteLength);
 
 function images(folder: string, n: number, prefix = 'img'): string[] {
@@ -41,7 +46,11 @@ describe('split folders', () => {
     const { ds, log } = await load(root);
     expect(ds.classes).toEqual(['COVID', 'Normal']);
     expect(ds.splitSource).toBe('folders');
-    expect(ds.counts()).toEqual({ train: { COVID: n.Train, Normal: n.Train }, val: { COVID: n.Validation, Normal: n.Validation }, test: { COVID: n.Test, Normal: n.Test } });
+    expect(ds.counts()).toEqual({
+      train: { COVID: n.Train, Normal: n.Train },
+      val: { COVID: n.Validation, Normal: n.Validation },
+      test: { COVID: n.Test, Normal: n.Test },
+    });
     expect(log).toContain('Train→train');
     expect(log).toContain('Validation→val');
     expect(ds.splits.test.every((s) => s.file.includes(`${path.sep}Test${path.sep}`))).toBe(true);
@@ -114,7 +123,13 @@ describe('Kaggle COVID-19 Radiography layout: <Class>/images with masks beside',
     expect(total(ds)).toBe(45);
     const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
     expect(all.some((s) => masks.has(s.file) || s.file.includes(`${path.sep}masks${path.sep}`))).toBe(false);
-    expect(ds.info.ignoredFolders.map((f) => path.relative(root, f.dir)).sort()).toEqual(['COVID/annotations', 'COVID/masks', 'Lung_Opacity/masks', 'Normal/masks', 'Viral Pneumonia/masks']);
+    expect(ds.info.ignoredFolders.map((f) => path.relative(root, f.dir)).sort()).toEqual([
+      'COVID/annotations',
+      'COVID/masks',
+      'Lung_Opacity/masks',
+      'Normal/masks',
+      'Viral Pneumonia/masks',
+    ]);
     expect(ds.info.ignoredFolders.reduce((a, f) => a + f.files, 0)).toBe(45 + 1);
     expect(ds.ignored.map((f) => path.basename(f)).sort()).toEqual(['COVID.metadata.xlsx', 'README.md.txt', 'Thumbs.db']);
     expect(log).toMatch(/ignored 5 folder\(s\) that are not classes or images \(46 files\)/);
@@ -139,7 +154,9 @@ describe('Kaggle COVID-19 Radiography layout: <Class>/images with masks beside',
   });
 
   it('a --classes name that matches no folder is an error listing the folders found', async () => {
-    await expect(load(root, { classes: 'COVID,Pneumonia' })).rejects.toThrow(/no class 'Pneumonia'.*found 'COVID', 'Lung_Opacity', 'Normal', 'Viral Pneumonia'/);
+    await expect(load(root, { classes: 'COVID,Pneumonia' })).rejects.toThrow(
+      /no class 'Pneumonia'.*found 'COVID', 'Lung_Opacity', 'Normal', 'Viral Pneumonia'/,
+    );
     expect(() => parseClassSelection('COVID=')).toThrow(/both sides/);
     expect(() => parseClassSelection('COVID')).toThrow(/fewer than 2 classes/);
   });
@@ -191,7 +208,11 @@ describe('manifest with patient groups', () => {
   });
 
   it('train/test given with groups: validation carved from train by group; split aliases accepted', async () => {
-    const m = write('tt.csv', 'path,label,split,group', (r) => `${r.file},${r.label},${Number(r.group.slice(1)) % 5 === 0 ? 'Testing' : 'Training'},${r.group}`);
+    const m = write(
+      'tt.csv',
+      'path,label,split,group',
+      (r) => `${r.file},${r.label},${Number(r.group.slice(1)) % 5 === 0 ? 'Testing' : 'Training'},${r.group}`,
+    );
     const { ds } = await load(root, { manifest: m });
     expect(ds.info.carved).toEqual(['val']);
     const trainGroups = new Set(ds.splits.train.map((x) => x.group));
@@ -218,15 +239,29 @@ describe('manifest with patient groups', () => {
       const k = 1 + rng.int(0, 4);
       for (let j = 0; j < k; j++) items.push({ g: `g${p}`, c });
     }
-    const parts = groupedStratifiedSplit(items, (x) => x.c, (x) => x.g, seed, { train: 0.7, val: 0.15, test: 0.15 });
+    const parts = groupedStratifiedSplit(
+      items,
+      (x) => x.c,
+      (x) => x.g,
+      seed,
+      { train: 0.7, val: 0.15, test: 0.15 },
+    );
     for (const c of ['a', 'b', 'c']) {
       const n = items.filter((x) => x.c === c).length;
-      for (const [s, f] of [['train', 0.7], ['val', 0.15], ['test', 0.15]] as const) {
+      for (const [s, f] of [
+        ['train', 0.7],
+        ['val', 0.15],
+        ['test', 0.15],
+      ] as const) {
         expect(Math.abs(parts[s].filter((x) => x.c === c).length / n - f)).toBeLessThan(0.05);
       }
     }
     const seen = new Map<string, string>();
-    for (const s of ['train', 'val', 'test'] as const) for (const x of parts[s]) { expect(seen.get(x.g) ?? s).toBe(s); seen.set(x.g, s); }
+    for (const s of ['train', 'val', 'test'] as const)
+      for (const x of parts[s]) {
+        expect(seen.get(x.g) ?? s).toBe(s);
+        seen.set(x.g, s);
+      }
     expect(parts.train.length + parts.val.length + parts.test.length).toBe(items.length);
   });
 });

@@ -24,7 +24,10 @@ describe('DataLoader memory on a 10,000-image manifest', () => {
     for (let i = 0; i < 6; i++) {
       const grey = Buffer.from(Array.from({ length: size * size }, (_, k) => (k * (i + 3) + i * 17) & 255));
       const f = `img/g${i}.png`;
-      writeFileSync(path.join(dir, f), PNG.sync.write({ width: size, height: size, data: grey } as PNG, { colorType: 0, inputColorType: 0, bitDepth: i % 2 ? 16 : 8, inputHasAlpha: false }));
+      writeFileSync(
+        path.join(dir, f),
+        PNG.sync.write({ width: size, height: size, data: grey } as PNG, { colorType: 0, inputColorType: 0, bitDepth: i % 2 ? 16 : 8, inputHasAlpha: false }),
+      );
       files.push(f);
     }
     const rgba = Buffer.alloc(size * size * 4, 120);
@@ -61,7 +64,9 @@ describe('DataLoader memory on a 10,000-image manifest', () => {
       }
       expect(n).toBe(N);
       const grow = { rss: (peak.rss - base.rss) / MB, live: (peak.live - base.live) / MB };
-      console.log(`[memory] ${N} images, ${(bytes / MB).toFixed(0)} MB of batches yielded; growth after warm-up: rss ${grow.rss.toFixed(1)} MB, JS heap ${grow.live.toFixed(1)} MB`);
+      console.log(
+        `[memory] ${N} images, ${(bytes / MB).toFixed(0)} MB of batches yielded; growth after warm-up: rss ${grow.rss.toFixed(1)} MB, JS heap ${grow.live.toFixed(1)} MB`,
+      );
       expect(bytes / MB).toBeGreaterThan(400);
       expect(grow.rss).toBeLessThan(120);
       expect(grow.live).toBeLessThan(120);

@@ -115,7 +115,9 @@ function encodePng(w: number, h: number, colorType: ColorType, depth: 8 | 16, sa
 function pngjsEncode(w: number, h: number, colorType: ColorType, depth: 8 | 16, samples: Uint16Array, filterType: number): Uint8Array {
   const data = depth === 16 ? Buffer.from(new Uint16Array(samples).buffer) : Buffer.from(Uint8Array.from(samples));
   const hasAlpha = colorType === 4 || colorType === 6;
-  return u8(PNG.sync.write({ width: w, height: h, data } as PNG, { colorType, inputColorType: colorType, bitDepth: depth, inputHasAlpha: hasAlpha, filterType }));
+  return u8(
+    PNG.sync.write({ width: w, height: h, data } as PNG, { colorType, inputColorType: colorType, bitDepth: depth, inputHasAlpha: hasAlpha, filterType }),
+  );
 }
 
 describe('fast PNG decoder: bit-identical to pngjs', () => {
@@ -173,7 +175,11 @@ describe('fast PNG decoder: bit-identical to pngjs', () => {
     badCrc[badCrc.length - 20] ^= 0x55; // inside the IDAT data
     const noEnd = good.subarray(0, good.length - 12);
     const cut = good.subarray(0, good.length - 20);
-    for (const [name, bytes] of [['crc.png', badCrc], ['noend.png', noEnd], ['cut.png', cut]] as const) {
+    for (const [name, bytes] of [
+      ['crc.png', badCrc],
+      ['noend.png', noEnd],
+      ['cut.png', cut],
+    ] as const) {
       expect(decodePngFast(bytes), name).toBeUndefined();
       let pngjsResult: unknown;
       try {
@@ -210,7 +216,15 @@ describe.skipIf(!have)('fast PNG decoder on cxr-real', () => {
 });
 
 /** Adam7 passes: x0, y0, dx, dy. */
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
 
 /** The same image as an interlaced (Adam7) PNG, each reduced image's rows filtered with Sub. */
 function encodeInterlaced(w: number, h: number, colorType: ColorType, depth: 8 | 16, samples: Uint16Array): Uint8Array {
@@ -244,10 +258,18 @@ describe('interlaced (Adam7) PNGs', () => {
   it('decode to the same pixels as the non-interlaced file, every colour type, 8 and 16 bit, odd sizes', () => {
     for (const colorType of [0, 2, 4, 6] as ColorType[]) {
       for (const depth of [8, 16] as const) {
-        for (const [w, h] of [[1, 1], [13, 7], [9, 17], [3, 2]]) {
+        for (const [w, h] of [
+          [1, 1],
+          [13, 7],
+          [9, 17],
+          [3, 2],
+        ]) {
           const samples = randomSamples(w * h * SAMPLES[colorType], depth);
           const what = `colour type ${colorType}, ${depth}-bit, ${w}x${h}`;
-          const plain = decodeImage(encodePng(w, h, colorType, depth, samples, () => 0), 'plain.png');
+          const plain = decodeImage(
+            encodePng(w, h, colorType, depth, samples, () => 0),
+            'plain.png',
+          );
           const interlaced = decodeImage(encodeInterlaced(w, h, colorType, depth, samples), 'interlaced.png');
           expectSame(interlaced, plain, what);
         }

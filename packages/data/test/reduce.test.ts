@@ -43,7 +43,11 @@ function pil(src8: Uint8Array, w: number, h: number, c: 1 | 3, args: Record<stri
   const src = path.join(dir, 'in.raw');
   const dst = path.join(dir, 'out.raw');
   writeFileSync(src, src8);
-  const size = execFileSync(PY, ['-c', SCRIPT, JSON.stringify({ src, dst, w, h, mode: c === 1 ? 'L' : 'RGB', ...args })]).toString().trim().split(' ').map(Number);
+  const size = execFileSync(PY, ['-c', SCRIPT, JSON.stringify({ src, dst, w, h, mode: c === 1 ? 'L' : 'RGB', ...args })])
+    .toString()
+    .trim()
+    .split(' ')
+    .map(Number);
   return { data: new Uint8Array(readFileSync(dst)), w: size[0], h: size[1] };
 }
 
@@ -116,7 +120,13 @@ describe.skipIf(!have)('reduce and reducingGap: parity with PIL', () => {
 
 describe('reduce', () => {
   it('is the exact block mean, partial last blocks included (grey 2x2 fast path and general path)', () => {
-    for (const [w, h, c, fx, fy] of [[64, 48, 1, 2, 2], [65, 47, 1, 2, 2], [30, 20, 3, 2, 2], [31, 22, 1, 3, 2], [17, 19, 3, 4, 5]] as const) {
+    for (const [w, h, c, fx, fy] of [
+      [64, 48, 1, 2, 2],
+      [65, 47, 1, 2, 2],
+      [30, 20, 3, 2, 2],
+      [31, 22, 1, 3, 2],
+      [17, 19, 3, 4, 5],
+    ] as const) {
       const { img } = randomImage(w, h, c);
       const r = reduce(img, fx, fy);
       expect([r.width, r.height]).toEqual([Math.ceil(w / fx), Math.ceil(h / fy)]);

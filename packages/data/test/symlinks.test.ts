@@ -13,7 +13,10 @@ afterAll(cleanup);
 
 function png(file: string, v: number): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, PNG.sync.write({ width: 8, height: 8, data: Buffer.alloc(64, v) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false }));
+  writeFileSync(
+    file,
+    PNG.sync.write({ width: 8, height: 8, data: Buffer.alloc(64, v) } as PNG, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false }),
+  );
 }
 
 describe('symbolic links', () => {

@@ -17,10 +17,12 @@ describe('synthesizeDataset', () => {
     const ds = await loadImageFolder(path.join(dir, 'a'), { log: () => {} });
     expect(ds.classes).toEqual(['infected', 'normal']);
     expect(ds.counts().train).toEqual({ infected: a.counts.train.infected, normal: a.counts.train.normal });
-    const kinds = new Set(a.files.map((f) => {
-      const bytes = new Uint8Array(readFileSync(f));
-      return sniffFormat(bytes) === 'png' ? `png${bytes[24]}` : 'jpeg';
-    }));
+    const kinds = new Set(
+      a.files.map((f) => {
+        const bytes = new Uint8Array(readFileSync(f));
+        return sniffFormat(bytes) === 'png' ? `png${bytes[24]}` : 'jpeg';
+      }),
+    );
     expect(kinds).toEqual(new Set(['png8', 'png16', 'jpeg']));
   });
 

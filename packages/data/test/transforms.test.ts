@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { applyTransforms, centerCrop, equalize, hflip, mulberry32, randomResizedCropParams, resize, rotate, toCHW, trainTransforms, IMAGENET_MEAN, IMAGENET_STD, type Image } from '../src/index.ts';
+import {
+  applyTransforms,
+  centerCrop,
+  equalize,
+  hflip,
+  mulberry32,
+  randomResizedCropParams,
+  resize,
+  rotate,
+  toCHW,
+  trainTransforms,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type Image,
+} from '../src/index.ts';
 import { testRng } from './helpers.ts';
 
 const { rng, seed } = testRng('transforms');

@@ -25,10 +25,12 @@ function vggConvIndices(config: readonly (number | 'M')[], batchNorm: boolean): 
 }
 
 export const architectures: Readonly<Record<string, ArchInfo>> = {
-  ...Object.fromEntries(Object.entries(vggConfigs).flatMap(([name, cfg]) => [
-    [name, { family: 'vgg', minImageSize: 32, convIndices: vggConvIndices(cfg, false) }],
-    [`${name}_bn`, { family: 'vgg', minImageSize: 32, convIndices: vggConvIndices(cfg, true) }],
-  ])),
+  ...Object.fromEntries(
+    Object.entries(vggConfigs).flatMap(([name, cfg]) => [
+      [name, { family: 'vgg', minImageSize: 32, convIndices: vggConvIndices(cfg, false) }],
+      [`${name}_bn`, { family: 'vgg', minImageSize: 32, convIndices: vggConvIndices(cfg, true) }],
+    ]),
+  ),
   ...Object.fromEntries(Object.keys(resnetConfigs).map((name) => [name, { family: 'resnet', minImageSize: 32 }])),
 };
 

@@ -13,4 +13,13 @@ export { formatList } from './formatList.ts';
 export { createModel } from './registry.ts';
 export { defaultCamLayer } from './camLayer.ts';
 export { encodeModelInfo, decodeModelInfo, type ModelInfo } from './weights/modelMetadata.ts';
-export { encodeDecisionRule, decodeDecisionRule, applyDecisionRule, applyTemperature, predictAt, positiveIndex, argmax, type DecisionRule } from './weights/decisionRule.ts';
+export {
+  encodeDecisionRule,
+  decodeDecisionRule,
+  applyDecisionRule,
+  applyTemperature,
+  predictAt,
+  positiveIndex,
+  argmax,
+  type DecisionRule,
+} from './weights/decisionRule.ts';

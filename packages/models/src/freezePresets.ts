@@ -62,13 +62,14 @@ export function resolveFreeze(spec: string, arch: string): string[] {
     return ['conv1.**', 'bn1.**', ...resnetStages.slice(1, last + 1).map((s) => `${s}.**`)];
   }
 
-  const globs = value.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  const globs = value
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g !== '');
   for (const g of globs) {
     // A bare word is far more likely a mistyped preset than a parameter name.
     if (!/[.*?]/.test(g) || !/^[A-Za-z0-9_.*?-]+$/.test(g)) {
-      throw new Error(
-        `--freeze '${g}' is neither a preset nor a parameter glob; use ${freezePresetNames.join(', ')} or globs like 'layer1.**'`,
-      );
+      throw new Error(`--freeze '${g}' is neither a preset nor a parameter glob; use ${freezePresetNames.join(', ')} or globs like 'layer1.**'`);
     }
   }
   return globs;

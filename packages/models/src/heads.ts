@@ -76,7 +76,10 @@ export function applyHead(model: Classifier, spec: HeadSpec | string, numClasses
     }
     case 'replace': {
       const cur = model instanceof VGG ? model.classifier : model.fc;
-      if (cur instanceof Linear) { setHead(model, new Linear(cur.inFeatures, numClasses, g)); return; }
+      if (cur instanceof Linear) {
+        setHead(model, new Linear(cur.inFeatures, numClasses, g));
+        return;
+      }
       if (!(cur instanceof Sequential)) throw new Error('head replace: unexpected classifier type');
       const { index, layer } = lastLinear(cur);
       cur.set(index, new Linear(layer.inFeatures, numClasses, g));

@@ -61,7 +61,11 @@ export function openWeights(input: Uint8Array | string): { tensors: LazyTensor[]
  * the device twice. Keys and shapes are checked before anything is read; with `strict` (default)
  * missing and unexpected keys are errors too, all listed in one message.
  */
-export function loadWeights(model: Module, source: string | LazyTensor[], options: { strict?: boolean; skip?: (name: string) => boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+export function loadWeights(
+  model: Module,
+  source: string | LazyTensor[],
+  options: { strict?: boolean; skip?: (name: string) => boolean } = {},
+): { missingKeys: string[]; unexpectedKeys: string[] } {
   const file = typeof source === 'string' ? openWeights(source) : { tensors: source, close() {} };
   try {
     const skip = options.skip ?? (() => false);
@@ -69,7 +73,8 @@ export function loadWeights(model: Module, source: string | LazyTensor[], option
     const own = model.stateDict();
     const missing = [...own.keys()].filter((k) => !entries.has(k) && !skip(k));
     const unexpected = [...entries.keys()].filter((k) => !own.has(k));
-    const misshaped = [...own].filter(([k, t]) => entries.has(k) && entries.get(k)!.shape.join(',') !== t.shape.join(','))
+    const misshaped = [...own]
+      .filter(([k, t]) => entries.has(k) && entries.get(k)!.shape.join(',') !== t.shape.join(','))
       .map(([k, t]) => `${k}: file [${entries.get(k)!.shape.join(',')}] vs model [${t.shape.join(',')}]`);
     if (misshaped.length || ((options.strict ?? true) && (missing.length || unexpected.length))) {
       const where = typeof source === 'string' ? ` in ${source}` : '';
@@ -86,7 +91,9 @@ export function loadWeights(model: Module, source: string | LazyTensor[], option
       const bad = firstNonFinite(host);
       if (bad >= 0) {
         const where = typeof source === 'string' ? `${source}: ` : '';
-        throw new NonFiniteWeightsError(`${where}tensor ${k} holds ${host.data[bad]} at element ${bad} (non-finite weights: the file comes from a diverged or corrupted run)`);
+        throw new NonFiniteWeightsError(
+          `${where}tensor ${k} holds ${host.data[bad]} at element ${bad} (non-finite weights: the file comes from a diverged or corrupted run)`,
+        );
       }
       const t = toDevice(k, host);
       model.loadStateDict(new Map([[k, t]]), { strict: false });

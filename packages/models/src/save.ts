@@ -11,19 +11,24 @@ import { firstNonFinite, NonFiniteWeightsError } from './load.ts';
  * layer), not the model. Atomic: tmp file, fsync, rename.
  */
 export async function saveTensors(path: string, tensors: Map<string, T.Tensor>, metadata?: Record<string, string>, options: SaveOptions = {}): Promise<void> {
-  await writeSafetensorsFileAsync(path, [...tensors].map(([name, t]) => ({
-    name,
-    dtype: t.dtype === 'int32' ? 'int32' as const : 'float32' as const,
-    shape: [...t.shape],
-    load: async (): Promise<HostTensor> => {
-      const h: HostTensor = t.dtype === 'int32'
-        ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() }
-        : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() };
-      const bad = options.requireFinite ? firstNonFinite(h) : -1;
-      if (bad >= 0) throw new NonFiniteWeightsError(`${path}: tensor ${name} holds ${h.data[bad]} at element ${bad}; non-finite weights are not saved`);
-      return h;
-    },
-  })), metadata);
+  await writeSafetensorsFileAsync(
+    path,
+    [...tensors].map(([name, t]) => ({
+      name,
+      dtype: t.dtype === 'int32' ? ('int32' as const) : ('float32' as const),
+      shape: [...t.shape],
+      load: async (): Promise<HostTensor> => {
+        const h: HostTensor =
+          t.dtype === 'int32'
+            ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() }
+            : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() };
+        const bad = options.requireFinite ? firstNonFinite(h) : -1;
+        if (bad >= 0) throw new NonFiniteWeightsError(`${path}: tensor ${name} holds ${h.data[bad]} at element ${bad}; non-finite weights are not saved`);
+        return h;
+      },
+    })),
+    metadata,
+  );
 }
 
 export interface SaveOptions {

@@ -18,9 +18,13 @@ describe('decision rule metadata', () => {
   });
 
   it('refuses values that are not a temperature or a probability, naming the file', () => {
-    expect(() => decodeDecisionRule({ 'cxr.temperature': 'abc' }, 'm.safetensors')).toThrow("m.safetensors: metadata 'cxr.temperature' is 'abc'; it must be a positive number");
+    expect(() => decodeDecisionRule({ 'cxr.temperature': 'abc' }, 'm.safetensors')).toThrow(
+      "m.safetensors: metadata 'cxr.temperature' is 'abc'; it must be a positive number",
+    );
     expect(() => decodeDecisionRule({ 'cxr.temperature': '0' }, 'm.safetensors')).toThrow(/positive number/);
-    expect(() => decodeDecisionRule({ 'cxr.threshold': '1.5' }, 'm.safetensors')).toThrow("m.safetensors: metadata 'cxr.threshold' is '1.5'; it must be a probability in [0, 1]");
+    expect(() => decodeDecisionRule({ 'cxr.threshold': '1.5' }, 'm.safetensors')).toThrow(
+      "m.safetensors: metadata 'cxr.threshold' is '1.5'; it must be a probability in [0, 1]",
+    );
     expect(() => decodeDecisionRule({ 'cxr.threshold': 'NaN' }, 'm.safetensors')).toThrow(/probability/);
   });
 });
@@ -29,7 +33,11 @@ describe('applyDecisionRule', () => {
   const classes = ['infected', 'normal'];
   it('scales by the temperature as softmax(logits / T) does, then decides at the threshold', () => {
     const logits = [0.3, -0.4];
-    const softmax = (z: number[]) => { const e = z.map((v) => Math.exp(v - Math.max(...z))); const s = e.reduce((a, b) => a + b); return e.map((v) => v / s); };
+    const softmax = (z: number[]) => {
+      const e = z.map((v) => Math.exp(v - Math.max(...z)));
+      const s = e.reduce((a, b) => a + b);
+      return e.map((v) => v / s);
+    };
     const T = 2.5;
     const r = applyDecisionRule([softmax(logits)], classes, { positiveClass: 'Infected', threshold: 0.6, thresholdSpec: 'youden', temperature: T });
     const ref = softmax(logits.map((v) => v / T));
@@ -40,7 +48,11 @@ describe('applyDecisionRule', () => {
 
   it('falls back to argmax without a rule, or when the positive class is not among the classes', () => {
     expect(applyDecisionRule([[0.45, 0.55]], classes, null).predicted).toEqual([1]);
-    expect(applyDecisionRule([[0.45, 0.55]], classes, { positiveClass: 'infected', threshold: 0.4, thresholdSpec: 'youden', temperature: 1 }).predicted).toEqual([0]);
-    expect(applyDecisionRule([[0.45, 0.55]], classes, { positiveClass: 'covid', threshold: 0.4, thresholdSpec: 'youden', temperature: 1 }).predicted).toEqual([1]);
+    expect(
+      applyDecisionRule([[0.45, 0.55]], classes, { positiveClass: 'infected', threshold: 0.4, thresholdSpec: 'youden', temperature: 1 }).predicted,
+    ).toEqual([0]);
+    expect(applyDecisionRule([[0.45, 0.55]], classes, { positiveClass: 'covid', threshold: 0.4, thresholdSpec: 'youden', temperature: 1 }).predicted).toEqual([
+      1,
+    ]);
   });
 });

@@ -1,12 +1,7 @@
 // 16-bit float conversions: widening must be exact and narrowing must round to nearest even,
 // otherwise an F16 checkpoint would not survive a read/write round trip bit for bit.
 import { describe, expect, it } from 'vitest';
-import {
-  bfloat16ToFloat32,
-  float16ToFloat32,
-  float32ToBfloat16,
-  float32ToFloat16,
-} from '../src/weights/half.ts';
+import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../src/weights/half.ts';
 
 describe('float16', () => {
   it('widens all 65536 bit patterns and narrows them back unchanged (NaN stays NaN)', () => {

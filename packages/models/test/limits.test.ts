@@ -22,7 +22,12 @@ function long4(payload: Uint8Array): Uint8Array {
   bytes[7 + n] = 0x2e; // STOP
   return bytes;
 }
-const load = (b: Uint8Array) => unpickle(new Cursor(memorySource(b, 'long.pkl'), 0), { resolveGlobal: () => { throw new Error('no globals here'); } });
+const load = (b: Uint8Array) =>
+  unpickle(new Cursor(memorySource(b, 'long.pkl'), 0), {
+    resolveGlobal: () => {
+      throw new Error('no globals here');
+    },
+  });
 
 describe('pickle integers', () => {
   it('a megabyte-long LONG4 is refused at once, naming the limit', () => {
@@ -31,7 +36,7 @@ describe('pickle integers', () => {
     expect(() => load(long4(new Uint8Array(1 << 20)))).toThrow(`integer of ${1 << 20} bytes at byte 3 is longer than the ${maxLongBytes}-byte limit`);
     expect(performance.now() - t0).toBeLessThan(2000); // it used to take minutes (quadratic BigInt shifts)
   });
-  it('integers up to the limit decode exactly, positive and negative (two\'s complement)', () => {
+  it("integers up to the limit decode exactly, positive and negative (two's complement)", () => {
     const payload = Uint8Array.from({ length: maxLongBytes }, (_, i) => (i * 37 + 11) & 0xff);
     payload[maxLongBytes - 1] = 0x7f;
     let expected = 0n;
@@ -52,7 +57,9 @@ describe('expanded views', () => {
       const small = f.tensors.find((t) => t.name === 'small')!.load();
       expect(Array.from(small.data as Float32Array)).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]); // a small broadcast still loads
       const rss = process.memoryUsage().rss;
-      expect(() => f.tensors.find((t) => t.name === 'w')!.load()).toThrow(/tensor w \[40000,40000\] \(stride \[0,0\]\) repeats 1 stored element\(s\) into 1600000000; views that inflate more than 16x/);
+      expect(() => f.tensors.find((t) => t.name === 'w')!.load()).toThrow(
+        /tensor w \[40000,40000\] \(stride \[0,0\]\) repeats 1 stored element\(s\) into 1600000000; views that inflate more than 16x/,
+      );
       expect(process.memoryUsage().rss - rss).toBeLessThan(100 * 2 ** 20);
     } finally {
       f.close();
@@ -63,7 +70,9 @@ describe('expanded views', () => {
 });
 
 describe('non-finite weights', () => {
-  beforeAll(async () => { await T.getDevice(); });
+  beforeAll(async () => {
+    await T.getDevice();
+  });
   afterAll(() => T.destroyDevice());
   it('a NaN checkpoint made by PyTorch is refused, naming the file and the tensor', () => {
     const model = new Linear(5, 3);
@@ -77,7 +86,14 @@ describe('key lists in messages', () => {
   it('a 200,000-key mismatch from loadWeights is one short message, not 2.7 MB', async () => {
     await T.getDevice();
     const model = new Linear(5, 3);
-    const lazy = Array.from({ length: 200_000 }, (_, i) => ({ name: `layer.${i}.weight`, dtype: 'float32' as const, shape: [1], load: () => { throw new Error('not read'); } }));
+    const lazy = Array.from({ length: 200_000 }, (_, i) => ({
+      name: `layer.${i}.weight`,
+      dtype: 'float32' as const,
+      shape: [1],
+      load: () => {
+        throw new Error('not read');
+      },
+    }));
     let message = '';
     try {
       loadWeights(model, lazy);

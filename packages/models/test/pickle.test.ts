@@ -32,7 +32,10 @@ describe('unpickle', () => {
   it('builds collections.OrderedDict in insertion order', () => {
     const d = load(hex('800263636f6c6c656374696f6e730a4f726465726564446963740a7100295271012858010000007a71024b0158010000006171034b02752e'));
     expect(d).toBeInstanceOf(PyOrderedDict);
-    expect([...(d as Map<string, number>)]).toEqual([['z', 1], ['a', 2]]);
+    expect([...(d as Map<string, number>)]).toEqual([
+      ['z', 1],
+      ['a', 2],
+    ]);
   });
 
   it('stops after STOP so back-to-back pickles can be read in sequence', () => {

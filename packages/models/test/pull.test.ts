@@ -98,9 +98,9 @@ describe('pullWeights', () => {
 
   it('gives up on a stalled download instead of hanging, and keeps no partial file', async () => {
     const cacheDir = join(root, 'stall');
-    await expect(
-      pullVerifiedFile(`${base}/stall-abcdef12.pth`, 'stall-abcdef12.pth', { cacheDir, progress: false, stallTimeoutMs: 300 }),
-    ).rejects.toThrow(/download of .*stall-abcdef12\.pth failed after 10 bytes.*If this machine is offline/);
+    await expect(pullVerifiedFile(`${base}/stall-abcdef12.pth`, 'stall-abcdef12.pth', { cacheDir, progress: false, stallTimeoutMs: 300 })).rejects.toThrow(
+      /download of .*stall-abcdef12\.pth failed after 10 bytes.*If this machine is offline/,
+    );
     expect(readdirSync(cacheDir)).toEqual([]);
   });
 

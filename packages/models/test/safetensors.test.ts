@@ -88,7 +88,11 @@ describe('safetensors', () => {
     ['a header that is not an object', fileWith('{}'.replace('{}', '[1]')), /does not start with "\{"/],
     ['an unsupported dtype', fileWith({ x: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), /unsupported dtype "F8_E4M3"/],
     ['a bad shape', fileWith({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), /invalid shape/],
-    ['offsets that disagree with shape x dtype', fileWith({ x: f32(0, 8) }, new Uint8Array(8)), /shape \[1\] of F32 needs 4 bytes but data_offsets \[0,8\] span 8/],
+    [
+      'offsets that disagree with shape x dtype',
+      fileWith({ x: f32(0, 8) }, new Uint8Array(8)),
+      /shape \[1\] of F32 needs 4 bytes but data_offsets \[0,8\] span 8/,
+    ],
     ['reversed offsets', fileWith({ x: f32(4, 0) }, new Uint8Array(4)), /invalid data_offsets/],
     ['overlapping tensors', fileWith({ x: f32(0, 8, [2]), y: f32(4, 8) }, new Uint8Array(8)), /overlaps the previous tensor/],
     ['a hole between tensors', fileWith({ x: f32(0, 4), y: f32(8, 12) }, new Uint8Array(12)), /hole in the data: bytes 4\.\.8/],
@@ -107,10 +111,15 @@ describe('safetensors', () => {
   it('writes and reads files by path, streaming lazily-loaded tensors', () => {
     const path = join(dir, 'a.safetensors');
     let loads = 0;
-    const lazy = [...sample()].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, load: () => {
-      loads++;
-      return t;
-    } }));
+    const lazy = [...sample()].map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      shape: t.shape,
+      load: () => {
+        loads++;
+        return t;
+      },
+    }));
     writeSafetensorsFile(path, lazy, { k: 'v' });
     expect(loads).toBe(lazy.length);
     expect(readFileSync(path)).toEqual(Buffer.from(writeSafetensors(sample(), { k: 'v' })));
@@ -122,7 +131,14 @@ describe('safetensors', () => {
 
   it('leaves no partial file behind when writing fails', () => {
     const path = join(dir, 'fail.safetensors');
-    const boom = { name: 'x', dtype: 'float32' as const, shape: [1], load: (): never => { throw new Error('boom'); } };
+    const boom = {
+      name: 'x',
+      dtype: 'float32' as const,
+      shape: [1],
+      load: (): never => {
+        throw new Error('boom');
+      },
+    };
     expect(() => writeSafetensorsFile(path, [boom])).toThrow('boom');
     expect(existsSync(path)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.startsWith('fail'))).toEqual([]);

@@ -76,9 +76,7 @@ describe('readTorchCheckpoint', () => {
   });
 
   it('refuses a whole pickled nn.Module and says to save a state_dict', () => {
-    expect(() => readTorchCheckpoint(fixturePath('module_legacy.pth'))).toThrow(
-      /forbidden global 'torch\.nn\.modules\.linear\.Linear'.*state_dict/,
-    );
+    expect(() => readTorchCheckpoint(fixturePath('module_legacy.pth'))).toThrow(/forbidden global 'torch\.nn\.modules\.linear\.Linear'.*state_dict/);
   });
 
   it('rejects files that are not checkpoints', () => {
@@ -103,11 +101,12 @@ describe('legacy files as 2017-era torch (Python 2) wrote them', () => {
   // Hand-assembled, because torch 1.13 can no longer write this flavour: py2 `str` keys
   // (SHORT_BINSTRING), torch._utils._rebuild_tensor without requires_grad, a CUDA storage type
   // and location, and a storage *view* (view_metadata), which modern torch never emits.
-  const storage = (view: string) =>
-    `((U\x07storagectorch.cuda\nFloatStorage\nU\x03123U\x06cuda:0K\x04${view}tQ`;
+  const storage = (view: string) => `((U\x07storagectorch.cuda\nFloatStorage\nU\x03123U\x06cuda:0K\x04${view}tQ`;
   const rebuild = 'ctorch._utils\n_rebuild_tensor\n';
   const file = bytesOf(
-    '\x80\x02\x8a\x0a', new Uint8Array([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]), '.',
+    '\x80\x02\x8a\x0a',
+    new Uint8Array([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]),
+    '.',
     '\x80\x02M\xe9\x03.',
     '\x80\x02}(U\x0dlittle_endian\x88u.',
     '\x80\x02ccollections\nOrderedDict\n)R(',

@@ -23,9 +23,7 @@ describe('readZipDirectory', () => {
 
   it('says the file is truncated when the end record is gone', () => {
     const z = buildZip(entries);
-    expect(() => readZipDirectory(memorySource(z.subarray(0, z.length - 10), 'cut.zip'))).toThrow(
-      /cut\.zip: zip: end-of-central-directory record not found/,
-    );
+    expect(() => readZipDirectory(memorySource(z.subarray(0, z.length - 10), 'cut.zip'))).toThrow(/cut\.zip: zip: end-of-central-directory record not found/);
   });
 
   it('says so when an entry points past the end of the file', () => {

@@ -1,15 +1,37 @@
 import { getDevice, destroyDevice, randn, randint, argmax, eq, cast, mean, scope, Generator } from '@cxr/tensor';
 import {
-  Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Linear,
-  crossEntropy, SGD, CosineAnnealingLR, LinearWarmup, clipGradNorm, noGrad, detach,
+  Sequential,
+  Conv2d,
+  BatchNorm2d,
+  ReLU,
+  MaxPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
+  Dropout,
+  Linear,
+  crossEntropy,
+  SGD,
+  CosineAnnealingLR,
+  LinearWarmup,
+  clipGradNorm,
+  noGrad,
+  detach,
 } from '@cxr/nn';
 
 await getDevice();
 const gen = new Generator(0); // seeded: same init and data every run
 const model = new Sequential(
-  new Conv2d(3, 8, 3, { padding: 1, generator: gen }), new BatchNorm2d(8), new ReLU(), new MaxPool2d(2),
-  new Conv2d(8, 16, 3, { padding: 1, generator: gen }), new BatchNorm2d(16), new ReLU(),
-  new AdaptiveAvgPool2d(1), new Flatten(), new Dropout(0.1, gen), new Linear(16, 2, { generator: gen }),
+  new Conv2d(3, 8, 3, { padding: 1, generator: gen }),
+  new BatchNorm2d(8),
+  new ReLU(),
+  new MaxPool2d(2),
+  new Conv2d(8, 16, 3, { padding: 1, generator: gen }),
+  new BatchNorm2d(16),
+  new ReLU(),
+  new AdaptiveAvgPool2d(1),
+  new Flatten(),
+  new Dropout(0.1, gen),
+  new Linear(16, 2, { generator: gen }),
 );
 model.freeze('0'); // e.g. keep the first conv fixed: no grad, no update
 const x = randn([16, 3, 16, 16], { generator: gen });
@@ -31,7 +53,13 @@ for (let step = 0; step < 20; step++) {
 }
 model.eval();
 const logits = noGrad(() => scope(() => model.forward(x))); // eval: nothing recorded, temporaries freed
-console.log('eval logits', Array.from(await logits.toArray()).slice(0, 4).map((v) => v.toFixed(3)).join(' '));
+console.log(
+  'eval logits',
+  Array.from(await logits.toArray())
+    .slice(0, 4)
+    .map((v) => v.toFixed(3))
+    .join(' '),
+);
 for (const t of [logits, x, y]) t.dispose();
 opt.dispose();
 model.dispose();

@@ -23,15 +23,41 @@ function grads(c: Ctx<unknown[], unknown>, ...rules: ((() => Tensor) | null)[]):
 
 /* ------------------------------------------------------------------ elementwise */
 
-export const add = defineOp('add', { forward: (a: Operand, b: Operand) => T.add(a, b), backward: (c, dy) => grads(c, () => dy, () => dy) });
-export const sub = defineOp('sub', { forward: (a: Operand, b: Operand) => T.sub(a, b), backward: (c, dy) => grads(c, () => dy, () => T.neg(dy)) });
+export const add = defineOp('add', {
+  forward: (a: Operand, b: Operand) => T.add(a, b),
+  backward: (c, dy) =>
+    grads(
+      c,
+      () => dy,
+      () => dy,
+    ),
+});
+export const sub = defineOp('sub', {
+  forward: (a: Operand, b: Operand) => T.sub(a, b),
+  backward: (c, dy) =>
+    grads(
+      c,
+      () => dy,
+      () => T.neg(dy),
+    ),
+});
 export const mul = defineOp('mul', {
   forward: (a: Operand, b: Operand) => T.mul(a, b),
-  backward: (c, dy) => grads(c, () => T.mul(dy, c.args[1]), () => T.mul(dy, c.args[0])),
+  backward: (c, dy) =>
+    grads(
+      c,
+      () => T.mul(dy, c.args[1]),
+      () => T.mul(dy, c.args[0]),
+    ),
 });
 export const div = defineOp('div', {
   forward: (a: Operand, b: Operand) => T.div(a, b),
-  backward: (c, dy) => grads(c, () => T.div(dy, c.args[1]), () => T.divisorBackward(dy, c.out, c.args[1])),
+  backward: (c, dy) =>
+    grads(
+      c,
+      () => T.div(dy, c.args[1]),
+      () => T.divisorBackward(dy, c.out, c.args[1]),
+    ),
 });
 
 export const neg = defineOp('neg', { forward: (x: Tensor) => T.neg(x), backward: (_c, dy) => [T.neg(dy)] });
@@ -62,14 +88,25 @@ export const clamp = defineOp('clamp', {
 /** `cond ? a : b` (cond is a constant mask: it gets no gradient). */
 export const where = defineOp('where', {
   forward: (cond: Tensor, a: Operand, b: Operand) => T.where(cond, a, b),
-  backward: (c, dy) => grads(c, null, () => T.where(c.args[0], dy, 0), () => T.where(c.args[0], 0, dy)),
+  backward: (c, dy) =>
+    grads(
+      c,
+      null,
+      () => T.where(c.args[0], dy, 0),
+      () => T.where(c.args[0], 0, dy),
+    ),
 });
 
 /* ------------------------------------------------------------------ matmul / linear */
 
 export const matmul = defineOp('matmul', {
   forward: (a: Tensor, b: Tensor, options?: T.MatmulOptions) => T.matmul(a, b, options ?? {}),
-  backward: (c, dy) => grads(c, () => T.matmulBackwardA(dy, ...c.args), () => T.matmulBackwardB(dy, ...c.args)),
+  backward: (c, dy) =>
+    grads(
+      c,
+      () => T.matmulBackwardA(dy, ...c.args),
+      () => T.matmulBackwardB(dy, ...c.args),
+    ),
 });
 
 const transB = { transB: true } as const;
@@ -82,7 +119,13 @@ export const linear = defineOp('linear', {
     return bias ? T.add(y, bias) : y;
   },
   // The bias gradient is dy summed over the leading dims, which `grads` does for a broadcast operand.
-  backward: (c, dy) => grads(c, () => T.matmulBackwardA(dy, c.args[0], c.args[1], transB), () => T.matmulBackwardB(dy, c.args[0], c.args[1], transB), () => dy),
+  backward: (c, dy) =>
+    grads(
+      c,
+      () => T.matmulBackwardA(dy, c.args[0], c.args[1], transB),
+      () => T.matmulBackwardB(dy, c.args[0], c.args[1], transB),
+      () => dy,
+    ),
 });
 
 /* ------------------------------------------------------------------ reductions */
@@ -150,7 +193,13 @@ export const slice = defineOp('slice', {
 
 export const concat = defineOp('concat', {
   forward: (xs: readonly Tensor[], axis?: number) => T.concat(xs, axis ?? 0),
-  backward: (c, dy) => T.concatBackward(dy, c.args[0].map((x) => x.shape), c.args[1] ?? 0, c.needs),
+  backward: (c, dy) =>
+    T.concatBackward(
+      dy,
+      c.args[0].map((x) => x.shape),
+      c.args[1] ?? 0,
+      c.needs,
+    ),
 });
 
 export const pad = defineOp('pad', {
@@ -164,7 +213,12 @@ export const conv2d = defineOp('conv2d', {
   forward: (x: Tensor, weight: Tensor, bias?: Tensor | null, options?: T.Conv2dOptions) => T.conv2d(x, weight, bias ?? null, options ?? {}),
   backward: (c, dy) => {
     const [x, w, , o = {}] = c.args;
-    return grads(c, () => T.conv2dBackwardInput(dy, w, x.shape, o), () => T.conv2dBackwardWeight(dy, x, w.shape, o), () => T.conv2dBackwardBias(dy));
+    return grads(
+      c,
+      () => T.conv2dBackwardInput(dy, w, x.shape, o),
+      () => T.conv2dBackwardWeight(dy, x, w.shape, o),
+      () => T.conv2dBackwardBias(dy),
+    );
   },
 });
 
@@ -204,7 +258,17 @@ export interface BatchNormArgs {
  */
 export const batchNorm = defineOp('batchNorm', {
   forward: (x: Tensor, weight: Tensor | null, bias: Tensor | null, o: BatchNormArgs, residual: Tensor | null = null) => {
-    const r = T.batchNorm2d(x, { weight, bias, runningMean: o.runningMean, runningVar: o.runningVar, training: o.training, momentum: o.momentum, eps: o.eps, residual, relu: o.relu });
+    const r = T.batchNorm2d(x, {
+      weight,
+      bias,
+      runningMean: o.runningMean,
+      runningVar: o.runningVar,
+      training: o.training,
+      momentum: o.momentum,
+      eps: o.eps,
+      residual,
+      relu: o.relu,
+    });
     return { out: r.out, saved: { saveMean: r.saveMean, saveInvstd: r.saveInvstd } };
   },
   // One fused kernel gives all three gradients (the backward's scope frees those not needed).
@@ -212,7 +276,14 @@ export const batchNorm = defineOp('batchNorm', {
     const [x, w, , o] = c.args;
     const reluOut = o.relu ? c.out : null;
     const r = T.batchNorm2dBackward(dy, x, w, c.saved.saveMean, c.saved.saveInvstd, { training: o.training, reluOut });
-    return grads(c, () => r.dx, () => r.dweight, () => r.dbias, null, () => (reluOut ? T.reluBackward(dy, reluOut) : dy));
+    return grads(
+      c,
+      () => r.dx,
+      () => r.dweight,
+      () => r.dbias,
+      null,
+      () => (reluOut ? T.reluBackward(dy, reluOut) : dy),
+    );
   },
 });
 

@@ -1,4 +1,18 @@
-export { Parameter, noGrad, enableGrad, isGradEnabled, requiresGrad, backward, detach, clearTape, tapeLength, retainGrad, retainedGrad, type Ctx, type Grads } from './autograd/tape.ts';
+export {
+  Parameter,
+  noGrad,
+  enableGrad,
+  isGradEnabled,
+  requiresGrad,
+  backward,
+  detach,
+  clearTape,
+  tapeLength,
+  retainGrad,
+  retainedGrad,
+  type Ctx,
+  type Grads,
+} from './autograd/tape.ts';
 export { defineOp, type OpDef, type DiffOp } from './autograd/op.ts';
 export * as F from './functional.ts';
 export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type FocalOptions } from './losses.ts';
@@ -7,8 +21,19 @@ export type { Reduction, CrossEntropyOptions, BceWithLogitsOptions } from '@cxr/
 export { Module, type StateDict, type LoadResult, type ForwardHook, type RemovableHandle } from './module.ts';
 export { nameMatcher, globToRegExp } from './nameGlob.ts';
 export {
-  Sequential, Linear, Conv2d, BatchNorm2d, ReLU, Identity, Flatten, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout,
-  type Conv2dOptions, type InitOptions,
+  Sequential,
+  Linear,
+  Conv2d,
+  BatchNorm2d,
+  ReLU,
+  Identity,
+  Flatten,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Dropout,
+  type Conv2dOptions,
+  type InitOptions,
 } from './layers/layers.ts';
 export { kaimingUniform, kaimingNormal, normal, uniform, fans, gainOf } from './init.ts';
 export { Optimizer, type ParamGroup, type ParamsArg, type OptimizerStateDict, type ParamState, type GroupOptions } from './optim/optimizer.ts';

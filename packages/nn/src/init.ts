@@ -19,7 +19,10 @@ export function gainOf(nonlinearity: 'relu' | 'leaky_relu' | 'linear', a = 0): n
 }
 
 /** torch.nn.init.kaiming_uniform_ (default a=√5, mode fan_in, leaky_relu): Linear/Conv2d weights. */
-export function kaimingUniform(shape: readonly number[], options: { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: 'relu' | 'leaky_relu'; generator?: Generator } = {}): Tensor {
+export function kaimingUniform(
+  shape: readonly number[],
+  options: { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: 'relu' | 'leaky_relu'; generator?: Generator } = {},
+): Tensor {
   const f = fans(shape);
   const fan = (options.mode ?? 'fan_in') === 'fan_in' ? f.fanIn : f.fanOut;
   const gain = gainOf(options.nonlinearity ?? 'leaky_relu', options.a ?? Math.sqrt(5));
@@ -27,7 +30,10 @@ export function kaimingUniform(shape: readonly number[], options: { a?: number; 
 }
 
 /** torch.nn.init.kaiming_normal_ (torchvision ResNet convs: mode fan_out, relu). */
-export function kaimingNormal(shape: readonly number[], options: { mode?: 'fan_in' | 'fan_out'; nonlinearity?: 'relu' | 'leaky_relu'; a?: number; generator?: Generator } = {}): Tensor {
+export function kaimingNormal(
+  shape: readonly number[],
+  options: { mode?: 'fan_in' | 'fan_out'; nonlinearity?: 'relu' | 'leaky_relu'; a?: number; generator?: Generator } = {},
+): Tensor {
   const f = fans(shape);
   const fan = (options.mode ?? 'fan_out') === 'fan_in' ? f.fanIn : f.fanOut;
   const std = gainOf(options.nonlinearity ?? 'relu', options.a ?? 0) / Math.sqrt(fan);

@@ -50,7 +50,8 @@ export interface FocalOptions {
  */
 export function focalLoss(logits: Tensor, targets: Tensor, options: FocalOptions = {}): Tensor {
   const op = 'focalLoss';
-  if (logits.shape.join(',') !== targets.shape.join(',')) throw new Error(`${op}: logits [${logits.shape.join(',')}] and targets [${targets.shape.join(',')}] differ`);
+  if (logits.shape.join(',') !== targets.shape.join(','))
+    throw new Error(`${op}: logits [${logits.shape.join(',')}] and targets [${targets.shape.join(',')}] differ`);
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ?? 0.25;
   const { oneMinus2t, alphaT } = T.scope(() => ({

@@ -8,9 +8,14 @@ export type StateDict = Map<string, Tensor>;
 /** Called after a module's forward with its inputs and output (PyTorch's forward hook); it must not change them. */
 export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => void;
 
-export interface RemovableHandle { remove(): void }
+export interface RemovableHandle {
+  remove(): void;
+}
 
-export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
 
 /**
  * Base class of layers, as torch.nn.Module. Parameters (`Parameter`) and submodules assigned to
@@ -58,12 +63,30 @@ export class Module {
     const modules: [string, Module][] = [];
     const buffers: [string, Tensor][] = [];
     const seen = new Set<unknown>();
-    for (const [n, p] of this._params) if (p) { params.push([n, p]); seen.add(p); }
-    for (const [n, b] of this._buffers) if (b) { buffers.push([n, b]); seen.add(b); }
-    for (const [n, m] of this._modules) if (m) { modules.push([n, m]); seen.add(m); }
+    for (const [n, p] of this._params)
+      if (p) {
+        params.push([n, p]);
+        seen.add(p);
+      }
+    for (const [n, b] of this._buffers)
+      if (b) {
+        buffers.push([n, b]);
+        seen.add(b);
+      }
+    for (const [n, m] of this._modules)
+      if (m) {
+        modules.push([n, m]);
+        seen.add(m);
+      }
     for (const [k, v] of Object.entries(this)) {
       if (k.startsWith('_') || seen.has(v)) continue;
-      if (v instanceof Parameter) { params.push([k, v]); seen.add(v); } else if (v instanceof Module) { modules.push([k, v]); seen.add(v); }
+      if (v instanceof Parameter) {
+        params.push([k, v]);
+        seen.add(v);
+      } else if (v instanceof Module) {
+        modules.push([k, v]);
+        seen.add(v);
+      }
     }
     return { params, buffers, modules };
   }
@@ -183,7 +206,10 @@ export class Module {
       }
       for (const [n, p] of hit) {
         p.requiresGrad = value;
-        if (!value) { p.grad?.dispose(); p.grad = null; }
+        if (!value) {
+          p.grad?.dispose();
+          p.grad = null;
+        }
         if (!names.includes(n)) names.push(n);
       }
     }
@@ -192,7 +218,10 @@ export class Module {
 
   /** Disposes gradients of every parameter (optimizers do this too). */
   zeroGrad(): void {
-    for (const p of this.parameters()) { p.grad?.dispose(); p.grad = null; }
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
   }
 
   /** Frees every parameter and buffer. */
@@ -213,7 +242,9 @@ export class Module {
       const own = self.forward;
       Object.defineProperty(this, '_forwardHooks', { value: hooks, configurable: true, enumerable: false });
       Object.defineProperty(this, 'forward', {
-        configurable: true, enumerable: false, writable: true,
+        configurable: true,
+        enumerable: false,
+        writable: true,
         value: (...args: Tensor[]) => {
           const out = own.apply(this, args);
           for (const h of [...hooks]) h(this, args, out);
@@ -240,7 +271,9 @@ export class Module {
     if (name === '') return this;
     const found = this.namedModules().find(([n]) => n === name);
     if (!found) {
-      const names = this.namedModules().map(([n]) => n).filter((n) => n && !n.includes('.'));
+      const names = this.namedModules()
+        .map(([n]) => n)
+        .filter((n) => n && !n.includes('.'));
       throw new Error(`getSubmodule: no module named '${name}' (top-level modules: ${names.join(', ')})`);
     }
     return found[1];

@@ -138,10 +138,16 @@ describe('retainGrad and forward hooks', () => {
   it('registerForwardHook sees each forward output until removed; getSubmodule finds dotted names', () => {
     const net = new Sequential(new Linear(3, 2), new ReLU());
     const seen: number[][] = [];
-    const h = net.getSubmodule('0').registerForwardHook((_m, _i, out) => { seen.push([...out.shape]); });
-    noGrad(() => { net.forward(tensor(new Float32Array(6), [2, 3])).dispose(); });
+    const h = net.getSubmodule('0').registerForwardHook((_m, _i, out) => {
+      seen.push([...out.shape]);
+    });
+    noGrad(() => {
+      net.forward(tensor(new Float32Array(6), [2, 3])).dispose();
+    });
     h.remove();
-    noGrad(() => { net.forward(tensor(new Float32Array(3), [1, 3])).dispose(); });
+    noGrad(() => {
+      net.forward(tensor(new Float32Array(3), [1, 3])).dispose();
+    });
     expect(seen).toEqual([[2, 2]]);
     expect(() => net.getSubmodule('7')).toThrow(/getSubmodule: no module named '7'/);
     net.dispose();

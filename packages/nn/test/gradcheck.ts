@@ -3,10 +3,23 @@ import { noGrad, Parameter } from '../src/index.ts';
 import { scope, tensor, type Tensor } from '@cxr/tensor';
 import { randomArray, relErr } from '../../tensor/test/helpers.ts';
 
-export interface Input { data: Float32Array; shape: number[]; grad?: boolean }
+export interface Input {
+  data: Float32Array;
+  shape: number[];
+  grad?: boolean;
+}
 
 export function input(shape: number[], seed: number, lo = -1, hi = 1, grad = true): Input {
-  return { data: randomArray(shape.reduce((p, d) => p * d, 1), seed, lo, hi), shape, grad };
+  return {
+    data: randomArray(
+      shape.reduce((p, d) => p * d, 1),
+      seed,
+      lo,
+      hi,
+    ),
+    shape,
+    grad,
+  };
 }
 
 /**

@@ -2,8 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { memoryStats, randint, randn, scope, tensor, Generator, type Tensor } from '@cxr/tensor';
 import { useDevice } from '../../tensor/test/helpers.ts';
 import {
-  AdaptiveAvgPool2d, BatchNorm2d, Conv2d, crossEntropy, Dropout, Flatten, Linear, MaxPool2d, Module, noGrad, ReLU, Sequential, SGD, Adam, F,
-  binaryCrossEntropyWithLogits, focalLoss, nameMatcher,
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  crossEntropy,
+  Dropout,
+  Flatten,
+  Linear,
+  MaxPool2d,
+  Module,
+  noGrad,
+  ReLU,
+  Sequential,
+  SGD,
+  Adam,
+  F,
+  binaryCrossEntropyWithLogits,
+  focalLoss,
+  nameMatcher,
 } from '../src/index.ts';
 import { gradcheck, input } from './gradcheck.ts';
 
@@ -31,9 +47,14 @@ describe('Module', () => {
   it('PyTorch dotted names for parameters and buffers', () => {
     const net = new Net();
     expect([...net.stateDict().keys()]).toEqual([
-      'layer1.0.conv1.weight', 'layer1.0.bn1.weight', 'layer1.0.bn1.bias',
-      'layer1.0.bn1.running_mean', 'layer1.0.bn1.running_var', 'layer1.0.bn1.num_batches_tracked',
-      'fc.weight', 'fc.bias',
+      'layer1.0.conv1.weight',
+      'layer1.0.bn1.weight',
+      'layer1.0.bn1.bias',
+      'layer1.0.bn1.running_mean',
+      'layer1.0.bn1.running_var',
+      'layer1.0.bn1.num_batches_tracked',
+      'fc.weight',
+      'fc.bias',
     ]);
     expect(net.namedParameters().map(([n]) => n)).toEqual(['layer1.0.conv1.weight', 'layer1.0.bn1.weight', 'layer1.0.bn1.bias', 'fc.weight', 'fc.bias']);
     expect(net.namedBuffers().map(([n]) => n)).toEqual(['layer1.0.bn1.running_mean', 'layer1.0.bn1.running_var', 'layer1.0.bn1.num_batches_tracked']);
@@ -52,13 +73,18 @@ describe('Module', () => {
     bad.set('extra.weight', tensor([1], [1]));
     bad.set('layer1.0.conv1.weight', tensor([1, 2], [2]));
     let msg = '';
-    try { b.loadStateDict(bad); } catch (e) { msg = (e as Error).message; }
+    try {
+      b.loadStateDict(bad);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
     expect(msg).toMatch(/missing keys \(1\): fc.bias/);
     expect(msg).toMatch(/unexpected keys \(1\): extra.weight/);
     expect(msg).toMatch(/layer1.0.conv1.weight: checkpoint \[2\] vs model \[4,3,3,3\]/);
     bad.delete('layer1.0.conv1.weight');
     expect(b.loadStateDict(bad, { strict: false })).toEqual({ missingKeys: ['layer1.0.conv1.weight', 'fc.bias'], unexpectedKeys: ['extra.weight'] });
-    a.dispose(); b.dispose();
+    a.dispose();
+    b.dispose();
   });
 
   it('freeze by glob and by prefix; a pattern matching nothing is an error', () => {
@@ -106,18 +132,37 @@ describe('CNN op gradients (finite differences)', () => {
     ['maxPool2d', (x) => F.maxPool2d(x, { kernelSize: 2 }), [input([1, 2, 5, 5], 6)]],
     ['avgPool2d', (x) => F.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }), [input([1, 2, 5, 5], 7)]],
     ['adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, [2, 3]), [input([1, 2, 5, 7], 8)]],
-    ['batchNorm training', (x, w, b) => F.batchNorm(x, w, b, { runningMean: runningMean(), runningVar: runningVar(), training: true }), [input([3, 2, 3, 3], 9), input([2], 10, 0.5, 1.5), input([2], 11)]],
+    [
+      'batchNorm training',
+      (x, w, b) => F.batchNorm(x, w, b, { runningMean: runningMean(), runningVar: runningVar(), training: true }),
+      [input([3, 2, 3, 3], 9), input([2], 10, 0.5, 1.5), input([2], 11)],
+    ],
     // relu(bn(x) + residual) in one fused op: the gradient rule masks dy inside the batch-norm
     // backward and hands the masked dy to the residual.
-    ['batchNorm + residual + relu (fused)', (x, w, b, r) => F.batchNorm(x, w, b, { runningMean: runningMean(), runningVar: runningVar(), training: true, relu: true }, r), [input([3, 2, 2, 4], 15), input([2], 16, 0.5, 1.5), input([2], 17), input([3, 2, 2, 4], 18)]],
-    ['crossEntropy weight + smoothing', (x) => crossEntropy(x, tensor([0, 2, 1], [3], 'int32'), { weight: tensor([0.5, 1, 2], [3]), labelSmoothing: 0.1 }), [input([3, 3], 12, -2, 2)]],
-    ['bceWithLogits posWeight', (x) => binaryCrossEntropyWithLogits(x, tensor([1, 0, 1, 0, 1, 1], [3, 2]), { posWeight: tensor([2, 0.5], [2]) }), [input([3, 2], 13, -3, 3)]],
+    [
+      'batchNorm + residual + relu (fused)',
+      (x, w, b, r) => F.batchNorm(x, w, b, { runningMean: runningMean(), runningVar: runningVar(), training: true, relu: true }, r),
+      [input([3, 2, 2, 4], 15), input([2], 16, 0.5, 1.5), input([2], 17), input([3, 2, 2, 4], 18)],
+    ],
+    [
+      'crossEntropy weight + smoothing',
+      (x) => crossEntropy(x, tensor([0, 2, 1], [3], 'int32'), { weight: tensor([0.5, 1, 2], [3]), labelSmoothing: 0.1 }),
+      [input([3, 3], 12, -2, 2)],
+    ],
+    [
+      'bceWithLogits posWeight',
+      (x) => binaryCrossEntropyWithLogits(x, tensor([1, 0, 1, 0, 1, 1], [3, 2]), { posWeight: tensor([2, 0.5], [2]) }),
+      [input([3, 2], 13, -3, 3)],
+    ],
     ['focalLoss', (x) => focalLoss(x, tensor([1, 0, 1, 0, 1], [5])), [input([5], 14, -3, 3)]],
   ];
   // constant running stats (recreated per evaluation; the FD evaluations update them, which does not affect training-mode outputs)
   const runningMean = () => tensor([0, 0], [2]);
   const runningVar = () => tensor([1, 1], [2]);
-  for (const [name, f, inputs] of cases) it(name, async () => { await gradcheck(f, inputs); });
+  for (const [name, f, inputs] of cases)
+    it(name, async () => {
+      await gradcheck(f, inputs);
+    });
 });
 
 describe('losses', () => {
@@ -138,9 +183,17 @@ describe('training', () => {
   it('a small CNN trains 50 steps with flat memory', async () => {
     const gen = new Generator(3);
     const model = new Sequential(
-      new Conv2d(3, 4, 3, { padding: 1, generator: gen }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2),
-      new Conv2d(4, 6, 3, { padding: 1, generator: gen }), new BatchNorm2d(6), new ReLU(), new AdaptiveAvgPool2d(1),
-      new Flatten(), new Dropout(0.2, gen), new Linear(6, 3, { generator: gen }),
+      new Conv2d(3, 4, 3, { padding: 1, generator: gen }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Conv2d(4, 6, 3, { padding: 1, generator: gen }),
+      new BatchNorm2d(6),
+      new ReLU(),
+      new AdaptiveAvgPool2d(1),
+      new Flatten(),
+      new Dropout(0.2, gen),
+      new Linear(6, 3, { generator: gen }),
     );
     const x = randn([4, 3, 8, 8], { generator: gen });
     const y = randint(0, 3, [4], { generator: gen });
@@ -184,6 +237,9 @@ describe('training', () => {
     expect(model.at<Conv2d>(0).weight.grad).toBeNull();
     adam.dispose();
     console.log(`losses ${losses.map((l) => l.toFixed(4)).join(' ')}; live ${JSON.stringify(stats[49])}`);
-    opt.dispose(); model.dispose(); x.dispose(); y.dispose();
+    opt.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
   });
 });

@@ -31,7 +31,8 @@ function adamRef(p0: Float32Array, o: { lr: number; b1: number; b2: number; eps:
     const t = k + 1;
     for (let i = 0; i < n; i++) {
       let g = g0[i];
-      if (o.decoupled) p[i] *= 1 - o.lr * o.wd; else g += o.wd * p[i];
+      if (o.decoupled) p[i] *= 1 - o.lr * o.wd;
+      else g += o.wd * p[i];
       m[i] = o.b1 * m[i] + (1 - o.b1) * g;
       v[i] = o.b2 * v[i] + (1 - o.b2) * g * g;
       const denom = Math.sqrt(v[i]) / Math.sqrt(1 - o.b2 ** t) + o.eps;
@@ -100,15 +101,29 @@ describe('optimizers against float64 references (3 steps)', () => {
     const p0 = randomArray(n, 7);
     const pa = new Parameter(tensor(p0, [n]));
     const optA = new Adam([pa], { lr: 0.01 });
-    for (const g of grads) { pa.grad = tensor(g, [n]); optA.step(); optA.zeroGrad(); }
+    for (const g of grads) {
+      pa.grad = tensor(g, [n]);
+      optA.step();
+      optA.zeroGrad();
+    }
     // resume: copy params + optimizer state into a fresh optimizer, then one more step each
     const pb = new Parameter(tensor(await pa.toArray(), [n]));
     const optB = new Adam([pb], { lr: 0.5 });
     optB.loadStateDict(optA.stateDict());
     expect(optB.paramGroups[0].lr).toBe(0.01);
-    for (const [p, o] of [[pa, optA], [pb, optB]] as const) { p.grad = tensor(grads[0], [n]); o.step(); o.zeroGrad(); }
+    for (const [p, o] of [
+      [pa, optA],
+      [pb, optB],
+    ] as const) {
+      p.grad = tensor(grads[0], [n]);
+      o.step();
+      o.zeroGrad();
+    }
     expect(Array.from(await pb.toArray())).toEqual(Array.from(await pa.toArray()));
-    optA.dispose(); optB.dispose(); pa.dispose(); pb.dispose();
+    optA.dispose();
+    optB.dispose();
+    pa.dispose();
+    pb.dispose();
   });
 
   it('clipGradNorm scales by the global norm', async () => {
@@ -120,18 +135,28 @@ describe('optimizers against float64 references (3 steps)', () => {
     expect(await norm.item()).toBeCloseTo(5, 5);
     expect(Array.from(await a.grad!.toArray()).map((v) => +v.toFixed(5))).toEqual([0.6, 0]);
     expect((await b.grad!.toArray())[0]).toBeCloseTo(0.8, 5);
-    norm.dispose(); a.dispose(); b.dispose();
+    norm.dispose();
+    a.dispose();
+    b.dispose();
   });
 
   it('update kernels compile once: no new pipelines after the first step', async () => {
     const p = new Parameter(tensor(randomArray(n, 1), [n]));
     const opt = new Adam([p], { lr: 0.1 });
-    p.grad = tensor(grads[0], [n]); opt.step(); opt.zeroGrad();
+    p.grad = tensor(grads[0], [n]);
+    opt.step();
+    opt.zeroGrad();
     const before = memoryStats().pipelines;
-    for (let k = 0; k < 3; k++) { opt.paramGroups[0].lr *= 0.5; p.grad = tensor(grads[k], [n]); opt.step(); opt.zeroGrad(); }
+    for (let k = 0; k < 3; k++) {
+      opt.paramGroups[0].lr *= 0.5;
+      p.grad = tensor(grads[k], [n]);
+      opt.step();
+      opt.zeroGrad();
+    }
     await p.toArray();
     expect(memoryStats().pipelines).toBe(before);
-    opt.dispose(); p.dispose();
+    opt.dispose();
+    p.dispose();
   });
 });
 
@@ -141,12 +166,18 @@ describe('schedulers', () => {
     const s1 = new SGD([p], { lr: 1 });
     const st = new StepLR(s1, { stepSize: 2, gamma: 0.5 });
     const lrs: number[] = [];
-    for (let i = 0; i < 5; i++) { lrs.push(s1.paramGroups[0].lr); st.step(); }
+    for (let i = 0; i < 5; i++) {
+      lrs.push(s1.paramGroups[0].lr);
+      st.step();
+    }
     expect(lrs).toEqual([1, 1, 0.5, 0.5, 0.25]);
     const s2 = new SGD([p], { lr: 1 });
     const warm = new LinearWarmup(s2, { steps: 2, startFactor: 0.5, after: new CosineAnnealingLR(s2, { tMax: 4 }) });
     const l2: number[] = [];
-    for (let i = 0; i < 7; i++) { l2.push(+s2.paramGroups[0].lr.toFixed(6)); warm.step(); }
+    for (let i = 0; i < 7; i++) {
+      l2.push(+s2.paramGroups[0].lr.toFixed(6));
+      warm.step();
+    }
     expect(l2).toEqual([0.5, 0.75, 1, +(0.5 + 0.5 * Math.cos(Math.PI / 4)).toFixed(6), 0.5, +(0.5 - 0.5 * Math.cos(Math.PI / 4)).toFixed(6), 0]);
     p.dispose();
   });

@@ -12,7 +12,8 @@ it('README shows examples/train.ts verbatim, and it runs', async () => {
   expect(block?.trim()).toBe(example.trim());
   const out = await new Promise<string>((resolve, reject) => {
     execFile(`${root}../../node_modules/.bin/tsx`, ['examples/train.ts'], { cwd: root, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr}`)); else resolve(stdout);
+      if (err) reject(new Error(`${err.message}\n${stderr}`));
+      else resolve(stdout);
     });
   });
   expect(out).toMatch(/step 20 loss \d\.\d+ acc/);

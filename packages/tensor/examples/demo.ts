@@ -18,7 +18,11 @@ console.log(`matmul ${n}x${n}x${n}: ${ms.toFixed(1)} ms, ${((2 * n ** 3) / ms / 
 
 const [ha, hb, hc] = await Promise.all([a.toArray(), b.toArray(), c.toArray()]);
 let maxErr = 0;
-for (const [i, j] of [[0, 0], [17, 300], [n - 1, n - 1]]) {
+for (const [i, j] of [
+  [0, 0],
+  [17, 300],
+  [n - 1, n - 1],
+]) {
   let ref = 0;
   for (let k = 0; k < n; k++) ref += ha[i * n + k] * hb[k * n + j];
   maxErr = Math.max(maxErr, Math.abs(ref - hc[i * n + j]));

@@ -9,8 +9,11 @@ export const bytesPerElement: Record<DType, number> = { float32: 4, int32: 4, fl
 /** WGSL scalar type that a kernel uses to read and write a tensor of this dtype. */
 export function wgslType(dtype: DType): string {
   switch (dtype) {
-    case 'float32': return 'f32';
-    case 'int32': return 'i32';
-    case 'float16': return 'f16';
+    case 'float32':
+      return 'f32';
+    case 'int32':
+      return 'i32';
+    case 'float16':
+      return 'f16';
   }
 }

@@ -16,8 +16,22 @@ export { sum, mean, max, min, argmax, argmin, variance, type Axes } from './ops/
 export { softmax, logSoftmax } from './ops/reduce/softmax.ts';
 export * from './ops/matmul/index.ts';
 export {
-  reshape, flatten, permute, transpose, contiguous, expand, slice, concat, stack, pad, indexSelect, gather, oneHot,
-  squeeze, unsqueeze, type SliceRange,
+  reshape,
+  flatten,
+  permute,
+  transpose,
+  contiguous,
+  expand,
+  slice,
+  concat,
+  stack,
+  pad,
+  indexSelect,
+  gather,
+  oneHot,
+  squeeze,
+  unsqueeze,
+  type SliceRange,
 } from './ops/layout/layout.ts';
 
 import { gpu } from './device/device.ts';

@@ -6,7 +6,10 @@ import { track } from './memory/scope.ts';
 /** A GPU buffer shared by a tensor and its free views (reshape); freed when the last one goes. */
 export class Storage {
   refs = 1;
-  constructor(readonly buffer: GPUBuffer, readonly byteLength: number) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly byteLength: number,
+  ) {}
 }
 
 let liveTensors = 0;
@@ -24,7 +27,11 @@ export class Tensor {
   readonly size: number;
   private storageRef: Storage | null;
 
-  constructor(readonly shape: Shape, readonly dtype: DType, storage: Storage) {
+  constructor(
+    readonly shape: Shape,
+    readonly dtype: DType,
+    storage: Storage,
+  ) {
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
     this.storageRef = storage;

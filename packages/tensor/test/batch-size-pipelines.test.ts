@@ -5,7 +5,18 @@
 // conv case matrix and the batch-norm tests; this checks that no new pipeline appears.
 import { describe, expect, it } from 'vitest';
 import {
-  add, batchNorm2d, batchNorm2dBackward, conv2d, conv2dBackwardInput, conv2dBackwardWeight, full, memoryStats, ones, relu, tensor, zeros,
+  add,
+  batchNorm2d,
+  batchNorm2dBackward,
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  full,
+  memoryStats,
+  ones,
+  relu,
+  tensor,
+  zeros,
 } from '../src/index.ts';
 import { randomArray, useDevice } from './helpers.ts';
 
@@ -21,7 +32,13 @@ function layerPasses(n: number): void {
   const w7 = tensor(randomArray(8 * 3 * 49, 7), [8, 3, 7, 7]);
   const outs = [];
   let y0 = null as ReturnType<typeof conv2d> | null;
-  for (const [input, weight, opts] of [[x, w, { padding: 1 }], [x, w, { padding: 1, stride: 2 }], [x, w1, { stride: 2 }], [narrow, wn, { padding: 1 }], [first, w7, { padding: 3, stride: 2 }]] as const) {
+  for (const [input, weight, opts] of [
+    [x, w, { padding: 1 }],
+    [x, w, { padding: 1, stride: 2 }],
+    [x, w1, { stride: 2 }],
+    [narrow, wn, { padding: 1 }],
+    [first, w7, { padding: 3, stride: 2 }],
+  ] as const) {
     const y = conv2d(input, weight, null, opts);
     y0 ??= y;
     const dy = full(y.shape, 0.5);

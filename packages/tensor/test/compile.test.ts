@@ -16,12 +16,22 @@ describe('every kernel variant compiles (backend=null)', () => {
     for (const s of shapes) {
       const x = T.zeros(s);
       for (const op of Object.keys(T.unaryOps) as T.UnaryOp[]) T.unary(op, x);
-      for (const op of Object.keys(T.binaryOps) as T.BinaryOp[]) { T.binary(op, x, x); T.binary(op, x, 2); T.binary(op, 3, x); }
+      for (const op of Object.keys(T.binaryOps) as T.BinaryOp[]) {
+        T.binary(op, x, x);
+        T.binary(op, x, 2);
+        T.binary(op, 3, x);
+      }
       T.where(x, x, 1);
       T.clamp(x, -1, 1);
       for (let a = 0; a < s.length; a++) {
-        T.sum(x, a); T.mean(x, a, true); T.max(x, a); T.min(x, a); T.argmax(x, a); T.argmin(x, a);
-        T.softmax(x, a); T.logSoftmax(x, a);
+        T.sum(x, a);
+        T.mean(x, a, true);
+        T.max(x, a);
+        T.min(x, a);
+        T.argmax(x, a);
+        T.argmin(x, a);
+        T.softmax(x, a);
+        T.logSoftmax(x, a);
         if (s[a] > 1) T.variance(x, a);
       }
       T.sum(x);
@@ -29,10 +39,17 @@ describe('every kernel variant compiles (backend=null)', () => {
       T.slice(x, [{ start: 1 }]);
       T.concat([x, x], -1);
       T.pad(x, [1, 2]);
-      T.rand(s); T.randn(s); T.randint(0, 5, s);
+      T.rand(s);
+      T.randn(s);
+      T.randint(0, 5, s);
       T.cast(T.cast(x, 'int32'), 'float32');
     }
-    for (const [m, k, n] of [[1, 1, 1], [3, 17, 5], [33, 20, 31], [2, 300, 4]]) {
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [3, 17, 5],
+      [33, 20, 31],
+      [2, 300, 4],
+    ]) {
       T.matmul(T.zeros([m, k]), T.zeros([k, n]));
       T.matmul(T.zeros([k, m]), T.zeros([n, k]), { transA: true, transB: true });
       T.matmul(T.zeros([2, 1, 3, k]), T.zeros([3, k, 5]));
@@ -47,7 +64,10 @@ describe('every kernel variant compiles (backend=null)', () => {
     for (const s of [[7], [3, 5], [2, 3, 300], [1000]]) {
       const x = T.zeros(s);
       for (const f of [T.reluBackward, T.sigmoidBackward, T.tanhBackward, T.sqrtBackward, T.rsqrtBackward, T.squareBackward, T.absBackward]) f(x, x);
-      T.softplusBackward(x, x); T.powScalarBackward(x, x, 2); T.clampBackward(x, x, 0, 1); T.divisorBackward(x, x, 2);
+      T.softplusBackward(x, x);
+      T.powScalarBackward(x, x, 2);
+      T.clampBackward(x, x, 0, 1);
+      T.divisorBackward(x, x, 2);
       T.sgdStep(T.zeros(s), x, null, { lr: 1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
       T.sgdStep(T.zeros(s), x, T.zeros(s), { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: true, firstStep: false });
       for (const decoupledWeightDecay of [false, true]) {
@@ -82,7 +102,12 @@ describe('every kernel variant compiles (backend=null)', () => {
   });
 
   it('a shader that does not compile is an error naming the op', async () => {
-    T.runKernel({ name: 'brokenKernel', body: '@compute @workgroup_size(1) fn main() { let x: f32 = undefinedThing; }', outputs: { out: T.zeros([1]) }, workgroups: [1, 1, 1] });
+    T.runKernel({
+      name: 'brokenKernel',
+      body: '@compute @workgroup_size(1) fn main() { let x: f32 = undefinedThing; }',
+      outputs: { out: T.zeros([1]) },
+      workgroups: [1, 1, 1],
+    });
     await expect(T.sync()).rejects.toThrow(/brokenKernel/);
   });
 });

@@ -39,7 +39,9 @@ describe('GPU-path conv kernels compile (backend=null)', () => {
             T.conv2dBackwardInput(dy, w, xs, o);
             T.conv2dBackwardWeight(dy, x, ws, o);
           });
-          x.dispose(); w.dispose(); dy.dispose();
+          x.dispose();
+          w.dispose();
+          dy.dispose();
         }
         await expect(T.sync()).resolves.toBeUndefined();
       }

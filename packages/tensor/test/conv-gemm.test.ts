@@ -3,8 +3,16 @@
 // under the default NVIDIA-class tiles and under small odd tiles whose loaders have partial slots.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, convUsesGemm, gemmWeightGradSplit, resetConvTiles,
-  setConvTiles, tensor, type ConvTiles,
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  convGeometry,
+  convUsesGemm,
+  gemmWeightGradSplit,
+  resetConvTiles,
+  setConvTiles,
+  tensor,
+  type ConvTiles,
 } from '../src/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
@@ -25,7 +33,10 @@ const opts = convOptions;
 // pixel/k decodes per invocation, tk not dividing K, split-K 3), and the NVIDIA-class default
 // tiles run on two stride-1 cases.
 const odd: Partial<ConvTiles> = {
-  gemm: { tm: 3, tn: 2, wgM: 3, wgN: 2, tk: 4 }, wGemm: { tm: 2, tn: 3, wgM: 2, wgN: 3, tk: 4 }, wSplit: 3, gemmSmallBelow: 0,
+  gemm: { tm: 3, tn: 2, wgM: 3, wgN: 2, tk: 4 },
+  wGemm: { tm: 2, tn: 3, wgM: 2, wgN: 3, tk: 4 },
+  wSplit: 3,
+  gemmSmallBelow: 0,
 };
 const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
   ['odd tiles 3x2 / 3x2 invocations, tk 4, split-K 3', odd, cases, false],

@@ -12,7 +12,10 @@ interface Case {
   name: string;
   x: [number, number, number, number];
   w: [number, number, number, number];
-  stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number;
+  stride?: [number, number];
+  padding?: [number, number];
+  dilation?: [number, number];
+  groups?: number;
 }
 
 const cases: Case[] = [
@@ -48,7 +51,8 @@ describe('conv2dBackwardWeight split-K vs float64 reference', () => {
         expect(relErr(await dw.toArray(), ref), `S=${S} (plan ${JSON.stringify(plan)})`).toBeLessThan(1e-4);
         dw.dispose();
       }
-      x.dispose(); dy.dispose();
+      x.dispose();
+      dy.dispose();
     });
   }
 
@@ -58,7 +62,7 @@ describe('conv2dBackwardWeight split-K vs float64 reference', () => {
     for (const g of [resnet, vgg]) {
       const p = weightGradSplit(g, false);
       expect(p.mode).toBe('chunked');
-      expect(8 * Math.ceil(g.O / 8) * 9 * p.S * (g.C / 8) / 8).toBeGreaterThanOrEqual(60000);
+      expect((8 * Math.ceil(g.O / 8) * 9 * p.S * (g.C / 8)) / 8).toBeGreaterThanOrEqual(60000);
       expect(p.S * g.O * g.C * 9 * 4).toBeLessThanOrEqual(64 * 2 ** 20);
       // CPU adapters keep the unsplit kernel.
       expect(weightGradSplit(g, true).S).toBe(1);

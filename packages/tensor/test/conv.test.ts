@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { convCases, convOptions } from './reference/convCases.ts';
-import {
-  dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom,
-} from './reference/conv.ts';
+import { dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
 
@@ -84,7 +82,8 @@ describe('few-channel weight gradient: tap lanes vs strided row subsets', () => 
         dw.dispose();
       }
       resetConvTiles();
-      x.dispose(); dy.dispose();
+      x.dispose();
+      dy.dispose();
     });
   }
 });

@@ -12,7 +12,10 @@ function moments(a: Float32Array): { mean: number; std: number } {
 
 describe('creation', () => {
   it('from nested arrays, typed arrays and shapes', async () => {
-    const t = T.tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = T.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(Array.from(await t.toArray())).toEqual([1, 2, 3, 4, 5, 6]);
     const i = T.tensor(new Int32Array([7, -8]));

@@ -2,7 +2,9 @@
 import { afterAll, expect, it } from 'vitest';
 import * as T from '../src/node.ts';
 
-afterAll(async () => { await T.destroyDevice(); });
+afterAll(async () => {
+  await T.destroyDevice();
+});
 
 it('reads reject with a clear error once the device is lost', async () => {
   await T.getDevice();
@@ -12,5 +14,7 @@ it('reads reject with a clear error once the device is lost', async () => {
   T.gpu().device.destroy();
   const y = T.mul(x, 2);
   const read = y.toArray();
-  await expect(Promise.race([read, new Promise((_, fail) => setTimeout(() => fail(new Error('hung')), 20_000))])).rejects.toThrow(/toArray \[1000\]: WebGPU device lost/);
+  await expect(Promise.race([read, new Promise((_, fail) => setTimeout(() => fail(new Error('hung')), 20_000))])).rejects.toThrow(
+    /toArray \[1000\]: WebGPU device lost/,
+  );
 });

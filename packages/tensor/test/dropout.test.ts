@@ -38,7 +38,12 @@ describe('dropout', () => {
       expect(relErr(o, ref)).toBeLessThan(1e-6);
       const dys = randomArray(n, 5);
       const dx = await dropoutBackward(tensor(dys, [n]), mask, p).toArray();
-      expect(relErr(dx, Array.from(dys, (v, i) => (m[i] === 1 ? v / (1 - p) : 0)))).toBeLessThan(1e-6);
+      expect(
+        relErr(
+          dx,
+          Array.from(dys, (v, i) => (m[i] === 1 ? v / (1 - p) : 0)),
+        ),
+      ).toBeLessThan(1e-6);
       // neighbouring elements are independent: P(both kept) ≈ (1−p)²
       let both = 0;
       for (let i = 0; i + 1 < n; i += 2) both += m[i] * m[i + 1];

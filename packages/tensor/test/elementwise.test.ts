@@ -34,14 +34,40 @@ describe('unary ops vs float64 reference', () => {
   it('clamp with open bounds', async () => {
     const host = randomArray(257, 7, -3, 3);
     const x = T.tensor(host);
-    expect(relErr(await T.clamp(x, -1, 0.5).toArray(), Array.from(host, (v) => Math.min(0.5, Math.max(-1, v))))).toBeLessThan(1e-7);
-    expect(relErr(await T.clamp(x, 0, Infinity).toArray(), Array.from(host, (v) => Math.max(0, v)))).toBeLessThan(1e-7);
+    expect(
+      relErr(
+        await T.clamp(x, -1, 0.5).toArray(),
+        Array.from(host, (v) => Math.min(0.5, Math.max(-1, v))),
+      ),
+    ).toBeLessThan(1e-7);
+    expect(
+      relErr(
+        await T.clamp(x, 0, Infinity).toArray(),
+        Array.from(host, (v) => Math.max(0, v)),
+      ),
+    ).toBeLessThan(1e-7);
   });
 });
 
 describe('binary ops with broadcasting vs float64 reference', () => {
   const pairs: [number[], number[]][] = [
-    [[17], [17]], [[255], [1]], [[1], [1000]], [[3, 1], [1, 5]], [[2, 3, 5], [5]], [[4, 1, 7], [3, 1]], [[1, 3, 1, 13], [2, 1, 17, 1]], [[], [3, 2]],
+    [[17], [17]],
+    [[255], [1]],
+    [[1], [1000]],
+    [
+      [3, 1],
+      [1, 5],
+    ],
+    [[2, 3, 5], [5]],
+    [
+      [4, 1, 7],
+      [3, 1],
+    ],
+    [
+      [1, 3, 1, 13],
+      [2, 1, 17, 1],
+    ],
+    [[], [3, 2]],
   ];
   for (const op of Object.keys(T.binaryOps) as T.BinaryOp[]) {
     it(op, async () => {
@@ -60,9 +86,24 @@ describe('binary ops with broadcasting vs float64 reference', () => {
   it('scalar operands on either side', async () => {
     const host = randomArray(31, 9);
     const x = T.tensor(host, [31]);
-    expect(relErr(await T.sub(2.5, x).toArray(), Array.from(host, (v) => 2.5 - v))).toBeLessThan(1e-6);
-    expect(relErr(await T.div(x, 4).toArray(), Array.from(host, (v) => v / 4))).toBeLessThan(1e-6);
-    expect(relErr(await T.pow(x, 2).toArray(), Array.from(host, (v) => v * v))).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        await T.sub(2.5, x).toArray(),
+        Array.from(host, (v) => 2.5 - v),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        await T.div(x, 4).toArray(),
+        Array.from(host, (v) => v / 4),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        await T.pow(x, 2).toArray(),
+        Array.from(host, (v) => v * v),
+      ),
+    ).toBeLessThan(1e-5);
     expect(relErr(await T.maximum(x, -Infinity).toArray(), host)).toBe(0);
   });
 

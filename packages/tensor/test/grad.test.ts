@@ -1,9 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import {
-  absBackward, clampBackward, concat, concatBackward, divisorBackward, indexSelectBackward, logSoftmax, logSoftmaxBackward,
-  matmulBackward, matmulBackwardB, maxBackward, meanBackward, minBackward, pad, padBackward, permute, permuteBackward,
-  powScalarBackward, reluBackward, rsqrtBackward, sigmoid, sigmoidBackward, slice, sliceBackward, softmax, softmaxBackward,
-  softplusBackward, sqrtBackward, squareBackward, sumBackward, sumToShape, tanh, tanhBackward, tensor,
+  absBackward,
+  clampBackward,
+  concat,
+  concatBackward,
+  divisorBackward,
+  indexSelectBackward,
+  logSoftmax,
+  logSoftmaxBackward,
+  matmulBackward,
+  matmulBackwardB,
+  maxBackward,
+  meanBackward,
+  minBackward,
+  pad,
+  padBackward,
+  permute,
+  permuteBackward,
+  powScalarBackward,
+  reluBackward,
+  rsqrtBackward,
+  sigmoid,
+  sigmoidBackward,
+  slice,
+  sliceBackward,
+  softmax,
+  softmaxBackward,
+  softplusBackward,
+  sqrtBackward,
+  squareBackward,
+  sumBackward,
+  sumToShape,
+  tanh,
+  tanhBackward,
+  tensor,
 } from '../src/index.ts';
 import { randomArray, relErr, rng, unravel, useDevice } from './helpers.ts';
 import { layoutOf, refIndexSelectBackward, refMatmul, refSoftmaxBackward, refSumToShape, refTranspose } from './reference/grad.ts';
@@ -20,12 +50,27 @@ describe('elementwise backward', () => {
     const x = tensor(xs, [13, 17]);
     const dy = tensor(dys, [13, 17]);
     const r = await reluBackward(dy, x).toArray();
-    expect(relErr(r, Array.from(xs, (v, i) => (v > 0 ? dys[i] : 0)))).toBe(0);
+    expect(
+      relErr(
+        r,
+        Array.from(xs, (v, i) => (v > 0 ? dys[i] : 0)),
+      ),
+    ).toBe(0);
     const s = sigmoid(x);
     const sv = Array.from(xs, (v) => 1 / (1 + Math.exp(-v)));
-    expect(relErr(await sigmoidBackward(dy, s).toArray(), sv.map((y, i) => dys[i] * y * (1 - y)))).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        await sigmoidBackward(dy, s).toArray(),
+        sv.map((y, i) => dys[i] * y * (1 - y)),
+      ),
+    ).toBeLessThan(1e-5);
     const t = tanh(x);
-    expect(relErr(await tanhBackward(dy, t).toArray(), xs.map((v, i) => dys[i] * (1 - Math.tanh(v) ** 2)))).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        await tanhBackward(dy, t).toArray(),
+        xs.map((v, i) => dys[i] * (1 - Math.tanh(v) ** 2)),
+      ),
+    ).toBeLessThan(1e-5);
     expect(() => reluBackward(dy, tensor(randomArray(3, 1), [3]))).toThrow(/reluBackward: gradient \[13,17\] and input \[3\]/);
   });
 
@@ -39,9 +84,23 @@ describe('elementwise backward', () => {
     const x = tensor(xs, shape);
     const s = tensor(signed, shape);
     const check = async (out: ReturnType<typeof tensor>, ref: (i: number) => number, tol = 1e-5) =>
-      expect(relErr(await out.toArray(), Array.from(dys, (_, i) => ref(i)))).toBeLessThan(tol);
+      expect(
+        relErr(
+          await out.toArray(),
+          Array.from(dys, (_, i) => ref(i)),
+        ),
+      ).toBeLessThan(tol);
     await check(sqrtBackward(dy, tensor(Float32Array.from(xs, Math.sqrt), shape)), (i) => dys[i] / (2 * Math.sqrt(xs[i])));
-    await check(rsqrtBackward(dy, tensor(Float32Array.from(xs, (v) => 1 / Math.sqrt(v)), shape)), (i) => -0.5 * dys[i] * xs[i] ** -1.5);
+    await check(
+      rsqrtBackward(
+        dy,
+        tensor(
+          Float32Array.from(xs, (v) => 1 / Math.sqrt(v)),
+          shape,
+        ),
+      ),
+      (i) => -0.5 * dys[i] * xs[i] ** -1.5,
+    );
     await check(squareBackward(dy, s), (i) => 2 * dys[i] * signed[i]);
     await check(absBackward(dy, s), (i) => dys[i] * Math.sign(signed[i]));
     await check(softplusBackward(dy, s), (i) => dys[i] / (1 + Math.exp(-signed[i])));
@@ -59,12 +118,27 @@ describe('elementwise backward', () => {
 
 describe('sumToShape', () => {
   const cases: [number[], number[]][] = [
-    [[3, 5, 7], [5, 7]],
-    [[3, 5, 7], [1, 5, 1]],
-    [[2, 3, 13, 17], [3, 1, 1]],
-    [[5, 7], [5, 7]],
+    [
+      [3, 5, 7],
+      [5, 7],
+    ],
+    [
+      [3, 5, 7],
+      [1, 5, 1],
+    ],
+    [
+      [2, 3, 13, 17],
+      [3, 1, 1],
+    ],
+    [
+      [5, 7],
+      [5, 7],
+    ],
     [[5, 7], []],
-    [[4, 1, 7], [3, 1]],
+    [
+      [4, 1, 7],
+      [3, 1],
+    ],
   ];
   for (const [gs, s] of cases) {
     it(`${gs.join('x')} -> [${s.join(',')}]`, async () => {
@@ -82,7 +156,12 @@ describe('sumToShape', () => {
 });
 
 describe('softmax / logSoftmax backward', () => {
-  const cases: [number[], number][] = [[[7, 5], -1], [[3, 13, 5], 1], [[5, 3, 7], 0], [[1, 1000], 1]];
+  const cases: [number[], number][] = [
+    [[7, 5], -1],
+    [[3, 13, 5], 1],
+    [[5, 3, 7], 0],
+    [[1, 1000], 1],
+  ];
   for (const [shape, axis] of cases) {
     for (const log of [false, true]) {
       it(`${log ? 'logSoftmax' : 'softmax'} ${shape.join('x')} axis ${axis}`, async () => {
@@ -107,17 +186,24 @@ describe('max / min backward', () => {
     for (const axis of [0, 1, 2, -1]) {
       const { a, len, inner, outer } = layoutOf(shape, axis);
       const dys = randomArray(outer * inner, 11 + a);
-      const dy = tensor(dys, shape.filter((_, d) => d !== a));
-      for (const [fn, better] of [[maxBackward, (p: number, q: number) => p > q], [minBackward, (p: number, q: number) => p < q]] as const) {
+      const dy = tensor(
+        dys,
+        shape.filter((_, d) => d !== a),
+      );
+      for (const [fn, better] of [
+        [maxBackward, (p: number, q: number) => p > q],
+        [minBackward, (p: number, q: number) => p < q],
+      ] as const) {
         const ref = new Float64Array(xs.length);
-        for (let o = 0; o < outer; o++) for (let n = 0; n < inner; n++) {
-          let best = -1;
-          for (let j = 0; j < len; j++) {
-            const k = o * len * inner + j * inner + n;
-            if (best < 0 || better(xs[k], xs[best])) best = k;
+        for (let o = 0; o < outer; o++)
+          for (let n = 0; n < inner; n++) {
+            let best = -1;
+            for (let j = 0; j < len; j++) {
+              const k = o * len * inner + j * inner + n;
+              if (best < 0 || better(xs[k], xs[best])) best = k;
+            }
+            ref[best] = dys[o * inner + n];
           }
-          ref[best] = dys[o * inner + n];
-        }
         expect(relErr(await fn(dy, x, axis).toArray(), ref)).toBe(0);
       }
     }
@@ -131,7 +217,12 @@ describe('max / min backward', () => {
 });
 
 describe('indexSelectBackward', () => {
-  const cases: [number[], number, number][] = [[[7, 5], 0, 13], [[3, 13, 5], 1, 4], [[5, 3, 7], 2, 9], [[11, 3], 0, 0]];
+  const cases: [number[], number, number][] = [
+    [[7, 5], 0, 13],
+    [[3, 13, 5], 1, 4],
+    [[5, 3, 7], 2, 9],
+    [[11, 3], 0, 0],
+  ];
   for (const [shape, axis, K] of cases) {
     it(`${shape.join('x')} axis ${axis}, ${K} indices with repeats`, async () => {
       const r = rng(K + axis);
@@ -146,7 +237,18 @@ describe('indexSelectBackward', () => {
 });
 
 describe('sum / mean backward', () => {
-  const cases: [number[], number[] | undefined][] = [[[3, 5, 7], [1]], [[3, 5, 7], [0, 2]], [[2, 3, 13, 17], [0, 2, 3]], [[5, 7], undefined]];
+  const cases: [number[], number[] | undefined][] = [
+    [[3, 5, 7], [1]],
+    [
+      [3, 5, 7],
+      [0, 2],
+    ],
+    [
+      [2, 3, 13, 17],
+      [0, 2, 3],
+    ],
+    [[5, 7], undefined],
+  ];
   for (const [shape, axes] of cases) {
     it(`${shape.join('x')} over ${JSON.stringify(axes ?? 'all')}`, async () => {
       const ax = axes ?? shape.map((_, i) => i);
@@ -158,11 +260,18 @@ describe('sum / mean backward', () => {
       for (let i = 0; i < ref.length; i++) {
         const c = unravel(i, shape);
         let o = 0;
-        kept.forEach((_, j) => { o = o * kept[j] + c[shape.findIndex((_, d) => !ax.includes(d) && shape.filter((__, e) => !ax.includes(e) && e < d).length === j)]; });
+        kept.forEach((_, j) => {
+          o = o * kept[j] + c[shape.findIndex((_, d) => !ax.includes(d) && shape.filter((__, e) => !ax.includes(e) && e < d).length === j)];
+        });
         ref[i] = dys[o];
       }
       expect(relErr(await sumBackward(dy, shape, axes).toArray(), ref)).toBe(0);
-      expect(relErr(await meanBackward(dy, shape, axes).toArray(), ref.map((v) => v / n))).toBeLessThan(1e-6);
+      expect(
+        relErr(
+          await meanBackward(dy, shape, axes).toArray(),
+          ref.map((v) => v / n),
+        ),
+      ).toBeLessThan(1e-6);
     });
   }
 });
@@ -193,7 +302,9 @@ describe('layout backward', () => {
 });
 
 describe('matmulBackward', () => {
-  const M = 5, K = 7, N = 3;
+  const M = 5,
+    K = 7,
+    N = 3;
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       it(`transA=${transA} transB=${transB}`, async () => {
@@ -226,7 +337,9 @@ describe('matmulBackward', () => {
     const ref = new Float64Array(K * N);
     for (let i = 0; i < B; i++) {
       const part = refMatmul(refTranspose(a.subarray(i * M * K, (i + 1) * M * K), M, K), dys.subarray(i * M * N, (i + 1) * M * N), K, M, N);
-      part.forEach((v, j) => { ref[j] += v; });
+      part.forEach((v, j) => {
+        ref[j] += v;
+      });
     }
     expect(relErr(await db.toArray(), ref)).toBeLessThan(1e-5);
     // The same weight stored [N, K] (a Linear over a batch of sequences): one folded matmul.

@@ -44,19 +44,29 @@ export function sizeOf(shape: readonly number[]): number {
 export function stridesOf(shape: readonly number[]): number[] {
   const s: number[] = [];
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
   return s;
 }
 
 /** Flat index → coordinates. */
 export function unravel(i: number, shape: readonly number[]): number[] {
   const c = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) { c[d] = i % shape[d]; i = Math.floor(i / shape[d]); }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    c[d] = i % shape[d];
+    i = Math.floor(i / shape[d]);
+  }
   return c;
 }
 
 /** Opens the shared device for a test file and destroys it afterwards (so the fork can exit). */
 export function useDevice(options: DeviceOptions = {}): void {
-  beforeAll(async () => { await getDevice(options); });
-  afterAll(async () => { await destroyDevice(); });
+  beforeAll(async () => {
+    await getDevice(options);
+  });
+  afterAll(async () => {
+    await destroyDevice();
+  });
 }

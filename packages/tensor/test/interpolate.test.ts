@@ -36,10 +36,22 @@ function refBilinear(x: Float32Array, planes: number, H: number, W: number, OH: 
 
 describe('interpolateBilinear', () => {
   const cases: [number[], [number, number]][] = [
-    [[2, 3, 7, 7], [224, 224]], // Grad-CAM: ResNet layer4 / VGG features to the input
-    [[1, 2, 5, 9], [13, 17]], // odd, non-square upsampling
-    [[3, 11, 6], [4, 5]], // downsampling, rank 3
-    [[1, 1, 1, 1], [3, 2]],
+    [
+      [2, 3, 7, 7],
+      [224, 224],
+    ], // Grad-CAM: ResNet layer4 / VGG features to the input
+    [
+      [1, 2, 5, 9],
+      [13, 17],
+    ], // odd, non-square upsampling
+    [
+      [3, 11, 6],
+      [4, 5],
+    ], // downsampling, rank 3
+    [
+      [1, 1, 1, 1],
+      [3, 2],
+    ],
   ];
   for (const [shape, size] of cases) {
     it(`[${shape}] -> ${size.join('x')} matches a float64 reference`, async () => {

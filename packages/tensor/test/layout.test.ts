@@ -21,7 +21,13 @@ describe('layout ops vs reference', () => {
     const dims = [2, 0, 3, 1];
     const out = T.permute(x, dims);
     expect(out.shape).toEqual(dims.map((d) => shape[d]));
-    expect(Array.from(await out.toArray())).toEqual(gatherRef(host, shape, [...out.shape], (c) => { const s = new Array(4); dims.forEach((d, i) => (s[d] = c[i])); return s; }).map(Math.fround));
+    expect(Array.from(await out.toArray())).toEqual(
+      gatherRef(host, shape, [...out.shape], (c) => {
+        const s = new Array(4);
+        dims.forEach((d, i) => (s[d] = c[i]));
+        return s;
+      }).map(Math.fround),
+    );
     const h2 = randomArray(255 * 3, 11);
     const t = T.transpose(T.tensor(h2, [255, 3]));
     expect(Array.from(await t.toArray())).toEqual(gatherRef(h2, [255, 3], [3, 255], (c) => [c[1], c[0]]));
@@ -42,7 +48,10 @@ describe('layout ops vs reference', () => {
   it('slice with starts, negative ends and steps', async () => {
     const shape = [13, 17];
     const host = randomArray(sizeOf(shape), 3);
-    const out = T.slice(T.tensor(host, shape), [{ start: 2, end: -3, step: 3 }, { start: 5, step: 2 }]);
+    const out = T.slice(T.tensor(host, shape), [
+      { start: 2, end: -3, step: 3 },
+      { start: 5, step: 2 },
+    ]);
     expect(out.shape).toEqual([3, 6]);
     expect(Array.from(await out.toArray())).toEqual(gatherRef(host, shape, [3, 6], (c) => [2 + 3 * c[0], 5 + 2 * c[1]]));
   });
@@ -52,7 +61,10 @@ describe('layout ops vs reference', () => {
     const b = randomArray(2 * 1 * 5, 5);
     const out = T.concat([T.tensor(a, [2, 3, 5]), T.tensor(b, [2, 1, 5])], 1);
     expect(out.shape).toEqual([2, 4, 5]);
-    const ref = Array.from({ length: 40 }, (_, i) => { const [n, r, c] = unravel(i, [2, 4, 5]); return r < 3 ? a[(n * 3 + r) * 5 + c] : b[n * 5 + c]; });
+    const ref = Array.from({ length: 40 }, (_, i) => {
+      const [n, r, c] = unravel(i, [2, 4, 5]);
+      return r < 3 ? a[(n * 3 + r) * 5 + c] : b[n * 5 + c];
+    });
     expect(Array.from(await out.toArray())).toEqual(ref);
     const s = T.stack([T.tensor(b, [2, 5]), T.tensor(b, [2, 5])], 1);
     expect(s.shape).toEqual([2, 2, 5]);
@@ -74,7 +86,9 @@ describe('layout ops vs reference', () => {
     expect(Array.from(await e.toArray())).toEqual(gatherRef(host, [3], [4, 3], (c) => [c[1]]));
     const idx = T.tensor(new Int32Array([6, 0, 3, 3]));
     expect(Array.from(await T.gather(x, idx).toArray())).toEqual(gatherRef(host, [7, 3], [4, 3], ([r, c]) => [[6, 0, 3, 3][r], c]));
-    expect(Array.from(await T.indexSelect(x, 1, T.tensor(new Int32Array([2, 1]))).toArray())).toEqual(gatherRef(host, [7, 3], [7, 2], ([r, c]) => [r, [2, 1][c]]));
+    expect(Array.from(await T.indexSelect(x, 1, T.tensor(new Int32Array([2, 1]))).toArray())).toEqual(
+      gatherRef(host, [7, 3], [7, 2], ([r, c]) => [r, [2, 1][c]]),
+    );
     expect(Array.from(await T.oneHot(T.tensor(new Int32Array([2, 0, 1])), 4).toArray())).toEqual([0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0]);
     expect(() => T.indexSelect(x, 0, T.zeros([2]))).toThrow(/indexSelect: index must be a 1-D int32 tensor, got float32 \[2\]/);
   });

@@ -41,7 +41,13 @@ describe('crossEntropy', () => {
       const dr = refCrossEntropyGrad(zs, ys, N, C, o, gs);
       const dv = await d.toArray();
       expect(relErr(dv, dr)).toBeLessThan(1e-5);
-      if (N * C <= 64) expect(relErr(dr, numericGrad((z) => refCrossEntropy(z, ys, N, C, o), zs, gs))).toBeLessThan(1e-6);
+      if (N * C <= 64)
+        expect(
+          relErr(
+            dr,
+            numericGrad((z) => refCrossEntropy(z, ys, N, C, o), zs, gs),
+          ),
+        ).toBeLessThan(1e-6);
       // a plain number as the incoming gradient
       const d2 = crossEntropyBackward(logits, labels, opts, 0.7);
       if (o.reduction !== 'none') expect(relErr(await d2.toArray(), dv)).toBe(0);
@@ -69,14 +75,21 @@ describe('crossEntropy', () => {
 });
 
 describe('binaryCrossEntropyWithLogits', () => {
-  const N = 7, C = 5;
+  const N = 7,
+    C = 5;
   for (const reduction of ['mean', 'sum', 'none'] as const) {
     for (const withPw of [false, true]) {
       it(`${reduction}${withPw ? ', posWeight' : ''}`, async () => {
         const xs = randomArray(N * C, 12, -6, 6);
-        xs[0] = 100; xs[1] = -100; xs[2] = 90; xs[3] = -95;
+        xs[0] = 100;
+        xs[1] = -100;
+        xs[2] = 90;
+        xs[3] = -95;
         const ts = randomArray(N * C, 13, 0, 1);
-        ts[0] = 0; ts[1] = 1; ts[2] = 1; ts[3] = 0;
+        ts[0] = 0;
+        ts[1] = 1;
+        ts[2] = 1;
+        ts[3] = 0;
         const pws = randomArray(C, 14, 0.5, 3);
         const x = tensor(xs, [N, C]);
         const t = tensor(ts, [N, C]);

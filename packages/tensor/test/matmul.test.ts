@@ -20,7 +20,9 @@ async function check(aShape: number[], bShape: number[], transA = false, transB 
   const ref = matmulRef(a.data, aShape, b.data, bShape, transA, transB);
   expect(out.shape).toEqual(ref.shape);
   const got = await out.toArray();
-  a.t.dispose(); b.t.dispose(); out.dispose();
+  a.t.dispose();
+  b.t.dispose();
+  out.dispose();
   const e = relErr(got, ref.data);
   expect(e, `${aShape}${transA ? 'ᵀ' : ''} @ ${bShape}${transB ? 'ᵀ' : ''}`).toBeLessThan(1e-4);
   return e;
@@ -28,11 +30,22 @@ async function check(aShape: number[], bShape: number[], transA = false, transB 
 
 /** Stored shapes of A and B for logical [M,K] @ [K,N]. */
 const stored = (M: number, K: number, N: number, tA: boolean, tB: boolean): [number[], number[]] => [tA ? [K, M] : [M, K], tB ? [N, K] : [K, N]];
-const combos: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+const combos: [boolean, boolean][] = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
 
 describe('matmul 2-D', () => {
   const sizes: [number, number, number][] = [
-    [1, 1, 1], [3, 5, 7], [17, 255, 3], [1, 1000, 17], [33, 100, 129], [1000, 8, 13], [7, 256, 1000],
+    [1, 1, 1],
+    [3, 5, 7],
+    [17, 255, 3],
+    [1, 1000, 17],
+    [33, 100, 129],
+    [1000, 8, 13],
+    [7, 256, 1000],
   ];
   for (const [tA, tB] of combos) {
     it(`all sizes, transA=${tA} transB=${tB}`, async () => {
@@ -101,7 +114,11 @@ describe('matmul errors', () => {
     const e = tensor(randomArray(20, 6), [4, 5]);
     e.dispose();
     expect(() => matmul(a, e)).toThrow(/matmul.*dispose/);
-    a.dispose(); b.dispose(); v.dispose(); c.dispose(); d.dispose();
+    a.dispose();
+    b.dispose();
+    v.dispose();
+    c.dispose();
+    d.dispose();
   });
 });
 

@@ -17,14 +17,19 @@ describe('memory', () => {
       });
       x.dispose();
       x = next;
-      if (step % 20 === 19) { await T.sync(); samples.push(T.memoryStats().inUseBytes); }
+      if (step % 20 === 19) {
+        await T.sync();
+        samples.push(T.memoryStats().inUseBytes);
+      }
     }
     const stats = T.memoryStats();
     expect(new Set(samples).size).toBe(1);
     expect(stats.liveTensors).toBe(2);
     // The pool reuses buffers: the number created stops growing after the first iterations.
     const created = stats.buffersCreated;
-    T.scope(() => { T.relu(T.matmul(x, w)); });
+    T.scope(() => {
+      T.relu(T.matmul(x, w));
+    });
     expect(T.memoryStats().buffersCreated).toBe(created);
     expect((await x.toArray()).every(Number.isFinite)).toBe(true);
   });

@@ -48,7 +48,16 @@ describe('NaN propagates as in PyTorch', () => {
   it('reductions: sum, mean, max, min are NaN; argmax/argmin point at the first NaN', async () => {
     // Large enough rows for the workgroup (shared-memory merge) path too.
     // Rows 0 and 1 hold one NaN each; row 2 (when there is one) none.
-    for (const [shape, at] of [[[3, 5], [1, 8]], [[2, 5000], [4321, 6000]]] as [number[], number[]][]) {
+    for (const [shape, at] of [
+      [
+        [3, 5],
+        [1, 8],
+      ],
+      [
+        [2, 5000],
+        [4321, 6000],
+      ],
+    ] as [number[], number[]][]) {
       const x = withNaN(shape, at);
       for (const f of [T.sum, T.mean, T.max, T.min]) {
         const y = Array.from(await f(x, 1).toArray());

@@ -41,7 +41,9 @@ describe('batchNorm2d', () => {
         let res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
         if (training) {
           // a second step must compound the running statistics, as PyTorch's module does
-          res.out.dispose(); res.saveMean.dispose(); res.saveInvstd.dispose();
+          res.out.dispose();
+          res.saveMean.dispose();
+          res.saveInvstd.dispose();
           ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, ref.runningMean, ref.runningVar, training);
           res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
         }
@@ -116,14 +118,20 @@ describe('batchNorm2d', () => {
     const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
     const r = tensor(randomArray(3, 2, 0.5, 1), [3]);
     const wrong = tensor(randomArray(12, 3), [1, 3, 2, 2]);
-    expect(() => batchNorm2d(x, { runningMean: r, runningVar: r, training: true, residual: wrong })).toThrow(/batchNorm2d: residual float32 \[1,3,2,2\] must match input \[2,3,2,2\]/);
-    expect(() => batchNorm2dBackward(x, x, null, r, r, { reluOut: wrong })).toThrow(/batchNorm2dBackward: reluOut float32 \[1,3,2,2\] must match input \[2,3,2,2\]/);
+    expect(() => batchNorm2d(x, { runningMean: r, runningVar: r, training: true, residual: wrong })).toThrow(
+      /batchNorm2d: residual float32 \[1,3,2,2\] must match input \[2,3,2,2\]/,
+    );
+    expect(() => batchNorm2dBackward(x, x, null, r, r, { reluOut: wrong })).toThrow(
+      /batchNorm2dBackward: reluOut float32 \[1,3,2,2\] must match input \[2,3,2,2\]/,
+    );
     for (const t of [x, r, wrong]) t.dispose();
   });
   it('rejects mismatched parameters naming the op and shapes', () => {
     const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
     const rm = tensor(randomArray(4, 2), [4]);
-    expect(() => batchNorm2d(x, { runningMean: rm, runningVar: rm, training: true })).toThrow(/batchNorm2d: runningMean must be float32 \[3\] for input \[2,3,2,2\]/);
+    expect(() => batchNorm2d(x, { runningMean: rm, runningVar: rm, training: true })).toThrow(
+      /batchNorm2d: runningMean must be float32 \[3\] for input \[2,3,2,2\]/,
+    );
     const one = tensor(randomArray(3, 3), [1, 3, 1, 1]);
     const r3 = tensor(randomArray(3, 2), [3]);
     expect(() => batchNorm2d(one, { runningMean: r3, runningVar: r3, training: true })).toThrow(/more than 1 value per channel/);

@@ -62,14 +62,18 @@ describe('fused optimizer updates vs float64 (three steps, in place)', () => {
 
   it('names the mismatched state and a bad step', () => {
     const p = zeros([4]);
-    expect(() => adamStep(p, zeros([5]), zeros([4]), zeros([4]), { lr: 1, betas: [0.9, 0.99], eps: 0, weightDecay: 0, decoupledWeightDecay: false, step: 1 }))
-      .toThrow(/adamStep: gradient float32 \[5\] does not match the parameter float32 \[4\]/);
-    expect(() => adamStep(p, zeros([4]), zeros([4]), zeros([4]), { lr: 1, betas: [0.9, 0.99], eps: 0, weightDecay: 0, decoupledWeightDecay: true, step: 0 }))
-      .toThrow(/adamwStep: step must be an integer >= 1, got 0/);
-    expect(() => sgdStep(p, zeros([4]), zeros([2, 2]), { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true }))
-      .toThrow(/sgdStep: momentumBuffer float32 \[2,2\]/);
-    expect(() => sgdStep(p, p, null, { lr: 1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true }))
-      .toThrow(/sgdStep: gradient shares its buffer/);
+    expect(() =>
+      adamStep(p, zeros([5]), zeros([4]), zeros([4]), { lr: 1, betas: [0.9, 0.99], eps: 0, weightDecay: 0, decoupledWeightDecay: false, step: 1 }),
+    ).toThrow(/adamStep: gradient float32 \[5\] does not match the parameter float32 \[4\]/);
+    expect(() =>
+      adamStep(p, zeros([4]), zeros([4]), zeros([4]), { lr: 1, betas: [0.9, 0.99], eps: 0, weightDecay: 0, decoupledWeightDecay: true, step: 0 }),
+    ).toThrow(/adamwStep: step must be an integer >= 1, got 0/);
+    expect(() => sgdStep(p, zeros([4]), zeros([2, 2]), { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true })).toThrow(
+      /sgdStep: momentumBuffer float32 \[2,2\]/,
+    );
+    expect(() => sgdStep(p, p, null, { lr: 1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true })).toThrow(
+      /sgdStep: gradient shares its buffer/,
+    );
   });
 });
 

@@ -35,7 +35,8 @@ describe('paged tensors (1024 floats per binding)', () => {
         const o2 = matmul(a.t, b.t);
         expect(relErr(await o1.toArray(), refT.data), JSON.stringify(c)).toBeLessThan(1e-4);
         expect(relErr(await o2.toArray(), ref.data), JSON.stringify(c)).toBeLessThan(1e-4);
-        o1.dispose(); o2.dispose();
+        o1.dispose();
+        o2.dispose();
       }
     } finally {
       setMatmulTiles(null);
@@ -65,7 +66,11 @@ describe('paged tensors (1024 floats per binding)', () => {
     const s1 = await sum(a.t, 1, true).toArray();
     const r0 = new Float64Array(63);
     const r1 = new Float64Array(40);
-    for (let i = 0; i < 40; i++) for (let j = 0; j < 63; j++) { r0[j] += a.data[i * 63 + j]; r1[i] += a.data[i * 63 + j]; }
+    for (let i = 0; i < 40; i++)
+      for (let j = 0; j < 63; j++) {
+        r0[j] += a.data[i * 63 + j];
+        r1[i] += a.data[i * 63 + j];
+      }
     expect(relErr(s0, r0)).toBeLessThan(1e-4);
     expect(relErr(s1, r1)).toBeLessThan(1e-4);
     const all = await sum(a.t).toArray();
@@ -115,7 +120,10 @@ describe('paged tensors (1024 floats per binding)', () => {
     for (let i = 0; i < 20; i++) cat1Ref.push(...b.data.subarray(i * 70, i * 70 + 70), ...d.data.subarray(i * 33, i * 33 + 33));
     expect(relErr(cat1, cat1Ref)).toBeLessThan(1e-6);
 
-    const s = slice(b.t, [{ start: 3, end: 19, step: 2 }, { start: 5, end: 69 }]);
+    const s = slice(b.t, [
+      { start: 3, end: 19, step: 2 },
+      { start: 5, end: 69 },
+    ]);
     const sRef: number[] = [];
     for (let i = 3; i < 19; i += 2) for (let j = 5; j < 69; j++) sRef.push(b.data[i * 70 + j]);
     expect(relErr(await s.toArray(), sRef)).toBeLessThan(1e-6);

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, tensor } from '../src/index.ts';
 import { randomArray, relErr, useDevice } from './helpers.ts';
-import { refAdaptiveAvgPool, refAdaptiveAvgPoolBackward, refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, type RefPool } from './reference/pool.ts';
+import {
+  refAdaptiveAvgPool,
+  refAdaptiveAvgPoolBackward,
+  refAvgPool,
+  refAvgPoolBackward,
+  refMaxPool,
+  refMaxPoolBackward,
+  type RefPool,
+} from './reference/pool.ts';
 
 useDevice();
 
@@ -18,7 +26,12 @@ describe('maxPool2d', () => {
   ];
   for (const [name, shape, o] of cases) {
     it(name, async () => {
-      const xs = randomArray(shape.reduce((a, b) => a * b), shape.length * 7 + o.kh, -2, 2);
+      const xs = randomArray(
+        shape.reduce((a, b) => a * b),
+        shape.length * 7 + o.kh,
+        -2,
+        2,
+      );
       const x = tensor(xs, shape);
       const { out, indices } = maxPool2d(x, { kernelSize: o.kh, stride: o.sh, padding: o.ph, dilation: o.dh, ceilMode: o.ceil });
       const ref = refMaxPool(xs, shape, o);
@@ -38,7 +51,8 @@ describe('maxPool2d', () => {
     const y = tensor(randomArray(2 * 2 * 3 * 3, 1), [2, 2, 3, 3]);
     expect(() => maxPool2d(y, { kernelSize: 2, padding: 2 })).toThrow(/maxPool2d: padding/);
     expect(() => maxPool2d(y, { kernelSize: 5 })).toThrow(/too small/);
-    x.dispose(); y.dispose();
+    x.dispose();
+    y.dispose();
   });
 });
 
@@ -52,7 +66,12 @@ describe('avgPool2d', () => {
   ];
   for (const [name, shape, o, cip] of cases) {
     it(name, async () => {
-      const xs = randomArray(shape.reduce((a, b) => a * b), 5 + shape[1], -2, 2);
+      const xs = randomArray(
+        shape.reduce((a, b) => a * b),
+        5 + shape[1],
+        -2,
+        2,
+      );
       const x = tensor(xs, shape);
       const opts = { kernelSize: o.kh, stride: o.sh, padding: o.ph, ceilMode: o.ceil, countIncludePad: cip };
       const out = avgPool2d(x, opts);
@@ -78,7 +97,12 @@ describe('adaptiveAvgPool2d', () => {
   ];
   for (const [shape, OH, OW] of cases) {
     it(`${shape.join('x')} -> ${OH}x${OW}`, async () => {
-      const xs = randomArray(shape.reduce((a, b) => a * b), shape[2] * 3 + OH, -2, 2);
+      const xs = randomArray(
+        shape.reduce((a, b) => a * b),
+        shape[2] * 3 + OH,
+        -2,
+        2,
+      );
       const x = tensor(xs, shape);
       const out = adaptiveAvgPool2d(x, [OH, OW]);
       expect(out.shape).toEqual([shape[0], shape[1], OH, OW]);

@@ -6,8 +6,29 @@ import { argRef, reduceRef, softmaxRef } from './reference/reduce.ts';
 useDevice();
 
 const cases: [number[], number[]][] = [
-  [[1000], [0]], [[3, 17], [1]], [[3, 17], [0]], [[5, 7, 13], [0, 2]], [[2, 3, 5, 7], [1, 2, 3]], [[255, 3], [0]],
-  [[4, 1000], [1]], [[7, 3, 300], [0, 2]], [[2, 4096], [1]], [[3, 5, 7], [0, 1, 2]], [[1, 1], [1]],
+  [[1000], [0]],
+  [[3, 17], [1]],
+  [[3, 17], [0]],
+  [
+    [5, 7, 13],
+    [0, 2],
+  ],
+  [
+    [2, 3, 5, 7],
+    [1, 2, 3],
+  ],
+  [[255, 3], [0]],
+  [[4, 1000], [1]],
+  [
+    [7, 3, 300],
+    [0, 2],
+  ],
+  [[2, 4096], [1]],
+  [
+    [3, 5, 7],
+    [0, 1, 2],
+  ],
+  [[1, 1], [1]],
 ];
 
 describe('reductions vs float64 reference', () => {
@@ -18,7 +39,13 @@ describe('reductions vs float64 reference', () => {
       const count = axes.reduce((p, a) => p * shape[a], 1);
       const s = reduceRef(host, shape, axes, 0, (a, v) => a + v);
       expect(relErr(await T.sum(x, axes).toArray(), s.data), `sum ${shape} ${axes}`).toBeLessThan(1e-4);
-      expect(relErr(await T.mean(x, axes).toArray(), s.data.map((v) => v / count)), `mean ${shape}`).toBeLessThan(1e-4);
+      expect(
+        relErr(
+          await T.mean(x, axes).toArray(),
+          s.data.map((v) => v / count),
+        ),
+        `mean ${shape}`,
+      ).toBeLessThan(1e-4);
       expect(relErr(await T.max(x, axes).toArray(), reduceRef(host, shape, axes, -Infinity, Math.max).data), `max ${shape}`).toBe(0);
       expect(relErr(await T.min(x, axes).toArray(), reduceRef(host, shape, axes, Infinity, Math.min).data), `min ${shape}`).toBe(0);
       expect(T.sum(x, axes).shape).toEqual(s.shape);
@@ -45,13 +72,27 @@ describe('reductions vs float64 reference', () => {
         let o = 0;
         let r = i;
         const c: number[] = [];
-        for (let d = shape.length - 1; d >= 0; d--) { c[d] = r % shape[d]; r = Math.floor(r / shape[d]); }
+        for (let d = shape.length - 1; d >= 0; d--) {
+          c[d] = r % shape[d];
+          r = Math.floor(r / shape[d]);
+        }
         const kept = c.filter((_, d) => !axes.includes(d));
         for (let d = 0; d < kept.length; d++) o = o * outShape[d] + kept[d];
         ssd[o] += (host[i] - mean[o]) ** 2;
       }
-      expect(relErr(await T.variance(x, axes).toArray(), ssd.map((v) => v / (count - 1))), `var ${shape}`).toBeLessThan(1e-4);
-      expect(relErr(await T.variance(x, axes, { unbiased: false }).toArray(), ssd.map((v) => v / count))).toBeLessThan(1e-4);
+      expect(
+        relErr(
+          await T.variance(x, axes).toArray(),
+          ssd.map((v) => v / (count - 1)),
+        ),
+        `var ${shape}`,
+      ).toBeLessThan(1e-4);
+      expect(
+        relErr(
+          await T.variance(x, axes, { unbiased: false }).toArray(),
+          ssd.map((v) => v / count),
+        ),
+      ).toBeLessThan(1e-4);
     }
   });
 
@@ -90,7 +131,22 @@ describe('two-pass reductions (chunked partials, forced as on a GPU)', () => {
     const { setReduceSplitTarget } = await import('../src/ops/reduce/reduce.ts');
     setReduceSplitTarget(1 << 20);
     try {
-      const big: [number[], number[]][] = [[[100003], [0]], [[3, 13, 41, 37], [0, 2, 3]], [[4, 1000], [1]], [[2, 3, 5, 7], [1, 2, 3]], [[7, 3, 300], [0, 2]]];
+      const big: [number[], number[]][] = [
+        [[100003], [0]],
+        [
+          [3, 13, 41, 37],
+          [0, 2, 3],
+        ],
+        [[4, 1000], [1]],
+        [
+          [2, 3, 5, 7],
+          [1, 2, 3],
+        ],
+        [
+          [7, 3, 300],
+          [0, 2],
+        ],
+      ];
       for (const [k, [shape, axes]] of big.entries()) {
         const host = randomArray(sizeOf(shape), 900 + k, 99, 101);
         const x = T.tensor(host, shape);
@@ -103,10 +159,34 @@ describe('two-pass reductions (chunked partials, forced as on a GPU)', () => {
         expect(relErr(await T.max(x, axes).toArray(), reduceRef(host, shape, axes, -Infinity, Math.max).data), `max ${shape}`).toBe(0);
         expect(relErr(await T.min(x, axes).toArray(), reduceRef(host, shape, axes, Infinity, Math.min).data), `min ${shape}`).toBe(0);
         // Variance against a float64 two-pass reference.
-        const keepIdx = (i: number) => { let r = 0; let stride = 1; let rem = i; const idx: number[] = []; for (let d = shape.length - 1; d >= 0; d--) { idx[d] = rem % shape[d]; rem = Math.floor(rem / shape[d]); } for (let d = shape.length - 1; d >= 0; d--) if (!axes.includes(d)) { r += idx[d] * stride; stride *= shape[d]; } return r; };
+        const keepIdx = (i: number) => {
+          let r = 0;
+          let stride = 1;
+          let rem = i;
+          const idx: number[] = [];
+          for (let d = shape.length - 1; d >= 0; d--) {
+            idx[d] = rem % shape[d];
+            rem = Math.floor(rem / shape[d]);
+          }
+          for (let d = shape.length - 1; d >= 0; d--)
+            if (!axes.includes(d)) {
+              r += idx[d] * stride;
+              stride *= shape[d];
+            }
+          return r;
+        };
         const vref = new Float64Array(mean.length);
-        host.forEach((v, i) => { const o = keepIdx(i); vref[o] += (v - mean[o]) ** 2; });
-        expect(relErr(await T.variance(x, axes).toArray(), vref.map((v) => v / (count - 1))), `variance ${shape}`).toBeLessThan(1e-4);
+        host.forEach((v, i) => {
+          const o = keepIdx(i);
+          vref[o] += (v - mean[o]) ** 2;
+        });
+        expect(
+          relErr(
+            await T.variance(x, axes).toArray(),
+            vref.map((v) => v / (count - 1)),
+          ),
+          `variance ${shape}`,
+        ).toBeLessThan(1e-4);
         // argmax keeps its one-pass path.
         expect(Array.from(await T.argmax(T.reshape(x, [-1])).toArray())[0]).toBe(host.indexOf(Math.max(...host)));
       }

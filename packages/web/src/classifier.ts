@@ -1,6 +1,16 @@
 import * as T from '@cxr/tensor';
 import { gradCam } from '@cxr/nn';
-import { applyDecisionRule, applyHead, createModel, defaultCamLayer, loadWeights, openSafetensors, type DecisionRule, type ResNet, type VGG } from '@cxr/models';
+import {
+  applyDecisionRule,
+  applyHead,
+  createModel,
+  defaultCamLayer,
+  loadWeights,
+  openSafetensors,
+  type DecisionRule,
+  type ResNet,
+  type VGG,
+} from '@cxr/models';
 import { applyTransforms, decodeImageAsync, evalTransforms, mulberry32, toCHW, type Image } from '@cxr/data';
 import type { ModelSettings } from './modelSettings.ts';
 
@@ -80,8 +90,14 @@ export class Classifier {
       const decided = applyDecisionRule([hp], s.classes, this.rule);
       const best = decided.predicted[0];
       return {
-        logits: Array.from(hl), probs: Array.from(decided.probs[0]), label: s.classes[best] ?? String(best),
-        input, cam: map, camClass: s.classes[explained[0]] ?? String(explained[0]), camLayer, ms: performance.now() - t0,
+        logits: Array.from(hl),
+        probs: Array.from(decided.probs[0]),
+        label: s.classes[best] ?? String(best),
+        input,
+        cam: map,
+        camClass: s.classes[explained[0]] ?? String(explained[0]),
+        camLayer,
+        ms: performance.now() - t0,
       };
     } finally {
       x.dispose();

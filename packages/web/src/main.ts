@@ -60,9 +60,16 @@ async function preload(): Promise<void> {
   const res = await fetch(url);
   if (!res.ok) return say(`Could not load ${url}: HTTP ${res.status}`, true);
   const bytes = new Uint8Array(await res.arrayBuffer());
-  const given = q.get('arch') && q.get('classes')
-    ? userSettings({ arch: q.get('arch')!, classes: q.get('classes')!.split(','), head: q.get('head') ?? undefined, inputSize: Number(q.get('size')) || undefined, filter: (q.get('filter') as Filter) ?? undefined })
-    : undefined;
+  const given =
+    q.get('arch') && q.get('classes')
+      ? userSettings({
+          arch: q.get('arch')!,
+          classes: q.get('classes')!.split(','),
+          head: q.get('head') ?? undefined,
+          inputSize: Number(q.get('size')) || undefined,
+          filter: (q.get('filter') as Filter) ?? undefined,
+        })
+      : undefined;
   await openModel(bytes, url.split('/').pop() ?? 'model.safetensors', given);
 }
 
@@ -112,17 +119,22 @@ function showModelInfo(name: string, s: ModelSettings, rule: DecisionRule | null
     ['File', name],
     ['Architecture', `${s.arch} (head ${s.head})`],
     ['Classes', s.classes.join(', ')],
-    ['Preprocessing', `shorter side ${s.resizeSize} px (${s.filter}), centre crop ${s.inputSize} px, normalised with mean ${s.mean.join('/')} and std ${s.std.join('/')}`],
+    [
+      'Preprocessing',
+      `shorter side ${s.resizeSize} px (${s.filter}), centre crop ${s.inputSize} px, normalised with mean ${s.mean.join('/')} and std ${s.std.join('/')}`,
+    ],
     ['Decision', decisionText(s, rule)],
     ['Settings from', s.source === 'metadata' ? 'the model file' : 'you'],
   ];
-  modelInfo.replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement('dt');
-    const dd = document.createElement('dd');
-    dt.textContent = k;
-    dd.textContent = v;
-    return [dt, dd];
-  }));
+  modelInfo.replaceChildren(
+    ...rows.flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      const dd = document.createElement('dd');
+      dt.textContent = k;
+      dd.textContent = v;
+      return [dt, dd];
+    }),
+  );
   modelInfo.hidden = false;
 }
 
@@ -234,10 +246,23 @@ imageInput.addEventListener('change', () => {
   imageInput.value = '';
 });
 for (const [zone, onFiles] of [
-  [$('model-drop'), async (files: File[]) => { if (files[0]) await openModel(new Uint8Array(await files[0].arrayBuffer()), files[0].name); }],
-  [imageDrop, (files: File[]) => { if (classifier) classifyFiles(files); }],
+  [
+    $('model-drop'),
+    async (files: File[]) => {
+      if (files[0]) await openModel(new Uint8Array(await files[0].arrayBuffer()), files[0].name);
+    },
+  ],
+  [
+    imageDrop,
+    (files: File[]) => {
+      if (classifier) classifyFiles(files);
+    },
+  ],
 ] as const) {
-  zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
   zone.addEventListener('dragleave', () => zone.classList.remove('over'));
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
@@ -250,7 +275,10 @@ overlayToggle.addEventListener('change', () => document.body.classList.toggle('n
 settingsForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   if (!pendingModel) return;
-  const classes = $<HTMLInputElement>('classes-input').value.split(',').map((c) => c.trim()).filter(Boolean);
+  const classes = $<HTMLInputElement>('classes-input')
+    .value.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   if (classes.length < 2) return say('Give at least two class names, separated by commas.', true);
   const settings = userSettings({
     arch: $<HTMLSelectElement>('arch-input').value,

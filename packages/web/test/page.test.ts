@@ -56,7 +56,12 @@ async function writeModels(): Promise<{ withMetadata: string; bare: string; host
   applyHead(model, 'replace', classes.length);
   const host = new Map<string, HostTensor>();
   for (const [k, t] of model.stateDict()) {
-    host.set(k, t.dtype === 'int32' ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() } : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() });
+    host.set(
+      k,
+      t.dtype === 'int32'
+        ? { dtype: 'int32', shape: [...t.shape], data: await t.toInt32Array() }
+        : { dtype: 'float32', shape: [...t.shape], data: await t.toArray() },
+    );
   }
   model.dispose();
   await destroyDevice();
@@ -71,22 +76,39 @@ async function writeModels(): Promise<{ withMetadata: string; bare: string; host
 }
 
 function cxr(args: string[]): string {
-  const r = spawnSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'packages/cli/src/main.ts'), ...args], { cwd: work, encoding: 'utf8', timeout: 600_000, env: { ...process.env, CXR_CACHE: join(work, 'cache') } });
+  const r = spawnSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'packages/cli/src/main.ts'), ...args], {
+    cwd: work,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, CXR_CACHE: join(work, 'cache') },
+  });
   if (r.status !== 0) throw new Error(`cxr ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
 
-interface PageResult { file: string; probs: number[]; label: string; logits?: number[]; threshold?: number | null }
+interface PageResult {
+  file: string;
+  probs: number[];
+  label: string;
+  logits?: number[];
+  threshold?: number | null;
+}
 
 async function classifyInPage(files: string[]): Promise<PageResult[]> {
   const before = await page.locator('#results .result.done').count();
   await page.setInputFiles('#image-input', files);
-  await page.waitForFunction((n) => document.querySelectorAll('#results .result.done, #results .result.failed').length >= n, before + files.length, { timeout: 600_000 });
+  await page.waitForFunction((n) => document.querySelectorAll('#results .result.done, #results .result.failed').length >= n, before + files.length, {
+    timeout: 600_000,
+  });
   const failed = await page.locator('#results .result.failed').allTextContents();
   expect(failed).toEqual([]);
-  return page.$$eval('#results .result.done', (items) => items.map((li) => ({
-    file: (li as HTMLElement).dataset.file!, probs: JSON.parse((li as HTMLElement).dataset.probs!) as number[], label: (li as HTMLElement).dataset.label!,
-  })));
+  return page.$$eval('#results .result.done', (items) =>
+    items.map((li) => ({
+      file: (li as HTMLElement).dataset.file!,
+      probs: JSON.parse((li as HTMLElement).dataset.probs!) as number[],
+      label: (li as HTMLElement).dataset.label!,
+    })),
+  );
 }
 
 function expectClose(page: number[], node: number[], what: string, between = 'page vs Node'): void {
@@ -112,8 +134,12 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     page = await browser.newPage({ viewport: { width: 1180, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     let loaded = false;
-    page.on('load', () => { loaded = true; });
-    page.on('request', (r) => { if (loaded) requestsAfterLoad.push(r.url()); });
+    page.on('load', () => {
+      loaded = true;
+    });
+    page.on('request', (r) => {
+      if (loaded) requestsAfterLoad.push(r.url());
+    });
     await page.goto(url, { waitUntil: 'load' });
     await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   }, 1_200_000);
@@ -145,12 +171,18 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     }
     // Each result carries a Grad-CAM overlay (a map that is not flat), which the toggle hides and shows.
     expect(await page.locator('#results .result.done canvas.cam').count()).toBe(xrays.length);
-    const spread = await page.$$eval('#results canvas.cam', (cs) => cs.map((c) => {
-      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
-      let lo = 255; let hi = 0;
-      for (let i = 3; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
-      return hi - lo;
-    }));
+    const spread = await page.$$eval('#results canvas.cam', (cs) =>
+      cs.map((c) => {
+        const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+        let lo = 255;
+        let hi = 0;
+        for (let i = 3; i < d.length; i += 4) {
+          lo = Math.min(lo, d[i]);
+          hi = Math.max(hi, d[i]);
+        }
+        return hi - lo;
+      }),
+    );
     for (const s of spread) expect(s).toBeGreaterThan(100);
     await page.click('#overlay-toggle');
     expect(await page.locator('#results canvas.cam').first().isHidden()).toBe(true);
@@ -173,10 +205,11 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     const results = await classifyInPage([xrays[2]]);
     expectClose(results[0].probs, node[2].probs, 'bare model, 8-bit PNG');
     // GPU memory stays flat from one image to the next (everything but the model is freed).
-    const stats = () => page.evaluate(() => {
-      const s = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor.memoryStats();
-      return [s.liveTensors, s.liveBytes, s.inUseBytes];
-    });
+    const stats = () =>
+      page.evaluate(() => {
+        const s = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor.memoryStats();
+        return [s.liveTensors, s.liveBytes, s.inUseBytes];
+      });
     const before = await stats();
     await classifyInPage([xrays[2], xrays[2]]);
     expect(await stats()).toEqual(before);
@@ -196,10 +229,13 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     // A threshold between two images' p(infected) that decides at least one image otherwise than
     // the most probable class would: the threshold, not argmax, must make the decision.
     const sorted = [...pInfected].sort((a, b) => a - b);
-    const threshold = [0, 1].map((i) => (sorted[i] + sorted[i + 1]) / 2).find((t) => pInfected.some((p) => (p >= t) !== (p >= 0.5)));
+    const threshold = [0, 1].map((i) => (sorted[i] + sorted[i + 1]) / 2).find((t) => pInfected.some((p) => p >= t !== p >= 0.5));
     expect(threshold, `p(infected) ${pInfected.join(', ')}`).toBeDefined();
     const file = join(work, 'calibrated.safetensors');
-    writeSafetensorsFile(file, models.host, { ...models.metadata, ...encodeDecisionRule({ positiveClass: 'infected', threshold: threshold!, thresholdSpec: 'youden', temperature }) });
+    writeSafetensorsFile(file, models.host, {
+      ...models.metadata,
+      ...encodeDecisionRule({ positiveClass: 'infected', threshold: threshold!, thresholdSpec: 'youden', temperature }),
+    });
     const fromNode = JSON.parse(cxr(['predict', '--model', file, '--json', ...xrays])) as PageResult[];
     const expected = pInfected.map((p) => (p >= threshold! ? 'infected' : 'normal'));
     expect(expected.some((label, i) => label !== classes[scaled[i][0] >= scaled[i][1] ? 0 : 1])).toBe(true);
@@ -211,7 +247,9 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
 
     await page.setInputFiles('#model-input', file);
     await page.waitForSelector('body[data-model="calibrated.safetensors"]', { timeout: 300_000 });
-    expect(await page.locator('#model-info').textContent()).toContain(`decision at threshold ${threshold!.toFixed(4)} chosen on validation (youden); probabilities with temperature 1.700`);
+    expect(await page.locator('#model-info').textContent()).toContain(
+      `decision at threshold ${threshold!.toFixed(4)} chosen on validation (youden); probabilities with temperature 1.700`,
+    );
     const results = (await classifyInPage(xrays)).slice(0, xrays.length); // newest first
     for (const n of fromNode) {
       const name = n.file.split('/').pop()!;
@@ -229,27 +267,49 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
       let a = seed;
       return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
     };
-    const A = rand(37 * 61, 1); const B = rand(61 * 29, 2);
-    const xs = [2, 5, 11, 13]; const ws = [7, 5, 3, 3];
+    const A = rand(37 * 61, 1);
+    const B = rand(61 * 29, 2);
+    const xs = [2, 5, 11, 13];
+    const ws = [7, 5, 3, 3];
     const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
     const ys = [g.N, g.O, g.OH, g.OW];
-    const X = rand(xs.reduce((p, d) => p * d), 3); const W = rand(ws.reduce((p, d) => p * d), 4); const bias = rand(7, 5);
-    const DY = rand(ys.reduce((p, d) => p * d), 6);
-    const out = await page.evaluate(async ({ A, B, X, W, bias, DY, xs, ws, ys }) => {
-      const T = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor;
-      await T.getDevice();
-      const o = { stride: 2, padding: 1 };
-      const mm = T.matmul(T.tensor(A, [37, 61]), T.tensor(B, [61, 29]));
-      const x = T.tensor(X, xs); const w = T.tensor(W, ws); const dy = T.tensor(DY, ys);
-      const y = T.conv2d(x, w, T.tensor(bias, [7]), o);
-      const dx = T.conv2dBackwardInput(dy, w, xs, o);
-      const dw = T.conv2dBackwardWeight(dy, x, ws, o);
-      const arrays = await Promise.all([mm, y, dx, dw].map((t) => t.toArray()));
-      return arrays.map((a) => Array.from(a));
-    }, { A, B, X, W, bias, DY, xs, ws, ys });
+    const X = rand(
+      xs.reduce((p, d) => p * d),
+      3,
+    );
+    const W = rand(
+      ws.reduce((p, d) => p * d),
+      4,
+    );
+    const bias = rand(7, 5);
+    const DY = rand(
+      ys.reduce((p, d) => p * d),
+      6,
+    );
+    const out = await page.evaluate(
+      async ({ A, B, X, W, bias, DY, xs, ws, ys }) => {
+        const T = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor;
+        await T.getDevice();
+        const o = { stride: 2, padding: 1 };
+        const mm = T.matmul(T.tensor(A, [37, 61]), T.tensor(B, [61, 29]));
+        const x = T.tensor(X, xs);
+        const w = T.tensor(W, ws);
+        const dy = T.tensor(DY, ys);
+        const y = T.conv2d(x, w, T.tensor(bias, [7]), o);
+        const dx = T.conv2dBackwardInput(dy, w, xs, o);
+        const dw = T.conv2dBackwardWeight(dy, x, ws, o);
+        const arrays = await Promise.all([mm, y, dx, dw].map((t) => t.toArray()));
+        return arrays.map((a) => Array.from(a));
+      },
+      { A, B, X, W, bias, DY, xs, ws, ys },
+    );
     const rel = (got: number[], ref: ArrayLike<number>) => {
-      let num = 0; let den = 0;
-      for (let i = 0; i < ref.length; i++) { num += (got[i] - ref[i]) ** 2; den += ref[i] ** 2; }
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < ref.length; i++) {
+        num += (got[i] - ref[i]) ** 2;
+        den += ref[i] ** 2;
+      }
       return Math.sqrt(num / den);
     };
     expect(rel(out[0], matmulRef(A, [37, 61], B, [61, 29]).data)).toBeLessThan(1e-5);

@@ -47,9 +47,14 @@ export interface DataAudit {
   seconds: number;
 }
 
-export async function auditImageFolder(folder: ImageFolder, options: { seed?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<DataAudit> {
+export async function auditImageFolder(
+  folder: ImageFolder,
+  options: { seed?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<DataAudit> {
   const t0 = performance.now();
-  const samples = (['train', 'val', 'test'] as const).flatMap((split) => folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })));
+  const samples = (['train', 'val', 'test'] as const).flatMap((split) =>
+    folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })),
+  );
   const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress });
   const within = m.duplicates.filter((d) => !d.crossSplit);
   const cross = m.duplicates.filter((d) => d.crossSplit);
@@ -58,14 +63,29 @@ export async function auditImageFolder(folder: ImageFolder, options: { seed?: nu
     const pos = m.probe.targets.map((t) => t === 1);
     const auc = rocAuc(m.probe.scores, pos);
     const scores = m.probe.scores;
-    const ci = bootstrapInterval(m.probe.targets, (idx) => rocAuc(Array.from(idx, (i) => scores[i]), Array.from(idx, (i) => pos[i])), { seed: m.probe.seed, resamples: bootstrapDefaults.resamples });
+    const ci = bootstrapInterval(
+      m.probe.targets,
+      (idx) =>
+        rocAuc(
+          Array.from(idx, (i) => scores[i]),
+          Array.from(idx, (i) => pos[i]),
+        ),
+      { seed: m.probe.seed, resamples: bootstrapDefaults.resamples },
+    );
     const perFeature = m.probe.perFeature.map((f) => ({ feature: f.name, auc: rocAuc(f.scores, pos) }));
     const best = perFeature.filter((f) => f.auc !== null).sort((a, b) => b.auc! - a.auc!)[0];
     probe = {
       classifier: `logistic regression (L2, standardised features), ${m.probe.folds}-fold stratified cross-validation, out-of-fold scores`,
-      positiveClass: m.probe.positiveClass, folds: m.probe.folds, seed: m.probe.seed, auc, ci, resamples: bootstrapDefaults.resamples,
-      threshold: shortcutAucThreshold, fires: auc !== null && auc > shortcutAucThreshold,
-      mostPredictive: best ? { feature: best.feature, auc: best.auc! } : null, perFeature,
+      positiveClass: m.probe.positiveClass,
+      folds: m.probe.folds,
+      seed: m.probe.seed,
+      auc,
+      ci,
+      resamples: bootstrapDefaults.resamples,
+      threshold: shortcutAucThreshold,
+      fires: auc !== null && auc > shortcutAucThreshold,
+      mostPredictive: best ? { feature: best.feature, auc: best.auc! } : null,
+      perFeature,
     };
   }
   const labelOf = new Map(samples.map((s) => [s.file, s.label]));
@@ -76,15 +96,38 @@ export async function auditImageFolder(folder: ImageFolder, options: { seed?: nu
     k[kind] = (k[kind] ?? 0) + 1;
   }
   const findings: string[] = [];
-  if (cross.length) findings.push(`${cross.length} duplicate pair(s) span two splits (${cross.filter((d) => d.kind === 'exact').length} exact, ${cross.filter((d) => d.kind === 'near').length} near): the model is evaluated on images it trained on; \`train --dedupe\` drops them from the smaller split.`);
-  if (within.length) findings.push(`${within.length} duplicate pair(s) within a split (${within.filter((d) => d.kind === 'exact').length} exact): they weigh those images twice.`);
+  if (cross.length)
+    findings.push(
+      `${cross.length} duplicate pair(s) span two splits (${cross.filter((d) => d.kind === 'exact').length} exact, ${cross.filter((d) => d.kind === 'near').length} near): the model is evaluated on images it trained on; \`train --dedupe\` drops them from the smaller split.`,
+    );
+  if (within.length)
+    findings.push(
+      `${within.length} duplicate pair(s) within a split (${within.filter((d) => d.kind === 'exact').length} exact): they weigh those images twice.`,
+    );
   if (m.patientOverlap?.length) findings.push(`${m.patientOverlap.length} patient group(s) appear in more than one split: patient leakage.`);
-  if (probe?.fires) findings.push(`The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`);
+  if (probe?.fires)
+    findings.push(
+      `The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`,
+    );
   if (m.unreadable.length) findings.push(`${m.unreadable.length} file(s) could not be read.`);
   return {
-    version: 1, root: folder.root, files: m.files, counts: folder.counts(), fileKinds,
-    duplicates: { nearDuplicateDistance, hashBits: 256, exactWithinSplit: within.filter((d) => d.kind === 'exact').length, nearWithinSplit: within.filter((d) => d.kind === 'near').length, crossSplit: cross },
-    patientOverlap: m.patientOverlap, shortcutProbe: probe, unreadable: m.unreadable, findings, seconds: (performance.now() - t0) / 1000,
+    version: 1,
+    root: folder.root,
+    files: m.files,
+    counts: folder.counts(),
+    fileKinds,
+    duplicates: {
+      nearDuplicateDistance,
+      hashBits: 256,
+      exactWithinSplit: within.filter((d) => d.kind === 'exact').length,
+      nearWithinSplit: within.filter((d) => d.kind === 'near').length,
+      crossSplit: cross,
+    },
+    patientOverlap: m.patientOverlap,
+    shortcutProbe: probe,
+    unreadable: m.unreadable,
+    findings,
+    seconds: (performance.now() - t0) / 1000,
   };
 }
 

@@ -11,14 +11,25 @@ import { formatAuditText } from './auditReport.ts';
 
 export const auditFile = 'audit.json';
 
-export async function auditBeforeTraining(folder: ImageFolder, options: { seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void }): Promise<DataAudit & { dropped?: string[] }> {
+export async function auditBeforeTraining(
+  folder: ImageFolder,
+  options: { seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void },
+): Promise<DataAudit & { dropped?: string[] }> {
   const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
   options.log(`data audit: reading ${total} images (duplicates, patient overlap, shortcut probe)…`);
   let shown = 0;
   const audit: DataAudit & { dropped?: string[] } = await auditImageFolder(folder, {
     seed: options.seed,
     // Large folders take a while: a line per quarter, so the wait is visible in logs too.
-    onProgress: total >= 400 ? (done) => { if (done / total >= (shown + 1) / 4) { shown++; options.log(`data audit: ${done}/${total} images`); } } : undefined,
+    onProgress:
+      total >= 400
+        ? (done) => {
+            if (done / total >= (shown + 1) / 4) {
+              shown++;
+              options.log(`data audit: ${done}/${total} images`);
+            }
+          }
+        : undefined,
   });
   const text = formatAuditText(audit);
   if (audit.findings.length) options.warn(`\n${'!'.repeat(72)}\n${text}\n${'!'.repeat(72)}`);

@@ -12,7 +12,12 @@ import { helpExamples } from './helpExamples.ts';
 /** The decoded-image cache's folder inside the cache directory. */
 export const imageCacheName = 'images';
 
-export interface CacheEntry { name: string; bytes: number; files: number; what: string }
+export interface CacheEntry {
+  name: string;
+  bytes: number;
+  files: number;
+  what: string;
+}
 
 function describe(name: string): string {
   if (name === imageCacheName) return 'decoded chest X-rays (training cache, capped by --cache-max-gb)';
@@ -23,11 +28,13 @@ function describe(name: string): string {
 
 export function cacheEntries(dir = cacheDir()): CacheEntry[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).sort().map((name) => {
-    const full = join(dir, name);
-    const u = statSync(full).isDirectory() ? cacheUsage(full) : { bytes: statSync(full).size, files: 1 };
-    return { name, ...u, what: describe(name) };
-  });
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const full = join(dir, name);
+      const u = statSync(full).isDirectory() ? cacheUsage(full) : { bytes: statSync(full).size, files: 1 };
+      return { name, ...u, what: describe(name) };
+    });
 }
 
 export function cacheInfo(dir = cacheDir()): string {
@@ -54,12 +61,23 @@ export function cacheClean(options: { all?: boolean } = {}, dir = cacheDir()): n
 }
 
 export function cacheCommand(): Command {
-  const cache = new Command('cache').description('what CXR caches ($CXR_CACHE): decoded images, ImageNet weights, tuning results')
+  const cache = new Command('cache')
+    .description('what CXR caches ($CXR_CACHE): decoded images, ImageNet weights, tuning results')
     .addHelpText('after', helpExamples(['cxr cache info', 'cxr cache clean', 'CXR_CACHE=/scratch/cxr cxr cache clean --all']));
-  cache.command('info').description('the cache directory and the size of each part').addHelpText('after', helpExamples(['cxr cache info', 'CXR_CACHE=/scratch/cxr cxr cache info']))
-    .action(() => { console.log(cacheInfo()); });
-  cache.command('clean').description('delete the decoded-image cache (with --all: everything, ImageNet weights included)')
-    .option('--all', 'also delete ImageNet weights and tuning results').addHelpText('after', helpExamples(['cxr cache clean', 'cxr cache clean --all']))
-    .action((o: { all?: boolean }) => { console.log(`freed ${formatBytes(cacheClean(o))} in ${cacheDir()}`); });
+  cache
+    .command('info')
+    .description('the cache directory and the size of each part')
+    .addHelpText('after', helpExamples(['cxr cache info', 'CXR_CACHE=/scratch/cxr cxr cache info']))
+    .action(() => {
+      console.log(cacheInfo());
+    });
+  cache
+    .command('clean')
+    .description('delete the decoded-image cache (with --all: everything, ImageNet weights included)')
+    .option('--all', 'also delete ImageNet weights and tuning results')
+    .addHelpText('after', helpExamples(['cxr cache clean', 'cxr cache clean --all']))
+    .action((o: { all?: boolean }) => {
+      console.log(`freed ${formatBytes(cacheClean(o))} in ${cacheDir()}`);
+    });
   return cache;
 }

@@ -9,17 +9,24 @@ import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
 export function dataCommand(): Command {
-  const data = new Command('data').description('datasets: the built-in synthetic set, audits of your own')
+  const data = new Command('data')
+    .description('datasets: the built-in synthetic set, audits of your own')
     .addHelpText('after', helpExamples(['cxr data synth --out data/synthetic', 'cxr data audit data/covid --out audit.json']));
-  data.command('synth').description('write the built-in synthetic chest-X-ray-like dataset (train/val/test × infected/normal)')
-    .requiredOption('--out <dir>', 'folder to write').option('--per-class <n>', 'images per class (all splits)', intOption, 120)
-    .option('--size <px>', 'image size', intOption, 256).option('--seed <n>', 'seed', intOption, 0)
+  data
+    .command('synth')
+    .description('write the built-in synthetic chest-X-ray-like dataset (train/val/test × infected/normal)')
+    .requiredOption('--out <dir>', 'folder to write')
+    .option('--per-class <n>', 'images per class (all splits)', intOption, 120)
+    .option('--size <px>', 'image size', intOption, 256)
+    .option('--seed <n>', 'seed', intOption, 0)
     .addHelpText('after', helpExamples(['cxr data synth --out data/synthetic', 'cxr data synth --out /tmp/tiny --per-class 10 --size 48 --seed 1']))
     .action(async (o) => {
       await synthesizeDataset({ out: o.out, perClass: o.perClass, size: o.size, seed: o.seed });
       console.log(`wrote ${o.out}`);
     });
-  data.command('audit').description('duplicates (exact and near) within and across splits, patient overlap, and a shortcut probe (can file properties alone predict the label?)')
+  data
+    .command('audit')
+    .description('duplicates (exact and near) within and across splits, patient overlap, and a shortcut probe (can file properties alone predict the label?)')
     .argument('<dir>', 'image folder (<split>/<class>/*, <class>/*, or with --manifest)')
     .option('--manifest <csv>', 'CSV with path,label[,split][,group] (group = patient: enables the patient-overlap check)')
     .option('--classes <spec>', 'keep/rename/merge classes, as train')
@@ -30,10 +37,23 @@ export function dataCommand(): Command {
     .action(async (dir: string, o: { manifest?: string; classes?: string; seed: number; out?: string; json?: boolean }) => {
       if (!existsSync(dir)) throw new Error(`data audit: ${dir}: no such folder`);
       const quiet = () => {};
-      const folder = await loadImageFolder(dir, { seed: o.seed, manifest: o.manifest, classes: o.classes, onBadImage: 'skip', log: o.json ? quiet : (m) => console.error(m), warn: (m) => console.error(m) });
+      const folder = await loadImageFolder(dir, {
+        seed: o.seed,
+        manifest: o.manifest,
+        classes: o.classes,
+        onBadImage: 'skip',
+        log: o.json ? quiet : (m) => console.error(m),
+        warn: (m) => console.error(m),
+      });
       const audit = await auditImageFolder(folder, {
         seed: o.seed,
-        onProgress: o.json || !process.stderr.isTTY ? undefined : (done, total) => { process.stderr.write(`\raudit: ${done}/${total} images`); if (done === total) process.stderr.write('\n'); },
+        onProgress:
+          o.json || !process.stderr.isTTY
+            ? undefined
+            : (done, total) => {
+                process.stderr.write(`\raudit: ${done}/${total} images`);
+                if (done === total) process.stderr.write('\n');
+              },
       });
       if (o.out) writeJsonAtomic(o.out, audit);
       if (o.json) process.stdout.write(JSON.stringify(audit, null, 2) + '\n');

@@ -22,15 +22,24 @@ export function dawnBindingVersion(): string {
       try {
         const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
         if (pkg.name === 'webgpu') return pkg.version ?? 'unknown';
-      } catch { /* keep walking up */ }
+      } catch {
+        /* keep walking up */
+      }
     }
-  } catch { /* not resolvable */ }
+  } catch {
+    /* not resolvable */
+  }
   return 'unknown';
 }
 
 const shownLimits = [
-  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension',
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
 ] as const;
 
 export async function envReport(): Promise<string> {
@@ -47,7 +56,9 @@ export async function envReport(): Promise<string> {
     lines.push(`  features: ${[...gpu.adapter.features].sort().join(', ') || 'none'}`);
     for (const k of shownLimits) {
       const v = gpu.limits[k] as number;
-      lines.push(`  ${k.padEnd(34)} ${k.startsWith('maxBuffer') || k.startsWith('maxStorageBufferBinding') || k.endsWith('StorageSize') ? `${v} (${formatBytes(v)})` : v}`);
+      lines.push(
+        `  ${k.padEnd(34)} ${k.startsWith('maxBuffer') || k.startsWith('maxStorageBufferBinding') || k.endsWith('StorageSize') ? `${v} (${formatBytes(v)})` : v}`,
+      );
     }
   } catch (e) {
     lines.push(`adapter: none — ${(e as Error).message}`);
@@ -64,7 +75,10 @@ export async function envReport(): Promise<string> {
 }
 
 export function envCommand(): Command {
-  return new Command('env').description('versions, WebGPU adapter (limits, features), cache paths, cached ImageNet weights')
+  return new Command('env')
+    .description('versions, WebGPU adapter (limits, features), cache paths, cached ImageNet weights')
     .addHelpText('after', helpExamples(['cxr env', 'cxr env > env.txt   # attach to a bug report']))
-    .action(async () => { console.log(await envReport()); });
+    .action(async () => {
+      console.log(await envReport());
+    });
 }

@@ -1,7 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
-import { DataLoader, evalTransforms, IMAGENET_MEAN, IMAGENET_STD, loadImageFolder, type Filter, type ImageFolder, type SkippedFile, type SplitName } from '@cxr/data';
+import {
+  DataLoader,
+  evalTransforms,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  loadImageFolder,
+  type Filter,
+  type ImageFolder,
+  type SkippedFile,
+  type SplitName,
+} from '@cxr/data';
 import { applyDecisionRule, applyHead, createModel, formatList } from '@cxr/models';
 import { ConfigError } from '../config/configError.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
@@ -59,10 +69,23 @@ export interface ModelSettings {
   std: readonly number[];
 }
 
-export interface ModelSettingsOptions { model?: string; run?: string; weights?: string; arch?: string; head?: string; imageSize?: number; data?: string }
+export interface ModelSettingsOptions {
+  model?: string;
+  run?: string;
+  weights?: string;
+  arch?: string;
+  head?: string;
+  imageSize?: number;
+  data?: string;
+}
 
 /** Preprocessing of a recorded model, or the defaults: bicubic for CXR runs, bilinear (torchvision's preset) for bare files. */
-function preprocessing(info: Partial<ModelInfo>, imageSize: number, recordedSize: boolean, fallback: Filter): Pick<ModelSettings, 'resizeSize' | 'filter' | 'mean' | 'std'> {
+function preprocessing(
+  info: Partial<ModelInfo>,
+  imageSize: number,
+  recordedSize: boolean,
+  fallback: Filter,
+): Pick<ModelSettings, 'resizeSize' | 'filter' | 'mean' | 'std'> {
   return {
     resizeSize: recordedSize && info.resizeSize !== undefined ? info.resizeSize : Math.round((imageSize * 256) / 224),
     filter: info.resizeFilter ?? fallback,
@@ -84,41 +107,65 @@ export function modelSettings(o: ModelSettingsOptions): ModelSettings {
     if (!existsSync(o.model)) throw new Error(`--model ${o.model}: no such file`);
     const info = readModelInfo(o.model);
     if (!info.arch || !info.classes || info.inputSize === undefined) {
-      throw new Error(`--model ${o.model}: the file has no CXR metadata (architecture, head, classes, input size); describe it with --weights ${o.model} --arch NAME --head SPEC --classes A,B [--image-size N]`);
+      throw new Error(
+        `--model ${o.model}: the file has no CXR metadata (architecture, head, classes, input size); describe it with --weights ${o.model} --arch NAME --head SPEC --classes A,B [--image-size N]`,
+      );
     }
     return modelSettings({ ...o, model: undefined, weights: o.model });
   }
   if (o.run) {
     const cfg = readJsonFile<TrainConfig>(join(o.run, runFiles.config));
     const weights = join(o.run, runFiles.model);
-    if (!existsSync(weights) || !existsSync(join(o.run, runFiles.metrics))) throw new Error(`${o.run} has no finished model (${runFiles.model} and ${runFiles.metrics}): the run has not finished (resume it with cxr train --out ${o.run} --resume)`);
+    if (!existsSync(weights) || !existsSync(join(o.run, runFiles.metrics)))
+      throw new Error(
+        `${o.run} has no finished model (${runFiles.model} and ${runFiles.metrics}): the run has not finished (resume it with cxr train --out ${o.run} --resume)`,
+      );
     const metrics = readJsonFile<RunMetrics>(join(o.run, runFiles.metrics));
     const epoch = fileEpoch(weights);
     if (epoch !== null && epoch !== metrics.bestEpoch) {
-      throw new Error(`${weights} holds epoch ${epoch} but ${runFiles.metrics} reports best epoch ${metrics.bestEpoch} (an interrupted run?); resume it with cxr train --out ${o.run} --resume`);
+      throw new Error(
+        `${weights} holds epoch ${epoch} but ${runFiles.metrics} reports best epoch ${metrics.bestEpoch} (an interrupted run?); resume it with cxr train --out ${o.run} --resume`,
+      );
     }
     const info = readModelInfo(weights);
     const classes = info.classes ?? Object.values(metrics.splits).find((m) => m)?.classNames;
     const arch = o.arch ?? cfg.arch;
     const imageSize = o.imageSize !== undefined ? checkImageSize(o.imageSize, arch) : cfg.imageSize;
     return {
-      weights, arch, head: o.head ?? cfg.head, imageSize,
-      imageSizeSource: o.imageSize !== undefined ? 'flag' : 'run', data: o.data ?? cfg.data, loss: cfg.loss, classes,
-      positiveClass: info.positiveClass ?? metrics.positiveClass ?? null, ...preprocessing(info, imageSize, o.imageSize === undefined, 'bicubic'),
+      weights,
+      arch,
+      head: o.head ?? cfg.head,
+      imageSize,
+      imageSizeSource: o.imageSize !== undefined ? 'flag' : 'run',
+      data: o.data ?? cfg.data,
+      loss: cfg.loss,
+      classes,
+      positiveClass: info.positiveClass ?? metrics.positiveClass ?? null,
+      ...preprocessing(info, imageSize, o.imageSize === undefined, 'bicubic'),
     };
   }
   if (!o.weights) throw new Error('give --run DIR, or --weights FILE (with --arch and --head as trained, unless the file records them)');
   if (!existsSync(o.weights)) throw new Error(`--weights ${o.weights}: no such file`);
   const info = readModelInfo(o.weights);
-  for (const [flag, given, recorded] of [['--arch', o.arch, info.arch], ['--head', o.head, info.head]] as const) {
-    if (given !== undefined && recorded !== undefined && given !== recorded) throw new Error(`${flag} ${given} contradicts ${o.weights}, which was trained with ${flag} ${recorded}; drop the flag`);
+  for (const [flag, given, recorded] of [
+    ['--arch', o.arch, info.arch],
+    ['--head', o.head, info.head],
+  ] as const) {
+    if (given !== undefined && recorded !== undefined && given !== recorded)
+      throw new Error(`${flag} ${given} contradicts ${o.weights}, which was trained with ${flag} ${recorded}; drop the flag`);
   }
   const arch = o.arch ?? info.arch;
   if (!arch) throw new Error(`--arch is required: ${o.weights} does not record its architecture`);
-  const imageSize = o.imageSize !== undefined ? checkImageSize(o.imageSize, arch) : info.inputSize ?? 224;
+  const imageSize = o.imageSize !== undefined ? checkImageSize(o.imageSize, arch) : (info.inputSize ?? 224);
   return {
-    weights: o.weights, arch, head: o.head ?? info.head ?? 'replace', imageSize,
-    imageSizeSource: o.imageSize !== undefined ? 'flag' : info.inputSize !== undefined ? 'file' : 'default', data: o.data, loss: 'ce', classes: info.classes,
+    weights: o.weights,
+    arch,
+    head: o.head ?? info.head ?? 'replace',
+    imageSize,
+    imageSizeSource: o.imageSize !== undefined ? 'flag' : info.inputSize !== undefined ? 'file' : 'default',
+    data: o.data,
+    loss: 'ce',
+    classes: info.classes,
     positiveClass: info.positiveClass ?? null,
     ...preprocessing(info, imageSize, o.imageSize === undefined || o.imageSize === info.inputSize, info.arch ? 'bicubic' : 'bilinear'),
   };
@@ -139,12 +186,18 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
   const s = modelSettings(o);
   if (!s.data) throw new ConfigError('--data DIR is required with --model or --weights');
   if (!['train', 'val', 'test'].includes(o.split)) throw new ConfigError(`--split ${o.split}: use train, val or test`);
-  if (s.imageSizeSource === 'default') console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
+  if (s.imageSizeSource === 'default')
+    console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   // A run evaluated on its own data reproduces its splits (seed, carved validation, --classes, --manifest).
   const cfg: Partial<TrainConfig> = o.run && !o.data ? readJsonFile<TrainConfig>(join(o.run, runFiles.config)) : {};
   const folder = await loadImageFolder(s.data, {
-    onBadImage: 'skip', log: () => {}, warn: (m) => console.warn(m), seed: cfg.seed, valFraction: cfg.valFraction,
-    classes: o.classes ?? (cfg.classes || undefined), manifest: o.manifest ?? (cfg.manifest || undefined),
+    onBadImage: 'skip',
+    log: () => {},
+    warn: (m) => console.warn(m),
+    seed: cfg.seed,
+    valFraction: cfg.valFraction,
+    classes: o.classes ?? (cfg.classes || undefined),
+    manifest: o.manifest ?? (cfg.manifest || undefined),
   });
   const classes = s.classes ?? folder.classes;
   if (!s.classes) console.warn(`!! ${s.weights} does not record its class names: assuming the data's [${folder.classes.join(', ')}] in that order`);
@@ -163,7 +216,12 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     const p = await predictAll(model, loader, s.loss, 0).finally(() => loader.close());
     const skipped = skippedInSplit(folder, o.split as SplitName, loader.skipped);
     if (skipped.length && !o.skipBadImages) {
-      throw new Error(`${skipped.length} image(s) of the ${o.split} split could not be decoded, so the metrics would silently cover ${p.labels.length} of ${p.labels.length + skipped.length} images: ${formatList(skipped.map((f) => `${f.file} (${f.reason})`), 5)}; fix them, or pass --skip-bad-images to evaluate without them (they are then listed in the result)`);
+      throw new Error(
+        `${skipped.length} image(s) of the ${o.split} split could not be decoded, so the metrics would silently cover ${p.labels.length} of ${p.labels.length + skipped.length} images: ${formatList(
+          skipped.map((f) => `${f.file} (${f.reason})`),
+          5,
+        )}; fix them, or pass --skip-bad-images to evaluate without them (they are then listed in the result)`,
+      );
     }
     if (!p.labels.length) throw new Error(`no image of the ${o.split} split could be decoded`);
     const predictions = { probs: p.probs, labels: p.labels, classNames: classes };
@@ -173,10 +231,24 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     console.log(`\n${perClassTable(m)}`);
     // The model's stored decision rule (validation threshold, temperature), as predict applies it.
     const rule = readDecisionRule(s.weights);
-    const positive = Math.max(0, classes.findIndex((c) => c.toLowerCase() === (rule?.positiveClass ?? m.positiveClass).toLowerCase()));
-    const atThreshold = metricIntervals({ probs: applyDecisionRule(p.probs, classes, rule).probs, labels: p.labels, classNames: classes, positive, threshold: rule?.threshold ?? null }, { seed: cfg.seed });
-    console.log(`\n${rule?.threshold != null ? `At the stored threshold p(${atThreshold.positiveClass}) >= ${rule.threshold.toFixed(4)}` : 'By the most probable class'}, with 95% intervals:\n${intervalsTable({ [o.split]: atThreshold })}`);
-    if (skipped.length) console.warn(`!! ${skipped.length} image(s) skipped (not in the metrics): ${formatList(skipped.map((f) => f.file), 10)}`);
+    const positive = Math.max(
+      0,
+      classes.findIndex((c) => c.toLowerCase() === (rule?.positiveClass ?? m.positiveClass).toLowerCase()),
+    );
+    const atThreshold = metricIntervals(
+      { probs: applyDecisionRule(p.probs, classes, rule).probs, labels: p.labels, classNames: classes, positive, threshold: rule?.threshold ?? null },
+      { seed: cfg.seed },
+    );
+    console.log(
+      `\n${rule?.threshold != null ? `At the stored threshold p(${atThreshold.positiveClass}) >= ${rule.threshold.toFixed(4)}` : 'By the most probable class'}, with 95% intervals:\n${intervalsTable({ [o.split]: atThreshold })}`,
+    );
+    if (skipped.length)
+      console.warn(
+        `!! ${skipped.length} image(s) skipped (not in the metrics): ${formatList(
+          skipped.map((f) => f.file),
+          10,
+        )}`,
+      );
     if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), { ...m, atThreshold });
     return m;
   } finally {
@@ -188,15 +260,21 @@ export function evalCommand(): Command {
   const command = new Command('eval').description('metrics of a trained model on a split of a dataset');
   return withModelOptions(command, {
     run: 'run folder written by cxr train (its model, data and splits)',
-    classes: 'pick/rename the data\'s classes to the model\'s, e.g. COVID=infected,Normal=normal',
+    classes: "pick/rename the data's classes to the model's, e.g. COVID=infected,Normal=normal",
   })
-    .option('--data <dir>', 'dataset root (default: the run\'s)').option('--manifest <file.csv>', 'CSV manifest under --data (path,label[,split][,group])')
+    .option('--data <dir>', "dataset root (default: the run's)")
+    .option('--manifest <file.csv>', 'CSV manifest under --data (path,label[,split][,group])')
     .option('--split <name>', 'train, val or test', 'test')
     .option('--skip-bad-images', 'evaluate the images that decode and list the others, instead of failing')
-    .addHelpText('after', helpExamples([
-      'cxr eval --run runs/vgg',
-      'cxr eval --model model.safetensors --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal',
-      'cxr eval --weights old.safetensors --arch resnet18 --head replace --data data/cxr --split val',
-    ]))
-    .action(async (o) => { await evaluateCommand(o); });
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr eval --run runs/vgg',
+        'cxr eval --model model.safetensors --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal',
+        'cxr eval --weights old.safetensors --arch resnet18 --head replace --data data/cxr --split val',
+      ]),
+    )
+    .action(async (o) => {
+      await evaluateCommand(o);
+    });
 }

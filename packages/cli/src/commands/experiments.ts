@@ -19,7 +19,15 @@ import { ensureSyntheticData } from '../train/data.ts';
 import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
-export interface ExperimentsRunOptions { only?: string; shard?: string; epochs?: number; profile?: string; out?: string; data?: string; grid?: string }
+export interface ExperimentsRunOptions {
+  only?: string;
+  shard?: string;
+  epochs?: number;
+  profile?: string;
+  out?: string;
+  data?: string;
+  grid?: string;
+}
 
 const grids = { 'seed-study': seedStudyRuns } as const;
 
@@ -80,7 +88,10 @@ export async function experimentsRun(gridName: string | undefined, o: Experiment
   for (const p of planned) if (p.usesSynthetic) await ensureSyntheticData(p.config.data, console.log);
   console.log(`${grid.title}: ${runs.length} run(s) in ${out}${profile ? ` (profile ${profile})` : grid.isFile ? '' : ' (profile smoke)'}`);
   for (const [i, p] of planned.entries()) {
-    if (isRunFinished(p.config.out)) { console.log(`[${i + 1}/${runs.length}] ${p.run.name}: finished, skipped`); continue; }
+    if (isRunFinished(p.config.out)) {
+      console.log(`[${i + 1}/${runs.length}] ${p.run.name}: finished, skipped`);
+      continue;
+    }
     console.log(`[${i + 1}/${runs.length}] ${p.run.name}${p.resume ? ' (resuming)' : ''}: ${p.run.description}`);
     await train(p.config, { isDefaultRun: p.usesSynthetic });
   }
@@ -97,66 +108,116 @@ export async function experimentsReport(gridName: string | undefined, o: { grid?
   if (overlay) writeFileAtomic(join(out, 'overlay.png'), new Uint8Array(overlay));
   const finished = Object.fromEntries(Object.entries(collected.folders).filter(([, f]) => isRunFinished(f)));
   const paired = compareWithBest(finished, Object.fromEntries(collected.summaries.map((r) => [r.name, r.testAccuracy])));
-  const md = formatExperimentReport({ title: `Experiment grid ${grid.title}`, runs: collected.summaries, overlayPicture: overlay ? 'overlay.png' : undefined, intro: `Runs read from ${roots.join(', ')}.` }) + formatPairedComparison(paired);
+  const md =
+    formatExperimentReport({
+      title: `Experiment grid ${grid.title}`,
+      runs: collected.summaries,
+      overlayPicture: overlay ? 'overlay.png' : undefined,
+      intro: `Runs read from ${roots.join(', ')}.`,
+    }) + formatPairedComparison(paired);
   writeFileAtomic(join(out, 'report.md'), md);
   console.log(md);
   return md;
 }
 
-export function experimentsPlan(o: { grid?: string; slurm?: number; k8s?: number; out?: string; profile?: string; workdir?: string; image?: string; pvc?: string }): string {
+export function experimentsPlan(o: {
+  grid?: string;
+  slurm?: number;
+  k8s?: number;
+  out?: string;
+  profile?: string;
+  workdir?: string;
+  image?: string;
+  pvc?: string;
+}): string {
   if (!o.grid) throw new ConfigError('experiments plan needs --grid FILE.yaml');
   if ((o.slurm === undefined) === (o.k8s === undefined)) throw new ConfigError('give one of --slurm N or --k8s N');
   const grid = resolveGrid(undefined, o.grid);
   checkProfile(o.profile);
   const shards = (o.slurm ?? o.k8s)!;
-  if (shards > grid.runs.length) console.error(`note: ${shards} shards for ${grid.runs.length} run(s); ${shards - grid.runs.length} shard(s) will have nothing to do`);
+  if (shards > grid.runs.length)
+    console.error(`note: ${shards} shards for ${grid.runs.length} run(s); ${shards - grid.runs.length} shard(s) will have nothing to do`);
   const common = { grid: o.grid, shards, out: o.out ?? grid.defaultOut, profile: o.profile, name: grid.title, image: o.image, pvc: o.pvc };
-  const text = o.slurm !== undefined ? slurmScript({ ...common, workdir: o.workdir ?? process.cwd() }) : k8sManifest({ ...common, workdir: o.workdir ?? '/work' });
+  const text =
+    o.slurm !== undefined ? slurmScript({ ...common, workdir: o.workdir ?? process.cwd() }) : k8sManifest({ ...common, workdir: o.workdir ?? '/work' });
   process.stdout.write(text);
   return text;
 }
 
 export function experimentsCommand(): Command {
-  const exp = new Command('experiments').description('experiment grids: the study\'s seed-study or your own --grid FILE.yaml, run, sharded, reported')
-    .addHelpText('after', helpExamples([
-      'cxr experiments run seed-study --profile smoke',
-      'cxr experiments run --grid my-grid.yaml --data data/covid --out runs/mine',
-      'cxr experiments report --grid my-grid.yaml --out runs/mine',
-    ]));
-  exp.command('run').description('train every run of a grid (finished runs are skipped, unfinished ones resumed)')
+  const exp = new Command('experiments')
+    .description("experiment grids: the study's seed-study or your own --grid FILE.yaml, run, sharded, reported")
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr experiments run seed-study --profile smoke',
+        'cxr experiments run --grid my-grid.yaml --data data/covid --out runs/mine',
+        'cxr experiments report --grid my-grid.yaml --out runs/mine',
+      ]),
+    );
+  exp
+    .command('run')
+    .description('train every run of a grid (finished runs are skipped, unfinished ones resumed)')
     .argument('[grid]', `built-in grid: ${Object.keys(grids).join(', ')}`)
     .option('--grid <file>', 'your own grid: YAML with train keys; lists expand as a product (arch: [vgg16, resnet18])')
-    .option('--only <names>', 'comma-separated run names or globs').option('--shard <i/n>', 'this machine\'s share of the grid, e.g. 2/4')
-    .option('--epochs <n>', 'override every run\'s epochs', intOption)
-    .addOption(new Option('--profile <name>', 'smoke (64 px, 48 images per class, 2 epochs) or full (224 px, all data); default smoke for seed-study, none for --grid').choices([...profileNames]))
-    .option('--data <dir>', 'image folders (default: the grid file\'s data, else the built-in synthetic set)')
+    .option('--only <names>', 'comma-separated run names or globs')
+    .option('--shard <i/n>', "this machine's share of the grid, e.g. 2/4")
+    .option('--epochs <n>', "override every run's epochs", intOption)
+    .addOption(
+      new Option(
+        '--profile <name>',
+        'smoke (64 px, 48 images per class, 2 epochs) or full (224 px, all data); default smoke for seed-study, none for --grid',
+      ).choices([...profileNames]),
+    )
+    .option('--data <dir>', "image folders (default: the grid file's data, else the built-in synthetic set)")
     .option('--out <dir>', 'root of the run folders (default runs/<grid name>)')
-    .addHelpText('after', helpExamples([
-      'cxr experiments run seed-study --profile full --data data/cxr --shard 1/4',
-      'cxr experiments run --grid my-grid.yaml --only \'vgg16_*\' --out runs/mine',
-    ]))
-    .action(async (grid: string | undefined, o) => { await experimentsRun(grid, o); });
-  exp.command('report').description('comparison table and curve overlay of a grid\'s runs (report.md, overlay.png in --out)')
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr experiments run seed-study --profile full --data data/cxr --shard 1/4',
+        "cxr experiments run --grid my-grid.yaml --only 'vgg16_*' --out runs/mine",
+      ]),
+    )
+    .action(async (grid: string | undefined, o) => {
+      await experimentsRun(grid, o);
+    });
+  exp
+    .command('report')
+    .description("comparison table and curve overlay of a grid's runs (report.md, overlay.png in --out)")
     .argument('[grid]', `built-in grid: ${Object.keys(grids).join(', ')}`)
     .option('--grid <file>', 'your own grid file (as given to experiments run)')
     .option('--runs <dirs...>', 'run roots to merge, e.g. copies from several machines (default: --out)')
     .option('--out <dir>', 'where the runs are and report.md goes (default runs/<grid name>)')
-    .addHelpText('after', helpExamples([
-      'cxr experiments report seed-study --out runs/seed-study',
-      'cxr experiments report --grid my-grid.yaml --runs node1/runs node2/runs --out runs/merged',
-    ]))
-    .action(async (grid: string | undefined, o) => { await experimentsReport(grid, o); });
-  exp.command('plan').description('print a SLURM job-array script or a Kubernetes indexed Job that runs a grid\'s shards on N GPUs')
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr experiments report seed-study --out runs/seed-study',
+        'cxr experiments report --grid my-grid.yaml --runs node1/runs node2/runs --out runs/merged',
+      ]),
+    )
+    .action(async (grid: string | undefined, o) => {
+      await experimentsReport(grid, o);
+    });
+  exp
+    .command('plan')
+    .description("print a SLURM job-array script or a Kubernetes indexed Job that runs a grid's shards on N GPUs")
     .option('--grid <file>', 'the grid file')
-    .option('--slurm <n>', 'SLURM: N array tasks, one GPU each', intOption).option('--k8s <n>', 'Kubernetes: indexed Job with N completions', intOption)
+    .option('--slurm <n>', 'SLURM: N array tasks, one GPU each', intOption)
+    .option('--k8s <n>', 'Kubernetes: indexed Job with N completions', intOption)
     .option('--out <dir>', 'shared root of the run folders (default runs/<grid name>)')
     .addOption(new Option('--profile <name>', 'passed to every shard').choices([...profileNames]))
     .option('--workdir <dir>', 'working directory of each task (default: here for SLURM, /work for Kubernetes)')
-    .option('--image <name>', 'container image (Kubernetes; default node:20-bookworm)').option('--pvc <name>', 'PersistentVolumeClaim with repository, data and runs (Kubernetes; default cxr-work)')
-    .addHelpText('after', helpExamples([
-      'cxr experiments plan --grid my-grid.yaml --slurm 4 > grid.sbatch && sbatch grid.sbatch',
-      'cxr experiments plan --grid my-grid.yaml --k8s 8 --image registry.example/cxr:1 > job.yaml && kubectl apply -f job.yaml',
-    ]))
-    .action((o) => { experimentsPlan(o); });
+    .option('--image <name>', 'container image (Kubernetes; default node:20-bookworm)')
+    .option('--pvc <name>', 'PersistentVolumeClaim with repository, data and runs (Kubernetes; default cxr-work)')
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr experiments plan --grid my-grid.yaml --slurm 4 > grid.sbatch && sbatch grid.sbatch',
+        'cxr experiments plan --grid my-grid.yaml --k8s 8 --image registry.example/cxr:1 > job.yaml && kubectl apply -f job.yaml',
+      ]),
+    )
+    .action((o) => {
+      experimentsPlan(o);
+    });
   return exp;
 }

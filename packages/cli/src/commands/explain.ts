@@ -16,8 +16,17 @@ import { helpExamples } from './helpExamples.ts';
 import { withModelOptions } from './modelOptions.ts';
 
 export interface ExplainOptions {
-  model?: string; run?: string; arch?: string; weights?: string; head?: string; imageSize?: number; classes?: string;
-  class?: string; layer?: string; out?: string; json?: boolean;
+  model?: string;
+  run?: string;
+  arch?: string;
+  weights?: string;
+  head?: string;
+  imageSize?: number;
+  classes?: string;
+  class?: string;
+  layer?: string;
+  out?: string;
+  json?: boolean;
 }
 
 export interface Explanation {
@@ -43,7 +52,8 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
   for (const f of files) if (!existsSync(f)) throw new Error(`explain: ${f}: no such file`);
   const s = modelSettings(o);
   const classes = o.classes?.split(',').map((c) => c.trim()) ?? s.classes;
-  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names)`);
+  if (!classes)
+    throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names)`);
   let classIndex: number | undefined;
   if (o.class !== undefined) {
     classIndex = classes.findIndex((c) => c.toLowerCase() === o.class!.toLowerCase());
@@ -65,19 +75,32 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
     const probability = decided.probs[0][e.classIndex];
     const predicted = classes[decided.predicted[0]];
     const x: Explanation = {
-      file: e.file, layer, class: classes[e.classIndex], probability, predicted,
-      massOutsideLung: massOutsideLung(e.map, e.image.width, e.image.height), width: e.image.width, height: e.image.height,
+      file: e.file,
+      layer,
+      class: classes[e.classIndex],
+      probability,
+      predicted,
+      massOutsideLung: massOutsideLung(e.map, e.image.width, e.image.height),
+      width: e.image.width,
+      height: e.image.height,
     };
     if (o.json) x.map = Array.from(e.map, (v) => Math.round(v * 1e4) / 1e4);
     else {
       x.png = join(o.out ?? '.', `${basename(e.file, extname(e.file))}.gradcam.png`);
-      writeFileAtomic(x.png, renderExplainPng(overlayHeatmap(e.image, e.map), `${x.class}: p = ${probability.toFixed(3)}${predicted !== x.class ? ` (predicted ${predicted})` : ''}`,
-        `Grad-CAM ${layer} (${e.featureShape.join("x")}), ${(x.massOutsideLung * 100).toFixed(0)}% of mass outside the central lungs`));
+      writeFileAtomic(
+        x.png,
+        renderExplainPng(
+          overlayHeatmap(e.image, e.map),
+          `${x.class}: p = ${probability.toFixed(3)}${predicted !== x.class ? ` (predicted ${predicted})` : ''}`,
+          `Grad-CAM ${layer} (${e.featureShape.join('x')}), ${(x.massOutsideLung * 100).toFixed(0)}% of mass outside the central lungs`,
+        ),
+      );
     }
     out.push(x);
   }
   if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
-  else for (const x of out) console.log(`${x.file}: ${x.class} p=${x.probability.toFixed(3)}, ${(x.massOutsideLung * 100).toFixed(0)}% outside lungs -> ${x.png}`);
+  else
+    for (const x of out) console.log(`${x.file}: ${x.class} p=${x.probability.toFixed(3)}, ${(x.massOutsideLung * 100).toFixed(0)}% outside lungs -> ${x.png}`);
   return out;
 }
 
@@ -88,6 +111,14 @@ export function explainCliCommand(): Command {
     .option('--layer <name>', 'layer to explain (default: ResNet layer4, VGG the last features ReLU)')
     .option('--out <dir>', 'where the overlay PNGs go (default .)')
     .option('--json', 'print the maps as numbers instead of writing PNGs')
-    .addHelpText('after', helpExamples(['cxr explain --model runs/vgg/model.safetensors xray.png --out cams', 'cxr explain --run runs/vgg --class infected --json xray.png > cam.json']))
-    .action(async (files: string[], o: ExplainOptions) => { await explainCommand(files, o); });
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr explain --model runs/vgg/model.safetensors xray.png --out cams',
+        'cxr explain --run runs/vgg --class infected --json xray.png > cam.json',
+      ]),
+    )
+    .action(async (files: string[], o: ExplainOptions) => {
+      await explainCommand(files, o);
+    });
 }

@@ -11,7 +11,16 @@ import { ConfigError } from '../config/configError.ts';
 import { helpExamples } from './helpExamples.ts';
 import { withModelOptions } from './modelOptions.ts';
 
-export interface PredictOptions { model?: string; arch?: string; weights?: string; head?: string; imageSize?: number; run?: string; json?: boolean; classes?: string }
+export interface PredictOptions {
+  model?: string;
+  arch?: string;
+  weights?: string;
+  head?: string;
+  imageSize?: number;
+  run?: string;
+  json?: boolean;
+  classes?: string;
+}
 
 export interface Prediction {
   file: string;
@@ -52,8 +61,12 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
     throw new Error(`--classes ${given.join(',')} contradicts ${o.run ?? s.weights}, which was trained on ${s.classes.join(',')}; drop --classes`);
   }
   const classes = given ?? s.classes;
-  if (!classes) throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names), or use --model with a file written by cxr train`);
-  if (s.imageSizeSource === 'default') console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
+  if (!classes)
+    throw new Error(
+      `${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names), or use --model with a file written by cxr train`,
+    );
+  if (s.imageSizeSource === 'default')
+    console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
   const rule = readDecisionRule(s.weights);
   const model = createModel(s.arch);
@@ -75,7 +88,12 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
         console.error(`cxr: predict: ${(e as Error).message}`);
         continue;
       }
-      const [logits, probs] = noGrad(() => T.scope(() => { const l = model.forward(x); return [l, T.softmax(l, 1)]; }));
+      const [logits, probs] = noGrad(() =>
+        T.scope(() => {
+          const l = model.forward(x);
+          return [l, T.softmax(l, 1)];
+        }),
+      );
       const [hl, hp] = await Promise.all([logits.toArray(), probs.toArray()]);
       for (const t of [x, logits, probs]) t.dispose();
       const decided = applyDecisionRule([hp], classes, rule);
@@ -88,21 +106,37 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else if (out.length) {
     const w = Math.max(4, ...out.map((p) => p.file.length));
-    if (rule?.threshold != null) console.log(`decision: p(${rule.positiveClass}) >= ${rule.threshold.toFixed(4)} (${rule.thresholdSpec}, chosen on validation)${rule.temperature !== 1 ? `, temperature ${rule.temperature.toFixed(3)}` : ''}`);
+    if (rule?.threshold != null)
+      console.log(
+        `decision: p(${rule.positiveClass}) >= ${rule.threshold.toFixed(4)} (${rule.thresholdSpec}, chosen on validation)${rule.temperature !== 1 ? `, temperature ${rule.temperature.toFixed(3)}` : ''}`,
+      );
     console.log(`${'file'.padEnd(w)}  ${'label'.padEnd(10)}  ${classes.map((c) => `p(${c})`.padStart(12)).join('')}`);
     for (const p of out) console.log(`${p.file.padEnd(w)}  ${p.label.padEnd(10)}  ${p.probs.map((v) => v.toFixed(4).padStart(12)).join('')}`);
   }
-  if (failed.length) throw new Error(`predict: ${failed.length} of ${files.length} file(s) could not be read or decoded (${failed.map((f) => f.file).slice(0, 5).join(', ')}${failed.length > 5 ? ' …' : ''}); the other ${out.length} were predicted`);
+  if (failed.length)
+    throw new Error(
+      `predict: ${failed.length} of ${files.length} file(s) could not be read or decoded (${failed
+        .map((f) => f.file)
+        .slice(0, 5)
+        .join(', ')}${failed.length > 5 ? ' …' : ''}); the other ${out.length} were predicted`,
+    );
   return out;
 }
 
 export function predictCliCommand(): Command {
-  return withModelOptions(new Command('predict').description('class probabilities for images (nothing leaves the machine)').argument('<images...>', 'PNG or JPEG files'))
+  return withModelOptions(
+    new Command('predict').description('class probabilities for images (nothing leaves the machine)').argument('<images...>', 'PNG or JPEG files'),
+  )
     .option('--json', 'JSON on stdout')
-    .addHelpText('after', helpExamples([
-      'cxr predict --model runs/vgg/model.safetensors xray1.png xray2.jpg',
-      'cxr predict --run runs/vgg --json scans/*.png > predictions.json',
-      'cxr predict --weights old.safetensors --arch resnet18 --head replace --classes infected,normal x.png',
-    ]))
-    .action(async (files: string[], o) => { await predictCommand(files, o); });
+    .addHelpText(
+      'after',
+      helpExamples([
+        'cxr predict --model runs/vgg/model.safetensors xray1.png xray2.jpg',
+        'cxr predict --run runs/vgg --json scans/*.png > predictions.json',
+        'cxr predict --weights old.safetensors --arch resnet18 --head replace --classes infected,normal x.png',
+      ]),
+    )
+    .action(async (files: string[], o) => {
+      await predictCommand(files, o);
+    });
 }

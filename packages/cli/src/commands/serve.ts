@@ -11,11 +11,21 @@ import { modelSettings } from './evaluate.ts';
 import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
-export interface ServeOptions { run?: string; port?: number; page?: string }
+export interface ServeOptions {
+  run?: string;
+  port?: number;
+  page?: string;
+}
 
 const types: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.ico': 'image/x-icon',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
   '.safetensors': 'application/octet-stream',
 };
 
@@ -31,14 +41,22 @@ function pageDir(given?: string): string {
   if (!existsSync(join(web, 'index.html'))) throw new Error('serve: the viewer page is not installed here; build packages/web and pass --page DIR');
   console.error('serve: building the viewer page (packages/web, once)…');
   const r = spawnSync(process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm', ['--dir', web, 'run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0 || !existsSync(join(dist, 'index.html'))) throw new Error('serve: building packages/web failed (run `pnpm --filter @cxr/web build` to see why)');
+  if (r.status !== 0 || !existsSync(join(dist, 'index.html')))
+    throw new Error('serve: building packages/web failed (run `pnpm --filter @cxr/web build` to see why)');
   return dist;
 }
 
 /** The query string that makes the page load the run's model with the run's settings. */
 function runQuery(run: string): string {
   const s = modelSettings({ run });
-  const q = new URLSearchParams({ model: 'run/model.safetensors', arch: s.arch, head: s.head, classes: (s.classes ?? []).join(','), size: String(s.imageSize), filter: s.filter });
+  const q = new URLSearchParams({
+    model: 'run/model.safetensors',
+    arch: s.arch,
+    head: s.head,
+    classes: (s.classes ?? []).join(','),
+    size: String(s.imageSize),
+    filter: s.filter,
+  });
   return `?${q}`;
 }
 
@@ -81,7 +99,9 @@ export async function startServer(o: ServeOptions): Promise<{ url: string; serve
     else createReadStream(file).pipe(res);
   });
   await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code === 'EADDRINUSE' ? `serve: port ${o.port} is in use: pick another with --port` : `serve: ${e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      fail(new Error(e.code === 'EADDRINUSE' ? `serve: port ${o.port} is in use: pick another with --port` : `serve: ${e.message}`)),
+    );
     server.listen(o.port ?? 8023, '127.0.0.1', () => ok());
   });
   const { port } = server.address() as { port: number };
@@ -89,8 +109,10 @@ export async function startServer(o: ServeOptions): Promise<{ url: string; serve
 }
 
 export function serveCommand(): Command {
-  return new Command('serve').description('open the browser viewer on this machine (http://127.0.0.1 only; nothing is uploaded)')
-    .option('--run <dir>', 'preload this run\'s model.safetensors').option('--port <n>', 'port (0: any free one)', intOption, 8023)
+  return new Command('serve')
+    .description('open the browser viewer on this machine (http://127.0.0.1 only; nothing is uploaded)')
+    .option('--run <dir>', "preload this run's model.safetensors")
+    .option('--port <n>', 'port (0: any free one)', intOption, 8023)
     .option('--page <dir>', 'a built viewer page (default: packages/web/dist)')
     .addHelpText('after', helpExamples(['cxr serve', 'cxr serve --run runs/vgg --port 0']))
     .action(async (o: ServeOptions) => {

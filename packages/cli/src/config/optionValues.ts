@@ -41,7 +41,9 @@ export function parseWeights(value: string, exists: (path: string) => boolean = 
   if (v === 'imagenet' || v === 'none') return { kind: v };
   if (v === '') throw new ConfigError(`--weights is empty; pass imagenet, none or the path of a weights file`);
   if (!exists(v)) {
-    throw new ConfigError(`--weights file '${v}' not found; pass imagenet, none or the path of an existing .safetensors file${didYouMean(v, ['imagenet', 'none'])}`);
+    throw new ConfigError(
+      `--weights file '${v}' not found; pass imagenet, none or the path of an existing .safetensors file${didYouMean(v, ['imagenet', 'none'])}`,
+    );
   }
   return { kind: 'file', path: v };
 }

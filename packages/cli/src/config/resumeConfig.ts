@@ -23,7 +23,10 @@ const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerC
 
 export function resumeConfig(requested: TrainConfig, sources: Record<TrainConfigKey, ValueSource>, log: (m: string) => void = () => {}): TrainConfig {
   const path = join(requested.out, runFiles.config);
-  if (!existsSync(path)) throw new RunFolderError(`cannot resume ${requested.out}: it has no ${runFiles.config} (not a run folder, or one killed before it started); start it without --resume`);
+  if (!existsSync(path))
+    throw new RunFolderError(
+      `cannot resume ${requested.out}: it has no ${runFiles.config} (not a run folder, or one killed before it started); start it without --resume`,
+    );
   const raw = readJsonFile<Record<string, unknown>>(path);
   let stored: TrainConfig;
   try {
@@ -49,7 +52,9 @@ export function resumeConfig(requested: TrainConfig, sources: Record<TrainConfig
     }
   }
   if (conflicts.length) {
-    throw new ConfigError(`--resume continues ${requested.out} with its own ${runFiles.config}, but ${conflicts.join(', ')}; drop ${conflicts.length === 1 ? 'that flag' : 'those flags'} to resume, or start a new run elsewhere`);
+    throw new ConfigError(
+      `--resume continues ${requested.out} with its own ${runFiles.config}, but ${conflicts.join(', ')}; drop ${conflicts.length === 1 ? 'that flag' : 'those flags'} to resume, or start a new run elsewhere`,
+    );
   }
   return result;
 }

@@ -9,7 +9,18 @@ import { knownArchs } from './architectures.ts';
 import { loadConfigFile } from './configFile.ts';
 import { ConfigError } from './configError.ts';
 import { freezePresetNames } from './freezeSpec.ts';
-import { augmentPresets, defaultDataDir, defaultTrainConfig, losses, optimizers, selectionMetrics, studyDataDefaults, trainConfigKeys, type TrainConfig, type TrainConfigKey } from './trainConfig.ts';
+import {
+  augmentPresets,
+  defaultDataDir,
+  defaultTrainConfig,
+  losses,
+  optimizers,
+  selectionMetrics,
+  studyDataDefaults,
+  trainConfigKeys,
+  type TrainConfig,
+  type TrainConfigKey,
+} from './trainConfig.ts';
 import { validateTrainConfig, type ValidateOptions } from './validateTrainConfig.ts';
 import { helpExamples } from '../commands/helpExamples.ts';
 
@@ -57,14 +68,19 @@ export function mergeTrainOptions(
 
 function defaultNote(key: TrainConfigKey, defaults: TrainConfig): string {
   const study = (studyDataDefaults as Partial<TrainConfig>)[key];
-  return study === undefined || study === defaults[key] ? ` (default ${String(defaults[key])})` : ` (default ${String(defaults[key])}; with your own --data ${String(study)})`;
+  return study === undefined || study === defaults[key]
+    ? ` (default ${String(defaults[key])})`
+    : ` (default ${String(defaults[key])}; with your own --data ${String(study)})`;
 }
 
 /** Declares the flags on a fresh `train` command. */
 function declareTrainOptions(cmd: Command, defaults: TrainConfig): Command {
   const d = (key: TrainConfigKey) => defaultNote(key, defaults);
   return cmd
-    .option('--data <dir>', `dataset root: <split>/<class>/…, <class>/… or <class>/images/…; split folders train|training, val|valid|validation|dev, test|testing in any case${d('data')}`)
+    .option(
+      '--data <dir>',
+      `dataset root: <split>/<class>/…, <class>/… or <class>/images/…; split folders train|training, val|valid|validation|dev, test|testing in any case${d('data')}`,
+    )
     .option('--manifest <file.csv>', 'CSV with columns path,label[,split][,group] (group = patient id: no patient in two splits); paths relative to the CSV')
     .option('--classes <list>', 'keep/rename/merge classes: COVID=infected,Normal=normal or covid-19,normal,pneumonia (default: all found)')
     .option('--val-fraction <f>', `share of train used as validation when the data has train and test only${d('valFraction')}`)
@@ -125,14 +141,19 @@ export function resolveTrainCommand(cmd: Command, options: TrainCommandOptions =
  */
 export function buildTrainCommand(action?: (resolved: ResolvedTrainConfig) => void | Promise<void>, options: TrainCommandOptions = {}): Command {
   const defaults = { ...defaultTrainConfig, ...options.defaults };
-  const cmd = new Command('train').description('fine-tune a model on an image-folder dataset; with no flags, runs the built-in default (64 px, 3 epochs, synthetic data)').allowExcessArguments(false);
+  const cmd = new Command('train')
+    .description('fine-tune a model on an image-folder dataset; with no flags, runs the built-in default (64 px, 3 epochs, synthetic data)')
+    .allowExcessArguments(false);
   declareTrainOptions(cmd, defaults);
-  cmd.addHelpText('after', helpExamples([
-    'cxr train                                   # the built-in default run (small and fast)',
-    'cxr train --data data/covid --arch vgg16 --head mlp:530 --freeze backbone --out runs/vgg',
-    'cxr train --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal --select-by val-auc --patience 3',
-    'cxr train --data data/cxr --manifest patients.csv --positive covid --class-weights auto',
-  ]));
+  cmd.addHelpText(
+    'after',
+    helpExamples([
+      'cxr train                                   # the built-in default run (small and fast)',
+      'cxr train --data data/covid --arch vgg16 --head mlp:530 --freeze backbone --out runs/vgg',
+      'cxr train --data COVID-19_Radiography_Dataset --classes COVID=infected,Normal=normal --select-by val-auc --patience 3',
+      'cxr train --data data/cxr --manifest patients.csv --positive covid --class-weights auto',
+    ]),
+  );
   cmd.action(async (_opts, command: Command) => {
     const resolved = resolveTrainCommand(command, options);
     if (action) await action(resolved);

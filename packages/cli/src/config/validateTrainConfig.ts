@@ -63,7 +63,9 @@ export function checkImageSize(value: unknown, arch: string): number {
 
 export function validateTrainConfig(raw: Record<string, unknown>, options: ValidateOptions = {}): TrainConfig {
   const supported = options.supportedArchs ?? knownArchs;
-  const arch = String(raw.arch ?? '').trim().toLowerCase();
+  const arch = String(raw.arch ?? '')
+    .trim()
+    .toLowerCase();
   if (!supported.includes(arch) || !architectures[arch]) {
     throw new ConfigError(`unknown --arch '${String(raw.arch)}'${didYouMean(arch, supported)}; choose one of ${supported.join(', ')}`);
   }
@@ -101,7 +103,9 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
     skipBadImages: parseBoolean('--skip-bad-images', raw.skipBadImages ?? false),
     resume: parseBoolean('--resume', raw.resume ?? false),
     force: parseBoolean('--force', raw.force ?? false),
-    threshold: String(raw.threshold ?? 'youden').trim().toLowerCase(),
+    threshold: String(raw.threshold ?? 'youden')
+      .trim()
+      .toLowerCase(),
     calibrate: parseChoice('--calibrate', raw.calibrate ?? 'none', calibrations),
     dedupe: parseBoolean('--dedupe', raw.dedupe ?? false),
   };
@@ -110,7 +114,11 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
   parseWeights(config.weights, options.fileExists);
   parseHead(config.head);
   parseSchedule(config.schedule);
-  try { parseThresholdSpec(config.threshold); } catch (e) { throw new ConfigError((e as Error).message); }
+  try {
+    parseThresholdSpec(config.threshold);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   resolveFreeze(config.freeze, arch);
 
   if (config.momentum >= 1) throw new ConfigError(`--momentum must be below 1 (e.g. 0.9), got ${config.momentum}`);

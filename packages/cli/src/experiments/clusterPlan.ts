@@ -29,7 +29,11 @@ function sh(arg: string): string {
 }
 
 function jobName(name: string): string {
-  const n = `cxr-${name}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/-$/, '');
+  const n = `cxr-${name}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/-$/, '');
   return n.slice(0, 52).replace(/-$/, '');
 }
 
@@ -89,14 +93,16 @@ export function k8sManifest(o: PlanOptions): string {
         metadata: { labels: { app: 'cxr' } },
         spec: {
           restartPolicy: 'Never',
-          containers: [{
-            name: 'cxr',
-            image: o.image ?? 'node:20-bookworm',
-            workingDir: o.workdir,
-            command: ['bash', '-c', `mkdir -p ${sh(o.out)} && ${shardCommand(o, '$((JOB_COMPLETION_INDEX + 1))')}`],
-            resources: { limits: { 'nvidia.com/gpu': 1 } },
-            volumeMounts: [{ name: 'work', mountPath: mount }],
-          }],
+          containers: [
+            {
+              name: 'cxr',
+              image: o.image ?? 'node:20-bookworm',
+              workingDir: o.workdir,
+              command: ['bash', '-c', `mkdir -p ${sh(o.out)} && ${shardCommand(o, '$((JOB_COMPLETION_INDEX + 1))')}`],
+              resources: { limits: { 'nvidia.com/gpu': 1 } },
+              volumeMounts: [{ name: 'work', mountPath: mount }],
+            },
+          ],
           volumes: [{ name: 'work', persistentVolumeClaim: { claimName: o.pvc ?? 'cxr-work' } }],
         },
       },

@@ -48,12 +48,19 @@ function formatValue(key: string, value: unknown): string {
 
 /** 'arch' stands alone (vgg16); other keys as key-value (lr-1e-3, weight-decay-1e-4). */
 function autoName(values: Record<string, unknown>, varying: readonly string[]): string {
-  const parts = varying.filter((k) => values[k] !== undefined).map((k) => (k === 'arch' ? formatValue(k, values[k]) : `${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}-${formatValue(k, values[k])}`));
+  const parts = varying
+    .filter((k) => values[k] !== undefined)
+    .map((k) => (k === 'arch' ? formatValue(k, values[k]) : `${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}-${formatValue(k, values[k])}`));
   return (parts.join('_') || 'run').replace(/[^A-Za-z0-9._-]+/g, '-');
 }
 
 function describe(values: Record<string, unknown>, varying: readonly string[]): string {
-  return varying.filter((k) => values[k] !== undefined).map((k) => `${k} ${formatValue(k, values[k])}`).join(', ') || 'single run';
+  return (
+    varying
+      .filter((k) => values[k] !== undefined)
+      .map((k) => `${k} ${formatValue(k, values[k])}`)
+      .join(', ') || 'single run'
+  );
 }
 
 /** Turns a parsed grid document into runs; `source` names the file in errors. */
@@ -67,7 +74,8 @@ export function expandGrid(doc: unknown, source: string): ExperimentGrid {
   // Key names and spellings are checked by the config-file reader (lists pass through as values).
   const base = parseConfigText(JSON.stringify(top), source) as Values;
   for (const key of ['out', 'resume', 'force'] as const) {
-    if (base[key] !== undefined) throw new ConfigError(`grid file ${source}: '${key}' is set per run by experiments run; remove it (use --out for the root folder)`);
+    if (base[key] !== undefined)
+      throw new ConfigError(`grid file ${source}: '${key}' is set per run by experiments run; remove it (use --out for the root folder)`);
   }
   const variantsRaw = raw.runs === undefined ? [{}] : raw.runs;
   if (!Array.isArray(variantsRaw) || variantsRaw.length === 0) throw new ConfigError(`grid file ${source}: 'runs' must be a non-empty list of mappings`);

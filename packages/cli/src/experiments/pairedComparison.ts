@@ -28,10 +28,16 @@ export function readTestScores(folder: string, positiveClass = 'infected'): RunS
   return scores.probs.size ? scores : null;
 }
 
-export interface PairedRow { name: string; reference: string; result: PairedDifference }
+export interface PairedRow {
+  name: string;
+  reference: string;
+  result: PairedDifference;
+}
 
 export function compareWithBest(folders: Record<string, string>, accuracy: Record<string, number | null | undefined>, seed?: number): PairedRow[] {
-  const scored = Object.entries(folders).map(([name, f]) => [name, readTestScores(f)] as const).filter(([, s]) => s !== null) as [string, RunScores][];
+  const scored = Object.entries(folders)
+    .map(([name, f]) => [name, readTestScores(f)] as const)
+    .filter(([, s]) => s !== null) as [string, RunScores][];
   if (scored.length < 2) return [];
   const best = scored.reduce((a, b) => ((accuracy[b[0]] ?? -1) > (accuracy[a[0]] ?? -1) ? b : a));
   return scored.filter(([n]) => n !== best[0]).map(([name, s]) => ({ name, reference: best[0], result: pairedBootstrap(best[1], s, { seed }) }));
@@ -42,13 +48,24 @@ export function formatPairedComparison(rows: readonly PairedRow[]): string {
   const pts = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
   const excludesZero = (ci: { low: number; high: number }) => ci.low > 0 || ci.high < 0;
   const r0 = rows[0].result;
-  const out = ['## Paired comparison with the best run', '',
-    `Each run minus **${rows[0].reference}** (best test accuracy) on the same test images: paired stratified bootstrap, ${r0.resamples} resamples, seed ${r0.seed}. A difference whose 95% interval contains 0 is not distinguishable from noise on this test set.`, ''];
-  out.push(markdownTable(['Run', 'Images', 'Accuracy difference (points) [95% CI]', 'AUC difference [95% CI]', 'Beyond noise?'], rows.map(({ name, result: r }) => [
-    name, String(r.images),
-    `${pts(r.accuracy.difference)} [${pts(r.accuracy.ci.low)}, ${pts(r.accuracy.ci.high)}]`,
-    r.auc ? `${r.auc.difference >= 0 ? '+' : ''}${r.auc.difference.toFixed(3)} [${r.auc.ci.low.toFixed(3)}, ${r.auc.ci.high.toFixed(3)}]` : 'n/a',
-    excludesZero(r.accuracy.ci) || (r.auc && excludesZero(r.auc.ci)) ? 'yes' : 'no',
-  ])), '');
+  const out = [
+    '## Paired comparison with the best run',
+    '',
+    `Each run minus **${rows[0].reference}** (best test accuracy) on the same test images: paired stratified bootstrap, ${r0.resamples} resamples, seed ${r0.seed}. A difference whose 95% interval contains 0 is not distinguishable from noise on this test set.`,
+    '',
+  ];
+  out.push(
+    markdownTable(
+      ['Run', 'Images', 'Accuracy difference (points) [95% CI]', 'AUC difference [95% CI]', 'Beyond noise?'],
+      rows.map(({ name, result: r }) => [
+        name,
+        String(r.images),
+        `${pts(r.accuracy.difference)} [${pts(r.accuracy.ci.low)}, ${pts(r.accuracy.ci.high)}]`,
+        r.auc ? `${r.auc.difference >= 0 ? '+' : ''}${r.auc.difference.toFixed(3)} [${r.auc.ci.low.toFixed(3)}, ${r.auc.ci.high.toFixed(3)}]` : 'n/a',
+        excludesZero(r.accuracy.ci) || (r.auc && excludesZero(r.auc.ci)) ? 'yes' : 'no',
+      ]),
+    ),
+    '',
+  );
   return out.join('\n');
 }

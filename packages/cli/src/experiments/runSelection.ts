@@ -32,7 +32,10 @@ export function selectShard<T>(items: readonly T[], shard: Shard): T[] {
 
 /** Runs named by `--only` (comma-separated names or globs), in grid order; each pattern must match something. */
 export function selectOnly<T extends { name: string }>(runs: readonly T[], only: string): T[] {
-  const patterns = only.split(',').map((p) => p.trim()).filter(Boolean);
+  const patterns = only
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (patterns.length === 0) throw new ConfigError(`--only needs a run name; see cxr experiments run --help for the names`);
   const names = runs.map((r) => r.name);
   const matchers = patterns.map((p) => {

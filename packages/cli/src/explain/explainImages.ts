@@ -21,7 +21,11 @@ export interface Explained {
   featureShape: [number, number];
 }
 
-export async function explainImages(model: Module, files: readonly string[], options: { layer: string; imageSize: number; classIndex?: number; batchSize?: number }): Promise<Explained[]> {
+export async function explainImages(
+  model: Module,
+  files: readonly string[],
+  options: { layer: string; imageSize: number; classIndex?: number; batchSize?: number },
+): Promise<Explained[]> {
   const out: Explained[] = [];
   const bs = options.batchSize ?? 8;
   const size = options.imageSize;
@@ -29,7 +33,9 @@ export async function explainImages(model: Module, files: readonly string[], opt
     const chunk = files.slice(start, start + bs);
     const images = chunk.map((f) => evalImage(f, size));
     const batch = new Float32Array(chunk.length * 3 * size * size);
-    images.forEach((im, k) => toCHW({ width: im.width, height: im.height, channels: im.channels, data: im.pixels as Float32Array }, batch, k * 3 * size * size));
+    images.forEach((im, k) =>
+      toCHW({ width: im.width, height: im.height, channels: im.channels, data: im.pixels as Float32Array }, batch, k * 3 * size * size),
+    );
     const x = T.tensor(batch, [chunk.length, 3, size, size]);
     try {
       const r = gradCam(model, x, { layer: options.layer, classIndex: options.classIndex });
@@ -37,9 +43,16 @@ export async function explainImages(model: Module, files: readonly string[], opt
       const [maps, cls, p] = await Promise.all([r.maps.toArray(), r.classIndex.toInt32Array(), probs.toArray()]);
       for (const t of [r.maps, r.logits, r.classIndex, probs]) t.dispose();
       const K = p.length / chunk.length;
-      chunk.forEach((file, k) => out.push({
-        file, image: images[k], map: maps.slice(k * size * size, (k + 1) * size * size), classIndex: cls[k], probs: p.slice(k * K, (k + 1) * K), featureShape: r.featureShape,
-      }));
+      chunk.forEach((file, k) =>
+        out.push({
+          file,
+          image: images[k],
+          map: maps.slice(k * size * size, (k + 1) * size * size),
+          classIndex: cls[k],
+          probs: p.slice(k * K, (k + 1) * K),
+          featureShape: r.featureShape,
+        }),
+      );
     } finally {
       x.dispose();
     }

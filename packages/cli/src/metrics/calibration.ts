@@ -10,9 +10,18 @@ import { argmax } from './classificationMetrics.ts';
 
 export const eceBins = 15;
 
-export interface ReliabilityBin { low: number; high: number; count: number; confidence: number; accuracy: number }
+export interface ReliabilityBin {
+  low: number;
+  high: number;
+  count: number;
+  confidence: number;
+  accuracy: number;
+}
 
-export interface Calibration { ece: number; bins: ReliabilityBin[] }
+export interface Calibration {
+  ece: number;
+  bins: ReliabilityBin[];
+}
 
 export function calibration(probs: readonly ArrayLike<number>[], labels: ArrayLike<number>, bins = eceBins): Calibration {
   const out: ReliabilityBin[] = Array.from({ length: bins }, (_, b) => ({ low: b / bins, high: (b + 1) / bins, count: 0, confidence: 0, accuracy: 0 }));
@@ -60,7 +69,19 @@ export function fitTemperature(probs: readonly ArrayLike<number>[], labels: Arra
   let fc = f(c);
   let fd = f(d);
   while (b - a > 1e-6) {
-    if (fc < fd) { b = d; d = c; fd = fc; c = b - g * (b - a); fc = f(c); } else { a = c; c = d; fc = fd; d = a + g * (b - a); fd = f(d); }
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = f(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = f(d);
+    }
   }
   return Math.exp((a + b) / 2);
 }

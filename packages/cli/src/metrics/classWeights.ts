@@ -12,6 +12,7 @@ export function classWeightsFor(spec: string, counts: readonly number[], classes
     });
   }
   const w = spec.split(',').map(Number);
-  if (w.length !== classes.length) throw new Error(`--class-weights ${spec}: ${w.length} weights for ${classes.length} classes (${classes.join(', ')}); give one per class in that order`);
+  if (w.length !== classes.length)
+    throw new Error(`--class-weights ${spec}: ${w.length} weights for ${classes.length} classes (${classes.join(', ')}); give one per class in that order`);
   return w;
 }

@@ -17,7 +17,14 @@ export interface ClassIntervals {
 
 /** Each interval is null where undefined (an empty denominator, a single class in the labels). */
 export interface ClassificationIntervals {
-  method: { proportions: 'wilson'; f1: 'stratified-bootstrap-percentile'; macro: 'stratified-bootstrap-percentile'; auc: 'stratified-bootstrap-percentile'; resamples: number; seed: number };
+  method: {
+    proportions: 'wilson';
+    f1: 'stratified-bootstrap-percentile';
+    macro: 'stratified-bootstrap-percentile';
+    auc: 'stratified-bootstrap-percentile';
+    resamples: number;
+    seed: number;
+  };
   accuracy: Interval | null;
   precision: Interval | null;
   recall: Interval | null;
@@ -65,23 +72,28 @@ export function classificationIntervals(predictions: Predictions, metrics: Class
   const resamples = options.resamples ?? bootstrapDefaults.resamples;
   const seed = options.seed ?? bootstrapDefaults.seed;
   const aucInput = { probs, labels, classNames, positive };
-  const boot = bootstrapIntervals(labels, (idx) => {
-    const c = classCounts(labels, predicted, k, idx);
-    let p = 0;
-    let r = 0;
-    let f = 0;
-    const f1s: number[] = [];
-    for (let j = 0; j < k; j++) {
-      const pj = safeDivide(c.tp[j], c.predictedCount[j]);
-      const rj = safeDivide(c.tp[j], c.support[j]);
-      const fj = safeDivide(2 * pj * rj, pj + rj);
-      p += pj;
-      r += rj;
-      f += fj;
-      f1s.push(fj);
-    }
-    return [p / k, r / k, f / k, aucOf(aucInput, idx), ...f1s];
-  }, 4 + k, { resamples, seed });
+  const boot = bootstrapIntervals(
+    labels,
+    (idx) => {
+      const c = classCounts(labels, predicted, k, idx);
+      let p = 0;
+      let r = 0;
+      let f = 0;
+      const f1s: number[] = [];
+      for (let j = 0; j < k; j++) {
+        const pj = safeDivide(c.tp[j], c.predictedCount[j]);
+        const rj = safeDivide(c.tp[j], c.support[j]);
+        const fj = safeDivide(2 * pj * rj, pj + rj);
+        p += pj;
+        r += rj;
+        f += fj;
+        f1s.push(fj);
+      }
+      return [p / k, r / k, f / k, aucOf(aucInput, idx), ...f1s];
+    },
+    4 + k,
+    { resamples, seed },
+  );
 
   const perClass = classNames.map((name, j) => ({
     name,
@@ -90,7 +102,14 @@ export function classificationIntervals(predictions: Predictions, metrics: Class
     f1: boot[4 + j],
   }));
   return {
-    method: { proportions: 'wilson', f1: 'stratified-bootstrap-percentile', macro: 'stratified-bootstrap-percentile', auc: 'stratified-bootstrap-percentile', resamples, seed },
+    method: {
+      proportions: 'wilson',
+      f1: 'stratified-bootstrap-percentile',
+      macro: 'stratified-bootstrap-percentile',
+      auc: 'stratified-bootstrap-percentile',
+      resamples,
+      seed,
+    },
     accuracy: wilsonInterval(correct, n),
     precision: perClass[positive].precision,
     recall: perClass[positive].recall,

@@ -85,7 +85,8 @@ export function evaluatePredictions(predictions: Predictions, options: EvaluateO
   if (numClasses < 2) throw new Error(`metrics: need at least 2 classes, got ${numClasses}`);
   for (let i = 0; i < n; i++) {
     if (probs[i].length !== numClasses) throw new Error(`metrics: row ${i} has ${probs[i].length} probabilities for ${numClasses} classes`);
-    if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= numClasses) throw new Error(`metrics: label ${labels[i]} of sample ${i} is not a class index 0..${numClasses - 1}`);
+    if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= numClasses)
+      throw new Error(`metrics: label ${labels[i]} of sample ${i} is not a class index 0..${numClasses - 1}`);
   }
 
   const named = findClassIndex(classNames, options.positiveClass ?? 'infected');
@@ -120,7 +121,10 @@ export function evaluatePredictions(predictions: Predictions, options: EvaluateO
 
   const auc =
     numClasses === 2
-      ? rocAuc(probs.map((row) => row[positive]), Array.from(labels, (l) => l === positive))
+      ? rocAuc(
+          probs.map((row) => row[positive]),
+          Array.from(labels, (l) => l === positive),
+        )
       : rocAucOneVsRest(probs, labels, numClasses);
 
   return {

@@ -44,12 +44,7 @@ export function studyClassOrder(classNames: readonly string[], positiveIndex: nu
 }
 
 /** Confusion matrix reordered into the study's orientation (positive class first). */
-export function studyConfusion(
-  actual: ArrayLike<number>,
-  predicted: ArrayLike<number>,
-  classNames: readonly string[],
-  positiveIndex: number,
-): ConfusionMatrix {
+export function studyConfusion(actual: ArrayLike<number>, predicted: ArrayLike<number>, classNames: readonly string[], positiveIndex: number): ConfusionMatrix {
   const raw = countConfusion(actual, predicted, classNames.length);
   const order = studyClassOrder(classNames, positiveIndex);
   return {

@@ -7,7 +7,10 @@
  */
 import { mulberry32 } from '@cxr/data';
 
-export interface Interval { low: number; high: number }
+export interface Interval {
+  low: number;
+  high: number;
+}
 
 /** z for a two-sided 95% interval. */
 export const z95 = 1.959963984540054;
@@ -25,7 +28,10 @@ export function wilsonInterval(k: number, n: number, z = z95): Interval | null {
   return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
 
-export interface BootstrapOptions { resamples?: number; seed?: number }
+export interface BootstrapOptions {
+  resamples?: number;
+  seed?: number;
+}
 
 /**
  * Resampled index sets: positives and negatives are each drawn with replacement from their own
@@ -70,7 +76,12 @@ export function bootstrapInterval(strata: ArrayLike<number>, statistic: (idx: In
  * and are jointly consistent): `statistics(indices)` returns `count` values, each null where
  * undefined; one percentile interval per value, null where no resample defined it.
  */
-export function bootstrapIntervals(strata: ArrayLike<number>, statistics: (idx: Int32Array) => readonly (number | null)[], count: number, options: BootstrapOptions = {}): (Interval | null)[] {
+export function bootstrapIntervals(
+  strata: ArrayLike<number>,
+  statistics: (idx: Int32Array) => readonly (number | null)[],
+  count: number,
+  options: BootstrapOptions = {},
+): (Interval | null)[] {
   const values: number[][] = Array.from({ length: count }, () => []);
   for (const idx of stratifiedResamples(strata, options)) {
     const v = statistics(idx);

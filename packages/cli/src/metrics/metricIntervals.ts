@@ -67,7 +67,11 @@ function f1Of(labels: ArrayLike<number>, predicted: ArrayLike<number>, positive:
 export function aucOf(input: IntervalInput, idx?: Int32Array): number | null {
   const rows = idx ? Array.from(idx, (i) => input.probs[i]) : input.probs;
   const labels = idx ? Array.from(idx, (i) => input.labels[i]) : Array.from(input.labels);
-  if (input.classNames.length === 2) return rocAuc(rows.map((r) => r[input.positive]), labels.map((l) => l === input.positive));
+  if (input.classNames.length === 2)
+    return rocAuc(
+      rows.map((r) => r[input.positive]),
+      labels.map((l) => l === input.positive),
+    );
   return rocAucOneVsRest(rows, labels, input.classNames.length);
 }
 

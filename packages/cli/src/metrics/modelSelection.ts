@@ -16,10 +16,14 @@ export interface ValidationNumbers {
 /** Larger is better for every metric (the loss is negated); NaN when undefined (e.g. AUC of one class). */
 export function selectionScore(metric: SelectionMetric, v: ValidationNumbers): number {
   switch (metric) {
-    case 'val-loss': return -v.valLoss;
-    case 'val-accuracy': return v.valAccuracy;
-    case 'val-f1': return v.valF1;
-    case 'val-auc': return v.valAuc ?? NaN;
+    case 'val-loss':
+      return -v.valLoss;
+    case 'val-accuracy':
+      return v.valAccuracy;
+    case 'val-f1':
+      return v.valF1;
+    case 'val-auc':
+      return v.valAuc ?? NaN;
   }
 }
 

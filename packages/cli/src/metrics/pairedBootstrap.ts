@@ -26,7 +26,9 @@ export interface PairedDifference {
 export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOptions = {}): PairedDifference {
   const keys = [...a.probs.keys()].filter((k) => b.probs.has(k)).sort();
   if (keys.length === 0) throw new Error('paired bootstrap: the two runs share no test images');
-  for (const k of keys) if (a.labels.get(k) !== b.labels.get(k)) throw new Error(`paired bootstrap: ${k} has label ${a.labels.get(k)} in one run and ${b.labels.get(k)} in the other`);
+  for (const k of keys)
+    if (a.labels.get(k) !== b.labels.get(k))
+      throw new Error(`paired bootstrap: ${k} has label ${a.labels.get(k)} in one run and ${b.labels.get(k)} in the other`);
   const labels = keys.map((k) => a.labels.get(k)!);
   const correctA = keys.map((k, i) => (argmax(a.probs.get(k)!) === labels[i] ? 1 : 0));
   const correctB = keys.map((k, i) => (argmax(b.probs.get(k)!) === labels[i] ? 1 : 0));
@@ -35,7 +37,13 @@ export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOp
   const sB = keys.map((k) => b.probs.get(k)![b.positive]);
   const pos = labels.map((l) => l === a.positive);
   const acc = (c: number[], idx?: Int32Array) => (idx ? Array.from(idx, (i) => c[i]) : c).reduce((s, v) => s + v, 0) / (idx ? idx.length : c.length);
-  const auc = (s: number[], idx?: Int32Array) => (idx ? rocAuc(Array.from(idx, (i) => s[i]), Array.from(idx, (i) => pos[i])) : rocAuc(s, pos));
+  const auc = (s: number[], idx?: Int32Array) =>
+    idx
+      ? rocAuc(
+          Array.from(idx, (i) => s[i]),
+          Array.from(idx, (i) => pos[i]),
+        )
+      : rocAuc(s, pos);
   const resamples = options.resamples ?? bootstrapDefaults.resamples;
   const seed = options.seed ?? bootstrapDefaults.seed;
   const dAcc: number[] = [];
@@ -50,13 +58,17 @@ export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOp
       if (x !== null && y !== null) dAuc.push(y - x);
     }
   }
-  const ci = (v: number[]): Interval => { v.sort((p, q) => p - q); return { low: quantileSorted(v, 0.025), high: quantileSorted(v, 0.975) }; };
+  const ci = (v: number[]): Interval => {
+    v.sort((p, q) => p - q);
+    return { low: quantileSorted(v, 0.025), high: quantileSorted(v, 0.975) };
+  };
   const accA = acc(correctA);
   const accB = acc(correctB);
   return {
     images: keys.length,
     accuracy: { a: accA, b: accB, difference: accB - accA, ci: ci(dAcc) },
     auc: aucA !== null && aucB !== null && dAuc.length ? { a: aucA, b: aucB, difference: aucB - aucA, ci: ci(dAuc) } : null,
-    resamples, seed,
+    resamples,
+    seed,
   };
 }

@@ -24,5 +24,7 @@ export function resolvePositiveClass(classes: readonly string[], requested?: str
   if (classes.length !== 2) return null;
   const negatives = classes.filter(isNegativeName);
   if (negatives.length === 1) return classes.find((c) => !isNegativeName(c))!;
-  throw new Error(`cannot tell which of ${classes.map((c) => `'${c}'`).join(' and ')} is the positive class; pass --positive ${classes[0]} or --positive ${classes[1]}`);
+  throw new Error(
+    `cannot tell which of ${classes.map((c) => `'${c}'`).join(' and ')} is the positive class; pass --positive ${classes[0]} or --positive ${classes[1]}`,
+  );
 }

@@ -4,7 +4,11 @@
  */
 import { thresholdSweep } from './thresholdSweep.ts';
 
-export interface PrPoint { threshold: number; recall: number; precision: number }
+export interface PrPoint {
+  threshold: number;
+  recall: number;
+  precision: number;
+}
 
 export function precisionRecallCurve(scores: ArrayLike<number>, isPositive: ArrayLike<boolean>): PrPoint[] | null {
   const n = scores.length;
@@ -17,6 +21,9 @@ export function precisionRecallCurve(scores: ArrayLike<number>, isPositive: Arra
 export function averagePrecision(points: readonly PrPoint[]): number {
   let ap = 0;
   let prev = 0;
-  for (const p of points) { ap += (p.recall - prev) * p.precision; prev = p.recall; }
+  for (const p of points) {
+    ap += (p.recall - prev) * p.precision;
+    prev = p.recall;
+  }
   return ap;
 }

@@ -43,10 +43,17 @@ export interface ChosenThreshold {
 export function chooseThreshold(spec: ThresholdSpec, scores: ArrayLike<number>, isPositive: ArrayLike<boolean>, chosenOn = 'val'): ChosenThreshold {
   const curve = rocCurve(scores, isPositive);
   const at = (value: number) => {
-    let tp = 0, fn = 0, tn = 0, fp = 0;
+    let tp = 0,
+      fn = 0,
+      tn = 0,
+      fp = 0;
     for (let i = 0; i < scores.length; i++) {
       const p = scores[i] >= value;
-      if (isPositive[i]) { if (p) tp++; else fn++; } else if (p) fp++; else tn++;
+      if (isPositive[i]) {
+        if (p) tp++;
+        else fn++;
+      } else if (p) fp++;
+      else tn++;
     }
     return { sensitivity: tp + fn ? tp / (tp + fn) : 0, specificity: tn + fp ? tn / (tn + fp) : 0 };
   };

@@ -96,13 +96,15 @@ function lineProgress(options: EpochProgressOptions, label: string, stream: Node
     const pct = options.total > 0 ? Math.floor((done / options.total) * 100) : 100;
     const loss = Number.isFinite(last.loss) ? last.loss.toFixed(4) : '-';
     const acc = Number.isFinite(last.accuracy) ? `${(last.accuracy * 100).toFixed(1)}%` : '-';
-    stream.write(`${label} ${pct}% | ${done}/${options.total} img | loss ${loss} | acc ${acc} | ${ips.toFixed(1)} img/s | ETA ${ips > 0 ? formatEta((options.total - done) / ips) : '?'}\n`);
+    stream.write(
+      `${label} ${pct}% | ${done}/${options.total} img | loss ${loss} | acc ${acc} | ${ips.toFixed(1)} img/s | ETA ${ips > 0 ? formatEta((options.total - done) / ips) : '?'}\n`,
+    );
   };
   return {
     update(value, stats) {
       done = Math.min(value, options.total);
       last = stats;
-      const step = options.total > 0 ? Math.floor((done / options.total) * 100 / every) : 0;
+      const step = options.total > 0 ? Math.floor(((done / options.total) * 100) / every) : 0;
       if (step > printedStep) {
         printedStep = step;
         line();

@@ -68,5 +68,8 @@ export function formatExperimentReport(input: ExperimentReportInput): string {
 
 /** 0.001 -> '1e-3', 0.0005 -> '5e-4', 0.0012 -> '1.2e-3': the way the study writes learning rates. */
 export function formatLr(lr: number): string {
-  return lr.toExponential().replace(/\.?0+e/, 'e').replace('e+', 'e');
+  return lr
+    .toExponential()
+    .replace(/\.?0+e/, 'e')
+    .replace('e+', 'e');
 }

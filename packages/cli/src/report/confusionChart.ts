@@ -44,8 +44,12 @@ export function confusionSpec(cm: ConfusionMatrix, title = 'Confusion matrix'): 
         // Grey outline so empty (white) cells still read as cells.
         mark: { type: 'rect', stroke: '#c8c8c8', strokeWidth: 1 },
         encoding: {
-          color: { field: 'rowShare', type: 'quantitative', // White at 0% (the 'blues' scheme starts light blue, which reads as "some").
-          scale: { domain: [0, 1], range: ['#ffffff', '#08519c'], interpolate: 'rgb' }, legend: null },
+          color: {
+            field: 'rowShare',
+            type: 'quantitative', // White at 0% (the 'blues' scheme starts light blue, which reads as "some").
+            scale: { domain: [0, 1], range: ['#ffffff', '#08519c'], interpolate: 'rgb' },
+            legend: null,
+          },
         },
       },
       {

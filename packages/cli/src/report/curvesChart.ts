@@ -40,7 +40,13 @@ function panel(title: string, yTitle: string, points: CurvePoint[], asPercent: b
         // labelFlush keeps the top tick label inside the plot box, so both panel titles sit at the same height.
         axis: { format: asPercent ? '.0%' : '.3~f', labelFlush: true },
       },
-      color: { field: 'split', type: 'nominal' as const, title: null, scale: splitColors, legend: { orient: 'top' as const, direction: 'horizontal' as const, symbolStrokeWidth: 3 } },
+      color: {
+        field: 'split',
+        type: 'nominal' as const,
+        title: null,
+        scale: splitColors,
+        legend: { orient: 'top' as const, direction: 'horizontal' as const, symbolStrokeWidth: 3 },
+      },
     },
   };
 }

@@ -96,7 +96,12 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
   // The threshold is chosen on validation probabilities after calibration (what predict will see).
   const valProbs = scaled(input.val.probs);
   const threshold = binary
-    ? chooseThreshold(parseThresholdSpec(input.threshold), valProbs.map((r) => r[positive]), input.val.labels.map((l) => l === positive), 'val')
+    ? chooseThreshold(
+        parseThresholdSpec(input.threshold),
+        valProbs.map((r) => r[positive]),
+        input.val.labels.map((l) => l === positive),
+        'val',
+      )
     : null;
 
   const intervals: Record<string, MetricIntervals> = {};
@@ -121,10 +126,17 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
     writeFileAtomic(join(dir, evidenceFiles.roc), await renderRocPng(roc, fi.auc.value, fi.auc.ci, op, input.finalSplit));
     const pr = precisionRecallCurve(scores, isPos)!;
     ap = averagePrecision(pr);
-    apCi = bootstrapInterval(fin.labels, (idx) => {
-      const c = precisionRecallCurve(Array.from(idx, (i) => scores[i]), Array.from(idx, (i) => isPos[i]));
-      return c ? averagePrecision(c) : null;
-    }, boot);
+    apCi = bootstrapInterval(
+      fin.labels,
+      (idx) => {
+        const c = precisionRecallCurve(
+          Array.from(idx, (i) => scores[i]),
+          Array.from(idx, (i) => isPos[i]),
+        );
+        return c ? averagePrecision(c) : null;
+      },
+      boot,
+    );
     const opPr = binary && fi.sensitivity.value !== null && fi.ppv.value !== null ? { recall: fi.sensitivity.value, precision: fi.ppv.value } : null;
     writeFileAtomic(join(dir, evidenceFiles.pr), await renderPrPng(pr, ap, apCi, opPr, input.finalSplit));
   }
@@ -136,28 +148,54 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
   let gradCam: Evidence['gradCam'] = null;
   const overlays = new Map<number, ReturnType<typeof overlayHeatmap>>();
   if (input.model && input.camLayer && chosen.length) {
-    const explained = await explainImages(input.model, chosen.map((c) => fin.files[c.index]), { layer: input.camLayer, imageSize: input.imageSize, batchSize: 4 });
+    const explained = await explainImages(
+      input.model,
+      chosen.map((c) => fin.files[c.index]),
+      { layer: input.camLayer, imageSize: input.imageSize, batchSize: 4 },
+    );
     const images: NonNullable<Evidence['gradCam']>['images'] = [];
     explained.forEach((e, k) => {
       const c = chosen[k];
       overlays.set(c.index, overlayHeatmap(e.image, e.map));
-      images.push({ file: e.file, actual: classNames[c.actual], predicted: classNames[c.predicted], probability: finProbs[c.index][c.predicted], massOutsideLung: massOutsideLung(e.map, e.image.width, e.image.height) });
+      images.push({
+        file: e.file,
+        actual: classNames[c.actual],
+        predicted: classNames[c.predicted],
+        probability: finProbs[c.index][c.predicted],
+        massOutsideLung: massOutsideLung(e.map, e.image.width, e.image.height),
+      });
     });
     gradCam = {
-      layer: input.camLayer, featureShape: explained[0].featureShape, images,
+      layer: input.camLayer,
+      featureShape: explained[0].featureShape,
+      images,
       meanMassOutsideLung: images.reduce((s, i) => s + i.massOutsideLung, 0) / images.length,
       areaOutsideLung: areaOutsideLung(input.imageSize, input.imageSize),
     };
   }
-  writeFileAtomic(join(dir, 'samples.png'), renderSamplesPng(rows, {
-    classNames,
-    imageAt: (i) => overlays.get(i) ?? evalImage(fin.files[i], input.imageSize),
-    title: input.samplesTitle + (gradCam ? ` with Grad-CAM (${gradCam.layer})` : ''),
-  }));
+  writeFileAtomic(
+    join(dir, 'samples.png'),
+    renderSamplesPng(rows, {
+      classNames,
+      imageAt: (i) => overlays.get(i) ?? evalImage(fin.files[i], input.imageSize),
+      title: input.samplesTitle + (gradCam ? ` with Grad-CAM (${gradCam.layer})` : ''),
+    }),
+  );
 
   return {
-    split: input.finalSplit, threshold, intervals,
-    calibration: { split: input.finalSplit, bins: before.bins.length, ece: before.ece, temperature, eceAfter: after?.ece ?? null, reliability: (after ?? before).bins },
-    averagePrecision: ap, averagePrecisionCi: apCi, gradCam,
+    split: input.finalSplit,
+    threshold,
+    intervals,
+    calibration: {
+      split: input.finalSplit,
+      bins: before.bins.length,
+      ece: before.ece,
+      temperature,
+      eceAfter: after?.ece ?? null,
+      reliability: (after ?? before).bins,
+    },
+    averagePrecision: ap,
+    averagePrecisionCi: apCi,
+    gradCam,
   };
 }

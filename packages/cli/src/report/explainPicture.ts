@@ -13,7 +13,8 @@ export function renderExplainPng(overlay: SampleImage, caption: string, detail: 
   const h = overlay.height * scale;
   const uri = `data:image/png;base64,${imageToPng(overlay).toString('base64')}`;
   const H = h + 56;
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${H}" viewBox="0 0 ${w} ${H}"><rect width="100%" height="100%" fill="white"/>` +
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${H}" viewBox="0 0 ${w} ${H}"><rect width="100%" height="100%" fill="white"/>` +
     `<image x="0" y="0" width="${w}" height="${h}" href="${uri}"/>` +
     `<text x="6" y="${h + 22}" font-family="${fontFamily}" font-size="16" font-weight="bold">${escapeXml(caption)}</text>` +
     `<text x="6" y="${h + 44}" font-family="${fontFamily}" font-size="12" fill="#555">${escapeXml(detail)}</text></svg>`;

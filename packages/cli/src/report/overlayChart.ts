@@ -26,7 +26,13 @@ function panel(title: string, yTitle: string, points: OverlayPoint[], runNames: 
     data: { values: points },
     mark: { type: 'line' as const, point: { size: 18 }, strokeWidth: 1.8 },
     encoding: {
-      x: { field: 'epoch', type: 'quantitative' as const, title: 'Epoch', scale: { domain: [1, Math.max(2, maxEpoch)], nice: false, padding: 8 }, axis: { tickMinStep: 1, format: 'd' } },
+      x: {
+        field: 'epoch',
+        type: 'quantitative' as const,
+        title: 'Epoch',
+        scale: { domain: [1, Math.max(2, maxEpoch)], nice: false, padding: 8 },
+        axis: { tickMinStep: 1, format: 'd' },
+      },
       y: {
         field: 'value',
         type: 'quantitative' as const,
@@ -36,7 +42,14 @@ function panel(title: string, yTitle: string, points: OverlayPoint[], runNames: 
         axis: { format: asPercent ? '.0%' : '.3~f', labelFlush: true },
       },
       // category20 has enough distinct colours for the 13 runs of the seed study.
-      color: { field: 'run', type: 'nominal' as const, title: 'Run', sort: runNames, legend: { labelLimit: 400 }, scale: { scheme: runNames.length > 10 ? 'category20' : 'tableau10' } },
+      color: {
+        field: 'run',
+        type: 'nominal' as const,
+        title: 'Run',
+        sort: runNames,
+        legend: { labelLimit: 400 },
+        scale: { scheme: runNames.length > 10 ? 'category20' : 'tableau10' },
+      },
     },
   };
 }

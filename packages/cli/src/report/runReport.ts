@@ -26,17 +26,62 @@ export interface RunReportInput {
 export function metricsTable(splits: Partial<Record<SplitName, ClassificationMetrics>>): string {
   const present = splitNames.filter((s) => splits[s]);
   const positive = present.length > 0 ? splits[present[0]]!.positiveClass : 'positive';
-  const pct = (pick: (m: ClassificationMetrics) => number | null, ci: (c: NonNullable<ClassificationMetrics['ci']>) => Interval | null, percent = true) =>
-    (m: ClassificationMetrics) => formatWithInterval(pick(m), m.ci ? ci(m.ci) : null, percent);
+  const pct =
+    (pick: (m: ClassificationMetrics) => number | null, ci: (c: NonNullable<ClassificationMetrics['ci']>) => Interval | null, percent = true) =>
+    (m: ClassificationMetrics) =>
+      formatWithInterval(pick(m), m.ci ? ci(m.ci) : null, percent);
   const rows: [string, (m: ClassificationMetrics) => string][] = [
     ['Images', (m) => String(m.n)],
-    ['Accuracy', pct((m) => m.accuracy, (c) => c.accuracy)],
-    [`Precision (${positive})`, pct((m) => m.precision, (c) => c.precision)],
-    [`Recall / sensitivity (${positive})`, pct((m) => m.recall, (c) => c.recall)],
-    [`Specificity (${positive})`, pct((m) => m.specificity, (c) => c.specificity)],
-    [`F1 (${positive})`, pct((m) => m.f1, (c) => c.f1)],
-    ['F1 (macro)', pct((m) => m.macroF1, (c) => c.macroF1)],
-    ['ROC AUC', pct((m) => m.auc, (c) => c.auc, false)],
+    [
+      'Accuracy',
+      pct(
+        (m) => m.accuracy,
+        (c) => c.accuracy,
+      ),
+    ],
+    [
+      `Precision (${positive})`,
+      pct(
+        (m) => m.precision,
+        (c) => c.precision,
+      ),
+    ],
+    [
+      `Recall / sensitivity (${positive})`,
+      pct(
+        (m) => m.recall,
+        (c) => c.recall,
+      ),
+    ],
+    [
+      `Specificity (${positive})`,
+      pct(
+        (m) => m.specificity,
+        (c) => c.specificity,
+      ),
+    ],
+    [
+      `F1 (${positive})`,
+      pct(
+        (m) => m.f1,
+        (c) => c.f1,
+      ),
+    ],
+    [
+      'F1 (macro)',
+      pct(
+        (m) => m.macroF1,
+        (c) => c.macroF1,
+      ),
+    ],
+    [
+      'ROC AUC',
+      pct(
+        (m) => m.auc,
+        (c) => c.auc,
+        false,
+      ),
+    ],
   ];
   return markdownTable(
     [present.some((s) => splits[s]!.ci) ? 'Metric (95% interval)' : 'Metric', ...present.map((s) => splitTitles[s])],
@@ -64,19 +109,34 @@ export function formatRunReport(input: RunReportInput): string {
   const { metrics } = input;
   const out: string[] = [`# ${input.title}`, ''];
   const by = metrics.selectBy ? metrics.selectBy.replace('val-', 'validation ') : 'validation accuracy';
-  const facts = [`Best epoch ${metrics.bestEpoch} of ${metrics.epochsRun ?? metrics.epochs} (kept by ${by})${metrics.stoppedEarly ? `; stopped early after ${metrics.epochsRun} epochs without improvement for ${metrics.patience}` : ''}.`];
-  if (metrics.positiveClass !== undefined) facts.push(`Positive class: ${metrics.positiveClass ?? 'none (binary numbers are one-vs-rest for the first class; read the per-class table)'}.`);
+  const facts = [
+    `Best epoch ${metrics.bestEpoch} of ${metrics.epochsRun ?? metrics.epochs} (kept by ${by})${metrics.stoppedEarly ? `; stopped early after ${metrics.epochsRun} epochs without improvement for ${metrics.patience}` : ''}.`,
+  ];
+  if (metrics.positiveClass !== undefined)
+    facts.push(`Positive class: ${metrics.positiveClass ?? 'none (binary numbers are one-vs-rest for the first class; read the per-class table)'}.`);
   if (metrics.seconds !== undefined) facts.push(`Trained in ${formatDuration(metrics.seconds)}.`);
   out.push(facts.join(' '), '');
 
   if (input.settings) {
     const entries = Object.entries(input.settings).filter(([, v]) => v !== undefined);
-    out.push('## Settings', '', markdownTable(['Setting', 'Value'], entries.map(([k, v]) => [k, String(v)])), '');
+    out.push(
+      '## Settings',
+      '',
+      markdownTable(
+        ['Setting', 'Value'],
+        entries.map(([k, v]) => [k, String(v)]),
+      ),
+      '',
+    );
   }
 
   out.push('## Metrics', '', metricsTable(metrics.splits), '');
   const ci = Object.values(metrics.splits).find((m) => m?.ci)?.ci;
-  if (ci) out.push(`By the most probable class. 95% intervals in brackets: Wilson for accuracy, precision, recall and specificity; a stratified bootstrap (${ci.method.resamples} resamples, seed ${ci.method.seed}) for F1 and AUC.`, '');
+  if (ci)
+    out.push(
+      `By the most probable class. 95% intervals in brackets: Wilson for accuracy, precision, recall and specificity; a stratified bootstrap (${ci.method.resamples} resamples, seed ${ci.method.seed}) for F1 and AUC.`,
+      '',
+    );
   const last = splitNames.filter((s) => metrics.splits[s]).at(-1);
   if (last) out.push(`### Per class (${splitTitles[last]})`, '', perClassTable(metrics.splits[last]!), '');
   const skipped = splitNames.filter((s) => metrics.skipped?.[s]?.length);
@@ -84,7 +144,13 @@ export function formatRunReport(input: RunReportInput): string {
     out.push('## Skipped images', '', 'These files could not be decoded and are not in the metrics above (--skip-bad-images).', '');
     for (const s of skipped) {
       const files = metrics.skipped![s]!;
-      out.push(`**${splitTitles[s]}**: ${files.length} file(s)`, '', ...files.slice(0, 20).map((f) => `- \`${f.file}\`: ${f.reason}`), ...(files.length > 20 ? [`- … and ${files.length - 20} more (metrics.json lists all)`] : []), '');
+      out.push(
+        `**${splitTitles[s]}**: ${files.length} file(s)`,
+        '',
+        ...files.slice(0, 20).map((f) => `- \`${f.file}\`: ${f.reason}`),
+        ...(files.length > 20 ? [`- … and ${files.length - 20} more (metrics.json lists all)`] : []),
+        '',
+      );
     }
   }
 

@@ -45,7 +45,12 @@ export function samplesSvg(rows: readonly SampleRow[], options: SamplesGridOptio
   // Column headers say which half of the row is which.
   for (let k = 0; k < columns; k++) {
     const isRight = k < perKind;
-    text(rowLabelWidth + gap + k * (tile + gap) + tile / 2, top - 10, isRight ? 'correct' : 'wrong', `font-size="13" text-anchor="middle" fill="${isRight ? right : wrong}"`);
+    text(
+      rowLabelWidth + gap + k * (tile + gap) + tile / 2,
+      top - 10,
+      isRight ? 'correct' : 'wrong',
+      `font-size="13" text-anchor="middle" fill="${isRight ? right : wrong}"`,
+    );
   }
 
   rows.forEach((row, r) => {
@@ -53,7 +58,12 @@ export function samplesSvg(rows: readonly SampleRow[], options: SamplesGridOptio
     const cy = y + tile / 2;
     const name = options.classNames[row.classIndex];
     // Row label rotated along the left edge, as a figure's row title.
-    text(rowLabelWidth / 2 + 4, cy, `actual: ${name}`, `font-size="13" font-weight="bold" text-anchor="middle" transform="rotate(-90 ${rowLabelWidth / 2 + 4} ${cy})"`);
+    text(
+      rowLabelWidth / 2 + 4,
+      cy,
+      `actual: ${name}`,
+      `font-size="13" font-weight="bold" text-anchor="middle" transform="rotate(-90 ${rowLabelWidth / 2 + 4} ${cy})"`,
+    );
     const slots: (SampleChoice | undefined)[] = [
       ...Array.from({ length: perKind }, (_, k) => row.right[k]),
       ...Array.from({ length: perKind }, (_, k) => row.wrong[k]),
@@ -76,7 +86,12 @@ export function samplesSvg(rows: readonly SampleRow[], options: SamplesGridOptio
       const colour = choice.correct ? right : wrong;
       parts.push(`<rect x="${x}" y="${y}" width="${tile}" height="${tile}" fill="none" stroke="${colour}" stroke-width="3"/>`);
       text(x + 2, y + tile + 16, `true: ${options.classNames[choice.actual]}`, 'font-size="12" fill="#222"');
-      text(x + 2, y + tile + 32, `pred: ${options.classNames[choice.predicted]} (${(choice.probability * 100).toFixed(1)}%)`, `font-size="12" fill="${colour}"`);
+      text(
+        x + 2,
+        y + tile + 32,
+        `pred: ${options.classNames[choice.predicted]} (${(choice.probability * 100).toFixed(1)}%)`,
+        `font-size="12" fill="${colour}"`,
+      );
     });
   });
 

@@ -24,7 +24,10 @@ export const historyFileName = 'history.csv';
 export const historyColumns: readonly (keyof HistoryRow)[] = ['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'lr', 'seconds'];
 
 export function formatHistoryCsv(rows: readonly HistoryRow[]): string {
-  return formatCsv(historyColumns, rows.map((row) => historyColumns.map((c) => row[c])));
+  return formatCsv(
+    historyColumns,
+    rows.map((row) => historyColumns.map((c) => row[c])),
+  );
 }
 
 export function parseHistoryCsv(text: string, source = historyFileName): HistoryRow[] {

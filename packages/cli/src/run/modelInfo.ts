@@ -47,6 +47,11 @@ export function classIndexMap(model: readonly string[], data: readonly string[],
     return i >= 0 ? i : model.findIndex((m) => m.toLowerCase() === c.toLowerCase());
   });
   if (index.every((i) => i >= 0)) return index;
-  const rename = data.filter((_, i) => index[i] < 0).map((c, i) => `${c}=${model[i] ?? model[0]}`).join(',');
-  throw new Error(`class names differ: ${where.model} was trained on [${model.join(', ')}] but ${where.data} has [${data.join(', ')}]; metrics would compare the wrong labels (rename or pick the data's classes with --classes, e.g. --classes ${rename})`);
+  const rename = data
+    .filter((_, i) => index[i] < 0)
+    .map((c, i) => `${c}=${model[i] ?? model[0]}`)
+    .join(',');
+  throw new Error(
+    `class names differ: ${where.model} was trained on [${model.join(', ')}] but ${where.data} has [${data.join(', ')}]; metrics would compare the wrong labels (rename or pick the data's classes with --classes, e.g. --classes ${rename})`,
+  );
 }

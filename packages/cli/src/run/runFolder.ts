@@ -58,8 +58,13 @@ export function isTmpDebris(name: string): boolean {
 
 /** Whether `name` is a file `cxr train` / `cxr eval` writes into a run folder. */
 export function isRunFile(name: string): boolean {
-  return (Object.values(runFiles) as string[]).includes(name) || (Object.values(checkpointFiles) as string[]).includes(name)
-    || /^eval-(train|val|test)\.json$/.test(name) || name === lockFileName || isTmpDebris(name);
+  return (
+    (Object.values(runFiles) as string[]).includes(name) ||
+    (Object.values(checkpointFiles) as string[]).includes(name) ||
+    /^eval-(train|val|test)\.json$/.test(name) ||
+    name === lockFileName ||
+    isTmpDebris(name)
+  );
 }
 
 function entries(dir: string): string[] {
@@ -99,7 +104,9 @@ export function removeRunFiles(dir: string): string[] {
 }
 
 function notARun(dir: string): RunFolderError {
-  return new RunFolderError(`${dir} is not a CXR run folder (no ${runFiles.config} or ${checkpointFiles.trainer}) but holds ${formatList(entries(dir).sort(), 5)}; nothing was changed: choose an empty or new --out`);
+  return new RunFolderError(
+    `${dir} is not a CXR run folder (no ${runFiles.config} or ${checkpointFiles.trainer}) but holds ${formatList(entries(dir).sort(), 5)}; nothing was changed: choose an empty or new --out`,
+  );
 }
 
 /**

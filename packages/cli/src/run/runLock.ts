@@ -14,7 +14,11 @@ export interface RunLock {
   release(): void;
 }
 
-interface LockOwner { pid: number; host: string; started: string }
+interface LockOwner {
+  pid: number;
+  host: string;
+  started: string;
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -48,7 +52,9 @@ export function lockRunFolder(dir: string, log: (m: string) => void = () => {}):
       const owner = readOwner(path);
       if (owner && owner.pid !== process.pid && (owner.host !== hostname() || isAlive(owner.pid))) {
         const where = owner.host === hostname() ? `pid ${owner.pid}` : `pid ${owner.pid} on ${owner.host}`;
-        throw new RunFolderError(`${dir} is in use by another cxr train (${where}, started ${owner.started}); wait for it to finish, stop it, or choose another --out`);
+        throw new RunFolderError(
+          `${dir} is in use by another cxr train (${where}, started ${owner.started}); wait for it to finish, stop it, or choose another --out`,
+        );
       }
       log(`${dir}: removing a stale lock${owner ? ` of pid ${owner.pid} (no longer running)` : ''}`);
       rmSync(path, { force: true });

@@ -27,7 +27,13 @@ export interface BuiltModel {
  * then the head for `numClasses`, then freezing. `allowMissingImagenet` lets the embedded default
  * run continue from random init offline (it says so loudly).
  */
-export function buildModel(config: TrainConfig, numClasses: number, generator: T.Generator, log: (m: string) => void, options: { allowMissingImagenet?: boolean; skipInitialWeights?: boolean } = {}): BuiltModel {
+export function buildModel(
+  config: TrainConfig,
+  numClasses: number,
+  generator: T.Generator,
+  log: (m: string) => void,
+  options: { allowMissingImagenet?: boolean; skipInitialWeights?: boolean } = {},
+): BuiltModel {
   const model = createModel(config.arch, { generator });
   let weightsUsed = 'none (random init)';
   if (options.skipInitialWeights) {
@@ -65,9 +71,12 @@ export function buildOptimizer(config: TrainConfig, model: Module): Optimizer<{ 
   const params = model.parameters().filter((p) => p.requiresGrad);
   if (params.length === 0) throw new Error(`--freeze ${config.freeze} freezes every parameter: nothing would train`);
   switch (config.optimizer) {
-    case 'sgd': return new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
-    case 'adam': return new Adam(params, { lr: config.lr, weightDecay: config.weightDecay });
-    case 'adamw': return new AdamW(params, { lr: config.lr, weightDecay: config.weightDecay });
+    case 'sgd':
+      return new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    case 'adam':
+      return new Adam(params, { lr: config.lr, weightDecay: config.weightDecay });
+    case 'adamw':
+      return new AdamW(params, { lr: config.lr, weightDecay: config.weightDecay });
   }
 }
 

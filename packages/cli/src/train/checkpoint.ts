@@ -8,7 +8,17 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
-import { encodeModelInfo, loadWeights, NonFiniteWeightsError, openSafetensors, saveTensors, saveWeights, toDevice, WeightMismatchError, type ModelInfo } from '@cxr/models';
+import {
+  encodeModelInfo,
+  loadWeights,
+  NonFiniteWeightsError,
+  openSafetensors,
+  saveTensors,
+  saveWeights,
+  toDevice,
+  WeightMismatchError,
+  type ModelInfo,
+} from '@cxr/models';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 
@@ -30,10 +40,18 @@ export interface TrainerState {
   optimizerScalars: Record<string, Record<string, number>>;
 }
 
-interface CheckpointSet { model: string; optimizer: string; trainer: string }
+interface CheckpointSet {
+  model: string;
+  optimizer: string;
+  trainer: string;
+}
 
 const currentSet: CheckpointSet = { model: checkpointFiles.last, optimizer: checkpointFiles.optimizer, trainer: checkpointFiles.trainer };
-const previousSet: CheckpointSet = { model: checkpointFiles.lastPrevious, optimizer: checkpointFiles.optimizerPrevious, trainer: checkpointFiles.trainerPrevious };
+const previousSet: CheckpointSet = {
+  model: checkpointFiles.lastPrevious,
+  optimizer: checkpointFiles.optimizerPrevious,
+  trainer: checkpointFiles.trainerPrevious,
+};
 
 /**
  * Model weights with the epoch and everything inference needs (ModelInfo: cxr.* keys) in the metadata.
@@ -44,7 +62,9 @@ export async function saveModel(path: string, model: Module, epoch: number, info
     await saveWeights(model, path, { format: 'cxr', epoch: String(epoch), ...encodeModelInfo({ ...info, epoch }), ...extra }, { requireFinite: true });
   } catch (e) {
     if (!(e instanceof NonFiniteWeightsError)) throw e;
-    throw new Error(`training diverged: the model's parameters are no longer finite after epoch ${epoch} (${e.message}); lower the learning rate`, { cause: e });
+    throw new Error(`training diverged: the model's parameters are no longer finite after epoch ${epoch} (${e.message}); lower the learning rate`, {
+      cause: e,
+    });
   }
 }
 
@@ -58,7 +78,13 @@ function removeSet(dir: string, set: CheckpointSet): void {
   for (const f of Object.values(set)) rmSync(join(dir, f), { force: true });
 }
 
-export async function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, state: Omit<TrainerState, 'optimizerGroups' | 'optimizerScalars'>, info: ModelInfo): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+  state: Omit<TrainerState, 'optimizerGroups' | 'optimizerScalars'>,
+  info: ModelInfo,
+): Promise<void> {
   // The complete set of the epoch before stays, under other names, until this one is whole.
   if (readSetEpoch(dir, currentSet) !== null) {
     removeSet(dir, previousSet);
@@ -110,13 +136,23 @@ function readSetEpoch(dir: string, set: CheckpointSet): number | null {
 }
 
 export function hasCheckpoint(dir: string): boolean {
-  return readSetEpoch(dir, currentSet) !== null || readSetEpoch(dir, previousSet) !== null
-    || existsSync(join(dir, checkpointFiles.trainer)) || existsSync(join(dir, checkpointFiles.last));
+  return (
+    readSetEpoch(dir, currentSet) !== null ||
+    readSetEpoch(dir, previousSet) !== null ||
+    existsSync(join(dir, checkpointFiles.trainer)) ||
+    existsSync(join(dir, checkpointFiles.last))
+  );
 }
 
 /** Why the newest files cannot be used, for the message when the previous set is used instead. */
 function describeSet(dir: string, set: CheckpointSet): string {
-  const trainerEpoch = (() => { try { return String(readJsonFile<TrainerState>(join(dir, set.trainer)).epoch); } catch { return 'missing'; } })();
+  const trainerEpoch = (() => {
+    try {
+      return String(readJsonFile<TrainerState>(join(dir, set.trainer)).epoch);
+    } catch {
+      return 'missing';
+    }
+  })();
   const e = (f: string) => fileEpoch(join(dir, f)) ?? 'missing';
   return `${set.trainer} epoch ${trainerEpoch}, ${set.model} epoch ${e(set.model)}, ${set.optimizer} epoch ${e(set.optimizer)}`;
 }
@@ -132,7 +168,9 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
     if (readSetEpoch(dir, previousSet) === null) {
       throw new Error(`${dir}: no complete checkpoint to resume from (${describeSet(dir, currentSet)}); start over with --force`);
     }
-    log(`!! ${dir}: the newest checkpoint is incomplete (${describeSet(dir, currentSet)}), an interrupted save; resuming from the complete set of epoch ${readSetEpoch(dir, previousSet)} instead`);
+    log(
+      `!! ${dir}: the newest checkpoint is incomplete (${describeSet(dir, currentSet)}), an interrupted save; resuming from the complete set of epoch ${readSetEpoch(dir, previousSet)} instead`,
+    );
     removeSet(dir, currentSet);
     moveSet(dir, previousSet, currentSet);
     set = currentSet;
@@ -172,7 +210,11 @@ export function loadModelFile(path: string, model: Module): void {
     loadWeights(model, path);
   } catch (e) {
     if (!(e instanceof WeightMismatchError)) throw e;
-    const detail = e.message.split('\n').slice(1).map((l) => l.trim()).join('; ');
+    const detail = e.message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .join('; ');
     throw new Error(`${path} does not fit this model (check --arch and --head): ${detail}`, { cause: e });
   }
 }

@@ -1,7 +1,20 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { formatList } from '@cxr/models';
-import { DataLoader, applyTransforms, decodeImage, evalTransforms, loadImageFolder, mulberry32, synthesizeDataset, trainTransforms, type Dataset, type ImageFolder, type SkippedFile, type SplitName } from '@cxr/data';
+import {
+  DataLoader,
+  applyTransforms,
+  decodeImage,
+  evalTransforms,
+  loadImageFolder,
+  mulberry32,
+  synthesizeDataset,
+  trainTransforms,
+  type Dataset,
+  type ImageFolder,
+  type SkippedFile,
+  type SplitName,
+} from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { imageCacheFor } from './imageCache.ts';
@@ -15,11 +28,19 @@ export async function ensureSyntheticData(dir: string, log: (m: string) => void)
 
 /** Opens the image folders and checks what training needs: two classes or more, every split non-empty. */
 export async function openDataset(config: TrainConfig, log: (m: string) => void, warn: (m: string) => void): Promise<ImageFolder> {
-  if (!existsSync(config.data)) throw new Error(`--data ${config.data}: no such folder (expected <split>/<class>/*.png|jpg; try \`pnpm cli data synth --out ${config.data}\`)`);
+  if (!existsSync(config.data))
+    throw new Error(`--data ${config.data}: no such folder (expected <split>/<class>/*.png|jpg; try \`pnpm cli data synth --out ${config.data}\`)`);
   const folder = await loadImageFolder(config.data, {
-    seed: config.seed, valFraction: config.valFraction, classes: config.classes || undefined, manifest: config.manifest || undefined, onBadImage: 'skip', log, warn,
+    seed: config.seed,
+    valFraction: config.valFraction,
+    classes: config.classes || undefined,
+    manifest: config.manifest || undefined,
+    onBadImage: 'skip',
+    log,
+    warn,
   });
-  if (folder.classes.length < 2) throw new Error(`--data ${config.data}: found ${folder.classes.length} class folder(s) (${folder.classes.join(', ') || 'none'}); need at least 2`);
+  if (folder.classes.length < 2)
+    throw new Error(`--data ${config.data}: found ${folder.classes.length} class folder(s) (${folder.classes.join(', ') || 'none'}); need at least 2`);
   const counts = folder.counts();
   for (const split of ['train', 'val'] as const) {
     for (const c of folder.classes) {
@@ -33,11 +54,18 @@ export async function openDataset(config: TrainConfig, log: (m: string) => void,
 }
 
 /** Skipped files (the folder's header check plus the loaders' decoder) grouped by split folder. */
-export function skippedBySplit(folder: ImageFolder, decoded: readonly { split: SplitName; files: readonly SkippedFile[] }[]): Partial<Record<SplitName, SkippedFile[]>> {
+export function skippedBySplit(
+  folder: ImageFolder,
+  decoded: readonly { split: SplitName; files: readonly SkippedFile[] }[],
+): Partial<Record<SplitName, SkippedFile[]>> {
   const out: Partial<Record<SplitName, SkippedFile[]>> = {};
-  const add = (s: SplitName, f: SkippedFile) => { if (!(out[s] ??= []).some((g) => g.file === f.file)) out[s]!.push(f); };
+  const add = (s: SplitName, f: SkippedFile) => {
+    if (!(out[s] ??= []).some((g) => g.file === f.file)) out[s]!.push(f);
+  };
   for (const f of folder.skipped) {
-    const split = (['train', 'val', 'test'] as const).find((s) => folder.info.splitFolders[s] && f.file.startsWith(join(folder.root, folder.info.splitFolders[s]!) + sep));
+    const split = (['train', 'val', 'test'] as const).find(
+      (s) => folder.info.splitFolders[s] && f.file.startsWith(join(folder.root, folder.info.splitFolders[s]!) + sep),
+    );
     // A folder split here (no split folders) drops bad files before splitting: they belong to none.
     if (split) add(split, f);
   }
@@ -47,18 +75,31 @@ export function skippedBySplit(folder: ImageFolder, decoded: readonly { split: S
 
 /** Metrics over fewer images than the split holds must be asked for, not happen. */
 export function badImagesError(files: readonly SkippedFile[], where: string): Error {
-  return new Error(`${files.length} ${where} image(s) cannot be decoded: ${formatList(files.map((f) => `${f.file} (${f.reason})`), 5)}; fix or remove them, or pass --skip-bad-images to leave them out (they are then listed in metrics.json and report.md)`);
+  return new Error(
+    `${files.length} ${where} image(s) cannot be decoded: ${formatList(
+      files.map((f) => `${f.file} (${f.reason})`),
+      5,
+    )}; fix or remove them, or pass --skip-bad-images to leave them out (they are then listed in metrics.json and report.md)`,
+  );
 }
 
 /** At most `limit` images per class (0 = all), taken in file order so runs agree. */
 export function limitPerClass(ds: Dataset, limit: number): Dataset {
   if (!limit) return ds;
   const seen = new Map<number, number>();
-  const samples = ds.samples.filter((s) => { const n = seen.get(s.label) ?? 0; seen.set(s.label, n + 1); return n < limit; });
+  const samples = ds.samples.filter((s) => {
+    const n = seen.get(s.label) ?? 0;
+    seen.set(s.label, n + 1);
+    return n < limit;
+  });
   return { ...ds, samples };
 }
 
-export function makeLoaders(folder: ImageFolder, config: TrainConfig, log: (m: string) => void = () => {}): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
+export function makeLoaders(
+  folder: ImageFolder,
+  config: TrainConfig,
+  log: (m: string) => void = () => {},
+): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
   const size = config.imageSize;
   const evalT = evalTransforms({ size });
   const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
@@ -70,7 +111,10 @@ export function makeLoaders(folder: ImageFolder, config: TrainConfig, log: (m: s
   // users do with drop_last. Only then: other partial batches train as usual.
   const dropLast = trainSet.samples.length % config.batchSize === 1 && trainSet.samples.length > 1;
   const cache = imageCacheFor(config.imageSize, trainSet.samples.length, config.cacheMaxGb, log);
-  if (dropLast) log(`training: ${trainSet.samples.length} images in batches of ${config.batchSize} leave a last batch of one, which batch norm cannot train on; it is dropped each epoch (drop_last)`);
+  if (dropLast)
+    log(
+      `training: ${trainSet.samples.length} images in batches of ${config.batchSize} leave a last batch of one, which batch norm cannot train on; it is dropped each epoch (drop_last)`,
+    );
   return {
     // Only the training pass reads through the disk cache (decoded, shrunk to 256 px, 8-bit): it is
     // re-read every epoch. Evaluation decodes the originals, so its numbers match `cxr eval`.

@@ -28,6 +28,8 @@ export function imageCacheFor(imageSize: number, images: number, maxGb: number, 
   }
   const freed = pruneCache(dir, cap - need);
   const now = cacheUsage(dir);
-  log(`decoded-image cache: ${dir} (${formatBytes(now.bytes)} now${freed.files ? `, ${freed.files} oldest entries (${formatBytes(freed.bytes)}) removed` : ''}; this run adds up to ${formatBytes(need)}; cap ${maxGb} GB via --cache-max-gb; cxr cache clean empties it)`);
+  log(
+    `decoded-image cache: ${dir} (${formatBytes(now.bytes)} now${freed.files ? `, ${freed.files} oldest entries (${formatBytes(freed.bytes)}) removed` : ''}; this run adds up to ${formatBytes(need)}; cap ${maxGb} GB via --cache-max-gb; cxr cache clean empties it)`,
+  );
   return { dir, size, reducingGap: 2 };
 }

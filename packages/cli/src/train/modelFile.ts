@@ -12,7 +12,12 @@ import type { TrainConfig } from '../config/trainConfig.ts';
 import { cxrVersion } from '../config/version.ts';
 
 /** The inference facts of a run's model: evaluation preprocessing is resize to size·256/224 (bicubic), centre crop. */
-export function modelInfoFor(config: Pick<TrainConfig, 'arch' | 'head' | 'imageSize'>, classes: readonly string[], positiveClass: string | null, epoch?: number): ModelInfo {
+export function modelInfoFor(
+  config: Pick<TrainConfig, 'arch' | 'head' | 'imageSize'>,
+  classes: readonly string[],
+  positiveClass: string | null,
+  epoch?: number,
+): ModelInfo {
   return {
     arch: config.arch,
     head: config.head,
@@ -35,7 +40,10 @@ export function removeCheckpoints(dir: string, files: readonly string[]): string
   const removed: string[] = [];
   for (const f of files) {
     const p = join(dir, f);
-    if (existsSync(p)) { rmSync(p, { force: true }); removed.push(f); }
+    if (existsSync(p)) {
+      rmSync(p, { force: true });
+      removed.push(f);
+    }
   }
   return removed;
 }

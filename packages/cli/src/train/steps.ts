@@ -19,10 +19,20 @@ export function batchTensors(batch: Batch): { x: T.Tensor; y: T.Tensor } {
   return { x: T.tensor(batch.images, batch.shape), y: T.tensor(batch.labels, [batch.labels.length], 'int32') };
 }
 
-export interface StepResult { loss: number; correct: number; count: number }
+export interface StepResult {
+  loss: number;
+  correct: number;
+  count: number;
+}
 
 /** One optimisation step; frees everything it allocated except what the optimizer keeps. */
-export async function trainStep(model: Module, optimizer: Optimizer<{ lr: number }>, loss: Loss, batch: Batch, classWeight: T.Tensor | null = null): Promise<StepResult> {
+export async function trainStep(
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+  loss: Loss,
+  batch: Batch,
+  classWeight: T.Tensor | null = null,
+): Promise<StepResult> {
   const { x, y } = batchTensors(batch);
   try {
     const logits = model.forward(x);
@@ -37,7 +47,9 @@ export async function trainStep(model: Module, optimizer: Optimizer<{ lr: number
     kept.dispose();
     pred.dispose();
     let correct = 0;
-    predicted.forEach((p, i) => { if (p === batch.labels[i]) correct++; });
+    predicted.forEach((p, i) => {
+      if (p === batch.labels[i]) correct++;
+    });
     return { loss: lossValue, correct, count: batch.labels.length };
   } finally {
     x.dispose();
@@ -55,16 +67,25 @@ export interface Predictions {
 }
 
 /** Runs a model over a loader in eval mode, without recording gradients. */
-export async function predictAll(model: Module, loader: DataLoader, loss: Loss, epoch: number, onBatch?: (done: number) => void, classWeight: T.Tensor | null = null): Promise<Predictions> {
+export async function predictAll(
+  model: Module,
+  loader: DataLoader,
+  loss: Loss,
+  epoch: number,
+  onBatch?: (done: number) => void,
+  classWeight: T.Tensor | null = null,
+): Promise<Predictions> {
   const out: Predictions = { probs: [], logits: [], labels: [], files: [], loss: 0 };
   let lossSum = 0;
   let done = 0;
   for await (const batch of loader.epoch(epoch)) {
     const { x, y } = batchTensors(batch);
-    const [logits, probs, l] = noGrad(() => T.scope(() => {
-      const lg = model.forward(x);
-      return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
-    }));
+    const [logits, probs, l] = noGrad(() =>
+      T.scope(() => {
+        const lg = model.forward(x);
+        return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
+      }),
+    );
     const [hl, hp, lv] = await Promise.all([logits.toArray(), probs.toArray(), l.item()]);
     for (const t of [x, y, logits, probs, l]) t.dispose();
     const c = logits.shape[1];

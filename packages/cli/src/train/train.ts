@@ -38,7 +38,10 @@ export interface TrainOptions {
   log?: (m: string) => void;
 }
 
-export interface TrainResult { dir: string; metrics: RunMetrics }
+export interface TrainResult {
+  dir: string;
+  metrics: RunMetrics;
+}
 
 function metricsFor(p: Predictions, classes: string[], positive: string | null): ClassificationMetrics {
   return evaluatePredictions({ probs: p.probs, labels: p.labels, classNames: classes }, { positiveClass: positive ?? undefined });
@@ -67,10 +70,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const classes = folder.classes;
   // Decided before anything is written: a run that cannot say which class is positive stops here.
   const positive = resolvePositiveClass(classes, config.positive || undefined);
-  log(positive ? `positive class (sensitivity, specificity, F1, AUC): ${positive}` : `${classes.length} classes: per-class and macro metrics, one-vs-rest AUC (--positive CLASS adds binary numbers for one class)`);
+  log(
+    positive
+      ? `positive class (sensitivity, specificity, F1, AUC): ${positive}`
+      : `${classes.length} classes: per-class and macro metrics, one-vs-rest AUC (--positive CLASS adds binary numbers for one class)`,
+  );
   const trainCounts = classes.map((_, i) => folder.splits.train.filter((x) => x.label === i).length);
   const weights = classWeightsFor(config.classWeights, trainCounts, classes);
-  if (weights && config.loss !== 'ce') throw new Error(`--class-weights ${config.classWeights} weights the cross-entropy; use it with --loss ce (not ${config.loss})`);
+  if (weights && config.loss !== 'ce')
+    throw new Error(`--class-weights ${config.classWeights} weights the cross-entropy; use it with --loss ce (not ${config.loss})`);
   if (weights) log(`class weights (${config.classWeights}): ${classes.map((c, i) => `${c} ${weights[i].toFixed(3)}`).join(', ')}`);
   if (config.balanced) log('class-balanced sampling of the training set (--balanced)');
   const loaders = makeLoaders(folder, config, log);
@@ -97,8 +105,13 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const built = buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: config.resume });
     model = built.model;
     const { weightsUsed, frozen } = built;
-    const trainable = model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0);
-    log(`model ${config.arch}, weights: ${weightsUsed}, head ${config.head}, ${frozen.length} frozen tensors, ${trainable.toLocaleString('en')} trainable parameters`);
+    const trainable = model
+      .parameters()
+      .filter((p) => p.requiresGrad)
+      .reduce((n, p) => n + p.size, 0);
+    log(
+      `model ${config.arch}, weights: ${weightsUsed}, head ${config.head}, ${frozen.length} frozen tensors, ${trainable.toLocaleString('en')} trainable parameters`,
+    );
     const info = modelInfoFor(config, classes, positive);
     if (weights) classWeight = T.tensor(Float32Array.from(weights), [classes.length]);
     const optimizer = buildOptimizer(config, model);
@@ -106,7 +119,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
     lock = lockRunFolder(dir, log);
     if (config.resume && isRunFinished(dir) && !hasCheckpoint(dir)) {
-      throw new RunFolderError(`${dir} is a finished run whose checkpoints were deleted after it succeeded (keep them with --keep-checkpoints); train on in a new run, e.g. --weights ${join(dir, runFiles.model)}`);
+      throw new RunFolderError(
+        `${dir} is a finished run whose checkpoints were deleted after it succeeded (keep them with --keep-checkpoints); train on in a new run, e.g. --weights ${join(dir, runFiles.model)}`,
+      );
     }
     const state = prepareRunFolder(dir, { resume: config.resume, force: config.force });
     let startEpoch = 0;
@@ -121,7 +136,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       bestEpoch = s.bestEpoch;
       generator.state = s.generator;
       if (scheduler && s.scheduler) scheduler.loadStateDict(s.scheduler);
-      if (startEpoch > config.epochs) throw new RunFolderError(`${dir} has already trained ${startEpoch} epochs; --epochs ${config.epochs} cannot shorten it (give --epochs ${startEpoch} or more)`);
+      if (startEpoch > config.epochs)
+        throw new RunFolderError(
+          `${dir} has already trained ${startEpoch} epochs; --epochs ${config.epochs} cannot shorten it (give --epochs ${startEpoch} or more)`,
+        );
       repairBestCheckpoint(dir, bestEpoch, startEpoch, log);
       truncateHistory(dir, startEpoch);
       // Training on makes the old results stale: the run is unfinished until they are rewritten.
@@ -145,9 +163,16 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       for await (const batch of loaders.train.epoch(epoch)) {
         batchIndex++;
         // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
-        if (batch.labels.length === 1 && config.batchSize > 1) { log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`); continue; }
+        if (batch.labels.length === 1 && config.batchSize > 1) {
+          log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`);
+          continue;
+        }
         const r = await trainStep(model, optimizer, config.loss, batch, classWeight);
-        if (!(Math.abs(r.loss) <= divergedLoss)) throw divergence(`the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`, config.lr);
+        if (!(Math.abs(r.loss) <= divergedLoss))
+          throw divergence(
+            `the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`,
+            config.lr,
+          );
         lossSum += r.loss * r.count;
         correct += r.correct;
         seen += r.count;
@@ -158,14 +183,27 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       model.eval();
       const val = await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight);
       if (loaders.val.skipped.length && !config.skipBadImages) throw badImagesError(loaders.val.skipped, 'validation');
-      if (!val.labels.length) throw new Error(`no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`);
+      if (!val.labels.length)
+        throw new Error(
+          `no validation image could be decoded at epoch ${epoch + 1} (${loaders.val.skipped.length} skipped); the run stops here: fix or replace the files listed above`,
+        );
       assertFiniteOutputs(val, `validation after epoch ${epoch + 1}`, config.lr);
       const row: HistoryRow = {
-        epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: val.loss, valAccuracy: accuracyOf(val),
-        lr: optimizer.paramGroups[0].lr, seconds: (performance.now() - t0) / 1000,
+        epoch: epoch + 1,
+        trainLoss: lossSum / seen,
+        trainAccuracy: correct / seen,
+        valLoss: val.loss,
+        valAccuracy: accuracyOf(val),
+        lr: optimizer.paramGroups[0].lr,
+        seconds: (performance.now() - t0) / 1000,
       };
       const vm = metricsFor(val, classes, positive);
-      const score = selectionScore(config.selectBy, { valLoss: row.valLoss, valAccuracy: row.valAccuracy, valF1: positive ? vm.f1 : vm.macroF1, valAuc: vm.auc });
+      const score = selectionScore(config.selectBy, {
+        valLoss: row.valLoss,
+        valAccuracy: row.valAccuracy,
+        valF1: positive ? vm.f1 : vm.macroF1,
+        valAuc: vm.auc,
+      });
       const isBest = isImprovement(score, bestScore);
       if (isBest) {
         bestScore = score;
@@ -174,9 +212,20 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
       epochsRun = epoch + 1;
       scheduler?.step();
-      await saveCheckpoint(dir, model, optimizer, {
-        epoch: epoch + 1, bestValAccuracy, bestScore, bestEpoch, generator: generator.state, scheduler: scheduler ? scheduler.stateDict() : null,
-      }, info);
+      await saveCheckpoint(
+        dir,
+        model,
+        optimizer,
+        {
+          epoch: epoch + 1,
+          bestValAccuracy,
+          bestScore,
+          bestEpoch,
+          generator: generator.state,
+          scheduler: scheduler ? scheduler.stateDict() : null,
+        },
+        info,
+      );
       // After the set: a kill before this line is repaired on resume from last.safetensors.
       if (isBest) await saveModel(join(dir, checkpointFiles.best), model, epoch + 1, info);
       appendHistory(dir, row);
@@ -215,33 +264,91 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
     const evidenceStart = performance.now();
-    const evidence = await buildEvidence({ dir, classNames: classes, positiveClass: positive ?? undefined, val: preds.val!, splits: preds as Record<string, Predictions>, finalSplit, threshold: config.threshold, calibrate: config.calibrate, model, camLayer: defaultCamLayer(model), imageSize: config.imageSize, seed: config.seed, samplesTitle: `Sample predictions (${finalSplit})` });
+    const evidence = await buildEvidence({
+      dir,
+      classNames: classes,
+      positiveClass: positive ?? undefined,
+      val: preds.val!,
+      splits: preds as Record<string, Predictions>,
+      finalSplit,
+      threshold: config.threshold,
+      calibrate: config.calibrate,
+      model,
+      camLayer: defaultCamLayer(model),
+      imageSize: config.imageSize,
+      seed: config.seed,
+      samplesTitle: `Sample predictions (${finalSplit})`,
+    });
     log(`evidence (intervals, threshold, calibration, ROC/PR, Grad-CAM samples) in ${((performance.now() - evidenceStart) / 1000).toFixed(1)} s`);
     const predictionRows = (Object.entries(preds) as [SplitName, Predictions][]).flatMap(([s, p]) =>
-      p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]));
+      p.files.map((f, i) => [s, f, classes[p.labels[i]], classes[argmax(p.probs[i])], ...Array.from(p.probs[i], (v) => v.toFixed(6))]),
+    );
     writeFileAtomic(join(dir, runFiles.predictions), formatCsv(['split', 'file', 'label', 'predicted', ...classes.map((c) => `p_${c}`)], predictionRows));
     await saveModel(join(dir, runFiles.model), model, bestEpoch, info, encodeDecisionRule(decisionRuleOf(evidence)));
     const metrics: RunMetrics = {
-      version: 1, bestEpoch, epochs: config.epochs, epochsRun, stoppedEarly, patience: config.patience, selectBy: config.selectBy, positiveClass: positive, classes,
-      seconds: (performance.now() - started) / 1000, splits, ...(Object.keys(skipped).length ? { skipped } : {}), weightsUsed, evidence,
+      version: 1,
+      bestEpoch,
+      epochs: config.epochs,
+      epochsRun,
+      stoppedEarly,
+      patience: config.patience,
+      selectBy: config.selectBy,
+      positiveClass: positive,
+      classes,
+      seconds: (performance.now() - started) / 1000,
+      splits,
+      ...(Object.keys(skipped).length ? { skipped } : {}),
+      weightsUsed,
+      evidence,
     };
-    writeFileAtomic(join(dir, runFiles.report), formatRunReport({
-      title: `Run ${basename(dir)}`, metrics,
-      settings: {
-        arch: config.arch, weights: weightsUsed, head: config.head, freeze: config.freeze, optimizer: config.optimizer, lr: config.lr, epochs: config.epochs, 'batch size': config.batchSize,
-        'image size': config.imageSize, loss: config.loss, 'class weights': config.classWeights, 'balanced sampling': config.balanced, augment: config.augment, seed: config.seed,
-        data: config.data, manifest: config.manifest || undefined, classes: classes.join(', '), 'positive class': positive ?? 'none', 'select by': config.selectBy, patience: config.patience || undefined, adapter: gpu.adapterName,
-      },
-    }) + '\n' + formatEvidenceReport(evidence) + '\n' + formatAuditReport(audit));
+    writeFileAtomic(
+      join(dir, runFiles.report),
+      formatRunReport({
+        title: `Run ${basename(dir)}`,
+        metrics,
+        settings: {
+          arch: config.arch,
+          weights: weightsUsed,
+          head: config.head,
+          freeze: config.freeze,
+          optimizer: config.optimizer,
+          lr: config.lr,
+          epochs: config.epochs,
+          'batch size': config.batchSize,
+          'image size': config.imageSize,
+          loss: config.loss,
+          'class weights': config.classWeights,
+          'balanced sampling': config.balanced,
+          augment: config.augment,
+          seed: config.seed,
+          data: config.data,
+          manifest: config.manifest || undefined,
+          classes: classes.join(', '),
+          'positive class': positive ?? 'none',
+          'select by': config.selectBy,
+          patience: config.patience || undefined,
+          adapter: gpu.adapterName,
+        },
+      }) +
+        '\n' +
+        formatEvidenceReport(evidence) +
+        '\n' +
+        formatAuditReport(audit),
+    );
     writeRunMetrics(dir, metrics);
     writeFileAtomic(join(dir, evidenceFiles.modelCard), formatModelCard(dir));
     if (!config.keepCheckpoints) {
       const removed = removeCheckpoints(dir, Object.values(checkpointFiles));
-      if (removed.length) log(`removed the resume checkpoints (${removed.join(', ')}); model.safetensors is the selected epoch ${bestEpoch} (--keep-checkpoints keeps them)`);
+      if (removed.length)
+        log(`removed the resume checkpoints (${removed.join(', ')}); model.safetensors is the selected epoch ${bestEpoch} (--keep-checkpoints keeps them)`);
     }
     const m = splits[finalSplit]!;
-    log(`${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`);
-    log(`wrote ${dir}/{report.md, metrics.json, MODEL_CARD.md, audit.json, history.csv, curves.png, confusion.png, samples.png, roc.png, pr.png, calibration.png, model.safetensors}`);
+    log(
+      `${finalSplit}: accuracy ${(m.accuracy * 100).toFixed(1)}%, F1 ${m.f1.toFixed(3)}, AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)} (${classes.join(' vs ')}); best epoch ${bestEpoch}`,
+    );
+    log(
+      `wrote ${dir}/{report.md, metrics.json, MODEL_CARD.md, audit.json, history.csv, curves.png, confusion.png, samples.png, roc.png, pr.png, calibration.png, model.safetensors}`,
+    );
     optimizer.zeroGrad();
     return { dir, metrics };
   } finally {
@@ -270,7 +377,11 @@ function divergence(what: string, lr: number): Error {
 /** NaN/Inf logits mean the parameters went non-finite (ReLU and argmax must not hide that). */
 function assertFiniteOutputs(p: Predictions, where: string, lr: number): void {
   const row = p.logits.findIndex((l) => l.some((v) => !Number.isFinite(v)));
-  if (row >= 0) throw divergence(`the model's outputs are non-finite in the ${where} (${p.files[row]}: ${Array.from(p.logits[row]).join(', ')}): its parameters are no longer numbers`, lr);
+  if (row >= 0)
+    throw divergence(
+      `the model's outputs are non-finite in the ${where} (${p.files[row]}: ${Array.from(p.logits[row]).join(', ')}): its parameters are no longer numbers`,
+      lr,
+    );
 }
 
 /**
@@ -285,6 +396,7 @@ function repairBestCheckpoint(dir: string, bestEpoch: number, lastEpoch: number,
     log(`${best} was older than its epoch ${bestEpoch} (an interrupted save); restored it from ${checkpointFiles.last}`);
     return;
   }
-  throw new RunFolderError(`${best} holds epoch ${fileEpoch(best) ?? 'unknown'} but the checkpoint says the best epoch is ${bestEpoch}; the run cannot be resumed faithfully: start over with --force`);
+  throw new RunFolderError(
+    `${best} holds epoch ${fileEpoch(best) ?? 'unknown'} but the checkpoint says the best epoch is ${bestEpoch}; the run cannot be resumed faithfully: start over with --force`,
+  );
 }
-

@@ -10,7 +10,12 @@ import { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap }
 import { crossValidatedScores } from './logisticProbe.ts';
 import { shortcutFeatureNames, shortcutFeatures } from './shortcutFeatures.ts';
 
-export interface AuditSample { file: string; split: string; label: string; group?: string }
+export interface AuditSample {
+  file: string;
+  split: string;
+  label: string;
+  group?: string;
+}
 
 export interface AuditMeasurements {
   files: number;
@@ -67,9 +72,19 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
     const X = facts.map(shortcutFeatures);
     const k = Math.min(folds, minority);
     probe = {
-      positiveClass, targets, folds: k, seed,
+      positiveClass,
+      targets,
+      folds: k,
+      seed,
       scores: crossValidatedScores(X, targets, { folds: k, seed }),
-      perFeature: shortcutFeatureNames.map((name, j) => ({ name, scores: crossValidatedScores(X.map((r) => [r[j]]), targets, { folds: k, seed }) })),
+      perFeature: shortcutFeatureNames.map((name, j) => ({
+        name,
+        scores: crossValidatedScores(
+          X.map((r) => [r[j]]),
+          targets,
+          { folds: k, seed },
+        ),
+      })),
     };
   }
   return { files: kept.length, facts, duplicates, patientOverlap: grouped ? patientOverlap(kept) : null, probe, unreadable };

@@ -52,5 +52,8 @@ export function patientOverlap(files: readonly { split: string; group?: string }
     s[f.split] = (s[f.split] ?? 0) + 1;
     by.set(f.group, s);
   }
-  return [...by.entries()].filter(([, s]) => Object.keys(s).length > 1).map(([group, splits]) => ({ group, splits })).sort((a, b) => a.group.localeCompare(b.group));
+  return [...by.entries()]
+    .filter(([, s]) => Object.keys(s).length > 1)
+    .map(([group, splits]) => ({ group, splits }))
+    .sort((a, b) => a.group.localeCompare(b.group));
 }

@@ -43,7 +43,10 @@ export function borderStats(img: Image, fraction = 0.05): { mean: number; std: n
   for (let y = 0; y < img.height; y++) {
     const edgeRow = y < bh || y >= img.height - bh;
     for (let x = 0; x < img.width; x++) {
-      if (!edgeRow && x >= bw && x < img.width - bw) { x = img.width - bw - 1; continue; }
+      if (!edgeRow && x >= bw && x < img.width - bw) {
+        x = img.width - bw - 1;
+        continue;
+      }
       const v = grey(img, y * img.width + x);
       n++;
       s += v;

@@ -6,7 +6,11 @@
  */
 import { mulberry32, shuffleInPlace } from '../rng.ts';
 
-export interface ProbeOptions { folds?: number; seed?: number; l2?: number }
+export interface ProbeOptions {
+  folds?: number;
+  seed?: number;
+  l2?: number;
+}
 
 /** Solves A x = b (A symmetric positive definite, small) by Gaussian elimination with pivoting. */
 function solve(A: number[][], b: number[]): number[] {
@@ -43,7 +47,10 @@ export function fitLogistic(X: readonly number[][], y: readonly number[], l2 = 1
         for (let b = 0; b < d; b++) H[a][b] += r * x[a] * x[b];
       }
     }
-    for (let a = 0; a < d - 1; a++) { g[a] += l2 * X.length * w[a]; H[a][a] += l2 * X.length; }
+    for (let a = 0; a < d - 1; a++) {
+      g[a] += l2 * X.length * w[a];
+      H[a][a] += l2 * X.length;
+    }
     H[d - 1][d - 1] += 1e-9;
     const step = solve(H, g);
     w = w.map((v, k) => v - step[k]);
@@ -60,7 +67,9 @@ export function crossValidatedScores(X: readonly number[][], y: readonly number[
   for (const cls of [0, 1]) {
     const idx = y.map((v, i) => (v === cls ? i : -1)).filter((i) => i >= 0);
     shuffleInPlace(idx, rng);
-    idx.forEach((i, k) => { fold[i] = k % folds; });
+    idx.forEach((i, k) => {
+      fold[i] = k % folds;
+    });
   }
   const out = new Float64Array(y.length);
   for (let f = 0; f < folds; f++) {
@@ -73,7 +82,11 @@ export function crossValidatedScores(X: readonly number[][], y: readonly number[
     for (const i of train) for (let k = 0; k < d; k++) mean[k] += X[i][k] / train.length;
     for (const i of train) for (let k = 0; k < d; k++) sd[k] += (X[i][k] - mean[k]) ** 2 / train.length;
     const z = (row: readonly number[]) => row.map((v, k) => (sd[k] > 0 ? (v - mean[k]) / Math.sqrt(sd[k]) : 0));
-    const w = fitLogistic(train.map((i) => z(X[i])), train.map((i) => y[i]), options.l2);
+    const w = fitLogistic(
+      train.map((i) => z(X[i])),
+      train.map((i) => y[i]),
+      options.l2,
+    );
     for (const i of test) {
       const x = [...z(X[i]), 1];
       out[i] = 1 / (1 + Math.exp(-x.reduce((s, v, k) => s + v * w[k], 0)));

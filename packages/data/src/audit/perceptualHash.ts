@@ -59,9 +59,19 @@ export function perceptualHash(img: Image): string {
   const g = shrink(img);
   // Separable DCT-II, only the K lowest frequencies per axis.
   const rows = new Float64Array(N * K);
-  for (let y = 0; y < N; y++) for (let k = 0; k < K; k++) { let s = 0; for (let x = 0; x < N; x++) s += g[y * N + x] * cosTable[k * N + x]; rows[y * K + k] = s; }
+  for (let y = 0; y < N; y++)
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let x = 0; x < N; x++) s += g[y * N + x] * cosTable[k * N + x];
+      rows[y * K + k] = s;
+    }
   const coef = new Float64Array(K * K);
-  for (let ky = 0; ky < K; ky++) for (let kx = 0; kx < K; kx++) { let s = 0; for (let y = 0; y < N; y++) s += rows[y * K + kx] * cosTable[ky * N + y]; coef[ky * K + kx] = s; }
+  for (let ky = 0; ky < K; ky++)
+    for (let kx = 0; kx < K; kx++) {
+      let s = 0;
+      for (let y = 0; y < N; y++) s += rows[y * K + kx] * cosTable[ky * N + y];
+      coef[ky * K + kx] = s;
+    }
   const sorted = Array.from(coef.subarray(1)).sort((a, b) => a - b);
   const median = (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2;
   const bytes = new Uint8Array(hashBits / 8);
@@ -69,7 +79,11 @@ export function perceptualHash(img: Image): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-const popcount8 = Uint8Array.from({ length: 256 }, (_, i) => { let n = 0; for (let v = i; v; v >>= 1) n += v & 1; return n; });
+const popcount8 = Uint8Array.from({ length: 256 }, (_, i) => {
+  let n = 0;
+  for (let v = i; v; v >>= 1) n += v & 1;
+  return n;
+});
 
 /** Hamming distance between two hashes from `perceptualHash` (as bytes). */
 export function hammingDistance(a: Uint8Array, b: Uint8Array): number {

@@ -13,13 +13,17 @@ export interface ClassPick {
 }
 
 export function parseClassSelection(spec: string): ClassPick[] {
-  const picks = spec.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
-    const eq = entry.indexOf('=');
-    const source = (eq < 0 ? entry : entry.slice(0, eq)).trim();
-    const name = (eq < 0 ? entry : entry.slice(eq + 1)).trim();
-    if (!source || !name) throw new Error(`--classes '${spec}': '${entry}' needs a name on both sides of '=' (e.g. COVID=infected)`);
-    return { source, name };
-  });
+  const picks = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const eq = entry.indexOf('=');
+      const source = (eq < 0 ? entry : entry.slice(0, eq)).trim();
+      const name = (eq < 0 ? entry : entry.slice(eq + 1)).trim();
+      if (!source || !name) throw new Error(`--classes '${spec}': '${entry}' needs a name on both sides of '=' (e.g. COVID=infected)`);
+      return { source, name };
+    });
   if (picks.length === 0) throw new Error(`--classes '${spec}': no class names; e.g. --classes COVID=infected,Normal=normal`);
   const seen = new Set<string>();
   for (const p of picks) {

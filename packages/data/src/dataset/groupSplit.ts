@@ -46,21 +46,32 @@ export function groupedStratifiedSplit<T>(
     SPLITS.forEach((s, si) => {
       if (fractions[s] <= 0) return;
       let cost = 0;
-      g.counts.forEach((c, l) => { if (c) cost += (c * (2 * (current[si][l] - target[si][l]) + c)) / (classTotals[l] * classTotals[l]); });
-      if (cost < bestCost) { bestCost = cost; best = si; }
+      g.counts.forEach((c, l) => {
+        if (c) cost += (c * (2 * (current[si][l] - target[si][l]) + c)) / (classTotals[l] * classTotals[l]);
+      });
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = si;
+      }
     });
     placed[best].push(key);
-    g.counts.forEach((c, l) => { current[best][l] += c; });
+    g.counts.forEach((c, l) => {
+      current[best][l] += c;
+    });
   }
   SPLITS.forEach((s, si) => {
     if (fractions[s] <= 0 || placed[si].length) return;
     const donor = placed.reduce((d, p, i) => (p.length > placed[d].length ? i : d), 0);
     if (placed[donor].length < 2) return; // too few groups: the caller reports the empty split
     let smallest = 0;
-    placed[donor].forEach((k, i) => { if (sizeOf(k) < sizeOf(placed[donor][smallest])) smallest = i; });
+    placed[donor].forEach((k, i) => {
+      if (sizeOf(k) < sizeOf(placed[donor][smallest])) smallest = i;
+    });
     placed[si].push(...placed[donor].splice(smallest, 1));
   });
   const out = {} as Record<SplitName, T[]>;
-  SPLITS.forEach((s, si) => { out[s] = placed[si].flatMap((k) => groups.get(k)!.items); });
+  SPLITS.forEach((s, si) => {
+    out[s] = placed[si].flatMap((k) => groups.get(k)!.items);
+  });
   return out;
 }

@@ -120,9 +120,13 @@ export class ImageFolder {
     const c = this.counts();
     const info = this.info;
     const w = Math.max(5, ...this.classes.map((k) => k.length));
-    const found = SPLITS.flatMap((s) => { const f = info.splitFolders[s]; return f === undefined ? [] : [f === s ? s : `${f}→${s}`]; });
+    const found = SPLITS.flatMap((s) => {
+      const f = info.splitFolders[s];
+      return f === undefined ? [] : [f === s ? s : `${f}→${s}`];
+    });
     const by = info.grouped ? ' by group' : '';
-    const how = info.splitSource === 'folders' ? `split folders ${found.join(', ')}` : info.splitSource === 'manifest' ? 'manifest splits' : `seeded split${by}`;
+    const how =
+      info.splitSource === 'folders' ? `split folders ${found.join(', ')}` : info.splitSource === 'manifest' ? 'manifest splits' : `seeded split${by}`;
     const carved = info.carved.length && info.splitSource !== 'seeded' ? `; ${info.carved.join(', ')} carved from train${by}` : '';
     const lines = [`ImageFolder ${this.root} (${how}${carved}), classes: ${this.classes.map((k, i) => `${i}=${k}`).join(', ')}`];
     lines.push(`  ${'split'.padEnd(6)} ${this.classes.map((k) => k.padStart(w)).join(' ')} ${'total'.padStart(w)}`);
@@ -140,7 +144,9 @@ export class ImageFolder {
     if (info.ignoredFolders.length) {
       const files = info.ignoredFolders.reduce((n, f) => n + f.files, 0);
       const names = info.ignoredFolders.slice(0, 4).map((f) => rel(f.dir));
-      lines.push(`  ignored ${info.ignoredFolders.length} folder(s) that are not classes or images (${files} files): ${names.join(', ')}${info.ignoredFolders.length > 4 ? ', …' : ''}`);
+      lines.push(
+        `  ignored ${info.ignoredFolders.length} folder(s) that are not classes or images (${files} files): ${names.join(', ')}${info.ignoredFolders.length > 4 ? ', …' : ''}`,
+      );
     }
     if (info.ignored.length) lines.push(`  ignored ${info.ignored.length} non-image file(s), e.g. ${rel(info.ignored[0])}`);
     if (this.skipped.length) lines.push(`  skipped ${this.skipped.length} bad file(s)`);
@@ -245,7 +251,14 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
   const valFraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
   if (!(valFraction > 0 && valFraction < 1)) throw new Error(`--val-fraction ${valFraction}: use a number between 0 and 1, e.g. 0.15`);
   root = path.resolve(root);
-  if (!opts.manifest && !(await stat(root).then((s) => s.isDirectory(), () => false))) throw new Error(`${root}: no such folder`);
+  if (
+    !opts.manifest &&
+    !(await stat(root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new Error(`${root}: no such folder`);
   const found = await discover(root, opts);
   const { info, source } = found;
   let labelled = applyClassSelection(found.labelled, info, opts.classes, source);
@@ -260,7 +273,15 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
   const index = new Map(classes.map((c, i) => [c, i]));
   const grouped = info.grouped;
   const cut = (items: Labelled[], fractions: SplitFractions) =>
-    grouped ? groupedStratifiedSplit(items, (x) => x.cls, (x) => x.group!, seed, fractions) : stratifiedSplit(items, (x) => x.cls, seed, fractions);
+    grouped
+      ? groupedStratifiedSplit(
+          items,
+          (x) => x.cls,
+          (x) => x.group!,
+          seed,
+          fractions,
+        )
+      : stratifiedSplit(items, (x) => x.cls, seed, fractions);
   const parts: Record<SplitName, Labelled[]> = { train: [], val: [], test: [] };
   if (info.splitSource === 'seeded') {
     const fractions = opts.fractions ?? { train: 1 - valFraction - DEFAULT_TEST_FRACTION, val: valFraction, test: DEFAULT_TEST_FRACTION };
@@ -269,7 +290,10 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
   } else {
     for (const x of labelled) parts[x.split!].push(x);
     const leaks = grouped ? groupsInSeveralSplits(labelled) : [];
-    if (leaks.length) warn(`!! ${leaks.length} group(s) appear in more than one split of ${source} (e.g. '${leaks[0]}'): the same patient in train and test inflates the test score; drop the 'split' column to split by group`);
+    if (leaks.length)
+      warn(
+        `!! ${leaks.length} group(s) appear in more than one split of ${source} (e.g. '${leaks[0]}'): the same patient in train and test inflates the test score; drop the 'split' column to split by group`,
+      );
     // train + test without validation (or train alone from folders): validation comes out of train
     const carve = parts.val.length === 0 && parts.train.length > 0 && (parts.test.length > 0 || info.splitSource === 'folders');
     if (carve) {
@@ -283,7 +307,9 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
     const need = info.carved.filter((s) => parts[s].length === 0 && (s !== 'test' || !opts.fractions || opts.fractions.test > 0));
     if (need.length) {
       const groups = new Set(labelled.map((x) => x.group)).size;
-      throw new Error(`${source}: ${groups} group(s) cannot fill the ${need.join(' and ')} split(s) without putting one patient in two splits; add patients, or give a 'split' column`);
+      throw new Error(
+        `${source}: ${groups} group(s) cannot fill the ${need.join(' and ')} split(s) without putting one patient in two splits; add patients, or give a 'split' column`,
+      );
     }
   }
   const splits: Record<SplitName, Sample[]> = { train: [], val: [], test: [] };

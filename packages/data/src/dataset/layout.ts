@@ -134,7 +134,8 @@ export async function scanLayout(root: string): Promise<ScannedLayout> {
     if ((await kindOf(root, e)) !== 'dir') continue;
     const split = splitOfFolder(e.name);
     if (!split) continue;
-    if (splitFolders[split]) throw new Error(`${root}: both '${splitFolders[split]}' and '${e.name}' look like the ${split} split; keep one (or rename the other)`);
+    if (splitFolders[split])
+      throw new Error(`${root}: both '${splitFolders[split]}' and '${e.name}' look like the ${split} split; keep one (or rename the other)`);
     splitFolders[split] = e.name;
   }
   const images: ScannedLayout['images'] = {};

@@ -37,7 +37,8 @@ export async function readManifest(csvPath: string): Promise<Manifest> {
   const head = table.shift()?.map((h) => h.trim().toLowerCase()) ?? [];
   const col = (name: string) => head.indexOf(name);
   const [ip, il, is, ig] = [col('path'), col('label'), col('split'), col('group')];
-  if (ip < 0 || il < 0) throw new Error(`manifest ${csvPath}: needs a header with 'path' and 'label' columns (optional 'split', 'group'), got '${head.join(',')}'`);
+  if (ip < 0 || il < 0)
+    throw new Error(`manifest ${csvPath}: needs a header with 'path' and 'label' columns (optional 'split', 'group'), got '${head.join(',')}'`);
   const base = path.dirname(csvPath);
   const rows = table.map((r, i): ManifestRow => {
     const line = i + 2;
@@ -58,6 +59,7 @@ export async function readManifest(csvPath: string): Promise<Manifest> {
     return { file, label, split, group, line };
   });
   const withSplit = rows.filter((x) => x.split).length;
-  if (withSplit !== 0 && withSplit !== rows.length) throw new Error(`manifest ${csvPath}: 'split' is set on ${withSplit} of ${rows.length} rows; set it on all or none`);
+  if (withSplit !== 0 && withSplit !== rows.length)
+    throw new Error(`manifest ${csvPath}: 'split' is set on ${withSplit} of ${rows.length} rows; set it on all or none`);
   return { csvPath, rows, hasSplit: withSplit > 0, hasGroup: ig >= 0 };
 }

@@ -11,7 +11,12 @@ export const DEFAULT_FRACTIONS: SplitFractions = { train: 0.7, val: 0.15, test: 
  * adding a class does not reshuffle the others) and cut by largest remainder, so every class
  * keeps the fractions as closely as integer counts allow.
  */
-export function stratifiedSplit<T>(items: readonly T[], labelOf: (t: T) => number | string, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): Record<SplitName, T[]> {
+export function stratifiedSplit<T>(
+  items: readonly T[],
+  labelOf: (t: T) => number | string,
+  seed: number,
+  fractions: SplitFractions = DEFAULT_FRACTIONS,
+): Record<SplitName, T[]> {
   const total = fractions.train + fractions.val + fractions.test;
   if (!(total > 0)) throw new Error(`split fractions must sum to > 0, got ${JSON.stringify(fractions)}`);
   const byClass = new Map<string, T[]>();
@@ -24,7 +29,10 @@ export function stratifiedSplit<T>(items: readonly T[], labelOf: (t: T) => numbe
   const out: Record<SplitName, T[]> = { train: [], val: [], test: [] };
   for (const k of [...byClass.keys()].sort()) {
     const arr = shuffleInPlace(byClass.get(k)!.slice(), mulberry32(mixSeed(seed, 'split', k)));
-    const counts = apportion(arr.length, SPLITS.map((s) => fractions[s] / total));
+    const counts = apportion(
+      arr.length,
+      SPLITS.map((s) => fractions[s] / total),
+    );
     let o = 0;
     SPLITS.forEach((s, i) => {
       out[s].push(...arr.slice(o, o + counts[i]));

@@ -30,7 +30,10 @@ export async function decodeImageAsync(bytes: Uint8Array, name = '<buffer>'): Pr
   checkPixelCount(name, header.width, header.height);
   const png = parsePng(bytes, crc32);
   if (!png) {
-    throw new ImageDecodeError(name, 'PNG is palette-based, 1/2/4-bit, interlaced or corrupt: here only non-interlaced 8/16-bit grey and RGB(A) PNGs decode (convert it, or use the cxr command line)');
+    throw new ImageDecodeError(
+      name,
+      'PNG is palette-based, 1/2/4-bit, interlaced or corrupt: here only non-interlaced 8/16-bit grey and RGB(A) PNGs decode (convert it, or use the cxr command line)',
+    );
   }
   let raw: Uint8Array;
   try {

@@ -82,7 +82,10 @@ export function parseJpegFrame(b: Uint8Array, name: string): JpegFrame {
     }
     o += 2 + len;
   }
-  throw new ImageDecodeError(name, o + 4 > b.length ? 'truncated JPEG: no frame header (SOF) found before end of data' : 'corrupt JPEG: no frame header (SOF) before scan data');
+  throw new ImageDecodeError(
+    name,
+    o + 4 > b.length ? 'truncated JPEG: no frame header (SOF) found before end of data' : 'corrupt JPEG: no frame header (SOF) before scan data',
+  );
 }
 
 function jpegHeader(b: Uint8Array, name: string): ImageHeader {

@@ -17,6 +17,9 @@ export function maxMegapixels(): number {
 export function checkPixelCount(name: string, width: number, height: number, limitMegapixels = maxMegapixels()): void {
   const mp = (width * height) / 1e6;
   if (mp > limitMegapixels) {
-    throw new ImageDecodeError(name, `image is ${width}x${height} (${mp.toFixed(1)} MP), over the ${limitMegapixels} MP limit (set CXR_MAX_MEGAPIXELS to raise it)`);
+    throw new ImageDecodeError(
+      name,
+      `image is ${width}x${height} (${mp.toFixed(1)} MP), over the ${limitMegapixels} MP limit (set CXR_MAX_MEGAPIXELS to raise it)`,
+    );
   }
 }

@@ -36,4 +36,3 @@ export function decodePngFast(bytes: Uint8Array): Image | undefined {
   }
   return pngPixels(png, raw);
 }
-

@@ -29,7 +29,9 @@ const HEADER = 16;
 export async function cacheKey(file: string, cfg: CacheConfig): Promise<string> {
   const st = await stat(file);
   return createHash('sha1')
-    .update(`${path.resolve(file)}\0${st.size}\0${st.mtimeMs}\0${cfg.size ?? 256}\0${cfg.filter ?? 'bicubic'}${cfg.reducingGap === undefined ? '' : `\0gap${cfg.reducingGap}`}`)
+    .update(
+      `${path.resolve(file)}\0${st.size}\0${st.mtimeMs}\0${cfg.size ?? 256}\0${cfg.filter ?? 'bicubic'}${cfg.reducingGap === undefined ? '' : `\0gap${cfg.reducingGap}`}`,
+    )
     .digest('hex');
 }
 

@@ -83,7 +83,12 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** sample indices of each batch of `epoch`, without decoding anything */
   plan(epoch: number): number[][] {
-    const order = epochOrder(this.labels, this.dataset.classes.length, { seed: this.opts.seed, epoch, shuffle: this.opts.shuffle, balanced: this.opts.balanced });
+    const order = epochOrder(this.labels, this.dataset.classes.length, {
+      seed: this.opts.seed,
+      epoch,
+      shuffle: this.opts.shuffle,
+      balanced: this.opts.balanced,
+    });
     return toBatches(order, this.opts.batchSize, this.opts.dropLast);
   }
 

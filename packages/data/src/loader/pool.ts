@@ -96,12 +96,20 @@ export class WorkerPool {
     // terminate()'s promise alone does not keep the event loop alive: with every handle unref'd the
     // process could end (exit code 13) in the middle of the caller's cleanup. A timer does, until
     // each worker has reported its exit.
-    await Promise.all(this.slots.map((s) => new Promise<void>((resolve) => {
-      if (s.worker.threadId === -1) return resolve(); // already gone
-      const keepAlive = setInterval(() => {}, 1000);
-      s.worker.once('exit', () => { clearInterval(keepAlive); resolve(); });
-      void s.worker.terminate();
-    })));
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.worker.threadId === -1) return resolve(); // already gone
+            const keepAlive = setInterval(() => {}, 1000);
+            s.worker.once('exit', () => {
+              clearInterval(keepAlive);
+              resolve();
+            });
+            void s.worker.terminate();
+          }),
+      ),
+    );
     this.slots = [];
   }
 }

@@ -60,7 +60,9 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
   const images = new Float32Array(per * outs.length);
   outs.forEach((im, k) => {
     if (im.width !== width || im.height !== height) {
-      throw new Error(`transforms produced ${im.width}x${im.height} for ${job.items[ok[k]].file} but ${width}x${height} for ${job.items[ok[0]].file}: end the pipeline with a crop or an exact resize`);
+      throw new Error(
+        `transforms produced ${im.width}x${im.height} for ${job.items[ok[k]].file} but ${width}x${height} for ${job.items[ok[0]].file}: end the pipeline with a crop or an exact resize`,
+      );
     }
     toCHW(im, images, k * per, job.mean, job.std);
   });

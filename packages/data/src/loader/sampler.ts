@@ -27,7 +27,10 @@ export function epochOrder(labels: ArrayLike<number>, numClasses: number, o: Sam
   for (let i = 0; i < n; i++) byClass[labels[i]].push(i);
   const present = byClass.map((a, c) => (a.length ? c : -1)).filter((c) => c >= 0);
   const length = o.length ?? n;
-  const per = apportion(length, present.map(() => 1 / present.length));
+  const per = apportion(
+    length,
+    present.map(() => 1 / present.length),
+  );
   const out: number[] = [];
   present.forEach((c, k) => {
     const pool = byClass[c];

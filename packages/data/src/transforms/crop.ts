@@ -39,7 +39,13 @@ export interface RandomResizedCropOptions {
 }
 
 /** torchvision RandomResizedCrop.get_params: 10 tries of area/log-ratio sampling, then a central fallback. */
-export function randomResizedCropParams(width: number, height: number, rng: Rng, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): { top: number; left: number; height: number; width: number } {
+export function randomResizedCropParams(
+  width: number,
+  height: number,
+  rng: Rng,
+  scale: [number, number] = [0.08, 1],
+  ratio: [number, number] = [3 / 4, 4 / 3],
+): { top: number; left: number; height: number; width: number } {
   const area = width * height;
   const logLo = Math.log(ratio[0]);
   const logHi = Math.log(ratio[1]);

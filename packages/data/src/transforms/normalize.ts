@@ -7,7 +7,13 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
  * Writes `img` as CHW with 3 channels (grey is replicated, as PIL's convert('RGB') would) and
  * normalised, straight into `out` at `offset`: the batch buffer, to avoid one copy per image.
  */
-export function toCHW(img: Image, out?: Float32Array, offset = 0, mean: readonly number[] = IMAGENET_MEAN, std: readonly number[] = IMAGENET_STD): Float32Array {
+export function toCHW(
+  img: Image,
+  out?: Float32Array,
+  offset = 0,
+  mean: readonly number[] = IMAGENET_MEAN,
+  std: readonly number[] = IMAGENET_STD,
+): Float32Array {
   const n = img.width * img.height;
   const dst = out ?? new Float32Array(3 * n);
   const s = img.data;

@@ -51,7 +51,9 @@ function applyOne(img: Image, t: TransformSpec, rng: Rng): Image {
  * integer factor first), which only matters for large uncached sources and is much cheaper
  * there; pass `reducingGap: null` for the plain PIL resize.
  */
-export function trainTransforms(opts: { size?: number; rotation?: number; equalize?: boolean; filter?: Filter; reducingGap?: number | null } = {}): TransformSpec[] {
+export function trainTransforms(
+  opts: { size?: number; rotation?: number; equalize?: boolean; filter?: Filter; reducingGap?: number | null } = {},
+): TransformSpec[] {
   const size = opts.size ?? 224;
   const gap = opts.reducingGap === undefined ? 2 : (opts.reducingGap ?? undefined);
   return [

@@ -89,7 +89,12 @@ export function resample(img: Image, outW: number, outH: number, filter: Filter 
       const support = SUPPORT[filter] - 0.5;
       const sx = ((b[2] - b[0]) / outW) * support;
       const sy = ((b[3] - b[1]) / outH) * support;
-      const rb: Box = [Math.max(0, Math.trunc(b[0] - sx)), Math.max(0, Math.trunc(b[1] - sy)), Math.min(img.width, Math.ceil(b[2] + sx)), Math.min(img.height, Math.ceil(b[3] + sy))];
+      const rb: Box = [
+        Math.max(0, Math.trunc(b[0] - sx)),
+        Math.max(0, Math.trunc(b[1] - sy)),
+        Math.min(img.width, Math.ceil(b[2] + sx)),
+        Math.min(img.height, Math.ceil(b[3] + sy)),
+      ];
       const small = reduce(img, fx, fy, rb);
       return resample(small, outW, outH, filter, [(b[0] - rb[0]) / fx, (b[1] - rb[1]) / fy, (b[2] - rb[0]) / fx, (b[3] - rb[1]) / fy]);
     }

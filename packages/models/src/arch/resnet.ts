@@ -65,7 +65,7 @@ export class Bottleneck extends Module implements Block {
   }
 }
 
-type BlockClass = (typeof BasicBlock | typeof Bottleneck);
+type BlockClass = typeof BasicBlock | typeof Bottleneck;
 
 export const resnetConfigs = {
   resnet18: { block: BasicBlock, layers: [2, 2, 2, 2] },

@@ -1,7 +1,5 @@
 import type { Generator, Tensor } from '@cxr/tensor';
-import {
-  AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
-} from '@cxr/nn';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential } from '@cxr/nn';
 import { torchvisionInit } from './init.ts';
 
 /** torchvision's VGG configurations: channel counts, 'M' for a 2x2 max-pool. */
@@ -37,7 +35,10 @@ export class VGG extends Module {
     const layers: Module[] = [];
     let inC = 3;
     for (const v of config) {
-      if (v === 'M') { layers.push(new MaxPool2d(2, { stride: 2 })); continue; }
+      if (v === 'M') {
+        layers.push(new MaxPool2d(2, { stride: 2 }));
+        continue;
+      }
       layers.push(new Conv2d(inC, v, 3, { padding: 1, generator: g }));
       if (options.batchNorm) layers.push(new BatchNorm2d(v));
       layers.push(new ReLU());
@@ -47,8 +48,12 @@ export class VGG extends Module {
     this.avgpool = new AdaptiveAvgPool2d([7, 7]);
     const p = options.dropout ?? 0.5;
     this.classifier = new Sequential(
-      new Linear(512 * 7 * 7, 4096, { generator: g }), new ReLU(), new Dropout(p, g),
-      new Linear(4096, 4096, { generator: g }), new ReLU(), new Dropout(p, g),
+      new Linear(512 * 7 * 7, 4096, { generator: g }),
+      new ReLU(),
+      new Dropout(p, g),
+      new Linear(4096, 4096, { generator: g }),
+      new ReLU(),
+      new Dropout(p, g),
       new Linear(4096, options.numClasses ?? 1000, { generator: g }),
     );
     torchvisionInit(this, { linearStd: 0.01, generator: g });

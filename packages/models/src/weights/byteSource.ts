@@ -26,10 +26,7 @@ export function checkRange(src: ByteSource, offset: number, length: number): voi
     throw new WeightFormatError(src.name, `invalid byte range ${offset}+${length}`);
   }
   if (offset + length > src.size) {
-    throw new WeightFormatError(
-      src.name,
-      `truncated: needs bytes ${offset}..${offset + length} but the input has only ${src.size} bytes`,
-    );
+    throw new WeightFormatError(src.name, `truncated: needs bytes ${offset}..${offset + length} but the input has only ${src.size} bytes`);
   }
 }
 
@@ -80,10 +77,7 @@ export class Cursor {
 
   private fill(length: number): void {
     if (this.pos + length > this.end) {
-      throw new WeightFormatError(
-        this.src.name,
-        `truncated: needs bytes ${this.pos}..${this.pos + length} but the section ends at ${this.end}`,
-      );
+      throw new WeightFormatError(this.src.name, `truncated: needs bytes ${this.pos}..${this.pos + length} but the section ends at ${this.end}`);
     }
     const want = Math.min(Math.max(length, 1 << 16), this.end - this.pos);
     this.buf = this.src.read(this.pos, want);

@@ -13,11 +13,7 @@ export interface ConvertResult {
   dataBytes: number;
 }
 
-export function convertCheckpoint(
-  inPath: string,
-  outPath: string,
-  options: { metadata?: Record<string, string> } = {},
-): ConvertResult {
+export function convertCheckpoint(inPath: string, outPath: string, options: { metadata?: Record<string, string> } = {}): ConvertResult {
   const ckpt = openTorchCheckpoint(inPath);
   try {
     // "format": "pt" is the convention other safetensors tools use for PyTorch-named weights.

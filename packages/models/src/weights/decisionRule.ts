@@ -26,7 +26,13 @@ export interface DecisionRule {
 export function encodeDecisionRule(rule: DecisionRule): Record<string, string> {
   return {
     [`${prefix}temperature`]: String(rule.temperature),
-    ...(rule.threshold === null ? {} : { [`${prefix}positive_class`]: rule.positiveClass, [`${prefix}threshold`]: String(rule.threshold), [`${prefix}threshold_spec`]: rule.thresholdSpec ?? '' }),
+    ...(rule.threshold === null
+      ? {}
+      : {
+          [`${prefix}positive_class`]: rule.positiveClass,
+          [`${prefix}threshold`]: String(rule.threshold),
+          [`${prefix}threshold_spec`]: rule.thresholdSpec ?? '',
+        }),
   };
 }
 
@@ -35,9 +41,11 @@ export function decodeDecisionRule(meta: Record<string, string>, file = 'model f
   const get = (k: string): string | undefined => meta[prefix + k];
   if (get('temperature') === undefined && get('threshold') === undefined) return null;
   const temperature = get('temperature') === undefined ? 1 : Number(get('temperature'));
-  if (!Number.isFinite(temperature) || temperature <= 0) throw new Error(`${file}: metadata '${prefix}temperature' is '${get('temperature')}'; it must be a positive number`);
+  if (!Number.isFinite(temperature) || temperature <= 0)
+    throw new Error(`${file}: metadata '${prefix}temperature' is '${get('temperature')}'; it must be a positive number`);
   const threshold = get('threshold') === undefined ? null : Number(get('threshold'));
-  if (threshold !== null && !(threshold >= 0 && threshold <= 1)) throw new Error(`${file}: metadata '${prefix}threshold' is '${get('threshold')}'; it must be a probability in [0, 1]`);
+  if (threshold !== null && !(threshold >= 0 && threshold <= 1))
+    throw new Error(`${file}: metadata '${prefix}threshold' is '${get('threshold')}'; it must be a probability in [0, 1]`);
   return { positiveClass: get('positive_class') ?? '', threshold, thresholdSpec: get('threshold_spec') ?? null, temperature };
 }
 
@@ -61,7 +69,11 @@ export function predictAt(probs: readonly ArrayLike<number>[], positive: number,
 }
 
 /** Calibrated probabilities and the decided class index per row. */
-export function applyDecisionRule(probs: readonly ArrayLike<number>[], classNames: readonly string[], rule: DecisionRule | null): { probs: Float64Array[]; predicted: number[] } {
+export function applyDecisionRule(
+  probs: readonly ArrayLike<number>[],
+  classNames: readonly string[],
+  rule: DecisionRule | null,
+): { probs: Float64Array[]; predicted: number[] } {
   const p = rule && rule.temperature !== 1 ? applyTemperature(probs, rule.temperature) : probs.map((r) => Float64Array.from(r));
   const positive = positiveIndex(classNames, rule);
   return { probs: p, predicted: predictAt(p, Math.max(positive, 0), positive < 0 ? null : rule?.threshold) };

@@ -7,17 +7,7 @@
  * but hold their values widened to float32 (JS has no usable half array type), so a reader never
  * silently loses the fact that a checkpoint was half precision and a writer can narrow back.
  */
-export type HostDtype =
-  | 'float64'
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type HostDtype = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** The typed array kind that holds each dtype's values in memory. */
 export interface HostDataByDtype {
@@ -108,11 +98,7 @@ export function allocHostData<D extends HostDtype>(dtype: D, numel: number): Hos
 }
 
 /** Builds a HostTensor after checking that data length matches the shape. */
-export function hostTensor<D extends HostDtype>(
-  dtype: D,
-  shape: readonly number[],
-  data: HostDataByDtype[D],
-): HostTensor<D> {
+export function hostTensor<D extends HostDtype>(dtype: D, shape: readonly number[], data: HostDataByDtype[D]): HostTensor<D> {
   const n = numelOf(shape);
   if (data.length !== n) {
     throw new Error(`hostTensor: shape [${shape.join(',')}] needs ${n} elements, data has ${data.length}`);

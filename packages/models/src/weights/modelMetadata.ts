@@ -35,7 +35,9 @@ const prefix = 'cxr.';
 
 export function encodeModelInfo(info: ModelInfo): Record<string, string> {
   const m: Record<string, string> = { format: 'cxr' };
-  const put = (k: string, v: unknown) => { if (v !== undefined && v !== null) m[prefix + k] = typeof v === 'string' ? v : JSON.stringify(v); };
+  const put = (k: string, v: unknown) => {
+    if (v !== undefined && v !== null) m[prefix + k] = typeof v === 'string' ? v : JSON.stringify(v);
+  };
   put('arch', info.arch);
   put('head', info.head);
   put('classes', info.classes);
@@ -69,7 +71,8 @@ export function decodeModelInfo(meta: Record<string, string>, file = 'model file
     }
   };
   const classes = json<string[]>('classes');
-  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) throw new Error(`${file}: metadata 'cxr.classes' must list at least 2 class names`);
+  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string'))
+    throw new Error(`${file}: metadata 'cxr.classes' must list at least 2 class names`);
   const inputSize = json<number>('input_size');
   return {
     arch: get('arch'),

@@ -64,7 +64,8 @@ export const maxLongBytes = 1024;
  */
 function decodeLong(bytes: Uint8Array, at: number): number | bigint {
   if (bytes.length === 0) return 0;
-  if (bytes.length > maxLongBytes) throw new UnpicklingError(`integer of ${bytes.length} bytes at byte ${at} is longer than the ${maxLongBytes}-byte limit (not a torch checkpoint?)`);
+  if (bytes.length > maxLongBytes)
+    throw new UnpicklingError(`integer of ${bytes.length} bytes at byte ${at} is longer than the ${maxLongBytes}-byte limit (not a torch checkpoint?)`);
   let hex = '';
   for (let i = bytes.length - 1; i >= 0; i--) hex += bytes[i].toString(16).padStart(2, '0');
   let v = BigInt(`0x${hex}`);
@@ -180,7 +181,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x89: // NEWFALSE
         stack.push(false);
         break;
-      case 0x4a: { // BININT
+      case 0x4a: {
+        // BININT
         const b = cursor.take(4);
         stack.push(b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24));
         break;
@@ -188,24 +190,29 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x4b: // BININT1
         stack.push(cursor.u8());
         break;
-      case 0x4d: { // BININT2
+      case 0x4d: {
+        // BININT2
         const b = cursor.take(2);
         stack.push(b[0] | (b[1] << 8));
         break;
       }
-      case 0x8a: { // LONG1
+      case 0x8a: {
+        // LONG1
         const at = cursor.pos;
         stack.push(decodeLong(copyBytes(cursor.u8()), at));
         break;
       }
-      case 0x8b: { // LONG4
+      case 0x8b: {
+        // LONG4
         const at = cursor.pos;
         const n = readU32();
-        if (n > maxLongBytes) throw new UnpicklingError(`integer of ${n} bytes at byte ${at} is longer than the ${maxLongBytes}-byte limit (not a torch checkpoint?)`);
+        if (n > maxLongBytes)
+          throw new UnpicklingError(`integer of ${n} bytes at byte ${at} is longer than the ${maxLongBytes}-byte limit (not a torch checkpoint?)`);
         stack.push(decodeLong(copyBytes(n), at));
         break;
       }
-      case 0x49: { // INT (text; protocol 0 writes bools as I01/I00)
+      case 0x49: {
+        // INT (text; protocol 0 writes bools as I01/I00)
         const s = readLine();
         if (s === '01') stack.push(true);
         else if (s === '00') stack.push(false);
@@ -218,7 +225,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x46: // FLOAT (text)
         stack.push(Number.parseFloat(readLine()));
         break;
-      case 0x47: { // BINFLOAT: big-endian double
+      case 0x47: {
+        // BINFLOAT: big-endian double
         const b = cursor.take(8);
         stack.push(new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, false));
         break;
@@ -239,7 +247,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x55: // SHORT_BINSTRING
         stack.push(utf8.decode(cursor.take(cursor.u8())));
         break;
-      case 0x54: { // BINSTRING
+      case 0x54: {
+        // BINSTRING
         const n = readU32();
         if (n > 0x7fffffff) throw new UnpicklingError('negative BINSTRING length');
         stack.push(utf8.decode(cursor.take(n)));
@@ -263,7 +272,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x7d: // EMPTY_DICT
         stack.push(new Map());
         break;
-      case 0x64: { // DICT
+      case 0x64: {
+        // DICT
         pushMarked((items) => {
           const d = new Map();
           setItems(d, items);
@@ -286,13 +296,15 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x85: // TUPLE1
         stack.push([pop()]);
         break;
-      case 0x86: { // TUPLE2
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         const a = pop();
         stack.push([a, b]);
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         const a = pop();
@@ -302,7 +314,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x8f: // EMPTY_SET
         stack.push(new Set());
         break;
-      case 0x90: { // ADDITEMS
+      case 0x90: {
+        // ADDITEMS
         const items = popMark();
         const s = top();
         if (!(s instanceof Set)) throw new UnpicklingError(`ADDITEMS on ${describe(s)}`);
@@ -312,23 +325,27 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
       case 0x91: // FROZENSET
         pushMarked((items) => new Set(items));
         break;
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const v = pop();
         appendItems(top(), [v]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         appendItems(top(), items);
         break;
@@ -347,19 +364,22 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
         break;
       case 0x67: // GET
       case 0x68: // BINGET
-      case 0x6a: { // LONG_BINGET
+      case 0x6a: {
+        // LONG_BINGET
         const key = op === 0x67 ? toIndex(parseTextInt(readLine()), 'GET') : op === 0x68 ? cursor.u8() : readU32();
         if (!memo.has(key)) throw new UnpicklingError(`memo key ${key} used before being defined (byte ${at})`);
         stack.push(memo.get(key));
         break;
       }
-      case 0x63: { // GLOBAL
+      case 0x63: {
+        // GLOBAL
         const module = readLine();
         const name = readLine();
         stack.push(global(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') {
@@ -368,7 +388,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
         stack.push(global(module, name));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         if (!isCallable(fn)) throw new UnpicklingError(`REDUCE: ${describe(fn)} is not an allowed callable`);
@@ -376,7 +397,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
         stack.push(fn.call(args));
         break;
       }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args); only stand-ins that opt in
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args); only stand-ins that opt in
         const args = pop();
         const cls = pop();
         if (!isCallable(cls) || !Array.isArray(args)) {
@@ -385,7 +407,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
         stack.push(cls.call(args));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = top();
         if (!isBuildable(obj)) throw new UnpicklingError(`BUILD: ${describe(obj)} does not accept state`);
@@ -415,7 +438,8 @@ export function unpickle(cursor: Cursor, options: UnpickleOptions): unknown {
 
 function parseTextInt(s: string): number | bigint {
   if (!/^[+-]?\d+$/.test(s.trim())) throw new UnpicklingError(`invalid integer literal ${JSON.stringify(s)}`);
-  if (s.trim().length > 2 * maxLongBytes) throw new UnpicklingError(`integer literal of ${s.trim().length} digits is longer than the limit (not a torch checkpoint?)`);
+  if (s.trim().length > 2 * maxLongBytes)
+    throw new UnpicklingError(`integer literal of ${s.trim().length} digits is longer than the limit (not a torch checkpoint?)`);
   const v = BigInt(s.trim());
   return Number.isSafeInteger(Number(v)) ? Number(v) : v;
 }

@@ -128,10 +128,7 @@ export async function pullVerifiedFile(url: string, fileName: string, options: P
   return dest;
 }
 
-function progressReporter(
-  label: string,
-  progress: PullOptions['progress'],
-): (done: number, total: number | undefined, final: boolean) => void {
+function progressReporter(label: string, progress: PullOptions['progress']): (done: number, total: number | undefined, final: boolean) => void {
   if (typeof progress === 'function') return (done, total) => progress(done, total);
   if (progress === false) return () => {};
   let last = 0;

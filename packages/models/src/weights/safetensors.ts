@@ -6,16 +6,7 @@
 
 import { type ByteSource, WeightFormatError, openSource, readU64 } from './byteSource.ts';
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './half.ts';
-import {
-  type HostDtype,
-  type HostStateDict,
-  type HostTensor,
-  type LazyTensor,
-  allocHostData,
-  isHalfDtype,
-  numelOf,
-  storedItemSize,
-} from './hostTensor.ts';
+import { type HostDtype, type HostStateDict, type HostTensor, type LazyTensor, allocHostData, isHalfDtype, numelOf, storedItemSize } from './hostTensor.ts';
 
 const toHost: Record<string, HostDtype> = {
   F64: 'float64',

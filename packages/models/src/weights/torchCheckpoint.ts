@@ -21,15 +21,7 @@ import {
 } from './hostTensor.ts';
 import { unpickle } from './pickle.ts';
 import { isTar, readTarEntries } from './tar.ts';
-import {
-  PyOrderedDict,
-  type StorageRef,
-  StorageType,
-  type TensorRef,
-  isStorageRef,
-  isTensorRef,
-  resolveTorchGlobal,
-} from './torchPickle.ts';
+import { PyOrderedDict, type StorageRef, StorageType, type TensorRef, isStorageRef, isTensorRef, resolveTorchGlobal } from './torchPickle.ts';
 import { readZipDirectory, zipEntryDataOffset } from './zip.ts';
 
 export type TorchCheckpointFormat = 'zip' | 'legacy' | 'tar';
@@ -184,9 +176,7 @@ function materialize(src: ByteSource, name: string, ref: TensorRef, dtype: HostD
     expected *= shape[d];
   }
   if (last >= storageNumel) {
-    throw new Error(
-      `tensor ${name} [${shape.join(',')}] needs storage elements ${base}..${last} but storage ${ref.storage.key} has only ${storageNumel}`,
-    );
+    throw new Error(`tensor ${name} [${shape.join(',')}] needs storage elements ${base}..${last} but storage ${ref.storage.key} has only ${storageNumel}`);
   }
   // Checked before anything is allocated: a 759-byte torch.zeros(1).expand(40000, 40000) would
   // otherwise become 6.4 GB in memory and on disk.
@@ -252,9 +242,7 @@ function count(x: unknown, what: string): number {
 
 function parseZip(src: ByteSource) {
   const entries = readZipDirectory(src);
-  const pkl = entries
-    .filter((e) => e.name === 'data.pkl' || e.name.endsWith('/data.pkl'))
-    .sort((a, b) => a.name.length - b.name.length)[0];
+  const pkl = entries.filter((e) => e.name === 'data.pkl' || e.name.endsWith('/data.pkl')).sort((a, b) => a.name.length - b.name.length)[0];
   if (!pkl) throw new WeightFormatError(src.name, 'zip has no data.pkl entry (is this a TorchScript archive or another zip?)');
   const prefix = pkl.name.slice(0, -'data.pkl'.length);
   const byName = new Map(entries.map((e) => [e.name, e]));

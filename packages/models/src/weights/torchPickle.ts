@@ -92,9 +92,7 @@ const storageDtypes: Record<string, HostDtype | undefined> = {
   UntypedStorage: undefined,
 };
 
-const tensorTypes = new Set(
-  ['Float', 'Double', 'Half', 'BFloat16', 'Long', 'Int', 'Short', 'Char', 'Byte', 'Bool'].map((t) => `${t}Tensor`),
-);
+const tensorTypes = new Set(['Float', 'Double', 'Half', 'BFloat16', 'Long', 'Int', 'Short', 'Char', 'Byte', 'Bool'].map((t) => `${t}Tensor`));
 
 function callable(qualname: string, call: (args: unknown[]) => unknown): PyCallable {
   return { qualname, call };
@@ -136,9 +134,7 @@ const allowed: Record<string, unknown> = {
   'torch._utils._rebuild_tensor_v2': callable('torch._utils._rebuild_tensor_v2', (args) =>
     rebuildTensor('torch._utils._rebuild_tensor_v2', args, args[4] === true),
   ),
-  'torch._utils._rebuild_tensor': callable('torch._utils._rebuild_tensor', (args) =>
-    rebuildTensor('torch._utils._rebuild_tensor', args, false),
-  ),
+  'torch._utils._rebuild_tensor': callable('torch._utils._rebuild_tensor', (args) => rebuildTensor('torch._utils._rebuild_tensor', args, false)),
   'torch._utils._rebuild_parameter': callable('torch._utils._rebuild_parameter', (args) => {
     if (!isTensorRef(args[0])) throw new UnpicklingError('_rebuild_parameter: data is not a tensor');
     return { ...args[0], requiresGrad: args[1] === true };

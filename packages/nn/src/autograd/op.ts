@@ -27,7 +27,13 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
     const r = scope(() => def.forward(...args) as never) as Tensor | { out: Tensor; saved: S };
     let out: Tensor;
     let saved: S;
-    if (r instanceof Tensor) { out = r; saved = undefined as S; } else { out = r.out; saved = r.saved; }
+    if (r instanceof Tensor) {
+      out = r;
+      saved = undefined as S;
+    } else {
+      out = r.out;
+      saved = r.saved;
+    }
     // An op must return a tensor the tape may own: never one of its inputs.
     if (inputs.includes(out)) out = out.view(out.shape);
     const owned: Tensor[] = [];

@@ -86,7 +86,9 @@ export function noGrad<T>(fn: () => T): T {
     throw e;
   }
   if (result instanceof Promise) {
-    return result.finally(() => { gradEnabled = prev; }) as T;
+    return result.finally(() => {
+      gradEnabled = prev;
+    }) as T;
   }
   gradEnabled = prev;
   return result;
@@ -96,7 +98,11 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = true;
-  try { return fn(); } finally { gradEnabled = prev; }
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
 }
 
 /** Whether a tensor takes part in a gradient computation (a trainable parameter or a recorded result of one). */
@@ -118,17 +124,34 @@ export function tensorsOf(args: readonly unknown[]): Tensor[] {
 
 /** Records an op's result on the tape (called by `op` in ./op.ts). */
 export function record<A extends unknown[], S>(
-  op: string, args: A, out: Tensor, saved: S, ownedSaved: Tensor[],
+  op: string,
+  args: A,
+  out: Tensor,
+  saved: S,
+  ownedSaved: Tensor[],
   backward: (ctx: Ctx<A, S>, dy: Tensor) => Grads,
 ): void {
   const inputs = tensorsOf(args);
   const needs = inputs.map(requiresGrad);
   const any = needs.some(Boolean);
   const entry: Entry = {
-    op, out, ownedSaved, freed: false,
-    node: any ? { inputs, needs, ctx: { args, inputs, out, saved, needs } as Ctx<unknown[], unknown>, backward: backward as Entry['node'] extends infer N ? N extends { backward: infer B } ? B : never : never } : null,
+    op,
+    out,
+    ownedSaved,
+    freed: false,
+    node: any
+      ? {
+          inputs,
+          needs,
+          ctx: { args, inputs, out, saved, needs } as Ctx<unknown[], unknown>,
+          backward: backward as Entry['node'] extends infer N ? (N extends { backward: infer B } ? B : never) : never,
+        }
+      : null,
   };
-  if (!any) { for (const t of ownedSaved) t.dispose(); entry.ownedSaved = []; }
+  if (!any) {
+    for (const t of ownedSaved) t.dispose();
+    entry.ownedSaved = [];
+  }
   tape.push(entry);
   producer.set(out, entry);
 }
@@ -184,7 +207,10 @@ export function detach(t: Tensor): Tensor {
 
 function accumulate(map: Map<Tensor, Tensor>, key: Tensor, g: Tensor): void {
   const prev = map.get(key);
-  if (!prev) { map.set(key, g); return; }
+  if (!prev) {
+    map.set(key, g);
+    return;
+  }
   map.set(key, add(prev, g));
   prev.dispose();
   g.dispose();
@@ -196,15 +222,19 @@ function accumulate(map: Map<Tensor, Tensor>, key: Tensor, g: Tensor): void {
  */
 export function backward(root: Tensor, gradient?: Tensor): void {
   if (freedRoots.has(root)) {
-    throw new Error(`backward: the graph of this tensor ${root.toString()} was already freed by a previous backward(); recompute the forward pass to backpropagate again`);
+    throw new Error(
+      `backward: the graph of this tensor ${root.toString()} was already freed by a previous backward(); recompute the forward pass to backpropagate again`,
+    );
   }
   const rootEntry = producer.get(root);
   if (!rootEntry?.node || rootEntry.freed) {
-    if (rootEntry?.freed) throw new Error(`backward: the graph of ${root.toString()} was already freed by a backward() on another tensor; recompute the forward pass`);
+    if (rootEntry?.freed)
+      throw new Error(`backward: the graph of ${root.toString()} was already freed by a backward() on another tensor; recompute the forward pass`);
     throw new Error(`backward: ${root.toString()} does not require grad (computed under noGrad, outside autograd ops, or only from frozen parameters)`);
   }
   if (!gradient && root.size !== 1) throw new Error(`backward: root of shape [${root.shape.join(',')}] is not a scalar; pass a gradient of the same shape`);
-  if (gradient && gradient.shape.join(',') !== root.shape.join(',')) throw new Error(`backward: gradient shape [${gradient.shape.join(',')}] differs from root shape [${root.shape.join(',')}]`);
+  if (gradient && gradient.shape.join(',') !== root.shape.join(','))
+    throw new Error(`backward: gradient shape [${gradient.shape.join(',')}] differs from root shape [${root.shape.join(',')}]`);
   const start = tape.indexOf(rootEntry);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
@@ -229,13 +259,25 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       const seen = new Set<Tensor>();
       node.inputs.forEach((x, k) => {
         let g = gs[k];
-        if (!g || !node.needs[k]) { if (g && g !== dy && !seen.has(g)) g.dispose(); return; }
-        if (g.shape.join(',') !== x.shape.join(',')) throw new Error(`backward of ${e.op}: gradient for input ${k} has shape [${g.shape.join(',')}], input has [${x.shape.join(',')}]`);
+        if (!g || !node.needs[k]) {
+          if (g && g !== dy && !seen.has(g)) g.dispose();
+          return;
+        }
+        if (g.shape.join(',') !== x.shape.join(','))
+          throw new Error(`backward of ${e.op}: gradient for input ${k} has shape [${g.shape.join(',')}], input has [${x.shape.join(',')}]`);
         if (g === dy || seen.has(g)) g = g.view(g.shape);
         seen.add(g);
         if (x instanceof Parameter) {
-          if (!x.requiresGrad) { g.dispose(); return; }
-          if (x.grad) { const s = add(x.grad, g); x.grad.dispose(); g.dispose(); x.grad = keep(s); } else x.grad = keep(g);
+          if (!x.requiresGrad) {
+            g.dispose();
+            return;
+          }
+          if (x.grad) {
+            const s = add(x.grad, g);
+            x.grad.dispose();
+            g.dispose();
+            x.grad = keep(s);
+          } else x.grad = keep(g);
         } else {
           accumulate(grads, x, g);
         }
@@ -269,7 +311,11 @@ declare module '@cxr/tensor' {
  */
 export function withConstants<R>(constants: Tensor[], use: () => R): R {
   if (!gradEnabled) {
-    try { return use(); } finally { for (const t of constants) t.dispose(); }
+    try {
+      return use();
+    } finally {
+      for (const t of constants) t.dispose();
+    }
   }
   for (const t of constants) {
     const entry: Entry = { op: 'constant', out: t, node: null, ownedSaved: [], freed: false };

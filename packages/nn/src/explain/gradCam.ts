@@ -36,7 +36,8 @@ export function gradCam(model: Module, input: Tensor, options: GradCamOptions): 
   let activation: Tensor | null = null;
   const handle = target.registerForwardHook((_m, _inputs, out) => {
     if (activation) throw new Error(`gradCam: layer '${options.layer}' runs more than once per forward; choose a layer that runs once`);
-    if (out.rank !== 4) throw new Error(`gradCam: layer '${options.layer}' gives [${out.shape.join(',')}], not a 4-d feature map; choose a convolutional layer`);
+    if (out.rank !== 4)
+      throw new Error(`gradCam: layer '${options.layer}' gives [${out.shape.join(',')}], not a 4-d feature map; choose a convolutional layer`);
     retainGrad(out);
     activation = out;
   });

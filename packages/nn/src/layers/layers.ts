@@ -32,13 +32,19 @@ export class Sequential extends Module {
   }
 }
 
-export interface InitOptions { generator?: Generator }
+export interface InitOptions {
+  generator?: Generator;
+}
 
 /** y = x Wᵀ + b; PyTorch's init: W kaiming-uniform(a=√5) = U(±1/√in), b U(±1/√in). */
 export class Linear extends Module {
   weight: Parameter;
   bias: Parameter | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: InitOptions & { bias?: boolean } = {},
+  ) {
     super();
     const g = options.generator;
     this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { generator: g }));
@@ -62,7 +68,12 @@ export class Conv2d extends Module {
   weight: Parameter;
   bias: Parameter | null;
   readonly options: T.Conv2dOptions;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: IntPair, options: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: IntPair,
+    options: Conv2dOptions = {},
+  ) {
     super();
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     const groups = options.groups ?? 1;
@@ -86,7 +97,10 @@ export class BatchNorm2d extends Module {
   bias: Parameter | null;
   readonly eps: number;
   readonly momentum: number;
-  constructor(readonly numFeatures: number, options: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    options: { eps?: number; momentum?: number; affine?: boolean } = {},
+  ) {
     super();
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum ?? 0.1;
@@ -98,9 +112,15 @@ export class BatchNorm2d extends Module {
     // 0-d, as PyTorch stores it, so checkpoints load with strict shapes.
     this.registerBuffer('num_batches_tracked', T.zeros([], 'int32'));
   }
-  get runningMean(): Tensor { return this.getBuffer('running_mean'); }
-  get runningVar(): Tensor { return this.getBuffer('running_var'); }
-  get numBatchesTracked(): Tensor { return this.getBuffer('num_batches_tracked'); }
+  get runningMean(): Tensor {
+    return this.getBuffer('running_mean');
+  }
+  get runningVar(): Tensor {
+    return this.getBuffer('running_var');
+  }
+  get numBatchesTracked(): Tensor {
+    return this.getBuffer('num_batches_tracked');
+  }
   override forward(x: Tensor): Tensor {
     return this.forwardFused(x);
   }
@@ -110,25 +130,48 @@ export class BatchNorm2d extends Module {
    * add, then ReLU, in one pass over the activation forward and one backward.
    */
   forwardFused(x: Tensor, fuse: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
-    if (x.rank < 2 || x.shape[1] !== this.numFeatures) throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape.join(',')}] has the wrong channel count`);
+    if (x.rank < 2 || x.shape[1] !== this.numFeatures)
+      throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape.join(',')}] has the wrong channel count`);
     if (this.training) T.increment(this.numBatchesTracked);
-    return F.batchNorm(x, this.weight, this.bias, {
-      runningMean: this.runningMean, runningVar: this.runningVar, training: this.training, momentum: this.momentum, eps: this.eps, relu: fuse.relu,
-    }, fuse.residual ?? null);
+    return F.batchNorm(
+      x,
+      this.weight,
+      this.bias,
+      {
+        runningMean: this.runningMean,
+        runningVar: this.runningVar,
+        training: this.training,
+        momentum: this.momentum,
+        eps: this.eps,
+        relu: fuse.relu,
+      },
+      fuse.residual ?? null,
+    );
   }
 }
 
 export class ReLU extends Module {
-  override forward(x: Tensor): Tensor { return F.relu(x); }
+  override forward(x: Tensor): Tensor {
+    return F.relu(x);
+  }
 }
 
 export class Identity extends Module {
-  override forward(x: Tensor): Tensor { return x; }
+  override forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) { super(); }
-  override forward(x: Tensor): Tensor { return F.flatten(x, this.startDim, this.endDim); }
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+  override forward(x: Tensor): Tensor {
+    return F.flatten(x, this.startDim, this.endDim);
+  }
 }
 
 export class MaxPool2d extends Module {
@@ -137,7 +180,9 @@ export class MaxPool2d extends Module {
     super();
     this.options = { kernelSize, ...options };
   }
-  override forward(x: Tensor): Tensor { return F.maxPool2d(x, this.options); }
+  override forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.options);
+  }
 }
 
 export class AvgPool2d extends Module {
@@ -146,17 +191,26 @@ export class AvgPool2d extends Module {
     super();
     this.options = { kernelSize, ...options };
   }
-  override forward(x: Tensor): Tensor { return F.avgPool2d(x, this.options); }
+  override forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.options);
+  }
 }
 
 export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: IntPair) { super(); }
-  override forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
+  constructor(readonly outputSize: IntPair) {
+    super();
+  }
+  override forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
 }
 
 /** Inverted dropout in training mode, identity in eval mode. */
 export class Dropout extends Module {
-  constructor(readonly p = 0.5, readonly generator?: Generator) {
+  constructor(
+    readonly p = 0.5,
+    readonly generator?: Generator,
+  ) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
   }

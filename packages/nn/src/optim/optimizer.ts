@@ -2,7 +2,9 @@ import * as T from '@cxr/tensor';
 import { Tensor } from '@cxr/tensor';
 import { Parameter } from '../autograd/tape.ts';
 
-export interface GroupOptions { lr: number }
+export interface GroupOptions {
+  lr: number;
+}
 
 export type ParamGroup<O extends GroupOptions> = O & { params: Parameter[]; initialLr?: number };
 
@@ -25,7 +27,10 @@ export abstract class Optimizer<O extends GroupOptions> {
   readonly paramGroups: ParamGroup<O>[];
   readonly state = new Map<Parameter, ParamState>();
 
-  constructor(params: ParamsArg<O>, readonly defaults: O) {
+  constructor(
+    params: ParamsArg<O>,
+    readonly defaults: O,
+  ) {
     const list = [...(params as Iterable<unknown>)];
     const isGroups = list.length > 0 && !(list[0] instanceof Parameter);
     const specs = (isGroups ? list : [{ params: list }]) as (Partial<O> & { params: Iterable<Parameter> })[];
@@ -55,7 +60,10 @@ export abstract class Optimizer<O extends GroupOptions> {
       for (const p of g.params) {
         if (!p.requiresGrad || !p.grad) continue;
         let s = this.state.get(p);
-        if (!s) { s = {}; this.state.set(p, s); }
+        if (!s) {
+          s = {};
+          this.state.set(p, s);
+        }
         this.update(p, p.grad, g, s);
       }
     }
@@ -63,7 +71,11 @@ export abstract class Optimizer<O extends GroupOptions> {
 
   /** Frees the gradients (PyTorch's set_to_none=True). */
   zeroGrad(): void {
-    for (const g of this.paramGroups) for (const p of g.params) { p.grad?.dispose(); p.grad = null; }
+    for (const g of this.paramGroups)
+      for (const p of g.params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
   }
 
   private allParams(): Parameter[] {
@@ -74,7 +86,10 @@ export abstract class Optimizer<O extends GroupOptions> {
   stateDict(): OptimizerStateDict {
     const all = this.allParams();
     const state = new Map<number, ParamState>();
-    all.forEach((p, i) => { const s = this.state.get(p); if (s) state.set(i, { ...s }); });
+    all.forEach((p, i) => {
+      const s = this.state.get(p);
+      if (s) state.set(i, { ...s });
+    });
     let k = 0;
     const paramGroups = this.paramGroups.map((g) => {
       const { params, ...opts } = g;
@@ -86,10 +101,12 @@ export abstract class Optimizer<O extends GroupOptions> {
 
   /** Restores state saved by stateDict (copies the tensors), so training resumes exactly. */
   loadStateDict(sd: OptimizerStateDict): void {
-    if (sd.paramGroups.length !== this.paramGroups.length) throw new Error(`${this.constructor.name}.loadStateDict: ${sd.paramGroups.length} groups saved, optimizer has ${this.paramGroups.length}`);
+    if (sd.paramGroups.length !== this.paramGroups.length)
+      throw new Error(`${this.constructor.name}.loadStateDict: ${sd.paramGroups.length} groups saved, optimizer has ${this.paramGroups.length}`);
     sd.paramGroups.forEach((sg, i) => {
       const n = (sg.params as number[]).length;
-      if (n !== this.paramGroups[i].params.length) throw new Error(`${this.constructor.name}.loadStateDict: group ${i} saved with ${n} parameters, optimizer has ${this.paramGroups[i].params.length}`);
+      if (n !== this.paramGroups[i].params.length)
+        throw new Error(`${this.constructor.name}.loadStateDict: group ${i} saved with ${n} parameters, optimizer has ${this.paramGroups[i].params.length}`);
     });
     const all = this.allParams();
     for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
@@ -100,7 +117,8 @@ export abstract class Optimizer<O extends GroupOptions> {
       const copy: ParamState = {};
       for (const [k, v] of Object.entries(s)) {
         if (v instanceof Tensor) {
-          if (v.shape.join(',') !== p.shape.join(',')) throw new Error(`${this.constructor.name}.loadStateDict: ${k} of parameter ${i} is [${v.shape.join(',')}], parameter is [${p.shape.join(',')}]`);
+          if (v.shape.join(',') !== p.shape.join(','))
+            throw new Error(`${this.constructor.name}.loadStateDict: ${k} of parameter ${i} is [${v.shape.join(',')}], parameter is [${p.shape.join(',')}]`);
           copy[k] = T.keep(T.contiguous(v));
         } else copy[k] = v;
       }

@@ -14,7 +14,9 @@ export abstract class LRScheduler {
   }
   abstract lrAt(epoch: number, base: number): number;
   protected apply(): void {
-    this.optimizer.paramGroups.forEach((g, i) => { g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]); });
+    this.optimizer.paramGroups.forEach((g, i) => {
+      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]);
+    });
   }
   step(): void {
     this.lastEpoch++;
@@ -34,7 +36,10 @@ export abstract class LRScheduler {
 
 /** lr = base · γ^⌊epoch / stepSize⌋ (torch StepLR). */
 export class StepLR extends LRScheduler {
-  constructor(opt: Optimizer<GroupOptions>, readonly options: { stepSize: number; gamma?: number }) {
+  constructor(
+    opt: Optimizer<GroupOptions>,
+    readonly options: { stepSize: number; gamma?: number },
+  ) {
     super(opt);
     if (!(options.stepSize >= 1)) throw new Error(`StepLR: stepSize must be >= 1, got ${options.stepSize}`);
     this.apply();
@@ -46,7 +51,10 @@ export class StepLR extends LRScheduler {
 
 /** lr = ηmin + (base - ηmin)(1 + cos(π·epoch/tMax))/2 (torch CosineAnnealingLR's closed form); flat at ηmin after tMax. */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(opt: Optimizer<GroupOptions>, readonly options: { tMax: number; etaMin?: number }) {
+  constructor(
+    opt: Optimizer<GroupOptions>,
+    readonly options: { tMax: number; etaMin?: number },
+  ) {
     super(opt);
     if (!(options.tMax >= 1)) throw new Error(`CosineAnnealingLR: tMax must be >= 1, got ${options.tMax}`);
     this.apply();
@@ -63,7 +71,10 @@ export class CosineAnnealingLR extends LRScheduler {
  * hands over to `after` (counting its epochs from the end of the warm-up), or stays at base.
  */
 export class LinearWarmup extends LRScheduler {
-  constructor(opt: Optimizer<GroupOptions>, readonly options: { steps: number; startFactor?: number; after?: LRScheduler }) {
+  constructor(
+    opt: Optimizer<GroupOptions>,
+    readonly options: { steps: number; startFactor?: number; after?: LRScheduler },
+  ) {
     super(opt);
     if (!(options.steps >= 1)) throw new Error(`LinearWarmup: steps must be >= 1, got ${options.steps}`);
     this.apply();

@@ -90,10 +90,17 @@ async function open(options: DeviceOptions): Promise<Gpu> {
   if (!adapter) throw new Error(`getDevice: ${host.noAdapterHelp}`);
   const l = adapter.limits;
   const wanted: (keyof GPUSupportedLimits)[] = [
-    'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
-    'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
-    'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
-    'maxBindGroups', 'maxUniformBufferBindingSize',
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxStorageBuffersPerShaderStage',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ',
+    'maxComputeWorkgroupsPerDimension',
+    'maxBindGroups',
+    'maxUniformBufferBindingSize',
   ];
   const requiredLimits: Record<string, number> = {};
   for (const k of wanted) requiredLimits[k] = l[k] as number;
@@ -109,8 +116,14 @@ export function getDevice(options: DeviceOptions = {}): Promise<Gpu> {
   if (current) return Promise.resolve(current);
   if (!pending) {
     pending = open(options).then(
-      (g) => { current = g; return g; },
-      (e) => { pending = null; throw e; },
+      (g) => {
+        current = g;
+        return g;
+      },
+      (e) => {
+        pending = null;
+        throw e;
+      },
     );
   }
   return pending;

@@ -19,11 +19,19 @@ setPlatform({
   // workers: lower its priority (measured up to +80%). Not with backend=null, which runs nothing.
   onCpuAdapter(flags) {
     if (flags.includes('backend=null')) return;
-    try { setPriority(0, 19); } catch { /* not permitted: run at normal priority */ }
+    try {
+      setPriority(0, 19);
+    } catch {
+      /* not permitted: run at normal priority */
+    }
   },
   cache: {
     read(name) {
-      try { return readFileSync(join(cacheDir(), name), 'utf8'); } catch { return undefined; }
+      try {
+        return readFileSync(join(cacheDir(), name), 'utf8');
+      } catch {
+        return undefined;
+      }
     },
     write(name, text) {
       mkdirSync(cacheDir(), { recursive: true });

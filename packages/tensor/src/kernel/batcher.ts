@@ -22,7 +22,10 @@ export class CommandBatcher {
   submits = 0;
   dispatches = 0;
 
-  constructor(private readonly gpu: Gpu, private readonly dispatchesPerSubmit: number) {
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly dispatchesPerSubmit: number,
+  ) {
     this.arena = gpu.device.createBuffer({
       size: this.arenaCpu.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -58,7 +61,10 @@ export class CommandBatcher {
   /** Records a buffer-to-buffer copy (outside any compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (!this.encoder) this.encoder = this.gpu.device.createCommandEncoder();
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.recorded++;
   }
@@ -71,7 +77,10 @@ export class CommandBatcher {
 
   flush(): void {
     if (!this.encoder) return;
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     if (this.arenaUsed > 0) {
       this.gpu.device.queue.writeBuffer(this.arena, 0, this.arenaCpu.buffer, 0, this.arenaUsed);
       this.arenaUsed = 0;

@@ -39,7 +39,8 @@ function accessors(name: string, t: Tensor, firstBinding: number, writable: bool
   const cases = (stmt: (p: number) => string) =>
     Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { ${stmt(p)} }` : `    case ${p}u: { ${stmt(p)} }`)).join('\n');
   decl += `fn ${name}_get(i: u32) -> ${ty} {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `return ${name}_p${p}[o];`)}\n  }\n}\n`;
-  if (writable) decl += `fn ${name}_set(i: u32, value_: ${ty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = value_;`)}\n  }\n}\n`;
+  if (writable)
+    decl += `fn ${name}_set(i: u32, value_: ${ty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = value_;`)}\n  }\n}\n`;
   return { decl, pages };
 }
 
@@ -49,14 +50,17 @@ function accessors(name: string, t: Tensor, firstBinding: number, writable: bool
  * pages hold a power of two ≥ 4 elements, so an aligned vec4 never straddles two pages).
  */
 function vec4Accessor(name: string, t: Tensor, firstBinding: number, pageShift: number, op: string): { decl: string; pages: number } {
-  if (t.dtype === 'int32' || t.size % 4 !== 0) throw new Error(`${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.shape.join(',')}]`);
+  if (t.dtype === 'int32' || t.size % 4 !== 0)
+    throw new Error(`${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.shape.join(',')}]`);
   const ty = `vec4<${wgslType(t.dtype)}>`;
   const pages = Math.max(1, Math.ceil(t.size / 2 ** pageShift));
   let decl = '';
   for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, read> ${name}_v${p}: array<${ty}>;\n`;
   if (pages === 1) return { decl: decl + `fn ${name}_get4(j: u32) -> ${ty} { return ${name}_v0[j]; }\n`, pages };
   const shift = pageShift - 2;
-  const cases = Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { return ${name}_v${p}[o]; }` : `    case ${p}u: { return ${name}_v${p}[o]; }`)).join('\n');
+  const cases = Array.from({ length: pages }, (_, p) =>
+    p === pages - 1 ? `    default: { return ${name}_v${p}[o]; }` : `    case ${p}u: { return ${name}_v${p}[o]; }`,
+  ).join('\n');
   decl += `fn ${name}_get4(j: u32) -> ${ty} {\n  let o = j & ${2 ** shift - 1}u;\n  switch (j >> ${shift}u) {\n${cases}\n  }\n}\n`;
   return { decl, pages };
 }
@@ -88,7 +92,10 @@ export function runKernel(call: KernelCall): void {
   const entries: GPUBindGroupEntry[] = [];
   let binding = 0;
   const pageBytes = g.pageElements * 4;
-  for (const [list, writable] of [[inputs, false], [outputs, true]] as const) {
+  for (const [list, writable] of [
+    [inputs, false],
+    [outputs, true],
+  ] as const) {
     for (const [name, t] of list) {
       if (names.has(name)) throw new Error(`${call.name}: kernel argument '${name}' given twice`);
       names.add(name);
@@ -110,7 +117,9 @@ export function runKernel(call: KernelCall): void {
   }
   const maxStorage = g.limits.maxStorageBuffersPerShaderStage;
   if (binding > maxStorage) {
-    throw new Error(`${label}: needs ${binding} storage bindings (large tensors are split into ${pageBytes}-byte pages), over this device's limit of ${maxStorage}`);
+    throw new Error(
+      `${label}: needs ${binding} storage bindings (large tensors are split into ${pageBytes}-byte pages), over this device's limit of ${maxStorage}`,
+    );
   }
   // Pipelines use layout 'auto', which drops bindings the shader never reads: declare the
   // uniform block only when the body uses it.

@@ -54,7 +54,10 @@ export class BufferPool {
     this.stats.buffersInUse--;
     this.stats.pooledBytes += size;
     let list = this.free.get(size);
-    if (!list) { list = []; this.free.set(size, list); }
+    if (!list) {
+      list = [];
+      this.free.set(size, list);
+    }
     list.push(buf);
   }
 

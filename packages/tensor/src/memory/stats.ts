@@ -23,7 +23,12 @@ export function memoryStats(): MemoryStats {
   const g = gpu();
   const p = g.pool.snapshot();
   return {
-    ...c, inUseBytes: p.inUseBytes, pooledBytes: p.pooledBytes, buffersCreated: p.created,
-    pipelines: g.pipelines.size, submits: g.batcher.submits, dispatches: g.batcher.dispatches,
+    ...c,
+    inUseBytes: p.inUseBytes,
+    pooledBytes: p.pooledBytes,
+    buffersCreated: p.created,
+    pipelines: g.pipelines.size,
+    submits: g.batcher.submits,
+    dispatches: g.batcher.dispatches,
   };
 }

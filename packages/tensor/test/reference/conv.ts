@@ -1,9 +1,28 @@
 /** Float64 references for conv2d and its gradients (direct loops, NCHW / OIHW). */
-export interface RefConvOpts { stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number }
+export interface RefConvOpts {
+  stride?: [number, number];
+  padding?: [number, number];
+  dilation?: [number, number];
+  groups?: number;
+}
 
 export interface RefGeom {
-  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number; OH: number; OW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; G: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  G: number;
 }
 
 export function refGeom(x: number[], w: number[], o: RefConvOpts = {}): RefGeom {
@@ -49,19 +68,25 @@ function each(g: RefGeom, f: (yi: number, xi: number, wi: number) => void): void
 export function refConv2d(x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | null, g: RefGeom): Float64Array {
   const y = new Float64Array(g.N * g.O * g.OH * g.OW);
   if (bias) for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / (g.OH * g.OW)) % g.O];
-  each(g, (yi, xi, wi) => { y[yi] += x[xi] * w[wi]; });
+  each(g, (yi, xi, wi) => {
+    y[yi] += x[xi] * w[wi];
+  });
   return y;
 }
 
 export function refConv2dBackwardInput(dy: ArrayLike<number>, w: ArrayLike<number>, g: RefGeom): Float64Array {
   const dx = new Float64Array(g.N * g.C * g.H * g.W);
-  each(g, (yi, xi, wi) => { dx[xi] += dy[yi] * w[wi]; });
+  each(g, (yi, xi, wi) => {
+    dx[xi] += dy[yi] * w[wi];
+  });
   return dx;
 }
 
 export function refConv2dBackwardWeight(dy: ArrayLike<number>, x: ArrayLike<number>, g: RefGeom): Float64Array {
   const dw = new Float64Array(g.O * (g.C / g.G) * g.KH * g.KW);
-  each(g, (yi, xi, wi) => { dw[wi] += dy[yi] * x[xi]; });
+  each(g, (yi, xi, wi) => {
+    dw[wi] += dy[yi] * x[xi];
+  });
   return dw;
 }
 

@@ -5,7 +5,10 @@ export interface ConvCase {
   name: string;
   x: [number, number, number, number];
   w: [number, number, number, number];
-  stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number;
+  stride?: [number, number];
+  padding?: [number, number];
+  dilation?: [number, number];
+  groups?: number;
   bias?: boolean;
 }
 

@@ -4,7 +4,11 @@ import { stridesOf, unravel, sizeOf } from '../helpers.ts';
 export function broadcastShape(...shapes: number[][]): number[] {
   const r = Math.max(...shapes.map((s) => s.length));
   const out = new Array<number>(r).fill(1);
-  for (const s of shapes) s.forEach((d, i) => { const o = r - s.length + i; if (d !== 1) out[o] = d; });
+  for (const s of shapes)
+    s.forEach((d, i) => {
+      const o = r - s.length + i;
+      if (d !== 1) out[o] = d;
+    });
   return out;
 }
 
@@ -31,14 +35,35 @@ export function mapN(shapes: number[][], xs: ArrayLike<number>[], f: (...v: numb
 }
 
 export const unaryRef: Record<string, (x: number) => number> = {
-  neg: (x) => -x, abs: Math.abs, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
-  relu: (x) => Math.max(x, 0), sigmoid: (x) => 1 / (1 + Math.exp(-x)), tanh: Math.tanh, square: (x) => x * x,
+  neg: (x) => -x,
+  abs: Math.abs,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  relu: (x) => Math.max(x, 0),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+  square: (x) => x * x,
   softplus: (x) => Math.log1p(Math.exp(x)),
-  reciprocal: (x) => 1 / x, sign: Math.sign, floor: Math.floor, ceil: Math.ceil,
+  reciprocal: (x) => 1 / x,
+  sign: Math.sign,
+  floor: Math.floor,
+  ceil: Math.ceil,
 };
 
 export const binaryRef: Record<string, (a: number, b: number) => number> = {
-  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b, pow: (a, b) => a ** b,
-  maximum: Math.max, minimum: Math.min, eq: (a, b) => +(a === b), ne: (a, b) => +(a !== b), lt: (a, b) => +(a < b),
-  le: (a, b) => +(a <= b), gt: (a, b) => +(a > b), ge: (a, b) => +(a >= b),
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: (a, b) => a ** b,
+  maximum: Math.max,
+  minimum: Math.min,
+  eq: (a, b) => +(a === b),
+  ne: (a, b) => +(a !== b),
+  lt: (a, b) => +(a < b),
+  le: (a, b) => +(a <= b),
+  gt: (a, b) => +(a > b),
+  ge: (a, b) => +(a >= b),
 };

@@ -10,14 +10,15 @@ export function layoutOf(shape: number[], axis: number) {
 export function refSoftmax(x: ArrayLike<number>, shape: number[], axis: number, log: boolean): Float64Array {
   const { len, inner, outer } = layoutOf(shape, axis);
   const y = new Float64Array(x.length);
-  for (let o = 0; o < outer; o++) for (let n = 0; n < inner; n++) {
-    const at = (j: number) => o * len * inner + j * inner + n;
-    let m = -Infinity;
-    for (let j = 0; j < len; j++) m = Math.max(m, x[at(j)]);
-    let s = 0;
-    for (let j = 0; j < len; j++) s += Math.exp(x[at(j)] - m);
-    for (let j = 0; j < len; j++) y[at(j)] = log ? x[at(j)] - m - Math.log(s) : Math.exp(x[at(j)] - m) / s;
-  }
+  for (let o = 0; o < outer; o++)
+    for (let n = 0; n < inner; n++) {
+      const at = (j: number) => o * len * inner + j * inner + n;
+      let m = -Infinity;
+      for (let j = 0; j < len; j++) m = Math.max(m, x[at(j)]);
+      let s = 0;
+      for (let j = 0; j < len; j++) s += Math.exp(x[at(j)] - m);
+      for (let j = 0; j < len; j++) y[at(j)] = log ? x[at(j)] - m - Math.log(s) : Math.exp(x[at(j)] - m) / s;
+    }
   return y;
 }
 
@@ -26,18 +27,19 @@ export function refSoftmaxBackward(dy: ArrayLike<number>, x: ArrayLike<number>, 
   const { len, inner, outer } = layoutOf(shape, axis);
   const p = refSoftmax(x, shape, axis, false);
   const dx = new Float64Array(x.length);
-  for (let o = 0; o < outer; o++) for (let n = 0; n < inner; n++) {
-    const at = (j: number) => o * len * inner + j * inner + n;
-    for (let k = 0; k < len; k++) {
-      let s = 0;
-      for (let j = 0; j < len; j++) {
-        const d = j === k ? 1 : 0;
-        const jac = log ? d - p[at(k)] : p[at(j)] * (d - p[at(k)]);
-        s += dy[at(j)] * jac;
+  for (let o = 0; o < outer; o++)
+    for (let n = 0; n < inner; n++) {
+      const at = (j: number) => o * len * inner + j * inner + n;
+      for (let k = 0; k < len; k++) {
+        let s = 0;
+        for (let j = 0; j < len; j++) {
+          const d = j === k ? 1 : 0;
+          const jac = log ? d - p[at(k)] : p[at(j)] * (d - p[at(k)]);
+          s += dy[at(j)] * jac;
+        }
+        dx[at(k)] = s;
       }
-      dx[at(k)] = s;
     }
-  }
   return dx;
 }
 
@@ -47,7 +49,10 @@ export function refSumToShape(g: ArrayLike<number>, gShape: number[], shape: num
   const c = new Array<number>(gShape.length).fill(0);
   for (let i = 0; i < g.length; i++) {
     let r = i;
-    for (let d = gShape.length - 1; d >= 0; d--) { c[d] = r % gShape[d]; r = Math.floor(r / gShape[d]); }
+    for (let d = gShape.length - 1; d >= 0; d--) {
+      c[d] = r % gShape[d];
+      r = Math.floor(r / gShape[d]);
+    }
     let o = 0;
     for (let d = 0; d < shape.length; d++) o = o * shape[d] + (shape[d] === 1 ? 0 : c[lead + d]);
     out[o] += g[i];
@@ -59,9 +64,11 @@ export function refIndexSelectBackward(dy: ArrayLike<number>, inputShape: number
   const { len, inner, outer } = layoutOf(inputShape, axis);
   const K = index.length;
   const dx = new Float64Array(outer * len * inner);
-  for (let o = 0; o < outer; o++) for (let k = 0; k < K; k++) for (let n = 0; n < inner; n++) {
-    dx[o * len * inner + index[k] * inner + n] += dy[o * K * inner + k * inner + n];
-  }
+  for (let o = 0; o < outer; o++)
+    for (let k = 0; k < K; k++)
+      for (let n = 0; n < inner; n++) {
+        dx[o * len * inner + index[k] * inner + n] += dy[o * K * inner + k * inner + n];
+      }
   return dx;
 }
 

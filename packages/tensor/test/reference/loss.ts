@@ -1,5 +1,10 @@
 /** Float64 references for the losses, written from PyTorch's definitions (not the kernels' algebra). */
-export interface RefCeOpts { weight?: ArrayLike<number>; smoothing?: number; reduction?: 'mean' | 'sum' | 'none'; ignoreIndex?: number }
+export interface RefCeOpts {
+  weight?: ArrayLike<number>;
+  smoothing?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+  ignoreIndex?: number;
+}
 
 function logSoftmaxRow(z: ArrayLike<number>, base: number, C: number): Float64Array {
   let m = -Infinity;
@@ -85,7 +90,14 @@ export function refBce(x: ArrayLike<number>, t: ArrayLike<number>, pw: ArrayLike
   return Float64Array.of(reduction === 'sum' ? s : s / x.length);
 }
 
-export function refBceGrad(x: ArrayLike<number>, t: ArrayLike<number>, pw: ArrayLike<number> | null, C: number, reduction: 'mean' | 'sum' | 'none', g: ArrayLike<number>): Float64Array {
+export function refBceGrad(
+  x: ArrayLike<number>,
+  t: ArrayLike<number>,
+  pw: ArrayLike<number> | null,
+  C: number,
+  reduction: 'mean' | 'sum' | 'none',
+  g: ArrayLike<number>,
+): Float64Array {
   const sig = (v: number) => 1 / (1 + Math.exp(-v));
   return Float64Array.from({ length: x.length }, (_, k) => {
     const p = pw ? pw[k % C] : 1;

@@ -1,7 +1,11 @@
 /** float64 reference for matmul with NumPy batch broadcasting and optional transposes. */
 export function matmulRef(
-  a: ArrayLike<number>, aShape: readonly number[], b: ArrayLike<number>, bShape: readonly number[],
-  transA = false, transB = false,
+  a: ArrayLike<number>,
+  aShape: readonly number[],
+  b: ArrayLike<number>,
+  bShape: readonly number[],
+  transA = false,
+  transB = false,
 ): { data: Float64Array; shape: number[] } {
   const [ar, ac] = aShape.slice(-2);
   const [br, bc] = bShape.slice(-2);

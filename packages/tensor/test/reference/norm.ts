@@ -1,9 +1,22 @@
 /** Float64 reference for batch norm (PyTorch semantics) and its backward. */
-export interface RefBnOut { out: Float64Array; mean: Float64Array; invstd: Float64Array; runningMean: Float64Array; runningVar: Float64Array }
+export interface RefBnOut {
+  out: Float64Array;
+  mean: Float64Array;
+  invstd: Float64Array;
+  runningMean: Float64Array;
+  runningVar: Float64Array;
+}
 
 export function refBatchNorm(
-  x: ArrayLike<number>, shape: number[], weight: ArrayLike<number> | null, bias: ArrayLike<number> | null,
-  runningMean: ArrayLike<number>, runningVar: ArrayLike<number>, training: boolean, momentum = 0.1, eps = 1e-5,
+  x: ArrayLike<number>,
+  shape: number[],
+  weight: ArrayLike<number> | null,
+  bias: ArrayLike<number> | null,
+  runningMean: ArrayLike<number>,
+  runningVar: ArrayLike<number>,
+  training: boolean,
+  momentum = 0.1,
+  eps = 1e-5,
 ): RefBnOut {
   const [N, C] = shape;
   const HW = shape.slice(2).reduce((a, b) => a * b, 1);
@@ -30,17 +43,23 @@ export function refBatchNorm(
     }
   }
   const out = new Float64Array(N * C * HW);
-  for (let c = 0; c < C; c++) for (let r = 0; r < M; r++) {
-    const k = at(c, r);
-    out[k] = (x[k] - mean[c]) * invstd[c] * (weight ? weight[c] : 1) + (bias ? bias[c] : 0);
-  }
+  for (let c = 0; c < C; c++)
+    for (let r = 0; r < M; r++) {
+      const k = at(c, r);
+      out[k] = (x[k] - mean[c]) * invstd[c] * (weight ? weight[c] : 1) + (bias ? bias[c] : 0);
+    }
   return { out, mean, invstd, runningMean: rm, runningVar: rv };
 }
 
 /** Gradient of batch norm, written from the chain rule directly (not the kernel's closed form). */
 export function refBatchNormBackward(
-  dy: ArrayLike<number>, x: ArrayLike<number>, shape: number[], weight: ArrayLike<number> | null,
-  mean: ArrayLike<number>, invstd: ArrayLike<number>, training: boolean,
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  shape: number[],
+  weight: ArrayLike<number> | null,
+  mean: ArrayLike<number>,
+  invstd: ArrayLike<number>,
+  training: boolean,
 ) {
   const [N, C] = shape;
   const HW = shape.slice(2).reduce((a, b) => a * b, 1);
@@ -64,7 +83,10 @@ export function refBatchNormBackward(
     for (let r = 0; r < M; r++) {
       const k = at(c, r);
       const dxhat = dy[k] * w;
-      if (!training) { dx[k] = dxhat * invstd[c]; continue; }
+      if (!training) {
+        dx[k] = dxhat * invstd[c];
+        continue;
+      }
       // d var / d x and d mean / d x terms
       const dvar = dxhatXm * -0.5 * invstd[c] ** 3;
       const dmean = -dxhatSum * invstd[c];

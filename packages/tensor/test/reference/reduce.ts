@@ -1,7 +1,13 @@
 /** Float64 references for reductions and softmax. */
 import { sizeOf, unravel } from '../helpers.ts';
 
-export function reduceRef(x: ArrayLike<number>, shape: number[], axes: number[], init: number, f: (acc: number, v: number) => number): { shape: number[]; data: Float64Array } {
+export function reduceRef(
+  x: ArrayLike<number>,
+  shape: number[],
+  axes: number[],
+  init: number,
+  f: (acc: number, v: number) => number,
+): { shape: number[]; data: Float64Array } {
   const outShape = shape.filter((_, d) => !axes.includes(d));
   const out = new Float64Array(sizeOf(outShape)).fill(init);
   for (let i = 0; i < x.length; i++) {
@@ -18,11 +24,12 @@ export function argRef(x: ArrayLike<number>, shape: number[], axis: number, bett
   const len = shape[axis];
   const inner = shape.slice(axis + 1).reduce((p, d) => p * d, 1);
   const out = new Float64Array(outer * inner);
-  for (let o = 0; o < outer; o++) for (let e = 0; e < inner; e++) {
-    let best = 0;
-    for (let j = 1; j < len; j++) if (better(x[(o * len + j) * inner + e], x[(o * len + best) * inner + e])) best = j;
-    out[o * inner + e] = best;
-  }
+  for (let o = 0; o < outer; o++)
+    for (let e = 0; e < inner; e++) {
+      let best = 0;
+      for (let j = 1; j < len; j++) if (better(x[(o * len + j) * inner + e], x[(o * len + best) * inner + e])) best = j;
+      out[o * inner + e] = best;
+    }
   return out;
 }
 
@@ -31,13 +38,14 @@ export function softmaxRef(x: ArrayLike<number>, shape: number[], axis: number, 
   const len = shape[axis];
   const inner = shape.slice(axis + 1).reduce((p, d) => p * d, 1);
   const out = new Float64Array(x.length);
-  for (let o = 0; o < outer; o++) for (let e = 0; e < inner; e++) {
-    const idx = (j: number) => (o * len + j) * inner + e;
-    let m = -Infinity;
-    for (let j = 0; j < len; j++) m = Math.max(m, x[idx(j)]);
-    let s = 0;
-    for (let j = 0; j < len; j++) s += Math.exp(x[idx(j)] - m);
-    for (let j = 0; j < len; j++) out[idx(j)] = log ? x[idx(j)] - m - Math.log(s) : Math.exp(x[idx(j)] - m) / s;
-  }
+  for (let o = 0; o < outer; o++)
+    for (let e = 0; e < inner; e++) {
+      const idx = (j: number) => (o * len + j) * inner + e;
+      let m = -Infinity;
+      for (let j = 0; j < len; j++) m = Math.max(m, x[idx(j)]);
+      let s = 0;
+      for (let j = 0; j < len; j++) s += Math.exp(x[idx(j)] - m);
+      for (let j = 0; j < len; j++) out[idx(j)] = log ? x[idx(j)] - m - Math.log(s) : Math.exp(x[idx(j)] - m) / s;
+    }
   return out;
 }

@@ -21,7 +21,13 @@
 import type { GatherConvSpec } from './conv.wgsl.ts';
 
 /** Register block (tm x tn), invocations (wgM x wgN), K depth of a shared tile. */
-export interface ConvGemmConfig { tm: number; tn: number; wgM: number; wgN: number; tk: number }
+export interface ConvGemmConfig {
+  tm: number;
+  tn: number;
+  wgM: number;
+  wgN: number;
+  tk: number;
+}
 
 export type GemmConvSpec = Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>;
 
@@ -81,7 +87,9 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
   p(`var<workgroup> ta: array<f32, ${BM * tk}>;`);
   p(`var<workgroup> tb: array<f32, ${SB * tk}>;`);
   p(`@compute @workgroup_size(${wgM}, ${wgN}, 1)`);
-  p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {');
+  p(
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {',
+  );
   p('  let tx = lidv.x;');
   p('  let ty = lidv.y;');
   p('  let pt = wid.x + wid.y * nwg.x;');
@@ -152,7 +160,9 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
       if (tapMajor) {
         p(`      let ih = ${v}h + dh;`);
         p(`      let iw = ${v}w + dw;`);
-        p(`      if (${v}ok${guard} && u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + (r0 + ak${q}) * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
+        p(
+          `      if (${v}ok${guard} && u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + (r0 + ak${q}) * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`,
+        );
       } else {
         p(`      let k = k0 + ak${q};`);
         p(`      if (${v}ok && k < ${u(K)}${guard}) {`);
@@ -215,13 +225,27 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
 }
 
 export interface GemmWeightGradSpec {
-  N: number; C: number; H: number; W: number;
-  O: number; OH: number; OW: number;
-  Rg: number; Og: number; groups: number;
-  KH: number; KW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
+  Rg: number;
+  Og: number;
+  groups: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
   /** Splits of the N·OH·OW pixels (K) and pixels per split (a multiple of tk). */
-  S: number; CK: number;
+  S: number;
+  CK: number;
 }
 
 /** Workgroups of the weight-gradient GEMM: column tiles x channel tiles x (splits · groups). */
@@ -308,7 +332,9 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p('      var v = 0.0;');
     p(`      let ih = ${v}h + bh${q};`);
     p(`      let iw = ${v}w + bw${q};`);
-    p(`      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`);
+    p(
+      `      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`,
+    );
     p(`      if (bn${q} < ${u(BN)}) { tb[${v}k * ${u(SB)} + bn${q}] = v; }`);
     p('    }');
   }

@@ -5,7 +5,13 @@ import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
 import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.ts';
 import {
-  fitSharedMemory, gemmConvGrid, gemmConvSharedBytes, gemmConvWgsl, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl,
+  fitSharedMemory,
+  gemmConvGrid,
+  gemmConvSharedBytes,
+  gemmConvWgsl,
+  gemmWeightGradSharedBytes,
+  gemmWeightGradGrid,
+  gemmWeightGradWgsl,
 } from './conv-gemm.wgsl.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 import { channelTile, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
@@ -15,7 +21,17 @@ function checkTensor(op: string, name: string, t: Tensor): void {
   if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
 }
 
-function dispatchGather(op: string, spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>, TO0: number, TP0: number, src: Tensor, w: Tensor, out: Tensor, bias: Tensor | null, gemm: boolean): void {
+function dispatchGather(
+  op: string,
+  spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>,
+  TO0: number,
+  TP0: number,
+  src: Tensor,
+  w: Tensor,
+  out: Tensor,
+  bias: Tensor | null,
+  gemm: boolean,
+): void {
   const tiles = convTiles();
   const TO = channelTile(TO0, spec.Og, spec.groups);
   // Depthwise-like shapes have few output channels per tile: spend the registers on pixels.
@@ -76,18 +92,47 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   const g = convGeometry(op, x.shape, w.shape, opts);
   if (bias) {
     checkTensor(op, 'bias', bias);
-    if (bias.rank !== 1 || bias.shape[0] !== g.O) throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
+    if (bias.rank !== 1 || bias.shape[0] !== g.O)
+      throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
   }
   const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op);
   const R = g.C / g.groups;
   const Og = g.O / g.groups;
   const axis = (k: number, s: number, p: number, d: number): TapAxis => ({ count: k, k0: 0, kStep: 1, off0: -p, offStep: d, scale: s });
-  dispatchGather(op, {
-    N: g.N, R, O: g.O, Og, groups: g.groups, IH: g.H, IW: g.W, A: g.OH, B: g.OW,
-    OH: g.OH, OW: g.OW, rh: 0, rw: 0, th: 1, tw: 1,
-    tapsH: axis(g.KH, g.sh, g.ph, g.dh), tapsW: axis(g.KW, g.sw, g.pw, g.dw), KW: g.KW,
-    wGroup: Og * R * g.KH * g.KW, wO: R * g.KH * g.KW, wR: g.KH * g.KW, bias: !!bias,
-  }, tiles.fwdTO, tiles.fwdTP, x, w, out, bias, convUsesGemm(g));
+  dispatchGather(
+    op,
+    {
+      N: g.N,
+      R,
+      O: g.O,
+      Og,
+      groups: g.groups,
+      IH: g.H,
+      IW: g.W,
+      A: g.OH,
+      B: g.OW,
+      OH: g.OH,
+      OW: g.OW,
+      rh: 0,
+      rw: 0,
+      th: 1,
+      tw: 1,
+      tapsH: axis(g.KH, g.sh, g.ph, g.dh),
+      tapsW: axis(g.KW, g.sw, g.pw, g.dw),
+      KW: g.KW,
+      wGroup: Og * R * g.KH * g.KW,
+      wO: R * g.KH * g.KW,
+      wR: g.KH * g.KW,
+      bias: !!bias,
+    },
+    tiles.fwdTO,
+    tiles.fwdTP,
+    x,
+    w,
+    out,
+    bias,
+    convUsesGemm(g),
+  );
   return out;
 }
 
@@ -113,13 +158,40 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const gemm = convUsesGemm(g);
   for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
     for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
-      dispatchGather(op, {
-        N: g.N, R: Og, O: g.C, Og: Cg, groups: g.groups, IH: g.OH, IW: g.OW,
-        A: Math.ceil((g.H - rh) / g.sh), B: Math.ceil((g.W - rw) / g.sw),
-        OH: g.H, OW: g.W, rh, rw, th: g.sh, tw: g.sw,
-        tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH), tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW), KW: g.KW,
-        wGroup: Og * Cg * KK, wO: KK, wR: Cg * KK, bias: false,
-      }, tiles.bwdTO, tiles.bwdTP, dy, w, dx, null, gemm);
+      dispatchGather(
+        op,
+        {
+          N: g.N,
+          R: Og,
+          O: g.C,
+          Og: Cg,
+          groups: g.groups,
+          IH: g.OH,
+          IW: g.OW,
+          A: Math.ceil((g.H - rh) / g.sh),
+          B: Math.ceil((g.W - rw) / g.sw),
+          OH: g.H,
+          OW: g.W,
+          rh,
+          rw,
+          th: g.sh,
+          tw: g.sw,
+          tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH),
+          tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW),
+          KW: g.KW,
+          wGroup: Og * Cg * KK,
+          wO: KK,
+          wR: Cg * KK,
+          bias: false,
+        },
+        tiles.bwdTO,
+        tiles.bwdTP,
+        dy,
+        w,
+        dx,
+        null,
+        gemm,
+      );
     }
   }
   return dx;
@@ -136,7 +208,8 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
-  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter) return tapsWeightGrad(op, g, dy, x, weightShape);
+  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter)
+    return tapsWeightGrad(op, g, dy, x, weightShape);
   const { S, CR, mode, TO, TR } = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
@@ -162,7 +235,10 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const rows = g.N * g.OH;
   const perSplit = g.O * g.C * g.KH * g.KW * 4;
   // Enough workgroups for the cores (and short serial loops), each split >= 64 output pixels.
-  let S = Math.max(1, Math.min(Math.ceil(32 / oTiles), rows, Math.floor((rows * g.OW) / 64), Math.floor(Math.min(tiles.wPartialBytes, gpu().pageElements * 4) / perSplit)));
+  let S = Math.max(
+    1,
+    Math.min(Math.ceil(32 / oTiles), rows, Math.floor((rows * g.OW) / 64), Math.floor(Math.min(tiles.wPartialBytes, gpu().pageElements * 4) / perSplit)),
+  );
   const CR = Math.ceil(rows / S);
   S = Math.ceil(rows / CR);
   const WG = Math.ceil((g.KH * g.KW) / 8) * 8;

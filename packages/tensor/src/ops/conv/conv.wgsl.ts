@@ -30,20 +30,35 @@ export interface TapAxis {
 export interface GatherConvSpec {
   N: number;
   /** Reduction channels per group, output channels (total and per group), groups. */
-  R: number; O: number; Og: number; groups: number;
+  R: number;
+  O: number;
+  Og: number;
+  groups: number;
   /** Source tensor spatial size (its channel count is groups * R). */
-  IH: number; IW: number;
+  IH: number;
+  IW: number;
   /** Computed sub-grid: A x B pixels per image. */
-  A: number; B: number;
+  A: number;
+  B: number;
   /** Destination tensor spatial size and the sub-grid's placement in it: (r + t * a). */
-  OH: number; OW: number; rh: number; rw: number; th: number; tw: number;
-  tapsH: TapAxis; tapsW: TapAxis;
+  OH: number;
+  OW: number;
+  rh: number;
+  rw: number;
+  th: number;
+  tw: number;
+  tapsH: TapAxis;
+  tapsW: TapAxis;
   /** Kernel width (taps index the weight as kh * KW + kw). */
   KW: number;
   /** Weight element offset: g * wGroup + (o - g * Og) * wO + r * wR + kh * KW + kw. */
-  wGroup: number; wO: number; wR: number;
+  wGroup: number;
+  wO: number;
+  wR: number;
   bias: boolean;
-  TO: number; TP: number; WG: number;
+  TO: number;
+  TP: number;
+  WG: number;
   /**
    * Multi-row tiles (narrow sub-grids, B < TP): when set, an invocation owns RT consecutive rows
    * of the flattened N x A row index (rows may belong to different images), each the whole B
@@ -75,10 +90,11 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   const wInside = inside(W, BT * TP, s.IW);
   // Distinct source columns (relative to the tile's first) that the TP pixels x W taps read.
   const cols = new Map<number, number>();
-  for (let j = 0; j < TP; j++) for (let t = 0; t < W.count; t++) {
-    const q = W.scale * j + offW(t);
-    if (!cols.has(q)) cols.set(q, cols.size);
-  }
+  for (let j = 0; j < TP; j++)
+    for (let t = 0; t < W.count; t++) {
+      const q = W.scale * j + offW(t);
+      if (!cols.has(q)) cols.set(q, cols.size);
+    }
   const colName = (q: number) => `x${cols.get(q)}`;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
@@ -171,10 +187,11 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   const offW = (t: number) => W.off0 + t * W.offStep;
   // Distinct in-range source columns the B pixels x W taps read.
   const cols = new Map<number, number>();
-  for (let j = 0; j < B; j++) for (let t = 0; t < W.count; t++) {
-    const q = W.scale * j + offW(t);
-    if (q >= 0 && q < s.IW && !cols.has(q)) cols.set(q, cols.size);
-  }
+  for (let j = 0; j < B; j++)
+    for (let t = 0; t < W.count; t++) {
+      const q = W.scale * j + offW(t);
+      if (q >= 0 && q < s.IW && !cols.has(q)) cols.set(q, cols.size);
+    }
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
@@ -251,13 +268,27 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
 }
 
 export interface WeightGradSpec {
-  N: number; C: number; H: number; W: number;
-  O: number; OH: number; OW: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
   /** Input channels per group (the dw's second dim), output channels per group. */
-  Rg: number; Og: number;
-  KH: number; KW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  TO: number; TR: number; WG: number;
+  Rg: number;
+  Og: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  TO: number;
+  TR: number;
+  WG: number;
   /**
    * Splits of the N*OH output rows (split-K), each written as a partial [S, O, Rg, KH, KW] that a
    * second pass sums: 'strided' = split s takes the rows with row % S == s (spare SIMD lanes of a
@@ -343,7 +374,9 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   L.push('  }');
   for (let o = 0; o < TO; o++) {
     for (let r = 0; r < TR; r++) {
-      L.push(`  if (o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(split * ${u(s.O * s.Rg * KK)} + (oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`);
+      L.push(
+        `  if (o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(split * ${u(s.O * s.Rg * KK)} + (oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`,
+      );
     }
   }
   L.push('}');
@@ -351,12 +384,24 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
 }
 
 export interface WeightGradTapsSpec {
-  N: number; C: number; H: number; W: number;
-  O: number; OH: number; OW: number;
-  KH: number; KW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
   /** Output channels per invocation; lanes per workgroup (>= KH*KW). Rows per split (CR) come as a uniform. */
-  TO: number; WG: number;
+  TO: number;
+  WG: number;
 }
 
 /**
@@ -402,7 +447,9 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   L.push('    }');
   L.push('  }');
   for (let o = 0; o < TO; o++) {
-    const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(' ');
+    const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(
+      ' ',
+    );
     L.push(s.O % TO !== 0 ? `  if (o0 + ${u(o)} < ${u(s.O)}) { ${st} }` : `  ${st}`);
   }
   L.push('}');

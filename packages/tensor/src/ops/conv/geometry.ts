@@ -10,9 +10,21 @@ export interface Conv2dOptions {
 
 /** Resolved geometry of one convolution. */
 export interface ConvGeometry {
-  N: number; C: number; H: number; W: number;
-  O: number; KH: number; KW: number; OH: number; OW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
   groups: number;
 }
 
@@ -40,7 +52,9 @@ export function convGeometry(op: string, xShape: Shape, wShape: Shape, opts: Con
   const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
   if (OH < 1 || OW < 1) {
-    throw new Error(`${op}: output would be empty (${OH}x${OW}): kernel ${KH}x${KW} dilation ${dh},${dw} larger than the padded input (${desc}, padding ${ph},${pw})`);
+    throw new Error(
+      `${op}: output would be empty (${OH}x${OW}): kernel ${KH}x${KW} dilation ${dh},${dw} larger than the padded input (${desc}, padding ${ph},${pw})`,
+    );
   }
   return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups };
 }

@@ -2,7 +2,14 @@
 export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './conv.ts';
 export { convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 export {
-  setConvTiles, getConvTiles, resetConvTiles, weightGradSplit, gemmWeightGradSplit, convUsesGemm, convKernelFamilies,
-  type ConvTiles, type ConvKernelFamily,
+  setConvTiles,
+  getConvTiles,
+  resetConvTiles,
+  weightGradSplit,
+  gemmWeightGradSplit,
+  convUsesGemm,
+  convKernelFamilies,
+  type ConvTiles,
+  type ConvKernelFamily,
 } from './tiles.ts';
 export type { ConvGemmConfig } from './conv-gemm.wgsl.ts';

@@ -7,7 +7,13 @@ export const convKernelFamilies = ['direct', 'implicitGemm'] as const;
 export type ConvKernelFamily = (typeof convKernelFamilies)[number];
 
 export interface ConvTiles {
-  fwdTO: number; fwdTP: number; bwdTO: number; bwdTP: number; wTO: number; wTR: number; wg: number;
+  fwdTO: number;
+  fwdTP: number;
+  bwdTO: number;
+  bwdTP: number;
+  wTO: number;
+  wTR: number;
+  wg: number;
   /**
    * Direct kernels, sub-grids narrower than the pixel tile (B < TP: 4- and 2-pixel maps): tiles
    * of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead of
@@ -65,15 +71,28 @@ export interface ConvTiles {
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
 const defaultTiles: ConvTiles = {
-  fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 8, wTR: 8, wg: 64, rows: true, wTaps: 4,
-  wTarget: null, wSplit: 0, wPartialBytes: 64 * 2 ** 20, wMinChunk: 64,
+  fwdTO: 8,
+  fwdTP: 8,
+  bwdTO: 8,
+  bwdTP: 8,
+  wTO: 8,
+  wTR: 8,
+  wg: 64,
+  rows: true,
+  wTaps: 4,
+  wTarget: null,
+  wSplit: 0,
+  wPartialBytes: 64 * 2 ** 20,
+  wMinChunk: 64,
   path: 'auto',
   // NVIDIA-class defaults: 64x64 output tiles, 4x4 per invocation, 256 invocations.
   gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
   gemmSmall: { tm: 2, tn: 2, wgM: 16, wgN: 16, tk: 16 },
   gemmSmallBelow: 256,
   wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
-  gemmWgTarget: 1024, gemmMinK: 256, gemmMinGroupChannels: 16,
+  gemmWgTarget: 1024,
+  gemmMinK: 256,
+  gemmMinGroupChannels: 16,
 };
 let tiles: ConvTiles = { ...defaultTiles };
 
@@ -132,7 +151,12 @@ const gpuWeightTarget = 65536;
  * Split-K plan of the weight gradient for geometry `g`: S partials of CR contiguous rows each
  * ('chunked'), or the strided lane split of few-channel convs on a CPU adapter, or none (S = 1).
  */
-export function weightGradSplit(g: ConvGeometry, cpu: boolean, t: ConvTiles = tiles, pageBytes = Infinity): { S: number; CR: number; mode: 'strided' | 'chunked'; TO: number; TR: number } {
+export function weightGradSplit(
+  g: ConvGeometry,
+  cpu: boolean,
+  t: ConvTiles = tiles,
+  pageBytes = Infinity,
+): { S: number; CR: number; mode: 'strided' | 'chunked'; TO: number; TR: number } {
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   const TO = channelTile(t.wTO, Og, g.groups);
@@ -147,7 +171,7 @@ export function weightGradSplit(g: ConvGeometry, cpu: boolean, t: ConvTiles = ti
   const perSplit = g.O * Rg * KK * 4;
   // The partials stay within the byte cap and within one storage binding (so the weight-gradient
   // kernel needs no more bindings than the unsplit one).
-  S = Math.max(1, Math.min(S, rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 * 64 / rTiles)));
+  S = Math.max(1, Math.min(S, rows, Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor((65535 * 64) / rTiles)));
   if (S > 1) {
     const CR = Math.ceil(rows / S);
     return { S: Math.ceil(rows / CR), CR, mode: 'chunked', TO, TR };

@@ -9,7 +9,10 @@ export type NestedArray = number | NestedArray[];
 function inferShape(data: NestedArray): number[] {
   const shape: number[] = [];
   let d: NestedArray = data;
-  while (Array.isArray(d)) { shape.push(d.length); d = d[0] as NestedArray; }
+  while (Array.isArray(d)) {
+    shape.push(d.length);
+    d = d[0] as NestedArray;
+  }
   return shape;
 }
 
@@ -79,7 +82,10 @@ export const onesLike = (t: Tensor) => full(t.shape, 1, t.dtype);
 
 /** Values start, start+step, … below stop (as `torch.arange`). */
 export function arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
-  if (stop === undefined) { stop = start; start = 0; }
+  if (stop === undefined) {
+    stop = start;
+    start = 0;
+  }
   if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0) {
     throw new Error(`arange: invalid range start=${start} stop=${stop} step=${step}`);
   }

@@ -28,7 +28,9 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
   }
   operands.forEach((o, k) => {
     if (typeof o === 'number' && !options.allowNonFinite && !Number.isFinite(o)) {
-      throw new Error(`${op}: scalar operand ${k} is ${o}; a finite number is required (shapes ${operands.map((x) => (typeof x === 'number' ? 'scalar' : fmt(x.shape))).join(', ')})`);
+      throw new Error(
+        `${op}: scalar operand ${k} is ${o}; a finite number is required (shapes ${operands.map((x) => (typeof x === 'number' ? 'scalar' : fmt(x.shape))).join(', ')})`,
+      );
     }
   });
   const outShape = tensors.length ? broadcastShapes(op, ...tensors.map((t) => t.shape)) : [];

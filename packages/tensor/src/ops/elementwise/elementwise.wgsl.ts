@@ -35,8 +35,11 @@ export function broadcastIndex(outShape: Shape, operands: { name: string; stride
   const lines = ['  var r = i;'];
   const coord: string[] = [];
   for (let d = outShape.length - 1; d >= 0; d--) {
-    if (d === 0) { lines.push('  let c0 = r;'); }
-    else { lines.push(`  let c${d} = r % ${outShape[d]}u; r = r / ${outShape[d]}u;`); }
+    if (d === 0) {
+      lines.push('  let c0 = r;');
+    } else {
+      lines.push(`  let c${d} = r % ${outShape[d]}u; r = r / ${outShape[d]}u;`);
+    }
     coord[d] = `c${d}`;
   }
   for (const o of need) {

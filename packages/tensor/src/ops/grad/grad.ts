@@ -66,11 +66,13 @@ function argBackward(op: string, pick: typeof argmax, dy: Tensor, x: Tensor, axi
   x.storage(op);
   dy.storage(op);
   const l = axis === undefined ? { len: x.size, inner: 1, rows: 1 } : rowLayout(op, x.shape, axis);
-  if (dy.size !== l.rows || dy.dtype !== 'float32') throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} does not match a reduction of ${fmt(x.shape)} over ${axis ?? 'all axes'}`);
+  if (dy.size !== l.rows || dy.dtype !== 'float32')
+    throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} does not match a reduction of ${fmt(x.shape)} over ${axis ?? 'all axes'}`);
   const idx = pick(x, axis);
   const dx = Tensor.empty(x.shape, 'float32', op);
   try {
-    if (dx.size > 0) runKernel({ name: op, body: argBackwardWgsl(x.size, l.len, l.inner, wg), inputs: { dy, idx }, outputs: { dx }, workgroups: grid1d(x.size, wg) });
+    if (dx.size > 0)
+      runKernel({ name: op, body: argBackwardWgsl(x.size, l.len, l.inner, wg), inputs: { dy, idx }, outputs: { dx }, workgroups: grid1d(x.size, wg) });
   } finally {
     idx.dispose();
   }
@@ -98,11 +100,18 @@ export function indexSelectBackward(dy: Tensor, axis: number, index: Tensor, inp
   const K = index.size;
   if (index.dtype !== 'int32' || index.rank > 1) throw new Error(`${op}: index must be int32 [K], got ${index.dtype} ${fmt(index.shape)}`);
   const expect = inputShape.map((d, i) => (i === l.a ? K : d));
-  if (dy.shape.join() !== expect.join()) throw new Error(`${op}: gradient ${fmt(dy.shape)} should be ${fmt(expect)} for input ${fmt(inputShape)} and ${K} indices on axis ${axis}`);
+  if (dy.shape.join() !== expect.join())
+    throw new Error(`${op}: gradient ${fmt(dy.shape)} should be ${fmt(expect)} for input ${fmt(inputShape)} and ${K} indices on axis ${axis}`);
   if (K === 0) return full(inputShape, 0);
   const dx = Tensor.empty(inputShape, 'float32', op);
   if (dx.size === 0) return dx;
-  runKernel({ name: op, body: indexSelectBackwardWgsl(dx.size, l.len, l.inner, K, wg), inputs: { dy, index }, outputs: { dx }, workgroups: grid1d(dx.size, wg) });
+  runKernel({
+    name: op,
+    body: indexSelectBackwardWgsl(dx.size, l.len, l.inner, K, wg),
+    inputs: { dy, index },
+    outputs: { dx },
+    workgroups: grid1d(dx.size, wg),
+  });
   return dx;
 }
 
@@ -110,7 +119,8 @@ function broadcastBack(op: string, dy: Tensor, inputShape: Shape, axesArg: Axes,
   dy.storage(op);
   const axes = normAxes(op, inputShape, axesArg);
   const kept = inputShape.filter((_, d) => !axes.includes(d));
-  if (dy.size !== sizeOf(kept) || dy.dtype !== 'float32') throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} does not match a reduction of ${fmt(inputShape)} over ${JSON.stringify(axesArg ?? 'all')}`);
+  if (dy.size !== sizeOf(kept) || dy.dtype !== 'float32')
+    throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} does not match a reduction of ${fmt(inputShape)} over ${JSON.stringify(axesArg ?? 'all')}`);
   const keptStrides = stridesOf(kept);
   let k = 0;
   const dyStrides = inputShape.map((_, d) => (axes.includes(d) ? 0 : keptStrides[k++]));
@@ -139,9 +149,7 @@ export const meanBackward = (dy: Tensor, inputShape: Shape, axes?: Axes) => broa
  */
 export function matmulBackwardA(dy: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const tb = !!options.transB;
-  const da = options.transA
-    ? tb ? matmul(b, dy, { transA: true, transB: true }) : matmul(b, dy, { transB: true })
-    : matmul(dy, b, { transB: !tb });
+  const da = options.transA ? (tb ? matmul(b, dy, { transA: true, transB: true }) : matmul(b, dy, { transB: true })) : matmul(dy, b, { transB: !tb });
   return fitTo(da, a.shape);
 }
 
@@ -163,9 +171,7 @@ export function matmulBackwardB(dy: Tensor, a: Tensor, b: Tensor, options: Matmu
       dy2.dispose();
     }
   }
-  const db = ta
-    ? tb ? matmul(dy, a, { transA: true, transB: true }) : matmul(a, dy)
-    : tb ? matmul(dy, a, { transA: true }) : matmul(a, dy, { transA: true });
+  const db = ta ? (tb ? matmul(dy, a, { transA: true, transB: true }) : matmul(a, dy)) : tb ? matmul(dy, a, { transA: true }) : matmul(a, dy, { transA: true });
   return fitTo(db, b.shape);
 }
 

@@ -5,7 +5,9 @@ import { pad, permute, slice, type SliceRange } from '../layout/layout.ts';
 /** Gradient of `permute(x, dims)`: dy permuted by the inverse permutation. */
 export function permuteBackward(dy: Tensor, dims: readonly number[]): Tensor {
   const inverse = new Array<number>(dims.length);
-  dims.forEach((d, i) => { inverse[d < 0 ? d + dims.length : d] = i; });
+  dims.forEach((d, i) => {
+    inverse[d < 0 ? d + dims.length : d] = i;
+  });
   return permute(dy, inverse);
 }
 
@@ -16,7 +18,7 @@ export function sliceBackward(dy: Tensor, inputShape: Shape, ranges: readonly (S
     const n = inputShape[d];
     const r = ranges[d] ?? {};
     if ((r.step ?? 1) !== 1) throw new Error(`sliceBackward: step ${r.step} on dim ${d} of ${fmt(inputShape)}; only step 1 is differentiable here`);
-    const start = Math.min(n, Math.max(0, (r.start ?? 0) < 0 ? (r.start ?? 0) + n : r.start ?? 0));
+    const start = Math.min(n, Math.max(0, (r.start ?? 0) < 0 ? (r.start ?? 0) + n : (r.start ?? 0)));
     padding.push(start, n - start - dy.shape[d]);
   }
   return pad(dy, padding);

@@ -5,7 +5,16 @@ import { gatherWgsl, oneHotWgsl, padWgsl, stridedCopyWgsl } from './strided.wgsl
 
 const wg = 256;
 
-function stridedCopy(op: string, x: Tensor, shape: number[], readStrides: number[], readBase: number, out: Tensor, writeStrides: number[], writeBase: number): void {
+function stridedCopy(
+  op: string,
+  x: Tensor,
+  shape: number[],
+  readStrides: number[],
+  readBase: number,
+  out: Tensor,
+  writeStrides: number[],
+  writeBase: number,
+): void {
   const total = sizeOf(shape);
   if (total === 0) return;
   runKernel({
@@ -47,7 +56,16 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const inStrides = stridesOf(x.shape);
   const outShape = norm.map((a) => x.shape[a]);
   const out = Tensor.empty(outShape, x.dtype, 'permute');
-  stridedCopy('permute', x, outShape, norm.map((a) => inStrides[a]), 0, out, stridesOf(outShape), 0);
+  stridedCopy(
+    'permute',
+    x,
+    outShape,
+    norm.map((a) => inStrides[a]),
+    0,
+    out,
+    stridesOf(outShape),
+    0,
+  );
   return out;
 }
 
@@ -87,7 +105,11 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return out;
 }
 
-export interface SliceRange { start?: number; end?: number; step?: number }
+export interface SliceRange {
+  start?: number;
+  end?: number;
+  step?: number;
+}
 
 /**
  * Slices each dimension by [start, end) with a positive step (negative start/end count from the

@@ -3,7 +3,15 @@
  * writing `out` at writeBase + Σ c·writeStrides. Transpose, slice, expand and concat are all
  * this one kernel with different baked strides.
  */
-export function stridedCopyWgsl(shape: number[], readStrides: number[], readBase: number, writeStrides: number[], writeBase: number, total: number, wg: number): string {
+export function stridedCopyWgsl(
+  shape: number[],
+  readStrides: number[],
+  readBase: number,
+  writeStrides: number[],
+  writeBase: number,
+  total: number,
+  wg: number,
+): string {
   const lines = ['  var r = i;', `  var ri = ${readBase}u;`, `  var wi = ${writeBase}u;`];
   for (let d = shape.length - 1; d >= 0; d--) {
     const c = d === 0 ? 'r' : `(r % ${shape[d]}u)`;
@@ -25,7 +33,10 @@ ${lines.join('\n')}
 export function padWgsl(outShape: number[], inShape: number[], before: number[], total: number, wg: number): string {
   const inStrides: number[] = [];
   let acc = 1;
-  for (let d = inShape.length - 1; d >= 0; d--) { inStrides[d] = acc; acc *= inShape[d]; }
+  for (let d = inShape.length - 1; d >= 0; d--) {
+    inStrides[d] = acc;
+    acc *= inShape[d];
+  }
   const lines = ['  var r = i;', '  var ri = 0u;', '  var inside = true;'];
   for (let d = outShape.length - 1; d >= 0; d--) {
     lines.push(`  { let c = i32(${d === 0 ? 'r' : `r % ${outShape[d]}u`}) - ${before[d]};`);

@@ -14,7 +14,9 @@ function check(op: string, logits: Tensor, targets: Tensor, o: BceWithLogitsOpti
   logits.storage(op);
   targets.storage(op);
   if (logits.dtype !== 'float32' || targets.dtype !== 'float32' || logits.shape.join() !== targets.shape.join()) {
-    throw new Error(`${op}: logits and targets must be float32 of one shape, got ${logits.dtype} ${fmt(logits.shape)} and ${targets.dtype} ${fmt(targets.shape)}`);
+    throw new Error(
+      `${op}: logits and targets must be float32 of one shape, got ${logits.dtype} ${fmt(logits.shape)} and ${targets.dtype} ${fmt(targets.shape)}`,
+    );
   }
   const reduction = o.reduction ?? 'mean';
   if (!['mean', 'sum', 'none'].includes(reduction)) throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${reduction}`);
@@ -50,7 +52,12 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, op
 }
 
 /** Gradient with respect to the logits: g·((1−t) − (1 + (pw−1)·t)·σ(−x)), divided by numel for 'mean'. */
-export function binaryCrossEntropyWithLogitsBackward(logits: Tensor, targets: Tensor, options: BceWithLogitsOptions = {}, gradOutput: Tensor | number = 1): Tensor {
+export function binaryCrossEntropyWithLogitsBackward(
+  logits: Tensor,
+  targets: Tensor,
+  options: BceWithLogitsOptions = {},
+  gradOutput: Tensor | number = 1,
+): Tensor {
   const op = 'binaryCrossEntropyWithLogitsBackward';
   const reduction = check(op, logits, targets, options);
   if (typeof gradOutput !== 'number') {

@@ -73,7 +73,13 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
     return r.loss!;
   }
   const out = Tensor.empty([], 'float32', op);
-  runKernel({ name: `${op}.reduce`, body: ceReduceWgsl(l.N, reduction === 'mean'), inputs: { loss: r.loss!, wy: r.wy }, outputs: { out }, workgroups: [1, 1, 1] });
+  runKernel({
+    name: `${op}.reduce`,
+    body: ceReduceWgsl(l.N, reduction === 'mean'),
+    inputs: { loss: r.loss!, wy: r.wy },
+    outputs: { out },
+    workgroups: [1, 1, 1],
+  });
   r.loss!.dispose();
   r.wy.dispose();
   return out;
@@ -99,7 +105,13 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, options: Cr
   const needStats = reduction === 'mean' || l.smoothing > 0;
   const stats = needStats ? Tensor.empty([2], 'float32', `${op}.stats`) : null;
   if (stats) {
-    runKernel({ name: `${op}.stats`, body: ceGradStatsWgsl(l), inputs: options.weight ? { wy: r.wy, weight: options.weight } : { wy: r.wy }, outputs: { stats }, workgroups: [1, 1, 1] });
+    runKernel({
+      name: `${op}.stats`,
+      body: ceGradStatsWgsl(l),
+      inputs: options.weight ? { wy: r.wy, weight: options.weight } : { wy: r.wy },
+      outputs: { stats },
+      workgroups: [1, 1, 1],
+    });
   }
   const dlogits = Tensor.empty(logits.shape, 'float32', op);
   const inputs: Record<string, Tensor> = { logits, labels, lse: r.lse, wy: r.wy };

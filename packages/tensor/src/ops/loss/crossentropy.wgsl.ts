@@ -5,7 +5,13 @@
  * Rows are reduced serially per invocation (class counts are small), sums over rows in one
  * workgroup with a fixed tree: deterministic.
  */
-export interface CeLayout { N: number; C: number; weighted: boolean; ignoreIndex: number; smoothing: number }
+export interface CeLayout {
+  N: number;
+  C: number;
+  weighted: boolean;
+  ignoreIndex: number;
+  smoothing: number;
+}
 
 const wOf = (l: CeLayout, c: string) => (l.weighted ? `weight_get(${c})` : '1.0');
 
@@ -38,11 +44,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let wy = ${wOf(l, 'u32(y)')};
   wy_set(i, wy);
-  ${withLoss ? `var loss = ${1 - eps} * wy * (lse - logits_get(base + u32(y)));
-  ${eps > 0 ? `var sm = 0.0;
+  ${
+    withLoss
+      ? `var loss = ${1 - eps} * wy * (lse - logits_get(base + u32(y)));
+  ${
+    eps > 0
+      ? `var sm = 0.0;
   for (var c = 0u; c < ${l.C}u; c++) { sm += ${wOf(l, 'c')} * (lse - logits_get(base + c)); }
-  loss += ${eps / l.C} * sm;` : ''}
-  loss_set(i, loss);` : ''}
+  loss += ${eps / l.C} * sm;`
+      : ''
+  }
+  loss_set(i, loss);`
+      : ''
+  }
 }
 `;
 }

@@ -43,7 +43,11 @@ const cacheFile = 'matmul-tune.json';
 const cacheKey = (g: Gpu) => `v${KERNEL_VERSION} ${g.adapterName}`;
 
 function readDiskCache(): Record<string, MatmulConfig> {
-  try { return JSON.parse(platform().cache?.read(cacheFile) ?? '{}') as Record<string, MatmulConfig>; } catch { return {}; }
+  try {
+    return JSON.parse(platform().cache?.read(cacheFile) ?? '{}') as Record<string, MatmulConfig>;
+  } catch {
+    return {};
+  }
 }
 
 /** The configuration matmul uses on this device: override, tuned (memory or disk), or default. */
@@ -63,7 +67,11 @@ export function setMatmulTiles(c: MatmulConfig | null): void {
   override = c ? { ...c } : null;
 }
 
-export interface AutotuneResult { best: MatmulConfig; timings: { config: MatmulConfig; ms: number }[]; size: number }
+export interface AutotuneResult {
+  best: MatmulConfig;
+  timings: { config: MatmulConfig; ms: number }[];
+  size: number;
+}
 
 /**
  * Times each candidate on a mid-size problem (1024³ by default: about 2 s in all on lavapipe,
@@ -106,7 +114,9 @@ export async function autotuneMatmul(options: { size?: number; reps?: number; ca
       const all = readDiskCache();
       all[cacheKey(g)] = best;
       platform().cache?.write(cacheFile, JSON.stringify(all, null, 2));
-    } catch { /* read-only home: keep the in-memory choice */ }
+    } catch {
+      /* read-only home: keep the in-memory choice */
+    }
   }
   return { best, timings, size: n };
 }

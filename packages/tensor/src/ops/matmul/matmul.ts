@@ -54,8 +54,15 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (out.size === 0) return out;
   if (K === 0) throw new Error(`matmul: empty inner dimension in ${desc()}`);
   const spec: MatmulSpec = {
-    M, N, K, transA: !!options.transA, transB: !!options.transB, batches, batchDims: outBatch,
-    aBatchStrides: batchStrides(aBatch, outBatch, M * K), bBatchStrides: batchStrides(bBatch, outBatch, K * N),
+    M,
+    N,
+    K,
+    transA: !!options.transA,
+    transB: !!options.transB,
+    batches,
+    batchDims: outBatch,
+    aBatchStrides: batchStrides(aBatch, outBatch, M * K),
+    bBatchStrides: batchStrides(bBatch, outBatch, K * N),
   };
   let c = getMatmulTiles();
   if (c.kind === 'lanes' && c.uLoad === 'shuffle' && !canShuffle(gpu(), c.lanes)) c = { ...c, uLoad: 'uniform' };

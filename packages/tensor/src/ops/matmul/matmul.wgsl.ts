@@ -12,8 +12,11 @@
  */
 
 export interface MatmulSpec {
-  M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
   batches: number;
   batchDims: number[];
   /** Per output batch dim: element stride of A's and B's matrices (0 where broadcast). */
@@ -24,7 +27,8 @@ export interface MatmulSpec {
 export interface LanesConfig {
   kind: 'lanes';
   /** Output rows per workgroup (uniform) and columns per lane. */
-  tu: number; tv: number;
+  tu: number;
+  tv: number;
   /** Invocations per workgroup: the adapter's SIMD width (8 on lavapipe with 256-bit vectors). */
   lanes: number;
   /** k-steps unrolled per loop iteration (a multiple of 4). */
@@ -43,7 +47,11 @@ export interface LanesConfig {
 export interface SharedConfig {
   kind: 'shared';
   /** Outputs per invocation, invocations per workgroup along M and N, k-depth of a shared tile. */
-  tm: number; tn: number; wgM: number; wgN: number; tk: number;
+  tm: number;
+  tn: number;
+  wgM: number;
+  wgN: number;
+  tk: number;
 }
 
 export type MatmulConfig = LanesConfig | SharedConfig;
@@ -60,7 +68,13 @@ function batchOffset(name: string, dims: number[], strides: number[]): string {
 }
 
 /** One operand seen as X[r, k] (r = its output axis), stored contiguous along k or along r. */
-interface Operand { name: 'a' | 'b'; R: number; K: number; kContig: boolean; base: string }
+interface Operand {
+  name: 'a' | 'b';
+  R: number;
+  K: number;
+  kContig: boolean;
+  base: string;
+}
 
 const idx = (o: Operand, r: string, k: string) => (o.kContig ? `${o.base} + (${r}) * ${o.K}u + ${k}` : `${o.base} + (${k}) * ${o.R}u + ${r}`);
 
@@ -97,7 +111,8 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
   for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`  var c${i}_${j} = 0.0;`);
   const kMain = Math.floor(s.K / kb) * kb;
   const fmas = (uv: (i: number, kk: number) => string, vv: (j: number, kk: number) => string, steps: number) => {
-    for (let kk = 0; kk < steps; kk++) for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
+    for (let kk = 0; kk < steps; kk++)
+      for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
   };
   const comp = ['x', 'y', 'z', 'w'];
   if (kMain > 0) {
@@ -105,7 +120,8 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
     if (shuffle && U.kContig) {
       for (let i = 0; i < tu; i++) p(`    let s${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k + lane')});`);
     } else if (shuffle) {
-      for (let kk = 0; kk < lanes; kk++) for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${idx(U, `min(u0 + ${g * lanes}u + lane, ${U.R - 1}u)`, `k + ${kk}u`)});`);
+      for (let kk = 0; kk < lanes; kk++)
+        for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${idx(U, `min(u0 + ${g * lanes}u + lane, ${U.R - 1}u)`, `k + ${kk}u`)});`);
     }
     for (let q = 0; q < kb; q += 4) {
       // U: uniform loads (the same address in every lane), or shuffles of one load per lane.
@@ -118,7 +134,8 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
         for (let i = 0; i < tu; i++) p(`    let u${i}_${q} = ${U.name}_get4((${idx(U, `ur${i}`, `k + ${q}u`)}) >> 2u);`);
         uv = (i, kk) => `u${i}_${q}.${comp[kk]}`;
       } else if (uVec) {
-        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${idx(U, `min(u0 + ${i}u, ${U.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+        for (let kk = 0; kk < 4; kk++)
+          for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${idx(U, `min(u0 + ${i}u, ${U.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
         uv = (i, kk) => `u${i - (i % 4)}_${q + kk}.${comp[i % 4]}`;
       } else {
         for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i++) p(`    let u${i}_${q + kk} = ${U.name}_get(${idx(U, `ur${i}`, `k + ${q + kk}u`)});`);
@@ -130,7 +147,9 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
         for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${idx(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j}_${q}.${comp[kk]}`;
       } else if (vVec) {
-        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j += 4) p(`    let w${j}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+        for (let kk = 0; kk < 4; kk++)
+          for (let j = 0; j < tv; j += 4)
+            p(`    let w${j}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j - (j % 4)}_${q + kk}.${comp[j % 4]}`;
       } else {
         for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j++) p(`    let w${j}_${q + kk} = ${V.name}_get(${idx(V, `vr${j}`, `k + ${q + kk}u`)});`);
@@ -144,7 +163,11 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
     p(`  for (var k = ${kMain}u; k < ${s.K}u; k++) {`);
     for (let i = 0; i < tu; i++) p(`    let u${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k')});`);
     for (let j = 0; j < tv; j++) p(`    let w${j} = ${V.name}_get(${idx(V, `vr${j}`, 'k')});`);
-    fmas((i) => `u${i}`, (j) => `w${j}`, 1);
+    fmas(
+      (i) => `u${i}`,
+      (j) => `w${j}`,
+      1,
+    );
     p('  }');
   }
   for (let i = 0; i < tu; i++) {
@@ -222,7 +245,9 @@ export function sharedWgsl(s: MatmulSpec, c: SharedConfig): string {
   p('  }');
   for (let i = 0; i < tm; i++) {
     for (let j = 0; j < tn; j++) {
-      p(`  { let m = m0 + ty + ${i * wgM}u; let n = n0 + tx + ${j * wgN}u; if (m < ${s.M}u && n < ${s.N}u) { out_set(cBase + m * ${s.N}u + n, c${i}_${j}); } }`);
+      p(
+        `  { let m = m0 + ty + ${i * wgM}u; let n = n0 + tx + ${j * wgN}u; if (m < ${s.M}u && n < ${s.N}u) { out_set(cBase + m * ${s.N}u + n, c${i}_${j}); } }`,
+      );
     }
   }
   return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}

@@ -3,8 +3,16 @@ import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import {
-  bnBackwardDxWgsl, bnBackwardMergeWgsl, bnBackwardPartialWgsl, bnBackwardReduceWgsl, bnEvalStatsWgsl, bnNormalizeWgsl,
-  bnStatsMergeWgsl, bnStatsPartialWgsl, bnStatsWgsl, type BnLayout,
+  bnBackwardDxWgsl,
+  bnBackwardMergeWgsl,
+  bnBackwardPartialWgsl,
+  bnBackwardReduceWgsl,
+  bnEvalStatsWgsl,
+  bnNormalizeWgsl,
+  bnStatsMergeWgsl,
+  bnStatsPartialWgsl,
+  bnStatsWgsl,
+  type BnLayout,
 } from './batchnorm.wgsl.ts';
 
 /**
@@ -103,7 +111,14 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   const P = o.training ? chunksOf(l) : 1;
   if (o.training && P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
-    runKernel({ name: `${op}.statsPartial`, body: bnStatsPartialWgsl(l, wgChannel, P), inputs: { x }, outputs: { part }, uniforms: sizes, workgroups: [l.C, P, 1] });
+    runKernel({
+      name: `${op}.statsPartial`,
+      body: bnStatsPartialWgsl(l, wgChannel, P),
+      inputs: { x },
+      outputs: { part },
+      uniforms: sizes,
+      workgroups: [l.C, P, 1],
+    });
     runKernel({
       name: `${op}.statsMerge`,
       body: bnStatsMergeWgsl(l, 64, P),
@@ -158,13 +173,19 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
  * (`reluBackward(dy, reluOut)`), which the caller computes only when it needs it.
  */
 export function batchNorm2dBackward(
-  dy: Tensor, x: Tensor, weight: Tensor | null | undefined, saveMean: Tensor, saveInvstd: Tensor, options: { training?: boolean; reluOut?: Tensor | null } = {},
+  dy: Tensor,
+  x: Tensor,
+  weight: Tensor | null | undefined,
+  saveMean: Tensor,
+  saveInvstd: Tensor,
+  options: { training?: boolean; reluOut?: Tensor | null } = {},
 ): { dx: Tensor; dweight: Tensor; dbias: Tensor } {
   const op = 'batchNorm2dBackward';
   const l = layout(op, x);
   const sizes = sizeUniforms(l);
   dy.storage(op);
-  if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} must match input ${fmt(x.shape)}`);
+  if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join())
+    throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} must match input ${fmt(x.shape)}`);
   checkChannel(op, 'weight', weight, l.C, x.shape);
   checkChannel(op, 'saveMean', saveMean, l.C, x.shape);
   checkChannel(op, 'saveInvstd', saveInvstd, l.C, x.shape);
@@ -172,7 +193,8 @@ export function batchNorm2dBackward(
   const reluOut = options.reluOut ?? null;
   if (reluOut) {
     reluOut.storage(op);
-    if (reluOut.dtype !== 'float32' || reluOut.shape.join() !== x.shape.join()) throw new Error(`${op}: reluOut ${reluOut.dtype} ${fmt(reluOut.shape)} must match input ${fmt(x.shape)}`);
+    if (reluOut.dtype !== 'float32' || reluOut.shape.join() !== x.shape.join())
+      throw new Error(`${op}: reluOut ${reluOut.dtype} ${fmt(reluOut.shape)} must match input ${fmt(x.shape)}`);
   }
   const masked = !!reluOut;
   const mask: Record<string, Tensor> = reluOut ? { reluOut } : {};
@@ -182,7 +204,14 @@ export function batchNorm2dBackward(
   const P = chunksOf(l);
   if (P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
-    runKernel({ name: `${op}.reducePartial`, body: bnBackwardPartialWgsl(l, wgChannel, P, masked), inputs: { dy, x, saveMean, ...mask }, outputs: { part }, uniforms: sizes, workgroups: [l.C, P, 1] });
+    runKernel({
+      name: `${op}.reducePartial`,
+      body: bnBackwardPartialWgsl(l, wgChannel, P, masked),
+      inputs: { dy, x, saveMean, ...mask },
+      outputs: { part },
+      uniforms: sizes,
+      workgroups: [l.C, P, 1],
+    });
     runKernel({
       name: `${op}.reduceMerge`,
       body: bnBackwardMergeWgsl(l.C, 64, P),

@@ -3,7 +3,11 @@
  * (lanes stride over N*H*W, then a tree fold in workgroup memory: deterministic), and one flat
  * kernel for the per-element writes.
  */
-export interface BnLayout { N: number; C: number; HW: number }
+export interface BnLayout {
+  N: number;
+  C: number;
+  HW: number;
+}
 
 const fold2 = (wg: number) => `
 var<workgroup> pa: array<f32, ${wg}>;
@@ -91,7 +95,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * (ResNet's `relu(bn2(conv2(…)) + identity)`), and the ReLU itself. One pass instead of up to
  * three (normalise, add, relu), each a full read and write of the activation.
  */
-export interface BnEpilogue { weight: boolean; bias: boolean; residual: boolean; relu: boolean }
+export interface BnEpilogue {
+  weight: boolean;
+  bias: boolean;
+  residual: boolean;
+  relu: boolean;
+}
 
 /** ReLU as `relu` and `reluBackward` define it (y > 0 keeps y; NaN and -0 become 0). */
 const reluOf = (v: string, vec: boolean) => (vec ? `select(vec4<f32>(0.0), ${v}, ${v} > vec4<f32>(0.0))` : `select(0.0, ${v}, ${v} > 0.0)`);
@@ -195,10 +204,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (vec) {
     // vec4 loads, scalar stores (as the normalising pass).
     return `${head}  let g = ${gradAt('i', masked, true)};
-  ${training
-    ? `let xhat = (x_get4(i) - vec4<f32>(saveMean_get(c))) * invstd;
+  ${
+    training
+      ? `let xhat = (x_get4(i) - vec4<f32>(saveMean_get(c))) * invstd;
   let d = scale * (g - vec4<f32>(dbias_get(c) / f32(u.M)) - xhat * (dweight_get(c) / f32(u.M)));`
-    : 'let d = scale * g;'}
+      : 'let d = scale * g;'
+  }
   let o = i * 4u;
   dx_set(o, d.x);
   dx_set(o + 1u, d.y);
@@ -208,10 +219,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 `;
   }
   return `${head}  let g = ${gradAt('i', masked, false)};
-  ${training
-    ? `let xhat = (x_get(i) - saveMean_get(c)) * invstd;
+  ${
+    training
+      ? `let xhat = (x_get(i) - saveMean_get(c)) * invstd;
   dx_set(i, scale * (g - dbias_get(c) / f32(u.M) - xhat * dweight_get(c) / f32(u.M)));`
-    : 'dx_set(i, scale * g);'}
+      : 'dx_set(i, scale * g);'
+  }
 }
 `;
 }

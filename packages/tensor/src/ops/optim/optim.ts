@@ -45,7 +45,10 @@ export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | nu
     inputs: { g: grad },
     outputs: momentumBuffer ? { p: param, buf: momentumBuffer } : { p: param },
     uniforms: {
-      lr: ['f32', o.lr], wd: ['f32', o.weightDecay], momentum: ['f32', o.momentum], dampening: ['f32', o.dampening],
+      lr: ['f32', o.lr],
+      wd: ['f32', o.weightDecay],
+      momentum: ['f32', o.momentum],
+      dampening: ['f32', o.dampening],
       first: ['u32', o.firstStep ? 1 : 0],
     },
     workgroups: grid1d(param.size, wg),
@@ -77,8 +80,13 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
     inputs: { g: grad },
     outputs: { p: param, ea: expAvg, eas: expAvgSq },
     uniforms: {
-      lr: ['f32', o.lr], wd: ['f32', o.weightDecay], b1: ['f32', b1], b2: ['f32', b2], eps: ['f32', o.eps],
-      stepSize: ['f32', o.lr / (1 - b1 ** o.step)], bc2sqrt: ['f32', Math.sqrt(1 - b2 ** o.step)],
+      lr: ['f32', o.lr],
+      wd: ['f32', o.weightDecay],
+      b1: ['f32', b1],
+      b2: ['f32', b2],
+      eps: ['f32', o.eps],
+      stepSize: ['f32', o.lr / (1 - b1 ** o.step)],
+      bc2sqrt: ['f32', Math.sqrt(1 - b2 ** o.step)],
     },
     workgroups: grid1d(invocations, wg),
   });

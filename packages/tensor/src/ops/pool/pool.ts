@@ -2,7 +2,12 @@ import { fmt, intPair, type IntPair } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import {
-  adaptiveAvgPoolBackwardWgsl, adaptiveAvgPoolWgsl, avgPoolBackwardWgsl, avgPoolWgsl, maxPoolBackwardWgsl, maxPoolWgsl,
+  adaptiveAvgPoolBackwardWgsl,
+  adaptiveAvgPoolWgsl,
+  avgPoolBackwardWgsl,
+  avgPoolWgsl,
+  maxPoolBackwardWgsl,
+  maxPoolWgsl,
   type PoolGeom,
 } from './pool.wgsl.ts';
 
@@ -40,7 +45,11 @@ function poolOut(size: number, k: number, s: number, p: number, d: number, ceil:
   return o;
 }
 
-function geometry(op: string, shape: readonly number[], o: { kernelSize: IntPair; stride?: IntPair; padding?: IntPair; dilation?: IntPair; ceilMode?: boolean }): PoolGeom {
+function geometry(
+  op: string,
+  shape: readonly number[],
+  o: { kernelSize: IntPair; stride?: IntPair; padding?: IntPair; dilation?: IntPair; ceilMode?: boolean },
+): PoolGeom {
   const [kh, kw] = intPair(op, 'kernelSize', o.kernelSize, 1);
   const [sh, sw] = intPair(op, 'stride', o.stride ?? [kh, kw], 1);
   const [ph, pw] = intPair(op, 'padding', o.padding ?? 0, 0);
@@ -49,13 +58,18 @@ function geometry(op: string, shape: readonly number[], o: { kernelSize: IntPair
   const [N, C, H, W] = shape;
   const OH = poolOut(H, kh, sh, ph, dh, !!o.ceilMode);
   const OW = poolOut(W, kw, sw, pw, dw, !!o.ceilMode);
-  if (OH <= 0 || OW <= 0) throw new Error(`${op}: input ${fmt(shape)} is too small for kernel [${kh},${kw}] (dilation [${dh},${dw}], padding [${ph},${pw}]): output would be ${OH}x${OW}`);
+  if (OH <= 0 || OW <= 0)
+    throw new Error(
+      `${op}: input ${fmt(shape)} is too small for kernel [${kh},${kw}] (dilation [${dh},${dw}], padding [${ph},${pw}]): output would be ${OH}x${OW}`,
+    );
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw };
 }
 
 function checkInputShape(op: string, inputShape: readonly number[], dy: Tensor): void {
-  if (inputShape.length !== 4 || inputShape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${op}: inputShape must be NCHW, got ${fmt(inputShape)}`);
-  if (dy.shape[0] !== inputShape[0] || dy.shape[1] !== inputShape[1]) throw new Error(`${op}: gradient ${fmt(dy.shape)} does not match input ${fmt(inputShape)} in N and C`);
+  if (inputShape.length !== 4 || inputShape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new Error(`${op}: inputShape must be NCHW, got ${fmt(inputShape)}`);
+  if (dy.shape[0] !== inputShape[0] || dy.shape[1] !== inputShape[1])
+    throw new Error(`${op}: gradient ${fmt(dy.shape)} does not match input ${fmt(inputShape)} in N and C`);
 }
 
 /**
@@ -99,7 +113,13 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   check4d('avgPool2d', x);
   const g = geometry('avgPool2d', x.shape, options);
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
-  runKernel({ name: 'avgPool2d', body: avgPoolWgsl(g, options.countIncludePad ?? true, wg), inputs: { x }, outputs: { out }, workgroups: grid1d(out.size, wg) });
+  runKernel({
+    name: 'avgPool2d',
+    body: avgPoolWgsl(g, options.countIncludePad ?? true, wg),
+    inputs: { x },
+    outputs: { out },
+    workgroups: grid1d(out.size, wg),
+  });
   return out;
 }
 
@@ -107,9 +127,16 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
   check4d('avgPool2dBackward', dy, 'gradient');
   checkInputShape('avgPool2dBackward', inputShape, dy);
   const g = geometry('avgPool2dBackward', inputShape, options);
-  if (dy.shape[2] !== g.OH || dy.shape[3] !== g.OW) throw new Error(`avgPool2dBackward: gradient ${fmt(dy.shape)} does not match the pooled size ${g.OH}x${g.OW} of input ${fmt(inputShape)}`);
+  if (dy.shape[2] !== g.OH || dy.shape[3] !== g.OW)
+    throw new Error(`avgPool2dBackward: gradient ${fmt(dy.shape)} does not match the pooled size ${g.OH}x${g.OW} of input ${fmt(inputShape)}`);
   const dx = Tensor.empty(inputShape, 'float32', 'avgPool2dBackward');
-  runKernel({ name: 'avgPool2dBackward', body: avgPoolBackwardWgsl(g, options.countIncludePad ?? true, wg), inputs: { dy }, outputs: { dx }, workgroups: grid1d(dx.size, wg) });
+  runKernel({
+    name: 'avgPool2dBackward',
+    body: avgPoolBackwardWgsl(g, options.countIncludePad ?? true, wg),
+    inputs: { dy },
+    outputs: { dx },
+    workgroups: grid1d(dx.size, wg),
+  });
   return dx;
 }
 
@@ -124,7 +151,13 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntPair): Tensor {
   const [N, C, H, W] = x.shape;
   if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: empty spatial size in ${fmt(x.shape)}`);
   const out = Tensor.empty([N, C, OH, OW], 'float32', 'adaptiveAvgPool2d');
-  runKernel({ name: 'adaptiveAvgPool2d', body: adaptiveAvgPoolWgsl(N, C, H, W, OH, OW, wg), inputs: { x }, outputs: { out }, workgroups: grid1d(out.size, wg) });
+  runKernel({
+    name: 'adaptiveAvgPool2d',
+    body: adaptiveAvgPoolWgsl(N, C, H, W, OH, OW, wg),
+    inputs: { x },
+    outputs: { out },
+    workgroups: grid1d(out.size, wg),
+  });
   return out;
 }
 
@@ -134,6 +167,12 @@ export function adaptiveAvgPool2dBackward(dy: Tensor, inputShape: readonly numbe
   const [N, C, H, W] = inputShape;
   const [OH, OW] = dy.shape.slice(2);
   const dx = Tensor.empty(inputShape, 'float32', 'adaptiveAvgPool2dBackward');
-  runKernel({ name: 'adaptiveAvgPool2dBackward', body: adaptiveAvgPoolBackwardWgsl(N, C, H, W, OH, OW, wg), inputs: { dy }, outputs: { dx }, workgroups: grid1d(dx.size, wg) });
+  runKernel({
+    name: 'adaptiveAvgPool2dBackward',
+    body: adaptiveAvgPoolBackwardWgsl(N, C, H, W, OH, OW, wg),
+    inputs: { dy },
+    outputs: { dx },
+    workgroups: grid1d(dx.size, wg),
+  });
   return dx;
 }

@@ -4,8 +4,20 @@
  * atomics and the result is deterministic.
  */
 export interface PoolGeom {
-  N: number; C: number; H: number; W: number; OH: number; OW: number;
-  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
 }
 
 const head = (wg: number) => `@compute @workgroup_size(${wg})

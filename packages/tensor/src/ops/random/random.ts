@@ -9,7 +9,10 @@ import { philoxWgsl } from './philox.wgsl.ts';
  * restores `state` (e.g. when resuming training) draws exactly the numbers it would have drawn.
  */
 export class Generator {
-  constructor(public seed = 0, public calls = 0) {}
+  constructor(
+    public seed = 0,
+    public calls = 0,
+  ) {}
 
   get state(): { seed: number; calls: number } {
     return { seed: this.seed, calls: this.calls };

@@ -14,11 +14,21 @@ export interface ReduceLayout {
 export function reduceLayout(shape: Shape, axes: number[]): ReduceLayout {
   const strides: number[] = [];
   let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { strides[d] = acc; acc *= shape[d]; }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = acc;
+    acc *= shape[d];
+  }
   const l: ReduceLayout = { keepSizes: [], keepStrides: [], redSizes: [], redStrides: [], outSize: 1, count: 1 };
   shape.forEach((n, d) => {
-    if (axes.includes(d)) { l.redSizes.push(n); l.redStrides.push(strides[d]); l.count *= n; }
-    else { l.keepSizes.push(n); l.keepStrides.push(strides[d]); l.outSize *= n; }
+    if (axes.includes(d)) {
+      l.redSizes.push(n);
+      l.redStrides.push(strides[d]);
+      l.count *= n;
+    } else {
+      l.keepSizes.push(n);
+      l.keepStrides.push(strides[d]);
+      l.outSize *= n;
+    }
   });
   return l;
 }
@@ -29,7 +39,10 @@ export function offsetFn(name: string, sizes: number[], strides: number[]): stri
   // Trailing contiguous block: the offset is the index itself.
   let contiguous = true;
   let expect = 1;
-  for (let d = sizes.length - 1; d >= 0; d--) { if (strides[d] !== expect) contiguous = false; expect *= sizes[d]; }
+  for (let d = sizes.length - 1; d >= 0; d--) {
+    if (strides[d] !== expect) contiguous = false;
+    expect *= sizes[d];
+  }
   if (contiguous) return `fn ${name}(v: u32) -> u32 { return v; }\n`;
   const lines = [`fn ${name}(v: u32) -> u32 {`, '  var r = v;', '  var o = 0u;'];
   for (let d = sizes.length - 1; d >= 0; d--) {
@@ -61,15 +74,33 @@ const nan = (x: string) => `((bitcast<u32>(${x}) & 0x7fffffffu) > 0x7f800000u)`;
 export const combiners: Record<'sum' | 'max' | 'min' | 'argmax' | 'argmin' | 'sumsqdev', Combiner> = {
   sum: { init: '0.0', step: 'acc += v;', merge: 'acc += sv[j];', result: 'acc * u.scale', withIndex: false },
   sumsqdev: { init: '0.0', step: 'let dv = v - center_get(o); acc += dv * dv;', merge: 'acc += sv[j];', result: 'acc * u.scale', withIndex: false },
-  max: { init: '-3.402823e38', step: `if (!${nan('acc')} && (v > acc || ${nan('v')})) { acc = v; }`, merge: `if (!${nan('acc')} && (sv[j] > acc || ${nan('sv[j]')})) { acc = sv[j]; }`, result: 'acc', withIndex: false },
-  min: { init: '3.402823e38', step: `if (!${nan('acc')} && (v < acc || ${nan('v')})) { acc = v; }`, merge: `if (!${nan('acc')} && (sv[j] < acc || ${nan('sv[j]')})) { acc = sv[j]; }`, result: 'acc', withIndex: false },
+  max: {
+    init: '-3.402823e38',
+    step: `if (!${nan('acc')} && (v > acc || ${nan('v')})) { acc = v; }`,
+    merge: `if (!${nan('acc')} && (sv[j] > acc || ${nan('sv[j]')})) { acc = sv[j]; }`,
+    result: 'acc',
+    withIndex: false,
+  },
+  min: {
+    init: '3.402823e38',
+    step: `if (!${nan('acc')} && (v < acc || ${nan('v')})) { acc = v; }`,
+    merge: `if (!${nan('acc')} && (sv[j] < acc || ${nan('sv[j]')})) { acc = sv[j]; }`,
+    result: 'acc',
+    withIndex: false,
+  },
   argmax: {
-    init: '-3.402823e38', step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v > acc || ${nan('v')}))) { acc = v; idx = r; }`,
-    merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] > acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`, result: 'i32(idx)', withIndex: true,
+    init: '-3.402823e38',
+    step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v > acc || ${nan('v')}))) { acc = v; idx = r; }`,
+    merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] > acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`,
+    result: 'i32(idx)',
+    withIndex: true,
   },
   argmin: {
-    init: '3.402823e38', step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v < acc || ${nan('v')}))) { acc = v; idx = r; }`,
-    merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] < acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`, result: 'i32(idx)', withIndex: true,
+    init: '3.402823e38',
+    step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v < acc || ${nan('v')}))) { acc = v; idx = r; }`,
+    merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] < acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`,
+    result: 'i32(idx)',
+    withIndex: true,
   },
 };
 
@@ -81,9 +112,10 @@ export function reduceWorkgroupWgsl(l: ReduceLayout, c: Combiner, wg: number, ch
   // chunks > 1: workgroup (o, p) folds the reduced elements [p*CH, min((p+1)*CH, count)) and writes
   // its raw partial (no scale) at o*chunks + p; a second reduction over the partials finishes.
   const CH = Math.ceil(l.count / chunks);
-  const loop = chunks === 1
-    ? `for (var r = lid; r < ${l.count}u; r += ${wg}u) {`
-    : `let p = oc % ${chunks}u;
+  const loop =
+    chunks === 1
+      ? `for (var r = lid; r < ${l.count}u; r += ${wg}u) {`
+      : `let p = oc % ${chunks}u;
   let rEnd = min(p * ${CH}u + ${CH}u, ${l.count}u);
   for (var r = p * ${CH}u + lid; r < rEnd; r += ${wg}u) {`;
   return `${offsetFn('keepOffset', l.keepSizes, l.keepStrides)}${offsetFn('redOffset', l.redSizes, l.redStrides)}

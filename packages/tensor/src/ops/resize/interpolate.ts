@@ -15,12 +15,19 @@ export function interpolateBilinear(x: Tensor, size: readonly [number, number]):
   if (x.rank < 2) throw new Error(`interpolateBilinear: input must have at least 2 dimensions, got ${fmt(x.shape)}`);
   if (x.dtype !== 'float32') throw new Error(`interpolateBilinear: input must be float32, got ${x.dtype} ${fmt(x.shape)}`);
   const [OH, OW] = size;
-  if (![OH, OW].every((d) => Number.isInteger(d) && d > 0)) throw new Error(`interpolateBilinear: size must be two positive integers, got ${JSON.stringify(size)}`);
+  if (![OH, OW].every((d) => Number.isInteger(d) && d > 0))
+    throw new Error(`interpolateBilinear: size must be two positive integers, got ${JSON.stringify(size)}`);
   const H = x.shape[x.rank - 2];
   const W = x.shape[x.rank - 1];
   if (H === 0 || W === 0) throw new Error(`interpolateBilinear: input ${fmt(x.shape)} has an empty plane`);
   const planes = x.size / (H * W);
   const out = Tensor.empty([...x.shape.slice(0, -2), OH, OW], 'float32', 'interpolateBilinear');
-  runKernel({ name: 'interpolateBilinear', body: bilinearWgsl({ planes, H, W, OH, OW }, wg), inputs: { x }, outputs: { out }, workgroups: grid1d(out.size, wg) });
+  runKernel({
+    name: 'interpolateBilinear',
+    body: bilinearWgsl({ planes, H, W, OH, OW }, wg),
+    inputs: { x },
+    outputs: { out },
+    workgroups: grid1d(out.size, wg),
+  });
   return out;
 }

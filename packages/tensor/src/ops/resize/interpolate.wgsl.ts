@@ -2,7 +2,13 @@
  * Bilinear resize of NCHW planes with PyTorch's `align_corners=False` sampling (pixel centres:
  * src = (dst + 0.5) * in/out - 0.5, clamped at 0), one invocation per output element.
  */
-export interface ResizeGeom { planes: number; H: number; W: number; OH: number; OW: number }
+export interface ResizeGeom {
+  planes: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+}
 
 export function bilinearWgsl(g: ResizeGeom, wg: number): string {
   const total = g.planes * g.OH * g.OW;
