@@ -9,7 +9,6 @@ export { ResNet, BasicBlock, Bottleneck, resnet, resnetConfigs, type ResNetName,
 export { applyHead, parseHeadSpec, headName, type HeadSpec, type Classifier } from './heads.ts';
 export { architectures, knownArchs, type ArchInfo } from './architectures.ts';
 export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.ts';
-export { formatList } from './formatList.ts';
 export { createModel } from './registry.ts';
 export { defaultCamLayer } from './camLayer.ts';
 export { encodeModelInfo, decodeModelInfo, type ModelInfo } from './weights/modelMetadata.ts';

@@ -9,5 +9,4 @@ export { architectures, knownArchs, type ArchInfo } from './architectures.ts';
 export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.ts';
 export { saveWeights, saveTensors } from './save.ts';
 export { createModel } from './registry.ts';
-export { formatList } from './formatList.ts';
 export { defaultCamLayer } from './camLayer.ts';

@@ -1,11 +1,10 @@
 import * as T from '@cxr/tensor';
-import type { Module } from '@cxr/nn';
+import { compareStateDicts, type Module, stateDictMismatchMessage } from '@cxr/nn';
 import { openSource } from './weights/byteSource.ts';
 // Straight from the readers, not weights/index.ts, so the browser build loads no Node-only module.
 import { toFloat32, type HostTensor, type LazyTensor } from './weights/hostTensor.ts';
 import { openSafetensors } from './weights/safetensors.ts';
 import { openTorchCheckpoint } from './weights/torchCheckpoint.ts';
-import { formatList } from './formatList.ts';
 
 /** Host tensor → GPU tensor: integer buffers (num_batches_tracked is int64) become int32. */
 export function toDevice(name: string, h: HostTensor): T.Tensor {
@@ -71,19 +70,10 @@ export function loadWeights(
     const skip = options.skip ?? (() => false);
     const entries = new Map(file.tensors.filter((t) => !skip(t.name)).map((t) => [t.name, t]));
     const own = model.stateDict();
-    const missing = [...own.keys()].filter((k) => !entries.has(k) && !skip(k));
-    const unexpected = [...entries.keys()].filter((k) => !own.has(k));
-    const misshaped = [...own]
-      .filter(([k, t]) => entries.has(k) && entries.get(k)!.shape.join(',') !== t.shape.join(','))
-      .map(([k, t]) => `${k}: file [${entries.get(k)!.shape.join(',')}] vs model [${t.shape.join(',')}]`);
-    if (misshaped.length || ((options.strict ?? true) && (missing.length || unexpected.length))) {
-      const where = typeof source === 'string' ? ` in ${source}` : '';
-      const parts = [`loadWeights: the weights${where} do not match the model`];
-      if (missing.length) parts.push(`  missing keys (${missing.length}): ${formatList(missing, 20)}`);
-      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${formatList(unexpected, 20)}`);
-      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${formatList(misshaped, 20).replaceAll(', ', '\n    ')}`);
-      throw new WeightMismatchError(parts.join('\n'));
-    }
+    const check = compareStateDicts(own, entries, 'file', skip);
+    const where = typeof source === 'string' ? ` in ${source}` : '';
+    const mismatch = stateDictMismatchMessage(`loadWeights: the weights${where} do not match the model`, check, options.strict ?? true);
+    if (mismatch) throw new WeightMismatchError(mismatch);
     for (const [k] of own) {
       const lazy = entries.get(k);
       if (!lazy) continue;
@@ -99,7 +89,7 @@ export function loadWeights(
       model.loadStateDict(new Map([[k, t]]), { strict: false });
       t.dispose();
     }
-    return { missingKeys: missing, unexpectedKeys: unexpected };
+    return { missingKeys: check.missing, unexpectedKeys: check.unexpected };
   } finally {
     file.close();
   }

@@ -6,12 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@cxr/tensor';
-import { Linear } from '@cxr/nn';
+import { formatList, Linear } from '@cxr/nn';
 import { Cursor, memorySource } from '../src/weights/byteSource.ts';
 import { UnpicklingError, maxLongBytes, unpickle } from '../src/weights/pickle.ts';
 import { convertCheckpoint, openTorchCheckpoint } from '../src/weights/index.ts';
 import { loadWeights, NonFiniteWeightsError } from '../src/load.ts';
-import { formatList } from '../src/formatList.ts';
 import { fixturePath } from './helpers/fixtures.ts';
 
 function long4(payload: Uint8Array): Uint8Array {

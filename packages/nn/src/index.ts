@@ -20,6 +20,8 @@ export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type FocalOption
 export type { Reduction, CrossEntropyOptions, BceWithLogitsOptions } from '@cxr/tensor';
 export { Module, type StateDict, type LoadResult, type ForwardHook, type RemovableHandle } from './module.ts';
 export { nameMatcher, globToRegExp } from './nameGlob.ts';
+export { formatList } from './formatList.ts';
+export { compareStateDicts, stateDictMismatchMessage, type StateDictComparison } from './stateDictCheck.ts';
 export {
   Sequential,
   Linear,

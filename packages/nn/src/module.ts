@@ -2,6 +2,7 @@ import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
 import { Parameter } from './autograd/tape.ts';
 import { nameMatcher } from './nameGlob.ts';
+import { compareStateDicts, stateDictMismatchMessage } from './stateDictCheck.ts';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -147,25 +148,14 @@ export class Module {
     const strict = options.strict ?? true;
     const src = dict instanceof Map ? dict : new Map(Object.entries(dict));
     const own = this.stateDict();
-    const missing = [...own.keys()].filter((k) => !src.has(k));
-    const unexpected = [...src.keys()].filter((k) => !own.has(k));
-    const misshaped: string[] = [];
-    for (const [k, t] of own) {
-      const s = src.get(k);
-      if (s && s.shape.join(',') !== t.shape.join(',')) misshaped.push(`${k}: checkpoint [${s.shape.join(',')}] vs model [${t.shape.join(',')}]`);
-    }
-    if (misshaped.length || (strict && (missing.length || unexpected.length))) {
-      const parts = ['loadStateDict: the state dict does not match the model'];
-      if (missing.length) parts.push(`  missing keys (${missing.length}): ${missing.join(', ')}`);
-      if (unexpected.length) parts.push(`  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
-      if (misshaped.length) parts.push(`  mis-shaped keys (${misshaped.length}):\n    ${misshaped.join('\n    ')}`);
-      throw new Error(parts.join('\n'));
-    }
+    const check = compareStateDicts(own, src, 'checkpoint');
+    const mismatch = stateDictMismatchMessage('loadStateDict: the state dict does not match the model', check, strict);
+    if (mismatch) throw new Error(mismatch);
     for (const [k, t] of own) {
       const s = src.get(k);
       if (s && s !== t) T.copyInto(t, s);
     }
-    return { missingKeys: missing, unexpectedKeys: unexpected };
+    return { missingKeys: check.missing, unexpectedKeys: check.unexpected };
   }
 
   /** Sets training mode here and below (BatchNorm and Dropout behave differently). */

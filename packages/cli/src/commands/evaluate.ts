@@ -12,7 +12,8 @@ import {
   type SkippedFile,
   type SplitName,
 } from '@cxr/data';
-import { applyDecisionRule, applyHead, createModel, formatList } from '@cxr/models';
+import { applyDecisionRule, applyHead, createModel } from '@cxr/models';
+import { formatList } from '@cxr/nn';
 import { ConfigError } from '../config/configError.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { checkImageSize } from '../config/validateTrainConfig.ts';

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { tmpPrefix, writeJsonAtomic } from './atomicWrite.ts';
-import { formatList } from '@cxr/models';
+import { formatList } from '@cxr/nn';
 
 export const runFiles = {
   config: 'config.json',

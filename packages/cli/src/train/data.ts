@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
-import { formatList } from '@cxr/models';
+import { formatList } from '@cxr/nn';
 import {
   DataLoader,
   applyTransforms,
