@@ -12,13 +12,4 @@ export { loadWeights, openWeights, toDevice, firstNonFinite, WeightMismatchError
 export { createModel } from './registry.ts';
 export { defaultCamLayer } from './camLayer.ts';
 export { encodeModelInfo, decodeModelInfo, type ModelInfo } from './weights/modelMetadata.ts';
-export {
-  encodeDecisionRule,
-  decodeDecisionRule,
-  applyDecisionRule,
-  applyTemperature,
-  predictAt,
-  positiveIndex,
-  argmax,
-  type DecisionRule,
-} from './weights/decisionRule.ts';
+export * from './weights/decisionRule.ts';

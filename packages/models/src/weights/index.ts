@@ -27,13 +27,4 @@ export {
   type PullOptions,
 } from './pull.ts';
 export { encodeModelInfo, decodeModelInfo, readModelInfo, type ModelInfo } from './modelMetadata.ts';
-export {
-  encodeDecisionRule,
-  decodeDecisionRule,
-  applyDecisionRule,
-  applyTemperature,
-  predictAt,
-  positiveIndex,
-  argmax,
-  type DecisionRule,
-} from './decisionRule.ts';
+export * from './decisionRule.ts';
