@@ -1,8 +1,10 @@
 /**
  * A/B of conv kernel settings on ResNet-18's layers at 64 px, batch 16: variants interleaved in
  * one process (each round runs every variant once per layer and pass), median ms per variant.
- * `pnpm exec tsx src/conv-ab.ts [--only REGEX] [--rounds N] [--variants a,b]`; the variants are
- * `setConvTiles` settings named in `variants` below.
+ * `CONV_AB='off={"shuffle":false}' pnpm exec tsx src/conv-ab.ts [--only REGEX] [--pass REGEX]
+ * [--rounds N] [--variants base,off]`: each variant is a `setConvTiles` setting ('base' = defaults).
+ * Besides the median wall time it prints the driver threads' CPU time per call / 2 cores (the
+ * time on an idle 2-core machine if both stayed busy), which survives other jobs' load.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, getDevice, rand, setConvTiles, resetConvTiles, sync, type Tensor } from '@cxr/tensor';
@@ -22,21 +24,14 @@ function workerCpuNs(): number {
 }
 
 type Variant = () => void;
-const g = globalThis as { __convExp?: Record<string, unknown> };
-const variants: Record<string, Variant> = {
-  base: () => {
+const variants: Record<string, Variant> = { base: () => resetConvTiles() };
+// CONV_AB='name={"shuffle":false};other={"wTO":16}': named setConvTiles settings to compare with the defaults.
+for (const arg of (process.env.CONV_AB ?? '').split(';').filter(Boolean)) {
+  const at = arg.indexOf('=');
+  const settings = JSON.parse(arg.slice(at + 1)) as Parameters<typeof setConvTiles>[0];
+  variants[arg.slice(0, at)] = () => {
     resetConvTiles();
-    g.__convExp = {};
-  },
-};
-for (const arg of (process.env.CONV_EXP ?? '').split(';').filter(Boolean)) {
-  // NAME=json settings for globalThis.__convExp, e.g. CONV_EXP='v4={"vec4":true}'
-  const [name, json] = arg.split('=');
-  variants[name] = () => {
-    resetConvTiles();
-    const s = JSON.parse(json) as Record<string, unknown>;
-    if (s.tiles) setConvTiles(s.tiles as Parameters<typeof setConvTiles>[0]);
-    g.__convExp = s;
+    setConvTiles(settings);
   };
 }
 
