@@ -2,6 +2,7 @@ import jpeg from 'jpeg-js';
 import type { Image } from '../image.ts';
 import { ImageDecodeError } from './errors.ts';
 import { parseJpegFrame } from './header.ts';
+import { decodeJpegFast } from './jpeg-fast.ts';
 import { checkPixelCount, maxMegapixels } from './limits.ts';
 
 /**
@@ -17,6 +18,16 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
   }
   if (frame.bitDepth !== 8) throw new ImageDecodeError(name, `unsupported ${frame.bitDepth}-bit JPEG`);
   if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker near the end of the file');
+  const fast = decodeJpegFast(bytes);
+  if (fast) return fast;
+  return decodeJpegWithJpegJs(bytes, name, frame.components, limitMegapixels);
+}
+
+/**
+ * jpeg-js: every JPEG the fast path (jpeg-fast.ts) does not take (progressive, unusual or
+ * damaged files), with jpeg-js's tolerance and error messages.
+ */
+export function decodeJpegWithJpegJs(bytes: Uint8Array, name: string, components: number, limitMegapixels = maxMegapixels()): Image {
   let raw: { width: number; height: number; data: Uint8Array };
   try {
     raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, maxResolutionInMP: limitMegapixels, maxMemoryUsageInMB: 2048 });
@@ -27,7 +38,7 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
   const n = width * height;
   const src = raw.data;
   const inv = 1 / 255;
-  if (frame.components === 1) {
+  if (components === 1) {
     const data = new Float32Array(n);
     for (let i = 0, j = 0; i < n; i++, j += 3) data[i] = src[j] * inv;
     return { width, height, channels: 1, data };
