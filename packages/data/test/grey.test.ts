@@ -60,3 +60,40 @@ describe('greyIfNeutral', () => {
     }
   });
 });
+
+describe('decodeImage greyIfNeutral', () => {
+  it('returns grey for neutral colour JPEG and PNG files, the same samples as the RGB decode; colour files stay RGB', async () => {
+    const jpeg = (await import('jpeg-js')).default;
+    const { PNG } = await import('pngjs');
+    const { decodeImage } = await import('../src/index.ts');
+    const w = 33;
+    const h = 21;
+    for (const neutralPicture of [true, false]) {
+      const rgba = Buffer.alloc(w * h * 4);
+      for (let i = 0; i < w * h; i++) {
+        const v = rng.int(0, 256);
+        rgba[4 * i] = v;
+        rgba[4 * i + 1] = neutralPicture ? v : rng.int(0, 256);
+        rgba[4 * i + 2] = v;
+        rgba[4 * i + 3] = 255;
+      }
+      const files = {
+        jpeg: new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 90).data),
+        png: new Uint8Array(PNG.sync.write({ width: w, height: h, data: rgba } as never, { colorType: 2 })),
+      };
+      for (const [kind, bytes] of Object.entries(files)) {
+        const rgb = decodeImage(bytes, kind);
+        const g = decodeImage(bytes, kind, { greyIfNeutral: true });
+        expect(rgb.channels).toBe(3);
+        if (!neutralPicture) {
+          expect(g.channels, kind).toBe(3);
+          expect(Array.from(g.data)).toEqual(Array.from(rgb.data));
+          continue;
+        }
+        expect(g.channels, kind).toBe(1);
+        expect(Array.from(g.data), kind).toEqual(Array.from(rgb.data.filter((_, i) => i % 3 === 0)));
+        expect(Array.from(rgb.data.filter((_, i) => i % 3 === 1))).toEqual(Array.from(g.data));
+      }
+    }
+  });
+});

@@ -10,6 +10,8 @@ import { BYTE_TO_FLOAT } from './byteToFloat.ts';
  * (no array of 64-int blocks for the whole image), DC-only blocks filled without the IDCT (the
  * same constant jpeg-js computes), and samples written straight to float (no RGB byte copy).
  *
+ * `neutralAsGrey`: YCbCr files whose chroma is 128 everywhere (R = G = B) come back as one channel.
+ *
  * Returns `undefined` for everything else (progressive, 2/4 components, 12-bit, several scans,
  * DNL) and for anything jpeg-js would treat specially (bad Huffman code, a marker or the end of
  * the data inside the entropy-coded segment, a missing restart marker, unknown markers): the
@@ -325,7 +327,7 @@ function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, strid
   }
 }
 
-export function decodeJpegFast(d: Uint8Array): Image | undefined {
+export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | undefined {
   const len = d.length;
   if (len < 4 || d[0] !== 0xff || d[1] !== 0xd8) return undefined;
   const qts: Array<Int32Array | undefined> = [];
@@ -428,7 +430,7 @@ export function decodeJpegFast(d: Uint8Array): Image | undefined {
     o = e;
   }
   if (!comps || !scanned) return undefined;
-  return toImage(comps, width, height, maxH, maxV);
+  return toImage(comps, width, height, maxH, maxV, neutralAsGrey);
 }
 
 /** Decodes the scan into the component planes; the offset of the marker after it, or -1. */
@@ -530,7 +532,7 @@ function neutral(plane: Uint8ClampedArray): boolean {
 }
 
 /** Planes to float HWC like jpeg-js's getData + our byte-to-float step: nearest upsampling, its YCbCr formula. */
-function toImage(comps: Component[], width: number, height: number, maxH: number, maxV: number): Image {
+function toImage(comps: Component[], width: number, height: number, maxH: number, maxV: number, neutralAsGrey: boolean): Image {
   // jpeg-js indexes each plane with 0 | (x * (h / maxH)); the same expression per column and row
   const colIndex = (c: Component): Int32Array => {
     const sx = c.h / maxH;
@@ -553,7 +555,7 @@ function toImage(comps: Component[], width: number, height: number, maxH: number
   if (grey) {
     // one component, or grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128
     // jpeg-js's formula gives R = G = B = Y exactly
-    const C = comps.length === 1 ? 1 : 3;
+    const C = comps.length === 1 || neutralAsGrey ? 1 : 3;
     const data = new Float32Array(n * C);
     for (let y = 0, k = 0; y < height; y++) {
       const r1 = y1[y];

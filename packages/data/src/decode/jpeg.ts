@@ -4,13 +4,14 @@ import { ImageDecodeError } from './errors.ts';
 import { parseJpegFrame } from './header.ts';
 import { decodeJpegFast } from './jpeg-fast.ts';
 import { checkPixelCount, maxMegapixels } from './limits.ts';
+import { greyIfNeutral } from '../transforms/grey.ts';
 
 /**
  * JPEG via jpeg-js (baseline and progressive, restart intervals). jpeg-js always hands back RGB,
  * so the component count is read from the SOF first and single-component files are kept grey.
  * Bytes after EOI are ignored by jpeg-js; that is what real files need (cxr-real has one).
  */
-export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = maxMegapixels()): Image {
+export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = maxMegapixels(), neutralAsGrey = false): Image {
   const frame = parseJpegFrame(bytes, name);
   checkPixelCount(name, frame.width, frame.height, limitMegapixels);
   if (frame.components !== 1 && frame.components !== 3) {
@@ -18,9 +19,8 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
   }
   if (frame.bitDepth !== 8) throw new ImageDecodeError(name, `unsupported ${frame.bitDepth}-bit JPEG`);
   if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker near the end of the file');
-  const fast = decodeJpegFast(bytes);
-  if (fast) return fast;
-  return decodeJpegWithJpegJs(bytes, name, frame.components, limitMegapixels);
+  const img = decodeJpegFast(bytes, neutralAsGrey) ?? decodeJpegWithJpegJs(bytes, name, frame.components, limitMegapixels);
+  return neutralAsGrey ? greyIfNeutral(img) : img;
 }
 
 /**

@@ -3,7 +3,6 @@ import { ImageDecodeError } from '../decode/errors.ts';
 import { readBytes } from '../fsutil.ts';
 import type { Image } from '../image.ts';
 import { mulberry32 } from '../rng.ts';
-import { greyIfNeutral } from '../transforms/grey.ts';
 import { toCHW } from '../transforms/normalize.ts';
 import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
 import { cacheKey, readCached, toCacheImage, writeCached, type CacheConfig } from './cache.ts';
@@ -29,11 +28,11 @@ export interface BatchResult {
 }
 
 export async function loadSource(file: string, cache?: CacheConfig): Promise<{ image: Image; hit: boolean }> {
-  if (!cache) return { image: greyIfNeutral(decodeImage(await readBytes(file), file)), hit: false };
+  if (!cache) return { image: decodeImage(await readBytes(file), file, { greyIfNeutral: true }), hit: false };
   const key = await cacheKey(file, cache);
   const cached = await readCached(cache, key);
   if (cached) return { image: cached, hit: true };
-  const { image, bytes } = toCacheImage(decodeImage(await readBytes(file), file), cache);
+  const { image, bytes } = toCacheImage(decodeImage(await readBytes(file), file, { greyIfNeutral: true }), cache);
   await writeCached(cache, key, bytes);
   return { image, hit: false };
 }
