@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { isMain } from './isMain.ts';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, destroyDevice, getDevice, hasDevice, rand, sync, type Tensor } from '@cxr/tensor';
 
 interface Layer {
@@ -248,7 +248,7 @@ function printTable(rows: ConvRow[]): void {
   for (const b of body) console.log(line(b));
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (isMain(import.meta.url, 'conv.ts')) {
   benchConv({ quick: process.argv.includes('--quick'), resnet64: process.argv.includes('--resnet64'), noTorch: process.argv.includes('--no-torch') })
     .then(printTable)
     .catch((e) => {

@@ -27,7 +27,7 @@ import * as T from '@cxr/tensor';
 import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
-import { trainStepRunner } from './step.ts';
+import { benchStep, trainStepRunner } from './step.ts';
 
 const smoke = process.argv.includes('--smoke');
 const out = process.env.OUT ?? 'benchmarks/results';
@@ -40,9 +40,11 @@ const save = () => writeFileSync(join(out, 'gpu-step.json'), JSON.stringify(repo
 const size = smoke ? 64 : 224;
 const batch = smoke ? 4 : 32;
 const steps = smoke ? 2 : 8;
+const matmulSizes = smoke ? [128, 256] : [1024, 2048, 4096];
 const gpu = await T.getDevice();
-report.adapter = { name: gpu.adapterName, cpu: gpu.isCpuAdapter };
-log(`adapter ${gpu.adapterName}; ${cpus().length} cores`);
+// The features say whether f16 (`shader-f16`) or cooperative-matrix (`*subgroup-matrix*`) kernels could run here.
+report.adapter = { name: gpu.adapterName, cpu: gpu.isCpuAdapter, features: [...gpu.adapter.features].sort() };
+log(`adapter ${gpu.adapterName}; ${cpus().length} cores; features ${[...gpu.adapter.features].sort().join(' ')}`);
 
 // 1. Steps.
 const cxrSteps: Record<string, number> = {};
@@ -92,12 +94,21 @@ for arch in ['resnet18', 'vgg16']:
         t0 = time.perf_counter(); step(); sync(); ts.append((time.perf_counter() - t0) * 1e3)
     ts.sort(); r['steps'][arch] = ts[len(ts) // 2]
     del m, opt
+r['matmul'] = {}
+for n in c['matmulSizes']:
+    a = torch.randn(n, n, device=dev); b = torch.randn(n, n, device=dev)
+    a @ b; sync(); best = 1e9
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(10): a @ b
+        sync(); best = min(best, (time.perf_counter() - t0) / 10)
+    r['matmul'][n] = 2 * n**3 / best / 1e9
 print(json.dumps(r))
 `;
 const python = process.env.CXR_PYTHON ?? 'python3';
 try {
   const t = JSON.parse(
-    execFileSync(python, ['-c', torchStepPy, JSON.stringify({ size, batch, steps })], { encoding: 'utf8', timeout: 20 * 60_000 })
+    execFileSync(python, ['-c', torchStepPy, JSON.stringify({ size, batch, steps, matmulSizes })], { encoding: 'utf8', timeout: 20 * 60_000 })
       .trim()
       .split('\n')
       .pop()!,
@@ -111,6 +122,59 @@ try {
   log(`PyTorch steps failed: ${report.torchStepsError}`);
 }
 save();
+
+// 1b. Matmul tiles on this adapter: every autotune candidate timed, then the winner at three sizes.
+{
+  const tune = await T.autotuneMatmul({ size: smoke ? 256 : 2048, persist: false });
+  report.matmulTune = tune;
+  for (const t of tune.timings) log(`matmul ${tune.size}: ${JSON.stringify(t.config)} ${t.ms.toFixed(3)} ms`);
+  const gflops: Record<number, number> = {};
+  for (const n of matmulSizes) {
+    const a = T.randn([n, n], { seed: 1 });
+    const b = T.randn([n, n], { seed: 2 });
+    T.matmul(a, b).dispose();
+    await T.sync();
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) T.matmul(a, b).dispose();
+      await T.sync();
+      best = Math.min(best, (performance.now() - t0) / 10);
+    }
+    gflops[n] = (2 * n ** 3) / best / 1e6;
+    a.dispose();
+    b.dispose();
+  }
+  report.matmulGflops = gflops;
+  const torchMatmul = (report.torchSteps as { matmul?: Record<number, number> } | undefined)?.matmul ?? {};
+  for (const n of matmulSizes)
+    log(
+      `matmul ${n}: CXR ${gflops[n].toFixed(0)} GFLOP/s${torchMatmul[n] ? `, PyTorch ${torchMatmul[n].toFixed(0)} (${(gflops[n] / torchMatmul[n]).toFixed(2)}x; goal >= 0.6)` : ''}`,
+    );
+  save();
+}
+
+// 1c. Where a step's GPU time goes: each dispatch replayed alone, grouped per layer and pass.
+if (!process.argv.includes('--no-profile')) {
+  const profiles: Record<string, unknown> = {};
+  for (const arch of ['resnet18', 'vgg16']) {
+    try {
+      const r = await benchStep({ arch, batch, size, byShape: true, quick: true, reps: smoke ? 2 : 20 });
+      profiles[arch] = r;
+      log(
+        `${arch} step ${r.stepMs.median.toFixed(1)} ms, ${r.dispatchesPerStep} dispatches, ${r.submitsPerStep} submits; kernels' own ${r.kernelSumMs.toFixed(1)} ms`,
+      );
+      for (const p of r.phases) log(`  phase ${p.phase}: ${p.ms.toFixed(1)} ms`);
+      for (const k of r.kernels.slice(0, 25)) log(`  ${k.ms.toFixed(2).padStart(7)} ms x${k.dispatches} ${k.family}`);
+    } catch (e) {
+      profiles[arch] = { error: String((e as Error).message).slice(0, 1000) };
+      log(`profile ${arch} failed: ${(e as Error).message}`);
+    }
+    await T.sync();
+  }
+  report.profiles = profiles;
+  save();
+}
 
 // 2. The whole loop on files: a generated dataset, decoded and augmented by the loader.
 const data = mkdtempSync(join(tmpdir(), 'cxr-gpu-loop-'));

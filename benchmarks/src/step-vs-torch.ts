@@ -17,7 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { isMain } from './isMain.ts';
 import { destroyDevice, getDevice, hasDevice, sync } from '@cxr/tensor';
 import { trainStepRunner } from './step.ts';
 
@@ -212,7 +212,7 @@ export async function benchStepVsTorch(
   return rows;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (isMain(import.meta.url, 'step-vs-torch.ts')) {
   const args = process.argv.slice(2);
   const val = (n: string) => {
     const i = args.indexOf(n);

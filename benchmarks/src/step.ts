@@ -15,7 +15,7 @@
  * `benchStep({ quick })` returns the figures as an object; standalone:
  * `pnpm exec tsx src/step.ts [--quick] [--json] [--by-shape]`.
  */
-import { fileURLToPath } from 'node:url';
+import { isMain } from './isMain.ts';
 import * as T from '@cxr/tensor';
 import { destroyDevice, getDevice, gpu, hasDevice, memoryStats, rand, sync } from '@cxr/tensor';
 import { crossEntropy, detach, Adam, type Module } from '@cxr/nn';
@@ -104,13 +104,22 @@ export function trainStepRunner(options: { arch?: string; batch?: number; size?:
  * each conv layer's passes show separately, instead of by kernel family.
  */
 export async function benchStep(
-  options: { quick?: boolean; batch?: number; size?: number; classes?: number; byShape?: boolean; log?: (m: string) => void } = {},
+  options: {
+    arch?: string;
+    quick?: boolean;
+    batch?: number;
+    size?: number;
+    classes?: number;
+    byShape?: boolean;
+    reps?: number;
+    log?: (m: string) => void;
+  } = {},
 ): Promise<StepBench> {
   const log = options.log ?? (() => {});
   const steps = options.quick ? 3 : 6;
   const ownDevice = !hasDevice();
   await getDevice();
-  const runner = trainStepRunner({ arch: 'resnet18', batch: options.batch, size: options.size, classes: options.classes });
+  const runner = trainStepRunner({ arch: options.arch, batch: options.batch, size: options.size, classes: options.classes });
   const { model, opt, x, y } = runner;
   const cliStep = runner.step;
 
@@ -202,7 +211,7 @@ export async function benchStep(
   }
 
   const device = gpu().device;
-  const reps = options.quick ? 3 : 5;
+  const reps = options.reps ?? (options.quick ? 3 : 5);
   const fam = new Map<string, { n: number; ms: number }>();
   // Replays share GPU buffers with live tensors: values are garbage afterwards, timing is not.
   for (const c of captured) {
@@ -277,7 +286,7 @@ export function formatStep(r: StepBench): string {
   return lines.join('\n');
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (isMain(import.meta.url, 'step.ts')) {
   const args = process.argv.slice(2);
   const r = await benchStep({ quick: args.includes('--quick'), byShape: args.includes('--by-shape'), log: (m) => console.error(m) });
   console.log(args.includes('--json') ? JSON.stringify(r, null, 2) : formatStep(r));

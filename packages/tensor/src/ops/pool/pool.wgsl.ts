@@ -56,13 +56,14 @@ export function maxPoolWgsl(g: PoolGeom, wg: number): string {
 }
 
 /**
- * One invocation per (n, c) plane: zero the input-gradient plane, then add each output's gradient
- * at its recorded index in output order (deterministic, no atomics, any kernel/stride).
+ * Scatter form, one invocation per (n, c) plane: zero the input-gradient plane, then add each
+ * output's gradient at its recorded index in output order (deterministic, no atomics, any
+ * geometry). On lavapipe this beats the gather form 7-14x (sequential memory, no index arithmetic
+ * per element), but a GPU gets only N*C lanes, each walking a whole plane.
  */
-export function maxPoolBackwardWgsl(wg: number): string {
+export function maxPoolBackwardScatterWgsl(wg: number): string {
   // Plane count and sizes are uniforms: with constant trip counts LLVM unrolled these loops and
-  // lavapipe took seconds to compile each shape (the slowest compile of a ResNet-18 run); now one
-  // pipeline serves every shape and batch size.
+  // lavapipe took seconds to compile each shape; now one pipeline serves every shape and batch size.
   return `${head(wg)}
   if (i >= u.planes) { return; }
   let ib = i * u.hw;
@@ -75,6 +76,38 @@ export function maxPoolBackwardWgsl(wg: number): string {
       dx_set(t, dx_get(t) + dy_get(ob + j));
     }
   }
+}
+`;
+}
+
+/**
+ * Gather form (GPUs), one invocation per input element: sum the gradients of the windows whose
+ * recorded index is this element, in output order as the scatter form (same sums, no atomics).
+ * Only windows that can contain the element are visited: oh in [ceil((h + ph - (kh-1)*dh) / sh),
+ * floor((h + ph) / sh)], and the index test settles dilation, padding and ceil-mode edges.
+ */
+export function maxPoolBackwardGatherWgsl(g: PoolGeom, wg: number): string {
+  // The plane geometry is constant (divisions by constants); the element count is a uniform so
+  // every batch size shares one pipeline. The window loops run 1-3 times: unrolling them is cheap.
+  return `fn cdiv(a: i32, b: i32) -> i32 { return select((a + b - 1) / b, -((-a) / b), a < 0); }
+${head(wg)}
+  if (i >= u.total) { return; }
+  let w = i32(i % ${g.W}u);
+  let h = i32((i / ${g.W}u) % ${g.H}u);
+  let idx = h * ${g.W} + w;
+  let ob = (i / ${g.H * g.W}u) * ${g.OH * g.OW}u;
+  let oh0 = max(cdiv(h + ${g.ph - (g.kh - 1) * g.dh}, ${g.sh}), 0);
+  let oh1 = min((h + ${g.ph}) / ${g.sh}, ${g.OH - 1});
+  let ow0 = max(cdiv(w + ${g.pw - (g.kw - 1) * g.dw}, ${g.sw}), 0);
+  let ow1 = min((w + ${g.pw}) / ${g.sw}, ${g.OW - 1});
+  var s = 0.0;
+  for (var oh = oh0; oh <= oh1; oh++) {
+    for (var ow = ow0; ow <= ow1; ow++) {
+      let o = ob + u32(oh * ${g.OW} + ow);
+      if (indices_get(o) == idx) { s += dy_get(o); }
+    }
+  }
+  dx_set(i, s);
 }
 `;
 }
