@@ -35,6 +35,7 @@ import {
   tensor,
   zeros,
 } from '../src/index.ts';
+import { setMaxPool2dBackwardForm } from '../src/ops/pool/pool.ts';
 import { randomArray, useDevice } from './helpers.ts';
 
 useDevice();
@@ -84,8 +85,14 @@ describe('kernels shared across batch sizes', () => {
 /** A classifier head's passes at batch size n: pooling, bias add, softmax, loss, argmax, batch sum. */
 function headPasses(n: number): void {
   const x = tensor(randomArray(n * 4 * 6 * 6, n + 10), [n, 4, 6, 6]);
-  const mp = maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 });
-  const mpb = maxPool2dBackward(mp.out, mp.indices, x.shape);
+  const pool = { kernelSize: 3, stride: 2, padding: 1 };
+  const mp = maxPool2d(x, pool);
+  // Both backward forms: scatter per plane (CPU adapters) and gather per element (GPUs).
+  setMaxPool2dBackwardForm('scatter');
+  const mpb = maxPool2dBackward(mp.out, mp.indices, x.shape, pool);
+  setMaxPool2dBackwardForm('gather');
+  const mpg = maxPool2dBackward(mp.out, mp.indices, x.shape, pool);
+  setMaxPool2dBackwardForm('auto');
   const ap = avgPool2d(x, { kernelSize: 2 });
   const apb = avgPool2dBackward(ap, x.shape, { kernelSize: 2 });
   const gap = adaptiveAvgPool2d(x, 1);
@@ -103,6 +110,7 @@ function headPasses(n: number): void {
     mp.out,
     mp.indices,
     mpb,
+    mpg,
     ap,
     apb,
     gap,
