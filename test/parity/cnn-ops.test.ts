@@ -131,7 +131,7 @@ describe.runIf(have)('CNN ops vs PyTorch', () => {
       const { out, indices } = maxPool2d(x, o);
       await close(out, tag, 0);
       expect([...(await indices.toInt32Array())], tag).toEqual([...(torchOut(`${tag}_idx`).data as Int32Array)]);
-      await close(maxPool2dBackward(t(`${tag}_dy`), indices, poolShape), `${tag}_dx`, 1e-6);
+      await close(maxPool2dBackward(t(`${tag}_dy`), indices, poolShape, o), `${tag}_dx`, 1e-6);
     }
   });
 

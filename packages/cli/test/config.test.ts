@@ -10,6 +10,7 @@ import { nameMatcher } from '@cxr/nn';
 import { architectures } from '../src/config/architectures.ts';
 import { defaultTrainConfig } from '../src/config/trainConfig.ts';
 import { buildTrainCommand, parseTrainArgs, resolveTrainArgs } from '../src/config/trainCommand.ts';
+import { loaderWorkers } from '../src/train/loaderWorkers.ts';
 
 async function errorOf(argv: string[]): Promise<string> {
   try {
@@ -96,6 +97,8 @@ describe('train options', () => {
       '--keep-checkpoints',
       '--cache-max-gb',
       '2.5',
+      '--workers',
+      '6',
     ]);
     expect(config).toEqual({
       data: 'd',
@@ -132,7 +135,19 @@ describe('train options', () => {
       classWeights: 'auto',
       keepCheckpoints: true,
       cacheMaxGb: 2.5,
+      workers: '6',
     });
+  });
+
+  it('--workers: auto or a count; auto is one thread on a CPU adapter, the cores but one on a GPU', async () => {
+    expect((await parseTrainArgs([]))!.workers).toBe('auto');
+    expect((await parseTrainArgs(['--workers', '0']))!.workers).toBe('0');
+    expect(await errorOf(['--workers', 'many'])).toMatch(/^--workers must be a number/);
+    expect(await errorOf(['--workers', '2.5'])).toMatch(/^--workers must be a whole number from 0 to 256/);
+    expect(loaderWorkers('auto', true, 16)).toBe(1);
+    expect(loaderWorkers('auto', false, 16)).toBe(15);
+    expect(loaderWorkers('auto', false, 1)).toBe(1);
+    expect(loaderWorkers('3', true, 16)).toBe(3);
   });
 
   it('your own --data switches the defaults to the study (224 px, 10 epochs, ImageNet); the default run stays small', async () => {

@@ -1,6 +1,6 @@
 // `train --out R --resume` takes the run's own config.json; before, omitted flags took the
 // defaults (a 32 px run on real X-rays continued at 64 px on the synthetic set).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,16 @@ describe('resume takes the stored config', () => {
     const said: string[] = [];
     expect(resumeConfig(config, sources, (m) => said.push(m)).epochs).toBe(5);
     expect(said).toEqual(['resume: --epochs 2 -> 5 (recorded in config.json)']);
+  });
+  it('--workers says how to run, not what is trained: taken from the flag, and runs from before the flag resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-resume-'));
+    const { workers: _, ...older } = { ...defaultTrainConfig, imageSize: 32, out: dir };
+    writeRunConfig(dir, older as typeof defaultTrainConfig);
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).not.toContain('workers');
+    const { config, sources } = await resolve(['--out', dir, '--resume', '--workers', '4']);
+    expect(resumeConfig(config, sources).workers).toBe('4');
+    const bare = await resolve(['--out', dir, '--resume']);
+    expect(resumeConfig(bare.config, bare.sources).workers).toBe('auto');
   });
   it('no config.json: a clear refusal', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'cxr-resume-')), 'none');

@@ -227,7 +227,7 @@ export const maxPool2d = defineOp('maxPool2d', {
     const { out, indices } = T.maxPool2d(x, options);
     return { out, saved: indices };
   },
-  backward: (c, dy) => [T.maxPool2dBackward(dy, c.saved, c.args[0].shape)],
+  backward: (c, dy) => [T.maxPool2dBackward(dy, c.saved, c.args[0].shape, c.args[1])],
 });
 
 export const avgPool2d = defineOp('avgPool2d', {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, tensor } from '../src/index.ts';
+import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, memoryStats, tensor } from '../src/index.ts';
+import { setMaxPool2dBackwardForm } from '../src/ops/pool/pool.ts';
 import { randomArray, relErr, useDevice } from './helpers.ts';
 import {
   refAdaptiveAvgPool,
@@ -23,28 +24,68 @@ describe('maxPool2d', () => {
     ['2x2/2 ceil mode pad 1 on odd input', [3, 1, 9, 11], geo(2, 2, 1, 1, true)],
     ['3x3/1 dilation 2 pad 1', [1, 5, 13, 17], geo(3, 1, 1, 2)],
     ['1x1/1', [1, 3, 5, 7], geo(1, 1)],
+    ['3x2 kernel, stride [1,2], pad [1,0], dilation [2,1]', [2, 3, 11, 9], { kh: 3, kw: 2, sh: 1, sw: 2, ph: 1, pw: 0, dh: 2, dw: 1, ceil: false }],
+    ['ties: constant input, 3x3/2 pad 1 (first maximum wins, shared elements sum)', [2, 2, 9, 10], geo(3, 2, 1)],
+    ['ties: coarse values, 3x3/1 pad 1', [1, 4, 8, 7], geo(3, 1, 1)],
   ];
   for (const [name, shape, o] of cases) {
     it(name, async () => {
-      const xs = randomArray(
-        shape.reduce((a, b) => a * b),
-        shape.length * 7 + o.kh,
-        -2,
-        2,
-      );
+      const n = shape.reduce((a, b) => a * b);
+      let xs = randomArray(n, shape.length * 7 + o.kh, -2, 2);
+      if (name.startsWith('ties: constant')) xs = new Float32Array(n).fill(0.5);
+      else if (name.startsWith('ties')) xs = xs.map((v) => Math.round(v));
       const x = tensor(xs, shape);
-      const { out, indices } = maxPool2d(x, { kernelSize: o.kh, stride: o.sh, padding: o.ph, dilation: o.dh, ceilMode: o.ceil });
+      const opts = { kernelSize: [o.kh, o.kw], stride: [o.sh, o.sw], padding: [o.ph, o.pw], dilation: [o.dh, o.dw], ceilMode: o.ceil } as const;
+      const { out, indices } = maxPool2d(x, opts);
       const ref = refMaxPool(xs, shape, o);
       expect(out.shape).toEqual([shape[0], shape[1], ref.OH, ref.OW]);
       expect(relErr(await out.toArray(), ref.out)).toBe(0);
       expect([...(await indices.toInt32Array())]).toEqual([...ref.idx]);
       const dys = randomArray(out.size, 99);
       const dy = tensor(dys, out.shape);
-      const dx = maxPool2dBackward(dy, indices, shape);
-      expect(relErr(await dx.toArray(), refMaxPoolBackward(dys, ref.idx, shape, ref.OH * ref.OW))).toBeLessThan(1e-6);
-      for (const t of [x, out, indices, dy, dx]) t.dispose();
+      const refDx = refMaxPoolBackward(dys, ref.idx, shape, ref.OH * ref.OW);
+      // Both kernels on every adapter: 'auto' picks scatter on lavapipe and gather on GPUs.
+      for (const form of ['scatter', 'gather'] as const) {
+        setMaxPool2dBackwardForm(form);
+        const dx = maxPool2dBackward(dy, indices, shape, opts);
+        expect(relErr(await dx.toArray(), refDx), form).toBeLessThan(1e-6);
+        dx.dispose();
+      }
+      setMaxPool2dBackwardForm('auto');
+      for (const t of [x, out, indices, dy]) t.dispose();
     });
   }
+  it('the backward compiles no new pipeline for another batch size (scatter: none for another shape)', () => {
+    const shapes = [
+      [4, 3, 12, 12],
+      [1, 3, 12, 12],
+      [2, 5, 9, 7],
+    ];
+    const opts = { kernelSize: 3, stride: 2, padding: 1 };
+    const fwd = shapes.map((s) =>
+      maxPool2d(
+        tensor(
+          randomArray(
+            s.reduce((a, b) => a * b),
+            3,
+          ),
+          s,
+        ),
+        opts,
+      ),
+    );
+    const grads = [];
+    for (const form of ['gather', 'scatter'] as const) {
+      setMaxPool2dBackwardForm(form);
+      grads.push(maxPool2dBackward(fwd[0].out, fwd[0].indices, shapes[0], opts));
+      const compiled = memoryStats().pipelines;
+      grads.push(maxPool2dBackward(fwd[1].out, fwd[1].indices, shapes[1], opts));
+      if (form === 'scatter') grads.push(maxPool2dBackward(fwd[2].out, fwd[2].indices, shapes[2], opts));
+      expect(memoryStats().pipelines, form).toBe(compiled);
+    }
+    setMaxPool2dBackwardForm('auto');
+    for (const t of [...grads, ...fwd.flatMap((f) => [f.out, f.indices])]) t.dispose();
+  });
   it('rejects bad input naming the op and shape', () => {
     const x = tensor(randomArray(15, 1), [3, 5]);
     expect(() => maxPool2d(x, { kernelSize: 2 })).toThrow(/maxPool2d.*\[3,5\]/);

@@ -17,7 +17,7 @@ const extendable: readonly TrainConfigKey[] = ['epochs', 'patience'];
 /** How to run, not what is trained. */
 const notSettings: readonly TrainConfigKey[] = ['out', 'resume', 'force'];
 /** How this invocation runs (disk use), not what is trained: taken from the flags when given. */
-const howToRun: readonly TrainConfigKey[] = ['keepCheckpoints', 'cacheMaxGb'];
+const howToRun: readonly TrainConfigKey[] = ['keepCheckpoints', 'cacheMaxGb', 'workers'];
 
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 

@@ -91,6 +91,7 @@ function declareTrainOptions(cmd: Command, defaults: TrainConfig): Command {
     .option('--class-weights <w>', `cross-entropy class weights: auto (inverse frequency)|none|w1,w2,…${d('classWeights')}`)
     .option('--keep-checkpoints', 'keep last-epoch and optimizer checkpoints after a successful run (they are deleted otherwise)')
     .option('--cache-max-gb <n>', `cap of the decoded-image cache in $CXR_CACHE/images, 0 = no cache${d('cacheMaxGb')}`)
+    .option('--workers <n>', `image-decoding threads: auto (1 on a CPU adapter, else the cores but one) or a count, 0 = main thread${d('workers')}`)
     .option('--arch <name>', `architecture: ${knownArchs.join('|')}${d('arch')}`)
     .option('--weights <src>', `initial weights: imagenet|none|FILE${d('weights')}`)
     .option('--head <spec>', `classifier head: mlp:N (e.g. mlp:530)|replace|extend${d('head')}`)

@@ -45,6 +45,8 @@ export interface TrainConfig {
   keepCheckpoints: boolean;
   /** Cap of the decoded-image cache in GB (0 = no cache). */
   cacheMaxGb: number;
+  /** Image-decoding worker threads: 'auto' (see loaderWorkers.ts) or a count (0 = on the main thread). */
+  workers: string;
   arch: string;
   /** 'imagenet' | 'none' | path of a weights file. */
   weights: string;
@@ -105,6 +107,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   classWeights: 'none',
   keepCheckpoints: false,
   cacheMaxGb: 10,
+  workers: 'auto',
   arch: 'resnet18',
   weights: 'imagenet',
   head: 'replace',

@@ -33,6 +33,13 @@ function parseAugment(value: unknown): AugmentPreset {
   return parseChoice('--augment', value, augmentPresets);
 }
 
+/** --workers: 'auto' or a whole number of threads (0 = decode on the main thread). */
+function parseWorkers(value: unknown): string {
+  const v = String(value).trim().toLowerCase();
+  if (v === 'auto') return v;
+  return String(parseInteger('--workers', v, 0, 256, 'auto or 4'));
+}
+
 function parseText(flag: string, value: unknown, hint: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${flag} needs a value; ${hint}`);
   return value.trim();
@@ -83,6 +90,7 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
     classWeights: parseClassWeights(raw.classWeights ?? 'none'),
     keepCheckpoints: parseBoolean('--keep-checkpoints', raw.keepCheckpoints ?? false),
     cacheMaxGb: parseNonNegativeNumber('--cache-max-gb', raw.cacheMaxGb ?? 10, '10'),
+    workers: parseWorkers(raw.workers ?? 'auto'),
     arch,
     weights: String(raw.weights ?? '').trim(),
     head: String(raw.head ?? '').trim(),

@@ -99,11 +99,12 @@ export function makeLoaders(
   folder: ImageFolder,
   config: TrainConfig,
   log: (m: string) => void = () => {},
+  workers = 1,
 ): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
   const size = config.imageSize;
   const evalT = evalTransforms({ size });
   const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
-  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers: 1 };
+  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers };
   const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
   const test = ds('test');
   const trainSet = ds('train');

@@ -28,6 +28,7 @@ import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
 import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit } from './data.ts';
+import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
@@ -81,7 +82,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     throw new Error(`--class-weights ${config.classWeights} weights the cross-entropy; use it with --loss ce (not ${config.loss})`);
   if (weights) log(`class weights (${config.classWeights}): ${classes.map((c, i) => `${c} ${weights[i].toFixed(3)}`).join(', ')}`);
   if (config.balanced) log('class-balanced sampling of the training set (--balanced)');
-  const loaders = makeLoaders(folder, config, log);
+  // The adapter decides how many threads decode images (--workers auto), so it comes first.
+  const gpu = await T.getDevice();
+  const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
+  const loaders = makeLoaders(folder, config, log, workers);
   let lock: RunLock | null = null;
   let bar: EpochProgress | null = null;
   let model: Module | null = null;
@@ -98,8 +102,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const gpu = await T.getDevice();
-    log(`adapter: ${gpu.adapterName}`);
+    log(`adapter: ${gpu.adapterName}; images decoded by ${workers ? `${workers} worker thread${workers === 1 ? '' : 's'}` : 'the main thread'}`);
     const generator = new T.Generator(config.seed);
     T.manualSeed(config.seed);
     const built = buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: config.resume });

@@ -1,12 +1,14 @@
 import { fmt, intPair, type IntPair } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
+import { gpu } from '../../device/device.ts';
 import {
   adaptiveAvgPoolBackwardWgsl,
   adaptiveAvgPoolWgsl,
   avgPoolBackwardWgsl,
   avgPoolWgsl,
-  maxPoolBackwardWgsl,
+  maxPoolBackwardGatherWgsl,
+  maxPoolBackwardScatterWgsl,
   maxPoolWgsl,
   type PoolGeom,
 } from './pool.wgsl.ts';
@@ -81,30 +83,61 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { out: Tensor; 
   const g = geometry('maxPool2d', x.shape, options);
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'float32', 'maxPool2d');
   const indices = Tensor.empty(out.shape, 'int32', 'maxPool2d.indices');
-  runKernel({ name: 'maxPool2d', body: maxPoolWgsl(g, wg), inputs: { x }, outputs: { out, indices }, workgroups: grid1d(out.size, wg) });
+  runKernel({
+    name: 'maxPool2d',
+    body: maxPoolWgsl(g, wg),
+    inputs: { x },
+    outputs: { out, indices },
+    uniforms: { total: ['u32', out.size] },
+    workgroups: grid1d(out.size, wg),
+  });
   return { out, indices };
 }
 
-/** Gradient of maxPool2d: each output's gradient goes to the input element its index names. */
-export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: readonly number[]): Tensor {
+type MaxPoolBackwardForm = 'auto' | 'gather' | 'scatter';
+let maxPoolBackwardForm: MaxPoolBackwardForm = 'auto';
+
+/** Which maxPool2dBackward kernel runs: 'auto' (scatter per plane on CPU adapters, gather per element elsewhere); tests force one. */
+export function setMaxPool2dBackwardForm(form: MaxPoolBackwardForm): void {
+  maxPoolBackwardForm = form;
+}
+
+/**
+ * Gradient of maxPool2d: each input element receives the gradients of the windows whose index names
+ * it. `options` are the forward's (they bound which windows can hold an element in the gather form).
+ */
+export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: readonly number[], options: MaxPool2dOptions): Tensor {
   check4d('maxPool2dBackward', dy, 'gradient');
   indices.storage('maxPool2dBackward');
   if (indices.dtype !== 'int32' || indices.shape.join() !== dy.shape.join()) {
     throw new Error(`maxPool2dBackward: indices must be int32 of the gradient's shape ${fmt(dy.shape)}, got ${indices.dtype} ${fmt(indices.shape)}`);
   }
   checkInputShape('maxPool2dBackward', inputShape, dy);
-  const [N, C, H, W] = inputShape;
+  const g = geometry('maxPool2dBackward', inputShape, options);
+  if (dy.shape[2] !== g.OH || dy.shape[3] !== g.OW)
+    throw new Error(`maxPool2dBackward: gradient ${fmt(dy.shape)} does not match the pooled size ${g.OH}x${g.OW} of input ${fmt(inputShape)}`);
   const dx = Tensor.empty(inputShape, 'float32', 'maxPool2dBackward');
-  const planes = N * C;
   if (dx.size === 0) return dx;
-  runKernel({
-    name: 'maxPool2dBackward',
-    body: maxPoolBackwardWgsl(wg),
-    inputs: { dy, indices },
-    outputs: { dx },
-    uniforms: { planes: ['u32', planes], hw: ['u32', H * W], ohw: ['u32', dy.shape[2] * dy.shape[3]] },
-    workgroups: grid1d(planes, wg),
-  });
+  const gather = maxPoolBackwardForm === 'auto' ? !gpu().isCpuAdapter : maxPoolBackwardForm === 'gather';
+  if (gather) {
+    runKernel({
+      name: 'maxPool2dBackward',
+      body: maxPoolBackwardGatherWgsl(g, wg),
+      inputs: { dy, indices },
+      outputs: { dx },
+      uniforms: { total: ['u32', dx.size] },
+      workgroups: grid1d(dx.size, wg),
+    });
+  } else {
+    runKernel({
+      name: 'maxPool2dBackward',
+      body: maxPoolBackwardScatterWgsl(wg),
+      inputs: { dy, indices },
+      outputs: { dx },
+      uniforms: { planes: ['u32', g.N * g.C], hw: ['u32', g.H * g.W], ohw: ['u32', g.OH * g.OW] },
+      workgroups: grid1d(g.N * g.C, wg),
+    });
+  }
   return dx;
 }
 
@@ -118,6 +151,7 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
     body: avgPoolWgsl(g, options.countIncludePad ?? true, wg),
     inputs: { x },
     outputs: { out },
+    uniforms: { total: ['u32', out.size] },
     workgroups: grid1d(out.size, wg),
   });
   return out;
@@ -135,6 +169,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
     body: avgPoolBackwardWgsl(g, options.countIncludePad ?? true, wg),
     inputs: { dy },
     outputs: { dx },
+    uniforms: { total: ['u32', dx.size] },
     workgroups: grid1d(dx.size, wg),
   });
   return dx;
@@ -153,9 +188,10 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntPair): Tensor {
   const out = Tensor.empty([N, C, OH, OW], 'float32', 'adaptiveAvgPool2d');
   runKernel({
     name: 'adaptiveAvgPool2d',
-    body: adaptiveAvgPoolWgsl(N, C, H, W, OH, OW, wg),
+    body: adaptiveAvgPoolWgsl(H, W, OH, OW, wg),
     inputs: { x },
     outputs: { out },
+    uniforms: { total: ['u32', out.size] },
     workgroups: grid1d(out.size, wg),
   });
   return out;
@@ -164,14 +200,15 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntPair): Tensor {
 export function adaptiveAvgPool2dBackward(dy: Tensor, inputShape: readonly number[]): Tensor {
   check4d('adaptiveAvgPool2dBackward', dy, 'gradient');
   checkInputShape('adaptiveAvgPool2dBackward', inputShape, dy);
-  const [N, C, H, W] = inputShape;
+  const [, , H, W] = inputShape;
   const [OH, OW] = dy.shape.slice(2);
   const dx = Tensor.empty(inputShape, 'float32', 'adaptiveAvgPool2dBackward');
   runKernel({
     name: 'adaptiveAvgPool2dBackward',
-    body: adaptiveAvgPoolBackwardWgsl(N, C, H, W, OH, OW, wg),
+    body: adaptiveAvgPoolBackwardWgsl(H, W, OH, OW, wg),
     inputs: { dy },
     outputs: { dx },
+    uniforms: { total: ['u32', dx.size] },
     workgroups: grid1d(dx.size, wg),
   });
   return dx;
