@@ -14,6 +14,7 @@ import {
   gemmWeightGradWgsl,
 } from './conv-gemm.wgsl.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
+import { zeros } from '../creation/creation.ts';
 import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
@@ -153,13 +154,20 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   checkTensor(op, 'weight', w);
   const g = convGeometry(op, inputShape, w.shape, opts);
   checkGrad(op, dy, g, `input ${fmt(inputShape)}, weight ${fmt(w.shape)}`);
-  const dx = Tensor.empty([...inputShape], 'float32', op);
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
   const gemm = convUsesGemm(g);
+  // Residue classes that no tap reaches (1x1 stride 2: three of four) are zeros: one fill
+  // (a pipeline shared by every shape) instead of a conv pipeline per class.
+  const hit = (r: number, s: number, p: number, d: number, k: number) => classTaps(r, s, p, d, k).count > 0;
+  let empty = false;
+  for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) empty ||= !hit(rh, g.sh, g.ph, g.dh, g.KH);
+  for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) empty ||= !hit(rw, g.sw, g.pw, g.dw, g.KW);
+  const dx = empty && !gemm ? zeros([...inputShape]) : Tensor.empty([...inputShape], 'float32', op);
   for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
     for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
+      if (empty && !gemm && !(hit(rh, g.sh, g.ph, g.dh, g.KH) && hit(rw, g.sw, g.pw, g.dw, g.KW))) continue;
       dispatchGather(
         op,
         {
