@@ -42,8 +42,9 @@ const batch = smoke ? 4 : 32;
 const steps = smoke ? 2 : 8;
 const matmulSizes = smoke ? [128, 256] : [1024, 2048, 4096];
 const gpu = await T.getDevice();
-report.adapter = { name: gpu.adapterName, cpu: gpu.isCpuAdapter };
-log(`adapter ${gpu.adapterName}; ${cpus().length} cores`);
+// The features say whether f16 (`shader-f16`) or cooperative-matrix (`*subgroup-matrix*`) kernels could run here.
+report.adapter = { name: gpu.adapterName, cpu: gpu.isCpuAdapter, features: [...gpu.adapter.features].sort() };
+log(`adapter ${gpu.adapterName}; ${cpus().length} cores; features ${[...gpu.adapter.features].sort().join(' ')}`);
 report.limits = {
   maxComputeWorkgroupStorageSize: gpu.limits.maxComputeWorkgroupStorageSize,
   maxComputeInvocationsPerWorkgroup: gpu.limits.maxComputeInvocationsPerWorkgroup,

@@ -1,23 +1,41 @@
-// The direct conv kernels, batch norm, same-shape elementwise ops and `full` take the batch size as
-// a uniform: a training run's partial last batch and its evaluation batches must reuse the
+// The direct conv kernels, batch norm, elementwise ops, `full`, pooling, softmax, cross-entropy and
+// reductions take the batch size as a uniform: a training run's partial last batch and its evaluation batches must reuse the
 // pipelines compiled for the first batch (on lavapipe each compile costs tens of milliseconds to
 // seconds; they were most of the first epoch). The values at each batch size are checked by the
 // conv case matrix and the batch-norm tests; this checks that no new pipeline appears.
 import { describe, expect, it } from 'vitest';
 import {
+  adamStep,
+  adaptiveAvgPool2d,
+  adaptiveAvgPool2dBackward,
   add,
+  argmax,
+  avgPool2d,
+  avgPool2dBackward,
   batchNorm2d,
   batchNorm2dBackward,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardWeight,
+  copyInto,
+  crossEntropy,
+  crossEntropyBackward,
   full,
+  maxPool2d,
+  maxPool2dBackward,
   memoryStats,
   ones,
+  rand,
+  randn,
   relu,
+  sgdStep,
+  softmax,
+  sum,
+  type Tensor,
   tensor,
   zeros,
 } from '../src/index.ts';
+import { setMaxPool2dBackwardForm } from '../src/ops/pool/pool.ts';
 import { randomArray, useDevice } from './helpers.ts';
 
 useDevice();
@@ -61,5 +79,89 @@ describe('kernels shared across batch sizes', () => {
     layerPasses(3);
     layerPasses(1);
     expect(memoryStats().pipelines).toBe(compiled);
+  });
+});
+
+/** A classifier head's passes at batch size n: pooling, bias add, softmax, loss, argmax, batch sum. */
+function headPasses(n: number): void {
+  const x = tensor(randomArray(n * 4 * 6 * 6, n + 10), [n, 4, 6, 6]);
+  const pool = { kernelSize: 3, stride: 2, padding: 1 };
+  const mp = maxPool2d(x, pool);
+  // Both backward forms: scatter per plane (CPU adapters) and gather per element (GPUs).
+  setMaxPool2dBackwardForm('scatter');
+  const mpb = maxPool2dBackward(mp.out, mp.indices, x.shape, pool);
+  setMaxPool2dBackwardForm('gather');
+  const mpg = maxPool2dBackward(mp.out, mp.indices, x.shape, pool);
+  setMaxPool2dBackwardForm('auto');
+  const ap = avgPool2d(x, { kernelSize: 2 });
+  const apb = avgPool2dBackward(ap, x.shape, { kernelSize: 2 });
+  const gap = adaptiveAvgPool2d(x, 1);
+  const gapb = adaptiveAvgPool2dBackward(gap, x.shape);
+  const feats = tensor(randomArray(n * 3, n + 20), [n, 3]);
+  const bias = tensor([0.1, -0.2, 0.3], [3]);
+  const logits = add(feats, bias);
+  const labels = tensor(
+    Array.from({ length: n }, (_, i) => i % 3),
+    [n],
+    'int32',
+  );
+  const outs: Tensor[] = [
+    x,
+    mp.out,
+    mp.indices,
+    mpb,
+    mpg,
+    ap,
+    apb,
+    gap,
+    gapb,
+    feats,
+    bias,
+    logits,
+    labels,
+    softmax(logits, 1),
+    crossEntropy(logits, labels),
+    crossEntropyBackward(logits, labels),
+    argmax(logits, 1),
+    sum(logits, 0),
+  ];
+  for (const t of outs) t.dispose();
+}
+
+/** One optimizer step, a copy and two random draws for a parameter of `shape`. */
+function parameterPasses(shape: number[]): void {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const p = randn(shape);
+  const g = rand(shape);
+  const m = zeros(shape);
+  const v = zeros(shape);
+  const buf = zeros(shape);
+  adamStep(p, g, m, v, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, step: 1 });
+  sgdStep(p, g, buf, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
+  copyInto(m, tensor(randomArray(size, size), shape));
+  for (const t of [p, g, m, v, buf]) t.dispose();
+}
+
+describe('kernels shared across batch sizes and parameter sizes', () => {
+  it('pooling, softmax, cross-entropy, argmax, a batch sum and a bias add compile nothing new for other batch sizes', () => {
+    headPasses(4);
+    const compiled = memoryStats().pipelines;
+    headPasses(3);
+    headPasses(1);
+    expect(memoryStats().pipelines).toBe(compiled);
+  });
+
+  it('optimizer steps, copies and random draws compile once per layout, not once per parameter size', () => {
+    // Sizes divisible by 4 take adamStep's vec4 path; the others its scalar path (one more pipeline).
+    parameterPasses([8, 3, 3, 3]);
+    const compiled = memoryStats().pipelines;
+    parameterPasses([16, 8, 3, 3]);
+    parameterPasses([64]);
+    expect(memoryStats().pipelines).toBe(compiled);
+    parameterPasses([7]);
+    const odd = memoryStats().pipelines;
+    expect(odd - compiled).toBe(1);
+    parameterPasses([3, 5]);
+    expect(memoryStats().pipelines).toBe(odd);
   });
 });

@@ -28,11 +28,11 @@ export interface BatchResult {
 }
 
 export async function loadSource(file: string, cache?: CacheConfig): Promise<{ image: Image; hit: boolean }> {
-  if (!cache) return { image: decodeImage(await readBytes(file), file), hit: false };
+  if (!cache) return { image: decodeImage(await readBytes(file), file, { greyIfNeutral: true }), hit: false };
   const key = await cacheKey(file, cache);
   const cached = await readCached(cache, key);
   if (cached) return { image: cached, hit: true };
-  const { image, bytes } = toCacheImage(decodeImage(await readBytes(file), file), cache);
+  const { image, bytes } = toCacheImage(decodeImage(await readBytes(file), file, { greyIfNeutral: true }), cache);
   await writeCached(cache, key, bytes);
   return { image, hit: false };
 }

@@ -53,11 +53,11 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
     loads.push(`  let v${k} = x${k}_get(${idx});`);
     e = e.replaceAll(`$${k}`, `v${k}`);
   });
-  // Without broadcasting the size is a uniform, so the kernel is shared by every size (a batch
-  // size change, a partial last batch, evaluation) instead of compiled once per shape.
-  const bound = indexOperands.length === 0 ? 'u.n' : `${out.size}u`;
-  if (indexOperands.length === 0) uniforms.n = ['u32', out.size];
-  const body = `  if (i >= ${bound}) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  out_set(i, ${e});`;
+  // The size is a uniform, so the kernel is shared by every size (a batch size change, a partial
+  // last batch, evaluation) instead of compiled once per shape. Broadcast index arithmetic never
+  // names the leading dimension's size either, so a bias add [N, C] + [C] is shared across N too.
+  uniforms.n = ['u32', out.size];
+  const body = `  if (i >= u.n) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  out_set(i, ${e});`;
   runKernel({
     name: op,
     body: elementwiseHelpers + linearMain(workgroupSize, body),

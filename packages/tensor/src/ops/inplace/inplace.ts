@@ -17,9 +17,11 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   try {
     runKernel({
       name: 'copyInto',
-      body: linearMain(wg, `  if (i >= ${dst.size}u) { return; }\n  dst_set(i, src_get(i));`),
+      // The size is a uniform: one pipeline for every shape (loading a state dict copies dozens).
+      body: linearMain(wg, '  if (i >= u.n) { return; }\n  dst_set(i, src_get(i));'),
       inputs: { src: s },
       outputs: { dst },
+      uniforms: { n: ['u32', dst.size] },
       workgroups: grid1d(dst.size, wg),
     });
   } finally {

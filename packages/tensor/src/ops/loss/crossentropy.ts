@@ -52,6 +52,7 @@ function rows(op: string, l: CeLayout, logits: Tensor, labels: Tensor, weight: T
     body: ceRowsWgsl(l, wg, withLoss),
     inputs: weight ? { logits, labels, weight } : { logits, labels },
     outputs,
+    uniforms: { N: ['u32', l.N] },
     workgroups: grid1d(l.N, wg),
   });
   return { lse, wy, loss };
@@ -75,9 +76,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   const out = Tensor.empty([], 'float32', op);
   runKernel({
     name: `${op}.reduce`,
-    body: ceReduceWgsl(l.N, reduction === 'mean'),
+    body: ceReduceWgsl(reduction === 'mean'),
     inputs: { loss: r.loss!, wy: r.wy },
     outputs: { out },
+    uniforms: { N: ['u32', l.N] },
     workgroups: [1, 1, 1],
   });
   r.loss!.dispose();
@@ -110,6 +112,7 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, options: Cr
       body: ceGradStatsWgsl(l),
       inputs: options.weight ? { wy: r.wy, weight: options.weight } : { wy: r.wy },
       outputs: { stats },
+      uniforms: { N: ['u32', l.N] },
       workgroups: [1, 1, 1],
     });
   }
@@ -123,7 +126,7 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, options: Cr
     body: ceGradWgsl(l, reduction, grad, 256),
     inputs,
     outputs: { dlogits },
-    uniforms: typeof gradOutput === 'number' ? { g: ['f32', gradOutput] } : {},
+    uniforms: typeof gradOutput === 'number' ? { g: ['f32', gradOutput], N: ['u32', l.N] } : { N: ['u32', l.N] },
     workgroups: grid1d(dlogits.size, 256),
   });
   for (const t of [r.lse, r.wy, stats]) t?.dispose();

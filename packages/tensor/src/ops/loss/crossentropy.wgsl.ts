@@ -3,7 +3,8 @@
  *   loss_i = (1−ε)·w[y_i]·(lse_i − z_iy) + ε/C · Σ_c w_c·(lse_i − z_ic)     (0 for ignored rows)
  *   mean   = Σ loss_i / Σ w[y_i]  (non-ignored rows; without weights w ≡ 1)
  * Rows are reduced serially per invocation (class counts are small), sums over rows in one
- * workgroup with a fixed tree: deterministic.
+ * workgroup with a fixed tree: deterministic. The row count is the uniform `u.N` in every kernel,
+ * so a partial last batch and evaluation batches reuse the training batch's pipelines.
  */
 export interface CeLayout {
   N: number;
@@ -21,7 +22,7 @@ export function ceRowsWgsl(l: CeLayout, wg: number, withLoss: boolean): string {
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${l.N}u) { return; }
+  if (i >= u.N) { return; }
   let base = i * ${l.C}u;
   var m = logits_get(base);
   for (var c = 1u; c < ${l.C}u; c++) { m = max(m, logits_get(base + c)); }
@@ -78,13 +79,13 @@ fn fold2(lid: u32, a: f32, b: f32) -> vec2<f32> {
 `;
 
 /** One workgroup: out[0] = Σ loss (sum) or Σ loss / Σ wy (mean). */
-export function ceReduceWgsl(N: number, mean: boolean): string {
+export function ceReduceWgsl(mean: boolean): string {
   return `${fold}
 @compute @workgroup_size(${foldWg})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var a = 0.0;
   var b = 0.0;
-  for (var r = lid; r < ${N}u; r += ${foldWg}u) { a += loss_get(r); b += wy_get(r); }
+  for (var r = lid; r < u.N; r += ${foldWg}u) { a += loss_get(r); b += wy_get(r); }
   let t = fold2(lid, a, b);
   if (lid == 0u) { out_set(0u, ${mean ? 't.x / t.y' : 't.x'}); }
 }
@@ -98,7 +99,7 @@ export function ceGradStatsWgsl(l: CeLayout): string {
 fn main(@builtin(local_invocation_index) lid: u32) {
   var a = 0.0;
   var b = 0.0;
-  for (var r = lid; r < ${l.N}u; r += ${foldWg}u) { a += wy_get(r); }
+  for (var r = lid; r < u.N; r += ${foldWg}u) { a += wy_get(r); }
   for (var c = lid; c < ${l.C}u; c += ${foldWg}u) { b += ${wOf(l, 'c')}; }
   let t = fold2(lid, a, b);
   if (lid == 0u) { stats_set(0u, t.x); stats_set(1u, t.y); }
@@ -116,7 +117,7 @@ export function ceGradWgsl(l: CeLayout, mode: 'mean' | 'sum' | 'none', grad: 'un
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let k = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (k >= ${l.N * l.C}u) { return; }
+  if (k >= u.N * ${l.C}u) { return; }
   let i = k / ${l.C}u;
   let c = k % ${l.C}u;
   let y = labels_get(i);

@@ -6,7 +6,8 @@ import { adamStepWgsl, sgdStepWgsl } from './optim.wgsl.ts';
 /**
  * Optimizer updates as one fused kernel per parameter, written in place: the parameter and its
  * state are read_write, the gradient read (never one buffer bound twice). The per-step scalars
- * are uniforms, so a changing learning rate never recompiles. @cxr/nn keeps the bookkeeping
+ * are uniforms, so a changing learning rate never recompiles, and so is the size: one pipeline
+ * serves every parameter of a model (ResNet-18 has 17 distinct parameter sizes, each a compile). @cxr/nn keeps the bookkeeping
  * (parameter groups, state allocation, step counts).
  */
 
@@ -41,7 +42,7 @@ export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | nu
   if (param.size === 0) return;
   runKernel({
     name: 'sgdStep',
-    body: linearMain(wg, sgdStepWgsl(param.size, !!momentumBuffer, o.nesterov)),
+    body: linearMain(wg, sgdStepWgsl(!!momentumBuffer, o.nesterov)),
     inputs: { g: grad },
     outputs: momentumBuffer ? { p: param, buf: momentumBuffer } : { p: param },
     uniforms: {
@@ -50,6 +51,7 @@ export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | nu
       momentum: ['f32', o.momentum],
       dampening: ['f32', o.dampening],
       first: ['u32', o.firstStep ? 1 : 0],
+      n: ['u32', param.size],
     },
     workgroups: grid1d(param.size, wg),
   });
@@ -87,6 +89,7 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
       eps: ['f32', o.eps],
       stepSize: ['f32', o.lr / (1 - b1 ** o.step)],
       bc2sqrt: ['f32', Math.sqrt(1 - b2 ** o.step)],
+      n: ['u32', invocations],
     },
     workgroups: grid1d(invocations, wg),
   });

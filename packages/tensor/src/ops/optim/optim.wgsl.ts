@@ -1,16 +1,19 @@
-/** WGSL bodies (inside `linearMain`) of the fused optimizer updates; every scalar is a uniform. */
+/**
+ * WGSL bodies (inside `linearMain`) of the fused optimizer updates; every scalar is a uniform,
+ * the invocation count `u.n` included.
+ */
 
 /**
  * torch.optim.SGD for one element i: d = g + wd·p; with momentum buf = d on the first step,
  * else μ·buf + (1 − dampening)·d, and d = nesterov ? d + μ·buf : buf; p −= lr·d.
  */
-export function sgdStepWgsl(n: number, momentum: boolean, nesterov: boolean): string {
+export function sgdStepWgsl(momentum: boolean, nesterov: boolean): string {
   const withMomentum = `  var b = d;
   if (u.first == 0u) { b = u.momentum * buf_get(i) + (1.0 - u.dampening) * d; }
   buf_set(i, b);
   ${nesterov ? 'd = d + u.momentum * b;' : 'd = b;'}
 `;
-  return `  if (i >= ${n}u) { return; }
+  return `  if (i >= u.n) { return; }
   let pv = p_get(i);
   var d = g_get(i) + u.wd * pv;
 ${momentum ? withMomentum : ''}  p_set(i, pv - u.lr * d);`;
@@ -35,8 +38,8 @@ ${wd}
   p_set(k, pv - u.stepSize * mv / (sqrt(vv) / u.bc2sqrt + u.eps));
   }`;
   if (n % 4 === 0) {
-    const body = `  if (i >= ${n / 4}u) { return; }\n  let g4 = g_get4(i);\n${[0, 1, 2, 3].map((j) => elem(`i * 4u + ${j}u`, `g4[${j}]`)).join('\n')}`;
+    const body = `  if (i >= u.n) { return; }\n  let g4 = g_get4(i);\n${[0, 1, 2, 3].map((j) => elem(`i * 4u + ${j}u`, `g4[${j}]`)).join('\n')}`;
     return { body, invocations: n / 4 };
   }
-  return { body: `  if (i >= ${n}u) { return; }\n${elem('i', 'g_get(i)')}`, invocations: n };
+  return { body: `  if (i >= u.n) { return; }\n${elem('i', 'g_get(i)')}`, invocations: n };
 }

@@ -83,7 +83,14 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { out: Tensor; 
   const g = geometry('maxPool2d', x.shape, options);
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'float32', 'maxPool2d');
   const indices = Tensor.empty(out.shape, 'int32', 'maxPool2d.indices');
-  runKernel({ name: 'maxPool2d', body: maxPoolWgsl(g, wg), inputs: { x }, outputs: { out, indices }, workgroups: grid1d(out.size, wg) });
+  runKernel({
+    name: 'maxPool2d',
+    body: maxPoolWgsl(g, wg),
+    inputs: { x },
+    outputs: { out, indices },
+    uniforms: { total: ['u32', out.size] },
+    workgroups: grid1d(out.size, wg),
+  });
   return { out, indices };
 }
 
@@ -144,6 +151,7 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
     body: avgPoolWgsl(g, options.countIncludePad ?? true, wg),
     inputs: { x },
     outputs: { out },
+    uniforms: { total: ['u32', out.size] },
     workgroups: grid1d(out.size, wg),
   });
   return out;
@@ -161,6 +169,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
     body: avgPoolBackwardWgsl(g, options.countIncludePad ?? true, wg),
     inputs: { dy },
     outputs: { dx },
+    uniforms: { total: ['u32', dx.size] },
     workgroups: grid1d(dx.size, wg),
   });
   return dx;
@@ -179,9 +188,10 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntPair): Tensor {
   const out = Tensor.empty([N, C, OH, OW], 'float32', 'adaptiveAvgPool2d');
   runKernel({
     name: 'adaptiveAvgPool2d',
-    body: adaptiveAvgPoolWgsl(N, C, H, W, OH, OW, wg),
+    body: adaptiveAvgPoolWgsl(H, W, OH, OW, wg),
     inputs: { x },
     outputs: { out },
+    uniforms: { total: ['u32', out.size] },
     workgroups: grid1d(out.size, wg),
   });
   return out;
@@ -190,14 +200,15 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntPair): Tensor {
 export function adaptiveAvgPool2dBackward(dy: Tensor, inputShape: readonly number[]): Tensor {
   check4d('adaptiveAvgPool2dBackward', dy, 'gradient');
   checkInputShape('adaptiveAvgPool2dBackward', inputShape, dy);
-  const [N, C, H, W] = inputShape;
+  const [, , H, W] = inputShape;
   const [OH, OW] = dy.shape.slice(2);
   const dx = Tensor.empty(inputShape, 'float32', 'adaptiveAvgPool2dBackward');
   runKernel({
     name: 'adaptiveAvgPool2dBackward',
-    body: adaptiveAvgPoolBackwardWgsl(N, C, H, W, OH, OW, wg),
+    body: adaptiveAvgPoolBackwardWgsl(H, W, OH, OW, wg),
     inputs: { dy },
     outputs: { dx },
+    uniforms: { total: ['u32', dx.size] },
     workgroups: grid1d(dx.size, wg),
   });
   return dx;

@@ -1,6 +1,8 @@
 /**
- * WGSL for 2-d pooling over NCHW planes. Every kernel is specialised on the shapes (they repeat
- * each training step). Backward kernels are gather-style or one-invocation-per-plane, so no
+ * WGSL for 2-d pooling over NCHW planes. Every kernel is specialised on the plane sizes and the
+ * window (they repeat each training step); the number of planes (batch x channels) is not baked in:
+ * the invocation count comes as the uniform `u.total`, so a partial last batch and evaluation
+ * batches reuse the training batch's pipelines. Backward kernels are gather-style or one-invocation-per-plane, so no
  * atomics and the result is deterministic.
  */
 export interface PoolGeom {
@@ -28,9 +30,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 const nanBits = (x: string) => `((bitcast<u32>(${x}) & 0x7fffffffu) > 0x7f800000u)`;
 
 export function maxPoolWgsl(g: PoolGeom, wg: number): string {
-  const total = g.N * g.C * g.OH * g.OW;
   return `${head(wg)}
-  if (i >= ${total}u) { return; }
+  if (i >= u.total) { return; }
   let ow = i32(i % ${g.OW}u);
   let oh = i32((i / ${g.OW}u) % ${g.OH}u);
   let plane = i / ${g.OH * g.OW}u;
@@ -126,9 +127,8 @@ function avgDivisorFn(g: PoolGeom, countIncludePad: boolean): string {
 }
 
 export function avgPoolWgsl(g: PoolGeom, countIncludePad: boolean, wg: number): string {
-  const total = g.N * g.C * g.OH * g.OW;
   return `${avgDivisorFn(g, countIncludePad)}${head(wg)}
-  if (i >= ${total}u) { return; }
+  if (i >= u.total) { return; }
   let ow = i32(i % ${g.OW}u);
   let oh = i32((i / ${g.OW}u) % ${g.OH}u);
   let base = (i / ${g.OH * g.OW}u) * ${g.H * g.W}u;
@@ -147,12 +147,11 @@ export function avgPoolWgsl(g: PoolGeom, countIncludePad: boolean, wg: number): 
 
 /** Gather-style: each input element sums dy/divisor over the windows that contain it. */
 export function avgPoolBackwardWgsl(g: PoolGeom, countIncludePad: boolean, wg: number): string {
-  const total = g.N * g.C * g.H * g.W;
   // floor division of possibly negative a by positive b
   return `${avgDivisorFn(g, countIncludePad)}
 fn fdiv(a: i32, b: i32) -> i32 { return select(a / b, -((-a + b - 1) / b), a < 0); }
 ${head(wg)}
-  if (i >= ${total}u) { return; }
+  if (i >= u.total) { return; }
   let w = i32(i % ${g.W}u);
   let h = i32((i / ${g.W}u) % ${g.H}u);
   let ob = (i / ${g.H * g.W}u) * ${g.OH * g.OW}u;
@@ -172,9 +171,9 @@ ${head(wg)}
 }
 
 /** start = floor(i*H/OH), end = ceil((i+1)*H/OH), as PyTorch's adaptive_avg_pool2d. */
-export function adaptiveAvgPoolWgsl(N: number, C: number, H: number, W: number, OH: number, OW: number, wg: number): string {
+export function adaptiveAvgPoolWgsl(H: number, W: number, OH: number, OW: number, wg: number): string {
   return `${head(wg)}
-  if (i >= ${N * C * OH * OW}u) { return; }
+  if (i >= u.total) { return; }
   let ow = i % ${OW}u;
   let oh = (i / ${OW}u) % ${OH}u;
   let base = (i / ${OH * OW}u) * ${H * W}u;
@@ -192,9 +191,9 @@ export function adaptiveAvgPoolWgsl(N: number, C: number, H: number, W: number, 
 }
 
 /** Gather-style: bins containing input row h are oh in [floor(h*OH/H), ceil((h+1)*OH/H)). */
-export function adaptiveAvgPoolBackwardWgsl(N: number, C: number, H: number, W: number, OH: number, OW: number, wg: number): string {
+export function adaptiveAvgPoolBackwardWgsl(H: number, W: number, OH: number, OW: number, wg: number): string {
   return `${head(wg)}
-  if (i >= ${N * C * H * W}u) { return; }
+  if (i >= u.total) { return; }
   let w = i % ${W}u;
   let h = (i / ${W}u) % ${H}u;
   let ob = (i / ${H * W}u) * ${OH * OW}u;

@@ -54,14 +54,15 @@ function draw(op: string, shape: Shape, valueWgsl: string, extra: Record<string,
   checkShape(op, shape);
   const gen = options.generator ?? (options.seed !== undefined ? new Generator(options.seed) : defaultGenerator);
   const t = Tensor.empty(shape, dtype, op);
-  const body = `  if (i >= ${t.size}u) { return; }
+  // The size is a uniform: every parameter shape of a model shares one pipeline per distribution.
+  const body = `  if (i >= u.n) { return; }
   let r = philox(vec4<u32>(i, u.call0, u.call1, 0x43585221u), vec2<u32>(u.key0, u.key1));
   out_set(i, ${valueWgsl});`;
   runKernel({
     name: op,
     body: philoxWgsl + linearMain(256, body),
     outputs: { out: t },
-    uniforms: { ...gen.next(), ...extra },
+    uniforms: { ...gen.next(), ...extra, n: ['u32', t.size] },
     workgroups: grid1d(t.size, 256),
   });
   return t;

@@ -65,7 +65,9 @@ function reduce(op: string, kind: keyof typeof combiners, x: Tensor, axesArg: Ax
     body: serial ? reduceSerialWgsl(l, c, wg) : reduceWorkgroupWgsl(l, c, wg),
     inputs: center ? { x, center } : { x },
     outputs: { out },
-    uniforms: { scale: ['f32', scale] },
+    // Output and reduced sizes are uniforms: offsets never name the leading dimension's size, so
+    // reducing [N, ...] over or along the batch shares one pipeline across batch sizes.
+    uniforms: { scale: ['f32', scale], outSize: ['u32', l.outSize], count: ['u32', l.count] },
     workgroups: serial ? grid1d(l.outSize, wg) : grid1d(l.outSize, 1),
   });
   return out;

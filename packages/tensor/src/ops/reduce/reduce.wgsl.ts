@@ -114,7 +114,7 @@ export function reduceWorkgroupWgsl(l: ReduceLayout, c: Combiner, wg: number, ch
   const CH = Math.ceil(l.count / chunks);
   const loop =
     chunks === 1
-      ? `for (var r = lid; r < ${l.count}u; r += ${wg}u) {`
+      ? `for (var r = lid; r < u.count; r += ${wg}u) {`
       : `let p = oc % ${chunks}u;
   let rEnd = min(p * ${CH}u + ${CH}u, ${l.count}u);
   for (var r = p * ${CH}u + lid; r < rEnd; r += ${wg}u) {`;
@@ -124,7 +124,7 @@ ${c.withIndex ? `var<workgroup> si: array<u32, ${wg}>;` : ''}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let oc = wid.x + wid.y * nwg.x;
-  if (oc >= ${l.outSize * chunks}u) { return; }
+  if (oc >= ${chunks === 1 ? 'u.outSize' : `${l.outSize * chunks}u`}) { return; }
   let o = oc / ${chunks}u;
   let base = keepOffset(o);
   var acc: f32 = ${c.init};
@@ -162,11 +162,11 @@ export function reduceSerialWgsl(l: ReduceLayout, c: Combiner, wg: number): stri
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (o >= ${l.outSize}u) { return; }
+  if (o >= u.outSize) { return; }
   let base = keepOffset(o);
   var acc: f32 = ${c.init};
   var idx = 0xffffffffu;
-  for (var r = 0u; r < ${l.count}u; r++) {
+  for (var r = 0u; r < u.count; r++) {
     let v = x_get(base + redOffset(r));
     ${c.step}
   }

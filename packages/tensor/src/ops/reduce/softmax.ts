@@ -15,9 +15,10 @@ function softmaxLike(op: string, x: Tensor, axis: number, log: boolean): Tensor 
   const wg = len >= 256 ? 128 : 32;
   runKernel({
     name: op,
-    body: softmaxWgsl(rows, len, inner, log, wg),
+    body: softmaxWgsl(len, inner, log, wg),
     inputs: { x },
     outputs: { out },
+    uniforms: { rows: ['u32', rows] },
     workgroups: grid1d(rows, 1),
   });
   return out;

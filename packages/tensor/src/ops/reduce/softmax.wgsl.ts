@@ -1,9 +1,10 @@
 /**
  * Softmax over one axis, one workgroup per row: max, then the sum of exp(x - max), then the
  * write, so exp never overflows. A row is `len` elements `inner` apart starting at
- * (outer * len * inner + innerIndex).
+ * (outer * len * inner + innerIndex). The row count is the uniform `u.rows` (batch sizes share
+ * the pipeline).
  */
-export function softmaxWgsl(rows: number, len: number, inner: number, log: boolean, wg: number): string {
+export function softmaxWgsl(len: number, inner: number, log: boolean, wg: number): string {
   return `
 var<workgroup> part: array<f32, ${wg}>;
 fn fold(lid: u32, isMax: bool) -> f32 {
@@ -19,7 +20,7 @@ fn fold(lid: u32, isMax: bool) -> f32 {
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = wid.x + wid.y * nwg.x;
-  if (row >= ${rows}u) { return; }
+  if (row >= u.rows) { return; }
   let base = (row / ${inner}u) * ${len * inner}u + row % ${inner}u;
   var m = -3.402823e38;
   for (var j = lid; j < ${len}u; j += ${wg}u) { m = max(m, x_get(base + j * ${inner}u)); }
