@@ -9,6 +9,7 @@ export {
   weightGradSplit,
   gemmWeightGradSplit,
   convUsesGemm,
+  convShuffles,
   convKernelFamilies,
   type ConvTiles,
   type ConvKernelFamily,
