@@ -531,49 +531,66 @@ function neutral(plane: Uint8ClampedArray): boolean {
   return true;
 }
 
+/** jpeg-js indexes each plane with 0 | (x * (h / maxH)); the same expression per column */
+function colIndex(c: Component, width: number, maxH: number): Int32Array {
+  const sx = c.h / maxH;
+  const out = new Int32Array(width);
+  for (let x = 0; x < width; x++) out[x] = 0 | (x * sx);
+  return out;
+}
+
+/** and 0 | (y * (v / maxV)) per row, here as the row's offset in the plane */
+function rowStart(c: Component, height: number, maxV: number): Int32Array {
+  const sy = c.v / maxV;
+  const out = new Int32Array(height);
+  for (let y = 0; y < height; y++) out[y] = (0 | (y * sy)) * c.blocksPerLine * 8;
+  return out;
+}
+
 /** Planes to float HWC like jpeg-js's getData + our byte-to-float step: nearest upsampling, its YCbCr formula. */
 function toImage(comps: Component[], width: number, height: number, maxH: number, maxV: number, neutralAsGrey: boolean): Image {
-  // jpeg-js indexes each plane with 0 | (x * (h / maxH)); the same expression per column and row
-  const colIndex = (c: Component): Int32Array => {
-    const sx = c.h / maxH;
-    const out = new Int32Array(width);
-    for (let x = 0; x < width; x++) out[x] = 0 | (x * sx);
-    return out;
-  };
-  const rowStart = (c: Component): Int32Array => {
-    const sy = c.v / maxV;
-    const out = new Int32Array(height);
-    for (let y = 0; y < height; y++) out[y] = (0 | (y * sy)) * c.blocksPerLine * 8;
-    return out;
-  };
-  const n = width * height;
-  const lut = BYTE_TO_FLOAT;
-  const p1 = comps[0].plane;
-  const x1 = colIndex(comps[0]);
-  const y1 = rowStart(comps[0]);
-  const grey = comps.length === 1 || (neutral(comps[1].plane) && neutral(comps[2].plane));
-  if (grey) {
-    // one component, or grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128
-    // jpeg-js's formula gives R = G = B = Y exactly
-    const C = comps.length === 1 || neutralAsGrey ? 1 : 3;
-    const data = new Float32Array(n * C);
-    for (let y = 0, k = 0; y < height; y++) {
-      const r1 = y1[y];
-      if (C === 1) {
-        for (let x = 0; x < width; x++) data[k++] = lut[p1[r1 + x1[x]]];
-      } else {
-        for (let x = 0; x < width; x++, k += 3) data[k] = data[k + 1] = data[k + 2] = lut[p1[r1 + x1[x]]];
-      }
-    }
-    return { width, height, channels: C, data };
+  const [c1, c2, c3] = comps;
+  const x1 = colIndex(c1, width, maxH);
+  const y1 = rowStart(c1, height, maxV);
+  if (comps.length === 1) return { width, height, channels: 1, data: greyToFloat(c1.plane, x1, y1, 1) };
+  if (neutral(c2.plane) && neutral(c3.plane)) {
+    // grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128 jpeg-js's formula gives R = G = B = Y exactly
+    const C = neutralAsGrey ? 1 : 3;
+    return { width, height, channels: C, data: greyToFloat(c1.plane, x1, y1, C) };
   }
-  const data = new Float32Array(n * 3);
-  const p2 = comps[1].plane;
-  const p3 = comps[2].plane;
-  const x2 = colIndex(comps[1]);
-  const x3 = colIndex(comps[2]);
-  const y2 = rowStart(comps[1]);
-  const y3 = rowStart(comps[2]);
+  const data = ycbcrToFloat(
+    [c1.plane, c2.plane, c3.plane],
+    [x1, colIndex(c2, width, maxH), colIndex(c3, width, maxH)],
+    [y1, rowStart(c2, height, maxV), rowStart(c3, height, maxV)],
+  );
+  return { width, height, channels: 3, data };
+}
+
+/** Luma to float, written to C (1 or 3) channels. */
+function greyToFloat(plane: Uint8ClampedArray, xs: Int32Array, ys: Int32Array, C: number): Float32Array {
+  const lut = BYTE_TO_FLOAT;
+  const width = xs.length;
+  const height = ys.length;
+  const data = new Float32Array(width * height * C);
+  for (let y = 0, k = 0; y < height; y++) {
+    const r = ys[y];
+    if (C === 1) {
+      for (let x = 0; x < width; x++) data[k++] = lut[plane[r + xs[x]]];
+    } else {
+      for (let x = 0; x < width; x++, k += 3) data[k] = data[k + 1] = data[k + 2] = lut[plane[r + xs[x]]];
+    }
+  }
+  return data;
+}
+
+function ycbcrToFloat(planes: Uint8ClampedArray[], xs: Int32Array[], ys: Int32Array[]): Float32Array {
+  const lut = BYTE_TO_FLOAT;
+  const [p1, p2, p3] = planes;
+  const [x1, x2, x3] = xs;
+  const [y1, y2, y3] = ys;
+  const width = x1.length;
+  const height = y1.length;
+  const data = new Float32Array(width * height * 3);
   for (let y = 0, k = 0; y < height; y++) {
     const r1 = y1[y];
     const r2 = y2[y];
@@ -591,5 +608,5 @@ function toImage(comps: Component[], width: number, height: number, maxH: number
       data[k++] = lut[B < 0 ? 0 : B > 255 ? 255 : B | 0];
     }
   }
-  return { width, height, channels: 3, data };
+  return data;
 }
