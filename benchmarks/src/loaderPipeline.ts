@@ -33,7 +33,7 @@ import { isMain } from './isMain.ts';
  *    (RandomResizedCrop(224), rotation, flip). PIL + torchvision's steps likewise (open + load,
  *    Resize, CenterCrop, Grayscale(3), ToTensor, Normalize) in a Python process.
  *  - loader: images/s of @cxr/data's DataLoader (evaluation transforms, batch 32, nothing done
- *    with the batches) for each worker count, best of the timed epochs after a warm-up epoch; the
+ *    with the batches, reused image buffers) for each worker count, best of the timed epochs after a warm-up epoch; the
  *    main thread's busy time per batch (event-loop utilisation) and the first batch's wait.
  *  - torch: torchvision ImageFolder + DataLoader on the same files and transforms, the same worker
  *    counts (persistent workers, like ours), timed the same way.
@@ -202,8 +202,11 @@ export async function benchLoaderPipeline(opts: PipelineOptions = {}): Promise<R
     if (!opts.loaderOnly) report.stages = await stages(files);
 
     const loader: Record<string, unknown> = {};
-    for (const workers of workersList) {
-      const dl = new DataLoader(all, { batchSize, workers, transforms: evalTransforms({ size: 224 }) });
+    // reuseBuffers as a training loop sets it (each batch used before the next); the largest
+    // worker count also without, to show what the 19 MB allocation a batch costs
+    const runs = [...workersList.map((w) => [w, true] as const), [Math.max(...workersList), false] as const];
+    for (const [workers, reuseBuffers] of runs) {
+      const dl = new DataLoader(all, { batchSize, workers, transforms: evalTransforms({ size: 224 }), reuseBuffers });
       try {
         await dl.start();
         let best = 0;
@@ -227,7 +230,11 @@ export async function benchLoaderPipeline(opts: PipelineOptions = {}): Promise<R
           busyPerBatch = Math.min(busyPerBatch, elu.active / batches);
           firstBatchMs = e === 1 ? first : Math.min(firstBatchMs, first);
         }
-        loader[`workers${workers}`] = { imagesPerS: round(best, 1), mainThreadBusyMsPerBatch: round(busyPerBatch, 2), firstBatchMs: round(firstBatchMs, 1) };
+        loader[`workers${workers}${reuseBuffers ? '' : 'NoReuse'}`] = {
+          imagesPerS: round(best, 1),
+          mainThreadBusyMsPerBatch: round(busyPerBatch, 2),
+          firstBatchMs: round(firstBatchMs, 1),
+        };
       } finally {
         await dl.close();
       }
