@@ -43,6 +43,11 @@ interface Huffman {
   mincode: Int32Array;
   valptr: Int32Array;
   values: Uint8Array;
+  /**
+   * For AC tables: (value << 8) | (run << 4) | bits used, when the code and the coefficient's
+   * magnitude bits both fit in the next FAST_BITS bits (most coefficients); 0 otherwise.
+   */
+  fastAc: Int32Array;
 }
 
 /** Canonical codes from the DHT counts, as jpeg-js's tree assigns them; undefined when over-subscribed. */
@@ -68,7 +73,21 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman | undefin
     if (n) maxcode[len] = code - 1;
     code <<= 1;
   }
-  return { fast, maxcode, mincode, valptr, values };
+  const fastAc = new Int32Array(1 << FAST_BITS);
+  for (let i = 0; i < fastAc.length; i++) {
+    const e = fast[i];
+    if (!e) continue;
+    const len = e >> 8;
+    const rs = e & 255;
+    const run = rs >> 4;
+    const size = rs & 15;
+    if (size === 0 || len + size > FAST_BITS) continue;
+    // the magnitude bits follow the code inside the same window; jpeg-js's receiveAndExtend
+    const v = (i >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+    const value = v >= 1 << (size - 1) ? v : v + (-1 << size) + 1;
+    fastAc[i] = (value * 256) | (run << 4) | (len + size);
+  }
+  return { fast, maxcode, mincode, valptr, values, fastAc };
 }
 
 /**
@@ -459,7 +478,19 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
     zz[0] = c.pred;
     let ac = false;
     const acTable = c.ac!;
+    const fastAc = acTable.fastAc;
     for (let k = 1; k < 64; ) {
+      if (r.n < 16) r.fill();
+      const f = fastAc[(r.acc >>> (r.n - FAST_BITS)) & ((1 << FAST_BITS) - 1)];
+      if (f) {
+        k += (f >> 4) & 15;
+        if (k > 63) return false;
+        r.n -= f & 15;
+        zz[ZIGZAG[k]] = f >> 8;
+        ac = true;
+        k++;
+        continue;
+      }
       const rs = r.huffman(acTable);
       if (rs < 0) return false;
       const s = rs & 15;
