@@ -189,6 +189,8 @@ interface Component {
   blocksPerColumn: number;
   /** IDCT output, blocksPerLine * 8 samples a row */
   plane: Uint8ClampedArray;
+  /** every block of the plane is the constant 128 (chroma of grey content), known without a scan */
+  flat128: boolean;
 }
 
 /**
@@ -328,7 +330,7 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8ClampedAr
  * A block with only its DC coefficient: every row pass but the first and every column pass takes
  * the all-zero-AC branch of `idct`, so the block is one constant; the same integer steps give it.
  */
-function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, stride: number): void {
+function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, stride: number): number {
   const p0 = (dc * q0) | 0;
   const t1 = (SQRT2 * p0 + 512) >> 10;
   const t2 = (SQRT2 * t1 + 8192) >> 14;
@@ -344,6 +346,7 @@ function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, strid
     out[r + 6] = v;
     out[r + 7] = v;
   }
+  return v;
 }
 
 export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | undefined {
@@ -400,7 +403,7 @@ export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | un
         const h = d[c + 1] >> 4;
         const v = d[c + 1] & 15;
         if (h < 1 || h > 4 || v < 1 || v > 4 || comps.some((x) => x.id === d[c])) return undefined;
-        comps.push({ id: d[c], h, v, tq: d[c + 2], pred: 0, blocksPerLine: 0, blocksPerColumn: 0, plane: new Uint8ClampedArray(0) });
+        comps.push({ id: d[c], h, v, tq: d[c + 2], pred: 0, blocksPerLine: 0, blocksPerColumn: 0, plane: new Uint8ClampedArray(0), flat128: true });
       }
       maxH = Math.max(...comps.map((c) => c.h));
       maxV = Math.max(...comps.map((c) => c.v));
@@ -457,6 +460,7 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
   const mcusPerLine = Math.ceil(width / 8 / maxH);
   const mcusPerColumn = Math.ceil(height / 8 / maxV);
   for (const c of order) {
+    c.flat128 = true;
     c.blocksPerLine = Math.ceil((Math.ceil(width / 8) * c.h) / maxH);
     c.blocksPerColumn = Math.ceil((Math.ceil(height / 8) * c.v) / maxV);
     c.plane = new Uint8ClampedArray(c.blocksPerLine * c.blocksPerColumn * 64);
@@ -509,8 +513,12 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
     if (row < c.blocksPerColumn && col < c.blocksPerLine) {
       const stride = c.blocksPerLine * 8;
       const at = row * 8 * stride + col * 8;
-      if (ac) idct(zz, c.qt!, work, c.plane, at, stride);
-      else dcOnly(zz[0], c.qt![0], c.plane, at, stride);
+      if (ac) {
+        idct(zz, c.qt!, work, c.plane, at, stride);
+        c.flat128 = false;
+      } else if (dcOnly(zz[0], c.qt![0], c.plane, at, stride) !== 128) {
+        c.flat128 = false;
+      }
     }
     if (ac) zz.fill(0);
     return true;
@@ -557,11 +565,6 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
   return p;
 }
 
-function neutral(plane: Uint8ClampedArray): boolean {
-  for (let i = 0; i < plane.length; i++) if (plane[i] !== 128) return false;
-  return true;
-}
-
 /** jpeg-js indexes each plane with 0 | (x * (h / maxH)); the same expression per column */
 function colIndex(c: Component, width: number, maxH: number): Int32Array {
   const sx = c.h / maxH;
@@ -584,7 +587,7 @@ function toImage(comps: Component[], width: number, height: number, maxH: number
   const x1 = colIndex(c1, width, maxH);
   const y1 = rowStart(c1, height, maxV);
   if (comps.length === 1) return { width, height, channels: 1, data: greyToFloat(c1.plane, x1, y1, 1) };
-  if (neutral(c2.plane) && neutral(c3.plane)) {
+  if (c2.flat128 && c3.flat128) {
     // grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128 jpeg-js's formula gives R = G = B = Y exactly
     const C = neutralAsGrey ? 1 : 3;
     return { width, height, channels: C, data: greyToFloat(c1.plane, x1, y1, C) };
@@ -603,9 +606,12 @@ function greyToFloat(plane: Uint8ClampedArray, xs: Int32Array, ys: Int32Array, C
   const width = xs.length;
   const height = ys.length;
   const data = new Float32Array(width * height * C);
+  const identity = xs[width - 1] === width - 1; // full-resolution plane: column x is sample x
   for (let y = 0, k = 0; y < height; y++) {
     const r = ys[y];
-    if (C === 1) {
+    if (C === 1 && identity) {
+      for (let x = 0; x < width; x++) data[k++] = lut[plane[r + x]];
+    } else if (C === 1) {
       for (let x = 0; x < width; x++) data[k++] = lut[plane[r + xs[x]]];
     } else {
       for (let x = 0; x < width; x++, k += 3) data[k] = data[k + 1] = data[k + 2] = lut[plane[r + xs[x]]];
