@@ -14,7 +14,7 @@ import {
   gemmWeightGradWgsl,
 } from './conv-gemm.wgsl.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
-import { channelTile, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
+import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -36,7 +36,9 @@ function dispatchGather(
   const TO = channelTile(TO0, spec.Og, spec.groups);
   // Depthwise-like shapes have few output channels per tile: spend the registers on pixels.
   const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
-  const full: GatherConvSpec = { ...spec, TO, TP, WG: tiles.wg };
+  // Shared weights: one 8-lane subgroup per workgroup.
+  const shuffle = !gemm && convShuffles(tiles);
+  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
@@ -59,7 +61,7 @@ function dispatchGather(
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
     // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
     // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
-    const WG = Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
+    const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
     runKernel({
       name: op,
       body: gatherConvWgsl({ ...full, RT, WG }),
@@ -76,7 +78,7 @@ function dispatchGather(
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out },
     uniforms: { tiles: ['u32', spec.N * spec.A * Math.ceil(spec.B / TP)] },
-    workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / tiles.wg), Math.ceil(spec.O / TO), 1],
+    workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / full.WG), Math.ceil(spec.O / TO), 1],
   });
 }
 
@@ -85,7 +87,7 @@ function dispatchGather(
  * optional bias [O] → [N, O, OH, OW].
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const tiles = convTiles();
+  const tiles = activeConvTiles();
   const op = 'conv2d';
   checkTensor(op, 'input', x);
   checkTensor(op, 'weight', w);
@@ -145,7 +147,7 @@ function checkGrad(op: string, dy: Tensor, g: ConvGeometry, other: string): void
 
 /** Gradient of conv2d with respect to its input: dy [N, O, OH, OW], w → dx of `inputShape`. */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
-  const tiles = convTiles();
+  const tiles = activeConvTiles();
   const op = 'conv2dBackwardInput';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'weight', w);
@@ -199,7 +201,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
 
 /** Gradient of conv2d with respect to its weight: dy [N, O, OH, OW], x → dw of `weightShape`. */
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
-  const tiles = convTiles();
+  const tiles = activeConvTiles();
   const op = 'conv2dBackwardWeight';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'input', x);
@@ -210,14 +212,19 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
   if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
-  const { S, CR, mode, TO, TR } = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
+  let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
+  // Split kernels do not shuffle: they keep the plain tiles.
+  if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
+  const { S, CR, mode, TO, TR } = plan;
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
-  const wg = Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
+  // Shared dy: one 8-lane subgroup per workgroup (unsplit only: split lanes read different rows).
+  const shuffle = S === 1 && convShuffles(tiles);
+  const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR }),
+    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { N: ['u32', g.N], CR: ['u32', CR], rows: ['u32', g.N * g.OH] },

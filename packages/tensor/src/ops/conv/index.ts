@@ -8,6 +8,7 @@ export {
   weightGradSplit,
   gemmWeightGradSplit,
   convUsesGemm,
+  convShuffles,
   convKernelFamilies,
   type ConvTiles,
   type ConvKernelFamily,

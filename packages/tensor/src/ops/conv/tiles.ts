@@ -1,4 +1,5 @@
 import { gpu } from '../../device/device.ts';
+import { canShuffle } from '../matmul/autotune.ts';
 import { checkGemmConfig, type ConvGemmConfig } from './conv-gemm.wgsl.ts';
 import type { ConvGeometry } from './geometry.ts';
 
@@ -20,6 +21,18 @@ export interface ConvTiles {
    * one row's TP pixels with most of them idle. false = always one-row tiles.
    */
   rows: boolean;
+  /**
+   * Direct kernels: share the weights (forward, input gradient) or dy (weight gradient) that all
+   * lanes need through subgroupShuffle, in workgroups of one 8-lane subgroup (see
+   * `sharedWeights` in conv.wgsl.ts). null = on where it pays and is safe: a CPU adapter with
+   * the subgroups feature and subgroups of at least 8 lanes.
+   */
+  shuffle: boolean | null;
+  /**
+   * Register tiles used instead of fwdTO/fwdTP/bwdTO/bwdTP/wTO/wTR where `shuffle` is on: with
+   * the shared loads 16 output channels x 8 pixels (128 accumulators) measured fastest on lavapipe.
+   */
+  shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
    * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
@@ -79,6 +92,8 @@ const defaultTiles: ConvTiles = {
   wTR: 8,
   wg: 64,
   rows: true,
+  shuffle: null,
+  shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 16, wTR: 8 },
   wTaps: 4,
   wTarget: null,
   wSplit: 0,
@@ -129,6 +144,22 @@ export function gemmWeightGradSplit(g: ConvGeometry, t: ConvTiles = tiles, pageB
   S = Math.max(1, Math.min(S, Math.ceil(P / c.tk), Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 / g.groups)));
   const CK = Math.ceil(P / S / c.tk) * c.tk;
   return { S: Math.ceil(P / CK), CK };
+}
+
+/** Whether the direct kernels share values through subgroupShuffle (see `ConvTiles.shuffle`). */
+export function convShuffles(t: ConvTiles = tiles): boolean {
+  const g = gpu();
+  if (t.shuffle === false) return false;
+  if (!canShuffle(g, 8)) {
+    if (t.shuffle) throw new Error('setConvTiles: shuffle needs the subgroups feature with subgroups of at least 8 lanes; this adapter has none');
+    return false;
+  }
+  return t.shuffle ?? g.isCpuAdapter;
+}
+
+/** The live settings with the register tiles of the kernels in use (`shuffleTiles` where they shuffle). */
+export function activeConvTiles(): Readonly<ConvTiles> {
+  return convShuffles(tiles) ? { ...tiles, ...tiles.shuffleTiles } : tiles;
 }
 
 /** Back to the defaults (tests). */
