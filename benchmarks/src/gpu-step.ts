@@ -47,21 +47,42 @@ const gpu = await T.getDevice();
 // The features say whether f16 (`shader-f16`) or cooperative-matrix (`*subgroup-matrix*`) kernels could run here.
 report.adapter = { name: gpu.adapterName, cpu: gpu.isCpuAdapter, features: [...gpu.adapter.features].sort() };
 log(`adapter ${gpu.adapterName}; ${cpus().length} cores; features ${[...gpu.adapter.features].sort().join(' ')}`);
+report.limits = {
+  maxComputeWorkgroupStorageSize: gpu.limits.maxComputeWorkgroupStorageSize,
+  maxComputeInvocationsPerWorkgroup: gpu.limits.maxComputeInvocationsPerWorkgroup,
+  maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+};
+// On a GPU adapter getDevice tuned the matmul tiles already (unless a cached choice existed).
+report.matmulTilesAtOpen = T.getMatmulTiles();
+log(`matmul tiles chosen at device open: ${JSON.stringify(report.matmulTilesAtOpen)}`);
 
-// 1. Steps.
+// 1. Steps. Default conv tiles first (split-K on, no per-shape tuning), then the per-shape
+// conv tuning the CLI's step runs after its first step, then the tuned steps (the figure).
 const cxrSteps: Record<string, number> = {};
+const cxrStepsDefaultTiles: Record<string, number> = {};
+const convTuneSeconds: Record<string, number> = {};
+const timeSteps = async (r: ReturnType<typeof trainStepRunner>, n: number) => {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await r.step();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+};
 for (const arch of ['resnet18', 'vgg16']) {
   try {
-    const r = trainStepRunner({ arch, batch, size });
+    const r = trainStepRunner({ arch, batch, size, tuneConv: false });
     for (let i = 0; i < 2; i++) await r.step();
-    const ms: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      await r.step();
-      ms.push(performance.now() - t0);
-    }
+    cxrStepsDefaultTiles[arch] = await timeSteps(r, Math.min(steps, 4));
+    log(`CXR ${arch} step, default conv tiles: ${cxrStepsDefaultTiles[arch].toFixed(1)} ms`);
+    const t0 = performance.now();
+    const tuned = await T.autotuneConv();
+    convTuneSeconds[arch] = (performance.now() - t0) / 1000;
+    log(`conv tiles tuned for ${tuned.length} ${arch} shapes in ${convTuneSeconds[arch].toFixed(1)} s`);
+    await r.step();
+    cxrSteps[arch] = await timeSteps(r, steps);
     r.dispose();
-    cxrSteps[arch] = median(ms);
     log(`CXR ${arch} ${size}px batch ${batch} Adam step: ${cxrSteps[arch].toFixed(1)} ms (median of ${steps})`);
   } catch (e) {
     log(`CXR ${arch} step failed: ${(e as Error).message}`);
@@ -69,6 +90,9 @@ for (const arch of ['resnet18', 'vgg16']) {
   }
   await T.sync();
 }
+report.cxrStepsDefaultConvTilesMs = cxrStepsDefaultTiles;
+report.convTuneSeconds = convTuneSeconds;
+report.convTuning = T.convTuning();
 report.cxrStepMs = cxrSteps;
 save();
 
@@ -148,6 +172,41 @@ save();
     b.dispose();
   }
   report.matmulGflops = gflops;
+  // The heads' shapes at batch 32 (Linear: x · Wᵀ), with split-K (default) and without.
+  const fc: Record<string, { splitMs: number; unsplitMs: number }> = {};
+  const tiles = T.getMatmulTiles();
+  for (const [M, K, N] of smoke
+    ? [[4, 512, 2]]
+    : [
+        [32, 512, 2],
+        [32, 4096, 2],
+        [32, 4096, 4096],
+        [32, 25088, 4096],
+      ]) {
+    const a = T.randn([M, K], { seed: 3 });
+    const b = T.randn([N, K], { seed: 4 });
+    const time = async () => {
+      T.matmul(a, b, { transB: true }).dispose();
+      await T.sync();
+      let best = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < 10; i++) T.matmul(a, b, { transB: true }).dispose();
+        await T.sync();
+        best = Math.min(best, (performance.now() - t0) / 10);
+      }
+      return best;
+    };
+    const splitMs = await time();
+    T.setMatmulTiles(tiles.kind === 'shared' ? { ...tiles, splitTarget: 0 } : tiles);
+    const unsplitMs = await time();
+    T.setMatmulTiles(null);
+    fc[`${M}x${K}·${N}x${K}ᵀ`] = { splitMs, unsplitMs };
+    log(`matmul ${M}x${K} · ${N}x${K}ᵀ: ${splitMs.toFixed(3)} ms with split-K, ${unsplitMs.toFixed(3)} ms without`);
+    a.dispose();
+    b.dispose();
+  }
+  report.matmulFc = fc;
   const torchMatmul = (report.torchSteps as { matmul?: Record<number, number> } | undefined)?.matmul ?? {};
   for (const n of matmulSizes)
     log(

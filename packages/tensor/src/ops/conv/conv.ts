@@ -4,15 +4,18 @@ import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
 import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.ts';
+import { fitSharedMemory, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type GemmConvSpec } from './conv-gemm.wgsl.ts';
 import {
-  fitSharedMemory,
-  gemmConvGrid,
-  gemmConvSharedBytes,
-  gemmConvWgsl,
-  gemmWeightGradSharedBytes,
-  gemmWeightGradGrid,
-  gemmWeightGradWgsl,
-} from './conv-gemm.wgsl.ts';
+  convShapeChoice,
+  dispatchGemmConv,
+  finishGemmConv,
+  gemmConvTarget,
+  planGemmConv,
+  tuneConvShapes,
+  type ConvTuneOptions,
+  type ConvTuneResult,
+  type GemmConvPlan,
+} from './conv-gemm.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
 
@@ -30,7 +33,7 @@ function dispatchGather(
   w: Tensor,
   out: Tensor,
   bias: Tensor | null,
-  gemm: boolean,
+  gemm: GemmConvPlan | null,
 ): void {
   const tiles = convTiles();
   const TO = channelTile(TO0, spec.Og, spec.groups);
@@ -42,17 +45,7 @@ function dispatchGather(
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
-    const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
-    let c = tiles.gemm;
-    if (gemmConvGrid(spec, c, maxWg).reduce((a, b) => a * b, 1) < tiles.gemmSmallBelow) c = tiles.gemmSmall;
-    c = fitSharedMemory(op, c, gemmConvSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
-    runKernel({
-      name: op,
-      body: gemmConvWgsl(spec, c),
-      inputs: bias ? { src, w, bias } : { src, w },
-      outputs: { out },
-      workgroups: gemmConvGrid(spec, c, maxWg),
-    });
+    dispatchGemmConv(op, spec, gemm, src, w, bias, out);
     return;
   }
   if (tiles.rows && spec.B < TP) {
@@ -82,6 +75,37 @@ function dispatchGather(
   });
 }
 
+/** The forward pass as a gather-conv problem (the direct kernels' spec; the GEMM kernels' too). */
+export function forwardSpec(g: ConvGeometry, bias: boolean): GemmConvSpec {
+  const R = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const axis = (k: number, s: number, p: number, d: number): TapAxis => ({ count: k, k0: 0, kStep: 1, off0: -p, offStep: d, scale: s });
+  return {
+    N: g.N,
+    R,
+    O: g.O,
+    Og,
+    groups: g.groups,
+    IH: g.H,
+    IW: g.W,
+    A: g.OH,
+    B: g.OW,
+    OH: g.OH,
+    OW: g.OW,
+    rh: 0,
+    rw: 0,
+    th: 1,
+    tw: 1,
+    tapsH: axis(g.KH, g.sh, g.ph, g.dh),
+    tapsW: axis(g.KW, g.sw, g.pw, g.dw),
+    KW: g.KW,
+    wGroup: Og * R * g.KH * g.KW,
+    wO: R * g.KH * g.KW,
+    wR: g.KH * g.KW,
+    bias: !!bias,
+  };
+}
+
 /**
  * 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], w [O, C/groups, KH, KW],
  * optional bias [O] → [N, O, OH, OW].
@@ -98,43 +122,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
       throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
   }
   const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op);
-  const R = g.C / g.groups;
-  const Og = g.O / g.groups;
-  const axis = (k: number, s: number, p: number, d: number): TapAxis => ({ count: k, k0: 0, kStep: 1, off0: -p, offStep: d, scale: s });
-  dispatchGather(
-    op,
-    {
-      N: g.N,
-      R,
-      O: g.O,
-      Og,
-      groups: g.groups,
-      IH: g.H,
-      IW: g.W,
-      A: g.OH,
-      B: g.OW,
-      OH: g.OH,
-      OW: g.OW,
-      rh: 0,
-      rw: 0,
-      th: 1,
-      tw: 1,
-      tapsH: axis(g.KH, g.sh, g.ph, g.dh),
-      tapsW: axis(g.KW, g.sw, g.pw, g.dw),
-      KW: g.KW,
-      wGroup: Og * R * g.KH * g.KW,
-      wO: R * g.KH * g.KW,
-      wR: g.KH * g.KW,
-      bias: !!bias,
-    },
-    tiles.fwdTO,
-    tiles.fwdTP,
-    x,
-    w,
-    out,
-    bias,
-    convUsesGemm(g),
-  );
+  const spec = forwardSpec(g, !!bias);
+  const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out.size) : null;
+  const target = plan ? gemmConvTarget(op, plan, out) : out;
+  dispatchGather(op, spec, tiles.fwdTO, tiles.fwdTP, x, w, target, bias, plan);
+  if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
 }
 
@@ -157,45 +149,40 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
-  const gemm = convUsesGemm(g);
+  const specs: GemmConvSpec[] = [];
   for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
     for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
-      dispatchGather(
-        op,
-        {
-          N: g.N,
-          R: Og,
-          O: g.C,
-          Og: Cg,
-          groups: g.groups,
-          IH: g.OH,
-          IW: g.OW,
-          A: Math.ceil((g.H - rh) / g.sh),
-          B: Math.ceil((g.W - rw) / g.sw),
-          OH: g.H,
-          OW: g.W,
-          rh,
-          rw,
-          th: g.sh,
-          tw: g.sw,
-          tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH),
-          tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW),
-          KW: g.KW,
-          wGroup: Og * Cg * KK,
-          wO: KK,
-          wR: Cg * KK,
-          bias: false,
-        },
-        tiles.bwdTO,
-        tiles.bwdTP,
-        dy,
-        w,
-        dx,
-        null,
-        gemm,
-      );
+      specs.push({
+        N: g.N,
+        R: Og,
+        O: g.C,
+        Og: Cg,
+        groups: g.groups,
+        IH: g.OH,
+        IW: g.OW,
+        A: Math.ceil((g.H - rh) / g.sh),
+        B: Math.ceil((g.W - rw) / g.sw),
+        OH: g.H,
+        OW: g.W,
+        rh,
+        rw,
+        th: g.sh,
+        tw: g.sw,
+        tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH),
+        tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW),
+        KW: g.KW,
+        wGroup: Og * Cg * KK,
+        wO: KK,
+        wR: Cg * KK,
+        bias: false,
+      });
     }
   }
+  // One plan for every stride class (class 0 is the largest), so their split slices line up.
+  const plan = convUsesGemm(g) && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
+  const target = plan ? gemmConvTarget(op, plan, dx) : dx;
+  for (const spec of specs) dispatchGather(op, spec, tiles.bwdTO, tiles.bwdTP, dy, w, target, null, plan);
+  if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;
 }
 
@@ -278,8 +265,9 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
 
 function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
   const tiles = convTiles();
-  const c = fitSharedMemory(op, tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
-  const t = { ...tiles, wGemm: c };
+  const choice = convShapeChoice('conv2dBackwardWeight', g);
+  const c = fitSharedMemory(op, choice?.gemm ?? tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
+  const t = { ...tiles, wGemm: c, gemmWgTarget: choice?.splitTarget ?? tiles.gemmWgTarget };
   const { S, CK } = gemmWeightGradSplit(g, t, gpu().pageElements * 4);
   const spec = { ...g, Rg: g.C / g.groups, Og: g.O / g.groups, S, CK };
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
@@ -298,4 +286,21 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   checkTensor('conv2dBackwardBias', 'dy', dy);
   if (dy.rank !== 4) throw new Error(`conv2dBackwardBias: gradient must be 4-D [N, O, OH, OW], got ${fmt(dy.shape)}`);
   return sum(dy, [0, 2, 3]);
+}
+
+/**
+ * Per-shape tile tuning of the implicit-GEMM conv kernels: times a few tile / split-K candidates
+ * for every conv shape that ran on that path without a tuned choice since the last call, and
+ * keeps the fastest per adapter and shape (in memory and in `conv-tune.json` in the cache
+ * directory). Training steps call it after each step (a no-op once every shape is tuned); on a
+ * CPU adapter it does nothing unless `force` (compiles cost seconds there).
+ */
+export async function autotuneConv(options: ConvTuneOptions & { force?: boolean } = {}): Promise<ConvTuneResult[]> {
+  if (gpu().isCpuAdapter && !options.force) return [];
+  return tuneConvShapes((op, g, x, w, dy) => {
+    const o: Conv2dOptions = { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups };
+    if (op === 'conv2d') return conv2d(x, w, null, o);
+    if (op === 'conv2dBackwardInput') return conv2dBackwardInput(dy, w, x.shape, o);
+    return conv2dBackwardWeight(dy, x, w.shape, o);
+  }, options);
 }

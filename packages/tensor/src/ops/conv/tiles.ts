@@ -70,6 +70,13 @@ export interface ConvTiles {
   gemmSmall: ConvGemmConfig;
   gemmSmallBelow: number;
   /**
+   * Implicit-GEMM path, forward and input gradient: split-K (slices of the channels x taps
+   * reduction, summed in order afterwards) when the output tiles under `gemm` are fewer than this
+   * many workgroups (small maps against many channels: ResNet's 512 @ 7 has 200 tiles at batch 32).
+   * 0 = never (then `gemmSmall` serves small grids).
+   */
+  gemmSplitTarget: number;
+  /**
    * Implicit-GEMM path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN),
    * K = pixels (tile tk). On every GPU-path kernel tk is halved where the tiles would exceed the
    * device's workgroup memory (the default tk 32 needs 16.6 KB: 16 on a 16 KB device).
@@ -104,6 +111,7 @@ const defaultTiles: ConvTiles = {
   gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
   gemmSmall: { tm: 2, tn: 2, wgM: 16, wgN: 16, tk: 16 },
   gemmSmallBelow: 256,
+  gemmSplitTarget: 1024,
   wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
   gemmWgTarget: 1024,
   gemmMinK: 256,
