@@ -203,7 +203,9 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
-  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter)
+  // Tap lanes need enough taps to fill the lanes: with shared dy loads 9 (VGG's first conv) is enough.
+  const minTaps = convShuffles(tiles) ? 9 : 16;
+  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= minTaps && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
   let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   // Split kernels do not shuffle: they keep the plain tiles.

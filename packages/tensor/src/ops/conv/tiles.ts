@@ -38,7 +38,7 @@ export interface ConvTiles {
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
-   * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
+   * channels and >= 16 taps (>= 9 where `shuffle` is on) use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
    * strided row subsets (not when `wSplit` forces a split). 0 = off.
    */
   wTaps: number;
