@@ -3,6 +3,7 @@ import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
+import { zeros } from '../creation/creation.ts';
 import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.ts';
 import {
   fitSharedMemory,
@@ -151,48 +152,59 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   checkTensor(op, 'weight', w);
   const g = convGeometry(op, inputShape, w.shape, opts);
   checkGrad(op, dy, g, `input ${fmt(inputShape)}, weight ${fmt(w.shape)}`);
-  const dx = Tensor.empty([...inputShape], 'float32', op);
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
   const gemm = convUsesGemm(g);
+  const classes: { rh: number; rw: number; tapsH: TapAxis; tapsW: TapAxis }[] = [];
+  let emptyClasses = 0;
   for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
     for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
-      dispatchGather(
-        op,
-        {
-          N: g.N,
-          R: Og,
-          O: g.C,
-          Og: Cg,
-          groups: g.groups,
-          IH: g.OH,
-          IW: g.OW,
-          A: Math.ceil((g.H - rh) / g.sh),
-          B: Math.ceil((g.W - rw) / g.sw),
-          OH: g.H,
-          OW: g.W,
-          rh,
-          rw,
-          th: g.sh,
-          tw: g.sw,
-          tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH),
-          tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW),
-          KW: g.KW,
-          wGroup: Og * Cg * KK,
-          wO: KK,
-          wR: Cg * KK,
-          bias: false,
-        },
-        tiles.bwdTO,
-        tiles.bwdTP,
-        dy,
-        w,
-        dx,
-        null,
-        gemm,
-      );
+      const tapsH = classTaps(rh, g.sh, g.ph, g.dh, g.KH);
+      const tapsW = classTaps(rw, g.sw, g.pw, g.dw, g.KW);
+      if (tapsH.count === 0 || tapsW.count === 0) emptyClasses++;
+      else classes.push({ rh, rw, tapsH, tapsW });
     }
+  }
+  // Residue classes no tap reaches (3 of 4 for a 1x1 stride-2 conv) get zeros from the shared fill
+  // kernel instead of a gather pipeline each: every one was a separate compilation of about a second
+  // on lavapipe, for a kernel that writes zeros.
+  const dx = emptyClasses > 0 ? zeros([...inputShape]) : Tensor.empty([...inputShape], 'float32', op);
+  for (const { rh, rw, tapsH, tapsW } of classes) {
+    dispatchGather(
+      op,
+      {
+        N: g.N,
+        R: Og,
+        O: g.C,
+        Og: Cg,
+        groups: g.groups,
+        IH: g.OH,
+        IW: g.OW,
+        A: Math.ceil((g.H - rh) / g.sh),
+        B: Math.ceil((g.W - rw) / g.sw),
+        OH: g.H,
+        OW: g.W,
+        rh,
+        rw,
+        th: g.sh,
+        tw: g.sw,
+        tapsH,
+        tapsW,
+        KW: g.KW,
+        wGroup: Og * Cg * KK,
+        wO: KK,
+        wR: Cg * KK,
+        bias: false,
+      },
+      tiles.bwdTO,
+      tiles.bwdTP,
+      dy,
+      w,
+      dx,
+      null,
+      gemm,
+    );
   }
   return dx;
 }
