@@ -65,7 +65,7 @@ export interface TrainStepRunner {
  * The CLI's training step on synthetic tensors: `arch` with a 2-class head (as the study's
  * fine-tuning), train mode, Adam (lr 1e-3), cross-entropy; the caller owns the device.
  */
-export function trainStepRunner(options: { arch?: string; batch?: number; size?: number; classes?: number } = {}): TrainStepRunner {
+export function trainStepRunner(options: { arch?: string; batch?: number; size?: number; classes?: number; tuneConv?: boolean } = {}): TrainStepRunner {
   const arch = options.arch ?? 'resnet18';
   const batch = options.batch ?? 16;
   const size = options.size ?? 64;
@@ -89,6 +89,8 @@ export function trainStepRunner(options: { arch?: string; batch?: number; size?:
     l.dispose();
     kept.dispose();
     pred.dispose();
+    // As the CLI's step: per-shape conv tile tuning on GPU adapters after a step's first run.
+    if (options.tuneConv !== false) await T.autotuneConv();
   };
   const dispose = () => {
     model.parameters().forEach((p) => p.dispose());
@@ -214,8 +216,7 @@ export async function benchStep(
   const reps = options.reps ?? (options.quick ? 3 : 5);
   const fam = new Map<string, { n: number; ms: number }>();
   // Replays share GPU buffers with live tensors: values are garbage afterwards, timing is not.
-  for (const c of captured) {
-    if (c.uniform) device.queue.writeBuffer(batcher.arena, c.uniform.offset, c.uniform.data);
+  const replayMs = async (c: Captured) => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (let r = 0; r < reps; r++) {
@@ -228,7 +229,14 @@ export async function benchStep(
     const t0 = performance.now();
     device.queue.submit([cb]);
     await device.queue.onSubmittedWorkDone();
-    const ms = (performance.now() - t0) / reps;
+    return (performance.now() - t0) / reps;
+  };
+  for (const c of captured) {
+    if (c.uniform) device.queue.writeBuffer(batcher.arena, c.uniform.offset, c.uniform.data);
+    let ms = await replayMs(c);
+    // Small kernels: a second replay, keeping the faster, so that one late completion callback
+    // (a tenth of a millisecond or more after a submit) does not pass for kernel time.
+    if (ms < 1) ms = Math.min(ms, await replayMs(c));
     const f = options.byShape ? c.label : familyOf(c.label);
     const e = fam.get(f) ?? { n: 0, ms: 0 };
     e.n++;

@@ -2,7 +2,7 @@ export type { Image } from './image.ts';
 export { makeImage } from './image.ts';
 export { mulberry32, mixSeed, shuffleInPlace, type Rng } from './rng.ts';
 
-export { decodeImage } from './decode/index.ts';
+export { decodeImage, type DecodeOptions } from './decode/index.ts';
 export { decodeImageAsync } from './decode/decode-async.ts';
 export { ImageDecodeError } from './decode/errors.ts';
 export { sniffFormat, type ImageFormat } from './decode/sniff.ts';

@@ -24,6 +24,11 @@ describe('synthesizeDataset', () => {
       }),
     );
     expect(kinds).toEqual(new Set(['png8', 'png16', 'jpeg']));
+    // written by 3 worker threads: the same files, byte for byte, in the same list order
+    const c = await synthesizeDataset({ out: path.join(dir, 'c'), perClass: 12, size: 64, seed, workers: 3 });
+    expect(c.files.map((f) => path.relative(path.join(dir, 'c'), f))).toEqual(a.files.map((f) => path.relative(path.join(dir, 'a'), f)));
+    expect(c.counts).toEqual(a.counts);
+    for (let i = 0; i < a.files.length; i++) expect(readFileSync(c.files[i])).toEqual(readFileSync(a.files[i]));
   });
 
   it('is learnable by a simple model but has no single-pixel giveaway', async () => {

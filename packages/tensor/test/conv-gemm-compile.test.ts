@@ -19,11 +19,16 @@ describe('GPU-path conv kernels compile (backend=null)', () => {
       [[1, 64, 56, 56], [128, 64, 1, 1], { stride: 2 }],
       [[2, 32, 15, 13], [48, 16, 3, 3], { padding: 2, dilation: 2, groups: 2 }],
       [[2, 16, 9, 9], [16, 1, 3, 3], { padding: 1, groups: 16 }], // depthwise: direct kernels
+      [[4, 512, 7, 7], [512, 512, 3, 3], { padding: 1 }], // ResNet layer4: forward/input split-K
+      [[4, 256, 14, 14], [512, 256, 3, 3], { stride: 2, padding: 1 }],
     ];
     const configs: Partial<T.ConvTiles>[] = [
       {},
       { gemm: { tm: 8, tn: 4, wgM: 16, wgN: 16, tk: 8 }, wGemm: { tm: 4, tn: 8, wgM: 16, wgN: 8, tk: 16 } },
       { gemm: { tm: 3, tn: 2, wgM: 7, wgN: 3, tk: 5 }, wGemm: { tm: 2, tn: 3, wgM: 3, wgN: 7, tk: 5 }, wSplit: 1 },
+      // The autotuner's blocked (vec4 workgroup reads) candidates, split and unsplit.
+      { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, wGemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8 } },
+      { gemm: { tm: 4, tn: 8, wgM: 16, wgN: 16, tk: 16, layout: 'blocked' }, gemmSplitTarget: 0 },
     ];
     try {
       for (const cfg of configs) {

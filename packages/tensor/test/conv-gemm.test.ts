@@ -9,11 +9,14 @@ import {
   convGeometry,
   convUsesGemm,
   gemmWeightGradSplit,
+  getConvTiles,
   resetConvTiles,
   setConvTiles,
   tensor,
   type ConvTiles,
 } from '../src/index.ts';
+import { forwardSpec } from '../src/ops/conv/conv.ts';
+import { gemmConvSplitK } from '../src/ops/conv/conv-gemm.wgsl.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
 import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
@@ -39,8 +42,34 @@ const odd: Partial<ConvTiles> = {
   gemmSmallBelow: 0,
 };
 const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
-  ['odd tiles 3x2 / 3x2 invocations, tk 4, split-K 3', odd, cases, false],
-  ['default GPU tiles (gemm, not gemmSmall)', { gemmSmallBelow: 0 }, cases.filter((c) => /13x17, 3→5|37→70|16→16/.test(c.name)), true],
+  // Forward / input-gradient split-K on every case (a huge target: as many slices as K allows;
+  // an input gradient's stride classes share the slices, shorter classes leave some empty).
+  ['odd tiles 3x2 / 3x2 invocations, tk 4, weight split-K 3, forward/input split-K', { ...odd, gemmSplitTarget: 1e6 }, cases, false],
+  [
+    'odd tiles, unsplit forward/input',
+    { ...odd, gemmSplitTarget: 0 },
+    cases.filter((c) => /stride 2 odd input pad 1|dilation 2|groups 3|37→70/.test(c.name)),
+    false,
+  ],
+  [
+    'default GPU tiles (gemm, not gemmSmall), unsplit',
+    { gemmSmallBelow: 0, gemmSplitTarget: 0 },
+    cases.filter((c) => /13x17, 3→5|37→70|16→16/.test(c.name)),
+    true,
+  ],
+  // 'blocked': invocations own 4-aligned pixel/channel runs, read from workgroup memory as vec4.
+  [
+    'blocked tiles 4x8 / 3x2 invocations, tk 4, split-K',
+    { ...odd, gemm: { tm: 4, tn: 8, wgM: 3, wgN: 2, tk: 4, layout: 'blocked' }, gemmSplitTarget: 1e6 },
+    cases.filter((c) => /stride 2 odd input pad 1|groups 3|37→70|tap-major K: 3x3 stride 2|ResNet conv1/.test(c.name)),
+    false,
+  ],
+  [
+    'blocked 128x128 tiles (8x8 x 16x16), unsplit',
+    { ...odd, gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, gemmSplitTarget: 0 },
+    cases.filter((c) => /37→70/.test(c.name)),
+    false,
+  ],
 ];
 
 for (const [cname, cfg, list, splits] of runs) {
@@ -114,6 +143,15 @@ describe('kernel family selection', () => {
       const big = convGeometry('t', [8, 512, 28, 28], [512, 512, 3, 3], { padding: 1 });
       expect(gemmWeightGradSplit(big).S).toBeLessThanOrEqual(2);
       expect(() => setConvTiles({ gemm: { tm: 0, tn: 4, wgM: 16, wgN: 16, tk: 8 } })).toThrow(/setConvTiles: conv GEMM tile tm/);
+      expect(() => setConvTiles({ gemm: { tm: 2, tn: 4, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' } })).toThrow(/multiples of 4/);
+      // Forward / input-gradient split-K: ResNet's 512 @ 7 at batch 32 (200 output tiles) is cut
+      // into slices of the 4608-long K; VGG's 256 @ 56 (1568 tiles) is not.
+      const t = getConvTiles();
+      const small = convGeometry('t', [32, 512, 7, 7], [512, 512, 3, 3], { padding: 1 });
+      const S = gemmConvSplitK(forwardSpec(small, false), t.gemm, t.gemmSplitTarget, 32 * 512 * 49, 2 ** 26);
+      expect(S).toBe(Math.ceil(1024 / 200));
+      const vgg = convGeometry('t', [32, 256, 56, 56], [256, 256, 3, 3], { padding: 1 });
+      expect(gemmConvSplitK(forwardSpec(vgg, false), t.gemm, t.gemmSplitTarget, 32 * 256 * 3136, 2 ** 26)).toBe(1);
       // The families are named for what they are, not for an adapter: the old names are refused.
       expect(() => setConvTiles({ path: 'gpu' as never })).toThrow(/setConvTiles: path must be 'auto', 'direct' or 'implicitGemm', got "gpu"/);
     } finally {

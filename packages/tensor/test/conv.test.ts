@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import {
+  conv2d,
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  convShuffles,
+  gpu,
+  resetConvTiles,
+  setConvTiles,
+  tensor,
+} from '../src/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
-import { convCases, convOptions } from './reference/convCases.ts';
+import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
 import { dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
@@ -60,6 +70,55 @@ describe('conv2d errors', () => {
     expect(() => conv2dBackwardWeight(dy, x, [4, 2, 3, 3])).toThrow(/conv2dBackwardWeight: channel mismatch/);
     expect(() => conv2dBackwardBias(x3)).toThrow(/conv2dBackwardBias: gradient must be 4-D/);
   });
+});
+
+describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () => {
+  // The shared-load kernels need wide channel counts (the weight gradient shuffles only when
+  // there are >= 8 input-channel tiles): odd counts, output counts not a multiple of the 16-channel
+  // tile, partial workgroups, strides, narrow maps whose tiles cross images, groups.
+  const wide: ConvCase[] = [
+    { name: '3x3 pad 1, 67→21, 9x11', x: [2, 67, 9, 11], w: [21, 67, 3, 3], padding: [1, 1], bias: true },
+    { name: '3x3 stride 2 pad 1, 66→35, 9x7', x: [2, 66, 9, 7], w: [35, 66, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: '1x1 stride 2, 64→17, 5x5', x: [3, 64, 5, 5], w: [17, 64, 1, 1], stride: [2, 2] },
+    { name: 'narrow 2x2 maps, 64→19, batch 5', x: [5, 64, 2, 2], w: [19, 64, 3, 3], padding: [1, 1] },
+    { name: 'narrow: 4x4 stride 2 pad 1, 72→24, batch 3', x: [3, 72, 4, 4], w: [24, 72, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: '7x7 stride 2 pad 3, 3→20 (conv1)', x: [2, 3, 17, 13], w: [20, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+    { name: 'groups 2, 128→32, 5x5', x: [1, 128, 5, 5], w: [32, 64, 3, 3], padding: [1, 1], groups: 2 },
+    { name: 'groups 4, 64→64 (16 per group)', x: [2, 64, 6, 6], w: [64, 16, 3, 3], padding: [1, 1], groups: 4 },
+  ];
+  let seed = 500;
+  for (const c of wide) {
+    it(c.name, async () => {
+      const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+      const xa = randomArray(sizeOf(c.x), seed++);
+      const wa = randomArray(sizeOf(c.w), seed++);
+      const ba = c.bias ? randomArray(c.w[0], seed++) : null;
+      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+      const x = tensor(xa, c.x);
+      const w = tensor(wa, c.w);
+      const b = ba ? tensor(ba, [c.w[0]]) : null;
+      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const refs = [refConv2d(xa, wa, ba, g), refConv2dBackwardInput(dya, wa, g), refConv2dBackwardWeight(dya, xa, g)];
+      let modes = 0;
+      for (const shuffle of [false, true]) {
+        // 'implicitGemm' is the other family; pin the direct kernels on every adapter.
+        setConvTiles({ path: 'direct', shuffle });
+        if (shuffle && !convShuffles()) continue; // no subgroups of >= 8 lanes on this adapter
+        modes++;
+        const outs = [conv2d(x, w, b, opts(c)), conv2dBackwardInput(dy, w, c.x, opts(c)), conv2dBackwardWeight(dy, x, c.w, opts(c))];
+        const got = await Promise.all(outs.map((t) => t.toArray()));
+        for (const [k, name] of ['forward', 'input gradient', 'weight gradient'].entries()) {
+          expect(relErr(got[k], refs[k]), `${name}, shuffle=${shuffle}`).toBeLessThan(1e-4);
+        }
+        for (const t of outs) t.dispose();
+      }
+      resetConvTiles();
+      // Lavapipe has subgroups of 8: there both kinds must have run.
+      expect(modes).toBeGreaterThanOrEqual(gpu().isCpuAdapter ? 2 : 1);
+      for (const t of [x, w, dy]) t.dispose();
+      b?.dispose();
+    });
+  }
 });
 
 describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, matmul, tensor, type Tensor } from '../src/index.ts';
 import { cpuDefault, getMatmulTiles, gpuDefault, matmulCandidates, setMatmulTiles, type MatmulConfig } from '../src/ops/matmul/index.ts';
+import { sharedSplitK } from '../src/ops/matmul/matmul.wgsl.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { matmulRef } from './reference/matmul.ts';
 
@@ -98,6 +99,68 @@ describe('matmul kernel variants', () => {
       setMatmulTiles(null);
     }
     expect(getMatmulTiles().kind).toBe(gpu().isCpuAdapter ? 'lanes' : 'shared');
+  });
+});
+
+describe('matmul GPU shared tiles (forced on any adapter)', () => {
+  const shared = matmulCandidates(false);
+  it('offers blocked (vec4 workgroup reads) candidates', () => {
+    expect(shared.some((c) => c.kind === 'shared' && c.layout === 'blocked')).toBe(true);
+  });
+  it('every GPU candidate is correct for each transpose on odd shapes, batched and broadcast', async () => {
+    try {
+      // Every transpose (each has its own loader lanes) on one tile of each layout; the other
+      // candidates (compiles are slow on lavapipe) on one transpose pair each, in turn.
+      const firstBlocked = shared.findIndex((c) => c.kind === 'shared' && c.layout === 'blocked');
+      for (const [i, c] of shared.entries()) {
+        setMatmulTiles({ ...c, splitTarget: 0 } as MatmulConfig);
+        for (const [tA, tB] of i === 0 || i === firstBlocked ? combos : [combos[i % 4]]) await check(...stored(37, 45, 131, tA, tB), tA, tB);
+      }
+      await check([3, 1, 9, 8], [1, 2, 11, 8], false, true);
+    } finally {
+      setMatmulTiles(null);
+    }
+  });
+  it('split-K (few output tiles, long K) sums the partial products in order', async () => {
+    try {
+      const blocked = shared.find((x) => x.kind === 'shared' && x.layout === 'blocked')!;
+      setMatmulTiles(gpuDefault);
+      // The shapes of the ResNet-18 / VGG16 heads at small batch, scaled down, plus odd ones.
+      await check([32, 512], [2, 512], false, true);
+      await check([5, 1003], [1003, 7]);
+      await check([300, 33], [300, 70], true, false);
+      await check([2, 517, 19], [2, 3, 517], true, true);
+      setMatmulTiles(blocked);
+      await check([32, 512], [2, 512], false, true);
+      // A split count forced through a huge target: the last chunk ends at K.
+      for (const c of [gpuDefault, blocked]) {
+        setMatmulTiles({ ...c, splitTarget: 1e6 } as MatmulConfig);
+        await check([3, 200], [200, 9]);
+      }
+    } finally {
+      setMatmulTiles(null);
+    }
+  });
+  it('plans split-K only for few output tiles against a long K', () => {
+    const spec = (M: number, N: number, K: number) => ({
+      M,
+      N,
+      K,
+      transA: false,
+      transB: true,
+      batches: 1,
+      batchDims: [],
+      aBatchStrides: [],
+      bBatchStrides: [],
+    });
+    const c = gpuDefault;
+    expect(sharedSplitK(spec(32, 2, 512), c, 1024, 2 ** 26).S).toBe(8);
+    const fc6 = sharedSplitK(spec(32, 4096, 25088), c, 1024, 2 ** 26);
+    expect(fc6.S).toBe(16);
+    expect(fc6.CK % c.tk).toBe(0);
+    expect(fc6.CK * (fc6.S - 1)).toBeLessThan(25088);
+    expect(sharedSplitK(spec(2048, 2048, 2048), c, 1024, 2 ** 26).S).toBe(1);
+    expect(sharedSplitK(spec(32, 2, 40), c, 1024, 2 ** 26).S).toBe(1);
   });
 });
 

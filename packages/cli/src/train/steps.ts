@@ -46,6 +46,9 @@ export async function trainStep(
     l.dispose();
     kept.dispose();
     pred.dispose();
+    // GPU adapters: time conv tile candidates for shapes this step ran first (a no-op afterwards
+    // and on CPU adapters; choices are cached per adapter on disk).
+    await T.autotuneConv();
     let correct = 0;
     predicted.forEach((p, i) => {
       if (p === batch.labels[i]) correct++;

@@ -2,14 +2,16 @@ import jpeg from 'jpeg-js';
 import type { Image } from '../image.ts';
 import { ImageDecodeError } from './errors.ts';
 import { parseJpegFrame } from './header.ts';
+import { decodeJpegFast } from './jpeg-fast.ts';
 import { checkPixelCount, maxMegapixels } from './limits.ts';
+import { greyIfNeutral } from '../transforms/grey.ts';
 
 /**
  * JPEG via jpeg-js (baseline and progressive, restart intervals). jpeg-js always hands back RGB,
  * so the component count is read from the SOF first and single-component files are kept grey.
  * Bytes after EOI are ignored by jpeg-js; that is what real files need (cxr-real has one).
  */
-export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = maxMegapixels()): Image {
+export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = maxMegapixels(), neutralAsGrey = false): Image {
   const frame = parseJpegFrame(bytes, name);
   checkPixelCount(name, frame.width, frame.height, limitMegapixels);
   if (frame.components !== 1 && frame.components !== 3) {
@@ -17,6 +19,15 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
   }
   if (frame.bitDepth !== 8) throw new ImageDecodeError(name, `unsupported ${frame.bitDepth}-bit JPEG`);
   if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker near the end of the file');
+  const img = decodeJpegFast(bytes, neutralAsGrey) ?? decodeJpegWithJpegJs(bytes, name, frame.components, limitMegapixels);
+  return neutralAsGrey ? greyIfNeutral(img) : img;
+}
+
+/**
+ * jpeg-js: every JPEG the fast path (jpeg-fast.ts) does not take (progressive, unusual or
+ * damaged files), with jpeg-js's tolerance and error messages.
+ */
+export function decodeJpegWithJpegJs(bytes: Uint8Array, name: string, components: number, limitMegapixels = maxMegapixels()): Image {
   let raw: { width: number; height: number; data: Uint8Array };
   try {
     raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, maxResolutionInMP: limitMegapixels, maxMemoryUsageInMB: 2048 });
@@ -27,7 +38,7 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
   const n = width * height;
   const src = raw.data;
   const inv = 1 / 255;
-  if (frame.components === 1) {
+  if (components === 1) {
     const data = new Float32Array(n);
     for (let i = 0, j = 0; i < n; i++, j += 3) data[i] = src[j] * inv;
     return { width, height, channels: 1, data };

@@ -1,4 +1,5 @@
 import type { Image } from '../image.ts';
+import { BYTE_TO_FLOAT } from './byteToFloat.ts';
 
 /**
  * The parts of PNG decoding that need no inflater: chunk parsing for the PNGs chest X-rays almost
@@ -47,11 +48,7 @@ const IEND = 0x49454e44;
 /** sample count per pixel for the colour types handled here */
 const SAMPLES: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
-const LUT8 = new Float32Array(256);
-{
-  const inv = 1 / 255;
-  for (let i = 0; i < 256; i++) LUT8[i] = i * inv;
-}
+const LUT8 = BYTE_TO_FLOAT;
 
 function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;

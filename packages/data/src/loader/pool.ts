@@ -1,5 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchJob, BatchResult } from './process.ts';
+import type { SynthOptions, SynthResult } from '../synth/synth.ts';
+
+/** What a worker is asked to do: a batch (decode + augment) or a share of a synthesized dataset. */
+type Task = { job: BatchJob } | { synth: SynthOptions };
 
 /**
  * Worker threads for decoding and augmentation. Compiled (dist/, an installed package) the worker
@@ -13,12 +17,12 @@ interface Slot {
   worker: Worker;
   ready: { resolve: () => void; reject: (e: Error) => void };
   booted?: boolean;
-  busy?: { id: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void };
+  busy?: { id: number; resolve: (r: never) => void; reject: (e: Error) => void };
 }
 
 export class WorkerPool {
   private slots: Slot[] = [];
-  private queue: Array<{ job: BatchJob; resolve: (r: BatchResult) => void; reject: (e: Error) => void }> = [];
+  private queue: Array<{ task: Task; resolve: (r: never) => void; reject: (e: Error) => void }> = [];
   private nextId = 0;
   private closed = false;
   /** resolves once every worker has loaded its modules (booting tsx takes ~0.5-1 s a worker) */
@@ -31,7 +35,7 @@ export class WorkerPool {
       let ready!: Slot['ready'];
       readies.push(new Promise<void>((resolve, reject) => (ready = { resolve, reject })));
       const slot: Slot = { worker: new Worker(workerUrl, { execArgv }), ready };
-      slot.worker.on('message', (m: { id: number; result?: BatchResult; error?: string; ready?: true }) => {
+      slot.worker.on('message', (m: { id: number; result?: unknown; error?: string; ready?: true }) => {
         if (m.ready) {
           slot.booted = true;
           slot.ready.resolve();
@@ -42,7 +46,7 @@ export class WorkerPool {
         slot.busy = undefined;
         if (b) {
           if (m.error !== undefined) b.reject(new Error(m.error));
-          else b.resolve(m.result!);
+          else b.resolve(m.result as never);
         }
         this.pump();
       });
@@ -59,9 +63,18 @@ export class WorkerPool {
   }
 
   run(job: BatchJob): Promise<BatchResult> {
+    return this.submit<BatchResult>({ job });
+  }
+
+  /** Writes the share of a synthesized dataset that `opts.shard` names. */
+  synthesize(opts: SynthOptions): Promise<SynthResult> {
+    return this.submit<SynthResult>({ synth: opts });
+  }
+
+  private submit<R>(task: Task): Promise<R> {
     if (this.closed) return Promise.reject(new Error('WorkerPool is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ task, resolve: resolve as (r: never) => void, reject });
       this.pump();
     });
   }
@@ -77,7 +90,9 @@ export class WorkerPool {
       const id = this.nextId++;
       s.busy = { id, resolve: next.resolve, reject: next.reject };
       s.worker.ref();
-      s.worker.postMessage({ id, job: next.job });
+      // a reused image buffer moves to the worker (and back with the result) instead of being copied
+      const out = 'job' in next.task ? next.task.job.out : undefined;
+      s.worker.postMessage({ id, ...next.task }, out ? [out] : []);
     }
   }
 

@@ -1,10 +1,15 @@
 import { parentPort } from 'node:worker_threads';
 import { runBatch, type BatchJob } from './process.ts';
+import { synthesizeDataset, type SynthOptions } from '../synth/synth.ts';
 
 // Jobs are handled one at a time; the pool never posts a second before the first is answered.
-parentPort!.on('message', async (msg: { id: number; job: BatchJob }) => {
+parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions }) => {
   try {
-    const r = await runBatch(msg.job);
+    if (msg.synth) {
+      parentPort!.postMessage({ id: msg.id, result: await synthesizeDataset(msg.synth) });
+      return;
+    }
+    const r = await runBatch(msg.job!);
     parentPort!.postMessage({ id: msg.id, result: r }, [r.images.buffer as ArrayBuffer]);
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message });

@@ -15,6 +15,18 @@ export interface SynthOptions {
   seed?: number;
   /** file formats to mix (default all three) */
   formats?: Format[];
+  /**
+   * worker threads that write the images in parallel (default 0: this thread); the files are
+   * the same whatever the count, since every image depends only on (seed, class, index)
+   */
+  workers?: number;
+  /** [k, n]: write only the images whose index within their class is k modulo n (a worker's share) */
+  shard?: [number, number];
+}
+
+export interface SynthResult {
+  files: string[];
+  counts: Record<string, Record<string, number>>;
 }
 
 export const SYNTH_CLASSES = ['infected', 'normal'] as const;
@@ -167,12 +179,13 @@ function encode(img: Float32Array, size: number, format: Format, rng: Rng): Uint
  * random per file, independently of the class, so format is no shortcut. Deterministic in `seed`.
  * Returns the files written per split and class.
  */
-export async function synthesizeDataset(opts: SynthOptions): Promise<{ files: string[]; counts: Record<string, Record<string, number>> }> {
+export async function synthesizeDataset(opts: SynthOptions): Promise<SynthResult> {
   const seed = opts.seed ?? 0;
   if (!(opts.perClass >= 1) || !(opts.size >= 32)) throw new Error(`synthesizeDataset: need perClass >= 1 and size >= 32, got ${opts.perClass}, ${opts.size}`);
   const splits = ['train', 'val', 'test'] as const;
   const per = apportion(opts.perClass, [0.7, 0.15, 0.15]);
-  const files: string[] = [];
+  const formats = opts.formats ?? ['png8', 'png16', 'jpeg'];
+  const plan: Array<{ file: string; cls: (typeof SYNTH_CLASSES)[number]; i: number; format: Format }> = [];
   const counts: Record<string, Record<string, number>> = {};
   for (const cls of SYNTH_CLASSES) {
     let i = 0;
@@ -181,16 +194,31 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<{ files: st
       await mkdir(dir, { recursive: true });
       (counts[splits[s]] ??= {})[cls] = per[s];
       for (let k = 0; k < per[s]; k++, i++) {
-        const rng = mulberry32(mixSeed(seed, 'synth', cls, i));
-        const img = synthImage(opts.size, rng, cls === 'infected');
-        const fmtRng = mulberry32(mixSeed(seed, 'format', cls, i));
-        const formats = opts.formats ?? ['png8', 'png16', 'jpeg'];
-        const format = formats[Math.floor(fmtRng.next() * formats.length)];
-        const file = path.join(dir, `${cls}_${String(i).padStart(5, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`);
-        await writeFile(file, encode(img, opts.size, format, fmtRng));
-        files.push(file);
+        const format = formats[Math.floor(mulberry32(mixSeed(seed, 'format', cls, i)).next() * formats.length)];
+        plan.push({ file: path.join(dir, `${cls}_${String(i).padStart(5, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`), cls, i, format });
       }
     }
   }
-  return { files, counts };
+  const files = plan.map((p) => p.file);
+  const workers = Math.min(opts.workers ?? 0, plan.length);
+  if (workers > 1 && !opts.shard) {
+    // dynamic import: the pool's worker imports this module
+    const { WorkerPool } = await import('../loader/pool.ts');
+    const pool = new WorkerPool(workers);
+    try {
+      await Promise.all(Array.from({ length: workers }, (_, k) => pool.synthesize({ ...opts, workers: 0, shard: [k, workers] })));
+    } finally {
+      await pool.close();
+    }
+    return { files, counts };
+  }
+  const [part, parts] = opts.shard ?? [0, 1];
+  for (const p of plan) {
+    if (p.i % parts !== part) continue;
+    const img = synthImage(opts.size, mulberry32(mixSeed(seed, 'synth', p.cls, p.i)), p.cls === 'infected');
+    const fmtRng = mulberry32(mixSeed(seed, 'format', p.cls, p.i));
+    fmtRng.next(); // the format draw above; the JPEG quality comes next
+    await writeFile(p.file, encode(img, opts.size, p.format, fmtRng));
+  }
+  return { files: opts.shard ? files.filter((_, k) => plan[k].i % parts === part) : files, counts };
 }

@@ -18,6 +18,12 @@ export interface DeviceOptions {
    * while a promise is pending, stealing a core from lavapipe's workers (measured up to +80%).
    */
   lowerMainThreadPriority?: boolean;
+  /**
+   * Run the open-time tuning (matmul tiles timed on a GPU adapter without a cached choice: tens of
+   * milliseconds there; never on a CPU adapter, where `pnpm bench` tunes). Default true; off
+   * under Dawn's null backend, which runs nothing to time.
+   */
+  autotune?: boolean;
 }
 
 /** The one WebGPU device of the process, with the machinery every op shares. */
@@ -83,6 +89,15 @@ export class Gpu {
 let current: Gpu | null = null;
 let pending: Promise<Gpu> | null = null;
 
+/**
+ * Work run once when a device opens, before `getDevice` resolves (the matmul autotuner on GPU
+ * adapters registers here; a hook that fails leaves the device usable).
+ */
+const openHooks: ((g: Gpu) => Promise<void>)[] = [];
+export function onDeviceOpen(hook: (g: Gpu) => Promise<void>): void {
+  openHooks.push(hook);
+}
+
 async function open(options: DeviceOptions): Promise<Gpu> {
   const host = platform();
   const instance = host.gpu(options.flags ?? []);
@@ -116,8 +131,17 @@ export function getDevice(options: DeviceOptions = {}): Promise<Gpu> {
   if (current) return Promise.resolve(current);
   if (!pending) {
     pending = open(options).then(
-      (g) => {
+      async (g) => {
         current = g;
+        if (options.autotune !== false && !(options.flags ?? []).includes('backend=null')) {
+          for (const hook of openHooks) {
+            try {
+              await hook(g);
+            } catch {
+              /* tuning is an optimisation: keep the defaults */
+            }
+          }
+        }
         return g;
       },
       (e) => {

@@ -27,6 +27,18 @@ export interface ConvGemmConfig {
   wgM: number;
   wgN: number;
   tk: number;
+  /**
+   * Forward / input gradient: 'strided' (default) = invocation (tx, ty) owns pixels tx + i·wgM and
+   * channels ty + j·wgN (scalar workgroup reads); 'blocked' = pixels tx·tm + i and channels
+   * ty·tn + j, read from workgroup memory as vec4 (tm, tn multiples of 4).
+   */
+  layout?: 'strided' | 'blocked';
+}
+
+/** Split-K of the forward / input-gradient GEMM: S slices of CK reduction steps each (CK a multiple of tk). */
+export interface ConvSplitK {
+  S: number;
+  CK: number;
 }
 
 export type GemmConvSpec = Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>;
@@ -39,11 +51,13 @@ export function checkGemmConfig(op: string, c: ConvGemmConfig): void {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${op}: conv GEMM tile ${k} must be a positive integer, got ${c[k]} (${JSON.stringify(c)})`);
   }
   if (c.wgM * c.wgN > 1024) throw new Error(`${op}: conv GEMM workgroup ${c.wgM}x${c.wgN} exceeds 1024 invocations`);
+  if (c.layout === 'blocked' && (c.tm % 4 !== 0 || c.tn % 4 !== 0))
+    throw new Error(`${op}: blocked conv GEMM tiles need tm and tn multiples of 4, got ${JSON.stringify(c)}`);
 }
 
 /** Workgroup memory (bytes) of the forward / input-gradient GEMM and of the weight-gradient GEMM. */
 export function gemmConvSharedBytes(c: ConvGemmConfig): number {
-  return (c.tm * c.wgM + c.tn * c.wgN + 1) * c.tk * 4;
+  return (c.tm * c.wgM + c.tn * c.wgN + (c.layout === 'blocked' ? 4 : 1)) * c.tk * 4;
 }
 export function gemmWeightGradSharedBytes(c: ConvGemmConfig): number {
   return (c.tm * c.wgM + c.tn * c.wgN + 2) * c.tk * 4;
@@ -58,20 +72,62 @@ export function fitSharedMemory(op: string, c: ConvGemmConfig, bytes: (c: ConvGe
 }
 
 /** Workgroups of the forward / input-gradient GEMM: pixel tiles (folded into x, y) x (channel tiles · groups). */
-export function gemmConvGrid(s: GemmConvSpec, c: ConvGemmConfig, maxWg = 65535): [number, number, number] {
+export function gemmConvGrid(s: GemmConvSpec, c: ConvGemmConfig, maxWg = 65535, splits = 1): [number, number, number] {
   const PT = Math.ceil((s.N * s.A * s.B) / (c.tm * c.wgM));
   const CT = Math.ceil(s.Og / (c.tn * c.wgN));
   const y = Math.ceil(PT / maxWg);
-  return [Math.ceil(PT / y), y, CT * s.groups];
+  return [Math.ceil(PT / y), y, CT * s.groups * splits];
 }
 
-export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
+/** The reduction length K (channels x reaching taps) of a forward / input-gradient GEMM. */
+export function gemmConvK(s: GemmConvSpec): number {
+  return s.R * s.tapsH.count * s.tapsW.count;
+}
+
+/**
+ * Split count when the output tiles are fewer than `target` workgroups (small maps against many
+ * channels: ResNet's 512 @ 7): S slices of at least 2 K tiles, partials under `maxBytes`
+ * (`outElems` floats per slice). The same S serves every stride class of an input gradient
+ * (a class with a shorter K gets empty slices, which write zeros).
+ */
+export function gemmConvSplitK(s: GemmConvSpec, c: ConvGemmConfig, target: number, outElems: number, maxBytes: number): number {
+  const PT = Math.ceil((s.N * s.A * s.B) / (c.tm * c.wgM));
+  const CT = Math.ceil(s.Og / (c.tn * c.wgN)) * s.groups;
+  const S = Math.min(Math.ceil(target / (PT * CT)), Math.floor(gemmConvK(s) / (2 * c.tk)), Math.floor(maxBytes / (outElems * 4)), Math.floor(65535 / CT));
+  return Math.max(1, S);
+}
+
+/** Slice length of an S-way split of this GEMM's K (a multiple of tk, so a K tile never spans two slices). */
+export function convSplitOf(s: GemmConvSpec, c: ConvGemmConfig, S: number): ConvSplitK {
+  const K = gemmConvK(s);
+  return S > 1 ? { S, CK: Math.ceil(K / S / c.tk) * c.tk } : { S: 1, CK: K };
+}
+
+/** Sums the S split-K slices in order (deterministic) and adds the per-channel bias. */
+export function sumSplitsBiasWgsl(total: number, chw: number, hw: number, O: number, wg: number): string {
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
+  if (i >= ${u(total)}) { return; }
+  var acc = 0.0;
+  for (var s = 0u; s < u.S; s++) { acc += part_get(s * ${u(total)} + i); }
+  out_set(i, acc + bias_get(min((i % ${u(chw)}) / ${u(hw)}, ${u(O - 1)})));
+}
+`;
+}
+
+export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSplitK = { S: 1, CK: gemmConvK(s) }): string {
   const { tm, tn, wgM, wgN, tk } = c;
+  const blocked = c.layout === 'blocked';
   const BM = tm * wgM;
   const BN = tn * wgN;
-  // Rows of tb padded by one word: its loader's lanes run along k, so an unpadded 64-word row
-  // stride would put them all in one shared-memory bank.
-  const SB = BN + 1;
+  // Rows of tb padded (one word; blocked: one vec4): its loader's lanes run along k, so an
+  // unpadded 64-word row stride would put them all in one shared-memory bank.
+  const SA = blocked ? BM / 4 : BM;
+  const SB = blocked ? BN / 4 + 1 : BN + 1;
+  const splitK = split.S > 1;
+  // The partial slices carry no bias; the sum adds it.
+  const bias = s.bias && !splitK;
   const T = wgM * wgN;
   const Ht = s.tapsH;
   const Wt = s.tapsW;
@@ -84,8 +140,9 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
   const OHW = s.OH * s.OW;
   const L: string[] = [];
   const p = (x: string) => L.push(x);
-  p(`var<workgroup> ta: array<f32, ${BM * tk}>;`);
-  p(`var<workgroup> tb: array<f32, ${SB * tk}>;`);
+  const elem = blocked ? 'vec4<f32>' : 'f32';
+  p(`var<workgroup> ta: array<${elem}, ${SA * tk}>;`);
+  p(`var<workgroup> tb: array<${elem}, ${SB * tk}>;`);
   p(`@compute @workgroup_size(${wgM}, ${wgN}, 1)`);
   p(
     'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {',
@@ -94,9 +151,13 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
   p('  let ty = lidv.y;');
   p('  let pt = wid.x + wid.y * nwg.x;');
   p(`  if (pt >= ${u(PT)}) { return; }`);
-  p(`  let g = wid.z / ${u(CT)};`);
+  p(`  let split = wid.z / ${u(CT * s.groups)};`);
+  p(`  let zc = wid.z % ${u(CT * s.groups)};`);
+  p(`  let g = zc / ${u(CT)};`);
   p(`  let m0 = pt * ${u(BM)};`);
-  p(`  let o0 = (wid.z % ${u(CT)}) * ${u(BN)};`);
+  p(`  let o0 = (zc % ${u(CT)}) * ${u(BN)};`);
+  p(`  let kBeg = split * ${u(split.CK)};`);
+  p(`  let kEnd = min(kBeg + ${u(split.CK)}, ${u(K)});`);
   for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`  var c${a}_${b} = 0.0;`);
   if (K === 0) {
     // No tap reaches this residue class: zeros. Keep both inputs referenced (layout 'auto').
@@ -140,7 +201,7 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
       p(`  let bok${q} = bo${q} < ${u(s.Og)} && bn${q} < ${u(BN)};`);
       p(`  let bw${q} = g * ${u(s.wGroup)} + min(bo${q}, ${u(s.Og - 1)}) * ${u(s.wO)};`);
     }
-    p(`  for (var k0 = 0u; k0 < ${u(K)}; k0 += ${u(tk)}) {`);
+    p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${u(tk)}) {`);
     if (tapMajor) {
       // K ordered (tap, r) and tk | R: one tap per K tile, decoded once (uniform); the loaders
       // only add the channel offset.
@@ -165,14 +226,15 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
         );
       } else {
         p(`      let k = k0 + ak${q};`);
-        p(`      if (${v}ok && k < ${u(K)}${guard}) {`);
+        p(`      if (${v}ok && k < kEnd${guard}) {`);
         decodeK('', 'k');
         p(`        let ih = ${v}h + i32(th) * ${i(Ht.offStep)};`);
         p(`        let iw = ${v}w + i32(tw) * ${i(Wt.offStep)};`);
         p(`        if (u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + r * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
         p('      }');
       }
-      p(`      if (ak${q} < ${u(tk)}) { ta[ak${q} * ${u(BM)} + ${v}m] = v; }`);
+      const at = blocked ? `ta[ak${q} * ${u(SA)} + ${v}m / 4u][${v}m % 4u]` : `ta[ak${q} * ${u(SA)} + ${v}m]`;
+      p(`      if (ak${q} < ${u(tk)}) { ${at} = v; }`);
       p('    }');
     }
     for (let q = 0; q < QB; q++) {
@@ -182,7 +244,7 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
         p(`      if (bok${q}) { v = w_get(bw${q} + (r0 + bk${q}) * ${u(s.wR)} + wtap); }`);
       } else {
         p(`      let k = k0 + bk${q};`);
-        p(`      if (bok${q} && k < ${u(K)}) {`);
+        p(`      if (bok${q} && k < kEnd) {`);
         if (fullTaps) {
           p(`        v = w_get(bw${q} + k);`);
         } else {
@@ -191,32 +253,44 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
         }
         p('      }');
       }
-      p(`      if (bn${q} < ${u(BN)}) { tb[bk${q} * ${u(SB)} + bn${q}] = v; }`);
+      const bt = blocked ? `tb[bk${q} * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[bk${q} * ${u(SB)} + bn${q}]`;
+      p(`      if (bn${q} < ${u(BN)}) { ${bt} = v; }`);
       p('    }');
     }
     p('    workgroupBarrier();');
     p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
-    for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(BM)} + tx + ${u(a * wgM)}];`);
-    for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(SB)} + ty + ${u(b * wgN)}];`);
-    for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
+    if (blocked) {
+      const comp = ['x', 'y', 'z', 'w'];
+      for (let q = 0; q < tm / 4; q++) p(`      let a${q} = ta[kk * ${u(SA)} + tx * ${u(tm / 4)} + ${u(q)}];`);
+      for (let q = 0; q < tn / 4; q++) p(`      let b${q} = tb[kk * ${u(SB)} + ty * ${u(tn / 4)} + ${u(q)}];`);
+      for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a >> 2}.${comp[a & 3]}, b${b >> 2}.${comp[b & 3]}, c${a}_${b});`);
+    } else {
+      for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(SA)} + tx + ${u(a * wgM)}];`);
+      for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(SB)} + ty + ${u(b * wgN)}];`);
+      for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
+    }
     p('    }');
     p('    workgroupBarrier();');
     p('  }');
   }
+  const ch = (b: number) => (blocked ? `ty * ${u(tn)} + ${u(b)}` : `ty + ${u(b * wgN)}`);
+  const pix = (a: number) => (blocked ? `tx * ${u(tm)} + ${u(a)}` : `tx + ${u(a * wgM)}`);
   for (let b = 0; b < tn; b++) {
-    p(`  let oc${b} = g * ${u(s.Og)} + o0 + ty + ${u(b * wgN)};`);
-    p(`  let ook${b} = o0 + ty + ${u(b * wgN)} < ${u(s.Og)};`);
-    if (s.bias) p(`  let bias${b} = bias_get(min(oc${b}, ${u(s.O - 1)}));`);
+    p(`  let oc${b} = g * ${u(s.Og)} + o0 + ${ch(b)};`);
+    p(`  let ook${b} = o0 + ${ch(b)} < ${u(s.Og)};`);
+    if (bias) p(`  let bias${b} = bias_get(min(oc${b}, ${u(s.O - 1)}));`);
   }
   for (let a = 0; a < tm; a++) {
     p('  {');
-    p(`    let m = m0 + tx + ${u(a * wgM)};`);
+    p(`    let m = m0 + ${pix(a)};`);
     p(`    if (m < ${u(P)}) {`);
     p(`      let n = m / ${u(s.A * s.B)};`);
     p(`      let pa = (m % ${u(s.A * s.B)}) / ${u(s.B)};`);
     p(`      let pb = m % ${u(s.B)};`);
-    p(`      let d = n * ${u(s.O * OHW)} + (${u(s.rh)} + pa * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)} + pb * ${u(s.tw)};`);
-    for (let b = 0; b < tn; b++) p(`      if (ook${b}) { out_set(d + oc${b} * ${u(OHW)}, c${a}_${b}${s.bias ? ` + bias${b}` : ''}); }`);
+    p(
+      `      let d = ${splitK ? `split * ${u(s.N * s.O * OHW)} + ` : ''}n * ${u(s.O * OHW)} + (${u(s.rh)} + pa * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)} + pb * ${u(s.tw)};`,
+    );
+    for (let b = 0; b < tn; b++) p(`      if (ook${b}) { out_set(d + oc${b} * ${u(OHW)}, c${a}_${b}${bias ? ` + bias${b}` : ''}); }`);
     p('    }');
     p('  }');
   }

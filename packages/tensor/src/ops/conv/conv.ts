@@ -3,19 +3,22 @@ import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
-import { zeros } from '../creation/creation.ts';
 import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.ts';
+import { fitSharedMemory, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type GemmConvSpec } from './conv-gemm.wgsl.ts';
 import {
-  fitSharedMemory,
-  gemmConvGrid,
-  gemmConvSharedBytes,
-  gemmConvWgsl,
-  gemmWeightGradSharedBytes,
-  gemmWeightGradGrid,
-  gemmWeightGradWgsl,
-} from './conv-gemm.wgsl.ts';
+  convShapeChoice,
+  dispatchGemmConv,
+  finishGemmConv,
+  gemmConvTarget,
+  planGemmConv,
+  tuneConvShapes,
+  type ConvTuneOptions,
+  type ConvTuneResult,
+  type GemmConvPlan,
+} from './conv-gemm.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
-import { channelTile, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
+import { zeros } from '../creation/creation.ts';
+import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -31,27 +34,19 @@ function dispatchGather(
   w: Tensor,
   out: Tensor,
   bias: Tensor | null,
-  gemm: boolean,
+  gemm: GemmConvPlan | null,
 ): void {
   const tiles = convTiles();
   const TO = channelTile(TO0, spec.Og, spec.groups);
   // Depthwise-like shapes have few output channels per tile: spend the registers on pixels.
   const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
-  const full: GatherConvSpec = { ...spec, TO, TP, WG: tiles.wg };
+  // Shared weights: one 8-lane subgroup per workgroup.
+  const shuffle = !gemm && convShuffles(tiles);
+  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
-    const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
-    let c = tiles.gemm;
-    if (gemmConvGrid(spec, c, maxWg).reduce((a, b) => a * b, 1) < tiles.gemmSmallBelow) c = tiles.gemmSmall;
-    c = fitSharedMemory(op, c, gemmConvSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
-    runKernel({
-      name: op,
-      body: gemmConvWgsl(spec, c),
-      inputs: bias ? { src, w, bias } : { src, w },
-      outputs: { out },
-      workgroups: gemmConvGrid(spec, c, maxWg),
-    });
+    dispatchGemmConv(op, spec, gemm, src, w, bias, out);
     return;
   }
   if (tiles.rows && spec.B < TP) {
@@ -60,7 +55,7 @@ function dispatchGather(
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
     // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
     // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
-    const WG = Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
+    const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
     runKernel({
       name: op,
       body: gatherConvWgsl({ ...full, RT, WG }),
@@ -77,8 +72,39 @@ function dispatchGather(
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out },
     uniforms: { tiles: ['u32', spec.N * spec.A * Math.ceil(spec.B / TP)] },
-    workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / tiles.wg), Math.ceil(spec.O / TO), 1],
+    workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / full.WG), Math.ceil(spec.O / TO), 1],
   });
+}
+
+/** The forward pass as a gather-conv problem (the direct kernels' spec; the GEMM kernels' too). */
+export function forwardSpec(g: ConvGeometry, bias: boolean): GemmConvSpec {
+  const R = g.C / g.groups;
+  const Og = g.O / g.groups;
+  const axis = (k: number, s: number, p: number, d: number): TapAxis => ({ count: k, k0: 0, kStep: 1, off0: -p, offStep: d, scale: s });
+  return {
+    N: g.N,
+    R,
+    O: g.O,
+    Og,
+    groups: g.groups,
+    IH: g.H,
+    IW: g.W,
+    A: g.OH,
+    B: g.OW,
+    OH: g.OH,
+    OW: g.OW,
+    rh: 0,
+    rw: 0,
+    th: 1,
+    tw: 1,
+    tapsH: axis(g.KH, g.sh, g.ph, g.dh),
+    tapsW: axis(g.KW, g.sw, g.pw, g.dw),
+    KW: g.KW,
+    wGroup: Og * R * g.KH * g.KW,
+    wO: R * g.KH * g.KW,
+    wR: g.KH * g.KW,
+    bias: !!bias,
+  };
 }
 
 /**
@@ -86,7 +112,7 @@ function dispatchGather(
  * optional bias [O] → [N, O, OH, OW].
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const tiles = convTiles();
+  const tiles = activeConvTiles();
   const op = 'conv2d';
   checkTensor(op, 'input', x);
   checkTensor(op, 'weight', w);
@@ -97,43 +123,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
       throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
   }
   const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op);
-  const R = g.C / g.groups;
-  const Og = g.O / g.groups;
-  const axis = (k: number, s: number, p: number, d: number): TapAxis => ({ count: k, k0: 0, kStep: 1, off0: -p, offStep: d, scale: s });
-  dispatchGather(
-    op,
-    {
-      N: g.N,
-      R,
-      O: g.O,
-      Og,
-      groups: g.groups,
-      IH: g.H,
-      IW: g.W,
-      A: g.OH,
-      B: g.OW,
-      OH: g.OH,
-      OW: g.OW,
-      rh: 0,
-      rw: 0,
-      th: 1,
-      tw: 1,
-      tapsH: axis(g.KH, g.sh, g.ph, g.dh),
-      tapsW: axis(g.KW, g.sw, g.pw, g.dw),
-      KW: g.KW,
-      wGroup: Og * R * g.KH * g.KW,
-      wO: R * g.KH * g.KW,
-      wR: g.KH * g.KW,
-      bias: !!bias,
-    },
-    tiles.fwdTO,
-    tiles.fwdTP,
-    x,
-    w,
-    out,
-    bias,
-    convUsesGemm(g),
-  );
+  const spec = forwardSpec(g, !!bias);
+  const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out.size) : null;
+  const target = plan ? gemmConvTarget(op, plan, out) : out;
+  dispatchGather(op, spec, tiles.fwdTO, tiles.fwdTP, x, w, target, bias, plan);
+  if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
 }
 
@@ -146,7 +140,7 @@ function checkGrad(op: string, dy: Tensor, g: ConvGeometry, other: string): void
 
 /** Gradient of conv2d with respect to its input: dy [N, O, OH, OW], w → dx of `inputShape`. */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
-  const tiles = convTiles();
+  const tiles = activeConvTiles();
   const op = 'conv2dBackwardInput';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'weight', w);
@@ -155,25 +149,10 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
-  const gemm = convUsesGemm(g);
-  const classes: { rh: number; rw: number; tapsH: TapAxis; tapsW: TapAxis }[] = [];
-  let emptyClasses = 0;
+  const specs: GemmConvSpec[] = [];
   for (let rh = 0; rh < Math.min(g.sh, g.H); rh++) {
     for (let rw = 0; rw < Math.min(g.sw, g.W); rw++) {
-      const tapsH = classTaps(rh, g.sh, g.ph, g.dh, g.KH);
-      const tapsW = classTaps(rw, g.sw, g.pw, g.dw, g.KW);
-      if (tapsH.count === 0 || tapsW.count === 0) emptyClasses++;
-      else classes.push({ rh, rw, tapsH, tapsW });
-    }
-  }
-  // Residue classes no tap reaches (3 of 4 for a 1x1 stride-2 conv) get zeros from the shared fill
-  // kernel instead of a gather pipeline each: every one was a separate compilation of about a second
-  // on lavapipe, for a kernel that writes zeros.
-  const dx = emptyClasses > 0 ? zeros([...inputShape]) : Tensor.empty([...inputShape], 'float32', op);
-  for (const { rh, rw, tapsH, tapsW } of classes) {
-    dispatchGather(
-      op,
-      {
+      specs.push({
         N: g.N,
         R: Og,
         O: g.C,
@@ -189,29 +168,33 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
         rw,
         th: g.sh,
         tw: g.sw,
-        tapsH,
-        tapsW,
+        tapsH: classTaps(rh, g.sh, g.ph, g.dh, g.KH),
+        tapsW: classTaps(rw, g.sw, g.pw, g.dw, g.KW),
         KW: g.KW,
         wGroup: Og * Cg * KK,
         wO: KK,
         wR: Cg * KK,
         bias: false,
-      },
-      tiles.bwdTO,
-      tiles.bwdTP,
-      dy,
-      w,
-      dx,
-      null,
-      gemm,
-    );
+      });
+    }
   }
+  const gemm = convUsesGemm(g);
+  // Direct kernels: residue classes that no tap reaches (1x1 stride 2: three of four) are zeros,
+  // one fill (a pipeline shared by every shape) instead of a conv pipeline per class.
+  const reached = (c: GemmConvSpec) => c.tapsH.count > 0 && c.tapsW.count > 0;
+  const fill = !gemm && specs.some((c) => !reached(c));
+  const dx = fill ? zeros([...inputShape]) : Tensor.empty([...inputShape], 'float32', op);
+  // One plan for every stride class (class 0 is the largest), so their split slices line up.
+  const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
+  const target = plan ? gemmConvTarget(op, plan, dx) : dx;
+  for (const spec of specs) if (!fill || reached(spec)) dispatchGather(op, spec, tiles.bwdTO, tiles.bwdTP, dy, w, target, null, plan);
+  if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;
 }
 
 /** Gradient of conv2d with respect to its weight: dy [N, O, OH, OW], x → dw of `weightShape`. */
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
-  const tiles = convTiles();
+  const tiles = activeConvTiles();
   const op = 'conv2dBackwardWeight';
   checkTensor(op, 'dy', dy);
   checkTensor(op, 'input', x);
@@ -222,14 +205,19 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
   if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
-  const { S, CR, mode, TO, TR } = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
+  let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
+  // Split kernels do not shuffle: they keep the plain tiles.
+  if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
+  const { S, CR, mode, TO, TR } = plan;
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
-  const wg = Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
+  // Shared dy: one 8-lane subgroup per workgroup (unsplit only: split lanes read different rows).
+  const shuffle = S === 1 && convShuffles(tiles);
+  const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR }),
+    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { N: ['u32', g.N], CR: ['u32', CR], rows: ['u32', g.N * g.OH] },
@@ -257,7 +245,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, WG }),
+    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles) }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { CR: ['u32', CR], rows: ['u32', rows] },
@@ -283,8 +271,9 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
 
 function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
   const tiles = convTiles();
-  const c = fitSharedMemory(op, tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
-  const t = { ...tiles, wGemm: c };
+  const choice = convShapeChoice('conv2dBackwardWeight', g);
+  const c = fitSharedMemory(op, choice?.gemm ?? tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
+  const t = { ...tiles, wGemm: c, gemmWgTarget: choice?.splitTarget ?? tiles.gemmWgTarget };
   const { S, CK } = gemmWeightGradSplit(g, t, gpu().pageElements * 4);
   const spec = { ...g, Rg: g.C / g.groups, Og: g.O / g.groups, S, CK };
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
@@ -303,4 +292,21 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   checkTensor('conv2dBackwardBias', 'dy', dy);
   if (dy.rank !== 4) throw new Error(`conv2dBackwardBias: gradient must be 4-D [N, O, OH, OW], got ${fmt(dy.shape)}`);
   return sum(dy, [0, 2, 3]);
+}
+
+/**
+ * Per-shape tile tuning of the implicit-GEMM conv kernels: times a few tile / split-K candidates
+ * for every conv shape that ran on that path without a tuned choice since the last call, and
+ * keeps the fastest per adapter and shape (in memory and in `conv-tune.json` in the cache
+ * directory). Training steps call it after each step (a no-op once every shape is tuned); on a
+ * CPU adapter it does nothing unless `force` (compiles cost seconds there).
+ */
+export async function autotuneConv(options: ConvTuneOptions & { force?: boolean } = {}): Promise<ConvTuneResult[]> {
+  if (gpu().isCpuAdapter && !options.force) return [];
+  return tuneConvShapes((op, g, x, w, dy) => {
+    const o: Conv2dOptions = { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups };
+    if (op === 'conv2d') return conv2d(x, w, null, o);
+    if (op === 'conv2dBackwardInput') return conv2dBackwardInput(dy, w, x.shape, o);
+    return conv2dBackwardWeight(dy, x, w.shape, o);
+  }, options);
 }

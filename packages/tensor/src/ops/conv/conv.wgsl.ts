@@ -65,14 +65,44 @@ export interface GatherConvSpec {
    * columns wide, instead of TP consecutive pixels of one row. Column validity is then static.
    */
   RT?: number;
+  /**
+   * Shared weights (see `sharedWeights`): the workgroup is one subgroup of WG lanes, and control
+   * flow stays uniform (no early return, no per-lane `continue`) so that subgroupShuffle is allowed.
+   */
+  shuffle?: boolean;
 }
 
 const u = (n: number) => `${n}u`;
 const i = (n: number) => `${n}i`;
 
+/**
+ * Weights of one reduction step that every lane needs (TO output channels x the taps along W):
+ * on lavapipe every storage load in a loop is a per-lane load (8 scalar loads with bounds checks),
+ * even at an address that is the same in all lanes. Here each lane loads a different one of
+ * them, `ceil(TO * taps / lanes)` loads in all, and subgroupShuffle with a constant lane hands
+ * them round (an extract and a broadcast). `base(o)` = weight offset of output channel o0 + o
+ * (clamped) without tap and reduction offsets, `kwOf(t)` = the kernel column of tap t.
+ */
+function sharedWeights(TO: number, taps: number, lanes: number, base: (o: string) => string, kwOf: (t: string) => string) {
+  const n = TO * taps;
+  const loads = Math.ceil(n / lanes);
+  const setup: string[] = [];
+  for (let q = 0; q < loads; q++) {
+    setup.push(`  let wv${q} = min(${u(q * lanes)} + lane, ${u(n - 1)});`);
+    setup.push(`  let wq${q} = ${base(`wv${q} % ${u(TO)}`)} + ${kwOf(`wv${q} / ${u(TO)}`)};`);
+  }
+  return {
+    setup,
+    /** Loads for one reduction step; `off` = the tap row and reduction offset (same in all lanes). */
+    load: (off: string) => Array.from({ length: loads }, (_, q) => `      let s${q} = w_get(wq${q} + ${off});`),
+    get: (o: number, t: number) => `subgroupShuffle(s${Math.floor((t * TO + o) / lanes)}, ${u((t * TO + o) % lanes)})`,
+  };
+}
+
 export function gatherConvWgsl(s: GatherConvSpec): string {
   if (s.RT) return gatherConvRowsWgsl(s, s.RT);
   const { TO, TP } = s;
+  const sh = !!s.shuffle;
   const BT = Math.ceil(s.B / TP);
   const IHW = s.IH * s.IW;
   const OHW = s.OH * s.OW;
@@ -98,10 +128,18 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   const colName = (q: number) => `x${cols.get(q)}`;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
-  L.push('  let p = gid.x;');
+  L.push(
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${sh ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
+  );
   // The batch size is a uniform (u.tiles = N * A * BT), so every batch size shares one pipeline.
-  L.push('  if (p >= u.tiles) { return; }');
+  if (sh) {
+    // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+    L.push('  let live = gid.x < u.tiles;');
+    L.push('  let p = min(gid.x, u.tiles - 1u);');
+  } else {
+    L.push('  let p = gid.x;');
+    L.push('  if (p >= u.tiles) { return; }');
+  }
   // Bindings the body never names are dropped from the 'auto' layout: keep both inputs referenced
   // even when no tap reaches this sub-grid (the kernel then writes zeros).
   if (H.count === 0 || W.count === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
@@ -113,10 +151,21 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   L.push(`  let xb = n * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)};`);
   L.push(`  let ia = i32(a * ${u(H.scale)});`);
   L.push(`  let ib = i32(b0 * ${u(W.scale)});`);
+  const shared =
+    sh && W.count > 0 && H.count > 0
+      ? sharedWeights(
+          TO,
+          W.count,
+          s.WG,
+          (o) => `g * ${u(s.wGroup)} + (min(o0 + ${o}, ${u(s.O - 1)}) - g * ${u(s.Og)}) * ${u(s.wO)}`,
+          (t) => `${u(W.k0)} + ${t} * ${u(W.kStep)}`,
+        )
+      : null;
   for (let o = 0; o < TO; o++) {
     L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
-    L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
+    if (!shared) L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
   }
+  if (shared) L.push(...shared.setup);
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) L.push(`  var c${o}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
@@ -127,22 +176,35 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
   L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
   L.push(`    let ih = ia + ${i(H.off0)} + i32(th) * ${i(H.offStep)};`);
-  if (!hInside) L.push(`    if (ih < 0i || ih >= ${i(s.IH)}) { continue; }`);
+  // Validity of each source column in this row: with shared weights an out-of-range row is not
+  // skipped (that would be a per-lane branch) but read as zeros.
+  const okRow = sh && !hInside;
+  const okCol = (k: number) => (okRow ? (wInside ? 'okh' : `okh && ok${k}`) : wInside ? null : `ok${k}`);
+  if (okRow) {
+    L.push(`    let okh = ih >= 0i && ih < ${i(s.IH)};`);
+  } else if (!hInside) {
+    L.push(`    if (ih < 0i || ih >= ${i(s.IH)}) { continue; }`);
+  }
   L.push(`    let row = i32(xb) + ih * ${i(s.IW)};`);
   for (const [, k] of cols) {
-    L.push(`    let off${k} = ${wInside ? `u32(row + col${k})` : `select(0u, u32(row + col${k}), ok${k})`};`);
+    const ok = okCol(k);
+    if (okRow) L.push(`    let okc${k} = ${ok};`);
+    L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
   }
-  for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
+  if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
+  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
   L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
   L.push(`      let xr = r * ${u(IHW)};`);
   L.push(`      let wr = r * ${u(s.wR)};`);
   for (const [, k] of cols) {
     const load = `src_get(off${k} + xr)`;
-    L.push(`      let x${k} = ${wInside ? load : `select(0.0, ${load}, ok${k})`};`);
+    const ok = okCol(k);
+    L.push(`      let x${k} = ${ok ? `select(0.0, ${load}, ${okRow ? `okc${k}` : ok})` : load};`);
   }
+  if (shared) L.push(...shared.load('khw + wr'));
   for (let t = 0; t < W.count; t++) {
     const kw = W.k0 + t * W.kStep;
-    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = w_get(w${o}row + wr + ${u(kw)});`);
+    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + ${u(kw)})`};`);
     for (let o = 0; o < TO; o++) {
       for (let j = 0; j < TP; j++) L.push(`      c${o}_${j} = fma(w${o}_${t}, ${colName(W.scale * j + offW(t))}, c${o}_${j});`);
     }
@@ -153,6 +215,7 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) {
       const guards = [];
+      if (sh) guards.push('live');
       if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
       if (s.B % TP !== 0) guards.push(`b0 + ${u(j)} < ${u(s.B)}`);
       const st = `out_set(d + oc${o} * ${u(OHW)} + (b0 + ${u(j)}) * ${u(s.tw)}, c${o}_${j});`;
@@ -192,12 +255,20 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
       const q = W.scale * j + offW(t);
       if (q >= 0 && q < s.IW && !cols.has(q)) cols.set(q, cols.size);
     }
+  const sh = !!s.shuffle;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
-  L.push('  let p = gid.x;');
+  L.push(
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${sh ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
+  );
   // u.rows = N * A and u.tiles = ceil(u.rows / RT): uniforms, so batch sizes share the pipeline.
-  L.push('  if (p >= u.tiles) { return; }');
+  if (sh) {
+    L.push('  let live = gid.x < u.tiles;');
+    L.push('  let p = min(gid.x, u.tiles - 1u);');
+  } else {
+    L.push('  let p = gid.x;');
+    L.push('  if (p >= u.tiles) { return; }');
+  }
   if (H.count === 0 || cols.size === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = o0 / ${u(s.Og)};`);
@@ -208,10 +279,21 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
     L.push(`  let xb${k} = i32(n${k} * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)});`);
     L.push(`  let ia${k} = i32(a${k} * ${u(H.scale)});`);
   }
+  const shared =
+    sh && H.count > 0 && cols.size > 0
+      ? sharedWeights(
+          TO,
+          W.count,
+          s.WG,
+          (o) => `g * ${u(s.wGroup)} + (min(o0 + ${o}, ${u(s.O - 1)}) - g * ${u(s.Og)}) * ${u(s.wO)}`,
+          (t) => `${u(W.k0)} + ${t} * ${u(W.kStep)}`,
+        )
+      : null;
   for (let o = 0; o < TO; o++) {
     L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
-    L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
+    if (!shared) L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
   }
+  if (shared) L.push(...shared.setup);
   for (let o = 0; o < TO; o++) {
     for (let k = 0; k < RT; k++) for (let j = 0; j < B; j++) L.push(`  var c${o}_${k}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
@@ -226,8 +308,10 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
       L.push(`    let row${k} = select(0u, u32(xb${k} + ih${k} * ${i(s.IW)}), ok${k});`);
     }
   }
-  if (!hInside) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
-  for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
+  // With shared weights the lanes keep in step (no per-lane skip); out-of-range rows read zeros.
+  if (!hInside && !sh) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
+  if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
+  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
   L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
   L.push(`      let xr = r * ${u(IHW)};`);
   L.push(`      let wr = r * ${u(s.wR)};`);
@@ -237,12 +321,13 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
       L.push(`      let x${k}_${c} = ${hInside ? load : `select(0.0, ${load}, ok${k})`};`);
     }
   }
+  if (shared) L.push(...shared.load('khw + wr'));
   for (let t = 0; t < W.count; t++) {
     const kw = W.k0 + t * W.kStep;
     const used: number[] = [];
     for (let j = 0; j < B; j++) if (cols.has(W.scale * j + offW(t))) used.push(j);
     if (used.length === 0) continue;
-    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = w_get(w${o}row + wr + ${u(kw)});`);
+    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + ${u(kw)})`};`);
     for (let o = 0; o < TO; o++) {
       for (let k = 0; k < RT; k++) {
         for (const j of used) L.push(`      c${o}_${k}_${j} = fma(w${o}_${t}, x${k}_${cols.get(W.scale * j + offW(t))}, c${o}_${k}_${j});`);
@@ -257,6 +342,7 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   for (let o = 0; o < TO; o++) {
     for (let k = 0; k < RT; k++) {
       const guards = [];
+      if (sh) guards.push('live');
       if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
       if (k > 0) guards.push(`p * ${u(RT)} + ${u(k)} < u.rows`);
       const st = Array.from({ length: B }, (_, j) => `out_set(d${k} + oc${o} * ${u(OHW)} + ${u(j * s.tw)}, c${o}_${k}_${j});`).join(' ');
@@ -299,6 +385,12 @@ export interface WeightGradSpec {
   splitMode?: 'strided' | 'chunked';
   /** Rows per chunk ('chunked' only). */
   CR?: number;
+  /**
+   * Shared dy (S = 1 only): WG is one subgroup; lane l loads the dy of output channel o0 + l
+   * (mod TO) at each pixel and subgroupShuffle hands the TO values round, instead of every lane
+   * loading all TO (per-lane loads on lavapipe, see `sharedWeights`).
+   */
+  shuffle?: boolean;
 }
 
 export function convWeightGradWgsl(s: WeightGradSpec): string {
@@ -307,14 +399,24 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   const KK = s.KH * s.KW;
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
+  const sh = !!s.shuffle && s.S === 1;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {');
-  // Tap and output-channel tile come from the workgroup id: dy loads and loop bounds are then
-  // uniform across the workgroup (scalar loads on lavapipe); lanes differ only in input channels.
-  L.push(`  let rt = gid.x % ${u(rTiles)};`);
-  L.push(`  let split = gid.x / ${u(rTiles)};`);
-  L.push(`  if (split >= ${u(s.S)}) { return; }`);
+  L.push(
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${sh ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
+  );
+  // Tap and output-channel tile come from the workgroup id: dy addresses and loop bounds are then
+  // the same in all lanes; lanes differ only in input channels.
+  if (sh) {
+    // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+    L.push(`  let live = gid.x < ${u(rTiles)};`);
+    L.push(`  let rt = min(gid.x, ${u(rTiles - 1)});`);
+    L.push('  let split = 0u;');
+  } else {
+    L.push(`  let rt = gid.x % ${u(rTiles)};`);
+    L.push(`  let split = gid.x / ${u(rTiles)};`);
+    L.push(`  if (split >= ${u(s.S)}) { return; }`);
+  }
   L.push(`  let tap = wid.z;`);
   L.push(`  let kh = i32(tap / ${u(s.KW)});`);
   L.push(`  let kw = i32(tap % ${u(s.KW)});`);
@@ -351,7 +453,12 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
     // S > 1: rows n*OH + oh with (row % S) == split; n loops, oh steps by S from the first such row.
     L.push('  for (var n = 0u; n < u.N; n++) {');
   }
-  for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * ${u(s.O * OHW)} + oc${o} * ${u(OHW)};`);
+  const dyLoads = Math.ceil(TO / s.WG);
+  if (sh) {
+    for (let q = 0; q < dyLoads; q++) L.push(`    let dyq${q} = n * ${u(s.O * OHW)} + min(o0 + ${u(q * s.WG)} + lane % ${u(TO)}, ${u(s.O - 1)}) * ${u(OHW)};`);
+  } else {
+    for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * ${u(s.O * OHW)} + oc${o} * ${u(OHW)};`);
+  }
   for (let r = 0; r < TR; r++) L.push(`    let xb${r} = n * ${u(s.C * HW)} + (g * ${u(s.Rg)} + rc${r}) * ${u(HW)};`);
   if (chunked) {
     L.push('    for (var oh = clo; oh < chi; oh++) {');
@@ -366,7 +473,12 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   L.push(`      let xrow = ih * ${u(s.W)};`);
   L.push('      for (var ow = xlo; ow < xhi; ow++) {');
   L.push(`        let iw = u32(i32(ow * ${u(s.sw)}) + offw);`);
-  for (let o = 0; o < TO; o++) L.push(`        let d${o} = dy_get(dyb${o} + dyrow + ow);`);
+  if (sh) {
+    for (let q = 0; q < dyLoads; q++) L.push(`        let sd${q} = dy_get(dyq${q} + dyrow + ow);`);
+    for (let o = 0; o < TO; o++) L.push(`        let d${o} = subgroupShuffle(sd${Math.floor(o / s.WG)}, ${u(o % s.WG)});`);
+  } else {
+    for (let o = 0; o < TO; o++) L.push(`        let d${o} = dy_get(dyb${o} + dyrow + ow);`);
+  }
   for (let r = 0; r < TR; r++) L.push(`        let x${r} = x_get(xb${r} + xrow + iw);`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`        c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   L.push('      }');
@@ -375,7 +487,7 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   for (let o = 0; o < TO; o++) {
     for (let r = 0; r < TR; r++) {
       L.push(
-        `  if (o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(split * ${u(s.O * s.Rg * KK)} + (oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`,
+        `  if (${sh ? 'live && ' : ''}o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(split * ${u(s.O * s.Rg * KK)} + (oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`,
       );
     }
   }
@@ -402,6 +514,12 @@ export interface WeightGradTapsSpec {
   /** Output channels per invocation; lanes per workgroup (>= KH*KW). Rows per split (CR) come as a uniform. */
   TO: number;
   WG: number;
+  /**
+   * Shared dy: the TO dy values of a pixel are the same in every lane; lane l loads those of
+   * channels o0 + l (mod 8), o0 + 8 + l, ... and subgroupShuffle hands them round (see
+   * `sharedWeights`; needs subgroups of at least 8 lanes).
+   */
+  shuffle?: boolean;
 }
 
 /**
@@ -416,17 +534,25 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   const KK = s.KH * s.KW;
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
+  const sh = !!s.shuffle;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push('fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {');
-  L.push('  let tap = lid;');
-  L.push(`  if (tap >= ${u(KK)}) { return; }`);
+  if (sh) {
+    // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tap.
+    L.push(`  let live = lid < ${u(KK)};`);
+    L.push(`  let tap = min(lid, ${u(KK - 1)});`);
+  } else {
+    L.push('  let tap = lid;');
+    L.push(`  if (tap >= ${u(KK)}) { return; }`);
+  }
   L.push('  let split = wid.x;');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let offh = i32(tap / ${u(s.KW)}) * ${i(s.dh)} - ${i(s.ph)};`);
   L.push(`  let offw = i32(tap % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
   for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`  var c${o}_${r} = 0.0;`);
+  if (sh) for (let q = 0; q < Math.ceil(TO / 8); q++) L.push(`  let sq${q} = min(o0 + ${u(q * 8)} + lid % 8u, ${u(s.O - 1)}) * ${u(OHW)};`);
   // Rows per split and the row count are uniforms: batch sizes share the pipeline.
   L.push('  let R0 = split * u.CR;');
   L.push('  let R1 = min(R0 + u.CR, u.rows);');
@@ -441,7 +567,13 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
   L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
   L.push('      let xo = xrow + u32(select(0i, iw, ok));');
-  for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+  if (sh) {
+    const loads = Math.ceil(TO / 8);
+    for (let q = 0; q < loads; q++) L.push(`      let sd${q} = dy_get(dyrow + sq${q} + ow);`);
+    for (let o = 0; o < TO; o++) L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+  } else {
+    for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+  }
   for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   L.push('    }');
@@ -450,7 +582,8 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
     const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(
       ' ',
     );
-    L.push(s.O % TO !== 0 ? `  if (o0 + ${u(o)} < ${u(s.O)}) { ${st} }` : `  ${st}`);
+    const guards = [...(sh ? ['live'] : []), ...(s.O % TO !== 0 ? [`o0 + ${u(o)} < ${u(s.O)}`] : [])];
+    L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
   }
   L.push('}');
   return L.join('\n') + '\n';

@@ -1,4 +1,5 @@
 import { gpu } from '../../device/device.ts';
+import { canShuffle } from '../matmul/autotune.ts';
 import { checkGemmConfig, type ConvGemmConfig } from './conv-gemm.wgsl.ts';
 import type { ConvGeometry } from './geometry.ts';
 
@@ -20,6 +21,21 @@ export interface ConvTiles {
    * one row's TP pixels with most of them idle. false = always one-row tiles.
    */
   rows: boolean;
+  /**
+   * Direct kernels: share the weights (forward, input gradient) or dy (weight gradient) that all
+   * lanes need through subgroupShuffle, in workgroups of one 8-lane subgroup (see
+   * `sharedWeights` in conv.wgsl.ts). null = on where it pays and is safe: a CPU adapter with
+   * the subgroups feature and subgroups of at least 8 lanes.
+   */
+  shuffle: boolean | null;
+  /**
+   * Register tiles used instead of fwdTO/fwdTP/bwdTO/bwdTP/wTO/wTR where `shuffle` is on. On
+   * lavapipe 16 output channels x 8 pixels (128 accumulators) for the forward and input gradient
+   * and 16 x 8 for the weight gradient made the ResNet-18 64 px step ~10 % faster than the
+   * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
+   * compile (the first epoch's cost): the defaults are the smaller tiles.
+   */
+  shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
    * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
@@ -57,6 +73,13 @@ export interface ConvTiles {
   gemmSmall: ConvGemmConfig;
   gemmSmallBelow: number;
   /**
+   * Implicit-GEMM path, forward and input gradient: split-K (slices of the channels x taps
+   * reduction, summed in order afterwards) when the output tiles under `gemm` are fewer than this
+   * many workgroups (small maps against many channels: ResNet's 512 @ 7 has 200 tiles at batch 32).
+   * 0 = never (then `gemmSmall` serves small grids).
+   */
+  gemmSplitTarget: number;
+  /**
    * Implicit-GEMM path, weight gradient: M = output channels (tm x wgM), N = C/groups·KH·KW (tn x wgN),
    * K = pixels (tile tk). On every GPU-path kernel tk is halved where the tiles would exceed the
    * device's workgroup memory (the default tk 32 needs 16.6 KB: 16 on a 16 KB device).
@@ -79,6 +102,8 @@ const defaultTiles: ConvTiles = {
   wTR: 8,
   wg: 64,
   rows: true,
+  shuffle: null,
+  shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
   wTaps: 4,
   wTarget: null,
   wSplit: 0,
@@ -89,6 +114,7 @@ const defaultTiles: ConvTiles = {
   gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 },
   gemmSmall: { tm: 2, tn: 2, wgM: 16, wgN: 16, tk: 16 },
   gemmSmallBelow: 256,
+  gemmSplitTarget: 1024,
   wGemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 },
   gemmWgTarget: 1024,
   gemmMinK: 256,
@@ -129,6 +155,22 @@ export function gemmWeightGradSplit(g: ConvGeometry, t: ConvTiles = tiles, pageB
   S = Math.max(1, Math.min(S, Math.ceil(P / c.tk), Math.floor(Math.min(t.wPartialBytes, pageBytes) / perSplit), Math.floor(65535 / g.groups)));
   const CK = Math.ceil(P / S / c.tk) * c.tk;
   return { S: Math.ceil(P / CK), CK };
+}
+
+/** Whether the direct kernels share values through subgroupShuffle (see `ConvTiles.shuffle`). */
+export function convShuffles(t: ConvTiles = tiles): boolean {
+  const g = gpu();
+  if (t.shuffle === false) return false;
+  if (!canShuffle(g, 8)) {
+    if (t.shuffle) throw new Error('setConvTiles: shuffle needs the subgroups feature with subgroups of at least 8 lanes; this adapter has none');
+    return false;
+  }
+  return t.shuffle ?? g.isCpuAdapter;
+}
+
+/** The live settings with the register tiles of the kernels in use (`shuffleTiles` where they shuffle). */
+export function activeConvTiles(): Readonly<ConvTiles> {
+  return convShuffles(tiles) ? { ...tiles, ...tiles.shuffleTiles } : tiles;
 }
 
 /** Back to the defaults (tests). */

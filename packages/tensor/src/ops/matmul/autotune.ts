@@ -1,17 +1,17 @@
-import { gpu, type Gpu } from '../../device/device.ts';
+import { gpu, onDeviceOpen, type Gpu } from '../../device/device.ts';
 import { platform } from '../../device/platform.ts';
 import { Tensor } from '../../tensor.ts';
-import type { LanesConfig, MatmulConfig, SharedConfig } from './matmul.wgsl.ts';
+import { sharedBytes, type LanesConfig, type MatmulConfig, type SharedConfig } from './matmul.wgsl.ts';
 import { matmul } from './matmul.ts';
 
 // Per-adapter choice of matmul tiles: candidates, timing, and the on-disk cache of the winner.
 
 /** Bump when the generators change, so stale tuning results on disk are ignored. */
-const KERNEL_VERSION = 2;
+const KERNEL_VERSION = 3;
 
 /** Defaults before (or without) autotuning: measured best on lavapipe; shared tiles on GPUs. */
 export const cpuDefault: LanesConfig = { kind: 'lanes', tu: 8, tv: 4, lanes: 8, kb: 8, laneAxis: 'auto', uLoad: 'shuffle' };
-export const gpuDefault: SharedConfig = { kind: 'shared', tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 };
+export const gpuDefault: SharedConfig = { kind: 'shared', tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16, layout: 'strided' };
 
 /**
  * Whether the 'shuffle' variant is safe here: the subgroups feature, and subgroups at least as
@@ -31,8 +31,37 @@ export function matmulCandidates(cpu: boolean): MatmulConfig[] {
     const list: MatmulConfig[] = [cpuDefault, l(16, 2, 'shuffle'), l(4, 4, 'shuffle'), l(4, 4, 'uniform')];
     return list;
   }
-  const s = (tm: number, tn: number, wgM: number, wgN: number, tk: number): SharedConfig => ({ kind: 'shared', tm, tn, wgM, wgN, tk });
-  return [gpuDefault, s(4, 4, 8, 8, 16), s(8, 8, 16, 16, 8)];
+  const s = (tm: number, tn: number, wgM: number, wgN: number, tk: number, layout: SharedConfig['layout'] = 'strided'): SharedConfig => ({
+    kind: 'shared',
+    tm,
+    tn,
+    wgM,
+    wgN,
+    tk,
+    layout,
+  });
+  const list = [
+    gpuDefault,
+    s(8, 8, 16, 16, 8),
+    // 'blocked': vec4 reads of workgroup memory, a quarter of the shared loads per FMA.
+    s(4, 4, 16, 16, 16, 'blocked'),
+    s(8, 8, 16, 16, 8, 'blocked'),
+    s(8, 8, 16, 16, 16, 'blocked'),
+    s(8, 4, 16, 16, 16, 'blocked'),
+    s(8, 8, 8, 16, 16, 'blocked'),
+  ];
+  // Only tiles that fit this device's workgroup memory whatever the transposes.
+  const limit = hasLimits() ? gpu().limits.maxComputeWorkgroupStorageSize : 16384;
+  return list.filter((c) => sharedBytes({ transA: false, transB: true }, c) <= limit);
+}
+
+function hasLimits(): boolean {
+  try {
+    gpu();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const chosen = new WeakMap<Gpu, MatmulConfig>();
@@ -77,7 +106,8 @@ export interface AutotuneResult {
  * Times each candidate on a mid-size problem (1024³ by default: about 2 s in all on lavapipe,
  * where 512³ proved too small to rank the tiles reliably; milliseconds on a GPU), keeps the fastest for this device in memory and in
  * `matmul-tune.json` in `cacheDir()`, keyed by adapter and kernel version.
- * `pnpm bench` calls it; the CLI only reads what a previous tuning left (until then matmul uses the defaults).
+ * On a GPU adapter it runs when the device opens (unless a tuning for this adapter and kernel
+ * version is cached); on a CPU adapter `pnpm bench` calls it and the CLI only reads what it left.
  */
 export async function autotuneMatmul(options: { size?: number; reps?: number; candidates?: MatmulConfig[]; persist?: boolean } = {}): Promise<AutotuneResult> {
   const g = gpu();
@@ -120,3 +150,9 @@ export async function autotuneMatmul(options: { size?: number; reps?: number; ca
   }
   return { best, timings, size: n };
 }
+
+// GPU adapters: tune at device open (milliseconds of kernel time plus a few pipeline compiles).
+onDeviceOpen(async (g) => {
+  if (g.isCpuAdapter || readDiskCache()[cacheKey(g)]) return;
+  await autotuneMatmul({ size: 2048 });
+});

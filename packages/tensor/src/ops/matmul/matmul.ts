@@ -1,8 +1,9 @@
 import { gpu } from '../../device/device.ts';
 import { broadcastShapes, fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
-import { runKernel } from '../../kernel/run.ts';
-import { lanesGrid, lanesWgsl, sharedGrid, sharedWgsl, type MatmulSpec } from './matmul.wgsl.ts';
+import { grid1d, runKernel } from '../../kernel/run.ts';
+import { sumPartialsWgsl } from '../conv/conv.wgsl.ts';
+import { lanesGrid, lanesWgsl, sharedBytes, sharedGrid, sharedSplitK, sharedWgsl, type MatmulSpec, type SharedConfig } from './matmul.wgsl.ts';
 import { canShuffle, getMatmulTiles } from './autotune.ts';
 
 export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.ts';
@@ -72,12 +73,40 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (c.kind === 'lanes' && c.laneAxis === 'auto' && M >= c.lanes && M < c.lanes * c.tv && N >= 4 * M) {
     c = { ...c, laneAxis: 'M', tv: Math.ceil(M / c.lanes) };
   }
-  runKernel({
-    name: 'matmul',
-    body: c.kind === 'lanes' ? lanesWgsl(spec, c) : sharedWgsl(spec, c),
-    inputs: { a, b },
-    outputs: { out },
-    workgroups: c.kind === 'lanes' ? lanesGrid(spec, c) : sharedGrid(spec, c),
-  });
+  if (c.kind === 'lanes') {
+    runKernel({ name: 'matmul', body: lanesWgsl(spec, c), inputs: { a, b }, outputs: { out }, workgroups: lanesGrid(spec, c) });
+    return out;
+  }
+  runShared(a, b, out, spec, c);
   return out;
+}
+
+/** Partial products of a split-K matmul stay under this (and within one storage binding). */
+const splitPartialBytes = 64 * 2 ** 20;
+
+function runShared(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, config: SharedConfig): void {
+  const g = gpu();
+  let c = config;
+  // Deeper tiles than the device's workgroup memory allows: halve the K tile until they fit.
+  while (sharedBytes(spec, c) > g.limits.maxComputeWorkgroupStorageSize && c.tk > 1) c = { ...c, tk: Math.ceil(c.tk / 2) };
+  const { S, CK } = sharedSplitK(spec, c, c.splitTarget ?? 1024, Math.min(splitPartialBytes, g.pageElements * 4));
+  if (S === 1) {
+    runKernel({ name: 'matmul', body: sharedWgsl(spec, c), inputs: { a, b }, outputs: { out }, workgroups: sharedGrid(spec, c) });
+    return;
+  }
+  // Split-K: S partial products, summed in order (deterministic) into out.
+  const part = Tensor.empty([S, out.size], 'float32', 'matmul.splitK');
+  try {
+    runKernel({ name: 'matmul.splitK', body: sharedWgsl(spec, c, S, CK), inputs: { a, b }, outputs: { out: part }, workgroups: sharedGrid(spec, c, S) });
+    runKernel({
+      name: 'matmul.sumSplits',
+      body: sumPartialsWgsl(out.size, 256),
+      inputs: { part },
+      outputs: { out },
+      uniforms: { S: ['u32', S] },
+      workgroups: grid1d(out.size, 256),
+    });
+  } finally {
+    part.dispose();
+  }
 }

@@ -37,9 +37,9 @@ export interface LanesConfig {
   laneAxis: 'M' | 'N' | 'auto';
   /**
    * How the uniform rows' values arrive: 'uniform' = loads at one address for all lanes;
-   * 'shuffle' = each lane loads a different one of \`lanes\` consecutive values (one load for
-   * \`lanes\` k-steps or rows) and \`subgroupShuffle\` hands them round (needs the subgroups feature
-   * and a subgroup of exactly \`lanes\`; kb becomes \`lanes\`).
+   * 'shuffle' = each lane loads a different one of `lanes` consecutive values (one load for
+   * `lanes` k-steps or rows) and `subgroupShuffle` hands them round (needs the subgroups feature
+   * and a subgroup of exactly `lanes`; kb becomes `lanes`).
    */
   uLoad?: 'uniform' | 'shuffle';
 }
@@ -52,6 +52,10 @@ export interface SharedConfig {
   wgM: number;
   wgN: number;
   tk: number;
+  /** Which outputs an invocation owns, see `sharedWgsl` (default 'strided'). */
+  layout?: 'strided' | 'blocked';
+  /** Split-K when the output tiles are fewer than this many workgroups (default 1024; 0 = never). */
+  splitTarget?: number;
 }
 
 export type MatmulConfig = LanesConfig | SharedConfig;
@@ -210,66 +214,122 @@ export function lanesGrid(s: MatmulSpec, c: LanesConfig): [number, number, numbe
 }
 
 /**
- * Workgroup-shared tiling for GPUs: the workgroup stages a (wgM·tm) x tk tile of A and a
- * tk x (wgN·tn) tile of B in workgroup memory, then each invocation accumulates tm x tn outputs.
+ * Workgroup-shared tiling for GPUs: the workgroup stages a BM x tk tile of A and a tk x BN tile
+ * of B (BM = tm·wgM, BN = tn·wgN) in workgroup memory, then each invocation accumulates tm x tn
+ * outputs in registers.
+ * - Loader lanes run along each operand's contiguous axis (k for A, and for Bᵀ as a Linear weight;
+ *   m for Aᵀ; n for B), so global reads are coalesced for every transpose; where they run along k
+ *   the shared rows are padded so the strided stores spread over the banks.
+ * - `layout: 'strided'`: invocation (tx, ty) owns rows ty + i·wgM and columns tx + j·wgN (scalar
+ *   shared reads, coalesced stores). `'blocked'`: rows ty·tm + i and columns tx·tn + j, read from
+ *   workgroup memory as vec4 (a quarter of the shared loads per FMA; tm, tn multiples of 4).
+ * - Split-K (`splits` > 1): workgroup z-slice s reduces k in [s·CK, (s+1)·CK) and writes its partial
+ *   product to out[s] ([splits, batches·M·N]); the caller sums the slices in order.
  */
-export function sharedWgsl(s: MatmulSpec, c: SharedConfig): string {
+export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K): string {
   const { tm, tn, wgM, wgN, tk } = c;
+  const blocked = c.layout === 'blocked';
+  if (blocked && (tm % 4 !== 0 || tn % 4 !== 0)) throw new Error(`matmul: blocked shared tiles need tm and tn multiples of 4, got ${JSON.stringify(c)}`);
   const BM = tm * wgM;
   const BN = tn * wgN;
   const threads = wgM * wgN;
+  const MT = Math.ceil(s.M / BM);
+  const aAlongK = !s.transA;
+  const bAlongK = s.transB;
+  // Row strides of the shared tiles, in scalars (blocked: in vec4s).
+  const SA = blocked ? BM / 4 + (aAlongK ? 1 : 0) : BM + (aAlongK ? 1 : 0);
+  const SB = blocked ? BN / 4 + (bAlongK ? 1 : 0) : BN + (bAlongK ? 1 : 0);
   const aIdx = (m: string, k: string) => (s.transA ? `aBase + ${k} * ${s.M}u + ${m}` : `aBase + ${m} * ${s.K}u + ${k}`);
   const bIdx = (k: string, n: string) => (s.transB ? `bBase + ${n} * ${s.K}u + ${k}` : `bBase + ${k} * ${s.N}u + ${n}`);
+  const store = (arr: string, S: number, kk: string, r: string) => (blocked ? `${arr}[${kk} * ${S}u + ${r} / 4u][${r} % 4u]` : `${arr}[${kk} * ${S}u + ${r}]`);
   const L: string[] = [];
   const p = (x: string) => L.push(x);
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) p(`  var c${i}_${j} = 0.0;`);
-  p(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${tk}u) {`);
-  // Cooperative loads; zero outside the matrix so the inner loop needs no bounds checks.
+  p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${tk}u) {`);
+  // Cooperative loads; zero outside the matrix (and the split's K range) so the inner loop needs no bounds checks.
   p(`    for (var e = lid; e < ${BM * tk}u; e += ${threads}u) {`);
-  p(`      let mm = e / ${tk}u; let kk = e % ${tk}u; let gm = m0 + mm; let gk = k0 + kk;`);
-  p(`      var v = 0.0; if (gm < ${s.M}u && gk < ${s.K}u) { v = a_get(${aIdx('gm', 'gk')}); }`);
-  p(`      ta[kk * ${BM}u + mm] = v;`);
+  p(aAlongK ? `      let kk = e % ${tk}u; let mm = e / ${tk}u;` : `      let mm = e % ${BM}u; let kk = e / ${BM}u;`);
+  p('      let gm = m0 + mm; let gk = k0 + kk;');
+  p(`      var v = 0.0; if (gm < ${s.M}u && gk < kEnd) { v = a_get(${aIdx('gm', 'gk')}); }`);
+  p(`      ${store('ta', SA, 'kk', 'mm')} = v;`);
   p('    }');
   p(`    for (var e = lid; e < ${BN * tk}u; e += ${threads}u) {`);
-  p(`      let kk = e / ${BN}u; let nn = e % ${BN}u; let gn = n0 + nn; let gk = k0 + kk;`);
-  p(`      var v = 0.0; if (gn < ${s.N}u && gk < ${s.K}u) { v = b_get(${bIdx('gk', 'gn')}); }`);
-  p(`      tb[kk * ${BN}u + nn] = v;`);
+  p(bAlongK ? `      let kk = e % ${tk}u; let nn = e / ${tk}u;` : `      let nn = e % ${BN}u; let kk = e / ${BN}u;`);
+  p('      let gn = n0 + nn; let gk = k0 + kk;');
+  p(`      var v = 0.0; if (gn < ${s.N}u && gk < kEnd) { v = b_get(${bIdx('gk', 'gn')}); }`);
+  p(`      ${store('tb', SB, 'kk', 'nn')} = v;`);
   p('    }');
   p('    workgroupBarrier();');
   p(`    for (var kk = 0u; kk < ${tk}u; kk++) {`);
-  for (let i = 0; i < tm; i++) p(`      let a${i} = ta[kk * ${BM}u + ty + ${i * wgM}u];`);
-  for (let j = 0; j < tn; j++) p(`      let b${j} = tb[kk * ${BN}u + tx + ${j * wgN}u];`);
-  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) p(`      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
+  const comp = ['x', 'y', 'z', 'w'];
+  let av: (i: number) => string;
+  let bv: (j: number) => string;
+  if (blocked) {
+    for (let q = 0; q < tm / 4; q++) p(`      let a${q} = ta[kk * ${SA}u + ty * ${tm / 4}u + ${q}u];`);
+    for (let q = 0; q < tn / 4; q++) p(`      let b${q} = tb[kk * ${SB}u + tx * ${tn / 4}u + ${q}u];`);
+    av = (i) => `a${Math.floor(i / 4)}.${comp[i % 4]}`;
+    bv = (j) => `b${Math.floor(j / 4)}.${comp[j % 4]}`;
+  } else {
+    for (let i = 0; i < tm; i++) p(`      let a${i} = ta[kk * ${SA}u + ty + ${i * wgM}u];`);
+    for (let j = 0; j < tn; j++) p(`      let b${j} = tb[kk * ${SB}u + tx + ${j * wgN}u];`);
+    av = (i) => `a${i}`;
+    bv = (j) => `b${j}`;
+  }
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) p(`      c${i}_${j} = fma(${av(i)}, ${bv(j)}, c${i}_${j});`);
   p('    }');
   p('    workgroupBarrier();');
   p('  }');
+  const row = (i: number) => (blocked ? `ty * ${tm}u + ${i}u` : `ty + ${i * wgM}u`);
+  const col = (j: number) => (blocked ? `tx * ${tn}u + ${j}u` : `tx + ${j * wgN}u`);
   for (let i = 0; i < tm; i++) {
     for (let j = 0; j < tn; j++) {
-      p(
-        `  { let m = m0 + ty + ${i * wgM}u; let n = n0 + tx + ${j * wgN}u; if (m < ${s.M}u && n < ${s.N}u) { out_set(cBase + m * ${s.N}u + n, c${i}_${j}); } }`,
-      );
+      p(`  { let m = m0 + ${row(i)}; let n = n0 + ${col(j)}; if (m < ${s.M}u && n < ${s.N}u) { out_set(cBase + m * ${s.N}u + n, c${i}_${j}); } }`);
     }
   }
+  const elem = blocked ? 'vec4<f32>' : 'f32';
   return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
-var<workgroup> ta: array<f32, ${BM * tk}>;
-var<workgroup> tb: array<f32, ${BN * tk}>;
+var<workgroup> ta: array<${elem}, ${SA * tk}>;
+var<workgroup> tb: array<${elem}, ${SB * tk}>;
 @compute @workgroup_size(${wgN}, ${wgM}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let tx = lidv.x;
   let ty = lidv.y;
   let t = wid.y + wid.z * nwg.y;
-  if (t >= ${Math.ceil(s.M / BM) * s.batches}u) { return; }
-  let bz = t / ${Math.ceil(s.M / BM)}u;
+  if (t >= ${MT * s.batches * splits}u) { return; }
+  let split = t / ${MT * s.batches}u;
+  let bz = (t / ${MT}u) % ${s.batches}u;
   let n0 = wid.x * ${BN}u;
-  let m0 = (t % ${Math.ceil(s.M / BM)}u) * ${BM}u;
+  let m0 = (t % ${MT}u) * ${BM}u;
+  let kBeg = split * ${CK}u;
+  let kEnd = min(kBeg + ${CK}u, ${s.K}u);
   let aBase = aBatch(bz);
   let bBase = bBatch(bz);
-  let cBase = bz * ${s.M * s.N}u;
+  let cBase = split * ${s.M * s.N * s.batches}u + bz * ${s.M * s.N}u;
 ${L.join('\n')}
 }
 `;
 }
 
-export function sharedGrid(s: MatmulSpec, c: SharedConfig): [number, number, number] {
-  return fold(Math.ceil(s.N / (c.tn * c.wgN)), Math.ceil(s.M / (c.tm * c.wgM)) * s.batches);
+export function sharedGrid(s: MatmulSpec, c: SharedConfig, splits = 1): [number, number, number] {
+  return fold(Math.ceil(s.N / (c.tn * c.wgN)), Math.ceil(s.M / (c.tm * c.wgM)) * s.batches * splits);
+}
+
+/** Workgroup memory (bytes) of a shared-tile configuration. */
+export function sharedBytes(s: Pick<MatmulSpec, 'transA' | 'transB'>, c: SharedConfig): number {
+  const pad = c.layout === 'blocked' ? 4 : 1;
+  return (c.tm * c.wgM + (s.transA ? 0 : pad) + c.tn * c.wgN + (s.transB ? pad : 0)) * c.tk * 4;
+}
+
+/**
+ * Split-K plan for the shared kernel: when the output tiles are fewer than `target` workgroups
+ * (small M·N against a long K: a Linear layer at small batch), K is cut into S chunks of CK (a
+ * multiple of tk, at least 4 K tiles each) so the device fills; partials stay under `maxBytes`.
+ */
+export function sharedSplitK(s: MatmulSpec, c: SharedConfig, target: number, maxBytes: number): { S: number; CK: number } {
+  const tiles = Math.ceil(s.M / (c.tm * c.wgM)) * Math.ceil(s.N / (c.tn * c.wgN)) * s.batches;
+  let S = Math.min(Math.ceil(target / tiles), Math.floor(s.K / (4 * c.tk)), Math.floor(maxBytes / (s.M * s.N * s.batches * 4)));
+  if (!(S > 1)) return { S: 1, CK: s.K };
+  const CK = Math.ceil(s.K / S / c.tk) * c.tk;
+  S = Math.ceil(s.K / CK);
+  return S > 1 ? { S, CK } : { S: 1, CK: s.K };
 }

@@ -1,0 +1,156 @@
+/**
+ * A/B of conv kernel settings on ResNet-18's layers at 64 px, batch 16: variants interleaved in
+ * one process (each round runs every variant once per layer and pass), median ms per variant.
+ * `CONV_AB='off={"shuffle":false}' pnpm exec tsx src/conv-ab.ts [--only REGEX] [--pass REGEX]
+ * [--rounds N] [--variants base,off]`: each variant is a `setConvTiles` setting ('base' = defaults).
+ * Besides the median wall time it prints the driver threads' CPU time per call / 2 cores (the
+ * time on an idle 2-core machine if both stayed busy), which survives other jobs' load.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { trainStepRunner } from './step.ts';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, getDevice, rand, setConvTiles, resetConvTiles, sync, type Tensor } from '@cxr/tensor';
+
+/** CPU nanoseconds of the threads other than the main JS thread (the driver's workers; schedstat). */
+function workerCpuNs(): number {
+  let total = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    if (t === String(process.pid)) continue;
+    try {
+      total += Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* thread exited */
+    }
+  }
+  return total;
+}
+
+type Variant = () => void;
+const variants: Record<string, Variant> = { base: () => resetConvTiles() };
+// CONV_AB='name={"shuffle":false};other={"wTO":16}': named setConvTiles settings to compare with the defaults.
+for (const arg of (process.env.CONV_AB ?? '').split(';').filter(Boolean)) {
+  const at = arg.indexOf('=');
+  const settings = JSON.parse(arg.slice(at + 1)) as Parameters<typeof setConvTiles>[0];
+  variants[arg.slice(0, at)] = () => {
+    resetConvTiles();
+    setConvTiles(settings);
+  };
+}
+
+interface Layer {
+  name: string;
+  C: number;
+  O: number;
+  H: number;
+  k: number;
+  s: number;
+  p: number;
+}
+const N = 16;
+const layers: Layer[] = [
+  { name: 'conv1 3→64 7x7/2 @64', C: 3, O: 64, H: 64, k: 7, s: 2, p: 3 },
+  { name: 'layer1 64→64 3x3 @16', C: 64, O: 64, H: 16, k: 3, s: 1, p: 1 },
+  { name: '64→128 3x3/2 @16', C: 64, O: 128, H: 16, k: 3, s: 2, p: 1 },
+  { name: '128→128 3x3 @8', C: 128, O: 128, H: 8, k: 3, s: 1, p: 1 },
+  { name: 'ds 64→128 1x1/2 @16', C: 64, O: 128, H: 16, k: 1, s: 2, p: 0 },
+  { name: '128→256 3x3/2 @8', C: 128, O: 256, H: 8, k: 3, s: 2, p: 1 },
+  { name: '256→256 3x3 @4', C: 256, O: 256, H: 4, k: 3, s: 1, p: 1 },
+  { name: 'ds 128→256 1x1/2 @8', C: 128, O: 256, H: 8, k: 1, s: 2, p: 0 },
+  { name: '256→512 3x3/2 @4', C: 256, O: 512, H: 4, k: 3, s: 2, p: 1 },
+  { name: '512→512 3x3 @2', C: 512, O: 512, H: 2, k: 3, s: 1, p: 1 },
+  { name: 'ds 256→512 1x1/2 @4', C: 256, O: 512, H: 4, k: 1, s: 2, p: 0 },
+];
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const only = new RegExp(arg('--only') ?? '.');
+const passRe = new RegExp(arg('--pass') ?? '.');
+const rounds = Number(arg('--rounds') ?? 5);
+const names = (arg('--variants') ?? Object.keys(variants).join(',')).split(',');
+
+await getDevice({ lowerMainThreadPriority: true });
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+if (process.argv.includes('--step')) {
+  // The default job's whole training step (ResNet-18, 64 px, batch 16, Adam), variants alternating step by step.
+  const runner = trainStepRunner();
+  const times: Record<string, number[]> = {};
+  const cpuNs: Record<string, number> = {};
+  for (const v of names) {
+    variants[v]();
+    await runner.step(); // compile + warm
+    await runner.step();
+    times[v] = [];
+    cpuNs[v] = 0;
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const v of names) {
+      variants[v]();
+      const c = workerCpuNs();
+      const t = performance.now();
+      await runner.step();
+      times[v].push(performance.now() - t);
+      cpuNs[v] += workerCpuNs() - c;
+    }
+  }
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  for (const v of names)
+    console.log(
+      `step ${v}: median ${med(times[v]).toFixed(0)} ms (${times[v].map((t) => t.toFixed(0)).join(' ')}), driver CPU ${(cpuNs[v] / rounds / 1e6).toFixed(0)} ms per step`,
+    );
+  runner.dispose();
+}
+for (const l of layers.filter((l) => only.test(l.name) && !process.argv.includes('--step'))) {
+  const oh = Math.floor((l.H + 2 * l.p - l.k) / l.s) + 1;
+  const x = rand([N, l.C, l.H, l.H], { seed: 1, low: -1, high: 1 });
+  const w = rand([l.O, l.C, l.k, l.k], { seed: 2, low: -1, high: 1 });
+  const dy = rand([N, l.O, oh, oh], { seed: 3, low: -1, high: 1 });
+  const opts = { stride: l.s, padding: l.p };
+  const gflop = (2 * N * l.O * oh * oh * l.C * l.k * l.k) / 1e9;
+  const passes: [string, () => Tensor][] = [
+    ['fwd', () => conv2d(x, w, null, opts)],
+    ['bwdIn', () => conv2dBackwardInput(dy, w, x.shape, opts)],
+    ['bwdW', () => conv2dBackwardWeight(dy, x, w.shape, opts)],
+  ];
+  for (const [pass, fn] of passes.filter(([p]) => passRe.test(p))) {
+    const times: Record<string, number[]> = {};
+    const cpuNs: Record<string, number> = {};
+    const firstMs: Record<string, number> = {};
+    for (const v of names) {
+      variants[v]();
+      const t = performance.now();
+      fn().dispose(); // compile + warm
+      await sync();
+      firstMs[v] = performance.now() - t;
+      times[v] = [];
+      cpuNs[v] = 0;
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const v of names) {
+        variants[v]();
+        await sync();
+        const c = workerCpuNs();
+        const t = performance.now();
+        const y = fn();
+        await sync();
+        times[v].push(performance.now() - t);
+        cpuNs[v] += workerCpuNs() - c;
+        y.dispose();
+      }
+    }
+    const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+    // cpu: worker CPU-ms per call / 2 cores, i.e. the wall time on an idle 2-core machine if both stayed busy.
+    const cells = names.map((v) => {
+      const cpu = cpuNs[v] / rounds / 1e6 / 2;
+      return `${v} ${med(times[v]).toFixed(1)} ms, cpu ${cpu.toFixed(1)} ms ${(gflop / (cpu / 1e3)).toFixed(1)} GF/s, first ${firstMs[v].toFixed(0)} ms`;
+    });
+    console.log(`${l.name.padEnd(24)} ${pass.padEnd(6)} ${cells.join(' | ')}`);
+  }
+  x.dispose();
+  w.dispose();
+  dy.dispose();
+}
+const cpu = process.cpuUsage(cpu0);
+console.log(`wall ${((performance.now() - t0) / 1e3).toFixed(1)} s, process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
+process.exit(0);
