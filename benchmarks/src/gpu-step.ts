@@ -3,10 +3,12 @@
  *  1. training steps, ResNet-18 and VGG16, 224 px, batch 32, fp32, Adam, 2-class head, loss and
  *     argmax read back each step (the CLI's step) — CXR on the WebGPU adapter, then PyTorch CUDA on
  *     the same card (TF32 off), as a ratio;
- *  2. the whole loop: a generated 224 px dataset on disk, one epoch of the CLI's training step fed
- *     by @cxr/data's DataLoader (decode + augment in worker threads, 0 and `cores` workers), against
- *     torchvision ImageFolder + DataLoader (same worker counts) and the same PyTorch step, in
- *     images/s: does the worker pool feed the GPU?
+ *  2. the whole loop: a generated dataset on disk (~1,500 training images of 256 px), first the
+ *     loaders alone (@cxr/data's DataLoader with 0/1/4/`cores` worker threads, images/s and the main
+ *     thread's time per batch), then one epoch of the CLI's training step at 224 px fed by it (0 and
+ *     `cores` workers; time per batch waiting for data, uploading, stepping), against torchvision
+ *     ImageFolder + DataLoader (same worker counts, persistent workers) alone and with the same
+ *     PyTorch step, in images/s: does the worker pool feed the GPU?
  *  3. the ResNet-18 step and matmul 2048 again on a device with Dawn's robustness transform off
  *     (what the clamped indices cost; `--no-robustness-ab` skips it).
  * Also recorded: the matmul tiles tuned at device open, each conv shape's tuned tiles with every
@@ -240,31 +242,88 @@ if (!process.argv.includes('--no-profile')) {
   save();
 }
 
-// 2. The whole loop on files: a generated dataset, decoded and augmented by the loader.
+// 2. The whole loop on files: a generated dataset, decoded by the loader, alone and feeding the step.
+// ~1,500 training images (47 batches of 32): a steady state, not the start-up of an 11-batch epoch.
+// Written by the loader's worker threads (~3 s on 16 cores).
 const data = mkdtempSync(join(tmpdir(), 'cxr-gpu-loop-'));
-const perClass = smoke ? 8 : 256;
-await synthesizeDataset({ out: data, perClass, size: smoke ? 96 : 256, seed: 0 });
+const perClass = smoke ? 8 : 1072;
+const cores = cpus().length;
+const synthStart = performance.now();
+await synthesizeDataset({ out: data, perClass, size: smoke ? 96 : 256, seed: 0, workers: cores });
 const folder = await loadImageFolder(data, { seed: 0, onBadImage: 'skip' });
 const train = folder.split('train');
-const loop: Record<string, unknown> = { images: train.samples.length, perClass };
-for (const workers of [0, cpus().length]) {
+const loop: Record<string, unknown> = { images: train.samples.length, perClass, synthSeconds: (performance.now() - synthStart) / 1000 };
+log(`loop dataset: ${train.samples.length} training images in ${(loop.synthSeconds as number).toFixed(1)} s`);
+const loaderWorkers = [...new Set([0, 1, Math.min(4, cores), cores])];
+
+// 2a. The loader alone (nothing done with the batches): what it can deliver per worker count, and
+// what the main thread spends per batch (event-loop utilisation: receiving and assembling batches).
+// Both loops use each batch before asking for the next, so the loader reuses its image buffers.
+const loaderOnly: Record<string, unknown> = {};
+for (const workers of loaderWorkers) {
+  const loader = new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }), reuseBuffers: true });
+  try {
+    await loader.start();
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const t0 = performance.now();
+      const elu0 = performance.eventLoopUtilization();
+      let images = 0;
+      let batches = 0;
+      let firstMs = 0;
+      for await (const b of loader.epoch(epoch)) {
+        if (!batches++) firstMs = performance.now() - t0;
+        images += b.shape[0];
+      }
+      if (epoch === 0) continue; // warm-up: JIT in every worker, page cache
+      const s = (performance.now() - t0) / 1000;
+      const mainBusyMsPerBatch = performance.eventLoopUtilization(elu0).active / batches;
+      loaderOnly[`workers${workers}`] = { imagesPerS: images / s, firstBatchMs: firstMs, mainBusyMsPerBatch };
+      log(
+        `CXR loader alone, ${workers} workers: ${(images / s).toFixed(0)} images/s (first batch ${firstMs.toFixed(0)} ms, main thread ${mainBusyMsPerBatch.toFixed(1)} ms a batch)`,
+      );
+    }
+  } catch (e) {
+    loaderOnly[`workers${workers}Error`] = String((e as Error).message).slice(0, 1000);
+    log(`CXR loader alone with ${workers} workers failed: ${(e as Error).message}`);
+  } finally {
+    await loader.close();
+  }
+}
+loop.cxrLoaderOnly = loaderOnly;
+save();
+
+// 2b. The loader feeding the CLI's training step. Per batch: time spent waiting for the loader (0
+// when the pool keeps up), in T.tensor (the upload's CPU side) and in the step itself.
+for (const workers of [0, cores]) {
   let loader: DataLoader | null = null;
   try {
-    loader = new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }) });
+    loader = new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }), reuseBuffers: true });
+    await loader.start();
     const model = createModel('resnet18', { numClasses: folder.classes.length, generator: new T.Generator(0) });
     model.train();
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     let images = 0;
+    let batches = 0;
     let t0 = 0;
-    // Epoch 0 warms up (pipelines, buffers); epoch 1 is timed.
+    let waitMs = 0;
+    let uploadMs = 0;
+    // Epoch 0 warms up (pipelines, buffers, JIT in the workers); epoch 1 is timed.
     for (let epoch = 0; epoch < 2; epoch++) {
       if (epoch === 1) {
         t0 = performance.now();
-        images = 0;
+        images = batches = waitMs = uploadMs = 0;
       }
-      for await (const b of loader.epoch(epoch)) {
+      const it = loader.epoch(epoch);
+      for (;;) {
+        const tw = performance.now();
+        const next = await it.next();
+        waitMs += performance.now() - tw;
+        if (next.done) break;
+        const b = next.value;
+        const tu = performance.now();
         const x = T.tensor(b.images, b.shape);
         const y = T.tensor(b.labels, [b.labels.length], 'int32');
+        uploadMs += performance.now() - tu;
         const logits = model.forward(x);
         const kept = detach(logits);
         const l = crossEntropy(logits, y);
@@ -275,21 +334,28 @@ for (const workers of [0, cpus().length]) {
         await Promise.all([l.item(), pred.toInt32Array()]);
         for (const t of [x, y, l, kept, pred]) t.dispose();
         images += b.labels.length;
+        batches++;
       }
     }
     const s = (performance.now() - t0) / 1000;
-    loop[`cxrWorkers${workers}`] = { imagesPerS: images / s, seconds: s };
-    log(`CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers: ${(images / s).toFixed(1)} images/s`);
+    const perBatch = { waitMs: waitMs / batches, uploadMs: uploadMs / batches, stepMs: (s * 1000 - waitMs - uploadMs) / batches };
+    loop[`cxrWorkers${workers}`] = { imagesPerS: images / s, seconds: s, batches, ...perBatch };
+    log(
+      `CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers: ${(images / s).toFixed(1)} images/s; per batch: waiting for data ${perBatch.waitMs.toFixed(1)} ms, upload ${perBatch.uploadMs.toFixed(1)} ms, step ${perBatch.stepMs.toFixed(1)} ms`,
+    );
     model.parameters().forEach((p) => p.dispose());
     opt.dispose();
   } catch (e) {
     loop[`cxrWorkers${workers}Error`] = String((e as Error).message).slice(0, 1000);
     log(`CXR loop with ${workers} workers failed: ${(e as Error).message}`);
   } finally {
-    await (loader as unknown as { close?: () => Promise<void> } | null)?.close?.();
+    await loader?.close();
   }
   await T.sync();
 }
+save();
+// torchvision on the same files: the loader alone for the same worker counts, then the loop.
+// Persistent workers, like CXR's pool, which boots once: each epoch is then a steady state.
 const torchLoopPy = `
 import json, sys, time, torch, torchvision
 from torchvision import transforms as tv
@@ -300,9 +366,18 @@ torch.backends.cudnn.allow_tf32 = False
 tf = tv.Compose([tv.Resize(c['size'] * 256 // 224), tv.CenterCrop(c['size']), tv.Grayscale(3), tv.ToTensor(),
                  tv.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
 ds = torchvision.datasets.ImageFolder(c['dir'], transform=tf)
-r = {}
+r = {'persistentWorkers': True, 'loaderOnly': {}}
+def loader(workers):
+    return torch.utils.data.DataLoader(ds, batch_size=c['batch'], shuffle=True, num_workers=workers, persistent_workers=workers > 0)
+for workers in c['loaderWorkers']:
+    dl = loader(workers)
+    for epoch in range(2):
+        t0 = time.perf_counter(); n = 0
+        for x, y in dl: n += len(y)
+    r['loaderOnly']['workers%d' % workers] = n / (time.perf_counter() - t0)
+    del dl
 for workers in c['workers']:
-    dl = torch.utils.data.DataLoader(ds, batch_size=c['batch'], shuffle=True, num_workers=workers)
+    dl = loader(workers)
     m = torchvision.models.resnet18(num_classes=len(ds.classes)).to(dev).train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     for epoch in range(2):
@@ -316,11 +391,12 @@ for workers in c['workers']:
             l.item(); logits.detach().argmax(1).tolist()
             if epoch == 1: n += len(y)
     r['workers%d' % workers] = n / (time.perf_counter() - t0)
+    del dl
 print(json.dumps(r))
 `;
 try {
   const t = JSON.parse(
-    execFileSync(python, ['-c', torchLoopPy, JSON.stringify({ dir: join(data, 'train'), size, batch, workers: [0, cpus().length] })], {
+    execFileSync(python, ['-c', torchLoopPy, JSON.stringify({ dir: join(data, 'train'), size, batch, workers: [0, cores], loaderWorkers })], {
       encoding: 'utf8',
       timeout: 30 * 60_000,
     })

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { DataLoader, loadImageFolder, synthesizeDataset, trainTransforms } from '@cxr/data';
+import { benchLoaderPipeline } from './loaderPipeline.ts';
 
 /**
  * Loader throughput at 224 px with the training augmentation (random resized crop, rotation,
@@ -9,9 +10,13 @@ import { DataLoader, loadImageFolder, synthesizeDataset, trainTransforms } from 
  * 'cached' is a later epoch served from the cache. Images are synthetic (synthesizeDataset).
  * Worker start-up is reported separately (workerStartSeconds), not counted in 'cold'.
  * 'noCache' is another pass decoding the files with no cache (training transforms straight on
- * the 1024 px image).
+ * the 1024 px image). 'pipeline' is benchLoaderPipeline (loaderPipeline.ts): per-stage CPU ms per
+ * image and the pool's images/s for 0/1/2 workers on 256 px files, against torchvision.
  */
-export async function benchLoader(opts: { images?: number; size?: number; batchSize?: number; dataDir?: string; exactShrink?: boolean } = {}): Promise<object> {
+export async function benchLoader(
+  opts: { images?: number; size?: number; batchSize?: number; dataDir?: string; exactShrink?: boolean; quick?: boolean } = {},
+): Promise<object> {
+  const pipeline = await benchLoaderPipeline({ images: opts.quick ? 96 : 192, epochs: opts.quick ? 2 : 3 });
   const perClass = Math.ceil((opts.images ?? 64) / 2);
   const size = opts.size ?? 1024;
   const dir = mkdtempSync(path.join(tmpdir(), 'cxr-bench-loader-'));
@@ -64,6 +69,7 @@ export async function benchLoader(opts: { images?: number; size?: number; batchS
         cachedImagesPerSec: Math.round(cached * 10) / 10,
         noCacheImagesPerSec: Math.round(noCache * 10) / 10,
         synthSeconds: Math.round(synthSeconds * 10) / 10,
+        pipeline,
       };
     } finally {
       await dl.close();

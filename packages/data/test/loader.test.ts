@@ -126,4 +126,32 @@ describe('DataLoader', () => {
       await dl.close();
     }
   });
+
+  it('reuseBuffers: the same batches, each valid until the next is asked for, in memory that is written again', async () => {
+    const bs = 5;
+    const copies = async (dl: DataLoader, epoch: number) => {
+      const out: Array<{ images: Float32Array; files: string[]; buffer: ArrayBufferLike }> = [];
+      for await (const b of dl.epoch(epoch)) out.push({ images: b.images.slice(), files: b.files, buffer: b.images.buffer });
+      return out;
+    };
+    const plain = await collect(new DataLoader(train, { batchSize: bs, transforms: tf, workers: 0, seed }), 3);
+    expect(plain.at(-1)!.labels.length).toBeLessThan(bs); // a partial last batch: a smaller view of a reused buffer
+    const inproc = new DataLoader(train, { batchSize: bs, transforms: tf, workers: 0, seed, reuseBuffers: true, prefetch: 2 });
+    const pooled = new DataLoader(train, { batchSize: bs, transforms: tf, workers: 2, seed, reuseBuffers: true });
+    try {
+      for (const dl of [inproc, pooled]) {
+        for (const epoch of [3, 3]) {
+          const got = await copies(dl, epoch);
+          expect(got.map((g) => g.files)).toEqual(plain.map((p) => p.files));
+          expect(got.map((g) => g.images)).toEqual(plain.map((p) => p.images));
+        }
+      }
+      // on the calling thread the buffers keep their identity: a handful of them serve every batch
+      const buffers = new Set((await copies(inproc, 4)).map((g) => g.buffer));
+      expect(buffers.size).toBeLessThanOrEqual(4);
+      expect(buffers.size).toBeLessThan(plain.length);
+    } finally {
+      await pooled.close();
+    }
+  });
 });

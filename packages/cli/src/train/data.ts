@@ -104,7 +104,9 @@ export function makeLoaders(
   const size = config.imageSize;
   const evalT = evalTransforms({ size });
   const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
-  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers };
+  // reuseBuffers: every loop here uploads a batch (T.tensor copies) before asking for the next, so
+  // the loader hands each batch's buffer back to its workers instead of allocating 19 MB a batch
+  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers, reuseBuffers: true };
   const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
   const test = ds('test');
   const trainSet = ds('train');

@@ -43,6 +43,11 @@ interface Huffman {
   mincode: Int32Array;
   valptr: Int32Array;
   values: Uint8Array;
+  /**
+   * For AC tables: (value << 8) | (run << 4) | bits used, when the code and the coefficient's
+   * magnitude bits both fit in the next FAST_BITS bits (most coefficients); 0 otherwise.
+   */
+  fastAc: Int32Array;
 }
 
 /** Canonical codes from the DHT counts, as jpeg-js's tree assigns them; undefined when over-subscribed. */
@@ -68,7 +73,21 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman | undefin
     if (n) maxcode[len] = code - 1;
     code <<= 1;
   }
-  return { fast, maxcode, mincode, valptr, values };
+  const fastAc = new Int32Array(1 << FAST_BITS);
+  for (let i = 0; i < fastAc.length; i++) {
+    const e = fast[i];
+    if (!e) continue;
+    const len = e >> 8;
+    const rs = e & 255;
+    const run = rs >> 4;
+    const size = rs & 15;
+    if (size === 0 || len + size > FAST_BITS) continue;
+    // the magnitude bits follow the code inside the same window; jpeg-js's receiveAndExtend
+    const v = (i >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+    const value = v >= 1 << (size - 1) ? v : v + (-1 << size) + 1;
+    fastAc[i] = (value * 256) | (run << 4) | (len + size);
+  }
+  return { fast, maxcode, mincode, valptr, values, fastAc };
 }
 
 /**
@@ -170,6 +189,8 @@ interface Component {
   blocksPerColumn: number;
   /** IDCT output, blocksPerLine * 8 samples a row */
   plane: Uint8ClampedArray;
+  /** every block of the plane is the constant 128 (chroma of grey content), known without a scan */
+  flat128: boolean;
 }
 
 /**
@@ -309,7 +330,7 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8ClampedAr
  * A block with only its DC coefficient: every row pass but the first and every column pass takes
  * the all-zero-AC branch of `idct`, so the block is one constant; the same integer steps give it.
  */
-function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, stride: number): void {
+function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, stride: number): number {
   const p0 = (dc * q0) | 0;
   const t1 = (SQRT2 * p0 + 512) >> 10;
   const t2 = (SQRT2 * t1 + 8192) >> 14;
@@ -325,6 +346,7 @@ function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, strid
     out[r + 6] = v;
     out[r + 7] = v;
   }
+  return v;
 }
 
 export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | undefined {
@@ -381,7 +403,7 @@ export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | un
         const h = d[c + 1] >> 4;
         const v = d[c + 1] & 15;
         if (h < 1 || h > 4 || v < 1 || v > 4 || comps.some((x) => x.id === d[c])) return undefined;
-        comps.push({ id: d[c], h, v, tq: d[c + 2], pred: 0, blocksPerLine: 0, blocksPerColumn: 0, plane: new Uint8ClampedArray(0) });
+        comps.push({ id: d[c], h, v, tq: d[c + 2], pred: 0, blocksPerLine: 0, blocksPerColumn: 0, plane: new Uint8ClampedArray(0), flat128: true });
       }
       maxH = Math.max(...comps.map((c) => c.h));
       maxV = Math.max(...comps.map((c) => c.v));
@@ -438,6 +460,7 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
   const mcusPerLine = Math.ceil(width / 8 / maxH);
   const mcusPerColumn = Math.ceil(height / 8 / maxV);
   for (const c of order) {
+    c.flat128 = true;
     c.blocksPerLine = Math.ceil((Math.ceil(width / 8) * c.h) / maxH);
     c.blocksPerColumn = Math.ceil((Math.ceil(height / 8) * c.v) / maxV);
     c.plane = new Uint8ClampedArray(c.blocksPerLine * c.blocksPerColumn * 64);
@@ -459,7 +482,19 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
     zz[0] = c.pred;
     let ac = false;
     const acTable = c.ac!;
+    const fastAc = acTable.fastAc;
     for (let k = 1; k < 64; ) {
+      if (r.n < 16) r.fill();
+      const f = fastAc[(r.acc >>> (r.n - FAST_BITS)) & ((1 << FAST_BITS) - 1)];
+      if (f) {
+        k += (f >> 4) & 15;
+        if (k > 63) return false;
+        r.n -= f & 15;
+        zz[ZIGZAG[k]] = f >> 8;
+        ac = true;
+        k++;
+        continue;
+      }
       const rs = r.huffman(acTable);
       if (rs < 0) return false;
       const s = rs & 15;
@@ -478,8 +513,12 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
     if (row < c.blocksPerColumn && col < c.blocksPerLine) {
       const stride = c.blocksPerLine * 8;
       const at = row * 8 * stride + col * 8;
-      if (ac) idct(zz, c.qt!, work, c.plane, at, stride);
-      else dcOnly(zz[0], c.qt![0], c.plane, at, stride);
+      if (ac) {
+        idct(zz, c.qt!, work, c.plane, at, stride);
+        c.flat128 = false;
+      } else if (dcOnly(zz[0], c.qt![0], c.plane, at, stride) !== 128) {
+        c.flat128 = false;
+      }
     }
     if (ac) zz.fill(0);
     return true;
@@ -526,54 +565,69 @@ function decodeScan(d: Uint8Array, start: number, width: number, height: number,
   return p;
 }
 
-function neutral(plane: Uint8ClampedArray): boolean {
-  for (let i = 0; i < plane.length; i++) if (plane[i] !== 128) return false;
-  return true;
+/** jpeg-js indexes each plane with 0 | (x * (h / maxH)); the same expression per column */
+function colIndex(c: Component, width: number, maxH: number): Int32Array {
+  const sx = c.h / maxH;
+  const out = new Int32Array(width);
+  for (let x = 0; x < width; x++) out[x] = 0 | (x * sx);
+  return out;
+}
+
+/** and 0 | (y * (v / maxV)) per row, here as the row's offset in the plane */
+function rowStart(c: Component, height: number, maxV: number): Int32Array {
+  const sy = c.v / maxV;
+  const out = new Int32Array(height);
+  for (let y = 0; y < height; y++) out[y] = (0 | (y * sy)) * c.blocksPerLine * 8;
+  return out;
 }
 
 /** Planes to float HWC like jpeg-js's getData + our byte-to-float step: nearest upsampling, its YCbCr formula. */
 function toImage(comps: Component[], width: number, height: number, maxH: number, maxV: number, neutralAsGrey: boolean): Image {
-  // jpeg-js indexes each plane with 0 | (x * (h / maxH)); the same expression per column and row
-  const colIndex = (c: Component): Int32Array => {
-    const sx = c.h / maxH;
-    const out = new Int32Array(width);
-    for (let x = 0; x < width; x++) out[x] = 0 | (x * sx);
-    return out;
-  };
-  const rowStart = (c: Component): Int32Array => {
-    const sy = c.v / maxV;
-    const out = new Int32Array(height);
-    for (let y = 0; y < height; y++) out[y] = (0 | (y * sy)) * c.blocksPerLine * 8;
-    return out;
-  };
-  const n = width * height;
-  const lut = BYTE_TO_FLOAT;
-  const p1 = comps[0].plane;
-  const x1 = colIndex(comps[0]);
-  const y1 = rowStart(comps[0]);
-  const grey = comps.length === 1 || (neutral(comps[1].plane) && neutral(comps[2].plane));
-  if (grey) {
-    // one component, or grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128
-    // jpeg-js's formula gives R = G = B = Y exactly
-    const C = comps.length === 1 || neutralAsGrey ? 1 : 3;
-    const data = new Float32Array(n * C);
-    for (let y = 0, k = 0; y < height; y++) {
-      const r1 = y1[y];
-      if (C === 1) {
-        for (let x = 0; x < width; x++) data[k++] = lut[p1[r1 + x1[x]]];
-      } else {
-        for (let x = 0; x < width; x++, k += 3) data[k] = data[k + 1] = data[k + 2] = lut[p1[r1 + x1[x]]];
-      }
-    }
-    return { width, height, channels: C, data };
+  const [c1, c2, c3] = comps;
+  const x1 = colIndex(c1, width, maxH);
+  const y1 = rowStart(c1, height, maxV);
+  if (comps.length === 1) return { width, height, channels: 1, data: greyToFloat(c1.plane, x1, y1, 1) };
+  if (c2.flat128 && c3.flat128) {
+    // grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128 jpeg-js's formula gives R = G = B = Y exactly
+    const C = neutralAsGrey ? 1 : 3;
+    return { width, height, channels: C, data: greyToFloat(c1.plane, x1, y1, C) };
   }
-  const data = new Float32Array(n * 3);
-  const p2 = comps[1].plane;
-  const p3 = comps[2].plane;
-  const x2 = colIndex(comps[1]);
-  const x3 = colIndex(comps[2]);
-  const y2 = rowStart(comps[1]);
-  const y3 = rowStart(comps[2]);
+  const data = ycbcrToFloat(
+    [c1.plane, c2.plane, c3.plane],
+    [x1, colIndex(c2, width, maxH), colIndex(c3, width, maxH)],
+    [y1, rowStart(c2, height, maxV), rowStart(c3, height, maxV)],
+  );
+  return { width, height, channels: 3, data };
+}
+
+/** Luma to float, written to C (1 or 3) channels. */
+function greyToFloat(plane: Uint8ClampedArray, xs: Int32Array, ys: Int32Array, C: number): Float32Array {
+  const lut = BYTE_TO_FLOAT;
+  const width = xs.length;
+  const height = ys.length;
+  const data = new Float32Array(width * height * C);
+  const identity = xs[width - 1] === width - 1; // full-resolution plane: column x is sample x
+  for (let y = 0, k = 0; y < height; y++) {
+    const r = ys[y];
+    if (C === 1 && identity) {
+      for (let x = 0; x < width; x++) data[k++] = lut[plane[r + x]];
+    } else if (C === 1) {
+      for (let x = 0; x < width; x++) data[k++] = lut[plane[r + xs[x]]];
+    } else {
+      for (let x = 0; x < width; x++, k += 3) data[k] = data[k + 1] = data[k + 2] = lut[plane[r + xs[x]]];
+    }
+  }
+  return data;
+}
+
+function ycbcrToFloat(planes: Uint8ClampedArray[], xs: Int32Array[], ys: Int32Array[]): Float32Array {
+  const lut = BYTE_TO_FLOAT;
+  const [p1, p2, p3] = planes;
+  const [x1, x2, x3] = xs;
+  const [y1, y2, y3] = ys;
+  const width = x1.length;
+  const height = y1.length;
+  const data = new Float32Array(width * height * 3);
   for (let y = 0, k = 0; y < height; y++) {
     const r1 = y1[y];
     const r2 = y2[y];
@@ -591,5 +645,5 @@ function toImage(comps: Component[], width: number, height: number, maxH: number
       data[k++] = lut[B < 0 ? 0 : B > 255 ? 255 : B | 0];
     }
   }
-  return { width, height, channels: 3, data };
+  return data;
 }

@@ -35,6 +35,13 @@ export interface DataLoaderOptions {
   mean?: number[];
   std?: number[];
   warn?: (msg: string) => void;
+  /**
+   * Reuse the image buffers: a batch's `images` stay valid only until the next batch is asked for
+   * (the memory is then written again by a worker). For loops that upload each batch before the
+   * next (`T.tensor` copies): no 19 MB allocation a batch (224 px, 32 images), so no page faults
+   * in the workers and far less garbage collection on the training thread. Off by default.
+   */
+  reuseBuffers?: boolean;
 }
 
 /**
@@ -49,6 +56,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   private pool?: WorkerPool;
   private nextEpoch = 0;
   private labels: Int32Array;
+  /** image buffers handed back (reuseBuffers), for the next jobs */
+  private spare: ArrayBuffer[] = [];
 
   constructor(
     readonly dataset: Dataset,
@@ -69,6 +78,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       mean: opts.mean ?? IMAGENET_MEAN,
       std: opts.std ?? IMAGENET_STD,
       warn: opts.warn ?? ((m) => console.warn(m)),
+      reuseBuffers: opts.reuseBuffers ?? false,
     };
     if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
     if (!dataset.samples.length) throw new Error('DataLoader: dataset is empty');
@@ -106,6 +116,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         cache: o.cache || undefined,
         mean: o.mean,
         std: o.std,
+        out: this.spare.pop(),
       };
       if (o.workers > 0) return (this.pool ??= new WorkerPool(o.workers)).run(job);
       return runBatch(job);
@@ -114,7 +125,10 @@ export class DataLoader implements AsyncIterable<Batch> {
     let issued = 0;
     const skippedNow: SkippedFile[] = [];
     const seen = new Set(this.skipped.map((s) => s.file));
+    let lent: ArrayBuffer | undefined; // the buffer of the batch the caller holds
     for (let k = 0; k < plan.length; k++) {
+      this.takeBack(lent);
+      lent = undefined;
       while (issued < plan.length && issued - k < o.prefetch) {
         const p = run(plan[issued], issued);
         p.catch(() => undefined); // surfaced when awaited in order; avoid an unhandled rejection meanwhile
@@ -136,7 +150,11 @@ export class DataLoader implements AsyncIterable<Batch> {
           skippedNow.push({ file: f.file, reason: f.reason });
         }
       }
-      if (!r.ok.length) continue;
+      if (!r.ok.length) {
+        if (o.reuseBuffers) this.takeBack(r.images.buffer as ArrayBuffer);
+        continue;
+      }
+      if (o.reuseBuffers) lent = r.images.buffer as ArrayBuffer;
       yield {
         images: r.images,
         labels: Int32Array.from(r.ok, (i) => this.labels[b[i]]),
@@ -145,9 +163,17 @@ export class DataLoader implements AsyncIterable<Batch> {
         epoch,
       };
     }
+    this.takeBack(lent);
     if (skippedNow.length) {
       o.warn(`epoch ${epoch}: skipped ${skippedNow.length} bad image(s) (onBadImage 'skip'):\n${skippedNow.map((s) => `  ${s.file}: ${s.reason}`).join('\n')}`);
     }
+  }
+
+  /** The caller asked for the next batch: the previous one's buffer can be written again. */
+  private takeBack(buffer: ArrayBuffer | undefined): void {
+    if (!buffer || buffer.byteLength === 0 || this.spare.includes(buffer)) return;
+    // enough for every job in flight plus one; a larger pool would only hold memory
+    if (this.spare.length <= this.opts.prefetch) this.spare.push(buffer);
   }
 
   /**

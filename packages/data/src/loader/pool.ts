@@ -90,7 +90,9 @@ export class WorkerPool {
       const id = this.nextId++;
       s.busy = { id, resolve: next.resolve, reject: next.reject };
       s.worker.ref();
-      s.worker.postMessage({ id, ...next.task });
+      // a reused image buffer moves to the worker (and back with the result) instead of being copied
+      const out = 'job' in next.task ? next.task.job.out : undefined;
+      s.worker.postMessage({ id, ...next.task }, out ? [out] : []);
     }
   }
 

@@ -14,6 +14,8 @@ export interface BatchJob {
   cache?: CacheConfig;
   mean: number[];
   std: number[];
+  /** a buffer to write the images into when it is large enough (reused batches; moved to the worker) */
+  out?: ArrayBuffer;
 }
 
 export interface BatchResult {
@@ -57,7 +59,9 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
   const height = outs[0]?.height ?? 0;
   const width = outs[0]?.width ?? 0;
   const per = 3 * height * width;
-  const images = new Float32Array(per * outs.length);
+  const need = per * outs.length;
+  // every element of the view is written below, so a reused buffer's old contents never show
+  const images = job.out && job.out.byteLength >= need * 4 ? new Float32Array(job.out, 0, need) : new Float32Array(need);
   outs.forEach((im, k) => {
     if (im.width !== width || im.height !== height) {
       throw new Error(

@@ -17,15 +17,25 @@ export function toCHW(
   const n = img.width * img.height;
   const dst = out ?? new Float32Array(3 * n);
   const s = img.data;
+  if (img.channels === 1) {
+    // one pass over the grey samples, three planes written (the same arithmetic per plane)
+    const [m0, m1, m2] = mean;
+    const k0 = 1 / std[0];
+    const k1 = 1 / std[1];
+    const k2 = 1 / std[2];
+    for (let i = 0, a = offset, b = offset + n, c = offset + 2 * n; i < n; i++) {
+      const v = s[i];
+      dst[a + i] = (v - m0) * k0;
+      dst[b + i] = (v - m1) * k1;
+      dst[c + i] = (v - m2) * k2;
+    }
+    return dst;
+  }
   for (let c = 0; c < 3; c++) {
     const m = mean[c];
     const k = 1 / std[c];
     const base = offset + c * n;
-    if (img.channels === 1) {
-      for (let i = 0; i < n; i++) dst[base + i] = (s[i] - m) * k;
-    } else {
-      for (let i = 0, j = c; i < n; i++, j += 3) dst[base + i] = (s[j] - m) * k;
-    }
+    for (let i = 0, j = c; i < n; i++, j += 3) dst[base + i] = (s[j] - m) * k;
   }
   return dst;
 }
