@@ -243,6 +243,7 @@ export async function benchLoaderPipeline(opts: PipelineOptions = {}): Promise<R
           imagesPerS: round(best, 1),
           mainThreadBusyMsPerBatch: round(busyPerBatch, 2),
           firstBatchMs: round(firstBatchMs, 1),
+          cpuMsPerImage: round(cpuPerImage, 3),
         };
       } finally {
         await dl.close();
