@@ -7,6 +7,7 @@
  * time on an idle 2-core machine if both stayed busy), which survives other jobs' load.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { trainStepRunner } from './step.ts';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, getDevice, rand, setConvTiles, resetConvTiles, sync, type Tensor } from '@cxr/tensor';
 
 /** CPU nanoseconds of the threads other than the main JS thread (the driver's workers; schedstat). */
@@ -71,7 +72,36 @@ const names = (arg('--variants') ?? Object.keys(variants).join(',')).split(',');
 await getDevice({ lowerMainThreadPriority: true });
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-for (const l of layers.filter((l) => only.test(l.name))) {
+if (process.argv.includes('--step')) {
+  // The default job's whole training step (ResNet-18, 64 px, batch 16, Adam), variants alternating step by step.
+  const runner = trainStepRunner();
+  const times: Record<string, number[]> = {};
+  const cpuNs: Record<string, number> = {};
+  for (const v of names) {
+    variants[v]();
+    await runner.step(); // compile + warm
+    await runner.step();
+    times[v] = [];
+    cpuNs[v] = 0;
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const v of names) {
+      variants[v]();
+      const c = workerCpuNs();
+      const t = performance.now();
+      await runner.step();
+      times[v].push(performance.now() - t);
+      cpuNs[v] += workerCpuNs() - c;
+    }
+  }
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  for (const v of names)
+    console.log(
+      `step ${v}: median ${med(times[v]).toFixed(0)} ms (${times[v].map((t) => t.toFixed(0)).join(' ')}), driver CPU ${(cpuNs[v] / rounds / 1e6).toFixed(0)} ms per step`,
+    );
+  runner.dispose();
+}
+for (const l of layers.filter((l) => only.test(l.name) && !process.argv.includes('--step'))) {
   const oh = Math.floor((l.H + 2 * l.p - l.k) / l.s) + 1;
   const x = rand([N, l.C, l.H, l.H], { seed: 1, low: -1, high: 1 });
   const w = rand([l.O, l.C, l.k, l.k], { seed: 2, low: -1, high: 1 });
@@ -86,10 +116,13 @@ for (const l of layers.filter((l) => only.test(l.name))) {
   for (const [pass, fn] of passes.filter(([p]) => passRe.test(p))) {
     const times: Record<string, number[]> = {};
     const cpuNs: Record<string, number> = {};
+    const firstMs: Record<string, number> = {};
     for (const v of names) {
       variants[v]();
+      const t = performance.now();
       fn().dispose(); // compile + warm
       await sync();
+      firstMs[v] = performance.now() - t;
       times[v] = [];
       cpuNs[v] = 0;
     }
@@ -110,7 +143,7 @@ for (const l of layers.filter((l) => only.test(l.name))) {
     // cpu: worker CPU-ms per call / 2 cores, i.e. the wall time on an idle 2-core machine if both stayed busy.
     const cells = names.map((v) => {
       const cpu = cpuNs[v] / rounds / 1e6 / 2;
-      return `${v} ${med(times[v]).toFixed(1)} ms, cpu ${cpu.toFixed(1)} ms ${(gflop / (cpu / 1e3)).toFixed(1)} GF/s`;
+      return `${v} ${med(times[v]).toFixed(1)} ms, cpu ${cpu.toFixed(1)} ms ${(gflop / (cpu / 1e3)).toFixed(1)} GF/s, first ${firstMs[v].toFixed(0)} ms`;
     });
     console.log(`${l.name.padEnd(24)} ${pass.padEnd(6)} ${cells.join(' | ')}`);
   }

@@ -9,6 +9,11 @@
  *     `cores` workers; time per batch waiting for data, uploading, stepping), against torchvision
  *     ImageFolder + DataLoader (same worker counts, persistent workers) alone and with the same
  *     PyTorch step, in images/s: does the worker pool feed the GPU?
+ *  3. the ResNet-18 step and matmul 2048 again on a device with Dawn's robustness transform off
+ *     (what the clamped indices cost; `--no-robustness-ab` skips it).
+ * Also recorded: the matmul tiles tuned at device open, each conv shape's tuned tiles with every
+ * candidate's time (`convTuning`), the steps before conv tuning (`cxrStepsDefaultConvTilesMs`),
+ * the Linear shapes with and without split-K (`matmulFc`), and the device's limits.
  * Writes $OUT/gpu-step.json (or benchmarks/results/). `--smoke`: tiny sizes, to check the script
  * and its bundle on any adapter (lavapipe) before spending GPU time.
  *
@@ -408,5 +413,41 @@ try {
 report.loop = loop;
 save();
 rmSync(data, { recursive: true, force: true });
+
+// 3. What Dawn's robustness transform (every storage and workgroup index clamped) costs: a fresh
+// device with it off (Dawn toggle disable_robustness), the ResNet-18 step and matmul 2048 again
+// with the tiles tuned above (read back from the cache directory). Last: nothing after depends on it.
+if (!process.argv.includes('--no-robustness-ab')) {
+  try {
+    await T.destroyDevice();
+    await T.getDevice({ flags: ['enable-dawn-features=disable_robustness'] });
+    const r = trainStepRunner({ arch: 'resnet18', batch, size });
+    for (let i = 0; i < 2; i++) await r.step();
+    const stepMs = await timeSteps(r, steps);
+    r.dispose();
+    const n = smoke ? 256 : 2048;
+    const a = T.randn([n, n], { seed: 1 });
+    const b = T.randn([n, n], { seed: 2 });
+    T.matmul(a, b).dispose();
+    await T.sync();
+    let best = Infinity;
+    for (let k = 0; k < 3; k++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) T.matmul(a, b).dispose();
+      await T.sync();
+      best = Math.min(best, (performance.now() - t0) / 10);
+    }
+    a.dispose();
+    b.dispose();
+    report.robustnessOff = { resnet18StepMs: stepMs, [`matmul${n}Gflops`]: (2 * n ** 3) / best / 1e6 };
+    log(
+      `robustness off: resnet18 step ${stepMs.toFixed(1)} ms (on: ${cxrSteps.resnet18?.toFixed(1)}); matmul ${n}: ${((2 * n ** 3) / best / 1e6).toFixed(0)} GFLOP/s`,
+    );
+  } catch (e) {
+    report.robustnessOffError = String((e as Error).message).slice(0, 1000);
+    log(`robustness-off run failed: ${(e as Error).message}`);
+  }
+  save();
+}
 log(`wrote ${join(out, 'gpu-step.json')}`);
 await T.destroyDevice();

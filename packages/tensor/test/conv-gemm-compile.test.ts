@@ -27,7 +27,7 @@ describe('GPU-path conv kernels compile (backend=null)', () => {
       { gemm: { tm: 8, tn: 4, wgM: 16, wgN: 16, tk: 8 }, wGemm: { tm: 4, tn: 8, wgM: 16, wgN: 8, tk: 16 } },
       { gemm: { tm: 3, tn: 2, wgM: 7, wgN: 3, tk: 5 }, wGemm: { tm: 2, tn: 3, wgM: 3, wgN: 7, tk: 5 }, wSplit: 1 },
       // The autotuner's blocked (vec4 workgroup reads) candidates, split and unsplit.
-      { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, wGemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8 } },
+      { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, wGemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' } },
       { gemm: { tm: 4, tn: 8, wgM: 16, wgN: 16, tk: 16, layout: 'blocked' }, gemmSplitTarget: 0 },
     ];
     try {

@@ -59,14 +59,25 @@ const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
   ],
   // 'blocked': invocations own 4-aligned pixel/channel runs, read from workgroup memory as vec4.
   [
-    'blocked tiles 4x8 / 3x2 invocations, tk 4, split-K',
-    { ...odd, gemm: { tm: 4, tn: 8, wgM: 3, wgN: 2, tk: 4, layout: 'blocked' }, gemmSplitTarget: 1e6 },
+    'blocked tiles 4x8 / 3x2 invocations (weight gradient 4x4 / 2x3), tk 4, split-K',
+    {
+      ...odd,
+      gemm: { tm: 4, tn: 8, wgM: 3, wgN: 2, tk: 4, layout: 'blocked' },
+      wGemm: { tm: 4, tn: 4, wgM: 2, wgN: 3, tk: 4, layout: 'blocked' },
+      gemmSplitTarget: 1e6,
+    },
     cases.filter((c) => /stride 2 odd input pad 1|groups 3|37→70|tap-major K: 3x3 stride 2|ResNet conv1/.test(c.name)),
     false,
   ],
   [
     'blocked 128x128 tiles (8x8 x 16x16), unsplit',
-    { ...odd, gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, gemmSplitTarget: 0 },
+    {
+      ...odd,
+      gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' },
+      wGemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' },
+      wSplit: 0,
+      gemmSplitTarget: 0,
+    },
     cases.filter((c) => /37→70/.test(c.name)),
     false,
   ],

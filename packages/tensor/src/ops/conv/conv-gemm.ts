@@ -155,8 +155,9 @@ export function convWeightGradCandidates(): ConvShapeChoice[] {
   return [
     { gemm: t.wGemm, splitTarget: t.gemmWgTarget },
     { gemm: t.wGemm, splitTarget: 4 * t.gemmWgTarget },
-    { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8 }, splitTarget: t.gemmWgTarget },
     { gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 }, splitTarget: t.gemmWgTarget },
+    { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, splitTarget: t.gemmWgTarget },
+    { gemm: { tm: 4, tn: 8, wgM: 16, wgN: 16, tk: 16, layout: 'blocked' }, splitTarget: t.gemmWgTarget },
   ];
 }
 

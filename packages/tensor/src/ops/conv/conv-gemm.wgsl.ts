@@ -60,7 +60,7 @@ export function gemmConvSharedBytes(c: ConvGemmConfig): number {
   return (c.tm * c.wgM + c.tn * c.wgN + (c.layout === 'blocked' ? 4 : 1)) * c.tk * 4;
 }
 export function gemmWeightGradSharedBytes(c: ConvGemmConfig): number {
-  return (c.tm * c.wgM + c.tn * c.wgN + 2) * c.tk * 4;
+  return (c.tm * c.wgM + c.tn * c.wgN + (c.layout === 'blocked' ? 8 : 2)) * c.tk * 4;
 }
 
 /** `c` with its K tile halved until the workgroup memory fits `limit` bytes. */
@@ -329,11 +329,14 @@ export function gemmWeightGradGrid(s: GemmWeightGradSpec, c: ConvGemmConfig): [n
 
 export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): string {
   const { tm, tn, wgM, wgN, tk } = c;
+  const blocked = c.layout === 'blocked';
   const BM = tm * wgM;
   const BN = tn * wgN;
-  // Both loaders' lanes run along k (pixels): rows padded by one word against bank conflicts.
-  const SA = BM + 1;
-  const SB = BN + 1;
+  // Both loaders' lanes run along k (pixels): rows padded by one word (blocked: one vec4) against
+  // bank conflicts. Blocked: invocation (tx, ty) owns channels ty·tm + i and columns tx·tn + j,
+  // read from workgroup memory as vec4.
+  const SA = blocked ? BM / 4 + 1 : BM + 1;
+  const SB = blocked ? BN / 4 + 1 : BN + 1;
   const T = wgM * wgN;
   const KK = s.KH * s.KW;
   const J = s.Rg * KK;
@@ -342,8 +345,9 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
   const HW = s.H * s.W;
   const L: string[] = [];
   const p = (x: string) => L.push(x);
-  p(`var<workgroup> ta: array<f32, ${SA * tk}>;`);
-  p(`var<workgroup> tb: array<f32, ${SB * tk}>;`);
+  const elem = blocked ? 'vec4<f32>' : 'f32';
+  p(`var<workgroup> ta: array<${elem}, ${SA * tk}>;`);
+  p(`var<workgroup> tb: array<${elem}, ${SB * tk}>;`);
   p(`@compute @workgroup_size(${wgN}, ${wgM}, 1)`);
   p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32) {');
   p('  let tx = lidv.x;');
@@ -397,7 +401,7 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p('    {');
     p('      var v = 0.0;');
     p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
-    p(`      if (am${q} < ${u(BM)}) { ta[${v}k * ${u(SA)} + am${q}] = v; }`);
+    p(`      if (am${q} < ${u(BM)}) { ${blocked ? `ta[${v}k * ${u(SA)} + am${q} / 4u][am${q} % 4u]` : `ta[${v}k * ${u(SA)} + am${q}]`} = v; }`);
     p('    }');
   }
   for (let q = 0; q < QB; q++) {
@@ -409,24 +413,31 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p(
       `      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`,
     );
-    p(`      if (bn${q} < ${u(BN)}) { tb[${v}k * ${u(SB)} + bn${q}] = v; }`);
+    p(`      if (bn${q} < ${u(BN)}) { ${blocked ? `tb[${v}k * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[${v}k * ${u(SB)} + bn${q}]`} = v; }`);
     p('    }');
   }
   p('    workgroupBarrier();');
   p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
-  for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(SA)} + ty + ${u(a * wgM)}];`);
-  for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(SB)} + tx + ${u(b * wgN)}];`);
-  for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
+  if (blocked) {
+    const comp = ['x', 'y', 'z', 'w'];
+    for (let q = 0; q < tm / 4; q++) p(`      let a${q} = ta[kk * ${u(SA)} + ty * ${u(tm / 4)} + ${u(q)}];`);
+    for (let q = 0; q < tn / 4; q++) p(`      let b${q} = tb[kk * ${u(SB)} + tx * ${u(tn / 4)} + ${u(q)}];`);
+    for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a >> 2}.${comp[a & 3]}, b${b >> 2}.${comp[b & 3]}, c${a}_${b});`);
+  } else {
+    for (let a = 0; a < tm; a++) p(`      let a${a} = ta[kk * ${u(SA)} + ty + ${u(a * wgM)}];`);
+    for (let b = 0; b < tn; b++) p(`      let b${b} = tb[kk * ${u(SB)} + tx + ${u(b * wgN)}];`);
+    for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`      c${a}_${b} = fma(a${a}, b${b}, c${a}_${b});`);
+  }
   p('    }');
   p('    workgroupBarrier();');
   p('  }');
   p(`  let base = split * ${u(s.O * J)};`);
   for (let a = 0; a < tm; a++) {
-    p(`  let wo${a} = o0 + ty + ${u(a * wgM)};`);
+    p(`  let wo${a} = o0 + ${blocked ? `ty * ${u(tm)} + ${u(a)}` : `ty + ${u(a * wgM)}`};`);
     p(`  if (wo${a} < ${u(s.Og)}) {`);
     p(`    let row = base + (g * ${u(s.Og)} + wo${a}) * ${u(J)};`);
     for (let b = 0; b < tn; b++) {
-      p(`    { let j = n0 + tx + ${u(b * wgN)}; if (j < ${u(J)}) { out_set(row + j, c${a}_${b}); } }`);
+      p(`    { let j = n0 + ${blocked ? `tx * ${u(tn)} + ${u(b)}` : `tx + ${u(b * wgN)}`}; if (j < ${u(J)}) { out_set(row + j, c${a}_${b}); } }`);
     }
     p('  }');
   }

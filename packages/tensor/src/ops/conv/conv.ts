@@ -17,6 +17,7 @@ import {
   type GemmConvPlan,
 } from './conv-gemm.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
+import { zeros } from '../creation/creation.ts';
 import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
@@ -145,7 +146,6 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   checkTensor(op, 'weight', w);
   const g = convGeometry(op, inputShape, w.shape, opts);
   checkGrad(op, dy, g, `input ${fmt(inputShape)}, weight ${fmt(w.shape)}`);
-  const dx = Tensor.empty([...inputShape], 'float32', op);
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
@@ -178,10 +178,16 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
       });
     }
   }
+  const gemm = convUsesGemm(g);
+  // Direct kernels: residue classes that no tap reaches (1x1 stride 2: three of four) are zeros,
+  // one fill (a pipeline shared by every shape) instead of a conv pipeline per class.
+  const reached = (c: GemmConvSpec) => c.tapsH.count > 0 && c.tapsW.count > 0;
+  const fill = !gemm && specs.some((c) => !reached(c));
+  const dx = fill ? zeros([...inputShape]) : Tensor.empty([...inputShape], 'float32', op);
   // One plan for every stride class (class 0 is the largest), so their split slices line up.
-  const plan = convUsesGemm(g) && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
+  const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;
-  for (const spec of specs) dispatchGather(op, spec, tiles.bwdTO, tiles.bwdTP, dy, w, target, null, plan);
+  for (const spec of specs) if (!fill || reached(spec)) dispatchGather(op, spec, tiles.bwdTO, tiles.bwdTP, dy, w, target, null, plan);
   if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;
 }
@@ -239,7 +245,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, WG }),
+    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles) }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { CR: ['u32', CR], rows: ['u32', rows] },

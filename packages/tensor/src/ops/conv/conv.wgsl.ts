@@ -514,6 +514,12 @@ export interface WeightGradTapsSpec {
   /** Output channels per invocation; lanes per workgroup (>= KH*KW). Rows per split (CR) come as a uniform. */
   TO: number;
   WG: number;
+  /**
+   * Shared dy: the TO dy values of a pixel are the same in every lane; lane l loads those of
+   * channels o0 + l (mod 8), o0 + 8 + l, ... and subgroupShuffle hands them round (see
+   * `sharedWeights`; needs subgroups of at least 8 lanes).
+   */
+  shuffle?: boolean;
 }
 
 /**
@@ -528,17 +534,25 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   const KK = s.KH * s.KW;
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
+  const sh = !!s.shuffle;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push('fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {');
-  L.push('  let tap = lid;');
-  L.push(`  if (tap >= ${u(KK)}) { return; }`);
+  if (sh) {
+    // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tap.
+    L.push(`  let live = lid < ${u(KK)};`);
+    L.push(`  let tap = min(lid, ${u(KK - 1)});`);
+  } else {
+    L.push('  let tap = lid;');
+    L.push(`  if (tap >= ${u(KK)}) { return; }`);
+  }
   L.push('  let split = wid.x;');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let offh = i32(tap / ${u(s.KW)}) * ${i(s.dh)} - ${i(s.ph)};`);
   L.push(`  let offw = i32(tap % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
   for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`  var c${o}_${r} = 0.0;`);
+  if (sh) for (let q = 0; q < Math.ceil(TO / 8); q++) L.push(`  let sq${q} = min(o0 + ${u(q * 8)} + lid % 8u, ${u(s.O - 1)}) * ${u(OHW)};`);
   // Rows per split and the row count are uniforms: batch sizes share the pipeline.
   L.push('  let R0 = split * u.CR;');
   L.push('  let R1 = min(R0 + u.CR, u.rows);');
@@ -553,7 +567,13 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
   L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
   L.push('      let xo = xrow + u32(select(0i, iw, ok));');
-  for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+  if (sh) {
+    const loads = Math.ceil(TO / 8);
+    for (let q = 0; q < loads; q++) L.push(`      let sd${q} = dy_get(dyrow + sq${q} + ow);`);
+    for (let o = 0; o < TO; o++) L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+  } else {
+    for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+  }
   for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   L.push('    }');
@@ -562,7 +582,8 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
     const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(
       ' ',
     );
-    L.push(s.O % TO !== 0 ? `  if (o0 + ${u(o)} < ${u(s.O)}) { ${st} }` : `  ${st}`);
+    const guards = [...(sh ? ['live'] : []), ...(s.O % TO !== 0 ? [`o0 + ${u(o)} < ${u(s.O)}`] : [])];
+    L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
   }
   L.push('}');
   return L.join('\n') + '\n';
