@@ -5,11 +5,15 @@
  * compilations inside them (count and milliseconds). The image disk cache starts cold (a fresh
  * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it.
  *
- * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--keep-priority]`
+ * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--keep-priority] [--dump-wgsl FILE]`
  * (MESA_SHADER_CACHE_DISABLE=true measures cold compilation: lavapipe keeps compiled shaders on disk.)
+ * On lavapipe the "compiling" figures are the time spent in createComputePipeline, which there
+ * mostly waits for the queue: lavapipe compiles each shader with LLVM at its first dispatch, on
+ * its queue thread, and pipeline creation takes the queue's lock. So the per-family split names
+ * whoever waited, not what compiled; compile-replay.ts --dispatch measures each shader's own cost.
  * (without --data it synthesises the built-in dataset into a temp folder, as the default run does).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -61,6 +65,10 @@ const origGet = cache.get.bind(cache);
 let compileMs = 0;
 let compiles = 0;
 const byFamily = new Map<string, { n: number; ms: number }>();
+// --dump-wgsl FILE: every compiled source with its label and time, for replaying the compilations
+// elsewhere (benchmarks/src/compile-replay.ts).
+const dumpPath = val('--dump-wgsl');
+const dumped: { label: string; ms: number; source: string }[] = [];
 cache.get = (s: string, l: string) => {
   const before = cache.size;
   const t0 = performance.now();
@@ -74,6 +82,7 @@ cache.get = (s: string, l: string) => {
     e.n++;
     e.ms += ms;
     byFamily.set(f, e);
+    if (dumpPath) dumped.push({ label: l, ms, source: s });
   }
   return p;
 };
@@ -139,6 +148,7 @@ console.log(
     .join(', ')}`,
 );
 if (args.includes('--json')) console.log(JSON.stringify(rows));
+if (dumpPath) writeFileSync(dumpPath, JSON.stringify(dumped));
 model.parameters().forEach((p) => p.dispose());
 await T.destroyDevice();
 if (cacheRoot) rmSync(cacheRoot, { recursive: true, force: true });

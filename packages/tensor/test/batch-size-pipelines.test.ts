@@ -165,3 +165,21 @@ describe('kernels shared across batch sizes and parameter sizes', () => {
     expect(memoryStats().pipelines).toBe(odd);
   });
 });
+
+describe('strided input gradients', () => {
+  it('residue classes that no tap reaches compile no gather pipeline of their own', () => {
+    const dy = tensor(randomArray(2 * 16 * 4 * 4, 30), [2, 16, 4, 4]);
+    const w1 = tensor(randomArray(16 * 8, 31), [16, 8, 1, 1]);
+    const w3 = tensor(randomArray(16 * 8 * 9, 32), [16, 8, 3, 3]);
+    zeros([1]).dispose(); // the shared fill kernel
+    const before = memoryStats().pipelines;
+    // 1x1 stride 2: only class (0, 0) of the four has a tap; the others are zeros from the fill.
+    conv2dBackwardInput(dy, w1, [2, 8, 8, 8], { stride: 2 }).dispose();
+    expect(memoryStats().pipelines - before).toBe(1);
+    // 3x3 stride 2 pad 1: every class has taps, one gather each.
+    const mid = memoryStats().pipelines;
+    conv2dBackwardInput(dy, w3, [2, 8, 8, 8], { stride: 2, padding: 1 }).dispose();
+    expect(memoryStats().pipelines - mid).toBe(4);
+    for (const t of [dy, w1, w3]) t.dispose();
+  });
+});
