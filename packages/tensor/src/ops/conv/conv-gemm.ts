@@ -144,6 +144,8 @@ export function convGemmCandidates(): ConvShapeChoice[] {
     { gemm: t.gemm, splitTarget: 0 },
     { gemm: t.gemmSmall, splitTarget: 0 },
     { gemm: s(8, 8, 16, 16, 8, 'blocked'), splitTarget: t.gemmSplitTarget },
+    { gemm: { ...s(8, 8, 16, 16, 8, 'blocked'), prefetch: true }, splitTarget: t.gemmSplitTarget },
+    { gemm: { ...t.gemm, prefetch: true }, splitTarget: t.gemmSplitTarget },
     { gemm: s(4, 8, 16, 16, 16, 'blocked'), splitTarget: t.gemmSplitTarget },
     { gemm: s(8, 4, 16, 16, 16, 'blocked'), splitTarget: t.gemmSplitTarget },
   ];

@@ -495,6 +495,79 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   return L.join('\n') + '\n';
 }
 
+/**
+ * Weight gradient for maps at most a few tiles wide (CPU adapter with subgroups): an invocation
+ * owns one kernel row kh, TO output channels x TR input channels (lanes: input-channel tiles) and
+ * every kernel column kw, and walks whole output rows, unrolled. Each source value it loads
+ * serves every kw that reads it and each shared dy value every kw, so a row costs TR x (the
+ * source columns) + OW x TO / lanes loads for TO x TR x (valid (ow, kw) pairs) FMAs; the per-tap
+ * kernel loads TR + TO / lanes per pixel and tap. Which (ow, kw) pairs fall inside the source
+ * row is known when the WGSL is generated (the columns are static), so there are no column
+ * checks; rows are clipped per kh as in `convWeightGradWgsl`.
+ */
+export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
+  const { TO, TR, KW } = s;
+  const lanes = s.WG;
+  const rTiles = Math.ceil(s.Rg / TR);
+  const KK = s.KH * KW;
+  const HW = s.H * s.W;
+  const OHW = s.OH * s.OW;
+  // Static (ow, kw) pairs whose source column iw lies inside the row, and the columns they read.
+  const pairs: { ow: number; kw: number; iw: number }[] = [];
+  for (let ow = 0; ow < s.OW; ow++)
+    for (let kw = 0; kw < KW; kw++) {
+      const iw = ow * s.sw + kw * s.dw - s.pw;
+      if (iw >= 0 && iw < s.W) pairs.push({ ow, kw, iw });
+    }
+  const cols = [...new Set(pairs.map((q) => q.iw))].sort((a, b) => a - b);
+  const ows = [...new Set(pairs.map((q) => q.ow))].sort((a, b) => a - b);
+  const dyLoads = Math.ceil(TO / lanes);
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${lanes}, 1, 1)`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {');
+  // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+  L.push(`  let live = gid.x < ${u(rTiles)};`);
+  L.push(`  let r0 = min(gid.x, ${u(rTiles - 1)}) * ${u(TR)};`);
+  L.push('  let kh = i32(wid.z);');
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  L.push(`  let g = o0 / ${u(s.Og)};`);
+  // Valid output rows: 0 <= oh*sh - ph + kh*dh < H.
+  L.push(`  let yc = ${i(s.ph)} - kh * ${i(s.dh)};`);
+  L.push(`  let ylo = u32(max(0i, select(yc / ${i(s.sh)}, (yc + ${i(s.sh - 1)}) / ${i(s.sh)}, yc > 0i)));`);
+  L.push(`  let yhiC = ${i(s.H - 1)} + yc;`);
+  L.push(`  let yhi = select(0u, min(${u(s.OH)}, u32(yhiC / ${i(s.sh)}) + 1u), yhiC >= 0i);`);
+  L.push(`  let offh = kh * ${i(s.dh)} - ${i(s.ph)};`);
+  for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
+  for (let r = 0; r < TR; r++) L.push(`  let xc${r} = (g * ${u(s.Rg)} + min(r0 + ${u(r)}, ${u(s.Rg - 1)})) * ${u(HW)};`);
+  for (let q = 0; q < dyLoads; q++) L.push(`  let sq${q} = min(o0 + ${u(q * lanes)} + lane % ${u(lanes)}, ${u(s.O - 1)}) * ${u(OHW)};`);
+  for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) for (let kw = 0; kw < KW; kw++) L.push(`  var c${o}_${r}_${kw} = 0.0;`);
+  L.push('  for (var n = 0u; n < u.N; n++) {');
+  L.push(`    let xn = n * ${u(s.C * HW)};`);
+  L.push(`    let dn = n * ${u(s.O * OHW)};`);
+  L.push('    for (var oh = ylo; oh < yhi; oh++) {');
+  L.push(`      let xrow = xn + u32(i32(oh * ${u(s.sh)}) + offh) * ${u(s.W)};`);
+  L.push(`      let drow = dn + oh * ${u(s.OW)};`);
+  for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
+  for (const ow of ows) {
+    for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
+    for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
+  }
+  for (const { ow, kw, iw } of pairs)
+    for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      c${o}_${r}_${kw} = fma(d${o}_${ow}, x${r}_${iw}, c${o}_${r}_${kw});`);
+  L.push('    }');
+  L.push('  }');
+  for (let o = 0; o < TO; o++)
+    for (let r = 0; r < TR; r++) {
+      const st = Array.from(
+        { length: KW },
+        (_, kw) => `out_set((oc${o} * ${u(s.Rg)} + r0 + ${u(r)}) * ${u(KK)} + u32(kh) * ${u(KW)} + ${u(kw)}, c${o}_${r}_${kw});`,
+      ).join(' ');
+      L.push(`  if (live && o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { ${st} }`);
+    }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
 export interface WeightGradTapsSpec {
   N: number;
   C: number;
