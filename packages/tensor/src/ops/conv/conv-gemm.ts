@@ -160,6 +160,7 @@ export function convWeightGradCandidates(): ConvShapeChoice[] {
     { gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 }, splitTarget: t.gemmWgTarget },
     { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, splitTarget: t.gemmWgTarget },
     { gemm: { tm: 4, tn: 8, wgM: 16, wgN: 16, tk: 16, layout: 'blocked' }, splitTarget: t.gemmWgTarget },
+    { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked', prefetch: true }, splitTarget: t.gemmWgTarget },
   ];
 }
 

@@ -34,7 +34,7 @@ export interface ConvGemmConfig {
    */
   layout?: 'strided' | 'blocked';
   /**
-   * Forward / input gradient: load the next K tile into registers before this tile's FMAs (its
+   * Load the next K tile into registers before this tile's FMAs (its
    * global-memory latency hidden behind them), at the cost of (tm·wgM + tn·wgN)·tk / invocations
    * more registers.
    */
@@ -425,37 +425,70 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p(`  let bw${q} = i32(bt${q} % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
     p(`  let bx${q} = (g * ${u(s.Rg)} + bjc${q} / ${u(KK)}) * ${u(HW)};`);
   }
-  p('  for (var k0 = 0u; k0 < kLen; k0 += ' + u(tk) + ') {');
-  // One pixel decode per distinct kk of this invocation's slots.
-  for (const [, v] of kkKeys) {
-    p(`    let ${v}p = kBeg + k0 + ${v}k;`);
-    p(`    let ${v}ok = k0 + ${v}k < kLen;`);
-    p(`    let ${v}n = ${v}p / ${u(OHW)};`);
-    p(`    let ${v}r = ${v}p % ${u(OHW)};`);
-    p(`    let ${v}h = i32((${v}r / ${u(s.OW)}) * ${u(s.sh)});`);
-    p(`    let ${v}w = i32((${v}r % ${u(s.OW)}) * ${u(s.sw)});`);
-  }
-  for (let q = 0; q < QA; q++) {
-    const v = kkVar(q);
-    p('    {');
-    p('      var v = 0.0;');
-    p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
-    p(`      if (am${q} < ${u(BM)}) { ${blocked ? `ta[${v}k * ${u(SA)} + am${q} / 4u][am${q} % 4u]` : `ta[${v}k * ${u(SA)} + am${q}]`} = v; }`);
+  // Global loads of the K tile at `kv` into registers la*/lb*; `stores` puts them in workgroup
+  // memory (split so that the prefetching variant loads the next tile during this one's FMAs).
+  const loads = (kv: string) => {
+    // One pixel decode per distinct kk of this invocation's slots.
+    for (const [, v] of kkKeys) {
+      p(`    let ${v}p = kBeg + ${kv} + ${v}k;`);
+      p(`    let ${v}ok = ${kv} + ${v}k < kLen;`);
+      p(`    let ${v}n = ${v}p / ${u(OHW)};`);
+      p(`    let ${v}r = ${v}p % ${u(OHW)};`);
+      p(`    let ${v}h = i32((${v}r / ${u(s.OW)}) * ${u(s.sh)});`);
+      p(`    let ${v}w = i32((${v}r % ${u(s.OW)}) * ${u(s.sw)});`);
+    }
+    for (let q = 0; q < QA; q++) {
+      const v = kkVar(q);
+      p('    {');
+      p('      var v = 0.0;');
+      p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
+      p(`      la${q} = v;`);
+      p('    }');
+    }
+    for (let q = 0; q < QB; q++) {
+      const v = kkVar(q);
+      p('    {');
+      p('      var v = 0.0;');
+      p(`      let ih = ${v}h + bh${q};`);
+      p(`      let iw = ${v}w + bw${q};`);
+      p(
+        `      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`,
+      );
+      p(`      lb${q} = v;`);
+      p('    }');
+    }
+  };
+  const stores = () => {
+    for (let q = 0; q < QA; q++) {
+      const v = kkVar(q);
+      p(`    if (am${q} < ${u(BM)}) { ${blocked ? `ta[${v}k * ${u(SA)} + am${q} / 4u][am${q} % 4u]` : `ta[${v}k * ${u(SA)} + am${q}]`} = la${q}; }`);
+    }
+    for (let q = 0; q < QB; q++) {
+      const v = kkVar(q);
+      p(`    if (bn${q} < ${u(BN)}) { ${blocked ? `tb[${v}k * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[${v}k * ${u(SB)} + bn${q}]`} = lb${q}; }`);
+    }
+  };
+  for (let q = 0; q < QA; q++) p(`  var la${q} = 0.0;`);
+  for (let q = 0; q < QB; q++) p(`  var lb${q} = 0.0;`);
+  if (c.prefetch) {
+    p('  {');
+    loads('0u');
+    p('  }');
+    p(`  for (var k0 = 0u; k0 < kLen; k0 += ${u(tk)}) {`);
+    stores();
+    p('    workgroupBarrier();');
+    // The next tile's loads are in flight while this tile's FMAs run.
+    p(`    if (k0 + ${u(tk)} < kLen) {`);
+    loads(`(k0 + ${u(tk)})`);
     p('    }');
-  }
-  for (let q = 0; q < QB; q++) {
-    const v = kkVar(q);
+  } else {
+    p(`  for (var k0 = 0u; k0 < kLen; k0 += ${u(tk)}) {`);
     p('    {');
-    p('      var v = 0.0;');
-    p(`      let ih = ${v}h + bh${q};`);
-    p(`      let iw = ${v}w + bw${q};`);
-    p(
-      `      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`,
-    );
-    p(`      if (bn${q} < ${u(BN)}) { ${blocked ? `tb[${v}k * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[${v}k * ${u(SB)} + bn${q}]`} = v; }`);
+    loads('k0');
     p('    }');
+    stores();
+    p('    workgroupBarrier();');
   }
-  p('    workgroupBarrier();');
   p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
   if (blocked) {
     const comp = ['x', 'y', 'z', 'w'];
