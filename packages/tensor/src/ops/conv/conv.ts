@@ -50,7 +50,9 @@ function dispatchGather(
   const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
   // Shared weights: one 8-lane subgroup per workgroup.
   const shuffle = !gemm && convShuffles(tiles);
-  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle };
+  // vec4 source loads (one-row tiles): rows and tiles that start on multiples of 4 columns.
+  const vec4 = shuffle && tiles.vec4 && spec.IW % 4 === 0 && (TP * spec.tapsW.scale) % 4 === 0 && src.size % 4 === 0;
+  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle, vec4 };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {

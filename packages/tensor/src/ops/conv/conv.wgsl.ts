@@ -70,9 +70,17 @@ export interface GatherConvSpec {
    * flow stays uniform (no early return, no per-lane `continue`) so that subgroupShuffle is allowed.
    */
   shuffle?: boolean;
+  /**
+   * With `shuffle`: read the source through its vec4 view (`src_get4`), one per-lane load per 4
+   * columns instead of one per column. Needs IW % 4 == 0 and tiles starting on a multiple of 4
+   * columns (TP x scale % 4 == 0), so that a vec4 lies either wholly inside a source row or wholly
+   * outside it.
+   */
+  vec4?: boolean;
 }
 
 const u = (n: number) => `${n}u`;
+const comps = ['x', 'y', 'z', 'w'];
 const i = (n: number) => `${n}i`;
 
 /**
@@ -126,6 +134,10 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
       if (!cols.has(q)) cols.set(q, cols.size);
     }
   const colName = (q: number) => `x${cols.get(q)}`;
+  const v4 = sh && !!s.vec4;
+  // vec4 blocks (floor(q / 4)) that hold the columns.
+  const blocks = new Map<number, number>();
+  for (const q of cols.keys()) if (!blocks.has(Math.floor(q / 4))) blocks.set(Math.floor(q / 4), blocks.size);
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push(
@@ -169,9 +181,16 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) L.push(`  var c${o}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
-  for (const [q, k] of cols) {
-    L.push(`  let col${k} = ib + ${i(q)};`);
-    if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < ${i(s.IW)};`);
+  if (v4) {
+    for (const [qb, b] of blocks) {
+      L.push(`  let cb${b} = ib + ${i(4 * qb)};`);
+      if (!wInside) L.push(`  let okb${b} = cb${b} >= 0i && cb${b} < ${i(s.IW)};`);
+    }
+  } else {
+    for (const [q, k] of cols) {
+      L.push(`  let col${k} = ib + ${i(q)};`);
+      if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < ${i(s.IW)};`);
+    }
   }
   L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
   L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
@@ -186,20 +205,36 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
     L.push(`    if (ih < 0i || ih >= ${i(s.IH)}) { continue; }`);
   }
   L.push(`    let row = i32(xb) + ih * ${i(s.IW)};`);
-  for (const [, k] of cols) {
-    const ok = okCol(k);
-    if (okRow) L.push(`    let okc${k} = ${ok};`);
-    L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
-  }
+  const okBlock = (b: number) => (okRow ? (wInside ? 'okh' : `okh && okb${b}`) : wInside ? null : `okb${b}`);
+  if (v4) {
+    for (const [, b] of blocks) {
+      const ok = okBlock(b);
+      if (ok) L.push(`    let okv${b} = ${ok};`);
+      L.push(`    let offb${b} = ${ok ? `select(0u, u32(max(row + cb${b}, 0i)) / 4u, okv${b})` : `u32(row + cb${b}) / 4u`};`);
+    }
+  } else
+    for (const [, k] of cols) {
+      const ok = okCol(k);
+      if (okRow) L.push(`    let okc${k} = ${ok};`);
+      L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
+    }
   if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
   else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
   L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  L.push(`      let xr = r * ${u(IHW)};`);
+  L.push(`      let xr = r * ${u(v4 ? IHW / 4 : IHW)};`);
   L.push(`      let wr = r * ${u(s.wR)};`);
-  for (const [, k] of cols) {
-    const load = `src_get(off${k} + xr)`;
-    const ok = okCol(k);
-    L.push(`      let x${k} = ${ok ? `select(0.0, ${load}, ${okRow ? `okc${k}` : ok})` : load};`);
+  if (v4) {
+    for (const [, b] of blocks) {
+      const load = `src_get4(offb${b} + xr)`;
+      L.push(`      let v${b} = ${okBlock(b) ? `select(vec4<f32>(0.0), ${load}, okv${b})` : load};`);
+    }
+    for (const [q, k] of cols) L.push(`      let x${k} = v${blocks.get(Math.floor(q / 4))}.${comps[q - 4 * Math.floor(q / 4)]};`);
+  } else {
+    for (const [, k] of cols) {
+      const load = `src_get(off${k} + xr)`;
+      const ok = okCol(k);
+      L.push(`      let x${k} = ${ok ? `select(0.0, ${load}, ${okRow ? `okc${k}` : ok})` : load};`);
+    }
   }
   if (shared) L.push(...shared.load('khw + wr'));
   for (let t = 0; t < W.count; t++) {

@@ -35,6 +35,8 @@ export interface ConvTiles {
    * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
    * compile (the first epoch's cost): the defaults are the smaller tiles.
    */
+  /** Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows allow it. */
+  vec4: boolean;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -111,6 +113,7 @@ const defaultTiles: ConvTiles = {
   wg: 64,
   rows: true,
   shuffle: null,
+  vec4: true,
   shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
   wTaps: 4,
   wRows: 2,
