@@ -68,7 +68,7 @@ function dispatchGather(
     const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
     runKernel({
       name: op,
-      body: gatherConvWgsl({ ...full, RT, WG }),
+      body: gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }),
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
       uniforms: { tiles: ['u32', tilesP], rows: ['u32', spec.N * spec.A] },

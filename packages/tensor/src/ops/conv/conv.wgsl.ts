@@ -347,10 +347,21 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   if (!hInside && !sh) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
   if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
   else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
+  // vec4 view (rows a multiple of 4 wide): one load per 4 of a row's static columns.
+  const v4 = sh && !!s.vec4 && s.IW % 4 === 0;
   L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  L.push(`      let xr = r * ${u(IHW)};`);
+  L.push(`      let xr = r * ${u(v4 ? IHW / 4 : IHW)};`);
   L.push(`      let wr = r * ${u(s.wR)};`);
   for (let k = 0; k < RT; k++) {
+    if (v4) {
+      const qbs = [...new Set([...cols.keys()].map((q) => Math.floor(q / 4)))];
+      for (const qb of qbs) {
+        const load = `src_get4(row${k} / 4u + xr + ${u(qb)})`;
+        L.push(`      let v${k}_${qb} = ${hInside ? load : `select(vec4<f32>(0.0), ${load}, ok${k})`};`);
+      }
+      for (const [q, c] of cols) L.push(`      let x${k}_${c} = v${k}_${Math.floor(q / 4)}.${comps[q % 4]};`);
+      continue;
+    }
     for (const [q, c] of cols) {
       const load = `src_get(row${k} + xr + ${u(q)})`;
       L.push(`      let x${k}_${c} = ${hInside ? load : `select(0.0, ${load}, ok${k})`};`);
