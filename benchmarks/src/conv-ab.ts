@@ -44,9 +44,13 @@ interface Layer {
   k: number;
   s: number;
   p: number;
+  /** Batch (default 16). */
+  N?: number;
 }
-const N = 16;
 const layers: Layer[] = [
+  { name: 'vgg conv1_1 3→64 3x3 @224 (N=1)', C: 3, O: 64, H: 224, k: 3, s: 1, p: 1, N: 1 },
+  { name: 'vgg 64→64 3x3 @224 (N=1)', C: 64, O: 64, H: 224, k: 3, s: 1, p: 1, N: 1 },
+  { name: 'vgg 512→512 3x3 @14 (N=1)', C: 512, O: 512, H: 14, k: 3, s: 1, p: 1, N: 1 },
   { name: 'conv1 3→64 7x7/2 @64', C: 3, O: 64, H: 64, k: 7, s: 2, p: 3 },
   { name: 'layer1 64→64 3x3 @16', C: 64, O: 64, H: 16, k: 3, s: 1, p: 1 },
   { name: '64→128 3x3/2 @16', C: 64, O: 128, H: 16, k: 3, s: 2, p: 1 },
@@ -102,6 +106,7 @@ if (process.argv.includes('--step')) {
   runner.dispose();
 }
 for (const l of layers.filter((l) => only.test(l.name) && !process.argv.includes('--step'))) {
+  const N = l.N ?? 16;
   const oh = Math.floor((l.H + 2 * l.p - l.k) / l.s) + 1;
   const x = rand([N, l.C, l.H, l.H], { seed: 1, low: -1, high: 1 });
   const w = rand([l.O, l.C, l.k, l.k], { seed: 2, low: -1, high: 1 });

@@ -29,6 +29,11 @@ describe('GPU-path conv kernels compile (backend=null)', () => {
       // The autotuner's blocked (vec4 workgroup reads) candidates, split and unsplit.
       { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, wGemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' } },
       { gemm: { tm: 4, tn: 8, wgM: 16, wgN: 16, tk: 16, layout: 'blocked' }, gemmSplitTarget: 0 },
+      {
+        gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked', prefetch: true },
+        wGemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked', prefetch: true },
+      },
+      { gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16, prefetch: true }, gemmSplitTarget: 0 },
     ];
     try {
       for (const cfg of configs) {

@@ -69,6 +69,24 @@ const runs: [string, Partial<ConvTiles>, Case[], boolean][] = [
     cases.filter((c) => /stride 2 odd input pad 1|groups 3|37→70|tap-major K: 3x3 stride 2|ResNet conv1/.test(c.name)),
     false,
   ],
+  // Prefetch: the next K tile's global loads issued before this tile's FMAs.
+  [
+    'odd tiles with prefetch, split-K',
+    { ...odd, gemm: { ...odd.gemm!, prefetch: true }, wGemm: { ...odd.wGemm!, prefetch: true }, gemmSplitTarget: 1e6 },
+    cases.filter((c) => /stride 2 odd input pad 1|dilation 2|37→70|tap-major K: 3x3 stride 2/.test(c.name)),
+    false,
+  ],
+  [
+    'blocked tiles with prefetch, unsplit',
+    {
+      ...odd,
+      gemm: { tm: 4, tn: 4, wgM: 3, wgN: 2, tk: 4, layout: 'blocked', prefetch: true },
+      wGemm: { tm: 4, tn: 4, wgM: 2, wgN: 3, tk: 4, layout: 'blocked', prefetch: true },
+      gemmSplitTarget: 0,
+    },
+    cases.filter((c) => /stride 2 odd input pad 1|tap-major K: 3x3 pad 1/.test(c.name)),
+    false,
+  ],
   [
     'blocked 128x128 tiles (8x8 x 16x16), unsplit',
     {

@@ -79,8 +79,15 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
   const wide: ConvCase[] = [
     { name: '3x3 pad 1, 67→21, 9x11', x: [2, 67, 9, 11], w: [21, 67, 3, 3], padding: [1, 1], bias: true },
     { name: '3x3 stride 2 pad 1, 66→35, 9x7', x: [2, 66, 9, 7], w: [35, 66, 3, 3], stride: [2, 2], padding: [1, 1] },
+    // Rows a multiple of 4 wide and >= 8 outputs: vec4 source loads, borders on both sides.
+    { name: 'vec4 rows: 3x3 pad 1, 64→20, 12x16', x: [2, 64, 12, 16], w: [20, 64, 3, 3], padding: [1, 1], bias: true },
+    { name: 'vec4 rows: 3x3 stride 2 pad 1, 64→24, 16x20', x: [2, 64, 16, 20], w: [24, 64, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: 'vec4 rows: 3x3 stride 2 pad 1, 64→16, 16x16 (8-wide classes)', x: [1, 64, 16, 16], w: [16, 64, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: 'vec4 rows: 1x1, 64→16, 8x8', x: [2, 64, 8, 8], w: [16, 64, 1, 1] },
     { name: '1x1 stride 2, 64→17, 5x5', x: [3, 64, 5, 5], w: [17, 64, 1, 1], stride: [2, 2] },
     { name: 'narrow 2x2 maps, 64→19, batch 5', x: [5, 64, 2, 2], w: [19, 64, 3, 3], padding: [1, 1] },
+    { name: 'narrow 2x2 maps, groups 2, 32→16, 1x3 kernel', x: [3, 32, 2, 2], w: [16, 16, 1, 3], padding: [0, 1], groups: 2 },
+    { name: 'narrow 2x1 maps, 5x5 pad 2', x: [2, 9, 2, 1], w: [11, 9, 5, 5], padding: [2, 2] },
     { name: 'narrow: 4x4 stride 2 pad 1, 72→24, batch 3', x: [3, 72, 4, 4], w: [24, 72, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: '7x7 stride 2 pad 3, 3→20 (conv1)', x: [2, 3, 17, 13], w: [20, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
     { name: 'groups 2, 128→32, 5x5', x: [1, 128, 5, 5], w: [32, 64, 3, 3], padding: [1, 1], groups: 2 },
@@ -122,8 +129,8 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
 });
 
 describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {
-  // Convs with <= wTaps input channels and >= 16 taps use lanes over taps; check the other path too.
-  const few = cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 16);
+  // Convs with <= wTaps input channels and >= 16 taps (>= 9 with shared loads) use lanes over taps; check the other path too.
+  const few = cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 9);
   it('covers at least two matrix cases', () => expect(few.length).toBeGreaterThanOrEqual(2));
   let seed = 300;
   for (const c of few) {

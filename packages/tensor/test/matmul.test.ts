@@ -104,8 +104,9 @@ describe('matmul kernel variants', () => {
 
 describe('matmul GPU shared tiles (forced on any adapter)', () => {
   const shared = matmulCandidates(false);
-  it('offers blocked (vec4 workgroup reads) candidates', () => {
+  it('offers blocked (vec4 workgroup reads) and prefetching candidates', () => {
     expect(shared.some((c) => c.kind === 'shared' && c.layout === 'blocked')).toBe(true);
+    expect(shared.some((c) => c.kind === 'shared' && c.prefetch)).toBe(true);
   });
   it('every GPU candidate is correct for each transpose on odd shapes, batched and broadcast', async () => {
     try {
@@ -133,7 +134,8 @@ describe('matmul GPU shared tiles (forced on any adapter)', () => {
       setMatmulTiles(blocked);
       await check([32, 512], [2, 512], false, true);
       // A split count forced through a huge target: the last chunk ends at K.
-      for (const c of [gpuDefault, blocked]) {
+      const prefetch = shared.find((x) => x.kind === 'shared' && x.prefetch)!;
+      for (const c of [gpuDefault, blocked, prefetch]) {
         setMatmulTiles({ ...c, splitTarget: 1e6 } as MatmulConfig);
         await check([3, 200], [200, 9]);
       }

@@ -207,11 +207,19 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8ClampedAr
   let v6: number;
   let v7: number;
   let t: number;
-  for (let i = 0; i < 64; i++) p[i] = zz[i] * qt[i];
+  // dequantised as each row is read (| 0: jpeg-js stores the products in an Int32Array)
   for (let i = 0; i < 8; ++i) {
     const r = 8 * i;
-    if (p[1 + r] === 0 && p[2 + r] === 0 && p[3 + r] === 0 && p[4 + r] === 0 && p[5 + r] === 0 && p[6 + r] === 0 && p[7 + r] === 0) {
-      t = (SQRT2 * p[r] + 512) >> 10;
+    const q0 = (zz[r] * qt[r]) | 0;
+    const q1 = (zz[r + 1] * qt[r + 1]) | 0;
+    const q2 = (zz[r + 2] * qt[r + 2]) | 0;
+    const q3 = (zz[r + 3] * qt[r + 3]) | 0;
+    const q4 = (zz[r + 4] * qt[r + 4]) | 0;
+    const q5 = (zz[r + 5] * qt[r + 5]) | 0;
+    const q6 = (zz[r + 6] * qt[r + 6]) | 0;
+    const q7 = (zz[r + 7] * qt[r + 7]) | 0;
+    if (q1 === 0 && q2 === 0 && q3 === 0 && q4 === 0 && q5 === 0 && q6 === 0 && q7 === 0) {
+      t = (SQRT2 * q0 + 512) >> 10;
       p[r] = t;
       p[1 + r] = t;
       p[2 + r] = t;
@@ -222,14 +230,14 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8ClampedAr
       p[7 + r] = t;
       continue;
     }
-    v0 = (SQRT2 * p[r] + 128) >> 8;
-    v1 = (SQRT2 * p[4 + r] + 128) >> 8;
-    v2 = p[2 + r];
-    v3 = p[6 + r];
-    v4 = (SQRT1D2 * (p[1 + r] - p[7 + r]) + 128) >> 8;
-    v7 = (SQRT1D2 * (p[1 + r] + p[7 + r]) + 128) >> 8;
-    v5 = p[3 + r] << 4;
-    v6 = p[5 + r] << 4;
+    v0 = (SQRT2 * q0 + 128) >> 8;
+    v1 = (SQRT2 * q4 + 128) >> 8;
+    v2 = q2;
+    v3 = q6;
+    v4 = (SQRT1D2 * (q1 - q7) + 128) >> 8;
+    v7 = (SQRT1D2 * (q1 + q7) + 128) >> 8;
+    v5 = q3 << 4;
+    v6 = q5 << 4;
     t = (v0 - v1 + 1) >> 1;
     v0 = (v0 + v1 + 1) >> 1;
     v1 = t;
@@ -266,14 +274,8 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8ClampedAr
   for (let c = 0; c < 8; ++c) {
     if (p[8 + c] === 0 && p[16 + c] === 0 && p[24 + c] === 0 && p[32 + c] === 0 && p[40 + c] === 0 && p[48 + c] === 0 && p[56 + c] === 0) {
       t = (SQRT2 * p[c] + 8192) >> 14;
-      p[c] = t;
-      p[8 + c] = t;
-      p[16 + c] = t;
-      p[24 + c] = t;
-      p[32 + c] = t;
-      p[40 + c] = t;
-      p[48 + c] = t;
-      p[56 + c] = t;
+      const v = 128 + ((t + 8) >> 4);
+      for (let y = 0, q = o + c; y < 8; y++, q += stride) out[q] = v;
       continue;
     }
     v0 = (SQRT2 * p[c] + 2048) >> 12;
@@ -308,21 +310,17 @@ function idct(zz: Int32Array, qt: Int32Array, p: Int32Array, out: Uint8ClampedAr
     t = (v5 * SIN1 + v6 * COS1 + 2048) >> 12;
     v5 = (v5 * COS1 - v6 * SIN1 + 2048) >> 12;
     v6 = t;
-    p[c] = v0 + v7;
-    p[56 + c] = v0 - v7;
-    p[8 + c] = v1 + v6;
-    p[48 + c] = v1 - v6;
-    p[16 + c] = v2 + v5;
-    p[40 + c] = v2 - v5;
-    p[24 + c] = v3 + v4;
-    p[32 + c] = v3 - v4;
-  }
-  for (let y = 0; y < 8; y++) {
-    const row = o + y * stride;
-    for (let x = 0; x < 8; x++) {
-      const s = 128 + ((p[8 * y + x] + 8) >> 4);
-      out[row + x] = s; // a Uint8ClampedArray: integers clamp to [0, 255] as jpeg-js clamps
-    }
+    // straight to the samples: 128 + ((x + 8) >> 4), and out is a Uint8ClampedArray, so integers
+    // clamp to [0, 255] as jpeg-js clamps
+    const q = o + c;
+    out[q] = 128 + ((v0 + v7 + 8) >> 4);
+    out[q + 7 * stride] = 128 + ((v0 - v7 + 8) >> 4);
+    out[q + stride] = 128 + ((v1 + v6 + 8) >> 4);
+    out[q + 6 * stride] = 128 + ((v1 - v6 + 8) >> 4);
+    out[q + 2 * stride] = 128 + ((v2 + v5 + 8) >> 4);
+    out[q + 5 * stride] = 128 + ((v2 - v5 + 8) >> 4);
+    out[q + 3 * stride] = 128 + ((v3 + v4 + 8) >> 4);
+    out[q + 4 * stride] = 128 + ((v3 - v4 + 8) >> 4);
   }
 }
 

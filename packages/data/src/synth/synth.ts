@@ -3,6 +3,7 @@ import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { apportion } from '../dataset/split.ts';
+import { WorkerPool } from '../loader/pool.ts';
 import { mixSeed, mulberry32, type Rng } from '../rng.ts';
 import { valueNoise } from './noise.ts';
 
@@ -202,8 +203,6 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<SynthResult
   const files = plan.map((p) => p.file);
   const workers = Math.min(opts.workers ?? 0, plan.length);
   if (workers > 1 && !opts.shard) {
-    // dynamic import: the pool's worker imports this module
-    const { WorkerPool } = await import('../loader/pool.ts');
     const pool = new WorkerPool(workers);
     try {
       await Promise.all(Array.from({ length: workers }, (_, k) => pool.synthesize({ ...opts, workers: 0, shard: [k, workers] })));

@@ -144,6 +144,8 @@ export function convGemmCandidates(): ConvShapeChoice[] {
     { gemm: t.gemm, splitTarget: 0 },
     { gemm: t.gemmSmall, splitTarget: 0 },
     { gemm: s(8, 8, 16, 16, 8, 'blocked'), splitTarget: t.gemmSplitTarget },
+    { gemm: { ...s(8, 8, 16, 16, 8, 'blocked'), prefetch: true }, splitTarget: t.gemmSplitTarget },
+    { gemm: { ...t.gemm, prefetch: true }, splitTarget: t.gemmSplitTarget },
     { gemm: s(4, 8, 16, 16, 16, 'blocked'), splitTarget: t.gemmSplitTarget },
     { gemm: s(8, 4, 16, 16, 16, 'blocked'), splitTarget: t.gemmSplitTarget },
   ];
@@ -158,6 +160,7 @@ export function convWeightGradCandidates(): ConvShapeChoice[] {
     { gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16 }, splitTarget: t.gemmWgTarget },
     { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked' }, splitTarget: t.gemmWgTarget },
     { gemm: { tm: 4, tn: 8, wgM: 16, wgN: 16, tk: 16, layout: 'blocked' }, splitTarget: t.gemmWgTarget },
+    { gemm: { tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, layout: 'blocked', prefetch: true }, splitTarget: t.gemmWgTarget },
   ];
 }
 

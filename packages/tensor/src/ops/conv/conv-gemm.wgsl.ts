@@ -33,6 +33,12 @@ export interface ConvGemmConfig {
    * ty·tn + j, read from workgroup memory as vec4 (tm, tn multiples of 4).
    */
   layout?: 'strided' | 'blocked';
+  /**
+   * Load the next K tile into registers before this tile's FMAs (its
+   * global-memory latency hidden behind them), at the cost of (tm·wgM + tn·wgN)·tk / invocations
+   * more registers.
+   */
+  prefetch?: boolean;
 }
 
 /** Split-K of the forward / input-gradient GEMM: S slices of CK reduction steps each (CK a multiple of tk). */
@@ -201,63 +207,96 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
       p(`  let bok${q} = bo${q} < ${u(s.Og)} && bn${q} < ${u(BN)};`);
       p(`  let bw${q} = g * ${u(s.wGroup)} + min(bo${q}, ${u(s.Og - 1)}) * ${u(s.wO)};`);
     }
-    p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${u(tk)}) {`);
-    if (tapMajor) {
-      // K ordered (tap, r) and tk | R: one tap per K tile, decoded once (uniform); the loaders
-      // only add the channel offset.
-      p(`    let tap = k0 / ${u(s.R)};`);
-      p(`    let r0 = k0 % ${u(s.R)};`);
-      p(`    let th = tap / ${u(Wt.count)};`);
-      p(`    let tw = tap % ${u(Wt.count)};`);
-      p(`    let dh = i32(th) * ${i(Ht.offStep)};`);
-      p(`    let dw = i32(tw) * ${i(Wt.offStep)};`);
-      p(`    let wtap = (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)};`);
-    }
-    for (let q = 0; q < QA; q++) {
-      const v = aPix.get((q * T) % BM)!;
-      const guard = (q + 1) * T > BM * tk ? ` && ak${q} < ${u(tk)}` : '';
-      p('    {');
-      p('      var v = 0.0;');
+    // Global loads of the K tile at `kv` into registers la*/lb* (a block of its own, so the
+    // prefetching variant can issue the next tile's loads before this tile's FMAs).
+    const loads = (kv: string) => {
       if (tapMajor) {
-        p(`      let ih = ${v}h + dh;`);
-        p(`      let iw = ${v}w + dw;`);
-        p(
-          `      if (${v}ok${guard} && u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + (r0 + ak${q}) * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`,
-        );
-      } else {
-        p(`      let k = k0 + ak${q};`);
-        p(`      if (${v}ok && k < kEnd${guard}) {`);
-        decodeK('', 'k');
-        p(`        let ih = ${v}h + i32(th) * ${i(Ht.offStep)};`);
-        p(`        let iw = ${v}w + i32(tw) * ${i(Wt.offStep)};`);
-        p(`        if (u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + r * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
-        p('      }');
+        // K ordered (tap, r) and tk | R: one tap per K tile, decoded once (uniform); the loaders
+        // only add the channel offset.
+        p(`    let tap = ${kv} / ${u(s.R)};`);
+        p(`    let r0 = ${kv} % ${u(s.R)};`);
+        p(`    let th = tap / ${u(Wt.count)};`);
+        p(`    let tw = tap % ${u(Wt.count)};`);
+        p(`    let dh = i32(th) * ${i(Ht.offStep)};`);
+        p(`    let dw = i32(tw) * ${i(Wt.offStep)};`);
+        p(`    let wtap = (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)};`);
       }
-      const at = blocked ? `ta[ak${q} * ${u(SA)} + ${v}m / 4u][${v}m % 4u]` : `ta[ak${q} * ${u(SA)} + ${v}m]`;
-      p(`      if (ak${q} < ${u(tk)}) { ${at} = v; }`);
-      p('    }');
-    }
-    for (let q = 0; q < QB; q++) {
-      p('    {');
-      p('      var v = 0.0;');
-      if (tapMajor) {
-        p(`      if (bok${q}) { v = w_get(bw${q} + (r0 + bk${q}) * ${u(s.wR)} + wtap); }`);
-      } else {
-        p(`      let k = k0 + bk${q};`);
-        p(`      if (bok${q} && k < kEnd) {`);
-        if (fullTaps) {
-          p(`        v = w_get(bw${q} + k);`);
+      for (let q = 0; q < QA; q++) {
+        const v = aPix.get((q * T) % BM)!;
+        const guard = (q + 1) * T > BM * tk ? ` && ak${q} < ${u(tk)}` : '';
+        p('    {');
+        p('      var v = 0.0;');
+        if (tapMajor) {
+          p(`      let ih = ${v}h + dh;`);
+          p(`      let iw = ${v}w + dw;`);
+          p(
+            `      if (${v}ok${guard} && u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + (r0 + ak${q}) * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`,
+          );
         } else {
+          p(`      let k = ${kv} + ak${q};`);
+          p(`      if (${v}ok && k < kEnd${guard}) {`);
           decodeK('', 'k');
-          p(`        v = w_get(bw${q} + r * ${u(s.wR)} + (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)});`);
+          p(`        let ih = ${v}h + i32(th) * ${i(Ht.offStep)};`);
+          p(`        let iw = ${v}w + i32(tw) * ${i(Wt.offStep)};`);
+          p(`        if (u32(ih) < ${u(s.IH)} && u32(iw) < ${u(s.IW)}) { v = src_get(${v}x + r * ${u(IHW)} + u32(ih) * ${u(s.IW)} + u32(iw)); }`);
+          p('      }');
         }
-        p('      }');
+        p(`      la${q} = v;`);
+        p('    }');
       }
-      const bt = blocked ? `tb[bk${q} * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[bk${q} * ${u(SB)} + bn${q}]`;
-      p(`      if (bn${q} < ${u(BN)}) { ${bt} = v; }`);
-      p('    }');
+      for (let q = 0; q < QB; q++) {
+        p('    {');
+        p('      var v = 0.0;');
+        if (tapMajor) {
+          p(`      if (bok${q}) { v = w_get(bw${q} + (r0 + bk${q}) * ${u(s.wR)} + wtap); }`);
+        } else {
+          p(`      let k = ${kv} + bk${q};`);
+          p(`      if (bok${q} && k < kEnd) {`);
+          if (fullTaps) {
+            p(`        v = w_get(bw${q} + k);`);
+          } else {
+            decodeK('', 'k');
+            p(`        v = w_get(bw${q} + r * ${u(s.wR)} + (${u(Ht.k0)} + th * ${u(Ht.kStep)}) * ${u(s.KW)} + ${u(Wt.k0)} + tw * ${u(Wt.kStep)});`);
+          }
+          p('      }');
+        }
+        p(`      lb${q} = v;`);
+        p('    }');
+      }
+    };
+    const stores = () => {
+      for (let q = 0; q < QA; q++) {
+        const v = aPix.get((q * T) % BM)!;
+        const at = blocked ? `ta[ak${q} * ${u(SA)} + ${v}m / 4u][${v}m % 4u]` : `ta[ak${q} * ${u(SA)} + ${v}m]`;
+        p(`    if (ak${q} < ${u(tk)}) { ${at} = la${q}; }`);
+      }
+      for (let q = 0; q < QB; q++) {
+        const bt = blocked ? `tb[bk${q} * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[bk${q} * ${u(SB)} + bn${q}]`;
+        p(`    if (bn${q} < ${u(BN)}) { ${bt} = lb${q}; }`);
+      }
+    };
+    for (let q = 0; q < QA; q++) p(`  var la${q} = 0.0;`);
+    for (let q = 0; q < QB; q++) p(`  var lb${q} = 0.0;`);
+    if (c.prefetch) {
+      p('  if (kBeg < kEnd) {');
+      loads('kBeg');
+      p('  }');
     }
-    p('    workgroupBarrier();');
+    p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${u(tk)}) {`);
+    if (c.prefetch) {
+      stores();
+      p('    workgroupBarrier();');
+      // The next tile's loads are in flight while this tile's FMAs run.
+      p(`    if (k0 + ${u(tk)} < kEnd) {`);
+      loads(`(k0 + ${u(tk)})`);
+      p('    }');
+    } else {
+      p('    {');
+      loads('k0');
+      p('    }');
+      stores();
+      p('    workgroupBarrier();');
+    }
     p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
     if (blocked) {
       const comp = ['x', 'y', 'z', 'w'];
@@ -386,37 +425,70 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
     p(`  let bw${q} = i32(bt${q} % ${u(s.KW)}) * ${i(s.dw)} - ${i(s.pw)};`);
     p(`  let bx${q} = (g * ${u(s.Rg)} + bjc${q} / ${u(KK)}) * ${u(HW)};`);
   }
-  p('  for (var k0 = 0u; k0 < kLen; k0 += ' + u(tk) + ') {');
-  // One pixel decode per distinct kk of this invocation's slots.
-  for (const [, v] of kkKeys) {
-    p(`    let ${v}p = kBeg + k0 + ${v}k;`);
-    p(`    let ${v}ok = k0 + ${v}k < kLen;`);
-    p(`    let ${v}n = ${v}p / ${u(OHW)};`);
-    p(`    let ${v}r = ${v}p % ${u(OHW)};`);
-    p(`    let ${v}h = i32((${v}r / ${u(s.OW)}) * ${u(s.sh)});`);
-    p(`    let ${v}w = i32((${v}r % ${u(s.OW)}) * ${u(s.sw)});`);
-  }
-  for (let q = 0; q < QA; q++) {
-    const v = kkVar(q);
-    p('    {');
-    p('      var v = 0.0;');
-    p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
-    p(`      if (am${q} < ${u(BM)}) { ${blocked ? `ta[${v}k * ${u(SA)} + am${q} / 4u][am${q} % 4u]` : `ta[${v}k * ${u(SA)} + am${q}]`} = v; }`);
+  // Global loads of the K tile at `kv` into registers la*/lb*; `stores` puts them in workgroup
+  // memory (split so that the prefetching variant loads the next tile during this one's FMAs).
+  const loads = (kv: string) => {
+    // One pixel decode per distinct kk of this invocation's slots.
+    for (const [, v] of kkKeys) {
+      p(`    let ${v}p = kBeg + ${kv} + ${v}k;`);
+      p(`    let ${v}ok = ${kv} + ${v}k < kLen;`);
+      p(`    let ${v}n = ${v}p / ${u(OHW)};`);
+      p(`    let ${v}r = ${v}p % ${u(OHW)};`);
+      p(`    let ${v}h = i32((${v}r / ${u(s.OW)}) * ${u(s.sh)});`);
+      p(`    let ${v}w = i32((${v}r % ${u(s.OW)}) * ${u(s.sw)});`);
+    }
+    for (let q = 0; q < QA; q++) {
+      const v = kkVar(q);
+      p('    {');
+      p('      var v = 0.0;');
+      p(`      if (aok${q} && ${v}ok) { v = dy_get(${v}n * ${u(s.O * OHW)} + ad${q} + ${v}r); }`);
+      p(`      la${q} = v;`);
+      p('    }');
+    }
+    for (let q = 0; q < QB; q++) {
+      const v = kkVar(q);
+      p('    {');
+      p('      var v = 0.0;');
+      p(`      let ih = ${v}h + bh${q};`);
+      p(`      let iw = ${v}w + bw${q};`);
+      p(
+        `      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`,
+      );
+      p(`      lb${q} = v;`);
+      p('    }');
+    }
+  };
+  const stores = () => {
+    for (let q = 0; q < QA; q++) {
+      const v = kkVar(q);
+      p(`    if (am${q} < ${u(BM)}) { ${blocked ? `ta[${v}k * ${u(SA)} + am${q} / 4u][am${q} % 4u]` : `ta[${v}k * ${u(SA)} + am${q}]`} = la${q}; }`);
+    }
+    for (let q = 0; q < QB; q++) {
+      const v = kkVar(q);
+      p(`    if (bn${q} < ${u(BN)}) { ${blocked ? `tb[${v}k * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[${v}k * ${u(SB)} + bn${q}]`} = lb${q}; }`);
+    }
+  };
+  for (let q = 0; q < QA; q++) p(`  var la${q} = 0.0;`);
+  for (let q = 0; q < QB; q++) p(`  var lb${q} = 0.0;`);
+  if (c.prefetch) {
+    p('  {');
+    loads('0u');
+    p('  }');
+    p(`  for (var k0 = 0u; k0 < kLen; k0 += ${u(tk)}) {`);
+    stores();
+    p('    workgroupBarrier();');
+    // The next tile's loads are in flight while this tile's FMAs run.
+    p(`    if (k0 + ${u(tk)} < kLen) {`);
+    loads(`(k0 + ${u(tk)})`);
     p('    }');
-  }
-  for (let q = 0; q < QB; q++) {
-    const v = kkVar(q);
+  } else {
+    p(`  for (var k0 = 0u; k0 < kLen; k0 += ${u(tk)}) {`);
     p('    {');
-    p('      var v = 0.0;');
-    p(`      let ih = ${v}h + bh${q};`);
-    p(`      let iw = ${v}w + bw${q};`);
-    p(
-      `      if (bok${q} && ${v}ok && u32(ih) < ${u(s.H)} && u32(iw) < ${u(s.W)}) { v = x_get(${v}n * ${u(s.C * HW)} + bx${q} + u32(ih) * ${u(s.W)} + u32(iw)); }`,
-    );
-    p(`      if (bn${q} < ${u(BN)}) { ${blocked ? `tb[${v}k * ${u(SB)} + bn${q} / 4u][bn${q} % 4u]` : `tb[${v}k * ${u(SB)} + bn${q}]`} = v; }`);
+    loads('k0');
     p('    }');
+    stores();
+    p('    workgroupBarrier();');
   }
-  p('    workgroupBarrier();');
   p(`    for (var kk = 0u; kk < ${u(tk)}; kk++) {`);
   if (blocked) {
     const comp = ['x', 'y', 'z', 'w'];

@@ -3,7 +3,15 @@ import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
-import { convWeightGradTapsWgsl, convWeightGradWgsl, gatherConvWgsl, sumPartialsWgsl, type GatherConvSpec, type TapAxis } from './conv.wgsl.ts';
+import {
+  convWeightGradRowsWgsl,
+  convWeightGradTapsWgsl,
+  convWeightGradWgsl,
+  gatherConvWgsl,
+  sumPartialsWgsl,
+  type GatherConvSpec,
+  type TapAxis,
+} from './conv.wgsl.ts';
 import { fitSharedMemory, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type GemmConvSpec } from './conv-gemm.wgsl.ts';
 import {
   convShapeChoice,
@@ -42,7 +50,9 @@ function dispatchGather(
   const TP = Math.max(1, Math.min(TP0 * Math.max(1, Math.floor(TO0 / TO / 2)), 16));
   // Shared weights: one 8-lane subgroup per workgroup.
   const shuffle = !gemm && convShuffles(tiles);
-  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle };
+  // vec4 source loads (one-row tiles): rows and tiles that start on multiples of 4 columns.
+  const vec4 = shuffle && tiles.vec4 && spec.IW % 4 === 0 && (TP * spec.tapsW.scale) % 4 === 0 && src.size % 4 === 0;
+  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle, vec4 };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
@@ -58,7 +68,7 @@ function dispatchGather(
     const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
     runKernel({
       name: op,
-      body: gatherConvWgsl({ ...full, RT, WG }),
+      body: gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }),
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
       uniforms: { tiles: ['u32', tilesP], rows: ['u32', spec.N * spec.A] },
@@ -203,8 +213,11 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
-  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= 16 && gpu().isCpuAdapter)
+  // Tap lanes need enough taps to fill the lanes: with shared dy loads 9 (VGG's first conv) is enough.
+  const minTaps = convShuffles(tiles) ? 9 : 16;
+  if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= minTaps && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
+  if (convShuffles(tiles) && g.KW > 1 && g.sw === 1 && g.OW <= tiles.wRows && g.W <= 2 * tiles.wRows) return rowsWeightGrad(op, g, dy, x, weightShape);
   let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
@@ -225,6 +238,26 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   });
   if (S === 1) return target;
   return sumPartials(op, target, weightShape, S);
+}
+
+/** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */
+function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+  const Rg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  // About 96-128 accumulators: 8 output channels x 4 input channels x KW columns.
+  const TO = channelTile(8, Og, g.groups);
+  const TR = Math.max(1, Math.min(Rg, Math.floor(128 / (TO * g.KW)) || 1, 16));
+  const rTiles = Math.ceil(Rg / TR);
+  const dw = Tensor.empty([...weightShape], 'float32', op);
+  runKernel({
+    name: op,
+    body: convWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
+    inputs: { dy, x },
+    outputs: { out: dw },
+    uniforms: { N: ['u32', g.N] },
+    workgroups: [Math.ceil(rTiles / 8), Math.ceil(g.O / TO), g.KH],
+  });
+  return dw;
 }
 
 /** Weight gradient with lanes over taps (few input channels on a CPU adapter): see convWeightGradTapsWgsl. */

@@ -70,9 +70,17 @@ export interface GatherConvSpec {
    * flow stays uniform (no early return, no per-lane `continue`) so that subgroupShuffle is allowed.
    */
   shuffle?: boolean;
+  /**
+   * With `shuffle`: read the source through its vec4 view (`src_get4`), one per-lane load per 4
+   * columns instead of one per column. Needs IW % 4 == 0 and tiles starting on a multiple of 4
+   * columns (TP x scale % 4 == 0), so that a vec4 lies either wholly inside a source row or wholly
+   * outside it.
+   */
+  vec4?: boolean;
 }
 
 const u = (n: number) => `${n}u`;
+const comps = ['x', 'y', 'z', 'w'];
 const i = (n: number) => `${n}i`;
 
 /**
@@ -126,6 +134,10 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
       if (!cols.has(q)) cols.set(q, cols.size);
     }
   const colName = (q: number) => `x${cols.get(q)}`;
+  const v4 = sh && !!s.vec4;
+  // vec4 blocks (floor(q / 4)) that hold the columns.
+  const blocks = new Map<number, number>();
+  for (const q of cols.keys()) if (!blocks.has(Math.floor(q / 4))) blocks.set(Math.floor(q / 4), blocks.size);
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
   L.push(
@@ -169,9 +181,16 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) L.push(`  var c${o}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
-  for (const [q, k] of cols) {
-    L.push(`  let col${k} = ib + ${i(q)};`);
-    if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < ${i(s.IW)};`);
+  if (v4) {
+    for (const [qb, b] of blocks) {
+      L.push(`  let cb${b} = ib + ${i(4 * qb)};`);
+      if (!wInside) L.push(`  let okb${b} = cb${b} >= 0i && cb${b} < ${i(s.IW)};`);
+    }
+  } else {
+    for (const [q, k] of cols) {
+      L.push(`  let col${k} = ib + ${i(q)};`);
+      if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < ${i(s.IW)};`);
+    }
   }
   L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
   L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
@@ -186,20 +205,36 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
     L.push(`    if (ih < 0i || ih >= ${i(s.IH)}) { continue; }`);
   }
   L.push(`    let row = i32(xb) + ih * ${i(s.IW)};`);
-  for (const [, k] of cols) {
-    const ok = okCol(k);
-    if (okRow) L.push(`    let okc${k} = ${ok};`);
-    L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
-  }
+  const okBlock = (b: number) => (okRow ? (wInside ? 'okh' : `okh && okb${b}`) : wInside ? null : `okb${b}`);
+  if (v4) {
+    for (const [, b] of blocks) {
+      const ok = okBlock(b);
+      if (ok) L.push(`    let okv${b} = ${ok};`);
+      L.push(`    let offb${b} = ${ok ? `select(0u, u32(max(row + cb${b}, 0i)) / 4u, okv${b})` : `u32(row + cb${b}) / 4u`};`);
+    }
+  } else
+    for (const [, k] of cols) {
+      const ok = okCol(k);
+      if (okRow) L.push(`    let okc${k} = ${ok};`);
+      L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
+    }
   if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
   else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
   L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  L.push(`      let xr = r * ${u(IHW)};`);
+  L.push(`      let xr = r * ${u(v4 ? IHW / 4 : IHW)};`);
   L.push(`      let wr = r * ${u(s.wR)};`);
-  for (const [, k] of cols) {
-    const load = `src_get(off${k} + xr)`;
-    const ok = okCol(k);
-    L.push(`      let x${k} = ${ok ? `select(0.0, ${load}, ${okRow ? `okc${k}` : ok})` : load};`);
+  if (v4) {
+    for (const [, b] of blocks) {
+      const load = `src_get4(offb${b} + xr)`;
+      L.push(`      let v${b} = ${okBlock(b) ? `select(vec4<f32>(0.0), ${load}, okv${b})` : load};`);
+    }
+    for (const [q, k] of cols) L.push(`      let x${k} = v${blocks.get(Math.floor(q / 4))}.${comps[q - 4 * Math.floor(q / 4)]};`);
+  } else {
+    for (const [, k] of cols) {
+      const load = `src_get(off${k} + xr)`;
+      const ok = okCol(k);
+      L.push(`      let x${k} = ${ok ? `select(0.0, ${load}, ${okRow ? `okc${k}` : ok})` : load};`);
+    }
   }
   if (shared) L.push(...shared.load('khw + wr'));
   for (let t = 0; t < W.count; t++) {
@@ -312,10 +347,21 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   if (!hInside && !sh) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
   if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
   else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
+  // vec4 view (rows a multiple of 4 wide): one load per 4 of a row's static columns.
+  const v4 = sh && !!s.vec4 && s.IW % 4 === 0;
   L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  L.push(`      let xr = r * ${u(IHW)};`);
+  L.push(`      let xr = r * ${u(v4 ? IHW / 4 : IHW)};`);
   L.push(`      let wr = r * ${u(s.wR)};`);
   for (let k = 0; k < RT; k++) {
+    if (v4) {
+      const qbs = [...new Set([...cols.keys()].map((q) => Math.floor(q / 4)))];
+      for (const qb of qbs) {
+        const load = `src_get4(row${k} / 4u + xr + ${u(qb)})`;
+        L.push(`      let v${k}_${qb} = ${hInside ? load : `select(vec4<f32>(0.0), ${load}, ok${k})`};`);
+      }
+      for (const [q, c] of cols) L.push(`      let x${k}_${c} = v${k}_${Math.floor(q / 4)}.${comps[q % 4]};`);
+      continue;
+    }
     for (const [q, c] of cols) {
       const load = `src_get(row${k} + xr + ${u(q)})`;
       L.push(`      let x${k}_${c} = ${hInside ? load : `select(0.0, ${load}, ok${k})`};`);
@@ -491,6 +537,79 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
       );
     }
   }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
+/**
+ * Weight gradient for maps at most a few tiles wide (CPU adapter with subgroups): an invocation
+ * owns one kernel row kh, TO output channels x TR input channels (lanes: input-channel tiles) and
+ * every kernel column kw, and walks whole output rows, unrolled. Each source value it loads
+ * serves every kw that reads it and each shared dy value every kw, so a row costs TR x (the
+ * source columns) + OW x TO / lanes loads for TO x TR x (valid (ow, kw) pairs) FMAs; the per-tap
+ * kernel loads TR + TO / lanes per pixel and tap. Which (ow, kw) pairs fall inside the source
+ * row is known when the WGSL is generated (the columns are static), so there are no column
+ * checks; rows are clipped per kh as in `convWeightGradWgsl`.
+ */
+export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
+  const { TO, TR, KW } = s;
+  const lanes = s.WG;
+  const rTiles = Math.ceil(s.Rg / TR);
+  const KK = s.KH * KW;
+  const HW = s.H * s.W;
+  const OHW = s.OH * s.OW;
+  // Static (ow, kw) pairs whose source column iw lies inside the row, and the columns they read.
+  const pairs: { ow: number; kw: number; iw: number }[] = [];
+  for (let ow = 0; ow < s.OW; ow++)
+    for (let kw = 0; kw < KW; kw++) {
+      const iw = ow * s.sw + kw * s.dw - s.pw;
+      if (iw >= 0 && iw < s.W) pairs.push({ ow, kw, iw });
+    }
+  const cols = [...new Set(pairs.map((q) => q.iw))].sort((a, b) => a - b);
+  const ows = [...new Set(pairs.map((q) => q.ow))].sort((a, b) => a - b);
+  const dyLoads = Math.ceil(TO / lanes);
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${lanes}, 1, 1)`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {');
+  // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+  L.push(`  let live = gid.x < ${u(rTiles)};`);
+  L.push(`  let r0 = min(gid.x, ${u(rTiles - 1)}) * ${u(TR)};`);
+  L.push('  let kh = i32(wid.z);');
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  L.push(`  let g = o0 / ${u(s.Og)};`);
+  // Valid output rows: 0 <= oh*sh - ph + kh*dh < H.
+  L.push(`  let yc = ${i(s.ph)} - kh * ${i(s.dh)};`);
+  L.push(`  let ylo = u32(max(0i, select(yc / ${i(s.sh)}, (yc + ${i(s.sh - 1)}) / ${i(s.sh)}, yc > 0i)));`);
+  L.push(`  let yhiC = ${i(s.H - 1)} + yc;`);
+  L.push(`  let yhi = select(0u, min(${u(s.OH)}, u32(yhiC / ${i(s.sh)}) + 1u), yhiC >= 0i);`);
+  L.push(`  let offh = kh * ${i(s.dh)} - ${i(s.ph)};`);
+  for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
+  for (let r = 0; r < TR; r++) L.push(`  let xc${r} = (g * ${u(s.Rg)} + min(r0 + ${u(r)}, ${u(s.Rg - 1)})) * ${u(HW)};`);
+  for (let q = 0; q < dyLoads; q++) L.push(`  let sq${q} = min(o0 + ${u(q * lanes)} + lane % ${u(lanes)}, ${u(s.O - 1)}) * ${u(OHW)};`);
+  for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) for (let kw = 0; kw < KW; kw++) L.push(`  var c${o}_${r}_${kw} = 0.0;`);
+  L.push('  for (var n = 0u; n < u.N; n++) {');
+  L.push(`    let xn = n * ${u(s.C * HW)};`);
+  L.push(`    let dn = n * ${u(s.O * OHW)};`);
+  L.push('    for (var oh = ylo; oh < yhi; oh++) {');
+  L.push(`      let xrow = xn + u32(i32(oh * ${u(s.sh)}) + offh) * ${u(s.W)};`);
+  L.push(`      let drow = dn + oh * ${u(s.OW)};`);
+  for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
+  for (const ow of ows) {
+    for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
+    for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
+  }
+  for (const { ow, kw, iw } of pairs)
+    for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      c${o}_${r}_${kw} = fma(d${o}_${ow}, x${r}_${iw}, c${o}_${r}_${kw});`);
+  L.push('    }');
+  L.push('  }');
+  for (let o = 0; o < TO; o++)
+    for (let r = 0; r < TR; r++) {
+      const st = Array.from(
+        { length: KW },
+        (_, kw) => `out_set((oc${o} * ${u(s.Rg)} + r0 + ${u(r)}) * ${u(KK)} + u32(kh) * ${u(KW)} + ${u(kw)}, c${o}_${r}_${kw});`,
+      ).join(' ');
+      L.push(`  if (live && o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { ${st} }`);
+    }
   L.push('}');
   return L.join('\n') + '\n';
 }

@@ -35,13 +35,23 @@ export interface ConvTiles {
    * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
    * compile (the first epoch's cost): the defaults are the smaller tiles.
    */
+  /** Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows allow it. */
+  vec4: boolean;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
-   * channels and >= 16 taps use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
+   * channels and >= 16 taps (>= 9 where `shuffle` is on) use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
    * strided row subsets (not when `wSplit` forces a split). 0 = off.
    */
   wTaps: number;
+  /**
+   * Direct weight gradient where `shuffle` is on: stride-1 kernels wider than one column on maps
+   * at most this many output columns wide (and sources at most twice that) use whole unrolled
+   * rows with every kernel column per invocation (convWeightGradRowsWgsl). On lavapipe that was
+   * ~40 % faster on 2-pixel maps (ResNet-18 layer4 at 64 px), ~15 % on 4 and slower on 8 and 16,
+   * and its pipelines take ~2x as long to compile: 2 by default. 0 = off.
+   */
+  wRows: number;
   /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
@@ -103,8 +113,10 @@ const defaultTiles: ConvTiles = {
   wg: 64,
   rows: true,
   shuffle: null,
+  vec4: true,
   shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
   wTaps: 4,
+  wRows: 2,
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,

@@ -49,6 +49,9 @@ export function matmulCandidates(cpu: boolean): MatmulConfig[] {
     s(8, 8, 16, 16, 16, 'blocked'),
     s(8, 4, 16, 16, 16, 'blocked'),
     s(8, 8, 8, 16, 16, 'blocked'),
+    // 'prefetch': the next K tile's global loads in flight during this tile's FMAs.
+    { ...s(8, 8, 16, 16, 8, 'blocked'), prefetch: true },
+    { ...s(8, 4, 16, 16, 16, 'blocked'), prefetch: true },
   ];
   // Only tiles that fit this device's workgroup memory whatever the transposes.
   const limit = hasLimits() ? gpu().limits.maxComputeWorkgroupStorageSize : 16384;

@@ -56,6 +56,8 @@ export interface SharedConfig {
   layout?: 'strided' | 'blocked';
   /** Split-K when the output tiles are fewer than this many workgroups (default 1024; 0 = never). */
   splitTarget?: number;
+  /** Load the next K tile into registers before this tile's FMAs (global latency hidden behind them). */
+  prefetch?: boolean;
 }
 
 export type MatmulConfig = LanesConfig | SharedConfig;
@@ -245,21 +247,58 @@ export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K)
   const L: string[] = [];
   const p = (x: string) => L.push(x);
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) p(`  var c${i}_${j} = 0.0;`);
-  p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${tk}u) {`);
-  // Cooperative loads; zero outside the matrix (and the split's K range) so the inner loop needs no bounds checks.
-  p(`    for (var e = lid; e < ${BM * tk}u; e += ${threads}u) {`);
-  p(aAlongK ? `      let kk = e % ${tk}u; let mm = e / ${tk}u;` : `      let mm = e % ${BM}u; let kk = e / ${BM}u;`);
-  p('      let gm = m0 + mm; let gk = k0 + kk;');
-  p(`      var v = 0.0; if (gm < ${s.M}u && gk < kEnd) { v = a_get(${aIdx('gm', 'gk')}); }`);
-  p(`      ${store('ta', SA, 'kk', 'mm')} = v;`);
-  p('    }');
-  p(`    for (var e = lid; e < ${BN * tk}u; e += ${threads}u) {`);
-  p(bAlongK ? `      let kk = e % ${tk}u; let nn = e / ${tk}u;` : `      let nn = e % ${BN}u; let kk = e / ${BN}u;`);
-  p('      let gn = n0 + nn; let gk = k0 + kk;');
-  p(`      var v = 0.0; if (gn < ${s.N}u && gk < kEnd) { v = b_get(${bIdx('gk', 'gn')}); }`);
-  p(`      ${store('tb', SB, 'kk', 'nn')} = v;`);
-  p('    }');
-  p('    workgroupBarrier();');
+  // Cooperative loads, unrolled into registers la*/lb* (so the prefetching variant can issue the
+  // next tile's before this tile's FMAs): slot q of an invocation is element e = lid + q·threads
+  // of the tile; zero outside the matrix (and the split's K range), so the FMAs need no checks.
+  const QA = Math.ceil((BM * tk) / threads);
+  const QB = Math.ceil((BN * tk) / threads);
+  const loads = (kv: string) => {
+    const one = (q: number, n: number, reg: string, pick: string, guard: string, read: string) => {
+      const e = `lid + ${q * threads}u`;
+      p(
+        `    { var v = 0.0; let e = ${e};${(q + 1) * threads > n ? ` if (e < ${n}u)` : ''} { ${pick} let gk = ${kv} + kk; if (${guard} && gk < kEnd) { v = ${read}; } } ${reg} = v; }`,
+      );
+    };
+    for (let q = 0; q < QA; q++) {
+      const pick = aAlongK ? `let kk = e % ${tk}u; let gm = m0 + e / ${tk}u;` : `let kk = e / ${BM}u; let gm = m0 + e % ${BM}u;`;
+      one(q, BM * tk, `la${q}`, pick, `gm < ${s.M}u`, `a_get(${aIdx('gm', 'gk')})`);
+    }
+    for (let q = 0; q < QB; q++) {
+      const pick = bAlongK ? `let kk = e % ${tk}u; let gn = n0 + e / ${tk}u;` : `let kk = e / ${BN}u; let gn = n0 + e % ${BN}u;`;
+      one(q, BN * tk, `lb${q}`, pick, `gn < ${s.N}u`, `b_get(${bIdx('gk', 'gn')})`);
+    }
+  };
+  const stores = () => {
+    for (let q = 0; q < QA; q++) {
+      const e = `lid + ${q * threads}u`;
+      const [kk, mm] = aAlongK ? [`(${e}) % ${tk}u`, `(${e}) / ${tk}u`] : [`(${e}) / ${BM}u`, `(${e}) % ${BM}u`];
+      const guard = (q + 1) * threads > BM * tk ? `if (${e} < ${BM * tk}u) ` : '';
+      p(`    ${guard}{ ${store('ta', SA, kk, mm)} = la${q}; }`);
+    }
+    for (let q = 0; q < QB; q++) {
+      const e = `lid + ${q * threads}u`;
+      const [kk, nn] = bAlongK ? [`(${e}) % ${tk}u`, `(${e}) / ${tk}u`] : [`(${e}) / ${BN}u`, `(${e}) % ${BN}u`];
+      const guard = (q + 1) * threads > BN * tk ? `if (${e} < ${BN * tk}u) ` : '';
+      p(`    ${guard}{ ${store('tb', SB, kk, nn)} = lb${q}; }`);
+    }
+  };
+  for (let q = 0; q < QA; q++) p(`  var la${q} = 0.0;`);
+  for (let q = 0; q < QB; q++) p(`  var lb${q} = 0.0;`);
+  if (c.prefetch) {
+    loads('kBeg');
+    p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${tk}u) {`);
+    stores();
+    p('    workgroupBarrier();');
+    // The next tile's loads are in flight while this tile's FMAs run.
+    p(`    if (k0 + ${tk}u < kEnd) {`);
+    loads(`k0 + ${tk}u`);
+    p('    }');
+  } else {
+    p(`  for (var k0 = kBeg; k0 < kEnd; k0 += ${tk}u) {`);
+    loads('k0');
+    stores();
+    p('    workgroupBarrier();');
+  }
   p(`    for (var kk = 0u; kk < ${tk}u; kk++) {`);
   const comp = ['x', 'y', 'z', 'w'];
   let av: (i: number) => string;
