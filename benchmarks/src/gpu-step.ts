@@ -34,9 +34,12 @@ import * as T from '@cxr/tensor';
 import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
-import { benchStep, trainStepRunner } from './step.ts';
+import { benchStep, type TrainStepRunner, trainStepRunner } from './step.ts';
 
 const smoke = process.argv.includes('--smoke');
+// `--steps-only`: the steps (every step's time), PyTorch's, and ResNet-18's profile with default
+// and with tuned conv tiles; no matmul, loop or robustness sections (a short confirmation run).
+const stepsOnly = process.argv.includes('--steps-only');
 const out = process.env.OUT ?? 'benchmarks/results';
 mkdirSync(out, { recursive: true });
 const report: Record<string, unknown> = { smoke, cores: cpus().length };
@@ -46,7 +49,7 @@ const save = () => writeFileSync(join(out, 'gpu-step.json'), JSON.stringify(repo
 
 const size = smoke ? 64 : 224;
 const batch = smoke ? 4 : 32;
-const steps = smoke ? 2 : 8;
+const steps = smoke ? 2 : stepsOnly ? 12 : 8;
 const matmulSizes = smoke ? [128, 256] : [1024, 2048, 4096];
 const gpu = await T.getDevice();
 // The features say whether f16 (`shader-f16`) or cooperative-matrix (`*subgroup-matrix*`) kernels could run here.
@@ -66,27 +69,38 @@ log(`matmul tiles chosen at device open: ${JSON.stringify(report.matmulTilesAtOp
 const cxrSteps: Record<string, number> = {};
 const cxrStepsDefaultTiles: Record<string, number> = {};
 const convTuneSeconds: Record<string, number> = {};
-const timeSteps = async (r: ReturnType<typeof trainStepRunner>, n: number) => {
+// Every step's time with the buffers and pipelines it created: a slow step that creates buffers
+// points at the pool (Dawn clears each new buffer), one that creates pipelines at compilation.
+const stepDetails: Record<string, { ms: number; buffersCreated: number; pipelinesCreated: number }[]> = {};
+report.stepDetails = stepDetails;
+const timeSteps = async (r: TrainStepRunner, n: number, key: string) => {
   const ms: number[] = [];
+  const details: (typeof stepDetails)[string] = (stepDetails[key] = []);
   for (let i = 0; i < n; i++) {
+    const s0 = T.memoryStats();
     const t0 = performance.now();
     await r.step();
     ms.push(performance.now() - t0);
+    const s1 = T.memoryStats();
+    details.push({ ms: ms[i], buffersCreated: s1.buffersCreated - s0.buffersCreated, pipelinesCreated: s1.pipelines - s0.pipelines });
   }
+  log(
+    `  ${key}: ${details.map((d) => `${d.ms.toFixed(1)}${d.buffersCreated ? `+${d.buffersCreated}b` : ''}${d.pipelinesCreated ? `+${d.pipelinesCreated}p` : ''}`).join(' ')} ms`,
+  );
   return median(ms);
 };
 for (const arch of ['resnet18', 'vgg16']) {
   try {
     const r = trainStepRunner({ arch, batch, size, tuneConv: false });
     for (let i = 0; i < 2; i++) await r.step();
-    cxrStepsDefaultTiles[arch] = await timeSteps(r, Math.min(steps, 4));
+    cxrStepsDefaultTiles[arch] = await timeSteps(r, stepsOnly ? steps : Math.min(steps, 4), `${arch} default conv tiles`);
     log(`CXR ${arch} step, default conv tiles: ${cxrStepsDefaultTiles[arch].toFixed(1)} ms`);
     const t0 = performance.now();
     const tuned = await T.autotuneConv();
     convTuneSeconds[arch] = (performance.now() - t0) / 1000;
     log(`conv tiles tuned for ${tuned.length} ${arch} shapes in ${convTuneSeconds[arch].toFixed(1)} s`);
     await r.step();
-    cxrSteps[arch] = await timeSteps(r, steps);
+    cxrSteps[arch] = await timeSteps(r, steps, `${arch} tuned`);
     r.dispose();
     log(`CXR ${arch} ${size}px batch ${batch} Adam step: ${cxrSteps[arch].toFixed(1)} ms (median of ${steps})`);
   } catch (e) {
@@ -155,7 +169,7 @@ try {
 save();
 
 // 1b. Matmul tiles on this adapter: every autotune candidate timed, then the winner at three sizes.
-{
+if (!stepsOnly) {
   const tune = await T.autotuneMatmul({ size: smoke ? 256 : 2048, persist: false });
   report.matmulTune = tune;
   for (const t of tune.timings) log(`matmul ${tune.size}: ${JSON.stringify(t.config)} ${t.ms.toFixed(3)} ms`);
@@ -221,11 +235,20 @@ save();
 }
 
 // 1c. Where a step's GPU time goes: each dispatch replayed alone, grouped per layer and pass.
+// With --steps-only: ResNet-18 with the default conv tiles (tuning forgotten), then tuned again.
+const savedCache = process.env.CXR_CACHE;
 if (!process.argv.includes('--no-profile')) {
   const profiles: Record<string, unknown> = {};
-  for (const arch of ['resnet18', 'vgg16']) {
+  for (const arch of stepsOnly ? ['resnet18 default tiles', 'resnet18'] : ['resnet18', 'vgg16']) {
     try {
-      const r = await benchStep({ arch, batch, size, byShape: true, quick: true, reps: smoke ? 2 : 20 });
+      const defaultTiles = arch.endsWith('default tiles');
+      // Forgetting the choices alone would reload them from conv-tune.json: point the cache at an
+      // empty folder for the default-tiles profile, and back (choices reloaded) for the tuned one.
+      if (defaultTiles) process.env.CXR_CACHE = mkdtempSync(join(tmpdir(), 'cxr-no-tuning-'));
+      else if (stepsOnly && savedCache === undefined) delete process.env.CXR_CACHE;
+      else if (stepsOnly) process.env.CXR_CACHE = savedCache;
+      if (stepsOnly) T.resetConvTuning();
+      const r = await benchStep({ arch: arch.split(' ')[0], batch, size, byShape: true, quick: true, reps: smoke ? 2 : 20, tuneConv: !defaultTiles });
       profiles[arch] = r;
       log(
         `${arch} step ${r.stepMs.median.toFixed(1)} ms, ${r.dispatchesPerStep} dispatches, ${r.submitsPerStep} submits; kernels' own ${r.kernelSumMs.toFixed(1)} ms`,
@@ -240,6 +263,12 @@ if (!process.argv.includes('--no-profile')) {
   }
   report.profiles = profiles;
   save();
+}
+
+if (stepsOnly) {
+  log(`wrote ${join(out, 'gpu-step.json')}`);
+  await T.destroyDevice();
+  process.exit(0);
 }
 
 // 2. The whole loop on files: a generated dataset, decoded by the loader, alone and feeding the step.
@@ -423,7 +452,7 @@ if (!process.argv.includes('--no-robustness-ab')) {
     await T.getDevice({ flags: ['enable-dawn-features=disable_robustness'] });
     const r = trainStepRunner({ arch: 'resnet18', batch, size });
     for (let i = 0; i < 2; i++) await r.step();
-    const stepMs = await timeSteps(r, steps);
+    const stepMs = await timeSteps(r, steps, 'resnet18 robustness off');
     r.dispose();
     const n = smoke ? 256 : 2048;
     const a = T.randn([n, n], { seed: 1 });

@@ -26,7 +26,7 @@ const work = mkdtempSync(join(tmpdir(), 'cxr-gpu-train-'));
 const data = join(work, 'data');
 const perClass = smoke ? 12 : 512;
 const t0 = performance.now();
-await synthesizeDataset({ out: data, perClass, size: smoke ? 96 : 256, seed: 0 });
+await synthesizeDataset({ out: data, perClass, size: smoke ? 96 : 256, seed: 0, workers: cpus().length });
 const report: Record<string, unknown> = { smoke, cores: cpus().length, perClass, synthesizeSeconds: (performance.now() - t0) / 1000, runs: {} };
 console.log(`dataset: ${perClass} images per class in ${(report.synthesizeSeconds as number).toFixed(1)} s`);
 const save = () => writeFileSync(join(out, 'gpu-train.json'), JSON.stringify(report, null, 2));

@@ -114,6 +114,8 @@ export async function benchStep(
     classes?: number;
     byShape?: boolean;
     reps?: number;
+    /** false: no per-shape conv tuning (the default tiles, or choices already made). */
+    tuneConv?: boolean;
     log?: (m: string) => void;
   } = {},
 ): Promise<StepBench> {
@@ -121,7 +123,7 @@ export async function benchStep(
   const steps = options.quick ? 3 : 6;
   const ownDevice = !hasDevice();
   await getDevice();
-  const runner = trainStepRunner({ arch: options.arch, batch: options.batch, size: options.size, classes: options.classes });
+  const runner = trainStepRunner({ arch: options.arch, batch: options.batch, size: options.size, classes: options.classes, tuneConv: options.tuneConv });
   const { model, opt, x, y } = runner;
   const cliStep = runner.step;
 
