@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, tensor } from '../src/index.ts';
+import { batchNorm2d, batchNorm2dBackward, gpu, setBatchNormSplitTarget, tensor } from '../src/index.ts';
 import { randomArray, relErr, useDevice } from './helpers.ts';
 import { refBatchNorm, refBatchNormBackward } from './reference/norm.ts';
 
@@ -114,6 +114,53 @@ describe('batchNorm2d', () => {
       });
     }
   }
+  it('with 8 storage buffers per stage (WebGPU default) the fused ReLU backward applies the mask in its own pass, same values', async () => {
+    const shape = [2, 6, 4, 4];
+    const n = 2 * 6 * 16;
+    const x = tensor(randomArray(n, 41), shape);
+    const weight = tensor(randomArray(6, 42, 0.5, 1.5), [6]);
+    const bias = tensor(randomArray(6, 43), [6]);
+    const runningMean = tensor(new Float32Array(6), [6]);
+    const runningVar = tensor(new Float32Array(6).fill(1), [6]);
+    const dy = tensor(randomArray(n, 44), shape);
+    const res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training: true, relu: true });
+    const grads = () => batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { reluOut: res.out });
+    const fused = grads();
+    expect(gpu().limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(9);
+    const g = gpu();
+    const real = g.device.limits;
+    // The same device, reporting WebGPU's default of 8 storage buffers per stage.
+    Object.defineProperty(g, 'limits', {
+      configurable: true,
+      get: () => new Proxy(real, { get: (t, k) => (k === 'maxStorageBuffersPerShaderStage' ? 8 : Reflect.get(t, k, t)) }),
+    });
+    let split: ReturnType<typeof grads>;
+    try {
+      split = grads();
+    } finally {
+      delete (g as unknown as Record<string, unknown>).limits;
+    }
+    expect(gpu().limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(9);
+    for (const k of ['dx', 'dweight', 'dbias'] as const) expect(relErr(await split[k].toArray(), await fused[k].toArray()), k).toBeLessThan(1e-6);
+    for (const t of [
+      x,
+      weight,
+      bias,
+      runningMean,
+      runningVar,
+      dy,
+      res.out,
+      res.saveMean,
+      res.saveInvstd,
+      fused.dx,
+      fused.dweight,
+      fused.dbias,
+      split.dx,
+      split.dweight,
+      split.dbias,
+    ])
+      t.dispose();
+  });
   it('rejects a residual or reluOut of another shape, naming both', () => {
     const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
     const r = tensor(randomArray(3, 2, 0.5, 1), [3]);

@@ -2,6 +2,7 @@ import { fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
+import { reluBackward } from '../grad/pointwise.ts';
 import {
   bnBackwardDxWgsl,
   bnBackwardMergeWgsl,
@@ -234,13 +235,25 @@ export function batchNorm2dBackward(
   const inputs: Record<string, Tensor> = { dy, saveInvstd, ...mask };
   if (weight) inputs.weight = weight;
   if (training) Object.assign(inputs, { x, saveMean, dweight, dbias });
+  // Fused, the dx pass binds 9 buffers (dy, reluOut, x, weight, four per-channel vectors, dx);
+  // adapters that offer 8 per stage (WebGPU's default, many browsers, Dawn's null backend) get
+  // the ReLU mask applied to dy by a separate pass instead.
+  let dxMasked = masked;
+  let maskedDy: Tensor | null = null;
+  if (reluOut && Object.keys(inputs).length + 1 > gpu().limits.maxStorageBuffersPerShaderStage) {
+    maskedDy = reluBackward(dy, reluOut);
+    inputs.dy = maskedDy;
+    delete inputs.reluOut;
+    dxMasked = false;
+  }
   runKernel({
     name: `${op}.dx`,
-    body: bnBackwardDxWgsl(l, !!weight, training, wgFlat, masked),
+    body: bnBackwardDxWgsl(l, !!weight, training, wgFlat, dxMasked),
     inputs,
     outputs: { dx },
     uniforms: sizes,
     workgroups: grid1d(l.HW % 4 === 0 ? dx.size / 4 : dx.size, wgFlat),
   });
+  maskedDy?.dispose();
   return { dx, dweight, dbias };
 }
