@@ -77,14 +77,19 @@ await getDevice({ lowerMainThreadPriority: true });
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 if (process.argv.includes('--step')) {
-  // The default job's whole training step (ResNet-18, 64 px, batch 16, Adam), variants alternating step by step.
-  const runner = trainStepRunner();
+  // A whole training step (default: the default job's, ResNet-18, 64 px, batch 16, Adam; --arch,
+  // --size, --batch), variants alternating step by step.
+  const runner = trainStepRunner({
+    arch: arg('--arch'),
+    size: arg('--size') ? Number(arg('--size')) : undefined,
+    batch: arg('--batch') ? Number(arg('--batch')) : undefined,
+  });
   const times: Record<string, number[]> = {};
   const cpuNs: Record<string, number> = {};
   for (const v of names) {
     variants[v]();
     await runner.step(); // compile + warm
-    await runner.step();
+    if (!process.argv.includes('--one-warmup')) await runner.step();
     times[v] = [];
     cpuNs[v] = 0;
   }
