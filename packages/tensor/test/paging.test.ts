@@ -4,7 +4,7 @@
  * is checked against a float64 reference on such tensors.
  */
 import { describe, expect, it } from 'vitest';
-import { add, concat, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, type Tensor } from '../src/index.ts';
+import { adamStep, add, concat, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, zeros, type Tensor } from '../src/index.ts';
 import { cpuDefault, gpuDefault, setMatmulTiles } from '../src/ops/matmul/index.ts';
 import { randomArray, relErr, sizeOf, stridesOf, unravel, useDevice } from './helpers.ts';
 import { matmulRef } from './reference/matmul.ts';
@@ -48,6 +48,34 @@ describe('paged tensors (1024 floats per binding)', () => {
     expect(relErr(await o.toArray(), matmulRef(x.data, [3, 37, 29], y.data, [37, 41], true, false).data)).toBeLessThan(1e-4);
     for (const t of [a, bT, b, x, y]) t.t.dispose();
     o.dispose();
+  });
+
+  it('Adam reads and writes every paged tensor as vec4 (3076 floats: 4 pages each)', async () => {
+    const n = 3076;
+    const p0 = randomArray(n, seed++);
+    const p = tensor(p0, [n]);
+    const m = zeros([n]);
+    const v = zeros([n]);
+    const o = { lr: 0.01, betas: [0.8, 0.95] as const, eps: 1e-6, weightDecay: 0.1, decoupledWeightDecay: false };
+    const ref = Float64Array.from(p0);
+    const rm = new Float64Array(n);
+    const rv = new Float64Array(n);
+    for (let t = 1; t <= 3; t++) {
+      const g = randomArray(n, seed++);
+      const gt = tensor(g, [n]);
+      adamStep(p, gt, m, v, { ...o, step: t });
+      gt.dispose();
+      for (let i = 0; i < n; i++) {
+        const gr = g[i] + o.weightDecay * ref[i];
+        rm[i] = o.betas[0] * rm[i] + (1 - o.betas[0]) * gr;
+        rv[i] = o.betas[1] * rv[i] + (1 - o.betas[1]) * gr * gr;
+        ref[i] -= (o.lr * rm[i]) / (1 - o.betas[0] ** t) / (Math.sqrt(rv[i] / (1 - o.betas[1] ** t)) + o.eps);
+      }
+    }
+    expect(relErr(await p.toArray(), ref)).toBeLessThan(1e-5);
+    expect(relErr(await m.toArray(), rm)).toBeLessThan(1e-5);
+    expect(relErr(await v.toArray(), rv)).toBeLessThan(1e-5);
+    for (const t of [p, m, v]) t.dispose();
   });
 
   it('elementwise with broadcasting', async () => {

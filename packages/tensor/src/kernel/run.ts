@@ -10,7 +10,7 @@ export interface KernelCall {
   /** WGSL after the generated prelude: helper functions and `@compute fn main`. */
   body: string;
   inputs?: Record<string, Tensor>;
-  /** Written (read_write) tensors; they get both `NAME_get` and `NAME_set`. */
+  /** Written (read_write) tensors; they get `NAME_get` and `NAME_set`, or (used so) `NAME_get4` and `NAME_set4`. */
   outputs: Record<string, Tensor>;
   /** Per-call scalars, read in WGSL as `u.NAME`. They change without recompiling. */
   uniforms?: Record<string, [ScalarType, number]>;
@@ -45,23 +45,32 @@ function accessors(name: string, t: Tensor, firstBinding: number, writable: bool
 }
 
 /**
- * `NAME_get4(j)`: elements 4j..4j+3 as one vec4 load, through a second, vec4-typed read-only view
- * of the same pages (generated only when a kernel body calls it; needs a size divisible by 4, and
- * pages hold a power of two ≥ 4 elements, so an aligned vec4 never straddles two pages).
+ * `NAME_get4(j)`: elements 4j..4j+3 as one vec4 load, through a vec4-typed view of the same pages
+ * (generated only when a kernel body calls it; needs a size divisible by 4, and pages hold a power
+ * of two ≥ 4 elements, so an aligned vec4 never straddles two pages). An input keeps its scalar
+ * view beside it (two read-only bindings of one buffer are allowed); a written tensor gets the
+ * vec4 view alone, read_write with `NAME_set4(j, v)`, since WebGPU forbids binding a buffer that
+ * is written a second time in the same dispatch.
  */
-function vec4Accessor(name: string, t: Tensor, firstBinding: number, pageShift: number, op: string): { decl: string; pages: number } {
+function vec4Accessor(name: string, t: Tensor, firstBinding: number, writable: boolean, pageShift: number, op: string): { decl: string; pages: number } {
   if (t.dtype === 'int32' || t.size % 4 !== 0)
     throw new Error(`${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.shape.join(',')}]`);
   const ty = `vec4<${wgslType(t.dtype)}>`;
   const pages = Math.max(1, Math.ceil(t.size / 2 ** pageShift));
+  const access = writable ? 'read_write' : 'read';
   let decl = '';
-  for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, read> ${name}_v${p}: array<${ty}>;\n`;
-  if (pages === 1) return { decl: decl + `fn ${name}_get4(j: u32) -> ${ty} { return ${name}_v0[j]; }\n`, pages };
+  for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, ${access}> ${name}_v${p}: array<${ty}>;\n`;
+  if (pages === 1) {
+    decl += `fn ${name}_get4(j: u32) -> ${ty} { return ${name}_v0[j]; }\n`;
+    if (writable) decl += `fn ${name}_set4(j: u32, value_: ${ty}) { ${name}_v0[j] = value_; }\n`;
+    return { decl, pages };
+  }
   const shift = pageShift - 2;
-  const cases = Array.from({ length: pages }, (_, p) =>
-    p === pages - 1 ? `    default: { return ${name}_v${p}[o]; }` : `    case ${p}u: { return ${name}_v${p}[o]; }`,
-  ).join('\n');
-  decl += `fn ${name}_get4(j: u32) -> ${ty} {\n  let o = j & ${2 ** shift - 1}u;\n  switch (j >> ${shift}u) {\n${cases}\n  }\n}\n`;
+  const cases = (stmt: (p: number) => string) =>
+    Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { ${stmt(p)} }` : `    case ${p}u: { ${stmt(p)} }`)).join('\n');
+  const page = `  let o = j & ${2 ** shift - 1}u;\n  switch (j >> ${shift}u) {\n`;
+  decl += `fn ${name}_get4(j: u32) -> ${ty} {\n${page}${cases((p) => `return ${name}_v${p}[o];`)}\n  }\n}\n`;
+  if (writable) decl += `fn ${name}_set4(j: u32, value_: ${ty}) {\n${page}${cases((p) => `${name}_v${p}[o] = value_;`)}\n  }\n}\n`;
   return { decl, pages };
 }
 
@@ -99,16 +108,18 @@ export function runKernel(call: KernelCall): void {
     for (const [name, t] of list) {
       if (names.has(name)) throw new Error(`${call.name}: kernel argument '${name}' given twice`);
       names.add(name);
-      const uses4 = !writable && new RegExp(`\\b${name}_get4\\(`).test(call.body);
+      const uses4 = new RegExp(`\\b${name}_[gs]et4\\(`).test(call.body);
+      const usesScalar = new RegExp(`\\b${name}_[gs]et\\(`).test(call.body);
+      if (writable && uses4 && usesScalar) throw new Error(`${call.name}: written tensor '${name}' is used through both scalar and vec4 accessors`);
       // Layout 'auto' drops bindings the shader never uses: skip the scalar view if only get4 is.
-      if (!uses4 || new RegExp(`\\b${name}_get\\(`).test(call.body)) {
+      if (!uses4 || usesScalar) {
         const { decl, pages } = accessors(name, t, binding, writable, g.pageShift);
         prelude += decl;
         entries.push(...bindingEntries(t, binding, pages, pageBytes, call.name));
         binding += pages;
       }
       if (uses4) {
-        const v = vec4Accessor(name, t, binding, g.pageShift, label);
+        const v = vec4Accessor(name, t, binding, writable, g.pageShift, label);
         prelude += v.decl;
         entries.push(...bindingEntries(t, binding, v.pages, pageBytes, call.name));
         binding += v.pages;

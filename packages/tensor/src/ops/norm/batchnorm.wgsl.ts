@@ -108,19 +108,15 @@ const reluOf = (v: string, vec: boolean) => (vec ? `select(vec4<f32>(0.0), ${v},
 export function bnNormalizeWgsl(l: BnLayout, e: BnEpilogue, wg: number): string {
   const affine = `${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ' + bias_get(c)' : ''}`;
   if (l.HW % 4 === 0) {
-    // vec4 loads (one per 4 elements; per-lane scalar loads are what bounds this pass on a CPU
-    // adapter), the channel index computed once per 4 elements; stores stay scalar.
+    // vec4 loads and stores (one per 4 elements; per-lane scalar accesses are what bounds this
+    // pass on a CPU adapter), the channel index computed once per 4 elements.
     return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
   if (i >= u.total / 4u) { return; }
   let c = (i / ${l.HW / 4}u) % ${l.C}u;
   var y = (x_get4(i) - vec4<f32>(saveMean_get(c))) * saveInvstd_get(c)${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ' + vec4<f32>(bias_get(c))' : ''};
-${e.residual ? '  y += residual_get4(i);\n' : ''}${e.relu ? `  y = ${reluOf('y', true)};\n` : ''}  let o = i * 4u;
-  out_set(o, y.x);
-  out_set(o + 1u, y.y);
-  out_set(o + 2u, y.z);
-  out_set(o + 3u, y.w);
+${e.residual ? '  y += residual_get4(i);\n' : ''}${e.relu ? `  y = ${reluOf('y', true)};\n` : ''}  out_set4(i, y);
 }
 `;
   }
@@ -202,7 +198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let scale = invstd${hasWeight ? ' * weight_get(c)' : ''};
 `;
   if (vec) {
-    // vec4 loads, scalar stores (as the normalising pass).
+    // vec4 loads and stores (as the normalising pass).
     return `${head}  let g = ${gradAt('i', masked, true)};
   ${
     training
@@ -210,11 +206,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let d = scale * (g - vec4<f32>(dbias_get(c) / f32(u.M)) - xhat * (dweight_get(c) / f32(u.M)));`
       : 'let d = scale * g;'
   }
-  let o = i * 4u;
-  dx_set(o, d.x);
-  dx_set(o + 1u, d.y);
-  dx_set(o + 2u, d.z);
-  dx_set(o + 3u, d.w);
+  dx_set4(i, d);
 }
 `;
   }
