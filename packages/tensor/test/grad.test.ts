@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  add,
+  div,
+  mul,
+  sub,
+  type Tensor,
   absBackward,
   clampBackward,
   concat,
@@ -43,6 +48,60 @@ useDevice();
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 describe('elementwise backward', () => {
+  it('four at a time (size a multiple of 4, no broadcasting): relu with zeros and NaN, sigmoid, tanh, square, and add/sub/mul/div', async () => {
+    const n = 12 * 20;
+    const xs = randomArray(n, 5, -3, 3);
+    xs[0] = 0;
+    xs[5] = Number.NaN;
+    xs[7] = -0;
+    const dys = randomArray(n, 6);
+    const x = tensor(xs, [12, 20]);
+    const dy = tensor(dys, [12, 20]);
+    expect(Array.from(await reluBackward(dy, x).toArray())).toEqual(Array.from(xs, (v, i) => (v > 0 ? dys[i] : 0)));
+    const ys = randomArray(n, 7, 0.1, 0.9);
+    const y = tensor(ys, [12, 20]);
+    expect(
+      relErr(
+        await sigmoidBackward(dy, y).toArray(),
+        Array.from(ys, (v, i) => dys[i] * v * (1 - v)),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        await tanhBackward(dy, y).toArray(),
+        Array.from(ys, (v, i) => dys[i] * (1 - v * v)),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        await squareBackward(dy, y).toArray(),
+        Array.from(ys, (v, i) => 2 * dys[i] * v),
+      ),
+    ).toBeLessThan(1e-6);
+    const ops: [string, (a: Tensor | number, b: Tensor | number) => Tensor, (a: number, b: number) => number][] = [
+      ['add', add, (a, b) => a + b],
+      ['sub', sub, (a, b) => a - b],
+      ['mul', mul, (a, b) => a * b],
+      ['div', div, (a, b) => a / b],
+    ];
+    for (const [name, f, ref] of ops) {
+      expect(
+        relErr(
+          await f(dy, y).toArray(),
+          Array.from(dys, (v, i) => ref(v, ys[i])),
+        ),
+        name,
+      ).toBeLessThan(1e-6);
+      expect(
+        relErr(
+          await f(2.5, y).toArray(),
+          Array.from(ys, (v) => ref(2.5, v)),
+        ),
+        `${name} scalar first`,
+      ).toBeLessThan(1e-6);
+    }
+  });
+
   it('relu, sigmoid, tanh', async () => {
     const n = 13 * 17;
     const xs = randomArray(n, 1, -3, 3);

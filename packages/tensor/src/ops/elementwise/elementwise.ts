@@ -13,7 +13,16 @@ export interface ElementwiseOptions {
   dtype?: DType;
   /** Scalars that may be non-finite (maximum(x, -Infinity) is meaningful; add(x, NaN) is a bug). */
   allowNonFinite?: boolean;
+  /**
+   * The expression over vec4 operands, for the four-at-a-time form (no broadcasting, size a
+   * multiple of 4). Arithmetic-only expressions (`$0 * (1.0 - $1)`) are their own vec4 form;
+   * others (`select`, helper functions) opt in with one written for vec4<f32>.
+   */
+  vec4Expr?: string;
 }
+
+/** Only operands, literals, + − × ÷ and parentheses: the same WGSL works on f32 and vec4<f32>. */
+const arithmeticOnly = /^[\s$\d.+\-*/()]+$/;
 
 /**
  * One kernel for any elementwise expression over tensors and scalars with NumPy broadcasting.
@@ -35,6 +44,11 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
   });
   const outShape = tensors.length ? broadcastShapes(op, ...tensors.map((t) => t.shape)) : [];
   const out = Tensor.empty(outShape, options.dtype ?? 'float32', op);
+  // Four elements per invocation where no operand broadcasts: on lavapipe every storage access is
+  // a per-lane loop, so vec4 loads and stores do a quarter of them.
+  const vec4Expr = options.vec4Expr ?? (arithmeticOnly.test(expr) ? expr : null);
+  const vec4 = vec4Expr !== null && out.dtype === 'float32' && out.size % 4 === 0 && out.size > 0 && tensors.every((t) => sameShape(t.shape, outShape));
+  if (vec4) return elementwise4(op, vec4Expr, operands, out);
   const inputs: Record<string, Tensor> = {};
   const uniforms: Record<string, ['f32' | 'u32', number]> = {};
   const loads: string[] = [];
@@ -65,6 +79,35 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
     outputs: { out },
     uniforms,
     workgroups: grid1d(out.size, workgroupSize),
+  });
+  return out;
+}
+
+/** The vec4 form: every tensor operand has the output's shape and its size is a multiple of 4. */
+function elementwise4(op: string, expr: string, operands: Operand[], out: Tensor): Tensor {
+  const inputs: Record<string, Tensor> = {};
+  const uniforms: Record<string, ['f32' | 'u32', number]> = {};
+  const loads: string[] = [];
+  let e = expr;
+  operands.forEach((o, k) => {
+    if (typeof o === 'number') {
+      uniforms[`s${k}`] = ['f32', o];
+      e = e.replaceAll(`$${k}`, `u.s${k}`);
+      return;
+    }
+    inputs[`x${k}`] = o;
+    loads.push(`  let v${k} = x${k}_get4(i);`);
+    e = e.replaceAll(`$${k}`, `v${k}`);
+  });
+  const n = out.size / 4;
+  uniforms.n = ['u32', n];
+  runKernel({
+    name: op,
+    body: elementwiseHelpers + linearMain(workgroupSize, `  if (i >= u.n) { return; }\n${loads.join('\n')}\n  out_set4(i, ${e});`),
+    inputs,
+    outputs: { out },
+    uniforms,
+    workgroups: grid1d(n, workgroupSize),
   });
   return out;
 }

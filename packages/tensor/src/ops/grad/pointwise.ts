@@ -7,15 +7,16 @@ import { elementwise } from '../elementwise/elementwise.ts';
  * Each reads what its forward saved, the input x or the output y (whichever makes the rule
  * cheapest), named in the error when the shapes differ. `$0` is dy, `$1` the saved tensor.
  */
-function pointwise(op: string, expr: string, dy: Tensor, saved: Tensor, savedName: 'input' | 'output', scalars: number[] = []): Tensor {
+function pointwise(op: string, expr: string, dy: Tensor, saved: Tensor, savedName: 'input' | 'output', scalars: number[] = [], vec4Expr?: string): Tensor {
   dy.storage(op);
   saved.storage(op);
   if (dy.shape.join() !== saved.shape.join()) throw new Error(`${op}: gradient ${fmt(dy.shape)} and ${savedName} ${fmt(saved.shape)} must have one shape`);
-  return elementwise(op, expr, [dy, saved, ...scalars], { allowNonFinite: true });
+  return elementwise(op, expr, [dy, saved, ...scalars], { allowNonFinite: true, vec4Expr });
 }
 
 /** dy · (x > 0); the output works as well (y > 0 exactly where x > 0). */
-export const reluBackward = (dy: Tensor, x: Tensor) => pointwise('reluBackward', 'select(0.0, $0, $1 > 0.0)', dy, x, 'input');
+export const reluBackward = (dy: Tensor, x: Tensor) =>
+  pointwise('reluBackward', 'select(0.0, $0, $1 > 0.0)', dy, x, 'input', [], 'select(vec4<f32>(0.0), $0, $1 > vec4<f32>(0.0))');
 /** dy · y · (1 − y), from the forward OUTPUT y = sigmoid(x). */
 export const sigmoidBackward = (dy: Tensor, y: Tensor) => pointwise('sigmoidBackward', '$0 * $1 * (1.0 - $1)', dy, y, 'output');
 /** dy · (1 − y²), from the forward OUTPUT y = tanh(x). */
