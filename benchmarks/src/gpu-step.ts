@@ -168,28 +168,37 @@ try {
 }
 save();
 
+/** Milliseconds per call of `run`: the best of 3 rounds of 10 calls (each round synced), after a warm-up call. */
+async function msPerCall(run: () => void): Promise<number> {
+  run();
+  await T.sync();
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) run();
+    await T.sync();
+    best = Math.min(best, (performance.now() - t0) / 10);
+  }
+  return best;
+}
+
+/** GFLOP/s of an n³ matmul on this device. */
+async function matmulGflops(n: number): Promise<number> {
+  const a = T.randn([n, n], { seed: 1 });
+  const b = T.randn([n, n], { seed: 2 });
+  const ms = await msPerCall(() => T.matmul(a, b).dispose());
+  a.dispose();
+  b.dispose();
+  return (2 * n ** 3) / ms / 1e6;
+}
+
 // 1b. Matmul tiles on this adapter: every autotune candidate timed, then the winner at three sizes.
 if (!stepsOnly) {
   const tune = await T.autotuneMatmul({ size: smoke ? 256 : 2048, persist: false });
   report.matmulTune = tune;
   for (const t of tune.timings) log(`matmul ${tune.size}: ${JSON.stringify(t.config)} ${t.ms.toFixed(3)} ms`);
   const gflops: Record<number, number> = {};
-  for (const n of matmulSizes) {
-    const a = T.randn([n, n], { seed: 1 });
-    const b = T.randn([n, n], { seed: 2 });
-    T.matmul(a, b).dispose();
-    await T.sync();
-    let best = Infinity;
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < 10; i++) T.matmul(a, b).dispose();
-      await T.sync();
-      best = Math.min(best, (performance.now() - t0) / 10);
-    }
-    gflops[n] = (2 * n ** 3) / best / 1e6;
-    a.dispose();
-    b.dispose();
-  }
+  for (const n of matmulSizes) gflops[n] = await matmulGflops(n);
   report.matmulGflops = gflops;
   // The heads' shapes at batch 32 (Linear: x · Wᵀ), with split-K (default) and without.
   const fc: Record<string, { splitMs: number; unsplitMs: number }> = {};
@@ -204,18 +213,7 @@ if (!stepsOnly) {
       ]) {
     const a = T.randn([M, K], { seed: 3 });
     const b = T.randn([N, K], { seed: 4 });
-    const time = async () => {
-      T.matmul(a, b, { transB: true }).dispose();
-      await T.sync();
-      let best = Infinity;
-      for (let r = 0; r < 3; r++) {
-        const t0 = performance.now();
-        for (let i = 0; i < 10; i++) T.matmul(a, b, { transB: true }).dispose();
-        await T.sync();
-        best = Math.min(best, (performance.now() - t0) / 10);
-      }
-      return best;
-    };
+    const time = () => msPerCall(() => T.matmul(a, b, { transB: true }).dispose());
     const splitMs = await time();
     T.setMatmulTiles(tiles.kind === 'shared' ? { ...tiles, splitTarget: 0 } : tiles);
     const unsplitMs = await time();
@@ -455,23 +453,9 @@ if (!process.argv.includes('--no-robustness-ab')) {
     const stepMs = await timeSteps(r, steps, 'resnet18 robustness off');
     r.dispose();
     const n = smoke ? 256 : 2048;
-    const a = T.randn([n, n], { seed: 1 });
-    const b = T.randn([n, n], { seed: 2 });
-    T.matmul(a, b).dispose();
-    await T.sync();
-    let best = Infinity;
-    for (let k = 0; k < 3; k++) {
-      const t0 = performance.now();
-      for (let i = 0; i < 10; i++) T.matmul(a, b).dispose();
-      await T.sync();
-      best = Math.min(best, (performance.now() - t0) / 10);
-    }
-    a.dispose();
-    b.dispose();
-    report.robustnessOff = { resnet18StepMs: stepMs, [`matmul${n}Gflops`]: (2 * n ** 3) / best / 1e6 };
-    log(
-      `robustness off: resnet18 step ${stepMs.toFixed(1)} ms (on: ${cxrSteps.resnet18?.toFixed(1)}); matmul ${n}: ${((2 * n ** 3) / best / 1e6).toFixed(0)} GFLOP/s`,
-    );
+    const gflopsOff = await matmulGflops(n);
+    report.robustnessOff = { resnet18StepMs: stepMs, [`matmul${n}Gflops`]: gflopsOff };
+    log(`robustness off: resnet18 step ${stepMs.toFixed(1)} ms (on: ${cxrSteps.resnet18?.toFixed(1)}); matmul ${n}: ${gflopsOff.toFixed(0)} GFLOP/s`);
   } catch (e) {
     report.robustnessOffError = String((e as Error).message).slice(0, 1000);
     log(`robustness-off run failed: ${(e as Error).message}`);

@@ -19,6 +19,7 @@
  * but a network's first), K is ordered (tap, channel) so a K tile has one tap, decoded once.
  */
 import type { GatherConvSpec } from './conv.wgsl.ts';
+import type { ConvGeometry } from './geometry.ts';
 
 /** Register block (tm x tn), invocations (wgM x wgN), K depth of a shared tile. */
 export interface ConvGemmConfig {
@@ -337,25 +338,9 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
   return L.join('\n') + '\n';
 }
 
-export interface GemmWeightGradSpec {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  OH: number;
-  OW: number;
+export interface GemmWeightGradSpec extends ConvGeometry {
   Rg: number;
   Og: number;
-  groups: number;
-  KH: number;
-  KW: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
   /** Splits of the N·OH·OW pixels (K) and pixels per split (a multiple of tk). */
   S: number;
   CK: number;

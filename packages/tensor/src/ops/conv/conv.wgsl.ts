@@ -12,6 +12,7 @@
  * one tap and streams (n, oh, ow) over the analytically clipped valid range (no bounds checks in
  * the inner loop).
  */
+import type { ConvGeometry } from './geometry.ts';
 
 /** An arithmetic progression of kernel taps along one axis. */
 export interface TapAxis {
@@ -139,19 +140,8 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   const blocks = new Map<number, number>();
   for (const q of cols.keys()) if (!blocks.has(Math.floor(q / 4))) blocks.set(Math.floor(q / 4), blocks.size);
   const L: string[] = [];
-  L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push(
-    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${sh ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
-  );
   // The batch size is a uniform (u.tiles = N * A * BT), so every batch size shares one pipeline.
-  if (sh) {
-    // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
-    L.push('  let live = gid.x < u.tiles;');
-    L.push('  let p = min(gid.x, u.tiles - 1u);');
-  } else {
-    L.push('  let p = gid.x;');
-    L.push('  if (p >= u.tiles) { return; }');
-  }
+  L.push(...gatherEntry(s.WG, sh));
   // Bindings the body never names are dropped from the 'auto' layout: keep both inputs referenced
   // even when no tap reaches this sub-grid (the kernel then writes zeros).
   if (H.count === 0 || W.count === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
@@ -292,18 +282,8 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
     }
   const sh = !!s.shuffle;
   const L: string[] = [];
-  L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
-  L.push(
-    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${sh ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
-  );
   // u.rows = N * A and u.tiles = ceil(u.rows / RT): uniforms, so batch sizes share the pipeline.
-  if (sh) {
-    L.push('  let live = gid.x < u.tiles;');
-    L.push('  let p = min(gid.x, u.tiles - 1u);');
-  } else {
-    L.push('  let p = gid.x;');
-    L.push('  if (p >= u.tiles) { return; }');
-  }
+  L.push(...gatherEntry(s.WG, sh));
   if (H.count === 0 || cols.size === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = o0 / ${u(s.Og)};`);
@@ -399,25 +379,23 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   return L.join('\n') + '\n';
 }
 
-export interface WeightGradSpec {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  OH: number;
-  OW: number;
+/**
+ * Entry point and tile index `p` of the gather kernels (tiles counted by the uniform u.tiles). With
+ * shuffles no lane returns early (subgroupShuffle needs uniform control flow): spare lanes redo
+ * the last tile, with `live` false.
+ */
+function gatherEntry(wg: number, shuffle: boolean): string[] {
+  return [
+    `@compute @workgroup_size(${wg}, 1, 1)`,
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${shuffle ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
+    ...(shuffle ? ['  let live = gid.x < u.tiles;', '  let p = min(gid.x, u.tiles - 1u);'] : ['  let p = gid.x;', '  if (p >= u.tiles) { return; }']),
+  ];
+}
+
+export interface WeightGradSpec extends Omit<ConvGeometry, 'groups'> {
   /** Input channels per group (the dw's second dim), output channels per group. */
   Rg: number;
   Og: number;
-  KH: number;
-  KW: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
   TO: number;
   TR: number;
   WG: number;

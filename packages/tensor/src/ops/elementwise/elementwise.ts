@@ -48,12 +48,11 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
   // a per-lane loop, so vec4 loads and stores do a quarter of them.
   const vec4Expr = options.vec4Expr ?? (arithmeticOnly.test(expr) ? expr : null);
   const vec4 = vec4Expr !== null && out.dtype === 'float32' && out.size % 4 === 0 && out.size > 0 && tensors.every((t) => sameShape(t.shape, outShape));
-  if (vec4) return elementwise4(op, vec4Expr, operands, out);
   const inputs: Record<string, Tensor> = {};
   const uniforms: Record<string, ['f32' | 'u32', number]> = {};
   const loads: string[] = [];
   const indexOperands: { name: string; strides: number[] | null }[] = [];
-  let e = expr;
+  let e = vec4 ? vec4Expr : expr;
   operands.forEach((o, k) => {
     if (typeof o === 'number') {
       uniforms[`s${k}`] = ['f32', o];
@@ -61,49 +60,26 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
       return;
     }
     inputs[`x${k}`] = o;
-    const same = sameShape(o.shape, outShape);
-    const idx = o.size === 1 ? '0u' : same ? 'i' : `ix${k}`;
-    if (!same && o.size !== 1) indexOperands.push({ name: `ix${k}`, strides: broadcastStrides(o.shape, outShape) });
-    loads.push(`  let v${k} = x${k}_get(${idx});`);
+    if (vec4) {
+      loads.push(`  let v${k} = x${k}_get4(i);`);
+    } else {
+      const same = sameShape(o.shape, outShape);
+      const idx = o.size === 1 ? '0u' : same ? 'i' : `ix${k}`;
+      if (!same && o.size !== 1) indexOperands.push({ name: `ix${k}`, strides: broadcastStrides(o.shape, outShape) });
+      loads.push(`  let v${k} = x${k}_get(${idx});`);
+    }
     e = e.replaceAll(`$${k}`, `v${k}`);
   });
   // The size is a uniform, so the kernel is shared by every size (a batch size change, a partial
   // last batch, evaluation) instead of compiled once per shape. Broadcast index arithmetic never
   // names the leading dimension's size either, so a bias add [N, C] + [C] is shared across N too.
-  uniforms.n = ['u32', out.size];
-  const body = `  if (i >= u.n) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  out_set(i, ${e});`;
+  const n = vec4 ? out.size / 4 : out.size;
+  uniforms.n = ['u32', n];
+  const store = vec4 ? `out_set4(i, ${e})` : `out_set(i, ${e})`;
+  const body = `  if (i >= u.n) { return; }\n${broadcastIndex(outShape, indexOperands)}\n${loads.join('\n')}\n  ${store};`;
   runKernel({
     name: op,
     body: elementwiseHelpers + linearMain(workgroupSize, body),
-    inputs,
-    outputs: { out },
-    uniforms,
-    workgroups: grid1d(out.size, workgroupSize),
-  });
-  return out;
-}
-
-/** The vec4 form: every tensor operand has the output's shape and its size is a multiple of 4. */
-function elementwise4(op: string, expr: string, operands: Operand[], out: Tensor): Tensor {
-  const inputs: Record<string, Tensor> = {};
-  const uniforms: Record<string, ['f32' | 'u32', number]> = {};
-  const loads: string[] = [];
-  let e = expr;
-  operands.forEach((o, k) => {
-    if (typeof o === 'number') {
-      uniforms[`s${k}`] = ['f32', o];
-      e = e.replaceAll(`$${k}`, `u.s${k}`);
-      return;
-    }
-    inputs[`x${k}`] = o;
-    loads.push(`  let v${k} = x${k}_get4(i);`);
-    e = e.replaceAll(`$${k}`, `v${k}`);
-  });
-  const n = out.size / 4;
-  uniforms.n = ['u32', n];
-  runKernel({
-    name: op,
-    body: elementwiseHelpers + linearMain(workgroupSize, `  if (i >= u.n) { return; }\n${loads.join('\n')}\n  out_set4(i, ${e});`),
     inputs,
     outputs: { out },
     uniforms,
