@@ -101,6 +101,8 @@ export function runKernel(call: KernelCall): void {
   const entries: GPUBindGroupEntry[] = [];
   let binding = 0;
   const pageBytes = g.pageElements * 4;
+  // Which accessors the body calls, found in one pass: `x_get4(` → 'x_get4'.
+  const used = new Set(Array.from(call.body.matchAll(/\b(\w+_[gs]et4?)\(/g), (m) => m[1]));
   for (const [list, writable] of [
     [inputs, false],
     [outputs, true],
@@ -108,8 +110,8 @@ export function runKernel(call: KernelCall): void {
     for (const [name, t] of list) {
       if (names.has(name)) throw new Error(`${call.name}: kernel argument '${name}' given twice`);
       names.add(name);
-      const uses4 = new RegExp(`\\b${name}_[gs]et4\\(`).test(call.body);
-      const usesScalar = new RegExp(`\\b${name}_[gs]et\\(`).test(call.body);
+      const uses4 = used.has(`${name}_get4`) || used.has(`${name}_set4`);
+      const usesScalar = used.has(`${name}_get`) || used.has(`${name}_set`);
       if (writable && uses4 && usesScalar) throw new Error(`${call.name}: written tensor '${name}' is used through both scalar and vec4 accessors`);
       // Layout 'auto' drops bindings the shader never uses: skip the scalar view if only get4 is.
       if (!uses4 || usesScalar) {
