@@ -37,6 +37,7 @@ import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
 import { batchTensors } from '../../packages/cli/src/train/steps.ts';
+import { benchInputUpload } from './inputUpload.ts';
 import { benchStep, type TrainStepRunner, trainStepRunner } from './step.ts';
 
 const smoke = process.argv.includes('--smoke');
@@ -272,7 +273,18 @@ if (stepsOnly) {
   process.exit(0);
 }
 
-// 2. The whole loop on files: a generated dataset, decoded by the loader, alone and feeding the step.
+// 2. Input upload alone: a grey batch as 3 normalised channels (19 MB at 224 px, batch 32) against
+// one un-normalised channel expanded on the device (normalizeChannels), per batch (inputUpload.ts).
+try {
+  report.inputUpload = await benchInputUpload({ shapes: [[batch, size]] });
+  log(`input upload: ${JSON.stringify(report.inputUpload)}`);
+} catch (e) {
+  report.inputUploadError = String((e as Error).message).slice(0, 1000);
+  log(`input upload failed: ${report.inputUploadError}`);
+}
+save();
+
+// 2, continued. The whole loop on files: a generated dataset, decoded by the loader, alone and feeding the step.
 // ~1,500 training images (47 batches of 32): a steady state, not the start-up of an 11-batch epoch.
 // Written by the loader's worker threads (~3 s on 16 cores).
 const data = mkdtempSync(join(tmpdir(), 'cxr-gpu-loop-'));
