@@ -27,7 +27,7 @@ import {
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 import { zeros } from '../creation/creation.ts';
 import { pointwiseForward, pointwiseInputGrad, pointwiseWeightGrad, usesPointwise } from './pointwise.ts';
-import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
+import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit, type ConvTiles } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -224,7 +224,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const minTaps = convShuffles(tiles) ? 9 : 16;
   if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= minTaps && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
-  if (convShuffles(tiles) && g.KW > 1 && g.sw === 1 && g.OW <= tiles.wRows && g.W <= 2 * tiles.wRows) return rowsWeightGrad(op, g, dy, x, weightShape);
+  if (convShuffles(tiles) && g.KW > 1 && usesWeightGradRows(g, tiles)) return rowsWeightGrad(op, g, dy, x, weightShape);
   let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
@@ -245,6 +245,12 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   });
   if (S === 1) return target;
   return sumPartials(op, target, weightShape, S);
+}
+
+/** Whether the weight gradient walks whole unrolled rows (see `ConvTiles.wRows`, `wRowsStride2`). */
+function usesWeightGradRows(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
+  if (g.sw === 1) return g.OW <= t.wRows && g.W <= 2 * t.wRows;
+  return g.sw === 2 && g.OW <= t.wRowsStride2 && g.W <= 2 * t.wRowsStride2;
 }
 
 /** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */
