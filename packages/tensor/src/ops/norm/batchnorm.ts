@@ -1,6 +1,6 @@
 import { fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
-import { grid1d, runKernel } from '../../kernel/run.ts';
+import { runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { reluBackward } from '../grad/pointwise.ts';
 import {
@@ -23,7 +23,8 @@ import { reciprocalOf } from '../../kernel/divide.wgsl.ts';
  * (256 lanes made the per-channel reductions ~2x slower on lavapipe), 256 on a GPU.
  */
 const wgChannelOf = () => (gpu().isCpuAdapter ? 64 : 256);
-const wgFlat = 256;
+/** Units (vec4s or scalars) each lane of a per-element pass handles: the chunk is wg times this. */
+const unitsPerLane = 8;
 
 /**
  * Invocations wanted in flight for the per-channel reductions: with one workgroup per channel
@@ -86,12 +87,17 @@ function bnUniforms(l: BnLayout, vec: boolean, wg: number): Record<string, Unifo
     HW: u(HW),
     R: u(l.N * HW),
     M: u(l.N * l.HW),
-    units: u(l.N * l.C * HW),
-    dn: u(Math.floor(wg / HW)),
+    chunk: u(wg * unitsPerLane),
     dh: u(wg % HW),
+    dk: u(Math.floor(wg / HW) * l.C * HW + (wg % HW)),
+    carry: u(l.C * HW - HW),
     invHW: reciprocalOf(HW),
-    invC: reciprocalOf(l.C),
   };
+}
+
+/** The per-element passes' grid: channels along x, chunks of `chunk` units of a channel along y. */
+function perChannelGrid(l: BnLayout, vec: boolean, wg: number): [number, number, number] {
+  return [l.C, Math.ceil((l.N * l.HW) / (vec ? 4 : 1) / (wg * unitsPerLane)), 1];
 }
 
 /** The split reductions' sizes (scalar units): P chunks of CH values per channel. */
@@ -185,11 +191,11 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   const epilogue = { weight: !!o.weight, bias: !!o.bias, residual: !!o.residual, relu: !!o.relu };
   runKernel({
     name: o.residual || o.relu ? `${op}${o.residual ? '.add' : ''}${o.relu ? '.relu' : ''}` : op,
-    body: bnNormalizeWgsl(vec, epilogue, wgFlat),
+    body: bnNormalizeWgsl(vec, epilogue, wgChannel),
     inputs,
     outputs: { out },
     uniforms: sizes,
-    workgroups: grid1d(vec ? out.size / 4 : out.size, wgFlat),
+    workgroups: perChannelGrid(l, vec, wgChannel),
   });
   return { out, saveMean, saveInvstd };
 }
@@ -280,11 +286,11 @@ export function batchNorm2dBackward(
   }
   runKernel({
     name: `${op}.dx`,
-    body: bnBackwardDxWgsl(vec, !!weight, training, wgFlat, dxMasked),
+    body: bnBackwardDxWgsl(vec, !!weight, training, wgChannel, dxMasked),
     inputs,
     outputs: { dx },
     uniforms: sizes,
-    workgroups: grid1d(vec ? dx.size / 4 : dx.size, wgFlat),
+    workgroups: perChannelGrid(l, vec, wgChannel),
   });
   maskedDy?.dispose();
   return { dx, dweight, dbias };

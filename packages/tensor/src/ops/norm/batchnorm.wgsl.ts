@@ -2,8 +2,8 @@ import { divideWgsl } from '../../kernel/divide.wgsl.ts';
 
 /**
  * Batch norm over NCHW: one workgroup per channel for the statistics and the backward sums
- * (lanes stride over N*H*W, then a tree fold in workgroup memory: deterministic), and one flat
- * kernel for the per-element writes.
+ * (lanes stride over N*H*W, then a tree fold in workgroup memory: deterministic), and per
+ * channel chunks for the per-element writes.
  */
 export interface BnLayout {
   N: number;
@@ -35,25 +35,27 @@ fn fold2(lid: u32, a: f32, b: f32) -> vec2<f32> {
 // every layer shape and batch size: u.C channels, u.HW positions per plane and u.R = N·u.HW per
 // channel, counted in the kernel's unit (vec4s when H·W % 4 == 0, else scalars); u.M = N·H·W
 // values per channel and u.total elements.
-const channelMain = (wg: number) => `@compute @workgroup_size(${wg})
+const channelMain = (wg: number) => `${divideWgsl}@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
   let M = u.M;`;
 
 /**
  * Lane `lid` of a channel's workgroup walks r = start, start + wg, … over the channel's u.R units
- * as (image n, position h), stepping by (u.dn, u.dh) = (wg / u.HW, wg % u.HW) with a carry: the
- * order of a flat loop over r (the same sums, bit for bit) without dividing by H·W per step.
+ * as (image n, position h) at k = (n·C + c)·HW + h, stepping by (u.dn, u.dh) = (wg / HW, wg % HW)
+ * with a carry, i.e. k += u.dk = dn·C·HW + dh, and u.carry = C·HW − HW more when h wraps: the
+ * order of a flat loop over r (the same sums, bit for bit) with no division per step.
  */
 const walk = (start: string, end: string, wg: number, body: string) => `  {
-    var n = (${start}) / u.HW;
-    var h = (${start}) % u.HW;
-    for (var r = ${start}; r < ${end}; r += ${wg}u) {
-      let k = (n * u.C + c) * u.HW + h;
+    let r0 = ${start};
+    let n0 = divide(r0, u.HW, u.invHW);
+    var h = r0 - n0 * u.HW;
+    var k = (n0 * u.C + c) * u.HW + h;
+    for (var r = r0; r < ${end}; r += ${wg}u) {
 ${body}
       h += u.dh;
-      n += u.dn;
-      if (h >= u.HW) { h -= u.HW; n += 1u; }
+      k += u.dk;
+      if (h >= u.HW) { h -= u.HW; k += u.carry; }
     }
   }
 `;
@@ -118,33 +120,28 @@ export interface BnEpilogue {
 const reluOf = (v: string, vec: boolean) => (vec ? `select(vec4<f32>(0.0), ${v}, ${v} > vec4<f32>(0.0))` : `select(0.0, ${v}, ${v} > 0.0)`);
 
 /**
- * Head of the flat per-element passes: unit i (a vec4 with `vec`, the channel index computed once
- * per 4 elements) and its channel c = (i / u.HW) % u.C, divided through f32 reciprocals
- * (u.invHW, u.invC) since the sizes are uniforms.
+ * The per-element passes walk channels too: workgroup (c, p) covers units [p·u.chunk, (p+1)·u.chunk)
+ * of channel c, so the channel's mean, scale and shift are loaded once per workgroup (uniform
+ * loads) and no lane divides by H·W per element.
  */
-const flatMain = (wg: number) => `${divideWgsl}@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= u.units) { return; }
-  let plane = divide(i, u.HW, u.invHW);
-  let c = plane - divide(plane, u.C, u.invC) * u.C;
+const perChannelMain = (wg: number) => `${divideWgsl}@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let p0 = wid.y * u.chunk;
+  let p1 = min(p0 + u.chunk, u.R);
 `;
 
 export function bnNormalizeWgsl(vec: boolean, e: BnEpilogue, wg: number): string {
   const [T, s4] = vec ? ['vec4<f32>', '4'] : ['f32', ''];
-  return `${flatMain(wg)}  var y = (x_get${s4}(i) - ${T}(saveMean_get(c))) * saveInvstd_get(c)${e.weight ? ' * weight_get(c)' : ''}${e.bias ? ` + ${T}(bias_get(c))` : ''};
-${
-  e.residual
-    ? `  y += residual_get${s4}(i);
-`
-    : ''
-}${
-  e.relu
-    ? `  y = ${reluOf('y', vec)};
-`
-    : ''
-}  out_set${s4}(i, y);
-}
+  return `${perChannelMain(wg)}  let mean = ${T}(saveMean_get(c));
+  let invstd = saveInvstd_get(c);
+${e.weight ? '  let w = weight_get(c);\n' : ''}${e.bias ? `  let b = ${T}(bias_get(c));\n` : ''}${walk(
+  'p0 + lid',
+  'p1',
+  wg,
+  `      var y = (x_get${s4}(k) - mean) * invstd${e.weight ? ' * w' : ''}${e.bias ? ' + b' : ''};
+${e.residual ? `      y += residual_get${s4}(k);\n` : ''}${e.relu ? `      y = ${reluOf('y', vec)};\n` : ''}      out_set${s4}(k, y);`,
+)}}
 `;
 }
 
@@ -189,17 +186,16 @@ ${walk(
  */
 export function bnBackwardDxWgsl(vec: boolean, hasWeight: boolean, training: boolean, wg: number, masked = false): string {
   const [T, s4] = vec ? ['vec4<f32>', '4'] : ['f32', ''];
-  return `${flatMain(wg)}  let invstd = saveInvstd_get(c);
+  const hoisted = training
+    ? `  let mean = ${T}(saveMean_get(c));
+  let db = ${T}(dbias_get(c) / f32(u.M));
+  let dw = dweight_get(c) / f32(u.M);
+`
+    : '';
+  const d = training ? `scale * (g - db - (x_get${s4}(k) - mean) * invstd * dw)` : 'scale * g';
+  return `${perChannelMain(wg)}  let invstd = saveInvstd_get(c);
   let scale = invstd${hasWeight ? ' * weight_get(c)' : ''};
-  let g = ${gradAt('i', masked, vec)};
-  ${
-    training
-      ? `let xhat = (x_get${s4}(i) - ${T}(saveMean_get(c))) * invstd;
-  let d = scale * (g - ${T}(dbias_get(c) / f32(u.M)) - xhat * (dweight_get(c) / f32(u.M)));`
-      : 'let d = scale * g;'
-  }
-  dx_set${s4}(i, d);
-}
+${hoisted}${walk('p0 + lid', 'p1', wg, `      let g = ${gradAt('k', masked, vec)};\n      dx_set${s4}(k, ${d});`)}}
 `;
 }
 
