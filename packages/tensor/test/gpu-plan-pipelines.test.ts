@@ -26,7 +26,7 @@ function passes(n: number): void {
     [512, 2],
   ]) {
     const x = keep(T.tensor(randomArray(n * C * S * S, C + S), [n, C, S, S]));
-    const [w, b, rm, rv] = [T.ones([C]), T.zeros([C]), T.zeros([C]), T.ones([C])].map(keep);
+    const [w, b, rm, rv] = [T.ones([C]), T.zeros([C]), T.zeros([C]), T.ones([C])].map(keep); // C % 4 == 0: one form of `full`
     const f = T.batchNorm2d(x, { weight: w, bias: b, runningMean: rm, runningVar: rv, training: true, residual: x, relu: true });
     const g = T.batchNorm2dBackward(x, x, w, f.saveMean, f.saveInvstd, { reluOut: f.out });
     const e = T.batchNorm2d(x, { weight: w, bias: b, runningMean: rm, runningVar: rv, training: false, relu: true });
@@ -34,7 +34,7 @@ function passes(n: number): void {
   }
   const feats = keep(T.tensor(randomArray(n * 512, n), [n, 512]));
   const weight = keep(T.tensor(randomArray(2 * 512, 1), [2, 512]));
-  const dLogits = keep(T.full([n, 2], 0.5));
+  const dLogits = keep(T.tensor(randomArray(n * 2, n + 2), [n, 2]));
   keep(T.matmul(feats, weight, { transB: true }));
   keep(T.matmul(dLogits, feats, { transA: true }));
   keep(T.matmul(dLogits, weight));
