@@ -5,7 +5,7 @@
  * tiles, another tile shape, and with the pointwise kernels off (the direct kernels).
  */
 import { describe, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, memoryStats, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
 import { usesPointwise } from '../src/ops/conv/pointwise.ts';
 import { activeConvTiles, type ConvTiles } from '../src/ops/conv/tiles.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
@@ -68,6 +68,23 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
       b?.dispose();
     });
   }
+
+  it('sizes are uniforms: other shapes and batch sizes of a pass and stride compile nothing new', () => {
+    resetConvTiles();
+    const run = (n: number, c: number, o: number, h: number) => {
+      const x = tensor(randomArray(n * c * h * h, 11), [n, c, h, h]);
+      const w = tensor(randomArray(o * c, 12), [o, c, 1, 1]);
+      const dy = tensor(randomArray(n * o * (h / 2) ** 2, 13), [n, o, h / 2, h / 2]);
+      const outs = [conv2d(x, w, null, { stride: 2 }), conv2dBackwardInput(dy, w, x.shape, { stride: 2 }), conv2dBackwardWeight(dy, x, w.shape, { stride: 2 })];
+      for (const t of [x, w, dy, ...outs]) t.dispose();
+    };
+    run(2, 24, 40, 8);
+    const before = memoryStats().pipelines;
+    run(3, 64, 128, 16);
+    run(5, 40, 24, 4);
+    // Only where these shapes take the pointwise kernels (elsewhere each shape has its own).
+    if (usesPointwise(convGeometry('test', [3, 64, 16, 16], [128, 64, 1, 1], { stride: 2 }), activeConvTiles())) expect(memoryStats().pipelines).toBe(before);
+  });
 
   it('takes the pointwise kernels on this adapter where they apply, not for odd or padded shapes', () => {
     resetConvTiles();
