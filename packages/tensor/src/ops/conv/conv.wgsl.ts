@@ -571,7 +571,15 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   L.push('    for (var oh = ylo; oh < yhi; oh++) {');
   L.push(`      let xrow = xn + u32(i32(oh * ${u(s.sh)}) + offh) * ${u(s.W)};`);
   L.push(`      let drow = dn + oh * ${u(s.OW)};`);
-  for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
+  if (s.W % 4 === 0) {
+    // Rows a multiple of 4 wide: one vec4 load per 4 columns (per-lane loads are the cost on lavapipe).
+    const blocks = [...new Set(cols.map((iw) => Math.floor(iw / 4)))];
+    for (let r = 0; r < TR; r++) {
+      L.push(`      let xq${r} = (xrow + xc${r}) / 4u;`);
+      for (const b of blocks) L.push(`      let xv${r}_${b} = x_get4(xq${r} + ${u(b)});`);
+      for (const iw of cols) L.push(`      let x${r}_${iw} = xv${r}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+    }
+  } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
   for (const ow of ows) {
     for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
     for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);

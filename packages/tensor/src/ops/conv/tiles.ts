@@ -53,6 +53,20 @@ export interface ConvTiles {
    */
   wRows: number;
   /**
+   * The same for stride-2 kernels: maps at most this many output columns wide (sources at most
+   * twice that). With vec4 source rows (width a multiple of 4) ResNet-18's 256→512 3x3/2 on 4-px
+   * inputs went from ~28 to ~35 GFLOP per 2 CPU-s on lavapipe; 4 (the 8-px inputs) was slower
+   * (~24 against ~33). 0 = off.
+   */
+  wRowsStride2: number;
+  /**
+   * Where `shuffle` is on: 1x1 convs of stride 1 or 2 without padding run on the pointwise kernels
+   * (pointwise.wgsl.ts: GEMMs over quads of output pixels, vec4 loads and stores). TO x TQ: output
+   * (input-gradient: input) channels x quads of 4 pixels per invocation; wTO x wTC: the weight
+   * gradient's output x input channels. TO and wTO multiples of 8. null = the direct kernels.
+   */
+  pointwise: { TO: number; TQ: number; wTO: number; wTC: number } | null;
+  /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
    * (deterministic). `wTarget` = invocations wanted in flight (S is chosen so that
@@ -117,6 +131,8 @@ const defaultTiles: ConvTiles = {
   shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
   wTaps: 4,
   wRows: 2,
+  wRowsStride2: 2,
+  pointwise: { TO: 16, TQ: 1, wTO: 16, wTC: 4 },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,
