@@ -3,7 +3,7 @@ import { ImageDecodeError } from '../decode/errors.ts';
 import { readBytes } from '../fsutil.ts';
 import type { Image } from '../image.ts';
 import { mulberry32 } from '../rng.ts';
-import { toCHW } from '../transforms/normalize.ts';
+import { toCHW, toPlanes } from '../transforms/normalize.ts';
 import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
 import { cacheKey, readCached, toCacheImage, writeCached, type CacheConfig } from './cache.ts';
 
@@ -46,9 +46,6 @@ export async function loadSource(file: string, cache?: CacheConfig): Promise<{ i
   return { image, hit: false };
 }
 
-const RAW_MEAN = [0, 0, 0];
-const RAW_STD = [1, 1, 1];
-
 export async function runBatch(job: BatchJob): Promise<BatchResult> {
   const outs: Image[] = [];
   const ok: number[] = [];
@@ -79,9 +76,7 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
         `transforms produced ${im.width}x${im.height} for ${job.items[ok[k]].file} but ${width}x${height} for ${job.items[ok[0]].file}: end the pipeline with a crop or an exact resize`,
       );
     }
-    if (channels === 1) images.set(im.data, k * per);
-    // mean 0 and std 1 leave each sample's bits as they are: (v - 0) * 1 = v
-    else if (job.deferNormalize) toCHW(im, images, k * per, RAW_MEAN, RAW_STD);
+    if (job.deferNormalize) toPlanes(im, images, k * per, channels);
     else toCHW(im, images, k * per, job.mean, job.std);
   });
   return { images, channels, height, width, ok, failed, cacheHits };
