@@ -219,6 +219,9 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
       transforms,
       workers: 1,
       onBadImage: 'skip',
+      // the model's recorded normalisation, as predict applies it (the loader's default is ImageNet's)
+      mean: [...s.mean],
+      std: [...s.std],
       deferNormalize: true,
       warn: () => {},
     });
