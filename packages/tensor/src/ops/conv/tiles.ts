@@ -35,7 +35,10 @@ export interface ConvTiles {
    * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
    * compile (the first epoch's cost): the defaults are the smaller tiles.
    */
-  /** Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows allow it. */
+  /**
+   * Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows
+   * allow it, and the few-channel (tap-lane) weight gradient's dy loads four columns at a time.
+   */
   vec4: boolean;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
