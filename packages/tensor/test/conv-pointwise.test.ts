@@ -24,7 +24,7 @@ const cases: ConvCase[] = [
 
 const settings: [string, Partial<ConvTiles>][] = [
   ['default tiles', {}],
-  ['TO 8 x TQ 3, weight 24 x 3', { pointwise: { TO: 8, TQ: 3, wTO: 24, wTC: 3 } }],
+  ['TO 8 x TQ 3, weight 24 x 3', { pointwise: { TO: 8, TQ: 3, bwdTO: 24, wTO: 24, wTC: 3 } }],
   ['pointwise off', { pointwise: null }],
 ];
 

@@ -130,7 +130,12 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
 
 describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {
   // Convs with <= wTaps input channels and >= 16 taps (>= 9 with shared loads) use lanes over taps; check the other path too.
-  const few = cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 9);
+  // Output rows a multiple of 4 wide: with shuffles, tap lanes step four columns with vec4 dy loads.
+  const fourWide: ConvCase[] = [
+    { name: '7x7 stride 2 pad 3, 3→37, 13x15 (OW 8, four columns per step)', x: [2, 3, 13, 15], w: [37, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+    { name: '3x3 pad 1, 3→20, 5x12 (OW 12, four columns per step)', x: [2, 3, 5, 12], w: [20, 3, 3, 3], padding: [1, 1] },
+  ];
+  const few = [...cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 9), ...fourWide];
   it('covers at least two matrix cases', () => expect(few.length).toBeGreaterThanOrEqual(2));
   let seed = 300;
   for (const c of few) {
@@ -141,10 +146,11 @@ describe('few-channel weight gradient: tap lanes vs strided row subsets', () => 
       const x = tensor(xa, c.x);
       const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
       const ref = refConv2dBackwardWeight(dya, xa, g);
-      for (const wTaps of [0, 4]) {
-        setConvTiles({ wTaps });
+      for (const t of [{ wTaps: 0 }, { wTaps: 4 }, { wTaps: 4, vec4: false }]) {
+        resetConvTiles();
+        setConvTiles(t);
         const dw = conv2dBackwardWeight(dy, x, c.w, opts(c));
-        expect(relErr(await dw.toArray(), ref), `wTaps=${wTaps}`).toBeLessThan(1e-4);
+        expect(relErr(await dw.toArray(), ref), JSON.stringify(t)).toBeLessThan(1e-4);
         dw.dispose();
       }
       resetConvTiles();

@@ -291,7 +291,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles) }),
+    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { CR: ['u32', CR], rows: ['u32', rows] },
