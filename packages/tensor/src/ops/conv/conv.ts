@@ -5,11 +5,13 @@ import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
 import {
   ascendingTaps,
+  bakeUniforms,
   convWeightGradRowsWgsl,
   convWeightGradTapsWgsl,
   convWeightGradWgsl,
   gatherConvWgsl,
   sumPartialsWgsl,
+  type ConvKernelSource,
   type GatherConvSpec,
   type TapAxis,
 } from './conv.wgsl.ts';
@@ -32,6 +34,11 @@ import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, ge
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
   if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
+}
+
+/** The kernel as dispatched: sizes as uniforms, or written in where `bakeSizes` is set (A/B timing). */
+function sized(k: ConvKernelSource): ConvKernelSource {
+  return convTiles().bakeSizes ? bakeUniforms(k) : k;
 }
 
 function dispatchGather(
@@ -72,14 +79,15 @@ function dispatchGather(
     dispatchGemmConv(op, spec, gemm, src, w, bias, out);
     return;
   }
-  if (tiles.rows && spec.B < TP) {
-    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images).
+  if (tiles.rows && spec.B <= TP) {
+    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images; RT = 1 on
+    // maps as wide as the tile).
     const RT = Math.max(1, Math.floor(TP / spec.B));
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
     // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
     // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
     const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
-    const k = gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 });
+    const k = sized(gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }));
     runKernel({
       name: op,
       body: k.wgsl,
@@ -90,7 +98,7 @@ function dispatchGather(
     });
     return;
   }
-  const k = gatherConvWgsl(full);
+  const k = sized(gatherConvWgsl(full));
   runKernel({
     name: op,
     body: k.wgsl,
@@ -243,7 +251,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const shuffle = S === 1 && convShuffles(tiles);
   const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
-  const k = convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle });
+  const k = sized(convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
   runKernel({
     name: op,
     body: k.wgsl,

@@ -62,7 +62,7 @@ export interface GatherConvSpec {
   TP: number;
   WG: number;
   /**
-   * Multi-row tiles (narrow sub-grids, B < TP): when set, an invocation owns RT consecutive rows
+   * Multi-row tiles (narrow sub-grids, B <= TP): when set, an invocation owns RT consecutive rows
    * of the flattened N x A row index (rows may belong to different images), each the whole B
    * columns wide, instead of TP consecutive pixels of one row. Column validity is then static.
    */
@@ -129,6 +129,18 @@ export interface ConvKernelSource {
   uniforms: Record<string, [ScalarType, number]>;
 }
 
+/**
+ * The kernel with its uniforms written into the WGSL as constants: one pipeline per shape again,
+ * as before the sizes became uniforms (`ConvTiles.bakeSizes`, to time the two against each other).
+ */
+export function bakeUniforms(k: ConvKernelSource): ConvKernelSource {
+  const wgsl = k.wgsl.replace(/\bu\.(\w+)/g, (_, name: string) => {
+    const [ty, v] = k.uniforms[name];
+    return ty === 'f32' ? `f32(${v})` : `(${v}${ty === 'u32' ? 'u' : 'i'})`;
+  });
+  return { wgsl, uniforms: {} };
+}
+
 /** The same taps in ascending source-column order (an input gradient's taps run backwards). */
 export function ascendingTaps(t: TapAxis): TapAxis {
   if (t.count < 2 || t.offStep >= 0) return t;
@@ -175,6 +187,18 @@ function gatherUniforms(s: GatherConvSpec, tiles: number, rows: number, v4: bool
     th: ['u32', s.th],
     tw: ['u32', s.tw],
   };
+}
+
+/**
+ * The tap-row loop's and reduction loop's uniforms, read once before the loops: lavapipe reloads
+ * (and bounds-checks) a uniform read inside a loop on every iteration. A reduction over fewer than
+ * 8 channels (a network's first conv: 3) keeps its count in the WGSL: LLVM unrolls that loop, and
+ * as a uniform the 7x7 conv1 forward took ~35 % longer.
+ */
+function loopUniforms(s: GatherConvSpec): string {
+  const lets = ['hCount = u.hCount', 'hK0 = u.hK0', 'hKStep = u.hKStep', 'hOff0 = u.hOff0', 'hOffStep = u.hOffStep', 'ihN = i32(u.IH)', 'kwN = u.KW'];
+  lets.push(`rN = ${s.R < 8 ? u(s.R) : 'u.R'}`, 'xR = u.xR', 'wR = u.wR');
+  return lets.map((l) => `  let ${l};`).join('\n');
 }
 
 /** Weight offset of output channel `o` (clamped) of group g, without tap and reduction offsets. */
@@ -244,17 +268,18 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
       if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < iwidth;`);
     }
   }
-  L.push('  for (var th = 0u; th < u.hCount; th++) {');
-  L.push('    let kh = u32(u.hK0 + i32(th) * u.hKStep);');
-  L.push('    let ih = ia + u.hOff0 + i32(th) * u.hOffStep;');
+  L.push(loopUniforms(s));
+  L.push('  for (var th = 0u; th < hCount; th++) {');
+  L.push('    let kh = u32(hK0 + i32(th) * hKStep);');
+  L.push('    let ih = ia + hOff0 + i32(th) * hOffStep;');
   // Validity of each source column in this row: with shared weights an out-of-range row is not
   // skipped (that would be a per-lane branch) but read as zeros.
   const okRow = sh && !hInside;
   const okCol = (k: number) => (okRow ? (wInside ? 'okh' : `okh && ok${k}`) : wInside ? null : `ok${k}`);
   if (okRow) {
-    L.push('    let okh = ih >= 0i && ih < i32(u.IH);');
+    L.push('    let okh = ih >= 0i && ih < ihN;');
   } else if (!hInside) {
-    L.push('    if (ih < 0i || ih >= i32(u.IH)) { continue; }');
+    L.push('    if (ih < 0i || ih >= ihN) { continue; }');
   }
   L.push('    let row = i32(xb) + ih * iwidth;');
   const okBlock = (b: number) => (okRow ? (wInside ? 'okh' : `okh && okb${b}`) : wInside ? null : `okb${b}`);
@@ -270,11 +295,11 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
       if (okRow) L.push(`    let okc${k} = ${ok};`);
       L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
     }
-  if (shared) L.push('    let khw = kh * u.KW;');
-  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * u.KW;`);
-  L.push('    for (var r = 0u; r < u.R; r++) {');
-  L.push('      let xr = r * u.xR;');
-  L.push('      let wr = r * u.wR;');
+  if (shared) L.push('    let khw = kh * kwN;');
+  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * kwN;`);
+  L.push('    for (var r = 0u; r < rN; r++) {');
+  L.push('      let xr = r * xR;');
+  L.push('      let wr = r * wR;');
   if (v4) {
     for (const [, b] of blocks) {
       const load = `src_get4(offb${b} + xr)`;
@@ -366,24 +391,25 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
   for (let o = 0; o < TO; o++) {
     for (let k = 0; k < RT; k++) for (let j = 0; j < B; j++) L.push(`  var c${o}_${k}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
-  L.push('  for (var th = 0u; th < u.hCount; th++) {');
-  L.push('    let kh = u32(u.hK0 + i32(th) * u.hKStep);');
+  L.push(loopUniforms(s));
+  L.push('  for (var th = 0u; th < hCount; th++) {');
+  L.push('    let kh = u32(hK0 + i32(th) * hKStep);');
   for (let k = 0; k < RT; k++) {
-    L.push(`    let ih${k} = ia${k} + u.hOff0 + i32(th) * u.hOffStep;`);
+    L.push(`    let ih${k} = ia${k} + hOff0 + i32(th) * hOffStep;`);
     if (hInside) {
       L.push(`    let row${k} = u32(xb${k} + ih${k} * ${i(s.IW)});`);
     } else {
-      L.push(`    let ok${k} = ih${k} >= 0i && ih${k} < i32(u.IH);`);
+      L.push(`    let ok${k} = ih${k} >= 0i && ih${k} < ihN;`);
       L.push(`    let row${k} = select(0u, u32(xb${k} + ih${k} * ${i(s.IW)}), ok${k});`);
     }
   }
   // With shared weights the lanes keep in step (no per-lane skip); out-of-range rows read zeros.
   if (!hInside && !sh) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
-  if (shared) L.push('    let khw = kh * u.KW;');
-  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * u.KW;`);
-  L.push('    for (var r = 0u; r < u.R; r++) {');
-  L.push('      let xr = r * u.xR;');
-  L.push('      let wr = r * u.wR;');
+  if (shared) L.push('    let khw = kh * kwN;');
+  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * kwN;`);
+  L.push('    for (var r = 0u; r < rN; r++) {');
+  L.push('      let xr = r * xR;');
+  L.push('      let wr = r * wR;');
   for (let k = 0; k < RT; k++) {
     if (v4) {
       const qbs = [...new Set([...cols.keys()].map((q) => Math.floor(q / 4)))];
