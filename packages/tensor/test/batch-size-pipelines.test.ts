@@ -22,12 +22,14 @@ import {
   crossEntropyBackward,
   full,
   maxPool2d,
+  matmul,
   maxPool2dBackward,
   memoryStats,
   ones,
   rand,
   randn,
   relu,
+  setBatchNormSplitTarget,
   sgdStep,
   softmax,
   sum,
@@ -152,7 +154,8 @@ describe('kernels shared across batch sizes and parameter sizes', () => {
   });
 
   it('optimizer steps, copies and random draws compile once per layout, not once per parameter size', () => {
-    // Sizes divisible by 4 take adamStep's vec4 path; the others its scalar path (one more pipeline).
+    // Sizes divisible by 4 take the vec4 forms of adamStep and of `full` (the zeros); the others
+    // their scalar forms (two more pipelines).
     parameterPasses([8, 3, 3, 3]);
     const compiled = memoryStats().pipelines;
     parameterPasses([16, 8, 3, 3]);
@@ -160,7 +163,7 @@ describe('kernels shared across batch sizes and parameter sizes', () => {
     expect(memoryStats().pipelines).toBe(compiled);
     parameterPasses([7]);
     const odd = memoryStats().pipelines;
-    expect(odd - compiled).toBe(1);
+    expect(odd - compiled).toBe(2);
     parameterPasses([3, 5]);
     expect(memoryStats().pipelines).toBe(odd);
   });
@@ -171,10 +174,11 @@ describe('strided input gradients', () => {
     const dy = tensor(randomArray(2 * 16 * 4 * 4, 30), [2, 16, 4, 4]);
     const w1 = tensor(randomArray(16 * 8, 31), [16, 8, 1, 1]);
     const w3 = tensor(randomArray(16 * 8 * 9, 32), [16, 8, 3, 3]);
-    zeros([1]).dispose(); // the shared fill kernel
+    zeros([4]).dispose(); // the shared fill kernel (vec4 form: the input gradients below are multiples of 4)
     const before = memoryStats().pipelines;
-    // 1x1 stride 2: only class (0, 0) of the four has a tap; the others are zeros from the fill.
-    conv2dBackwardInput(dy, w1, [2, 8, 8, 8], { stride: 2 }).dispose();
+    // 1x1 stride 2 on an odd input (the direct kernels; even inputs take the pointwise kernel,
+    // which writes its own zeros): only class (0, 0) of the four has a tap, the others are zeros from the fill.
+    conv2dBackwardInput(dy, w1, [2, 8, 7, 7], { stride: 2 }).dispose();
     expect(memoryStats().pipelines - before).toBe(1);
     // 3x3 stride 2 pad 1: every class has taps, one gather each; row taps and sizes are uniforms,
     // so the classes with one column tap share the 1x1's pipeline and those with two one more.
@@ -182,5 +186,80 @@ describe('strided input gradients', () => {
     conv2dBackwardInput(dy, w3, [2, 8, 8, 8], { stride: 2, padding: 1 }).dispose();
     expect(memoryStats().pipelines - mid).toBe(1);
     for (const t of [dy, w1, w3]) t.dispose();
+  });
+});
+
+/** Batch norm's passes on one layer shape: training forward (plain, fused), backward (fused), eval. */
+function batchNormPasses(shape: [number, number, number, number], seed: number): void {
+  const C = shape[1];
+  const x = tensor(
+    randomArray(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
+  const rm = zeros([C]);
+  const rv = ones([C]);
+  const w = ones([C]);
+  const b = zeros([C]);
+  const plain = batchNorm2d(x, { weight: w, bias: b, runningMean: rm, runningVar: rv, training: true });
+  const fused = batchNorm2d(x, { weight: w, bias: b, runningMean: rm, runningVar: rv, training: true, residual: x, relu: true });
+  const g = batchNorm2dBackward(x, x, w, fused.saveMean, fused.saveInvstd, { reluOut: fused.out });
+  const gPlain = batchNorm2dBackward(x, x, w, plain.saveMean, plain.saveInvstd);
+  const evalOut = batchNorm2d(x, { weight: w, bias: b, runningMean: rm, runningVar: rv, training: false, relu: true });
+  const outs = [x, rm, rv, w, b, g.dx, g.dweight, g.dbias, gPlain.dx, gPlain.dweight, gPlain.dbias];
+  for (const r of [plain, fused, evalOut]) outs.push(r.out, r.saveMean, r.saveInvstd);
+  for (const t of outs) t.dispose();
+}
+
+describe('kernels shared across layer shapes', () => {
+  it("batch norm compiles each pass once for every channel count, map size and batch size (ResNet-18's five layer shapes)", () => {
+    batchNormPasses([4, 8, 8, 8], 40);
+    const compiled = memoryStats().pipelines;
+    for (const [i, shape] of (
+      [
+        [4, 16, 4, 4],
+        [3, 32, 2, 2],
+        [2, 8, 16, 16],
+        [1, 64, 6, 6],
+      ] as [number, number, number, number][]
+    ).entries())
+      batchNormPasses(shape, 41 + i);
+    expect(memoryStats().pipelines).toBe(compiled);
+    // H·W not a multiple of 4 takes the scalar form: its own pipelines, then shared again.
+    batchNormPasses([2, 8, 3, 3], 50);
+    const scalar = memoryStats().pipelines;
+    expect(scalar).toBeGreaterThan(compiled);
+    batchNormPasses([3, 16, 7, 7], 51);
+    expect(memoryStats().pipelines).toBe(scalar);
+  });
+
+  it("batch norm's split statistics (the GPU plan) compile once whatever the split count, shape or batch size", () => {
+    try {
+      setBatchNormSplitTarget(1 << 30);
+      batchNormPasses([4, 8, 8, 8], 60);
+      const compiled = memoryStats().pipelines;
+      batchNormPasses([2, 16, 4, 4], 61);
+      batchNormPasses([3, 4, 12, 12], 62);
+      expect(memoryStats().pipelines).toBe(compiled);
+    } finally {
+      setBatchNormSplitTarget(null);
+    }
+  });
+
+  it("a classifier head's small matmuls and their gradients compile one pipeline for every batch size", () => {
+    const before = memoryStats().pipelines;
+    for (const n of [16, 8, 4, 3]) {
+      const feats = tensor(randomArray(n * 512, 70 + n), [n, 512]);
+      const weight = tensor(randomArray(2 * 512, 71), [2, 512]);
+      const logits = matmul(feats, weight, { transB: true });
+      const dLogits = tensor(randomArray(n * 2, 72 + n), [n, 2]);
+      const dWeight = matmul(dLogits, feats, { transA: true });
+      const dFeats = matmul(dLogits, weight);
+      for (const t of [feats, weight, logits, dLogits, dWeight, dFeats]) t.dispose();
+    }
+    // Forward, input gradient and weight gradient at four batch sizes: one small-matmul pipeline.
+    expect(memoryStats().pipelines - before).toBe(1);
   });
 });

@@ -36,6 +36,15 @@ describe('creation', () => {
     expect(() => T.arange(0, 5, 0)).toThrow(/arange: invalid range/);
     expect(() => T.zeros([2, -1])).toThrow(/full: invalid shape \[2,-1\]/);
   });
+
+  it('full fills every element in both forms: vec4 (size a multiple of 4, several workgroups) and scalar', async () => {
+    // 4 x 257 = 1028 floats: 257 vec4 stores, one past a 256-invocation workgroup.
+    expect(Array.from(await T.full([4, 257], -2.5).toArray()).every((v) => v === -2.5)).toBe(true);
+    const odd = Array.from(await T.full([3, 343], 0.75).toArray());
+    expect(odd.length).toBe(1029);
+    expect(odd.every((v) => v === 0.75)).toBe(true);
+    expect(Array.from(await T.full([8], -3, 'int32').toInt32Array())).toEqual([-3, -3, -3, -3, -3, -3, -3, -3]);
+  });
 });
 
 describe('seeded counter-based random numbers', () => {

@@ -4,7 +4,7 @@
  * is checked against a float64 reference on such tensors.
  */
 import { describe, expect, it } from 'vitest';
-import { adamStep, add, concat, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, zeros, type Tensor } from '../src/index.ts';
+import { adamStep, add, concat, full, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, zeros, type Tensor } from '../src/index.ts';
 import { cpuDefault, gpuDefault, setMatmulTiles } from '../src/ops/matmul/index.ts';
 import { randomArray, relErr, sizeOf, stridesOf, unravel, useDevice } from './helpers.ts';
 import { matmulRef } from './reference/matmul.ts';
@@ -48,6 +48,14 @@ describe('paged tensors (1024 floats per binding)', () => {
     expect(relErr(await o.toArray(), matmulRef(x.data, [3, 37, 29], y.data, [37, 41], true, false).data)).toBeLessThan(1e-4);
     for (const t of [a, bT, b, x, y]) t.t.dispose();
     o.dispose();
+  });
+
+  it('full writes every page through its vec4 view (3076 floats: 4 pages)', async () => {
+    const t = full([3076], 1.25);
+    const v = await t.toArray();
+    expect(v.length).toBe(3076);
+    expect(Array.from(v).every((x) => x === 1.25)).toBe(true);
+    t.dispose();
   });
 
   it('Adam reads and writes every paged tensor as vec4 (3076 floats: 4 pages each)', async () => {

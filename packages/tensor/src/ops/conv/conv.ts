@@ -29,7 +29,8 @@ import {
 } from './conv-gemm.ts';
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 import { zeros } from '../creation/creation.ts';
-import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
+import { pointwiseForward, pointwiseInputGrad, pointwiseWeightGrad, usesPointwise } from './pointwise.ts';
+import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit, type ConvTiles } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -156,6 +157,10 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
       throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
   }
   const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op);
+  if (!convUsesGemm(g) && usesPointwise(g, tiles)) {
+    pointwiseForward(op, g, tiles, x, w, bias, out);
+    return out;
+  }
   const spec = forwardSpec(g, !!bias);
   const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out.size) : null;
   const target = plan ? gemmConvTarget(op, plan, out) : out;
@@ -179,6 +184,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   checkTensor(op, 'weight', w);
   const g = convGeometry(op, inputShape, w.shape, opts);
   checkGrad(op, dy, g, `input ${fmt(inputShape)}, weight ${fmt(w.shape)}`);
+  if (!convUsesGemm(g) && usesPointwise(g, tiles)) return pointwiseInputGrad(op, g, tiles, dy, w, inputShape);
   const Cg = g.C / g.groups;
   const Og = g.O / g.groups;
   const KK = g.KH * g.KW;
@@ -236,11 +242,12 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
+  if (usesPointwise(g, tiles)) return pointwiseWeightGrad(op, g, tiles, dy, x, weightShape);
   // Tap lanes need enough taps to fill the lanes: with shared dy loads 9 (VGG's first conv) is enough.
   const minTaps = convShuffles(tiles) ? 9 : 16;
   if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= minTaps && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
-  if (convShuffles(tiles) && g.KW > 1 && g.sw === 1 && g.OW <= tiles.wRows && g.W <= 2 * tiles.wRows) return rowsWeightGrad(op, g, dy, x, weightShape);
+  if (convShuffles(tiles) && g.KW > 1 && usesWeightGradRows(g, tiles)) return rowsWeightGrad(op, g, dy, x, weightShape);
   let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
@@ -262,6 +269,12 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   });
   if (S === 1) return target;
   return sumPartials(op, target, weightShape, S);
+}
+
+/** Whether the weight gradient walks whole unrolled rows (see `ConvTiles.wRows`, `wRowsStride2`). */
+function usesWeightGradRows(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
+  if (g.sw === 1) return g.OW <= t.wRows && g.W <= 2 * t.wRows;
+  return g.sw === 2 && g.OW <= t.wRowsStride2 && g.W <= 2 * t.wRowsStride2;
 }
 
 /** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */
@@ -302,7 +315,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles) }),
+    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { CR: ['u32', CR], rows: ['u32', rows] },

@@ -666,7 +666,15 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   L.push('    for (var oh = ylo; oh < yhi; oh++) {');
   L.push(`      let xrow = xn + u32(i32(oh * ${u(s.sh)}) + offh) * ${u(s.W)};`);
   L.push(`      let drow = dn + oh * ${u(s.OW)};`);
-  for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
+  if (s.W % 4 === 0) {
+    // Rows a multiple of 4 wide: one vec4 load per 4 columns (per-lane loads are the cost on lavapipe).
+    const blocks = [...new Set(cols.map((iw) => Math.floor(iw / 4)))];
+    for (let r = 0; r < TR; r++) {
+      L.push(`      let xq${r} = (xrow + xc${r}) / 4u;`);
+      for (const b of blocks) L.push(`      let xv${r}_${b} = x_get4(xq${r} + ${u(b)});`);
+      for (const iw of cols) L.push(`      let x${r}_${iw} = xv${r}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+    }
+  } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
   for (const ow of ows) {
     for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
     for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
@@ -712,6 +720,8 @@ export interface WeightGradTapsSpec {
    * `sharedWeights`; needs subgroups of at least 8 lanes).
    */
   shuffle?: boolean;
+  /** With `shuffle`, output rows a multiple of 4 wide: four columns per step, dy through its vec4 view. */
+  vec4?: boolean;
 }
 
 /**
@@ -755,19 +765,40 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   L.push(`    let okh = ih >= 0i && ih < ${i(s.H)};`);
   L.push(`    let xrow = n * ${u(s.C * HW)} + u32(select(0i, ih, okh)) * ${u(s.W)};`);
   L.push(`    let dyrow = n * ${u(s.O * OHW)} + oh * ${u(s.OW)};`);
-  L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow++) {`);
-  L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
-  L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
-  L.push('      let xo = xrow + u32(select(0i, iw, ok));');
-  if (sh) {
-    const loads = Math.ceil(TO / 8);
-    for (let q = 0; q < loads; q++) L.push(`      let sd${q} = dy_get(dyrow + sq${q} + ow);`);
-    for (let o = 0; o < TO; o++) L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+  if (sh && s.vec4 && s.OW % 4 === 0) {
+    // Four output columns per step: each lane's shared dy load is one vec4 (dy rows a multiple
+    // of 4 wide), a quarter of the per-lane dy loads; the x loads stay per column and tap.
+    L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow += 4u) {`);
+    for (let q = 0; q < Math.ceil(TO / 8); q++) L.push(`      let sd${q} = dy_get4((dyrow + sq${q} + ow) / 4u);`);
+    for (let j = 0; j < 4; j++) {
+      L.push(`      let iw${j} = i32((ow + ${u(j)}) * ${u(s.sw)}) + offw;`);
+      L.push(`      let ok${j} = okh && iw${j} >= 0i && iw${j} < ${i(s.W)};`);
+      L.push(`      let xo${j} = xrow + u32(select(0i, iw${j}, ok${j}));`);
+      for (let r = 0; r < C; r++) L.push(`      let x${r}_${j} = select(0.0, x_get(xo${j} + ${u(r * HW)}), ok${j});`);
+    }
+    for (let o = 0; o < TO; o++) {
+      L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+      for (let r = 0; r < C; r++) {
+        let e = `c${o}_${r}`;
+        for (let j = 0; j < 4; j++) e = `fma(d${o}.${comps[j]}, x${r}_${j}, ${e})`;
+        L.push(`      c${o}_${r} = ${e};`);
+      }
+    }
   } else {
-    for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+    L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow++) {`);
+    L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
+    L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
+    L.push('      let xo = xrow + u32(select(0i, iw, ok));');
+    if (sh) {
+      const loads = Math.ceil(TO / 8);
+      for (let q = 0; q < loads; q++) L.push(`      let sd${q} = dy_get(dyrow + sq${q} + ow);`);
+      for (let o = 0; o < TO; o++) L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+    } else {
+      for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+    }
+    for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
+    for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   }
-  for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
-  for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   L.push('    }');
   L.push('  }');
   for (let o = 0; o < TO; o++) {

@@ -37,7 +37,10 @@ export interface ConvTiles {
    * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
    * compile (the first epoch's cost): the defaults are the smaller tiles.
    */
-  /** Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows allow it. */
+  /**
+   * Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows
+   * allow it, and the few-channel (tap-lane) weight gradient's dy loads four columns at a time.
+   */
   vec4: boolean;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
@@ -54,6 +57,23 @@ export interface ConvTiles {
    * and its pipelines take ~2x as long to compile: 2 by default. 0 = off.
    */
   wRows: number;
+  /**
+   * The same for stride-2 kernels: maps at most this many output columns wide (sources at most
+   * twice that). With vec4 source rows (width a multiple of 4) ResNet-18's 256→512 3x3/2 on 4-px
+   * inputs went from ~28 to ~35 GFLOP per 2 CPU-s on lavapipe; 4 (the 8-px inputs) was slower
+   * (~24 against ~33). 0 = off.
+   */
+  wRowsStride2: number;
+  /**
+   * Where `shuffle` is on: 1x1 convs of stride 1 or 2 without padding run on the pointwise kernels
+   * (pointwise.wgsl.ts: GEMMs over quads of output pixels, vec4 loads and stores). TO x TQ: output
+   * channels x quads of 4 pixels per invocation in the forward; bwdTO x TQ: input channels x quads
+   * in the input gradient; wTO x wTC: the weight gradient's output x input channels. On lavapipe
+   * the forward with TO 32 ran ~15 % faster than with 16 and compiles ~+0.6 s; the input gradient
+   * with 32 compiled ~3x as long (its stride-2 stores write four vec4s per quad), hence 16.
+   * null = the direct kernels.
+   */
+  pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number } | null;
   /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
@@ -125,6 +145,8 @@ const defaultTiles: ConvTiles = {
   shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
   wTaps: 4,
   wRows: 2,
+  wRowsStride2: 2,
+  pointwise: { TO: 32, TQ: 1, bwdTO: 16, wTO: 16, wTC: 4 },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,

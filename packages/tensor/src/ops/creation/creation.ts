@@ -64,13 +64,18 @@ export function full(shape: Shape, value: number, dtype: DType = 'float32'): Ten
   if (Number.isNaN(value) && dtype !== 'float32') throw new Error(`full: NaN cannot fill a ${dtype} tensor`);
   const t = Tensor.empty(shape, dtype, 'full');
   const ty = dtype === 'int32' ? 'i32' : 'f32';
+  // Four elements per invocation where the size allows: on a CPU adapter every storage store is
+  // a per-lane scalar store with a bounds check, so a vec4 store does a quarter of them (lavapipe:
+  // zeros of 1 MiB ~0.7 -> ~0.2 ms of CPU, the zero fill of a strided conv's input gradient).
+  const vec4 = dtype === 'float32' && t.size % 4 === 0 && t.size > 0;
+  const n = vec4 ? t.size / 4 : t.size;
   runKernel({
     name: 'full',
-    // The size is a uniform: one pipeline per dtype fills every shape (zeros for Adam's state, …).
-    body: linearMain(256, '  if (i >= u.n) { return; }\n  out_set(i, u.value);'),
+    // The size is a uniform: one pipeline per dtype (and form) fills every shape (zeros for Adam's state, …).
+    body: linearMain(256, `  if (i >= u.n) { return; }\n  ${vec4 ? `out_set4(i, vec4<${ty}>(u.value))` : 'out_set(i, u.value)'};`),
     outputs: { out: t },
-    uniforms: { value: [ty, value], n: ['u32', t.size] },
-    workgroups: grid1d(t.size, 256),
+    uniforms: { value: [ty, value], n: ['u32', n] },
+    workgroups: grid1d(n, 256),
   });
   return t;
 }

@@ -94,6 +94,11 @@ export function getMatmulTiles(): MatmulConfig {
   return { ...c };
 }
 
+/** Whether `setMatmulTiles` forces a configuration (then small problems take it too). */
+export function matmulTilesForced(): boolean {
+  return override !== null;
+}
+
 /** Forces a configuration (tests, experiments); `null` returns to the tuned/default one. */
 export function setMatmulTiles(c: MatmulConfig | null): void {
   override = c ? { ...c } : null;

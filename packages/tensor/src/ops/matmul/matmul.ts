@@ -4,7 +4,8 @@ import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { sumPartialsWgsl } from '../conv/conv.wgsl.ts';
 import { lanesGrid, lanesWgsl, sharedBytes, sharedGrid, sharedSplitK, sharedWgsl, type MatmulSpec, type SharedConfig } from './matmul.wgsl.ts';
-import { canShuffle, getMatmulTiles } from './autotune.ts';
+import { canShuffle, getMatmulTiles, matmulTilesForced } from './autotune.ts';
+import { smallWgsl, smallWorkgroup } from './small.wgsl.ts';
 
 export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.ts';
 
@@ -65,6 +66,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     aBatchStrides: batchStrides(aBatch, outBatch, M * K),
     bBatchStrides: batchStrides(bBatch, outBatch, K * N),
   };
+  if (isSmall(spec) && !matmulTilesForced()) {
+    runSmall(a, b, out, spec);
+    return out;
+  }
   let c = getMatmulTiles();
   if (c.kind === 'lanes' && c.uLoad === 'shuffle' && !canShuffle(gpu(), c.lanes)) c = { ...c, uLoad: 'uniform' };
   // Small M against a wide B (a Linear layer at small batch, e.g. VGG fc6: 16 x 25088 x 4096):
@@ -79,6 +84,38 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   runShared(a, b, out, spec, c);
   return out;
+}
+
+/**
+ * Products small enough for the one-invocation-per-output kernel: at most 2^18 multiply-adds
+ * (about a millisecond on lavapipe, where the tiled kernels would run a few microseconds but cost
+ * 0.3–0.5 s each to compile, per shape), K at most 4096 (one invocation's serial loop), one matrix
+ * (no batch dims to broadcast). Larger products keep the tuned tiles.
+ */
+export const smallMatmulMacs = 2 ** 18;
+
+export function isSmall(s: MatmulSpec): boolean {
+  return s.batches === 1 && s.K <= 4096 && s.M * s.N * s.K <= smallMatmulMacs;
+}
+
+function runSmall(a: Tensor, b: Tensor, out: Tensor, s: MatmulSpec): void {
+  const u = (v: number): ['u32', number] => ['u32', v];
+  runKernel({
+    name: 'matmul.small',
+    body: smallWgsl(),
+    inputs: { a, b },
+    outputs: { out },
+    uniforms: {
+      M: u(s.M),
+      N: u(s.N),
+      K: u(s.K),
+      aM: u(s.transA ? 1 : s.K),
+      aK: u(s.transA ? s.M : 1),
+      bK: u(s.transB ? 1 : s.N),
+      bN: u(s.transB ? s.K : 1),
+    },
+    workgroups: grid1d(s.M * s.N, smallWorkgroup),
+  });
 }
 
 /** Partial products of a split-K matmul stay under this (and within one storage binding). */

@@ -1,6 +1,6 @@
 import { fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
-import { grid1d, runKernel } from '../../kernel/run.ts';
+import { runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { reluBackward } from '../grad/pointwise.ts';
 import {
@@ -13,15 +13,18 @@ import {
   bnStatsMergeWgsl,
   bnStatsPartialWgsl,
   bnStatsWgsl,
+  bnVec,
   type BnLayout,
 } from './batchnorm.wgsl.ts';
+import { reciprocalOf } from '../../kernel/divide.wgsl.ts';
 
 /**
  * Lanes per channel workgroup: 64 on a CPU adapter, where the tree fold's barriers dominate
  * (256 lanes made the per-channel reductions ~2x slower on lavapipe), 256 on a GPU.
  */
 const wgChannelOf = () => (gpu().isCpuAdapter ? 64 : 256);
-const wgFlat = 256;
+/** Units (vec4s or scalars) each lane of a per-element pass handles: the chunk is wg times this. */
+const unitsPerLane = 8;
 
 /**
  * Invocations wanted in flight for the per-channel reductions: with one workgroup per channel
@@ -68,9 +71,39 @@ function layout(op: string, x: Tensor): BnLayout {
   return { N: x.shape[0], C: x.shape[1], HW: x.shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
-/** The batch-size-dependent sizes, passed as uniforms so the kernels are shared across batch sizes. */
-function sizeUniforms(l: BnLayout): Record<'M' | 'total', ['u32', number]> {
-  return { M: ['u32', l.N * l.HW], total: ['u32', l.N * l.C * l.HW] };
+type Uniform = ['u32' | 'f32', number];
+
+/**
+ * Every size as a uniform, so each pass compiles once for all layer shapes and batch sizes (on
+ * lavapipe each batch-norm pipeline costs a fifth to a half of a second to compile; ResNet-18 had
+ * one per channel count and map size, per pass). Units are vec4s with `vec`, else scalars; `wg`
+ * is the channel workgroup whose lanes walk (n, h) in steps of (dn, dh).
+ */
+function bnUniforms(l: BnLayout, vec: boolean, wg: number): Record<string, Uniform> {
+  const HW = vec ? l.HW / 4 : l.HW;
+  const u = (v: number): Uniform => ['u32', v];
+  return {
+    C: u(l.C),
+    HW: u(HW),
+    R: u(l.N * HW),
+    M: u(l.N * l.HW),
+    chunk: u(wg * unitsPerLane),
+    dh: u(wg % HW),
+    dk: u(Math.floor(wg / HW) * l.C * HW + (wg % HW)),
+    carry: u(l.C * HW - HW),
+    invHW: reciprocalOf(HW),
+  };
+}
+
+/** The per-element passes' grid: channels along x, chunks of `chunk` units of a channel along y. */
+function perChannelGrid(l: BnLayout, vec: boolean, wg: number): [number, number, number] {
+  return [l.C, Math.ceil((l.N * l.HW) / (vec ? 4 : 1) / (wg * unitsPerLane)), 1];
+}
+
+/** The split reductions' sizes (scalar units): P chunks of CH values per channel. */
+function splitUniforms(l: BnLayout, P: number, wg: number): Record<string, Uniform> {
+  const M = l.N * l.HW;
+  return { ...bnUniforms(l, false, wg), P: ['u32', P], CH: ['u32', Math.ceil(M / P)] };
 }
 
 function checkChannel(op: string, name: string, t: Tensor | null | undefined, C: number, xShape: readonly number[]): void {
@@ -92,7 +125,9 @@ function checkChannel(op: string, name: string, t: Tensor | null | undefined, C:
 export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; saveMean: Tensor; saveInvstd: Tensor } {
   const op = 'batchNorm2d';
   const l = layout(op, x);
-  const sizes = sizeUniforms(l);
+  const vec = bnVec(l);
+  const wgChannel = wgChannelOf();
+  const sizes = bnUniforms(l, vec, wgChannel);
   checkChannel(op, 'weight', o.weight, l.C, x.shape);
   checkChannel(op, 'bias', o.bias, l.C, x.shape);
   checkChannel(op, 'runningMean', o.runningMean, l.C, x.shape);
@@ -108,31 +143,31 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   if (o.training && l.N * l.HW <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
   const saveMean = Tensor.empty([l.C], 'float32', `${op}.saveMean`);
   const saveInvstd = Tensor.empty([l.C], 'float32', `${op}.saveInvstd`);
-  const wgChannel = wgChannelOf();
   const P = o.training ? chunksOf(l) : 1;
   if (o.training && P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
+    const split = splitUniforms(l, P, wgChannel);
     runKernel({
       name: `${op}.statsPartial`,
-      body: bnStatsPartialWgsl(l, wgChannel, P),
+      body: bnStatsPartialWgsl(wgChannel),
       inputs: { x },
       outputs: { part },
-      uniforms: sizes,
+      uniforms: split,
       workgroups: [l.C, P, 1],
     });
     runKernel({
       name: `${op}.statsMerge`,
-      body: bnStatsMergeWgsl(l, 64, P),
+      body: bnStatsMergeWgsl(64),
       inputs: { part },
       outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
-      uniforms: { eps: ['f32', eps], momentum: ['f32', momentum] },
+      uniforms: { eps: ['f32', eps], momentum: ['f32', momentum], ...split },
       workgroups: [Math.ceil(l.C / 64), 1, 1],
     });
     part.dispose();
   } else if (o.training) {
     runKernel({
       name: `${op}.stats`,
-      body: bnStatsWgsl(l, wgChannel),
+      body: bnStatsWgsl(vec, wgChannel),
       inputs: { x },
       outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
       uniforms: { eps: ['f32', eps], momentum: ['f32', momentum], ...sizes },
@@ -141,10 +176,10 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   } else {
     runKernel({
       name: `${op}.evalStats`,
-      body: bnEvalStatsWgsl(l.C, 64),
+      body: bnEvalStatsWgsl(64),
       inputs: { runningMean: o.runningMean, runningVar: o.runningVar },
       outputs: { saveMean, saveInvstd },
-      uniforms: { eps: ['f32', eps] },
+      uniforms: { eps: ['f32', eps], C: ['u32', l.C] },
       workgroups: [Math.ceil(l.C / 64), 1, 1],
     });
   }
@@ -156,11 +191,11 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   const epilogue = { weight: !!o.weight, bias: !!o.bias, residual: !!o.residual, relu: !!o.relu };
   runKernel({
     name: o.residual || o.relu ? `${op}${o.residual ? '.add' : ''}${o.relu ? '.relu' : ''}` : op,
-    body: bnNormalizeWgsl(l, epilogue, wgFlat),
+    body: bnNormalizeWgsl(vec, epilogue, wgChannel),
     inputs,
     outputs: { out },
     uniforms: sizes,
-    workgroups: grid1d(l.HW % 4 === 0 ? out.size / 4 : out.size, wgFlat),
+    workgroups: perChannelGrid(l, vec, wgChannel),
   });
   return { out, saveMean, saveInvstd };
 }
@@ -183,7 +218,9 @@ export function batchNorm2dBackward(
 ): { dx: Tensor; dweight: Tensor; dbias: Tensor } {
   const op = 'batchNorm2dBackward';
   const l = layout(op, x);
-  const sizes = sizeUniforms(l);
+  const vec = bnVec(l);
+  const wgChannel = wgChannelOf();
+  const sizes = bnUniforms(l, vec, wgChannel);
   dy.storage(op);
   if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join())
     throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} must match input ${fmt(x.shape)}`);
@@ -201,30 +238,31 @@ export function batchNorm2dBackward(
   const mask: Record<string, Tensor> = reluOut ? { reluOut } : {};
   const dweight = Tensor.empty([l.C], 'float32', `${op}.dweight`);
   const dbias = Tensor.empty([l.C], 'float32', `${op}.dbias`);
-  const wgChannel = wgChannelOf();
   const P = chunksOf(l);
   if (P > 1) {
     const part = Tensor.empty([l.C, P, 2], 'float32', `${op}.partials`);
+    const split = splitUniforms(l, P, wgChannel);
     runKernel({
       name: `${op}.reducePartial`,
-      body: bnBackwardPartialWgsl(l, wgChannel, P, masked),
+      body: bnBackwardPartialWgsl(wgChannel, masked),
       inputs: { dy, x, saveMean, ...mask },
       outputs: { part },
-      uniforms: sizes,
+      uniforms: split,
       workgroups: [l.C, P, 1],
     });
     runKernel({
       name: `${op}.reduceMerge`,
-      body: bnBackwardMergeWgsl(l.C, 64, P),
+      body: bnBackwardMergeWgsl(64),
       inputs: { part, saveInvstd },
       outputs: { dweight, dbias },
+      uniforms: split,
       workgroups: [Math.ceil(l.C / 64), 1, 1],
     });
     part.dispose();
   } else {
     runKernel({
       name: `${op}.reduce`,
-      body: bnBackwardReduceWgsl(l, wgChannel, masked),
+      body: bnBackwardReduceWgsl(vec, wgChannel, masked),
       inputs: { dy, x, saveMean, saveInvstd, ...mask },
       outputs: { dweight, dbias },
       uniforms: sizes,
@@ -248,11 +286,11 @@ export function batchNorm2dBackward(
   }
   runKernel({
     name: `${op}.dx`,
-    body: bnBackwardDxWgsl(l, !!weight, training, wgFlat, dxMasked),
+    body: bnBackwardDxWgsl(vec, !!weight, training, wgChannel, dxMasked),
     inputs,
     outputs: { dx },
     uniforms: sizes,
-    workgroups: grid1d(l.HW % 4 === 0 ? dx.size / 4 : dx.size, wgFlat),
+    workgroups: perChannelGrid(l, vec, wgChannel),
   });
   maskedDy?.dispose();
   return { dx, dweight, dbias };

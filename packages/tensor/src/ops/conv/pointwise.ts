@@ -1,0 +1,80 @@
+import type { Shape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { runKernel, type ScalarType } from '../../kernel/run.ts';
+import type { ConvGeometry } from './geometry.ts';
+import { convShuffles, type ConvTiles } from './tiles.ts';
+import { pointwiseForwardWgsl, pointwiseInputGradWgsl, pointwiseLanes, pointwiseWeightGradWgsl } from './pointwise.wgsl.ts';
+
+/**
+ * Whether geometry `g` runs on the pointwise kernels (pointwise.wgsl.ts): a 1x1 conv, stride 1 or
+ * 2 on both axes, no padding, one group, output grid a multiple of 4 pixels, and for stride 2 an
+ * even-sized input of exactly twice the output (so the input gradient's 2x2 blocks tile it), on
+ * the direct kernels with subgroup shuffles (CPU adapter).
+ */
+export function usesPointwise(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
+  if (!t.pointwise || !convShuffles(t)) return false;
+  if (g.KH !== 1 || g.KW !== 1 || g.groups !== 1 || g.ph !== 0 || g.pw !== 0 || g.sh !== g.sw) return false;
+  if ((g.OH * g.OW) % 4 !== 0) return false;
+  if (g.sh === 1) return true;
+  return g.sh === 2 && g.H === 2 * g.OH && g.W === 2 * g.OW && g.OW % 2 === 0;
+}
+
+function uniforms(g: ConvGeometry, tiles: number, quads: number): Record<string, [ScalarType, number]> {
+  return {
+    tiles: ['u32', tiles],
+    quads: ['u32', quads],
+    P4: ['u32', (g.OH * g.OW) / 4],
+    OW: ['u32', g.OW],
+    C: ['u32', g.C],
+    O: ['u32', g.O],
+    X4: ['u32', (g.H * g.W) / 4],
+  };
+}
+
+/** conv2d on the pointwise kernels: x [N, C, H, W], w [O, C, 1, 1] → out [N, O, OH, OW]. */
+export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, x: Tensor, w: Tensor, bias: Tensor | null, out: Tensor): void {
+  const { TO, TQ } = t.pointwise!;
+  const quads = (g.N * g.OH * g.OW) / 4;
+  const tiles = Math.ceil(quads / TQ);
+  runKernel({
+    name: op,
+    body: pointwiseForwardWgsl({ stride: g.sh as 1 | 2, TO, TQ, bias: !!bias }),
+    inputs: bias ? { x, w, bias } : { x, w },
+    outputs: { out },
+    uniforms: uniforms(g, tiles, quads),
+    workgroups: [Math.ceil(tiles / pointwiseLanes), Math.ceil(g.O / TO), 1],
+  });
+}
+
+/** conv2dBackwardInput on the pointwise kernels: dy [N, O, OH, OW], w → dx of `inputShape` (every element written). */
+export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, w: Tensor, inputShape: Shape): Tensor {
+  const { bwdTO: TO, TQ } = t.pointwise!;
+  const dx = Tensor.empty([...inputShape], 'float32', op);
+  const quads = (g.N * g.OH * g.OW) / 4;
+  const tiles = Math.ceil(quads / TQ);
+  runKernel({
+    name: op,
+    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ }),
+    inputs: { dy, w },
+    outputs: { out: dx },
+    uniforms: uniforms(g, tiles, quads),
+    workgroups: [Math.ceil(tiles / pointwiseLanes), Math.ceil(g.C / TO), 1],
+  });
+  return dx;
+}
+
+/** conv2dBackwardWeight on the pointwise kernels: dy, x → dw of `weightShape` ([O, C, 1, 1]). */
+export function pointwiseWeightGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+  const { wTO: TO, wTC: TC } = t.pointwise!;
+  const dw = Tensor.empty([...weightShape], 'float32', op);
+  const tiles = Math.ceil(g.C / TC);
+  runKernel({
+    name: op,
+    body: pointwiseWeightGradWgsl({ stride: g.sh as 1 | 2, TO, TC, vec4Store: g.C % 4 === 0 }),
+    inputs: { dy, x },
+    outputs: { out: dw },
+    uniforms: uniforms(g, tiles, (g.N * g.OH * g.OW) / 4),
+    workgroups: [Math.ceil(tiles / pointwiseLanes), Math.ceil(g.O / TO), 1],
+  });
+  return dw;
+}

@@ -1,0 +1,241 @@
+/**
+ * WGSL of the pointwise (1x1, stride 1 or 2, no padding, one group) conv kernels for a CPU
+ * adapter with subgroups: forward, input gradient and weight gradient as GEMMs over "quads", four
+ * consecutive pixels of the output grid (N x OH x OW flattened, OH * OW a multiple of 4, so a quad
+ * never spans two images).
+ *
+ * Why not the direct gather kernels: with one tap per reduction step those do 64 FMAs per
+ * handful of per-lane loads and end with 64 scalar stores per invocation; on lavapipe every
+ * storage load or store is 8 bounds-checked scalar accesses, so the 1x1/2 downsamples of ResNet
+ * ran at a third of the 3x3 layers' rate. Here every source access is a vec4 (one quad, or for
+ * stride 2 two vec4s of which the even columns are used), the values all lanes need (weights in
+ * the forward and input gradient, dy in the weight gradient) are loaded once per lane and handed
+ * round with subgroupShuffle, and every store is a vec4. The stride-2 input gradient writes its
+ * zeros itself (the odd rows and columns), so it needs no separate fill.
+ *
+ * Every size is a uniform: one pipeline per pass, stride and tile serves every shape.
+ */
+
+/** Lanes per workgroup: one subgroup (the shuffles need uniform control flow within it). */
+export const pointwiseLanes = 8;
+
+export interface PointwiseSpec {
+  stride: 1 | 2;
+  /** Forward / input gradient: output channels (input channels) per invocation; a multiple of 8. */
+  TO: number;
+  /** Forward / input gradient: quads per invocation. */
+  TQ: number;
+  bias?: boolean;
+}
+
+export interface PointwiseWeightSpec {
+  stride: 1 | 2;
+  /** Output channels per invocation (a multiple of 8) and input channels per invocation. */
+  TO: number;
+  TC: number;
+  /** dw rows hold whole vec4s (C a multiple of 4, TC a multiple of 4): vec4 stores. */
+  vec4Store: boolean;
+}
+
+const u = (n: number) => `${n}u`;
+const comps = ['x', 'y', 'z', 'w'];
+
+/**
+ * `count` values that every lane needs, value i at `addr(i)`: lane l loads values l, l + 8, …
+ * (`load(q)` = the q-th of them), `get(i)` hands value i round with a constant lane.
+ */
+function shared(count: number, indexOf: (laneValue: string) => string, load: (index: string) => string) {
+  const loads = Math.ceil(count / pointwiseLanes);
+  return {
+    setup: Array.from({ length: loads }, (_, q) => `  let sh${q} = ${indexOf(`${u(q * pointwiseLanes)} + lane`)};`),
+    load: Array.from({ length: loads }, (_, q) => `    let sv${q} = ${load(`sh${q}`)};`),
+    get: (i: number) => `subgroupShuffle(sv${Math.floor(i / pointwiseLanes)}, ${u(i % pointwiseLanes)})`,
+  };
+}
+
+const entry = (wg: number) => [
+  `@compute @workgroup_size(${wg}, 1, 1)`,
+  'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {',
+];
+
+/**
+ * Vec4 offsets (within one channel plane of the source, relative to image n's channel 0) of the
+ * stride-2 source pixels of quad k: pair m holds output pixels p + 2m and p + 2m + 1 (same row,
+ * OW even), which read source columns 2b and 2b + 2 of row 2a, i.e. `.x` and `.z` of the vec4 at
+ * (2a * W + 2b) / 4 = a * OW + b / 2 (W = 2 * OW).
+ */
+function stride2Pairs(L: string[], k: number, indent = '  '): void {
+  for (let m = 0; m < 2; m++) {
+    L.push(`${indent}let pp${k}_${m} = pq${k} * 4u + ${u(2 * m)};`);
+    L.push(`${indent}let po${k}_${m} = (pp${k}_${m} / u.OW) * u.OW + (pp${k}_${m} % u.OW) / 2u;`);
+  }
+}
+
+/** Quad k of the invocation: image n{k}, quad within the image pq{k}, liveness lq{k}. */
+function quads(L: string[], TQ: number): void {
+  L.push('  let live = gid.x < u.tiles;');
+  L.push('  let t = min(gid.x, u.tiles - 1u);');
+  for (let k = 0; k < TQ; k++) {
+    L.push(`  let lq${k} = live && t * ${u(TQ)} + ${u(k)} < u.quads;`);
+    L.push(`  let q${k} = min(t * ${u(TQ)} + ${u(k)}, u.quads - 1u);`);
+    L.push(`  let n${k} = q${k} / u.P4;`);
+    L.push(`  let pq${k} = q${k} % u.P4;`);
+  }
+}
+
+/**
+ * Forward: out[n, o, p] = sum_c w[o, c] x[n, c, s * p] (+ bias[o]). Invocation: TO output channels
+ * x TQ quads. Uniforms: tiles, quads, P4 (OH * OW / 4), OW, C, O, X4 (H * W / 4: one source
+ * channel plane in vec4s).
+ */
+export function pointwiseForwardWgsl(s: PointwiseSpec): string {
+  const { TO, TQ, stride } = s;
+  const L: string[] = [...entry(pointwiseLanes)];
+  quads(L, TQ);
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  for (let k = 0; k < TQ; k++) {
+    if (stride === 1) L.push(`  let xs${k} = n${k} * u.C * u.X4 + pq${k};`);
+    else {
+      stride2Pairs(L, k);
+      for (let m = 0; m < 2; m++) L.push(`  let xs${k}_${m} = n${k} * u.C * u.X4 + po${k}_${m};`);
+    }
+  }
+  const w = shared(
+    TO,
+    (l) => `min(o0 + ${l}, u.O - 1u) * u.C`,
+    (i) => `w_get(${i} + c)`,
+  );
+  L.push(...w.setup);
+  for (let o = 0; o < TO; o++) {
+    const init = s.bias ? `bias_get(min(o0 + ${u(o)}, u.O - 1u))` : '0.0';
+    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`  var a${o}_${k}_${j} = ${init};`);
+  }
+  L.push('  for (var c = 0u; c < u.C; c++) {');
+  L.push('    let xc = c * u.X4;');
+  const x = (k: number, j: number) => (stride === 1 ? `v${k}.${comps[j]}` : `v${k}_${j >> 1}.${j & 1 ? 'z' : 'x'}`);
+  for (let k = 0; k < TQ; k++) {
+    if (stride === 1) L.push(`    let v${k} = x_get4(xs${k} + xc);`);
+    else for (let m = 0; m < 2; m++) L.push(`    let v${k}_${m} = x_get4(xs${k}_${m} + xc);`);
+  }
+  L.push(...w.load);
+  for (let o = 0; o < TO; o++) {
+    L.push(`    let w${o} = ${w.get(o)};`);
+    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`    a${o}_${k}_${j} = fma(w${o}, ${x(k, j)}, a${o}_${k}_${j});`);
+  }
+  L.push('  }');
+  for (let o = 0; o < TO; o++) {
+    for (let k = 0; k < TQ; k++) {
+      const v = `vec4<f32>(${[0, 1, 2, 3].map((j) => `a${o}_${k}_${j}`).join(', ')})`;
+      L.push(`  if (lq${k} && o0 + ${u(o)} < u.O) { out_set4((n${k} * u.O + o0 + ${u(o)}) * u.P4 + pq${k}, ${v}); }`);
+    }
+  }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
+/**
+ * Input gradient: dx[n, c, s * p] = sum_o w[o, c] dy[n, o, p]; for stride 2 the other three
+ * pixels of each 2x2 block are zeros, written here (needs H = 2 OH, W = 2 OW). Invocation: TO
+ * input channels x TQ quads of dy. Uniforms: tiles, quads, P4, OW, C, O, X4 (H * W / 4).
+ */
+export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
+  const { TO, TQ, stride } = s;
+  const L: string[] = [...entry(pointwiseLanes)];
+  quads(L, TQ);
+  L.push(`  let c0 = wid.y * ${u(TO)};`);
+  for (let k = 0; k < TQ; k++) L.push(`  let ys${k} = n${k} * u.O * u.P4 + pq${k};`);
+  const w = shared(
+    TO,
+    (l) => `min(c0 + ${l}, u.C - 1u)`,
+    (i) => `w_get(${i} + wo)`,
+  );
+  L.push(...w.setup);
+  for (let c = 0; c < TO; c++) for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`  var a${c}_${k}_${j} = 0.0;`);
+  L.push('  for (var o = 0u; o < u.O; o++) {');
+  L.push('    let yo = o * u.P4;');
+  L.push('    let wo = o * u.C;');
+  for (let k = 0; k < TQ; k++) L.push(`    let v${k} = dy_get4(ys${k} + yo);`);
+  L.push(...w.load);
+  for (let c = 0; c < TO; c++) {
+    L.push(`    let w${c} = ${w.get(c)};`);
+    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`    a${c}_${k}_${j} = fma(w${c}, v${k}.${comps[j]}, a${c}_${k}_${j});`);
+  }
+  L.push('  }');
+  if (stride === 2) for (let k = 0; k < TQ; k++) stride2Pairs(L, k);
+  for (let c = 0; c < TO; c++) {
+    for (let k = 0; k < TQ; k++) {
+      const guard = `lq${k} && c0 + ${u(c)} < u.C`;
+      const plane = `(n${k} * u.C + c0 + ${u(c)}) * u.X4`;
+      if (stride === 1) {
+        L.push(`  if (${guard}) { out_set4(${plane} + pq${k}, vec4<f32>(${[0, 1, 2, 3].map((j) => `a${c}_${k}_${j}`).join(', ')})); }`);
+        continue;
+      }
+      // Pair m: row 2a gets (v, 0, v', 0), row 2a + 1 (OW / 2 vec4s further) zeros.
+      const st = [0, 1].map(
+        (m) =>
+          `out_set4(${plane} + po${k}_${m}, vec4<f32>(a${c}_${k}_${2 * m}, 0.0, a${c}_${k}_${2 * m + 1}, 0.0)); out_set4(${plane} + po${k}_${m} + u.OW / 2u, vec4<f32>(0.0));`,
+      );
+      L.push(`  if (${guard}) { ${st.join(' ')} }`);
+    }
+  }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
+/**
+ * Weight gradient: dw[o, c] = sum over n, p of dy[n, o, p] x[n, c, s * p]. Invocation: TO output
+ * channels (workgroup y) x TC input channels (one lane each), a loop over all quads; dy of the TO
+ * channels is shared. Uniforms: tiles (input-channel tiles), quads, P4, OW, C, O, X4.
+ */
+export function pointwiseWeightGradWgsl(s: PointwiseWeightSpec): string {
+  const { TO, TC, stride } = s;
+  const L: string[] = [...entry(pointwiseLanes)];
+  L.push('  let live = gid.x < u.tiles;');
+  L.push(`  let c0 = min(gid.x, u.tiles - 1u) * ${u(TC)};`);
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  for (let c = 0; c < TC; c++) L.push(`  let xc${c} = min(c0 + ${u(c)}, u.C - 1u) * u.X4;`);
+  const dy = shared(
+    TO,
+    (l) => `min(o0 + ${l}, u.O - 1u) * u.P4`,
+    (i) => `dy_get4(${i} + yq)`,
+  );
+  L.push(...dy.setup);
+  for (let o = 0; o < TO; o++) for (let c = 0; c < TC; c++) L.push(`  var a${o}_${c} = 0.0;`);
+  L.push('  for (var q = 0u; q < u.quads; q++) {');
+  L.push('    let n0 = q / u.P4;');
+  L.push('    let pq0 = q % u.P4;');
+  L.push('    let yq = n0 * u.O * u.P4 + pq0;');
+  L.push('    let xn = n0 * u.C * u.X4;');
+  if (stride === 2) stride2Pairs(L, 0, '    ');
+  const x = (c: number, j: number) => (stride === 1 ? `x${c}.${comps[j]}` : `x${c}_${j >> 1}.${j & 1 ? 'z' : 'x'}`);
+  for (let c = 0; c < TC; c++) {
+    if (stride === 1) L.push(`    let x${c} = x_get4(xn + xc${c} + pq0);`);
+    else for (let m = 0; m < 2; m++) L.push(`    let x${c}_${m} = x_get4(xn + xc${c} + po0_${m});`);
+  }
+  L.push(...dy.load);
+  for (let o = 0; o < TO; o++) {
+    L.push(`    let d${o} = ${dy.get(o)};`);
+    for (let c = 0; c < TC; c++) {
+      let e = `a${o}_${c}`;
+      for (let j = 0; j < 4; j++) e = `fma(d${o}.${comps[j]}, ${x(c, j)}, ${e})`;
+      L.push(`    a${o}_${c} = ${e};`);
+    }
+  }
+  L.push('  }');
+  // dw [O, C]: the TC channels of a row are consecutive; vec4 stores where C allows (TC = 4k).
+  const vec = s.vec4Store && TC % 4 === 0;
+  for (let o = 0; o < TO; o++) {
+    const row = `(o0 + ${u(o)}) * u.C + c0`;
+    if (vec) {
+      for (let c = 0; c < TC; c += 4) {
+        L.push(
+          `  if (live && o0 + ${u(o)} < u.O && c0 + ${u(c)} < u.C) { out_set4((${row} + ${u(c)}) / 4u, vec4<f32>(${[0, 1, 2, 3].map((j) => `a${o}_${c + j}`).join(', ')})); }`,
+        );
+      }
+    } else {
+      for (let c = 0; c < TC; c++) L.push(`  if (live && o0 + ${u(o)} < u.O && c0 + ${u(c)} < u.C) { out_set(${row} + ${u(c)}, a${o}_${c}); }`);
+    }
+  }
+  L.push('}');
+  return L.join('\n') + '\n';
+}
