@@ -4,11 +4,14 @@ import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
 import {
+  ascendingTaps,
+  bakeUniforms,
   convWeightGradRowsWgsl,
   convWeightGradTapsWgsl,
   convWeightGradWgsl,
   gatherConvWgsl,
   sumPartialsWgsl,
+  type ConvKernelSource,
   type GatherConvSpec,
   type TapAxis,
 } from './conv.wgsl.ts';
@@ -34,6 +37,11 @@ function checkTensor(op: string, name: string, t: Tensor): void {
   if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
 }
 
+/** The kernel as dispatched: sizes as uniforms, or written in where `bakeSizes` is set (A/B timing). */
+function sized(k: ConvKernelSource): ConvKernelSource {
+  return convTiles().bakeSizes ? bakeUniforms(k) : k;
+}
+
 function dispatchGather(
   op: string,
   spec: Omit<GatherConvSpec, 'TO' | 'TP' | 'WG'>,
@@ -53,36 +61,51 @@ function dispatchGather(
   const shuffle = !gemm && convShuffles(tiles);
   // vec4 source loads (one-row tiles): rows and tiles that start on multiples of 4 columns.
   const vec4 = shuffle && tiles.vec4 && spec.IW % 4 === 0 && (TP * spec.tapsW.scale) % 4 === 0 && src.size % 4 === 0;
-  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle, vec4 };
+  // Column taps in ascending order: an input gradient's stride-1 taps then have the forward's
+  // structure and share its pipeline (the kernel column is a uniform). A strided input
+  // gradient's residue classes check their rows: one row tap or two then share a pipeline.
+  const full: GatherConvSpec = {
+    ...spec,
+    tapsW: ascendingTaps(spec.tapsW),
+    checkRows: spec.th > 1,
+    TO,
+    TP,
+    WG: shuffle ? 8 : tiles.wg,
+    shuffle,
+    vec4,
+  };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
     dispatchGemmConv(op, spec, gemm, src, w, bias, out);
     return;
   }
-  if (tiles.rows && spec.B < TP) {
-    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images).
+  if (tiles.rows && spec.B <= TP) {
+    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images; RT = 1 on
+    // maps as wide as the tile).
     const RT = Math.max(1, Math.floor(TP / spec.B));
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
     // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
     // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
     const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
+    const k = sized(gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }));
     runKernel({
       name: op,
-      body: gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }),
+      body: k.wgsl,
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
-      uniforms: { tiles: ['u32', tilesP], rows: ['u32', spec.N * spec.A] },
+      uniforms: k.uniforms,
       workgroups: [Math.ceil(tilesP / WG), Math.ceil(spec.O / TO), 1],
     });
     return;
   }
+  const k = sized(gatherConvWgsl(full));
   runKernel({
     name: op,
-    body: gatherConvWgsl(full),
+    body: k.wgsl,
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out },
-    uniforms: { tiles: ['u32', spec.N * spec.A * Math.ceil(spec.B / TP)] },
+    uniforms: k.uniforms,
     workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / full.WG), Math.ceil(spec.O / TO), 1],
   });
 }
@@ -235,12 +258,13 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const shuffle = S === 1 && convShuffles(tiles);
   const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  const k = sized(convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }),
+    body: k.wgsl,
     inputs: { dy, x },
     outputs: { out: target },
-    uniforms: { N: ['u32', g.N], CR: ['u32', CR], rows: ['u32', g.N * g.OH] },
+    uniforms: k.uniforms,
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;

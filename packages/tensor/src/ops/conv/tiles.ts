@@ -16,9 +16,11 @@ export interface ConvTiles {
   wTR: number;
   wg: number;
   /**
-   * Direct kernels, sub-grids narrower than the pixel tile (B < TP: 4- and 2-pixel maps): tiles
-   * of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead of
-   * one row's TP pixels with most of them idle. false = always one-row tiles.
+   * Direct kernels, sub-grids no wider than the pixel tile (B <= TP: 8-, 4- and 2-pixel maps):
+   * tiles of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead
+   * of one row's TP pixels with most of them idle. Their columns are written into the WGSL, so the
+   * padding's dead columns are dropped (with the map width a uniform, a one-row tile could not).
+   * false = always one-row tiles.
    */
   rows: boolean;
   /**
@@ -120,6 +122,12 @@ export interface ConvTiles {
   /** Implicit-GEMM path, weight gradient: minimum pixels per split (rounded up to a multiple of wGemm.tk). */
   gemmMinK: number;
   gemmMinGroupChannels: number;
+  /**
+   * Direct kernels: write the sizes into the WGSL as constants instead of passing them as
+   * uniforms (one pipeline per layer shape and pass, as before they shared pipelines). Only to
+   * time the two against each other (`benchmarks/src/conv-ab.ts`); off by default.
+   */
+  bakeSizes: boolean;
 }
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
@@ -153,6 +161,7 @@ const defaultTiles: ConvTiles = {
   gemmWgTarget: 1024,
   gemmMinK: 256,
   gemmMinGroupChannels: 16,
+  bakeSizes: false,
 };
 let tiles: ConvTiles = { ...defaultTiles };
 
