@@ -128,6 +128,40 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
   }
 });
 
+describe('stride-2 input gradient: wider tiles for residue classes with one or two taps', () => {
+  // setConvTiles({ bwdFewTaps }): one-row tiles (16-px input), whole-row tiles (4-px), odd channel counts.
+  const strided: ConvCase[] = [
+    { name: '3x3 stride 2 pad 1, 19→37, 16x16', x: [2, 19, 16, 16], w: [37, 19, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: '3x3 stride 2 pad 1, 40→21, 4x4, batch 3', x: [3, 40, 4, 4], w: [21, 40, 3, 3], stride: [2, 2], padding: [1, 1] },
+  ];
+  let seed = 600;
+  for (const c of strided) {
+    it(c.name, async () => {
+      const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding });
+      const wa = randomArray(sizeOf(c.w), seed++);
+      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+      const w = tensor(wa, c.w);
+      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const ref = refConv2dBackwardInput(dya, wa, g);
+      try {
+        for (const bwdFewTaps of [
+          { TO: 16, TP: 4 },
+          { TO: 16, TP: 8 },
+        ]) {
+          setConvTiles({ path: 'direct', bwdFewTaps });
+          const dx = conv2dBackwardInput(dy, w, c.x, opts(c));
+          expect(relErr(await dx.toArray(), ref), JSON.stringify(bwdFewTaps)).toBeLessThan(1e-4);
+          dx.dispose();
+        }
+      } finally {
+        resetConvTiles();
+      }
+      w.dispose();
+      dy.dispose();
+    });
+  }
+});
+
 describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {
   // Convs with <= wTaps input channels and >= 16 taps (>= 9 with shared loads) use lanes over taps; check the other path too.
   // Output rows a multiple of 4 wide: with shuffles, tap lanes step four columns with vec4 dy loads.

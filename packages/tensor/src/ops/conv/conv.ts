@@ -226,7 +226,11 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   // One plan for every stride class (class 0 is the largest), so their split slices line up.
   const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;
-  for (const spec of specs) if (!fill || reached(spec)) dispatchGather(op, spec, tiles.bwdTO, tiles.bwdTP, dy, w, target, null, plan);
+  // Residue classes with one or two taps do few FMAs per shared weight load: wider channel tiles.
+  const few = (c: GemmConvSpec) => !gemm && tiles.bwdFewTaps !== null && c.tapsH.count * c.tapsW.count <= 2;
+  for (const spec of specs)
+    if (!fill || reached(spec))
+      dispatchGather(op, spec, few(spec) ? tiles.bwdFewTaps!.TO : tiles.bwdTO, few(spec) ? tiles.bwdFewTaps!.TP : tiles.bwdTP, dy, w, target, null, plan);
   if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;
 }

@@ -42,6 +42,15 @@ export interface ConvTiles {
    * allow it, and the few-channel (tap-lane) weight gradient's dy loads four columns at a time.
    */
   vec4: boolean;
+  /**
+   * Direct input gradient: register tile (output channels x pixels) of the stride residue classes
+   * with at most 2 taps, which do few FMAs per shared weight load (null = bwdTO x bwdTP). On
+   * lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 / 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50
+   * GFLOP per 2 CPU-s against 52 / 54 / 40, { TO: 16, TP: 8 } 65 / 68 / 54, but their pipelines
+   * compile ~2x and ~5x as long (+0.4 and +1.6 s per layer cold) for ~1-2 ms per step: off by
+   * default, for long runs.
+   */
+  bwdFewTaps: { TO: number; TP: number } | null;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -146,6 +155,7 @@ const defaultTiles: ConvTiles = {
   wTaps: 4,
   wRows: 2,
   wRowsStride2: 2,
+  bwdFewTaps: null,
   pointwise: { TO: 32, TQ: 1, bwdTO: 16, wTO: 16, wTC: 4 },
   wTarget: null,
   wSplit: 0,
