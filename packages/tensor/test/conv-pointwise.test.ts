@@ -25,6 +25,7 @@ const cases: ConvCase[] = [
 const settings: [string, Partial<ConvTiles>][] = [
   ['default tiles', {}],
   ['TO 8 x TQ 3, weight 24 x 3', { pointwise: { TO: 8, TQ: 3, bwdTO: 24, wTO: 24, wTC: 3 } }],
+  ['TO 16 x TQ 2, weight 8 x 8', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, wTO: 8, wTC: 8 } }],
   ['pointwise off', { pointwise: null }],
 ];
 
@@ -63,7 +64,7 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
         resetConvTiles();
       }
       // Where the defaults take the pointwise kernels (lavapipe), the other tile shape does too.
-      expect(pointwiseRuns).toBe(usesPointwise(convGeometry('test', c.x, c.w, o), activeConvTiles()) ? 2 : 0);
+      expect(pointwiseRuns).toBe(usesPointwise(convGeometry('test', c.x, c.w, o), activeConvTiles()) ? 3 : 0);
       for (const t of [x, w, dy]) t.dispose();
       b?.dispose();
     });
