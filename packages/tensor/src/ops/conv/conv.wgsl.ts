@@ -201,6 +201,25 @@ function loopUniforms(s: GatherConvSpec): string {
   return lets.map((l) => `  let ${l};`).join('\n');
 }
 
+/**
+ * The stores of a TO-channel register tile in a loop over its channels (as the pointwise kernels'
+ * `storeLoop`): the accumulators of each of the `cols` columns go into an array, and the store
+ * code is generated once per column instead of TO times. The bound (channels left in this tile)
+ * is a uniform expression, so LLVM keeps the loop; unrolled, lavapipe's per-lane checked stores
+ * were most of these kernels' code and of their compile time. `acc(o, c)`: accumulator of
+ * channel o, column c; `store(c)`: the statements for column c, with its value in `v{c}` and the
+ * channel offset in `o`.
+ */
+function storeLoop(L: string[], TO: number, cols: number, acc: (o: number, c: number) => string, store: (c: number) => string): void {
+  for (let c = 0; c < cols; c++) L.push(`  var v${c}s = array<f32, ${TO}>(${Array.from({ length: TO }, (_, o) => acc(o, c)).join(', ')});`);
+  L.push(`  for (var o = 0u; o < min(${u(TO)}, u.O - o0); o++) {`);
+  for (let c = 0; c < cols; c++) {
+    L.push(`    let v${c} = v${c}s[o];`);
+    L.push(`    ${store(c)}`);
+  }
+  L.push('  }');
+}
+
 /** Weight offset of output channel `o` (clamped) of group g, without tap and reduction offsets. */
 function weightBase(s: GatherConvSpec, o: string): string {
   return s.groups === 1 ? `min(${o}, u.O - 1u) * u.wO` : `g * u.wGroup + (min(${o}, u.O - 1u) - g * u.Og) * u.wO`;
@@ -323,16 +342,19 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
   L.push('    }');
   L.push('  }');
   L.push('  let d = n * u.dN + (u.rh + a * u.th) * u.OW + u.rw;');
-  for (let o = 0; o < TO; o++) {
-    for (let j = 0; j < TP; j++) {
+  storeLoop(
+    L,
+    TO,
+    TP,
+    (o, j) => `c${o}_${j}`,
+    (j) => {
       const guards = [];
       if (sh) guards.push('live');
-      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < u.O`);
       if (s.B % TP !== 0) guards.push(`b0 + ${u(j)} < u.B`);
-      const st = `out_set(d + oc${o} * u.OHW + (b0 + ${u(j)}) * u.tw, c${o}_${j});`;
-      L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
-    }
-  }
+      const st = `out_set(d + (o0 + o) * u.OHW + (b0 + ${u(j)}) * u.tw, v${j});`;
+      return guards.length ? `if (${guards.join(' && ')}) { ${st} }` : st;
+    },
+  );
   L.push('}');
   return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, s.N * s.A * BT, s.N * s.A, v4) };
 }
@@ -440,16 +462,21 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
   L.push('    }');
   L.push('  }');
   for (let k = 0; k < RT; k++) L.push(`  let d${k} = n${k} * u.dN + (u.rh + a${k} * u.th) * u.OW + u.rw;`);
-  for (let o = 0; o < TO; o++) {
-    for (let k = 0; k < RT; k++) {
+  storeLoop(
+    L,
+    TO,
+    RT * B,
+    (o, q) => `c${o}_${Math.floor(q / B)}_${q % B}`,
+    (q) => {
+      const k = Math.floor(q / B);
+      const j = q % B;
       const guards = [];
       if (sh) guards.push('live');
-      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < u.O`);
       if (k > 0) guards.push(`p * ${u(RT)} + ${u(k)} < u.rows`);
-      const st = Array.from({ length: B }, (_, j) => `out_set(d${k} + oc${o} * u.OHW${j > 0 ? ` + ${u(j)} * u.tw` : ''}, c${o}_${k}_${j});`).join(' ');
-      L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
-    }
-  }
+      const st = `out_set(d${k} + (o0 + o) * u.OHW${j > 0 ? ` + ${u(j)} * u.tw` : ''}, v${q});`;
+      return guards.length ? `if (${guards.join(' && ')}) { ${st} }` : st;
+    },
+  );
   L.push('}');
   const rows = s.N * s.A;
   return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, Math.ceil(rows / RT), rows, v4) };
@@ -583,13 +610,13 @@ export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
   L.push('      }');
   L.push('    }');
   L.push('  }');
-  for (let o = 0; o < TO; o++) {
-    for (let r = 0; r < TR; r++) {
-      L.push(
-        `  if (${sh ? 'live && ' : ''}o0 + ${u(o)} < u.O && r0 + ${u(r)} < u.Rg) { out_set(split * u.dwS + (oc${o} * u.Rg + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`,
-      );
-    }
-  }
+  storeLoop(
+    L,
+    TO,
+    TR,
+    (o, r) => `c${o}_${r}`,
+    (r) => `if (${sh ? 'live && ' : ''}r0 + ${u(r)} < u.Rg) { out_set(split * u.dwS + ((o0 + o) * u.Rg + rc${r}) * ${u(KK)} + tap, v${r}); }`,
+  );
   L.push('}');
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
