@@ -6,7 +6,9 @@
  *  2. the whole loop: a generated dataset on disk (~1,500 training images of 256 px), first the
  *     loaders alone (@cxr/data's DataLoader with 0/1/4/`cores` worker threads, images/s and the main
  *     thread's time per batch), then one epoch of the CLI's training step at 224 px fed by it (0 and
- *     `cores` workers; time per batch waiting for data, uploading, stepping), against torchvision
+ *     `cores` workers; time per batch waiting for data, uploading, stepping; batches as the CLI's
+ *     loaders now make them, one grey channel normalised on the device, and for `cores` workers also
+ *     as before, three channels normalised by the workers), against torchvision
  *     ImageFolder + DataLoader (same worker counts, persistent workers) alone and with the same
  *     PyTorch step, in images/s: does the worker pool feed the GPU?
  *  3. the ResNet-18 step and matmul 2048 again on a device with Dawn's robustness transform off
@@ -34,6 +36,8 @@ import * as T from '@cxr/tensor';
 import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
+import { batchTensors } from '../../packages/cli/src/train/steps.ts';
+import { benchInputUpload } from './inputUpload.ts';
 import { benchStep, type TrainStepRunner, trainStepRunner } from './step.ts';
 
 const smoke = process.argv.includes('--smoke');
@@ -269,7 +273,18 @@ if (stepsOnly) {
   process.exit(0);
 }
 
-// 2. The whole loop on files: a generated dataset, decoded by the loader, alone and feeding the step.
+// 2. Input upload alone: a grey batch as 3 normalised channels (19 MB at 224 px, batch 32) against
+// one un-normalised channel expanded on the device (normalizeChannels), per batch (inputUpload.ts).
+try {
+  report.inputUpload = await benchInputUpload({ shapes: [[batch, size]] });
+  log(`input upload: ${JSON.stringify(report.inputUpload)}`);
+} catch (e) {
+  report.inputUploadError = String((e as Error).message).slice(0, 1000);
+  log(`input upload failed: ${report.inputUploadError}`);
+}
+save();
+
+// 2, continued. The whole loop on files: a generated dataset, decoded by the loader, alone and feeding the step.
 // ~1,500 training images (47 batches of 32): a steady state, not the start-up of an 11-batch epoch.
 // Written by the loader's worker threads (~3 s on 16 cores).
 const data = mkdtempSync(join(tmpdir(), 'cxr-gpu-loop-'));
@@ -286,9 +301,23 @@ const loaderWorkers = [...new Set([0, 1, Math.min(4, cores), cores])];
 // 2a. The loader alone (nothing done with the batches): what it can deliver per worker count, and
 // what the main thread spends per batch (event-loop utilisation: receiving and assembling batches).
 // Both loops use each batch before asking for the next, so the loader reuses its image buffers.
+// `deferNormalize` (the CLI's loaders since 2026-11-30 evening): grey batches leave the workers as
+// one un-normalised channel and the device expands and normalises them (batchTensors); the
+// `...Cpu3` runs keep the earlier path (three normalised channels written by the workers).
 const loaderOnly: Record<string, unknown> = {};
-for (const workers of loaderWorkers) {
-  const loader = new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }), reuseBuffers: true });
+const variants = [...loaderWorkers.map((workers) => ({ workers, deferNormalize: true })), { workers: cores, deferNormalize: false }];
+const variantKey = (v: { workers: number; deferNormalize: boolean }) => `workers${v.workers}${v.deferNormalize ? '' : 'Cpu3'}`;
+for (const v of variants) {
+  const { workers } = v;
+  const loader = new DataLoader(train, {
+    batchSize: batch,
+    shuffle: true,
+    seed: 0,
+    workers,
+    transforms: evalTransforms({ size }),
+    reuseBuffers: true,
+    deferNormalize: v.deferNormalize,
+  });
   try {
     await loader.start();
     for (let epoch = 0; epoch < 2; epoch++) {
@@ -297,20 +326,22 @@ for (const workers of loaderWorkers) {
       let images = 0;
       let batches = 0;
       let firstMs = 0;
+      let bytes = 0;
       for await (const b of loader.epoch(epoch)) {
         if (!batches++) firstMs = performance.now() - t0;
         images += b.shape[0];
+        bytes += b.images.byteLength;
       }
       if (epoch === 0) continue; // warm-up: JIT in every worker, page cache
       const s = (performance.now() - t0) / 1000;
       const mainBusyMsPerBatch = performance.eventLoopUtilization(elu0).active / batches;
-      loaderOnly[`workers${workers}`] = { imagesPerS: images / s, firstBatchMs: firstMs, mainBusyMsPerBatch };
+      loaderOnly[variantKey(v)] = { imagesPerS: images / s, firstBatchMs: firstMs, mainBusyMsPerBatch, bytesPerBatch: bytes / batches };
       log(
-        `CXR loader alone, ${workers} workers: ${(images / s).toFixed(0)} images/s (first batch ${firstMs.toFixed(0)} ms, main thread ${mainBusyMsPerBatch.toFixed(1)} ms a batch)`,
+        `CXR loader alone, ${workers} workers${v.deferNormalize ? '' : ', 3 channels normalised in the workers'}: ${(images / s).toFixed(0)} images/s (first batch ${firstMs.toFixed(0)} ms, main thread ${mainBusyMsPerBatch.toFixed(1)} ms a batch, ${(bytes / batches / 1e6).toFixed(1)} MB a batch)`,
       );
     }
   } catch (e) {
-    loaderOnly[`workers${workers}Error`] = String((e as Error).message).slice(0, 1000);
+    loaderOnly[`${variantKey(v)}Error`] = String((e as Error).message).slice(0, 1000);
     log(`CXR loader alone with ${workers} workers failed: ${(e as Error).message}`);
   } finally {
     await loader.close();
@@ -320,11 +351,25 @@ loop.cxrLoaderOnly = loaderOnly;
 save();
 
 // 2b. The loader feeding the CLI's training step. Per batch: time spent waiting for the loader (0
-// when the pool keeps up), in T.tensor (the upload's CPU side) and in the step itself.
-for (const workers of [0, cores]) {
+// when the pool keeps up), in batchTensors (the upload's CPU side, and recording the device's
+// expansion for deferred batches) and in the step itself.
+for (const v of [
+  { workers: 0, deferNormalize: true },
+  { workers: cores, deferNormalize: true },
+  { workers: cores, deferNormalize: false },
+]) {
+  const { workers } = v;
   let loader: DataLoader | null = null;
   try {
-    loader = new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }), reuseBuffers: true });
+    loader = new DataLoader(train, {
+      batchSize: batch,
+      shuffle: true,
+      seed: 0,
+      workers,
+      transforms: evalTransforms({ size }),
+      reuseBuffers: true,
+      deferNormalize: v.deferNormalize,
+    });
     await loader.start();
     const model = createModel('resnet18', { numClasses: folder.classes.length, generator: new T.Generator(0) });
     model.train();
@@ -348,8 +393,7 @@ for (const workers of [0, cores]) {
         if (next.done) break;
         const b = next.value;
         const tu = performance.now();
-        const x = T.tensor(b.images, b.shape);
-        const y = T.tensor(b.labels, [b.labels.length], 'int32');
+        const { x, y } = batchTensors(b);
         uploadMs += performance.now() - tu;
         const logits = model.forward(x);
         const kept = detach(logits);
@@ -366,14 +410,14 @@ for (const workers of [0, cores]) {
     }
     const s = (performance.now() - t0) / 1000;
     const perBatch = { waitMs: waitMs / batches, uploadMs: uploadMs / batches, stepMs: (s * 1000 - waitMs - uploadMs) / batches };
-    loop[`cxrWorkers${workers}`] = { imagesPerS: images / s, seconds: s, batches, ...perBatch };
+    loop[`cxr${variantKey(v).replace('workers', 'Workers')}`] = { imagesPerS: images / s, seconds: s, batches, ...perBatch };
     log(
-      `CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers: ${(images / s).toFixed(1)} images/s; per batch: waiting for data ${perBatch.waitMs.toFixed(1)} ms, upload ${perBatch.uploadMs.toFixed(1)} ms, step ${perBatch.stepMs.toFixed(1)} ms`,
+      `CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers${v.deferNormalize ? '' : ', 3 channels normalised in the workers'}: ${(images / s).toFixed(1)} images/s; per batch: waiting for data ${perBatch.waitMs.toFixed(1)} ms, upload ${perBatch.uploadMs.toFixed(1)} ms, step ${perBatch.stepMs.toFixed(1)} ms`,
     );
     model.parameters().forEach((p) => p.dispose());
     opt.dispose();
   } catch (e) {
-    loop[`cxrWorkers${workers}Error`] = String((e as Error).message).slice(0, 1000);
+    loop[`cxr${variantKey(v).replace('workers', 'Workers')}Error`] = String((e as Error).message).slice(0, 1000);
     log(`CXR loop with ${workers} workers failed: ${(e as Error).message}`);
   } finally {
     await loader?.close();

@@ -208,16 +208,19 @@ export async function benchLoaderPipeline(opts: PipelineOptions = {}): Promise<R
 
     const loader: Record<string, unknown> = {};
     // reuseBuffers as a training loop sets it (each batch used before the next); the largest
-    // worker count also without, to show what the 19 MB allocation a batch costs
-    const runs = [...workersList.map((w) => [w, true] as const), [Math.max(...workersList), false] as const];
-    for (const [workers, reuseBuffers] of runs) {
-      const dl = new DataLoader(all, { batchSize, workers, transforms: evalTransforms({ size: 224 }), reuseBuffers });
+    // worker count also without, to show what the 19 MB allocation a batch costs. 'Deferred':
+    // deferNormalize, as the CLI's loaders (grey batches as one un-normalised channel, expanded
+    // and normalised on the device by the consumer), beside the earlier three normalised channels.
+    const runs = [...workersList.flatMap((w) => [[w, true, false] as const, [w, true, true] as const]), [Math.max(...workersList), false, false] as const];
+    for (const [workers, reuseBuffers, deferNormalize] of runs) {
+      const dl = new DataLoader(all, { batchSize, workers, transforms: evalTransforms({ size: 224 }), reuseBuffers, deferNormalize });
       try {
         await dl.start();
         let best = 0;
         let busyPerBatch = Number.POSITIVE_INFINITY;
         let firstBatchMs = 0;
         let cpuPerImage = Number.POSITIVE_INFINITY;
+        let bytesPerBatch = 0;
         for (let e = 0; e <= epochs; e++) {
           const t0 = performance.now();
           const elu0 = performance.eventLoopUtilization();
@@ -225,11 +228,14 @@ export async function benchLoaderPipeline(opts: PipelineOptions = {}): Promise<R
           let n = 0;
           let batches = 0;
           let first = 0;
+          let bytes = 0;
           for await (const b of dl.epoch(e)) {
             if (!batches) first = performance.now() - t0;
             n += b.shape[0];
+            bytes += b.images.byteLength;
             batches++;
           }
+          bytesPerBatch = bytes / batches;
           const s = (performance.now() - t0) / 1000;
           const elu = performance.eventLoopUtilization(elu0);
           const cpu = (cpuMs() - cpu0) / n;
@@ -239,8 +245,9 @@ export async function benchLoaderPipeline(opts: PipelineOptions = {}): Promise<R
           busyPerBatch = Math.min(busyPerBatch, elu.active / batches);
           firstBatchMs = e === 1 ? first : Math.min(firstBatchMs, first);
         }
-        loader[`workers${workers}${reuseBuffers ? '' : 'NoReuse'}`] = {
+        loader[`workers${workers}${reuseBuffers ? '' : 'NoReuse'}${deferNormalize ? 'Deferred' : ''}`] = {
           imagesPerS: round(best, 1),
+          bytesPerBatch: Math.round(bytesPerBatch),
           mainThreadBusyMsPerBatch: round(busyPerBatch, 2),
           firstBatchMs: round(firstBatchMs, 1),
           cpuMsPerImage: round(cpuPerImage, 3),

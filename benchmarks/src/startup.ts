@@ -5,7 +5,9 @@
  * compilations inside them (count and milliseconds). The image disk cache starts cold (a fresh
  * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it.
  *
- * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--keep-priority] [--dump-wgsl FILE]`
+ * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--keep-priority] [--dump-wgsl FILE] [--normalise-in-workers]`
+ * (--normalise-in-workers: batches as before 2026-11-30 evening, three normalised channels written
+ * by the loader, instead of one grey channel normalised on the device.)
  * (MESA_SHADER_CACHE_DISABLE=true measures cold compilation: lavapipe keeps compiled shaders on disk.)
  * On lavapipe the "compiling" figures are the time spent in createComputePipeline, which there
  * mostly waits for the queue: lavapipe compiles each shader with LLVM at its first dispatch, on
@@ -54,7 +56,8 @@ const folder = await openDataset(
   () => {},
   (m: string) => console.warn(m),
 );
-const loaders = makeLoaders(folder, config);
+const deferNormalize = !args.includes('--normalise-in-workers');
+const loaders = makeLoaders(folder, config, () => {}, 1, deferNormalize);
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });
@@ -90,7 +93,7 @@ cache.get = (s: string, l: string) => {
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
 console.log(
-  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; load ${loadavg()[0].toFixed(1)}`,
+  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; load ${loadavg()[0].toFixed(1)}`,
 );
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {

@@ -32,7 +32,7 @@ export { crop, centerCrop, randomResizedCrop, randomResizedCropParams, pyRound }
 export { rotate } from './transforms/rotate.ts';
 export { hflip } from './transforms/flip.ts';
 export { equalize } from './transforms/equalize.ts';
-export { toCHW, toRgb, IMAGENET_MEAN, IMAGENET_STD } from './transforms/normalize.ts';
+export { toCHW, toPlanes, toRgb, IMAGENET_MEAN, IMAGENET_STD } from './transforms/normalize.ts';
 export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } from './transforms/pipeline.ts';
 
 export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';

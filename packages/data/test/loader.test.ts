@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLoader, epochOrder, loadImageFolder, synthesizeDataset, toBatches, trainTransforms, type Dataset } from '../src/index.ts';
 import { testRng, tmpDir } from './helpers.ts';
@@ -150,6 +151,51 @@ describe('DataLoader', () => {
       const buffers = new Set((await copies(inproc, 4)).map((g) => g.buffer));
       expect(buffers.size).toBeLessThanOrEqual(4);
       expect(buffers.size).toBeLessThan(plain.length);
+    } finally {
+      await pooled.close();
+    }
+  });
+
+  it('deferNormalize: one-channel grey batches, three for colour, that normalise on the host to the same bits as before', async () => {
+    // colour PNGs (channels differ, so they stay RGB) after the grey training images: with a
+    // fixed order the first batches are all grey and the last ones mix grey and colour
+    const colour = Array.from({ length: 3 }, (_, k) => {
+      const [w, h] = [50 + rng.int(0, 30), 50 + rng.int(0, 30)];
+      const data = Buffer.from(Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : rng.int(0, 256))));
+      const file = path.join(dir, `colour${k}.png`);
+      writeFileSync(file, PNG.sync.write({ width: w, height: h, data } as PNG));
+      return { ...train.samples[k], file };
+    });
+    const ds: Dataset = { ...train, samples: [...train.samples.slice(0, 12), ...colour] };
+    const bs = 5;
+    const opts = { batchSize: bs, transforms: tf, seed, shuffle: false };
+    const old = await collect(new DataLoader(ds, { ...opts, workers: 0 }), 2);
+    const [mean, std] = [
+      [0.485, 0.456, 0.406],
+      [0.229, 0.224, 0.225],
+    ];
+    // what the CPU path computes (toCHW): (v - mean) * (1 / std) in double, stored as float32
+    const normalised = (b: (typeof old)[number]) => {
+      const [n, c, h, w] = b.shape;
+      const out = new Float32Array(n * 3 * h * w);
+      for (let i = 0; i < n; i++)
+        for (let ch = 0; ch < 3; ch++)
+          for (let p = 0; p < h * w; p++) out[(i * 3 + ch) * h * w + p] = (b.images[(i * c + (c === 1 ? 0 : ch)) * h * w + p] - mean[ch]) * (1 / std[ch]);
+      return out;
+    };
+    const pooled = new DataLoader(ds, { ...opts, workers: 2, deferNormalize: true, reuseBuffers: true });
+    try {
+      for (const dl of [new DataLoader(ds, { ...opts, workers: 0, deferNormalize: true }), pooled]) {
+        const got = [];
+        for await (const b of dl.epoch(2)) got.push({ ...b, images: b.images.slice() });
+        expect(got.map((b) => b.shape[1])).toEqual([1, 1, 3]);
+        expect(got.map((b) => b.files)).toEqual(old.map((b) => b.files));
+        for (const [k, b] of got.entries()) {
+          expect(b.normalize).toEqual({ mean, std });
+          expect(b.images.length).toBe(b.shape.reduce((x, y) => x * y, 1));
+          expect(new Uint32Array(normalised(b).buffer)).toEqual(new Uint32Array(old[k].images.buffer, old[k].images.byteOffset, old[k].images.length));
+        }
+      }
     } finally {
       await pooled.close();
     }

@@ -9,6 +9,7 @@ import {
   resize,
   rotate,
   toCHW,
+  toPlanes,
   trainTransforms,
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -92,6 +93,18 @@ describe('transforms', () => {
       const i = rng.int(0, 35);
       expect(out[c * 35 + i]).toBeCloseTo((img.data[i] - IMAGENET_MEAN[c]) / IMAGENET_STD[c], 5);
     }
+  });
+
+  it('toPlanes writes un-normalised planes: grey as one (or replicated to three), RGB de-interleaved', () => {
+    const grey = randomImage(7, 5, 1);
+    expect(Array.from(toPlanes(grey))).toEqual(Array.from(grey.data));
+    const three = toPlanes(grey, new Float32Array(2 + 3 * 35), 2, 3);
+    for (let c = 0; c < 3; c++) expect(Array.from(three.subarray(2 + c * 35, 2 + (c + 1) * 35))).toEqual(Array.from(grey.data));
+    const rgb = randomImage(6, 3, 3);
+    const planes = toPlanes(rgb);
+    expect(planes.length).toBe(3 * 18);
+    for (let c = 0; c < 3; c++) for (let i = 0; i < 18; i++) expect(planes[c * 18 + i]).toBe(rgb.data[3 * i + c]);
+    expect(() => toPlanes(rgb, undefined, 0, 1)).toThrow(/toPlanes: a 3-channel image cannot be written as one plane/);
   });
 
   it('equalize flattens the histogram of a low-contrast image', () => {

@@ -44,5 +44,6 @@ export * from './ops/loss/index.ts';
 export * from './ops/dropout/index.ts';
 export * from './ops/grad/index.ts';
 export { interpolateBilinear } from './ops/resize/interpolate.ts';
+export { normalizeChannels } from './ops/normalize/normalizeChannels.ts';
 export { copyInto, increment } from './ops/inplace/inplace.ts';
 export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions } from './ops/optim/optim.ts';

@@ -5,7 +5,7 @@
  * tiles, another tile shape, and with the pointwise kernels off (the direct kernels).
  */
 import { describe, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, memoryStats, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
 import { usesPointwise } from '../src/ops/conv/pointwise.ts';
 import { activeConvTiles, type ConvTiles } from '../src/ops/conv/tiles.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
@@ -24,7 +24,8 @@ const cases: ConvCase[] = [
 
 const settings: [string, Partial<ConvTiles>][] = [
   ['default tiles', {}],
-  ['TO 8 x TQ 3, weight 24 x 3', { pointwise: { TO: 8, TQ: 3, wTO: 24, wTC: 3 } }],
+  ['TO 8 x TQ 3, weight 24 x 3', { pointwise: { TO: 8, TQ: 3, bwdTO: 24, wTO: 24, wTC: 3 } }],
+  ['TO 16 x TQ 2, weight 8 x 8', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, wTO: 8, wTC: 8 } }],
   ['pointwise off', { pointwise: null }],
 ];
 
@@ -63,11 +64,28 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
         resetConvTiles();
       }
       // Where the defaults take the pointwise kernels (lavapipe), the other tile shape does too.
-      expect(pointwiseRuns).toBe(usesPointwise(convGeometry('test', c.x, c.w, o), activeConvTiles()) ? 2 : 0);
+      expect(pointwiseRuns).toBe(usesPointwise(convGeometry('test', c.x, c.w, o), activeConvTiles()) ? 3 : 0);
       for (const t of [x, w, dy]) t.dispose();
       b?.dispose();
     });
   }
+
+  it('sizes are uniforms: other shapes and batch sizes of a pass and stride compile nothing new', () => {
+    resetConvTiles();
+    const run = (n: number, c: number, o: number, h: number) => {
+      const x = tensor(randomArray(n * c * h * h, 11), [n, c, h, h]);
+      const w = tensor(randomArray(o * c, 12), [o, c, 1, 1]);
+      const dy = tensor(randomArray(n * o * (h / 2) ** 2, 13), [n, o, h / 2, h / 2]);
+      const outs = [conv2d(x, w, null, { stride: 2 }), conv2dBackwardInput(dy, w, x.shape, { stride: 2 }), conv2dBackwardWeight(dy, x, w.shape, { stride: 2 })];
+      for (const t of [x, w, dy, ...outs]) t.dispose();
+    };
+    run(2, 24, 40, 8);
+    const before = memoryStats().pipelines;
+    run(3, 64, 128, 16);
+    run(5, 40, 24, 4);
+    // Only where these shapes take the pointwise kernels (elsewhere each shape has its own).
+    if (usesPointwise(convGeometry('test', [3, 64, 16, 16], [128, 64, 1, 1], { stride: 2 }), activeConvTiles())) expect(memoryStats().pipelines).toBe(before);
+  });
 
   it('takes the pointwise kernels on this adapter where they apply, not for odd or padded shapes', () => {
     resetConvTiles();

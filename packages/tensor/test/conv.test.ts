@@ -86,7 +86,9 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: 'narrow 2x2 maps, 64→19, batch 5', x: [5, 64, 2, 2], w: [19, 64, 3, 3], padding: [1, 1] },
     { name: 'narrow 2x2 maps, groups 2, 32→16, 1x3 kernel', x: [3, 32, 2, 2], w: [16, 16, 1, 3], padding: [0, 1], groups: 2 },
     { name: 'narrow 2x1 maps, 5x5 pad 2', x: [2, 9, 2, 1], w: [11, 9, 5, 5], padding: [2, 2] },
+    // Stride-2 weight gradient over whole rows: 4-wide source rows as vec4 loads, 3-wide as scalars.
     { name: 'narrow: 4x4 stride 2 pad 1, 72→24, batch 3', x: [3, 72, 4, 4], w: [24, 72, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: 'narrow: 3x3 stride 2 pad 1, 41→19, batch 3', x: [3, 41, 3, 3], w: [19, 41, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: '7x7 stride 2 pad 3, 3→20 (conv1)', x: [2, 3, 17, 13], w: [20, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
     { name: 'groups 2, 128→32, 5x5', x: [1, 128, 5, 5], w: [32, 64, 3, 3], padding: [1, 1], groups: 2 },
     { name: 'groups 4, 64→64 (16 per group)', x: [2, 64, 6, 6], w: [64, 16, 3, 3], padding: [1, 1], groups: 4 },
@@ -126,9 +128,48 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
   }
 });
 
+describe('stride-2 input gradient: wider tiles for residue classes with one or two taps', () => {
+  // setConvTiles({ bwdFewTaps }): one-row tiles (16-px input), whole-row tiles (4-px), odd channel counts.
+  const strided: ConvCase[] = [
+    { name: '3x3 stride 2 pad 1, 19→37, 16x16', x: [2, 19, 16, 16], w: [37, 19, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: '3x3 stride 2 pad 1, 40→21, 4x4, batch 3', x: [3, 40, 4, 4], w: [21, 40, 3, 3], stride: [2, 2], padding: [1, 1] },
+  ];
+  let seed = 600;
+  for (const c of strided) {
+    it(c.name, async () => {
+      const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding });
+      const wa = randomArray(sizeOf(c.w), seed++);
+      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+      const w = tensor(wa, c.w);
+      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const ref = refConv2dBackwardInput(dya, wa, g);
+      try {
+        for (const bwdFewTaps of [
+          { TO: 16, TP: 4 },
+          { TO: 16, TP: 8 },
+        ]) {
+          setConvTiles({ path: 'direct', bwdFewTaps });
+          const dx = conv2dBackwardInput(dy, w, c.x, opts(c));
+          expect(relErr(await dx.toArray(), ref), JSON.stringify(bwdFewTaps)).toBeLessThan(1e-4);
+          dx.dispose();
+        }
+      } finally {
+        resetConvTiles();
+      }
+      w.dispose();
+      dy.dispose();
+    });
+  }
+});
+
 describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {
   // Convs with <= wTaps input channels and >= 16 taps (>= 9 with shared loads) use lanes over taps; check the other path too.
-  const few = cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 9);
+  // Output rows a multiple of 4 wide: with shuffles, tap lanes step four columns with vec4 dy loads.
+  const fourWide: ConvCase[] = [
+    { name: '7x7 stride 2 pad 3, 3→37, 13x15 (OW 8, four columns per step)', x: [2, 3, 13, 15], w: [37, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+    { name: '3x3 pad 1, 3→20, 5x12 (OW 12, four columns per step)', x: [2, 3, 5, 12], w: [20, 3, 3, 3], padding: [1, 1] },
+  ];
+  const few = [...cases.filter((c) => (c.groups ?? 1) === 1 && c.x[1] <= 4 && c.w[2] * c.w[3] >= 9), ...fourWide];
   it('covers at least two matrix cases', () => expect(few.length).toBeGreaterThanOrEqual(2));
   let seed = 300;
   for (const c of few) {
@@ -139,10 +180,11 @@ describe('few-channel weight gradient: tap lanes vs strided row subsets', () => 
       const x = tensor(xa, c.x);
       const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
       const ref = refConv2dBackwardWeight(dya, xa, g);
-      for (const wTaps of [0, 4]) {
-        setConvTiles({ wTaps });
+      for (const t of [{ wTaps: 0 }, { wTaps: 4 }, { wTaps: 4, vec4: false }]) {
+        resetConvTiles();
+        setConvTiles(t);
         const dw = conv2dBackwardWeight(dy, x, c.w, opts(c));
-        expect(relErr(await dw.toArray(), ref), `wTaps=${wTaps}`).toBeLessThan(1e-4);
+        expect(relErr(await dw.toArray(), ref), JSON.stringify(t)).toBeLessThan(1e-4);
         dw.dispose();
       }
       resetConvTiles();

@@ -213,7 +213,18 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     loadModelFile(s.weights, model);
     model.eval();
     const transforms = evalTransforms({ size: s.imageSize, resize: s.resizeSize, filter: s.filter });
-    const loader = new DataLoader(ds, { batchSize: o.batchSize ?? 16, shuffle: false, transforms, workers: 1, onBadImage: 'skip', warn: () => {} });
+    const loader = new DataLoader(ds, {
+      batchSize: o.batchSize ?? 16,
+      shuffle: false,
+      transforms,
+      workers: 1,
+      onBadImage: 'skip',
+      // the model's recorded normalisation, as predict applies it (the loader's default is ImageNet's)
+      mean: [...s.mean],
+      std: [...s.std],
+      deferNormalize: true,
+      warn: () => {},
+    });
     const p = await predictAll(model, loader, s.loss, 0).finally(() => loader.close());
     const skipped = skippedInSplit(folder, o.split as SplitName, loader.skipped);
     if (skipped.length && !o.skipBadImages) {

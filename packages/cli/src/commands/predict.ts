@@ -1,6 +1,6 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import * as T from '@cxr/tensor';
-import { applyTransforms, decodeImage, evalTransforms, mulberry32, toCHW } from '@cxr/data';
+import { applyTransforms, decodeImage, evalTransforms, mulberry32, toPlanes } from '@cxr/data';
 import { applyDecisionRule, applyHead, createModel } from '@cxr/models';
 import { noGrad } from '@cxr/nn';
 import { readDecisionRule } from '../run/decisionRule.ts';
@@ -82,7 +82,11 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
       let x: T.Tensor;
       try {
         const img = applyTransforms(decodeImage(readImageFile(file), file), transforms, mulberry32(0));
-        x = T.tensor(toCHW(img, undefined, 0, s.mean, s.std), [1, 3, n, n]);
+        // normalised on the device, as `cxr eval` and training's evaluation do (batchTensors): the
+        // model gets the same input values for an image in every command
+        const raw = T.tensor(toPlanes(img), [1, img.channels, n, n]);
+        x = T.normalizeChannels(raw, s.mean, s.std);
+        raw.dispose();
       } catch (e) {
         failed.push({ file, reason: (e as Error).message });
         console.error(`cxr: predict: ${(e as Error).message}`);

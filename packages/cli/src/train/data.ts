@@ -100,13 +100,17 @@ export function makeLoaders(
   config: TrainConfig,
   log: (m: string) => void = () => {},
   workers = 1,
+  /** false: the workers write normalised 3-channel batches, as before (benchmarks compare the two) */
+  deferNormalize = true,
 ): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
   const size = config.imageSize;
   const evalT = evalTransforms({ size });
   const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
   // reuseBuffers: every loop here uploads a batch (T.tensor copies) before asking for the next, so
-  // the loader hands each batch's buffer back to its workers instead of allocating 19 MB a batch
-  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers, reuseBuffers: true };
+  // the loader hands each batch's buffer back to its workers instead of allocating 19 MB a batch.
+  // deferNormalize: grey batches cross to the device as one un-normalised channel (6 MB instead
+  // of 19 at 224 px, batch 32); batchTensors expands and normalises them there.
+  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers, reuseBuffers: true, deferNormalize };
   const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
   const test = ds('test');
   const trainSet = ds('train');

@@ -15,8 +15,20 @@ export function lossOf(kind: Loss, logits: T.Tensor, labels: T.Tensor, classWeig
   return kind === 'bce' ? binaryCrossEntropyWithLogits(logits, targets) : focalLoss(logits, targets, { gamma: 2, alpha: 0.25 });
 }
 
+/**
+ * A batch as the model's input and labels. A loader with `deferNormalize` hands over [0, 1] samples,
+ * one channel when the images are grey: that is what crosses to the device (a third of the
+ * bytes), and the device expands and normalises it.
+ */
 export function batchTensors(batch: Batch): { x: T.Tensor; y: T.Tensor } {
-  return { x: T.tensor(batch.images, batch.shape), y: T.tensor(batch.labels, [batch.labels.length], 'int32') };
+  const y = T.tensor(batch.labels, [batch.labels.length], 'int32');
+  if (!batch.normalize) return { x: T.tensor(batch.images, batch.shape), y };
+  const raw = T.tensor(batch.images, batch.shape);
+  try {
+    return { x: T.normalizeChannels(raw, batch.normalize.mean, batch.normalize.std), y };
+  } finally {
+    raw.dispose();
+  }
 }
 
 export interface StepResult {

@@ -10,12 +10,19 @@ import { runBatch, type BatchJob, type BatchResult } from './process.ts';
 import { epochOrder, toBatches } from './sampler.ts';
 
 export interface Batch {
-  /** N*3*H*W float32, CHW per image, normalised */
+  /** N*C*H*W float32, CHW per image: normalised with C = 3, or as `normalize` says */
   images: Float32Array;
   labels: Int32Array;
   files: string[];
+  /** the shape of `images`: [N, C, H, W] */
   shape: [number, number, number, number];
   epoch: number;
+  /**
+   * Set when the loader deferred normalisation (`deferNormalize`): `images` hold samples in [0, 1],
+   * C = 1 (every image grey) or 3, and the model's input is `(x[c or 0] - mean[c]) / std[c]` over
+   * 3 channels (what `normalizeChannels` in @cxr/tensor computes on the device).
+   */
+  normalize?: { mean: number[]; std: number[] };
 }
 
 export interface DataLoaderOptions {
@@ -42,6 +49,12 @@ export interface DataLoaderOptions {
    * in the workers and far less garbage collection on the training thread. Off by default.
    */
   reuseBuffers?: boolean;
+  /**
+   * Leave normalisation and the grey-to-RGB expansion to the consumer (see `Batch.normalize`):
+   * grey batches are one channel, a third of the bytes to transfer and upload, and the device
+   * does the arithmetic the workers would have done. Off by default.
+   */
+  deferNormalize?: boolean;
 }
 
 /**
@@ -79,6 +92,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       std: opts.std ?? IMAGENET_STD,
       warn: opts.warn ?? ((m) => console.warn(m)),
       reuseBuffers: opts.reuseBuffers ?? false,
+      deferNormalize: opts.deferNormalize ?? false,
     };
     if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
     if (!dataset.samples.length) throw new Error('DataLoader: dataset is empty');
@@ -116,6 +130,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         cache: o.cache || undefined,
         mean: o.mean,
         std: o.std,
+        deferNormalize: o.deferNormalize,
         out: this.spare.pop(),
       };
       if (o.workers > 0) return (this.pool ??= new WorkerPool(o.workers)).run(job);
@@ -159,8 +174,9 @@ export class DataLoader implements AsyncIterable<Batch> {
         images: r.images,
         labels: Int32Array.from(r.ok, (i) => this.labels[b[i]]),
         files: r.ok.map((i) => this.dataset.samples[b[i]].file),
-        shape: [r.ok.length, 3, r.height, r.width],
+        shape: [r.ok.length, r.channels, r.height, r.width],
         epoch,
+        ...(o.deferNormalize ? { normalize: { mean: o.mean, std: o.std } } : {}),
       };
     }
     this.takeBack(lent);

@@ -3,7 +3,7 @@ import { ImageDecodeError } from '../decode/errors.ts';
 import { readBytes } from '../fsutil.ts';
 import type { Image } from '../image.ts';
 import { mulberry32 } from '../rng.ts';
-import { toCHW } from '../transforms/normalize.ts';
+import { toCHW, toPlanes } from '../transforms/normalize.ts';
 import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
 import { cacheKey, readCached, toCacheImage, writeCached, type CacheConfig } from './cache.ts';
 
@@ -14,13 +14,20 @@ export interface BatchJob {
   cache?: CacheConfig;
   mean: number[];
   std: number[];
+  /**
+   * Leave normalisation and the grey-to-RGB expansion to the consumer: samples stay in [0, 1] and a
+   * batch whose images are all grey has one channel (a third of the bytes to move and upload).
+   */
+  deferNormalize?: boolean;
   /** a buffer to write the images into when it is large enough (reused batches; moved to the worker) */
   out?: ArrayBuffer;
 }
 
 export interface BatchResult {
-  /** N*3*H*W, CHW per image, only for the images that loaded */
+  /** N*C*H*W, CHW per image, only for the images that loaded */
   images: Float32Array;
+  /** 3, or 1 when deferNormalize and every image is grey */
+  channels: 1 | 3;
   height: number;
   width: number;
   /** index into job.items of each image in `images` */
@@ -58,7 +65,8 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
   }
   const height = outs[0]?.height ?? 0;
   const width = outs[0]?.width ?? 0;
-  const per = 3 * height * width;
+  const channels = job.deferNormalize && outs.every((im) => im.channels === 1) ? 1 : 3;
+  const per = channels * height * width;
   const need = per * outs.length;
   // every element of the view is written below, so a reused buffer's old contents never show
   const images = job.out && job.out.byteLength >= need * 4 ? new Float32Array(job.out, 0, need) : new Float32Array(need);
@@ -68,7 +76,8 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
         `transforms produced ${im.width}x${im.height} for ${job.items[ok[k]].file} but ${width}x${height} for ${job.items[ok[0]].file}: end the pipeline with a crop or an exact resize`,
       );
     }
-    toCHW(im, images, k * per, job.mean, job.std);
+    if (job.deferNormalize) toPlanes(im, images, k * per, channels);
+    else toCHW(im, images, k * per, job.mean, job.std);
   });
-  return { images, height, width, ok, failed, cacheHits };
+  return { images, channels, height, width, ok, failed, cacheHits };
 }

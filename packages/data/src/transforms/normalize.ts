@@ -40,6 +40,23 @@ export function toCHW(
   return dst;
 }
 
+const NO_SHIFT = [0, 0, 0];
+const NO_SCALE = [1, 1, 1];
+
+/**
+ * `img` as CHW planes of its own samples, not normalised and not expanded: one plane for grey,
+ * three for RGB (or three for grey too with `channels` 3, as a batch that mixes both needs).
+ * For consumers that normalise on the device (`normalizeChannels` in @cxr/tensor): (v - 0) * 1
+ * keeps every sample's bits, so the device sees the values `toCHW` would have normalised.
+ */
+export function toPlanes(img: Image, out?: Float32Array, offset = 0, channels: 1 | 3 = img.channels): Float32Array {
+  if (channels === 1 && img.channels !== 1) throw new Error(`toPlanes: a ${img.channels}-channel image cannot be written as one plane`);
+  if (channels === 3) return toCHW(img, out, offset, NO_SHIFT, NO_SCALE);
+  const dst = out ?? new Float32Array(img.width * img.height);
+  dst.set(img.data, offset);
+  return dst;
+}
+
 /** Replicates a grey image to 3 HWC channels (for callers that want RGB images, not batches). */
 export function toRgb(img: Image): Image {
   if (img.channels === 3) return img;

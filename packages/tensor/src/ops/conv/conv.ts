@@ -4,11 +4,14 @@ import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
 import {
+  ascendingTaps,
+  bakeUniforms,
   convWeightGradRowsWgsl,
   convWeightGradTapsWgsl,
   convWeightGradWgsl,
   gatherConvWgsl,
   sumPartialsWgsl,
+  type ConvKernelSource,
   type GatherConvSpec,
   type TapAxis,
 } from './conv.wgsl.ts';
@@ -27,11 +30,16 @@ import {
 import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from './geometry.ts';
 import { zeros } from '../creation/creation.ts';
 import { pointwiseForward, pointwiseInputGrad, pointwiseWeightGrad, usesPointwise } from './pointwise.ts';
-import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit } from './tiles.ts';
+import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit, type ConvTiles } from './tiles.ts';
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
   if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
+}
+
+/** The kernel as dispatched: sizes as uniforms, or written in where `bakeSizes` is set (A/B timing). */
+function sized(k: ConvKernelSource): ConvKernelSource {
+  return convTiles().bakeSizes ? bakeUniforms(k) : k;
 }
 
 function dispatchGather(
@@ -53,36 +61,51 @@ function dispatchGather(
   const shuffle = !gemm && convShuffles(tiles);
   // vec4 source loads (one-row tiles): rows and tiles that start on multiples of 4 columns.
   const vec4 = shuffle && tiles.vec4 && spec.IW % 4 === 0 && (TP * spec.tapsW.scale) % 4 === 0 && src.size % 4 === 0;
-  const full: GatherConvSpec = { ...spec, TO, TP, WG: shuffle ? 8 : tiles.wg, shuffle, vec4 };
+  // Column taps in ascending order: an input gradient's stride-1 taps then have the forward's
+  // structure and share its pipeline (the kernel column is a uniform). A strided input
+  // gradient's residue classes check their rows: one row tap or two then share a pipeline.
+  const full: GatherConvSpec = {
+    ...spec,
+    tapsW: ascendingTaps(spec.tapsW),
+    checkRows: spec.th > 1,
+    TO,
+    TP,
+    WG: shuffle ? 8 : tiles.wg,
+    shuffle,
+    vec4,
+  };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;
   if (gemm) {
     dispatchGemmConv(op, spec, gemm, src, w, bias, out);
     return;
   }
-  if (tiles.rows && spec.B < TP) {
-    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images).
+  if (tiles.rows && spec.B <= TP) {
+    // Narrow sub-grid: tiles of whole rows (RT x B pixels, possibly spanning images; RT = 1 on
+    // maps as wide as the tile).
     const RT = Math.max(1, Math.floor(TP / spec.B));
     const tilesP = Math.ceil((spec.N * spec.A) / RT);
     // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
     // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
     const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
+    const k = sized(gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }));
     runKernel({
       name: op,
-      body: gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }),
+      body: k.wgsl,
       inputs: bias ? { src, w, bias } : { src, w },
       outputs: { out },
-      uniforms: { tiles: ['u32', tilesP], rows: ['u32', spec.N * spec.A] },
+      uniforms: k.uniforms,
       workgroups: [Math.ceil(tilesP / WG), Math.ceil(spec.O / TO), 1],
     });
     return;
   }
+  const k = sized(gatherConvWgsl(full));
   runKernel({
     name: op,
-    body: gatherConvWgsl(full),
+    body: k.wgsl,
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out },
-    uniforms: { tiles: ['u32', spec.N * spec.A * Math.ceil(spec.B / TP)] },
+    uniforms: k.uniforms,
     workgroups: [Math.ceil((spec.N * spec.A * Math.ceil(spec.B / TP)) / full.WG), Math.ceil(spec.O / TO), 1],
   });
 }
@@ -203,7 +226,11 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   // One plan for every stride class (class 0 is the largest), so their split slices line up.
   const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;
-  for (const spec of specs) if (!fill || reached(spec)) dispatchGather(op, spec, tiles.bwdTO, tiles.bwdTP, dy, w, target, null, plan);
+  // Residue classes with one or two taps do few FMAs per shared weight load: wider channel tiles.
+  const few = (c: GemmConvSpec) => !gemm && tiles.bwdFewTaps !== null && c.tapsH.count * c.tapsW.count <= 2;
+  for (const spec of specs)
+    if (!fill || reached(spec))
+      dispatchGather(op, spec, few(spec) ? tiles.bwdFewTaps!.TO : tiles.bwdTO, few(spec) ? tiles.bwdFewTaps!.TP : tiles.bwdTP, dy, w, target, null, plan);
   if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;
 }
@@ -224,7 +251,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const minTaps = convShuffles(tiles) ? 9 : 16;
   if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= minTaps && gpu().isCpuAdapter)
     return tapsWeightGrad(op, g, dy, x, weightShape);
-  if (convShuffles(tiles) && g.KW > 1 && g.sw === 1 && g.OW <= tiles.wRows && g.W <= 2 * tiles.wRows) return rowsWeightGrad(op, g, dy, x, weightShape);
+  if (convShuffles(tiles) && g.KW > 1 && usesWeightGradRows(g, tiles)) return rowsWeightGrad(op, g, dy, x, weightShape);
   let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
@@ -235,16 +262,23 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const shuffle = S === 1 && convShuffles(tiles);
   const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  const k = sized(convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
   runKernel({
     name: op,
-    body: convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }),
+    body: k.wgsl,
     inputs: { dy, x },
     outputs: { out: target },
-    uniforms: { N: ['u32', g.N], CR: ['u32', CR], rows: ['u32', g.N * g.OH] },
+    uniforms: k.uniforms,
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;
   return sumPartials(op, target, weightShape, S);
+}
+
+/** Whether the weight gradient walks whole unrolled rows (see `ConvTiles.wRows`, `wRowsStride2`). */
+function usesWeightGradRows(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
+  if (g.sw === 1) return g.OW <= t.wRows && g.W <= 2 * t.wRows;
+  return g.sw === 2 && g.OW <= t.wRowsStride2 && g.W <= 2 * t.wRowsStride2;
 }
 
 /** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */
@@ -285,7 +319,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles) }),
+    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { CR: ['u32', CR], rows: ['u32', rows] },

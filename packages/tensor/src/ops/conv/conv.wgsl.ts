@@ -13,6 +13,7 @@
  * the inner loop).
  */
 import type { ConvGeometry } from './geometry.ts';
+import type { ScalarType } from '../../kernel/run.ts';
 
 /** An arithmetic progression of kernel taps along one axis. */
 export interface TapAxis {
@@ -61,7 +62,7 @@ export interface GatherConvSpec {
   TP: number;
   WG: number;
   /**
-   * Multi-row tiles (narrow sub-grids, B < TP): when set, an invocation owns RT consecutive rows
+   * Multi-row tiles (narrow sub-grids, B <= TP): when set, an invocation owns RT consecutive rows
    * of the flattened N x A row index (rows may belong to different images), each the whole B
    * columns wide, instead of TP consecutive pixels of one row. Column validity is then static.
    */
@@ -78,6 +79,12 @@ export interface GatherConvSpec {
    * outside it.
    */
   vec4?: boolean;
+  /**
+   * Check source rows even where every tap lands inside (then the checks are dead): the residue
+   * classes of a strided input gradient that differ only in that (one row tap inside, two taps
+   * not) then share a pipeline. Costs a select per source load where the columns are unchecked.
+   */
+  checkRows?: boolean;
 }
 
 const u = (n: number) => `${n}u`;
@@ -108,25 +115,111 @@ function sharedWeights(TO: number, taps: number, lanes: number, base: (o: string
   };
 }
 
-export function gatherConvWgsl(s: GatherConvSpec): string {
-  if (s.RT) return gatherConvRowsWgsl(s, s.RT);
-  const { TO, TP } = s;
-  const sh = !!s.shuffle;
-  const BT = Math.ceil(s.B / TP);
+/**
+ * A direct conv kernel's WGSL and the uniforms it reads. Every size that the kernel uses only as a loop
+ * bound or an address term (batch, channels, map sizes, the row taps, the destination placement)
+ * is a uniform, so convs of one structure share a pipeline: lavapipe compiles each pipeline with
+ * LLVM at its first dispatch (~0.3-0.8 s for these kernels), and the first epoch pays that once
+ * per distinct WGSL. What stays in the WGSL is what shapes the unrolled code: the register tile,
+ * the column taps (count, offsets, stride), vec4 loads, which checks are needed, and for narrow
+ * maps the static columns.
+ */
+export interface ConvKernelSource {
+  wgsl: string;
+  uniforms: Record<string, [ScalarType, number]>;
+}
+
+/**
+ * The kernel with its uniforms written into the WGSL as constants: one pipeline per shape again,
+ * as before the sizes became uniforms (`ConvTiles.bakeSizes`, to time the two against each other).
+ */
+export function bakeUniforms(k: ConvKernelSource): ConvKernelSource {
+  const wgsl = k.wgsl.replace(/\bu\.(\w+)/g, (_, name: string) => {
+    const [ty, v] = k.uniforms[name];
+    return ty === 'f32' ? `f32(${v})` : `(${v}${ty === 'u32' ? 'u' : 'i'})`;
+  });
+  return { wgsl, uniforms: {} };
+}
+
+/** The same taps in ascending source-column order (an input gradient's taps run backwards). */
+export function ascendingTaps(t: TapAxis): TapAxis {
+  if (t.count < 2 || t.offStep >= 0) return t;
+  const last = t.count - 1;
+  return { count: t.count, k0: t.k0 + last * t.kStep, kStep: -t.kStep, off0: t.off0 + last * t.offStep, offStep: -t.offStep, scale: t.scale };
+}
+
+function gatherUniforms(s: GatherConvSpec, tiles: number, rows: number, v4: boolean): Record<string, [ScalarType, number]> {
   const IHW = s.IH * s.IW;
   const OHW = s.OH * s.OW;
   const H = s.tapsH;
   const W = s.tapsW;
-  const offW = (t: number) => W.off0 + t * W.offStep;
-  // Whether every tap of every computed pixel (including a row's tail tile) lands inside the source.
-  const inside = (t: TapAxis, n: number, size: number) => {
-    if (t.count === 0) return true;
-    const lo = Math.min(t.off0, t.off0 + (t.count - 1) * t.offStep);
-    const hi = Math.max(t.off0, t.off0 + (t.count - 1) * t.offStep) + t.scale * (n - 1);
-    return lo >= 0 && hi < size;
+  return {
+    tiles: ['u32', tiles],
+    rows: ['u32', rows],
+    A: ['u32', s.A],
+    BT: ['u32', Math.ceil(s.B / s.TP)],
+    B: ['u32', s.B],
+    R: ['u32', s.R],
+    O: ['u32', s.O],
+    Og: ['u32', s.Og],
+    IH: ['u32', s.IH],
+    IW: ['u32', s.IW],
+    xN: ['u32', s.groups * s.R * IHW],
+    xG: ['u32', s.R * IHW],
+    xR: ['u32', v4 ? IHW / 4 : IHW],
+    wGroup: ['u32', s.wGroup],
+    wO: ['u32', s.wO],
+    wR: ['u32', s.wR],
+    KW: ['u32', s.KW],
+    hCount: ['u32', H.count],
+    hK0: ['i32', H.k0],
+    hKStep: ['i32', H.kStep],
+    hOff0: ['i32', H.off0],
+    hOffStep: ['i32', H.offStep],
+    hScale: ['u32', H.scale],
+    wK0: ['i32', W.k0],
+    wKStep: ['i32', W.kStep],
+    dN: ['u32', s.O * OHW],
+    OHW: ['u32', OHW],
+    OW: ['u32', s.OW],
+    rh: ['u32', s.rh],
+    rw: ['u32', s.rw],
+    th: ['u32', s.th],
+    tw: ['u32', s.tw],
   };
-  const hInside = inside(H, s.A, s.IH);
-  const wInside = inside(W, BT * TP, s.IW);
+}
+
+/**
+ * The tap-row loop's and reduction loop's uniforms, read once before the loops: lavapipe reloads
+ * (and bounds-checks) a uniform read inside a loop on every iteration. A reduction over fewer than
+ * 8 channels (a network's first conv: 3) keeps its count in the WGSL: LLVM unrolls that loop, and
+ * as a uniform the 7x7 conv1 forward took ~35 % longer.
+ */
+function loopUniforms(s: GatherConvSpec): string {
+  const lets = ['hCount = u.hCount', 'hK0 = u.hK0', 'hKStep = u.hKStep', 'hOff0 = u.hOff0', 'hOffStep = u.hOffStep', 'ihN = i32(u.IH)', 'kwN = u.KW'];
+  lets.push(`rN = ${s.R < 8 ? u(s.R) : 'u.R'}`, 'xR = u.xR', 'wR = u.wR');
+  return lets.map((l) => `  let ${l};`).join('\n');
+}
+
+/** Weight offset of output channel `o` (clamped) of group g, without tap and reduction offsets. */
+function weightBase(s: GatherConvSpec, o: string): string {
+  return s.groups === 1 ? `min(${o}, u.O - 1u) * u.wO` : `g * u.wGroup + (min(${o}, u.O - 1u) - g * u.Og) * u.wO`;
+}
+
+/** Kernel column of column tap `t` (a u32 expression). */
+const tapColumn = (t: string) => `u32(u.wK0 + i32(${t}) * u.wKStep)`;
+
+export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
+  if (s.RT) return gatherConvRowsWgsl(s, s.RT);
+  const { TO, TP } = s;
+  const sh = !!s.shuffle;
+  const BT = Math.ceil(s.B / TP);
+  const H = s.tapsH;
+  const W = s.tapsW;
+  const offW = (t: number) => W.off0 + t * W.offStep;
+  const hInside = !s.checkRows && axisInside(H, s.A, s.IH);
+  // Including a row's tail tile.
+  const wInside = axisInside(W, BT * TP, s.IW);
   // Distinct source columns (relative to the tile's first) that the TP pixels x W taps read.
   const cols = new Map<number, number>();
   for (let j = 0; j < TP; j++)
@@ -146,55 +239,49 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   // even when no tap reaches this sub-grid (the kernel then writes zeros).
   if (H.count === 0 || W.count === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
-  L.push(`  let g = o0 / ${u(s.Og)};`);
-  L.push(`  let n = p / ${u(s.A * BT)};`);
-  L.push(`  let a = (p % ${u(s.A * BT)}) / ${u(BT)};`);
-  L.push(`  let b0 = (p % ${u(BT)}) * ${u(TP)};`);
-  L.push(`  let xb = n * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)};`);
-  L.push(`  let ia = i32(a * ${u(H.scale)});`);
+  L.push(`  let g = ${s.groups === 1 ? '0u' : 'o0 / u.Og'};`);
+  L.push('  let n = p / (u.A * u.BT);');
+  L.push('  let a = (p / u.BT) % u.A;');
+  L.push(`  let b0 = (p % u.BT) * ${u(TP)};`);
+  L.push('  let xb = n * u.xN + g * u.xG;');
+  L.push('  let ia = i32(a * u.hScale);');
   L.push(`  let ib = i32(b0 * ${u(W.scale)});`);
-  const shared =
-    sh && W.count > 0 && H.count > 0
-      ? sharedWeights(
-          TO,
-          W.count,
-          s.WG,
-          (o) => `g * ${u(s.wGroup)} + (min(o0 + ${o}, ${u(s.O - 1)}) - g * ${u(s.Og)}) * ${u(s.wO)}`,
-          (t) => `${u(W.k0)} + ${t} * ${u(W.kStep)}`,
-        )
-      : null;
+  L.push('  let iwidth = i32(u.IW);');
+  const shared = sh && W.count > 0 && H.count > 0 ? sharedWeights(TO, W.count, s.WG, (o) => weightBase(s, `o0 + ${o}`), tapColumn) : null;
   for (let o = 0; o < TO; o++) {
-    L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
-    if (!shared) L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
+    L.push(`  let oc${o} = min(o0 + ${u(o)}, u.O - 1u);`);
+    if (!shared) L.push(`  let wb${o} = ${weightBase(s, `o0 + ${u(o)}`)};`);
   }
   if (shared) L.push(...shared.setup);
+  else for (let t = 0; t < W.count; t++) L.push(`  let kwc${t} = ${tapColumn(`${t}u`)};`);
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) L.push(`  var c${o}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
   if (v4) {
     for (const [qb, b] of blocks) {
       L.push(`  let cb${b} = ib + ${i(4 * qb)};`);
-      if (!wInside) L.push(`  let okb${b} = cb${b} >= 0i && cb${b} < ${i(s.IW)};`);
+      if (!wInside) L.push(`  let okb${b} = cb${b} >= 0i && cb${b} < iwidth;`);
     }
   } else {
     for (const [q, k] of cols) {
       L.push(`  let col${k} = ib + ${i(q)};`);
-      if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < ${i(s.IW)};`);
+      if (!wInside) L.push(`  let ok${k} = col${k} >= 0i && col${k} < iwidth;`);
     }
   }
-  L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
-  L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
-  L.push(`    let ih = ia + ${i(H.off0)} + i32(th) * ${i(H.offStep)};`);
+  L.push(loopUniforms(s));
+  L.push('  for (var th = 0u; th < hCount; th++) {');
+  L.push('    let kh = u32(hK0 + i32(th) * hKStep);');
+  L.push('    let ih = ia + hOff0 + i32(th) * hOffStep;');
   // Validity of each source column in this row: with shared weights an out-of-range row is not
   // skipped (that would be a per-lane branch) but read as zeros.
   const okRow = sh && !hInside;
   const okCol = (k: number) => (okRow ? (wInside ? 'okh' : `okh && ok${k}`) : wInside ? null : `ok${k}`);
   if (okRow) {
-    L.push(`    let okh = ih >= 0i && ih < ${i(s.IH)};`);
+    L.push('    let okh = ih >= 0i && ih < ihN;');
   } else if (!hInside) {
-    L.push(`    if (ih < 0i || ih >= ${i(s.IH)}) { continue; }`);
+    L.push('    if (ih < 0i || ih >= ihN) { continue; }');
   }
-  L.push(`    let row = i32(xb) + ih * ${i(s.IW)};`);
+  L.push('    let row = i32(xb) + ih * iwidth;');
   const okBlock = (b: number) => (okRow ? (wInside ? 'okh' : `okh && okb${b}`) : wInside ? null : `okb${b}`);
   if (v4) {
     for (const [, b] of blocks) {
@@ -208,11 +295,11 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
       if (okRow) L.push(`    let okc${k} = ${ok};`);
       L.push(`    let off${k} = ${ok ? `select(0u, u32(row + col${k}), ${okRow ? `okc${k}` : ok})` : `u32(row + col${k})`};`);
     }
-  if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
-  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
-  L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  L.push(`      let xr = r * ${u(v4 ? IHW / 4 : IHW)};`);
-  L.push(`      let wr = r * ${u(s.wR)};`);
+  if (shared) L.push('    let khw = kh * kwN;');
+  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * kwN;`);
+  L.push('    for (var r = 0u; r < rN; r++) {');
+  L.push('      let xr = r * xR;');
+  L.push('      let wr = r * wR;');
   if (v4) {
     for (const [, b] of blocks) {
       const load = `src_get4(offb${b} + xr)`;
@@ -228,27 +315,26 @@ export function gatherConvWgsl(s: GatherConvSpec): string {
   }
   if (shared) L.push(...shared.load('khw + wr'));
   for (let t = 0; t < W.count; t++) {
-    const kw = W.k0 + t * W.kStep;
-    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + ${u(kw)})`};`);
+    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + kwc${t})`};`);
     for (let o = 0; o < TO; o++) {
       for (let j = 0; j < TP; j++) L.push(`      c${o}_${j} = fma(w${o}_${t}, ${colName(W.scale * j + offW(t))}, c${o}_${j});`);
     }
   }
   L.push('    }');
   L.push('  }');
-  L.push(`  let d = n * ${u(s.O * OHW)} + (${u(s.rh)} + a * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)};`);
+  L.push('  let d = n * u.dN + (u.rh + a * u.th) * u.OW + u.rw;');
   for (let o = 0; o < TO; o++) {
     for (let j = 0; j < TP; j++) {
       const guards = [];
       if (sh) guards.push('live');
-      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
-      if (s.B % TP !== 0) guards.push(`b0 + ${u(j)} < ${u(s.B)}`);
-      const st = `out_set(d + oc${o} * ${u(OHW)} + (b0 + ${u(j)}) * ${u(s.tw)}, c${o}_${j});`;
+      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < u.O`);
+      if (s.B % TP !== 0) guards.push(`b0 + ${u(j)} < u.B`);
+      const st = `out_set(d + oc${o} * u.OHW + (b0 + ${u(j)}) * u.tw, c${o}_${j});`;
       L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
     }
   }
   L.push('}');
-  return L.join('\n') + '\n';
+  return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, s.N * s.A * BT, s.N * s.A, v4) };
 }
 
 /** Whether every tap of every one of `n` computed coordinates lands inside [0, size). */
@@ -263,15 +349,14 @@ function axisInside(t: TapAxis, n: number, size: number): boolean {
  * The multi-row variant of `gatherConvWgsl` for narrow sub-grids (ResNet layer3/4 at small
  * inputs: 4- and 2-pixel rows). An invocation owns TO output channels x RT rows x all B columns;
  * rows are consecutive in the flattened (n, a) index, so a tile may span images. Columns are
- * static (0..B-1), so padded columns are dropped at generation time; only rows are checked.
+ * static (0..B-1, source width IW in the WGSL), so padded columns are dropped at generation time;
+ * only rows are checked.
  */
-function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
+function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
   const { TO, B } = s;
-  const IHW = s.IH * s.IW;
-  const OHW = s.OH * s.OW;
   const H = s.tapsH;
   const W = s.tapsW;
-  const hInside = axisInside(H, s.A, s.IH);
+  const hInside = !s.checkRows && axisInside(H, s.A, s.IH);
   const offW = (t: number) => W.off0 + t * W.offStep;
   // Distinct in-range source columns the B pixels x W taps read.
   const cols = new Map<number, number>();
@@ -281,57 +366,50 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
       if (q >= 0 && q < s.IW && !cols.has(q)) cols.set(q, cols.size);
     }
   const sh = !!s.shuffle;
+  // vec4 view (rows a multiple of 4 wide): one load per 4 of a row's static columns.
+  const v4 = sh && !!s.vec4 && s.IW % 4 === 0;
   const L: string[] = [];
   // u.rows = N * A and u.tiles = ceil(u.rows / RT): uniforms, so batch sizes share the pipeline.
   L.push(...gatherEntry(s.WG, sh));
   if (H.count === 0 || cols.size === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
-  L.push(`  let g = o0 / ${u(s.Og)};`);
+  L.push(`  let g = ${s.groups === 1 ? '0u' : 'o0 / u.Og'};`);
   for (let k = 0; k < RT; k++) {
     L.push(`  let rr${k} = min(p * ${u(RT)} + ${u(k)}, u.rows - 1u);`);
-    L.push(`  let n${k} = rr${k} / ${u(s.A)};`);
-    L.push(`  let a${k} = rr${k} % ${u(s.A)};`);
-    L.push(`  let xb${k} = i32(n${k} * ${u(s.groups * s.R * IHW)} + g * ${u(s.R * IHW)});`);
-    L.push(`  let ia${k} = i32(a${k} * ${u(H.scale)});`);
+    L.push(`  let n${k} = rr${k} / u.A;`);
+    L.push(`  let a${k} = rr${k} % u.A;`);
+    L.push(`  let xb${k} = i32(n${k} * u.xN + g * u.xG);`);
+    L.push(`  let ia${k} = i32(a${k} * u.hScale);`);
   }
-  const shared =
-    sh && H.count > 0 && cols.size > 0
-      ? sharedWeights(
-          TO,
-          W.count,
-          s.WG,
-          (o) => `g * ${u(s.wGroup)} + (min(o0 + ${o}, ${u(s.O - 1)}) - g * ${u(s.Og)}) * ${u(s.wO)}`,
-          (t) => `${u(W.k0)} + ${t} * ${u(W.kStep)}`,
-        )
-      : null;
+  const shared = sh && H.count > 0 && cols.size > 0 ? sharedWeights(TO, W.count, s.WG, (o) => weightBase(s, `o0 + ${o}`), tapColumn) : null;
   for (let o = 0; o < TO; o++) {
-    L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
-    if (!shared) L.push(`  let wb${o} = g * ${u(s.wGroup)} + (oc${o} - g * ${u(s.Og)}) * ${u(s.wO)};`);
+    L.push(`  let oc${o} = min(o0 + ${u(o)}, u.O - 1u);`);
+    if (!shared) L.push(`  let wb${o} = ${weightBase(s, `o0 + ${u(o)}`)};`);
   }
   if (shared) L.push(...shared.setup);
+  else for (let t = 0; t < W.count; t++) L.push(`  let kwc${t} = ${tapColumn(`${t}u`)};`);
   for (let o = 0; o < TO; o++) {
     for (let k = 0; k < RT; k++) for (let j = 0; j < B; j++) L.push(`  var c${o}_${k}_${j} = ${s.bias ? `bias_get(oc${o})` : '0.0'};`);
   }
-  L.push(`  for (var th = 0u; th < ${u(H.count)}; th++) {`);
-  L.push(`    let kh = ${u(H.k0)} + th * ${u(H.kStep)};`);
+  L.push(loopUniforms(s));
+  L.push('  for (var th = 0u; th < hCount; th++) {');
+  L.push('    let kh = u32(hK0 + i32(th) * hKStep);');
   for (let k = 0; k < RT; k++) {
-    L.push(`    let ih${k} = ia${k} + ${i(H.off0)} + i32(th) * ${i(H.offStep)};`);
+    L.push(`    let ih${k} = ia${k} + hOff0 + i32(th) * hOffStep;`);
     if (hInside) {
       L.push(`    let row${k} = u32(xb${k} + ih${k} * ${i(s.IW)});`);
     } else {
-      L.push(`    let ok${k} = ih${k} >= 0i && ih${k} < ${i(s.IH)};`);
+      L.push(`    let ok${k} = ih${k} >= 0i && ih${k} < ihN;`);
       L.push(`    let row${k} = select(0u, u32(xb${k} + ih${k} * ${i(s.IW)}), ok${k});`);
     }
   }
   // With shared weights the lanes keep in step (no per-lane skip); out-of-range rows read zeros.
   if (!hInside && !sh) L.push(`    if (!(${Array.from({ length: RT }, (_, k) => `ok${k}`).join(' || ')})) { continue; }`);
-  if (shared) L.push(`    let khw = kh * ${u(s.KW)};`);
-  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * ${u(s.KW)};`);
-  // vec4 view (rows a multiple of 4 wide): one load per 4 of a row's static columns.
-  const v4 = sh && !!s.vec4 && s.IW % 4 === 0;
-  L.push(`    for (var r = 0u; r < ${u(s.R)}; r++) {`);
-  L.push(`      let xr = r * ${u(v4 ? IHW / 4 : IHW)};`);
-  L.push(`      let wr = r * ${u(s.wR)};`);
+  if (shared) L.push('    let khw = kh * kwN;');
+  else for (let o = 0; o < TO; o++) L.push(`    let w${o}row = wb${o} + kh * kwN;`);
+  L.push('    for (var r = 0u; r < rN; r++) {');
+  L.push('      let xr = r * xR;');
+  L.push('      let wr = r * wR;');
   for (let k = 0; k < RT; k++) {
     if (v4) {
       const qbs = [...new Set([...cols.keys()].map((q) => Math.floor(q / 4)))];
@@ -349,11 +427,10 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   }
   if (shared) L.push(...shared.load('khw + wr'));
   for (let t = 0; t < W.count; t++) {
-    const kw = W.k0 + t * W.kStep;
     const used: number[] = [];
     for (let j = 0; j < B; j++) if (cols.has(W.scale * j + offW(t))) used.push(j);
     if (used.length === 0) continue;
-    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + ${u(kw)})`};`);
+    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + kwc${t})`};`);
     for (let o = 0; o < TO; o++) {
       for (let k = 0; k < RT; k++) {
         for (const j of used) L.push(`      c${o}_${k}_${j} = fma(w${o}_${t}, x${k}_${cols.get(W.scale * j + offW(t))}, c${o}_${k}_${j});`);
@@ -362,21 +439,20 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): string {
   }
   L.push('    }');
   L.push('  }');
-  for (let k = 0; k < RT; k++) {
-    L.push(`  let d${k} = n${k} * ${u(s.O * OHW)} + (${u(s.rh)} + a${k} * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)};`);
-  }
+  for (let k = 0; k < RT; k++) L.push(`  let d${k} = n${k} * u.dN + (u.rh + a${k} * u.th) * u.OW + u.rw;`);
   for (let o = 0; o < TO; o++) {
     for (let k = 0; k < RT; k++) {
       const guards = [];
       if (sh) guards.push('live');
-      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < ${u(s.O)}`);
+      if (s.O % TO !== 0) guards.push(`o0 + ${u(o)} < u.O`);
       if (k > 0) guards.push(`p * ${u(RT)} + ${u(k)} < u.rows`);
-      const st = Array.from({ length: B }, (_, j) => `out_set(d${k} + oc${o} * ${u(OHW)} + ${u(j * s.tw)}, c${o}_${k}_${j});`).join(' ');
+      const st = Array.from({ length: B }, (_, j) => `out_set(d${k} + oc${o} * u.OHW${j > 0 ? ` + ${u(j)} * u.tw` : ''}, c${o}_${k}_${j});`).join(' ');
       L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
     }
   }
   L.push('}');
-  return L.join('\n') + '\n';
+  const rows = s.N * s.A;
+  return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, Math.ceil(rows / RT), rows, v4) };
 }
 
 /**
@@ -417,12 +493,10 @@ export interface WeightGradSpec extends Omit<ConvGeometry, 'groups'> {
   shuffle?: boolean;
 }
 
-export function convWeightGradWgsl(s: WeightGradSpec): string {
+export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
   const { TO, TR } = s;
   const rTiles = Math.ceil(s.Rg / TR);
   const KK = s.KH * s.KW;
-  const HW = s.H * s.W;
-  const OHW = s.OH * s.OW;
   const sh = !!s.shuffle && s.S === 1;
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${s.WG}, 1, 1)`);
@@ -430,15 +504,16 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
     `fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${sh ? ', @builtin(local_invocation_index) lane: u32' : ''}) {`,
   );
   // Tap and output-channel tile come from the workgroup id: dy addresses and loop bounds are then
-  // the same in all lanes; lanes differ only in input channels.
+  // the same in all lanes; lanes differ only in input channels. Sizes are uniforms (see
+  // ConvKernelSource): one pipeline per kernel size, stride, padding, dilation and tile.
   if (sh) {
     // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
-    L.push(`  let live = gid.x < ${u(rTiles)};`);
-    L.push(`  let rt = min(gid.x, ${u(rTiles - 1)});`);
+    L.push('  let live = gid.x < u.rTiles;');
+    L.push('  let rt = min(gid.x, u.rTiles - 1u);');
     L.push('  let split = 0u;');
   } else {
-    L.push(`  let rt = gid.x % ${u(rTiles)};`);
-    L.push(`  let split = gid.x / ${u(rTiles)};`);
+    L.push('  let rt = gid.x % u.rTiles;');
+    L.push('  let split = gid.x / u.rTiles;');
     L.push(`  if (split >= ${u(s.S)}) { return; }`);
   }
   L.push(`  let tap = wid.z;`);
@@ -446,21 +521,21 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   L.push(`  let kw = i32(tap % ${u(s.KW)});`);
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let r0 = rt * ${u(TR)};`);
-  L.push(`  let g = o0 / ${u(s.Og)};`);
+  L.push(`  let g = ${s.Og === s.O ? '0u' : 'o0 / u.Og'};`);
   // Valid output rows/cols: 0 <= o*s - p + k*d < size.
-  const range = (k: string, st: number, p: number, d: number, size: number, outSize: number, name: string) => {
+  const range = (k: string, st: number, p: number, d: number, size: string, outSize: string, name: string) => {
     L.push(`  let ${name}c = ${i(p)} - ${k} * ${i(d)};`);
     // ceil(c / st) for possibly negative c, clipped at 0
     L.push(`  let ${name}lo = u32(max(0i, select(${name}c / ${i(st)}, (${name}c + ${i(st - 1)}) / ${i(st)}, ${name}c > 0i)));`);
-    L.push(`  let ${name}hiC = ${i(size - 1)} + ${name}c;`);
-    L.push(`  let ${name}hi = select(0u, min(${u(outSize)}, u32(${name}hiC / ${i(st)}) + 1u), ${name}hiC >= 0i);`);
+    L.push(`  let ${name}hiC = i32(${size}) - 1i + ${name}c;`);
+    L.push(`  let ${name}hi = select(0u, min(${outSize}, u32(${name}hiC / ${i(st)}) + 1u), ${name}hiC >= 0i);`);
   };
-  range('kh', s.sh, s.ph, s.dh, s.H, s.OH, 'y');
-  range('kw', s.sw, s.pw, s.dw, s.W, s.OW, 'x');
+  range('kh', s.sh, s.ph, s.dh, 'u.H', 'u.OH', 'y');
+  range('kw', s.sw, s.pw, s.dw, 'u.W', 'u.OW', 'x');
   L.push(`  let offh = kh * ${i(s.dh)} - ${i(s.ph)};`);
   L.push(`  let offw = kw * ${i(s.dw)} - ${i(s.pw)};`);
-  for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
-  for (let r = 0; r < TR; r++) L.push(`  let rc${r} = min(r0 + ${u(r)}, ${u(s.Rg - 1)});`);
+  for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, u.O - 1u);`);
+  for (let r = 0; r < TR; r++) L.push(`  let rc${r} = min(r0 + ${u(r)}, u.Rg - 1u);`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`  var c${o}_${r} = 0.0;`);
   const chunked = s.S > 1 && s.splitMode === 'chunked';
   if (chunked) {
@@ -468,9 +543,9 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
     // Chunk length and row count are uniforms (u.CR, u.rows), so batch sizes share the pipeline.
     L.push('  let R0 = split * u.CR;');
     L.push('  let R1 = min(R0 + u.CR, u.rows);');
-    L.push(`  let n1 = (R1 + ${u(s.OH - 1)}) / ${u(s.OH)};`);
-    L.push(`  for (var n = R0 / ${u(s.OH)}; n < n1; n++) {`);
-    L.push(`    let nb = n * ${u(s.OH)};`);
+    L.push('  let n1 = (R1 + u.OH - 1u) / u.OH;');
+    L.push('  for (var n = R0 / u.OH; n < n1; n++) {');
+    L.push('    let nb = n * u.OH;');
     L.push(`    let clo = max(ylo, select(0u, R0 - nb, R0 > nb));`);
     L.push(`    let chi = min(yhi, R1 - nb);`);
   } else {
@@ -479,22 +554,22 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   }
   const dyLoads = Math.ceil(TO / s.WG);
   if (sh) {
-    for (let q = 0; q < dyLoads; q++) L.push(`    let dyq${q} = n * ${u(s.O * OHW)} + min(o0 + ${u(q * s.WG)} + lane % ${u(TO)}, ${u(s.O - 1)}) * ${u(OHW)};`);
+    for (let q = 0; q < dyLoads; q++) L.push(`    let dyq${q} = n * u.dyN + min(o0 + ${u(q * s.WG)} + lane % ${u(TO)}, u.O - 1u) * u.OHW;`);
   } else {
-    for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * ${u(s.O * OHW)} + oc${o} * ${u(OHW)};`);
+    for (let o = 0; o < TO; o++) L.push(`    let dyb${o} = n * u.dyN + oc${o} * u.OHW;`);
   }
-  for (let r = 0; r < TR; r++) L.push(`    let xb${r} = n * ${u(s.C * HW)} + (g * ${u(s.Rg)} + rc${r}) * ${u(HW)};`);
+  for (let r = 0; r < TR; r++) L.push(`    let xb${r} = n * u.xN + (g * u.Rg + rc${r}) * u.HW;`);
   if (chunked) {
     L.push('    for (var oh = clo; oh < chi; oh++) {');
   } else if (s.S === 1) {
     L.push('    for (var oh = ylo; oh < yhi; oh++) {');
   } else {
-    L.push(`    let first = (split + ${u(s.S)} - (n * ${u(s.OH)} + ylo) % ${u(s.S)}) % ${u(s.S)};`);
+    L.push(`    let first = (split + ${u(s.S)} - (n * u.OH + ylo) % ${u(s.S)}) % ${u(s.S)};`);
     L.push(`    for (var oh = ylo + first; oh < yhi; oh += ${u(s.S)}) {`);
   }
   L.push(`      let ih = u32(i32(oh * ${u(s.sh)}) + offh);`);
-  L.push(`      let dyrow = oh * ${u(s.OW)};`);
-  L.push(`      let xrow = ih * ${u(s.W)};`);
+  L.push('      let dyrow = oh * u.OW;');
+  L.push('      let xrow = ih * u.W;');
   L.push('      for (var ow = xlo; ow < xhi; ow++) {');
   L.push(`        let iw = u32(i32(ow * ${u(s.sw)}) + offw);`);
   if (sh) {
@@ -511,12 +586,32 @@ export function convWeightGradWgsl(s: WeightGradSpec): string {
   for (let o = 0; o < TO; o++) {
     for (let r = 0; r < TR; r++) {
       L.push(
-        `  if (${sh ? 'live && ' : ''}o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(split * ${u(s.O * s.Rg * KK)} + (oc${o} * ${u(s.Rg)} + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`,
+        `  if (${sh ? 'live && ' : ''}o0 + ${u(o)} < u.O && r0 + ${u(r)} < u.Rg) { out_set(split * u.dwS + (oc${o} * u.Rg + rc${r}) * ${u(KK)} + tap, c${o}_${r}); }`,
       );
     }
   }
   L.push('}');
-  return L.join('\n') + '\n';
+  const HW = s.H * s.W;
+  const OHW = s.OH * s.OW;
+  const uniforms: Record<string, [ScalarType, number]> = {
+    N: ['u32', s.N],
+    CR: ['u32', s.CR ?? s.N * s.OH],
+    rows: ['u32', s.N * s.OH],
+    rTiles: ['u32', rTiles],
+    O: ['u32', s.O],
+    Og: ['u32', s.Og],
+    Rg: ['u32', s.Rg],
+    H: ['u32', s.H],
+    W: ['u32', s.W],
+    OH: ['u32', s.OH],
+    OW: ['u32', s.OW],
+    HW: ['u32', HW],
+    OHW: ['u32', OHW],
+    xN: ['u32', s.C * HW],
+    dyN: ['u32', s.O * OHW],
+    dwS: ['u32', s.O * s.Rg * KK],
+  };
+  return { wgsl: L.join('\n') + '\n', uniforms };
 }
 
 /**
@@ -571,7 +666,15 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   L.push('    for (var oh = ylo; oh < yhi; oh++) {');
   L.push(`      let xrow = xn + u32(i32(oh * ${u(s.sh)}) + offh) * ${u(s.W)};`);
   L.push(`      let drow = dn + oh * ${u(s.OW)};`);
-  for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
+  if (s.W % 4 === 0) {
+    // Rows a multiple of 4 wide: one vec4 load per 4 columns (per-lane loads are the cost on lavapipe).
+    const blocks = [...new Set(cols.map((iw) => Math.floor(iw / 4)))];
+    for (let r = 0; r < TR; r++) {
+      L.push(`      let xq${r} = (xrow + xc${r}) / 4u;`);
+      for (const b of blocks) L.push(`      let xv${r}_${b} = x_get4(xq${r} + ${u(b)});`);
+      for (const iw of cols) L.push(`      let x${r}_${iw} = xv${r}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+    }
+  } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let x${r}_${iw} = x_get(xrow + xc${r} + ${u(iw)});`);
   for (const ow of ows) {
     for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
     for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
@@ -617,6 +720,8 @@ export interface WeightGradTapsSpec {
    * `sharedWeights`; needs subgroups of at least 8 lanes).
    */
   shuffle?: boolean;
+  /** With `shuffle`, output rows a multiple of 4 wide: four columns per step, dy through its vec4 view. */
+  vec4?: boolean;
 }
 
 /**
@@ -660,19 +765,40 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   L.push(`    let okh = ih >= 0i && ih < ${i(s.H)};`);
   L.push(`    let xrow = n * ${u(s.C * HW)} + u32(select(0i, ih, okh)) * ${u(s.W)};`);
   L.push(`    let dyrow = n * ${u(s.O * OHW)} + oh * ${u(s.OW)};`);
-  L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow++) {`);
-  L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
-  L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
-  L.push('      let xo = xrow + u32(select(0i, iw, ok));');
-  if (sh) {
-    const loads = Math.ceil(TO / 8);
-    for (let q = 0; q < loads; q++) L.push(`      let sd${q} = dy_get(dyrow + sq${q} + ow);`);
-    for (let o = 0; o < TO; o++) L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+  if (sh && s.vec4 && s.OW % 4 === 0) {
+    // Four output columns per step: each lane's shared dy load is one vec4 (dy rows a multiple
+    // of 4 wide), a quarter of the per-lane dy loads; the x loads stay per column and tap.
+    L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow += 4u) {`);
+    for (let q = 0; q < Math.ceil(TO / 8); q++) L.push(`      let sd${q} = dy_get4((dyrow + sq${q} + ow) / 4u);`);
+    for (let j = 0; j < 4; j++) {
+      L.push(`      let iw${j} = i32((ow + ${u(j)}) * ${u(s.sw)}) + offw;`);
+      L.push(`      let ok${j} = okh && iw${j} >= 0i && iw${j} < ${i(s.W)};`);
+      L.push(`      let xo${j} = xrow + u32(select(0i, iw${j}, ok${j}));`);
+      for (let r = 0; r < C; r++) L.push(`      let x${r}_${j} = select(0.0, x_get(xo${j} + ${u(r * HW)}), ok${j});`);
+    }
+    for (let o = 0; o < TO; o++) {
+      L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+      for (let r = 0; r < C; r++) {
+        let e = `c${o}_${r}`;
+        for (let j = 0; j < 4; j++) e = `fma(d${o}.${comps[j]}, x${r}_${j}, ${e})`;
+        L.push(`      c${o}_${r} = ${e};`);
+      }
+    }
   } else {
-    for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+    L.push(`    for (var ow = 0u; ow < ${u(s.OW)}; ow++) {`);
+    L.push(`      let iw = i32(ow * ${u(s.sw)}) + offw;`);
+    L.push(`      let ok = okh && iw >= 0i && iw < ${i(s.W)};`);
+    L.push('      let xo = xrow + u32(select(0i, iw, ok));');
+    if (sh) {
+      const loads = Math.ceil(TO / 8);
+      for (let q = 0; q < loads; q++) L.push(`      let sd${q} = dy_get(dyrow + sq${q} + ow);`);
+      for (let o = 0; o < TO; o++) L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
+    } else {
+      for (let o = 0; o < TO; o++) L.push(`      let d${o} = dy_get(dyrow + oc${o} * ${u(OHW)} + ow);`);
+    }
+    for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
+    for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   }
-  for (let r = 0; r < C; r++) L.push(`      let x${r} = select(0.0, x_get(xo + ${u(r * HW)}), ok);`);
-  for (let o = 0; o < TO; o++) for (let r = 0; r < C; r++) L.push(`      c${o}_${r} = fma(d${o}, x${r}, c${o}_${r});`);
   L.push('    }');
   L.push('  }');
   for (let o = 0; o < TO; o++) {

@@ -48,7 +48,7 @@ export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTi
 
 /** conv2dBackwardInput on the pointwise kernels: dy [N, O, OH, OW], w → dx of `inputShape` (every element written). */
 export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, w: Tensor, inputShape: Shape): Tensor {
-  const { TO, TQ } = t.pointwise!;
+  const { bwdTO: TO, TQ } = t.pointwise!;
   const dx = Tensor.empty([...inputShape], 'float32', op);
   const quads = (g.N * g.OH * g.OW) / 4;
   const tiles = Math.ceil(quads / TQ);

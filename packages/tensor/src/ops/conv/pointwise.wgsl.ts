@@ -53,6 +53,27 @@ function shared(count: number, indexOf: (laneValue: string) => string, load: (in
   };
 }
 
+/**
+ * The stores of the TO channel rows x TQ quads in a loop over the channel row (`name`, bound
+ * `count`, a uniform expression): the accumulators go into an array and the store code is
+ * generated once instead of TO times. With a bound LLVM cannot see (channels left in this tile),
+ * the loop stays a loop; unrolled, lavapipe's per-lane checked stores made the pipelines compile
+ * several times as long (input gradient, 32 channels: ~5 s against ~0.3 s cold). `store(k)`:
+ * the statement for quad k, whose vec4 is `v{k}`.
+ */
+function storeLoop(L: string[], name: string, count: string, TO: number, TQ: number, store: (k: number) => string): void {
+  for (let k = 0; k < TQ; k++) {
+    const rows = Array.from({ length: TO }, (_, c) => `vec4<f32>(${[0, 1, 2, 3].map((j) => `a${c}_${k}_${j}`).join(', ')})`);
+    L.push(`  var r${k} = array<vec4<f32>, ${TO}>(${rows.join(', ')});`);
+  }
+  L.push(`  for (var ${name} = 0u; ${name} < ${count}; ${name}++) {`);
+  for (let k = 0; k < TQ; k++) {
+    L.push(`    let v${k} = r${k}[${name}];`);
+    L.push(store(k));
+  }
+  L.push('  }');
+}
+
 const entry = (wg: number) => [
   `@compute @workgroup_size(${wg}, 1, 1)`,
   'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {',
@@ -123,12 +144,7 @@ export function pointwiseForwardWgsl(s: PointwiseSpec): string {
     for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`    a${o}_${k}_${j} = fma(w${o}, ${x(k, j)}, a${o}_${k}_${j});`);
   }
   L.push('  }');
-  for (let o = 0; o < TO; o++) {
-    for (let k = 0; k < TQ; k++) {
-      const v = `vec4<f32>(${[0, 1, 2, 3].map((j) => `a${o}_${k}_${j}`).join(', ')})`;
-      L.push(`  if (lq${k} && o0 + ${u(o)} < u.O) { out_set4((n${k} * u.O + o0 + ${u(o)}) * u.P4 + pq${k}, ${v}); }`);
-    }
-  }
+  storeLoop(L, 'o', 'min(' + u(TO) + ', u.O - o0)', TO, TQ, (k) => `    if (lq${k}) { out_set4((n${k} * u.O + o0 + o) * u.P4 + pq${k}, v${k}); }`);
   L.push('}');
   return L.join('\n') + '\n';
 }
@@ -162,22 +178,16 @@ export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
   }
   L.push('  }');
   if (stride === 2) for (let k = 0; k < TQ; k++) stride2Pairs(L, k);
-  for (let c = 0; c < TO; c++) {
-    for (let k = 0; k < TQ; k++) {
-      const guard = `lq${k} && c0 + ${u(c)} < u.C`;
-      const plane = `(n${k} * u.C + c0 + ${u(c)}) * u.X4`;
-      if (stride === 1) {
-        L.push(`  if (${guard}) { out_set4(${plane} + pq${k}, vec4<f32>(${[0, 1, 2, 3].map((j) => `a${c}_${k}_${j}`).join(', ')})); }`);
-        continue;
-      }
-      // Pair m: row 2a gets (v, 0, v', 0), row 2a + 1 (OW / 2 vec4s further) zeros.
-      const st = [0, 1].map(
-        (m) =>
-          `out_set4(${plane} + po${k}_${m}, vec4<f32>(a${c}_${k}_${2 * m}, 0.0, a${c}_${k}_${2 * m + 1}, 0.0)); out_set4(${plane} + po${k}_${m} + u.OW / 2u, vec4<f32>(0.0));`,
-      );
-      L.push(`  if (${guard}) { ${st.join(' ')} }`);
-    }
-  }
+  storeLoop(L, 'c', 'min(' + u(TO) + ', u.C - c0)', TO, TQ, (k) => {
+    const plane = `(n${k} * u.C + c0 + c) * u.X4`;
+    if (stride === 1) return `    if (lq${k}) { out_set4(${plane} + pq${k}, v${k}); }`;
+    // Pair m: row 2a gets (v, 0, v', 0), row 2a + 1 (OW / 2 vec4s further) zeros.
+    const st = [0, 1].map(
+      (m) =>
+        `out_set4(${plane} + po${k}_${m}, vec4<f32>(v${k}.${comps[2 * m]}, 0.0, v${k}.${comps[2 * m + 1]}, 0.0)); out_set4(${plane} + po${k}_${m} + u.OW / 2u, vec4<f32>(0.0));`,
+    );
+    return `    if (lq${k}) { ${st.join(' ')} }`;
+  });
   L.push('}');
   return L.join('\n') + '\n';
 }
@@ -224,17 +234,22 @@ export function pointwiseWeightGradWgsl(s: PointwiseWeightSpec): string {
   L.push('  }');
   // dw [O, C]: the TC channels of a row are consecutive; vec4 stores where C allows (TC = 4k).
   const vec = s.vec4Store && TC % 4 === 0;
+  if (vec) {
+    // As `storeLoop`: the TO x TC / 4 vec4s in an array, stored in a loop over the output channels.
+    const rows: string[] = [];
+    for (let o = 0; o < TO; o++) for (let c = 0; c < TC; c += 4) rows.push(`vec4<f32>(${[0, 1, 2, 3].map((j) => `a${o}_${c + j}`).join(', ')})`);
+    L.push(`  var r = array<vec4<f32>, ${rows.length}>(${rows.join(', ')});`);
+    L.push(`  for (var o = 0u; o < min(${u(TO)}, u.O - o0); o++) {`);
+    for (let c = 0; c < TC; c += 4) {
+      L.push(`    if (live && c0 + ${u(c)} < u.C) { out_set4(((o0 + o) * u.C + c0 + ${u(c)}) / 4u, r[o * ${u(TC / 4)} + ${u(c / 4)}]); }`);
+    }
+    L.push('  }');
+    L.push('}');
+    return L.join('\n') + '\n';
+  }
   for (let o = 0; o < TO; o++) {
     const row = `(o0 + ${u(o)}) * u.C + c0`;
-    if (vec) {
-      for (let c = 0; c < TC; c += 4) {
-        L.push(
-          `  if (live && o0 + ${u(o)} < u.O && c0 + ${u(c)} < u.C) { out_set4((${row} + ${u(c)}) / 4u, vec4<f32>(${[0, 1, 2, 3].map((j) => `a${o}_${c + j}`).join(', ')})); }`,
-        );
-      }
-    } else {
-      for (let c = 0; c < TC; c++) L.push(`  if (live && o0 + ${u(o)} < u.O && c0 + ${u(c)} < u.C) { out_set(${row} + ${u(c)}, a${o}_${c}); }`);
-    }
+    for (let c = 0; c < TC; c++) L.push(`  if (live && o0 + ${u(o)} < u.O && c0 + ${u(c)} < u.C) { out_set(${row} + ${u(c)}, a${o}_${c}); }`);
   }
   L.push('}');
   return L.join('\n') + '\n';

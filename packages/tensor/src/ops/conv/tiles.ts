@@ -16,9 +16,11 @@ export interface ConvTiles {
   wTR: number;
   wg: number;
   /**
-   * Direct kernels, sub-grids narrower than the pixel tile (B < TP: 4- and 2-pixel maps): tiles
-   * of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead of
-   * one row's TP pixels with most of them idle. false = always one-row tiles.
+   * Direct kernels, sub-grids no wider than the pixel tile (B <= TP: 8-, 4- and 2-pixel maps):
+   * tiles of RT = floor(TP / B) whole rows, consecutive over N x rows (so they span images), instead
+   * of one row's TP pixels with most of them idle. Their columns are written into the WGSL, so the
+   * padding's dead columns are dropped (with the map width a uniform, a one-row tile could not).
+   * false = always one-row tiles.
    */
   rows: boolean;
   /**
@@ -35,8 +37,20 @@ export interface ConvTiles {
    * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
    * compile (the first epoch's cost): the defaults are the smaller tiles.
    */
-  /** Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows allow it. */
+  /**
+   * Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows
+   * allow it, and the few-channel (tap-lane) weight gradient's dy loads four columns at a time.
+   */
   vec4: boolean;
+  /**
+   * Direct input gradient: register tile (output channels x pixels) of the stride residue classes
+   * with at most 2 taps, which do few FMAs per shared weight load (null = bwdTO x bwdTP). On
+   * lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 / 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50
+   * GFLOP per 2 CPU-s against 52 / 54 / 40, { TO: 16, TP: 8 } 65 / 68 / 54, but their pipelines
+   * compile ~2x and ~5x as long (+0.4 and +1.6 s per layer cold) for ~1-2 ms per step: off by
+   * default, for long runs.
+   */
+  bwdFewTaps: { TO: number; TP: number } | null;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -53,12 +67,21 @@ export interface ConvTiles {
    */
   wRows: number;
   /**
+   * The same for stride-2 kernels: maps at most this many output columns wide (sources at most
+   * twice that). With vec4 source rows (width a multiple of 4) ResNet-18's 256→512 3x3/2 on 4-px
+   * inputs went from ~28 to ~35 GFLOP per 2 CPU-s on lavapipe; 4 (the 8-px inputs) was slower
+   * (~24 against ~33). 0 = off.
+   */
+  wRowsStride2: number;
+  /**
    * Where `shuffle` is on: 1x1 convs of stride 1 or 2 without padding run on the pointwise kernels
    * (pointwise.wgsl.ts: GEMMs over quads of output pixels, vec4 loads and stores). TO x TQ: output
-   * (input-gradient: input) channels x quads of 4 pixels per invocation; wTO x wTC: the weight
-   * gradient's output x input channels. TO and wTO multiples of 8. null = the direct kernels.
+   * channels x quads of 4 pixels per invocation in the forward; bwdTO x TQ: input channels x quads
+   * in the input gradient; wTO x wTC: the weight gradient's output x input channels. On lavapipe 32
+   * channels ran ~20 % faster than 16 in the forward and the input gradient (the stores in a loop
+   * keep their compile time at 0.1-1.2 s cold). null = the direct kernels.
    */
-  pointwise: { TO: number; TQ: number; wTO: number; wTC: number } | null;
+  pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number } | null;
   /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
@@ -107,6 +130,12 @@ export interface ConvTiles {
   /** Implicit-GEMM path, weight gradient: minimum pixels per split (rounded up to a multiple of wGemm.tk). */
   gemmMinK: number;
   gemmMinGroupChannels: number;
+  /**
+   * Direct kernels: write the sizes into the WGSL as constants instead of passing them as
+   * uniforms (one pipeline per layer shape and pass, as before they shared pipelines). Only to
+   * time the two against each other (`benchmarks/src/conv-ab.ts`); off by default.
+   */
+  bakeSizes: boolean;
 }
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
@@ -124,7 +153,9 @@ const defaultTiles: ConvTiles = {
   shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
   wTaps: 4,
   wRows: 2,
-  pointwise: { TO: 16, TQ: 1, wTO: 16, wTC: 4 },
+  wRowsStride2: 2,
+  bwdFewTaps: null,
+  pointwise: { TO: 32, TQ: 1, bwdTO: 32, wTO: 16, wTC: 4 },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,
@@ -139,6 +170,7 @@ const defaultTiles: ConvTiles = {
   gemmWgTarget: 1024,
   gemmMinK: 256,
   gemmMinGroupChannels: 16,
+  bakeSizes: false,
 };
 let tiles: ConvTiles = { ...defaultTiles };
 
