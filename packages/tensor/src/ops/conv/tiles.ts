@@ -77,9 +77,11 @@ export interface ConvTiles {
    * Where `shuffle` is on: 1x1 convs of stride 1 or 2 without padding run on the pointwise kernels
    * (pointwise.wgsl.ts: GEMMs over quads of output pixels, vec4 loads and stores). TO x TQ: output
    * channels x quads of 4 pixels per invocation in the forward; bwdTO x TQ: input channels x quads
-   * in the input gradient; wTO x wTC: the weight gradient's output x input channels. On lavapipe 32
-   * channels ran ~20 % faster than 16 in the forward and the input gradient (the stores in a loop
-   * keep their compile time at 0.1-1.2 s cold). null = the direct kernels.
+   * in the input gradient; wTO x wTC: the weight gradient's output x input channels. On lavapipe
+   * (ResNet-18's 1x1/2 layers, median call) 32 channels ran ~20 % faster than 16 in the forward and
+   * the input gradient, 64 another 5-15 %; the weight gradient with 32 output channels ~30 % faster
+   * than 16. The stores in a loop keep the compile time at 0.3-0.5 s (forward, input gradient) and
+   * 0.9-1.6 s (weight gradient) cold. null = the direct kernels.
    */
   pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number } | null;
   /**
@@ -155,7 +157,7 @@ const defaultTiles: ConvTiles = {
   wRows: 2,
   wRowsStride2: 2,
   bwdFewTaps: null,
-  pointwise: { TO: 32, TQ: 1, bwdTO: 32, wTO: 16, wTC: 4 },
+  pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4 },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,
