@@ -44,13 +44,13 @@ export interface ConvTiles {
   vec4: boolean;
   /**
    * Direct input gradient: register tile (output channels x pixels) of the stride residue classes
-   * with at most 2 taps, which do few FMAs per shared weight load (null = bwdTO x bwdTP). On
-   * lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 / 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50
-   * GFLOP per 2 CPU-s against 52 / 54 / 40, { TO: 16, TP: 8 } 65 / 68 / 54, but their pipelines
-   * compile ~2x and ~5x as long (+0.4 and +1.6 s per layer cold) for ~1-2 ms per step: off by
-   * default, for long runs.
+   * with at most 2 taps and sub-grids at most `maxB` columns wide, which do few FMAs per shared
+   * weight load (null = bwdTO x bwdTP). On lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 /
+   * 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50 GFLOP per 2 CPU-s against 52 / 54 / 40 ({ TO: 16, TP: 8 }:
+   * 65 / 68 / 54), compiling ~0.3-0.4 s more per layer cold (TP 8: ~1.6 s). The default takes it
+   * for the 2-column classes of 4-px inputs only, where it gains most.
    */
-  bwdFewTaps: { TO: number; TP: number } | null;
+  bwdFewTaps: { TO: number; TP: number; maxB: number } | null;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -156,7 +156,7 @@ const defaultTiles: ConvTiles = {
   wTaps: 4,
   wRows: 2,
   wRowsStride2: 2,
-  bwdFewTaps: null,
+  bwdFewTaps: { TO: 16, TP: 4, maxB: 2 },
   pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4 },
   wTarget: null,
   wSplit: 0,
