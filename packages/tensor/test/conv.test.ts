@@ -129,7 +129,7 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
 });
 
 describe('stride-2 input gradient: wider tiles for residue classes with one or two taps', () => {
-  // setConvTiles({ bwdFewTaps }): one-row tiles (16-px input), whole-row tiles (4-px), odd channel counts.
+  // setConvTiles({ bwdFewTaps }): one-row tiles (16-px input), whole-row tiles (4-px), odd channel counts; and off.
   const strided: ConvCase[] = [
     { name: '3x3 stride 2 pad 1, 19→37, 16x16', x: [2, 19, 16, 16], w: [37, 19, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: '3x3 stride 2 pad 1, 40→21, 4x4, batch 3', x: [3, 40, 4, 4], w: [21, 40, 3, 3], stride: [2, 2], padding: [1, 1] },
@@ -144,10 +144,7 @@ describe('stride-2 input gradient: wider tiles for residue classes with one or t
       const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
       const ref = refConv2dBackwardInput(dya, wa, g);
       try {
-        for (const bwdFewTaps of [
-          { TO: 16, TP: 4 },
-          { TO: 16, TP: 8 },
-        ]) {
+        for (const bwdFewTaps of [{ TO: 16, TP: 4, maxB: 64 }, { TO: 16, TP: 8, maxB: 64 }, null]) {
           setConvTiles({ path: 'direct', bwdFewTaps });
           const dx = conv2dBackwardInput(dy, w, c.x, opts(c));
           expect(relErr(await dx.toArray(), ref), JSON.stringify(bwdFewTaps)).toBeLessThan(1e-4);

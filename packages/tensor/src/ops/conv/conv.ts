@@ -227,7 +227,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;
   // Residue classes with one or two taps do few FMAs per shared weight load: wider channel tiles.
-  const few = (c: GemmConvSpec) => !gemm && tiles.bwdFewTaps !== null && c.tapsH.count * c.tapsW.count <= 2;
+  const few = (c: GemmConvSpec) => !gemm && tiles.bwdFewTaps !== null && c.tapsH.count * c.tapsW.count <= 2 && c.B <= tiles.bwdFewTaps.maxB;
   for (const spec of specs)
     if (!fill || reached(spec))
       dispatchGather(op, spec, few(spec) ? tiles.bwdFewTaps!.TO : tiles.bwdTO, few(spec) ? tiles.bwdFewTaps!.TP : tiles.bwdTP, dy, w, target, null, plan);

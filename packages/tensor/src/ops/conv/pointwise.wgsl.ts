@@ -21,7 +21,7 @@ export const pointwiseLanes = 8;
 
 export interface PointwiseSpec {
   stride: 1 | 2;
-  /** Forward / input gradient: output channels (input channels) per invocation; a multiple of 8. */
+  /** Forward / input gradient: output channels (input channels) per invocation. */
   TO: number;
   /** Forward / input gradient: quads per invocation. */
   TQ: number;
@@ -30,7 +30,7 @@ export interface PointwiseSpec {
 
 export interface PointwiseWeightSpec {
   stride: 1 | 2;
-  /** Output channels per invocation (a multiple of 8) and input channels per invocation. */
+  /** Output channels and input channels per invocation. */
   TO: number;
   TC: number;
   /** dw rows hold whole vec4s (C a multiple of 4, TC a multiple of 4): vec4 stores. */
@@ -41,8 +41,9 @@ const u = (n: number) => `${n}u`;
 const comps = ['x', 'y', 'z', 'w'];
 
 /**
- * `count` values that every lane needs, value i at `addr(i)`: lane l loads values l, l + 8, …
- * (`load(q)` = the q-th of them), `get(i)` hands value i round with a constant lane.
+ * `count` values that every lane needs: lane l loads values l, l + 8, … (`indexOf` gives a lane's
+ * index expression, `load` the load at an index; clamp there, lanes past `count` load duplicates),
+ * `get(i)` hands value i round with a constant lane.
  */
 function shared(count: number, indexOf: (laneValue: string) => string, load: (index: string) => string) {
   const loads = Math.ceil(count / pointwiseLanes);

@@ -44,13 +44,13 @@ export interface ConvTiles {
   vec4: boolean;
   /**
    * Direct input gradient: register tile (output channels x pixels) of the stride residue classes
-   * with at most 2 taps, which do few FMAs per shared weight load (null = bwdTO x bwdTP). On
-   * lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 / 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50
-   * GFLOP per 2 CPU-s against 52 / 54 / 40, { TO: 16, TP: 8 } 65 / 68 / 54, but their pipelines
-   * compile ~2x and ~5x as long (+0.4 and +1.6 s per layer cold) for ~1-2 ms per step: off by
-   * default, for long runs.
+   * with at most 2 taps and sub-grids at most `maxB` columns wide, which do few FMAs per shared
+   * weight load (null = bwdTO x bwdTP). On lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 /
+   * 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50 GFLOP per 2 CPU-s against 52 / 54 / 40 ({ TO: 16, TP: 8 }:
+   * 65 / 68 / 54), compiling ~0.3-0.4 s more per layer cold (TP 8: ~1.6 s). The default takes it
+   * for the 2-column classes of 4-px inputs only, where it gains most.
    */
-  bwdFewTaps: { TO: number; TP: number } | null;
+  bwdFewTaps: { TO: number; TP: number; maxB: number } | null;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -77,9 +77,11 @@ export interface ConvTiles {
    * Where `shuffle` is on: 1x1 convs of stride 1 or 2 without padding run on the pointwise kernels
    * (pointwise.wgsl.ts: GEMMs over quads of output pixels, vec4 loads and stores). TO x TQ: output
    * channels x quads of 4 pixels per invocation in the forward; bwdTO x TQ: input channels x quads
-   * in the input gradient; wTO x wTC: the weight gradient's output x input channels. On lavapipe 32
-   * channels ran ~20 % faster than 16 in the forward and the input gradient (the stores in a loop
-   * keep their compile time at 0.1-1.2 s cold). null = the direct kernels.
+   * in the input gradient; wTO x wTC: the weight gradient's output x input channels. On lavapipe
+   * (ResNet-18's 1x1/2 layers, median call) 32 channels ran ~20 % faster than 16 in the forward and
+   * the input gradient, 64 another 5-15 %; the weight gradient with 32 output channels ~30 % faster
+   * than 16. The stores in a loop keep the compile time at 0.3-0.5 s (forward, input gradient) and
+   * 0.9-1.6 s (weight gradient) cold. null = the direct kernels.
    */
   pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number } | null;
   /**
@@ -154,8 +156,8 @@ const defaultTiles: ConvTiles = {
   wTaps: 4,
   wRows: 2,
   wRowsStride2: 2,
-  bwdFewTaps: null,
-  pointwise: { TO: 32, TQ: 1, bwdTO: 32, wTO: 16, wTC: 4 },
+  bwdFewTaps: { TO: 16, TP: 4, maxB: 2 },
+  pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4 },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,

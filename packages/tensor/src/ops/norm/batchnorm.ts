@@ -26,6 +26,9 @@ const wgChannelOf = () => (gpu().isCpuAdapter ? 64 : 256);
 /** Units (vec4s or scalars) each lane of a per-element pass handles: the chunk is wg times this. */
 const unitsPerLane = 8;
 
+/** A per-element pass's chunk of a channel: wg · 8 units, more if the chunks would pass 65535 (the grid's y limit). */
+const chunkOf = (units: number, wg: number) => wg * Math.max(unitsPerLane, Math.ceil(units / (wg * 65535)));
+
 /**
  * Invocations wanted in flight for the per-channel reductions: with one workgroup per channel
  * (64-512 on a GPU) each channel's N*H*W values are cut into P chunks reduced by separate
@@ -87,7 +90,7 @@ function bnUniforms(l: BnLayout, vec: boolean, wg: number): Record<string, Unifo
     HW: u(HW),
     R: u(l.N * HW),
     M: u(l.N * l.HW),
-    chunk: u(wg * unitsPerLane),
+    chunk: u(chunkOf(l.N * HW, wg)),
     dh: u(wg % HW),
     dk: u(Math.floor(wg / HW) * l.C * HW + (wg % HW)),
     carry: u(l.C * HW - HW),
@@ -97,7 +100,8 @@ function bnUniforms(l: BnLayout, vec: boolean, wg: number): Record<string, Unifo
 
 /** The per-element passes' grid: channels along x, chunks of `chunk` units of a channel along y. */
 function perChannelGrid(l: BnLayout, vec: boolean, wg: number): [number, number, number] {
-  return [l.C, Math.ceil((l.N * l.HW) / (vec ? 4 : 1) / (wg * unitsPerLane)), 1];
+  const units = (l.N * l.HW) / (vec ? 4 : 1);
+  return [l.C, Math.ceil(units / chunkOf(units, wg)), 1];
 }
 
 /** The split reductions' sizes (scalar units): P chunks of CH values per channel. */
