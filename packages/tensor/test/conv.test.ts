@@ -9,6 +9,7 @@ import {
   resetConvTiles,
   setConvTiles,
   tensor,
+  type Tensor,
 } from '../src/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
@@ -128,11 +129,13 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
   }
 });
 
-describe('stride-2 input gradient: wider tiles for residue classes with one or two taps', () => {
+describe('stride-2 input gradient: wider tiles for residue classes with few taps', () => {
   // setConvTiles({ bwdFewTaps }): one-row tiles (16-px input), whole-row tiles (4-px), odd channel counts; and off.
   const strided: ConvCase[] = [
     { name: '3x3 stride 2 pad 1, 19→37, 16x16', x: [2, 19, 16, 16], w: [37, 19, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: '3x3 stride 2 pad 1, 40→21, 4x4, batch 3', x: [3, 40, 4, 4], w: [21, 40, 3, 3], stride: [2, 2], padding: [1, 1] },
+    // Uneven residue classes (5 / 4 rows, 4 / 3 columns) and a partial 32-channel tile.
+    { name: '3x3 stride 2 pad 1, 45→23, 9x7', x: [2, 45, 9, 7], w: [23, 45, 3, 3], stride: [2, 2], padding: [1, 1] },
   ];
   let seed = 600;
   for (const c of strided) {
@@ -143,15 +146,30 @@ describe('stride-2 input gradient: wider tiles for residue classes with one or t
       const w = tensor(wa, c.w);
       const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
       const ref = refConv2dBackwardInput(dya, wa, g);
+      const results: Tensor[] = [];
       try {
-        for (const bwdFewTaps of [{ TO: 16, TP: 4, maxB: 64 }, { TO: 16, TP: 8, maxB: 64 }, null]) {
-          setConvTiles({ path: 'direct', bwdFewTaps });
+        // undefined: the defaults (a list of rules; every class of a 3x3/2 conv on the few-tap tiles).
+        const settings = [
+          undefined,
+          { TO: 16, TP: 4, maxB: 64 },
+          { TO: 16, TP: 8, maxB: 64 },
+          [
+            { TO: 32, TP: 4, maxB: 3, maxTaps: 4 },
+            { TO: 16, TP: 8, maxB: 64, maxTaps: 1 },
+          ],
+          null,
+        ];
+        for (const bwdFewTaps of settings) {
+          resetConvTiles();
+          setConvTiles(bwdFewTaps === undefined ? { path: 'direct' } : { path: 'direct', bwdFewTaps });
           const dx = conv2dBackwardInput(dy, w, c.x, opts(c));
+          // Kept until the end: a disposed result's buffer, recycled, would already hold the answer.
+          results.push(dx);
           expect(relErr(await dx.toArray(), ref), JSON.stringify(bwdFewTaps)).toBeLessThan(1e-4);
-          dx.dispose();
         }
       } finally {
         resetConvTiles();
+        for (const t of results) t.dispose();
       }
       w.dispose();
       dy.dispose();

@@ -227,10 +227,14 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;
   // Residue classes with one or two taps do few FMAs per shared weight load: wider channel tiles.
-  const few = (c: GemmConvSpec) => !gemm && tiles.bwdFewTaps !== null && c.tapsH.count * c.tapsW.count <= 2 && c.B <= tiles.bwdFewTaps.maxB;
+  // The first rule of `bwdFewTaps` that a class fits decides its tile.
+  const rules = tiles.bwdFewTaps === null || gemm ? [] : [tiles.bwdFewTaps].flat();
+  const few = (c: GemmConvSpec) => rules.find((r) => c.tapsH.count * c.tapsW.count <= (r.maxTaps ?? 2) && c.B <= r.maxB);
   for (const spec of specs)
-    if (!fill || reached(spec))
-      dispatchGather(op, spec, few(spec) ? tiles.bwdFewTaps!.TO : tiles.bwdTO, few(spec) ? tiles.bwdFewTaps!.TP : tiles.bwdTP, dy, w, target, null, plan);
+    if (!fill || reached(spec)) {
+      const t = few(spec);
+      dispatchGather(op, spec, t ? t.TO : tiles.bwdTO, t ? t.TP : tiles.bwdTP, dy, w, target, null, plan);
+    }
   if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;
 }

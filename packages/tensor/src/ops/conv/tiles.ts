@@ -7,6 +7,17 @@ import type { ConvGeometry } from './geometry.ts';
 export const convKernelFamilies = ['direct', 'implicitGemm'] as const;
 export type ConvKernelFamily = (typeof convKernelFamilies)[number];
 
+/**
+ * A register tile for the residue classes of a strided input gradient with at most `maxTaps`
+ * taps (default 2) and sub-grids at most `maxB` columns wide (see `ConvTiles.bwdFewTaps`).
+ */
+export interface FewTapsTile {
+  TO: number;
+  TP: number;
+  maxB: number;
+  maxTaps?: number;
+}
+
 export interface ConvTiles {
   fwdTO: number;
   fwdTP: number;
@@ -43,14 +54,17 @@ export interface ConvTiles {
    */
   vec4: boolean;
   /**
-   * Direct input gradient: register tile (output channels x pixels) of the stride residue classes
-   * with at most 2 taps and sub-grids at most `maxB` columns wide, which do few FMAs per shared
-   * weight load (null = bwdTO x bwdTP). On lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 /
-   * 4 px: { TO: 16, TP: 4 } ran 57 / 63 / 50 GFLOP per 2 CPU-s against 52 / 54 / 40 ({ TO: 16, TP: 8 }:
-   * 65 / 68 / 54), compiling ~0.3-0.4 s more per layer cold (TP 8: ~1.6 s). The default takes it
-   * for the 2-column classes of 4-px inputs only, where it gains most.
+   * Direct input gradient: register tiles (output channels x pixels) of the stride residue classes
+   * with few taps (`maxTaps`, default 2) and sub-grids at most `maxB` columns wide, which do few FMAs
+   * per shared weight load; the first rule a class fits decides (null or none = bwdTO x bwdTP). On
+   * lavapipe, ResNet-18's 3x3/2 input gradients at 16 / 8 / 4 px: { TO: 16, TP: 4 } for the 1- and
+   * 2-tap classes ran 57 / 63 / 50 GFLOP per 2 CPU-s against 52 / 54 / 40. The default puts every
+   * class of a 3x3/2 conv (<= 4 taps) on one tile: 32 x 4 on 2-column sub-grids (4-px inputs),
+   * 16 x 8 up to 8 columns (8- and 16-px inputs): 73 / 69 / 67 against 53 / 52 / 56 for
+   * { TO: 16, TP: 4, maxB: 2 } alone (median call, quiet), and one pipeline per column-tap count
+   * instead of two tiles' worth: ~0.3 s cold per layer against 0.65-1.2 s.
    */
-  bwdFewTaps: { TO: number; TP: number; maxB: number } | null;
+  bwdFewTaps: FewTapsTile | FewTapsTile[] | null;
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -156,7 +170,10 @@ const defaultTiles: ConvTiles = {
   wTaps: 4,
   wRows: 2,
   wRowsStride2: 2,
-  bwdFewTaps: { TO: 16, TP: 4, maxB: 2 },
+  bwdFewTaps: [
+    { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
+    { TO: 16, TP: 8, maxB: 8, maxTaps: 4 },
+  ],
   pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4 },
   wTarget: null,
   wSplit: 0,
