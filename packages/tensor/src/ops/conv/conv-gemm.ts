@@ -2,15 +2,15 @@ import { gpu, type Gpu } from '../../device/device.ts';
 import { platform } from '../../device/platform.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { Tensor } from '../../tensor.ts';
-import { sumPartialsWgsl } from './conv.wgsl.ts';
 import {
   convSplitOf,
   fitSharedMemory,
   gemmConvGrid,
   gemmConvSharedBytes,
   gemmConvSplitK,
+  gemmConvUniforms,
   gemmConvWgsl,
-  sumSplitsBiasWgsl,
+  sumSplitsWgsl,
   type ConvGemmConfig,
   type GemmConvSpec,
 } from './conv-gemm.wgsl.ts';
@@ -21,7 +21,7 @@ import { convTiles } from './tiles.ts';
 // `autotuneConv`), split-K for small maps, and the in-order sum of the split slices.
 
 /** Bump when the GEMM conv generators change, so stale per-shape choices on disk are ignored. */
-const CONV_KERNEL_VERSION = 1;
+const CONV_KERNEL_VERSION = 2;
 
 /** One tuned choice: tiles and split target of the forward / input-gradient GEMM, or of the weight gradient's. */
 export interface ConvShapeChoice {
@@ -32,9 +32,14 @@ export interface ConvShapeChoice {
 
 export type ConvGemmOp = 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardWeight';
 
-/** The shape key of a conv pass: op, input, weight and geometry (batch included: tiles depend on it). */
+/**
+ * The shape key of a conv pass: op, input channels and size, weight and geometry. The batch size
+ * is left out: a layer keeps the choice tuned at its first batch (a partial last batch or an
+ * evaluation batch neither re-tunes nor compiles other tiles; split counts follow the batch as
+ * uniforms).
+ */
 export function convShapeKey(op: ConvGemmOp, g: ConvGeometry): string {
-  return `${op} x${g.N}x${g.C}x${g.H}x${g.W} w${g.O}x${g.C / g.groups}x${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
+  return `${op} x${g.C}x${g.H}x${g.W} w${g.O}x${g.C / g.groups}x${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
 }
 
 const tuned = new WeakMap<Gpu, Map<string, ConvShapeChoice>>();
@@ -101,9 +106,11 @@ export function dispatchGemmConv(op: string, spec: GemmConvSpec, plan: GemmConvP
   const split = convSplitOf(spec, plan.c, plan.S);
   runKernel({
     name: plan.S > 1 ? `${op}.splitK` : op,
-    body: gemmConvWgsl(spec, plan.c, split),
-    inputs: bias && plan.S === 1 ? { src, w, bias } : { src, w },
+    body: gemmConvWgsl(spec, plan.c),
+    // The bias is bound split or not (one pipeline); split slices leave it to the sum.
+    inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out: target },
+    uniforms: gemmConvUniforms(spec, split),
     workgroups: gemmConvGrid(spec, plan.c, maxWg, plan.S),
   });
 }
@@ -119,10 +126,10 @@ export function finishGemmConv(op: string, plan: GemmConvPlan, part: Tensor, out
   const [, O, OH, OW] = out.shape;
   runKernel({
     name: `${op}.sumSplits`,
-    body: bias ? sumSplitsBiasWgsl(out.size, O * OH * OW, OH * OW, O, 256) : sumPartialsWgsl(out.size, 256),
+    body: sumSplitsWgsl(bias ? { O, hw: OH * OW } : null, 256),
     inputs: bias ? { part, bias } : { part },
     outputs: { out },
-    uniforms: { S: ['u32', plan.S] },
+    uniforms: { S: ['u32', plan.S], total: ['u32', out.size] },
     workgroups: grid1d(out.size, 256),
   });
   part.dispose();
