@@ -683,7 +683,6 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   L.push(`  let yhiC = ${i(s.H - 1)} + yc;`);
   L.push(`  let yhi = select(0u, min(${u(s.OH)}, u32(yhiC / ${i(s.sh)}) + 1u), yhiC >= 0i);`);
   L.push(`  let offh = kh * ${i(s.dh)} - ${i(s.ph)};`);
-  for (let o = 0; o < TO; o++) L.push(`  let oc${o} = min(o0 + ${u(o)}, ${u(s.O - 1)});`);
   for (let r = 0; r < TR; r++) L.push(`  let xc${r} = (g * ${u(s.Rg)} + min(r0 + ${u(r)}, ${u(s.Rg - 1)})) * ${u(HW)};`);
   for (let q = 0; q < dyLoads; q++) L.push(`  let sq${q} = min(o0 + ${u(q * lanes)} + lane % ${u(lanes)}, ${u(s.O - 1)}) * ${u(OHW)};`);
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) for (let kw = 0; kw < KW; kw++) L.push(`  var c${o}_${r}_${kw} = 0.0;`);
@@ -710,14 +709,19 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
     for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      c${o}_${r}_${kw} = fma(d${o}_${ow}, x${r}_${iw}, c${o}_${r}_${kw});`);
   L.push('    }');
   L.push('  }');
-  for (let o = 0; o < TO; o++)
-    for (let r = 0; r < TR; r++) {
-      const st = Array.from(
-        { length: KW },
-        (_, kw) => `out_set((oc${o} * ${u(s.Rg)} + r0 + ${u(r)}) * ${u(KK)} + u32(kh) * ${u(KW)} + ${u(kw)}, c${o}_${r}_${kw});`,
-      ).join(' ');
-      L.push(`  if (live && o0 + ${u(o)} < ${u(s.O)} && r0 + ${u(r)} < ${u(s.Rg)}) { ${st} }`);
-    }
+  // Stores in a loop over the output channels (`storeLoop`; the bound reads the uniform O):
+  // unrolled, the TO x TR x KW checked stores were most of this pipeline's compile time.
+  storeLoop(
+    L,
+    TO,
+    TR * KW,
+    (o, c) => `c${o}_${Math.floor(c / KW)}_${c % KW}`,
+    (c) => {
+      const r = Math.floor(c / KW);
+      const kw = c % KW;
+      return `if (live && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(((o0 + o) * ${u(s.Rg)} + r0 + ${u(r)}) * ${u(KK)} + u32(kh) * ${u(KW)} + ${u(kw)}, v${c}); }`;
+    },
+  );
   L.push('}');
   return L.join('\n') + '\n';
 }
