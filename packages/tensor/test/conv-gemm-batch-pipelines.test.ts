@@ -2,8 +2,8 @@
  * On a GPU adapter the convolutions run as implicit GEMMs with per-layer tuned tiles and split-K
  * counts that follow the batch size. On Dawn's null backend (a GPU adapter as far as the code
  * paths go: it compiles every shader and runs nothing) ResNet-18's conv layers at 64 px, run at
- * batch 16 and tuned, must compile nothing new and tune nothing again at batch 8, 4 and 1 (a
- * partial last batch, evaluation batches).
+ * batch 4 then 16 and tuned (at 16, the largest batch seen), must compile nothing new and tune
+ * nothing again at batch 8, 4 and 1 (a partial last batch, evaluation batches).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,7 @@ describe('GPU-path conv pipelines shared across batch sizes (backend=null)', () 
   it('batch 8, 4 and 1 after 16 compile no conv pipeline and tune no shape again', async () => {
     expect(T.gpu().isCpuAdapter).toBe(false);
     T.resetConvTuning();
+    passes(4);
     passes(16);
     // Small candidate lists keep the compiles few; split targets from never to always.
     const gemm: T.ConvShapeChoice[] = [
@@ -65,6 +66,7 @@ describe('GPU-path conv pipelines shared across batch sizes (backend=null)', () 
     const weight: T.ConvShapeChoice[] = [{ gemm: { tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 32 }, splitTarget: 1024 }];
     const tuned = await T.autotuneConv({ persist: false, reps: 1, candidates: { gemm, weight } });
     expect(tuned.length).toBe(3 * layers.length);
+    expect(tuned.map((r) => r.batch)).toEqual(tuned.map(() => 16));
     passes(16);
     const compiled = T.memoryStats().pipelines;
     for (const n of [8, 4, 1]) {

@@ -43,7 +43,7 @@ export function convShapeKey(op: ConvGemmOp, g: ConvGeometry): string {
 }
 
 const tuned = new WeakMap<Gpu, Map<string, ConvShapeChoice>>();
-/** Shapes run on the GEMM path without a tuned choice, for `autotuneConv`. */
+/** Shapes run on the GEMM path without a tuned choice, for `autotuneConv` (at the largest batch seen). */
 const untuned = new Map<string, { op: ConvGemmOp; g: ConvGeometry }>();
 let forced: { key: string; choice: ConvShapeChoice } | null = null;
 /** Every tuning of this process, for reports (one entry per shape tuned). */
@@ -75,7 +75,9 @@ export function convShapeChoice(op: ConvGemmOp, g: ConvGeometry): ConvShapeChoic
   const key = convShapeKey(op, g);
   if (forced && forced.key === key) return forced.choice;
   const c = tunedHere().get(key);
-  if (!c && !untuned.has(key)) untuned.set(key, { op, g: { ...g } });
+  // Tuned once per layer shape: at the largest batch seen before tuning (a full batch, not a
+  // first evaluation of one image).
+  if (!c && (untuned.get(key)?.g.N ?? -1) < g.N) untuned.set(key, { op, g: { ...g } });
   return c ?? null;
 }
 
@@ -180,6 +182,8 @@ export interface ConvTuneOptions {
 
 export interface ConvTuneResult {
   key: string;
+  /** The batch size the candidates were timed at (the choice serves every batch size). */
+  batch: number;
   best: ConvShapeChoice;
   timings: { choice: ConvShapeChoice; ms: number }[];
 }
@@ -236,8 +240,8 @@ export async function tuneConvShapes(
     if (timings.length === 0) continue;
     const best = timings.reduce((a, b) => (b.ms < a.ms ? b : a)).choice;
     tunedHere().set(key, best);
-    results.push({ key, best, timings });
-    log.push({ key, best, timings });
+    results.push({ key, batch: g.N, best, timings });
+    log.push({ key, batch: g.N, best, timings });
   }
   if (options.persist !== false && results.length > 0) {
     try {
