@@ -10,13 +10,14 @@ import {
   convUsesGemm,
   gemmWeightGradSplit,
   getConvTiles,
+  gpu,
   resetConvTiles,
   setConvTiles,
   tensor,
   type ConvTiles,
 } from '../src/index.ts';
 import { forwardSpec } from '../src/ops/conv/conv.ts';
-import { gemmConvSplitK } from '../src/ops/conv/conv-gemm.wgsl.ts';
+import { convSplitOf, gemmConvSplitK } from '../src/ops/conv/conv-gemm.wgsl.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
 import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
@@ -188,4 +189,89 @@ describe('kernel family selection', () => {
       setConvTiles({ path: 'implicitGemm', gemmMinGroupChannels: 1 });
     }
   });
+});
+
+// A partial last batch (or an evaluation batch) must reuse the GEMM pipelines of the first batch:
+// the batch, the split counts (forward / input gradient and weight gradient, 1 or more) and the
+// bias's place (in the kernel unsplit, in the sum when split) are uniforms. Split targets here
+// make S change with the batch, through 1; every batch is checked against float64.
+describe('implicit-GEMM conv: batch changes reuse the pipelines', () => {
+  const shapes: {
+    name: string;
+    x: [number, number, number, number];
+    w: [number, number, number, number];
+    o: { stride: [number, number]; padding: [number, number] };
+    target: number;
+    minK: number;
+  }[] = [
+    {
+      name: 'stride 2 pad 1, 5→6 (K decoded per element), bias',
+      x: [0, 5, 9, 7],
+      w: [6, 5, 3, 3],
+      o: { stride: [2, 2], padding: [1, 1] },
+      target: 12,
+      minK: 16,
+    },
+    { name: 'tap-major K: 3x3 pad 1, 12→10, bias', x: [0, 12, 7, 5], w: [10, 12, 3, 3], o: { stride: [1, 1], padding: [1, 1] }, target: 30, minK: 24 },
+  ];
+  for (const sh of shapes) {
+    it(sh.name, async () => {
+      setConvTiles({ ...odd, gemmSplitTarget: sh.target, wSplit: 0, gemmWgTarget: 1e6, gemmMinK: sh.minK });
+      const cache = gpu().pipelines;
+      const get = cache.get;
+      const compiled: string[] = [];
+      cache.get = (source: string, label: string) => {
+        const n = cache.size;
+        const p = get.call(cache, source, label);
+        if (cache.size !== n) compiled.push(label.split(' ')[0]);
+        return p;
+      };
+      try {
+        const splits: number[] = [];
+        const wSplits: number[] = [];
+        let seed = 900;
+        for (const N of [3, 2, 1]) {
+          const xs: [number, number, number, number] = [N, sh.x[1], sh.x[2], sh.x[3]];
+          const g = refGeom(xs, sh.w, sh.o as never);
+          const geom = convGeometry('t', xs, sh.w, sh.o);
+          const t = getConvTiles();
+          const spec = forwardSpec(geom, true);
+          splits.push(convSplitOf(spec, t.gemm, gemmConvSplitK(spec, t.gemm, t.gemmSplitTarget, N * g.O * g.OH * g.OW, 2 ** 26)).S);
+          wSplits.push(gemmWeightGradSplit(geom).S);
+          const xa = randomArray(sizeOf(xs), seed++);
+          const wa = randomArray(sizeOf(sh.w), seed++);
+          const ba = randomArray(sh.w[0], seed++);
+          const dya = randomArray(N * g.O * g.OH * g.OW, seed++);
+          const x = tensor(xa, xs);
+          const w = tensor(wa, sh.w);
+          const b = tensor(ba, [sh.w[0]]);
+          const dy = tensor(dya, [N, g.O, g.OH, g.OW]);
+          const before = compiled.length;
+          const y = conv2d(x, w, b, sh.o);
+          const dx = conv2dBackwardInput(dy, w, xs, sh.o);
+          const dw = conv2dBackwardWeight(dy, x, sh.w, sh.o);
+          const [yo, dxo, dwo] = await Promise.all([y.toArray(), dx.toArray(), dw.toArray()]);
+          expect(relErr(yo, refConv2d(xa, wa, ba, g)), `forward, batch ${N}`).toBeLessThan(1e-4);
+          expect(relErr(dxo, refConv2dBackwardInput(dya, wa, g)), `input gradient, batch ${N}`).toBeLessThan(1e-4);
+          expect(relErr(dwo, refConv2dBackwardWeight(dya, xa, g)), `weight gradient, batch ${N}`).toBeLessThan(1e-4);
+          for (const t of [x, w, b, dy, y, dx, dw]) t.dispose();
+          // After the first batch only a sum's first use may compile (a shape that was unsplit before).
+          if (N !== 3)
+            expect(
+              compiled.slice(before).filter((l) => !/\.sum(Splits|Partials)$/.test(l)),
+              `new GEMM pipelines at batch ${N}`,
+            ).toEqual([]);
+        }
+        // The batches did move the splits through 1 (so the check above covers S = 1 <-> S > 1).
+        expect(Math.min(...splits)).toBe(1);
+        expect(Math.max(...splits)).toBeGreaterThan(1);
+        expect(new Set(wSplits).size).toBeGreaterThan(1);
+        expect(Math.min(...wSplits)).toBe(1);
+      } finally {
+        cache.get = get;
+        resetConvTiles();
+        setConvTiles({ path: 'implicitGemm', gemmMinGroupChannels: 1 });
+      }
+    });
+  }
 });

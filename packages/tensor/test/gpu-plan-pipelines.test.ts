@@ -3,7 +3,7 @@
  * matmul splits K, with plans that follow the batch size. On Dawn's null backend (a GPU adapter
  * as far as the code paths go: it compiles every shader and runs nothing) a partial last batch
  * and the evaluation batches must reuse the first batch's batch-norm and classifier-head
- * pipelines. (The GPU-path conv kernels still compile per batch size.)
+ * pipelines (the GPU-path conv kernels: conv-gemm-batch-pipelines.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.ts';

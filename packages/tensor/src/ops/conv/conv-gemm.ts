@@ -2,15 +2,15 @@ import { gpu, type Gpu } from '../../device/device.ts';
 import { platform } from '../../device/platform.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { Tensor } from '../../tensor.ts';
-import { sumPartialsWgsl } from './conv.wgsl.ts';
 import {
   convSplitOf,
   fitSharedMemory,
   gemmConvGrid,
   gemmConvSharedBytes,
   gemmConvSplitK,
+  gemmConvUniforms,
   gemmConvWgsl,
-  sumSplitsBiasWgsl,
+  sumSplitsWgsl,
   type ConvGemmConfig,
   type GemmConvSpec,
 } from './conv-gemm.wgsl.ts';
@@ -21,7 +21,7 @@ import { convTiles } from './tiles.ts';
 // `autotuneConv`), split-K for small maps, and the in-order sum of the split slices.
 
 /** Bump when the GEMM conv generators change, so stale per-shape choices on disk are ignored. */
-const CONV_KERNEL_VERSION = 1;
+const CONV_KERNEL_VERSION = 2;
 
 /** One tuned choice: tiles and split target of the forward / input-gradient GEMM, or of the weight gradient's. */
 export interface ConvShapeChoice {
@@ -32,13 +32,18 @@ export interface ConvShapeChoice {
 
 export type ConvGemmOp = 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardWeight';
 
-/** The shape key of a conv pass: op, input, weight and geometry (batch included: tiles depend on it). */
+/**
+ * The shape key of a conv pass: op, input channels and size, weight and geometry. The batch size
+ * is left out: a layer keeps the choice tuned at its first batch (a partial last batch or an
+ * evaluation batch neither re-tunes nor compiles other tiles; split counts follow the batch as
+ * uniforms).
+ */
 export function convShapeKey(op: ConvGemmOp, g: ConvGeometry): string {
-  return `${op} x${g.N}x${g.C}x${g.H}x${g.W} w${g.O}x${g.C / g.groups}x${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
+  return `${op} x${g.C}x${g.H}x${g.W} w${g.O}x${g.C / g.groups}x${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
 }
 
 const tuned = new WeakMap<Gpu, Map<string, ConvShapeChoice>>();
-/** Shapes run on the GEMM path without a tuned choice, for `autotuneConv`. */
+/** Shapes run on the GEMM path without a tuned choice, for `autotuneConv` (at the largest batch seen). */
 const untuned = new Map<string, { op: ConvGemmOp; g: ConvGeometry }>();
 let forced: { key: string; choice: ConvShapeChoice } | null = null;
 /** Every tuning of this process, for reports (one entry per shape tuned). */
@@ -70,7 +75,9 @@ export function convShapeChoice(op: ConvGemmOp, g: ConvGeometry): ConvShapeChoic
   const key = convShapeKey(op, g);
   if (forced && forced.key === key) return forced.choice;
   const c = tunedHere().get(key);
-  if (!c && !untuned.has(key)) untuned.set(key, { op, g: { ...g } });
+  // Tuned once per layer shape: at the largest batch seen before tuning (a full batch, not a
+  // first evaluation of one image).
+  if (!c && (untuned.get(key)?.g.N ?? -1) < g.N) untuned.set(key, { op, g: { ...g } });
   return c ?? null;
 }
 
@@ -101,9 +108,11 @@ export function dispatchGemmConv(op: string, spec: GemmConvSpec, plan: GemmConvP
   const split = convSplitOf(spec, plan.c, plan.S);
   runKernel({
     name: plan.S > 1 ? `${op}.splitK` : op,
-    body: gemmConvWgsl(spec, plan.c, split),
-    inputs: bias && plan.S === 1 ? { src, w, bias } : { src, w },
+    body: gemmConvWgsl(spec, plan.c),
+    // The bias is bound split or not (one pipeline); split slices leave it to the sum.
+    inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out: target },
+    uniforms: gemmConvUniforms(spec, split),
     workgroups: gemmConvGrid(spec, plan.c, maxWg, plan.S),
   });
 }
@@ -119,10 +128,10 @@ export function finishGemmConv(op: string, plan: GemmConvPlan, part: Tensor, out
   const [, O, OH, OW] = out.shape;
   runKernel({
     name: `${op}.sumSplits`,
-    body: bias ? sumSplitsBiasWgsl(out.size, O * OH * OW, OH * OW, O, 256) : sumPartialsWgsl(out.size, 256),
+    body: sumSplitsWgsl(bias ? { O, hw: OH * OW } : null, 256),
     inputs: bias ? { part, bias } : { part },
     outputs: { out },
-    uniforms: { S: ['u32', plan.S] },
+    uniforms: { S: ['u32', plan.S], total: ['u32', out.size] },
     workgroups: grid1d(out.size, 256),
   });
   part.dispose();
@@ -173,6 +182,8 @@ export interface ConvTuneOptions {
 
 export interface ConvTuneResult {
   key: string;
+  /** The batch size the candidates were timed at (the choice serves every batch size). */
+  batch: number;
   best: ConvShapeChoice;
   timings: { choice: ConvShapeChoice; ms: number }[];
 }
@@ -229,8 +240,8 @@ export async function tuneConvShapes(
     if (timings.length === 0) continue;
     const best = timings.reduce((a, b) => (b.ms < a.ms ? b : a)).choice;
     tunedHere().set(key, best);
-    results.push({ key, best, timings });
-    log.push({ key, best, timings });
+    results.push({ key, batch: g.N, best, timings });
+    log.push({ key, batch: g.N, best, timings });
   }
   if (options.persist !== false && results.length > 0) {
     try {

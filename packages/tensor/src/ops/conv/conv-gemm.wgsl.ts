@@ -110,20 +110,45 @@ export function convSplitOf(s: GemmConvSpec, c: ConvGemmConfig, S: number): Conv
   return S > 1 ? { S, CK: Math.ceil(K / S / c.tk) * c.tk } : { S: 1, CK: K };
 }
 
-/** Sums the S split-K slices in order (deterministic) and adds the per-channel bias. */
-export function sumSplitsBiasWgsl(total: number, chw: number, hw: number, O: number, wg: number): string {
+/**
+ * The per-call sizes of `gemmConvWgsl`: the batch (through the pixel count P and the slice
+ * stride) and the split, so that one pipeline serves every batch size and split count of a
+ * layer shape. `addBias` (forward with a bias only): 1 when unsplit, 0 when the sum adds it.
+ */
+export function gemmConvUniforms(s: GemmConvSpec, split: ConvSplitK): Record<string, ['u32', number]> {
+  const r: Record<string, ['u32', number]> = {
+    P: ['u32', s.N * s.A * s.B],
+    CK: ['u32', split.CK],
+    slice: ['u32', split.S > 1 ? s.N * s.O * s.OH * s.OW : 0],
+  };
+  if (s.bias) r.addBias = ['u32', split.S > 1 ? 0 : 1];
+  return r;
+}
+
+/**
+ * Sums the S split-K slices of `u.total` elements in order (deterministic), adding the
+ * per-channel bias when given (O channels of hw pixels). S and the total (the batch) are
+ * uniforms: one pipeline per bias layout serves every batch size and split count.
+ */
+export function sumSplitsWgsl(bias: { O: number; hw: number } | null, wg: number): string {
+  const add = bias ? ` + bias_get(min((i % ${u(bias.O * bias.hw)}) / ${u(bias.hw)}, ${u(bias.O - 1)}))` : '';
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${u(total)}) { return; }
+  if (i >= u.total) { return; }
   var acc = 0.0;
-  for (var s = 0u; s < u.S; s++) { acc += part_get(s * ${u(total)} + i); }
-  out_set(i, acc + bias_get(min((i % ${u(chw)}) / ${u(hw)}, ${u(O - 1)})));
+  for (var s = 0u; s < u.S; s++) { acc += part_get(s * u.total + i); }
+  out_set(i, acc${add});
 }
 `;
 }
 
-export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSplitK = { S: 1, CK: gemmConvK(s) }): string {
+/**
+ * The batch size and the split never enter the source (`gemmConvUniforms`: pixel count P, slice
+ * length CK, slice stride, bias on/off), so a partial last batch or a new split count reuses the
+ * pipeline; they are read once, outside the K loop.
+ */
+export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig): string {
   const { tm, tn, wgM, wgN, tk } = c;
   const blocked = c.layout === 'blocked';
   const BM = tm * wgM;
@@ -132,16 +157,13 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
   // unpadded 64-word row stride would put them all in one shared-memory bank.
   const SA = blocked ? BM / 4 : BM;
   const SB = blocked ? BN / 4 + 1 : BN + 1;
-  const splitK = split.S > 1;
-  // The partial slices carry no bias; the sum adds it.
-  const bias = s.bias && !splitK;
+  // Split slices carry no bias (u.addBias = 0); their sum adds it.
+  const bias = s.bias;
   const T = wgM * wgN;
   const Ht = s.tapsH;
   const Wt = s.tapsW;
   const TT = Ht.count * Wt.count;
   const K = s.R * TT;
-  const P = s.N * s.A * s.B;
-  const PT = Math.ceil(P / BM);
   const CT = Math.ceil(s.Og / BN);
   const IHW = s.IH * s.IW;
   const OHW = s.OH * s.OW;
@@ -157,14 +179,15 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
   p('  let tx = lidv.x;');
   p('  let ty = lidv.y;');
   p('  let pt = wid.x + wid.y * nwg.x;');
-  p(`  if (pt >= ${u(PT)}) { return; }`);
+  p('  let P = u.P;');
+  p(`  if (pt * ${u(BM)} >= P) { return; }`);
   p(`  let split = wid.z / ${u(CT * s.groups)};`);
   p(`  let zc = wid.z % ${u(CT * s.groups)};`);
   p(`  let g = zc / ${u(CT)};`);
   p(`  let m0 = pt * ${u(BM)};`);
   p(`  let o0 = (zc % ${u(CT)}) * ${u(BN)};`);
-  p(`  let kBeg = split * ${u(split.CK)};`);
-  p(`  let kEnd = min(kBeg + ${u(split.CK)}, ${u(K)});`);
+  p('  let kBeg = split * u.CK;');
+  p(`  let kEnd = min(kBeg + u.CK, ${u(K)});`);
   for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`  var c${a}_${b} = 0.0;`);
   if (K === 0) {
     // No tap reaches this residue class: zeros. Keep both inputs referenced (layout 'auto').
@@ -187,7 +210,7 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
         aPix.set(sh, v);
         p(`  let ${v}m = (lid + ${u(sh)}) % ${u(BM)};`);
         p(`  let ${v} = m0 + ${v}m;`);
-        p(`  let ${v}ok = ${v} < ${u(P)};`);
+        p(`  let ${v}ok = ${v} < P;`);
         p(`  let ${v}n = ${v} / ${u(s.A * s.B)};`);
         p(`  let ${v}a = (${v} % ${u(s.A * s.B)}) / ${u(s.B)};`);
         p(`  let ${v}b = ${v} % ${u(s.B)};`);
@@ -318,18 +341,17 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
   for (let b = 0; b < tn; b++) {
     p(`  let oc${b} = g * ${u(s.Og)} + o0 + ${ch(b)};`);
     p(`  let ook${b} = o0 + ${ch(b)} < ${u(s.Og)};`);
-    if (bias) p(`  let bias${b} = bias_get(min(oc${b}, ${u(s.O - 1)}));`);
+    if (bias) p(`  let bias${b} = select(0.0, bias_get(min(oc${b}, ${u(s.O - 1)})), u.addBias != 0u);`);
   }
+  p('  let slice = split * u.slice;');
   for (let a = 0; a < tm; a++) {
     p('  {');
     p(`    let m = m0 + ${pix(a)};`);
-    p(`    if (m < ${u(P)}) {`);
+    p('    if (m < P) {');
     p(`      let n = m / ${u(s.A * s.B)};`);
     p(`      let pa = (m % ${u(s.A * s.B)}) / ${u(s.B)};`);
     p(`      let pb = m % ${u(s.B)};`);
-    p(
-      `      let d = ${splitK ? `split * ${u(s.N * s.O * OHW)} + ` : ''}n * ${u(s.O * OHW)} + (${u(s.rh)} + pa * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)} + pb * ${u(s.tw)};`,
-    );
+    p(`      let d = slice + n * ${u(s.O * OHW)} + (${u(s.rh)} + pa * ${u(s.th)}) * ${u(s.OW)} + ${u(s.rw)} + pb * ${u(s.tw)};`);
     for (let b = 0; b < tn; b++) p(`      if (ook${b}) { out_set(d + oc${b} * ${u(OHW)}, c${a}_${b}${bias ? ` + bias${b}` : ''}); }`);
     p('    }');
     p('  }');
@@ -341,9 +363,14 @@ export function gemmConvWgsl(s: GemmConvSpec, c: ConvGemmConfig, split: ConvSpli
 export interface GemmWeightGradSpec extends ConvGeometry {
   Rg: number;
   Og: number;
-  /** Splits of the N·OH·OW pixels (K) and pixels per split (a multiple of tk). */
+  /** Splits of the N·OH·OW pixels (K) and pixels per split (a multiple of tk): uniforms, not in the source. */
   S: number;
   CK: number;
+}
+
+/** The per-call sizes of `gemmWeightGradWgsl`: split count, pixels per split and pixels (the batch). */
+export function gemmWeightGradUniforms(s: GemmWeightGradSpec): Record<string, ['u32', number]> {
+  return { S: ['u32', s.S], CK: ['u32', s.CK], P: ['u32', s.N * s.OH * s.OW] };
 }
 
 /** Workgroups of the weight-gradient GEMM: column tiles x channel tiles x (splits · groups). */
@@ -351,7 +378,8 @@ export function gemmWeightGradGrid(s: GemmWeightGradSpec, c: ConvGemmConfig): [n
   return [Math.ceil((s.Rg * s.KH * s.KW) / (c.tn * c.wgN)), Math.ceil(s.Og / (c.tm * c.wgM)), s.S * s.groups];
 }
 
-export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): string {
+/** Batch size and split count are uniforms (`gemmWeightGradUniforms`), read once before the K loop. */
+export function gemmWeightGradWgsl(s: Omit<GemmWeightGradSpec, 'S' | 'CK'>, c: ConvGemmConfig): string {
   const { tm, tn, wgM, wgN, tk } = c;
   const blocked = c.layout === 'blocked';
   const BM = tm * wgM;
@@ -364,7 +392,6 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
   const T = wgM * wgN;
   const KK = s.KH * s.KW;
   const J = s.Rg * KK;
-  const P = s.N * s.OH * s.OW;
   const OHW = s.OH * s.OW;
   const HW = s.H * s.W;
   const L: string[] = [];
@@ -376,12 +403,12 @@ export function gemmWeightGradWgsl(s: GemmWeightGradSpec, c: ConvGemmConfig): st
   p('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(local_invocation_index) lid: u32) {');
   p('  let tx = lidv.x;');
   p('  let ty = lidv.y;');
-  p(`  let split = wid.z % ${u(s.S)};`);
-  p(`  let g = wid.z / ${u(s.S)};`);
+  p('  let split = wid.z % u.S;');
+  p('  let g = wid.z / u.S;');
   p(`  let n0 = wid.x * ${u(BN)};`);
   p(`  let o0 = wid.y * ${u(BM)};`);
-  p(`  let kBeg = split * ${u(s.CK)};`);
-  p(`  let kLen = min(${u(s.CK)}, ${u(P)} - kBeg);`);
+  p('  let kBeg = split * u.CK;');
+  p('  let kLen = min(u.CK, u.P - kBeg);');
   for (let a = 0; a < tm; a++) for (let b = 0; b < tn; b++) p(`  var c${a}_${b} = 0.0;`);
   // Both loaders: element e = lid + q*T, kk = e % tk (lanes along pixels), row = e / tk.
   const QA = Math.ceil((BM * tk) / T);

@@ -15,7 +15,14 @@ import {
   type GatherConvSpec,
   type TapAxis,
 } from './conv.wgsl.ts';
-import { fitSharedMemory, gemmWeightGradSharedBytes, gemmWeightGradGrid, gemmWeightGradWgsl, type GemmConvSpec } from './conv-gemm.wgsl.ts';
+import {
+  fitSharedMemory,
+  gemmWeightGradSharedBytes,
+  gemmWeightGradGrid,
+  gemmWeightGradUniforms,
+  gemmWeightGradWgsl,
+  type GemmConvSpec,
+} from './conv-gemm.wgsl.ts';
 import {
   convShapeChoice,
   dispatchGemmConv,
@@ -360,6 +367,7 @@ function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     body: gemmWeightGradWgsl(spec, c),
     inputs: { dy, x },
     outputs: { out: target },
+    uniforms: gemmWeightGradUniforms(spec),
     workgroups: gemmWeightGradGrid(spec, c),
   });
   return S === 1 ? target : sumPartials(op, target, weightShape, S);
