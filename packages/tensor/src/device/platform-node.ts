@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { cacheDir } from '../cacheDir.ts';
+import { lavapipeThreads } from './lavapipeThreads.ts';
 import { setPlatform } from './platform.ts';
 
 /** Node: Dawn through the `webgpu` binding, tuning results in the cache directory. */
@@ -10,6 +11,9 @@ setPlatform({
   name: 'node',
   gpu(flags) {
     Object.assign(globalThis, globals);
+    // Before Dawn loads the Vulkan drivers: lavapipe reads its thread count once, at start-up.
+    const threads = lavapipeThreads(process.env, availableParallelism());
+    if (threads) process.env.LP_NUM_THREADS = threads;
     return create([...flags]);
   },
   noAdapterHelp:
