@@ -28,7 +28,7 @@ describe('train options', () => {
   it('no arguments gives the embedded default run', async () => {
     const resolved = await resolveTrainArgs([]);
     expect(resolved!.config).toEqual(defaultTrainConfig);
-    expect(resolved!.config).toMatchObject({ arch: 'resnet18', imageSize: 64, epochs: 3 });
+    expect(resolved!.config).toMatchObject({ arch: 'resnet18', imageSize: 64, epochs: 5 });
     expect(Object.values(resolved!.sources).every((s) => s === 'default')).toBe(true);
   });
 
@@ -154,14 +154,14 @@ describe('train options', () => {
     const own = await resolveTrainArgs(['--data', 'data/covid']);
     expect(own!.config).toMatchObject({ imageSize: 224, epochs: 10, weights: 'imagenet', selectBy: 'val-loss' });
     expect(await parseTrainArgs(['--data', 'data/covid', '--epochs', '2', '--image-size', '64'])).toMatchObject({ imageSize: 64, epochs: 2 });
-    expect(await parseTrainArgs([])).toMatchObject({ imageSize: 64, epochs: 3 });
+    expect(await parseTrainArgs([])).toMatchObject({ imageSize: 64, epochs: 5 });
     let help = '';
     await resolveTrainArgs(['--help'], {
       writeOut: (t) => {
         help += t;
       },
     });
-    expect(help).toMatch(/--epochs <n>\s+epochs \(default 3; with your own --data 10\)/);
+    expect(help).toMatch(/--epochs <n>\s+epochs \(default 5; with your own --data 10\)/);
     expect(help).toMatch(/Examples:\n {2}\$ cxr train/);
   });
 
@@ -175,7 +175,7 @@ describe('train options', () => {
     const yamlPath = join(dir, 'c.yaml');
     writeFileSync(yamlPath, 'arch: vgg16\nlr: 1e-5\nbatch-size: 4\nweightDecay: 0.01\n');
     const resolved = await resolveTrainArgs(['--config', yamlPath, '--lr', '0.01']);
-    expect(resolved!.config).toMatchObject({ arch: 'vgg16', lr: 0.01, batchSize: 4, weightDecay: 0.01, epochs: 3 });
+    expect(resolved!.config).toMatchObject({ arch: 'vgg16', lr: 0.01, batchSize: 4, weightDecay: 0.01, epochs: 5 });
     expect(resolved!.sources).toMatchObject({ arch: 'file', lr: 'cli', batchSize: 'file', epochs: 'default' });
     expect(resolved!.configFile).toBe(yamlPath);
 

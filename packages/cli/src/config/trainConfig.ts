@@ -117,7 +117,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   momentum: 0.9,
   weightDecay: 0,
   schedule: 'constant',
-  epochs: 3,
+  epochs: 5,
   batchSize: 16,
   imageSize: 64,
   loss: 'ce',
