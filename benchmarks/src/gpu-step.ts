@@ -306,18 +306,14 @@ const loaderWorkers = [...new Set([0, 1, Math.min(4, cores), cores])];
 // `...Cpu3` runs keep the earlier path (three normalised channels written by the workers).
 const loaderOnly: Record<string, unknown> = {};
 const variants = [...loaderWorkers.map((workers) => ({ workers, deferNormalize: true })), { workers: cores, deferNormalize: false }];
-const variantKey = (v: { workers: number; deferNormalize: boolean }) => `workers${v.workers}${v.deferNormalize ? '' : 'Cpu3'}`;
+type LoaderVariant = { workers: number; deferNormalize: boolean };
+const variantKey = (v: LoaderVariant) => `workers${v.workers}${v.deferNormalize ? '' : 'Cpu3'}`;
+// The training loader's settings, as the CLI sets them (evaluation transforms: no augmentation cost).
+const trainLoader = ({ workers, deferNormalize }: LoaderVariant) =>
+  new DataLoader(train, { batchSize: batch, shuffle: true, seed: 0, workers, transforms: evalTransforms({ size }), reuseBuffers: true, deferNormalize });
 for (const v of variants) {
   const { workers } = v;
-  const loader = new DataLoader(train, {
-    batchSize: batch,
-    shuffle: true,
-    seed: 0,
-    workers,
-    transforms: evalTransforms({ size }),
-    reuseBuffers: true,
-    deferNormalize: v.deferNormalize,
-  });
+  const loader = trainLoader(v);
   try {
     await loader.start();
     for (let epoch = 0; epoch < 2; epoch++) {
@@ -361,15 +357,7 @@ for (const v of [
   const { workers } = v;
   let loader: DataLoader | null = null;
   try {
-    loader = new DataLoader(train, {
-      batchSize: batch,
-      shuffle: true,
-      seed: 0,
-      workers,
-      transforms: evalTransforms({ size }),
-      reuseBuffers: true,
-      deferNormalize: v.deferNormalize,
-    });
+    loader = trainLoader(v);
     await loader.start();
     const model = createModel('resnet18', { numClasses: folder.classes.length, generator: new T.Generator(0) });
     model.train();

@@ -19,7 +19,7 @@ import {
 import { forwardSpec } from '../src/ops/conv/conv.ts';
 import { convSplitOf, gemmConvSplitK } from '../src/ops/conv/conv-gemm.wgsl.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
-import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
+import { convCases, convOperands, convOptions, type ConvCase } from './reference/convCases.ts';
 import { dot, refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
@@ -112,14 +112,7 @@ for (const [cname, cfg, list, splits] of runs) {
           const o = opts(c);
           const g = refGeom(c.x, c.w, o as never);
           expect(convUsesGemm(convGeometry('t', c.x, c.w, o))).toBe(true);
-          const xa = randomArray(sizeOf(c.x), seed++);
-          const wa = randomArray(sizeOf(c.w), seed++);
-          const ba = c.bias ? randomArray(c.w[0], seed++) : null;
-          const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
-          const x = tensor(xa, c.x);
-          const w = tensor(wa, c.w);
-          const b = ba ? tensor(ba, [c.w[0]]) : null;
-          const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+          const { xa, wa, ba, dya, x, w, b, dy } = convOperands(c, g, () => seed++);
           const y = conv2d(x, w, b, o);
           const dx = conv2dBackwardInput(dy, w, c.x, o);
           const dw = conv2dBackwardWeight(dy, x, c.w, o);

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, memoryStats, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
 import { usesPointwise } from '../src/ops/conv/pointwise.ts';
 import { activeConvTiles, type ConvTiles } from '../src/ops/conv/tiles.ts';
-import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
-import type { ConvCase } from './reference/convCases.ts';
+import { randomArray, relErr, useDevice } from './helpers.ts';
+import { type ConvCase, convOperands } from './reference/convCases.ts';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
@@ -35,14 +35,7 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
     it(c.name, async () => {
       const o = { stride: c.stride, padding: c.padding };
       const g = refGeom(c.x, c.w, o);
-      const xa = randomArray(sizeOf(c.x), seed++);
-      const wa = randomArray(sizeOf(c.w), seed++);
-      const ba = c.bias ? randomArray(c.w[0], seed++) : null;
-      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
-      const x = tensor(xa, c.x);
-      const w = tensor(wa, c.w);
-      const b = ba ? tensor(ba, [c.w[0]]) : null;
-      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const { xa, wa, ba, dya, x, w, b, dy } = convOperands(c, g, () => seed++);
       const refs = [refConv2d(xa, wa, ba, g), refConv2dBackwardInput(dya, wa, g), refConv2dBackwardWeight(dya, xa, g)];
       let pointwiseRuns = 0;
       try {

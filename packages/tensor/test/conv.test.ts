@@ -12,7 +12,7 @@ import {
   type Tensor,
 } from '../src/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
-import { convCases, convOptions, type ConvCase } from './reference/convCases.ts';
+import { convCases, convOperands, convOptions, type ConvCase } from './reference/convCases.ts';
 import { dot, refConv2d, refConv2dBackwardBias, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
 
 useDevice();
@@ -25,14 +25,7 @@ describe('conv2d vs float64 reference', () => {
   for (const c of cases) {
     it(c.name, async () => {
       const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
-      const xa = randomArray(sizeOf(c.x), seed++);
-      const wa = randomArray(sizeOf(c.w), seed++);
-      const ba = c.bias ? randomArray(c.w[0], seed++) : null;
-      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
-      const x = tensor(xa, c.x);
-      const w = tensor(wa, c.w);
-      const b = ba ? tensor(ba, [c.w[0]]) : null;
-      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const { xa, wa, ba, dya, x, w, b, dy } = convOperands(c, g, () => seed++);
       const y = conv2d(x, w, b, opts(c));
       expect(y.shape).toEqual([g.N, g.O, g.OH, g.OW]);
       const dx = conv2dBackwardInput(dy, w, c.x, opts(c));
@@ -98,14 +91,7 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
   for (const c of wide) {
     it(c.name, async () => {
       const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
-      const xa = randomArray(sizeOf(c.x), seed++);
-      const wa = randomArray(sizeOf(c.w), seed++);
-      const ba = c.bias ? randomArray(c.w[0], seed++) : null;
-      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
-      const x = tensor(xa, c.x);
-      const w = tensor(wa, c.w);
-      const b = ba ? tensor(ba, [c.w[0]]) : null;
-      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const { xa, wa, ba, dya, x, w, b, dy } = convOperands(c, g, () => seed++);
       const refs = [refConv2d(xa, wa, ba, g), refConv2dBackwardInput(dya, wa, g), refConv2dBackwardWeight(dya, xa, g)];
       let modes = 0;
       for (const shuffle of [false, true]) {

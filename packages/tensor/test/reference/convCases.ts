@@ -1,5 +1,7 @@
 /** The conv test matrix every conv kernel family runs: odd sizes, strides, padding, dilation, groups. */
-import type { Conv2dOptions } from '../../src/index.ts';
+import { type Conv2dOptions, tensor } from '../../src/index.ts';
+import { randomArray, sizeOf } from '../helpers.ts';
+import type { RefGeom } from './conv.ts';
 
 export interface ConvCase {
   name: string;
@@ -49,4 +51,17 @@ export const convCases: ConvCase[] = [
 
 export function convOptions(c: ConvCase): Conv2dOptions {
   return { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+}
+
+/**
+ * A case's random operands: float32 arrays for the float64 references and the same values as
+ * tensors. `nextSeed` is called once per array, so a file's cases keep distinct inputs.
+ */
+export function convOperands(c: ConvCase, g: RefGeom, nextSeed: () => number) {
+  const xa = randomArray(sizeOf(c.x), nextSeed());
+  const wa = randomArray(sizeOf(c.w), nextSeed());
+  const ba = c.bias ? randomArray(c.w[0], nextSeed()) : null;
+  const dya = randomArray(g.N * g.O * g.OH * g.OW, nextSeed());
+  const dyShape = [g.N, g.O, g.OH, g.OW];
+  return { xa, wa, ba, dya, x: tensor(xa, c.x), w: tensor(wa, c.w), b: ba ? tensor(ba, [c.w[0]]) : null, dy: tensor(dya, dyShape) };
 }
