@@ -156,22 +156,20 @@ const gradAt = (k: string, masked: boolean, vec: boolean) => {
 };
 
 /** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
+/** Per element k: a += dy (masked by the ReLU), b += dy * (x - mean), the two sums dx needs. */
+const gradSums = (masked: boolean, vec: boolean) => `      let g = ${gradAt('k', masked, vec)};
+      a += g;
+      b += g * (x_get${vec ? '4' : ''}(k) - mean);`;
+
 export function bnBackwardReduceWgsl(vec: boolean, wg: number, masked = false): string {
-  const [T, s4] = vec ? ['vec4<f32>', '4'] : ['f32', ''];
+  const T = vec ? 'vec4<f32>' : 'f32';
   const total = (v: string) => (vec ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : v);
   return `${fold2(wg)}${channelMain(wg)}
   let mean = ${T}(saveMean_get(c));
   let invstd = saveInvstd_get(c);
   var a = ${T}(0.0);
   var b = ${T}(0.0);
-${walk(
-  'lid',
-  'u.R',
-  wg,
-  `      let g = ${gradAt('k', masked, vec)};
-      a += g;
-      b += g * (x_get${s4}(k) - mean);`,
-)}  let t = fold2(lid, ${total('a')}, ${total('b')});
+${walk('lid', 'u.R', wg, gradSums(masked, vec))}  let t = fold2(lid, ${total('a')}, ${total('b')});
   if (lid == 0u) {
     dbias_set(c, t.x);
     dweight_set(c, t.y * invstd);
@@ -265,14 +263,7 @@ export function bnBackwardPartialWgsl(wg: number, masked = false): string {
   let mean = saveMean_get(c);
   var a = 0.0;
   var b = 0.0;
-${walk(
-  'r0 + lid',
-  'r1',
-  wg,
-  `      let g = ${gradAt('k', masked, false)};
-      a += g;
-      b += g * (x_get(k) - mean);`,
-)}  let t = fold2(lid, a, b);
+${walk('r0 + lid', 'r1', wg, gradSums(masked, false))}  let t = fold2(lid, a, b);
   if (lid == 0u) {
     part_set((c * u.P + p) * 2u, t.x);
     part_set((c * u.P + p) * 2u + 1u, t.y);
