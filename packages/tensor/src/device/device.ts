@@ -24,6 +24,12 @@ export interface DeviceOptions {
    * under Dawn's null backend, which runs nothing to time.
    */
   autotune?: boolean;
+  /**
+   * On lavapipe, compile each new shader ahead of the device on a second device in a worker
+   * thread (shader-prewarm-node.ts); default true. Off: every shader compiles on the device's own
+   * queue thread, one at a time.
+   */
+  prewarmShaders?: boolean;
 }
 
 /** The one WebGPU device of the process, with the machinery every op shares. */
@@ -122,6 +128,8 @@ async function open(options: DeviceOptions): Promise<Gpu> {
   const requiredFeatures = (['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const gpu = new Gpu(instance, adapter, device, options);
+  if (options.prewarmShaders !== false && !(options.flags ?? []).includes('backend=null'))
+    gpu.pipelines.prewarmer = host.shaderPrewarmer?.(adapter, requiredFeatures, requiredLimits) ?? null;
   if (gpu.isCpuAdapter && options.lowerMainThreadPriority !== false) host.onCpuAdapter?.(options.flags ?? []);
   return gpu;
 }
@@ -175,4 +183,5 @@ export async function destroyDevice(): Promise<void> {
   }
   g.pool.destroyAll();
   g.device.destroy();
+  await g.pipelines.prewarmer?.close();
 }

@@ -5,6 +5,7 @@ import { create, globals } from 'webgpu';
 import { cacheDir } from '../cacheDir.ts';
 import { lavapipeThreads } from './lavapipeThreads.ts';
 import { setPlatform } from './platform.ts';
+import { startShaderPrewarmer } from './shader-prewarm-node.ts';
 
 /** Node: Dawn through the `webgpu` binding, tuning results in the cache directory. */
 setPlatform({
@@ -28,6 +29,15 @@ setPlatform({
     } catch {
       /* not permitted: run at normal priority */
     }
+  },
+  // Only lavapipe compiles at first dispatch and keeps the result in Mesa's on-disk cache; with that
+  // cache disabled a second device cannot help. CXR_PREWARM_SHADERS=0 turns it off (A/B runs).
+  shaderPrewarmer(adapter, features, limits) {
+    const info = adapter.info;
+    if (!/llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`)) return null;
+    if (/^(1|true|yes)$/i.test(process.env.MESA_SHADER_CACHE_DISABLE ?? '')) return null;
+    if (/^(0|false|no)$/i.test(process.env.CXR_PREWARM_SHADERS ?? '')) return null;
+    return startShaderPrewarmer({ features: [...features], limits, nice: Number(process.env.CXR_PREWARM_NICE ?? 19) });
   },
   cache: {
     read(name) {

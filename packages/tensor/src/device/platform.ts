@@ -12,8 +12,22 @@ export interface Platform {
   readonly noAdapterHelp: string;
   /** Called once the device runs on a CPU adapter (Node lowers the main thread's priority there). */
   onCpuAdapter?(flags: readonly string[]): void;
+  /**
+   * A helper that compiles shaders ahead of the device on a second device (Node on lavapipe: see
+   * shader-prewarm-node.ts); null where the platform has none or it would not help.
+   */
+  shaderPrewarmer?(adapter: GPUAdapter, features: readonly string[], limits: Record<string, number>): ShaderPrewarmer | null;
   /** Small text files that outlive the process (autotune results), where the platform has a disk. */
   readonly cache?: { read(name: string): string | undefined; write(name: string, text: string): void };
+}
+
+export interface ShaderPrewarmer {
+  /** Queues a WGSL source the device has just created a pipeline for. */
+  warm(source: string): void;
+  /** Sources queued so far. */
+  readonly posted: number;
+  /** Stops the helper (its device with it); resolves with the number of sources it was given. */
+  close(): Promise<number>;
 }
 
 const browser: Platform = {
