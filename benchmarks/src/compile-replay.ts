@@ -10,6 +10,8 @@
  *     first dispatch's extra time over the second is the LLVM compilation. Uniforms are all 1 and
  *     every binding a separate 64 KiB buffer (Dawn clamps out-of-range accesses).
  *   --each: the 40 costliest pipelines; --nice: lower the main thread's priority as the job does.
+ *   --prewarm: first hand every source to the shader prewarmer (a second device in a helper
+ *     process) and wait until it has compiled them all; the replay then shows cache hits.
  * (MESA_SHADER_CACHE_DISABLE=true for cold compilation.)
  */
 import { readFileSync } from 'node:fs';
@@ -55,6 +57,14 @@ async function dispatchOnce(p: GPUComputePipeline, source: string): Promise<numb
   device.queue.submit([enc.finish()]);
   await device.queue.onSubmittedWorkDone();
   return performance.now() - a;
+}
+if (args.includes('--prewarm')) {
+  const prewarmer = gpu.pipelines.prewarmer;
+  if (!prewarmer) throw new Error('--prewarm: no shader prewarmer on this device (lavapipe with the Mesa shader cache on only)');
+  const a = performance.now();
+  prewarmer.warm(list.map((e) => e.source));
+  await prewarmer.idle();
+  console.log(`prewarmer compiled ${list.length} sources in ${((performance.now() - a) / 1000).toFixed(1)} s`);
 }
 const t0 = performance.now();
 if (asyncN > 0) {

@@ -93,7 +93,7 @@ cache.get = (s: string, l: string) => {
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
 console.log(
-  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 19})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
+  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
 );
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {

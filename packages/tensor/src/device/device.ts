@@ -25,8 +25,8 @@ export interface DeviceOptions {
    */
   autotune?: boolean;
   /**
-   * On lavapipe, compile each new shader ahead of the device on a second device in a worker
-   * thread (shader-prewarm-node.ts); default true. Off: every shader compiles on the device's own
+   * On lavapipe, compile new shaders ahead of the device on a second device in a helper process
+   * (shader-prewarm-node.ts); default true. Off: every shader compiles on the device's own
    * queue thread, one at a time.
    */
   prewarmShaders?: boolean;

@@ -37,7 +37,7 @@ setPlatform({
     if (!/llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`)) return null;
     if (/^(1|true|yes)$/i.test(process.env.MESA_SHADER_CACHE_DISABLE ?? '')) return null;
     if (/^(0|false|no)$/i.test(process.env.CXR_PREWARM_SHADERS ?? '')) return null;
-    return startShaderPrewarmer({ features: [...features], limits, nice: Number(process.env.CXR_PREWARM_NICE ?? 19) });
+    return startShaderPrewarmer({ features: [...features], limits, nice: Number(process.env.CXR_PREWARM_NICE ?? 0) });
   },
   cache: {
     read(name) {

@@ -22,10 +22,12 @@ export interface Platform {
 }
 
 export interface ShaderPrewarmer {
-  /** Queues a WGSL source the device has just created a pipeline for. */
-  warm(source: string): void;
+  /** Queues WGSL sources the device has just created pipelines for, oldest first. */
+  warm(sources: readonly string[]): void;
   /** Sources queued so far. */
   readonly posted: number;
+  /** Resolves once the helper has compiled every source queued so far (or has stopped). */
+  idle(): Promise<void>;
   /** Stops the helper (its device with it); resolves with the number of sources it was given. */
   close(): Promise<number>;
 }

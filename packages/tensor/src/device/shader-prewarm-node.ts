@@ -8,7 +8,9 @@ import type { ShaderPrewarmer } from './platform.ts';
  * (benchmarks/README.md, "First epoch"). Mesa keeps the compiled code in its on-disk shader cache,
  * shared by every device of every process on the machine; so a second device, in a helper process,
  * compiles the same shaders on the other core, newest first (the main device's queue works from
- * the oldest), and the main device's queue then finds them in the cache.
+ * the oldest), and the main device's queue then finds them in the cache. The batcher holds back
+ * the submit of a batch with new pipelines until a forced flush, so the whole first training step's
+ * shaders arrive here in one message before the main queue starts on them (kernel/batcher.ts).
  *
  * The worker dispatches zero workgroups (an indirect dispatch of 0 x 0 x 0): lavapipe compiles the shader for the dispatch and runs
  * nothing, so no kernel ever sees the worker's placeholder buffers. Everything here is best
@@ -21,8 +23,7 @@ const helperSource = `
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 const cfg = JSON.parse(process.env.CXR_PREWARM_CONFIG);
-// Before the device exists, so lavapipe's queue thread (which does the compiling) inherits it:
-// the helper takes the cores only when the job leaves them idle.
+// Before the device exists, so lavapipe's queue thread (which does the compiling) inherits it.
 try { setPriority(0, cfg.nice); } catch {}
 const { create, globals } = await import(cfg.webgpu);
 Object.assign(globalThis, globals);
@@ -32,13 +33,15 @@ const device = adapter && (await adapter.requestDevice({ requiredFeatures: cfg.f
 if (!device) process.exit(0);
 globalThis.keepInstance = instance;
 device.addEventListener('uncapturederror', (e) => e.preventDefault());
+// Placeholder bindings: nothing ever reads them, they only have to satisfy the layout.
 const storage = [];
-const uniform = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM });
+const uniform = device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM });
 // Zero workgroups, read from a buffer: a direct zero-size dispatch makes Dawn print a warning.
 const indirect = device.createBuffer({ size: 16, usage: GPUBufferUsage.INDIRECT });
-const buffer = (i) => (storage[i] ??= device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE }));
+const buffer = (i) => (storage[i] ??= device.createBuffer({ size: 65536, usage: GPUBufferUsage.STORAGE }));
 const pending = [];
 let pumping = false;
+let done = 0;
 function warm(code) {
   const module = device.createShaderModule({ code });
   // Blocks (sleeping) while this device's queue still compiles the previous shader.
@@ -56,16 +59,23 @@ function warm(code) {
 }
 async function pump() {
   pumping = true;
+  // A tick first, so every source of a message that arrived in one chunk is queued before the
+  // newest is chosen.
+  await new Promise((r) => setImmediate(r));
   while (pending.length > 0) {
     try { warm(pending.pop()); } catch {}
+    done++;
     // Lets newer sources arrive before choosing the next one.
     await new Promise((r) => setImmediate(r));
   }
+  await device.queue.onSubmittedWorkDone();
   pumping = false;
+  if (pending.length > 0) void pump();
+  else process.stdout.write('cxr-prewarm-idle ' + done + '\\n');
 }
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (l) => {
-  pending.push(JSON.parse(l));
+  pending.push(...JSON.parse(l));
   if (!pumping) void pump();
 });
 // The parent has gone: stop at once.
@@ -75,7 +85,11 @@ lines.on('close', () => process.exit(0));
 export interface PrewarmOptions {
   features: string[];
   limits: Record<string, number>;
-  /** Scheduling priority of the helper and the driver threads it starts (19 = lowest). */
+  /**
+   * Scheduling priority of the helper and the driver threads it starts. Normal (0) by default:
+   * it only works while the job's queue compiles on one core and the other waits, and at nice 19
+   * the job's own polling thread took that core from it (epoch 1 13.3 s against 10.1 s at 0).
+   */
   nice: number;
 }
 
@@ -91,7 +105,7 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
   try {
     child = spawn(process.execPath, ['--input-type=module', '-e', helperSource], {
       // Dawn's own messages (limits it lowered) would repeat the main device's: not shown.
-      stdio: ['pipe', 'ignore', 'ignore'],
+      stdio: ['pipe', 'pipe', 'ignore'],
       env: { ...process.env, NODE_OPTIONS: '', CXR_PREWARM_CONFIG: JSON.stringify({ webgpu, ...opts }) },
     });
   } catch {
@@ -99,30 +113,54 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
   }
   let alive = true;
   let posted = 0;
-  child.on('error', () => {
+  let compiled = 0;
+  let waiters: (() => void)[] = [];
+  // The helper's output keeps the process alive only while someone waits for it.
+  const out = child.stdout as unknown as { ref?: () => void; unref?: () => void } | null;
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+    out?.unref?.();
+  };
+  const stop = () => {
     alive = false;
+    wake();
+  };
+  child.on('error', stop);
+  child.on('exit', stop);
+  child.stdin?.on('error', stop);
+  child.stdout?.setEncoding('utf8');
+  let partial = '';
+  child.stdout?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      const m = /^cxr-prewarm-idle (\d+)$/.exec(l);
+      if (m) compiled = Number(m[1]);
+    }
+    if (compiled >= posted) wake();
   });
-  child.on('exit', () => {
-    alive = false;
-  });
-  child.stdin?.on('error', () => {
-    alive = false;
-  });
-  // Neither the helper nor its pipe keeps the parent alive.
+  // Neither the helper nor its pipes keep the parent alive.
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  out?.unref?.();
   return {
-    warm(source: string) {
-      if (!alive || !child.stdin) return;
-      posted++;
-      child.stdin.write(`${JSON.stringify(source)}\n`);
+    warm(sources: readonly string[]) {
+      if (!alive || !child.stdin || sources.length === 0) return;
+      posted += sources.length;
+      child.stdin.write(`${JSON.stringify(sources)}\n`);
     },
     get posted() {
       return posted;
     },
+    idle() {
+      if (!alive || compiled >= posted) return Promise.resolve();
+      out?.ref?.();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
     async close() {
       if (alive) child.kill('SIGKILL');
-      alive = false;
+      stop();
+      waiters = [];
       return posted;
     },
   };

@@ -2,7 +2,9 @@ import type { Gpu } from '../device/device.ts';
 
 /** Bytes reserved per dispatch in the uniform arena (WebGPU's minUniformBufferOffsetAlignment). */
 const uniformSlot = 256;
-const arenaSlots = 256;
+// Room for a whole ResNet-18 training step (~310 dispatches): a batch that holds new pipelines is
+// not submitted before a forced flush (see `dispatch`), and a full arena forces one.
+const arenaSlots = 1024;
 
 /**
  * Records dispatches into one command encoder and submits them in batches: one submit per op
@@ -55,7 +57,11 @@ export class CommandBatcher {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     this.dispatches++;
-    if (++this.recorded >= this.dispatchesPerSubmit) this.flush();
+    // While new pipelines arrive, keep recording instead of submitting: lavapipe compiles a shader
+    // at its first dispatch, on the queue thread, and creating the next pipeline waits for that
+    // queue. Recording on lets the whole step's new shaders reach the prewarmer, which compiles
+    // them from the newest while the queue starts from the oldest. Only with a prewarmer.
+    if (++this.recorded >= this.dispatchesPerSubmit && !this.gpu.pipelines.hasUnposted) this.flush();
   }
 
   /** Records a buffer-to-buffer copy (outside any compute pass). */
@@ -81,6 +87,7 @@ export class CommandBatcher {
       this.pass.end();
       this.pass = null;
     }
+    this.gpu.pipelines.postNew();
     if (this.arenaUsed > 0) {
       this.gpu.device.queue.writeBuffer(this.arena, 0, this.arenaCpu.buffer, 0, this.arenaUsed);
       this.arenaUsed = 0;
