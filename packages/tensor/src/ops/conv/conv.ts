@@ -333,7 +333,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
     inputs: { dy, x },
     outputs: { out: target },
-    uniforms: { CR: ['u32', CR], rows: ['u32', rows] },
+    uniforms: { CR: ['u32', CR], rows: ['u32', rows], O: ['u32', g.O], TO: ['u32', TO] },
     workgroups: [S, oTiles, 1],
   });
   return S === 1 ? target : sumPartials(op, target, weightShape, S);

@@ -836,13 +836,18 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   }
   L.push('    }');
   L.push('  }');
-  for (let o = 0; o < TO; o++) {
-    const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(
-      ' ',
-    );
-    const guards = [...(sh ? ['live'] : []), ...(s.O % TO !== 0 ? [`o0 + ${u(o)} < ${u(s.O)}`] : [])];
-    L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
-  }
+  // Uniforms TO and O bound the store loop (`storeLoop`): unrolled, the TO x C per-lane checked
+  // stores were most of this pipeline's LLVM time.
+  storeLoop(
+    L,
+    TO,
+    C,
+    (o, r) => `c${o}_${r}`,
+    (r) => {
+      const st = `out_set(split * ${u(s.O * C * KK)} + ((o0 + o) * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, v${r});`;
+      return sh ? `if (live) { ${st} }` : st;
+    },
+  );
   L.push('}');
   return L.join('\n') + '\n';
 }
