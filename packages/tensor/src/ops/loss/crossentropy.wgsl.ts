@@ -5,8 +5,8 @@ import { fold2Wgsl } from '../../kernel/fold.wgsl.ts';
  *   loss_i = (1−ε)·w[y_i]·(lse_i − z_iy) + ε/C · Σ_c w_c·(lse_i − z_ic)     (0 for ignored rows)
  *   mean   = Σ loss_i / Σ w[y_i]  (non-ignored rows; without weights w ≡ 1)
  * Rows are reduced serially per invocation (class counts are small), sums over rows in one
- * workgroup in a fixed order (`fold2Wgsl`): deterministic. The row count is the uniform `u.N` in every kernel,
- * so a partial last batch and evaluation batches reuse the training batch's pipelines.
+ * workgroup in a fixed order (`fold2Wgsl`): deterministic. The row count is the uniform `u.N` in
+ * every kernel, so a partial last batch and evaluation batches reuse the training batch's pipelines.
  */
 export interface CeLayout {
   N: number;
