@@ -203,23 +203,24 @@ function loopUniforms(s: GatherConvSpec): string {
 }
 
 /**
- * The stores of a TO-channel register tile in a loop over its channels (as the pointwise kernels'
- * `storeLoop`): the accumulators of each of the `cols` columns go into an array, and the store
- * code is generated once per column instead of TO times. The bound (channels left in this tile)
- * reads TO from a uniform (`u.TO`): with TO written in, Mesa's loop analysis takes TO as the
- * trip count's bound (`min(TO, ...)`) and, since the loop indexes TO-element arrays, unrolls it
- * into TO x cols per-lane checked stores, which were half or more of lavapipe's LLVM time for
- * these kernels (ResNet-18 3x3 forwards ~450 -> ~180 ms). `acc(o, c)`: accumulator of channel
- * o, column c; `store(c)`: the statements for column c, with its value in `v{c}` and the channel
- * offset in `o`.
+ * The stores of a TO-channel register tile in a loop over its channels: iteration o stores the
+ * `cols` accumulators of channel 0, then shifts every channel's accumulators down by one, so the
+ * store code is generated once per column instead of TO times. The bound (channels left in this
+ * tile) reads TO from a uniform (`u.TO`): with TO written in, Mesa's loop analysis bounds the trip
+ * count by it and unrolls the loop into TO x cols per-lane checked stores, which were half or
+ * more of lavapipe's LLVM time for these kernels (ResNet-18 3x3 forwards ~450 -> ~150 ms). The
+ * shifts rather than arrays indexed by o: with the accumulators copied into arrays, LLVM spilled
+ * more in the main loop (512->512 3x3 @2 forward ~12 % slower; shifted, as fast as unrolled).
+ * `acc(o, c)`: the accumulator (a `var`) of channel o, column c; `store(c)`: the statements for
+ * column c, with its value in `v{c}` and the channel offset in `o`.
  */
 function storeLoop(L: string[], TO: number, cols: number, acc: (o: number, c: number) => string, store: (c: number) => string): void {
-  for (let c = 0; c < cols; c++) L.push(`  var v${c}s = array<f32, ${TO}>(${Array.from({ length: TO }, (_, o) => acc(o, c)).join(', ')});`);
   L.push('  for (var o = 0u; o < min(u.TO, u.O - o0); o++) {');
   for (let c = 0; c < cols; c++) {
-    L.push(`    let v${c} = v${c}s[o];`);
+    L.push(`    let v${c} = ${acc(0, c)};`);
     L.push(`    ${store(c)}`);
   }
+  for (let c = 0; c < cols; c++) for (let o = 0; o + 1 < TO; o++) L.push(`    ${acc(o, c)} = ${acc(o + 1, c)};`);
   L.push('  }');
 }
 
