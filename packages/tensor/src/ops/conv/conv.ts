@@ -306,7 +306,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     body: convWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
     inputs: { dy, x },
     outputs: { out: dw },
-    uniforms: { N: ['u32', g.N], O: ['u32', g.O] },
+    uniforms: { N: ['u32', g.N], O: ['u32', g.O], TO: ['u32', TO] },
     workgroups: [Math.ceil(rTiles / 8), Math.ceil(g.O / TO), g.KH],
   });
   return dw;
@@ -333,7 +333,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
     inputs: { dy, x },
     outputs: { out: target },
-    uniforms: { CR: ['u32', CR], rows: ['u32', rows] },
+    uniforms: { CR: ['u32', CR], rows: ['u32', rows], O: ['u32', g.O], TO: ['u32', TO] },
     workgroups: [S, oTiles, 1],
   });
   return S === 1 ? target : sumPartials(op, target, weightShape, S);

@@ -161,6 +161,7 @@ function gatherUniforms(s: GatherConvSpec, tiles: number, rows: number, v4: bool
     B: ['u32', s.B],
     R: ['u32', s.R],
     O: ['u32', s.O],
+    TO: ['u32', s.TO],
     Og: ['u32', s.Og],
     IH: ['u32', s.IH],
     IW: ['u32', s.IW],
@@ -202,21 +203,24 @@ function loopUniforms(s: GatherConvSpec): string {
 }
 
 /**
- * The stores of a TO-channel register tile in a loop over its channels (as the pointwise kernels'
- * `storeLoop`): the accumulators of each of the `cols` columns go into an array, and the store
- * code is generated once per column instead of TO times. The bound (channels left in this tile)
- * is a uniform expression, so LLVM keeps the loop; unrolled, lavapipe's per-lane checked stores
- * were most of these kernels' code and of their compile time. `acc(o, c)`: accumulator of
- * channel o, column c; `store(c)`: the statements for column c, with its value in `v{c}` and the
- * channel offset in `o`.
+ * The stores of a TO-channel register tile in a loop over its channels: iteration o stores the
+ * `cols` accumulators of channel 0, then shifts every channel's accumulators down by one, so the
+ * store code is generated once per column instead of TO times. The bound (channels left in this
+ * tile) reads TO from a uniform (`u.TO`): with TO written in, Mesa's loop analysis bounds the trip
+ * count by it and unrolls the loop into TO x cols per-lane checked stores, which were half or
+ * more of lavapipe's LLVM time for these kernels (ResNet-18 3x3 forwards ~450 -> ~150 ms). The
+ * shifts rather than arrays indexed by o: with the accumulators copied into arrays, LLVM spilled
+ * more in the main loop (512->512 3x3 @2 forward ~12 % slower; shifted, as fast as unrolled).
+ * `acc(o, c)`: the accumulator (a `var`) of channel o, column c; `store(c)`: the statements for
+ * column c, with its value in `v{c}` and the channel offset in `o`.
  */
 function storeLoop(L: string[], TO: number, cols: number, acc: (o: number, c: number) => string, store: (c: number) => string): void {
-  for (let c = 0; c < cols; c++) L.push(`  var v${c}s = array<f32, ${TO}>(${Array.from({ length: TO }, (_, o) => acc(o, c)).join(', ')});`);
-  L.push(`  for (var o = 0u; o < min(${u(TO)}, u.O - o0); o++) {`);
+  L.push('  for (var o = 0u; o < min(u.TO, u.O - o0); o++) {');
   for (let c = 0; c < cols; c++) {
-    L.push(`    let v${c} = v${c}s[o];`);
+    L.push(`    let v${c} = ${acc(0, c)};`);
     L.push(`    ${store(c)}`);
   }
+  for (let c = 0; c < cols; c++) for (let o = 0; o + 1 < TO; o++) L.push(`    ${acc(o, c)} = ${acc(o + 1, c)};`);
   L.push('  }');
 }
 
@@ -626,6 +630,7 @@ export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
     rows: ['u32', s.N * s.OH],
     rTiles: ['u32', rTiles],
     O: ['u32', s.O],
+    TO: ['u32', TO],
     Og: ['u32', s.Og],
     Rg: ['u32', s.Rg],
     H: ['u32', s.H],
@@ -709,7 +714,7 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
     for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      c${o}_${r}_${kw} = fma(d${o}_${ow}, x${r}_${iw}, c${o}_${r}_${kw});`);
   L.push('    }');
   L.push('  }');
-  // Stores in a loop over the output channels (`storeLoop`; the bound reads the uniform O):
+  // Stores in a loop over the output channels (`storeLoop`; the bound reads the uniforms TO and O):
   // unrolled, the TO x TR x KW checked stores were most of this pipeline's compile time.
   storeLoop(
     L,
@@ -832,13 +837,18 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
   }
   L.push('    }');
   L.push('  }');
-  for (let o = 0; o < TO; o++) {
-    const st = Array.from({ length: C }, (_, r) => `out_set(split * ${u(s.O * C * KK)} + (oc${o} * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, c${o}_${r});`).join(
-      ' ',
-    );
-    const guards = [...(sh ? ['live'] : []), ...(s.O % TO !== 0 ? [`o0 + ${u(o)} < ${u(s.O)}`] : [])];
-    L.push(guards.length ? `  if (${guards.join(' && ')}) { ${st} }` : `  ${st}`);
-  }
+  // Uniforms TO and O bound the store loop (`storeLoop`): unrolled, the TO x C per-lane checked
+  // stores were most of this pipeline's LLVM time.
+  storeLoop(
+    L,
+    TO,
+    C,
+    (o, r) => `c${o}_${r}`,
+    (r) => {
+      const st = `out_set(split * ${u(s.O * C * KK)} + ((o0 + o) * ${u(C)} + ${u(r)}) * ${u(KK)} + tap, v${r});`;
+      return sh ? `if (live) { ${st} }` : st;
+    },
+  );
   L.push('}');
   return L.join('\n') + '\n';
 }

@@ -19,9 +19,11 @@ export function usesPointwise(g: ConvGeometry, t: Readonly<ConvTiles>): boolean 
   return g.sh === 2 && g.H === 2 * g.OH && g.W === 2 * g.OW && g.OW % 2 === 0;
 }
 
-function uniforms(g: ConvGeometry, tiles: number, quads: number): Record<string, [ScalarType, number]> {
+function uniforms(g: ConvGeometry, tiles: number, quads: number, TO: number): Record<string, [ScalarType, number]> {
   return {
     tiles: ['u32', tiles],
+    // The store loops' tile size (see pointwise.wgsl.ts `storeLoop`).
+    TO: ['u32', TO],
     quads: ['u32', quads],
     P4: ['u32', (g.OH * g.OW) / 4],
     OW: ['u32', g.OW],
@@ -41,7 +43,7 @@ export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTi
     body: pointwiseForwardWgsl({ stride: g.sh as 1 | 2, TO, TQ, bias: !!bias }),
     inputs: bias ? { x, w, bias } : { x, w },
     outputs: { out },
-    uniforms: uniforms(g, tiles, quads),
+    uniforms: uniforms(g, tiles, quads, TO),
     workgroups: [Math.ceil(tiles / pointwiseLanes), Math.ceil(g.O / TO), 1],
   });
 }
@@ -57,7 +59,7 @@ export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<Conv
     body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ }),
     inputs: { dy, w },
     outputs: { out: dx },
-    uniforms: uniforms(g, tiles, quads),
+    uniforms: uniforms(g, tiles, quads, TO),
     workgroups: [Math.ceil(tiles / pointwiseLanes), Math.ceil(g.C / TO), 1],
   });
   return dx;
@@ -73,7 +75,7 @@ export function pointwiseWeightGrad(op: string, g: ConvGeometry, t: Readonly<Con
     body: pointwiseWeightGradWgsl({ stride: g.sh as 1 | 2, TO, TC, vec4Store: g.C % 4 === 0 }),
     inputs: { dy, x },
     outputs: { out: dw },
-    uniforms: uniforms(g, tiles, (g.N * g.OH * g.OW) / 4),
+    uniforms: uniforms(g, tiles, (g.N * g.OH * g.OW) / 4, TO),
     workgroups: [Math.ceil(tiles / pointwiseLanes), Math.ceil(g.O / TO), 1],
   });
   return dw;

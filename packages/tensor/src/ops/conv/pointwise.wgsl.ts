@@ -57,10 +57,12 @@ function shared(count: number, indexOf: (laneValue: string) => string, load: (in
 /**
  * The stores of the TO channel rows x TQ quads in a loop over the channel row (`name`, bound
  * `count`, a uniform expression): the accumulators go into an array and the store code is
- * generated once instead of TO times. With a bound LLVM cannot see (channels left in this tile),
- * the loop stays a loop; unrolled, lavapipe's per-lane checked stores made the pipelines compile
- * several times as long (input gradient, 32 channels: ~5 s against ~0.3 s cold). `store(k)`:
- * the statement for quad k, whose vec4 is `v{k}`.
+ * generated once instead of TO times. The bound reads TO from a uniform (`u.TO`): with TO
+ * written in, Mesa's loop analysis bounds the trip count by it and unrolls the loop anyway (it
+ * indexes TO-element arrays), and lavapipe's per-lane checked stores made the pipelines compile
+ * several times as long (input gradient, 32 channels: ~5 s against ~0.3 s cold; weight
+ * gradient, 32 channels: ~700 against ~250 ms). `store(k)`: the statement for quad k, whose
+ * vec4 is `v{k}`.
  */
 function storeLoop(L: string[], name: string, count: string, TO: number, TQ: number, store: (k: number) => string): void {
   for (let k = 0; k < TQ; k++) {
@@ -107,7 +109,7 @@ function quads(L: string[], TQ: number): void {
 
 /**
  * Forward: out[n, o, p] = sum_c w[o, c] x[n, c, s * p] (+ bias[o]). Invocation: TO output channels
- * x TQ quads. Uniforms: tiles, quads, P4 (OH * OW / 4), OW, C, O, X4 (H * W / 4: one source
+ * x TQ quads. Uniforms: tiles, TO, quads, P4 (OH * OW / 4), OW, C, O, X4 (H * W / 4: one source
  * channel plane in vec4s).
  */
 export function pointwiseForwardWgsl(s: PointwiseSpec): string {
@@ -145,7 +147,7 @@ export function pointwiseForwardWgsl(s: PointwiseSpec): string {
     for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`    a${o}_${k}_${j} = fma(w${o}, ${x(k, j)}, a${o}_${k}_${j});`);
   }
   L.push('  }');
-  storeLoop(L, 'o', 'min(' + u(TO) + ', u.O - o0)', TO, TQ, (k) => `    if (lq${k}) { out_set4((n${k} * u.O + o0 + o) * u.P4 + pq${k}, v${k}); }`);
+  storeLoop(L, 'o', 'min(u.TO, u.O - o0)', TO, TQ, (k) => `    if (lq${k}) { out_set4((n${k} * u.O + o0 + o) * u.P4 + pq${k}, v${k}); }`);
   L.push('}');
   return L.join('\n') + '\n';
 }
@@ -153,7 +155,7 @@ export function pointwiseForwardWgsl(s: PointwiseSpec): string {
 /**
  * Input gradient: dx[n, c, s * p] = sum_o w[o, c] dy[n, o, p]; for stride 2 the other three
  * pixels of each 2x2 block are zeros, written here (needs H = 2 OH, W = 2 OW). Invocation: TO
- * input channels x TQ quads of dy. Uniforms: tiles, quads, P4, OW, C, O, X4 (H * W / 4).
+ * input channels x TQ quads of dy. Uniforms: tiles, TO, quads, P4, OW, C, O, X4 (H * W / 4).
  */
 export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
   const { TO, TQ, stride } = s;
@@ -179,7 +181,7 @@ export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
   }
   L.push('  }');
   if (stride === 2) for (let k = 0; k < TQ; k++) stride2Pairs(L, k);
-  storeLoop(L, 'c', 'min(' + u(TO) + ', u.C - c0)', TO, TQ, (k) => {
+  storeLoop(L, 'c', 'min(u.TO, u.C - c0)', TO, TQ, (k) => {
     const plane = `(n${k} * u.C + c0 + c) * u.X4`;
     if (stride === 1) return `    if (lq${k}) { out_set4(${plane} + pq${k}, v${k}); }`;
     // Pair m: row 2a gets (v, 0, v', 0), row 2a + 1 (OW / 2 vec4s further) zeros.
@@ -196,7 +198,7 @@ export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
 /**
  * Weight gradient: dw[o, c] = sum over n, p of dy[n, o, p] x[n, c, s * p]. Invocation: TO output
  * channels (workgroup y) x TC input channels (one lane each), a loop over all quads; dy of the TO
- * channels is shared. Uniforms: tiles (input-channel tiles), quads, P4, OW, C, O, X4.
+ * channels is shared. Uniforms: tiles (input-channel tiles), TO, quads, P4, OW, C, O, X4.
  */
 export function pointwiseWeightGradWgsl(s: PointwiseWeightSpec): string {
   const { TO, TC, stride } = s;
@@ -236,11 +238,12 @@ export function pointwiseWeightGradWgsl(s: PointwiseWeightSpec): string {
   // dw [O, C]: the TC channels of a row are consecutive; vec4 stores where C allows (TC = 4k).
   const vec = s.vec4Store && TC % 4 === 0;
   if (vec) {
-    // As `storeLoop`: the TO x TC / 4 vec4s in an array, stored in a loop over the output channels.
+    // As `storeLoop`: the TO x TC / 4 vec4s in an array, stored in a loop over the output channels
+    // (bound from the uniform TO).
     const rows: string[] = [];
     for (let o = 0; o < TO; o++) for (let c = 0; c < TC; c += 4) rows.push(`vec4<f32>(${[0, 1, 2, 3].map((j) => `a${o}_${c + j}`).join(', ')})`);
     L.push(`  var r = array<vec4<f32>, ${rows.length}>(${rows.join(', ')});`);
-    L.push(`  for (var o = 0u; o < min(${u(TO)}, u.O - o0); o++) {`);
+    L.push('  for (var o = 0u; o < min(u.TO, u.O - o0); o++) {');
     for (let c = 0; c < TC; c += 4) {
       L.push(`    if (live && c0 + ${u(c)} < u.C) { out_set4(((o0 + o) * u.C + c0 + ${u(c)}) / 4u, r[o * ${u(TC / 4)} + ${u(c / 4)}]); }`);
     }

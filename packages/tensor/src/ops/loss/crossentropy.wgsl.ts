@@ -1,10 +1,12 @@
+import { fold2Wgsl } from '../../kernel/fold.wgsl.ts';
+
 /**
  * Cross-entropy with logits, PyTorch 1.13 semantics:
  *   loss_i = (1−ε)·w[y_i]·(lse_i − z_iy) + ε/C · Σ_c w_c·(lse_i − z_ic)     (0 for ignored rows)
  *   mean   = Σ loss_i / Σ w[y_i]  (non-ignored rows; without weights w ≡ 1)
  * Rows are reduced serially per invocation (class counts are small), sums over rows in one
- * workgroup with a fixed tree: deterministic. The row count is the uniform `u.N` in every kernel,
- * so a partial last batch and evaluation batches reuse the training batch's pipelines.
+ * workgroup in a fixed order (`fold2Wgsl`): deterministic. The row count is the uniform `u.N` in
+ * every kernel, so a partial last batch and evaluation batches reuse the training batch's pipelines.
  */
 export interface CeLayout {
   N: number;
@@ -63,20 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 const foldWg = 256;
-const fold = `
-var<workgroup> pa: array<f32, ${foldWg}>;
-var<workgroup> pb: array<f32, ${foldWg}>;
-fn fold2(lid: u32, a: f32, b: f32) -> vec2<f32> {
-  pa[lid] = a;
-  pb[lid] = b;
-  workgroupBarrier();
-  for (var s = ${foldWg / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { pa[lid] += pa[lid + s]; pb[lid] += pb[lid + s]; }
-    workgroupBarrier();
-  }
-  return vec2<f32>(pa[0], pb[0]);
-}
-`;
+const fold = fold2Wgsl(foldWg);
 
 /** One workgroup: out[0] = Σ loss (sum) or Σ loss / Σ wy (mean). */
 export function ceReduceWgsl(mean: boolean): string {

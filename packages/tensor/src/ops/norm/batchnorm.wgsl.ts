@@ -1,8 +1,9 @@
 import { divideWgsl } from '../../kernel/divide.wgsl.ts';
+import { fold2Wgsl } from '../../kernel/fold.wgsl.ts';
 
 /**
  * Batch norm over NCHW: one workgroup per channel for the statistics and the backward sums
- * (lanes stride over N*H*W, then a tree fold in workgroup memory: deterministic), and per
+ * (lanes stride over N*H*W, then `fold2Wgsl` in workgroup memory: deterministic), and per
  * channel chunks for the per-element writes.
  */
 export interface BnLayout {
@@ -13,23 +14,6 @@ export interface BnLayout {
 
 /** vec4 loads along H·W (needs H·W % 4 == 0): on a CPU adapter these passes are bound by the loads. */
 export const bnVec = (l: BnLayout): boolean => l.HW % 4 === 0;
-
-const fold2 = (wg: number) => `
-var<workgroup> pa: array<f32, ${wg}>;
-var<workgroup> pb: array<f32, ${wg}>;
-fn fold2(lid: u32, a: f32, b: f32) -> vec2<f32> {
-  pa[lid] = a;
-  pb[lid] = b;
-  workgroupBarrier();
-  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { pa[lid] += pa[lid + s]; pb[lid] += pb[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = vec2<f32>(pa[0], pb[0]);
-  workgroupBarrier();
-  return r;
-}
-`;
 
 // Every size is a uniform (see `bnUniforms` in batchnorm.ts), so one pipeline per pass serves
 // every layer shape and batch size: u.C channels, u.HW positions per plane and u.R = N·u.HW per
@@ -68,7 +52,7 @@ ${body}
 export function bnStatsWgsl(vec: boolean, wg: number): string {
   const [T, get] = vec ? ['vec4<f32>', 'x_get4'] : ['f32', 'x_get'];
   const total = (v: string) => (vec ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : v);
-  return `${fold2(wg)}${channelMain(wg)}
+  return `${fold2Wgsl(wg)}${channelMain(wg)}
   var s = ${T}(0.0);
 ${walk('lid', 'u.R', wg, `      s += ${get}(k);`)}  let mean = fold2(lid, ${total('s')}, 0.0).x / f32(M);
   var q = ${T}(0.0);
@@ -164,7 +148,7 @@ const gradSums = (masked: boolean, vec: boolean) => `      let g = ${gradAt('k',
 export function bnBackwardReduceWgsl(vec: boolean, wg: number, masked = false): string {
   const T = vec ? 'vec4<f32>' : 'f32';
   const total = (v: string) => (vec ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : v);
-  return `${fold2(wg)}${channelMain(wg)}
+  return `${fold2Wgsl(wg)}${channelMain(wg)}
   let mean = ${T}(saveMean_get(c));
   let invstd = saveInvstd_get(c);
   var a = ${T}(0.0);
@@ -203,7 +187,7 @@ ${hoisted}${walk('p0 + lid', 'p1', wg, `      let g = ${gradAt('k', masked, vec)
  * part[(c * u.P + p) * 2 + {0, 1}]; `bnStatsMergeWgsl` merges them in order (Chan et al.).
  */
 export function bnStatsPartialWgsl(wg: number): string {
-  return `${fold2(wg)}${channelMain(wg)}
+  return `${fold2Wgsl(wg)}${channelMain(wg)}
   let p = wid.y;
   let r0 = p * u.CH;
   let r1 = min(r0 + u.CH, M);
@@ -256,7 +240,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /** Split backward sums: workgroup (c, p) writes chunk p's Σdy and Σdy·(x − mean); a merge sums them in order. */
 export function bnBackwardPartialWgsl(wg: number, masked = false): string {
-  return `${fold2(wg)}${channelMain(wg)}
+  return `${fold2Wgsl(wg)}${channelMain(wg)}
   let p = wid.y;
   let r0 = p * u.CH;
   let r1 = min(r0 + u.CH, M);

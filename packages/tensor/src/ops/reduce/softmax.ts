@@ -12,7 +12,8 @@ function softmaxLike(op: string, x: Tensor, axis: number, log: boolean): Tensor 
   const inner = x.shape.slice(a + 1).reduce((p, d) => p * d, 1);
   const rows = x.size / Math.max(1, len);
   const out = Tensor.empty(x.shape, 'float32', op);
-  const wg = len >= 256 ? 128 : 32;
+  // 64 lanes at least: lane 0 folds the partials in a loop that Mesa would unroll at 32 (see `softmaxWgsl`).
+  const wg = len >= 256 ? 128 : 64;
   runKernel({
     name: op,
     body: softmaxWgsl(len, inner, log, wg),

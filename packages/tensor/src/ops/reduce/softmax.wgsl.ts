@@ -2,17 +2,20 @@
  * Softmax over one axis, one workgroup per row: max, then the sum of exp(x - max), then the
  * write, so exp never overflows. A row is `len` elements `inner` apart starting at
  * (outer * len * inner + innerIndex). The row count is the uniform `u.rows` (batch sizes share
- * the pipeline).
+ * the pipeline). Lane 0 folds the lanes' partials serially, as `fold2Wgsl` does (barriers are
+ * what lavapipe's LLVM pays for), which needs wg >= 64 for the same reason as there.
  */
 export function softmaxWgsl(len: number, inner: number, log: boolean, wg: number): string {
   return `
 var<workgroup> part: array<f32, ${wg}>;
 fn fold(lid: u32, isMax: bool) -> f32 {
   workgroupBarrier();
-  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { part[lid] = select(part[lid] + part[lid + s], max(part[lid], part[lid + s]), isMax); }
-    workgroupBarrier();
+  if (lid == 0u) {
+    var r = part[0];
+    for (var i = 1u; i < ${wg}u; i++) { r = select(r + part[i], max(r, part[i]), isMax); }
+    part[0] = r;
   }
+  workgroupBarrier();
   let r = part[0];
   workgroupBarrier();
   return r;
