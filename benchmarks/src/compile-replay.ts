@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { getDevice } from '@cxr/tensor';
+import { timedDispatch } from './timedDispatch.ts';
 
 const args = process.argv.slice(2);
 const file = args[0];
@@ -37,27 +38,7 @@ console.log(
 );
 const times: { label: string; inJob: number; ms: number; moduleMs: number; firstMs?: number; againMs?: number }[] = [];
 const dispatch = args.includes('--dispatch');
-// One small buffer per binding: a dispatch may not bind one buffer writable twice.
-const scratch = Array.from({ length: 17 }, () => device.createBuffer({ size: 1 << 16, usage: GPUBufferUsage.STORAGE }));
-const uniform = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-// Uniforms all 1: sizes and steps of 1 keep every uniform-bounded loop short and finite.
-device.queue.writeBuffer(uniform, 0, new Uint32Array(64).fill(1));
-async function dispatchOnce(p: GPUComputePipeline, source: string): Promise<number> {
-  const entries: GPUBindGroupEntry[] = [];
-  for (const m of source.matchAll(/@group\(0\) @binding\((\d+)\) var<(storage|uniform)/g))
-    entries.push({ binding: Number(m[1]), resource: { buffer: m[2] === 'uniform' ? uniform : scratch[Number(m[1])] } });
-  const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
-  const a = performance.now();
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(p);
-  pass.setBindGroup(0, bg);
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  return performance.now() - a;
-}
+const dispatchOnce = timedDispatch(device);
 if (args.includes('--prewarm')) {
   const prewarmer = gpu.pipelines.prewarmer;
   if (!prewarmer) throw new Error('--prewarm: no shader prewarmer on this device (lavapipe with the Mesa shader cache on only)');
