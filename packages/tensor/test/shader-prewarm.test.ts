@@ -31,9 +31,8 @@ describe('batcher with a shader prewarmer', () => {
     const messages: string[][] = [];
     const fake: ShaderPrewarmer = {
       warm: (sources) => void messages.push([...sources]),
-      posted: 0,
       idle: async () => {},
-      close: async () => 0,
+      close: () => {},
     };
     g.pipelines.prewarmer = fake;
     try {

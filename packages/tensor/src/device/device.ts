@@ -129,7 +129,7 @@ async function open(options: DeviceOptions): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const gpu = new Gpu(instance, adapter, device, options);
   if (options.prewarmShaders !== false && !(options.flags ?? []).includes('backend=null'))
-    gpu.pipelines.prewarmer = host.shaderPrewarmer?.(adapter, requiredFeatures, requiredLimits) ?? null;
+    gpu.pipelines.prewarmer = host.shaderPrewarmer?.(gpu.adapterName, requiredFeatures, requiredLimits) ?? null;
   if (gpu.isCpuAdapter && options.lowerMainThreadPriority !== false) host.onCpuAdapter?.(options.flags ?? []);
   return gpu;
 }
@@ -183,5 +183,5 @@ export async function destroyDevice(): Promise<void> {
   }
   g.pool.destroyAll();
   g.device.destroy();
-  await g.pipelines.prewarmer?.close();
+  g.pipelines.prewarmer?.close();
 }

@@ -32,9 +32,8 @@ setPlatform({
   },
   // Only lavapipe compiles at first dispatch and keeps the result in Mesa's on-disk cache; with that
   // cache disabled a second device cannot help. CXR_PREWARM_SHADERS=0 turns it off (A/B runs).
-  shaderPrewarmer(adapter, features, limits) {
-    const info = adapter.info;
-    if (!/llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`)) return null;
+  shaderPrewarmer(adapterName, features, limits) {
+    if (!/llvmpipe|lavapipe/i.test(adapterName)) return null;
     if (/^(1|true|yes)$/i.test(process.env.MESA_SHADER_CACHE_DISABLE ?? '')) return null;
     if (/^(0|false|no)$/i.test(process.env.CXR_PREWARM_SHADERS ?? '')) return null;
     return startShaderPrewarmer({ features: [...features], limits, nice: Number(process.env.CXR_PREWARM_NICE ?? 0) });

@@ -16,7 +16,7 @@ export interface Platform {
    * A helper that compiles shaders ahead of the device on a second device (Node on lavapipe: see
    * shader-prewarm-node.ts); null where the platform has none or it would not help.
    */
-  shaderPrewarmer?(adapter: GPUAdapter, features: readonly string[], limits: Record<string, number>): ShaderPrewarmer | null;
+  shaderPrewarmer?(adapterName: string, features: readonly string[], limits: Record<string, number>): ShaderPrewarmer | null;
   /** Small text files that outlive the process (autotune results), where the platform has a disk. */
   readonly cache?: { read(name: string): string | undefined; write(name: string, text: string): void };
 }
@@ -24,12 +24,10 @@ export interface Platform {
 export interface ShaderPrewarmer {
   /** Queues WGSL sources the device has just created pipelines for, oldest first. */
   warm(sources: readonly string[]): void;
-  /** Sources queued so far. */
-  readonly posted: number;
   /** Resolves once the helper has compiled every source queued so far (or has stopped). */
   idle(): Promise<void>;
-  /** Stops the helper (its device with it); resolves with the number of sources it was given. */
-  close(): Promise<number>;
+  /** Stops the helper (its device with it). */
+  close(): void;
 }
 
 const browser: Platform = {

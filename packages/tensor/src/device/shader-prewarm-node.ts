@@ -114,7 +114,7 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
   let alive = true;
   let posted = 0;
   let compiled = 0;
-  let waiters: (() => void)[] = [];
+  const waiters: (() => void)[] = [];
   // The helper's output keeps the process alive only while someone waits for it.
   const out = child.stdout as unknown as { ref?: () => void; unref?: () => void } | null;
   const wake = () => {
@@ -149,19 +149,14 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
       posted += sources.length;
       child.stdin.write(`${JSON.stringify(sources)}\n`);
     },
-    get posted() {
-      return posted;
-    },
     idle() {
       if (!alive || compiled >= posted) return Promise.resolve();
       out?.ref?.();
       return new Promise<void>((resolve) => waiters.push(resolve));
     },
-    async close() {
+    close() {
       if (alive) child.kill('SIGKILL');
       stop();
-      waiters = [];
-      return posted;
     },
   };
 }
