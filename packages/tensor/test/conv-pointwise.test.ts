@@ -1,12 +1,13 @@
 /**
  * The pointwise kernels (1x1 convs, stride 1 or 2, no padding: pointwise.wgsl.ts) against float64
  * references: odd channel counts (partial channel tiles, scalar weight-gradient stores), grids
- * whose quads cross rows (OW 2 and 6) and images, partial workgroups, bias; under the default
- * tiles, another tile shape, and with the pointwise kernels off (the direct kernels).
+ * whose quads cross rows (OW 2 and 6) and images, partial workgroups, bias, reduced sizes (C in
+ * the forward, O in the input gradient) that U divides or not; under the default tiles, two other
+ * tile shapes (U 1 and 4), and with the pointwise kernels off (the direct kernels).
  */
 import { describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, memoryStats, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
-import { usesPointwise } from '../src/ops/conv/pointwise.ts';
+import { pointwiseSteps, usesPointwise } from '../src/ops/conv/pointwise.ts';
 import { activeConvTiles, type ConvTiles } from '../src/ops/conv/tiles.ts';
 import { randomArray, relErr, useDevice } from './helpers.ts';
 import { type ConvCase, convOperands } from './reference/convCases.ts';
@@ -18,14 +19,15 @@ const cases: ConvCase[] = [
   { name: '1x1 stride 2, 37→21, 8x12 (OW 6: quads cross rows), bias', x: [3, 37, 8, 12], w: [21, 37, 1, 1], stride: [2, 2], bias: true },
   { name: '1x1 stride 2, 40→24, 4x4 → 2x2, batch 5 (quads span two rows)', x: [5, 40, 4, 4], w: [24, 40, 1, 1], stride: [2, 2] },
   { name: '1x1 stride 2, 64→128, 16x16 (ResNet downsample)', x: [2, 64, 16, 16], w: [128, 64, 1, 1], stride: [2, 2] },
+  { name: '1x1 stride 2, 21→30, 8x8 (odd C: forward one step per iteration, input gradient U)', x: [3, 21, 8, 8], w: [30, 21, 1, 1], stride: [2, 2] },
   { name: '1x1 stride 1, 19→33, 6x6, bias', x: [2, 19, 6, 6], w: [33, 19, 1, 1], bias: true },
   { name: '1x1 stride 1, 8→5, 2x2 (fewer channels than a tile)', x: [3, 8, 2, 2], w: [5, 8, 1, 1], bias: true },
 ];
 
 const settings: [string, Partial<ConvTiles>][] = [
   ['default tiles', {}],
-  ['TO 8 x TQ 3, weight 24 x 3', { pointwise: { TO: 8, TQ: 3, bwdTO: 24, wTO: 24, wTC: 3 } }],
-  ['TO 16 x TQ 2, weight 8 x 8', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, wTO: 8, wTC: 8 } }],
+  ['TO 8 x TQ 3, input gradient 24 x 1, weight 24 x 3, U 1', { pointwise: { TO: 8, TQ: 3, bwdTO: 24, bwdTQ: 1, wTO: 24, wTC: 3, U: 1 } }],
+  ['TO 16 x TQ 2, input gradient 16 x 3, weight 8 x 8, U 4', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, bwdTQ: 3, wTO: 8, wTC: 8, U: 4 } }],
   ['pointwise off', { pointwise: null }],
 ];
 
@@ -78,6 +80,15 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
     run(5, 40, 24, 4);
     // Only where these shapes take the pointwise kernels (elsewhere each shape has its own).
     if (usesPointwise(convGeometry('test', [3, 64, 16, 16], [128, 64, 1, 1], { stride: 2 }), activeConvTiles())) expect(memoryStats().pipelines).toBe(before);
+  });
+
+  it('unrolls the reduction by U only where U divides it', () => {
+    // Past the last channel lavapipe's robust loads read zeros, so the results above would not
+    // show a reduction that ran over; other adapters may clamp instead.
+    const t = { ...activeConvTiles(), pointwise: { TO: 8, TQ: 1, bwdTO: 8, bwdTQ: 1, wTO: 8, wTC: 4, U: 2 } };
+    expect([pointwiseSteps(64, t), pointwiseSteps(21, t), pointwiseSteps(30, t)]).toEqual([2, 1, 2]);
+    t.pointwise.U = 4;
+    expect([pointwiseSteps(64, t), pointwiseSteps(30, t), pointwiseSteps(1, t)]).toEqual([4, 1, 1]);
   });
 
   it('takes the pointwise kernels on this adapter where they apply, not for odd or padded shapes', () => {

@@ -19,6 +19,12 @@ export function usesPointwise(g: ConvGeometry, t: Readonly<ConvTiles>): boolean 
   return g.sh === 2 && g.H === 2 * g.OH && g.W === 2 * g.OW && g.OW % 2 === 0;
 }
 
+/** Reduction steps per loop iteration for a reduced size of `n` (C in the forward, O in the input gradient): U where it divides n, else 1. */
+export function pointwiseSteps(n: number, t: Readonly<ConvTiles>): number {
+  const U = t.pointwise?.U ?? 1;
+  return n % U === 0 ? U : 1;
+}
+
 function uniforms(g: ConvGeometry, tiles: number, quads: number, TO: number): Record<string, [ScalarType, number]> {
   return {
     tiles: ['u32', tiles],
@@ -36,11 +42,12 @@ function uniforms(g: ConvGeometry, tiles: number, quads: number, TO: number): Re
 /** conv2d on the pointwise kernels: x [N, C, H, W], w [O, C, 1, 1] → out [N, O, OH, OW]. */
 export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, x: Tensor, w: Tensor, bias: Tensor | null, out: Tensor): void {
   const { TO, TQ } = t.pointwise!;
+  const U = pointwiseSteps(g.C, t);
   const quads = (g.N * g.OH * g.OW) / 4;
   const tiles = Math.ceil(quads / TQ);
   runKernel({
     name: op,
-    body: pointwiseForwardWgsl({ stride: g.sh as 1 | 2, TO, TQ, bias: !!bias }),
+    body: pointwiseForwardWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, bias: !!bias }),
     inputs: bias ? { x, w, bias } : { x, w },
     outputs: { out },
     uniforms: uniforms(g, tiles, quads, TO),
@@ -50,13 +57,14 @@ export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTi
 
 /** conv2dBackwardInput on the pointwise kernels: dy [N, O, OH, OW], w → dx of `inputShape` (every element written). */
 export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, w: Tensor, inputShape: Shape): Tensor {
-  const { bwdTO: TO, TQ } = t.pointwise!;
+  const { bwdTO: TO, bwdTQ: TQ } = t.pointwise!;
+  const U = pointwiseSteps(g.O, t);
   const dx = Tensor.empty([...inputShape], 'float32', op);
   const quads = (g.N * g.OH * g.OW) / 4;
   const tiles = Math.ceil(quads / TQ);
   runKernel({
     name: op,
-    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ }),
+    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U }),
     inputs: { dy, w },
     outputs: { out: dx },
     uniforms: uniforms(g, tiles, quads, TO),

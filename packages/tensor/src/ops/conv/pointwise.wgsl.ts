@@ -25,6 +25,11 @@ export interface PointwiseSpec {
   TO: number;
   /** Forward / input gradient: quads per invocation. */
   TQ: number;
+  /**
+   * Reduction steps per loop iteration (the reduced size, C in the forward and O in the input
+   * gradient, must be a multiple): each accumulator is assigned once per U steps (`fmaChain`).
+   */
+  U?: number;
   bias?: boolean;
 }
 
@@ -42,16 +47,32 @@ const comps = ['x', 'y', 'z', 'w'];
 
 /**
  * `count` values that every lane needs: lane l loads values l, l + 8, … (`indexOf` gives a lane's
- * index expression, `load` the load at an index; clamp there, lanes past `count` load duplicates),
- * `get(i)` hands value i round with a constant lane.
+ * index expression, `load` the load at an index for reduction step j of an unrolled body; clamp
+ * there, lanes past `count` load duplicates), `get(i, j)` hands value i of step j round with a
+ * constant lane.
  */
-function shared(count: number, indexOf: (laneValue: string) => string, load: (index: string) => string) {
+function shared(count: number, indexOf: (laneValue: string) => string, load: (index: string, j: number) => string) {
   const loads = Math.ceil(count / pointwiseLanes);
   return {
     setup: Array.from({ length: loads }, (_, q) => `  let sh${q} = ${indexOf(`${u(q * pointwiseLanes)} + lane`)};`),
-    load: Array.from({ length: loads }, (_, q) => `    let sv${q} = ${load(`sh${q}`)};`),
-    get: (i: number) => `subgroupShuffle(sv${Math.floor(i / pointwiseLanes)}, ${u(i % pointwiseLanes)})`,
+    load: (j = 0) => Array.from({ length: loads }, (_, q) => `    let sv${q}_${j} = ${load(`sh${q}`, j)};`),
+    get: (i: number, j = 0) => `subgroupShuffle(sv${Math.floor(i / pointwiseLanes)}_${j}, ${u(i % pointwiseLanes)})`,
   };
+}
+
+/**
+ * `acc = acc + w0 x0 + w1 x1 + …` over the U reduction steps of an unrolled body as one nested
+ * fma expression: on lavapipe every assignment to a loop-carried variable is a blend with the
+ * loop's execution mask (and, for these register-spilling tiles, a stack load and store), so one
+ * assignment per U steps instead of per step.
+ */
+function fmaChain(acc: string, U: number, term: (j: number) => [string, string]): string {
+  let e = acc;
+  for (let j = 0; j < U; j++) {
+    const [a, b] = term(j);
+    e = `fma(${a}, ${b}, ${e})`;
+  }
+  return `    ${acc} = ${e};`;
 }
 
 /**
@@ -124,27 +145,31 @@ export function pointwiseForwardWgsl(s: PointwiseSpec): string {
       for (let m = 0; m < 2; m++) L.push(`  let xs${k}_${m} = n${k} * u.C * u.X4 + po${k}_${m};`);
     }
   }
+  const U = s.U ?? 1;
   const w = shared(
     TO,
     (l) => `min(o0 + ${l}, u.O - 1u) * u.C`,
-    (i) => `w_get(${i} + c)`,
+    (i, j) => `w_get(${i} + c + ${u(j)})`,
   );
   L.push(...w.setup);
   for (let o = 0; o < TO; o++) {
     const init = s.bias ? `bias_get(min(o0 + ${u(o)}, u.O - 1u))` : '0.0';
     for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`  var a${o}_${k}_${j} = ${init};`);
   }
-  L.push('  for (var c = 0u; c < u.C; c++) {');
-  L.push('    let xc = c * u.X4;');
-  const x = (k: number, j: number) => (stride === 1 ? `v${k}.${comps[j]}` : `v${k}_${j >> 1}.${j & 1 ? 'z' : 'x'}`);
-  for (let k = 0; k < TQ; k++) {
-    if (stride === 1) L.push(`    let v${k} = x_get4(xs${k} + xc);`);
-    else for (let m = 0; m < 2; m++) L.push(`    let v${k}_${m} = x_get4(xs${k}_${m} + xc);`);
+  L.push(`  for (var c = 0u; c < u.C; c += ${u(U)}) {`);
+  // Source pixel j of quad k at step r.
+  const x = (k: number, j: number, r: number) => (stride === 1 ? `v${k}_${r}.${comps[j]}` : `v${k}_${j >> 1}_${r}.${j & 1 ? 'z' : 'x'}`);
+  for (let r = 0; r < U; r++) {
+    L.push(`    let xc${r} = (c + ${u(r)}) * u.X4;`);
+    for (let k = 0; k < TQ; k++) {
+      if (stride === 1) L.push(`    let v${k}_${r} = x_get4(xs${k} + xc${r});`);
+      else for (let m = 0; m < 2; m++) L.push(`    let v${k}_${m}_${r} = x_get4(xs${k}_${m} + xc${r});`);
+    }
+    L.push(...w.load(r));
   }
-  L.push(...w.load);
   for (let o = 0; o < TO; o++) {
-    L.push(`    let w${o} = ${w.get(o)};`);
-    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`    a${o}_${k}_${j} = fma(w${o}, ${x(k, j)}, a${o}_${k}_${j});`);
+    for (let r = 0; r < U; r++) L.push(`    let w${o}_${r} = ${w.get(o, r)};`);
+    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(fmaChain(`a${o}_${k}_${j}`, U, (r) => [`w${o}_${r}`, x(k, j, r)]));
   }
   L.push('  }');
   storeLoop(L, 'o', 'min(u.TO, u.O - o0)', TO, TQ, (k) => `    if (lq${k}) { out_set4((n${k} * u.O + o0 + o) * u.P4 + pq${k}, v${k}); }`);
@@ -163,21 +188,24 @@ export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
   quads(L, TQ);
   L.push(`  let c0 = wid.y * ${u(TO)};`);
   for (let k = 0; k < TQ; k++) L.push(`  let ys${k} = n${k} * u.O * u.P4 + pq${k};`);
+  const U = s.U ?? 1;
   const w = shared(
     TO,
     (l) => `min(c0 + ${l}, u.C - 1u)`,
-    (i) => `w_get(${i} + wo)`,
+    (i, j) => `w_get(${i} + wo${j})`,
   );
   L.push(...w.setup);
   for (let c = 0; c < TO; c++) for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`  var a${c}_${k}_${j} = 0.0;`);
-  L.push('  for (var o = 0u; o < u.O; o++) {');
-  L.push('    let yo = o * u.P4;');
-  L.push('    let wo = o * u.C;');
-  for (let k = 0; k < TQ; k++) L.push(`    let v${k} = dy_get4(ys${k} + yo);`);
-  L.push(...w.load);
+  L.push(`  for (var o = 0u; o < u.O; o += ${u(U)}) {`);
+  for (let r = 0; r < U; r++) {
+    L.push(`    let yo${r} = (o + ${u(r)}) * u.P4;`);
+    L.push(`    let wo${r} = (o + ${u(r)}) * u.C;`);
+    for (let k = 0; k < TQ; k++) L.push(`    let v${k}_${r} = dy_get4(ys${k} + yo${r});`);
+    L.push(...w.load(r));
+  }
   for (let c = 0; c < TO; c++) {
-    L.push(`    let w${c} = ${w.get(c)};`);
-    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`    a${c}_${k}_${j} = fma(w${c}, v${k}.${comps[j]}, a${c}_${k}_${j});`);
+    for (let r = 0; r < U; r++) L.push(`    let w${c}_${r} = ${w.get(c, r)};`);
+    for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(fmaChain(`a${c}_${k}_${j}`, U, (r) => [`w${c}_${r}`, `v${k}_${r}.${comps[j]}`]));
   }
   L.push('  }');
   if (stride === 2) for (let k = 0; k < TQ; k++) stride2Pairs(L, k);
@@ -225,7 +253,7 @@ export function pointwiseWeightGradWgsl(s: PointwiseWeightSpec): string {
     if (stride === 1) L.push(`    let x${c} = x_get4(xn + xc${c} + pq0);`);
     else for (let m = 0; m < 2; m++) L.push(`    let x${c}_${m} = x_get4(xn + xc${c} + po0_${m});`);
   }
-  L.push(...dy.load);
+  L.push(...dy.load());
   for (let o = 0; o < TO; o++) {
     L.push(`    let d${o} = ${dy.get(o)};`);
     for (let c = 0; c < TC; c++) {
