@@ -3,7 +3,8 @@
  * references: odd channel counts (partial channel tiles, scalar weight-gradient stores), grids
  * whose quads cross rows (OW 2 and 6) and images, partial workgroups, bias, reduced sizes (C in
  * the forward, O in the input gradient) that U divides or not; under the default tiles, two other
- * tile shapes (U 1 and 4), and with the pointwise kernels off (the direct kernels).
+ * tile shapes (U 1 and 4), input-gradient weights as vec4s (C and the channel tile multiples of 4)
+ * or scalars, and with the pointwise kernels off (the direct kernels).
  */
 import { describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, full, gpu, memoryStats, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
@@ -26,8 +27,9 @@ const cases: ConvCase[] = [
 
 const settings: [string, Partial<ConvTiles>][] = [
   ['default tiles', {}],
-  ['TO 8 x TQ 3, input gradient 24 x 1, weight 24 x 3, U 1', { pointwise: { TO: 8, TQ: 3, bwdTO: 24, bwdTQ: 1, wTO: 24, wTC: 3, U: 1 } }],
-  ['TO 16 x TQ 2, input gradient 16 x 3, weight 8 x 8, U 4', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, bwdTQ: 3, wTO: 8, wTC: 8, U: 4 } }],
+  // Input gradient: 6 channels per invocation load scalar weights, 16 (and the default 64) vec4s where C allows.
+  ['TO 8 x TQ 3, input gradient 6, weight 24 x 3, U 1', { pointwise: { TO: 8, TQ: 3, bwdTO: 6, wTO: 24, wTC: 3, U: 1 } }],
+  ['TO 16 x TQ 2, input gradient 16, weight 8 x 8, U 4', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, wTO: 8, wTC: 8, U: 4 } }],
   ['pointwise off', { pointwise: null }],
 ];
 
@@ -85,7 +87,7 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
   it('unrolls the reduction by U only where U divides it', () => {
     // Past the last channel lavapipe's robust loads read zeros, so the results above would not
     // show a reduction that ran over; other adapters may clamp instead.
-    const t = { ...activeConvTiles(), pointwise: { TO: 8, TQ: 1, bwdTO: 8, bwdTQ: 1, wTO: 8, wTC: 4, U: 2 } };
+    const t = { ...activeConvTiles(), pointwise: { TO: 8, TQ: 1, bwdTO: 8, wTO: 8, wTC: 4, U: 2 } };
     expect([pointwiseSteps(64, t), pointwiseSteps(21, t), pointwiseSteps(30, t)]).toEqual([2, 1, 2]);
     t.pointwise.U = 4;
     expect([pointwiseSteps(64, t), pointwiseSteps(30, t), pointwiseSteps(1, t)]).toEqual([4, 1, 1]);

@@ -57,14 +57,14 @@ export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTi
 
 /** conv2dBackwardInput on the pointwise kernels: dy [N, O, OH, OW], w → dx of `inputShape` (every element written). */
 export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, w: Tensor, inputShape: Shape): Tensor {
-  const { bwdTO: TO, bwdTQ: TQ } = t.pointwise!;
+  const { bwdTO: TO, TQ } = t.pointwise!;
   const U = pointwiseSteps(g.O, t);
   const dx = Tensor.empty([...inputShape], 'float32', op);
   const quads = (g.N * g.OH * g.OW) / 4;
   const tiles = Math.ceil(quads / TQ);
   runKernel({
     name: op,
-    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U }),
+    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, wVec4: g.C % 4 === 0 && TO % 4 === 0 }),
     inputs: { dy, w },
     outputs: { out: dx },
     uniforms: uniforms(g, tiles, quads, TO),

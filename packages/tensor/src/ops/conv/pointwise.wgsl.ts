@@ -30,6 +30,12 @@ export interface PointwiseSpec {
    * gradient, must be a multiple): each accumulator is assigned once per U steps (`fmaChain`).
    */
   U?: number;
+  /**
+   * Input gradient: the weights of a step as vec4s over four input channels (C and TO multiples
+   * of 4): a quarter of the load sites (on lavapipe a divergent load is a per-lane loop with a
+   * bounds check per component; a vec4 shares the per-lane part), +5-12 % there.
+   */
+  wVec4?: boolean;
   bias?: boolean;
 }
 
@@ -49,14 +55,14 @@ const comps = ['x', 'y', 'z', 'w'];
  * `count` values that every lane needs: lane l loads values l, l + 8, … (`indexOf` gives a lane's
  * index expression, `load` the load at an index for reduction step j of an unrolled body; clamp
  * there, lanes past `count` load duplicates), `get(i, j)` hands value i of step j round with a
- * constant lane.
+ * constant lane (`comp`: one component of a vector value).
  */
 function shared(count: number, indexOf: (laneValue: string) => string, load: (index: string, j: number) => string) {
   const loads = Math.ceil(count / pointwiseLanes);
   return {
     setup: Array.from({ length: loads }, (_, q) => `  let sh${q} = ${indexOf(`${u(q * pointwiseLanes)} + lane`)};`),
     load: (j = 0) => Array.from({ length: loads }, (_, q) => `    let sv${q}_${j} = ${load(`sh${q}`, j)};`),
-    get: (i: number, j = 0) => `subgroupShuffle(sv${Math.floor(i / pointwiseLanes)}_${j}, ${u(i % pointwiseLanes)})`,
+    get: (i: number, j = 0, comp = '') => `subgroupShuffle(sv${Math.floor(i / pointwiseLanes)}_${j}${comp && `.${comp}`}, ${u(i % pointwiseLanes)})`,
   };
 }
 
@@ -189,11 +195,23 @@ export function pointwiseInputGradWgsl(s: PointwiseSpec): string {
   L.push(`  let c0 = wid.y * ${u(TO)};`);
   for (let k = 0; k < TQ; k++) L.push(`  let ys${k} = n${k} * u.O * u.P4 + pq${k};`);
   const U = s.U ?? 1;
-  const w = shared(
-    TO,
-    (l) => `min(c0 + ${l}, u.C - 1u)`,
-    (i, j) => `w_get(${i} + wo${j})`,
-  );
+  // wVec4: the TO weights of a step, w[o, c0 .. c0 + TO), as TO / 4 vec4s, lane l loading vec4s
+  // l, l + 8, …: a quarter of the load sites (C and TO multiples of 4; vec4s past the row's end
+  // clamped to its last, their channels never stored).
+  const w = s.wVec4
+    ? (() => {
+        const v = shared(
+          TO / 4,
+          (l) => `min(c0 / 4u + ${l}, u.C / 4u - 1u)`,
+          (i, j) => `w_get4(${i} + wo${j} / 4u)`,
+        );
+        return { ...v, get: (c: number, j = 0) => v.get(c >> 2, j, comps[c & 3]) };
+      })()
+    : shared(
+        TO,
+        (l) => `min(c0 + ${l}, u.C - 1u)`,
+        (i, j) => `w_get(${i} + wo${j})`,
+      );
   L.push(...w.setup);
   for (let c = 0; c < TO; c++) for (let k = 0; k < TQ; k++) for (let j = 0; j < 4; j++) L.push(`  var a${c}_${k}_${j} = 0.0;`);
   L.push(`  for (var o = 0u; o < u.O; o += ${u(U)}) {`);

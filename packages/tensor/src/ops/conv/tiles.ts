@@ -90,18 +90,18 @@ export interface ConvTiles {
   /**
    * Where `shuffle` is on: 1x1 convs of stride 1 or 2 without padding run on the pointwise kernels
    * (pointwise.wgsl.ts: GEMMs over quads of output pixels, vec4 loads and stores). TO x TQ: output
-   * channels x quads of 4 pixels per invocation in the forward; bwdTO x bwdTQ: input channels x
-   * quads in the input gradient; wTO x wTC: the weight gradient's output x input channels; U:
-   * reduction steps per loop iteration in the forward and input gradient (where the reduced size,
-   * C or O, is a multiple; else 1). On lavapipe (ResNet-18's 1x1/2 layers, median call) 32
-   * channels ran ~20 % faster than 16 in the forward and the input gradient, 64 another 5-15 %;
-   * the weight gradient with 32 output channels ~30 % faster than 16; U 2 +7-12 % in both (one
-   * masked accumulator update per two steps), U 4 slower (a loop body past the instruction
-   * cache); the input gradient's 32 x 2 +0-5 % over 64 x 1 with U 2. The stores in a loop keep
-   * the compile time at 0.3-0.5 s (forward, input gradient) and 0.9-1.6 s (weight gradient) cold.
+   * channels x quads of 4 pixels per invocation in the forward; bwdTO x TQ: input channels x quads
+   * in the input gradient; wTO x wTC: the weight gradient's output x input channels; U: reduction
+   * steps per loop iteration in the forward and input gradient (where the reduced size, C or O, is
+   * a multiple; else 1). On lavapipe (ResNet-18's 1x1/2 layers, median call) 32 channels ran ~20 %
+   * faster than 16 in the forward and the input gradient, 64 another 5-15 %; the weight gradient
+   * with 32 output channels ~30 % faster than 16; U 2 +7-12 % in the forward and input gradient
+   * (one masked accumulator update per two steps), U 4 slower (a loop body past the instruction
+   * cache). The stores in a loop keep the compile time at 0.3-0.5 s (forward, input gradient) and
+   * 0.9-1.6 s (weight gradient) cold.
    * null = the direct kernels.
    */
-  pointwise: { TO: number; TQ: number; bwdTO: number; bwdTQ: number; wTO: number; wTC: number; U: number } | null;
+  pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number; U: number } | null;
   /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
@@ -178,7 +178,7 @@ const defaultTiles: ConvTiles = {
     { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
     { TO: 16, TP: 8, maxB: 8, maxTaps: 4 },
   ],
-  pointwise: { TO: 64, TQ: 1, bwdTO: 32, bwdTQ: 2, wTO: 32, wTC: 4, U: 2 },
+  pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4, U: 2 },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,
