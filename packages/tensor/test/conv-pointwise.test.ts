@@ -28,8 +28,9 @@ const cases: ConvCase[] = [
 const settings: [string, Partial<ConvTiles>][] = [
   ['default tiles', {}],
   // Input gradient: 6 channels per invocation load scalar weights, 16 (and the default 64) vec4s where C allows.
-  ['TO 8 x TQ 3, input gradient 6, weight 24 x 3, U 1', { pointwise: { TO: 8, TQ: 3, bwdTO: 6, wTO: 24, wTC: 3, U: 1 } }],
-  ['TO 16 x TQ 2, input gradient 16, weight 8 x 8, U 4', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, wTO: 8, wTC: 8, U: 4 } }],
+  ['TO 8 x TQ 3, input gradient 6, weight 24 x 3, U 1', { pointwise: { TO: 8, TQ: 3, bwdTO: 6, wTO: 24, wTC: 3, U: 1, wVec4: true } }],
+  ['TO 16 x TQ 2, input gradient 16, weight 8 x 8, U 4', { pointwise: { TO: 16, TQ: 2, bwdTO: 16, wTO: 8, wTC: 8, U: 4, wVec4: true } }],
+  ['TO 64 x TQ 1, input gradient 64 with scalar weights, weight 32 x 4, U 2', { pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4, U: 2, wVec4: false } }],
   ['pointwise off', { pointwise: null }],
 ];
 
@@ -60,8 +61,10 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
       } finally {
         resetConvTiles();
       }
-      // Where the defaults take the pointwise kernels (lavapipe), the other tile shape does too.
-      expect(pointwiseRuns).toBe(usesPointwise(convGeometry('test', c.x, c.w, o), activeConvTiles()) ? 3 : 0);
+      // Where the defaults take the pointwise kernels (lavapipe), the other tile shapes do too.
+      expect(pointwiseRuns).toBe(
+        usesPointwise(convGeometry('test', c.x, c.w, o), activeConvTiles()) ? settings.filter(([, s]) => s.pointwise !== null).length : 0,
+      );
       for (const t of [x, w, dy]) t.dispose();
       b?.dispose();
     });
@@ -87,7 +90,7 @@ describe('pointwise (1x1) conv kernels vs float64 reference', () => {
   it('unrolls the reduction by U only where U divides it', () => {
     // Past the last channel lavapipe's robust loads read zeros, so the results above would not
     // show a reduction that ran over; other adapters may clamp instead.
-    const t = { ...activeConvTiles(), pointwise: { TO: 8, TQ: 1, bwdTO: 8, wTO: 8, wTC: 4, U: 2 } };
+    const t = { ...activeConvTiles(), pointwise: { TO: 8, TQ: 1, bwdTO: 8, wTO: 8, wTC: 4, U: 2, wVec4: true } };
     expect([pointwiseSteps(64, t), pointwiseSteps(21, t), pointwiseSteps(30, t)]).toEqual([2, 1, 2]);
     t.pointwise.U = 4;
     expect([pointwiseSteps(64, t), pointwiseSteps(30, t), pointwiseSteps(1, t)]).toEqual([4, 1, 1]);

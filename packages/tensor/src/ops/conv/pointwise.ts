@@ -64,7 +64,7 @@ export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<Conv
   const tiles = Math.ceil(quads / TQ);
   runKernel({
     name: op,
-    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, wVec4: g.C % 4 === 0 && TO % 4 === 0 }),
+    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, wVec4: t.pointwise!.wVec4 && g.C % 4 === 0 && TO % 4 === 0 }),
     inputs: { dy, w },
     outputs: { out: dx },
     uniforms: uniforms(g, tiles, quads, TO),

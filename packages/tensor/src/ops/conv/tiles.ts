@@ -97,11 +97,12 @@ export interface ConvTiles {
    * faster than 16 in the forward and the input gradient, 64 another 5-15 %; the weight gradient
    * with 32 output channels ~30 % faster than 16; U 2 +7-12 % in the forward and input gradient
    * (one masked accumulator update per two steps), U 4 slower (a loop body past the instruction
-   * cache). The stores in a loop keep the compile time at 0.3-0.5 s (forward, input gradient) and
+   * cache); wVec4: the input gradient loads its weights as vec4s over four input channels (where
+   * C and bwdTO are multiples of 4; a quarter of the load sites), +10-15 %. The stores in a loop keep the compile time at 0.3-0.5 s (forward, input gradient) and
    * 0.9-1.6 s (weight gradient) cold.
    * null = the direct kernels.
    */
-  pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number; U: number } | null;
+  pointwise: { TO: number; TQ: number; bwdTO: number; wTO: number; wTC: number; U: number; wVec4: boolean } | null;
   /**
    * Weight gradient split-K: the N*OH rows are cut into contiguous chunks, each reduced by its own
    * invocations into a partial [S, O, C/groups, KH, KW], then summed in a second pass
@@ -178,7 +179,7 @@ const defaultTiles: ConvTiles = {
     { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
     { TO: 16, TP: 8, maxB: 8, maxTaps: 4 },
   ],
-  pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4, U: 2 },
+  pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4, U: 2, wVec4: true },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,
