@@ -30,6 +30,8 @@ const asyncN = Number(val('--async') ?? 0);
 const list = JSON.parse(readFileSync(file, 'utf8')) as { label: string; ms: number; source: string }[];
 // The library's own device (same features and limits as the job), priority left alone.
 const gpu = await getDevice({ flags: backend ? [`backend=${backend}`] : [], lowerMainThreadPriority: args.includes('--nice') });
+// Waits below go to the device directly: lower the priority now, as the library's first wait would.
+gpu.waiting();
 const { device, adapter } = gpu;
 const errors: string[] = [];
 device.addEventListener('uncapturederror', (ev) => errors.push((ev as GPUUncapturedErrorEvent).error.message));

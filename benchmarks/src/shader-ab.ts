@@ -19,7 +19,10 @@ const at = args.indexOf('--rounds');
 const rounds = at >= 0 ? Number(args[at + 1]) : 3;
 const files = args.filter((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1));
 if (files.length === 0) throw new Error('shader-ab: give one or more WGSL files');
-const { device, adapter } = await getDevice();
+const gpu = await getDevice();
+// Waits below go to the device directly: lower the priority now, as the library's first wait would.
+gpu.waiting();
+const { device, adapter } = gpu;
 const errors: string[] = [];
 device.addEventListener('uncapturederror', (ev) => errors.push((ev as GPUUncapturedErrorEvent).error.message));
 const dispatchOnce = timedDispatch(device);

@@ -104,6 +104,7 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
   let stepMs = 0;
   let stepCompileMs = 0;
   let steps = 0;
+  const stepTimes: number[] = [];
   model.train();
   const it = loaders.train.epoch(epoch)[Symbol.asyncIterator]();
   for (;;) {
@@ -116,6 +117,7 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
     await trainStep(model, optimizer, config.loss, next.value);
     stepMs += performance.now() - s0;
     stepCompileMs += compileMs - cs;
+    if (args.includes('--steps')) stepTimes.push(Math.round(performance.now() - s0));
     steps++;
   }
   const v0 = performance.now();
@@ -137,6 +139,7 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
     load: loadavg()[0],
   };
   rows.push(row);
+  if (stepTimes.length) console.log(`epoch ${row.epoch} steps (ms): ${stepTimes.join(' ')}`);
   console.log(
     `epoch ${row.epoch}: ${row.totalS.toFixed(1)} s = loader wait ${row.loaderWaitS.toFixed(1)} + ${steps} steps ${row.stepsS.toFixed(1)} (of which compiling ${row.stepCompileS.toFixed(1)}) + validation ${row.valS.toFixed(1)} (compiling ${row.valCompileS.toFixed(1)}); ${row.compiles} pipelines compiled; load ${row.load.toFixed(1)}`,
   );

@@ -14,3 +14,6 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (xdg && isAbsolute(xdg)) return join(xdg, 'cxr');
   return join(homedir(), '.cache', 'cxr');
 }
+
+/** The folder, inside `cacheDir()`, listing by hash the shaders Mesa's cache already holds (device/compiled-shader-index-node.ts). */
+export const shaderIndexFolder = 'shader-index';

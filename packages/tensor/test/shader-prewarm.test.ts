@@ -25,46 +25,70 @@ function scale(x: T.Tensor, factor: number, salt: number): T.Tensor {
 }
 
 describe('batcher with a shader prewarmer', () => {
-  it('holds a batch back while new pipelines arrive and hands their sources over in one message, oldest first', async () => {
+  /** Runs `body` with a recording prewarmer that takes sources when `takes` says so. */
+  async function withFakePrewarmer(takes: boolean, body: (messages: string[][]) => Promise<void>) {
     const g = T.gpu();
     const saved = g.pipelines.prewarmer;
     const messages: string[][] = [];
     const fake: ShaderPrewarmer = {
-      warm: (sources) => void messages.push([...sources]),
+      warm: (sources) => {
+        messages.push([...sources]);
+        return takes ? sources.length : 0;
+      },
       idle: async () => {},
       close: () => {},
     };
     g.pipelines.prewarmer = fake;
     try {
-      const input = [0.5, -1.25, 2, 3.5, -0.75];
-      const x = T.tensor(input);
       T.zeros([5]); // the output allocation's own kernel, compiled before counting
       await T.sync();
       messages.length = 0;
-      const salt = 1000 + Math.floor(Math.random() * 1e6);
-      const before = g.batcher.submits;
-      // 24 new kernels, each run twice: 48 dispatches, three times the default batch of 16.
-      let y = x;
-      for (let k = 0; k < 24; k++) y = scale(scale(y, k % 2 === 0 ? 2 : 0.5, salt + k), k % 2 === 0 ? 2 : 0.5, salt + k);
-      expect(g.batcher.submits).toBe(before);
-      expect(messages).toHaveLength(0);
-      const out = await y.toArray();
-      expect(messages).toHaveLength(1);
-      expect(messages[0]).toHaveLength(24);
-      expect(messages[0].map((s) => Number(/\+ (\d+)\.0/.exec(s)?.[1]) - salt)).toEqual(Array.from({ length: 24 }, (_, k) => k));
-      // 24 multiplications by 4 and 24 by 1/4: the input comes back exactly.
-      expect(Array.from(out)).toEqual(input);
-
-      // The same kernels again: no new pipeline, so the batch is submitted every 16 dispatches.
-      const again = g.batcher.submits;
-      let z = x;
-      for (let k = 0; k < 24; k++) z = scale(scale(z, k % 2 === 0 ? 2 : 0.5, salt + k), k % 2 === 0 ? 2 : 0.5, salt + k);
-      expect(g.batcher.submits).toBeGreaterThan(again);
-      expect(Array.from(await z.toArray())).toEqual(input);
-      expect(messages).toHaveLength(1);
+      await body(messages);
     } finally {
       g.pipelines.prewarmer = saved;
     }
+  }
+  const input = [0.5, -1.25, 2, 3.5, -0.75];
+  /** 24 kernels, each run twice: 48 dispatches, three times the default batch of 16. */
+  const chain = (x: T.Tensor, salt: number) => {
+    let y = x;
+    for (let k = 0; k < 24; k++) y = scale(scale(y, k % 2 === 0 ? 2 : 0.5, salt + k), k % 2 === 0 ? 2 : 0.5, salt + k);
+    return y;
+  };
+
+  it('sends each new source as its pipeline is created, oldest first, and holds the batch back until a readback', async () => {
+    await withFakePrewarmer(true, async (messages) => {
+      const g = T.gpu();
+      const x = T.tensor(input);
+      const salt = 1000 + Math.floor(Math.random() * 1e6);
+      const before = g.batcher.submits;
+      const y = chain(x, salt);
+      // Every source reached the prewarmer while the step was still being recorded.
+      expect(g.batcher.submits).toBe(before);
+      expect(messages.map((m) => m.length)).toEqual(Array(24).fill(1));
+      expect(messages.map((m) => Number(/\+ (\d+)\.0/.exec(m[0])?.[1]) - salt)).toEqual(Array.from({ length: 24 }, (_, k) => k));
+      // 24 multiplications by 4 and 24 by 1/4: the input comes back exactly.
+      expect(Array.from(await y.toArray())).toEqual(input);
+
+      // The same kernels again: no new pipeline, so the batch is submitted every 16 dispatches.
+      const again = g.batcher.submits;
+      const z = chain(x, salt);
+      expect(g.batcher.submits).toBeGreaterThan(again);
+      expect(Array.from(await z.toArray())).toEqual(input);
+      expect(messages).toHaveLength(24);
+    });
+  });
+
+  it('does not hold a batch back for shaders the prewarmer leaves out (already in its cache)', async () => {
+    await withFakePrewarmer(false, async (messages) => {
+      const g = T.gpu();
+      const x = T.tensor(input);
+      const before = g.batcher.submits;
+      const y = chain(x, 1000 + Math.floor(Math.random() * 1e6));
+      expect(messages).toHaveLength(24);
+      expect(g.batcher.submits).toBeGreaterThan(before);
+      expect(Array.from(await y.toArray())).toEqual(input);
+    });
   });
 });
 
@@ -78,8 +102,9 @@ const g = await getDevice({ prewarmShaders: process.env.PREWARM === '1' });
 const sources = Array.from({ length: k }, (_, i) => \`@group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) { out[id.x] = f32(id.x) * \${i + 2}.0 + 0.5; }\`);
 const prewarmer = g.pipelines.prewarmer;
+let taken = null;
 if (prewarmer) {
-  prewarmer.warm(sources);
+  taken = prewarmer.warm(sources);
   await prewarmer.idle();
   // Mesa writes its cache on a background thread of the lowest priority, a moment after compiling.
   await new Promise((r) => setTimeout(r, 1000));
@@ -101,34 +126,43 @@ for (const code of sources) {
   await staging.mapAsync(GPUMapMode.READ);
   values.push(Array.from(new Float32Array(staging.getMappedRange().slice(0))));
 }
-console.log('result ' + JSON.stringify({ prewarmer: prewarmer !== null, values }));
+console.log('result ' + JSON.stringify({ prewarmer: prewarmer !== null, taken, values }));
 await destroyDevice();
 `;
-  const run = (prewarm: boolean) => {
-    const cache = mkdtempSync(join(tmpdir(), 'cxr-mesa-cache-'));
+  /** One child process; `caches` (Mesa's and CXR's folders) are made and removed here unless given. */
+  const run = (prewarm: boolean, caches?: { mesa: string; cxr: string }) => {
+    const own = caches ?? { mesa: mkdtempSync(join(tmpdir(), 'cxr-mesa-cache-')), cxr: mkdtempSync(join(tmpdir(), 'cxr-cache-')) };
     try {
       const { CXR_PREWARM_SHADERS: _, MESA_SHADER_CACHE_DISABLE: __, ...env } = process.env;
       const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        env: { ...env, KERNELS: '6', PREWARM: prewarm ? '1' : '0', MESA_SHADER_CACHE_DIR: cache, MESA_SHADER_CACHE_SHOW_STATS: 'true' },
+        env: {
+          ...env,
+          KERNELS: '6',
+          PREWARM: prewarm ? '1' : '0',
+          MESA_SHADER_CACHE_DIR: own.mesa,
+          CXR_CACHE: own.cxr,
+          MESA_SHADER_CACHE_SHOW_STATS: 'true',
+        },
         encoding: 'utf8',
         cwd: import.meta.dirname,
       });
-      const result = JSON.parse(/^result (.*)$/m.exec(out)?.[1] ?? 'null') as { prewarmer: boolean; values: number[][] } | null;
+      const result = JSON.parse(/^result (.*)$/m.exec(out)?.[1] ?? 'null') as { prewarmer: boolean; taken: number | null; values: number[][] } | null;
       const stats = /disk shader cache:\s+hits = (\d+), misses = (\d+)/.exec(out);
       return { result, hits: stats ? Number(stats[1]) : null };
     } finally {
-      rmSync(cache, { recursive: true, force: true });
+      if (!caches) for (const d of Object.values(own)) rmSync(d, { recursive: true, force: true });
     }
   };
+  const expected = Array.from({ length: 6 }, (_, i) => [0, 1, 2, 3].map((x) => x * (i + 2) + 0.5));
 
   it('compiles shaders on a second device that the main device then finds in the cache', (ctx) => {
     // Only lavapipe compiles at the first dispatch and keeps the code in Mesa's disk cache.
     if (!/llvmpipe|lavapipe/i.test(T.gpu().adapterName)) return ctx.skip('not a lavapipe adapter: no shader prewarmer there');
-    const expected = Array.from({ length: 6 }, (_, i) => [0, 1, 2, 3].map((x) => x * (i + 2) + 0.5));
     const without = run(false);
     const withPrewarm = run(true);
     expect(without.result?.prewarmer).toBe(false);
     expect(withPrewarm.result?.prewarmer).toBe(true);
+    expect(withPrewarm.result?.taken).toBe(6);
     // The cached code computes what a fresh compilation does.
     expect(without.result?.values).toEqual(expected);
     expect(withPrewarm.result?.values).toEqual(expected);
@@ -136,5 +170,26 @@ await destroyDevice();
     expect(withPrewarm.hits).not.toBeNull();
     // Each of the six shaders was compiled by the helper before the main device first ran it.
     expect((withPrewarm.hits ?? 0) - (without.hits ?? 0)).toBeGreaterThanOrEqual(6);
+  }, 120_000);
+
+  it('leaves out the shaders an earlier run compiled into the same Mesa cache, and starts over with a new one', (ctx) => {
+    if (!/llvmpipe|lavapipe/i.test(T.gpu().adapterName)) return ctx.skip('not a lavapipe adapter: no shader prewarmer there');
+    const caches = { mesa: mkdtempSync(join(tmpdir(), 'cxr-mesa-cache-')), cxr: mkdtempSync(join(tmpdir(), 'cxr-cache-')) };
+    try {
+      const first = run(true, caches);
+      const second = run(true, caches);
+      expect(first.result?.taken).toBe(6);
+      expect(second.result?.taken).toBe(0);
+      // Mesa's cache still served all six to the main device.
+      expect(second.hits ?? 0).toBeGreaterThanOrEqual(6);
+      expect(second.result?.values).toEqual(expected);
+      // Mesa's cache deleted: the index no longer vouches for it.
+      rmSync(caches.mesa, { recursive: true, force: true });
+      const third = run(true, caches);
+      expect(third.result?.taken).toBe(6);
+      expect(third.result?.values).toEqual(expected);
+    } finally {
+      for (const d of Object.values(caches)) rmSync(d, { recursive: true, force: true });
+    }
   }, 120_000);
 });

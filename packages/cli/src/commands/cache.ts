@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { cacheUsage, formatBytes } from '@cxr/data';
 import { officialWeights } from '@cxr/models';
-import { cacheDir } from '@cxr/tensor/cacheDir';
+import { cacheDir, shaderIndexFolder } from '@cxr/tensor/cacheDir';
 import { helpExamples } from './helpExamples.ts';
 
 /** The decoded-image cache's folder inside the cache directory. */
@@ -23,6 +23,7 @@ function describe(name: string): string {
   if (name === imageCacheName) return 'decoded chest X-rays (training cache, capped by --cache-max-gb)';
   if ((Object.values(officialWeights) as string[]).includes(name)) return 'ImageNet weights (cxr weights pull)';
   if (name.endsWith('-tune.json')) return 'kernel tuning results';
+  if (name === shaderIndexFolder) return "hashes of the shaders in Mesa's shader cache (the prewarmer skips them)";
   return '';
 }
 

@@ -16,6 +16,10 @@ export interface DeviceOptions {
   /**
    * Lower the main thread's scheduling priority on CPU adapters: Dawn busy-polls the main thread
    * while a promise is pending, stealing a core from lavapipe's workers (measured up to +80%).
+   * Done at the first wait for the device, not at open: until then the thread is recording the
+   * first step and creating its pipelines, work that is on the critical path and that, at the
+   * lowest priority, the shader prewarmer and any other process would starve (a process cannot
+   * raise its priority again).
    */
   lowerMainThreadPriority?: boolean;
   /**
@@ -43,6 +47,8 @@ export class Gpu {
   readonly isCpuAdapter: boolean;
   private readonly errors: string[] = [];
   private lostMessage: string | null = null;
+  /** Run once, before the first wait for the device (the CPU adapter's priority change). */
+  beforeFirstWait: (() => void) | null = null;
 
   constructor(
     // Dawn aborts the process later if the object `create()` returned is garbage collected.
@@ -76,6 +82,13 @@ export class Gpu {
   get adapterName(): string {
     const i = this.adapter.info;
     return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ').replace(/\s+/g, ' ').trim() || 'unknown adapter';
+  }
+
+  /** Called by every wait for the device (readbacks, `sync`). */
+  waiting(): void {
+    const f = this.beforeFirstWait;
+    this.beforeFirstWait = null;
+    f?.();
   }
 
   /** Throws the first WebGPU error recorded since the last check, naming the op if the label did. */
@@ -130,7 +143,7 @@ async function open(options: DeviceOptions): Promise<Gpu> {
   const gpu = new Gpu(instance, adapter, device, options);
   if (options.prewarmShaders !== false && !(options.flags ?? []).includes('backend=null'))
     gpu.pipelines.prewarmer = host.shaderPrewarmer?.(gpu.adapterName, requiredFeatures, requiredLimits) ?? null;
-  if (gpu.isCpuAdapter && options.lowerMainThreadPriority !== false) host.onCpuAdapter?.(options.flags ?? []);
+  if (gpu.isCpuAdapter && options.lowerMainThreadPriority !== false) gpu.beforeFirstWait = () => host.onCpuAdapter?.(options.flags ?? []);
   return gpu;
 }
 

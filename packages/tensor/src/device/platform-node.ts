@@ -3,6 +3,7 @@ import { availableParallelism, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { cacheDir } from '../cacheDir.ts';
+import { openCompiledShaderIndex } from './compiled-shader-index-node.ts';
 import { lavapipeThreads } from './lavapipeThreads.ts';
 import { setPlatform } from './platform.ts';
 import { startShaderPrewarmer } from './shader-prewarm-node.ts';
@@ -36,7 +37,12 @@ setPlatform({
     if (!/llvmpipe|lavapipe/i.test(adapterName)) return null;
     if (/^(1|true|yes)$/i.test(process.env.MESA_SHADER_CACHE_DISABLE ?? '')) return null;
     if (/^(0|false|no)$/i.test(process.env.CXR_PREWARM_SHADERS ?? '')) return null;
-    return startShaderPrewarmer({ features: [...features], limits, nice: Number(process.env.CXR_PREWARM_NICE ?? 0) });
+    return startShaderPrewarmer({
+      features: [...features],
+      limits,
+      nice: Number(process.env.CXR_PREWARM_NICE ?? 0),
+      index: openCompiledShaderIndex(adapterName),
+    });
   },
   cache: {
     read(name) {

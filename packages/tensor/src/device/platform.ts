@@ -10,7 +10,7 @@ export interface Platform {
   gpu(flags: readonly string[]): GPU;
   /** What to tell the user when no adapter is found. */
   readonly noAdapterHelp: string;
-  /** Called once the device runs on a CPU adapter (Node lowers the main thread's priority there). */
+  /** Called once on a CPU adapter, at the first wait for the device (Node lowers the main thread's priority there). */
   onCpuAdapter?(flags: readonly string[]): void;
   /**
    * A helper that compiles shaders ahead of the device on a second device (Node on lavapipe: see
@@ -22,8 +22,11 @@ export interface Platform {
 }
 
 export interface ShaderPrewarmer {
-  /** Queues WGSL sources the device has just created pipelines for, oldest first. */
-  warm(sources: readonly string[]): void;
+  /**
+   * Queues WGSL sources the device has just created pipelines for, oldest first; returns how many
+   * it took (those its cache already holds are left out).
+   */
+  warm(sources: readonly string[]): number;
   /** Resolves once the helper has compiled every source queued so far (or has stopped). */
   idle(): Promise<void>;
   /** Stops the helper (its device with it). */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { CompiledShaderIndex } from './compiled-shader-index-node.ts';
 import type { ShaderPrewarmer } from './platform.ts';
 
 /**
@@ -8,9 +9,11 @@ import type { ShaderPrewarmer } from './platform.ts';
  * (benchmarks/README.md, "First epoch"). Mesa keeps the compiled code in its on-disk shader cache,
  * shared by every device of every process on the machine; so a second device, in a helper process,
  * compiles the same shaders on the other core, newest first (the main device's queue works from
- * the oldest), and the main device's queue then finds them in the cache. The batcher holds back
- * the submit of a batch with new pipelines until a forced flush, so the whole first training step's
- * shaders arrive here in one message before the main queue starts on them (kernel/batcher.ts).
+ * the oldest), and the main device's queue then finds them in the cache. Each source is sent the
+ * moment its pipeline is created (kernel/pipelines.ts), and the batcher holds back the submit of a
+ * batch with new pipelines until a forced flush (kernel/batcher.ts): the helper compiles while the
+ * job still records its first training step, and the job's queue starts once the step is recorded.
+ * Sources Mesa's cache already holds are not sent (compiled-shader-index-node.ts).
  *
  * The worker dispatches zero workgroups (an indirect dispatch of 0 x 0 x 0): lavapipe compiles the shader for the dispatch and runs
  * nothing, so no kernel ever sees the worker's placeholder buffers. Everything here is best
@@ -91,6 +94,8 @@ export interface PrewarmOptions {
    * the job's own polling thread took that core from it (epoch 1 13.3 s against 10.1 s at 0).
    */
   nice: number;
+  /** Sources Mesa's cache already holds: not sent (compiled-shader-index-node.ts). */
+  index?: CompiledShaderIndex;
 }
 
 /** Starts the helper; null where it cannot (no resolvable `webgpu`, no child processes). */
@@ -114,6 +119,8 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
   let alive = true;
   let posted = 0;
   let compiled = 0;
+  // Sent since the helper last said it was idle: in Mesa's cache once it says so again.
+  const inFlight: string[] = [];
   const waiters: (() => void)[] = [];
   // The helper's output keeps the process alive only while someone waits for it.
   const out = child.stdout as unknown as { ref?: () => void; unref?: () => void } | null;
@@ -137,7 +144,10 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
       const m = /^cxr-prewarm-idle (\d+)$/.exec(l);
       if (m) compiled = Number(m[1]);
     }
-    if (compiled >= posted) wake();
+    if (compiled >= posted) {
+      opts.index?.add(inFlight.splice(0));
+      wake();
+    }
   });
   // Neither the helper nor its pipes keep the parent alive.
   child.unref();
@@ -145,9 +155,12 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
   out?.unref?.();
   return {
     warm(sources: readonly string[]) {
-      if (!alive || !child.stdin || sources.length === 0) return;
-      posted += sources.length;
-      child.stdin.write(`${JSON.stringify(sources)}\n`);
+      const fresh = opts.index ? sources.filter((s) => !opts.index?.has(s)) : sources;
+      if (!alive || !child.stdin || fresh.length === 0) return 0;
+      posted += fresh.length;
+      inFlight.push(...fresh);
+      child.stdin.write(`${JSON.stringify(fresh)}\n`);
+      return fresh.length;
     },
     idle() {
       if (!alive || compiled >= posted) return Promise.resolve();

@@ -59,9 +59,10 @@ export class CommandBatcher {
     this.dispatches++;
     // While new pipelines arrive, keep recording instead of submitting: lavapipe compiles a shader
     // at its first dispatch, on the queue thread, and creating the next pipeline waits for that
-    // queue. Recording on lets the whole step's new shaders reach the prewarmer, which compiles
-    // them from the newest while the queue starts from the oldest. Only with a prewarmer.
-    if (++this.recorded >= this.dispatchesPerSubmit && !this.gpu.pipelines.hasUnposted) this.flush();
+    // queue. Recording on lets the prewarmer compile the step's new shaders on the other core,
+    // from the newest, while this thread creates the rest; the queue then starts from the oldest.
+    // Only with a prewarmer, and only for shaders it took (not those Mesa's cache holds).
+    if (++this.recorded >= this.dispatchesPerSubmit && !this.gpu.pipelines.awaitsPrewarm) this.flush();
   }
 
   /** Records a buffer-to-buffer copy (outside any compute pass). */
@@ -87,7 +88,7 @@ export class CommandBatcher {
       this.pass.end();
       this.pass = null;
     }
-    this.gpu.pipelines.postNew();
+    this.gpu.pipelines.submitted();
     if (this.arenaUsed > 0) {
       this.gpu.device.queue.writeBuffer(this.arena, 0, this.arenaCpu.buffer, 0, this.arenaUsed);
       this.arenaUsed = 0;
@@ -101,6 +102,7 @@ export class CommandBatcher {
   /** Resolves when every submitted command has run; rejects if the device is lost meanwhile. */
   async sync(context: string): Promise<void> {
     this.flush();
+    this.gpu.waiting();
     await this.raceLost(this.gpu.device.queue.onSubmittedWorkDone(), context);
     this.gpu.checkErrors(context);
   }
@@ -112,6 +114,7 @@ export class CommandBatcher {
     try {
       this.copy(src, srcOffset, staging, 0, size);
       this.flush();
+      this.gpu.waiting();
       await this.raceLost(staging.mapAsync(GPUMapMode.READ), context);
       this.gpu.checkErrors(context);
       return staging.getMappedRange().slice(0, bytes);

@@ -8,10 +8,14 @@ import type { ShaderPrewarmer } from '../device/platform.ts';
 export class PipelineCache {
   private readonly cache = new Map<string, GPUComputePipeline>();
   compiled = 0;
-  /** Gets every new source as well, to compile it ahead of the device (lavapipe in Node). */
+  /**
+   * Gets every new source the moment its pipeline is created, to compile it ahead of the device
+   * (lavapipe in Node): while the job records the rest of its first step, the helper is already
+   * compiling on the other core.
+   */
   prewarmer: ShaderPrewarmer | null = null;
-  /** Sources created since the last `postNew`, oldest first; only kept while a prewarmer exists. */
-  private readonly unposted: string[] = [];
+  /** Pipelines created since the batch was last submitted whose shaders the prewarmer took. */
+  private prewarming = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -22,19 +26,19 @@ export class PipelineCache {
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
       this.cache.set(source, p);
       this.compiled++;
-      if (this.prewarmer) this.unposted.push(source);
+      if (this.prewarmer) this.prewarming += this.prewarmer.warm([source]);
     }
     return p;
   }
 
-  /** True while pipelines created since the last `postNew` have not been handed to the prewarmer. */
-  get hasUnposted(): boolean {
-    return this.unposted.length > 0;
+  /** True while the batch being recorded uses shaders the prewarmer is compiling (batcher.ts holds it). */
+  get awaitsPrewarm(): boolean {
+    return this.prewarming > 0;
   }
 
-  /** Hands the new sources to the prewarmer in one message, oldest first (it compiles from the newest). */
-  postNew(): void {
-    if (this.unposted.length > 0) this.prewarmer?.warm(this.unposted.splice(0));
+  /** The batch has gone to the queue. */
+  submitted(): void {
+    this.prewarming = 0;
   }
 
   get size(): number {
