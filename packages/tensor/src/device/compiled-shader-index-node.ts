@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { cacheDir, shaderIndexFolder } from '../cacheDir.ts';
@@ -26,6 +26,8 @@ export interface CompiledShaderIndex {
 
 /** Entries kept per file; a training job needs about sixty. */
 const maxEntries = 20_000;
+/** Files kept (one per Mesa cache folder ever used: benchmarks and tests make many). */
+export const maxIndexFiles = 32;
 
 const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
@@ -83,6 +85,7 @@ export function openCompiledShaderIndex(adapterName: string, env: NodeJS.Process
           const keep = [...known].slice(-maxEntries / 2);
           writeFileSync(file, `${identity}\n${keep.join('\n')}\n`);
           header = identity;
+          pruneOldest(dir, file);
         } else {
           appendFileSync(file, `${fresh.join('\n')}\n`);
         }
@@ -91,4 +94,14 @@ export function openCompiledShaderIndex(adapterName: string, env: NodeJS.Process
       }
     },
   };
+}
+
+/** Keeps the `maxIndexFiles` most recently written files of the folder (`keep` among them). */
+function pruneOldest(dir: string, keep: string): void {
+  const files = readdirSync(dir)
+    .map((name) => join(dir, name))
+    .filter((f) => f !== keep)
+    .map((f) => ({ f, t: statSync(f).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(maxIndexFiles - 1)) rmSync(f, { force: true });
 }
