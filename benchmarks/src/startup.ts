@@ -59,7 +59,7 @@ const folder = await openDataset(
 const deferNormalize = !args.includes('--normalise-in-workers');
 const loaders = makeLoaders(folder, config, () => {}, 1, deferNormalize);
 // As the CLI does: the decoding thread boots while the device opens (there, while the audit reads).
-loaders.train.start().catch(() => {});
+for (const l of [loaders.train, loaders.val]) l.start().catch(() => {});
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });

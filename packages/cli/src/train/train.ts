@@ -72,10 +72,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const gpu = await T.getDevice();
   const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
   const loaders = makeLoaders(folder, config, log, workers);
-  // Started threads never keep the process alive once booted (WorkerPool), should a check below throw.
-  loaders.train.start().catch(() => {
-    /* the first batch reports it */
-  });
+  // The validation loader's thread too: epoch 1's validation would wait for it. Started threads
+  // never keep the process alive once booted (WorkerPool), should a check below throw.
+  for (const l of [loaders.train, loaders.val])
+    l.start().catch(() => {
+      /* the first batch reports it */
+    });
   const audit = await auditBeforeTraining(folder, { seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
   const classes = folder.classes;
   // Decided before anything is written: a run that cannot say which class is positive stops here.
