@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataLoader, epochOrder, loadImageFolder, synthesizeDataset, toBatches, trainTransforms, type Dataset } from '../src/index.ts';
+import { DataLoader, epochOrder, evalTransforms, loadImageFolder, synthesizeDataset, toBatches, trainTransforms, type Dataset } from '../src/index.ts';
 import { testRng, tmpDir } from './helpers.ts';
 
 const { rng, seed } = testRng('loader');
@@ -199,5 +199,60 @@ describe('DataLoader', () => {
     } finally {
       await pooled.close();
     }
+  });
+});
+
+describe('DataLoader keepInMemory', () => {
+  const batches = async (dl: DataLoader, epoch: number) => {
+    const out = [];
+    // reuseBuffers: a batch's images are written again after the next request, so copy them.
+    for await (const b of dl.epoch(epoch)) out.push({ ...b, images: b.images.slice() });
+    return out;
+  };
+
+  it('decodes a fixed pass once: later epochs give the same batches without the files', async () => {
+    const copyDir = path.join(dir, `kept-${rng.int(0, 1e9)}`);
+    cpSync(path.join(dir, 'synth'), copyDir, { recursive: true });
+    const val = (await loadImageFolder(copyDir, { log: () => {} })).split('val');
+    const opts = {
+      batchSize: 3 + rng.int(0, 4),
+      shuffle: false,
+      workers: 1,
+      transforms: evalTransforms({ size: 32 }),
+      reuseBuffers: true,
+      onBadImage: 'skip' as const,
+      warn: () => {},
+    };
+    const kept = new DataLoader(val, { ...opts, keepInMemory: 1e9 });
+    const capped = new DataLoader(val, { ...opts, keepInMemory: 1 });
+    try {
+      expect(kept.keepsBatches).toBe(true);
+      const first = await batches(kept, 0);
+      expect(first.length).toBe(kept.length);
+      expect(kept.keptInMemory).toBe(first.reduce((n, b) => n + b.images.byteLength, 0));
+      await batches(capped, 0);
+      expect(capped.keptInMemory).toBe(0);
+      for (const s of val.samples) rmSync(s.file);
+      const again = await batches(kept, 1);
+      expect(again.map((b) => b.files)).toEqual(first.map((b) => b.files));
+      expect(again.map((b) => Array.from(b.labels))).toEqual(first.map((b) => Array.from(b.labels)));
+      expect(again.map((b) => b.shape)).toEqual(first.map((b) => b.shape));
+      for (let k = 0; k < first.length; k++) expect(again[k].images).toEqual(first[k].images);
+      expect(again.every((b) => b.epoch === 1)).toBe(true);
+      // Over its cap nothing was kept: the files are gone, so every image is skipped.
+      expect(await batches(capped, 1)).toEqual([]);
+    } finally {
+      await kept.close();
+      await capped.close();
+    }
+  });
+
+  it('keeps nothing where epochs differ: shuffling, class balancing, random transforms', () => {
+    const o = { keepInMemory: 1e9, transforms: evalTransforms({ size: 32 }) };
+    expect(new DataLoader(train, { ...o, shuffle: true }).keepsBatches).toBe(false);
+    expect(new DataLoader(train, { ...o, shuffle: false, balanced: true }).keepsBatches).toBe(false);
+    expect(new DataLoader(train, { ...o, shuffle: false, transforms: tf }).keepsBatches).toBe(false);
+    expect(new DataLoader(train, { ...o, shuffle: false, keepInMemory: 0 }).keepsBatches).toBe(false);
+    expect(new DataLoader(train, { ...o, shuffle: false }).keepsBatches).toBe(true);
   });
 });

@@ -55,7 +55,17 @@ export interface DataLoaderOptions {
    * does the arithmetic the workers would have done. Off by default.
    */
   deferNormalize?: boolean;
+  /**
+   * Bytes of decoded batches to keep in memory between epochs, for passes that decode the same
+   * batches every epoch (no shuffling, no class balancing, no random transforms; otherwise
+   * ignored): a validation set is then decoded once, and later epochs read the kept copies.
+   * Nothing is written to disk. 0 (the default) keeps nothing.
+   */
+  keepInMemory?: number;
 }
+
+/** Transforms that give the same image every epoch. */
+const deterministicKinds = new Set<TransformSpec['kind']>(['resize', 'centerCrop', 'equalize']);
 
 /**
  * Batches from a Dataset, decoded and augmented in worker threads while the caller (the GPU loop)
@@ -71,6 +81,9 @@ export class DataLoader implements AsyncIterable<Batch> {
   private labels: Int32Array;
   /** image buffers handed back (reuseBuffers), for the next jobs */
   private spare: ArrayBuffer[] = [];
+  /** decoded batches by position in the epoch (keepInMemory), and their bytes */
+  private readonly kept = new Map<number, BatchResult>();
+  private keptBytes = 0;
 
   constructor(
     readonly dataset: Dataset,
@@ -93,6 +106,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       warn: opts.warn ?? ((m) => console.warn(m)),
       reuseBuffers: opts.reuseBuffers ?? false,
       deferNormalize: opts.deferNormalize ?? false,
+      keepInMemory: opts.keepInMemory ?? 0,
     };
     if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
     if (!dataset.samples.length) throw new Error('DataLoader: dataset is empty');
@@ -120,21 +134,35 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.epoch(this.nextEpoch++);
   }
 
+  /** True when `keepInMemory` applies: every epoch decodes the same batches. */
+  get keepsBatches(): boolean {
+    const o = this.opts;
+    return o.keepInMemory > 0 && !o.shuffle && !o.balanced && o.transforms.every((t) => deterministicKinds.has(t.kind));
+  }
+
+  /** Bytes of decoded batches kept in memory so far (`keepInMemory`). */
+  get keptInMemory(): number {
+    return this.keptBytes;
+  }
+
   async *epoch(epoch: number): AsyncGenerator<Batch> {
     const plan = this.plan(epoch);
     const o = this.opts;
+    const keep = this.keepsBatches;
+    // A kept batch is handed out as a copy: the caller may give its buffer back for reuse.
+    const copy = (r: BatchResult): BatchResult => ({ ...r, images: r.images.slice() });
     const run = (b: number[], k: number): Promise<BatchResult> => {
-      const job: BatchJob = {
-        items: b.map((idx, j) => ({ file: this.dataset.samples[idx].file, seed: mixSeed(o.seed, 'aug', epoch, k * o.batchSize + j) })),
-        transforms: o.transforms,
-        cache: o.cache || undefined,
-        mean: o.mean,
-        std: o.std,
-        deferNormalize: o.deferNormalize,
-        out: this.spare.pop(),
-      };
-      if (o.workers > 0) return (this.pool ??= new WorkerPool(o.workers)).run(job);
-      return runBatch(job);
+      const hit = keep ? this.kept.get(k) : undefined;
+      if (hit) return Promise.resolve(copy(hit));
+      const p = this.decode(b, k, epoch);
+      if (!keep) return p;
+      return p.then((r) => {
+        if (this.keptBytes + r.images.byteLength <= o.keepInMemory) {
+          this.kept.set(k, copy(r));
+          this.keptBytes += r.images.byteLength;
+        }
+        return r;
+      });
     };
     const inflight: Array<Promise<BatchResult>> = [];
     let issued = 0;
@@ -185,6 +213,22 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
+  /** Decodes and transforms one batch (`k`: its position in the epoch), in a worker if there are any. */
+  private decode(b: number[], k: number, epoch: number): Promise<BatchResult> {
+    const o = this.opts;
+    const job: BatchJob = {
+      items: b.map((idx, j) => ({ file: this.dataset.samples[idx].file, seed: mixSeed(o.seed, 'aug', epoch, k * o.batchSize + j) })),
+      transforms: o.transforms,
+      cache: o.cache || undefined,
+      mean: o.mean,
+      std: o.std,
+      deferNormalize: o.deferNormalize,
+      out: this.spare.pop(),
+    };
+    if (o.workers > 0) return (this.pool ??= new WorkerPool(o.workers)).run(job);
+    return runBatch(job);
+  }
+
   /** The caller asked for the next batch: the previous one's buffer can be written again. */
   private takeBack(buffer: ArrayBuffer | undefined): void {
     if (!buffer || buffer.byteLength === 0 || this.spare.includes(buffer)) return;
@@ -203,5 +247,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = undefined;
+    this.kept.clear();
+    this.keptBytes = 0;
   }
 }
