@@ -5,6 +5,7 @@
  * AUC with a 95% interval and its most predictive feature. Above 0.8 the probe "fires": the labels
  * can be told apart from file properties alone, so a model may learn the source, not the disease.
  */
+import { availableParallelism } from 'node:os';
 import { auditDataset, nearDuplicateDistance, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
 import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
 import { rocAuc } from '../metrics/rocAuc.ts';
@@ -49,13 +50,14 @@ export interface DataAudit {
 
 export async function auditImageFolder(
   folder: ImageFolder,
-  options: { seed?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { seed?: number; onProgress?: (done: number, total: number) => void; workers?: number } = {},
 ): Promise<DataAudit> {
   const t0 = performance.now();
   const samples = (['train', 'val', 'test'] as const).flatMap((split) =>
     folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })),
   );
-  const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress });
+  // All cores by default: nothing else runs during an audit, and decoding is nearly all of it.
+  const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress, workers: options.workers ?? availableParallelism() });
   const within = m.duplicates.filter((d) => !d.crossSplit);
   const cross = m.duplicates.filter((d) => d.crossSplit);
   let probe: DataAudit['shortcutProbe'] = null;

@@ -5,6 +5,7 @@
  * caller can name the most predictive). Scoring the probe (AUC, interval, verdict) is left to the
  * caller, which owns the metrics.
  */
+import { WorkerPool } from '../loader/pool.ts';
 import { describeFile, type FileFacts } from './fileFacts.ts';
 import { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap } from './duplicates.ts';
 import { crossValidatedScores } from './logisticProbe.ts';
@@ -43,20 +44,34 @@ export interface AuditOptions {
   folds?: number;
   seed?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Threads that read and decode the files (0: this thread). Decoding is nearly all of an audit's
+   * time (~22 ms a real X-ray), and nothing else runs meanwhile: use the cores.
+   */
+  workers?: number;
 }
 
 export async function auditDataset(samples: readonly AuditSample[], options: AuditOptions = {}): Promise<AuditMeasurements> {
   const facts: FileFacts[] = [];
   const kept: AuditSample[] = [];
   const unreadable: { file: string; reason: string }[] = [];
-  for (let i = 0; i < samples.length; i++) {
-    try {
-      facts.push(await describeFile(samples[i].file));
-      kept.push(samples[i]);
-    } catch (e) {
-      unreadable.push({ file: samples[i].file, reason: (e as Error).message.split('\n')[0] });
+  const pool = options.workers ? new WorkerPool(Math.min(options.workers, samples.length)) : null;
+  try {
+    // Every file is queued at once; the results are taken in sample order, so the audit is the
+    // same whatever the number of threads.
+    const pending = pool ? samples.map((s) => pool.describe(s.file)) : null;
+    for (const p of pending ?? []) p.catch(() => undefined);
+    for (let i = 0; i < samples.length; i++) {
+      try {
+        facts.push(await (pending ? pending[i] : describeFile(samples[i].file)));
+        kept.push(samples[i]);
+      } catch (e) {
+        unreadable.push({ file: samples[i].file, reason: (e as Error).message.split('\n')[0] });
+      }
+      options.onProgress?.(i + 1, samples.length);
     }
-    options.onProgress?.(i + 1, samples.length);
+  } finally {
+    await pool?.close();
   }
   const duplicates = findDuplicates(kept.map((s, i) => ({ file: s.file, split: s.split, label: s.label, sha256: facts[i].sha256, phash: facts[i].phash })));
   const grouped = kept.some((s) => s.group !== undefined);

@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchJob, BatchResult } from './process.ts';
 import type { SynthOptions, SynthResult } from '../synth/synth.ts';
+import type { FileFacts } from '../audit/fileFacts.ts';
 
-/** What a worker is asked to do: a batch (decode + augment) or a share of a synthesized dataset. */
-type Task = { job: BatchJob } | { synth: SynthOptions };
+/** What a worker is asked to do: a batch (decode + augment), a share of a synthesized dataset, or one file's audit facts. */
+type Task = { job: BatchJob } | { synth: SynthOptions } | { facts: string };
 
 /**
  * Worker threads for decoding and augmentation. Compiled (dist/, an installed package) the worker
@@ -64,6 +65,11 @@ export class WorkerPool {
 
   run(job: BatchJob): Promise<BatchResult> {
     return this.submit<BatchResult>({ job });
+  }
+
+  /** The data audit's facts about one file (audit/fileFacts.ts); rejects with its decode error. */
+  describe(file: string): Promise<FileFacts> {
+    return this.submit<FileFacts>({ facts: file });
   }
 
   /** Writes the share of a synthesized dataset that `opts.shard` names. */

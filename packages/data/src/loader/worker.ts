@@ -1,10 +1,15 @@
 import { parentPort } from 'node:worker_threads';
 import { runBatch, type BatchJob } from './process.ts';
 import { synthesizeDataset, type SynthOptions } from '../synth/synth.ts';
+import { describeFile } from '../audit/fileFacts.ts';
 
 // Jobs are handled one at a time; the pool never posts a second before the first is answered.
-parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions }) => {
+parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions; facts?: string }) => {
   try {
+    if (msg.facts !== undefined) {
+      parentPort!.postMessage({ id: msg.id, result: await describeFile(msg.facts) });
+      return;
+    }
     if (msg.synth) {
       parentPort!.postMessage({ id: msg.id, result: await synthesizeDataset(msg.synth) });
       return;
