@@ -33,7 +33,7 @@ const T = await import('@cxr/tensor');
 const { createModel } = await import('@cxr/models');
 const { synthesizeDataset } = await import('@cxr/data');
 const { defaultTrainConfig } = await import('../../packages/cli/src/config/trainConfig.ts');
-const { makeLoaders, openDataset } = await import('../../packages/cli/src/train/data.ts');
+const { makeLoaders, openDataset, startDecoding } = await import('../../packages/cli/src/train/data.ts');
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
 const { trainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
 
@@ -59,7 +59,7 @@ const folder = await openDataset(
 const deferNormalize = !args.includes('--normalise-in-workers');
 const loaders = makeLoaders(folder, config, () => {}, 1, deferNormalize);
 // As the CLI does: the decoding thread boots while the device opens (there, while the audit reads).
-for (const l of [loaders.train, loaders.val]) l.start().catch(() => {});
+startDecoding(loaders);
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });

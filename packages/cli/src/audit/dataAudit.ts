@@ -50,14 +50,14 @@ export interface DataAudit {
 
 export async function auditImageFolder(
   folder: ImageFolder,
-  options: { seed?: number; onProgress?: (done: number, total: number) => void; workers?: number } = {},
+  options: { seed?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<DataAudit> {
   const t0 = performance.now();
   const samples = (['train', 'val', 'test'] as const).flatMap((split) =>
     folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })),
   );
-  // All cores by default: nothing else runs during an audit, and decoding is nearly all of it.
-  const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress, workers: options.workers ?? availableParallelism() });
+  // Every core: nothing else runs during an audit, and decoding is nearly all of it.
+  const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress, workers: availableParallelism() });
   const within = m.duplicates.filter((d) => !d.crossSplit);
   const cross = m.duplicates.filter((d) => d.crossSplit);
   let probe: DataAudit['shortcutProbe'] = null;

@@ -27,7 +27,7 @@ import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit } from './data.ts';
+import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit, startDecoding } from './data.ts';
 import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
@@ -68,16 +68,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
   // The adapter decides how many threads decode images (--workers auto), so it comes first; the
-  // decoding threads then start (~0.15 s each) while the audit reads the images on this thread.
+  // decoding threads then boot while the audit reads the images.
   const gpu = await T.getDevice();
   const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
   const loaders = makeLoaders(folder, config, log, workers);
-  // The validation loader's thread too: epoch 1's validation would wait for it. Started threads
-  // never keep the process alive once booted (WorkerPool), should a check below throw.
-  for (const l of [loaders.train, loaders.val])
-    l.start().catch(() => {
-      /* the first batch reports it */
-    });
+  startDecoding(loaders);
   const audit = await auditBeforeTraining(folder, { seed: config.seed, dedupe: config.dedupe, log, warn: (m) => console.warn(m) });
   const classes = folder.classes;
   // Decided before anything is written: a run that cannot say which class is positive stops here.

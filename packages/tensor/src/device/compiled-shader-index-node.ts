@@ -8,13 +8,13 @@ import { cacheDir, shaderIndexFolder } from '../cacheDir.ts';
  * The WGSL sources whose machine code Mesa's on-disk shader cache already holds, so that the
  * shader prewarmer leaves them alone. On a warm cache the helper's second look-up of every shader
  * bought nothing and competed with the job for the cache and the cores: ResNet-18's first step took
- * 1.2 s with the helper against 0.9 s without (benchmarks/README.md, "First epoch: sources as they
- * are created").
+ * 1.2 s with the helper against 0.9 s without (benchmarks/README.md, "First epoch: shaders sent as
+ * they are created").
  *
  * One file per adapter (its name carries the Mesa and LLVM versions, which key Mesa's cache too)
  * and per Mesa cache directory, in CXR's cache directory: a first line naming the identity of
- * Mesa's cache (inode and creation time of its folder), then one short hash per line. It holds hashes only, no
- * shader text and nothing of the data. When Mesa's cache has been deleted or moved the identity
+ * Mesa's cache (inode and creation time of its folder), then one short hash per line. It holds
+ * hashes only, no shader text and nothing of the data. When Mesa's cache has been deleted or moved the identity
  * differs and the index starts over. It can only be wrong in the harmless direction: a shader Mesa
  * has since evicted is compiled by the job's own queue instead of the helper.
  */
@@ -32,7 +32,7 @@ export const maxIndexFiles = 32;
 const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 /** Mesa's cache root as `disk_cache` resolves it: MESA_SHADER_CACHE_DIR, XDG_CACHE_HOME or ~/.cache. */
-export function mesaShaderCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+function mesaShaderCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MESA_SHADER_CACHE_DIR) return env.MESA_SHADER_CACHE_DIR;
   const xdg = env.XDG_CACHE_HOME;
   return xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');

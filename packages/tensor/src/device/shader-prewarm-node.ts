@@ -95,7 +95,7 @@ export interface PrewarmOptions {
    */
   nice: number;
   /** Sources Mesa's cache already holds: not sent (compiled-shader-index-node.ts). */
-  index?: CompiledShaderIndex;
+  index: CompiledShaderIndex;
 }
 
 /** Starts the helper; null where it cannot (no resolvable `webgpu`, no child processes). */
@@ -145,7 +145,7 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
       if (m) compiled = Number(m[1]);
     }
     if (compiled >= posted) {
-      opts.index?.add(inFlight.splice(0));
+      opts.index.add(inFlight.splice(0));
       wake();
     }
   });
@@ -155,7 +155,7 @@ export function startShaderPrewarmer(opts: PrewarmOptions): ShaderPrewarmer | nu
   out?.unref?.();
   return {
     warm(sources: readonly string[]) {
-      const fresh = opts.index ? sources.filter((s) => !opts.index?.has(s)) : sources;
+      const fresh = sources.filter((s) => !opts.index.has(s));
       if (!alive || !child.stdin || fresh.length === 0) return 0;
       posted += fresh.length;
       inFlight.push(...fresh);
