@@ -3,9 +3,11 @@
  * model, optimizer, training step and validation pass (packages/cli/src/train), with each epoch
  * split into waiting for the loader, training steps, the validation pass, and the pipeline
  * compilations inside them (count and milliseconds). The image disk cache starts cold (a fresh
- * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it.
+ * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it. As in `cxr
+ * train`, the data audit runs first and fills the training images' cache as it decodes them
+ * (timed apart; --no-audit: the first epoch decodes them itself, as before 2026-12-01).
  *
- * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--keep-priority] [--dump-wgsl FILE] [--normalise-in-workers]`
+ * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--no-audit] [--keep-priority] [--dump-wgsl FILE] [--normalise-in-workers]`
  * (--normalise-in-workers: batches as before 2026-11-30 evening, three normalised channels written
  * by the loader, instead of one grey channel normalised on the device.)
  * (MESA_SHADER_CACHE_DISABLE=true measures cold compilation: lavapipe keeps compiled shaders on disk.)
@@ -33,7 +35,8 @@ const T = await import('@cxr/tensor');
 const { createModel } = await import('@cxr/models');
 const { synthesizeDataset } = await import('@cxr/data');
 const { defaultTrainConfig } = await import('../../packages/cli/src/config/trainConfig.ts');
-const { makeLoaders, openDataset, startDecoding } = await import('../../packages/cli/src/train/data.ts');
+const { makeLoaders, openDataset, startDecoders, trainingImageCache } = await import('../../packages/cli/src/train/data.ts');
+const { auditImageFolder } = await import('../../packages/cli/src/audit/dataAudit.ts');
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
 const { trainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
 
@@ -57,9 +60,17 @@ const folder = await openDataset(
   (m: string) => console.warn(m),
 );
 const deferNormalize = !args.includes('--normalise-in-workers');
-const loaders = makeLoaders(folder, config, () => {}, 1, deferNormalize);
-// As the CLI does: the decoding thread boots while the device opens (there, while the audit reads).
-startDecoding(loaders);
+// As the CLI does: the decoding threads boot while the audit reads the images, and the audit
+// fills the training images' cache.
+const pools = startDecoders(1);
+const imageCache = trainingImageCache(folder, config);
+let auditSeconds: number | null = null;
+if (!args.includes('--no-audit')) {
+  const t0 = performance.now();
+  await auditImageFolder(folder, { seed: config.seed, imageCache: imageCache ?? undefined });
+  auditSeconds = (performance.now() - t0) / 1000;
+}
+const loaders = makeLoaders(folder, config, () => {}, { workers: 1, pools, cache: imageCache?.config, deferNormalize });
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });
@@ -95,7 +106,7 @@ cache.get = (s: string, l: string) => {
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
 console.log(
-  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
+  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; ${auditSeconds === null ? 'no audit' : `audit ${auditSeconds.toFixed(1)} s (fills the image cache)`}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
 );
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {

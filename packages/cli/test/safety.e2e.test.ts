@@ -210,6 +210,22 @@ describe('honest resume', () => {
   });
 });
 
+describe('--dedupe', () => {
+  it('drops a cross-split copy from the smaller split and the run completes without it (it crashed after epoch 1)', () => {
+    const dup = join(work, 'data-dup');
+    cpSync(data, dup, { recursive: true });
+    const [first] = readdirSync(join(dup, 'train/infected')).sort();
+    cpSync(join(dup, 'train/infected', first), join(dup, 'test/infected', `copy-${first}`));
+    const r = cxr(['train', '--data', dup, '--out', 'runs/dedupe', ...tiny, '--epochs', '1', '--dedupe']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/--dedupe: dropped 1 cross-split duplicate/);
+    const metrics = JSON.parse(readFileSync(join(work, 'runs/dedupe/metrics.json'), 'utf8'));
+    // 2 test images before the copy: the copy is neither evaluated nor trained twice.
+    expect(metrics.splits.test.n).toBe(2);
+    expect(metrics.splits.train.n).toBe(6);
+  });
+});
+
 describe('validation images that pass the header check but do not decode', () => {
   it('stop the run at the first validation pass, or with --skip-bad-images when none is left', () => {
     // Headers intact, image data cut off: only the decoder finds out.

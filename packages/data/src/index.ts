@@ -37,6 +37,7 @@ export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } 
 
 export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';
 export { epochOrder, toBatches } from './loader/sampler.ts';
+export { WorkerPool } from './loader/pool.ts';
 export type { CacheConfig } from './loader/cache.ts';
 export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 

@@ -2,7 +2,17 @@ import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataLoader, epochOrder, evalTransforms, loadImageFolder, synthesizeDataset, toBatches, trainTransforms, type Dataset } from '../src/index.ts';
+import {
+  DataLoader,
+  WorkerPool,
+  epochOrder,
+  evalTransforms,
+  loadImageFolder,
+  synthesizeDataset,
+  toBatches,
+  trainTransforms,
+  type Dataset,
+} from '../src/index.ts';
 import { testRng, tmpDir } from './helpers.ts';
 
 const { rng, seed } = testRng('loader');
@@ -95,6 +105,26 @@ describe('DataLoader', () => {
     } finally {
       await dl.close();
     }
+  });
+
+  it('takes over a pool started earlier, and is not moved by later edits to the caller’s sample list', async () => {
+    const pool = new WorkerPool(1);
+    const samples = [...train.samples];
+    const dl = new DataLoader({ ...train, samples }, { batchSize: 5, transforms: tf, pool, seed });
+    try {
+      expect(dl.opts.workers).toBe(1);
+      const before = await collect(dl, 2);
+      // A de-duplication after construction, as `train --dedupe` once did: the loader keeps its list.
+      samples.splice(0, 3);
+      const after = await collect(dl, 2);
+      expect(after.map((b) => b.files)).toEqual(before.map((b) => b.files));
+      expect(after.map((b) => b.images)).toEqual(before.map((b) => b.images));
+      expect(after.flatMap((b) => b.files)).toHaveLength(train.samples.length);
+    } finally {
+      await dl.close();
+    }
+    // close() ended the pool it took over
+    await expect(pool.describe(train.samples[0].file)).rejects.toThrow();
   });
 
   it('dropLast and balanced options reach the batches', async () => {

@@ -6,7 +6,7 @@
  * can be told apart from file properties alone, so a model may learn the source, not the disease.
  */
 import { availableParallelism } from 'node:os';
-import { auditDataset, nearDuplicateDistance, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
+import { auditDataset, nearDuplicateDistance, type AuditOptions, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
 import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
 import { rocAuc } from '../metrics/rocAuc.ts';
 
@@ -50,14 +50,19 @@ export interface DataAudit {
 
 export async function auditImageFolder(
   folder: ImageFolder,
-  options: { seed?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { seed?: number; onProgress?: (done: number, total: number) => void; imageCache?: AuditOptions['imageCache'] } = {},
 ): Promise<DataAudit> {
   const t0 = performance.now();
   const samples = (['train', 'val', 'test'] as const).flatMap((split) =>
     folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })),
   );
   // Every core: nothing else runs during an audit, and decoding is nearly all of it.
-  const m = await auditDataset(samples, { seed: options.seed, onProgress: options.onProgress, workers: availableParallelism() });
+  const m = await auditDataset(samples, {
+    seed: options.seed,
+    onProgress: options.onProgress,
+    imageCache: options.imageCache,
+    workers: availableParallelism(),
+  });
   const within = m.duplicates.filter((d) => !d.crossSplit);
   const cross = m.duplicates.filter((d) => d.crossSplit);
   let probe: DataAudit['shortcutProbe'] = null;

@@ -4,7 +4,7 @@
  * before any loader sees them. `writeAuditFile` stores it once the run folder is prepared.
  */
 import { join } from 'node:path';
-import type { ImageFolder } from '@cxr/data';
+import type { CacheConfig, ImageFolder } from '@cxr/data';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 import { auditImageFolder, dropCrossSplitDuplicates, type DataAudit } from './dataAudit.ts';
 import { formatAuditText } from './auditReport.ts';
@@ -13,13 +13,23 @@ export const auditFile = 'audit.json';
 
 export async function auditBeforeTraining(
   folder: ImageFolder,
-  options: { seed: number; dedupe: boolean; log: (m: string) => void; warn: (m: string) => void },
+  options: {
+    seed: number;
+    dedupe: boolean;
+    /** the training pass's image cache, filled from the audit's decode (trainingImageCache) */
+    imageCache?: { config: CacheConfig; files: ReadonlySet<string> };
+    log: (m: string) => void;
+    warn: (m: string) => void;
+  },
 ): Promise<DataAudit & { dropped?: string[] }> {
   const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
-  options.log(`data audit: reading ${total} images (duplicates, patient overlap, shortcut probe)…`);
+  options.log(
+    `data audit: reading ${total} images (duplicates, patient overlap, shortcut probe${options.imageCache ? '; the training images go into the image cache as they are read' : ''})…`,
+  );
   let shown = 0;
   const audit: DataAudit & { dropped?: string[] } = await auditImageFolder(folder, {
     seed: options.seed,
+    imageCache: options.imageCache,
     // Large folders take a while: a line per quarter, so the wait is visible in logs too.
     onProgress:
       total >= 400

@@ -15,6 +15,8 @@ import {
   type ImageFolder,
   type SkippedFile,
   type SplitName,
+  WorkerPool,
+  type CacheConfig,
 } from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
@@ -104,13 +106,47 @@ export function limitPerClass(ds: Dataset, limit: number): Dataset {
  */
 const keptValidationBytes = 256 * 2 ** 20;
 
+/**
+ * The training pass's decoded-image cache (announced, bounded; see imageCache.ts) and the files it
+ * will read through it, which the data audit can fill as it decodes them.
+ */
+export function trainingImageCache(
+  folder: ImageFolder,
+  config: TrainConfig,
+  log: (m: string) => void = () => {},
+): { config: CacheConfig; files: Set<string> } | null {
+  const samples = limitPerClass(folder.split('train'), config.limitPerClass).samples;
+  const cache = imageCacheFor(config.imageSize, samples.length, config.cacheMaxGb, log);
+  return cache ? { config: cache, files: new Set(samples.map((s) => s.file)) } : null;
+}
+
+/**
+ * Starts the training and validation loaders' decoding threads (~0.15 s each to boot) before the
+ * loaders exist: they boot while the data audit reads the images, and the loaders, made once the
+ * audit has said which files stay (`--dedupe`), take them over. Idle threads never keep the process
+ * alive (WorkerPool), should the caller throw before using them.
+ */
+export function startDecoders(workers: number): { train?: WorkerPool; val?: WorkerPool } {
+  return workers > 0 ? { train: new WorkerPool(workers), val: new WorkerPool(workers) } : {};
+}
+
+export interface LoaderOptions {
+  /** decoding threads per loader (0: the main thread); ignored for a loader given a started pool */
+  workers?: number;
+  /** started decoding threads for the training and validation loaders (startDecoders) */
+  pools?: { train?: WorkerPool; val?: WorkerPool };
+  /** the training pass's image cache (trainingImageCache); null or absent: none */
+  cache?: CacheConfig | null;
+  /** false: the workers write normalised 3-channel batches, as before (benchmarks compare the two) */
+  deferNormalize?: boolean;
+}
+
+/** The four loaders of a run, over the folder as it is now: make them after any `--dedupe`. */
 export function makeLoaders(
   folder: ImageFolder,
   config: TrainConfig,
   log: (m: string) => void = () => {},
-  workers = 1,
-  /** false: the workers write normalised 3-channel batches, as before (benchmarks compare the two) */
-  deferNormalize = true,
+  options: LoaderOptions = {},
 ): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
   const size = config.imageSize;
   const evalT = evalTransforms({ size });
@@ -119,14 +155,20 @@ export function makeLoaders(
   // the loader hands each batch's buffer back to its workers instead of allocating 19 MB a batch.
   // deferNormalize: grey batches cross to the device as one un-normalised channel (6 MB instead
   // of 19 at 224 px, batch 32); batchTensors expands and normalises them there.
-  const common = { batchSize: config.batchSize, seed: config.seed, onBadImage: 'skip' as const, workers, reuseBuffers: true, deferNormalize };
+  const common = {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    onBadImage: 'skip' as const,
+    workers: options.workers ?? 1,
+    reuseBuffers: true,
+    deferNormalize: options.deferNormalize ?? true,
+  };
   const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
   const test = ds('test');
   const trainSet = ds('train');
   // A last batch of one image makes batch norm throw (variance of one value); drop it, as PyTorch
   // users do with drop_last. Only then: other partial batches train as usual.
   const dropLast = trainSet.samples.length % config.batchSize === 1 && trainSet.samples.length > 1;
-  const cache = imageCacheFor(config.imageSize, trainSet.samples.length, config.cacheMaxGb, log);
   log(`validation images: decoded in the first epoch and kept in memory for the later ones (up to ${formatBytes(keptValidationBytes)}, never written to disk)`);
   if (dropLast)
     log(
@@ -137,29 +179,18 @@ export function makeLoaders(
     // re-read every epoch. Evaluation decodes the originals, so its numbers match `cxr eval`.
     train: new DataLoader(trainSet, {
       ...common,
+      pool: options.pools?.train,
       shuffle: true,
       balanced: config.balanced,
       dropLast,
       transforms: trainT,
-      cache,
+      cache: options.cache ?? false,
     }),
     trainEval: new DataLoader(ds('train'), { ...common, shuffle: false, transforms: evalT }),
     // Validated every epoch with the same transforms: decoded once and kept (in memory only).
-    val: new DataLoader(ds('val'), { ...common, shuffle: false, transforms: evalT, keepInMemory: keptValidationBytes }),
+    val: new DataLoader(ds('val'), { ...common, pool: options.pools?.val, shuffle: false, transforms: evalT, keepInMemory: keptValidationBytes }),
     test: test.samples.length ? new DataLoader(test, { ...common, shuffle: false, transforms: evalT }) : null,
   };
-}
-
-/**
- * Boots the training and validation loaders' decoding threads now (~0.15 s each) instead of at
- * their first batch, so that epoch 1 and its validation do not wait for them. Booted threads never
- * keep the process alive (WorkerPool), should the caller throw before using them.
- */
-export function startDecoding(loaders: { train: DataLoader; val: DataLoader }): void {
-  for (const l of [loaders.train, loaders.val])
-    l.start().catch(() => {
-      /* the first batch reports it */
-    });
 }
 
 /** An image as the model saw it at evaluation (for samples.png). */

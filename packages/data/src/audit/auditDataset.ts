@@ -5,6 +5,7 @@
  * caller can name the most predictive). Scoring the probe (AUC, interval, verdict) is left to the
  * caller, which owns the metrics.
  */
+import type { CacheConfig } from '../loader/cache.ts';
 import { WorkerPool } from '../loader/pool.ts';
 import { describeFile, type FileFacts } from './fileFacts.ts';
 import { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap } from './duplicates.ts';
@@ -49,6 +50,11 @@ export interface AuditOptions {
    * time (~22 ms a real X-ray), and nothing else runs meanwhile: use the cores.
    */
   workers?: number;
+  /**
+   * The training loader's decoded-image cache and the files it will read through it: their
+   * entries are written from the audit's own decode, so the first epoch does not decode them again.
+   */
+  imageCache?: { config: CacheConfig; files: ReadonlySet<string> };
 }
 
 export async function auditDataset(samples: readonly AuditSample[], options: AuditOptions = {}): Promise<AuditMeasurements> {
@@ -59,11 +65,12 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
   try {
     // Every file is queued at once; the results are taken in sample order, so the audit is the
     // same whatever the number of threads.
-    const pending = pool ? samples.map((s) => pool.describe(s.file)) : null;
+    const cacheFor = (file: string) => (options.imageCache?.files.has(file) ? options.imageCache.config : undefined);
+    const pending = pool ? samples.map((s) => pool.describe(s.file, cacheFor(s.file))) : null;
     for (const p of pending ?? []) p.catch(() => undefined);
     for (let i = 0; i < samples.length; i++) {
       try {
-        facts.push(await (pending ? pending[i] : describeFile(samples[i].file)));
+        facts.push(await (pending ? pending[i] : describeFile(samples[i].file, cacheFor(samples[i].file))));
         kept.push(samples[i]);
       } catch (e) {
         unreadable.push({ file: samples[i].file, reason: (e as Error).message.split('\n')[0] });

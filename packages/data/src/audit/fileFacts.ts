@@ -9,6 +9,7 @@ import { decodeImage } from '../decode/index.ts';
 import { readImageHeader } from '../decode/header.ts';
 import { readBytes } from '../fsutil.ts';
 import type { Image } from '../image.ts';
+import { fillCache, type CacheConfig } from '../loader/cache.ts';
 import { perceptualHash } from './perceptualHash.ts';
 
 export interface FileFacts {
@@ -57,10 +58,12 @@ export function borderStats(img: Image, fraction = 0.05): { mean: number; std: n
   return { mean, std: Math.sqrt(Math.max(0, s2 / n - mean * mean)) };
 }
 
-export async function describeFile(file: string): Promise<FileFacts> {
+/** `imageCache`: also writes the file's entry in the training loader's decoded-image cache. */
+export async function describeFile(file: string, imageCache?: CacheConfig): Promise<FileFacts> {
   const bytes = await readBytes(file);
   const header = readImageHeader(bytes, file);
   const img = decodeImage(bytes, file);
+  if (imageCache) await fillCache(file, img, imageCache);
   const border = borderStats(img);
   return {
     file,

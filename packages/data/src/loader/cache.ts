@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Image } from '../image.ts';
 import { greyIfNeutral } from '../transforms/grey.ts';
@@ -88,4 +88,21 @@ export async function writeCached(cfg: CacheConfig, key: string, bytes: Uint8Arr
   const tmp = `${p}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(tmp, bytes);
   await rename(tmp, p);
+}
+
+/**
+ * Writes `file`'s entry from an image decoded elsewhere (the data audit decodes every file anyway),
+ * unless the entry is there already: the first epoch then reads it instead of decoding the file a
+ * second time. `decoded` is the file as `decodeImage` returns it without options; the entry has
+ * the bytes the loader itself would write (grey when the channels are equal, as it decodes).
+ */
+export async function fillCache(file: string, decoded: Image, cfg: CacheConfig): Promise<void> {
+  const key = await cacheKey(file, cfg);
+  try {
+    await access(entryPath(cfg, key));
+    return;
+  } catch {
+    // not cached yet
+  }
+  await writeCached(cfg, key, toCacheImage(greyIfNeutral(decoded), cfg).bytes);
 }

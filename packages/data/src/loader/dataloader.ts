@@ -35,6 +35,12 @@ export interface DataLoaderOptions {
   transforms?: TransformSpec[];
   /** worker threads; 0 decodes on the calling thread (default: number of CPUs) */
   workers?: number;
+  /**
+   * Worker threads started earlier (a `WorkerPool` booted while something else ran, so the first
+   * batch does not wait ~0.15 s a thread for them); it replaces `workers`, and the loader owns it
+   * from then on (`close()` ends it).
+   */
+  pool?: WorkerPool;
   /** batches decoded ahead of the consumer (default 2 per worker, at least 2); bounds memory */
   prefetch?: number;
   cache?: CacheConfig | false;
@@ -73,7 +79,12 @@ const deterministicKinds = new Set<TransformSpec['kind']>(['resize', 'centerCrop
  * (seed, epoch, position), so results do not depend on the number of workers or on timing.
  */
 export class DataLoader implements AsyncIterable<Batch> {
-  readonly opts: Required<Omit<DataLoaderOptions, 'cache' | 'warn'>> & { cache: CacheConfig | false; warn: (m: string) => void };
+  readonly opts: Required<Omit<DataLoaderOptions, 'cache' | 'warn' | 'pool'>> & { cache: CacheConfig | false; warn: (m: string) => void };
+  /**
+   * The samples as they were at construction: the epoch plans index this list, so removing a file
+   * from the caller's array later (a de-duplication, say) cannot shift or break them.
+   */
+  readonly dataset: Dataset;
   /** every file skipped under onBadImage 'skip', across epochs (each file listed once) */
   readonly skipped: SkippedFile[] = [];
   private pool?: WorkerPool;
@@ -85,11 +96,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   private readonly kept = new Map<number, BatchResult>();
   private keptBytes = 0;
 
-  constructor(
-    readonly dataset: Dataset,
-    opts: DataLoaderOptions = {},
-  ) {
-    const workers = opts.workers ?? availableParallelism();
+  constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
+    this.dataset = { ...dataset, samples: [...dataset.samples] };
+    this.pool = opts.pool;
+    const workers = opts.pool?.size ?? opts.workers ?? availableParallelism();
     this.opts = {
       batchSize: opts.batchSize ?? 32,
       shuffle: opts.shuffle ?? true,
@@ -109,8 +119,8 @@ export class DataLoader implements AsyncIterable<Batch> {
       keepInMemory: opts.keepInMemory ?? 0,
     };
     if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
-    if (!dataset.samples.length) throw new Error('DataLoader: dataset is empty');
-    this.labels = Int32Array.from(dataset.samples, (s) => s.label);
+    if (!this.dataset.samples.length) throw new Error('DataLoader: dataset is empty');
+    this.labels = Int32Array.from(this.dataset.samples, (s) => s.label);
   }
 
   /** batches per epoch */

@@ -2,9 +2,10 @@ import { Worker } from 'node:worker_threads';
 import type { BatchJob, BatchResult } from './process.ts';
 import type { SynthOptions, SynthResult } from '../synth/synth.ts';
 import type { FileFacts } from '../audit/fileFacts.ts';
+import type { CacheConfig } from './cache.ts';
 
 /** What a worker is asked to do: a batch (decode + augment), a share of a synthesized dataset, or one file's audit facts. */
-type Task = { job: BatchJob } | { synth: SynthOptions } | { facts: string };
+type Task = { job: BatchJob } | { synth: SynthOptions } | { facts: string; imageCache?: CacheConfig };
 
 /**
  * Worker threads for decoding and augmentation. Compiled (dist/, an installed package) the worker
@@ -68,8 +69,8 @@ export class WorkerPool {
   }
 
   /** The data audit's facts about one file (audit/fileFacts.ts); rejects with its decode error. */
-  describe(file: string): Promise<FileFacts> {
-    return this.submit<FileFacts>({ facts: file });
+  describe(file: string, imageCache?: CacheConfig): Promise<FileFacts> {
+    return this.submit<FileFacts>({ facts: file, imageCache });
   }
 
   /** Writes the share of a synthesized dataset that `opts.shard` names. */

@@ -2,12 +2,13 @@ import { parentPort } from 'node:worker_threads';
 import { runBatch, type BatchJob } from './process.ts';
 import { synthesizeDataset, type SynthOptions } from '../synth/synth.ts';
 import { describeFile } from '../audit/fileFacts.ts';
+import type { CacheConfig } from './cache.ts';
 
 // Jobs are handled one at a time; the pool never posts a second before the first is answered.
-parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions; facts?: string }) => {
+parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions; facts?: string; imageCache?: CacheConfig }) => {
   try {
     if (msg.facts !== undefined) {
-      parentPort!.postMessage({ id: msg.id, result: await describeFile(msg.facts) });
+      parentPort!.postMessage({ id: msg.id, result: await describeFile(msg.facts, msg.imageCache) });
       return;
     }
     if (msg.synth) {
