@@ -4,8 +4,8 @@
  * split into waiting for the loader, training steps, the validation pass, and the pipeline
  * compilations inside them (count and milliseconds). The image disk cache starts cold (a fresh
  * CXR_CACHE under /tmp) unless --warm-cache, as a first run on a new machine sees it. As in `cxr
- * train`, the data audit runs first and fills the training images' cache as it decodes them
- * (timed apart; --no-audit: the first epoch decodes them itself, as before 2026-12-01).
+ * train`, the data audit runs first, fills the training images' cache and prepares the evaluation
+ * images as it decodes them (timed apart; --no-audit: the epochs decode them, as before 2026-12-01).
  *
  * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--no-audit] [--keep-priority] [--dump-wgsl FILE] [--normalise-in-workers]`
  * (--normalise-in-workers: batches as before 2026-11-30 evening, three normalised channels written
@@ -35,7 +35,7 @@ const T = await import('@cxr/tensor');
 const { createModel } = await import('@cxr/models');
 const { synthesizeDataset } = await import('@cxr/data');
 const { defaultTrainConfig } = await import('../../packages/cli/src/config/trainConfig.ts');
-const { makeLoaders, openDataset, startDecoders, trainingImageCache } = await import('../../packages/cli/src/train/data.ts');
+const { evaluationImages, makeLoaders, openDataset, startDecoders, trainingImageCache } = await import('../../packages/cli/src/train/data.ts');
 const { auditImageFolder } = await import('../../packages/cli/src/audit/dataAudit.ts');
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
 const { trainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
@@ -65,12 +65,13 @@ const deferNormalize = !args.includes('--normalise-in-workers');
 const pools = startDecoders(1);
 const imageCache = trainingImageCache(folder, config);
 let auditSeconds: number | null = null;
+let prepared: Awaited<ReturnType<typeof auditImageFolder>>['prepared'] | undefined;
 if (!args.includes('--no-audit')) {
   const t0 = performance.now();
-  await auditImageFolder(folder, { seed: config.seed, imageCache: imageCache ?? undefined });
+  ({ prepared } = await auditImageFolder(folder, { seed: config.seed, imageCache: imageCache ?? undefined, prepare: evaluationImages(folder, config) }));
   auditSeconds = (performance.now() - t0) / 1000;
 }
-const loaders = makeLoaders(folder, config, () => {}, { workers: 1, pools, cache: imageCache?.config, deferNormalize });
+const loaders = makeLoaders(folder, config, () => {}, { workers: 1, pools, cache: imageCache?.config, prepared, deferNormalize });
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });
@@ -106,7 +107,7 @@ cache.get = (s: string, l: string) => {
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
 console.log(
-  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; ${auditSeconds === null ? 'no audit' : `audit ${auditSeconds.toFixed(1)} s (fills the image cache)`}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
+  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; ${auditSeconds === null ? 'no audit' : `audit ${auditSeconds.toFixed(1)} s (fills the image cache, prepares evaluation images)`}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
 );
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {

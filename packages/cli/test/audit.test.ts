@@ -56,7 +56,7 @@ describe('data audit', () => {
     nearCopy(b, join(root, 'val', 'infected', 'near-b.png'));
     copyFileSync(c, join(root, 'train', 'infected', 'dup-c' + c.slice(c.lastIndexOf('.'))));
     const folder = await loadImageFolder(root, quiet);
-    const audit = await auditImageFolder(folder);
+    const { audit } = await auditImageFolder(folder);
     const cross = audit.duplicates.crossSplit.map((d) => [
       d.kind,
       [d.a.file, d.b.file]
@@ -102,7 +102,7 @@ describe('data audit', () => {
     }
     writeFileSync(join(root, 'manifest.csv'), rows.join('\n') + '\n');
     const folder = await loadImageFolder(root, { ...quiet, manifest: join(root, 'manifest.csv') });
-    const audit = await auditImageFolder(folder);
+    const { audit } = await auditImageFolder(folder);
     expect(audit.patientOverlap!.map((g) => g.group)).toEqual(['p-infected-0', 'p-normal-0']);
     expect(audit.patientOverlap![0].splits).toEqual({ train: 1, test: 1 });
     const p = audit.shortcutProbe!;
@@ -117,7 +117,7 @@ describe('data audit', () => {
     'the shortcut probe fires on cxr-real (classes from different sources and formats)',
     async () => {
       const folder = await loadImageFolder(realRoot, quiet);
-      const audit = await auditImageFolder(folder);
+      const { audit } = await auditImageFolder(folder);
       const p = audit.shortcutProbe!;
       console.log(
         `cxr-real: probe AUC ${p.auc!.toFixed(3)} [${p.ci!.low.toFixed(3)}, ${p.ci!.high.toFixed(3)}], strongest ${p.mostPredictive!.feature} ${p.mostPredictive!.auc.toFixed(3)}; ${audit.seconds.toFixed(1)} s`,

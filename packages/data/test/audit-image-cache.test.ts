@@ -1,10 +1,11 @@
 // The data audit decodes every file; for the training files it also writes the loader's
 // decoded-image cache entries, so that the first epoch reads them instead of decoding the files a
-// second time. The entries must be exactly those the loader would write itself.
+// second time; for evaluation loaders it prepares the images (decoded and transformed), so that
+// their first pass decodes nothing. Both must be exactly what the loaders would make themselves.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { auditDataset, synthesizeDataset, type AuditSample } from '../src/index.ts';
+import { DataLoader, auditDataset, evalTransforms, synthesizeDataset, trainTransforms, type AuditSample, type Batch } from '../src/index.ts';
 import { cacheKey, type CacheConfig } from '../src/loader/cache.ts';
 import { loadSource, runBatch } from '../src/loader/process.ts';
 import { REAL_ROOT, realDataAvailable, testRng, tmpDir } from './helpers.ts';
@@ -72,6 +73,70 @@ describe('the data audit fills the training image cache', () => {
         pick.map((file) => ({ file, split: 'train', label: 'infected' })),
         256,
         'real',
+      );
+    },
+    120_000,
+  );
+});
+
+async function batches(dl: DataLoader, epoch = 0): Promise<Batch[]> {
+  const out: Batch[] = [];
+  for await (const b of dl.epoch(epoch)) out.push({ ...b, images: b.images.slice() });
+  return out;
+}
+
+describe('the data audit prepares evaluation images', () => {
+  it.skipIf(!realDataAvailable())(
+    'that give an evaluation loader the batches it would decode, without reading the files; a byte cap bounds them',
+    async () => {
+      // ieee8023's files include colour JPEG and PNG with grey content (they come back grey) and one true colour JPEG.
+      const files = [
+        ...listed(REAL_ROOT, 'val', 'infected')
+          .filter((f) => f.includes('ieee8023__'))
+          .slice(0, 7),
+        ...listed(REAL_ROOT, 'val', 'normal').slice(0, 6),
+      ];
+      expect(files).toHaveLength(13);
+      const samples: AuditSample[] = files.map((file) => ({ file, split: 'val', label: file.includes('/infected/') ? 'infected' : 'normal' }));
+      const transforms = evalTransforms({ size: 40 });
+      const all = new Set(files);
+      const { prepared } = await auditDataset(samples, { seed: 1, workers: 2, prepare: { transforms, files: all, maxBytes: 2 ** 30 } });
+      expect([...prepared.keys()].sort()).toEqual([...files].sort());
+      const dataset = { classes: ['infected', 'normal'], samples: files.map((file) => ({ file, label: file.includes('/infected/') ? 0 : 1 })) };
+      let plainFirst!: Batch;
+      for (const deferNormalize of [true, false]) {
+        const plain = await batches(new DataLoader(dataset, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize }));
+        const fed = new DataLoader(dataset, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize, prepared: new Map(prepared) });
+        expect(await batches(fed)).toEqual(plain);
+        if (deferNormalize) plainFirst = plain[0];
+        // Each prepared image is used once; the second pass decodes the files again, as before.
+        expect(await batches(fed, 1)).toEqual(plain.map((b) => ({ ...b, epoch: 1 })));
+      }
+      // Nothing is read: batches of prepared images come for files that do not exist.
+      const absent = files.slice(0, 4).map((f, i) => path.join(dir, `absent-${i}-${path.basename(f)}`));
+      const byAbsent = new Map(absent.map((f, i) => [f, prepared.get(files[i])!]));
+      const staged = { classes: ['infected', 'normal'], samples: absent.map((file) => ({ file, label: 0 })) };
+      const fromMemory = await batches(
+        new DataLoader(staged, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize: true, prepared: byAbsent }),
+      );
+      expect(fromMemory.map((b) => b.files)).toEqual([absent]);
+      expect(fromMemory[0].images).toEqual(plainFirst.images);
+      // A cap keeps images in sample order while they fit.
+      const maxBytes = 3 * 40 * 40 * 4;
+      let used = 0;
+      const fit = files.filter((f) => {
+        const n = prepared.get(f)!.data.byteLength;
+        if (used + n > maxBytes) return false;
+        used += n;
+        return true;
+      });
+      const capped = await auditDataset(samples, { seed: 1, workers: 0, prepare: { transforms, files: all, maxBytes } });
+      expect([...capped.prepared.keys()]).toEqual(fit);
+      expect(fit.length).toBeGreaterThanOrEqual(1);
+      expect(fit.length).toBeLessThan(files.length);
+      // Random transforms would hand out the same image every epoch: refused.
+      expect(() => new DataLoader(dataset, { transforms: trainTransforms({ size: 40 }), prepared: new Map(prepared), workers: 0 })).toThrow(
+        /prepared images need transforms that give the same image every epoch/,
       );
     },
     120_000,

@@ -6,7 +6,7 @@
  * can be told apart from file properties alone, so a model may learn the source, not the disease.
  */
 import { availableParallelism } from 'node:os';
-import { auditDataset, nearDuplicateDistance, type AuditOptions, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
+import { auditDataset, nearDuplicateDistance, type AuditOptions, type Image, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
 import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
 import { rocAuc } from '../metrics/rocAuc.ts';
 
@@ -50,8 +50,13 @@ export interface DataAudit {
 
 export async function auditImageFolder(
   folder: ImageFolder,
-  options: { seed?: number; onProgress?: (done: number, total: number) => void; imageCache?: AuditOptions['imageCache'] } = {},
-): Promise<DataAudit> {
+  options: {
+    seed?: number;
+    onProgress?: (done: number, total: number) => void;
+    imageCache?: AuditOptions['imageCache'];
+    prepare?: AuditOptions['prepare'];
+  } = {},
+): Promise<{ audit: DataAudit; prepared: Map<string, Image> }> {
   const t0 = performance.now();
   const samples = (['train', 'val', 'test'] as const).flatMap((split) =>
     folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })),
@@ -61,6 +66,7 @@ export async function auditImageFolder(
     seed: options.seed,
     onProgress: options.onProgress,
     imageCache: options.imageCache,
+    prepare: options.prepare,
     workers: availableParallelism(),
   });
   const within = m.duplicates.filter((d) => !d.crossSplit);
@@ -117,7 +123,7 @@ export async function auditImageFolder(
       `The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`,
     );
   if (m.unreadable.length) findings.push(`${m.unreadable.length} file(s) could not be read.`);
-  return {
+  const audit: DataAudit = {
     version: 1,
     root: folder.root,
     files: m.files,
@@ -136,6 +142,7 @@ export async function auditImageFolder(
     findings,
     seconds: (performance.now() - t0) / 1000,
   };
+  return { audit, prepared: m.prepared };
 }
 
 /**

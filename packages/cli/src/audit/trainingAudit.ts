@@ -4,7 +4,7 @@
  * before any loader sees them. `writeAuditFile` stores it once the run folder is prepared.
  */
 import { join } from 'node:path';
-import type { CacheConfig, ImageFolder } from '@cxr/data';
+import type { AuditOptions, Image, ImageFolder } from '@cxr/data';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 import { auditImageFolder, dropCrossSplitDuplicates, type DataAudit } from './dataAudit.ts';
 import { formatAuditText } from './auditReport.ts';
@@ -17,19 +17,22 @@ export async function auditBeforeTraining(
     seed: number;
     dedupe: boolean;
     /** the training pass's image cache, filled from the audit's decode (trainingImageCache) */
-    imageCache?: { config: CacheConfig; files: ReadonlySet<string> };
+    imageCache?: AuditOptions['imageCache'];
+    /** evaluation images made from the audit's decode, for the evaluation loaders (evaluationImages) */
+    prepare?: AuditOptions['prepare'];
     log: (m: string) => void;
     warn: (m: string) => void;
   },
-): Promise<DataAudit & { dropped?: string[] }> {
+): Promise<{ audit: DataAudit & { dropped?: string[] }; prepared: Map<string, Image> }> {
   const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
   options.log(
-    `data audit: reading ${total} images (duplicates, patient overlap, shortcut probe${options.imageCache ? '; the training images go into the image cache as they are read' : ''})…`,
+    `data audit: reading ${total} images (duplicates, patient overlap, shortcut probe${options.imageCache ? '; the training images go into the image cache as they are read' : ''}${options.prepare ? '; evaluation images are prepared from the same decode' : ''})…`,
   );
   let shown = 0;
-  const audit: DataAudit & { dropped?: string[] } = await auditImageFolder(folder, {
+  const { audit, prepared }: { audit: DataAudit & { dropped?: string[] }; prepared: Map<string, Image> } = await auditImageFolder(folder, {
     seed: options.seed,
     imageCache: options.imageCache,
+    prepare: options.prepare,
     // Large folders take a while: a line per quarter, so the wait is visible in logs too.
     onProgress:
       total >= 400
@@ -46,11 +49,12 @@ export async function auditBeforeTraining(
   else options.log(text);
   if (options.dedupe && audit.duplicates.crossSplit.length) {
     audit.dropped = dropCrossSplitDuplicates(folder, audit);
+    for (const f of audit.dropped) prepared.delete(f);
     options.warn(`--dedupe: dropped ${audit.dropped.length} cross-split duplicate(s) from the smaller split`);
   } else if (audit.duplicates.crossSplit.length) {
     options.warn('train continues with the duplicates; pass --dedupe to drop them from the smaller split');
   }
-  return audit;
+  return { audit, prepared };
 }
 
 export function writeAuditFile(dir: string, audit: DataAudit): void {

@@ -45,7 +45,7 @@ export function dataCommand(): Command {
         log: o.json ? quiet : (m) => console.error(m),
         warn: (m) => console.error(m),
       });
-      const audit = await auditImageFolder(folder, {
+      const { audit } = await auditImageFolder(folder, {
         seed: o.seed,
         onProgress:
           o.json || !process.stderr.isTTY

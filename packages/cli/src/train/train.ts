@@ -27,7 +27,7 @@ import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { badImagesError, ensureSyntheticData, makeLoaders, openDataset, skippedBySplit, startDecoders, trainingImageCache } from './data.ts';
+import { badImagesError, ensureSyntheticData, evaluationImages, makeLoaders, openDataset, skippedBySplit, startDecoders, trainingImageCache } from './data.ts';
 import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
@@ -69,20 +69,22 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const folder = await openDataset(config, log, (m) => console.warn(m));
   // The adapter decides how many threads decode images (--workers auto), so it comes first; the
   // decoding threads then boot while the audit reads the images, and the audit, which decodes
-  // every image anyway, fills the training pass's image cache: epoch 1 does not decode them again.
+  // every image anyway, fills the training pass's image cache and prepares the evaluation images:
+  // epoch 1 and the evaluation passes do not decode them again.
   const gpu = await T.getDevice();
   const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
   const pools = startDecoders(workers);
   const imageCache = trainingImageCache(folder, config, log);
-  const audit = await auditBeforeTraining(folder, {
+  const { audit, prepared } = await auditBeforeTraining(folder, {
     seed: config.seed,
     dedupe: config.dedupe,
     imageCache: imageCache ?? undefined,
+    prepare: evaluationImages(folder, config, log),
     log,
     warn: (m) => console.warn(m),
   });
   // After the audit: --dedupe may have dropped files, and the loaders see the folder as it is now.
-  const loaders = makeLoaders(folder, config, log, { workers, pools, cache: imageCache?.config });
+  const loaders = makeLoaders(folder, config, log, { workers, pools, cache: imageCache?.config, prepared });
   const classes = folder.classes;
   // Decided before anything is written: a run that cannot say which class is positive stops here.
   const positive = resolvePositiveClass(classes, config.positive || undefined);

@@ -7,7 +7,9 @@
  */
 import type { CacheConfig } from '../loader/cache.ts';
 import { WorkerPool } from '../loader/pool.ts';
-import { describeFile, type FileFacts } from './fileFacts.ts';
+import type { Image } from '../image.ts';
+import type { TransformSpec } from '../transforms/pipeline.ts';
+import { readForAudit, type AuditExtras, type FileFacts } from './fileFacts.ts';
 import { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap } from './duplicates.ts';
 import { crossValidatedScores } from './logisticProbe.ts';
 import { shortcutFeatureNames, shortcutFeatures } from './shortcutFeatures.ts';
@@ -38,6 +40,8 @@ export interface AuditMeasurements {
   } | null;
   /** Files that could not be read or decoded, with the reason. */
   unreadable: { file: string; reason: string }[];
+  /** The images `prepare` asked for, by file (within its byte cap). */
+  prepared: Map<string, Image>;
 }
 
 export interface AuditOptions {
@@ -55,22 +59,39 @@ export interface AuditOptions {
    * entries are written from the audit's own decode, so the first epoch does not decode them again.
    */
   imageCache?: { config: CacheConfig; files: ReadonlySet<string> };
+  /**
+   * Evaluation images made from the audit's own decode, for loaders with these deterministic
+   * transforms (DataLoader `prepared`): the files wanted, and a cap on the bytes kept, past which
+   * the rest are left for the loaders to decode.
+   */
+  prepare?: { transforms: TransformSpec[]; files: ReadonlySet<string>; maxBytes: number };
 }
 
 export async function auditDataset(samples: readonly AuditSample[], options: AuditOptions = {}): Promise<AuditMeasurements> {
   const facts: FileFacts[] = [];
   const kept: AuditSample[] = [];
   const unreadable: { file: string; reason: string }[] = [];
+  const prepared = new Map<string, Image>();
+  let preparedBytes = 0;
   const pool = options.workers ? new WorkerPool(Math.min(options.workers, samples.length)) : null;
   try {
     // Every file is queued at once; the results are taken in sample order, so the audit is the
     // same whatever the number of threads.
-    const cacheFor = (file: string) => (options.imageCache?.files.has(file) ? options.imageCache.config : undefined);
-    const pending = pool ? samples.map((s) => pool.describe(s.file, cacheFor(s.file))) : null;
+    const { imageCache, prepare } = options;
+    const extras = (file: string): AuditExtras => ({
+      imageCache: imageCache?.files.has(file) ? imageCache.config : undefined,
+      prepare: prepare?.files.has(file) ? prepare.transforms : undefined,
+    });
+    const pending = pool ? samples.map((s) => pool.describe(s.file, extras(s.file))) : null;
     for (const p of pending ?? []) p.catch(() => undefined);
     for (let i = 0; i < samples.length; i++) {
       try {
-        facts.push(await (pending ? pending[i] : describeFile(samples[i].file, cacheFor(samples[i].file))));
+        const read = await (pending ? pending[i] : readForAudit(samples[i].file, extras(samples[i].file)));
+        facts.push(read.facts);
+        if (read.prepared && preparedBytes + read.prepared.data.byteLength <= (prepare?.maxBytes ?? 0)) {
+          prepared.set(samples[i].file, read.prepared);
+          preparedBytes += read.prepared.data.byteLength;
+        }
         kept.push(samples[i]);
       } catch (e) {
         unreadable.push({ file: samples[i].file, reason: (e as Error).message.split('\n')[0] });
@@ -109,5 +130,5 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
       })),
     };
   }
-  return { files: kept.length, facts, duplicates, patientOverlap: grouped ? patientOverlap(kept) : null, probe, unreadable };
+  return { files: kept.length, facts, duplicates, patientOverlap: grouped ? patientOverlap(kept) : null, probe, unreadable, prepared };
 }

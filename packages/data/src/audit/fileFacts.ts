@@ -10,6 +10,9 @@ import { readImageHeader } from '../decode/header.ts';
 import { readBytes } from '../fsutil.ts';
 import type { Image } from '../image.ts';
 import { fillCache, type CacheConfig } from '../loader/cache.ts';
+import { mulberry32 } from '../rng.ts';
+import { greyIfNeutral } from '../transforms/grey.ts';
+import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
 import { perceptualHash } from './perceptualHash.ts';
 
 export interface FileFacts {
@@ -58,12 +61,32 @@ export function borderStats(img: Image, fraction = 0.05): { mean: number; std: n
   return { mean, std: Math.sqrt(Math.max(0, s2 / n - mean * mean)) };
 }
 
-/** `imageCache`: also writes the file's entry in the training loader's decoded-image cache. */
-export async function describeFile(file: string, imageCache?: CacheConfig): Promise<FileFacts> {
+/** What else to make of a file while it is decoded for the audit, instead of decoding it again later. */
+export interface AuditExtras {
+  /** write the file's entry in the training loader's decoded-image cache */
+  imageCache?: CacheConfig;
+  /** put the image through these (deterministic) transforms for an evaluation loader */
+  prepare?: TransformSpec[];
+}
+
+export async function describeFile(file: string): Promise<FileFacts> {
+  return (await readForAudit(file)).facts;
+}
+
+/**
+ * The audit's facts, and what `extras` asks for from the same decode. The prepared image is what
+ * a loader with those transforms makes of the file (decoded, grey when its channels are equal).
+ */
+export async function readForAudit(file: string, extras: AuditExtras = {}): Promise<{ facts: FileFacts; prepared?: Image }> {
   const bytes = await readBytes(file);
   const header = readImageHeader(bytes, file);
   const img = decodeImage(bytes, file);
-  if (imageCache) await fillCache(file, img, imageCache);
+  if (extras.imageCache) await fillCache(file, img, extras.imageCache);
+  const prepared = extras.prepare ? applyTransforms(greyIfNeutral(img), extras.prepare, mulberry32(0)) : undefined;
+  return { facts: factsOf(file, bytes, header, img), prepared };
+}
+
+function factsOf(file: string, bytes: Uint8Array, header: ReturnType<typeof readImageHeader>, img: Image): FileFacts {
   const border = borderStats(img);
   return {
     file,

@@ -6,7 +6,8 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../transforms/normalize.ts';
 import { evalTransforms, type TransformSpec } from '../transforms/pipeline.ts';
 import type { CacheConfig } from './cache.ts';
 import { WorkerPool } from './pool.ts';
-import { runBatch, type BatchJob, type BatchResult } from './process.ts';
+import { assembleBatch, runBatch, type BatchJob, type BatchResult } from './process.ts';
+import type { Image } from '../image.ts';
 import { epochOrder, toBatches } from './sampler.ts';
 
 export interface Batch {
@@ -41,6 +42,14 @@ export interface DataLoaderOptions {
    * from then on (`close()` ends it).
    */
   pool?: WorkerPool;
+  /**
+   * Images already decoded and put through this loader's transforms, by file: the data audit
+   * makes them from its own decode (`AuditOptions.prepare`). Only for transforms that give the same
+   * image every epoch (resize, centerCrop, equalize). A batch whose files are all here is laid out
+   * on the calling thread without decoding anything; the loader owns the map and lets each entry
+   * go once used, so a later pass decodes (or, with `keepInMemory`, keeps) as usual.
+   */
+  prepared?: Map<string, Image>;
   /** batches decoded ahead of the consumer (default 2 per worker, at least 2); bounds memory */
   prefetch?: number;
   cache?: CacheConfig | false;
@@ -79,7 +88,7 @@ const deterministicKinds = new Set<TransformSpec['kind']>(['resize', 'centerCrop
  * (seed, epoch, position), so results do not depend on the number of workers or on timing.
  */
 export class DataLoader implements AsyncIterable<Batch> {
-  readonly opts: Required<Omit<DataLoaderOptions, 'cache' | 'warn' | 'pool'>> & { cache: CacheConfig | false; warn: (m: string) => void };
+  readonly opts: Required<Omit<DataLoaderOptions, 'cache' | 'warn' | 'pool' | 'prepared'>> & { cache: CacheConfig | false; warn: (m: string) => void };
   /**
    * The samples as they were at construction: the epoch plans index this list, so removing a file
    * from the caller's array later (a de-duplication, say) cannot shift or break them.
@@ -88,6 +97,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** every file skipped under onBadImage 'skip', across epochs (each file listed once) */
   readonly skipped: SkippedFile[] = [];
   private pool?: WorkerPool;
+  private prepared?: Map<string, Image>;
   private nextEpoch = 0;
   private labels: Int32Array;
   /** image buffers handed back (reuseBuffers), for the next jobs */
@@ -99,6 +109,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
     this.dataset = { ...dataset, samples: [...dataset.samples] };
     this.pool = opts.pool;
+    this.prepared = opts.prepared;
     const workers = opts.pool?.size ?? opts.workers ?? availableParallelism();
     this.opts = {
       batchSize: opts.batchSize ?? 32,
@@ -120,6 +131,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     };
     if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
     if (!this.dataset.samples.length) throw new Error('DataLoader: dataset is empty');
+    if (this.prepared?.size && !this.opts.transforms.every((t) => deterministicKinds.has(t.kind)))
+      throw new Error('DataLoader: prepared images need transforms that give the same image every epoch (resize, centerCrop, equalize)');
     this.labels = Int32Array.from(this.dataset.samples, (s) => s.label);
   }
 
@@ -226,6 +239,21 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Decodes and transforms one batch (`k`: its position in the epoch), in a worker if there are any. */
   private decode(b: number[], k: number, epoch: number): Promise<BatchResult> {
     const o = this.opts;
+    const files = b.map((idx) => this.dataset.samples[idx].file);
+    const ready = this.prepared && files.every((f) => this.prepared!.has(f)) ? files.map((f) => this.prepared!.get(f)!) : null;
+    if (ready) {
+      for (const f of files) this.prepared!.delete(f);
+      const job = { items: files.map((file) => ({ file, seed: 0 })), mean: o.mean, std: o.std, deferNormalize: o.deferNormalize, out: this.spare.pop() };
+      return Promise.resolve(
+        assembleBatch(
+          job,
+          ready,
+          Array.from(ready, (_, i) => i),
+          [],
+          0,
+        ),
+      );
+    }
     const job: BatchJob = {
       items: b.map((idx, j) => ({ file: this.dataset.samples[idx].file, seed: mixSeed(o.seed, 'aug', epoch, k * o.batchSize + j) })),
       transforms: o.transforms,

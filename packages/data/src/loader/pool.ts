@@ -1,11 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchJob, BatchResult } from './process.ts';
 import type { SynthOptions, SynthResult } from '../synth/synth.ts';
-import type { FileFacts } from '../audit/fileFacts.ts';
-import type { CacheConfig } from './cache.ts';
+import type { AuditExtras, FileFacts } from '../audit/fileFacts.ts';
+import type { Image } from '../image.ts';
 
 /** What a worker is asked to do: a batch (decode + augment), a share of a synthesized dataset, or one file's audit facts. */
-type Task = { job: BatchJob } | { synth: SynthOptions } | { facts: string; imageCache?: CacheConfig };
+type Task = { job: BatchJob } | { synth: SynthOptions } | { facts: string; extras?: AuditExtras };
 
 /**
  * Worker threads for decoding and augmentation. Compiled (dist/, an installed package) the worker
@@ -68,9 +68,9 @@ export class WorkerPool {
     return this.submit<BatchResult>({ job });
   }
 
-  /** The data audit's facts about one file (audit/fileFacts.ts); rejects with its decode error. */
-  describe(file: string, imageCache?: CacheConfig): Promise<FileFacts> {
-    return this.submit<FileFacts>({ facts: file, imageCache });
+  /** The data audit's read of one file (audit/fileFacts.ts readForAudit); rejects with its decode error. */
+  describe(file: string, extras?: AuditExtras): Promise<{ facts: FileFacts; prepared?: Image }> {
+    return this.submit<{ facts: FileFacts; prepared?: Image }>({ facts: file, extras });
   }
 
   /** Writes the share of a synthesized dataset that `opts.shard` names. */

@@ -63,6 +63,20 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
       failed.push({ index: i, file, reason });
     }
   }
+  return assembleBatch(job, outs, ok, failed, cacheHits);
+}
+
+/**
+ * Lays transformed images out as one batch: CHW planes, normalised or not as the job says, in
+ * `job.out` when it is large enough. `ok[k]` is the index into `job.items` of `outs[k]`.
+ */
+export function assembleBatch(
+  job: Pick<BatchJob, 'items' | 'mean' | 'std' | 'deferNormalize' | 'out'>,
+  outs: Image[],
+  ok: number[],
+  failed: BatchResult['failed'],
+  cacheHits: number,
+): BatchResult {
   const height = outs[0]?.height ?? 0;
   const width = outs[0]?.width ?? 0;
   const channels = job.deferNormalize && outs.every((im) => im.channels === 1) ? 1 : 3;

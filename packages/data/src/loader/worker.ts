@@ -1,14 +1,14 @@
 import { parentPort } from 'node:worker_threads';
 import { runBatch, type BatchJob } from './process.ts';
 import { synthesizeDataset, type SynthOptions } from '../synth/synth.ts';
-import { describeFile } from '../audit/fileFacts.ts';
-import type { CacheConfig } from './cache.ts';
+import { readForAudit, type AuditExtras } from '../audit/fileFacts.ts';
 
 // Jobs are handled one at a time; the pool never posts a second before the first is answered.
-parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions; facts?: string; imageCache?: CacheConfig }) => {
+parentPort!.on('message', async (msg: { id: number; job?: BatchJob; synth?: SynthOptions; facts?: string; extras?: AuditExtras }) => {
   try {
     if (msg.facts !== undefined) {
-      parentPort!.postMessage({ id: msg.id, result: await describeFile(msg.facts, msg.imageCache) });
+      const r = await readForAudit(msg.facts, msg.extras);
+      parentPort!.postMessage({ id: msg.id, result: r }, r.prepared ? [r.prepared.data.buffer as ArrayBuffer] : []);
       return;
     }
     if (msg.synth) {
