@@ -198,7 +198,7 @@ export function makeLoaders(
   // A last batch of one image makes batch norm throw (variance of one value); drop it, as PyTorch
   // users do with drop_last. Only then: other partial batches train as usual.
   const dropLast = trainSet.samples.length % config.batchSize === 1 && trainSet.samples.length > 1;
-  log(`validation images: decoded in the first epoch and kept in memory for the later ones (up to ${formatBytes(keptValidationBytes)}, never written to disk)`);
+  log(`validation batches: kept in memory after the first pass for the later epochs (up to ${formatBytes(keptValidationBytes)}, never written to disk)`);
   if (dropLast)
     log(
       `training: ${trainSet.samples.length} images in batches of ${config.batchSize} leave a last batch of one, which batch norm cannot train on; it is dropped each epoch (drop_last)`,
