@@ -6,29 +6,12 @@
  * Besides the median wall time it prints the driver threads' CPU time per call / 2 cores (the
  * time on an idle 2-core machine if both stayed busy), which survives other jobs' load.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { driverCpuNs } from './driverCpu.ts';
 import { trainStepRunner } from './step.ts';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, getDevice, rand, setConvTiles, resetConvTiles, sync, type Tensor } from '@cxr/tensor';
 
-/**
- * CPU nanoseconds of the driver's threads (schedstat): those started once the device opens
- * (Dawn's and lavapipe's). The threads Node started before it, V8's compiler and garbage-collector
- * helpers and libuv's pool, are left out: they used to be counted, and on a 0.6 ms kernel one
- * garbage collection moved a layer's figure by half (--all-threads counts them again).
- */
-const nodeThreads = new Set(process.argv.includes('--all-threads') ? [String(process.pid)] : readdirSync('/proc/self/task'));
-function workerCpuNs(): number {
-  let total = 0;
-  for (const t of readdirSync('/proc/self/task')) {
-    if (nodeThreads.has(t)) continue;
-    try {
-      total += Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* thread exited */
-    }
-  }
-  return total;
-}
+const allThreads = process.argv.includes('--all-threads');
+const workerCpuNs = () => driverCpuNs(allThreads);
 
 type Variant = () => void;
 const variants: Record<string, Variant> = { base: () => resetConvTiles() };

@@ -8,6 +8,8 @@
  *        `step` compares with PyTorch; both by default).
  * Internal: --child-matmul <n> --priority on|off (one measurement in a fresh process, JSON on stdout).
  */
+// First: notes which threads are Node's own before any device opens (the step section's CPU column).
+import './driverCpu.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

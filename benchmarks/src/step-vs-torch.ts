@@ -15,7 +15,8 @@
  * Standalone: `pnpm exec tsx src/step-vs-torch.ts [--quick] [--models resnet18,vgg16] [--rounds N] [--torch-passive]`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { driverCpuNs } from './driverCpu.ts';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { isMain } from './isMain.ts';
 import { destroyDevice, getDevice, hasDevice, sync } from '@cxr/tensor';
@@ -99,25 +100,8 @@ export interface TorchInfo {
   cpuMs: number[];
 }
 
-/**
- * CPU seconds of this process's threads other than the main JS thread: on a CPU adapter, the
- * driver's workers. The main thread busy-polls while the GPU works, so its time says nothing
- * (this leaves out CXR's JS-side work, a few percent of a step: a lower bound).
- */
-function workerCpuSeconds(): number {
-  let total = 0;
-  for (const t of readdirSync('/proc/self/task')) {
-    if (t === String(process.pid)) continue;
-    try {
-      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / 100;
-    } catch {
-      /* thread exited */
-    }
-  }
-  return total;
-}
+/** CPU seconds of the driver's threads (driverCpu.ts); leaves out CXR's JS-side work, a few percent of a step: a lower bound. */
+const workerCpuSeconds = (): number => driverCpuNs() / 1e9;
 
 function torchSteps(c: StepCase, passive: boolean): TorchInfo | { error: string } {
   const py = '/usr/bin/python3';
