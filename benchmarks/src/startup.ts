@@ -35,7 +35,7 @@ const T = await import('@cxr/tensor');
 const { createModel } = await import('@cxr/models');
 const { synthesizeDataset } = await import('@cxr/data');
 const { defaultTrainConfig } = await import('../../packages/cli/src/config/trainConfig.ts');
-const { evaluationImages, makeLoaders, openDataset, startDecoders, trainingImageCache } = await import('../../packages/cli/src/train/data.ts');
+const { evaluationImages, makeLoaders, openDataset, startTrainingDecoders, trainingImageCache } = await import('../../packages/cli/src/train/data.ts');
 const { auditImageFolder } = await import('../../packages/cli/src/audit/dataAudit.ts');
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
 const { trainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
@@ -62,7 +62,7 @@ const folder = await openDataset(
 const deferNormalize = !args.includes('--normalise-in-workers');
 // As the CLI does: the decoding threads boot while the audit reads the images, and the audit
 // fills the training images' cache.
-const pools = startDecoders(1);
+const trainingPool = startTrainingDecoders(1);
 const imageCache = trainingImageCache(folder, config);
 let auditSeconds: number | null = null;
 let prepared: Awaited<ReturnType<typeof auditImageFolder>>['prepared'] | undefined;
@@ -71,7 +71,7 @@ if (!args.includes('--no-audit')) {
   ({ prepared } = await auditImageFolder(folder, { seed: config.seed, imageCache: imageCache ?? undefined, prepare: evaluationImages(folder, config) }));
   auditSeconds = (performance.now() - t0) / 1000;
 }
-const loaders = makeLoaders(folder, config, () => {}, { workers: 1, pools, cache: imageCache?.config, prepared, deferNormalize });
+const loaders = makeLoaders(folder, config, () => {}, { workers: 1, trainingPool, cache: imageCache?.config, prepared, deferNormalize });
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });

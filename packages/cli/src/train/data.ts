@@ -148,20 +148,21 @@ export function evaluationImages(
 const preparedBytes = 256 * 2 ** 20;
 
 /**
- * Starts the training and validation loaders' decoding threads (~0.15 s each to boot) before the
- * loaders exist: they boot while the data audit reads the images, and the loaders, made once the
- * audit has said which files stay (`--dedupe`), take them over. Idle threads never keep the process
- * alive (WorkerPool), should the caller throw before using them.
+ * Starts the training loader's decoding threads (~0.15 s each to boot) before the loader exists:
+ * they boot while the data audit reads the images, and the loader, made once the audit has said
+ * which files stay (`--dedupe`), takes them over. The evaluation loaders start theirs only if
+ * they decode at all: the audit prepares their images (evaluationImages). Idle threads never keep
+ * the process alive (WorkerPool), should the caller throw before using them.
  */
-export function startDecoders(workers: number): { train?: WorkerPool; val?: WorkerPool } {
-  return workers > 0 ? { train: new WorkerPool(workers), val: new WorkerPool(workers) } : {};
+export function startTrainingDecoders(workers: number): WorkerPool | undefined {
+  return workers > 0 ? new WorkerPool(workers) : undefined;
 }
 
 export interface LoaderOptions {
   /** decoding threads per loader (0: the main thread); ignored for a loader given a started pool */
   workers?: number;
-  /** started decoding threads for the training and validation loaders (startDecoders) */
-  pools?: { train?: WorkerPool; val?: WorkerPool };
+  /** the training loader's decoding threads, started earlier (startTrainingDecoders) */
+  trainingPool?: WorkerPool;
   /** the training pass's image cache (trainingImageCache); null or absent: none */
   cache?: CacheConfig | null;
   /** evaluation images made by the audit (evaluationImages), shared by the evaluation loaders */
@@ -208,7 +209,7 @@ export function makeLoaders(
     // re-read every epoch. Evaluation decodes the originals, so its numbers match `cxr eval`.
     train: new DataLoader(trainSet, {
       ...common,
-      pool: options.pools?.train,
+      pool: options.trainingPool,
       shuffle: true,
       balanced: config.balanced,
       dropLast,
@@ -219,7 +220,6 @@ export function makeLoaders(
     // Validated every epoch with the same transforms: decoded once and kept (in memory only).
     val: new DataLoader(ds('val'), {
       ...common,
-      pool: options.pools?.val,
       shuffle: false,
       transforms: evalT,
       keepInMemory: keptValidationBytes,

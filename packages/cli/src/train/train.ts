@@ -27,7 +27,16 @@ import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
 import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
-import { badImagesError, ensureSyntheticData, evaluationImages, makeLoaders, openDataset, skippedBySplit, startDecoders, trainingImageCache } from './data.ts';
+import {
+  badImagesError,
+  ensureSyntheticData,
+  evaluationImages,
+  makeLoaders,
+  openDataset,
+  skippedBySplit,
+  startTrainingDecoders,
+  trainingImageCache,
+} from './data.ts';
 import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
@@ -73,7 +82,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // epoch 1 and the evaluation passes do not decode them again.
   const gpu = await T.getDevice();
   const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
-  const pools = startDecoders(workers);
+  const trainingPool = startTrainingDecoders(workers);
   const imageCache = trainingImageCache(folder, config, log);
   const { audit, prepared } = await auditBeforeTraining(folder, {
     seed: config.seed,
@@ -84,7 +93,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     warn: (m) => console.warn(m),
   });
   // After the audit: --dedupe may have dropped files, and the loaders see the folder as it is now.
-  const loaders = makeLoaders(folder, config, log, { workers, pools, cache: imageCache?.config, prepared });
+  const loaders = makeLoaders(folder, config, log, { workers, trainingPool, cache: imageCache?.config, prepared });
   const classes = folder.classes;
   // Decided before anything is written: a run that cannot say which class is positive stops here.
   const positive = resolvePositiveClass(classes, config.positive || undefined);
