@@ -35,7 +35,7 @@ export { equalize } from './transforms/equalize.ts';
 export { toCHW, toPlanes, toRgb, IMAGENET_MEAN, IMAGENET_STD } from './transforms/normalize.ts';
 export { applyTransforms, trainTransforms, evalTransforms, type TransformSpec } from './transforms/pipeline.ts';
 
-export { DataLoader, type Batch, type DataLoaderOptions } from './loader/dataloader.ts';
+export { DataLoader, type Batch, type DataLoaderOptions, type PreparedImages } from './loader/dataloader.ts';
 export { epochOrder, toBatches } from './loader/sampler.ts';
 export { WorkerPool } from './loader/pool.ts';
 export type { CacheConfig } from './loader/cache.ts';

@@ -101,12 +101,14 @@ describe('the data audit prepares evaluation images', () => {
       const transforms = evalTransforms({ size: 40 });
       const all = new Set(files);
       const { prepared } = await auditDataset(samples, { seed: 1, workers: 2, prepare: { transforms, files: all, maxBytes: 2 ** 30 } });
-      expect([...prepared.keys()].sort()).toEqual([...files].sort());
+      expect(prepared.transforms).toEqual(transforms);
+      const copy = () => ({ transforms, images: new Map(prepared.images) });
+      expect([...prepared.images.keys()].sort()).toEqual([...files].sort());
       const dataset = { classes: ['infected', 'normal'], samples: files.map((file) => ({ file, label: file.includes('/infected/') ? 0 : 1 })) };
       let plainFirst!: Batch;
       for (const deferNormalize of [true, false]) {
         const plain = await batches(new DataLoader(dataset, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize }));
-        const fed = new DataLoader(dataset, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize, prepared: new Map(prepared) });
+        const fed = new DataLoader(dataset, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize, prepared: copy() });
         expect(await batches(fed)).toEqual(plain);
         if (deferNormalize) plainFirst = plain[0];
         // Each prepared image is used once; the second pass decodes the files again, as before.
@@ -114,7 +116,7 @@ describe('the data audit prepares evaluation images', () => {
       }
       // Nothing is read: batches of prepared images come for files that do not exist.
       const absent = files.slice(0, 4).map((f, i) => path.join(dir, `absent-${i}-${path.basename(f)}`));
-      const byAbsent = new Map(absent.map((f, i) => [f, prepared.get(files[i])!]));
+      const byAbsent = { transforms, images: new Map(absent.map((f, i) => [f, prepared.images.get(files[i])!])) };
       const staged = { classes: ['infected', 'normal'], samples: absent.map((file) => ({ file, label: 0 })) };
       const fromMemory = await batches(
         new DataLoader(staged, { batchSize: 4, shuffle: false, transforms, workers: 0, deferNormalize: true, prepared: byAbsent }),
@@ -125,18 +127,22 @@ describe('the data audit prepares evaluation images', () => {
       const maxBytes = 3 * 40 * 40 * 4;
       let used = 0;
       const fit = files.filter((f) => {
-        const n = prepared.get(f)!.data.byteLength;
+        const n = prepared.images.get(f)!.data.byteLength;
         if (used + n > maxBytes) return false;
         used += n;
         return true;
       });
       const capped = await auditDataset(samples, { seed: 1, workers: 0, prepare: { transforms, files: all, maxBytes } });
-      expect([...capped.prepared.keys()]).toEqual(fit);
+      expect([...capped.prepared.images.keys()]).toEqual(fit);
       expect(fit.length).toBeGreaterThanOrEqual(1);
       expect(fit.length).toBeLessThan(files.length);
       // Random transforms would hand out the same image every epoch: refused.
-      expect(() => new DataLoader(dataset, { transforms: trainTransforms({ size: 40 }), prepared: new Map(prepared), workers: 0 })).toThrow(
+      expect(() => new DataLoader(dataset, { transforms: trainTransforms({ size: 40 }), prepared: copy(), workers: 0 })).toThrow(
         /prepared images need transforms that give the same image every epoch/,
+      );
+      // Images made with other transforms (another size) would be laid out as they are: refused.
+      expect(() => new DataLoader(dataset, { transforms: evalTransforms({ size: 48 }), prepared: copy(), workers: 0 })).toThrow(
+        /the prepared images were made with other transforms .* than this loader's/,
       );
     },
     120_000,

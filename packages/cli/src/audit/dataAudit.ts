@@ -6,7 +6,15 @@
  * can be told apart from file properties alone, so a model may learn the source, not the disease.
  */
 import { availableParallelism } from 'node:os';
-import { auditDataset, nearDuplicateDistance, type AuditOptions, type Image, type DuplicatePair, type GroupOverlap, type ImageFolder } from '@cxr/data';
+import {
+  auditDataset,
+  nearDuplicateDistance,
+  type AuditOptions,
+  type PreparedImages,
+  type DuplicatePair,
+  type GroupOverlap,
+  type ImageFolder,
+} from '@cxr/data';
 import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
 import { rocAuc } from '../metrics/rocAuc.ts';
 
@@ -56,7 +64,7 @@ export async function auditImageFolder(
     imageCache?: AuditOptions['imageCache'];
     prepare?: AuditOptions['prepare'];
   } = {},
-): Promise<{ audit: DataAudit; prepared: Map<string, Image> }> {
+): Promise<{ audit: DataAudit; prepared: PreparedImages }> {
   const t0 = performance.now();
   const samples = (['train', 'val', 'test'] as const).flatMap((split) =>
     folder.splits[split].map((s) => ({ file: s.file, split, label: folder.classes[s.label], group: s.group })),

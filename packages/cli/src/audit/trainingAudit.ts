@@ -4,7 +4,7 @@
  * before any loader sees them. `writeAuditFile` stores it once the run folder is prepared.
  */
 import { join } from 'node:path';
-import type { AuditOptions, Image, ImageFolder } from '@cxr/data';
+import type { AuditOptions, ImageFolder, PreparedImages } from '@cxr/data';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
 import { auditImageFolder, dropCrossSplitDuplicates, type DataAudit } from './dataAudit.ts';
 import { formatAuditText } from './auditReport.ts';
@@ -23,13 +23,13 @@ export async function auditBeforeTraining(
     log: (m: string) => void;
     warn: (m: string) => void;
   },
-): Promise<{ audit: DataAudit & { dropped?: string[] }; prepared: Map<string, Image> }> {
+): Promise<{ audit: DataAudit & { dropped?: string[] }; prepared: PreparedImages }> {
   const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
   options.log(
     `data audit: reading ${total} images (duplicates, patient overlap, shortcut probe${options.imageCache ? '; the training images go into the image cache as they are read' : ''}${options.prepare ? '; evaluation images are prepared from the same decode' : ''})…`,
   );
   let shown = 0;
-  const { audit, prepared }: { audit: DataAudit & { dropped?: string[] }; prepared: Map<string, Image> } = await auditImageFolder(folder, {
+  const { audit, prepared }: { audit: DataAudit & { dropped?: string[] }; prepared: PreparedImages } = await auditImageFolder(folder, {
     seed: options.seed,
     imageCache: options.imageCache,
     prepare: options.prepare,
@@ -49,7 +49,7 @@ export async function auditBeforeTraining(
   else options.log(text);
   if (options.dedupe && audit.duplicates.crossSplit.length) {
     audit.dropped = dropCrossSplitDuplicates(folder, audit);
-    for (const f of audit.dropped) prepared.delete(f);
+    for (const f of audit.dropped) prepared.images.delete(f);
     options.warn(`--dedupe: dropped ${audit.dropped.length} cross-split duplicate(s) from the smaller split`);
   } else if (audit.duplicates.crossSplit.length) {
     options.warn('train continues with the duplicates; pass --dedupe to drop them from the smaller split');

@@ -17,7 +17,7 @@ import {
   type SplitName,
   WorkerPool,
   type CacheConfig,
-  type Image,
+  type PreparedImages,
   type TransformSpec,
 } from '@cxr/data';
 import type { SampleImage } from '../report/imagePixels.ts';
@@ -141,7 +141,12 @@ export function evaluationImages(
   log(
     `evaluation images: ${files.length} prepared from the audit's decode for their first pass (in memory, at most ${formatBytes(preparedBytes)}; never written to disk)`,
   );
-  return { transforms: evalTransforms({ size: config.imageSize }), files: new Set(files), maxBytes: preparedBytes };
+  return { transforms: evaluationTransforms(config), files: new Set(files), maxBytes: preparedBytes };
+}
+
+/** What every evaluation pass of a run does to an image (and the audit's prepared images). */
+function evaluationTransforms(config: TrainConfig): TransformSpec[] {
+  return evalTransforms({ size: config.imageSize });
 }
 
 /** Memory for evaluation images made by the audit (evaluationImages). */
@@ -166,7 +171,7 @@ export interface LoaderOptions {
   /** the training pass's image cache (trainingImageCache); null or absent: none */
   cache?: CacheConfig | null;
   /** evaluation images made by the audit (evaluationImages), shared by the evaluation loaders */
-  prepared?: Map<string, Image>;
+  prepared?: PreparedImages;
   /** false: the workers write normalised 3-channel batches, as before (benchmarks compare the two) */
   deferNormalize?: boolean;
 }
@@ -179,7 +184,7 @@ export function makeLoaders(
   options: LoaderOptions = {},
 ): { train: DataLoader; trainEval: DataLoader; val: DataLoader; test: DataLoader | null } {
   const size = config.imageSize;
-  const evalT = evalTransforms({ size });
+  const evalT = evaluationTransforms(config);
   const trainT = config.augment === 'standard' ? trainTransforms({ size }) : evalT;
   // reuseBuffers: every loop here uploads a batch (T.tensor copies) before asking for the next, so
   // the loader hands each batch's buffer back to its workers instead of allocating 19 MB a batch.

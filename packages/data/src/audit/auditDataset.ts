@@ -6,6 +6,7 @@
  * caller, which owns the metrics.
  */
 import type { CacheConfig } from '../loader/cache.ts';
+import type { PreparedImages } from '../loader/dataloader.ts';
 import { WorkerPool } from '../loader/pool.ts';
 import type { Image } from '../image.ts';
 import type { TransformSpec } from '../transforms/pipeline.ts';
@@ -40,8 +41,8 @@ export interface AuditMeasurements {
   } | null;
   /** Files that could not be read or decoded, with the reason. */
   unreadable: { file: string; reason: string }[];
-  /** The images `prepare` asked for, by file (within its byte cap). */
-  prepared: Map<string, Image>;
+  /** The images `prepare` asked for, by file (within its byte cap), for DataLoader `prepared`. */
+  prepared: PreparedImages;
 }
 
 export interface AuditOptions {
@@ -130,5 +131,13 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
       })),
     };
   }
-  return { files: kept.length, facts, duplicates, patientOverlap: grouped ? patientOverlap(kept) : null, probe, unreadable, prepared };
+  return {
+    files: kept.length,
+    facts,
+    duplicates,
+    patientOverlap: grouped ? patientOverlap(kept) : null,
+    probe,
+    unreadable,
+    prepared: { transforms: options.prepare?.transforms ?? [], images: prepared },
+  };
 }

@@ -26,6 +26,12 @@ export interface Batch {
   normalize?: { mean: number[]; std: number[] };
 }
 
+/** Images decoded and transformed ahead of a loader, by file, with the transforms that made them. */
+export interface PreparedImages {
+  transforms: TransformSpec[];
+  images: Map<string, Image>;
+}
+
 export interface DataLoaderOptions {
   batchSize?: number;
   shuffle?: boolean;
@@ -44,12 +50,13 @@ export interface DataLoaderOptions {
   pool?: WorkerPool;
   /**
    * Images already decoded and put through this loader's transforms, by file: the data audit
-   * makes them from its own decode (`AuditOptions.prepare`). Only for transforms that give the same
-   * image every epoch (resize, centerCrop, equalize). A batch whose files are all here is laid out
-   * on the calling thread without decoding anything; the loader owns the map and lets each entry
-   * go once used, so a later pass decodes (or, with `keepInMemory`, keeps) as usual.
+   * makes them from its own decode (`AuditOptions.prepare`). Their transforms must be this
+   * loader's, and give the same image every epoch (resize, centerCrop, equalize). A batch whose
+   * files are all here is laid out on the calling thread without decoding anything; the loader
+   * owns the map and lets each entry go once used, so a later pass decodes (or, with
+   * `keepInMemory`, keeps) as usual.
    */
-  prepared?: Map<string, Image>;
+  prepared?: PreparedImages;
   /** batches decoded ahead of the consumer (default 2 per worker, at least 2); bounds memory */
   prefetch?: number;
   cache?: CacheConfig | false;
@@ -109,7 +116,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
     this.dataset = { ...dataset, samples: [...dataset.samples] };
     this.pool = opts.pool;
-    this.prepared = opts.prepared;
+    this.prepared = opts.prepared?.images;
     const workers = opts.pool?.size ?? opts.workers ?? availableParallelism();
     this.opts = {
       batchSize: opts.batchSize ?? 32,
@@ -131,8 +138,15 @@ export class DataLoader implements AsyncIterable<Batch> {
     };
     if (!(this.opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${this.opts.batchSize}`);
     if (!this.dataset.samples.length) throw new Error('DataLoader: dataset is empty');
-    if (this.prepared?.size && !this.opts.transforms.every((t) => deterministicKinds.has(t.kind)))
-      throw new Error('DataLoader: prepared images need transforms that give the same image every epoch (resize, centerCrop, equalize)');
+    if (opts.prepared?.images.size) {
+      if (!this.opts.transforms.every((t) => deterministicKinds.has(t.kind)))
+        throw new Error('DataLoader: prepared images need transforms that give the same image every epoch (resize, centerCrop, equalize)');
+      const made = JSON.stringify(opts.prepared.transforms);
+      if (made !== JSON.stringify(this.opts.transforms))
+        throw new Error(
+          `DataLoader: the prepared images were made with other transforms (${made}) than this loader's (${JSON.stringify(this.opts.transforms)})`,
+        );
+    }
     this.labels = Int32Array.from(this.dataset.samples, (s) => s.label);
   }
 
