@@ -68,7 +68,7 @@ let auditSeconds: number | null = null;
 let prepared: Awaited<ReturnType<typeof auditImageFolder>>['prepared'] | undefined;
 if (!args.includes('--no-audit')) {
   const t0 = performance.now();
-  ({ prepared } = await auditImageFolder(folder, { seed: config.seed, imageCache: imageCache ?? undefined, prepare: evaluationImages(folder, config) }));
+  ({ prepared } = await auditImageFolder(folder, { seed: config.seed, imageCache, prepare: evaluationImages(folder, config) }));
   auditSeconds = (performance.now() - t0) / 1000;
 }
 const loaders = makeLoaders(folder, config, () => {}, { workers: 1, trainingPool, cache: imageCache?.config, prepared, deferNormalize });

@@ -11,6 +11,9 @@ import { formatAuditText } from './auditReport.ts';
 
 export const auditFile = 'audit.json';
 
+/** The audit as `train` keeps it: with the files `--dedupe` dropped. */
+export type TrainingAudit = DataAudit & { dropped?: string[] };
+
 export async function auditBeforeTraining(
   folder: ImageFolder,
   options: {
@@ -23,13 +26,13 @@ export async function auditBeforeTraining(
     log: (m: string) => void;
     warn: (m: string) => void;
   },
-): Promise<{ audit: DataAudit & { dropped?: string[] }; prepared: PreparedImages }> {
+): Promise<{ audit: TrainingAudit; prepared: PreparedImages }> {
   const total = folder.splits.train.length + folder.splits.val.length + folder.splits.test.length;
   options.log(
     `data audit: reading ${total} images (duplicates, patient overlap, shortcut probe${options.imageCache ? '; the training images go into the image cache as they are read' : ''}${options.prepare ? '; evaluation images are prepared from the same decode' : ''})…`,
   );
   let shown = 0;
-  const { audit, prepared }: { audit: DataAudit & { dropped?: string[] }; prepared: PreparedImages } = await auditImageFolder(folder, {
+  const { audit, prepared }: { audit: TrainingAudit; prepared: PreparedImages } = await auditImageFolder(folder, {
     seed: options.seed,
     imageCache: options.imageCache,
     prepare: options.prepare,

@@ -108,6 +108,11 @@ export function limitPerClass(ds: Dataset, limit: number): Dataset {
  */
 const keptValidationBytes = 256 * 2 ** 20;
 
+/** A split of the folder as the run uses it (`--limit-per-class` applied). */
+function runSplit(folder: ImageFolder, config: TrainConfig, split: SplitName): Dataset {
+  return limitPerClass(folder.split(split), config.limitPerClass);
+}
+
 /**
  * The training pass's decoded-image cache (announced, bounded; see imageCache.ts) and the files it
  * will read through it, which the data audit can fill as it decodes them.
@@ -116,10 +121,10 @@ export function trainingImageCache(
   folder: ImageFolder,
   config: TrainConfig,
   log: (m: string) => void = () => {},
-): { config: CacheConfig; files: Set<string> } | null {
-  const samples = limitPerClass(folder.split('train'), config.limitPerClass).samples;
+): { config: CacheConfig; files: Set<string> } | undefined {
+  const samples = runSplit(folder, config, 'train').samples;
   const cache = imageCacheFor(config.imageSize, samples.length, config.cacheMaxGb, log);
-  return cache ? { config: cache, files: new Set(samples.map((s) => s.file)) } : null;
+  return cache ? { config: cache, files: new Set(samples.map((s) => s.file)) } : undefined;
 }
 
 /**
@@ -135,9 +140,7 @@ export function evaluationImages(
 ): { transforms: TransformSpec[]; files: Set<string>; maxBytes: number } {
   const perImage = config.imageSize * config.imageSize * 3 * 4;
   const room = Math.floor(preparedBytes / perImage);
-  const files = (['val', 'test', 'train'] as const)
-    .flatMap((s) => limitPerClass(folder.split(s), config.limitPerClass).samples.map((x) => x.file))
-    .slice(0, room);
+  const files = (['val', 'test', 'train'] as const).flatMap((s) => runSplit(folder, config, s).samples.map((x) => x.file)).slice(0, room);
   log(
     `evaluation images: ${files.length} prepared from the audit's decode for their first pass (in memory, at most ${formatBytes(preparedBytes)}; never written to disk)`,
   );
@@ -168,8 +171,8 @@ export interface LoaderOptions {
   workers?: number;
   /** the training loader's decoding threads, started earlier (startTrainingDecoders) */
   trainingPool?: WorkerPool;
-  /** the training pass's image cache (trainingImageCache); null or absent: none */
-  cache?: CacheConfig | null;
+  /** the training pass's image cache (trainingImageCache); absent: none */
+  cache?: CacheConfig;
   /** evaluation images made by the audit (evaluationImages), shared by the evaluation loaders */
   prepared?: PreparedImages;
   /** false: the workers write normalised 3-channel batches, as before (benchmarks compare the two) */
@@ -198,7 +201,7 @@ export function makeLoaders(
     reuseBuffers: true,
     deferNormalize: options.deferNormalize ?? true,
   };
-  const ds = (s: 'train' | 'val' | 'test') => limitPerClass(folder.split(s), config.limitPerClass);
+  const ds = (s: SplitName) => runSplit(folder, config, s);
   const test = ds('test');
   const trainSet = ds('train');
   // A last batch of one image makes batch norm throw (variance of one value); drop it, as PyTorch

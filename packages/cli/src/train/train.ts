@@ -87,7 +87,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const { audit, prepared } = await auditBeforeTraining(folder, {
     seed: config.seed,
     dedupe: config.dedupe,
-    imageCache: imageCache ?? undefined,
+    imageCache,
     prepare: evaluationImages(folder, config, log),
     log,
     warn: (m) => console.warn(m),

@@ -81,8 +81,10 @@ export async function readForAudit(file: string, extras: AuditExtras = {}): Prom
   const bytes = await readBytes(file);
   const header = readImageHeader(bytes, file);
   const img = decodeImage(bytes, file);
-  if (extras.imageCache) await fillCache(file, img, extras.imageCache);
-  const prepared = extras.prepare ? applyTransforms(greyIfNeutral(img), extras.prepare, mulberry32(0)) : undefined;
+  // As the loaders decode it: one channel when the three are equal.
+  const asLoaded = extras.imageCache || extras.prepare ? greyIfNeutral(img) : img;
+  if (extras.imageCache) await fillCache(file, asLoaded, extras.imageCache);
+  const prepared = extras.prepare ? applyTransforms(asLoaded, extras.prepare, mulberry32(0)) : undefined;
   return { facts: factsOf(file, bytes, header, img), prepared };
 }
 

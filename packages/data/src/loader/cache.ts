@@ -93,8 +93,8 @@ export async function writeCached(cfg: CacheConfig, key: string, bytes: Uint8Arr
 /**
  * Writes `file`'s entry from an image decoded elsewhere (the data audit decodes every file anyway),
  * unless the entry is there already: the first epoch then reads it instead of decoding the file a
- * second time. `decoded` is the file as `decodeImage` returns it without options; the entry has
- * the bytes the loader itself would write (grey when the channels are equal, as it decodes).
+ * second time. `decoded` is the file as the loader decodes it (`decodeImage` with `greyIfNeutral`),
+ * so the entry has the bytes the loader itself would write.
  */
 export async function fillCache(file: string, decoded: Image, cfg: CacheConfig): Promise<void> {
   const key = await cacheKey(file, cfg);
@@ -104,5 +104,5 @@ export async function fillCache(file: string, decoded: Image, cfg: CacheConfig):
   } catch {
     // not cached yet
   }
-  await writeCached(cfg, key, toCacheImage(greyIfNeutral(decoded), cfg).bytes);
+  await writeCached(cfg, key, toCacheImage(decoded, cfg).bytes);
 }
