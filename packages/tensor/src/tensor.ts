@@ -1,5 +1,6 @@
 import { gpu } from './device/device.ts';
 import { bytesPerElement, type DType } from './dtype.ts';
+import { fromHalfArray } from './float16.ts';
 import { fmt, sizeOf, type Shape } from './shape.ts';
 import { track } from './memory/scope.ts';
 
@@ -43,7 +44,8 @@ export class Tensor {
   /** Allocates an uninitialised tensor from the pool. */
   static empty(shape: Shape, dtype: DType = 'float32', label = 'tensor'): Tensor {
     const g = gpu();
-    const bytes = Math.max(4, sizeOf(shape) * bytesPerElement[dtype]);
+    // Buffers and bindings come in whole 4-byte words (an odd-length float16 tensor gets 2 spare bytes).
+    const bytes = Math.max(4, Math.ceil((sizeOf(shape) * bytesPerElement[dtype]) / 4) * 4);
     const buffer = g.pool.acquire(bytes, `${label} ${fmt(shape)}`);
     return new Tensor(shape, dtype, new Storage(buffer, bytes));
   }
@@ -88,9 +90,9 @@ export class Tensor {
     const s = this.storage('toArray');
     const bytes = this.size * bytesPerElement[this.dtype];
     if (bytes === 0) return new Float32Array(0);
-    const data = await gpu().batcher.read(s.buffer, 0, bytes, `toArray ${fmt(this.shape)}`);
+    const data = await gpu().batcher.read(s.buffer, 0, Math.ceil(bytes / 4) * 4, `toArray ${fmt(this.shape)}`);
     if (this.dtype === 'int32') return Float32Array.from(new Int32Array(data));
-    if (this.dtype === 'float16') throw new Error('toArray: float16 readback is not implemented yet');
+    if (this.dtype === 'float16') return fromHalfArray(new Uint16Array(data, 0, this.size));
     return new Float32Array(data);
   }
 

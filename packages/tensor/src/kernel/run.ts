@@ -1,5 +1,5 @@
 import { gpu } from '../device/device.ts';
-import { bytesPerElement, wgslType } from '../dtype.ts';
+import { bytesPerElement, computeType, wgslType } from '../dtype.ts';
 import type { Tensor } from '../tensor.ts';
 
 export type ScalarType = 'f32' | 'u32' | 'i32';
@@ -24,23 +24,27 @@ export interface KernelCall {
  */
 function accessors(name: string, t: Tensor, firstBinding: number, writable: boolean, pageShift: number): { decl: string; pages: number } {
   const ty = wgslType(t.dtype);
+  // float16 storage is read as f32 and rounded on store: kernels compute in f32 either way.
+  const cty = computeType(t.dtype);
+  const load = (e: string) => (ty === cty ? e : `${cty}(${e})`);
+  const store = (e: string) => (ty === cty ? e : `${ty}(${e})`);
   const pageElems = 2 ** pageShift;
   const pages = Math.max(1, Math.ceil(t.size / pageElems));
   const access = writable ? 'read_write' : 'read';
   let decl = '';
   if (pages === 1) {
     decl += `@group(0) @binding(${firstBinding}) var<storage, ${access}> ${name}: array<${ty}>;\n`;
-    decl += `fn ${name}_get(i: u32) -> ${ty} { return ${name}[i]; }\n`;
-    if (writable) decl += `fn ${name}_set(i: u32, value_: ${ty}) { ${name}[i] = value_; }\n`;
+    decl += `fn ${name}_get(i: u32) -> ${cty} { return ${load(`${name}[i]`)}; }\n`;
+    if (writable) decl += `fn ${name}_set(i: u32, value_: ${cty}) { ${name}[i] = ${store('value_')}; }\n`;
     return { decl, pages };
   }
   for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, ${access}> ${name}_p${p}: array<${ty}>;\n`;
   const mask = `${pageElems - 1}u`;
   const cases = (stmt: (p: number) => string) =>
     Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { ${stmt(p)} }` : `    case ${p}u: { ${stmt(p)} }`)).join('\n');
-  decl += `fn ${name}_get(i: u32) -> ${ty} {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `return ${name}_p${p}[o];`)}\n  }\n}\n`;
+  decl += `fn ${name}_get(i: u32) -> ${cty} {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `return ${load(`${name}_p${p}[o]`)};`)}\n  }\n}\n`;
   if (writable)
-    decl += `fn ${name}_set(i: u32, value_: ${ty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = value_;`)}\n  }\n}\n`;
+    decl += `fn ${name}_set(i: u32, value_: ${cty}) {\n  let o = i & ${mask};\n  switch (i >> ${pageShift}u) {\n${cases((p) => `${name}_p${p}[o] = ${store('value_')};`)}\n  }\n}\n`;
   return { decl, pages };
 }
 
@@ -56,26 +60,30 @@ function vec4Accessor(name: string, t: Tensor, firstBinding: number, writable: b
   if (t.dtype === 'int32' || t.size % 4 !== 0)
     throw new Error(`${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.shape.join(',')}]`);
   const ty = `vec4<${wgslType(t.dtype)}>`;
+  const cty = `vec4<${computeType(t.dtype)}>`;
+  const load = (e: string) => (ty === cty ? e : `${cty}(${e})`);
+  const store = (e: string) => (ty === cty ? e : `${ty}(${e})`);
   const pages = Math.max(1, Math.ceil(t.size / 2 ** pageShift));
   const access = writable ? 'read_write' : 'read';
   let decl = '';
   for (let p = 0; p < pages; p++) decl += `@group(0) @binding(${firstBinding + p}) var<storage, ${access}> ${name}_v${p}: array<${ty}>;\n`;
   if (pages === 1) {
-    decl += `fn ${name}_get4(j: u32) -> ${ty} { return ${name}_v0[j]; }\n`;
-    if (writable) decl += `fn ${name}_set4(j: u32, value_: ${ty}) { ${name}_v0[j] = value_; }\n`;
+    decl += `fn ${name}_get4(j: u32) -> ${cty} { return ${load(`${name}_v0[j]`)}; }\n`;
+    if (writable) decl += `fn ${name}_set4(j: u32, value_: ${cty}) { ${name}_v0[j] = ${store('value_')}; }\n`;
     return { decl, pages };
   }
   const shift = pageShift - 2;
   const cases = (stmt: (p: number) => string) =>
     Array.from({ length: pages }, (_, p) => (p === pages - 1 ? `    default: { ${stmt(p)} }` : `    case ${p}u: { ${stmt(p)} }`)).join('\n');
   const page = `  let o = j & ${2 ** shift - 1}u;\n  switch (j >> ${shift}u) {\n`;
-  decl += `fn ${name}_get4(j: u32) -> ${ty} {\n${page}${cases((p) => `return ${name}_v${p}[o];`)}\n  }\n}\n`;
-  if (writable) decl += `fn ${name}_set4(j: u32, value_: ${ty}) {\n${page}${cases((p) => `${name}_v${p}[o] = value_;`)}\n  }\n}\n`;
+  decl += `fn ${name}_get4(j: u32) -> ${cty} {\n${page}${cases((p) => `return ${load(`${name}_v${p}[o]`)};`)}\n  }\n}\n`;
+  if (writable) decl += `fn ${name}_set4(j: u32, value_: ${cty}) {\n${page}${cases((p) => `${name}_v${p}[o] = ${store('value_')};`)}\n  }\n}\n`;
   return { decl, pages };
 }
 
-function bindingEntries(t: Tensor, first: number, pages: number, pageBytes: number, op: string): GPUBindGroupEntry[] {
+function bindingEntries(t: Tensor, first: number, pages: number, pageElements: number, op: string): GPUBindGroupEntry[] {
   const s = t.storage(op);
+  const pageBytes = pageElements * bytesPerElement[t.dtype];
   const bytes = Math.max(4, t.size * bytesPerElement[t.dtype]);
   const out: GPUBindGroupEntry[] = [];
   for (let p = 0; p < pages; p++) {
@@ -95,12 +103,16 @@ export function runKernel(call: KernelCall): void {
   const label = `${call.name} ${shapes}`;
   const names = new Set<string>();
   let prelude = '';
-  if (g.device.features.has('shader-f16') && [...inputs, ...outputs].some(([, t]) => t.dtype === 'float16')) prelude += 'enable f16;\n';
+  const half = [...inputs, ...outputs].find(([, t]) => t.dtype === 'float16');
+  if (half) {
+    if (!g.device.features.has('shader-f16'))
+      throw new Error(`${label}: '${half[0]}' is float16, but this adapter (${g.adapterName}) has no shader-f16 feature: use float32`);
+    prelude += 'enable f16;\n';
+  }
   // Kernels that use subgroup builtins must check \`hasSubgroups()\` first and keep a fallback.
   if (g.device.features.has('subgroups') && /\bsubgroup[A-Z]\w*\(|subgroup_invocation_id|subgroup_size/.test(call.body)) prelude += 'enable subgroups;\n';
   const entries: GPUBindGroupEntry[] = [];
   let binding = 0;
-  const pageBytes = g.pageElements * 4;
   // Which accessors the body calls, found in one pass: `x_get4(` → 'x_get4'.
   const used = new Set(Array.from(call.body.matchAll(/\b(\w+_[gs]et4?)\(/g), (m) => m[1]));
   for (const [list, writable] of [
@@ -117,13 +129,13 @@ export function runKernel(call: KernelCall): void {
       if (!uses4 || usesScalar) {
         const { decl, pages } = accessors(name, t, binding, writable, g.pageShift);
         prelude += decl;
-        entries.push(...bindingEntries(t, binding, pages, pageBytes, call.name));
+        entries.push(...bindingEntries(t, binding, pages, g.pageElements, call.name));
         binding += pages;
       }
       if (uses4) {
         const v = vec4Accessor(name, t, binding, writable, g.pageShift, label);
         prelude += v.decl;
-        entries.push(...bindingEntries(t, binding, v.pages, pageBytes, call.name));
+        entries.push(...bindingEntries(t, binding, v.pages, g.pageElements, call.name));
         binding += v.pages;
       }
     }
@@ -131,7 +143,7 @@ export function runKernel(call: KernelCall): void {
   const maxStorage = g.limits.maxStorageBuffersPerShaderStage;
   if (binding > maxStorage) {
     throw new Error(
-      `${label}: needs ${binding} storage bindings (large tensors are split into ${pageBytes}-byte pages), over this device's limit of ${maxStorage}`,
+      `${label}: needs ${binding} storage bindings (large tensors are split into pages of ${g.pageElements} elements), over this device's limit of ${maxStorage}`,
     );
   }
   // Pipelines use layout 'auto', which drops bindings the shader never reads: declare the

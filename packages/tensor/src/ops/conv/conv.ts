@@ -41,7 +41,7 @@ import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, ge
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
-  if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} ${fmt(t.shape)}`);
+  if (t.dtype === 'int32') throw new Error(`${op}: ${name} must be float32 or float16, got ${t.dtype} ${fmt(t.shape)}`);
 }
 
 /** The kernel as dispatched: sizes as uniforms, or written in where `bakeSizes` is set (A/B timing). */
@@ -163,7 +163,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     if (bias.rank !== 1 || bias.shape[0] !== g.O)
       throw new Error(`conv2d: bias must be [${g.O}], got ${fmt(bias.shape)} (input ${fmt(x.shape)}, weight ${fmt(w.shape)})`);
   }
-  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op);
+  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], x.dtype, op);
   if (!convUsesGemm(g) && usesPointwise(g, tiles)) {
     pointwiseForward(op, g, tiles, x, w, bias, out);
     return out;
@@ -229,7 +229,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   // one fill (a pipeline shared by every shape) instead of a conv pipeline per class.
   const reached = (c: GemmConvSpec) => c.tapsH.count > 0 && c.tapsW.count > 0;
   const fill = !gemm && specs.some((c) => !reached(c));
-  const dx = fill ? zeros([...inputShape]) : Tensor.empty([...inputShape], 'float32', op);
+  const dx = fill ? zeros([...inputShape], dy.dtype) : Tensor.empty([...inputShape], dy.dtype, op);
   // One plan for every stride class (class 0 is the largest), so their split slices line up.
   const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;

@@ -1,6 +1,7 @@
 import { gpu } from '../../device/device.ts';
 import type { DType } from '../../dtype.ts';
 import { checkShape, fmt, sizeOf, type Shape } from '../../shape.ts';
+import { toHalfArray } from '../../float16.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
 
@@ -50,10 +51,14 @@ export function tensor(data: Float32Array | Int32Array | ArrayLike<number> | Nes
   const dt: DType = dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
   const t = Tensor.empty(s, dt, 'tensor');
   if (flat.length === 0) return t;
-  let host: Float32Array | Int32Array;
+  let host: Float32Array | Int32Array | Uint16Array;
   if (dt === 'int32') host = flat instanceof Int32Array ? flat : Int32Array.from(flat as ArrayLike<number>);
   else if (dt === 'float32') host = flat instanceof Float32Array ? flat : Float32Array.from(flat as ArrayLike<number>);
-  else throw new Error(`tensor: creating ${dt} tensors from host data is not supported yet`);
+  else {
+    // Whole 4-byte words, as the buffer (writeBuffer sizes are multiples of 4).
+    host = new Uint16Array(flat.length + (flat.length % 2));
+    host.set(toHalfArray(flat));
+  }
   gpu().batcher.upload(t.storage('tensor').buffer, 0, host);
   return t;
 }
@@ -61,13 +66,13 @@ export function tensor(data: Float32Array | Int32Array | ArrayLike<number> | Nes
 /** A tensor filled with one value, written by a kernel (no host upload). */
 export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
   checkShape('full', shape);
-  if (Number.isNaN(value) && dtype !== 'float32') throw new Error(`full: NaN cannot fill a ${dtype} tensor`);
+  if (Number.isNaN(value) && dtype === 'int32') throw new Error(`full: NaN cannot fill a ${dtype} tensor`);
   const t = Tensor.empty(shape, dtype, 'full');
   const ty = dtype === 'int32' ? 'i32' : 'f32';
   // Four elements per invocation where the size allows: on a CPU adapter every storage store is
   // a per-lane scalar store with a bounds check, so a vec4 store does a quarter of them (lavapipe:
   // zeros of 1 MiB ~0.7 -> ~0.2 ms of CPU, the zero fill of a strided conv's input gradient).
-  const vec4 = dtype === 'float32' && t.size % 4 === 0 && t.size > 0;
+  const vec4 = dtype !== 'int32' && t.size % 4 === 0 && t.size > 0;
   const n = vec4 ? t.size / 4 : t.size;
   runKernel({
     name: 'full',
