@@ -18,7 +18,7 @@
 import { isMain } from './isMain.ts';
 import * as T from '@cxr/tensor';
 import { destroyDevice, getDevice, gpu, hasDevice, memoryStats, rand, sync } from '@cxr/tensor';
-import { crossEntropy, detach, Adam, type Module } from '@cxr/nn';
+import { autocast, crossEntropy, detach, Adam, F, GradScaler, type Module } from '@cxr/nn';
 import { createModel } from '@cxr/models';
 
 interface Captured {
@@ -65,7 +65,9 @@ export interface TrainStepRunner {
  * The CLI's training step on synthetic tensors: `arch` with a 2-class head (as the study's
  * fine-tuning), train mode, Adam (lr 1e-3), cross-entropy; the caller owns the device.
  */
-export function trainStepRunner(options: { arch?: string; batch?: number; size?: number; classes?: number; tuneConv?: boolean } = {}): TrainStepRunner {
+export function trainStepRunner(
+  options: { arch?: string; batch?: number; size?: number; classes?: number; tuneConv?: boolean; precision?: 'f32' | 'f16' } = {},
+): TrainStepRunner {
   const arch = options.arch ?? 'resnet18';
   const batch = options.batch ?? 16;
   const size = options.size ?? 64;
@@ -77,12 +79,25 @@ export function trainStepRunner(options: { arch?: string; batch?: number; size?:
   const x = T.keep(rand([batch, 3, size, size], { seed: 1, low: -1, high: 1 }));
   const labels = new Int32Array(batch).map((_, i) => (i * 7) % classes);
   const y = T.keep(T.tensor(labels, [batch], 'int32'));
+  // --precision f16 as the CLI runs it: autocast forward, scaled loss, unscale + skip check.
+  const scaler = options.precision === 'f16' ? new GradScaler() : null;
   const step = async () => {
-    const logits = model.forward(x);
+    const logits = F.cast(
+      autocast(scaler ? 'float16' : null, () => model.forward(x)),
+      'float32',
+    );
     const kept = detach(logits);
     const l = crossEntropy(logits, y);
-    l.backward();
-    opt.step();
+    if (scaler) {
+      const scaled = scaler.scale(l);
+      scaled.backward();
+      scaled.dispose();
+      await scaler.step(opt);
+      scaler.update();
+    } else {
+      l.backward();
+      opt.step();
+    }
     opt.zeroGrad();
     const pred = T.argmax(kept, 1);
     await Promise.all([l.item(), pred.toInt32Array()]);
@@ -98,7 +113,8 @@ export function trainStepRunner(options: { arch?: string; batch?: number; size?:
     x.dispose();
     y.dispose();
   };
-  return { config: `${arch} ${size}px batch ${batch} ${classes} classes, Adam, cross-entropy (synthetic tensors)`, model, opt, x, y, step, dispose };
+  const config = `${arch} ${size}px batch ${batch} ${classes} classes, Adam, cross-entropy${scaler ? ', mixed precision f16' : ''} (synthetic tensors)`;
+  return { config, model, opt, x, y, step, dispose };
 }
 
 /**

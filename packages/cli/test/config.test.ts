@@ -99,6 +99,8 @@ describe('train options', () => {
       '2.5',
       '--workers',
       '6',
+      '--precision',
+      'f16',
     ]);
     expect(config).toEqual({
       data: 'd',
@@ -136,7 +138,13 @@ describe('train options', () => {
       keepCheckpoints: true,
       cacheMaxGb: 2.5,
       workers: '6',
+      precision: 'f16',
     });
+  });
+
+  it('--precision: f32 (default, and for runs from before the flag) or f16; anything else is named', async () => {
+    expect((await parseTrainArgs([]))!.precision).toBe('f32');
+    expect(await errorOf(['--precision', 'bf16'])).toBe("unknown --precision 'bf16' (did you mean f16?); choose one of f32, f16");
   });
 
   it('--workers: auto or a count; auto is one thread on a CPU adapter, the cores but one on a GPU', async () => {

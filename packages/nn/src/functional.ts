@@ -21,6 +21,14 @@ function grads(c: Ctx<unknown[], unknown>, ...rules: ((() => Tensor) | null)[]):
   return out;
 }
 
+/* ------------------------------------------------------------------ dtype */
+
+/** x in another dtype (float32 <-> float16); the gradient comes back in x's dtype. */
+export const cast = defineOp('cast', {
+  forward: (x: Tensor, dtype: T.DType) => (x.dtype === dtype ? x : T.cast(x, dtype)),
+  backward: (c, dy) => [dy.dtype === c.args[0].dtype ? dy : T.cast(dy, c.args[0].dtype)],
+});
+
 /* ------------------------------------------------------------------ elementwise */
 
 export const add = defineOp('add', {

@@ -14,6 +14,7 @@ export {
   type Grads,
 } from './autograd/tape.ts';
 export { defineOp, type OpDef, type DiffOp } from './autograd/op.ts';
+export { autocast, autocastDtype } from './autograd/autocast.ts';
 export * as F from './functional.ts';
 export { crossEntropy, binaryCrossEntropyWithLogits, focalLoss, type FocalOptions } from './losses.ts';
 // Declared once, with the kernels they configure.
@@ -42,5 +43,6 @@ export { Optimizer, type ParamGroup, type ParamsArg, type OptimizerStateDict, ty
 export { SGD, type SGDOptions } from './optim/sgd.ts';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
 export { clipGradNorm } from './optim/clip.ts';
+export { GradScaler, type GradScalerOptions, type GradScalerState } from './optim/gradScaler.ts';
 export { LRScheduler, StepLR, CosineAnnealingLR, LinearWarmup } from './optim/schedulers.ts';
 export { gradCam, type GradCamOptions, type GradCamResult } from './explain/gradCam.ts';

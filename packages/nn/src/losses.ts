@@ -11,6 +11,11 @@ function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
   throw new Error(`${op}: unknown reduction '${reduction as string}'`);
 }
 
+/** Losses are computed in float32 (torch autocast's float32 list): float16 logits are cast first, differentiably. */
+function asFloat32(logits: Tensor): Tensor {
+  return logits.dtype === 'float16' ? F.cast(logits, 'float32') : logits;
+}
+
 /** Fused kernels of @cxr/tensor, forward and backward (labels and options are constants). */
 const crossEntropyOp = defineOp('crossEntropy', {
   forward: (logits: Tensor, labels: Tensor, options: CrossEntropyOptions) => T.crossEntropy(logits, labels, options),
@@ -23,7 +28,7 @@ const crossEntropyOp = defineOp('crossEntropy', {
  * by Σ weight[label_i]; label smoothing applies the class weights to the smooth term too.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  return crossEntropyOp(logits, labels, { ...options });
+  return crossEntropyOp(asFloat32(logits), labels, { ...options });
 }
 
 const bceOp = defineOp('binaryCrossEntropyWithLogits', {
@@ -33,7 +38,7 @@ const bceOp = defineOp('binaryCrossEntropyWithLogits', {
 
 /** As torch.nn.functional.binary_cross_entropy_with_logits (stable: (1-t)·x + lw·softplus(-x)). */
 export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, options: BceWithLogitsOptions = {}): Tensor {
-  return bceOp(logits, targets, { ...options });
+  return bceOp(asFloat32(logits), targets, { ...options });
 }
 
 export interface FocalOptions {
@@ -48,10 +53,11 @@ export interface FocalOptions {
  * Sigmoid focal loss as torchvision.ops.sigmoid_focal_loss: BCE-with-logits · (1 - p_t)^γ · α_t,
  * with p_t = p·t + (1-p)·(1-t) and α_t = α·t + (1-α)·(1-t).
  */
-export function focalLoss(logits: Tensor, targets: Tensor, options: FocalOptions = {}): Tensor {
+export function focalLoss(input: Tensor, targets: Tensor, options: FocalOptions = {}): Tensor {
   const op = 'focalLoss';
-  if (logits.shape.join(',') !== targets.shape.join(','))
-    throw new Error(`${op}: logits [${logits.shape.join(',')}] and targets [${targets.shape.join(',')}] differ`);
+  if (input.shape.join(',') !== targets.shape.join(','))
+    throw new Error(`${op}: logits [${input.shape.join(',')}] and targets [${targets.shape.join(',')}] differ`);
+  const logits = asFloat32(input);
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ?? 0.25;
   const { oneMinus2t, alphaT } = T.scope(() => ({

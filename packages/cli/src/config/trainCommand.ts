@@ -15,6 +15,7 @@ import {
   defaultTrainConfig,
   losses,
   optimizers,
+  precisions,
   selectionMetrics,
   studyDataDefaults,
   trainConfigKeys,
@@ -116,6 +117,10 @@ function declareTrainOptions(cmd: Command, defaults: TrainConfig): Command {
     .option('--threshold <spec>', `decision threshold on p(positive), chosen on validation: youden|PROBABILITY|sens:TARGET${d('threshold')}`)
     .option('--calibrate <how>', `calibration fitted on validation and stored with the model: none|temperature${d('calibrate')}`)
     .option('--dedupe', 'drop duplicates that span two splits (found by the data audit) from the smaller split')
+    .option(
+      '--precision <p>',
+      `${precisions.join('|')}: f16 trains with float16 activations, float32 master weights and loss scaling (needs an adapter with shader-f16); evaluation stays float32${d('precision')}`,
+    )
     .addOption(new Option('--config <file>', 'JSON or YAML file with the same keys; flags override it'));
 }
 

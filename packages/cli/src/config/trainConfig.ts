@@ -13,12 +13,15 @@ export const augmentPresets = ['none', 'standard'] as const;
 
 /** Which validation number picks the epoch kept as model.safetensors. */
 export const selectionMetrics = ['val-loss', 'val-accuracy', 'val-f1', 'val-auc'] as const;
+/** --precision: float32 throughout, or mixed precision (float16 activations, float32 master weights, loss scaling). */
+export const precisions = ['f32', 'f16'] as const;
 /** --calibrate: temperature scaling fitted on validation, or none. */
 export const calibrations = ['none', 'temperature'] as const;
 
 export type Optimizer = (typeof optimizers)[number];
 export type SelectionMetric = (typeof selectionMetrics)[number];
 export type Calibration = (typeof calibrations)[number];
+export type Precision = (typeof precisions)[number];
 export type Loss = (typeof losses)[number];
 export type AugmentPreset = (typeof augmentPresets)[number];
 
@@ -84,6 +87,11 @@ export interface TrainConfig {
   calibrate: Calibration;
   /** Drop cross-split duplicates found by the data audit from the smaller split. */
   dedupe: boolean;
+  /**
+   * f16: training steps run under autocast (conv and linear in float16 storage, f32 accumulation,
+   * float32 master weights) with dynamic loss scaling; evaluation stays float32, as `cxr eval`.
+   */
+  precision: Precision;
 }
 
 export type TrainConfigKey = keyof TrainConfig;
@@ -131,6 +139,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   threshold: 'youden',
   calibrate: 'none',
   dedupe: false,
+  precision: 'f32',
 });
 
 export const trainConfigKeys = Object.keys(defaultTrainConfig) as TrainConfigKey[];

@@ -16,7 +16,7 @@ import {
   parseSchedule,
   parseWeights,
 } from './optionValues.ts';
-import { augmentPresets, calibrations, losses, optimizers, selectionMetrics, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
+import { augmentPresets, calibrations, losses, optimizers, precisions, selectionMetrics, type AugmentPreset, type TrainConfig } from './trainConfig.ts';
 import { parseThresholdSpec } from '../metrics/threshold.ts';
 
 export interface ValidateOptions {
@@ -116,6 +116,8 @@ export function validateTrainConfig(raw: Record<string, unknown>, options: Valid
       .toLowerCase(),
     calibrate: parseChoice('--calibrate', raw.calibrate ?? 'none', calibrations),
     dedupe: parseBoolean('--dedupe', raw.dedupe ?? false),
+    // Runs from before --precision trained in float32.
+    precision: parseChoice('--precision', raw.precision ?? 'f32', precisions),
   };
 
   // Structured options are parsed here once so later code can call the parsers without try/catch.

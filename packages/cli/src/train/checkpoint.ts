@@ -7,7 +7,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
-import type { Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
+import type { GradScalerState, Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
 import {
   encodeModelInfo,
   loadWeights,
@@ -35,6 +35,8 @@ export interface TrainerState {
   /** Dropout/initialisation generator state. */
   generator: { seed: number; calls: number };
   scheduler: { lastEpoch: number } | null;
+  /** --precision f16: the loss scale and its growth counter (absent in float32 runs). */
+  gradScaler?: GradScalerState | null;
   optimizerGroups: OptimizerStateDict['paramGroups'];
   /** Scalar per-parameter optimizer state (e.g. Adam's step), by parameter index. */
   optimizerScalars: Record<string, Record<string, number>>;

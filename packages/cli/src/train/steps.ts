@@ -1,5 +1,5 @@
 import * as T from '@cxr/tensor';
-import { binaryCrossEntropyWithLogits, crossEntropy, detach, focalLoss, noGrad, type Module, type Optimizer } from '@cxr/nn';
+import { autocast, binaryCrossEntropyWithLogits, crossEntropy, detach, F, focalLoss, noGrad, type GradScaler, type Module, type Optimizer } from '@cxr/nn';
 import type { Batch, DataLoader } from '@cxr/data';
 import type { Loss } from '../config/trainConfig.ts';
 import { argmax } from '../metrics/classificationMetrics.ts';
@@ -35,23 +35,41 @@ export interface StepResult {
   loss: number;
   correct: number;
   count: number;
+  /** Mixed precision: the loss scaler skipped the update (an Inf/NaN gradient). */
+  skipped: boolean;
 }
 
-/** One optimisation step; frees everything it allocated except what the optimizer keeps. */
+/**
+ * One optimisation step; frees everything it allocated except what the optimizer keeps. With a
+ * loss scaler the forward runs under float16 autocast and the scaled loss is what backward sees.
+ */
 export async function trainStep(
   model: Module,
   optimizer: Optimizer<{ lr: number }>,
   loss: Loss,
   batch: Batch,
   classWeight: T.Tensor | null = null,
+  scaler: GradScaler | null = null,
 ): Promise<StepResult> {
   const { x, y } = batchTensors(batch);
   try {
-    const logits = model.forward(x);
+    const logits = F.cast(
+      autocast(scaler ? 'float16' : null, () => model.forward(x)),
+      'float32',
+    );
     const kept = detach(logits);
     const l = lossOf(loss, logits, y, classWeight);
-    l.backward();
-    optimizer.step();
+    let skipped = false;
+    if (scaler) {
+      const scaled = scaler.scale(l);
+      scaled.backward();
+      scaled.dispose();
+      skipped = !(await scaler.step(optimizer));
+      scaler.update();
+    } else {
+      l.backward();
+      optimizer.step();
+    }
     optimizer.zeroGrad();
     const pred = T.argmax(kept, 1);
     const [lossValue, predicted] = await Promise.all([l.item(), pred.toInt32Array()]);
@@ -65,7 +83,7 @@ export async function trainStep(
     predicted.forEach((p, i) => {
       if (p === batch.labels[i]) correct++;
     });
-    return { loss: lossValue, correct, count: batch.labels.length };
+    return { loss: lossValue, correct, count: batch.labels.length, skipped };
   } finally {
     x.dispose();
     y.dispose();

@@ -1,8 +1,9 @@
 import { copyFileSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as T from '@cxr/tensor';
-import type { Module } from '@cxr/nn';
+import { GradScaler, type Module } from '@cxr/nn';
 import type { TrainConfig } from '../config/trainConfig.ts';
+import { ConfigError } from '../config/configError.ts';
 import { argmax, evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
 import { classificationIntervals } from '../metrics/classificationIntervals.ts';
 import { createEpochProgress, type EpochProgress } from '../progress/epochProgress.ts';
@@ -81,6 +82,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // every image anyway, fills the training pass's image cache and prepares the evaluation images:
   // epoch 1 and the evaluation passes do not decode them again.
   const gpu = await T.getDevice();
+  if (config.precision === 'f16' && !gpu.device.features.has('shader-f16'))
+    throw new ConfigError(`--precision f16 needs an adapter with the shader-f16 feature, and ${gpu.adapterName} has none; train with --precision f32`);
   const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
   const trainingPool = startTrainingDecoders(workers);
   const imageCache = trainingImageCache(folder, config, log);
@@ -141,6 +144,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (weights) classWeight = T.tensor(Float32Array.from(weights), [classes.length]);
     const optimizer = buildOptimizer(config, model);
     const scheduler = buildScheduler(config, optimizer);
+    const scaler = config.precision === 'f16' ? new GradScaler() : null;
+    if (scaler) log(`mixed precision (--precision f16): float16 activations, float32 master weights, loss scale ${scaler.scaleValue}`);
 
     lock = lockRunFolder(dir, log);
     if (config.resume && isRunFinished(dir) && !hasCheckpoint(dir)) {
@@ -161,6 +166,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       bestEpoch = s.bestEpoch;
       generator.state = s.generator;
       if (scheduler && s.scheduler) scheduler.loadStateDict(s.scheduler);
+      if (scaler && s.gradScaler) scaler.loadStateDict(s.gradScaler);
       if (startEpoch > config.epochs)
         throw new RunFolderError(
           `${dir} has already trained ${startEpoch} epochs; --epochs ${config.epochs} cannot shorten it (give --epochs ${startEpoch} or more)`,
@@ -185,6 +191,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       let correct = 0;
       let seen = 0;
       let batchIndex = 0;
+      let skippedSteps = 0;
       for await (const batch of loaders.train.epoch(epoch)) {
         batchIndex++;
         // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
@@ -192,7 +199,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`);
           continue;
         }
-        const r = await trainStep(model, optimizer, config.loss, batch, classWeight);
+        const r = await trainStep(model, optimizer, config.loss, batch, classWeight, scaler);
+        if (r.skipped) skippedSteps++;
         if (!(Math.abs(r.loss) <= divergedLoss))
           throw divergence(
             `the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`,
@@ -205,6 +213,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
       bar.stop();
       bar = null;
+      if (skippedSteps)
+        log(
+          `epoch ${epoch + 1}: ${skippedSteps} of ${batchIndex} steps skipped by the loss scaler (Inf/NaN float16 gradients); loss scale now ${scaler?.scaleValue}`,
+        );
       model.eval();
       const val = await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight);
       if (loaders.val.skipped.length && !config.skipBadImages) throw badImagesError(loaders.val.skipped, 'validation');
@@ -248,6 +260,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           bestEpoch,
           generator: generator.state,
           scheduler: scheduler ? scheduler.stateDict() : null,
+          gradScaler: scaler ? scaler.stateDict() : null,
         },
         info,
       );

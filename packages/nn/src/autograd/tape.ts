@@ -265,6 +265,8 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         }
         if (g.shape.join(',') !== x.shape.join(','))
           throw new Error(`backward of ${e.op}: gradient for input ${k} has shape [${g.shape.join(',')}], input has [${x.shape.join(',')}]`);
+        // Mixed precision: a float16 activation gets a float16 gradient, a float32 parameter a float32 one.
+        if (g.dtype !== x.dtype) throw new Error(`backward of ${e.op}: gradient for input ${k} is ${g.dtype}, input is ${x.dtype}`);
         if (g === dy || seen.has(g)) g = g.view(g.shape);
         seen.add(g);
         if (x instanceof Parameter) {

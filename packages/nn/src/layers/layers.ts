@@ -1,6 +1,7 @@
 import * as T from '@cxr/tensor';
 import type { Tensor, Generator, IntPair } from '@cxr/tensor';
 import { Parameter } from '../autograd/tape.ts';
+import { autocastDtype } from '../autograd/autocast.ts';
 import * as F from '../functional.ts';
 import { kaimingUniform, uniform, fans } from '../init.ts';
 import { Module } from '../module.ts';
@@ -32,6 +33,13 @@ export class Sequential extends Module {
   }
 }
 
+/** Input, weight and bias in the autocast dtype inside an `autocast` region (as they are outside one). */
+function castForAutocast(x: Tensor, weight: Tensor, bias: Tensor | null): [Tensor, Tensor, Tensor | null] {
+  const dtype = autocastDtype();
+  if (!dtype) return [x, weight, bias];
+  return [F.cast(x, dtype), F.cast(weight, dtype), bias ? F.cast(bias, dtype) : null];
+}
+
 export interface InitOptions {
   generator?: Generator;
 }
@@ -51,7 +59,8 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : new Parameter(uniform([outFeatures], 1 / Math.sqrt(inFeatures), g));
   }
   override forward(x: Tensor): Tensor {
-    return this.bias ? F.linear(x, this.weight, this.bias) : F.linear(x, this.weight);
+    const [xc, w, b] = castForAutocast(x, this.weight, this.bias);
+    return b ? F.linear(xc, w, b) : F.linear(xc, w);
   }
 }
 
@@ -84,7 +93,8 @@ export class Conv2d extends Module {
     this.options = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups };
   }
   override forward(x: Tensor): Tensor {
-    return this.bias ? F.conv2d(x, this.weight, this.bias, this.options) : F.conv2d(x, this.weight, null, this.options);
+    const [xc, w, b] = castForAutocast(x, this.weight, this.bias);
+    return F.conv2d(xc, w, b, this.options);
   }
 }
 

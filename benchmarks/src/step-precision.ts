@@ -1,0 +1,75 @@
+/**
+ * `--precision f16` against float32: whole training steps of one architecture (the CLI's step:
+ * autocast forward, scaled loss, unscale and Inf/NaN check, Adam), both precisions in one process,
+ * alternating round by round so that the machine's drift hits both alike. Reports medians and the
+ * f16 / f32 ratio, with the adapter named. The adapter needs `shader-f16`.
+ *
+ * Standalone: `pnpm exec tsx src/step-precision.ts [--arch resnet18] [--size 64] [--batch 16] [--rounds 5] [--steps 5]`.
+ */
+import * as T from '@cxr/tensor';
+import { isMain } from './isMain.ts';
+import { trainStepRunner } from './step.ts';
+
+export interface PrecisionBench {
+  adapter: string;
+  config: string;
+  f32Ms: number;
+  f16Ms: number;
+  ratio: number;
+  rounds: { f32: number; f16: number }[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export async function benchPrecision(
+  options: { arch?: string; size?: number; batch?: number; rounds?: number; steps?: number; log?: (m: string) => void } = {},
+): Promise<PrecisionBench | null> {
+  const log = options.log ?? console.log;
+  const g = await T.getDevice();
+  if (!g.device.features.has('shader-f16')) {
+    log(`step-precision: ${g.adapterName} has no shader-f16; f16 not measured`);
+    return null;
+  }
+  const shape = { arch: options.arch ?? 'resnet18', size: options.size ?? 64, batch: options.batch ?? 16 };
+  const runners = { f32: trainStepRunner({ ...shape, precision: 'f32' }), f16: trainStepRunner({ ...shape, precision: 'f16' }) };
+  const steps = options.steps ?? 5;
+  const rounds: { f32: number; f16: number }[] = [];
+  try {
+    // Warm-up: compile both precisions' kernels before anything is timed.
+    for (const r of Object.values(runners)) for (let i = 0; i < 2; i++) await r.step();
+    for (let k = 0; k < (options.rounds ?? 5); k++) {
+      const row = { f32: 0, f16: 0 };
+      for (const p of k % 2 ? (['f16', 'f32'] as const) : (['f32', 'f16'] as const)) {
+        const times: number[] = [];
+        for (let i = 0; i < steps; i++) {
+          const t0 = performance.now();
+          await runners[p].step();
+          times.push(performance.now() - t0);
+        }
+        row[p] = median(times);
+      }
+      rounds.push(row);
+      log(`round ${k + 1}: f32 ${row.f32.toFixed(1)} ms, f16 ${row.f16.toFixed(1)} ms (${(row.f16 / row.f32).toFixed(2)}x)`);
+    }
+  } finally {
+    for (const r of Object.values(runners)) r.dispose();
+  }
+  const f32Ms = median(rounds.map((r) => r.f32));
+  const f16Ms = median(rounds.map((r) => r.f16));
+  return { adapter: g.adapterName, config: runners.f16.config, f32Ms, f16Ms, ratio: f16Ms / f32Ms, rounds };
+}
+
+if (isMain(import.meta.url, 'step-precision.ts')) {
+  const args = process.argv.slice(2);
+  const val = (k: string) => {
+    const i = args.indexOf(k);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const num = (k: string) => (val(k) === undefined ? undefined : Number(val(k)));
+  const r = await benchPrecision({ arch: val('--arch'), size: num('--size'), batch: num('--batch'), rounds: num('--rounds'), steps: num('--steps') });
+  if (r) console.log(`${r.adapter}: ${r.config}: f32 ${r.f32Ms.toFixed(1)} ms, f16 ${r.f16Ms.toFixed(1)} ms per step, f16/f32 ${r.ratio.toFixed(2)}x`);
+  await T.destroyDevice();
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import * as T from '@cxr/tensor';
+import { randomArray, relErr, useDevice } from '../../tensor/test/helpers.ts';
+import { Adam, autocast, defineOp, BatchNorm2d, Conv2d, crossEntropy, F, GradScaler, Linear, Parameter, ReLU, Sequential, AdaptiveAvgPool2d, Flatten } from '../src/index.ts';
+
+useDevice();
+
+describe('F.cast', () => {
+  it('casts forward and returns the gradient in the input dtype', async () => {
+    const x = new Parameter(T.tensor(randomArray(10, 1, -3, 3), [10]));
+    const h = F.cast(x, 'float16');
+    expect(h.dtype).toBe('float16');
+    expect(Array.from(await h.toArray())).toEqual(Array.from(await x.toArray(), T.roundToHalf));
+    F.sum(F.mul(F.cast(h, 'float32'), 3)).backward();
+    expect(x.grad?.dtype).toBe('float32');
+    expect(Array.from(await x.grad!.toArray())).toEqual(Array(10).fill(3));
+  });
+
+  it('a gradient rule that returns another dtype than its input is an error naming the op', () => {
+    // A rule that forgets to cast back: its float16 input would get a float32 gradient.
+    const sloppy = defineOp('sloppyCast', {
+      forward: (x: T.Tensor) => T.cast(x, 'float32'),
+      backward: (_c, dy) => [T.mul(dy, 1)],
+    });
+    const x = new Parameter(T.tensor([1, 2], [2]));
+    const y = F.sum(sloppy(F.cast(x, 'float16')));
+    expect(() => y.backward()).toThrow(/backward of sloppyCast: gradient for input 0 is float32, input is float16/);
+  });
+});
+
+describe('autocast', () => {
+  it('Conv2d and Linear run in float16 inside the region, float32 outside; parameters stay float32 with float32 gradients', async () => {
+    const conv = new Conv2d(3, 5, 3, { padding: 1 });
+    const lin = new Linear(5 * 6 * 6, 4);
+    const x = T.tensor(randomArray(2 * 3 * 6 * 6, 2), [2, 3, 6, 6]);
+    const forward = () => lin.forward(F.flatten(F.relu(conv.forward(x)), 1));
+    const y32 = forward();
+    expect(y32.dtype).toBe('float32');
+    F.sum(F.square(y32)).backward();
+    const g32 = await conv.weight.grad!.toArray();
+    const l32 = await lin.weight.grad!.toArray();
+    for (const p of [...conv.parameters(), ...lin.parameters()]) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+    const y16 = autocast('float16', forward);
+    expect(y16.dtype).toBe('float16');
+    expect(relErr(await y16.toArray(), await y32.toArray())).toBeLessThan(3e-3);
+    F.sum(F.square(F.cast(y16, 'float32'))).backward();
+    expect(conv.weight.dtype).toBe('float32');
+    expect(conv.weight.grad?.dtype).toBe('float32');
+    expect(lin.bias?.grad?.dtype).toBe('float32');
+    // Documented tolerance of float16 storage against float32: 1e-2 on gradients (two roundings per layer, forward and back).
+    expect(relErr(await conv.weight.grad!.toArray(), g32)).toBeLessThan(1e-2);
+    expect(relErr(await lin.weight.grad!.toArray(), l32)).toBeLessThan(1e-2);
+    expect(() => autocast('float16', () => Promise.resolve(1))).toThrow(/synchronous/);
+  });
+});
+
+describe('GradScaler', () => {
+  function setup(values: number[]) {
+    const p = new Parameter(T.tensor([1, 2, 3, 4], [4]));
+    p.grad = T.keep(T.tensor(values, [4]));
+    const opt = new Adam([p], { lr: 0.1 });
+    return { p, opt };
+  }
+
+  it('unscales, steps, and grows the scale after growthInterval clean steps', async () => {
+    const scaler = new GradScaler({ initScale: 8, growthInterval: 2 });
+    const { p, opt } = setup([8, -16, 24, 0]);
+    expect(await scaler.step(opt)).toBe(true);
+    // Adam's first step moves each parameter by lr·sign(g) (0 stays).
+    expect(Array.from(await p.toArray()).map((v) => Number(v.toFixed(5)))).toEqual([0.9, 2.1, 2.9, 4]);
+    scaler.update();
+    expect(scaler.scaleValue).toBe(8);
+    p.grad = T.keep(T.tensor([8, 8, 8, 8], [4]));
+    await scaler.unscale(opt);
+    expect(Array.from(await p.grad.toArray())).toEqual([1, 1, 1, 1]);
+    expect(await scaler.step(opt)).toBe(true);
+    scaler.update();
+    expect(scaler.scaleValue).toBe(16);
+    expect(scaler.stateDict()).toEqual({ scale: 16, growthTracker: 0 });
+  });
+
+  it('skips the step on an Inf or NaN gradient and halves the scale; the parameter and Adam state are untouched', async () => {
+    for (const bad of [Number.POSITIVE_INFINITY, Number.NaN]) {
+      const scaler = new GradScaler({ initScale: 1024 });
+      const { p, opt } = setup([1, bad, 1, 1]);
+      expect(await scaler.step(opt)).toBe(false);
+      scaler.update();
+      expect(scaler.scaleValue).toBe(512);
+      expect(Array.from(await p.toArray())).toEqual([1, 2, 3, 4]);
+      expect(opt.state.size).toBe(0);
+    }
+  });
+
+  it('state round-trips; bad options and out-of-order calls are refused', () => {
+    const s = new GradScaler();
+    expect(s.scaleValue).toBe(65536);
+    s.loadStateDict({ scale: 4096, growthTracker: 7 });
+    expect(s.stateDict()).toEqual({ scale: 4096, growthTracker: 7 });
+    expect(() => s.update()).toThrow(/update\(\) before unscale/);
+    expect(() => new GradScaler({ backoffFactor: 1 })).toThrow(/backoffFactor/);
+    expect(() => s.loadStateDict({ scale: Number.NaN, growthTracker: 0 })).toThrow(/invalid saved state/);
+  });
+});
+
+describe('mixed-precision training of a small CNN', () => {
+  it('follows the float32 run: same losses within 2% over 8 Adam steps, memory flat', async () => {
+    const data = T.tensor(randomArray(8 * 3 * 12 * 12, 5), [8, 3, 12, 12]);
+    const labels = T.tensor(new Int32Array([0, 1, 1, 0, 1, 0, 0, 1]));
+    const build = () => {
+      T.manualSeed(3);
+      return new Sequential(new Conv2d(3, 8, 3, { padding: 1, bias: false }), new BatchNorm2d(8), new ReLU(), new AdaptiveAvgPool2d(1), new Flatten(), new Linear(8, 2));
+    };
+    const run = async (f16: boolean) => {
+      const model = build();
+      const opt = new Adam(model.parameters(), { lr: 1e-2 });
+      const scaler = f16 ? new GradScaler() : null;
+      const losses: number[] = [];
+      const live: number[] = [];
+      for (let step = 0; step < 8; step++) {
+        const logits = F.cast(autocast(f16 ? 'float16' : null, () => model.forward(data)), 'float32');
+        const loss = crossEntropy(logits, labels);
+        if (scaler) {
+          const scaled = scaler.scale(loss);
+          scaled.backward();
+          scaled.dispose();
+          expect(await scaler.step(opt)).toBe(true);
+          scaler.update();
+        } else {
+          loss.backward();
+          opt.step();
+        }
+        opt.zeroGrad();
+        losses.push(await loss.item());
+        loss.dispose();
+        live.push(T.memoryStats().liveTensors);
+      }
+      return { losses, live };
+    };
+    const a = await run(false);
+    const b = await run(true);
+    expect(a.losses[7]).toBeLessThan(a.losses[0]);
+    for (let i = 0; i < 8; i++) expect(Math.abs(b.losses[i] - a.losses[i]) / a.losses[i], `step ${i}`).toBeLessThan(2e-2);
+    expect(new Set(b.live.slice(2)).size, `live tensors per step ${b.live}`).toBe(1);
+  });
+});

@@ -1,0 +1,42 @@
+import { fmt } from '../../shape.ts';
+import type { Tensor } from '../../tensor.ts';
+import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
+
+/**
+ * The loss scaler's check (torch's `_amp_foreach_non_finite_check_and_unscale_`): multiplies each
+ * float32 gradient by `invScale` in place and sets `foundInf` [1] to 1 where any element is
+ * infinite or NaN, all on the device. The test reads the exponent bits, since WGSL lets a
+ * compiler assume float arithmetic never meets Inf or NaN. Every invocation that finds one
+ * writes the same 1.0 to the flag, which is what the CUDA kernel does too; the flag is only read
+ * after the dispatches have finished.
+ */
+export function nonFiniteCheckAndUnscale(grads: readonly Tensor[], foundInf: Tensor, invScale: number): void {
+  const op = 'nonFiniteCheckAndUnscale';
+  if (foundInf.dtype !== 'float32' || foundInf.size !== 1) throw new Error(`${op}: foundInf must be float32 [1], got ${foundInf.dtype} ${fmt(foundInf.shape)}`);
+  if (!Number.isFinite(invScale)) throw new Error(`${op}: invScale must be finite, got ${invScale}`);
+  for (const g of grads) {
+    if (g.dtype !== 'float32') throw new Error(`${op}: gradients must be float32 (the master copy), got ${g.dtype} ${fmt(g.shape)}`);
+    if (g.storage(op) === foundInf.storage(op)) throw new Error(`${op}: foundInf shares its buffer with a gradient`);
+    if (g.size === 0) continue;
+    // Four elements per invocation where the size allows (a quarter of the per-lane stores on a CPU adapter).
+    const vec4 = g.size % 4 === 0;
+    const n = vec4 ? g.size / 4 : g.size;
+    const body = vec4
+      ? `  if (i >= u.n) { return; }
+  let v = g_get4(i);
+  let e = bitcast<vec4<u32>>(v) & vec4<u32>(0x7f800000u);
+  if (any(e == vec4<u32>(0x7f800000u))) { found_set(0u, 1.0); }
+  g_set4(i, v * u.inv);`
+      : `  if (i >= u.n) { return; }
+  let v = g_get(i);
+  if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) { found_set(0u, 1.0); }
+  g_set(i, v * u.inv);`;
+    runKernel({
+      name: op,
+      body: linearMain(256, body),
+      outputs: { g, found: foundInf },
+      uniforms: { inv: ['f32', invScale], n: ['u32', n] },
+      workgroups: grid1d(n, 256),
+    });
+  }
+}
