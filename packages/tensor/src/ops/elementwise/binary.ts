@@ -1,5 +1,5 @@
 import type { Tensor } from '../../tensor.ts';
-import { elementwise, type Operand } from './elementwise.ts';
+import { elementwise, promoteFloat, type Operand } from './elementwise.ts';
 
 /** Binary ops as one WGSL expression each over `$0` and `$1`, with broadcasting. */
 export const binaryOps = {
@@ -22,10 +22,12 @@ export const binaryOps = {
 export type BinaryOp = keyof typeof binaryOps;
 
 const openScalars = new Set<BinaryOp>(['maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+/** Comparisons give float32 0/1 masks whatever their operands' dtype (the masks `where` and the gradient rules take). */
+const comparisons = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 
 export function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
-  return elementwise(op, binaryOps[op], [a, b], { allowNonFinite: openScalars.has(op) });
+  return elementwise(op, binaryOps[op], [a, b], { allowNonFinite: openScalars.has(op), dtype: comparisons.has(op) ? 'float32' : undefined });
 }
 
 export const add = (a: Operand, b: Operand) => binary('add', a, b);
@@ -44,5 +46,8 @@ export const ge = (a: Operand, b: Operand) => binary('ge', a, b);
 
 /** `cond ? a : b` elementwise (cond nonzero is true), broadcasting all three. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  return elementwise('where', 'select($2, $1, $0 != 0.0)', [cond, a, b], { allowNonFinite: true });
+  // The values' dtype, not the mask's: a float32 mask picking between float16 tensors gives float16.
+  const values = [a, b].filter((o): o is Tensor => typeof o !== 'number');
+  const dtype = values.length > 0 ? promoteFloat(values) : cond.dtype;
+  return elementwise('where', 'select($2, $1, $0 != 0.0)', [cond, a, b], { allowNonFinite: true, dtype });
 }

@@ -9,7 +9,7 @@ export type Operand = Tensor | number;
 const workgroupSize = 256;
 
 export interface ElementwiseOptions {
-  /** Output dtype (comparisons still produce float32 0/1 masks). */
+  /** Output dtype; default: the operands' promoted float dtype (see `promoteFloat`). */
   dtype?: DType;
   /** Scalars that may be non-finite (maximum(x, -Infinity) is meaningful; add(x, NaN) is a bug). */
   allowNonFinite?: boolean;
@@ -25,6 +25,14 @@ export interface ElementwiseOptions {
 const arithmeticOnly = /^[\s$\d.+\-*/()]+$/;
 
 /**
+ * torch's promotion between the float dtypes: float16 only when every tensor operand is float16
+ * (scalars do not promote), else float32.
+ */
+export function promoteFloat(tensors: readonly Tensor[]): DType {
+  return tensors.length > 0 && tensors.every((t) => t.dtype === 'float16') ? 'float16' : 'float32';
+}
+
+/**
  * One kernel for any elementwise expression over tensors and scalars with NumPy broadcasting.
  * `expr` names operand k as `$k`; tensors are loaded once per element, scalars come from the
  * uniform block so a changing scalar (a learning rate) never recompiles.
@@ -33,7 +41,7 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
   const tensors = operands.filter((o): o is Tensor => typeof o !== 'number');
   for (const t of tensors) {
     t.storage(op);
-    if (t.dtype !== 'float32') throw new Error(`${op}: expects float32 tensors, got ${t.dtype} ${fmt(t.shape)}`);
+    if (t.dtype === 'int32') throw new Error(`${op}: expects float32 or float16 tensors, got ${t.dtype} ${fmt(t.shape)}`);
   }
   operands.forEach((o, k) => {
     if (typeof o === 'number' && !options.allowNonFinite && !Number.isFinite(o)) {
@@ -43,11 +51,12 @@ export function elementwise(op: string, expr: string, operands: Operand[], optio
     }
   });
   const outShape = tensors.length ? broadcastShapes(op, ...tensors.map((t) => t.shape)) : [];
-  const out = Tensor.empty(outShape, options.dtype ?? 'float32', op);
+  const out = Tensor.empty(outShape, options.dtype ?? promoteFloat(tensors), op);
   // Four elements per invocation where no operand broadcasts: on lavapipe every storage access is
   // a per-lane loop, so vec4 loads and stores do a quarter of them.
   const vec4Expr = options.vec4Expr ?? (arithmeticOnly.test(expr) ? expr : null);
-  const vec4 = vec4Expr !== null && out.dtype === 'float32' && out.size % 4 === 0 && out.size > 0 && tensors.every((t) => sameShape(t.shape, outShape));
+  // The accessors convert float16 to and from vec4<f32>, so the same expression serves both floats.
+  const vec4 = vec4Expr !== null && out.dtype !== 'int32' && out.size % 4 === 0 && out.size > 0 && tensors.every((t) => sameShape(t.shape, outShape));
   const inputs: Record<string, Tensor> = {};
   const uniforms: Record<string, ['f32' | 'u32', number]> = {};
   const loads: string[] = [];

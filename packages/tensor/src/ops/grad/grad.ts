@@ -51,7 +51,7 @@ function rowLayout(op: string, shape: Shape, axis: number) {
 function softmaxLikeBackward(op: string, dy: Tensor, y: Tensor, axis: number, log: boolean): Tensor {
   same(op, dy, y, 'gradient', 'output');
   const l = rowLayout(op, y.shape, axis);
-  const dx = Tensor.empty(y.shape, 'float32', op);
+  const dx = Tensor.empty(y.shape, y.dtype, op);
   if (dx.size === 0) return dx;
   runKernel({ name: op, body: softmaxBackwardWgsl(l.rows, l.len, l.inner, log, 64), inputs: { dy, y }, outputs: { dx }, workgroups: grid1d(l.rows, 64) });
   return dx;
@@ -66,10 +66,10 @@ function argBackward(op: string, pick: typeof argmax, dy: Tensor, x: Tensor, axi
   x.storage(op);
   dy.storage(op);
   const l = axis === undefined ? { len: x.size, inner: 1, rows: 1 } : rowLayout(op, x.shape, axis);
-  if (dy.size !== l.rows || dy.dtype !== 'float32')
+  if (dy.size !== l.rows || dy.dtype === 'int32')
     throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} does not match a reduction of ${fmt(x.shape)} over ${axis ?? 'all axes'}`);
   const idx = pick(x, axis);
-  const dx = Tensor.empty(x.shape, 'float32', op);
+  const dx = Tensor.empty(x.shape, x.dtype, op);
   try {
     if (dx.size > 0)
       runKernel({ name: op, body: argBackwardWgsl(x.size, l.len, l.inner, wg), inputs: { dy, idx }, outputs: { dx }, workgroups: grid1d(x.size, wg) });
@@ -102,8 +102,8 @@ export function indexSelectBackward(dy: Tensor, axis: number, index: Tensor, inp
   const expect = inputShape.map((d, i) => (i === l.a ? K : d));
   if (dy.shape.join() !== expect.join())
     throw new Error(`${op}: gradient ${fmt(dy.shape)} should be ${fmt(expect)} for input ${fmt(inputShape)} and ${K} indices on axis ${axis}`);
-  if (K === 0) return full(inputShape, 0);
-  const dx = Tensor.empty(inputShape, 'float32', op);
+  if (K === 0) return full(inputShape, 0, dy.dtype);
+  const dx = Tensor.empty(inputShape, dy.dtype, op);
   if (dx.size === 0) return dx;
   runKernel({
     name: op,
@@ -119,13 +119,13 @@ function broadcastBack(op: string, dy: Tensor, inputShape: Shape, axesArg: Axes,
   dy.storage(op);
   const axes = normAxes(op, inputShape, axesArg);
   const kept = inputShape.filter((_, d) => !axes.includes(d));
-  if (dy.size !== sizeOf(kept) || dy.dtype !== 'float32')
+  if (dy.size !== sizeOf(kept) || dy.dtype === 'int32')
     throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} does not match a reduction of ${fmt(inputShape)} over ${JSON.stringify(axesArg ?? 'all')}`);
   const keptStrides = stridesOf(kept);
   let k = 0;
   const dyStrides = inputShape.map((_, d) => (axes.includes(d) ? 0 : keptStrides[k++]));
   const n = axes.reduce((p, a) => p * inputShape[a], 1);
-  const dx = Tensor.empty(inputShape, 'float32', op);
+  const dx = Tensor.empty(inputShape, dy.dtype, op);
   if (dx.size === 0) return dx;
   runKernel({
     name: op,

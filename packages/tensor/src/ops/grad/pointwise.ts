@@ -11,7 +11,9 @@ function pointwise(op: string, expr: string, dy: Tensor, saved: Tensor, savedNam
   dy.storage(op);
   saved.storage(op);
   if (dy.shape.join() !== saved.shape.join()) throw new Error(`${op}: gradient ${fmt(dy.shape)} and ${savedName} ${fmt(saved.shape)} must have one shape`);
-  return elementwise(op, expr, [dy, saved, ...scalars], { allowNonFinite: true, vec4Expr });
+  // The gradient of x has x's dtype (the saved tensor is x or y, of one dtype), as torch's autograd
+  // casts an incoming gradient to its tensor's dtype.
+  return elementwise(op, expr, [dy, saved, ...scalars], { allowNonFinite: true, vec4Expr, dtype: saved.dtype });
 }
 
 /** dy · (x > 0); the output works as well (y > 0 exactly where x > 0). */

@@ -70,7 +70,7 @@ export interface BatchNorm2dOptions {
 function layout(op: string, x: Tensor): BnLayout {
   x.storage(op);
   if (x.rank !== 4 && x.rank !== 2 && x.rank !== 3) throw new Error(`${op}: input must be [N,C,H,W] (or [N,C] / [N,C,L]), got ${fmt(x.shape)}`);
-  if (x.dtype !== 'float32') throw new Error(`${op}: input must be float32, got ${x.dtype} ${fmt(x.shape)}`);
+  if (x.dtype === 'int32') throw new Error(`${op}: input must be float32 or float16, got ${x.dtype} ${fmt(x.shape)}`);
   return { N: x.shape[0], C: x.shape[1], HW: x.shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
@@ -138,7 +138,7 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
   checkChannel(op, 'runningVar', o.runningVar, l.C, x.shape);
   if (o.residual) {
     o.residual.storage(op);
-    if (o.residual.dtype !== 'float32' || o.residual.shape.join() !== x.shape.join()) {
+    if (o.residual.dtype === 'int32' || o.residual.shape.join() !== x.shape.join()) {
       throw new Error(`${op}: residual ${o.residual.dtype} ${fmt(o.residual.shape)} must match input ${fmt(x.shape)}`);
     }
   }
@@ -187,7 +187,8 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
       workgroups: [Math.ceil(l.C / 64), 1, 1],
     });
   }
-  const out = Tensor.empty(x.shape, 'float32', op);
+  // x's dtype, as autocast's batch_norm; the statistics and the per-channel vectors stay float32.
+  const out = Tensor.empty(x.shape, x.dtype, op);
   const inputs: Record<string, Tensor> = { x, saveMean, saveInvstd };
   if (o.weight) inputs.weight = o.weight;
   if (o.bias) inputs.bias = o.bias;
@@ -226,7 +227,7 @@ export function batchNorm2dBackward(
   const wgChannel = wgChannelOf();
   const sizes = bnUniforms(l, vec, wgChannel);
   dy.storage(op);
-  if (dy.dtype !== 'float32' || dy.shape.join() !== x.shape.join())
+  if (dy.dtype === 'int32' || dy.shape.join() !== x.shape.join())
     throw new Error(`${op}: gradient ${dy.dtype} ${fmt(dy.shape)} must match input ${fmt(x.shape)}`);
   checkChannel(op, 'weight', weight, l.C, x.shape);
   checkChannel(op, 'saveMean', saveMean, l.C, x.shape);
@@ -235,7 +236,7 @@ export function batchNorm2dBackward(
   const reluOut = options.reluOut ?? null;
   if (reluOut) {
     reluOut.storage(op);
-    if (reluOut.dtype !== 'float32' || reluOut.shape.join() !== x.shape.join())
+    if (reluOut.dtype === 'int32' || reluOut.shape.join() !== x.shape.join())
       throw new Error(`${op}: reluOut ${reluOut.dtype} ${fmt(reluOut.shape)} must match input ${fmt(x.shape)}`);
   }
   const masked = !!reluOut;
@@ -273,7 +274,8 @@ export function batchNorm2dBackward(
       workgroups: [l.C, 1, 1],
     });
   }
-  const dx = Tensor.empty(x.shape, 'float32', op);
+  // dy's dtype (x's in autocast); dweight and dbias stay float32 like the parameters.
+  const dx = Tensor.empty(x.shape, dy.dtype, op);
   const inputs: Record<string, Tensor> = { dy, saveInvstd, ...mask };
   if (weight) inputs.weight = weight;
   if (training) Object.assign(inputs, { x, saveMean, dweight, dbias });

@@ -36,7 +36,7 @@ export interface AvgPool2dOptions {
 function check4d(op: string, x: Tensor, what = 'input'): void {
   x.storage(op);
   if (x.rank !== 4) throw new Error(`${op}: ${what} must be NCHW (4-d), got ${fmt(x.shape)}`);
-  if (x.dtype !== 'float32') throw new Error(`${op}: ${what} must be float32, got ${x.dtype} ${fmt(x.shape)}`);
+  if (x.dtype === 'int32') throw new Error(`${op}: ${what} must be float32 or float16, got ${x.dtype} ${fmt(x.shape)}`);
 }
 
 /** PyTorch's pooling output size, with the ceil-mode rule that the last window must start inside input + left padding. */
@@ -81,7 +81,7 @@ function checkInputShape(op: string, inputShape: readonly number[], dy: Tensor):
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { out: Tensor; indices: Tensor } {
   check4d('maxPool2d', x);
   const g = geometry('maxPool2d', x.shape, options);
-  const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'float32', 'maxPool2d');
+  const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.dtype, 'maxPool2d');
   const indices = Tensor.empty(out.shape, 'int32', 'maxPool2d.indices');
   runKernel({
     name: 'maxPool2d',
@@ -116,9 +116,12 @@ export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: reado
   const g = geometry('maxPool2dBackward', inputShape, options);
   if (dy.shape[2] !== g.OH || dy.shape[3] !== g.OW)
     throw new Error(`maxPool2dBackward: gradient ${fmt(dy.shape)} does not match the pooled size ${g.OH}x${g.OW} of input ${fmt(inputShape)}`);
-  const dx = Tensor.empty(inputShape, 'float32', 'maxPool2dBackward');
+  const dx = Tensor.empty(inputShape, dy.dtype, 'maxPool2dBackward');
   if (dx.size === 0) return dx;
-  const gather = maxPoolBackwardForm === 'auto' ? !gpu().isCpuAdapter : maxPoolBackwardForm === 'gather';
+  // The scatter form accumulates in dx itself: where windows overlap (ResNet's 3x3 stride 2), a
+  // float16 dx would round every partial sum, so float16 takes the gather form (sums in f32).
+  const overlap = (g.kh - 1) * g.dh + 1 > g.sh || (g.kw - 1) * g.dw + 1 > g.sw;
+  const gather = maxPoolBackwardForm === 'auto' ? !gpu().isCpuAdapter || (dx.dtype === 'float16' && overlap) : maxPoolBackwardForm === 'gather';
   if (gather) {
     runKernel({
       name: 'maxPool2dBackward',
@@ -145,7 +148,7 @@ export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: reado
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   check4d('avgPool2d', x);
   const g = geometry('avgPool2d', x.shape, options);
-  const out = Tensor.empty([g.N, g.C, g.OH, g.OW], 'float32', 'avgPool2d');
+  const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.dtype, 'avgPool2d');
   runKernel({
     name: 'avgPool2d',
     body: avgPoolWgsl(g, options.countIncludePad ?? true, wg),
@@ -163,7 +166,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], opt
   const g = geometry('avgPool2dBackward', inputShape, options);
   if (dy.shape[2] !== g.OH || dy.shape[3] !== g.OW)
     throw new Error(`avgPool2dBackward: gradient ${fmt(dy.shape)} does not match the pooled size ${g.OH}x${g.OW} of input ${fmt(inputShape)}`);
-  const dx = Tensor.empty(inputShape, 'float32', 'avgPool2dBackward');
+  const dx = Tensor.empty(inputShape, dy.dtype, 'avgPool2dBackward');
   runKernel({
     name: 'avgPool2dBackward',
     body: avgPoolBackwardWgsl(g, options.countIncludePad ?? true, wg),
@@ -185,7 +188,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntPair): Tensor {
   const [OH, OW] = outSize('adaptiveAvgPool2d', outputSize);
   const [N, C, H, W] = x.shape;
   if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: empty spatial size in ${fmt(x.shape)}`);
-  const out = Tensor.empty([N, C, OH, OW], 'float32', 'adaptiveAvgPool2d');
+  const out = Tensor.empty([N, C, OH, OW], x.dtype, 'adaptiveAvgPool2d');
   runKernel({
     name: 'adaptiveAvgPool2d',
     body: adaptiveAvgPoolWgsl(H, W, OH, OW, wg),
@@ -202,7 +205,7 @@ export function adaptiveAvgPool2dBackward(dy: Tensor, inputShape: readonly numbe
   checkInputShape('adaptiveAvgPool2dBackward', inputShape, dy);
   const [, , H, W] = inputShape;
   const [OH, OW] = dy.shape.slice(2);
-  const dx = Tensor.empty(inputShape, 'float32', 'adaptiveAvgPool2dBackward');
+  const dx = Tensor.empty(inputShape, dy.dtype, 'adaptiveAvgPool2dBackward');
   runKernel({
     name: 'adaptiveAvgPool2dBackward',
     body: adaptiveAvgPoolBackwardWgsl(H, W, OH, OW, wg),

@@ -1,4 +1,5 @@
 import { fmt, normAxes, type Shape } from '../../shape.ts';
+import type { DType } from '../../dtype.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
@@ -30,19 +31,32 @@ function outShape(shape: Shape, axes: number[], keepdim: boolean): number[] {
   return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-function reduce(op: string, kind: keyof typeof combiners, x: Tensor, axesArg: Axes, keepdim: boolean, scale: number, center?: Tensor): Tensor {
+/**
+ * `dtype`: of a value result (arg reductions give int32); default x's. Every reduction
+ * accumulates in f32 whatever x's dtype; only the result is rounded to it.
+ */
+function reduce(
+  op: string,
+  kind: keyof typeof combiners,
+  x: Tensor,
+  axesArg: Axes,
+  keepdim: boolean,
+  scale: number,
+  center?: Tensor,
+  dtype: DType = x.dtype,
+): Tensor {
   x.storage(op);
-  if (x.dtype !== 'float32') throw new Error(`${op}: expects a float32 tensor, got ${x.dtype} ${fmt(x.shape)}`);
+  if (x.dtype === 'int32') throw new Error(`${op}: expects a float32 or float16 tensor, got ${x.dtype} ${fmt(x.shape)}`);
   const axes = normAxes(op, x.shape, axesArg);
   const l = reduceLayout(x.shape, axes);
   if (l.count === 0 && kind !== 'sum') throw new Error(`${op}: cannot reduce over an empty dimension of ${fmt(x.shape)}`);
   const c = combiners[kind];
-  const out = Tensor.empty(outShape(x.shape, axes, keepdim), c.withIndex ? 'int32' : 'float32', op);
   const serial = l.count < serialBelow;
   const wg = serial ? 64 : 128;
   const chunks = serial || c.withIndex ? 1 : splitChunks(l.outSize, l.count, wg);
   if (chunks > 1) {
     // Two passes (deterministic): raw partials [outSize, chunks], then their sum / max / min.
+    // The partials stay float32 whatever x's dtype: only the final result is rounded.
     const part = Tensor.empty([l.outSize, chunks], 'float32', `${op}.partials`);
     runKernel({
       name: `${op}.partials`,
@@ -52,7 +66,7 @@ function reduce(op: string, kind: keyof typeof combiners, x: Tensor, axesArg: Ax
       workgroups: grid1d(l.outSize * chunks, 1),
     });
     try {
-      const r = reduce(op, kind === 'sumsqdev' ? 'sum' : kind, part, 1, false, scale);
+      const r = reduce(op, kind === 'sumsqdev' ? 'sum' : kind, part, 1, false, scale, undefined, dtype);
       const v = r.view(outShape(x.shape, axes, keepdim));
       r.dispose();
       return v;
@@ -60,6 +74,7 @@ function reduce(op: string, kind: keyof typeof combiners, x: Tensor, axesArg: Ax
       part.dispose();
     }
   }
+  const out = Tensor.empty(outShape(x.shape, axes, keepdim), c.withIndex ? 'int32' : dtype, op);
   runKernel({
     name: op,
     body: serial ? reduceSerialWgsl(l, c, wg) : reduceWorkgroupWgsl(l, c, wg),
@@ -105,7 +120,8 @@ export function variance(x: Tensor, axes?: Axes, options: { keepdim?: boolean; u
   const unbiased = options.unbiased ?? true;
   const denom = unbiased ? n - 1 : n;
   if (denom <= 0) throw new Error(`variance: needs more than ${unbiased ? 1 : 0} element(s) over the reduced axes of ${fmt(x.shape)}`);
-  const m = mean(x, axes, false);
+  // The centre in float32 even for a float16 x: a rounded mean would bias the squared deviations.
+  const m = reduce('mean', 'sum', x, axes, false, 1 / n, undefined, 'float32');
   try {
     return reduce('variance', 'sumsqdev', x, axes, options.keepdim ?? false, 1 / denom, m);
   } finally {

@@ -6,12 +6,13 @@ import { softmaxWgsl } from './softmax.wgsl.ts';
 function softmaxLike(op: string, x: Tensor, axis: number, log: boolean): Tensor {
   x.storage(op);
   if (x.rank === 0) throw new Error(`${op}: needs at least one dimension, got a scalar`);
-  if (x.dtype !== 'float32') throw new Error(`${op}: expects float32, got ${x.dtype} ${fmt(x.shape)}`);
+  if (x.dtype === 'int32') throw new Error(`${op}: expects float32 or float16, got ${x.dtype} ${fmt(x.shape)}`);
   const [a] = normAxes(op, x.shape, axis);
   const len = x.shape[a];
   const inner = x.shape.slice(a + 1).reduce((p, d) => p * d, 1);
   const rows = x.size / Math.max(1, len);
-  const out = Tensor.empty(x.shape, 'float32', op);
+  // Max, sum and exp in f32 whatever x's dtype; only the output is rounded to it.
+  const out = Tensor.empty(x.shape, x.dtype, op);
   // 64 lanes at least: lane 0 folds the partials in a loop that Mesa would unroll at 32 (see `softmaxWgsl`).
   const wg = len >= 256 ? 128 : 64;
   runKernel({
