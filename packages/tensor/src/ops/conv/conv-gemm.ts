@@ -2,6 +2,7 @@ import { gpu, type Gpu } from '../../device/device.ts';
 import { platform } from '../../device/platform.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { Tensor } from '../../tensor.ts';
+import type { DType } from '../../dtype.ts';
 import {
   convSplitOf,
   fitSharedMemory,
@@ -33,18 +34,21 @@ export interface ConvShapeChoice {
 export type ConvGemmOp = 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardWeight';
 
 /**
- * The shape key of a conv pass: op, input channels and size, weight and geometry. The batch size
- * is left out: a layer keeps the choice tuned at its first batch (a partial last batch or an
- * evaluation batch neither re-tunes nor compiles other tiles; split counts follow the batch as
- * uniforms).
+ * The shape key of a conv pass: op, input channels and size, weight and geometry, and the
+ * activations' dtype. The batch size is left out: a layer keeps the choice tuned at its first
+ * batch (a partial last batch or an evaluation batch neither re-tunes nor compiles other tiles;
+ * split counts follow the batch as uniforms). float16 halves the loaders' memory traffic, so its
+ * best tiles and split may differ: it is tuned (on float16 operands) under its own key, and
+ * float32 keeps the key it always had, so choices already on disk stay valid.
  */
-export function convShapeKey(op: ConvGemmOp, g: ConvGeometry): string {
-  return `${op} x${g.C}x${g.H}x${g.W} w${g.O}x${g.C / g.groups}x${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
+export function convShapeKey(op: ConvGemmOp, g: ConvGeometry, dtype: DType = 'float32'): string {
+  const key = `${op} x${g.C}x${g.H}x${g.W} w${g.O}x${g.C / g.groups}x${g.KH}x${g.KW} s${g.sh},${g.sw} p${g.ph},${g.pw} d${g.dh},${g.dw} g${g.groups}`;
+  return dtype === 'float32' ? key : `${key} ${dtype}`;
 }
 
 const tuned = new WeakMap<Gpu, Map<string, ConvShapeChoice>>();
 /** Shapes run on the GEMM path without a tuned choice, for `autotuneConv` (at the largest batch seen). */
-const untuned = new Map<string, { op: ConvGemmOp; g: ConvGeometry }>();
+const untuned = new Map<string, { op: ConvGemmOp; g: ConvGeometry; dtype: DType }>();
 let forced: { key: string; choice: ConvShapeChoice } | null = null;
 /** Every tuning of this process, for reports (one entry per shape tuned). */
 const log: ConvTuneResult[] = [];
@@ -71,13 +75,13 @@ function tunedHere(): Map<string, ConvShapeChoice> {
 }
 
 /** The tuned (or forced) choice for this shape, or null (defaults); records untuned shapes. */
-export function convShapeChoice(op: ConvGemmOp, g: ConvGeometry): ConvShapeChoice | null {
-  const key = convShapeKey(op, g);
+export function convShapeChoice(op: ConvGemmOp, g: ConvGeometry, dtype: DType): ConvShapeChoice | null {
+  const key = convShapeKey(op, g, dtype);
   if (forced && forced.key === key) return forced.choice;
   const c = tunedHere().get(key);
   // Tuned once per layer shape: at the largest batch seen before tuning (a full batch, not a
   // first evaluation of one image).
-  if (!c && (untuned.get(key)?.g.N ?? -1) < g.N) untuned.set(key, { op, g: { ...g } });
+  if (!c && (untuned.get(key)?.g.N ?? -1) < g.N) untuned.set(key, { op, g: { ...g }, dtype });
   return c ?? null;
 }
 
@@ -87,10 +91,11 @@ export interface GemmConvPlan {
   S: number;
 }
 
-/** Tiles and split-K for the forward / input gradient of geometry `g`; `spec` is its first (largest) stride class. */
-export function planGemmConv(op: ConvGemmOp, g: ConvGeometry, spec: GemmConvSpec, outElems: number): GemmConvPlan {
+/** Tiles and split-K for the forward / input gradient of geometry `g` (output `out`); `spec` is its first (largest) stride class. */
+export function planGemmConv(op: ConvGemmOp, g: ConvGeometry, spec: GemmConvSpec, out: Tensor): GemmConvPlan {
+  const outElems = out.size;
   const tiles = convTiles();
-  const choice = convShapeChoice(op, g);
+  const choice = convShapeChoice(op, g, out.dtype);
   const limit = gpu().limits.maxComputeWorkgroupStorageSize;
   const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
   let c = choice?.gemm ?? tiles.gemm;
@@ -117,7 +122,7 @@ export function dispatchGemmConv(op: string, spec: GemmConvSpec, plan: GemmConvP
   });
 }
 
-/** Where a plan's stride classes write: the output itself, or S slices to sum afterwards. */
+/** Where a plan's stride classes write: the output itself, or S float32 slices to sum afterwards (only the sum rounds to a float16 output). */
 export function gemmConvTarget(op: string, plan: GemmConvPlan, out: Tensor): Tensor {
   return plan.S > 1 ? Tensor.empty([plan.S, out.size], 'float32', `${op}.splitK`) : out;
 }
@@ -205,11 +210,12 @@ export async function tuneConvShapes(
   const results: ConvTuneResult[] = [];
   const todo = [...untuned.entries()];
   untuned.clear();
-  for (const [key, { op, g }] of todo) {
+  for (const [key, { op, g, dtype }] of todo) {
     if (tunedHere().has(key)) continue;
-    const x = Tensor.empty([g.N, g.C, g.H, g.W], 'float32', 'autotuneConv x');
-    const w = Tensor.empty([g.O, g.C / g.groups, g.KH, g.KW], 'float32', 'autotuneConv w');
-    const dy = Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', 'autotuneConv dy');
+    // The dtype the shape ran in (part of its key): float16 operands time float16 loads and stores.
+    const x = Tensor.empty([g.N, g.C, g.H, g.W], dtype, 'autotuneConv x');
+    const w = Tensor.empty([g.O, g.C / g.groups, g.KH, g.KW], dtype, 'autotuneConv w');
+    const dy = Tensor.empty([g.N, g.O, g.OH, g.OW], dtype, 'autotuneConv dy');
     const timings: ConvTuneResult['timings'] = [];
     try {
       const cands =

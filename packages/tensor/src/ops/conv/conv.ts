@@ -1,5 +1,6 @@
 import { fmt, type Shape } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
+import type { DType } from '../../dtype.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
 import { gpu } from '../../device/device.ts';
 import { sum } from '../reduce/reduce.ts';
@@ -169,7 +170,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     return out;
   }
   const spec = forwardSpec(g, !!bias);
-  const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out.size) : null;
+  const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out) : null;
   const target = plan ? gemmConvTarget(op, plan, out) : out;
   dispatchGather(op, spec, tiles.fwdTO, tiles.fwdTP, x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
@@ -231,7 +232,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const fill = !gemm && specs.some((c) => !reached(c));
   const dx = fill ? zeros([...inputShape], dy.dtype) : Tensor.empty([...inputShape], dy.dtype, op);
   // One plan for every stride class (class 0 is the largest), so their split slices line up.
-  const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx.size) : null;
+  const plan = gemm && specs.length > 0 ? planGemmConv(op, g, specs[0], dx) : null;
   const target = plan ? gemmConvTarget(op, plan, dx) : dx;
   // Residue classes with one or two taps do few FMAs per shared weight load: wider channel tiles.
   // The first rule of `bwdFewTaps` that a class fits decides its tile.
@@ -272,7 +273,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   // Shared dy: one 8-lane subgroup per workgroup (unsplit only: split lanes read different rows).
   const shuffle = S === 1 && convShuffles(tiles);
   const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
-  const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  const target = weightGradTarget(op, weightShape, S, x);
   const k = sized(convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
   runKernel({
     name: op,
@@ -283,7 +284,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;
-  return sumPartials(op, target, weightShape, S);
+  return sumPartials(op, target, weightShape, S, x.dtype);
 }
 
 /** Whether the weight gradient walks whole unrolled rows (see `ConvTiles.wRows`, `wRowsStride2`). */
@@ -300,7 +301,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const TO = channelTile(8, Og, g.groups);
   const TR = Math.max(1, Math.min(Rg, Math.floor(128 / (TO * g.KW)) || 1, 16));
   const rTiles = Math.ceil(Rg / TR);
-  const dw = Tensor.empty([...weightShape], 'float32', op);
+  const dw = Tensor.empty([...weightShape], x.dtype, op);
   runKernel({
     name: op,
     body: convWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
@@ -327,7 +328,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const CR = Math.ceil(rows / S);
   S = Math.ceil(rows / CR);
   const WG = Math.ceil((g.KH * g.KW) / 8) * 8;
-  const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  const target = weightGradTarget(op, weightShape, S, x);
   runKernel({
     name: op,
     body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
@@ -336,11 +337,19 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     uniforms: { CR: ['u32', CR], rows: ['u32', rows], O: ['u32', g.O], TO: ['u32', TO] },
     workgroups: [S, oTiles, 1],
   });
-  return S === 1 ? target : sumPartials(op, target, weightShape, S);
+  return S === 1 ? target : sumPartials(op, target, weightShape, S, x.dtype);
 }
 
-function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number): Tensor {
-  const dw = Tensor.empty([...weightShape], 'float32', op);
+/**
+ * Where a weight gradient is written: dw itself in x's dtype (the weight copy's dtype under
+ * autocast), or float32 split-K partials, so that only the final sum rounds.
+ */
+function weightGradTarget(op: string, weightShape: Shape, S: number, x: Tensor): Tensor {
+  return S === 1 ? Tensor.empty([...weightShape], x.dtype, op) : Tensor.empty([S, ...weightShape], 'float32', op);
+}
+
+function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number, dtype: DType): Tensor {
+  const dw = Tensor.empty([...weightShape], dtype, op);
   const M = dw.size;
   runKernel({
     name: `${op}.sumPartials`,
@@ -356,12 +365,12 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number):
 
 function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
   const tiles = convTiles();
-  const choice = convShapeChoice('conv2dBackwardWeight', g);
+  const choice = convShapeChoice('conv2dBackwardWeight', g, x.dtype);
   const c = fitSharedMemory(op, choice?.gemm ?? tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
   const t = { ...tiles, wGemm: c, gemmWgTarget: choice?.splitTarget ?? tiles.gemmWgTarget };
   const { S, CK } = gemmWeightGradSplit(g, t, gpu().pageElements * 4);
   const spec = { ...g, Rg: g.C / g.groups, Og: g.O / g.groups, S, CK };
-  const target = S === 1 ? Tensor.empty([...weightShape], 'float32', op) : Tensor.empty([S, ...weightShape], 'float32', op);
+  const target = weightGradTarget(op, weightShape, S, x);
   runKernel({
     name: op,
     body: gemmWeightGradWgsl(spec, c),
@@ -370,7 +379,7 @@ function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     uniforms: gemmWeightGradUniforms(spec),
     workgroups: gemmWeightGradGrid(spec, c),
   });
-  return S === 1 ? target : sumPartials(op, target, weightShape, S);
+  return S === 1 ? target : sumPartials(op, target, weightShape, S, x.dtype);
 }
 
 /** Gradient of conv2d's bias: the sum of dy [N, O, OH, OW] over N, OH, OW → [O]. */

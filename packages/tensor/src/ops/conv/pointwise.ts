@@ -59,7 +59,7 @@ export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTi
 export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, w: Tensor, inputShape: Shape): Tensor {
   const { bwdTO: TO, TQ } = t.pointwise!;
   const U = pointwiseSteps(g.O, t);
-  const dx = Tensor.empty([...inputShape], 'float32', op);
+  const dx = Tensor.empty([...inputShape], dy.dtype, op);
   const quads = (g.N * g.OH * g.OW) / 4;
   const tiles = Math.ceil(quads / TQ);
   runKernel({
@@ -76,7 +76,7 @@ export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<Conv
 /** conv2dBackwardWeight on the pointwise kernels: dy, x → dw of `weightShape` ([O, C, 1, 1]). */
 export function pointwiseWeightGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
   const { wTO: TO, wTC: TC } = t.pointwise!;
-  const dw = Tensor.empty([...weightShape], 'float32', op);
+  const dw = Tensor.empty([...weightShape], x.dtype, op);
   const tiles = Math.ceil(g.C / TC);
   runKernel({
     name: op,

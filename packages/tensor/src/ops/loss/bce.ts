@@ -13,9 +13,9 @@ export interface BceWithLogitsOptions {
 function check(op: string, logits: Tensor, targets: Tensor, o: BceWithLogitsOptions): Reduction {
   logits.storage(op);
   targets.storage(op);
-  if (logits.dtype !== 'float32' || targets.dtype !== 'float32' || logits.shape.join() !== targets.shape.join()) {
+  if (logits.dtype === 'int32' || targets.dtype === 'int32' || logits.shape.join() !== targets.shape.join()) {
     throw new Error(
-      `${op}: logits and targets must be float32 of one shape, got ${logits.dtype} ${fmt(logits.shape)} and ${targets.dtype} ${fmt(targets.shape)}`,
+      `${op}: logits and targets must be float (float32 or float16) of one shape, got ${logits.dtype} ${fmt(logits.shape)} and ${targets.dtype} ${fmt(targets.shape)}`,
     );
   }
   const reduction = o.reduction ?? 'mean';
@@ -36,9 +36,11 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, op
   const op = 'binaryCrossEntropyWithLogits';
   const reduction = check(op, logits, targets, options);
   const pw = options.posWeight;
+  // The loss is float32 whatever the logits' dtype (autocast runs this loss in float32).
+  const f32 = { dtype: 'float32' } as const;
   const per = pw
-    ? elementwise(op, `(1.0 - $1) * $0 + (1.0 + ($2 - 1.0) * $1) * (${softplusNeg})`, [logits, targets, pw])
-    : elementwise(op, `(1.0 - $1) * $0 + ${softplusNeg}`, [logits, targets]);
+    ? elementwise(op, `(1.0 - $1) * $0 + (1.0 + ($2 - 1.0) * $1) * (${softplusNeg})`, [logits, targets, pw], f32)
+    : elementwise(op, `(1.0 - $1) * $0 + ${softplusNeg}`, [logits, targets], f32);
   if (per.shape.join() !== logits.shape.join()) {
     per.dispose();
     throw new Error(`${op}: posWeight ${fmt(pw!.shape)} must broadcast to logits ${fmt(logits.shape)}`);
@@ -71,7 +73,8 @@ export function binaryCrossEntropyWithLogitsBackward(
   const pw = options.posWeight;
   const lw = pw ? '(1.0 + ($3 - 1.0) * $1)' : '1.0';
   const expr = `((1.0 - $1) - ${lw} * ${sigmoidNeg}) * ${gs}`;
-  const out = elementwise(op, expr, pw ? [logits, targets, g, pw] : [logits, targets, g]);
+  // The logits' gradient has their dtype.
+  const out = elementwise(op, expr, pw ? [logits, targets, g, pw] : [logits, targets, g], { dtype: logits.dtype });
   if (out.shape.join() !== logits.shape.join()) {
     out.dispose();
     throw new Error(`${op}: posWeight/gradOutput must broadcast to logits ${fmt(logits.shape)}`);

@@ -20,7 +20,8 @@ const wg = 64;
 function layout(op: string, logits: Tensor, labels: Tensor, o: CrossEntropyOptions): CeLayout {
   logits.storage(op);
   labels.storage(op);
-  if (logits.rank !== 2 || logits.dtype !== 'float32') throw new Error(`${op}: logits must be float32 [N,C], got ${logits.dtype} ${fmt(logits.shape)}`);
+  if (logits.rank !== 2 || logits.dtype === 'int32')
+    throw new Error(`${op}: logits must be float32 or float16 [N,C], got ${logits.dtype} ${fmt(logits.shape)}`);
   const [N, C] = logits.shape;
   if (labels.dtype !== 'int32' || labels.rank !== 1 || labels.shape[0] !== N) {
     throw new Error(`${op}: labels must be int32 [${N}] for logits ${fmt(logits.shape)}, got ${labels.dtype} ${fmt(labels.shape)}`);
@@ -28,8 +29,8 @@ function layout(op: string, logits: Tensor, labels: Tensor, o: CrossEntropyOptio
   if (C === 0) throw new Error(`${op}: logits ${fmt(logits.shape)} have no classes`);
   if (o.weight) {
     o.weight.storage(op);
-    if (o.weight.dtype !== 'float32' || o.weight.rank !== 1 || o.weight.shape[0] !== C) {
-      throw new Error(`${op}: weight must be float32 [${C}] for logits ${fmt(logits.shape)}, got ${o.weight.dtype} ${fmt(o.weight.shape)}`);
+    if (o.weight.dtype === 'int32' || o.weight.rank !== 1 || o.weight.shape[0] !== C) {
+      throw new Error(`${op}: weight must be float32 [${C}] (or float16) for logits ${fmt(logits.shape)}, got ${o.weight.dtype} ${fmt(o.weight.shape)}`);
     }
   }
   const smoothing = o.labelSmoothing ?? 0;
@@ -41,6 +42,8 @@ function layout(op: string, logits: Tensor, labels: Tensor, o: CrossEntropyOptio
   return { N, C, weighted: !!o.weight, ignoreIndex, smoothing };
 }
 
+// Whatever the logits' dtype, the row statistics and the loss are float32 (as PyTorch autocast
+// runs cross-entropy in float32): the kernels read float16 logits as f32.
 function rows(op: string, l: CeLayout, logits: Tensor, labels: Tensor, weight: Tensor | null | undefined, withLoss: boolean) {
   const lse = Tensor.empty([l.N], 'float32', `${op}.lse`);
   const wy = Tensor.empty([l.N], 'float32', `${op}.wy`);
@@ -98,7 +101,7 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, options: Cr
   let grad: 'uniform' | 'scalar' | 'rows' = 'uniform';
   if (typeof gradOutput !== 'number') {
     gradOutput.storage(op);
-    if (gradOutput.dtype !== 'float32') throw new Error(`${op}: gradOutput must be float32, got ${gradOutput.dtype} ${fmt(gradOutput.shape)}`);
+    if (gradOutput.dtype === 'int32') throw new Error(`${op}: gradOutput must be float32 or float16, got ${gradOutput.dtype} ${fmt(gradOutput.shape)}`);
     if (gradOutput.size === 1 && (reduction !== 'none' || l.N === 1)) grad = 'scalar';
     else if (reduction === 'none' && gradOutput.rank === 1 && gradOutput.shape[0] === l.N) grad = 'rows';
     else throw new Error(`${op}: gradOutput ${fmt(gradOutput.shape)} does not fit reduction '${reduction}' of logits ${fmt(logits.shape)}`);
@@ -116,7 +119,8 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, options: Cr
       workgroups: [1, 1, 1],
     });
   }
-  const dlogits = Tensor.empty(logits.shape, 'float32', op);
+  // The logits' gradient has their dtype (float16 under autocast), computed in f32 and rounded on store.
+  const dlogits = Tensor.empty(logits.shape, logits.dtype, op);
   const inputs: Record<string, Tensor> = { logits, labels, lse: r.lse, wy: r.wy };
   if (stats) inputs.stats = stats;
   if (options.weight && l.smoothing > 0) inputs.weight = options.weight;

@@ -35,7 +35,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const desc = () => `${fmt(a.shape)}${options.transA ? 'ᵀ' : ''} @ ${fmt(b.shape)}${options.transB ? 'ᵀ' : ''}`;
   if (a.isDisposed || b.isDisposed) throw new Error(`matmul: operand ${a.isDisposed ? 'a' : 'b'} of ${desc()} was used after dispose()`);
   if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands need at least 2 dimensions, got ${desc()}`);
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`matmul: expects float32 operands, got ${a.dtype} and ${b.dtype} (${desc()})`);
+  if (a.dtype === 'int32' || b.dtype === 'int32') throw new Error(`matmul: expects float32 or float16 operands, got ${a.dtype} and ${b.dtype} (${desc()})`);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const M = options.transA ? ac : ar;
@@ -52,7 +52,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new Error(`matmul: batch dims ${fmt(aBatch)} and ${fmt(bBatch)} cannot be broadcast in ${desc()}`);
   }
   const batches = outBatch.reduce((p, d) => p * d, 1);
-  const out = Tensor.empty([...outBatch, M, N], 'float32', 'matmul');
+  // a is the activation (x @ Wᵀ, dy @ W): the product keeps its dtype, accumulated in f32 either way.
+  const out = Tensor.empty([...outBatch, M, N], a.dtype, 'matmul');
   if (out.size === 0) return out;
   if (K === 0) throw new Error(`matmul: empty inner dimension in ${desc()}`);
   const spec: MatmulSpec = {
@@ -131,7 +132,7 @@ function runShared(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, config: 
     runKernel({ name: 'matmul', body: sharedWgsl(spec, c), inputs: { a, b }, outputs: { out }, workgroups: sharedGrid(spec, c) });
     return;
   }
-  // Split-K: S partial products, summed in order (deterministic) into out.
+  // Split-K: S float32 partial products, summed in order (deterministic) into out, which alone rounds.
   const part = Tensor.empty([S, out.size], 'float32', 'matmul.splitK');
   try {
     runKernel({ name: 'matmul.splitK', body: sharedWgsl(spec, c, S, CK), inputs: { a, b }, outputs: { out: part }, workgroups: sharedGrid(spec, c, S) });
