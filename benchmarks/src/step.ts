@@ -88,6 +88,8 @@ export function trainStepRunner(
     );
     const kept = detach(logits);
     const l = crossEntropy(logits, y);
+    // As the CLI: the scaled loss is the root, so the loss is kept for its readback.
+    const lossKept = scaler ? detach(l) : l;
     if (scaler) {
       const scaled = scaler.scale(l);
       scaled.backward();
@@ -100,8 +102,9 @@ export function trainStepRunner(
     }
     opt.zeroGrad();
     const pred = T.argmax(kept, 1);
-    await Promise.all([l.item(), pred.toInt32Array()]);
+    await Promise.all([lossKept.item(), pred.toInt32Array()]);
     l.dispose();
+    lossKept.dispose();
     kept.dispose();
     pred.dispose();
     // As the CLI's step: per-shape conv tile tuning on GPU adapters after a step's first run.

@@ -59,6 +59,9 @@ export async function trainStep(
     );
     const kept = detach(logits);
     const l = lossOf(loss, logits, y, classWeight);
+    // Backward frees the graph below its root: with a scaler the root is the scaled loss, so the
+    // loss itself is kept for its readback.
+    const lossKept = scaler ? detach(l) : l;
     let skipped = false;
     if (scaler) {
       const scaled = scaler.scale(l);
@@ -72,8 +75,9 @@ export async function trainStep(
     }
     optimizer.zeroGrad();
     const pred = T.argmax(kept, 1);
-    const [lossValue, predicted] = await Promise.all([l.item(), pred.toInt32Array()]);
+    const [lossValue, predicted] = await Promise.all([lossKept.item(), pred.toInt32Array()]);
     l.dispose();
+    lossKept.dispose();
     kept.dispose();
     pred.dispose();
     // GPU adapters: time conv tile candidates for shapes this step ran first (a no-op afterwards
