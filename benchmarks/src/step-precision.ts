@@ -7,8 +7,9 @@
  * Standalone: `pnpm exec tsx src/step-precision.ts [--arch resnet18] [--size 64] [--batch 16] [--rounds 5] [--steps 5]`.
  */
 import * as T from '@cxr/tensor';
+import { autocast, crossEntropy, F } from '@cxr/nn';
 import { isMain } from './isMain.ts';
-import { trainStepRunner } from './step.ts';
+import { trainStepRunner, type TrainStepRunner } from './step.ts';
 
 export interface PrecisionBench {
   adapter: string;
@@ -17,6 +18,21 @@ export interface PrecisionBench {
   f16Ms: number;
   ratio: number;
   rounds: { f32: number; f16: number }[];
+  /** Bytes the forward pass keeps alive for backward (activations and saved tensors). */
+  forwardBytes: { f32: number; f16: number };
+}
+
+/** What one training forward leaves alive for its backward, then frees it with a backward. */
+function forwardBytes(r: TrainStepRunner, f16: boolean): number {
+  const before = T.memoryStats().liveBytes;
+  const logits = F.cast(
+    autocast(f16 ? 'float16' : null, () => r.model.forward(r.x)),
+    'float32',
+  );
+  const bytes = T.memoryStats().liveBytes - before;
+  crossEntropy(logits, r.y).backward();
+  r.opt.zeroGrad();
+  return bytes;
 }
 
 function median(xs: number[]): number {
@@ -37,7 +53,10 @@ export async function benchPrecision(
   const runners = { f32: trainStepRunner({ ...shape, precision: 'f32' }), f16: trainStepRunner({ ...shape, precision: 'f16' }) };
   const steps = options.steps ?? 5;
   const rounds: { f32: number; f16: number }[] = [];
+  let saved = { f32: 0, f16: 0 };
   try {
+    saved = { f32: forwardBytes(runners.f32, false), f16: forwardBytes(runners.f16, true) };
+    log(`forward keeps ${(saved.f32 / 2 ** 20).toFixed(1)} MiB for backward in f32, ${(saved.f16 / 2 ** 20).toFixed(1)} MiB in f16`);
     // Warm-up: compile both precisions' kernels before anything is timed.
     for (const r of Object.values(runners)) for (let i = 0; i < 2; i++) await r.step();
     for (let k = 0; k < (options.rounds ?? 5); k++) {
@@ -59,7 +78,7 @@ export async function benchPrecision(
   }
   const f32Ms = median(rounds.map((r) => r.f32));
   const f16Ms = median(rounds.map((r) => r.f16));
-  return { adapter: g.adapterName, config: runners.f16.config, f32Ms, f16Ms, ratio: f16Ms / f32Ms, rounds };
+  return { adapter: g.adapterName, config: runners.f16.config, f32Ms, f16Ms, ratio: f16Ms / f32Ms, rounds, forwardBytes: saved };
 }
 
 if (isMain(import.meta.url, 'step-precision.ts')) {

@@ -78,6 +78,11 @@ describe('float16 tensors (storage only: kernels read f32 and round on store)', 
     const f = await T.cast(h, 'float32').toArray();
     expect(Array.from(f)).toEqual(Array.from(got));
     expect(Array.from(await T.cast(T.tensor([2.7, -2.7], [2], 'float16'), 'int32').toInt32Array())).toEqual([2, -2]);
+    // The four-at-a-time form (float dtypes, size a multiple of 4), both ways.
+    const four = randomArray(1024, 9, -70000, 70000);
+    const h4 = T.cast(T.tensor(four), 'float16');
+    expect(Array.from(await h4.toArray())).toEqual(Array.from(four, roundToHalf));
+    expect(Array.from(await T.cast(h4, 'float32').toArray())).toEqual(Array.from(four, roundToHalf));
   });
 
   it('full and zeros fill float16 tensors through both store forms (vec4 and scalar)', async () => {
