@@ -18,18 +18,18 @@ export interface PrecisionBench {
   f16Ms: number;
   ratio: number;
   rounds: { f32: number; f16: number }[];
-  /** Bytes the forward pass keeps alive for backward (activations and saved tensors). */
+  /** GPU buffer bytes the forward pass keeps for backward (activations, saved tensors, float16 weight copies; pool-bucket rounded). */
   forwardBytes: { f32: number; f16: number };
 }
 
 /** What one training forward leaves alive for its backward, then frees it with a backward. */
 function forwardBytes(r: TrainStepRunner, f16: boolean): number {
-  const before = T.memoryStats().liveBytes;
+  const before = T.memoryStats().inUseBytes;
   const logits = F.cast(
     autocast(f16 ? 'float16' : null, () => r.model.forward(r.x)),
     'float32',
   );
-  const bytes = T.memoryStats().liveBytes - before;
+  const bytes = T.memoryStats().inUseBytes - before;
   crossEntropy(logits, r.y).backward();
   r.opt.zeroGrad();
   return bytes;
