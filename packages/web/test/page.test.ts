@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, destroyDevice, getDevice } from '@cxr/tensor';
+import { Generator, destroyDevice, getDevice, roundToHalf } from '@cxr/tensor';
 import { applyHead, createModel, encodeDecisionRule, encodeModelInfo, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { startServer } from '../../cli/src/commands/serve.ts';
 import { modelInfoFor } from '../../cli/src/train/modelFile.ts';
@@ -316,6 +316,72 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     expect(rel(out[1], refConv2d(X, W, bias, g))).toBeLessThan(1e-5);
     expect(rel(out[2], refConv2dBackwardInput(DY, W, g))).toBeLessThan(1e-5);
     expect(rel(out[3], refConv2dBackwardWeight(DY, X, g))).toBeLessThan(1e-5);
+  });
+
+  it('float16 tensors in the page: a one-line error naming the adapter without shader-f16 (SwiftShader), else conv2d forward and both backwards matching float64 on the rounded values', async () => {
+    const rand = (n: number, seed: number) => {
+      let a = seed;
+      return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+    };
+    const xs = [2, 5, 11, 13];
+    const ws = [7, 5, 3, 3];
+    const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
+    const ys = [g.N, g.O, g.OH, g.OW];
+    const X = rand(
+      xs.reduce((p, d) => p * d),
+      7,
+    );
+    const W = rand(
+      ws.reduce((p, d) => p * d),
+      8,
+    );
+    const DY = rand(
+      ys.reduce((p, d) => p * d),
+      9,
+    );
+    const out = await page.evaluate(
+      async ({ X, W, DY, xs, ws, ys }) => {
+        const T = (globalThis as unknown as { cxr: { tensor: typeof import('@cxr/tensor') } }).cxr.tensor;
+        const gpu = await T.getDevice();
+        const features = [...gpu.device.features];
+        if (!features.includes('shader-f16')) {
+          try {
+            T.cast(T.tensor(X, xs), 'float16');
+            return { features, error: null, dtypes: [], arrays: [] };
+          } catch (e) {
+            return { features, error: (e as Error).message, dtypes: [], arrays: [] };
+          }
+        }
+        const o = { stride: 2, padding: 1 };
+        const x = T.cast(T.tensor(X, xs), 'float16');
+        const w = T.cast(T.tensor(W, ws), 'float16');
+        const dy = T.cast(T.tensor(DY, ys), 'float16');
+        const results = [T.conv2d(x, w, null, o), T.conv2dBackwardInput(dy, w, xs, o), T.conv2dBackwardWeight(dy, x, ws, o)];
+        const arrays = await Promise.all(results.map((t) => t.toArray()));
+        return { features, error: null, dtypes: results.map((t) => t.dtype), arrays: arrays.map((a) => Array.from(a)) };
+      },
+      { X, W, DY, xs, ws, ys },
+    );
+    if (!out.features.includes('shader-f16')) {
+      // Chromium's SwiftShader here: float16 cannot run, and says so instead of computing garbage.
+      expect(out.error).toMatch(/^cast x\[2,5,11,13\] out\[2,5,11,13\]: 'out' is float16, but this adapter \(.+\) has no shader-f16 feature: use float32$/);
+      return;
+    }
+    expect(out.dtypes).toEqual(['float16', 'float16', 'float16']);
+    const [Xh, Wh, DYh] = [X, W, DY].map((a) => a.map(roundToHalf));
+    const rel = (got: number[], ref: ArrayLike<number>) => {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < ref.length; i++) {
+        num += (got[i] - ref[i]) ** 2;
+        den += ref[i] ** 2;
+      }
+      return Math.sqrt(num / den);
+    };
+    // One float16 rounding of each output (2^-11 relative), f32 accumulation.
+    expect(rel(out.arrays[0], refConv2d(Xh, Wh, null, g))).toBeLessThan(2e-3);
+    expect(rel(out.arrays[1], refConv2dBackwardInput(DYh, Wh, g))).toBeLessThan(2e-3);
+    expect(rel(out.arrays[2], refConv2dBackwardWeight(DYh, Xh, g))).toBeLessThan(2e-3);
   });
 
   it('opens with a run preloaded by cxr serve --run, and matches cxr predict --run', async () => {
