@@ -39,6 +39,7 @@ import { createModel } from '@cxr/models';
 import { batchTensors } from '../../packages/cli/src/train/steps.ts';
 import { benchInputUpload } from './inputUpload.ts';
 import { benchStep, type TrainStepRunner, trainStepRunner } from './step.ts';
+import { benchPrecision } from './step-precision.ts';
 
 const smoke = process.argv.includes('--smoke');
 // `--steps-only`: the steps (every step's time), PyTorch's, and ResNet-18's profile with default
@@ -117,6 +118,15 @@ report.cxrStepsDefaultConvTilesMs = cxrStepsDefaultTiles;
 report.convTuneSeconds = convTuneSeconds;
 report.convTuning = T.convTuning();
 report.cxrStepMs = cxrSteps;
+save();
+
+// --precision f16 against float32 on the card (needs shader-f16, which the last H200 run's Dawn did not expose: then one line says so).
+try {
+  report.precision = await benchPrecision({ arch: 'resnet18', size, batch, rounds: smoke ? 1 : 3, steps: smoke ? 1 : 5, log });
+} catch (e) {
+  log(`f16 step comparison failed: ${(e as Error).message}`);
+  report.precisionError = (e as Error).message;
+}
 save();
 
 const torchStepPy = `

@@ -3,7 +3,7 @@
  * the same sizes as a ratio, the effect of lowering the main thread's priority, and the conv and
  * loader benchmarks when those files exist. Prints a table and writes results/<date>-<adapter>.json.
  *
- * Flags: --only matmul|elementwise|conv|loader|upload|priority|torch|step (repeatable, comma-separated),
+ * Flags: --only matmul|elementwise|conv|loader|upload|priority|torch|step|precision (repeatable, comma-separated),
  *        --quick (fewer sizes and repetitions), --step-models resnet18,vgg16 (which training steps
  *        `step` compares with PyTorch; both by default).
  * Internal: --child-matmul <n> --priority on|off (one measurement in a fresh process, JSON on stdout).
@@ -304,6 +304,7 @@ async function main(): Promise<void> {
     ['loader', 'loader.ts', 'benchLoader'],
     ['upload', 'inputUpload.ts', 'benchInputUpload'],
     ['step', 'step-vs-torch.ts', 'benchStepVsTorch'],
+    ['precision', 'step-precision.ts', 'benchPrecision'],
   ] as const) {
     if (!want(key)) continue;
     const path = join(here, file);

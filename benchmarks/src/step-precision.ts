@@ -41,7 +41,7 @@ function median(xs: number[]): number {
 }
 
 export async function benchPrecision(
-  options: { arch?: string; size?: number; batch?: number; rounds?: number; steps?: number; log?: (m: string) => void } = {},
+  options: { arch?: string; size?: number; batch?: number; rounds?: number; steps?: number; quick?: boolean; log?: (m: string) => void } = {},
 ): Promise<PrecisionBench | null> {
   const log = options.log ?? console.log;
   const g = await T.getDevice();
@@ -51,7 +51,7 @@ export async function benchPrecision(
   }
   const shape = { arch: options.arch ?? 'resnet18', size: options.size ?? 64, batch: options.batch ?? 16 };
   const runners = { f32: trainStepRunner({ ...shape, precision: 'f32' }), f16: trainStepRunner({ ...shape, precision: 'f16' }) };
-  const steps = options.steps ?? 5;
+  const steps = options.steps ?? (options.quick ? 3 : 5);
   const rounds: { f32: number; f16: number }[] = [];
   let saved = { f32: 0, f16: 0 };
   try {
@@ -59,7 +59,7 @@ export async function benchPrecision(
     log(`forward keeps ${(saved.f32 / 2 ** 20).toFixed(1)} MiB for backward in f32, ${(saved.f16 / 2 ** 20).toFixed(1)} MiB in f16`);
     // Warm-up: compile both precisions' kernels before anything is timed.
     for (const r of Object.values(runners)) for (let i = 0; i < 2; i++) await r.step();
-    for (let k = 0; k < (options.rounds ?? 5); k++) {
+    for (let k = 0; k < (options.rounds ?? (options.quick ? 2 : 5)); k++) {
       const row = { f32: 0, f16: 0 };
       for (const p of k % 2 ? (['f16', 'f32'] as const) : (['f32', 'f16'] as const)) {
         const times: number[] = [];
