@@ -13,7 +13,7 @@
  *     a step is dispatch recording, submits/waits and readbacks.
  *
  * `benchStep({ quick })` returns the figures as an object; standalone:
- * `pnpm exec tsx src/step.ts [--quick] [--json] [--by-shape]`.
+ * `pnpm exec tsx src/step.ts [--quick] [--json] [--by-shape] [--arch A] [--size PX] [--batch N] [--precision f32|f16]`.
  */
 import { isMain } from './isMain.ts';
 import * as T from '@cxr/tensor';
@@ -135,6 +135,8 @@ export async function benchStep(
     reps?: number;
     /** false: no per-shape conv tuning (the default tiles, or choices already made). */
     tuneConv?: boolean;
+    /** f16: the step under autocast with a loss scaler (needs shader-f16). */
+    precision?: 'f32' | 'f16';
     log?: (m: string) => void;
   } = {},
 ): Promise<StepBench> {
@@ -142,7 +144,14 @@ export async function benchStep(
   const steps = options.quick ? 3 : 6;
   const ownDevice = !hasDevice();
   await getDevice();
-  const runner = trainStepRunner({ arch: options.arch, batch: options.batch, size: options.size, classes: options.classes, tuneConv: options.tuneConv });
+  const runner = trainStepRunner({
+    arch: options.arch,
+    batch: options.batch,
+    size: options.size,
+    classes: options.classes,
+    tuneConv: options.tuneConv,
+    precision: options.precision,
+  });
   const { model, opt, x, y } = runner;
   const cliStep = runner.step;
 
@@ -317,6 +326,16 @@ export function formatStep(r: StepBench): string {
 
 if (isMain(import.meta.url, 'step.ts')) {
   const args = process.argv.slice(2);
-  const r = await benchStep({ quick: args.includes('--quick'), byShape: args.includes('--by-shape'), log: (m) => console.error(m) });
+  const val = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
+  const num = (k: string) => (val(k) === undefined ? undefined : Number(val(k)));
+  const r = await benchStep({
+    quick: args.includes('--quick'),
+    byShape: args.includes('--by-shape'),
+    arch: val('--arch'),
+    size: num('--size'),
+    batch: num('--batch'),
+    precision: val('--precision') as 'f32' | 'f16' | undefined,
+    log: (m) => console.error(m),
+  });
   console.log(args.includes('--json') ? JSON.stringify(r, null, 2) : formatStep(r));
 }
