@@ -82,21 +82,17 @@ export function trainStepRunner(
   // --precision f16 as the CLI runs it: autocast forward, scaled loss, unscale + skip check.
   const scaler = options.precision === 'f16' ? new GradScaler() : null;
   const step = async () => {
-    const logits = F.cast(
-      autocast(scaler ? 'float16' : null, () => model.forward(x)),
-      'float32',
-    );
+    const logits = scaler
+      ? F.cast(
+          autocast('float16', () => model.forward(x)),
+          'float32',
+        )
+      : model.forward(x);
     const kept = detach(logits);
     const l = crossEntropy(logits, y);
-    // As the CLI: the scaled loss is the root, so the loss is kept for its readback.
-    const lossKept = scaler ? detach(l) : l;
-    if (scaler) {
-      const scaled = scaler.scale(l);
-      scaled.backward();
-      scaled.dispose();
-      await scaler.step(opt);
-      scaler.update();
-    } else {
+    let lossKept = l;
+    if (scaler) lossKept = (await scaler.backwardAndStep(l, opt)).loss;
+    else {
       l.backward();
       opt.step();
     }

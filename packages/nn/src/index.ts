@@ -10,6 +10,7 @@ export {
   tapeLength,
   retainGrad,
   retainedGrad,
+  withConstants,
   type Ctx,
   type Grads,
 } from './autograd/tape.ts';

@@ -3,9 +3,9 @@ import * as T from '@cxr/tensor';
 import { randomArray, relErr, useDevice } from '../../tensor/test/helpers.ts';
 import {
   Adam,
+  SGD,
   autocast,
   defineOp,
-  detach,
   BatchNorm2d,
   Conv2d,
   crossEntropy,
@@ -32,15 +32,20 @@ describe('F.cast', () => {
     expect(Array.from(await x.grad!.toArray())).toEqual(Array(10).fill(3));
   });
 
-  it('a gradient rule that returns another dtype than its input is an error naming the op', () => {
-    // A rule that forgets to cast back: its float16 input would get a float32 gradient.
+  it('a gradient in another dtype than its input is cast to the input dtype (as PyTorch), freeing the original', async () => {
+    // A rule that forgets to cast back: its float16 input gets the float32 gradient as float16.
     const sloppy = defineOp('sloppyCast', {
       forward: (x: T.Tensor) => T.cast(x, 'float32'),
-      backward: (_c, dy) => [T.mul(dy, 1)],
+      backward: (_c, dy) => [T.mul(dy, 3)],
     });
     const x = new Parameter(T.tensor([1, 2], [2]));
-    const y = F.sum(sloppy(F.cast(x, 'float16')));
-    expect(() => y.backward()).toThrow(/backward of sloppyCast: gradient for input 0 is float32, input is float16/);
+    const before = T.memoryStats().liveTensors;
+    const root = F.sum(sloppy(F.cast(x, 'float16')));
+    root.backward();
+    root.dispose();
+    expect(x.grad?.dtype).toBe('float32');
+    expect(Array.from(await x.grad!.toArray())).toEqual([3, 3]);
+    expect(T.memoryStats().liveTensors - before, 'only the gradient stays').toBe(1);
   });
 });
 
@@ -71,6 +76,23 @@ describe('autocast', () => {
     expect(relErr(await conv.weight.grad!.toArray(), g32)).toBeLessThan(1e-2);
     expect(relErr(await lin.weight.grad!.toArray(), l32)).toBeLessThan(1e-2);
     expect(() => autocast('float16', () => Promise.resolve(1))).toThrow(/synchronous/);
+    expect(() => autocast('bfloat16' as 'float16', () => 1)).toThrow(/autocast: dtype must be 'float16', 'float32' or null, got "bfloat16"/);
+  });
+
+  it('a float16 activation combined with a float32 parameter: promoted forward, each gradient in its own dtype', async () => {
+    const lin = new Linear(6, 3);
+    const shift = new Parameter(T.tensor([0.5, -1, 2], [3]));
+    const x = T.tensor(randomArray(2 * 6, 4), [2, 6]);
+    const y = autocast('float16', () => F.mul(F.add(lin.forward(x), shift), shift));
+    expect(y.dtype).toBe('float32');
+    F.sum(y).backward();
+    expect(shift.grad?.dtype).toBe('float32');
+    expect(lin.weight.grad?.dtype).toBe('float32');
+    // d/dW of sum((xWᵀ + b + s) · s) = s ⊗ Σx over the batch.
+    const xs = await x.toArray();
+    const colSum = Array.from({ length: 6 }, (_, j) => xs[j] + xs[6 + j]);
+    const want = [0.5, -1, 2].flatMap((s) => colSum.map((c) => s * c));
+    expect(relErr(await lin.weight.grad!.toArray(), want)).toBeLessThan(2e-3);
   });
 });
 
@@ -111,6 +133,36 @@ describe('GradScaler', () => {
     }
   });
 
+  it('unscales each optimizer of a step on its own, and a buffer shared by two gradients once', async () => {
+    const a = new Parameter(T.tensor([1, 2], [2]));
+    const b = new Parameter(T.tensor([3, 4], [2]));
+    const oa = new SGD([a], { lr: 1 });
+    const ob = new SGD([b], { lr: 1 });
+    const scaler = new GradScaler({ initScale: 1024 });
+    // add hands the same dy to both inputs; each parameter gets its own copy.
+    const loss = F.sum(F.add(a, b));
+    scaler.scale(loss).backward();
+    expect(await scaler.step(oa)).toBe(true);
+    expect(await scaler.step(ob)).toBe(true);
+    await expect(scaler.step(ob)).rejects.toThrow(/step\(\) was already called for this optimizer/);
+    scaler.update();
+    expect(Array.from(await a.toArray())).toEqual([0, 1]);
+    expect(Array.from(await b.toArray())).toEqual([2, 3]);
+  });
+
+  it('backwardAndStep: scaled backward, step, update; the loss is kept for its readback', async () => {
+    const p = new Parameter(T.tensor([1, -1], [2]));
+    const opt = new SGD([p], { lr: 0.5 });
+    const scaler = new GradScaler({ initScale: 4096 });
+    const { loss, stepped } = await scaler.backwardAndStep(F.sum(F.square(p)), opt);
+    expect(stepped).toBe(true);
+    expect(await loss.item()).toBe(2);
+    loss.dispose();
+    // p - 0.5 · 2p = 0
+    expect(Array.from(await p.toArray())).toEqual([0, 0]);
+    expect(scaler.stateDict()).toEqual({ scale: 4096, growthTracker: 1 });
+  });
+
   it('state round-trips; bad options and out-of-order calls are refused', () => {
     const s = new GradScaler();
     expect(s.scaleValue).toBe(65536);
@@ -119,6 +171,9 @@ describe('GradScaler', () => {
     expect(() => s.update()).toThrow(/update\(\) before unscale/);
     expect(() => new GradScaler({ backoffFactor: 1 })).toThrow(/backoffFactor/);
     expect(() => s.loadStateDict({ scale: Number.NaN, growthTracker: 0 })).toThrow(/invalid saved state/);
+    // The scale travels to the GPU as float32: 2^200 would be Infinity there.
+    expect(() => s.loadStateDict({ scale: 2 ** 200, growthTracker: 0 })).toThrow(/invalid saved state/);
+    expect(() => new GradScaler({ initScale: 2 ** 130 })).toThrow(/initScale must be a positive float32 number/);
   });
 });
 
@@ -149,13 +204,11 @@ describe('mixed-precision training of a small CNN', () => {
           'float32',
         );
         const loss = crossEntropy(logits, labels);
-        const lossKept = scaler ? detach(loss) : loss;
+        let lossKept = loss;
         if (scaler) {
-          const scaled = scaler.scale(loss);
-          scaled.backward();
-          scaled.dispose();
-          expect(await scaler.step(opt)).toBe(true);
-          scaler.update();
+          const r = await scaler.backwardAndStep(loss, opt);
+          expect(r.stepped).toBe(true);
+          lossKept = r.loss;
         } else {
           loss.backward();
           opt.step();

@@ -1,58 +1,75 @@
-// IEEE binary16 on the host, for uploads and readbacks of float16 tensors (Node 20 has no
-// Float16Array). Rounding is to nearest, ties to even, as the GPU's f32 -> f16 conversion.
+// IEEE binary16 on the host: uploads and readbacks of float16 tensors, and checkpoints' F16 data
+// (@cxr/models reads and writes those with these). Narrowing rounds to nearest, ties to even, as
+// numpy, PyTorch and the GPU's f32 -> f16 conversion do; widening is exact (binary16 is a subset of
+// float32), so a widen-then-narrow round trip is bit-exact.
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
+let f16Table: Float32Array | undefined;
 
-/** The binary16 bits nearest to `value` (overflow to ±Infinity, NaN kept). */
-export function toHalfBits(value: number): number {
-  f32[0] = value;
-  const x = u32[0];
+/** 65536-entry lookup table: a table beats bit twiddling per element for big layers. */
+function halfTable(): Float32Array {
+  if (f16Table) return f16Table;
+  const table = new Float32Array(65536);
+  const bits = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) {
+      // zero or subnormal: value = mant * 2^-24, exactly representable in float32
+      table[h] = (sign ? -1 : 1) * mant * 2 ** -24;
+    } else if (exp === 31) {
+      bits[h] = sign | 0x7f800000 | (mant << 13);
+    } else {
+      bits[h] = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+  }
+  f16Table = table;
+  return table;
+}
+
+/** Widens little-endian float16 values (as uint16) into `out`. */
+export function float16ToFloat32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  const table = halfTable();
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
+  return out;
+}
+
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+/** One float32 -> float16 bit pattern, round-to-nearest-even, overflow to inf, NaN kept quiet. */
+export function float32ToFloat16Bits(value: number): number {
+  scratch[0] = value;
+  const x = scratchBits[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
   const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
+  if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
-    // Subnormal half (or zero): shift the full mantissa into place, rounding to even.
-    if (e < -10) return sign;
-    mant |= 0x800000;
+    if (e < -10) return sign; // underflows to signed zero even after rounding
+    mant |= 0x800000; // make the implicit leading one explicit for the subnormal shift
     const shift = 14 - e;
-    const half = mant >>> shift;
+    const half = 1 << (shift - 1);
     const rest = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && h & 1)) h++;
+    return sign | h;
   }
-  let half = (e << 10) | (mant >>> 13);
+  let h = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent, to Infinity at the top
-  return sign | half;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // carry into exponent is correct
+  return sign | h;
 }
 
-/** The value of binary16 bits. */
-export function fromHalfBits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-export function toHalfArray(values: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = toHalfBits(values[i]);
+/** Narrows float32 values to float16 bit patterns. */
+export function float32ToFloat16(src: Float32Array, out: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+  for (let i = 0; i < src.length; i++) out[i] = float32ToFloat16Bits(src[i]);
   return out;
 }
 
-export function fromHalfArray(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = fromHalfBits(bits[i]);
-  return out;
-}
-
-/** `value` rounded to the nearest float16 (for references in tests and tolerances). */
+/** `value` rounded to the nearest float16 (host references and tolerances). */
 export function roundToHalf(value: number): number {
-  return fromHalfBits(toHalfBits(value));
+  return halfTable()[float32ToFloat16Bits(value)];
 }

@@ -1,6 +1,6 @@
 import { gpu } from './device/device.ts';
 import { bytesPerElement, type DType } from './dtype.ts';
-import { fromHalfArray } from './float16.ts';
+import { float16ToFloat32 } from './float16.ts';
 import { fmt, sizeOf, type Shape } from './shape.ts';
 import { track } from './memory/scope.ts';
 
@@ -92,7 +92,7 @@ export class Tensor {
     if (bytes === 0) return new Float32Array(0);
     const data = await gpu().batcher.read(s.buffer, 0, Math.ceil(bytes / 4) * 4, `toArray ${fmt(this.shape)}`);
     if (this.dtype === 'int32') return Float32Array.from(new Int32Array(data));
-    if (this.dtype === 'float16') return fromHalfArray(new Uint16Array(data, 0, this.size));
+    if (this.dtype === 'float16') return float16ToFloat32(new Uint16Array(data, 0, this.size));
     return new Float32Array(data);
   }
 

@@ -210,6 +210,15 @@ const combos: [boolean, boolean][] = [
 ];
 
 describe('float16 matmul', () => {
+  it('promotes as the elementwise ops: float16 only when both operands are', async () => {
+    const h = tensor(randomArray(12, 1), [3, 4], 'float16');
+    const f = tensor(randomArray(20, 2), [4, 5]);
+    const fh = tensor(randomArray(20, 2), [4, 5], 'float16');
+    expect(matmul(h, f).dtype).toBe('float32');
+    expect(matmul(tensor(randomArray(12, 1), [3, 4]), fh).dtype).toBe('float32');
+    expect(matmul(h, fh).dtype).toBe('float16');
+  });
+
   it('default tiles (small kernel and this adapter’s tuned lanes), every transpose, odd sizes', async () => {
     for (const [tA, tB] of combos) {
       await checkMatmul(...stored(3, 5, 7, tA, tB), tA, tB); // the small kernel

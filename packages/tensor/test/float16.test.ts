@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.ts';
-import { fromHalfBits, roundToHalf, toHalfBits } from '../src/float16.ts';
+import { float16ToFloat32, float32ToFloat16Bits as toHalfBits, roundToHalf } from '../src/float16.ts';
+
+const fromHalfBits = (h: number) => float16ToFloat32(new Uint16Array([h]))[0];
 import { randomArray, useDevice } from './helpers.ts';
 
 useDevice();

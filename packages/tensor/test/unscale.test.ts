@@ -42,6 +42,13 @@ describe('nonFiniteCheckAndUnscale (the loss scaler check)', () => {
     expect((await run([edge], 1)).found).toBe(0);
   });
 
+  it('divides a buffer shared by several gradients (views) once', async () => {
+    const g = T.tensor([8, 16, -8, 4], [4]);
+    const found = T.zeros([1]);
+    T.nonFiniteCheckAndUnscale([g, g.view([2, 2]), g.view([4])], found, 1 / 8);
+    expect(Array.from(await g.toArray())).toEqual([1, 2, -1, 0.5]);
+  });
+
   it('refuses float16 gradients and a flag of the wrong shape', () => {
     const g = T.zeros([4]);
     expect(() => T.nonFiniteCheckAndUnscale([g], T.zeros([2]), 1)).toThrow(/foundInf must be float32 \[1\]/);

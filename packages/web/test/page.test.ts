@@ -16,6 +16,23 @@ import { modelInfoFor } from '../../cli/src/train/modelFile.ts';
 import { matmulRef } from '../../tensor/test/reference/matmul.ts';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from '../../tensor/test/reference/conv.ts';
 
+/** Seeded values in [-1, 1) for the in-page kernel checks. */
+function rand(n: number, seed: number): number[] {
+  let a = seed;
+  return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+}
+
+/** ‖got − ref‖ / ‖ref‖. */
+function rel(got: number[], ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (got[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
 const root = resolve(import.meta.dirname, '../../..');
 const chromiumPath = '/usr/bin/chromium';
 const real = resolve(root, '../shared/datasets/cxr-real');
@@ -263,10 +280,6 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
   });
 
   it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {
-    const rand = (n: number, seed: number) => {
-      let a = seed;
-      return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
-    };
     const A = rand(37 * 61, 1);
     const B = rand(61 * 29, 2);
     const xs = [2, 5, 11, 13];
@@ -303,15 +316,6 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
       },
       { A, B, X, W, bias, DY, xs, ws, ys },
     );
-    const rel = (got: number[], ref: ArrayLike<number>) => {
-      let num = 0;
-      let den = 0;
-      for (let i = 0; i < ref.length; i++) {
-        num += (got[i] - ref[i]) ** 2;
-        den += ref[i] ** 2;
-      }
-      return Math.sqrt(num / den);
-    };
     expect(rel(out[0], matmulRef(A, [37, 61], B, [61, 29]).data)).toBeLessThan(1e-5);
     expect(rel(out[1], refConv2d(X, W, bias, g))).toBeLessThan(1e-5);
     expect(rel(out[2], refConv2dBackwardInput(DY, W, g))).toBeLessThan(1e-5);
@@ -319,10 +323,6 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
   });
 
   it('float16 tensors in the page: a one-line error naming the adapter without shader-f16 (SwiftShader), else conv2d forward and both backwards matching float64 on the rounded values', async () => {
-    const rand = (n: number, seed: number) => {
-      let a = seed;
-      return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
-    };
     const xs = [2, 5, 11, 13];
     const ws = [7, 5, 3, 3];
     const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
@@ -369,15 +369,6 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     }
     expect(out.dtypes).toEqual(['float16', 'float16', 'float16']);
     const [Xh, Wh, DYh] = [X, W, DY].map((a) => a.map(roundToHalf));
-    const rel = (got: number[], ref: ArrayLike<number>) => {
-      let num = 0;
-      let den = 0;
-      for (let i = 0; i < ref.length; i++) {
-        num += (got[i] - ref[i]) ** 2;
-        den += ref[i] ** 2;
-      }
-      return Math.sqrt(num / den);
-    };
     // One float16 rounding of each output (2^-11 relative), f32 accumulation.
     expect(rel(out.arrays[0], refConv2d(Xh, Wh, null, g))).toBeLessThan(2e-3);
     expect(rel(out.arrays[1], refConv2dBackwardInput(DYh, Wh, g))).toBeLessThan(2e-3);

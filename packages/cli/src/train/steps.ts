@@ -1,5 +1,17 @@
 import * as T from '@cxr/tensor';
-import { autocast, binaryCrossEntropyWithLogits, crossEntropy, detach, F, focalLoss, noGrad, type GradScaler, type Module, type Optimizer } from '@cxr/nn';
+import {
+  autocast,
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  detach,
+  F,
+  focalLoss,
+  noGrad,
+  withConstants,
+  type GradScaler,
+  type Module,
+  type Optimizer,
+} from '@cxr/nn';
 import type { Batch, DataLoader } from '@cxr/data';
 import type { Loss } from '../config/trainConfig.ts';
 import { argmax } from '../metrics/classificationMetrics.ts';
@@ -11,8 +23,11 @@ import { argmax } from '../metrics/classificationMetrics.ts';
  */
 export function lossOf(kind: Loss, logits: T.Tensor, labels: T.Tensor, classWeight: T.Tensor | null = null): T.Tensor {
   if (kind === 'ce') return crossEntropy(logits, labels, { weight: classWeight });
+  // The one-hot targets go to the tape, which frees them with the graph (they leaked a tensor a step).
   const targets = T.oneHot(labels, logits.shape[1]);
-  return kind === 'bce' ? binaryCrossEntropyWithLogits(logits, targets) : focalLoss(logits, targets, { gamma: 2, alpha: 0.25 });
+  return withConstants([targets], () =>
+    kind === 'bce' ? binaryCrossEntropyWithLogits(logits, targets) : focalLoss(logits, targets, { gamma: 2, alpha: 0.25 }),
+  );
 }
 
 /**
@@ -53,22 +68,21 @@ export async function trainStep(
 ): Promise<StepResult> {
   const { x, y } = batchTensors(batch);
   try {
-    const logits = F.cast(
-      autocast(scaler ? 'float16' : null, () => model.forward(x)),
-      'float32',
-    );
+    // Mixed precision: the forward under autocast, its float16 logits cast to float32 for the loss and metrics.
+    const logits = scaler
+      ? F.cast(
+          autocast('float16', () => model.forward(x)),
+          'float32',
+        )
+      : model.forward(x);
     const kept = detach(logits);
     const l = lossOf(loss, logits, y, classWeight);
-    // Backward frees the graph below its root: with a scaler the root is the scaled loss, so the
-    // loss itself is kept for its readback.
-    const lossKept = scaler ? detach(l) : l;
+    let lossKept = l;
     let skipped = false;
     if (scaler) {
-      const scaled = scaler.scale(l);
-      scaled.backward();
-      scaled.dispose();
-      skipped = !(await scaler.step(optimizer));
-      scaler.update();
+      const r = await scaler.backwardAndStep(l, optimizer);
+      lossKept = r.loss;
+      skipped = !r.stepped;
     } else {
       l.backward();
       optimizer.step();

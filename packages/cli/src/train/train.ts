@@ -83,7 +83,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // epoch 1 and the evaluation passes do not decode them again.
   const gpu = await T.getDevice();
   if (config.precision === 'f16' && !gpu.device.features.has('shader-f16'))
-    throw new ConfigError(`--precision f16 needs an adapter with the shader-f16 feature, and ${gpu.adapterName} has none; train with --precision f32`);
+    throw new ConfigError(
+      config.resume
+        ? `${dir} trains with --precision f16, which needs an adapter with the shader-f16 feature, and ${gpu.adapterName} has none; resume it where that adapter is, or start a new run with --precision f32`
+        : `--precision f16 needs an adapter with the shader-f16 feature, and ${gpu.adapterName} has none; train with --precision f32`,
+    );
   const workers = loaderWorkers(config.workers, gpu.isCpuAdapter);
   const trainingPool = startTrainingDecoders(workers);
   const imageCache = trainingImageCache(folder, config, log);
@@ -192,6 +196,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       let seen = 0;
       let batchIndex = 0;
       let skippedSteps = 0;
+      let steps = 0;
       for await (const batch of loaders.train.epoch(epoch)) {
         batchIndex++;
         // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
@@ -200,6 +205,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           continue;
         }
         const r = await trainStep(model, optimizer, config.loss, batch, classWeight, scaler);
+        steps++;
         if (r.skipped) skippedSteps++;
         if (!(Math.abs(r.loss) <= divergedLoss))
           throw divergence(
@@ -215,7 +221,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       bar = null;
       if (skippedSteps)
         log(
-          `epoch ${epoch + 1}: ${skippedSteps} of ${batchIndex} steps skipped by the loss scaler (Inf/NaN float16 gradients); loss scale now ${scaler?.scaleValue}`,
+          `epoch ${epoch + 1}: ${skippedSteps} of ${steps} steps skipped by the loss scaler (Inf/NaN float16 gradients); loss scale now ${scaler?.scaleValue}`,
         );
       model.eval();
       const val = await predictAll(model, loaders.val, config.loss, 0, undefined, classWeight);

@@ -1,4 +1,4 @@
-import { keep, scope, Tensor, add, full } from '@cxr/tensor';
+import { keep, scope, Tensor, add, cast, contiguous, full } from '@cxr/tensor';
 
 /**
  * Reverse-mode autograd kept OFF the tensor: a global tape of recorded ops and a WeakMap from
@@ -265,9 +265,16 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         }
         if (g.shape.join(',') !== x.shape.join(','))
           throw new Error(`backward of ${e.op}: gradient for input ${k} has shape [${g.shape.join(',')}], input has [${x.shape.join(',')}]`);
-        // Mixed precision: a float16 activation gets a float16 gradient, a float32 parameter a float32 one.
-        if (g.dtype !== x.dtype) throw new Error(`backward of ${e.op}: gradient for input ${k} is ${g.dtype}, input is ${x.dtype}`);
-        if (g === dy || seen.has(g)) g = g.view(g.shape);
+        // Mixed precision: a gradient takes its input's dtype (PyTorch's engine casts the same way),
+        // e.g. a float16 activation added to a float32 tensor gets the float32 sum's gradient in float16.
+        if (g.dtype !== x.dtype) {
+          const c = cast(g, x.dtype);
+          // dy itself, or one gradient returned for several inputs, is still needed.
+          if (g !== dy && !gs.some((o, j) => j !== k && o === g)) g.dispose();
+          g = c;
+        }
+        // A parameter's gradient gets a buffer of its own (the loss scaler divides gradients in place).
+        if (g === dy || seen.has(g)) g = x instanceof Parameter ? contiguous(g) : g.view(g.shape);
         seen.add(g);
         if (x instanceof Parameter) {
           if (!x.requiresGrad) {

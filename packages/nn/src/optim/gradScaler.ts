@@ -1,5 +1,6 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
+import { detach } from '../autograd/tape.ts';
 import * as F from '../functional.ts';
 import type { GroupOptions, Optimizer } from './optimizer.ts';
 
@@ -16,23 +17,27 @@ export interface GradScalerState {
   growthTracker: number;
 }
 
+/** A scale the GPU can hold: it travels as an f32 uniform (1/scale too). */
+const representable = (s: number) => s > 0 && Number.isFinite(Math.fround(s)) && Math.fround(1 / s) > 0;
+
 /**
  * Dynamic loss scaling for float16 training, as torch.cuda.amp.GradScaler: the loss is multiplied
  * by `scale` before backward so that small float16 gradients do not flush to zero; the float32
  * master gradients are divided by it again, and a step whose gradients hold an Inf or NaN is
- * skipped and halves the scale. After `growthInterval` clean steps the scale doubles.
+ * skipped and halves the scale. After `growthInterval` clean steps the scale doubles. As in
+ * PyTorch, each optimizer of a step is unscaled and checked on its own, and `update()` ends the step.
  */
 export class GradScaler {
   readonly options: GradScalerOptions;
   private currentScale: number;
   private growthTracker = 0;
-  /** Set by `unscale` for the current step: null before it. */
-  private foundInf: boolean | null = null;
+  /** This step's optimizers: whether each had an Inf/NaN gradient, and whether it has stepped. */
+  private readonly perOptimizer = new Map<object, { foundInf: boolean; stepped: boolean }>();
 
   constructor(options: Partial<GradScalerOptions> = {}) {
     this.options = { initScale: 2 ** 16, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000, ...options };
     const o = this.options;
-    if (!(o.initScale > 0 && Number.isFinite(o.initScale))) throw new Error(`GradScaler: initScale must be a positive number, got ${o.initScale}`);
+    if (!representable(o.initScale)) throw new Error(`GradScaler: initScale must be a positive float32 number, got ${o.initScale}`);
     if (!(o.growthFactor > 1)) throw new Error(`GradScaler: growthFactor must be > 1, got ${o.growthFactor}`);
     if (!(o.backoffFactor > 0 && o.backoffFactor < 1)) throw new Error(`GradScaler: backoffFactor must be in (0, 1), got ${o.backoffFactor}`);
     if (!(Number.isInteger(o.growthInterval) && o.growthInterval >= 1))
@@ -50,43 +55,64 @@ export class GradScaler {
   }
 
   /**
-   * Divides the optimizer's gradients by the scale in place and finds whether any is Inf or NaN
+   * Divides this optimizer's gradients by the scale in place and finds whether any is Inf or NaN
    * (one readback). Call it before clipping gradients; `step` calls it if it was not.
    */
   async unscale<O extends GroupOptions>(optimizer: Optimizer<O>): Promise<boolean> {
-    if (this.foundInf !== null) throw new Error('GradScaler: unscale was already called for this step (call update() after step())');
+    if (this.perOptimizer.has(optimizer))
+      throw new Error('GradScaler: unscale was already called for this optimizer in this step (call update() after step())');
     const grads = optimizer.paramGroups.flatMap((g) => g.params.filter((p) => p.requiresGrad && p.grad).map((p) => p.grad as Tensor));
     const found = T.zeros([1]);
     try {
       T.nonFiniteCheckAndUnscale(grads, found, 1 / this.currentScale);
-      this.foundInf = (await found.item()) !== 0;
+      const foundInf = (await found.item()) !== 0;
+      this.perOptimizer.set(optimizer, { foundInf, stepped: false });
+      return foundInf;
     } finally {
       found.dispose();
     }
-    return this.foundInf;
   }
 
   /** Unscales (if not yet) and runs `optimizer.step()` unless a gradient was Inf/NaN; true when it stepped. */
   async step<O extends GroupOptions>(optimizer: Optimizer<O>): Promise<boolean> {
-    if (this.foundInf === null) await this.unscale(optimizer);
-    if (this.foundInf) return false;
+    if (!this.perOptimizer.has(optimizer)) await this.unscale(optimizer);
+    const s = this.perOptimizer.get(optimizer)!;
+    if (s.stepped) throw new Error('GradScaler: step() was already called for this optimizer in this step (call update() first)');
+    s.stepped = true;
+    if (s.foundInf) return false;
     optimizer.step();
     return true;
   }
 
-  /** Backs off after a skipped step, grows after `growthInterval` clean ones; ends the step. */
+  /** Backs off if any optimizer of this step met an Inf/NaN gradient, grows after `growthInterval` clean steps; ends the step. */
   update(): void {
-    if (this.foundInf === null) throw new Error('GradScaler: update() before unscale()/step() in this step');
+    if (this.perOptimizer.size === 0) throw new Error('GradScaler: update() before unscale()/step() in this step');
     const o = this.options;
-    if (this.foundInf) {
-      this.currentScale *= o.backoffFactor;
+    if ([...this.perOptimizer.values()].some((s) => s.foundInf)) {
+      const next = this.currentScale * o.backoffFactor;
+      if (representable(next)) this.currentScale = next;
       this.growthTracker = 0;
     } else if (++this.growthTracker >= o.growthInterval) {
-      // Growth stops where float32 itself would overflow the scale.
-      if (Number.isFinite(this.currentScale * o.growthFactor)) this.currentScale *= o.growthFactor;
+      const next = this.currentScale * o.growthFactor;
+      if (representable(next)) this.currentScale = next;
       this.growthTracker = 0;
     }
-    this.foundInf = null;
+    this.perOptimizer.clear();
+  }
+
+  /**
+   * One mixed-precision training step for one optimizer: backward of the scaled loss, `step`,
+   * `update`. Returns the loss (kept past backward, which frees the graph below the scaled root:
+   * the caller reads and disposes it) and whether the optimizer stepped.
+   */
+  async backwardAndStep<O extends GroupOptions>(loss: Tensor, optimizer: Optimizer<O>): Promise<{ loss: Tensor; stepped: boolean }> {
+    const kept = detach(loss);
+    const scaled = this.scale(loss);
+    scaled.backward();
+    scaled.dispose();
+    const stepped = await this.step(optimizer);
+    this.update();
+    return { loss: kept, stepped };
   }
 
   stateDict(): GradScalerState {
@@ -94,7 +120,7 @@ export class GradScaler {
   }
 
   loadStateDict(s: GradScalerState): void {
-    if (!(s.scale > 0 && Number.isFinite(s.scale)) || !(Number.isInteger(s.growthTracker) && s.growthTracker >= 0))
+    if (!representable(s.scale) || !(Number.isInteger(s.growthTracker) && s.growthTracker >= 0))
       throw new Error(`GradScaler: invalid saved state ${JSON.stringify(s)}`);
     this.currentScale = s.scale;
     this.growthTracker = s.growthTracker;

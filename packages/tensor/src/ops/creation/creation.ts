@@ -1,7 +1,7 @@
 import { gpu } from '../../device/device.ts';
 import type { DType } from '../../dtype.ts';
 import { checkShape, fmt, sizeOf, type Shape } from '../../shape.ts';
-import { toHalfArray } from '../../float16.ts';
+import { float32ToFloat16 } from '../../float16.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
 
@@ -57,7 +57,7 @@ export function tensor(data: Float32Array | Int32Array | ArrayLike<number> | Nes
   else {
     // Whole 4-byte words, as the buffer (writeBuffer sizes are multiples of 4).
     host = new Uint16Array(flat.length + (flat.length % 2));
-    host.set(toHalfArray(flat));
+    float32ToFloat16(flat instanceof Float32Array ? flat : Float32Array.from(flat as ArrayLike<number>), host.subarray(0, flat.length));
   }
   gpu().batcher.upload(t.storage('tensor').buffer, 0, host);
   return t;

@@ -30,7 +30,7 @@ function layout(op: string, logits: Tensor, labels: Tensor, o: CrossEntropyOptio
   if (o.weight) {
     o.weight.storage(op);
     if (o.weight.dtype === 'int32' || o.weight.rank !== 1 || o.weight.shape[0] !== C) {
-      throw new Error(`${op}: weight must be float32 [${C}] (or float16) for logits ${fmt(logits.shape)}, got ${o.weight.dtype} ${fmt(o.weight.shape)}`);
+      throw new Error(`${op}: weight must be float32 or float16 [${C}] for logits ${fmt(logits.shape)}, got ${o.weight.dtype} ${fmt(o.weight.shape)}`);
     }
   }
   const smoothing = o.labelSmoothing ?? 0;

@@ -2,6 +2,7 @@ import { gpu } from '../../device/device.ts';
 import { broadcastShapes, fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
 import { grid1d, runKernel } from '../../kernel/run.ts';
+import { promoteFloat } from '../elementwise/elementwise.ts';
 import { sumPartialsWgsl } from '../conv/conv.wgsl.ts';
 import { lanesGrid, lanesWgsl, sharedBytes, sharedGrid, sharedSplitK, sharedWgsl, type MatmulSpec, type SharedConfig } from './matmul.wgsl.ts';
 import { canShuffle, getMatmulTiles, matmulTilesForced } from './autotune.ts';
@@ -52,8 +53,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new Error(`matmul: batch dims ${fmt(aBatch)} and ${fmt(bBatch)} cannot be broadcast in ${desc()}`);
   }
   const batches = outBatch.reduce((p, d) => p * d, 1);
-  // a is the activation (x @ Wᵀ, dy @ W): the product keeps its dtype, accumulated in f32 either way.
-  const out = Tensor.empty([...outBatch, M, N], a.dtype, 'matmul');
+  // float16 only when both operands are (autocast casts both), float32 otherwise, as the
+  // elementwise ops promote; accumulated in f32 either way.
+  const out = Tensor.empty([...outBatch, M, N], promoteFloat([a, b]), 'matmul');
   if (out.size === 0) return out;
   if (K === 0) throw new Error(`matmul: empty inner dimension in ${desc()}`);
   const spec: MatmulSpec = {

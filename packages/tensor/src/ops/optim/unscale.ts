@@ -14,7 +14,12 @@ export function nonFiniteCheckAndUnscale(grads: readonly Tensor[], foundInf: Ten
   const op = 'nonFiniteCheckAndUnscale';
   if (foundInf.dtype !== 'float32' || foundInf.size !== 1) throw new Error(`${op}: foundInf must be float32 [1], got ${foundInf.dtype} ${fmt(foundInf.shape)}`);
   if (!Number.isFinite(invScale)) throw new Error(`${op}: invScale must be finite, got ${invScale}`);
+  // Gradients may share a buffer (the tape hands one gradient to several inputs as views):
+  // each buffer is divided once.
+  const seen = new Set<object>();
   for (const g of grads) {
+    if (seen.has(g.storage(op))) continue;
+    seen.add(g.storage(op));
     if (g.dtype !== 'float32') throw new Error(`${op}: gradients must be float32 (the master copy), got ${g.dtype} ${fmt(g.shape)}`);
     if (g.storage(op) === foundInf.storage(op)) throw new Error(`${op}: foundInf shares its buffer with a gradient`);
     if (g.size === 0) continue;
