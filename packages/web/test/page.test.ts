@@ -33,6 +33,15 @@ function rel(got: number[], ref: ArrayLike<number>): number {
   return Math.sqrt(num / den);
 }
 
+/** The in-page conv checks' case: a 3x3 stride-2 conv over odd sizes, its input and weight from two seeds. */
+function convCase(xSeed: number, wSeed: number) {
+  const xs = [2, 5, 11, 13];
+  const ws = [7, 5, 3, 3];
+  const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
+  const size = (shape: number[]) => shape.reduce((p, d) => p * d);
+  return { xs, ws, g, ys: [g.N, g.O, g.OH, g.OW], X: rand(size(xs), xSeed), W: rand(size(ws), wSeed) };
+}
+
 const root = resolve(import.meta.dirname, '../../..');
 const chromiumPath = '/usr/bin/chromium';
 const real = resolve(root, '../shared/datasets/cxr-real');
@@ -282,18 +291,7 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
   it('runs @cxr/tensor matmul and conv2d forward and backward in the page, matching float64 references', async () => {
     const A = rand(37 * 61, 1);
     const B = rand(61 * 29, 2);
-    const xs = [2, 5, 11, 13];
-    const ws = [7, 5, 3, 3];
-    const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
-    const ys = [g.N, g.O, g.OH, g.OW];
-    const X = rand(
-      xs.reduce((p, d) => p * d),
-      3,
-    );
-    const W = rand(
-      ws.reduce((p, d) => p * d),
-      4,
-    );
+    const { xs, ws, g, ys, X, W } = convCase(3, 4);
     const bias = rand(7, 5);
     const DY = rand(
       ys.reduce((p, d) => p * d),
@@ -323,18 +321,7 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
   });
 
   it('float16 tensors in the page: a one-line error naming the adapter without shader-f16 (SwiftShader), else conv2d forward and both backwards matching float64 on the rounded values', async () => {
-    const xs = [2, 5, 11, 13];
-    const ws = [7, 5, 3, 3];
-    const g = refGeom(xs, ws, { stride: [2, 2], padding: [1, 1] });
-    const ys = [g.N, g.O, g.OH, g.OW];
-    const X = rand(
-      xs.reduce((p, d) => p * d),
-      7,
-    );
-    const W = rand(
-      ws.reduce((p, d) => p * d),
-      8,
-    );
+    const { xs, ws, g, ys, X, W } = convCase(7, 8);
     const DY = rand(
       ys.reduce((p, d) => p * d),
       9,
