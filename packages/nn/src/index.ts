@@ -40,7 +40,16 @@ export {
   type InitOptions,
 } from './layers/layers.ts';
 export { kaimingUniform, kaimingNormal, normal, uniform, fans, gainOf } from './init.ts';
-export { Optimizer, type ParamGroup, type ParamsArg, type OptimizerStateDict, type ParamState, type GroupOptions } from './optim/optimizer.ts';
+export {
+  Optimizer,
+  type ParamGroup,
+  type ParamsArg,
+  type OptimizerStateDict,
+  type ParamState,
+  type GroupOptions,
+  type StepOptions,
+  type StepRollback,
+} from './optim/optimizer.ts';
 export { SGD, type SGDOptions } from './optim/sgd.ts';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
 export { clipGradNorm } from './optim/clip.ts';

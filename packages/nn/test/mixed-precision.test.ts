@@ -177,6 +177,118 @@ describe('GradScaler', () => {
   });
 });
 
+describe('GradScaler fused step (gradScale and skipIf in the optimizer kernels, the flag read after)', () => {
+  const bits = async (t: T.Tensor) => Array.from(await t.toArray());
+  /** Parameters, state step counts and state tensors, as plain data. */
+  async function snapshot(params: Parameter[], opt: Adam | SGD) {
+    return Promise.all(
+      params.map(async (p) => {
+        const s = opt.state.get(p);
+        const state = s ? Object.fromEntries(await Promise.all(Object.entries(s).map(async ([k, v]) => [k, typeof v === 'number' ? v : await bits(v)]))) : null;
+        return { p: await bits(p), state };
+      }),
+    );
+  }
+  const grad = (p: Parameter, values: Float32Array | number[], scale = 1) => {
+    p.grad?.dispose();
+    p.grad = T.keep(
+      T.tensor(
+        Array.from(values, (v) => v * scale),
+        [values.length],
+      ),
+    );
+  };
+  // 16: the vec4 kernels; 5 and 3: one element per invocation.
+  const init = [randomArray(16, 1), randomArray(5, 2), randomArray(3, 3)];
+  const g1 = [randomArray(16, 4), randomArray(5, 5)];
+  const g3 = [randomArray(16, 7), randomArray(5, 8), randomArray(3, 9)];
+  const make = () => init.map((v) => new Parameter(T.tensor(v, [v.length])));
+
+  it('Adam: an Inf in one gradient changes no parameter and leaves the state as never stepped; the scale backs off; the next clean step is exactly a fresh run without it', async () => {
+    const ps = make();
+    const opt = new Adam(ps, { lr: 0.05, weightDecay: 0.01 });
+    const scaler = new GradScaler({ initScale: 1024 });
+    // Step 1: c has no gradient (no state for it).
+    grad(ps[0], g1[0], 1024);
+    grad(ps[1], g1[1], 1024);
+    expect(await scaler.step(opt)).toBe(true);
+    await scaler.update();
+    const before = await snapshot(ps, opt);
+    expect(before.map((s) => s.state?.step ?? null)).toEqual([1, 1, null]);
+    // Step 2: every parameter has a gradient, one element of b's is Inf.
+    const bad = randomArray(5, 6);
+    bad[3] = Number.POSITIVE_INFINITY;
+    grad(ps[0], randomArray(16, 6), 1024);
+    grad(ps[1], bad, 1024);
+    grad(ps[2], randomArray(3, 6), 1024);
+    const stepped = scaler.step(opt);
+    // The flag is not awaited in step: update() waits for it, and the next step waits for update().
+    const updated = scaler.update();
+    expect(() => scaler.scale(T.zeros([1]))).toThrow(/await update\(\)/);
+    await updated;
+    expect(await stepped).toBe(false);
+    expect(scaler.scaleValue).toBe(512);
+    expect(opt.state.size).toBe(2);
+    expect(await snapshot(ps, opt)).toEqual(before);
+    // Step 3, clean, at the new scale; a fresh optimizer that never saw step 2 does the same update.
+    for (let i = 0; i < 3; i++) grad(ps[i], g3[i], 512);
+    expect(await scaler.step(opt)).toBe(true);
+    await scaler.update();
+    const fresh = make();
+    const ref = new Adam(fresh, { lr: 0.05, weightDecay: 0.01 });
+    grad(fresh[0], g1[0]);
+    grad(fresh[1], g1[1]);
+    ref.step();
+    for (let i = 0; i < 3; i++) grad(fresh[i], g3[i]);
+    ref.step();
+    const got = await snapshot(ps, opt);
+    expect(got.map((s) => s.state?.step)).toEqual([2, 2, 1]);
+    expect(got).toEqual(await snapshot(fresh, ref));
+  });
+
+  for (const nesterov of [false, true]) {
+    it(`SGD momentum${nesterov ? ' Nesterov' : ''}: a skipped first step creates no momentum buffer; the next step is a fresh first step`, async () => {
+      const ps = make();
+      const o = { lr: 0.1, momentum: 0.9, nesterov, weightDecay: 0.01 };
+      const opt = new SGD(ps, o);
+      const scaler = new GradScaler({ initScale: 256 });
+      for (let i = 0; i < 3; i++) grad(ps[i], g3[i], 256);
+      const nan = randomArray(16, 10);
+      nan[0] = Number.NaN;
+      grad(ps[0], nan, 256);
+      const { loss, stepped } = await scaler.backwardAndStep(F.sum(ps[2]), opt);
+      loss.dispose();
+      expect(stepped).toBe(false);
+      expect(opt.state.size).toBe(0);
+      expect((await snapshot(ps, opt)).map((s) => s.p)).toEqual(init.map((v) => Array.from(v)));
+      expect(scaler.scaleValue).toBe(128);
+      // Two clean steps against a fresh SGD: the first takes buf = d, the second μ·buf + d.
+      const fresh = make();
+      const ref = new SGD(fresh, o);
+      for (const g of [g3, [g1[0], g1[1], g3[2]]]) {
+        for (let i = 0; i < 3; i++) grad(ps[i], g[i], scaler.scaleValue);
+        expect(await scaler.step(opt)).toBe(true);
+        await scaler.update();
+        for (let i = 0; i < 3; i++) grad(fresh[i], g[i]);
+        ref.step();
+      }
+      expect(await snapshot(ps, opt)).toEqual(await snapshot(fresh, ref));
+    });
+  }
+
+  it('an explicit unscale (for clipping) keeps the unscale-then-step path; only a step given skipIf rolls back', async () => {
+    const ps = make();
+    const opt = new SGD(ps, { lr: 0.5 });
+    const scaler = new GradScaler({ initScale: 8 });
+    for (let i = 0; i < 3; i++) grad(ps[i], g3[i], 8);
+    expect(await scaler.unscale(opt)).toBe(false);
+    expect(await bits(ps[0].grad!)).toEqual(Array.from(g3[0]));
+    expect(await scaler.step(opt)).toBe(true);
+    await scaler.update();
+    expect(() => opt.step()()).toThrow(/only a step given skipIf can be rolled back/);
+  });
+});
+
 describe('mixed-precision training of a small CNN', () => {
   it('follows the float32 run: same losses within 2% over 8 Adam steps, memory flat', async () => {
     const data = T.tensor(randomArray(8 * 3 * 12 * 12, 5), [8, 3, 12, 12]);

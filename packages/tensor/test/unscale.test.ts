@@ -55,3 +55,31 @@ describe('nonFiniteCheckAndUnscale (the loss scaler check)', () => {
     expect(() => T.nonFiniteCheckAndUnscale([T.zeros([4], 'float16')], T.zeros([1]), 1)).toThrow(/gradients must be float32/);
   });
 });
+
+describe('nonFiniteCheck (the check without the unscale)', () => {
+  it('flags Inf and NaN in either form and writes no gradient; views of one buffer are read once', async () => {
+    for (const [bad, n] of [
+      [Number.POSITIVE_INFINITY, 8],
+      [Number.NEGATIVE_INFINITY, 7],
+      [Number.NaN, 12],
+      [Number.NaN, 5],
+    ] as const) {
+      for (const at of [0, n - 1]) {
+        const v = randomArray(n, 3);
+        v[at] = bad;
+        const g = T.tensor(v, [n]);
+        const clean = T.tensor(randomArray(16, 4), [16]);
+        const found = T.zeros([1]);
+        T.nonFiniteCheck([clean, g, clean.view([4, 4])], found);
+        expect(await found.item(), `${bad} at ${at} of ${n}`).toBe(1);
+        expect(Array.from(await g.toArray())).toEqual(Array.from(v));
+      }
+    }
+    const edge = T.tensor(new Float32Array([3.4e38, -3.4e38, 1e-45, -1e-40, 0, -0, 1, 2]), [8]);
+    const found = T.zeros([1]);
+    T.nonFiniteCheck([edge, T.zeros([0]), T.tensor([1, 2, 3], [3])], found);
+    expect(await found.item()).toBe(0);
+    expect(() => T.nonFiniteCheck([T.zeros([4], 'float16')], found)).toThrow(/nonFiniteCheck: gradients must be float32/);
+    expect(() => T.nonFiniteCheck([found], found)).toThrow(/foundInf shares its buffer/);
+  });
+});

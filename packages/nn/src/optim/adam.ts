@@ -1,7 +1,7 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
 import type { Parameter } from '../autograd/tape.ts';
-import { Optimizer, type ParamGroup, type ParamState, type ParamsArg } from './optimizer.ts';
+import { Optimizer, type ParamGroup, type ParamState, type ParamsArg, type StepOptions } from './optimizer.ts';
 
 export interface AdamOptions {
   lr: number;
@@ -29,14 +29,14 @@ export class Adam extends Optimizer<AdamOptions> {
     if (!(g.eps >= 0) || !(g.weightDecay >= 0)) throw new Error(`${this.constructor.name}: group ${gi}: eps and weightDecay must be >= 0`);
   }
 
-  protected update(p: Parameter, grad: Tensor, g: ParamGroup<AdamOptions>, s: ParamState): void {
+  protected update(p: Parameter, grad: Tensor, g: ParamGroup<AdamOptions>, s: ParamState, o: StepOptions): void {
     if (!s.exp_avg) {
       s.step = 0;
       s.exp_avg = T.keep(T.zeros(p.shape));
       s.exp_avg_sq = T.keep(T.zeros(p.shape));
     }
     s.step = (s.step as number) + 1;
-    T.adamStep(p, grad, s.exp_avg as Tensor, s.exp_avg_sq as Tensor, { ...g, step: s.step });
+    T.adamStep(p, grad, s.exp_avg as Tensor, s.exp_avg_sq as Tensor, { ...g, step: s.step, gradScale: o.gradScale, skipIf: o.skipIf });
   }
 }
 

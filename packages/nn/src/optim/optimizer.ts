@@ -12,6 +12,21 @@ export type ParamsArg<O extends GroupOptions> = Iterable<Parameter> | (Partial<O
 
 export type ParamState = Record<string, Tensor | number>;
 
+/** The loss scaler's options of a step (see @cxr/tensor's `LossScaleStepOptions`). */
+export interface StepOptions {
+  /** Multiplies every gradient before use (1/scale: the unscale without a write pass). */
+  gradScale?: number;
+  /** float32 [1] device flag: when nonzero, the kernels write nothing. */
+  skipIf?: Tensor;
+}
+
+/**
+ * Undoes the host bookkeeping of a step whose kernels were skipped on the device (its `skipIf`
+ * flag read nonzero): step counts, first-step flags and lazily created state end as if step()
+ * had not been called. Only a step given `skipIf` can be rolled back.
+ */
+export type StepRollback = () => void;
+
 export interface OptimizerStateDict {
   /** Per-parameter state by index of the parameter across all groups (in group order). */
   state: Map<number, ParamState>;
@@ -53,20 +68,43 @@ export abstract class Optimizer<O extends GroupOptions> {
   }
 
   /** Records one fused update kernel for parameter p (which has a gradient). */
-  protected abstract update(p: Parameter, grad: Tensor, group: ParamGroup<O>, state: ParamState): void;
+  protected abstract update(p: Parameter, grad: Tensor, group: ParamGroup<O>, state: ParamState, options: StepOptions): void;
 
-  step(): void {
+  /**
+   * Records one update of every parameter with a gradient. With `skipIf`, whether it happens is
+   * decided on the device, after recording: the returned rollback restores the host state if not.
+   */
+  step(options: StepOptions = {}): StepRollback {
+    // The state before the step, shallow (a kernel skipped on the device leaves the tensors as they were).
+    const before = options.skipIf ? new Map<Parameter, ParamState | undefined>() : null;
     for (const g of this.paramGroups) {
       for (const p of g.params) {
         if (!p.requiresGrad || !p.grad) continue;
         let s = this.state.get(p);
+        before?.set(p, s && { ...s });
         if (!s) {
           s = {};
           this.state.set(p, s);
         }
-        this.update(p, p.grad, g, s);
+        this.update(p, p.grad, g, s, options);
       }
     }
+    return () => {
+      if (!before) throw new Error(`${this.constructor.name}: only a step given skipIf can be rolled back`);
+      for (const [p, old] of before) {
+        const s = this.state.get(p);
+        if (!s) continue;
+        const kept = new Set(old ? Object.values(old) : []);
+        for (const v of Object.values(s)) if (v instanceof Tensor && !kept.has(v)) v.dispose();
+        if (!old) {
+          this.state.delete(p);
+          continue;
+        }
+        // In place: the state object is the one the map (and a stateDict's reader) already holds.
+        for (const k of Object.keys(s)) delete s[k];
+        Object.assign(s, old);
+      }
+    };
   }
 
   /** Frees the gradients (PyTorch's set_to_none=True). */

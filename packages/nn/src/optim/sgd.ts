@@ -1,7 +1,7 @@
 import * as T from '@cxr/tensor';
 import type { Tensor } from '@cxr/tensor';
 import type { Parameter } from '../autograd/tape.ts';
-import { Optimizer, type ParamGroup, type ParamState, type ParamsArg } from './optimizer.ts';
+import { Optimizer, type ParamGroup, type ParamState, type ParamsArg, type StepOptions } from './optimizer.ts';
 
 export interface SGDOptions {
   lr: number;
@@ -27,9 +27,9 @@ export class SGD extends Optimizer<SGDOptions> {
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new Error(`SGD: group ${gi}: Nesterov momentum requires a momentum and zero dampening`);
   }
 
-  protected update(p: Parameter, grad: Tensor, g: ParamGroup<SGDOptions>, s: ParamState): void {
+  protected update(p: Parameter, grad: Tensor, g: ParamGroup<SGDOptions>, s: ParamState, o: StepOptions): void {
     const fresh = g.momentum !== 0 && !s.momentum_buffer;
     if (fresh) s.momentum_buffer = T.keep(T.Tensor.empty(p.shape, 'float32', 'momentum_buffer'));
-    T.sgdStep(p, grad, g.momentum !== 0 ? (s.momentum_buffer as Tensor) : null, { ...g, firstStep: fresh });
+    T.sgdStep(p, grad, g.momentum !== 0 ? (s.momentum_buffer as Tensor) : null, { ...g, firstStep: fresh, gradScale: o.gradScale, skipIf: o.skipIf });
   }
 }

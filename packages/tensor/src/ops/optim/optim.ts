@@ -1,7 +1,7 @@
 import { fmt } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
-import { adamStepWgsl, sgdStepWgsl } from './optim.wgsl.ts';
+import { adamStepWgsl, type ScaledStep, sgdStepWgsl } from './optim.wgsl.ts';
 
 /**
  * Optimizer updates as one fused kernel per parameter, written in place: the parameter and its
@@ -26,7 +26,43 @@ function check(op: string, param: Tensor, others: Record<string, Tensor | null>)
   }
 }
 
-export interface SgdStepOptions {
+/**
+ * The loss scaler's options of a step (PyTorch's fused optimizers' `grad_scale` and `found_inf`),
+ * so that unscaling needs no write pass and skipping no readback before the step is recorded.
+ */
+export interface LossScaleStepOptions {
+  /** Multiplies each gradient element (1/scale) before it is used. */
+  gradScale?: number;
+  /** float32 [1] flag: when nonzero, the kernel writes nothing (parameter and state untouched). */
+  skipIf?: Tensor;
+}
+
+/** The WGSL variant and its extra uniform/input, or nothing when neither option is given. */
+function lossScale(
+  op: string,
+  param: Tensor,
+  o: LossScaleStepOptions,
+  state: (Tensor | null)[],
+): { variant: ScaledStep | undefined; uniforms: Record<string, ['f32', number]>; inputs: Record<string, Tensor> } {
+  const { gradScale, skipIf } = o;
+  if (gradScale === undefined && skipIf === undefined) return { variant: undefined, uniforms: {}, inputs: {} };
+  if (gradScale !== undefined && !Number.isFinite(Math.fround(gradScale)))
+    throw new Error(`${op}: gradScale must be a finite float32 number, got ${gradScale}`);
+  if (skipIf) {
+    if (skipIf.dtype !== 'float32' || skipIf.size !== 1) throw new Error(`${op}: skipIf must be float32 [1], got ${skipIf.dtype} ${fmt(skipIf.shape)}`);
+    // Read-only here, so it may not be a buffer the kernel writes.
+    for (const t of [param, ...state])
+      if (t && t.storage(op) === skipIf.storage(op)) throw new Error(`${op}: skipIf shares its buffer with the parameter or state`);
+  }
+  const variant: ScaledStep = { gradScale: gradScale !== undefined, skip: !!skipIf };
+  return {
+    variant,
+    uniforms: gradScale !== undefined ? { gs: ['f32', gradScale] } : {},
+    inputs: skipIf ? { skip: skipIf } : {},
+  };
+}
+
+export interface SgdStepOptions extends LossScaleStepOptions {
   lr: number;
   momentum: number;
   dampening: number;
@@ -39,11 +75,12 @@ export interface SgdStepOptions {
 /** One torch.optim.SGD update of `param` in place; `momentumBuffer` is null without momentum. */
 export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | null, o: SgdStepOptions): void {
   check('sgdStep', param, { gradient: grad, momentumBuffer });
+  const ls = lossScale('sgdStep', param, o, [momentumBuffer]);
   if (param.size === 0) return;
   runKernel({
     name: 'sgdStep',
-    body: linearMain(wg, sgdStepWgsl(!!momentumBuffer, o.nesterov)),
-    inputs: { g: grad },
+    body: linearMain(wg, sgdStepWgsl(!!momentumBuffer, o.nesterov, ls.variant)),
+    inputs: { g: grad, ...ls.inputs },
     outputs: momentumBuffer ? { p: param, buf: momentumBuffer } : { p: param },
     uniforms: {
       lr: ['f32', o.lr],
@@ -52,12 +89,13 @@ export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | nu
       dampening: ['f32', o.dampening],
       first: ['u32', o.firstStep ? 1 : 0],
       n: ['u32', param.size],
+      ...ls.uniforms,
     },
     workgroups: grid1d(param.size, wg),
   });
 }
 
-export interface AdamStepOptions {
+export interface AdamStepOptions extends LossScaleStepOptions {
   lr: number;
   betas: readonly [number, number];
   eps: number;
@@ -73,13 +111,14 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
   const op = o.decoupledWeightDecay ? 'adamwStep' : 'adamStep';
   check(op, param, { gradient: grad, expAvg, expAvgSq });
   if (!(Number.isInteger(o.step) && o.step >= 1)) throw new Error(`${op}: step must be an integer >= 1, got ${o.step}`);
+  const ls = lossScale(op, param, o, [expAvg, expAvgSq]);
   if (param.size === 0) return;
   const [b1, b2] = o.betas;
-  const { body, invocations } = adamStepWgsl(param.size, o.decoupledWeightDecay);
+  const { body, invocations } = adamStepWgsl(param.size, o.decoupledWeightDecay, ls.variant);
   runKernel({
     name: op,
     body: linearMain(wg, body),
-    inputs: { g: grad },
+    inputs: { g: grad, ...ls.inputs },
     outputs: { p: param, ea: expAvg, eas: expAvgSq },
     uniforms: {
       lr: ['f32', o.lr],
@@ -90,6 +129,7 @@ export function adamStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: 
       stepSize: ['f32', o.lr / (1 - b1 ** o.step)],
       bc2sqrt: ['f32', Math.sqrt(1 - b2 ** o.step)],
       n: ['u32', invocations],
+      ...ls.uniforms,
     },
     workgroups: grid1d(invocations, wg),
   });

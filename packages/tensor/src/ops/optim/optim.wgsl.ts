@@ -4,18 +4,32 @@
  */
 
 /**
+ * The loss scaler's variant (PyTorch's fused optimizers' `grad_scale` / `found_inf`): the
+ * gradient is multiplied by `u.gs`, and a nonzero flag `skip[0]` makes every invocation return
+ * before it writes. Absent options leave the source as it was, so the float32 kernels keep their
+ * compiled-shader cache entries.
+ */
+export interface ScaledStep {
+  gradScale: boolean;
+  skip: boolean;
+}
+
+const guard = (v?: ScaledStep) => `  if (i >= u.n${v?.skip ? ' || skip_get(0u) != 0.0' : ''}) { return; }`;
+const scaled = (read: string, v?: ScaledStep) => (v?.gradScale ? `${read} * u.gs` : read);
+
+/**
  * torch.optim.SGD for one element i: d = g + wd·p; with momentum buf = d on the first step,
  * else μ·buf + (1 − dampening)·d, and d = nesterov ? d + μ·buf : buf; p −= lr·d.
  */
-export function sgdStepWgsl(momentum: boolean, nesterov: boolean): string {
+export function sgdStepWgsl(momentum: boolean, nesterov: boolean, v?: ScaledStep): string {
   const withMomentum = `  var b = d;
   if (u.first == 0u) { b = u.momentum * buf_get(i) + (1.0 - u.dampening) * d; }
   buf_set(i, b);
   ${nesterov ? 'd = d + u.momentum * b;' : 'd = b;'}
 `;
-  return `  if (i >= u.n) { return; }
+  return `${guard(v)}
   let pv = p_get(i);
-  var d = g_get(i) + u.wd * pv;
+  var d = ${scaled('g_get(i)', v)} + u.wd * pv;
 ${momentum ? withMomentum : ''}  p_set(i, pv - u.lr * d);`;
 }
 
@@ -25,7 +39,7 @@ ${momentum ? withMomentum : ''}  p_set(i, pv - u.lr * d);`;
  * invocation with every tensor read and written as vec4: on lavapipe each storage access is a
  * per-lane loop, so a quarter of the accesses is what Adam's time is made of.
  */
-export function adamStepWgsl(n: number, decoupledWeightDecay: boolean): { body: string; invocations: number } {
+export function adamStepWgsl(n: number, decoupledWeightDecay: boolean, v?: ScaledStep): { body: string; invocations: number } {
   const wd = decoupledWeightDecay ? '  pv = pv * (1.0 - u.lr * u.wd);' : '  gr = gr + u.wd * pv;';
   const elem = (idx: string, grad: string) => `  {
   let k = ${idx};
@@ -39,9 +53,9 @@ ${wd}
   p_set(k, pv - u.stepSize * mv / (sqrt(vv) / u.bc2sqrt + u.eps));
   }`;
   if (n % 4 === 0) {
-    const body = `  if (i >= u.n) { return; }
+    const body = `${guard(v)}
   var pv = p_get4(i);
-  var gr = g_get4(i);
+  var gr = ${scaled('g_get4(i)', v)};
 ${wd}
   let mv = u.b1 * ea_get4(i) + (1.0 - u.b1) * gr;
   let vv = u.b2 * eas_get4(i) + (1.0 - u.b2) * gr * gr;
@@ -50,5 +64,5 @@ ${wd}
   p_set4(i, pv - u.stepSize * mv / (sqrt(vv) / u.bc2sqrt + u.eps));`;
     return { body, invocations: n / 4 };
   }
-  return { body: `  if (i >= u.n) { return; }\n${elem('i', 'g_get(i)')}`, invocations: n };
+  return { body: `${guard(v)}\n${elem('i', scaled('g_get(i)', v))}`, invocations: n };
 }
