@@ -123,7 +123,8 @@ const transB = { transB: true } as const;
 export const linear = defineOp('linear', {
   forward: (x: Tensor, weight: Tensor, bias?: Tensor | null) => {
     if (x.shape[x.rank - 1] !== weight.shape[1]) throw new Error(`linear: input [${x.shape.join(',')}] does not match weight [${weight.shape.join(',')}]`);
-    const y = T.matmul(x, weight, transB);
+    // The product in x's dtype: a float16 activation (autocast) with its float32 weight stays float16.
+    const y = T.matmul(x, weight, { transB: true, dtype: x.dtype });
     return bias ? T.add(y, bias) : y;
   },
   // The bias gradient is dy summed over the leading dims, which `grads` does for a broadcast operand.
@@ -224,7 +225,8 @@ export const conv2d = defineOp('conv2d', {
     return grads(
       c,
       () => T.conv2dBackwardInput(dy, w, x.shape, o),
-      () => T.conv2dBackwardWeight(dy, x, w.shape, o),
+      // In the weight's dtype: float32 under autocast, where float16 activations meet the float32 weight.
+      () => T.conv2dBackwardWeight(dy, x, w.shape, o, w.dtype),
       () => T.conv2dBackwardBias(dy),
     );
   },

@@ -122,7 +122,19 @@ for (const [rname, cfg, pick] of runs) {
         expect(note('conv forward', relErr(yo, refConv2d(x.a, w.a, ba, g))), 'forward').toBeLessThan(tol);
         expect(note('conv input gradient', relErr(dxo, refConv2dBackwardInput(dy.a, w.a, g))), 'input gradient').toBeLessThan(tol);
         expect(note('conv weight gradient', relErr(dwo, refConv2dBackwardWeight(dy.a, x.a, g))), 'weight gradient').toBeLessThan(tol);
-        for (const t of [x.t, w.t, dy.t, y, dx, dw]) t.dispose();
+        // Autocast's form: float16 activations with the float32 weight as it is, and the weight
+        // gradient written in float32 (dtype argument): no rounding of the weight or of dw.
+        const w32 = tensor(w.a, c.w);
+        const y2 = conv2d(x.t, w32, b, o);
+        const dx2 = conv2dBackwardInput(dy.t, w32, c.x, o);
+        const dw2 = conv2dBackwardWeight(dy.t, x.t, c.w, o, 'float32');
+        expect([y2.dtype, dx2.dtype, dw2.dtype]).toEqual(['float16', 'float16', 'float32']);
+        const [yo2, dxo2, dwo2] = await Promise.all([y2.toArray(), dx2.toArray(), dw2.toArray()]);
+        expect(relErr(yo2, refConv2d(x.a, w.a, ba, g)), 'forward, float32 weight').toBeLessThan(tol);
+        expect(relErr(dxo2, refConv2dBackwardInput(dy.a, w.a, g)), 'input gradient, float32 weight').toBeLessThan(tol);
+        // A float32 result from float16 inputs: only f32 accumulation error.
+        expect(note('conv weight gradient in float32', relErr(dwo2, refConv2dBackwardWeight(dy.a, x.a, g))), 'weight gradient in float32').toBeLessThan(1e-5);
+        for (const t of [x.t, w.t, dy.t, y, dx, dw, w32, y2, dx2, dw2]) t.dispose();
         b?.dispose();
       });
     }
@@ -210,6 +222,28 @@ const combos: [boolean, boolean][] = [
 ];
 
 describe('float16 matmul', () => {
+  it("dtype option: a float16 activation with a float32 weight gives float16 (Linear under autocast); gradients come in each operand's dtype", async () => {
+    const x = Float32Array.from(randomArray(5 * 37, 3), roundToHalf);
+    const w = randomArray(11 * 37, 4);
+    const dy = Float32Array.from(randomArray(5 * 11, 5), roundToHalf);
+    const xt = tensor(x, [5, 37], 'float16');
+    const wt = tensor(w, [11, 37]);
+    const dyt = tensor(dy, [5, 11], 'float16');
+    const y = matmul(xt, wt, { transB: true, dtype: 'float16' });
+    expect(y.dtype).toBe('float16');
+    const wT = new Float32Array(37 * 11);
+    for (let i = 0; i < 11; i++) for (let k = 0; k < 37; k++) wT[k * 11 + i] = w[i * 37 + k];
+    expect(relErr(await y.toArray(), matmulRef(x, [5, 37], wT, [37, 11]).data)).toBeLessThan(tol);
+    const dx = matmulBackwardA(dyt, xt, wt, { transB: true });
+    const dw = matmulBackwardB(dyt, xt, wt, { transB: true });
+    expect([dx.dtype, dw.dtype]).toEqual(['float16', 'float32']);
+    expect(relErr(await dx.toArray(), matmulRef(dy, [5, 11], w, [11, 37]).data)).toBeLessThan(tol);
+    // dW = dyᵀ x, written in float32 from float16 operands: f32 accumulation error only.
+    const dyT = new Float32Array(11 * 5);
+    for (let n = 0; n < 5; n++) for (let i = 0; i < 11; i++) dyT[i * 5 + n] = dy[n * 11 + i];
+    expect(relErr(await dw.toArray(), matmulRef(dyT, [11, 5], x, [5, 37]).data)).toBeLessThan(1e-5);
+  });
+
   it('promotes as the elementwise ops: float16 only when both operands are', async () => {
     const h = tensor(randomArray(12, 1), [3, 4], 'float16');
     const f = tensor(randomArray(20, 2), [4, 5]);

@@ -3,8 +3,8 @@ saved as a zip and a legacy checkpoint, its eval logits on a random batch, and o
 (train mode, dropout off so both sides are deterministic): loss and selected gradients, computed
 in float64 (the truth both float32 implementations are measured against) and in float32 (to
 report PyTorch's own float32 error next to ours); and float16 storage emulated in float64 (every
-conv/linear input, weight and output, every activation and every stored gradient rounded to
-float16, as --precision f16 stores them; PyTorch 1.13 has no float16 convolutions on the CPU), the
+conv/linear input and output, a linear's bias, every activation and every stored gradient rounded
+to float16, as --precision f16 stores them; weights stay float32, as in CXR; PyTorch 1.13 has no float16 convolutions on the CPU), the
 yardstick for CXR's mixed-precision step.
 usage: models_parity.py ARCH OUTDIR LAYER..."""
 import copy
@@ -54,9 +54,10 @@ def emulate_f16(m):
     stored = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d, torch.nn.ReLU, torch.nn.MaxPool2d, torch.nn.AdaptiveAvgPool2d)
     for mod in list(m.modules()):
         if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+            # CXR computes with the float32 weights as they are; a Linear's bias is added to the
+            # float16 product in float16.
             mod.register_forward_pre_hook(lambda _m, inp: (RoundF16.apply(inp[0]),))
-            P.register_parametrization(mod, "weight", RoundParam())
-            if mod.bias is not None:
+            if isinstance(mod, torch.nn.Linear) and mod.bias is not None:
                 P.register_parametrization(mod, "bias", RoundParam())
         if isinstance(mod, stored):
             mod.register_forward_hook(lambda _m, _inp, out: RoundF16.apply(out))

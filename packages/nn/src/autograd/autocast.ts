@@ -4,10 +4,12 @@ let active: 'float16' | null = null;
 
 /**
  * Mixed precision as torch.autocast: inside `autocast('float16', fn)`, Conv2d and Linear cast
- * their input and parameters to float16 (differentiably: the float32 parameters stay the master
- * copy and receive float32 gradients), the ops that follow them keep float16 activations (batch
- * norm with float32 statistics, ReLU, pooling, residual adds), and the losses cast logits back to
- * float32. Kernels accumulate in f32 throughout; only stored tensors are rounded. `null` or
+ * their input to float16 (differentiably) and compute with their float32 weights as they are (the
+ * kernels accumulate in f32 and write the weight gradients in float32; PyTorch casts the weights
+ * too because its float16 kernels need both operands in float16, ours do not), the ops that
+ * follow keep float16 activations (batch norm with float32 statistics, ReLU, pooling, residual
+ * adds), and the losses cast logits back to float32. Only stored activations and their gradients
+ * are rounded. `null` or
  * 'float32' runs `fn` without autocast (a region inside one turns it off).
  *
  * The region is synchronous, like a model's forward: `fn` must not return a promise.

@@ -33,11 +33,16 @@ export class Sequential extends Module {
   }
 }
 
-/** Input, weight and bias in the autocast dtype inside an `autocast` region (as they are outside one). */
-function castForAutocast(x: Tensor, weight: Tensor, bias: Tensor | null): [Tensor, Tensor, Tensor | null] {
+/**
+ * Inside an `autocast` region: the input in the autocast dtype. The weight stays the float32
+ * master (the kernels read it as it is and accumulate in f32, and its gradient is written in
+ * float32 directly: no per-step copy of the weights, no cast of their gradients); a Linear's bias
+ * follows the activation (`castBias`), since it is added to the float16 product.
+ */
+function castForAutocast(x: Tensor, bias: Tensor | null, castBias: boolean): [Tensor, Tensor | null] {
   const dtype = autocastDtype();
-  if (!dtype) return [x, weight, bias];
-  return [F.cast(x, dtype), F.cast(weight, dtype), bias ? F.cast(bias, dtype) : null];
+  if (!dtype) return [x, bias];
+  return [F.cast(x, dtype), bias && castBias ? F.cast(bias, dtype) : bias];
 }
 
 export interface InitOptions {
@@ -59,8 +64,8 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : new Parameter(uniform([outFeatures], 1 / Math.sqrt(inFeatures), g));
   }
   override forward(x: Tensor): Tensor {
-    const [xc, w, b] = castForAutocast(x, this.weight, this.bias);
-    return b ? F.linear(xc, w, b) : F.linear(xc, w);
+    const [xc, b] = castForAutocast(x, this.bias, true);
+    return b ? F.linear(xc, this.weight, b) : F.linear(xc, this.weight);
   }
 }
 
@@ -93,8 +98,8 @@ export class Conv2d extends Module {
     this.options = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups };
   }
   override forward(x: Tensor): Tensor {
-    const [xc, w, b] = castForAutocast(x, this.weight, this.bias);
-    return F.conv2d(xc, w, b, this.options);
+    const [xc, b] = castForAutocast(x, this.bias, false);
+    return F.conv2d(xc, this.weight, b, this.options);
   }
 }
 

@@ -248,7 +248,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
 }
 
 /** Gradient of conv2d with respect to its weight: dy [N, O, OH, OW], x → dw of `weightShape`. */
-export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, opts: Conv2dOptions = {}, dtype: DType = x.dtype): Tensor {
   const tiles = activeConvTiles();
   const op = 'conv2dBackwardWeight';
   checkTensor(op, 'dy', dy);
@@ -257,13 +257,13 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   checkGrad(op, dy, g, `input ${fmt(x.shape)}, weight ${fmt(weightShape)}`);
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
-  if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape);
-  if (usesPointwise(g, tiles)) return pointwiseWeightGrad(op, g, tiles, dy, x, weightShape);
+  if (convUsesGemm(g)) return gemmWeightGrad(op, g, dy, x, weightShape, dtype);
+  if (usesPointwise(g, tiles)) return pointwiseWeightGrad(op, g, tiles, dy, x, weightShape, dtype);
   // Tap lanes need enough taps to fill the lanes: with shared dy loads 9 (VGG's first conv) is enough.
   const minTaps = convShuffles(tiles) ? 9 : 16;
   if (tiles.wTaps > 0 && tiles.wSplit <= 0 && g.groups === 1 && g.C <= tiles.wTaps && g.KH * g.KW >= minTaps && gpu().isCpuAdapter)
-    return tapsWeightGrad(op, g, dy, x, weightShape);
-  if (convShuffles(tiles) && g.KW > 1 && usesWeightGradRows(g, tiles)) return rowsWeightGrad(op, g, dy, x, weightShape);
+    return tapsWeightGrad(op, g, dy, x, weightShape, dtype);
+  if (convShuffles(tiles) && g.KW > 1 && usesWeightGradRows(g, tiles)) return rowsWeightGrad(op, g, dy, x, weightShape, dtype);
   let plan = weightGradSplit(g, gpu().isCpuAdapter, tiles, gpu().pageElements * 4);
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
@@ -273,7 +273,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   // Shared dy: one 8-lane subgroup per workgroup (unsplit only: split lanes read different rows).
   const shuffle = S === 1 && convShuffles(tiles);
   const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
-  const target = weightGradTarget(op, weightShape, S, x);
+  const target = weightGradTarget(op, weightShape, S, dtype);
   const k = sized(convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
   runKernel({
     name: op,
@@ -284,7 +284,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
     workgroups: [Math.ceil(lanes / wg), Math.ceil(g.O / TO), g.KH * g.KW],
   });
   if (S === 1) return target;
-  return sumPartials(op, target, weightShape, S, x.dtype);
+  return sumPartials(op, target, weightShape, S, dtype);
 }
 
 /** Whether the weight gradient walks whole unrolled rows (see `ConvTiles.wRows`, `wRowsStride2`). */
@@ -294,14 +294,14 @@ function usesWeightGradRows(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
 }
 
 /** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */
-function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
   // About 96-128 accumulators: 8 output channels x 4 input channels x KW columns.
   const TO = channelTile(8, Og, g.groups);
   const TR = Math.max(1, Math.min(Rg, Math.floor(128 / (TO * g.KW)) || 1, 16));
   const rTiles = Math.ceil(Rg / TR);
-  const dw = Tensor.empty([...weightShape], x.dtype, op);
+  const dw = Tensor.empty([...weightShape], dtype, op);
   runKernel({
     name: op,
     body: convWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
@@ -314,7 +314,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
 }
 
 /** Weight gradient with lanes over taps (few input channels on a CPU adapter): see convWeightGradTapsWgsl. */
-function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const tiles = convTiles();
   const TO = Math.max(1, Math.min(2 * tiles.wTO, Math.floor(128 / g.C), g.O));
   const oTiles = Math.ceil(g.O / TO);
@@ -328,7 +328,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const CR = Math.ceil(rows / S);
   S = Math.ceil(rows / CR);
   const WG = Math.ceil((g.KH * g.KW) / 8) * 8;
-  const target = weightGradTarget(op, weightShape, S, x);
+  const target = weightGradTarget(op, weightShape, S, dtype);
   runKernel({
     name: op,
     body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
@@ -337,15 +337,16 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     uniforms: { CR: ['u32', CR], rows: ['u32', rows], O: ['u32', g.O], TO: ['u32', TO] },
     workgroups: [S, oTiles, 1],
   });
-  return S === 1 ? target : sumPartials(op, target, weightShape, S, x.dtype);
+  return S === 1 ? target : sumPartials(op, target, weightShape, S, dtype);
 }
 
 /**
- * Where a weight gradient is written: dw itself in x's dtype (the weight copy's dtype under
- * autocast), or float32 split-K partials, so that only the final sum rounds.
+ * Where a weight gradient is written: dw itself in the weight's dtype (float32 under autocast,
+ * where float16 activations meet the float32 weight), or float32 split-K partials, so that only
+ * the final sum rounds.
  */
-function weightGradTarget(op: string, weightShape: Shape, S: number, x: Tensor): Tensor {
-  return S === 1 ? Tensor.empty([...weightShape], x.dtype, op) : Tensor.empty([S, ...weightShape], 'float32', op);
+function weightGradTarget(op: string, weightShape: Shape, S: number, dtype: DType): Tensor {
+  return S === 1 ? Tensor.empty([...weightShape], dtype, op) : Tensor.empty([S, ...weightShape], 'float32', op);
 }
 
 function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number, dtype: DType): Tensor {
@@ -363,14 +364,14 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number, 
   return dw;
 }
 
-function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const tiles = convTiles();
   const choice = convShapeChoice('conv2dBackwardWeight', g, x.dtype);
   const c = fitSharedMemory(op, choice?.gemm ?? tiles.wGemm, gemmWeightGradSharedBytes, gpu().limits.maxComputeWorkgroupStorageSize);
   const t = { ...tiles, wGemm: c, gemmWgTarget: choice?.splitTarget ?? tiles.gemmWgTarget };
   const { S, CK } = gemmWeightGradSplit(g, t, gpu().pageElements * 4);
   const spec = { ...g, Rg: g.C / g.groups, Og: g.O / g.groups, S, CK };
-  const target = weightGradTarget(op, weightShape, S, x);
+  const target = weightGradTarget(op, weightShape, S, dtype);
   runKernel({
     name: op,
     body: gemmWeightGradWgsl(spec, c),
@@ -379,7 +380,7 @@ function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     uniforms: gemmWeightGradUniforms(spec),
     workgroups: gemmWeightGradGrid(spec, c),
   });
-  return S === 1 ? target : sumPartials(op, target, weightShape, S, x.dtype);
+  return S === 1 ? target : sumPartials(op, target, weightShape, S, dtype);
 }
 
 /** Gradient of conv2d's bias: the sum of dy [N, O, OH, OW] over N, OH, OW → [O]. */

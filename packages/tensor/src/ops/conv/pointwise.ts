@@ -1,3 +1,4 @@
+import type { DType } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
 import { runKernel, type ScalarType } from '../../kernel/run.ts';
@@ -74,9 +75,9 @@ export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<Conv
 }
 
 /** conv2dBackwardWeight on the pointwise kernels: dy, x → dw of `weightShape` ([O, C, 1, 1]). */
-export function pointwiseWeightGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, x: Tensor, weightShape: Shape): Tensor {
+export function pointwiseWeightGrad(op: string, g: ConvGeometry, t: Readonly<ConvTiles>, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const { wTO: TO, wTC: TC } = t.pointwise!;
-  const dw = Tensor.empty([...weightShape], x.dtype, op);
+  const dw = Tensor.empty([...weightShape], dtype, op);
   const tiles = Math.ceil(g.C / TC);
   runKernel({
     name: op,

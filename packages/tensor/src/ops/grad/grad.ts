@@ -149,7 +149,13 @@ export const meanBackward = (dy: Tensor, inputShape: Shape, axes?: Axes) => broa
  */
 export function matmulBackwardA(dy: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const tb = !!options.transB;
-  const da = options.transA ? (tb ? matmul(b, dy, { transA: true, transB: true }) : matmul(b, dy, { transB: true })) : matmul(dy, b, { transB: !tb });
+  // The gradient in a's own dtype (float16 for an activation meeting a float32 weight).
+  const dtype = a.dtype;
+  const da = options.transA
+    ? tb
+      ? matmul(b, dy, { transA: true, transB: true, dtype })
+      : matmul(b, dy, { transB: true, dtype })
+    : matmul(dy, b, { transB: !tb, dtype });
   return fitTo(da, a.shape);
 }
 
@@ -171,7 +177,15 @@ export function matmulBackwardB(dy: Tensor, a: Tensor, b: Tensor, options: Matmu
       dy2.dispose();
     }
   }
-  const db = ta ? (tb ? matmul(dy, a, { transA: true, transB: true }) : matmul(a, dy)) : tb ? matmul(dy, a, { transA: true }) : matmul(a, dy, { transA: true });
+  // The gradient in b's own dtype (float32 for a weight under autocast): no cast pass afterwards.
+  const dtype = b.dtype;
+  const db = ta
+    ? tb
+      ? matmul(dy, a, { transA: true, transB: true, dtype })
+      : matmul(a, dy, { dtype })
+    : tb
+      ? matmul(dy, a, { transA: true, dtype })
+      : matmul(a, dy, { transA: true, dtype });
   return fitTo(db, b.shape);
 }
 

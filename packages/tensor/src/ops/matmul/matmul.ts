@@ -1,3 +1,4 @@
+import type { DType } from '../../dtype.ts';
 import { gpu } from '../../device/device.ts';
 import { broadcastShapes, fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
@@ -15,6 +16,11 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Treat `b`'s last two dims as transposed ([.., N, K] stored), as a Linear weight [out, in]. */
   transB?: boolean;
+  /**
+   * The product's dtype. Default: float16 when both operands are, else float32. A Linear under
+   * autocast asks for float16 from a float16 activation and its float32 weight.
+   */
+  dtype?: DType;
 }
 
 function batchStrides(batch: readonly number[], outBatch: number[], matrixSize: number): number[] {
@@ -53,9 +59,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new Error(`matmul: batch dims ${fmt(aBatch)} and ${fmt(bBatch)} cannot be broadcast in ${desc()}`);
   }
   const batches = outBatch.reduce((p, d) => p * d, 1);
-  // float16 only when both operands are (autocast casts both), float32 otherwise, as the
-  // elementwise ops promote; accumulated in f32 either way.
-  const out = Tensor.empty([...outBatch, M, N], promoteFloat([a, b]), 'matmul');
+  // Accumulated in f32 whatever the operands' and the product's dtypes.
+  const out = Tensor.empty([...outBatch, M, N], options.dtype ?? promoteFloat([a, b]), 'matmul');
   if (out.size === 0) return out;
   if (K === 0) throw new Error(`matmul: empty inner dimension in ${desc()}`);
   const spec: MatmulSpec = {
