@@ -47,5 +47,5 @@ export * from './ops/grad/index.ts';
 export { interpolateBilinear } from './ops/resize/interpolate.ts';
 export { normalizeChannels } from './ops/normalize/normalizeChannels.ts';
 export { copyInto, increment } from './ops/inplace/inplace.ts';
-export { sgdStep, adamStep, type SgdStepOptions, type AdamStepOptions, type LossScaleStepOptions } from './ops/optim/optim.ts';
+export { sgdStep, adamStep, lossScaleStepFits, type SgdStepOptions, type AdamStepOptions, type LossScaleStepOptions } from './ops/optim/optim.ts';
 export { nonFiniteCheck, nonFiniteCheckAndUnscale } from './ops/optim/unscale.ts';

@@ -97,7 +97,13 @@ export class GradScaler {
    */
   async step<O extends GroupOptions>(optimizer: Optimizer<O>): Promise<boolean> {
     this.refuseWhileUpdating('step');
-    const s = this.perOptimizer.get(optimizer);
+    let s = this.perOptimizer.get(optimizer);
+    // Parameters paged over more bindings than the fused kernels can take (VGG16's classifier
+    // weight) take the unscale path: gradients divided in place, the flag read, the step on the host.
+    if (!s && !optimizer.paramGroups.every((g) => g.params.every((p) => T.lossScaleStepFits(p)))) {
+      await this.unscale(optimizer);
+      s = this.perOptimizer.get(optimizer);
+    }
     if (s) {
       if (s.stepped) throw new Error('GradScaler: step() was already called for this optimizer in this step (call update() first)');
       s.stepped = true;

@@ -1,3 +1,4 @@
+import { gpu } from '../../device/device.ts';
 import { fmt } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { grid1d, linearMain, runKernel } from '../../kernel/run.ts';
@@ -60,6 +61,18 @@ function lossScale(
     uniforms: gradScale !== undefined ? { gs: ['f32', gradScale] } : {},
     inputs: skipIf ? { skip: skipIf } : {},
   };
+}
+
+/**
+ * Whether an optimizer kernel given `skipIf` can bind its tensors for `param`: `tensors` of its
+ * size (Adam: parameter, gradient and two moments) plus the flag. A tensor larger than one
+ * binding takes a binding per page, so VGG16's 411 MB classifier weight (4 pages on lavapipe)
+ * does not fit under 16 bindings; the loss scaler then takes its unscale-then-step path.
+ */
+export function lossScaleStepFits(param: Tensor, tensors = 4): boolean {
+  const g = gpu();
+  const pages = Math.max(1, Math.ceil(param.size / g.pageElements));
+  return tensors * pages + 1 <= g.limits.maxStorageBuffersPerShaderStage;
 }
 
 export interface SgdStepOptions extends LossScaleStepOptions {
