@@ -7,7 +7,7 @@
  * Standalone: `pnpm exec tsx src/step-precision.ts [--arch resnet18] [--size 64] [--batch 16] [--rounds 5] [--steps 5]`.
  */
 import * as T from '@cxr/tensor';
-import { autocast, crossEntropy, F } from '@cxr/nn';
+import { autocast, crossEntropy } from '@cxr/nn';
 import { isMain } from './isMain.ts';
 import { trainStepRunner, type TrainStepRunner } from './step.ts';
 
@@ -25,10 +25,7 @@ export interface PrecisionBench {
 /** What one training forward leaves alive for its backward, then frees it with a backward. */
 function forwardBytes(r: TrainStepRunner, f16: boolean): number {
   const before = T.memoryStats().inUseBytes;
-  const logits = F.cast(
-    autocast(f16 ? 'float16' : null, () => r.model.forward(r.x)),
-    'float32',
-  );
+  const logits = autocast(f16 ? 'float16' : null, () => r.model.forward(r.x));
   const bytes = T.memoryStats().inUseBytes - before;
   crossEntropy(logits, r.y).backward();
   r.opt.zeroGrad();

@@ -18,7 +18,7 @@
 import { isMain } from './isMain.ts';
 import * as T from '@cxr/tensor';
 import { destroyDevice, getDevice, gpu, hasDevice, memoryStats, rand, sync } from '@cxr/tensor';
-import { autocast, crossEntropy, detach, Adam, F, GradScaler, type Module } from '@cxr/nn';
+import { autocast, crossEntropy, detach, Adam, GradScaler, type Module } from '@cxr/nn';
 import { createModel } from '@cxr/models';
 
 interface Captured {
@@ -82,12 +82,7 @@ export function trainStepRunner(
   // --precision f16 as the CLI runs it: autocast forward, scaled loss, unscale + skip check.
   const scaler = options.precision === 'f16' ? new GradScaler() : null;
   const step = async () => {
-    const logits = scaler
-      ? F.cast(
-          autocast('float16', () => model.forward(x)),
-          'float32',
-        )
-      : model.forward(x);
+    const logits = autocast(scaler ? 'float16' : null, () => model.forward(x));
     const kept = detach(logits);
     const l = crossEntropy(logits, y);
     let lossKept = l;

@@ -12,6 +12,25 @@ async function run(values: Float32Array[], inv: number): Promise<{ found: number
   return { found: await found.item(), out };
 }
 
+/**
+ * +Inf, -Inf and NaN at the first and last element, in the vec4 form (sizes 8, 12) and the scalar
+ * one (7, 5).
+ */
+function* nonFiniteCases() {
+  for (const [bad, n] of [
+    [Number.POSITIVE_INFINITY, 8],
+    [Number.NEGATIVE_INFINITY, 7],
+    [Number.NaN, 12],
+    [Number.NaN, 5],
+  ] as const) {
+    for (const at of [0, n - 1]) {
+      const v = randomArray(n, 3);
+      v[at] = bad;
+      yield { bad, n, at, v };
+    }
+  }
+}
+
 describe('nonFiniteCheckAndUnscale (the loss scaler check)', () => {
   it('divides every gradient by the scale in place, vec4 (size 4k) and scalar (odd) forms', async () => {
     const a = randomArray(1028, 1, -50, 50);
@@ -25,18 +44,9 @@ describe('nonFiniteCheckAndUnscale (the loss scaler check)', () => {
   });
 
   it('flags +Inf, -Inf and NaN in either form, wherever they are; large finite and subnormal values are not flagged', async () => {
-    for (const [bad, n] of [
-      [Number.POSITIVE_INFINITY, 8],
-      [Number.NEGATIVE_INFINITY, 7],
-      [Number.NaN, 12],
-      [Number.NaN, 5],
-    ] as const) {
-      for (const at of [0, n - 1]) {
-        const v = randomArray(n, 3);
-        v[at] = bad;
-        const clean = randomArray(16, 4);
-        expect((await run([clean, v], 0.5)).found, `${bad} at ${at} of ${n}`).toBe(1);
-      }
+    for (const { bad, n, at, v } of nonFiniteCases()) {
+      const clean = randomArray(16, 4);
+      expect((await run([clean, v], 0.5)).found, `${bad} at ${at} of ${n}`).toBe(1);
     }
     const edge = new Float32Array([3.4e38, -3.4e38, 1e-45, -1e-40, 0, -0, 1, 2]);
     expect((await run([edge], 1)).found).toBe(0);
@@ -58,22 +68,13 @@ describe('nonFiniteCheckAndUnscale (the loss scaler check)', () => {
 
 describe('nonFiniteCheck (the check without the unscale)', () => {
   it('flags Inf and NaN in either form and writes no gradient; views of one buffer are read once', async () => {
-    for (const [bad, n] of [
-      [Number.POSITIVE_INFINITY, 8],
-      [Number.NEGATIVE_INFINITY, 7],
-      [Number.NaN, 12],
-      [Number.NaN, 5],
-    ] as const) {
-      for (const at of [0, n - 1]) {
-        const v = randomArray(n, 3);
-        v[at] = bad;
-        const g = T.tensor(v, [n]);
-        const clean = T.tensor(randomArray(16, 4), [16]);
-        const found = T.zeros([1]);
-        T.nonFiniteCheck([clean, g, clean.view([4, 4])], found);
-        expect(await found.item(), `${bad} at ${at} of ${n}`).toBe(1);
-        expect(Array.from(await g.toArray())).toEqual(Array.from(v));
-      }
+    for (const { bad, n, at, v } of nonFiniteCases()) {
+      const g = T.tensor(v, [n]);
+      const clean = T.tensor(randomArray(16, 4), [16]);
+      const found = T.zeros([1]);
+      T.nonFiniteCheck([clean, g, clean.view([4, 4])], found);
+      expect(await found.item(), `${bad} at ${at} of ${n}`).toBe(1);
+      expect(Array.from(await g.toArray())).toEqual(Array.from(v));
     }
     const edge = T.tensor(new Float32Array([3.4e38, -3.4e38, 1e-45, -1e-40, 0, -0, 1, 2]), [8]);
     const found = T.zeros([1]);

@@ -4,7 +4,6 @@ import {
   binaryCrossEntropyWithLogits,
   crossEntropy,
   detach,
-  F,
   focalLoss,
   noGrad,
   withConstants,
@@ -68,13 +67,8 @@ export async function trainStep(
 ): Promise<StepResult> {
   const { x, y } = batchTensors(batch);
   try {
-    // Mixed precision: the forward under autocast, its float16 logits cast to float32 for the loss and metrics.
-    const logits = scaler
-      ? F.cast(
-          autocast('float16', () => model.forward(x)),
-          'float32',
-        )
-      : model.forward(x);
+    // Mixed precision: the forward under autocast; the losses take its float16 logits in float32.
+    const logits = autocast(scaler ? 'float16' : null, () => model.forward(x));
     const kept = detach(logits);
     const l = lossOf(loss, logits, y, classWeight);
     let lossKept = l;

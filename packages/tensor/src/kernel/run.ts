@@ -18,16 +18,25 @@ export interface KernelCall {
 }
 
 /**
+ * The accessors' types and conversions: float16 storage is read as f32 and rounded on store, so
+ * kernels compute in f32 either way; other dtypes pass through unchanged (the same source as ever).
+ */
+function conversions(ty: string, cty: string) {
+  return {
+    ty,
+    cty,
+    load: (e: string) => (ty === cty ? e : `${cty}(${e})`),
+    store: (e: string) => (ty === cty ? e : `${ty}(${e})`),
+  };
+}
+
+/**
  * A tensor larger than one storage binding is bound as several pages of `pageElements`; the
  * accessor then picks the page with a shift and a mask. Small tensors (nearly all) get a plain
  * array access, so paging costs nothing where it is not needed.
  */
 function accessors(name: string, t: Tensor, firstBinding: number, writable: boolean, pageShift: number): { decl: string; pages: number } {
-  const ty = wgslType(t.dtype);
-  // float16 storage is read as f32 and rounded on store: kernels compute in f32 either way.
-  const cty = computeType(t.dtype);
-  const load = (e: string) => (ty === cty ? e : `${cty}(${e})`);
-  const store = (e: string) => (ty === cty ? e : `${ty}(${e})`);
+  const { ty, cty, load, store } = conversions(wgslType(t.dtype), computeType(t.dtype));
   const pageElems = 2 ** pageShift;
   const pages = Math.max(1, Math.ceil(t.size / pageElems));
   const access = writable ? 'read_write' : 'read';
@@ -59,10 +68,7 @@ function accessors(name: string, t: Tensor, firstBinding: number, writable: bool
 function vec4Accessor(name: string, t: Tensor, firstBinding: number, writable: boolean, pageShift: number, op: string): { decl: string; pages: number } {
   if (t.dtype === 'int32' || t.size % 4 !== 0)
     throw new Error(`${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.shape.join(',')}]`);
-  const ty = `vec4<${wgslType(t.dtype)}>`;
-  const cty = `vec4<${computeType(t.dtype)}>`;
-  const load = (e: string) => (ty === cty ? e : `${cty}(${e})`);
-  const store = (e: string) => (ty === cty ? e : `${ty}(${e})`);
+  const { ty, cty, load, store } = conversions(`vec4<${wgslType(t.dtype)}>`, `vec4<${computeType(t.dtype)}>`);
   const pages = Math.max(1, Math.ceil(t.size / 2 ** pageShift));
   const access = writable ? 'read_write' : 'read';
   let decl = '';

@@ -64,15 +64,15 @@ function lossScale(
 }
 
 /**
- * Whether an optimizer kernel given `skipIf` can bind its tensors for `param`: `tensors` of its
- * size (Adam: parameter, gradient and two moments) plus the flag. A tensor larger than one
+ * Whether an optimizer kernel given `skipIf` can bind its tensors for `param`: at most four of its
+ * size (Adam's parameter, gradient and two moments) plus the flag. A tensor larger than one
  * binding takes a binding per page, so VGG16's 411 MB classifier weight (4 pages on lavapipe)
  * does not fit under 16 bindings; the loss scaler then takes its unscale-then-step path.
  */
-export function lossScaleStepFits(param: Tensor, tensors = 4): boolean {
+export function lossScaleStepFits(param: Tensor): boolean {
   const g = gpu();
   const pages = Math.max(1, Math.ceil(param.size / g.pageElements));
-  return tensors * pages + 1 <= g.limits.maxStorageBuffersPerShaderStage;
+  return 4 * pages + 1 <= g.limits.maxStorageBuffersPerShaderStage;
 }
 
 export interface SgdStepOptions extends LossScaleStepOptions {

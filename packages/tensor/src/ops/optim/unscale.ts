@@ -32,28 +32,7 @@ function distinct(op: string, grads: readonly Tensor[], foundInf: Tensor): Tenso
 export function nonFiniteCheckAndUnscale(grads: readonly Tensor[], foundInf: Tensor, invScale: number): void {
   const op = 'nonFiniteCheckAndUnscale';
   if (!Number.isFinite(invScale)) throw new Error(`${op}: invScale must be finite, got ${invScale}`);
-  for (const g of distinct(op, grads, foundInf)) {
-    // Four elements per invocation where the size allows (a quarter of the per-lane stores on a CPU adapter).
-    const vec4 = g.size % 4 === 0;
-    const n = vec4 ? g.size / 4 : g.size;
-    const body = vec4
-      ? `  if (i >= u.n) { return; }
-  let v = g_get4(i);
-  let e = bitcast<vec4<u32>>(v) & vec4<u32>(0x7f800000u);
-  if (any(e == vec4<u32>(0x7f800000u))) { found_set(0u, 1.0); }
-  g_set4(i, v * u.inv);`
-      : `  if (i >= u.n) { return; }
-  let v = g_get(i);
-  if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) { found_set(0u, 1.0); }
-  g_set(i, v * u.inv);`;
-    runKernel({
-      name: op,
-      body: linearMain(256, body),
-      outputs: { g, found: foundInf },
-      uniforms: { inv: ['f32', invScale], n: ['u32', n] },
-      workgroups: grid1d(n, 256),
-    });
-  }
+  check(op, grads, foundInf, invScale);
 }
 
 /**
@@ -62,22 +41,27 @@ export function nonFiniteCheckAndUnscale(grads: readonly Tensor[], foundInf: Ten
  * takes `gradScale` and `skipIf` itself (no write pass over the gradients).
  */
 export function nonFiniteCheck(grads: readonly Tensor[], foundInf: Tensor): void {
-  const op = 'nonFiniteCheck';
+  check('nonFiniteCheck', grads, foundInf, null);
+}
+
+/** One dispatch per distinct gradient buffer: the exponent-bit test, and the unscale when `invScale` is given. */
+function check(op: string, grads: readonly Tensor[], foundInf: Tensor, invScale: number | null): void {
   for (const g of distinct(op, grads, foundInf)) {
+    // Four elements per invocation where the size allows (a quarter of the per-lane accesses on a CPU adapter).
     const vec4 = g.size % 4 === 0;
     const n = vec4 ? g.size / 4 : g.size;
-    const body = vec4
-      ? `  if (i >= u.n) { return; }
-  let e = bitcast<vec4<u32>>(g_get4(i)) & vec4<u32>(0x7f800000u);
-  if (any(e == vec4<u32>(0x7f800000u))) { found_set(0u, 1.0); }`
-      : `  if (i >= u.n) { return; }
-  if ((bitcast<u32>(g_get(i)) & 0x7f800000u) == 0x7f800000u) { found_set(0u, 1.0); }`;
+    const [get, set, bits, exp] = vec4 ? ['g_get4', 'g_set4', 'vec4<u32>', 'any(e == vec4<u32>(0x7f800000u))'] : ['g_get', 'g_set', 'u32', 'e == 0x7f800000u'];
+    const body = `  if (i >= u.n) { return; }
+  let v = ${get}(i);
+  let e = bitcast<${bits}>(v) & ${bits}(0x7f800000u);
+  if (${exp}) { found_set(0u, 1.0); }${invScale === null ? '' : `\n  ${set}(i, v * u.inv);`}`;
     runKernel({
       name: op,
       body: linearMain(256, body),
-      inputs: { g },
-      outputs: { found: foundInf },
-      uniforms: { n: ['u32', n] },
+      // Unscaling writes the gradient in place; the check only reads it.
+      inputs: invScale === null ? { g } : {},
+      outputs: invScale === null ? { found: foundInf } : { g, found: foundInf },
+      uniforms: invScale === null ? { n: ['u32', n] } : { inv: ['f32', invScale], n: ['u32', n] },
       workgroups: grid1d(n, 256),
     });
   }
