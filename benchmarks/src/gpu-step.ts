@@ -36,7 +36,8 @@ import * as T from '@cxr/tensor';
 import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
-import { batchTensors } from '../../packages/cli/src/train/steps.ts';
+import { batchTensors, submitTrainStep } from '../../packages/cli/src/train/steps.ts';
+import { trainInFlight } from '../../packages/cli/src/train/stepsInFlight.ts';
 import { benchInputUpload } from './inputUpload.ts';
 import { benchStep, type TrainStepRunner, trainStepRunner } from './step.ts';
 import { benchPrecision } from './step-precision.ts';
@@ -359,12 +360,16 @@ save();
 // 2b. The loader feeding the CLI's training step. Per batch: time spent waiting for the loader (0
 // when the pool keeps up), in batchTensors (the upload's CPU side, and recording the device's
 // expansion for deferred batches) and in the step itself.
+// inFlight: the CLI's loop (trainInFlight + submitTrainStep: the next step is recorded while the
+// device runs the previous one); the others wait for each step's readback, as the CLI did before.
 for (const v of [
   { workers: 0, deferNormalize: true },
   { workers: cores, deferNormalize: true },
+  { workers: cores, deferNormalize: true, inFlight: true },
   { workers: cores, deferNormalize: false },
 ]) {
   const { workers } = v;
+  const key = `cxr${variantKey(v).replace('workers', 'Workers')}${'inFlight' in v ? 'InFlight' : ''}`;
   let loader: DataLoader | null = null;
   try {
     loader = trainLoader(v);
@@ -382,6 +387,17 @@ for (const v of [
       if (epoch === 1) {
         t0 = performance.now();
         images = batches = waitMs = uploadMs = 0;
+      }
+      if ('inFlight' in v) {
+        await trainInFlight(
+          loader.epoch(epoch),
+          (b) => submitTrainStep(model, opt, 'ce', b),
+          (r) => {
+            images += r.count;
+            batches++;
+          },
+        );
+        continue;
       }
       const it = loader.epoch(epoch);
       for (;;) {
@@ -408,14 +424,14 @@ for (const v of [
     }
     const s = (performance.now() - t0) / 1000;
     const perBatch = { waitMs: waitMs / batches, uploadMs: uploadMs / batches, stepMs: (s * 1000 - waitMs - uploadMs) / batches };
-    loop[`cxr${variantKey(v).replace('workers', 'Workers')}`] = { imagesPerS: images / s, seconds: s, batches, ...perBatch };
+    loop[key] = { imagesPerS: images / s, seconds: s, batches, ...('inFlight' in v ? {} : perBatch) };
     log(
-      `CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers${v.deferNormalize ? '' : ', 3 channels normalised in the workers'}: ${(images / s).toFixed(1)} images/s; per batch: waiting for data ${perBatch.waitMs.toFixed(1)} ms, upload ${perBatch.uploadMs.toFixed(1)} ms, step ${perBatch.stepMs.toFixed(1)} ms`,
+      `CXR loop, resnet18 ${size}px batch ${batch}, ${workers} loader workers${v.deferNormalize ? '' : ', 3 channels normalised in the workers'}${'inFlight' in v ? ', one step in flight (the CLI)' : ''}: ${(images / s).toFixed(1)} images/s${'inFlight' in v ? '' : `; per batch: waiting for data ${perBatch.waitMs.toFixed(1)} ms, upload ${perBatch.uploadMs.toFixed(1)} ms, step ${perBatch.stepMs.toFixed(1)} ms`}`,
     );
     model.parameters().forEach((p) => p.dispose());
     opt.dispose();
   } catch (e) {
-    loop[`cxr${variantKey(v).replace('workers', 'Workers')}Error`] = String((e as Error).message).slice(0, 1000);
+    loop[`${key}Error`] = String((e as Error).message).slice(0, 1000);
     log(`CXR loop with ${workers} workers failed: ${(e as Error).message}`);
   } finally {
     await loader?.close();

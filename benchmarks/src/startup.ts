@@ -38,7 +38,8 @@ const { defaultTrainConfig } = await import('../../packages/cli/src/config/train
 const { evaluationImages, makeLoaders, openDataset, startTrainingDecoders, trainingImageCache } = await import('../../packages/cli/src/train/data.ts');
 const { auditImageFolder } = await import('../../packages/cli/src/audit/dataAudit.ts');
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
-const { trainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
+const { submitTrainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
+const { trainInFlight } = await import('../../packages/cli/src/train/stepsInFlight.ts');
 
 let dataDir = val('--data');
 let synthDir: string | null = null;
@@ -120,20 +121,35 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
   let steps = 0;
   const stepTimes: number[] = [];
   model.train();
-  const it = loaders.train.epoch(epoch)[Symbol.asyncIterator]();
-  for (;;) {
-    const w0 = performance.now();
-    const next = await it.next();
-    waitMs += performance.now() - w0;
-    if (next.done) break;
-    const s0 = performance.now();
-    const cs = compileMs;
-    await trainStep(model, optimizer, config.loss, next.value);
-    stepMs += performance.now() - s0;
-    stepCompileMs += compileMs - cs;
-    if (args.includes('--steps')) stepTimes.push(Math.round(performance.now() - s0));
-    steps++;
+  // The CLI's loop: one step in flight (trainInFlight). A step's time here runs from its
+  // submission to its readback, so it includes the next step's recording.
+  const tTrain = performance.now();
+  async function* timedBatches() {
+    const it = loaders.train.epoch(epoch)[Symbol.asyncIterator]();
+    for (;;) {
+      const w0 = performance.now();
+      const next = await it.next();
+      waitMs += performance.now() - w0;
+      if (next.done) return;
+      yield next.value;
+    }
   }
+  // Step 1 counts from the start of the epoch (its batch's wait included).
+  let last = tTrain;
+  let lastCompile = compileMs;
+  await trainInFlight(
+    timedBatches(),
+    (batch) => submitTrainStep(model, optimizer, config.loss, batch),
+    () => {
+      const now = performance.now();
+      if (args.includes('--steps')) stepTimes.push(Math.round(now - last));
+      stepCompileMs += compileMs - lastCompile;
+      lastCompile = compileMs;
+      last = now;
+      steps++;
+    },
+  );
+  stepMs = performance.now() - tTrain - waitMs;
   const v0 = performance.now();
   const cv = compileMs;
   model.eval();

@@ -53,10 +53,75 @@ export interface StepResult {
   skipped: boolean;
 }
 
+/** A training step whose work is recorded and submitted; its figures arrive with the readback. */
+export interface SubmittedStep {
+  /**
+   * The step's loss and accuracy, once the device has run it. Already marked as handled, so
+   * leaving it pending while the next step is recorded raises no unhandled rejection; whoever
+   * awaits it gets the error.
+   */
+  readonly result: Promise<StepResult>;
+}
+
 /**
- * One optimisation step; frees everything it allocated except what the optimizer keeps. With a
- * loss scaler the forward runs under float16 autocast and the scaled loss is what backward sees.
+ * Records and submits one optimisation step, then returns without waiting for the device: the
+ * loss and the predictions are being copied back, and every tensor the step allocated (except
+ * what the optimizer keeps) is already freed, since the copies were queued before the frees and
+ * the device runs in queue order. With a loss scaler the forward runs under float16 autocast,
+ * the scaled loss is what backward sees, and the scaler's verdict (skip or step, the next scale)
+ * is awaited here, before the next step can be recorded with the new scale.
  */
+export async function submitTrainStep(
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+  loss: Loss,
+  batch: Batch,
+  classWeight: T.Tensor | null = null,
+  scaler: GradScaler | null = null,
+): Promise<SubmittedStep> {
+  const { x, y } = batchTensors(batch);
+  const owned: T.Tensor[] = [x, y];
+  try {
+    // Mixed precision: the forward under autocast; the losses take its float16 logits in float32.
+    const logits = autocast(scaler ? 'float16' : null, () => model.forward(x));
+    const kept = detach(logits);
+    owned.push(kept);
+    const l = lossOf(loss, logits, y, classWeight);
+    owned.push(l);
+    let lossKept = l;
+    let skipped = false;
+    if (scaler) {
+      const r = await scaler.backwardAndStep(l, optimizer);
+      lossKept = r.loss;
+      if (lossKept !== l) owned.push(lossKept);
+      skipped = !r.stepped;
+    } else {
+      l.backward();
+      optimizer.step();
+    }
+    optimizer.zeroGrad();
+    const pred = T.argmax(kept, 1);
+    owned.push(pred);
+    // Both copies are queued here, synchronously, before the tensors are freed below.
+    const reading = Promise.all([lossKept.item(), pred.toInt32Array()]);
+    const result = reading.then(async ([lossValue, predicted]) => {
+      // GPU adapters: time conv tile candidates for shapes this step ran first (a no-op afterwards
+      // and on CPU adapters; choices are cached per adapter on disk).
+      await T.autotuneConv();
+      let correct = 0;
+      predicted.forEach((p, i) => {
+        if (p === batch.labels[i]) correct++;
+      });
+      return { loss: lossValue, correct, count: batch.labels.length, skipped };
+    });
+    result.catch(() => {});
+    return { result };
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/** One optimisation step, waited for: `submitTrainStep` and its result. */
 export async function trainStep(
   model: Module,
   optimizer: Optimizer<{ lr: number }>,
@@ -65,41 +130,7 @@ export async function trainStep(
   classWeight: T.Tensor | null = null,
   scaler: GradScaler | null = null,
 ): Promise<StepResult> {
-  const { x, y } = batchTensors(batch);
-  try {
-    // Mixed precision: the forward under autocast; the losses take its float16 logits in float32.
-    const logits = autocast(scaler ? 'float16' : null, () => model.forward(x));
-    const kept = detach(logits);
-    const l = lossOf(loss, logits, y, classWeight);
-    let lossKept = l;
-    let skipped = false;
-    if (scaler) {
-      const r = await scaler.backwardAndStep(l, optimizer);
-      lossKept = r.loss;
-      skipped = !r.stepped;
-    } else {
-      l.backward();
-      optimizer.step();
-    }
-    optimizer.zeroGrad();
-    const pred = T.argmax(kept, 1);
-    const [lossValue, predicted] = await Promise.all([lossKept.item(), pred.toInt32Array()]);
-    l.dispose();
-    lossKept.dispose();
-    kept.dispose();
-    pred.dispose();
-    // GPU adapters: time conv tile candidates for shapes this step ran first (a no-op afterwards
-    // and on CPU adapters; choices are cached per adapter on disk).
-    await T.autotuneConv();
-    let correct = 0;
-    predicted.forEach((p, i) => {
-      if (p === batch.labels[i]) correct++;
-    });
-    return { loss: lossValue, correct, count: batch.labels.length, skipped };
-  } finally {
-    x.dispose();
-    y.dispose();
-  }
+  return (await submitTrainStep(model, optimizer, loss, batch, classWeight, scaler)).result;
 }
 
 export interface Predictions {
@@ -123,6 +154,21 @@ export async function predictAll(
   const out: Predictions = { probs: [], logits: [], labels: [], files: [], loss: 0 };
   let lossSum = 0;
   let done = 0;
+  const collect = async (p: { reading: Promise<[Float32Array, Float32Array, number]>; batch: Batch; c: number }) => {
+    const [hl, hp, lv] = await p.reading;
+    for (let i = 0; i < p.batch.labels.length; i++) {
+      out.logits.push(hl.slice(i * p.c, (i + 1) * p.c));
+      out.probs.push(hp.slice(i * p.c, (i + 1) * p.c));
+      out.labels.push(p.batch.labels[i]);
+      out.files.push(p.batch.files[i]);
+    }
+    lossSum += lv * p.batch.labels.length;
+    done += p.batch.labels.length;
+    onBatch?.(done);
+  };
+  // One batch in flight, as in training (see trainInFlight): batch k+1 is recorded while batch k's
+  // outputs are copied back.
+  let pending: Parameters<typeof collect>[0] | null = null;
   for await (const batch of loader.epoch(epoch)) {
     const { x, y } = batchTensors(batch);
     const [logits, probs, l] = noGrad(() =>
@@ -131,19 +177,15 @@ export async function predictAll(
         return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
       }),
     );
-    const [hl, hp, lv] = await Promise.all([logits.toArray(), probs.toArray(), l.item()]);
-    for (const t of [x, y, logits, probs, l]) t.dispose();
+    // The copies are queued before the frees, and the device runs in queue order.
+    const reading = Promise.all([logits.toArray(), probs.toArray(), l.item()]);
+    reading.catch(() => {});
     const c = logits.shape[1];
-    for (let i = 0; i < batch.labels.length; i++) {
-      out.logits.push(hl.slice(i * c, (i + 1) * c));
-      out.probs.push(hp.slice(i * c, (i + 1) * c));
-      out.labels.push(batch.labels[i]);
-      out.files.push(batch.files[i]);
-    }
-    lossSum += lv * batch.labels.length;
-    done += batch.labels.length;
-    onBatch?.(done);
+    for (const t of [x, y, logits, probs, l]) t.dispose();
+    if (pending) await collect(pending);
+    pending = { reading, batch, c };
   }
+  if (pending) await collect(pending);
   out.loss = done ? lossSum / done : NaN;
   return out;
 }

@@ -41,7 +41,8 @@ import {
 import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
-import { accuracyOf, predictAll, trainStep, type Predictions } from './steps.ts';
+import { accuracyOf, predictAll, submitTrainStep, type Predictions } from './steps.ts';
+import { trainInFlight } from './stepsInFlight.ts';
 
 export interface TrainOptions {
   /** The embedded default run: synthesise data if absent, tolerate missing ImageNet weights. */
@@ -194,29 +195,32 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
-      let batchIndex = 0;
       let skippedSteps = 0;
       let steps = 0;
-      for await (const batch of loaders.train.epoch(epoch)) {
-        batchIndex++;
-        // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
-        if (batch.labels.length === 1 && config.batchSize > 1) {
-          log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`);
-          continue;
-        }
-        const r = await trainStep(model, optimizer, config.loss, batch, classWeight, scaler);
-        steps++;
-        if (r.skipped) skippedSteps++;
-        if (!(Math.abs(r.loss) <= divergedLoss))
-          throw divergence(
-            `the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`,
-            config.lr,
-          );
-        lossSum += r.loss * r.count;
-        correct += r.correct;
-        seen += r.count;
-        bar.update(seen, { loss: lossSum / seen, accuracy: correct / seen });
-      }
+      await trainInFlight(
+        loaders.train.epoch(epoch),
+        async (batch) => {
+          // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.
+          if (batch.labels.length === 1 && config.batchSize > 1) {
+            log(`epoch ${epoch + 1}: skipped a batch of one image (${batch.files[0]}): batch norm needs two`);
+            return null;
+          }
+          return submitTrainStep(built.model, optimizer, config.loss, batch, classWeight, scaler);
+        },
+        (r, _batch, batchIndex) => {
+          steps++;
+          if (r.skipped) skippedSteps++;
+          if (!(Math.abs(r.loss) <= divergedLoss))
+            throw divergence(
+              `the training loss is ${r.loss} at epoch ${epoch + 1}, batch ${batchIndex}${Number.isFinite(r.loss) ? ` (above ${divergedLoss}: the weights are blowing up)` : ''}`,
+              config.lr,
+            );
+          lossSum += r.loss * r.count;
+          correct += r.correct;
+          seen += r.count;
+          bar?.update(seen, { loss: lossSum / seen, accuracy: correct / seen });
+        },
+      );
       bar.stop();
       bar = null;
       if (skippedSteps)
