@@ -42,13 +42,6 @@ export interface ConvTiles {
    */
   shuffle: boolean | null;
   /**
-   * Register tiles used instead of fwdTO/fwdTP/bwdTO/bwdTP/wTO/wTR where `shuffle` is on. On
-   * lavapipe 16 output channels x 8 pixels (128 accumulators) for the forward and input gradient
-   * and 16 x 8 for the weight gradient made the ResNet-18 64 px step ~10 % faster than the
-   * defaults (8 x 8 and 16 x 4, 64 accumulators each), but its pipelines took ~2.3x as long to
-   * compile (the first epoch's cost): the defaults are the smaller tiles.
-   */
-  /**
    * Where `shuffle` is on: forward / input-gradient source loads through a vec4 view where rows
    * allow it, and the few-channel (tap-lane) weight gradient's dy loads four columns at a time.
    */
@@ -65,6 +58,16 @@ export interface ConvTiles {
    * instead of two tiles' worth: ~0.3 s cold per layer against 0.65-1.2 s.
    */
   bwdFewTaps: FewTapsTile | FewTapsTile[] | null;
+  /**
+   * Register tiles used instead of fwdTO/fwdTP/bwdTO/bwdTP/wTO/wTR where `shuffle` is on. On
+   * lavapipe 16 output channels x 8 pixels (128 accumulators) for the forward and input gradient
+   * made the ResNet-18 64 px step faster than 8 x 8, but its pipelines took ~2.3x as long to
+   * compile (the first epoch's cost), so the forward and input gradient keep 8 x 8. The weight
+   * gradient takes 32 output channels x 4 input channels (128 accumulators; each shared dy load
+   * then serves 4 x 32 FMAs): against 16 x 4, the ResNet-18 64 px step 338 -> 328 ms and VGG16's
+   * 224 px batch 8 step 13.6 -> 12.9 s (VGG's 64->64 @224 weight gradient 27 -> 34 GFLOP/s, its
+   * 512->512 @14 one 5 % slower), for ~45 ms more LLVM per pipeline cold (two in the default job).
+   */
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
@@ -171,7 +174,7 @@ const defaultTiles: ConvTiles = {
   rows: true,
   shuffle: null,
   vec4: true,
-  shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 16, wTR: 4 },
+  shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 32, wTR: 4 },
   wTaps: 4,
   wRows: 2,
   wRowsStride2: 2,
