@@ -59,14 +59,16 @@ export interface ConvTiles {
    */
   bwdFewTaps: FewTapsTile | FewTapsTile[] | null;
   /**
-   * Register tiles used instead of fwdTO/fwdTP/bwdTO/bwdTP/wTO/wTR where `shuffle` is on. On
-   * lavapipe 16 output channels x 8 pixels (128 accumulators) for the forward and input gradient
-   * made the ResNet-18 64 px step faster than 8 x 8, but its pipelines took ~2.3x as long to
-   * compile (the first epoch's cost), so the forward and input gradient keep 8 x 8. The weight
-   * gradient takes 32 output channels x 4 input channels (128 accumulators; each shared dy load
-   * then serves 4 x 32 FMAs): against 16 x 4, the ResNet-18 64 px step 338 -> 328 ms and VGG16's
-   * 224 px batch 8 step 13.6 -> 12.9 s (VGG's 64->64 @224 weight gradient 27 -> 34 GFLOP/s, its
-   * 512->512 @14 one 5 % slower), for ~45 ms more LLVM per pipeline cold (two in the default job).
+   * Register tiles used instead of fwdTO/fwdTP/bwdTO/bwdTP/wTO/wTR where `shuffle` is on, 128
+   * accumulators each on lavapipe: 16 output channels x 8 pixels for the forward and input
+   * gradient, 32 output x 4 input channels for the weight gradient (each shared dy load then
+   * serves 4 x 32 FMAs). Against 8 x 8 and 16 x 4 (64 accumulators), measured alternating in one
+   * process: the ResNet-18 64 px batch 16 step 338 -> 296 ms, VGG16's 224 px batch 8 step
+   * 13.6 -> 12.0 s; per layer the forwards and stride-1 input gradients 12-35 % faster, VGG's
+   * 64->64 @224 weight gradient 27 -> 34 GFLOP/s. The price is LLVM time at the first dispatch:
+   * ~0.7 s more for the default job's forward and input-gradient pipelines and ~45 ms per
+   * weight-gradient pipeline, so its first epoch on an empty shader cache takes 0.1-0.4 s longer
+   * while every later epoch is ~0.25 s shorter.
    */
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
@@ -174,7 +176,7 @@ const defaultTiles: ConvTiles = {
   rows: true,
   shuffle: null,
   vec4: true,
-  shuffleTiles: { fwdTO: 8, fwdTP: 8, bwdTO: 8, bwdTP: 8, wTO: 32, wTR: 4 },
+  shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 32, wTR: 4 },
   wTaps: 4,
   wRows: 2,
   wRowsStride2: 2,
