@@ -172,7 +172,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   const spec = forwardSpec(g, !!bias);
   const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out) : null;
   const target = plan ? gemmConvTarget(op, plan, out) : out;
-  dispatchGather(op, spec, tiles.fwdTO, tiles.fwdTP, x, w, target, bias, plan);
+  // A reduction over fewer than 8 channels is unrolled (see loopUniforms in conv.wgsl.ts): there
+  // the shuffling kernels' 16 x 8 tile was slower than the plain 8 x 8 on lavapipe (median call:
+  // conv1's 7x7/2 over 3 channels 41-53 against 70 GFLOP/s, VGG's conv1_1 30-31 against 34-35).
+  const fwd = g.C / g.groups < 8 ? convTiles() : tiles;
+  dispatchGather(op, spec, fwd.fwdTO, fwd.fwdTP, x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
 }
