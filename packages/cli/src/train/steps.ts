@@ -122,15 +122,8 @@ export async function submitTrainStep(
 }
 
 /** One optimisation step, waited for: `submitTrainStep` and its result. */
-export async function trainStep(
-  model: Module,
-  optimizer: Optimizer<{ lr: number }>,
-  loss: Loss,
-  batch: Batch,
-  classWeight: T.Tensor | null = null,
-  scaler: GradScaler | null = null,
-): Promise<StepResult> {
-  return (await submitTrainStep(model, optimizer, loss, batch, classWeight, scaler)).result;
+export async function trainStep(...args: Parameters<typeof submitTrainStep>): Promise<StepResult> {
+  return (await submitTrainStep(...args)).result;
 }
 
 export interface Predictions {
