@@ -63,12 +63,12 @@ export interface ConvTiles {
    * accumulators each on lavapipe: 16 output channels x 8 pixels for the forward and input
    * gradient, 32 output x 4 input channels for the weight gradient (each shared dy load then
    * serves 4 x 32 FMAs). Against 8 x 8 and 16 x 4 (64 accumulators), measured alternating in one
-   * process: the ResNet-18 64 px batch 16 step 338 -> 296 ms, VGG16's 224 px batch 8 step
-   * 13.6 -> 12.0 s; per layer the forwards and stride-1 input gradients 12-35 % faster, VGG's
-   * 64->64 @224 weight gradient 27 -> 34 GFLOP/s. The price is LLVM time at the first dispatch:
-   * ~0.7 s more for the default job's forward and input-gradient pipelines and ~45 ms per
-   * weight-gradient pipeline, so its first epoch on an empty shader cache takes 0.1-0.4 s longer
-   * while every later epoch is ~0.25 s shorter.
+   * process: the ResNet-18 64 px batch 16 step 308 -> 287 ms, VGG16's 224 px batch 8 step
+   * 13.6 -> 12.0 s (two runs); per layer the forwards and stride-1 input gradients 12-35 % faster,
+   * VGG's 64->64 @224 weight gradient 27 -> 34 GFLOP/s. The price is LLVM time at the first
+   * dispatch: ~0.7 s more for the default job's forward and input-gradient pipelines and ~45 ms
+   * per weight-gradient pipeline. Its first epoch on an empty shader cache took about as long as
+   * before (6.5-6.8 against 6.7-6.8 s), and every later epoch is 0.3-0.5 s shorter.
    */
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
