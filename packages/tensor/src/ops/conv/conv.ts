@@ -7,6 +7,7 @@ import { sum } from '../reduce/reduce.ts';
 import {
   ascendingTaps,
   bakeUniforms,
+  convWeightGradRowTapsWgsl,
   convWeightGradRowsWgsl,
   convWeightGradTapsWgsl,
   convWeightGradWgsl,
@@ -272,6 +273,19 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
   const { S, CR, mode, TO, TR } = plan;
+  if (
+    S === 1 &&
+    tiles.wRowTaps &&
+    convShuffles(tiles) &&
+    g.groups === 1 &&
+    g.sh === 1 &&
+    g.sw === 1 &&
+    g.dh === 1 &&
+    g.dw === 1 &&
+    g.KW > 1 &&
+    g.OW >= tiles.wRowTaps.minOW
+  )
+    return rowTapsWeightGrad(op, g, dy, x, weightShape, dtype, tiles.wRowTaps);
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
   // Shared dy: one 8-lane subgroup per workgroup (unsplit only: split lanes read different rows).
@@ -295,6 +309,23 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
 function usesWeightGradRows(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
   if (g.sw === 1) return g.OW <= t.wRows && g.W <= 2 * t.wRows;
   return g.sw === 2 && g.OW <= t.wRowsStride2 && g.W <= 2 * t.wRowsStride2;
+}
+
+/** Stride-1 weight gradient, one kernel row per workgroup, all its columns: see convWeightGradRowTapsWgsl. */
+function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType, t: { TO: number; TR: number }): Tensor {
+  const TO = Math.min(t.TO, g.O);
+  const TR = Math.min(t.TR, g.C);
+  const dw = Tensor.empty([...weightShape], dtype, op);
+  const k = sized(convWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1 }));
+  runKernel({
+    name: op,
+    body: k.wgsl,
+    inputs: { dy, x },
+    outputs: { out: dw },
+    uniforms: k.uniforms,
+    workgroups: [Math.ceil(Math.ceil(g.C / TR) / 8), Math.ceil(g.O / TO), g.KH],
+  });
+  return dw;
 }
 
 /** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */

@@ -224,6 +224,26 @@ function storeLoop(L: string[], TO: number, cols: number, acc: (o: number, c: nu
   L.push('  }');
 }
 
+/**
+ * Stores the TO x TR x KW accumulators `c{o}_{r}_{kw}` of one kernel row `kh` of dw (lanes own
+ * input channels r0.., `live` marks real lanes; `Rg` a WGSL expression). In a loop over the output
+ * channels (`storeLoop`; the bound reads the uniforms TO and O): unrolled, the TO x TR x KW
+ * checked stores were most of a pipeline's compile time.
+ */
+function storeKernelRow(L: string[], TO: number, TR: number, KW: number, KH: number, Rg: string): void {
+  storeLoop(
+    L,
+    TO,
+    TR * KW,
+    (o, c) => `c${o}_${Math.floor(c / KW)}_${c % KW}`,
+    (c) => {
+      const r = Math.floor(c / KW);
+      const kw = c % KW;
+      return `if (live && r0 + ${u(r)} < ${Rg}) { out_set(((o0 + o) * ${Rg} + r0 + ${u(r)}) * ${u(KH * KW)} + u32(kh) * ${u(KW)} + ${u(kw)}, v${c}); }`;
+    },
+  );
+}
+
 /** Weight offset of output channel `o` (clamped) of group g, without tap and reduction offsets. */
 function weightBase(s: GatherConvSpec, o: string): string {
   return s.groups === 1 ? `min(${o}, u.O - 1u) * u.wO` : `g * u.wGroup + (min(${o}, u.O - 1u) - g * u.Og) * u.wO`;
@@ -526,7 +546,6 @@ export interface WeightGradSpec extends Omit<ConvGeometry, 'groups'> {
 
 export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
   const { TO, TR } = s;
-  const rTiles = Math.ceil(s.Rg / TR);
   const KK = s.KH * s.KW;
   const sh = !!s.shuffle && s.S === 1;
   const L: string[] = [];
@@ -622,15 +641,20 @@ export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
     (r) => `if (${sh ? 'live && ' : ''}r0 + ${u(r)} < u.Rg) { out_set(split * u.dwS + ((o0 + o) * u.Rg + rc${r}) * ${u(KK)} + tap, v${r}); }`,
   );
   L.push('}');
+  return { wgsl: L.join('\n') + '\n', uniforms: weightGradUniforms(s) };
+}
+
+/** The sizes the weight-gradient kernels take as uniforms (see ConvKernelSource). */
+function weightGradUniforms(s: WeightGradSpec): Record<string, [ScalarType, number]> {
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
-  const uniforms: Record<string, [ScalarType, number]> = {
+  return {
     N: ['u32', s.N],
     CR: ['u32', s.CR ?? s.N * s.OH],
     rows: ['u32', s.N * s.OH],
-    rTiles: ['u32', rTiles],
+    rTiles: ['u32', Math.ceil(s.Rg / s.TR)],
     O: ['u32', s.O],
-    TO: ['u32', TO],
+    TO: ['u32', s.TO],
     Og: ['u32', s.Og],
     Rg: ['u32', s.Rg],
     H: ['u32', s.H],
@@ -641,9 +665,62 @@ export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
     OHW: ['u32', OHW],
     xN: ['u32', s.C * HW],
     dyN: ['u32', s.O * OHW],
-    dwS: ['u32', s.O * s.Rg * KK],
+    dwS: ['u32', s.O * s.Rg * s.KH * s.KW],
   };
-  return { wgsl: L.join('\n') + '\n', uniforms };
+}
+
+/**
+ * Weight gradient of a stride-1 conv on a CPU adapter with subgroups, one kernel row per
+ * workgroup and every kernel column at once: an invocation owns kh, TO output channels x TR input
+ * channels (lanes: input-channel tiles) x KW columns, and walks each output row keeping a
+ * sliding window of the KW source columns it needs, so one x load per channel and pixel serves
+ * all KW taps and each shared dy value TR x KW FMAs. The per-tap kernel loads x once per tap.
+ */
+export function convWeightGradRowTapsWgsl(s: WeightGradSpec): ConvKernelSource {
+  const { TO, TR, KW } = s;
+  const lanes = s.WG;
+  const dyLoads = Math.ceil(TO / lanes);
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${lanes}, 1, 1)`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {');
+  // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+  L.push('  let live = gid.x < u.rTiles;');
+  L.push(`  let r0 = min(gid.x, u.rTiles - 1u) * ${u(TR)};`);
+  L.push('  let kh = i32(wid.z);');
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  L.push(`  let yc = ${i(s.ph)} - kh * ${i(s.dh)};`);
+  L.push('  let ylo = u32(max(0i, yc));');
+  L.push('  let yhi = u32(clamp(i32(u.H) + yc, 0i, i32(u.OH)));');
+  L.push(`  let offh = kh * ${i(s.dh)} - ${i(s.ph)};`);
+  L.push('  let Wi = i32(u.W);');
+  for (let q = 0; q < dyLoads; q++) L.push(`  let dyo${q} = min(o0 + ${u(q * lanes)} + lane, u.O - 1u) * u.OHW;`);
+  for (let r = 0; r < TR; r++) L.push(`  let xc${r} = min(r0 + ${u(r)}, u.Rg - 1u) * u.HW;`);
+  for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) for (let k = 0; k < KW; k++) L.push(`  var c${o}_${r}_${k} = 0.0;`);
+  L.push('  for (var n = 0u; n < u.N; n++) {');
+  L.push('    for (var oh = ylo; oh < yhi; oh++) {');
+  L.push('      let xrow = n * u.xN + u32(i32(oh) + offh) * u.W;');
+  L.push('      let drow = n * u.dyN + oh * u.OW;');
+  // Source column c of channel r, zero outside the row (the padding).
+  const load = (r: number, col: string) => `select(0.0, x_get(xrow + xc${r} + u32(clamp(${col}, 0i, Wi - 1i))), ${col} >= 0i && ${col} < Wi)`;
+  // Window before the first column: xw_k holds column ow - pw + k once shifted in.
+  for (let r = 0; r < TR; r++) for (let k = 0; k + 1 < KW; k++) L.push(`      var xw${r}_${k + 1} = ${load(r, `${i(k - s.pw)}`)};`);
+  for (let r = 0; r < TR; r++) L.push(`      var xw${r}_0 = 0.0;`);
+  L.push('      for (var ow = 0u; ow < u.OW; ow++) {');
+  L.push(`        let nc = i32(ow) + ${i(KW - 1 - s.pw)};`);
+  for (let r = 0; r < TR; r++) {
+    for (let k = 0; k + 1 < KW; k++) L.push(`        xw${r}_${k} = xw${r}_${k + 1};`);
+    L.push(`        xw${r}_${KW - 1} = ${load(r, 'nc')};`);
+  }
+  for (let q = 0; q < dyLoads; q++) L.push(`        let sd${q} = dy_get(drow + dyo${q} + ow);`);
+  for (let o = 0; o < TO; o++) L.push(`        let d${o} = subgroupShuffle(sd${Math.floor(o / lanes)}, ${u(o % lanes)});`);
+  for (let o = 0; o < TO; o++)
+    for (let r = 0; r < TR; r++) for (let k = 0; k < KW; k++) L.push(`        c${o}_${r}_${k} = fma(d${o}, xw${r}_${k}, c${o}_${r}_${k});`);
+  L.push('      }');
+  L.push('    }');
+  L.push('  }');
+  storeKernelRow(L, TO, TR, KW, s.KH, 'u.Rg');
+  L.push('}');
+  return { wgsl: L.join('\n') + '\n', uniforms: weightGradUniforms(s) };
 }
 
 /**
@@ -660,7 +737,6 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   const { TO, TR, KW } = s;
   const lanes = s.WG;
   const rTiles = Math.ceil(s.Rg / TR);
-  const KK = s.KH * KW;
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
   // Static (ow, kw) pairs whose source column iw lies inside the row, and the columns they read.
@@ -714,19 +790,7 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
     for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      c${o}_${r}_${kw} = fma(d${o}_${ow}, x${r}_${iw}, c${o}_${r}_${kw});`);
   L.push('    }');
   L.push('  }');
-  // Stores in a loop over the output channels (`storeLoop`; the bound reads the uniforms TO and O):
-  // unrolled, the TO x TR x KW checked stores were most of this pipeline's compile time.
-  storeLoop(
-    L,
-    TO,
-    TR * KW,
-    (o, c) => `c${o}_${Math.floor(c / KW)}_${c % KW}`,
-    (c) => {
-      const r = Math.floor(c / KW);
-      const kw = c % KW;
-      return `if (live && r0 + ${u(r)} < ${u(s.Rg)}) { out_set(((o0 + o) * ${u(s.Rg)} + r0 + ${u(r)}) * ${u(KK)} + u32(kh) * ${u(KW)} + ${u(kw)}, v${c}); }`;
-    },
-  );
+  storeKernelRow(L, TO, TR, KW, s.KH, u(s.Rg));
   L.push('}');
   return L.join('\n') + '\n';
 }

@@ -86,6 +86,19 @@ export interface ConvTiles {
    */
   wRows: number;
   /**
+   * Direct weight gradient of stride-1 convs where `shuffle` is on (groups 1, maps at least minOW
+   * columns wide, rows not split): one kernel row per workgroup with all its columns, a sliding
+   * window of source columns, TO output x TR input channels x KW columns of accumulators
+   * (convWeightGradRowTapsWgsl). One x load per channel and pixel then serves every column tap,
+   * where the per-tap kernel loads it once per tap: on VGG's 224-px maps that kernel streamed
+   * 36 planes per lane at ~33 GFLOP/s. On lavapipe, median call, against the per-tap kernel:
+   * VGG 64->64 @224 34 -> 57, 512->512 @14 54 -> 71, ResNet-18's 3x3 layers at 16 / 8 / 4 px
+   * 60 / 63 / 57 -> 81 / 78 / 66 (16 x 4: 55 / 70 / 78 / 76 / 65; 16 x 8 and 8 x 8 slower). Steps,
+   * alternating: ResNet-18 64 px b16 289 -> 275 ms, VGG16 224 px b8 12.2 -> 10.3 s; ~20 ms more
+   * LLVM for its one pipeline. null = the per-tap kernel.
+   */
+  wRowTaps: { TO: number; TR: number; minOW: number } | null;
+  /**
    * The same for stride-2 kernels: maps at most this many output columns wide (sources at most
    * twice that). With vec4 source rows (width a multiple of 4) ResNet-18's 256→512 3x3/2 on 4-px
    * inputs went from ~28 to ~35 GFLOP per 2 CPU-s on lavapipe; 4 (the 8-px inputs) was slower
@@ -179,6 +192,7 @@ const defaultTiles: ConvTiles = {
   shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 32, wTR: 4 },
   wTaps: 4,
   wRows: 2,
+  wRowTaps: { TO: 32, TR: 2, minOW: 3 },
   wRowsStride2: 2,
   bwdFewTaps: [
     { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
