@@ -86,7 +86,7 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: '7x7 stride 2 pad 3, 3→20 (conv1)', x: [2, 3, 17, 13], w: [20, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
     { name: 'groups 2, 128→32, 5x5', x: [1, 128, 5, 5], w: [32, 64, 3, 3], padding: [1, 1], groups: 2 },
     { name: 'groups 4, 64→64 (16 per group)', x: [2, 64, 6, 6], w: [64, 16, 3, 3], padding: [1, 1], groups: 4 },
-    // Stride-1 weight gradient, one kernel row per workgroup with a sliding window of source
+    // Weight gradient, one kernel row per workgroup with a sliding window of source
     // columns (`wRowTaps`): no padding (OW < W), padding wider than the kernel's half (OW > W),
     // 5x5, a 1x3 kernel, channel counts that leave partial tiles, batches of 3. At least 32 input
     // channels: with fewer the per-tap kernel splits the rows instead (`weightGradSplit`).
@@ -94,6 +94,9 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: 'row taps: 3x3 pad 2, 40→9, 5x6', x: [1, 40, 5, 6], w: [9, 40, 3, 3], padding: [2, 2] },
     { name: 'row taps: 5x5 pad 2, 33→18, 6x10', x: [2, 33, 6, 10], w: [18, 33, 5, 5], padding: [2, 2] },
     { name: 'row taps: 1x3 pad (0, 1), 48→12, 5x8', x: [2, 48, 5, 8], w: [12, 48, 1, 3], padding: [0, 1] },
+    // Stride 2: the window advances two columns a step (one kept, two loaded for 3 taps).
+    { name: 'row taps: 3x3 stride 2 pad 1, 40→21, 9x11, batch 3', x: [3, 40, 9, 11], w: [21, 40, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: 'row taps: 5x5 stride 2 pad 2, 36→10, 13x12', x: [2, 36, 13, 12], w: [10, 36, 5, 5], stride: [2, 2], padding: [2, 2] },
   ];
   let seed = 500;
   for (const c of wide) {

@@ -278,8 +278,8 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
     tiles.wRowTaps &&
     convShuffles(tiles) &&
     g.groups === 1 &&
-    g.sh === 1 &&
-    g.sw === 1 &&
+    g.sh === g.sw &&
+    g.sw <= tiles.wRowTaps.maxStride &&
     g.dh === 1 &&
     g.dw === 1 &&
     g.KW > 1 &&

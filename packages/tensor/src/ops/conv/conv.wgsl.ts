@@ -670,7 +670,7 @@ function weightGradUniforms(s: WeightGradSpec): Record<string, [ScalarType, numb
 }
 
 /**
- * Weight gradient of a stride-1 conv on a CPU adapter with subgroups, one kernel row per
+ * Weight gradient of a conv of stride 1 or 2 on a CPU adapter with subgroups, one kernel row per
  * workgroup and every kernel column at once: an invocation owns kh, TO output channels x TR input
  * channels (lanes: input-channel tiles) x KW columns, and walks each output row keeping a
  * sliding window of the KW source columns it needs, so one x load per channel and pixel serves
@@ -688,9 +688,11 @@ export function convWeightGradRowTapsWgsl(s: WeightGradSpec): ConvKernelSource {
   L.push(`  let r0 = min(gid.x, u.rTiles - 1u) * ${u(TR)};`);
   L.push('  let kh = i32(wid.z);');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
+  // Valid output rows: 0 <= oh * sh - ph + kh * dh < H.
   L.push(`  let yc = ${i(s.ph)} - kh * ${i(s.dh)};`);
-  L.push('  let ylo = u32(max(0i, yc));');
-  L.push('  let yhi = u32(clamp(i32(u.H) + yc, 0i, i32(u.OH)));');
+  L.push(`  let ylo = u32(max(0i, select(yc / ${i(s.sh)}, (yc + ${i(s.sh - 1)}) / ${i(s.sh)}, yc > 0i)));`);
+  L.push('  let yhiC = i32(u.H) - 1i + yc;');
+  L.push(`  let yhi = select(0u, min(u.OH, u32(yhiC / ${i(s.sh)}) + 1u), yhiC >= 0i);`);
   L.push(`  let offh = kh * ${i(s.dh)} - ${i(s.ph)};`);
   L.push('  let Wi = i32(u.W);');
   for (let q = 0; q < dyLoads; q++) L.push(`  let dyo${q} = min(o0 + ${u(q * lanes)} + lane, u.O - 1u) * u.OHW;`);
@@ -698,18 +700,20 @@ export function convWeightGradRowTapsWgsl(s: WeightGradSpec): ConvKernelSource {
   for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) for (let k = 0; k < KW; k++) L.push(`  var c${o}_${r}_${k} = 0.0;`);
   L.push('  for (var n = 0u; n < u.N; n++) {');
   L.push('    for (var oh = ylo; oh < yhi; oh++) {');
-  L.push('      let xrow = n * u.xN + u32(i32(oh) + offh) * u.W;');
+  L.push(`      let xrow = n * u.xN + u32(i32(oh * ${u(s.sh)}) + offh) * u.W;`);
   L.push('      let drow = n * u.dyN + oh * u.OW;');
   // Source column c of channel r, zero outside the row (the padding).
   const load = (r: number, col: string) => `select(0.0, x_get(xrow + xc${r} + u32(clamp(${col}, 0i, Wi - 1i))), ${col} >= 0i && ${col} < Wi)`;
-  // Window before the first column: xw_k holds column ow - pw + k once shifted in.
-  for (let r = 0; r < TR; r++) for (let k = 0; k + 1 < KW; k++) L.push(`      var xw${r}_${k + 1} = ${load(r, `${i(k - s.pw)}`)};`);
-  for (let r = 0; r < TR; r++) L.push(`      var xw${r}_0 = 0.0;`);
+  // At output column ow the window xw_k holds source column ow * sw - pw + k. Each step shifts it
+  // by sw: the columns it keeps move down, the last min(sw, KW) are loaded. Before the first
+  // step it holds what column -1 would have, so that the shift brings the kept ones in.
+  const sw = s.sw;
+  for (let r = 0; r < TR; r++) for (let k = 0; k < KW; k++) L.push(`      var xw${r}_${k} = ${k >= sw ? load(r, `${i(k - sw - s.pw)}`) : '0.0'};`);
   L.push('      for (var ow = 0u; ow < u.OW; ow++) {');
-  L.push(`        let nc = i32(ow) + ${i(KW - 1 - s.pw)};`);
+  L.push(`        let c0 = i32(ow * ${u(sw)}) - ${i(s.pw)};`);
   for (let r = 0; r < TR; r++) {
-    for (let k = 0; k + 1 < KW; k++) L.push(`        xw${r}_${k} = xw${r}_${k + 1};`);
-    L.push(`        xw${r}_${KW - 1} = ${load(r, 'nc')};`);
+    for (let k = 0; k + sw < KW; k++) L.push(`        xw${r}_${k} = xw${r}_${k + sw};`);
+    for (let k = Math.max(0, KW - sw); k < KW; k++) L.push(`        xw${r}_${k} = ${load(r, `(c0 + ${i(k)})`)};`);
   }
   for (let q = 0; q < dyLoads; q++) L.push(`        let sd${q} = dy_get(drow + dyo${q} + ow);`);
   for (let o = 0; o < TO; o++) L.push(`        let d${o} = subgroupShuffle(sd${Math.floor(o / lanes)}, ${u(o % lanes)});`);

@@ -86,8 +86,9 @@ export interface ConvTiles {
    */
   wRows: number;
   /**
-   * Direct weight gradient of stride-1 convs where `shuffle` is on (groups 1, maps at least minOW
-   * columns wide, rows not split): one kernel row per workgroup with all its columns, a sliding
+   * Direct weight gradient of convs of stride at most maxStride (equal in both axes) where `shuffle`
+   * is on (groups 1, maps at least minOW columns wide, rows not split): one kernel row per
+   * workgroup with all its columns, a sliding
    * window of source columns, TO output x TR input channels x KW columns of accumulators
    * (convWeightGradRowTapsWgsl). One x load per channel and pixel then serves every column tap,
    * where the per-tap kernel loads it once per tap: on VGG's 224-px maps that kernel streamed
@@ -95,9 +96,10 @@ export interface ConvTiles {
    * VGG 64->64 @224 34 -> 57, 512->512 @14 54 -> 71, ResNet-18's 3x3 layers at 16 / 8 / 4 px
    * 60 / 63 / 57 -> 81 / 78 / 66 (16 x 4: 55 / 70 / 78 / 76 / 65; 16 x 8 and 8 x 8 slower). Steps,
    * alternating: ResNet-18 64 px b16 289 -> 275 ms, VGG16 224 px b8 12.2 -> 10.3 s; ~20 ms more
-   * LLVM for its one pipeline. null = the per-tap kernel.
+   * LLVM for its one pipeline. Stride 2 (the window advances two columns: one kept, two loaded for
+   * three taps): ResNet-18's 3x3/2 at 16 / 8 px 57 / 51 -> 69 / 59. null = the per-tap kernel.
    */
-  wRowTaps: { TO: number; TR: number; minOW: number } | null;
+  wRowTaps: { TO: number; TR: number; minOW: number; maxStride: number } | null;
   /**
    * The same for stride-2 kernels: maps at most this many output columns wide (sources at most
    * twice that). With vec4 source rows (width a multiple of 4) ResNet-18's 256→512 3x3/2 on 4-px
@@ -192,7 +194,7 @@ const defaultTiles: ConvTiles = {
   shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 32, wTR: 4 },
   wTaps: 4,
   wRows: 2,
-  wRowTaps: { TO: 32, TR: 2, minOW: 3 },
+  wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2 },
   wRowsStride2: 2,
   bwdFewTaps: [
     { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
