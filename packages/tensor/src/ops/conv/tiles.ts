@@ -88,8 +88,8 @@ export interface ConvTiles {
   /**
    * Direct weight gradient of convs of stride at most maxStride (equal in both axes) where `shuffle`
    * is on (groups 1, maps at least minOW columns wide, rows not split): one kernel row per
-   * workgroup with all its columns, a sliding
-   * window of source columns, TO output x TR input channels x KW columns of accumulators
+   * workgroup with all its columns, a sliding window of source columns, TO output x TR input
+   * channels x KW columns of accumulators
    * (convWeightGradRowTapsWgsl). One x load per channel and pixel then serves every column tap,
    * where the per-tap kernel loads it once per tap: on VGG's 224-px maps that kernel streamed
    * 36 planes per lane at ~33 GFLOP/s. On lavapipe, median call, against the per-tap kernel:
