@@ -37,7 +37,7 @@ import { DataLoader, evalTransforms, loadImageFolder, synthesizeDataset } from '
 import { crossEntropy, detach, Adam } from '@cxr/nn';
 import { createModel } from '@cxr/models';
 import { batchTensors, submitTrainStep } from '../../packages/cli/src/train/steps.ts';
-import { trainInFlight } from '../../packages/cli/src/train/stepsInFlight.ts';
+import { oneInFlight } from '../../packages/cli/src/train/stepsInFlight.ts';
 import { benchInputUpload } from './inputUpload.ts';
 import { benchStep, type TrainStepRunner, trainStepRunner } from './step.ts';
 import { benchPrecision } from './step-precision.ts';
@@ -360,7 +360,7 @@ save();
 // 2b. The loader feeding the CLI's training step. Per batch: time spent waiting for the loader (0
 // when the pool keeps up), in batchTensors (the upload's CPU side, and recording the device's
 // expansion for deferred batches) and in the step itself.
-// inFlight: the CLI's loop (trainInFlight + submitTrainStep: the next step is recorded while the
+// inFlight: the CLI's loop (oneInFlight + submitTrainStep: the next step is recorded while the
 // device runs the previous one); the others wait for each step's readback, as the CLI did before.
 for (const v of [
   { workers: 0, deferNormalize: true },
@@ -389,7 +389,7 @@ for (const v of [
         images = batches = waitMs = uploadMs = 0;
       }
       if ('inFlight' in v) {
-        await trainInFlight(
+        await oneInFlight(
           loader.epoch(epoch),
           (b) => submitTrainStep(model, opt, 'ce', b),
           (r) => {

@@ -39,7 +39,7 @@ const { evaluationImages, makeLoaders, openDataset, startTrainingDecoders, train
 const { auditImageFolder } = await import('../../packages/cli/src/audit/dataAudit.ts');
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
 const { submitTrainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
-const { trainInFlight } = await import('../../packages/cli/src/train/stepsInFlight.ts');
+const { oneInFlight } = await import('../../packages/cli/src/train/stepsInFlight.ts');
 
 let dataDir = val('--data');
 let synthDir: string | null = null;
@@ -121,7 +121,7 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
   let steps = 0;
   const stepTimes: number[] = [];
   model.train();
-  // The CLI's loop: one step in flight (trainInFlight). A step's time here runs from its
+  // The CLI's loop: one step in flight (oneInFlight). A step's time here runs from its
   // submission to its readback, so it includes the next step's recording.
   const tTrain = performance.now();
   async function* timedBatches() {
@@ -137,7 +137,7 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
   // Step 1 counts from the start of the epoch (its batch's wait included).
   let last = tTrain;
   let lastCompile = compileMs;
-  await trainInFlight(
+  await oneInFlight(
     timedBatches(),
     (batch) => submitTrainStep(model, optimizer, config.loss, batch),
     () => {

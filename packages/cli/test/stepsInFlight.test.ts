@@ -1,4 +1,4 @@
-// The training loop keeps one step in flight (trainInFlight + submitTrainStep): the next step is
+// The training loop keeps one step in flight (oneInFlight + submitTrainStep): the next step is
 // recorded before the previous one's readback is awaited. The device runs the steps in queue
 // order, so the losses, predictions and weights must equal those of waiting for every step, bit
 // for bit, in both precisions; the results arrive in order, one step late; memory stays flat;
@@ -8,7 +8,7 @@ import * as T from '@cxr/tensor';
 import { Adam, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, GradScaler, Linear, noGrad, ReLU, Sequential } from '@cxr/nn';
 import type { Batch, DataLoader } from '@cxr/data';
 import { lossOf, predictAll, submitTrainStep, trainStep, type StepResult, type SubmittedStep } from '../src/train/steps.ts';
-import { trainInFlight } from '../src/train/stepsInFlight.ts';
+import { oneInFlight } from '../src/train/stepsInFlight.ts';
 
 beforeAll(async () => {
   await T.getDevice();
@@ -42,7 +42,7 @@ async function weights(m: Sequential): Promise<Float32Array[]> {
   return Promise.all(m.parameters().map((p) => p.toArray()));
 }
 
-describe('trainInFlight with submitTrainStep', () => {
+describe('oneInFlight with submitTrainStep', () => {
   for (const precision of ['f32', 'f16'] as const) {
     it(`${precision}: the same losses, predictions and weights as waiting for every step, in order, memory flat`, async () => {
       const steps = 7;
@@ -57,7 +57,7 @@ describe('trainInFlight with submitTrainStep', () => {
       const pipedScaler = precision === 'f16' ? new GradScaler({ initScale: 256 }) : null;
       const got: { r: StepResult; index: number; files: string[] }[] = [];
       const live: number[] = [];
-      await trainInFlight(
+      await oneInFlight(
         batches(steps),
         (b) => submitTrainStep(piped, pipedOpt, 'ce', b, null, pipedScaler),
         (r, b, index) => {
@@ -81,7 +81,7 @@ describe('trainInFlight with submitTrainStep', () => {
   }
 });
 
-describe('trainInFlight', () => {
+describe('oneInFlight', () => {
   const step = (value: number, log: string[], fail?: Error): SubmittedStep => ({
     result: new Promise<StepResult>((resolve, reject) =>
       setTimeout(() => {
@@ -100,7 +100,7 @@ describe('trainInFlight', () => {
         yield v;
       }
     }
-    await trainInFlight(
+    await oneInFlight(
       items(),
       async (v) => {
         if (v === 3) return null;
@@ -129,7 +129,7 @@ describe('trainInFlight', () => {
   it('passes on a failed readback, and a throwing done leaves the pending step without an unhandled rejection', async () => {
     const log: string[] = [];
     await expect(
-      trainInFlight(
+      oneInFlight(
         batchesOf([1, 2]),
         async (v) => step(v, log, v === 2 ? new Error('device lost at 2') : undefined),
         () => {},
@@ -137,7 +137,7 @@ describe('trainInFlight', () => {
     ).rejects.toThrow('device lost at 2');
     // done throws for step 1 while step 2 (which will fail) is in flight; only done's error comes out.
     await expect(
-      trainInFlight(
+      oneInFlight(
         batchesOf([1, 2]),
         async (v) => step(v, log, v === 2 ? new Error('late failure') : undefined),
         () => {

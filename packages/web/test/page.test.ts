@@ -13,6 +13,7 @@ import { Generator, destroyDevice, getDevice, roundToHalf } from '@cxr/tensor';
 import { applyHead, createModel, encodeDecisionRule, encodeModelInfo, writeSafetensorsFile, type HostTensor } from '@cxr/models';
 import { startServer } from '../../cli/src/commands/serve.ts';
 import { modelInfoFor } from '../../cli/src/train/modelFile.ts';
+import { relErr } from '../../tensor/test/helpers.ts';
 import { matmulRef } from '../../tensor/test/reference/matmul.ts';
 import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } from '../../tensor/test/reference/conv.ts';
 
@@ -20,17 +21,6 @@ import { refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refGeom } f
 function rand(n: number, seed: number): number[] {
   let a = seed;
   return Array.from({ length: n }, () => ((a = (a * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
-}
-
-/** ‖got − ref‖ / ‖ref‖. */
-function rel(got: number[], ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (got[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** The in-page conv checks' case: a 3x3 stride-2 conv over odd sizes, its input and weight from two seeds. */
@@ -314,10 +304,10 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
       },
       { A, B, X, W, bias, DY, xs, ws, ys },
     );
-    expect(rel(out[0], matmulRef(A, [37, 61], B, [61, 29]).data)).toBeLessThan(1e-5);
-    expect(rel(out[1], refConv2d(X, W, bias, g))).toBeLessThan(1e-5);
-    expect(rel(out[2], refConv2dBackwardInput(DY, W, g))).toBeLessThan(1e-5);
-    expect(rel(out[3], refConv2dBackwardWeight(DY, X, g))).toBeLessThan(1e-5);
+    expect(relErr(out[0], matmulRef(A, [37, 61], B, [61, 29]).data)).toBeLessThan(1e-5);
+    expect(relErr(out[1], refConv2d(X, W, bias, g))).toBeLessThan(1e-5);
+    expect(relErr(out[2], refConv2dBackwardInput(DY, W, g))).toBeLessThan(1e-5);
+    expect(relErr(out[3], refConv2dBackwardWeight(DY, X, g))).toBeLessThan(1e-5);
   });
 
   it('float16 tensors in the page: a one-line error naming the adapter without shader-f16 (SwiftShader), else conv2d forward and both backwards matching float64 on the rounded values', async () => {
@@ -357,9 +347,9 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     expect(out.dtypes).toEqual(['float16', 'float16', 'float16']);
     const [Xh, Wh, DYh] = [X, W, DY].map((a) => a.map(roundToHalf));
     // One float16 rounding of each output (2^-11 relative), f32 accumulation.
-    expect(rel(out.arrays[0], refConv2d(Xh, Wh, null, g))).toBeLessThan(2e-3);
-    expect(rel(out.arrays[1], refConv2dBackwardInput(DYh, Wh, g))).toBeLessThan(2e-3);
-    expect(rel(out.arrays[2], refConv2dBackwardWeight(DYh, Xh, g))).toBeLessThan(2e-3);
+    expect(relErr(out.arrays[0], refConv2d(Xh, Wh, null, g))).toBeLessThan(2e-3);
+    expect(relErr(out.arrays[1], refConv2dBackwardInput(DYh, Wh, g))).toBeLessThan(2e-3);
+    expect(relErr(out.arrays[2], refConv2dBackwardWeight(DYh, Xh, g))).toBeLessThan(2e-3);
   });
 
   it('opens with a run preloaded by cxr serve --run, and matches cxr predict --run', async () => {

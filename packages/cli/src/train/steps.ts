@@ -14,6 +14,7 @@ import {
 import type { Batch, DataLoader } from '@cxr/data';
 import type { Loss } from '../config/trainConfig.ts';
 import { argmax } from '../metrics/classificationMetrics.ts';
+import { oneInFlight } from './stepsInFlight.ts';
 
 /**
  * The training loss on logits [N, C] and integer labels. BCE and focal use one-hot targets.
@@ -147,38 +148,35 @@ export async function predictAll(
   const out: Predictions = { probs: [], logits: [], labels: [], files: [], loss: 0 };
   let lossSum = 0;
   let done = 0;
-  const collect = async (p: { reading: Promise<[Float32Array, Float32Array, number]>; batch: Batch; c: number }) => {
-    const [hl, hp, lv] = await p.reading;
-    for (let i = 0; i < p.batch.labels.length; i++) {
-      out.logits.push(hl.slice(i * p.c, (i + 1) * p.c));
-      out.probs.push(hp.slice(i * p.c, (i + 1) * p.c));
-      out.labels.push(p.batch.labels[i]);
-      out.files.push(p.batch.files[i]);
-    }
-    lossSum += lv * p.batch.labels.length;
-    done += p.batch.labels.length;
-    onBatch?.(done);
-  };
-  // One batch in flight, as in training (see trainInFlight): batch k+1 is recorded while batch k's
-  // outputs are copied back.
-  let pending: Parameters<typeof collect>[0] | null = null;
-  for await (const batch of loader.epoch(epoch)) {
-    const { x, y } = batchTensors(batch);
-    const [logits, probs, l] = noGrad(() =>
-      T.scope(() => {
-        const lg = model.forward(x);
-        return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
-      }),
-    );
-    // The copies are queued before the frees, and the device runs in queue order.
-    const reading = Promise.all([logits.toArray(), probs.toArray(), l.item()]);
-    reading.catch(() => {});
-    const c = logits.shape[1];
-    for (const t of [x, y, logits, probs, l]) t.dispose();
-    if (pending) await collect(pending);
-    pending = { reading, batch, c };
-  }
-  if (pending) await collect(pending);
+  // One batch in flight, as in training: batch k+1 is recorded while batch k's outputs are copied back.
+  await oneInFlight(
+    loader.epoch(epoch),
+    async (batch) => {
+      const { x, y } = batchTensors(batch);
+      const [logits, probs, l] = noGrad(() =>
+        T.scope(() => {
+          const lg = model.forward(x);
+          return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
+        }),
+      );
+      // The copies are queued before the frees, and the device runs in queue order.
+      const reading = Promise.all([logits.toArray(), probs.toArray(), l.item()]);
+      const c = logits.shape[1];
+      for (const t of [x, y, logits, probs, l]) t.dispose();
+      return { result: reading.then(([hl, hp, lv]) => ({ hl, hp, lv, c })) };
+    },
+    ({ hl, hp, lv, c }, batch) => {
+      for (let i = 0; i < batch.labels.length; i++) {
+        out.logits.push(hl.slice(i * c, (i + 1) * c));
+        out.probs.push(hp.slice(i * c, (i + 1) * c));
+        out.labels.push(batch.labels[i]);
+        out.files.push(batch.files[i]);
+      }
+      lossSum += lv * batch.labels.length;
+      done += batch.labels.length;
+      onBatch?.(done);
+    },
+  );
   out.loss = done ? lossSum / done : NaN;
   return out;
 }

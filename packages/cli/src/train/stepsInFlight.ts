@@ -1,29 +1,35 @@
-import type { StepResult, SubmittedStep } from './steps.ts';
+import type { StepResult } from './steps.ts';
+
+/** Work recorded and submitted to the device; its result arrives with the readback. */
+export interface InFlight<R> {
+  readonly result: Promise<R>;
+}
 
 /**
- * Trains over `batches` with one step in flight: the next batch is fetched and its step recorded
- * and submitted while the device still runs the previous one, whose loss and predictions are
- * read back meanwhile. Waiting for each readback before recording the next step left the device
- * idle while the host took the next batch from the loader, uploaded it and recorded the step's
- * few hundred dispatches. The device runs the steps in queue order either way, so the results
- * are the same, and `done` sees them in order, one step late. `submit` returns null for a batch
- * it skips; `index` counts batches from 1, skipped ones included.
+ * Runs `submit` over `items` with one in flight: the next item is fetched and its work recorded
+ * and submitted while the device still runs the previous one, whose results are read back
+ * meanwhile. Waiting for each readback before recording the next step left the device idle while
+ * the host took the next batch from the loader, uploaded it and recorded the step's few hundred
+ * dispatches. The device runs the work in queue order either way, so the results are the same,
+ * and `done` sees them in order, one item late. `submit` returns null for an item it skips;
+ * `index` counts items from 1, skipped ones included. Training steps (`submitTrainStep`) and
+ * evaluation batches (`predictAll`) both go through it.
  */
-export async function trainInFlight<B>(
-  batches: AsyncIterable<B>,
-  submit: (batch: B, index: number) => Promise<SubmittedStep | null>,
-  done: (result: StepResult, batch: B, index: number) => void,
+export async function oneInFlight<B, R = StepResult>(
+  items: AsyncIterable<B>,
+  submit: (item: B, index: number) => Promise<InFlight<R> | null>,
+  done: (result: R, item: B, index: number) => void,
 ): Promise<void> {
-  let pending: { step: SubmittedStep; batch: B; index: number } | null = null;
+  let pending: { work: InFlight<R>; item: B; index: number } | null = null;
   let index = 0;
-  for await (const batch of batches) {
+  for await (const item of items) {
     index++;
-    const step = await submit(batch, index);
-    if (!step) continue;
-    // If `done` throws for the step before it, this one is left unread: no unhandled rejection.
-    step.result.catch(() => {});
-    if (pending) done(await pending.step.result, pending.batch, pending.index);
-    pending = { step, batch, index };
+    const work = await submit(item, index);
+    if (!work) continue;
+    // If `done` throws for the item before it, this one is left unread: no unhandled rejection.
+    work.result.catch(() => {});
+    if (pending) done(await pending.work.result, pending.item, pending.index);
+    pending = { work, item, index };
   }
-  if (pending) done(await pending.step.result, pending.batch, pending.index);
+  if (pending) done(await pending.work.result, pending.item, pending.index);
 }

@@ -42,7 +42,7 @@ import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, submitTrainStep, type Predictions } from './steps.ts';
-import { trainInFlight } from './stepsInFlight.ts';
+import { oneInFlight } from './stepsInFlight.ts';
 
 export interface TrainOptions {
   /** The embedded default run: synthesise data if absent, tolerate missing ImageNet weights. */
@@ -197,7 +197,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       let seen = 0;
       let skippedSteps = 0;
       let steps = 0;
-      await trainInFlight(
+      await oneInFlight(
         loaders.train.epoch(epoch),
         async (batch) => {
           // Batch norm cannot train on one image (skipped files can leave one); PyTorch users drop it too.

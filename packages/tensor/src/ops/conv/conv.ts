@@ -11,6 +11,7 @@ import {
   convWeightGradRowsWgsl,
   convWeightGradTapsWgsl,
   convWeightGradWgsl,
+  unrollsReduction,
   gatherConvWgsl,
   sumPartialsWgsl,
   type ConvKernelSource,
@@ -173,10 +174,10 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   const spec = forwardSpec(g, !!bias);
   const plan = convUsesGemm(g) ? planGemmConv(op, g, spec, out) : null;
   const target = plan ? gemmConvTarget(op, plan, out) : out;
-  // A reduction over fewer than 8 channels is unrolled (see loopUniforms in conv.wgsl.ts): there
-  // the shuffling kernels' 16 x 8 tile was slower than the plain 8 x 8 on lavapipe (median call:
-  // conv1's 7x7/2 over 3 channels 41-53 against 70 GFLOP/s, VGG's conv1_1 30-31 against 34-35).
-  const fwd = g.C / g.groups < 8 ? convTiles() : tiles;
+  // On an unrolled reduction the shuffling kernels' 16 x 8 tile was slower than the plain 8 x 8 on
+  // lavapipe (median call: conv1's 7x7/2 over 3 channels 41-53 against 70 GFLOP/s, VGG's conv1_1
+  // 30-31 against 34-35).
+  const fwd = unrollsReduction(g.C / g.groups) ? convTiles() : tiles;
   dispatchGather(op, spec, fwd.fwdTO, fwd.fwdTP, x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
@@ -273,19 +274,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   // Split kernels do not shuffle: they keep the plain tiles.
   if (plan.S > 1 && tiles !== convTiles()) plan = weightGradSplit(g, gpu().isCpuAdapter, convTiles(), gpu().pageElements * 4);
   const { S, CR, mode, TO, TR } = plan;
-  if (
-    S === 1 &&
-    tiles.wRowTaps &&
-    convShuffles(tiles) &&
-    g.groups === 1 &&
-    g.sh === g.sw &&
-    g.sw <= tiles.wRowTaps.maxStride &&
-    g.dh === 1 &&
-    g.dw === 1 &&
-    g.KW > 1 &&
-    g.OW >= tiles.wRowTaps.minOW
-  )
-    return rowTapsWeightGrad(op, g, dy, x, weightShape, dtype, tiles.wRowTaps);
+  if (tiles.wRowTaps && S === 1 && usesWeightGradRowTaps(g, tiles)) return rowTapsWeightGrad(op, g, dy, x, weightShape, dtype, tiles.wRowTaps);
   const rTiles = Math.ceil(Rg / TR);
   const lanes = rTiles * S;
   // Shared dy: one 8-lane subgroup per workgroup (unsplit only: split lanes read different rows).
@@ -311,7 +300,13 @@ function usesWeightGradRows(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
   return g.sw === 2 && g.OW <= t.wRowsStride2 && g.W <= 2 * t.wRowsStride2;
 }
 
-/** Stride-1 weight gradient, one kernel row per workgroup, all its columns: see convWeightGradRowTapsWgsl. */
+/** Whether the weight gradient takes one kernel row per workgroup (see `ConvTiles.wRowTaps`; rows not split). */
+function usesWeightGradRowTaps(g: ConvGeometry, t: Readonly<ConvTiles>): boolean {
+  const r = t.wRowTaps;
+  return !!r && convShuffles(t) && g.groups === 1 && g.sh === g.sw && g.sw <= r.maxStride && g.dh === 1 && g.dw === 1 && g.KW > 1 && g.OW >= r.minOW;
+}
+
+/** Weight gradient, one kernel row per workgroup with all its columns: see convWeightGradRowTapsWgsl. */
 function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType, t: { TO: number; TR: number }): Tensor {
   const TO = Math.min(t.TO, g.O);
   const TR = Math.min(t.TR, g.C);

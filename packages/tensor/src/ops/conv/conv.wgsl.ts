@@ -191,14 +191,21 @@ function gatherUniforms(s: GatherConvSpec, tiles: number, rows: number, v4: bool
 }
 
 /**
+ * Whether a gather kernel's reduction over R channels keeps its count in the WGSL, where LLVM
+ * unrolls the loop: fewer than 8 channels (a network's first conv: 3). As a uniform the 7x7 conv1
+ * forward took ~35 % longer.
+ */
+export function unrollsReduction(R: number): boolean {
+  return R < 8;
+}
+
+/**
  * The tap-row loop's and reduction loop's uniforms, read once before the loops: lavapipe reloads
- * (and bounds-checks) a uniform read inside a loop on every iteration. A reduction over fewer than
- * 8 channels (a network's first conv: 3) keeps its count in the WGSL: LLVM unrolls that loop, and
- * as a uniform the 7x7 conv1 forward took ~35 % longer.
+ * (and bounds-checks) a uniform read inside a loop on every iteration; see `unrollsReduction`.
  */
 function loopUniforms(s: GatherConvSpec): string {
   const lets = ['hCount = u.hCount', 'hK0 = u.hK0', 'hKStep = u.hKStep', 'hOff0 = u.hOff0', 'hOffStep = u.hOffStep', 'ihN = i32(u.IH)', 'kwN = u.KW'];
-  lets.push(`rN = ${s.R < 8 ? u(s.R) : 'u.R'}`, 'xR = u.xR', 'wR = u.wR');
+  lets.push(`rN = ${unrollsReduction(s.R) ? u(s.R) : 'u.R'}`, 'xR = u.xR', 'wR = u.wR');
   return lets.map((l) => `  let ${l};`).join('\n');
 }
 
@@ -670,7 +677,7 @@ function weightGradUniforms(s: WeightGradSpec): Record<string, [ScalarType, numb
 }
 
 /**
- * Weight gradient of a conv of stride 1 or 2 on a CPU adapter with subgroups, one kernel row per
+ * Weight gradient of a conv of stride 1 or 2 (equal in both axes) on a CPU adapter with subgroups, one kernel row per
  * workgroup and every kernel column at once: an invocation owns kh, TO output channels x TR input
  * channels (lanes: input-channel tiles) x KW columns, and walks each output row keeping a
  * sliding window of the KW source columns it needs, so one x load per channel and pixel serves
