@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchNorm2d, batchNorm2dBackward, gpu, setBatchNormSplitTarget, tensor } from '../src/index.ts';
+import { batchNorm2d, batchNorm2dBackward, gpu, setBatchNormChannelSums, setBatchNormSplitTarget, tensor, type ChannelSums } from '../src/index.ts';
 import { randomArray, relErr, useDevice } from './helpers.ts';
 import { refBatchNorm, refBatchNormBackward } from './reference/norm.ts';
 
@@ -13,57 +13,68 @@ const cases: [string, number[], boolean][] = [
   // H*W % 4 == 0: the per-channel reductions load vec4s.
   ['4x6, 3 channels, affine (vec4 loads)', [3, 3, 4, 6], true],
   ['3x4, 5 channels, no affine (vec4 loads)', [2, 5, 3, 4], false],
+  // More channels than one workgroup of lanes (8), not a multiple of it.
+  ['3x5, 13 channels, affine', [2, 13, 3, 5], true],
   // Large N*H*W: with the split target forced (as on a GPU) the statistics and backward sums are
   // chunked partials merged in order (8 chunks, the last one shorter).
   ['45x47, 3 channels, split statistics', [4, 3, 45, 47], true],
   ['37x41, 2 channels, no affine, split statistics', [3, 2, 37, 41], false],
 ];
 
+/**
+ * The unsplit per-channel sums run both ways on any adapter: a lane per channel (the CPU
+ * adapter's default) and a workgroup per channel with a fold (a GPU's). Split cases (null) use neither.
+ */
+const sumsFor = (name: string): (ChannelSums | null)[] => (name.includes('split') ? [null] : ['lanes', 'workgroups']);
+
 describe('batchNorm2d', () => {
   for (const [name, shape, affine] of cases) {
-    for (const training of [true, false]) {
-      it(`${name}, ${training ? 'training' : 'eval'}`, async () => {
-        setBatchNormSplitTarget(name.includes('split') ? 1 << 30 : null);
-        const C = shape[1];
-        const n = shape.reduce((a, b) => a * b);
-        // an offset mean checks the two-pass variance
-        const xs = randomArray(n, n + C, 2, 5);
-        const ws = randomArray(C, 3, 0.5, 1.5);
-        const bs = randomArray(C, 4, -1, 1);
-        const rms = randomArray(C, 5, -0.5, 0.5);
-        const rvs = randomArray(C, 6, 0.5, 2);
-        const x = tensor(xs, shape);
-        const weight = affine ? tensor(ws, [C]) : null;
-        const bias = affine ? tensor(bs, [C]) : null;
-        const runningMean = tensor(rms, [C]);
-        const runningVar = tensor(rvs, [C]);
-        let ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, rms, rvs, training);
-        let res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
-        if (training) {
-          // a second step must compound the running statistics, as PyTorch's module does
-          res.out.dispose();
-          res.saveMean.dispose();
-          res.saveInvstd.dispose();
-          ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, ref.runningMean, ref.runningVar, training);
-          res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
-        }
-        expect(relErr(await res.out.toArray(), ref.out)).toBeLessThan(1e-5);
-        expect(relErr(await res.saveMean.toArray(), ref.mean)).toBeLessThan(1e-5);
-        expect(relErr(await res.saveInvstd.toArray(), ref.invstd)).toBeLessThan(1e-5);
-        expect(relErr(await runningMean.toArray(), ref.runningMean)).toBeLessThan(1e-6);
-        expect(relErr(await runningVar.toArray(), ref.runningVar)).toBeLessThan(1e-5);
+    for (const training of [true, false])
+      for (const sums of sumsFor(name)) {
+        it(`${name}, ${training ? 'training' : 'eval'}${sums ? `, ${sums}` : ''}`, async () => {
+          setBatchNormSplitTarget(name.includes('split') ? 1 << 30 : null);
+          setBatchNormChannelSums(sums);
+          const C = shape[1];
+          const n = shape.reduce((a, b) => a * b);
+          // an offset mean checks the two-pass variance
+          const xs = randomArray(n, n + C, 2, 5);
+          const ws = randomArray(C, 3, 0.5, 1.5);
+          const bs = randomArray(C, 4, -1, 1);
+          const rms = randomArray(C, 5, -0.5, 0.5);
+          const rvs = randomArray(C, 6, 0.5, 2);
+          const x = tensor(xs, shape);
+          const weight = affine ? tensor(ws, [C]) : null;
+          const bias = affine ? tensor(bs, [C]) : null;
+          const runningMean = tensor(rms, [C]);
+          const runningVar = tensor(rvs, [C]);
+          let ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, rms, rvs, training);
+          let res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
+          if (training) {
+            // a second step must compound the running statistics, as PyTorch's module does
+            res.out.dispose();
+            res.saveMean.dispose();
+            res.saveInvstd.dispose();
+            ref = refBatchNorm(xs, shape, affine ? ws : null, affine ? bs : null, ref.runningMean, ref.runningVar, training);
+            res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training });
+          }
+          expect(relErr(await res.out.toArray(), ref.out)).toBeLessThan(1e-5);
+          expect(relErr(await res.saveMean.toArray(), ref.mean)).toBeLessThan(1e-5);
+          expect(relErr(await res.saveInvstd.toArray(), ref.invstd)).toBeLessThan(1e-5);
+          expect(relErr(await runningMean.toArray(), ref.runningMean)).toBeLessThan(1e-6);
+          expect(relErr(await runningVar.toArray(), ref.runningVar)).toBeLessThan(1e-5);
 
-        const dys = randomArray(n, 17, -1, 1);
-        const dy = tensor(dys, shape);
-        const g = batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { training });
-        const rg = refBatchNormBackward(dys, xs, shape, affine ? ws : null, ref.mean, ref.invstd, training);
-        expect(relErr(await g.dx.toArray(), rg.dx)).toBeLessThan(1e-4);
-        expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
-        expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
-        for (const t of [x, weight, bias, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias]) t?.dispose();
-        setBatchNormSplitTarget(null);
-      });
-    }
+          const dys = randomArray(n, 17, -1, 1);
+          const dy = tensor(dys, shape);
+          const g = batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { training });
+          const rg = refBatchNormBackward(dys, xs, shape, affine ? ws : null, ref.mean, ref.invstd, training);
+          expect(relErr(await g.dx.toArray(), rg.dx)).toBeLessThan(1e-4);
+          expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
+          expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
+          for (const t of [x, weight, bias, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias]) t?.dispose();
+          setBatchNormSplitTarget(null);
+          setBatchNormChannelSums(null);
+        });
+      }
   }
   // relu(bn(x) + residual) in the normalising pass; the backward folds the ReLU's mask into both
   // kernels (reluOut). vec4 (H*W % 4 == 0) and scalar layouts, with and without the residual.
@@ -75,44 +86,48 @@ describe('batchNorm2d', () => {
     ['4x4, 2 channels, residual only', [2, 2, 4, 4], true, false],
   ];
   for (const [name, shape, withResidual, relu] of fused) {
-    for (const training of [true, false]) {
-      it(`fused ${name}, ${training ? 'training' : 'eval'}`, async () => {
-        setBatchNormSplitTarget(name.includes('split') ? 1 << 30 : null);
-        const C = shape[1];
-        const n = shape.reduce((a, b) => a * b);
-        const xs = randomArray(n, 31 + n, -2, 2);
-        const ws = randomArray(C, 32, 0.5, 1.5);
-        const bs = randomArray(C, 33, -0.5, 0.5);
-        const rs = randomArray(n, 34, -1, 1);
-        const dys = randomArray(n, 35, -1, 1);
-        const rms = randomArray(C, 36, -0.5, 0.5);
-        const rvs = randomArray(C, 37, 0.5, 2);
-        const x = tensor(xs, shape);
-        const weight = tensor(ws, [C]);
-        const bias = tensor(bs, [C]);
-        const residual = withResidual ? tensor(rs, shape) : null;
-        const runningMean = tensor(rms, [C]);
-        const runningVar = tensor(rvs, [C]);
-        const ref = refBatchNorm(xs, shape, ws, bs, rms, rvs, training);
-        const refOut = Float64Array.from(ref.out, (v, i) => {
-          const y = v + (withResidual ? rs[i] : 0);
-          return relu ? Math.max(0, y) : y;
+    for (const training of [true, false])
+      for (const sums of sumsFor(name)) {
+        it(`fused ${name}, ${training ? 'training' : 'eval'}${sums ? `, ${sums}` : ''}`, async () => {
+          setBatchNormSplitTarget(name.includes('split') ? 1 << 30 : null);
+          setBatchNormChannelSums(sums);
+          const C = shape[1];
+          const n = shape.reduce((a, b) => a * b);
+          const xs = randomArray(n, 31 + n, -2, 2);
+          const ws = randomArray(C, 32, 0.5, 1.5);
+          const bs = randomArray(C, 33, -0.5, 0.5);
+          const rs = randomArray(n, 34, -1, 1);
+          const dys = randomArray(n, 35, -1, 1);
+          const rms = randomArray(C, 36, -0.5, 0.5);
+          const rvs = randomArray(C, 37, 0.5, 2);
+          const x = tensor(xs, shape);
+          const weight = tensor(ws, [C]);
+          const bias = tensor(bs, [C]);
+          const residual = withResidual ? tensor(rs, shape) : null;
+          const runningMean = tensor(rms, [C]);
+          const runningVar = tensor(rvs, [C]);
+          const ref = refBatchNorm(xs, shape, ws, bs, rms, rvs, training);
+          const refOut = Float64Array.from(ref.out, (v, i) => {
+            const y = v + (withResidual ? rs[i] : 0);
+            return relu ? Math.max(0, y) : y;
+          });
+          const res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training, residual, relu });
+          const out = await res.out.toArray();
+          expect(relErr(out, refOut)).toBeLessThan(1e-5);
+          if (relu) expect(out.some((v) => v === 0) && out.some((v) => v > 0)).toBe(true);
+          const dy = tensor(dys, shape);
+          const g = batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { training, reluOut: relu ? res.out : null });
+          const maskedDy = Float64Array.from(dys, (d, i) => (!relu || refOut[i] > 0 ? d : 0));
+          const rg = refBatchNormBackward(maskedDy, xs, shape, ws, ref.mean, ref.invstd, training);
+          expect(relErr(await g.dx.toArray(), rg.dx)).toBeLessThan(1e-4);
+          expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
+          expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
+          for (const t of [x, weight, bias, residual, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias])
+            t?.dispose();
+          setBatchNormSplitTarget(null);
+          setBatchNormChannelSums(null);
         });
-        const res = batchNorm2d(x, { weight, bias, runningMean, runningVar, training, residual, relu });
-        const out = await res.out.toArray();
-        expect(relErr(out, refOut)).toBeLessThan(1e-5);
-        if (relu) expect(out.some((v) => v === 0) && out.some((v) => v > 0)).toBe(true);
-        const dy = tensor(dys, shape);
-        const g = batchNorm2dBackward(dy, x, weight, res.saveMean, res.saveInvstd, { training, reluOut: relu ? res.out : null });
-        const maskedDy = Float64Array.from(dys, (d, i) => (!relu || refOut[i] > 0 ? d : 0));
-        const rg = refBatchNormBackward(maskedDy, xs, shape, ws, ref.mean, ref.invstd, training);
-        expect(relErr(await g.dx.toArray(), rg.dx)).toBeLessThan(1e-4);
-        expect(relErr(await g.dweight.toArray(), rg.dweight)).toBeLessThan(1e-4);
-        expect(relErr(await g.dbias.toArray(), rg.dbias)).toBeLessThan(1e-5);
-        for (const t of [x, weight, bias, residual, runningMean, runningVar, res.out, res.saveMean, res.saveInvstd, dy, g.dx, g.dweight, g.dbias]) t?.dispose();
-        setBatchNormSplitTarget(null);
-      });
-    }
+      }
   }
   it('with 8 storage buffers per stage (WebGPU default) the fused ReLU backward applies the mask in its own pass, same values', async () => {
     const shape = [2, 6, 4, 4];

@@ -7,10 +7,13 @@ import {
   bnBackwardDxWgsl,
   bnBackwardMergeWgsl,
   bnBackwardPartialWgsl,
+  bnBackwardReduceLanesWgsl,
   bnBackwardReduceWgsl,
   bnEvalStatsWgsl,
+  bnLanes,
   bnNormalizeWgsl,
   bnStatsMergeWgsl,
+  bnStatsLanesWgsl,
   bnStatsPartialWgsl,
   bnStatsWgsl,
   bnVec,
@@ -40,6 +43,24 @@ let splitTarget: number | null = null;
 export function setBatchNormSplitTarget(target: number | null): void {
   splitTarget = target;
 }
+
+/**
+ * How unsplit per-channel sums (training statistics, the backward's Σdy and Σdy·x̂) are reduced:
+ * 'lanes' = one lane per channel walking its values (`bnStatsLanesWgsl`), 'workgroups' = one
+ * workgroup per channel and a fold in workgroup memory. null = per adapter: lanes on a CPU
+ * adapter, where the fold's barriers cost more than the sums on small maps, workgroups on a GPU,
+ * whose lanes a channel each would leave idle.
+ */
+export type ChannelSums = 'lanes' | 'workgroups';
+let channelSums: ChannelSums | null = null;
+
+export function setBatchNormChannelSums(mode: ChannelSums | null): void {
+  if (mode !== null && mode !== 'lanes' && mode !== 'workgroups')
+    throw new Error(`setBatchNormChannelSums: 'lanes', 'workgroups' or null, got ${JSON.stringify(mode)}`);
+  channelSums = mode;
+}
+
+const sumsByLanes = () => (channelSums ?? (gpu().isCpuAdapter ? 'lanes' : 'workgroups')) === 'lanes';
 
 function chunksOf(l: BnLayout): number {
   const wgChannel = wgChannelOf();
@@ -169,13 +190,14 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
     });
     part.dispose();
   } else if (o.training) {
+    const lanes = sumsByLanes();
     runKernel({
       name: `${op}.stats`,
-      body: bnStatsWgsl(vec, wgChannel),
+      body: lanes ? bnStatsLanesWgsl(vec) : bnStatsWgsl(vec, wgChannel),
       inputs: { x },
       outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
       uniforms: { eps: ['f32', eps], momentum: ['f32', momentum], ...sizes },
-      workgroups: [l.C, 1, 1],
+      workgroups: [lanes ? Math.ceil(l.C / bnLanes) : l.C, 1, 1],
     });
   } else {
     runKernel({
@@ -265,13 +287,14 @@ export function batchNorm2dBackward(
     });
     part.dispose();
   } else {
+    const lanes = sumsByLanes();
     runKernel({
       name: `${op}.reduce`,
-      body: bnBackwardReduceWgsl(vec, wgChannel, masked),
+      body: lanes ? bnBackwardReduceLanesWgsl(vec, masked) : bnBackwardReduceWgsl(vec, wgChannel, masked),
       inputs: { dy, x, saveMean, saveInvstd, ...mask },
       outputs: { dweight, dbias },
       uniforms: sizes,
-      workgroups: [l.C, 1, 1],
+      workgroups: [lanes ? Math.ceil(l.C / bnLanes) : l.C, 1, 1],
     });
   }
   // dy's dtype (x's in autocast); dweight and dbias stay float32 like the parameters.

@@ -68,12 +68,13 @@ ${statsTail}
 `;
 }
 
-const statsTail = `  if (lid == 0u) {
-    let v = ss / f32(M);
+const statsStores = `    let v = ss / f32(M);
     saveMean_set(c, mean);
     saveInvstd_set(c, 1.0 / sqrt(v + u.eps));
     runningMean_set(c, (1.0 - u.momentum) * runningMean_get(c) + u.momentum * mean);
-    runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(max(M, 2u) - 1u)));
+    runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(max(M, 2u) - 1u)));`;
+const statsTail = `  if (lid == 0u) {
+${statsStores}
   }`;
 
 /** Eval mode: the saved statistics are the running ones. */
@@ -139,11 +140,12 @@ const gradAt = (k: string, masked: boolean, vec: boolean) => {
   return vec ? `select(vec4<f32>(0.0), dy_get4(${k}), reluOut_get4(${k}) > vec4<f32>(0.0))` : `select(0.0, dy_get(${k}), reluOut_get(${k}) > 0.0)`;
 };
 
-/** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
 /** Per element k: a += dy (masked by the ReLU), b += dy * (x - mean), the two sums dx needs. */
-const gradSums = (masked: boolean, vec: boolean) => `      let g = ${gradAt('k', masked, vec)};
-      a += g;
-      b += g * (x_get${vec ? '4' : ''}(k) - mean);`;
+const gradSums = (masked: boolean, vec: boolean, a = 'a', b = 'b') => `      let g = ${gradAt('k', masked, vec)};
+      ${a} += g;
+      ${b} += g * (x_get${vec ? '4' : ''}(k) - mean);`;
+
+/** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
 
 export function bnBackwardReduceWgsl(vec: boolean, wg: number, masked = false): string {
   const T = vec ? 'vec4<f32>' : 'f32';
@@ -269,6 +271,67 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   dbias_set(c, a);
   dweight_set(c, b * saveInvstd_get(c));
+}
+`;
+}
+
+/**
+ * The per-channel sums with one lane per channel (CPU adapters): lane c walks its channel's
+ * planes in order, summing each plane into a partial that is added to the channel's total (two
+ * levels, so the rounding grows with H·W + N, not N·H·W). A workgroup per channel spends most of
+ * its time in the fold's barriers on lavapipe (a coroutine switch per barrier and lane group):
+ * ResNet-18's 512-channel 2x2 maps took ~0.65 ms for 32K values. No barriers, no workgroup memory.
+ */
+export const bnLanes = 8;
+
+const laneMain = `@compute @workgroup_size(${bnLanes})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= u.C) { return; }
+  let M = u.M;
+  let N = u.R / u.HW;`;
+
+/** Lane c's walk: `body` adds element k into the plane partials `p<name>`, which go into `<name>`. */
+const laneWalk = (T: string, sums: string[], body: string) => `  for (var n = 0u; n < N; n++) {
+    let k0 = (n * u.C + c) * u.HW;
+${sums.map((s) => `    var p${s} = ${T}(0.0);`).join('\n')}
+    for (var k = k0; k < k0 + u.HW; k++) {
+${body}
+    }
+${sums.map((s) => `    ${s} += p${s};`).join('\n')}
+  }
+`;
+
+/** Training statistics, one lane per channel: as `bnStatsWgsl`. */
+export function bnStatsLanesWgsl(vec: boolean): string {
+  const [T, get] = vec ? ['vec4<f32>', 'x_get4'] : ['f32', 'x_get'];
+  const total = (v: string) => (vec ? `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : v);
+  return `${laneMain}
+  var s = ${T}(0.0);
+${laneWalk(T, ['s'], `      ps += ${get}(k);`)}  let mean = ${total('s')} / f32(M);
+  var q = ${T}(0.0);
+${laneWalk(
+  T,
+  ['q'],
+  `      let d = ${get}(k) - ${T}(mean);
+      pq += d * d;`,
+)}  let ss = ${total('q')};
+${statsStores}
+}
+`;
+}
+
+/** Backward sums, one lane per channel: as `bnBackwardReduceWgsl`. */
+export function bnBackwardReduceLanesWgsl(vec: boolean, masked = false): string {
+  const T = vec ? 'vec4<f32>' : 'f32';
+  const total = (v: string) => (vec ? `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : v);
+  return `${laneMain}
+  let mean = ${T}(saveMean_get(c));
+  let invstd = saveInvstd_get(c);
+  var a = ${T}(0.0);
+  var b = ${T}(0.0);
+${laneWalk(T, ['a', 'b'], gradSums(masked, vec, 'pa', 'pb'))}  dbias_set(c, ${total('a')});
+  dweight_set(c, ${total('b')} * invstd);
 }
 `;
 }

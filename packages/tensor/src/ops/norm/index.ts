@@ -1,1 +1,1 @@
-export { batchNorm2d, batchNorm2dBackward, setBatchNormSplitTarget, type BatchNorm2dOptions } from './batchnorm.ts';
+export { batchNorm2d, batchNorm2dBackward, setBatchNormChannelSums, setBatchNormSplitTarget, type BatchNorm2dOptions, type ChannelSums } from './batchnorm.ts';
