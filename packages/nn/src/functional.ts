@@ -258,6 +258,8 @@ export interface BatchNormArgs {
   eps?: number;
   /** relu(bn(x) [+ residual]) in the same pass (tensor's fused epilogue). */
   relu?: boolean;
+  /** The module's `num_batches_tracked`, incremented in place by the training statistics pass. */
+  numBatchesTracked?: Tensor | null;
 }
 
 /**
@@ -278,6 +280,7 @@ export const batchNorm = defineOp('batchNorm', {
       eps: o.eps,
       residual,
       relu: o.relu,
+      numBatchesTracked: o.numBatchesTracked,
     });
     return { out: r.out, saved: { saveMean: r.saveMean, saveInvstd: r.saveInvstd } };
   },

@@ -176,6 +176,52 @@ describe('batchNorm2d', () => {
     ])
       t.dispose();
   });
+  it('counts training batches in numBatchesTracked (statistics pass, every reduction), not eval ones; same statistics as without', async () => {
+    // 13 channels of 5x5 (two lanes' workgroups), then split partials on 40x41.
+    for (const [shape, split] of [
+      [[2, 13, 5, 5], false],
+      [[2, 3, 40, 41], true],
+    ] as const) {
+      for (const sums of ['lanes', 'workgroups'] as const) {
+        setBatchNormChannelSums(sums);
+        setBatchNormSplitTarget(split ? 1 << 30 : null);
+        const C = shape[1];
+        const x = tensor(
+          randomArray(
+            shape.reduce((a, b) => a * b),
+            51,
+            -1,
+            2,
+          ),
+          [...shape],
+        );
+        const stats = () => ({ runningMean: tensor(new Float32Array(C), [C]), runningVar: tensor(new Float32Array(C).fill(1), [C]) });
+        const counted = stats();
+        const plain = stats();
+        const n = tensor(new Int32Array([5]), [], 'int32');
+        for (const training of [true, true, false, true]) {
+          const a = batchNorm2d(x, { ...counted, training, numBatchesTracked: n });
+          const b = batchNorm2d(x, { ...plain, training });
+          expect(Array.from(await a.out.toArray())).toEqual(Array.from(await b.out.toArray()));
+          for (const t of [a.out, a.saveMean, a.saveInvstd, b.out, b.saveMean, b.saveInvstd]) t.dispose();
+        }
+        expect(Array.from(await n.toArray()), `${shape} ${sums}`).toEqual([8]);
+        expect(Array.from(await counted.runningVar.toArray())).toEqual(Array.from(await plain.runningVar.toArray()));
+        for (const t of [x, n, counted.runningMean, counted.runningVar, plain.runningMean, plain.runningVar]) t.dispose();
+      }
+    }
+    setBatchNormChannelSums(null);
+    setBatchNormSplitTarget(null);
+  });
+  it('rejects a numBatchesTracked of more than one element', () => {
+    const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
+    const r = tensor(randomArray(3, 2, 0.5, 1), [3]);
+    const two = tensor(new Int32Array(2), [2], 'int32');
+    expect(() => batchNorm2d(x, { runningMean: r, runningVar: r, training: true, numBatchesTracked: two })).toThrow(
+      /batchNorm2d: numBatchesTracked must be one int32 or float32 element, got int32 \[2\]/,
+    );
+    for (const t of [x, r, two]) t.dispose();
+  });
   it('rejects a residual or reluOut of another shape, naming both', () => {
     const x = tensor(randomArray(2 * 3 * 4, 1), [2, 3, 2, 2]);
     const r = tensor(randomArray(3, 2, 0.5, 1), [3]);

@@ -147,7 +147,6 @@ export class BatchNorm2d extends Module {
   forwardFused(x: Tensor, fuse: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (x.rank < 2 || x.shape[1] !== this.numFeatures)
       throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape.join(',')}] has the wrong channel count`);
-    if (this.training) T.increment(this.numBatchesTracked);
     return F.batchNorm(
       x,
       this.weight,
@@ -159,6 +158,8 @@ export class BatchNorm2d extends Module {
         momentum: this.momentum,
         eps: this.eps,
         relu: fuse.relu,
+        // Counted by the statistics pass itself (training only): no increment dispatch per layer.
+        numBatchesTracked: this.numBatchesTracked,
       },
       fuse.residual ?? null,
     );

@@ -86,6 +86,12 @@ export interface BatchNorm2dOptions {
   residual?: Tensor | null;
   /** Applies a ReLU to the result in the same pass. */
   relu?: boolean;
+  /**
+   * A one-element counter (BatchNorm's `num_batches_tracked`, int32 or float32) that the
+   * training statistics pass increments in place, as PyTorch's module does each training step;
+   * ignored in eval mode.
+   */
+  numBatchesTracked?: Tensor | null;
 }
 
 function layout(op: string, x: Tensor): BnLayout {
@@ -163,6 +169,13 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
       throw new Error(`${op}: residual ${o.residual.dtype} ${fmt(o.residual.shape)} must match input ${fmt(x.shape)}`);
     }
   }
+  const counter = o.training && o.numBatchesTracked ? o.numBatchesTracked : null;
+  if (counter) {
+    counter.storage(op);
+    if (counter.size !== 1 || counter.dtype === 'float16')
+      throw new Error(`${op}: numBatchesTracked must be one int32 or float32 element, got ${counter.dtype} ${fmt(counter.shape)}`);
+  }
+  const count: Record<string, Tensor> = counter ? { n: counter } : {};
   const momentum = o.momentum ?? 0.1;
   const eps = o.eps ?? 1e-5;
   if (o.training && l.N * l.HW <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
@@ -182,9 +195,9 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
     });
     runKernel({
       name: `${op}.statsMerge`,
-      body: bnStatsMergeWgsl(64),
+      body: bnStatsMergeWgsl(64, !!counter),
       inputs: { part },
-      outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
+      outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar, ...count },
       uniforms: { eps: ['f32', eps], momentum: ['f32', momentum], ...split },
       workgroups: [Math.ceil(l.C / 64), 1, 1],
     });
@@ -193,9 +206,9 @@ export function batchNorm2d(x: Tensor, o: BatchNorm2dOptions): { out: Tensor; sa
     const lanes = sumsByLanes();
     runKernel({
       name: `${op}.stats`,
-      body: lanes ? bnStatsLanesWgsl(vec) : bnStatsWgsl(vec, wgChannel),
+      body: lanes ? bnStatsLanesWgsl(vec, !!counter) : bnStatsWgsl(vec, wgChannel, !!counter),
       inputs: { x },
-      outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar },
+      outputs: { saveMean, saveInvstd, runningMean: o.runningMean, runningVar: o.runningVar, ...count },
       uniforms: { eps: ['f32', eps], momentum: ['f32', momentum], ...sizes },
       workgroups: [lanes ? Math.ceil(l.C / bnLanes) : l.C, 1, 1],
     });

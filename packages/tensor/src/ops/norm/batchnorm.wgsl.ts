@@ -49,7 +49,13 @@ ${body}
  * no precision), saved as mean and 1/sqrt(var + eps); the running stats are updated in place with
  * the unbiased variance, as PyTorch. With `vec`, vec4 loads along H·W (4 values per load).
  */
-export function bnStatsWgsl(vec: boolean, wg: number): string {
+/**
+ * With a counter (BatchNorm's `num_batches_tracked`), the statistics pass adds one to it (channel
+ * 0's lane): one dispatch per layer and step fewer than a separate increment.
+ */
+const countBatch = (counter: boolean, at: string) => (counter ? `  if (${at}) { n_set(0u, n_get(0u) + 1); }\n` : '');
+
+export function bnStatsWgsl(vec: boolean, wg: number, counter = false): string {
   const [T, get] = vec ? ['vec4<f32>', 'x_get4'] : ['f32', 'x_get'];
   const total = (v: string) => (vec ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : v);
   return `${fold2Wgsl(wg)}${channelMain(wg)}
@@ -64,7 +70,7 @@ ${walk(
       q += d * d;`,
 )}  let ss = fold2(lid, ${total('q')}, 0.0).x;
 ${statsTail}
-}
+${countBatch(counter, 'c == 0u && lid == 0u')}}
 `;
 }
 
@@ -211,7 +217,7 @@ ${walk(
 `;
 }
 
-export function bnStatsMergeWgsl(wg: number): string {
+export function bnStatsMergeWgsl(wg: number, counter = false): string {
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
@@ -236,7 +242,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   saveInvstd_set(c, 1.0 / sqrt(v + u.eps));
   runningMean_set(c, (1.0 - u.momentum) * runningMean_get(c) + u.momentum * mean);
   runningVar_set(c, (1.0 - u.momentum) * runningVar_get(c) + u.momentum * (ss / f32(max(M, 2u) - 1u)));
-}
+${countBatch(counter, 'c == 0u')}}
 `;
 }
 
@@ -303,7 +309,7 @@ ${sums.map((s) => `    ${s} += p${s};`).join('\n')}
 `;
 
 /** Training statistics, one lane per channel: as `bnStatsWgsl`. */
-export function bnStatsLanesWgsl(vec: boolean): string {
+export function bnStatsLanesWgsl(vec: boolean, counter = false): string {
   const [T, get] = vec ? ['vec4<f32>', 'x_get4'] : ['f32', 'x_get'];
   const total = (v: string) => (vec ? `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : v);
   return `${laneMain}
@@ -317,7 +323,7 @@ ${laneWalk(
       pq += d * d;`,
 )}  let ss = ${total('q')};
 ${statsStores}
-}
+${countBatch(counter, 'c == 0u')}}
 `;
 }
 
