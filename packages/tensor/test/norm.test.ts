@@ -188,7 +188,7 @@ describe('batchNorm2d', () => {
         const C = shape[1];
         const x = tensor(
           randomArray(
-            shape.reduce((a, b) => a * b),
+            shape.reduce((a: number, b) => a * b, 1),
             51,
             -1,
             2,
