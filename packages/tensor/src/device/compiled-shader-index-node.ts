@@ -40,14 +40,15 @@ function mesaShaderCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * The folders Mesa may keep its cache in (database, single-file or multi-file), by inode and
- * creation time: a deleted folder's inode is often reused at once by the next one made.
+ * creation time: a deleted folder's inode is often reused at once by the next one made, within
+ * the same millisecond when a script deletes and recreates it, so the time is in nanoseconds.
  */
 function mesaCacheIdentity(root: string): string {
   const parts: string[] = [];
   for (const name of ['mesa_shader_cache_db', 'mesa_shader_cache_sf', 'mesa_shader_cache']) {
     try {
-      const st = statSync(join(root, name));
-      parts.push(`${name}:${st.ino}@${Math.round(st.birthtimeMs)}`);
+      const st = statSync(join(root, name), { bigint: true });
+      parts.push(`${name}:${st.ino}@${st.birthtimeNs}`);
     } catch {
       /* not there */
     }
