@@ -52,6 +52,9 @@ const layers: Layer[] = [
   { name: '512→512 3x3 @2', C: 512, O: 512, H: 2, k: 3, s: 1, p: 1 },
   { name: 'ds 256→512 1x1/2 @4', C: 256, O: 512, H: 4, k: 1, s: 2, p: 0 },
   // ResNet-18 at the study's 224 px (batch 16): the stride-1 3x3 layers of each stage.
+  { name: 'vgg 128→128 3x3 @112 (N=1)', C: 128, O: 128, H: 112, k: 3, s: 1, p: 1, N: 1 },
+  { name: 'vgg 256→256 3x3 @56 (N=1)', C: 256, O: 256, H: 56, k: 3, s: 1, p: 1, N: 1 },
+  { name: 'vgg 512→512 3x3 @28 (N=1)', C: 512, O: 512, H: 28, k: 3, s: 1, p: 1, N: 1 },
   { name: 'r224 64→64 3x3 @56', C: 64, O: 64, H: 56, k: 3, s: 1, p: 1 },
   { name: 'r224 128→128 3x3 @28', C: 128, O: 128, H: 28, k: 3, s: 1, p: 1 },
   { name: 'r224 256→256 3x3 @14', C: 256, O: 256, H: 14, k: 3, s: 1, p: 1 },

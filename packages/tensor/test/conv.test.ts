@@ -84,6 +84,10 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: 'narrow: 4x4 stride 2 pad 1, 72→24, batch 3', x: [3, 72, 4, 4], w: [24, 72, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: 'narrow: 3x3 stride 2 pad 1, 41→19, batch 3', x: [3, 41, 3, 3], w: [19, 41, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: '7x7 stride 2 pad 3, 3→20 (conv1)', x: [2, 3, 17, 13], w: [20, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+    // Stride-1 maps at least 28 columns wide (a multiple of 4) take the wide register tiles
+    // (`wideMaps`, 16 x 16): a map of 28, one of 36 (two tiles and 4 columns), partial channel tiles.
+    { name: 'wide maps: 3x3 pad 1, 9→21, 5x28', x: [2, 9, 5, 28], w: [21, 9, 3, 3], padding: [1, 1], bias: true },
+    { name: 'wide maps: 3x3 pad 1, 12→17, 3x36', x: [1, 12, 3, 36], w: [17, 12, 3, 3], padding: [1, 1] },
     { name: 'groups 2, 128→32, 5x5', x: [1, 128, 5, 5], w: [32, 64, 3, 3], padding: [1, 1], groups: 2 },
     { name: 'groups 4, 64→64 (16 per group)', x: [2, 64, 6, 6], w: [64, 16, 3, 3], padding: [1, 1], groups: 4 },
     // Weight gradient, one kernel row per workgroup with a sliding window of source

@@ -120,6 +120,13 @@ function dispatchGather(
   });
 }
 
+/** The register tile of `ConvTiles.wideMaps` where it applies to a stride-1 gather problem, else null. */
+function wideMapTile(spec: GemmConvSpec, t: Readonly<ConvTiles>): { TO: number; TP: number } | null {
+  const m = t.wideMaps;
+  if (!m || !convShuffles(t) || spec.tapsW.scale !== 1 || spec.tw !== 1 || spec.th !== 1) return null;
+  return spec.B >= m.minW && spec.B % 4 === 0 ? { TO: m.TO, TP: m.TP } : null;
+}
+
 /** The forward pass as a gather-conv problem (the direct kernels' spec; the GEMM kernels' too). */
 export function forwardSpec(g: ConvGeometry, bias: boolean): GemmConvSpec {
   const R = g.C / g.groups;
@@ -178,7 +185,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   // lavapipe (median call: conv1's 7x7/2 over 3 channels 41-53 against 70 GFLOP/s, VGG's conv1_1
   // 30-31 against 34-35).
   const fwd = unrollsReduction(g.C / g.groups) ? convTiles() : tiles;
-  dispatchGather(op, spec, fwd.fwdTO, fwd.fwdTP, x, w, target, bias, plan);
+  const wide = fwd === tiles && !plan ? wideMapTile(spec, tiles) : null;
+  dispatchGather(op, spec, wide?.TO ?? fwd.fwdTO, wide?.TP ?? fwd.fwdTP, x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
 }
@@ -246,7 +254,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const few = (c: GemmConvSpec) => rules.find((r) => c.tapsH.count * c.tapsW.count <= (r.maxTaps ?? 2) && c.B <= r.maxB);
   for (const spec of specs)
     if (!fill || reached(spec)) {
-      const t = few(spec);
+      const t = few(spec) ?? (plan ? null : wideMapTile(spec, tiles));
       dispatchGather(op, spec, t ? t.TO : tiles.bwdTO, t ? t.TP : tiles.bwdTP, dy, w, target, null, plan);
     }
   if (plan) finishGemmConv(op, plan, target, dx, null);

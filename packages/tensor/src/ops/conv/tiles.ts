@@ -72,6 +72,18 @@ export interface ConvTiles {
    */
   shuffleTiles: Pick<ConvTiles, 'fwdTO' | 'fwdTP' | 'bwdTO' | 'bwdTP' | 'wTO' | 'wTR'>;
   /**
+   * Where `shuffle` is on: stride-1 forwards and input gradients (not the unrolled few-channel
+   * reductions) over maps at least `minW` output columns wide, a multiple of 4, take TO x TP
+   * register tiles instead of `shuffleTiles`' (the study's 224-px inputs: ResNet-18's 56- and
+   * 28-px maps, VGG's 224 to 28). Narrower maps keep the smaller tiles, so the 64-px default job
+   * compiles nothing more. On lavapipe, 16 x 16 against 16 x 8 (median call, GFLOP per 2 CPU-s):
+   * VGG's 64->64 @224 98 -> 122, 128->128 @112 102 -> 126, 512->512 @28 94 -> 113, ResNet-18's
+   * 128->128 @28 93 -> 112, 64->64 @56 99 -> 106 (32 x 8: 108); 14- and 7-px maps no better.
+   * Steps, alternating: ResNet-18 224 px b16 2457 -> 2372 ms, VGG16 224 px b8 9.55 -> 9.10 s.
+   * null = off.
+   */
+  wideMaps: { TO: number; TP: number; minW: number } | null;
+  /**
    * Direct weight gradient (CPU adapter, groups 1): convs with at most this many input
    * channels and >= 16 taps (>= 9 where `shuffle` is on) use lanes over taps (convWeightGradTapsWgsl) instead of lanes over channel tiles and
    * strided row subsets (not when `wSplit` forces a split). 0 = off.
@@ -192,6 +204,7 @@ const defaultTiles: ConvTiles = {
   shuffle: null,
   vec4: true,
   shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 32, wTR: 4 },
+  wideMaps: { TO: 16, TP: 16, minW: 28 },
   wTaps: 4,
   wRows: 2,
   wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2 },
