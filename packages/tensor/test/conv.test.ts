@@ -77,6 +77,7 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: 'vec4 rows: 3x3 stride 2 pad 1, 66→35, 16x16 (8-wide classes)', x: [1, 66, 16, 16], w: [35, 66, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: 'vec4 rows: 1x1, 64→16, 8x8', x: [2, 64, 8, 8], w: [16, 64, 1, 1] },
     { name: '1x1 stride 2, 64→17, 5x5', x: [3, 64, 5, 5], w: [17, 64, 1, 1], stride: [2, 2] },
+    // 64 input channels (a multiple of 4): the weight gradient holds every kernel row (`wRowsAllTaps`, vec4 stores).
     { name: 'narrow 2x2 maps, 64→19, batch 5', x: [5, 64, 2, 2], w: [19, 64, 3, 3], padding: [1, 1] },
     { name: 'narrow 2x2 maps, groups 2, 32→16, 1x3 kernel', x: [3, 32, 2, 2], w: [16, 16, 1, 3], padding: [0, 1], groups: 2 },
     { name: 'narrow 2x1 maps, 5x5 pad 2', x: [2, 9, 2, 1], w: [11, 9, 5, 5], padding: [2, 2] },

@@ -8,6 +8,7 @@ import {
   ascendingTaps,
   bakeUniforms,
   convWeightGradRowTapsWgsl,
+  convWeightGradRowsAllTapsWgsl,
   convWeightGradRowsWgsl,
   convWeightGradTapsWgsl,
   convWeightGradWgsl,
@@ -335,6 +336,20 @@ function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, w
 function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const Rg = g.C / g.groups;
   const Og = g.O / g.groups;
+  const all = convTiles().wRowsAllTaps;
+  if (all && g.groups === 1 && g.sw === 1 && g.C % all.TR === 0) {
+    const dw = Tensor.empty([...weightShape], dtype, op);
+    const TO = Math.min(all.TO, g.O);
+    runKernel({
+      name: op,
+      body: convWeightGradRowsAllTapsWgsl({ ...g, Rg, Og, TO, TR: all.TR, WG: 8, S: 1 }),
+      inputs: { dy, x },
+      outputs: { out: dw },
+      uniforms: { N: ['u32', g.N], O: ['u32', g.O], TO: ['u32', TO] },
+      workgroups: [Math.ceil(g.C / all.TR / 8), Math.ceil(g.O / TO), 1],
+    });
+    return dw;
+  }
   // About 96-128 accumulators: 8 output channels x 4 input channels x KW columns.
   const TO = channelTile(8, Og, g.groups);
   const TR = Math.max(1, Math.min(Rg, Math.floor(128 / (TO * g.KW)) || 1, 16));

@@ -806,6 +806,85 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   return L.join('\n') + '\n';
 }
 
+/**
+ * `convWeightGradRowsWgsl` with every kernel row in one invocation (groups 1; TR a multiple of 4
+ * dividing C, so every tile's dw rows start on a vec4): on maps this small (2-4 px) the reduction is short and the TO x TR x KW checked
+ * scalar stores per kernel row were a large share of the time (without them the 512->512 3x3 @2
+ * weight gradient ran ~33 % faster). Holding all KH x KW taps, an invocation's outputs for one
+ * output channel are TR x KH x KW consecutive floats of dw, stored as vec4s. Rows outside the
+ * source (the padding) load zeros instead of being skipped, since every kernel row is live
+ * (which is why stride 2, with more such rows, stays on the one-row kernel; see `wRowsAllTaps`).
+ */
+export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
+  const { TO, TR, KW, KH } = s;
+  const KK = KH * KW;
+  if (TR % 4 !== 0 || s.Rg % TR !== 0 || s.Rg !== s.C) throw new Error('convWeightGradRowsAllTapsWgsl: needs groups 1 and TR a multiple of 4 dividing C');
+  const lanes = s.WG;
+  const rTiles = s.Rg / TR;
+  const HW = s.H * s.W;
+  const OHW = s.OH * s.OW;
+  const pairs: { ow: number; kw: number; iw: number }[] = [];
+  for (let ow = 0; ow < s.OW; ow++)
+    for (let kw = 0; kw < KW; kw++) {
+      const iw = ow * s.sw + kw * s.dw - s.pw;
+      if (iw >= 0 && iw < s.W) pairs.push({ ow, kw, iw });
+    }
+  const cols = [...new Set(pairs.map((q) => q.iw))].sort((a, b) => a - b);
+  const ows = [...new Set(pairs.map((q) => q.ow))].sort((a, b) => a - b);
+  const dyLoads = Math.ceil(TO / lanes);
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${lanes}, 1, 1)`);
+  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {');
+  // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+  L.push(`  let live = gid.x < ${u(rTiles)};`);
+  L.push(`  let r0 = min(gid.x, ${u(rTiles - 1)}) * ${u(TR)};`);
+  L.push(`  let o0 = wid.y * ${u(TO)};`);
+  for (let r = 0; r < TR; r++) L.push(`  let xc${r} = (r0 + ${u(r)}) * ${u(HW)};`);
+  for (let q = 0; q < dyLoads; q++) L.push(`  let sq${q} = min(o0 + ${u(q * lanes)} + lane % ${u(lanes)}, ${u(s.O - 1)}) * ${u(OHW)};`);
+  const acc = (o: number, r: number, kh: number, kw: number) => `c${o}_${r}_${kh}_${kw}`;
+  for (let o = 0; o < TO; o++)
+    for (let r = 0; r < TR; r++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) L.push(`  var ${acc(o, r, kh, kw)} = 0.0;`);
+  L.push('  for (var n = 0u; n < u.N; n++) {');
+  L.push(`    let xn = n * ${u(s.C * HW)};`);
+  L.push(`    let dn = n * ${u(s.O * OHW)};`);
+  L.push(`    for (var oh = 0u; oh < ${u(s.OH)}; oh++) {`);
+  L.push(`      let drow = dn + oh * ${u(s.OW)};`);
+  for (const ow of ows) {
+    for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
+    for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
+  }
+  for (let kh = 0; kh < KH; kh++) {
+    L.push(`      let ih${kh} = i32(oh * ${u(s.sh)}) + ${i(kh * s.dh - s.ph)};`);
+    L.push(`      let in${kh} = ih${kh} >= 0i && ih${kh} < ${i(s.H)};`);
+    L.push(`      let xrow${kh} = xn + u32(clamp(ih${kh}, 0i, ${i(s.H - 1)})) * ${u(s.W)};`);
+    const x = (r: number, iw: number) => `x${r}_${kh}_${iw}`;
+    if (s.W % 4 === 0) {
+      const blocks = [...new Set(cols.map((iw) => Math.floor(iw / 4)))];
+      for (let r = 0; r < TR; r++) {
+        for (const b of blocks) L.push(`      let xv${r}_${kh}_${b} = select(vec4<f32>(0.0), x_get4((xrow${kh} + xc${r}) / 4u + ${u(b)}), in${kh});`);
+        for (const iw of cols) L.push(`      let ${x(r, iw)} = xv${r}_${kh}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+      }
+    } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let ${x(r, iw)} = select(0.0, x_get(xrow${kh} + xc${r} + ${u(iw)}), in${kh});`);
+    for (const { ow, kw, iw } of pairs)
+      for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      ${acc(o, r, kh, kw)} = fma(d${o}_${ow}, ${x(r, iw)}, ${acc(o, r, kh, kw)});`);
+  }
+  L.push('    }');
+  L.push('  }');
+  // Output channel o's TR x KK values are dw[(o0 + o) * Rg + r0 ..][..KK], consecutive: vec4s.
+  storeLoop(
+    L,
+    TO,
+    TR * KK,
+    (o, c) => acc(o, Math.floor(c / KK), Math.floor((c % KK) / KW), c % KW),
+    (c) =>
+      c % 4 === 3
+        ? `if (live) { out_set4(((o0 + o) * ${u(s.Rg / 4)} + r0 / 4u) * ${u(KK)} + ${u(Math.floor(c / 4))}, vec4<f32>(v${c - 3}, v${c - 2}, v${c - 1}, v${c})); }`
+        : '',
+  );
+  L.push('}');
+  return L.join('\n') + '\n';
+}
+
 export interface WeightGradTapsSpec {
   N: number;
   C: number;

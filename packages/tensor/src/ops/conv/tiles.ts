@@ -98,6 +98,16 @@ export interface ConvTiles {
    */
   wRows: number;
   /**
+   * The stride-1 whole-row weight gradient (`wRows`) with every kernel row per invocation: TO
+   * output x TR input channels (TR a multiple of 4 dividing C; groups 1) x KH x KW, stored as
+   * vec4s (convWeightGradRowsAllTapsWgsl). On lavapipe, ResNet-18's 512->512 3x3 @2 (64-px
+   * input) 62 -> 83 GFLOP per 2 CPU-s with 4 x 4 (8 x 4 and 4 x 8: 48 and 27, spilling); the
+   * step 239 / 245 -> 228 / 236 ms alternating; its pipeline ~0.5 s of LLVM cold against ~0.2 s.
+   * Stride 2 keeps one kernel row per invocation: on the 4-px maps all taps ran 42 -> 27 (it loads
+   * every row, padding included, where the one-row kernel skips the rows outside). null = off.
+   */
+  wRowsAllTaps: { TO: number; TR: number } | null;
+  /**
    * Direct weight gradient of convs of stride at most maxStride (equal in both axes) where `shuffle`
    * is on (groups 1, maps at least minOW columns wide, rows not split): one kernel row per
    * workgroup with all its columns, a sliding window of source columns, TO output x TR input
@@ -207,6 +217,7 @@ const defaultTiles: ConvTiles = {
   wideMaps: { TO: 16, TP: 16, minW: 28 },
   wTaps: 4,
   wRows: 2,
+  wRowsAllTaps: { TO: 4, TR: 4 },
   wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2 },
   wRowsStride2: 2,
   bwdFewTaps: [
