@@ -735,6 +735,33 @@ export function convWeightGradRowTapsWgsl(s: WeightGradSpec): ConvKernelSource {
 }
 
 /**
+ * The whole-row weight gradients' static (ow, kw) pairs whose source column iw lies inside the
+ * row, the source columns they read and the output columns they use.
+ */
+function rowPairs(s: WeightGradSpec): { pairs: { ow: number; kw: number; iw: number }[]; cols: number[]; ows: number[] } {
+  const pairs: { ow: number; kw: number; iw: number }[] = [];
+  for (let ow = 0; ow < s.OW; ow++)
+    for (let kw = 0; kw < s.KW; kw++) {
+      const iw = ow * s.sw + kw * s.dw - s.pw;
+      if (iw >= 0 && iw < s.W) pairs.push({ ow, kw, iw });
+    }
+  const cols = [...new Set(pairs.map((q) => q.iw))].sort((a, b) => a - b);
+  const ows = [...new Set(pairs.map((q) => q.ow))].sort((a, b) => a - b);
+  return { pairs, cols, ows };
+}
+
+/** The whole-row weight gradients' entry point and input-channel tile (lanes own tiles of TR input channels). */
+function rowsKernelStart(lanes: number, rTiles: number, TR: number): string[] {
+  return [
+    `@compute @workgroup_size(${lanes}, 1, 1)`,
+    'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {',
+    // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
+    `  let live = gid.x < ${u(rTiles)};`,
+    `  let r0 = min(gid.x, ${u(rTiles - 1)}) * ${u(TR)};`,
+  ];
+}
+
+/**
  * Weight gradient for maps at most a few tiles wide (CPU adapter with subgroups): an invocation
  * owns one kernel row kh, TO output channels x TR input channels (lanes: input-channel tiles) and
  * every kernel column kw, and walks whole output rows, unrolled. Each source value it loads
@@ -750,22 +777,9 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   const rTiles = Math.ceil(s.Rg / TR);
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
-  // Static (ow, kw) pairs whose source column iw lies inside the row, and the columns they read.
-  const pairs: { ow: number; kw: number; iw: number }[] = [];
-  for (let ow = 0; ow < s.OW; ow++)
-    for (let kw = 0; kw < KW; kw++) {
-      const iw = ow * s.sw + kw * s.dw - s.pw;
-      if (iw >= 0 && iw < s.W) pairs.push({ ow, kw, iw });
-    }
-  const cols = [...new Set(pairs.map((q) => q.iw))].sort((a, b) => a - b);
-  const ows = [...new Set(pairs.map((q) => q.ow))].sort((a, b) => a - b);
+  const { pairs, cols, ows } = rowPairs(s);
   const dyLoads = Math.ceil(TO / lanes);
-  const L: string[] = [];
-  L.push(`@compute @workgroup_size(${lanes}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {');
-  // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
-  L.push(`  let live = gid.x < ${u(rTiles)};`);
-  L.push(`  let r0 = min(gid.x, ${u(rTiles - 1)}) * ${u(TR)};`);
+  const L = rowsKernelStart(lanes, rTiles, TR);
   L.push('  let kh = i32(wid.z);');
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = o0 / ${u(s.Og)};`);
@@ -823,21 +837,9 @@ export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
   const rTiles = s.Rg / TR;
   const HW = s.H * s.W;
   const OHW = s.OH * s.OW;
-  const pairs: { ow: number; kw: number; iw: number }[] = [];
-  for (let ow = 0; ow < s.OW; ow++)
-    for (let kw = 0; kw < KW; kw++) {
-      const iw = ow * s.sw + kw * s.dw - s.pw;
-      if (iw >= 0 && iw < s.W) pairs.push({ ow, kw, iw });
-    }
-  const cols = [...new Set(pairs.map((q) => q.iw))].sort((a, b) => a - b);
-  const ows = [...new Set(pairs.map((q) => q.ow))].sort((a, b) => a - b);
+  const { pairs, cols, ows } = rowPairs(s);
   const dyLoads = Math.ceil(TO / lanes);
-  const L: string[] = [];
-  L.push(`@compute @workgroup_size(${lanes}, 1, 1)`);
-  L.push('fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {');
-  // No early return (subgroupShuffle needs uniform control flow): spare lanes redo the last tile.
-  L.push(`  let live = gid.x < ${u(rTiles)};`);
-  L.push(`  let r0 = min(gid.x, ${u(rTiles - 1)}) * ${u(TR)};`);
+  const L = rowsKernelStart(lanes, rTiles, TR);
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   for (let r = 0; r < TR; r++) L.push(`  let xc${r} = (r0 + ${u(r)}) * ${u(HW)};`);
   for (let q = 0; q < dyLoads; q++) L.push(`  let sq${q} = min(o0 + ${u(q * lanes)} + lane % ${u(lanes)}, ${u(s.O - 1)}) * ${u(OHW)};`);
