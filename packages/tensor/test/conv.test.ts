@@ -79,6 +79,8 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: '1x1 stride 2, 64→17, 5x5', x: [3, 64, 5, 5], w: [17, 64, 1, 1], stride: [2, 2] },
     // 64 input channels (a multiple of 4): the weight gradient holds every kernel row (`wRowsAllTaps`, vec4 stores).
     { name: 'narrow 2x2 maps, 64→19, batch 5', x: [5, 64, 2, 2], w: [19, 64, 3, 3], padding: [1, 1] },
+    // Taller than 4 output rows: the all-taps weight gradient walks its rows in a loop, padding loaded as zeros.
+    { name: 'narrow 7x2 maps, 8→6, batch 2', x: [2, 8, 7, 2], w: [6, 8, 3, 3], padding: [1, 1] },
     { name: 'narrow 2x2 maps, groups 2, 32→16, 1x3 kernel', x: [3, 32, 2, 2], w: [16, 16, 1, 3], padding: [0, 1], groups: 2 },
     { name: 'narrow 2x1 maps, 5x5 pad 2', x: [2, 9, 2, 1], w: [11, 9, 5, 5], padding: [2, 2] },
     // Stride-2 weight gradient over whole rows: 4-wide source rows as vec4 loads, 3-wide as scalars.

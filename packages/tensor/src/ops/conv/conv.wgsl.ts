@@ -825,10 +825,14 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
  * dividing C, so every tile's dw rows start on a vec4): on maps this small (2-4 px) the reduction is short and the TO x TR x KW checked
  * scalar stores per kernel row were a large share of the time (without them the 512->512 3x3 @2
  * weight gradient ran ~33 % faster). Holding all KH x KW taps, an invocation's outputs for one
- * output channel are TR x KH x KW consecutive floats of dw, stored as vec4s. Rows outside the
- * source (the padding) load zeros instead of being skipped, since every kernel row is live
- * (which is why stride 2, with more such rows, stays on the one-row kernel; see `wRowsAllTaps`).
+ * output channel are TR x KH x KW consecutive floats of dw, stored as vec4s. Up to
+ * `maxStaticRows` output rows the row loop is unrolled: the (oh, kh) pairs that would read padding
+ * are left out, and each source row is loaded once per image. Taller maps walk the rows in a
+ * loop, loading zeros for the padding.
  */
+/** Output rows up to which convWeightGradRowsAllTapsWgsl unrolls its row loop. */
+const maxStaticRows = 4;
+
 export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
   const { TO, TR, KW, KH } = s;
   const KK = KH * KW;
@@ -849,29 +853,59 @@ export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
   L.push('  for (var n = 0u; n < u.N; n++) {');
   L.push(`    let xn = n * ${u(s.C * HW)};`);
   L.push(`    let dn = n * ${u(s.O * OHW)};`);
-  L.push(`    for (var oh = 0u; oh < ${u(s.OH)}; oh++) {`);
-  L.push(`      let drow = dn + oh * ${u(s.OW)};`);
-  for (const ow of ows) {
-    for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
-    for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
-  }
-  for (let kh = 0; kh < KH; kh++) {
-    L.push(`      let ih${kh} = i32(oh * ${u(s.sh)}) + ${i(kh * s.dh - s.ph)};`);
-    L.push(`      let in${kh} = ih${kh} >= 0i && ih${kh} < ${i(s.H)};`);
-    L.push(`      let xrow${kh} = xn + u32(clamp(ih${kh}, 0i, ${i(s.H - 1)})) * ${u(s.W)};`);
-    const x = (r: number, iw: number) => `x${r}_${kh}_${iw}`;
-    if (s.W % 4 === 0) {
-      const blocks = [...new Set(cols.map((iw) => Math.floor(iw / 4)))];
-      for (let r = 0; r < TR; r++) {
-        for (const b of blocks) L.push(`      let xv${r}_${kh}_${b} = select(vec4<f32>(0.0), x_get4((xrow${kh} + xc${r}) / 4u + ${u(b)}), in${kh});`);
-        for (const iw of cols) L.push(`      let ${x(r, iw)} = xv${r}_${kh}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+  const blocks = [...new Set(cols.map((iw) => Math.floor(iw / 4)))];
+  if (s.OH <= maxStaticRows) {
+    // Few output rows: unrolled, so the (oh, kh) pairs that read padding are dropped here and each
+    // source row is loaded once per image for every (oh, kh) that reads it.
+    const uses: { oh: number; kh: number; ih: number }[] = [];
+    for (let oh = 0; oh < s.OH; oh++)
+      for (let kh = 0; kh < KH; kh++) {
+        const ih = oh * s.sh - s.ph + kh * s.dh;
+        if (ih >= 0 && ih < s.H) uses.push({ oh, kh, ih });
       }
-    } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let ${x(r, iw)} = select(0.0, x_get(xrow${kh} + xc${r} + ${u(iw)}), in${kh});`);
-    for (const { ow, kw, iw } of pairs)
-      for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      ${acc(o, r, kh, kw)} = fma(d${o}_${ow}, ${x(r, iw)}, ${acc(o, r, kh, kw)});`);
+    const x = (r: number, ih: number, iw: number) => `x${r}_${ih}_${iw}`;
+    for (const ih of [...new Set(uses.map((q) => q.ih))]) {
+      for (let r = 0; r < TR; r++) {
+        if (s.W % 4 === 0) {
+          for (const b of blocks) L.push(`    let xv${r}_${ih}_${b} = x_get4((xn + xc${r}) / 4u + ${u((ih * s.W) / 4 + b)});`);
+          for (const iw of cols) L.push(`    let ${x(r, ih, iw)} = xv${r}_${ih}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+        } else for (const iw of cols) L.push(`    let ${x(r, ih, iw)} = x_get(xn + xc${r} + ${u(ih * s.W + iw)});`);
+      }
+    }
+    for (const oh of [...new Set(uses.map((q) => q.oh))])
+      for (const ow of ows) {
+        for (let q = 0; q < dyLoads; q++) L.push(`    let s${q}_${oh}_${ow} = dy_get(dn + sq${q} + ${u(oh * s.OW + ow)});`);
+        for (let o = 0; o < TO; o++) L.push(`    let d${o}_${oh}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${oh}_${ow}, ${u(o % lanes)});`);
+      }
+    for (const { oh, kh, ih } of uses)
+      for (const { ow, kw, iw } of pairs)
+        for (let o = 0; o < TO; o++)
+          for (let r = 0; r < TR; r++) L.push(`    ${acc(o, r, kh, kw)} = fma(d${o}_${oh}_${ow}, ${x(r, ih, iw)}, ${acc(o, r, kh, kw)});`);
+    L.push('  }');
+  } else {
+    L.push(`    for (var oh = 0u; oh < ${u(s.OH)}; oh++) {`);
+    L.push(`      let drow = dn + oh * ${u(s.OW)};`);
+    for (const ow of ows) {
+      for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
+      for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
+    }
+    for (let kh = 0; kh < KH; kh++) {
+      L.push(`      let ih${kh} = i32(oh * ${u(s.sh)}) + ${i(kh * s.dh - s.ph)};`);
+      L.push(`      let in${kh} = ih${kh} >= 0i && ih${kh} < ${i(s.H)};`);
+      L.push(`      let xrow${kh} = xn + u32(clamp(ih${kh}, 0i, ${i(s.H - 1)})) * ${u(s.W)};`);
+      const x = (r: number, iw: number) => `x${r}_${kh}_${iw}`;
+      if (s.W % 4 === 0) {
+        for (let r = 0; r < TR; r++) {
+          for (const b of blocks) L.push(`      let xv${r}_${kh}_${b} = select(vec4<f32>(0.0), x_get4((xrow${kh} + xc${r}) / 4u + ${u(b)}), in${kh});`);
+          for (const iw of cols) L.push(`      let ${x(r, iw)} = xv${r}_${kh}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
+        }
+      } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let ${x(r, iw)} = select(0.0, x_get(xrow${kh} + xc${r} + ${u(iw)}), in${kh});`);
+      for (const { ow, kw, iw } of pairs)
+        for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      ${acc(o, r, kh, kw)} = fma(d${o}_${ow}, ${x(r, iw)}, ${acc(o, r, kh, kw)});`);
+    }
+    L.push('    }');
+    L.push('  }');
   }
-  L.push('    }');
-  L.push('  }');
   // Output channel o's TR x KK values are dw[(o0 + o) * Rg + r0 ..][..KK], consecutive: vec4s.
   storeLoop(
     L,

@@ -102,9 +102,10 @@ export interface ConvTiles {
    * output x TR input channels (TR a multiple of 4 dividing C; groups 1) x KH x KW, stored as
    * vec4s (convWeightGradRowsAllTapsWgsl). On lavapipe, ResNet-18's 512->512 3x3 @2 (64-px
    * input) 62 -> 83 GFLOP per 2 CPU-s with 4 x 4 (8 x 4 and 4 x 8: 48 and 27, spilling); the
-   * step 239 / 245 -> 228 / 236 ms alternating; its pipeline ~0.5 s of LLVM cold against ~0.2 s.
-   * Stride 2 keeps one kernel row per invocation: on the 4-px maps all taps ran 42 -> 27 (it loads
-   * every row, padding included, where the one-row kernel skips the rows outside). null = off.
+   * step 239 / 245 -> 228 / 236 ms alternating; with the row loop unrolled (at most 4 output
+   * rows) 85-90, and its pipeline ~0.4 s of LLVM cold against ~0.2 s. Stride 2 keeps one kernel
+   * row per invocation: on the 4-px maps all taps ran 44 -> 28 (4 source rows x 4 channels of
+   * values live beside the 144 accumulators). null = off.
    */
   wRowsAllTaps: { TO: number; TR: number } | null;
   /**
