@@ -27,12 +27,12 @@ const { trainStep } = await import('../../packages/cli/src/train/steps.ts');
 
 const backend = val('--backend');
 const gpu = await T.getDevice({ flags: backend ? [`backend=${backend}`] : [] });
-const cache = gpu.pipelines as unknown as { get: (s: string, l: string) => GPUComputePipeline; size: number };
+const cache = gpu.pipelines;
 const origGet = cache.get.bind(cache);
 let families = new Map<string, number>();
-cache.get = (s: string, l: string) => {
+cache.get = (prelude: string, body: string, l: string) => {
   const before = cache.size;
-  const p = origGet(s, l);
+  const p = origGet(prelude, body, l);
   if (cache.size !== before) {
     const f = l.split(' ')[0];
     families.set(f, (families.get(f) ?? 0) + 1);

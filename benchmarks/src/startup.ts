@@ -78,7 +78,7 @@ const loaders = makeLoaders(folder, config, () => {}, { workers: 1, trainingPool
 const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });
 
 // Pipeline compilations, timed where they happen (PipelineCache.get compiles on a miss).
-const cache = gpu.pipelines as unknown as { get: (s: string, l: string) => GPUComputePipeline; size: number };
+const cache = gpu.pipelines;
 const origGet = cache.get.bind(cache);
 let compileMs = 0;
 let compiles = 0;
@@ -87,10 +87,10 @@ const byFamily = new Map<string, { n: number; ms: number }>();
 // elsewhere (benchmarks/src/compile-replay.ts).
 const dumpPath = val('--dump-wgsl');
 const dumped: { label: string; ms: number; source: string }[] = [];
-cache.get = (s: string, l: string) => {
+cache.get = (prelude: string, body: string, l: string) => {
   const before = cache.size;
   const t0 = performance.now();
-  const p = origGet(s, l);
+  const p = origGet(prelude, body, l);
   if (cache.size !== before) {
     const ms = performance.now() - t0;
     compileMs += ms;
@@ -100,7 +100,7 @@ cache.get = (s: string, l: string) => {
     e.n++;
     e.ms += ms;
     byFamily.set(f, e);
-    if (dumpPath) dumped.push({ label: l, ms, source: s });
+    if (dumpPath) dumped.push({ label: l, ms, source: prelude + body });
   }
   return p;
 };

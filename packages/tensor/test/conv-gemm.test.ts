@@ -213,9 +213,9 @@ describe('implicit-GEMM conv: batch changes reuse the pipelines', () => {
       const cache = gpu().pipelines;
       const get = cache.get;
       const compiled: string[] = [];
-      cache.get = (source: string, label: string) => {
+      cache.get = (prelude: string, body: string, label: string) => {
         const n = cache.size;
-        const p = get.call(cache, source, label);
+        const p = get.call(cache, prelude, body, label);
         if (cache.size !== n) compiled.push(label.split(' ')[0]);
         return p;
       };

@@ -6,8 +6,15 @@ import type { ShaderPrewarmer } from '../device/platform.ts';
  * `createComputePipeline` (sync) is used on purpose: the async variant segfaults on lavapipe.
  */
 export class PipelineCache {
-  private readonly cache = new Map<string, GPUComputePipeline>();
+  /**
+   * By kernel body, then by prelude (bindings and accessors): a step's bodies are the same string
+   * objects call after call where their generators are memoised, and V8 keeps a string's hash, so
+   * a lookup costs no pass over tens of kilobytes of WGSL; the prelude is short. Keyed by their
+   * concatenation, every dispatch hashed and compared a new string that long.
+   */
+  private readonly cache = new Map<string, Map<string, GPUComputePipeline>>();
   compiled = 0;
+  private count = 0;
   /**
    * Gets every new source the moment its pipeline is created, to compile it ahead of the device
    * (lavapipe in Node): while the job records the rest of its first step, the helper is already
@@ -19,12 +26,20 @@ export class PipelineCache {
 
   constructor(private readonly device: GPUDevice) {}
 
-  get(source: string, label: string): GPUComputePipeline {
-    let p = this.cache.get(source);
+  /** The pipeline of the WGSL `prelude + body`, created on first use. */
+  get(prelude: string, body: string, label: string): GPUComputePipeline {
+    let byPrelude = this.cache.get(body);
+    if (!byPrelude) {
+      byPrelude = new Map();
+      this.cache.set(body, byPrelude);
+    }
+    let p = byPrelude.get(prelude);
     if (!p) {
+      const source = prelude + body;
       const module = this.device.createShaderModule({ code: source, label });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
-      this.cache.set(source, p);
+      byPrelude.set(prelude, p);
+      this.count++;
       this.compiled++;
       if (this.prewarmer) this.prewarming += this.prewarmer.warm([source]);
     }
@@ -42,6 +57,6 @@ export class PipelineCache {
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.count;
   }
 }

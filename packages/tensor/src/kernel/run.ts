@@ -100,6 +100,28 @@ function bindingEntries(t: Tensor, first: number, pages: number, pageElements: n
   return out;
 }
 
+/** What a kernel body uses, found once per body (the same string object on every call where its generator is memoised). */
+interface BodyUse {
+  /** Accessors it calls: `x_get4(` → 'x_get4'. */
+  accessors: Set<string>;
+  subgroups: boolean;
+  uniforms: boolean;
+}
+const bodyUses = new Map<string, BodyUse>();
+
+function bodyUse(body: string): BodyUse {
+  let b = bodyUses.get(body);
+  if (!b) {
+    b = {
+      accessors: new Set(Array.from(body.matchAll(/\b(\w+_[gs]et4?)\(/g), (m) => m[1])),
+      subgroups: /\bsubgroup[A-Z]\w*\(|subgroup_invocation_id|subgroup_size/.test(body),
+      uniforms: /\bu\.\w/.test(body),
+    };
+    bodyUses.set(body, b);
+  }
+  return b;
+}
+
 /** Generates the bindings, compiles (once per source) and records one dispatch. */
 export function runKernel(call: KernelCall): void {
   const g = gpu();
@@ -116,11 +138,11 @@ export function runKernel(call: KernelCall): void {
     prelude += 'enable f16;\n';
   }
   // Kernels that use subgroup builtins must check \`hasSubgroups()\` first and keep a fallback.
-  if (g.device.features.has('subgroups') && /\bsubgroup[A-Z]\w*\(|subgroup_invocation_id|subgroup_size/.test(call.body)) prelude += 'enable subgroups;\n';
+  const use = bodyUse(call.body);
+  if (g.device.features.has('subgroups') && use.subgroups) prelude += 'enable subgroups;\n';
   const entries: GPUBindGroupEntry[] = [];
   let binding = 0;
-  // Which accessors the body calls, found in one pass: `x_get4(` → 'x_get4'.
-  const used = new Set(Array.from(call.body.matchAll(/\b(\w+_[gs]et4?)\(/g), (m) => m[1]));
+  const used = use.accessors;
   for (const [list, writable] of [
     [inputs, false],
     [outputs, true],
@@ -154,7 +176,7 @@ export function runKernel(call: KernelCall): void {
   }
   // Pipelines use layout 'auto', which drops bindings the shader never reads: declare the
   // uniform block only when the body uses it.
-  const uniforms = /\bu\.\w/.test(call.body) ? Object.entries(call.uniforms ?? {}) : [];
+  const uniforms = use.uniforms ? Object.entries(call.uniforms ?? {}) : [];
   let uniformBinding: GPUBufferBinding | null = null;
   if (uniforms.length > 0) {
     prelude += `struct Uniforms {\n${uniforms.map(([n, [ty]]) => `  ${n}: ${ty},`).join('\n')}\n}\n`;
@@ -169,8 +191,7 @@ export function runKernel(call: KernelCall): void {
     });
     uniformBinding = g.batcher.uniforms(data);
   }
-  const source = prelude + call.body;
-  const pipeline = g.pipelines.get(source, label);
+  const pipeline = g.pipelines.get(prelude, call.body, label);
   if (uniformBinding) entries.push({ binding, resource: uniformBinding });
   const [x, y, z] = call.workgroups;
   const maxWg = g.limits.maxComputeWorkgroupsPerDimension;

@@ -17,6 +17,10 @@ import {
 } from './conv-gemm.wgsl.ts';
 import type { ConvGeometry } from './geometry.ts';
 import { convTiles } from './tiles.ts';
+import { memoWgsl } from '../../kernel/memo.ts';
+
+/** Generated once per spec (see memoWgsl). */
+const cachedGemmConvWgsl = memoWgsl(gemmConvWgsl);
 
 // Dispatch of the implicit-GEMM conv kernels on GPUs: tile choice (defaults, or per shape from
 // `autotuneConv`), split-K for small maps, and the in-order sum of the split slices.
@@ -113,7 +117,7 @@ export function dispatchGemmConv(op: string, spec: GemmConvSpec, plan: GemmConvP
   const split = convSplitOf(spec, plan.c, plan.S);
   runKernel({
     name: plan.S > 1 ? `${op}.splitK` : op,
-    body: gemmConvWgsl(spec, plan.c),
+    body: cachedGemmConvWgsl(spec, plan.c),
     // The bias is bound split or not (one pipeline); split slices leave it to the sum.
     inputs: bias ? { src, w, bias } : { src, w },
     outputs: { out: target },

@@ -42,6 +42,16 @@ import { classTaps, convGeometry, type Conv2dOptions, type ConvGeometry } from '
 import { zeros } from '../creation/creation.ts';
 import { pointwiseForward, pointwiseInputGrad, pointwiseWeightGrad, usesPointwise } from './pointwise.ts';
 import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit, type ConvTiles } from './tiles.ts';
+import { memoWgsl } from '../../kernel/memo.ts';
+
+/** Generated once per spec (see memoWgsl). */
+const cachedGatherConvWgsl = memoWgsl(gatherConvWgsl);
+const cachedConvWeightGradWgsl = memoWgsl(convWeightGradWgsl);
+const cachedConvWeightGradRowTapsWgsl = memoWgsl(convWeightGradRowTapsWgsl);
+const cachedConvWeightGradRowsAllTapsWgsl = memoWgsl(convWeightGradRowsAllTapsWgsl);
+const cachedConvWeightGradRowsWgsl = memoWgsl(convWeightGradRowsWgsl);
+const cachedConvWeightGradTapsWgsl = memoWgsl(convWeightGradTapsWgsl);
+const cachedGemmWeightGradWgsl = memoWgsl(gemmWeightGradWgsl);
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -99,7 +109,7 @@ function dispatchGather(
     // Sized by one image's tiles, not the batch's, so that the WGSL (and the pipeline) does not
     // change with the batch size; a small workgroup still leaves no lane idle on narrow maps.
     const WG = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(Math.ceil(spec.A / RT) / 8) * 8);
-    const k = sized(gatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }));
+    const k = sized(cachedGatherConvWgsl({ ...full, RT, WG, vec4: shuffle && tiles.vec4 && spec.IW % 4 === 0 && src.size % 4 === 0 }));
     runKernel({
       name: op,
       body: k.wgsl,
@@ -110,7 +120,7 @@ function dispatchGather(
     });
     return;
   }
-  const k = sized(gatherConvWgsl(full));
+  const k = sized(cachedGatherConvWgsl(full));
   runKernel({
     name: op,
     body: k.wgsl,
@@ -290,7 +300,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: Shape, 
   const shuffle = S === 1 && convShuffles(tiles);
   const wg = shuffle ? 8 : Math.min(tiles.wg, Math.ceil(lanes / 8) * 8);
   const target = weightGradTarget(op, weightShape, S, dtype);
-  const k = sized(convWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
+  const k = sized(cachedConvWeightGradWgsl({ ...g, Rg, Og, TO, TR, WG: wg, S, splitMode: mode, CR, shuffle }));
   runKernel({
     name: op,
     body: k.wgsl,
@@ -320,7 +330,7 @@ function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, w
   const TO = Math.min(t.TO, g.O);
   const TR = Math.min(t.TR, g.C);
   const dw = Tensor.empty([...weightShape], dtype, op);
-  const k = sized(convWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1 }));
+  const k = sized(cachedConvWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1 }));
   runKernel({
     name: op,
     body: k.wgsl,
@@ -342,7 +352,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     const TO = Math.min(all.TO, g.O);
     runKernel({
       name: op,
-      body: convWeightGradRowsAllTapsWgsl({ ...g, Rg, Og, TO, TR: all.TR, WG: 8, S: 1 }),
+      body: cachedConvWeightGradRowsAllTapsWgsl({ ...g, Rg, Og, TO, TR: all.TR, WG: 8, S: 1 }),
       inputs: { dy, x },
       outputs: { out: dw },
       uniforms: { N: ['u32', g.N], O: ['u32', g.O], TO: ['u32', TO] },
@@ -357,7 +367,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const dw = Tensor.empty([...weightShape], dtype, op);
   runKernel({
     name: op,
-    body: convWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
+    body: cachedConvWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
     inputs: { dy, x },
     outputs: { out: dw },
     uniforms: { N: ['u32', g.N], O: ['u32', g.O], TO: ['u32', TO] },
@@ -384,7 +394,7 @@ function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = weightGradTarget(op, weightShape, S, dtype);
   runKernel({
     name: op,
-    body: convWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
+    body: cachedConvWeightGradTapsWgsl({ ...g, TO, WG, shuffle: convShuffles(tiles), vec4: tiles.vec4 }),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: { CR: ['u32', CR], rows: ['u32', rows], O: ['u32', g.O], TO: ['u32', TO] },
@@ -427,7 +437,7 @@ function gemmWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const target = weightGradTarget(op, weightShape, S, dtype);
   runKernel({
     name: op,
-    body: gemmWeightGradWgsl(spec, c),
+    body: cachedGemmWeightGradWgsl(spec, c),
     inputs: { dy, x },
     outputs: { out: target },
     uniforms: gemmWeightGradUniforms(spec),

@@ -5,6 +5,12 @@ import { runKernel, type ScalarType } from '../../kernel/run.ts';
 import type { ConvGeometry } from './geometry.ts';
 import { convShuffles, type ConvTiles } from './tiles.ts';
 import { pointwiseForwardWgsl, pointwiseInputGradWgsl, pointwiseLanes, pointwiseWeightGradWgsl } from './pointwise.wgsl.ts';
+import { memoWgsl } from '../../kernel/memo.ts';
+
+/** Generated once per spec (see memoWgsl). */
+const cachedPointwiseForwardWgsl = memoWgsl(pointwiseForwardWgsl);
+const cachedPointwiseInputGradWgsl = memoWgsl(pointwiseInputGradWgsl);
+const cachedPointwiseWeightGradWgsl = memoWgsl(pointwiseWeightGradWgsl);
 
 /**
  * Whether geometry `g` runs on the pointwise kernels (pointwise.wgsl.ts): a 1x1 conv, stride 1 or
@@ -48,7 +54,7 @@ export function pointwiseForward(op: string, g: ConvGeometry, t: Readonly<ConvTi
   const tiles = Math.ceil(quads / TQ);
   runKernel({
     name: op,
-    body: pointwiseForwardWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, bias: !!bias }),
+    body: cachedPointwiseForwardWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, bias: !!bias }),
     inputs: bias ? { x, w, bias } : { x, w },
     outputs: { out },
     uniforms: uniforms(g, tiles, quads, TO),
@@ -65,7 +71,7 @@ export function pointwiseInputGrad(op: string, g: ConvGeometry, t: Readonly<Conv
   const tiles = Math.ceil(quads / TQ);
   runKernel({
     name: op,
-    body: pointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, wVec4: t.pointwise!.wVec4 && g.C % 4 === 0 && TO % 4 === 0 }),
+    body: cachedPointwiseInputGradWgsl({ stride: g.sh as 1 | 2, TO, TQ, U, wVec4: t.pointwise!.wVec4 && g.C % 4 === 0 && TO % 4 === 0 }),
     inputs: { dy, w },
     outputs: { out: dx },
     uniforms: uniforms(g, tiles, quads, TO),
@@ -81,7 +87,7 @@ export function pointwiseWeightGrad(op: string, g: ConvGeometry, t: Readonly<Con
   const tiles = Math.ceil(g.C / TC);
   runKernel({
     name: op,
-    body: pointwiseWeightGradWgsl({ stride: g.sh as 1 | 2, TO, TC, vec4Store: g.C % 4 === 0 }),
+    body: cachedPointwiseWeightGradWgsl({ stride: g.sh as 1 | 2, TO, TC, vec4Store: g.C % 4 === 0 }),
     inputs: { dy, x },
     outputs: { out: dw },
     uniforms: uniforms(g, tiles, (g.N * g.OH * g.OW) / 4, TO),
