@@ -101,6 +101,8 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: 'row taps: 3x3 pad 2, 40→9, 5x6', x: [1, 40, 5, 6], w: [9, 40, 3, 3], padding: [2, 2] },
     { name: 'row taps: 5x5 pad 2, 33→18, 6x10', x: [2, 33, 6, 10], w: [18, 33, 5, 5], padding: [2, 2] },
     { name: 'row taps: 1x3 pad (0, 1), 48→12, 5x8', x: [2, 48, 5, 8], w: [12, 48, 1, 3], padding: [0, 1] },
+    // 32x32 planes are 4 KB apart: the row-tap weight gradient reads padded copies of x and dy.
+    { name: 'row taps: 3x3 pad 1, 40→12, 32x32 (padded planes)', x: [2, 40, 32, 32], w: [12, 40, 3, 3], padding: [1, 1] },
     // Stride 2: the window advances two columns a step (one kept, two loaded for 3 taps).
     { name: 'row taps: 3x3 stride 2 pad 1, 40→21, 9x11, batch 3', x: [3, 40, 9, 11], w: [21, 40, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: 'row taps: 5x5 stride 2 pad 2, 36→10, 13x12', x: [2, 36, 13, 12], w: [10, 36, 5, 5], stride: [2, 2], padding: [2, 2] },

@@ -43,6 +43,7 @@ import { zeros } from '../creation/creation.ts';
 import { pointwiseForward, pointwiseInputGrad, pointwiseWeightGrad, usesPointwise } from './pointwise.ts';
 import { activeConvTiles, channelTile, convShuffles, convTiles, convUsesGemm, gemmWeightGradSplit, weightGradSplit, type ConvTiles } from './tiles.ts';
 import { memoWgsl } from '../../kernel/memo.ts';
+import { padPlanes, planePad, planesAlias } from './padded-planes.ts';
 
 /** Generated once per spec (see memoWgsl). */
 const cachedGatherConvWgsl = memoWgsl(gatherConvWgsl);
@@ -331,14 +332,25 @@ function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, w
   const TR = Math.min(t.TR, g.C);
   const dw = Tensor.empty([...weightShape], dtype, op);
   const k = sized(cachedConvWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1 }));
+  // Planes 4 KB apart (224-px maps): padded copies, whose plane strides go in as uniforms (the
+  // kernel reads every stride from them; not where the sizes are written into the WGSL).
+  const pad = convTiles().padPlanes && !convTiles().bakeSizes;
+  const padX = pad && planesAlias(g.H * g.W, x.dtype);
+  const padDy = pad && planesAlias(g.OH * g.OW, dy.dtype);
+  const xs = padX ? padPlanes(x, g.N * g.C, g.H * g.W, op) : x;
+  const dys = padDy ? padPlanes(dy, g.N * g.O, g.OH * g.OW, op) : dy;
+  const HW = g.H * g.W + (padX ? planePad : 0);
+  const OHW = g.OH * g.OW + (padDy ? planePad : 0);
   runKernel({
     name: op,
     body: k.wgsl,
-    inputs: { dy, x },
+    inputs: { dy: dys, x: xs },
     outputs: { out: dw },
-    uniforms: k.uniforms,
+    uniforms: { ...k.uniforms, HW: ['u32', HW], xN: ['u32', g.C * HW], OHW: ['u32', OHW], dyN: ['u32', g.O * OHW] },
     workgroups: [Math.ceil(Math.ceil(g.C / TR) / 8), Math.ceil(g.O / TO), g.KH],
   });
+  if (padX) xs.dispose();
+  if (padDy) dys.dispose();
   return dw;
 }
 
