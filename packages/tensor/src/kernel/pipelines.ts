@@ -14,7 +14,6 @@ export class PipelineCache {
    */
   private readonly cache = new Map<string, Map<string, GPUComputePipeline>>();
   compiled = 0;
-  private count = 0;
   /**
    * Gets every new source the moment its pipeline is created, to compile it ahead of the device
    * (lavapipe in Node): while the job records the rest of its first step, the helper is already
@@ -39,7 +38,6 @@ export class PipelineCache {
       const module = this.device.createShaderModule({ code: source, label });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
       byPrelude.set(prelude, p);
-      this.count++;
       this.compiled++;
       if (this.prewarmer) this.prewarming += this.prewarmer.warm([source]);
     }
@@ -56,7 +54,8 @@ export class PipelineCache {
     this.prewarming = 0;
   }
 
+  /** Pipelines created (each is kept). */
   get size(): number {
-    return this.count;
+    return this.compiled;
   }
 }

@@ -132,10 +132,10 @@ function dispatchGather(
   });
 }
 
-/** The register tile of `ConvTiles.wideMaps` where it applies to a stride-1 gather problem, else null. */
-function wideMapTile(spec: GemmConvSpec, t: Readonly<ConvTiles>): { TO: number; TP: number } | null {
+/** The register tile of `ConvTiles.wideMaps` where it applies to a stride-1 direct gather problem, else null. */
+function wideMapTile(spec: GemmConvSpec, t: Readonly<ConvTiles>, gemm: GemmConvPlan | null): { TO: number; TP: number } | null {
   const m = t.wideMaps;
-  if (!m || !convShuffles(t) || spec.tapsW.scale !== 1 || spec.tw !== 1 || spec.th !== 1) return null;
+  if (!m || gemm || !convShuffles(t) || spec.tapsW.scale !== 1 || spec.tw !== 1 || spec.th !== 1) return null;
   return spec.B >= m.minW && spec.B % 4 === 0 ? { TO: m.TO, TP: m.TP } : null;
 }
 
@@ -197,7 +197,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   // lavapipe (median call: conv1's 7x7/2 over 3 channels 41-53 against 70 GFLOP/s, VGG's conv1_1
   // 30-31 against 34-35).
   const fwd = unrollsReduction(g.C / g.groups) ? convTiles() : tiles;
-  const wide = fwd === tiles && !plan ? wideMapTile(spec, tiles) : null;
+  const wide = fwd === tiles ? wideMapTile(spec, tiles, plan) : null;
   dispatchGather(op, spec, wide?.TO ?? fwd.fwdTO, wide?.TP ?? fwd.fwdTP, x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
@@ -266,7 +266,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const few = (c: GemmConvSpec) => rules.find((r) => c.tapsH.count * c.tapsW.count <= (r.maxTaps ?? 2) && c.B <= r.maxB);
   for (const spec of specs)
     if (!fill || reached(spec)) {
-      const t = few(spec) ?? (plan ? null : wideMapTile(spec, tiles));
+      const t = few(spec) ?? wideMapTile(spec, tiles, plan);
       dispatchGather(op, spec, t ? t.TO : tiles.bwdTO, t ? t.TP : tiles.bwdTP, dy, w, target, null, plan);
     }
   if (plan) finishGemmConv(op, plan, target, dx, null);
@@ -331,22 +331,21 @@ function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, w
   const TO = Math.min(t.TO, g.O);
   const TR = Math.min(t.TR, g.C);
   const dw = Tensor.empty([...weightShape], dtype, op);
-  const k = sized(cachedConvWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1 }));
-  // Planes 4 KB apart (224-px maps): padded copies, whose plane strides go in as uniforms (the
-  // kernel reads every stride from them; not where the sizes are written into the WGSL).
-  const pad = convTiles().padPlanes && !convTiles().bakeSizes;
-  const padX = pad && planesAlias(g.H * g.W, x.dtype);
-  const padDy = pad && planesAlias(g.OH * g.OW, dy.dtype);
+  // Planes 4 KB apart (224-px maps): padded copies, their strides passed as uniforms (not where
+  // the sizes are written into the WGSL).
+  const { padPlanes: pad, bakeSizes } = convTiles();
+  const padX = pad && !bakeSizes && planesAlias(g.H * g.W, x.dtype);
+  const padDy = pad && !bakeSizes && planesAlias(g.OH * g.OW, dy.dtype);
   const xs = padX ? padPlanes(x, g.N * g.C, g.H * g.W, op) : x;
   const dys = padDy ? padPlanes(dy, g.N * g.O, g.OH * g.OW, op) : dy;
-  const HW = g.H * g.W + (padX ? planePad : 0);
-  const OHW = g.OH * g.OW + (padDy ? planePad : 0);
+  const planeStrides = { x: g.H * g.W + (padX ? planePad : 0), dy: g.OH * g.OW + (padDy ? planePad : 0) };
+  const k = sized(cachedConvWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1, planeStrides }));
   runKernel({
     name: op,
     body: k.wgsl,
     inputs: { dy: dys, x: xs },
     outputs: { out: dw },
-    uniforms: { ...k.uniforms, HW: ['u32', HW], xN: ['u32', g.C * HW], OHW: ['u32', OHW], dyN: ['u32', g.O * OHW] },
+    uniforms: k.uniforms,
     workgroups: [Math.ceil(Math.ceil(g.C / TR) / 8), Math.ceil(g.O / TO), g.KH],
   });
   if (padX) xs.dispose();

@@ -544,6 +544,11 @@ export interface WeightGradSpec extends Omit<ConvGeometry, 'groups'> {
   /** Rows per chunk ('chunked' only). */
   CR?: number;
   /**
+   * Row-tap kernel: the distance between x's and dy's channel planes where they are padded copies
+   * (`padPlanes`); default H·W and OH·OW. The kernel reads them as uniforms, so its WGSL is the same.
+   */
+  planeStrides?: { x: number; dy: number };
+  /**
    * Shared dy (S = 1 only): WG is one subgroup; lane l loads the dy of output channel o0 + l
    * (mod TO) at each pixel and subgroupShuffle hands the TO values round, instead of every lane
    * loading all TO (per-lane loads on lavapipe, see `sharedWeights`).
@@ -653,8 +658,8 @@ export function convWeightGradWgsl(s: WeightGradSpec): ConvKernelSource {
 
 /** The sizes the weight-gradient kernels take as uniforms (see ConvKernelSource). */
 function weightGradUniforms(s: WeightGradSpec): Record<string, [ScalarType, number]> {
-  const HW = s.H * s.W;
-  const OHW = s.OH * s.OW;
+  const HW = s.planeStrides?.x ?? s.H * s.W;
+  const OHW = s.planeStrides?.dy ?? s.OH * s.OW;
   return {
     N: ['u32', s.N],
     CR: ['u32', s.CR ?? s.N * s.OH],
