@@ -183,6 +183,43 @@ describe('stride-2 input gradient: wider tiles for residue classes with few taps
   }
 });
 
+describe('row-tap weight gradient: output columns per loop iteration', () => {
+  // setConvTiles({ wRowTaps: { cols } }): 1, 2 and 4 columns per iteration (4 is not a default;
+  // it checks that the window generalises), on a 3x3 pad 1 map 12 wide, a 5x5 pad 2 map 8 wide
+  // (window of 8 columns at 4) and a 3x3 pad 0 map whose 6-wide rows take 2 but not 4.
+  const rows: ConvCase[] = [
+    { name: '3x3 pad 1, 36→19, 5x12, batch 3', x: [3, 36, 5, 12], w: [19, 36, 3, 3], padding: [1, 1] },
+    { name: '5x5 pad 2, 33→10, 6x8', x: [2, 33, 6, 8], w: [10, 33, 5, 5], padding: [2, 2] },
+    { name: '3x3 pad 0, 40→9, 4x8', x: [2, 40, 4, 8], w: [9, 40, 3, 3] },
+  ];
+  let seed = 650;
+  for (const c of rows) {
+    it(c.name, async () => {
+      const g = refGeom(c.x, c.w, { stride: c.stride, padding: c.padding });
+      const xa = randomArray(sizeOf(c.x), seed++);
+      const dya = randomArray(g.N * g.O * g.OH * g.OW, seed++);
+      const x = tensor(xa, c.x);
+      const dy = tensor(dya, [g.N, g.O, g.OH, g.OW]);
+      const ref = refConv2dBackwardWeight(dya, xa, g);
+      const results: Tensor[] = [];
+      try {
+        for (const cols of [1, 2, 4]) {
+          resetConvTiles();
+          setConvTiles({ path: 'direct', wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2, cols, colsMinOW: 4 } });
+          const dw = conv2dBackwardWeight(dy, x, c.w, opts(c));
+          results.push(dw);
+          expect(relErr(await dw.toArray(), ref), `cols ${cols}`).toBeLessThan(1e-4);
+        }
+      } finally {
+        resetConvTiles();
+        for (const t of results) t.dispose();
+      }
+      x.dispose();
+      dy.dispose();
+    });
+  }
+});
+
 describe('few-channel weight gradient: tap lanes vs strided row subsets', () => {
   // Convs with <= wTaps input channels and >= 16 taps (>= 9 with shared loads) use lanes over taps; check the other path too.
   // Output rows a multiple of 4 wide: with shuffles, tap lanes step four columns with vec4 dy loads.

@@ -327,9 +327,21 @@ function usesWeightGradRowTaps(g: ConvGeometry, t: Readonly<ConvTiles>): boolean
 }
 
 /** Weight gradient, one kernel row per workgroup with all its columns: see convWeightGradRowTapsWgsl. */
-function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType, t: { TO: number; TR: number }): Tensor {
+function rowTapsWeightGrad(
+  op: string,
+  g: ConvGeometry,
+  dy: Tensor,
+  x: Tensor,
+  weightShape: Shape,
+  dtype: DType,
+  t: { TO: number; TR: number; cols: number; colsMinOW: number },
+): Tensor {
   const TO = Math.min(t.TO, g.O);
   const TR = Math.min(t.TR, g.C);
+  // Output columns per iteration (stride 1, rows at least colsMinOW wide): the largest power of
+  // two up to t.cols that divides the row.
+  let cols = 1;
+  while (g.sw === 1 && g.OW >= t.colsMinOW && cols * 2 <= t.cols && g.OW % (cols * 2) === 0) cols *= 2;
   const dw = Tensor.empty([...weightShape], dtype, op);
   // Planes 4 KB apart (224-px maps): padded copies, their strides passed as uniforms (not where
   // the sizes are written into the WGSL).
@@ -339,7 +351,7 @@ function rowTapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, w
   const xs = padX ? padPlanes(x, g.N * g.C, g.H * g.W, op) : x;
   const dys = padDy ? padPlanes(dy, g.N * g.O, g.OH * g.OW, op) : dy;
   const planeStrides = { x: g.H * g.W + (padX ? planePad : 0), dy: g.OH * g.OW + (padDy ? planePad : 0) };
-  const k = sized(cachedConvWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1, planeStrides }));
+  const k = sized(cachedConvWeightGradRowTapsWgsl({ ...g, Rg: g.C, Og: g.O, TO, TR, WG: 8, S: 1, planeStrides, cols }));
   runKernel({
     name: op,
     body: k.wgsl,

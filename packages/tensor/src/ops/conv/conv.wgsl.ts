@@ -549,6 +549,13 @@ export interface WeightGradSpec extends Omit<ConvGeometry, 'groups'> {
    */
   planeStrides?: { x: number; dy: number };
   /**
+   * Row-tap kernel: output columns per loop iteration (OW a multiple; default 1). On lavapipe
+   * every loop-carried assignment is blended with the loop's execution mask, so with one column
+   * per iteration each FMA came with a blend; with U columns each accumulator takes a chain of U
+   * FMAs per assignment.
+   */
+  cols?: number;
+  /**
    * Shared dy (S = 1 only): WG is one subgroup; lane l loads the dy of output channel o0 + l
    * (mod TO) at each pixel and subgroupShuffle hands the TO values round, instead of every lane
    * loading all TO (per-lane loads on lavapipe, see `sharedWeights`).
@@ -716,21 +723,33 @@ export function convWeightGradRowTapsWgsl(s: WeightGradSpec): ConvKernelSource {
   L.push('      let drow = n * u.dyN + oh * u.OW;');
   // Source column c of channel r, zero outside the row (the padding).
   const load = (r: number, col: string) => `select(0.0, x_get(xrow + xc${r} + u32(clamp(${col}, 0i, Wi - 1i))), ${col} >= 0i && ${col} < Wi)`;
-  // At output column ow the window xw_k holds source column ow * sw - pw + k. Each step shifts it
-  // by sw: the columns it keeps move down, the last min(sw, KW) are loaded. Before the first
-  // step it holds what column -1 would have, so that the shift brings the kept ones in.
+  // An iteration takes output columns ow .. ow + U - 1, whose taps read the window xw_k, source
+  // column ow * sw - pw + k (k < (U - 1) * sw + KW). Each iteration shifts it by U * sw: the
+  // columns it keeps move down, the rest are loaded. Before the first iteration it holds what
+  // column -U would have, so that the shift brings the kept ones in.
   const sw = s.sw;
-  for (let r = 0; r < TR; r++) for (let k = 0; k < KW; k++) L.push(`      var xw${r}_${k} = ${k >= sw ? load(r, `${i(k - sw - s.pw)}`) : '0.0'};`);
-  L.push('      for (var ow = 0u; ow < u.OW; ow++) {');
+  const U = s.cols ?? 1;
+  const step = U * sw;
+  const Wd = (U - 1) * sw + KW;
+  for (let r = 0; r < TR; r++) for (let k = 0; k < Wd; k++) L.push(`      var xw${r}_${k} = ${k >= step ? load(r, `${i(k - step - s.pw)}`) : '0.0'};`);
+  L.push(`      for (var ow = 0u; ow < u.OW; ow${U === 1 ? '++' : ` += ${u(U)}`}) {`);
   L.push(`        let c0 = i32(ow * ${u(sw)}) - ${i(s.pw)};`);
   for (let r = 0; r < TR; r++) {
-    for (let k = 0; k + sw < KW; k++) L.push(`        xw${r}_${k} = xw${r}_${k + sw};`);
-    for (let k = Math.max(0, KW - sw); k < KW; k++) L.push(`        xw${r}_${k} = ${load(r, `(c0 + ${i(k)})`)};`);
+    for (let k = 0; k + step < Wd; k++) L.push(`        xw${r}_${k} = xw${r}_${k + step};`);
+    for (let k = Math.max(0, Wd - step); k < Wd; k++) L.push(`        xw${r}_${k} = ${load(r, `(c0 + ${i(k)})`)};`);
   }
-  for (let q = 0; q < dyLoads; q++) L.push(`        let sd${q} = dy_get(drow + dyo${q} + ow);`);
-  for (let o = 0; o < TO; o++) L.push(`        let d${o} = subgroupShuffle(sd${Math.floor(o / lanes)}, ${u(o % lanes)});`);
+  // Column j's names carry a suffix only where there are several (the WGSL of U = 1 is as before).
+  const z = (j: number) => (U === 1 ? '' : `_${j}`);
+  for (let j = 0; j < U; j++) for (let q = 0; q < dyLoads; q++) L.push(`        let sd${q}${z(j)} = dy_get(drow + dyo${q} + ow${j ? ` + ${u(j)}` : ''});`);
+  for (let j = 0; j < U; j++)
+    for (let o = 0; o < TO; o++) L.push(`        let d${o}${z(j)} = subgroupShuffle(sd${Math.floor(o / lanes)}${z(j)}, ${u(o % lanes)});`);
   for (let o = 0; o < TO; o++)
-    for (let r = 0; r < TR; r++) for (let k = 0; k < KW; k++) L.push(`        c${o}_${r}_${k} = fma(d${o}, xw${r}_${k}, c${o}_${r}_${k});`);
+    for (let r = 0; r < TR; r++)
+      for (let k = 0; k < KW; k++) {
+        let e = `c${o}_${r}_${k}`;
+        for (let j = 0; j < U; j++) e = `fma(d${o}${z(j)}, xw${r}_${j * sw + k}, ${e})`;
+        L.push(`        c${o}_${r}_${k} = ${e};`);
+      }
   L.push('      }');
   L.push('    }');
   L.push('  }');

@@ -121,8 +121,13 @@ export interface ConvTiles {
    * alternating: ResNet-18 64 px b16 289 -> 275 ms, VGG16 224 px b8 12.2 -> 10.3 s; ~20 ms more
    * LLVM for its one pipeline. Stride 2 (the window advances two columns: one kept, two loaded for
    * three taps): ResNet-18's 3x3/2 at 16 / 8 px 57 / 51 -> 69 / 59. null = the per-tap kernel.
+   * cols: output columns per loop iteration at stride 1 on rows at least colsMinOW wide (the
+   * largest power of two up to cols dividing the row; see WeightGradSpec.cols). 2 against 1,
+   * median call: ResNet-18 64->64 @16 76-79 -> 84-89, 128->128 @8 73-74 -> 78-79, at 224 px @56 /
+   * @28 / @14 75 / 77 / 72 -> 80 / 83-84 / 78, VGG 64->64 @224 66-68 -> 71-74. Slower at 4 px
+   * (64 -> 59) and at stride 2 (8 px: 53 -> 44); 4 columns slower everywhere (spills).
    */
-  wRowTaps: { TO: number; TR: number; minOW: number; maxStride: number } | null;
+  wRowTaps: { TO: number; TR: number; minOW: number; maxStride: number; cols: number; colsMinOW: number } | null;
   /**
    * The row-tap weight gradient reads padded copies of x and dy whose channel planes start a
    * multiple of 4 KB apart (224-px maps; `padPlanes` in padded-planes.ts), so that its lanes' 48
@@ -226,7 +231,7 @@ const defaultTiles: ConvTiles = {
   wTaps: 4,
   wRows: 2,
   wRowsAllTaps: { TO: 4, TR: 4 },
-  wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2 },
+  wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2, cols: 2, colsMinOW: 8 },
   padPlanes: true,
   wRowsStride2: 2,
   bwdFewTaps: [
