@@ -91,6 +91,11 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     // (`wideMaps`, 16 x 16): a map of 28, one of 36 (two tiles and 4 columns), partial channel tiles.
     { name: 'wide maps: 3x3 pad 1, 9→21, 5x28', x: [2, 9, 5, 28], w: [21, 9, 3, 3], padding: [1, 1], bias: true },
     { name: 'wide maps: 3x3 pad 1, 12→17, 3x36', x: [1, 12, 3, 36], w: [17, 12, 3, 3], padding: [1, 1] },
+    // Rows the default 8-pixel tile does not divide take the largest divisor from 8 down to 4
+    // (`evenRows`): 14 wide in tiles of 7 (forward, input gradient; stride 2 onto 14), 10 in 5.
+    { name: 'even rows: 3x3 pad 1, 20→18, 5x14', x: [2, 20, 5, 14], w: [18, 20, 3, 3], padding: [1, 1], bias: true },
+    { name: 'even rows: 3x3 stride 2 pad 1, 20→18, 6x28', x: [2, 20, 6, 28], w: [18, 20, 3, 3], stride: [2, 2], padding: [1, 1] },
+    { name: 'even rows: 3x3 pad 1, 9→12, 3x10', x: [1, 9, 3, 10], w: [12, 9, 3, 3], padding: [1, 1] },
     { name: 'groups 2, 128→32, 5x5', x: [1, 128, 5, 5], w: [32, 64, 3, 3], padding: [1, 1], groups: 2 },
     { name: 'groups 4, 64→64 (16 per group)', x: [2, 64, 6, 6], w: [64, 16, 3, 3], padding: [1, 1], groups: 4 },
     // Weight gradient, one kernel row per workgroup with a sliding window of source

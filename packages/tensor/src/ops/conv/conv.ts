@@ -139,6 +139,19 @@ function wideMapTile(spec: GemmConvSpec, t: Readonly<ConvTiles>, gemm: GemmConvP
   return spec.B >= m.minW && spec.B % 4 === 0 ? { TO: m.TO, TP: m.TP } : null;
 }
 
+/**
+ * The default tile's pixel count on a row of B columns that it does not divide (14 px at the
+ * study's 224-px inputs: 8 + 6 columns, the second tile a quarter idle): the largest divisor of B
+ * from TP down to TP / 2 (14: 7), where `ConvTiles.evenRows` is on. Such tiles read the source
+ * with scalar loads (vec4 needs tiles on multiples of 4 columns) and still win; the wide tiles
+ * lose more by that than they waste (28 px with 16 x 14: 63 against 107), so they keep theirs.
+ */
+function evenRowTile(spec: GemmConvSpec, TP: number, t: Readonly<ConvTiles>, gemm: GemmConvPlan | null): number {
+  if (!t.evenRows || gemm || !convShuffles(t) || spec.B <= TP || spec.B % TP === 0) return TP;
+  for (let d = TP - 1; 2 * d >= TP; d--) if (spec.B % d === 0) return d;
+  return TP;
+}
+
 /** The forward pass as a gather-conv problem (the direct kernels' spec; the GEMM kernels' too). */
 export function forwardSpec(g: ConvGeometry, bias: boolean): GemmConvSpec {
   const R = g.C / g.groups;
@@ -198,7 +211,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   // 30-31 against 34-35).
   const fwd = unrollsReduction(g.C / g.groups) ? convTiles() : tiles;
   const wide = fwd === tiles ? wideMapTile(spec, tiles, plan) : null;
-  dispatchGather(op, spec, wide?.TO ?? fwd.fwdTO, wide?.TP ?? fwd.fwdTP, x, w, target, bias, plan);
+  dispatchGather(op, spec, wide?.TO ?? fwd.fwdTO, wide?.TP ?? evenRowTile(spec, fwd.fwdTP, fwd, plan), x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
 }
@@ -267,7 +280,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   for (const spec of specs)
     if (!fill || reached(spec)) {
       const t = few(spec) ?? wideMapTile(spec, tiles, plan);
-      dispatchGather(op, spec, t ? t.TO : tiles.bwdTO, t ? t.TP : tiles.bwdTP, dy, w, target, null, plan);
+      dispatchGather(op, spec, t ? t.TO : tiles.bwdTO, t ? t.TP : evenRowTile(spec, tiles.bwdTP, tiles, plan), dy, w, target, null, plan);
     }
   if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;

@@ -135,6 +135,8 @@ export interface ConvTiles {
    * included. false = read them as they are.
    */
   padPlanes: boolean;
+  /** Default tiles on rows they do not divide take the largest divisor down to half their width (see conv.ts `evenRowTile`). */
+  evenRows: boolean;
   /**
    * The same for stride-2 kernels: maps at most this many output columns wide (sources at most
    * twice that). With vec4 source rows (width a multiple of 4) ResNet-18's 256→512 3x3/2 on 4-px
@@ -233,6 +235,7 @@ const defaultTiles: ConvTiles = {
   wRowsAllTaps: { TO: 4, TR: 4 },
   wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2, cols: 2, colsMinOW: 8 },
   padPlanes: true,
+  evenRows: true,
   wRowsStride2: 2,
   bwdFewTaps: [
     { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
