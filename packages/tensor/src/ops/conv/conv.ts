@@ -415,7 +415,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
 /** Weight gradient with lanes over taps (few input channels on a CPU adapter): see convWeightGradTapsWgsl. */
 function tapsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const tiles = convTiles();
-  const TO = Math.max(1, Math.min(2 * tiles.wTO, Math.floor(128 / g.C), g.O));
+  const TO = Math.max(1, Math.min(tiles.wTapsTO, Math.floor(128 / g.C), g.O));
   const oTiles = Math.ceil(g.O / TO);
   const rows = g.N * g.OH;
   const perSplit = g.O * g.C * g.KH * g.KW * 4;

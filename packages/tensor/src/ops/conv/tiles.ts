@@ -90,6 +90,13 @@ export interface ConvTiles {
    */
   wTaps: number;
   /**
+   * The tap-lane weight gradient's output channels per lane (at most 128 / C accumulators'
+   * worth). On lavapipe, median call: ResNet-18's conv1 (7x7/2 over 3 channels) 51-52 -> 57-59 at
+   * 64 px and 57 -> 67-68 at 224 px, VGG's conv1_1 34 -> 39 with 32 against 16 (the earlier
+   * 2 x wTO); 48 and 64 slower (27-44).
+   */
+  wTapsTO: number;
+  /**
    * Direct weight gradient where `shuffle` is on: stride-1 kernels wider than one column on maps
    * at most this many output columns wide (and sources at most twice that) use whole unrolled
    * rows with every kernel column per invocation (convWeightGradRowsWgsl). On lavapipe that was
@@ -231,6 +238,7 @@ const defaultTiles: ConvTiles = {
   shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 32, wTR: 4 },
   wideMaps: { TO: 16, TP: 16, minW: 28 },
   wTaps: 4,
+  wTapsTO: 32,
   wRows: 2,
   wRowsAllTaps: { TO: 4, TR: 4 },
   wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2, cols: 2, colsMinOW: 8 },
