@@ -396,9 +396,9 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     });
     return dw;
   }
-  // About 96-128 accumulators: 8 output channels x 4 input channels x KW columns.
-  const TO = channelTile(8, Og, g.groups);
-  const TR = Math.max(1, Math.min(Rg, Math.floor(128 / (TO * g.KW)) || 1, 16));
+  const t = convTiles().wRowsTile;
+  const TO = channelTile(t.TO, Og, g.groups);
+  const TR = Math.max(1, Math.min(Rg, Math.floor(t.maxAcc / (TO * g.KW)) || 1, 16));
   const rTiles = Math.ceil(Rg / TR);
   const dw = Tensor.empty([...weightShape], dtype, op);
   runKernel({

@@ -105,6 +105,14 @@ export interface ConvTiles {
    */
   wRows: number;
   /**
+   * convWeightGradRowsWgsl's tile: TO output channels x TR input channels x KW columns, TR as
+   * many as keep TO x TR x KW within maxAcc (at most 16). On lavapipe, median call, ResNet-18's
+   * 256->512 3x3/2 at 4 px (the kernel's main user since 2-px stride-1 maps take the all-taps
+   * variant): 8 x 5 (the earlier fixed tile) 40-43, 16 x 4 54-57, 16 x 2 49-52, 16 x 5 52, 32 x 2
+   * 52, 32 x 1 43: more output channels per x load, and x loads (vec4, per lane) are what costs.
+   */
+  wRowsTile: { TO: number; maxAcc: number };
+  /**
    * The stride-1 whole-row weight gradient (`wRows`) with every kernel row per invocation: TO
    * output x TR input channels (TR a multiple of 4 dividing C; groups 1) x KH x KW, stored as
    * vec4s (convWeightGradRowsAllTapsWgsl). On lavapipe, ResNet-18's 512->512 3x3 @2 (64-px
@@ -239,6 +247,7 @@ const defaultTiles: ConvTiles = {
   wideMaps: { TO: 16, TP: 16, minW: 28 },
   wTaps: 4,
   wTapsTO: 32,
+  wRowsTile: { TO: 16, maxAcc: 192 },
   wRows: 2,
   wRowsAllTaps: { TO: 4, TR: 4 },
   wRowTaps: { TO: 32, TR: 2, minOW: 3, maxStride: 2, cols: 2, colsMinOW: 8 },
