@@ -84,6 +84,14 @@ interface Operand {
 
 const idx = (o: Operand, r: string, k: string) => (o.kContig ? `${o.base} + (${r}) * ${o.K}u + ${k}` : `${o.base} + (${k}) * ${o.R}u + ${r}`);
 
+/**
+ * Whether the product's output outweighs both operands 16 times over (a Linear layer's weight
+ * gradient at small batch: VGG fc6's 4096 x 25088 from K = 8): its stores are the cost.
+ */
+export function outputBound(s: Pick<MatmulSpec, 'M' | 'N' | 'K'>): boolean {
+  return s.M * s.N >= 16 * (s.M + s.N) * s.K;
+}
+
 /** The lane axis the `lanes` kernel uses for this problem. */
 export function resolveLaneAxis(s: MatmulSpec, c: LanesConfig): 'M' | 'N' {
   if (c.laneAxis !== 'auto') return c.laneAxis;
@@ -91,6 +99,9 @@ export function resolveLaneAxis(s: MatmulSpec, c: LanesConfig): 'M' | 'N' {
   // split into pages) then streams through uniform loads, whose page switch is uniform too.
   const aSize = s.M * s.K;
   const bSize = s.N * s.K;
+  // Unless the output is the cost (`outputBound`): then lanes along N, whose stores are
+  // consecutive vec4s, where along M every lane wrote its own row (fc6: 255 -> 191 ms on lavapipe).
+  if (outputBound(s)) return 'N';
   if (s.M >= c.lanes * c.tv && aSize * 4 <= bSize) return 'M';
   return 'N';
 }
@@ -176,7 +187,19 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
     );
     p('  }');
   }
+  // A lane's tv output columns are consecutive (lanes along N, tv and N multiples of 4): vec4
+  // stores, a quarter of the per-lane stores that dominate where K is small (a Linear layer's
+  // weight gradient at small batch: VGG fc6's 4096 x 25088 from K = 8).
+  const vec4Out = axis === 'N' && vVec && !V.kContig && tv % 4 === 0 && s.N % 4 === 0 && (s.M * s.N * s.batches) % 4 === 0;
   for (let i = 0; i < tu; i++) {
+    if (vec4Out) {
+      if (i === 0) p('  let vc = v0 + lane * ' + `${tv}u;`);
+      for (let j = 0; j < tv; j += 4)
+        p(
+          `  if (u0 + ${i}u < ${U.R}u && vc + ${j}u < ${V.R}u) { out_set4((cBase + (u0 + ${i}u) * ${s.N}u + vc + ${j}u) / 4u, vec4<f32>(${[0, 1, 2, 3].map((d) => `c${i}_${j + d}`).join(', ')})); }`,
+        );
+      continue;
+    }
     for (let j = 0; j < tv; j++) {
       const [m, n] = axis === 'N' ? [`u0 + ${i}u`, `vc${j}`] : [`vc${j}`, `u0 + ${i}u`];
       if (i === 0) p(`  let vc${j} = ${vCol(j)};`);
