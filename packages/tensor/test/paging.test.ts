@@ -4,7 +4,26 @@
  * is checked against a float64 reference on such tensors.
  */
 import { describe, expect, it } from 'vitest';
-import { adamStep, add, concat, full, gpu, matmul, mul, permute, rand, slice, softmax, sum, tensor, zeros, type Tensor } from '../src/index.ts';
+import {
+  adamStep,
+  add,
+  concat,
+  full,
+  gpu,
+  linearMain,
+  matmul,
+  mul,
+  permute,
+  rand,
+  runKernel,
+  sgdStep,
+  slice,
+  softmax,
+  sum,
+  tensor,
+  zeros,
+  type Tensor,
+} from '../src/index.ts';
 import { cpuDefault, gpuDefault, setMatmulTiles } from '../src/ops/matmul/index.ts';
 import { randomArray, relErr, sizeOf, stridesOf, unravel, useDevice } from './helpers.ts';
 import { matmulRef } from './reference/matmul.ts';
@@ -58,7 +77,7 @@ describe('paged tensors (1024 floats per binding)', () => {
     t.dispose();
   });
 
-  it('Adam reads and writes every paged tensor as vec4 (3076 floats: 4 pages each)', async () => {
+  it('Adam runs page by page, each page through its vec4 view (3076 floats: 4 pages each)', async () => {
     const n = 3076;
     const p0 = randomArray(n, seed++);
     const p = tensor(p0, [n]);
@@ -71,7 +90,10 @@ describe('paged tensors (1024 floats per binding)', () => {
     for (let t = 1; t <= 3; t++) {
       const g = randomArray(n, seed++);
       const gt = tensor(g, [n]);
+      const before = gpu().batcher.dispatches;
       adamStep(p, gt, m, v, { ...o, step: t });
+      // One dispatch per page (`pageRanges`), each binding one page of every tensor.
+      expect(gpu().batcher.dispatches - before).toBe(4);
       gt.dispose();
       for (let i = 0; i < n; i++) {
         const gr = g[i] + o.weightDecay * ref[i];
@@ -84,6 +106,59 @@ describe('paged tensors (1024 floats per binding)', () => {
     expect(relErr(await m.toArray(), rm)).toBeLessThan(1e-5);
     expect(relErr(await v.toArray(), rv)).toBeLessThan(1e-5);
     for (const t of [p, m, v]) t.dispose();
+  });
+
+  it('SGD with momentum runs page by page, the last page partial and scalar (2050 floats: 3 pages)', async () => {
+    const n = 2050;
+    const p0 = randomArray(n, seed++);
+    const g = randomArray(n, seed++);
+    const p = tensor(p0, [n]);
+    const gt = tensor(g, [n]);
+    const buf = zeros([n]);
+    const o = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.01, nesterov: false };
+    const before = gpu().batcher.dispatches;
+    sgdStep(p, gt, buf, { ...o, firstStep: true });
+    expect(gpu().batcher.dispatches - before).toBe(3);
+    const ref = Float64Array.from(p0, (x, i) => x - o.lr * (g[i] + o.weightDecay * x));
+    expect(relErr(await p.toArray(), ref)).toBeLessThan(1e-6);
+    for (const t of [p, gt, buf]) t.dispose();
+  });
+
+  it('a kernel bound to a range of a tensor sees only that range; a misaligned one is refused', async () => {
+    const n = 3000;
+    const data = randomArray(n, seed++);
+    const src = tensor(data, [n]);
+    const dst = zeros([1024]);
+    runKernel({
+      name: 'copyRange',
+      body: linearMain(64, '  if (i >= u.n) { return; }\n  dst_set(i, src_get(i) * 2.0);'),
+      inputs: { src: { tensor: src, offset: 1024, size: 1024 } },
+      outputs: { dst },
+      uniforms: { n: ['u32', 1024] },
+      workgroups: [16, 1, 1],
+    });
+    const got = await dst.toArray();
+    expect(Array.from(got)).toEqual(Array.from(data.slice(1024, 2048), (x) => Math.fround(x * 2)));
+    const bad = () =>
+      runKernel({
+        name: 'copyRange',
+        body: linearMain(64, '  dst_set(i, src_get(i));'),
+        inputs: { src: { tensor: src, offset: 3, size: 1000 } },
+        outputs: { dst },
+        workgroups: [16, 1, 1],
+      });
+    expect(bad).toThrow(/copyRange: 'src' binds from element 3, not on the 256-byte storage-offset alignment/);
+    expect(() =>
+      runKernel({
+        name: 'copyRange',
+        body: linearMain(64, '  dst_set(i, src_get(i));'),
+        inputs: { src: { tensor: src, offset: 2048, size: 1024 } },
+        outputs: { dst },
+        workgroups: [16, 1, 1],
+      }),
+    ).toThrow(/binds elements \[2048, 3072\) of a tensor of 3000/);
+    src.dispose();
+    dst.dispose();
   });
 
   it('elementwise with broadcasting', async () => {

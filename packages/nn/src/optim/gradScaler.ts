@@ -98,8 +98,8 @@ export class GradScaler {
   async step<O extends GroupOptions>(optimizer: Optimizer<O>): Promise<boolean> {
     this.refuseWhileUpdating('step');
     let s = this.perOptimizer.get(optimizer);
-    // Parameters paged over more bindings than the fused kernels can take (VGG16's classifier
-    // weight) take the unscale path: gradients divided in place, the flag read, the step on the host.
+    // Where the fused kernels cannot bind a parameter's tensors (`lossScaleStepFits`) it takes the
+    // unscale path: gradients divided in place, the flag read, the step on the host.
     if (!s && !optimizer.paramGroups.every((g) => g.params.every((p) => T.lossScaleStepFits(p)))) {
       await this.unscale(optimizer);
       s = this.perOptimizer.get(optimizer);
