@@ -6,7 +6,7 @@ export { roundToHalf, float16ToFloat32, float32ToFloat16, float32ToFloat16Bits }
 export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.ts';
 export { scope, scopeAsync, keep } from './memory/scope.ts';
 export { memoryStats, type MemoryStats } from './memory/stats.ts';
-export { runKernel, grid1d, linearMain, type KernelCall } from './kernel/run.ts';
+export { runKernel, grid1d, linearMain, pageRanges, type KernelCall, type TensorRange } from './kernel/run.ts';
 export { tensor, full, zeros, ones, zerosLike, onesLike, arange, type NestedArray } from './ops/creation/creation.ts';
 export { rand, randn, randint, manualSeed, Generator, defaultGenerator, type RandomOptions } from './ops/random/random.ts';
 export { elementwise, type Operand } from './ops/elementwise/elementwise.ts';

@@ -13,6 +13,7 @@ import {
   linearMain,
   matmul,
   mul,
+  pageRanges,
   permute,
   rand,
   runKernel,
@@ -116,6 +117,11 @@ describe('paged tensors (1024 floats per binding)', () => {
     const gt = tensor(g, [n]);
     const buf = zeros([n]);
     const o = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.01, nesterov: false };
+    expect(pageRanges(n)).toEqual([
+      { offset: 0, size: 1024 },
+      { offset: 1024, size: 1024 },
+      { offset: 2048, size: 2 },
+    ]);
     const before = gpu().batcher.dispatches;
     sgdStep(p, gt, buf, { ...o, firstStep: true });
     expect(gpu().batcher.dispatches - before).toBe(3);
