@@ -70,6 +70,34 @@ describe('paged tensors (1024 floats per binding)', () => {
     o.dispose();
   });
 
+  it('the lanes matmul runs a paged Linear weight and a paged weight gradient page by page', async () => {
+    // Forward x·Wᵀ with W [52, 64] (3328 floats: 4 pages): rows in chunks of 16, column blocks
+    // joined. Weight gradient dyᵀ·x into [70, 64] (4480 floats: 5 pages): rows in chunks of 16.
+    const x = operand([5, 64]);
+    const w = operand([52, 64]);
+    const dy = operand([6, 70]);
+    const xs = operand([6, 64]);
+    const fwdRef = matmulRef(x.data, [5, 64], w.data, [52, 64], false, true);
+    const wgradRef = matmulRef(dy.data, [6, 70], xs.data, [6, 64], true, false);
+    try {
+      setMatmulTiles(cpuDefault);
+      for (const [name, run, ref] of [
+        ['forward', () => matmul(x.t, w.t, { transB: true }), fwdRef.data],
+        ['weight gradient', () => matmul(dy.t, xs.t, { transA: true }), wgradRef.data],
+      ] as const) {
+        const before = gpu().batcher.dispatches;
+        const o = run();
+        // Unsplit, each is one dispatch; in chunks, one per chunk and the joins or row copies.
+        expect(gpu().batcher.dispatches - before, name).toBeGreaterThan(4);
+        expect(relErr(await o.toArray(), ref), name).toBeLessThan(1e-4);
+        o.dispose();
+      }
+    } finally {
+      setMatmulTiles(null);
+    }
+    for (const t of [x, w, dy, xs]) t.t.dispose();
+  });
+
   it('full writes every page through its vec4 view (3076 floats: 4 pages)', async () => {
     const t = full([3076], 1.25);
     const v = await t.toArray();

@@ -1,13 +1,15 @@
-import type { DType } from '../../dtype.ts';
+import { bytesPerElement, type DType } from '../../dtype.ts';
 import { gpu } from '../../device/device.ts';
 import { broadcastShapes, fmt } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
-import { grid1d, runKernel } from '../../kernel/run.ts';
+import { grid1d, runKernel, type TensorRange } from '../../kernel/run.ts';
 import { promoteFloat } from '../elementwise/elementwise.ts';
 import { sumPartialsWgsl } from '../conv/conv.wgsl.ts';
 import { lanesGrid, lanesWgsl, outputBound, sharedBytes, sharedGrid, sharedSplitK, sharedWgsl, type MatmulSpec, type SharedConfig } from './matmul.wgsl.ts';
 import { canShuffle, getMatmulTiles, matmulTilesForced } from './autotune.ts';
 import { smallWgsl, smallWorkgroup } from './small.wgsl.ts';
+import { concat, slice } from '../layout/layout.ts';
+import type { LanesConfig } from './matmul.wgsl.ts';
 
 export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.ts';
 
@@ -90,11 +92,73 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   // (fc6's weight gradient on lavapipe: 186 -> 159 ms with 8 columns per lane against 4).
   if (c.kind === 'lanes' && c.laneAxis === 'auto' && outputBound(spec)) c = { ...c, tv: Math.max(c.tv, 8) };
   if (c.kind === 'lanes') {
+    const byPages = lanesByPages(a, b, out, spec, c);
+    if (byPages) return byPages;
     runKernel({ name: 'matmul', body: lanesWgsl(spec, c), inputs: { a, b }, outputs: { out }, workgroups: lanesGrid(spec, c) });
     return out;
   }
   runShared(a, b, out, spec, c);
   return out;
+}
+
+/**
+ * Rows of `rowLength` elements per chunk such that a chunk fits one binding page and every chunk
+ * starts on the storage-offset alignment; 0 where the rows fit one page anyway, or no chunk does.
+ */
+function pageRows(rows: number, rowLength: number, dtype: DType): number {
+  const g = gpu();
+  if (rows * rowLength <= g.pageElements) return 0;
+  const align = g.limits.minStorageBufferOffsetAlignment / bytesPerElement[dtype];
+  let d = align;
+  for (let r = rowLength % d; r !== 0; [d, r] = [r, d % r]);
+  const step = align / d;
+  return Math.floor(Math.floor(g.pageElements / rowLength) / step) * step;
+}
+
+/**
+ * The `lanes` kernel on products whose large tensor spans several binding pages, in chunks that
+ * each fit one page, so the accessors need no page switch (see TensorRange; on lavapipe the switch
+ * made VGG16 fc6's forward 65 % slower per output row, its weight gradient 30 %): a Linear layer's
+ * forward (x·Wᵀ, W's rows in chunks, the outputs' column blocks concatenated) and its weight
+ * gradient (dyᵀ·x, the output's rows in chunks, each written through a range of it). Each output
+ * sums the same products in the same order as unsplit. Null where neither applies; else the
+ * product, and `out` is disposed where it was not the one written.
+ */
+function lanesByPages(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, c: LanesConfig): Tensor | null {
+  if (spec.batches !== 1 || a.rank !== 2 || b.rank !== 2) return null;
+  const { M, N, K, transA, transB } = spec;
+  const run = (sub: MatmulSpec, inputs: Record<string, Tensor | TensorRange>, target: Tensor | TensorRange) =>
+    runKernel({ name: 'matmul', body: lanesWgsl(sub, c), inputs, outputs: { out: target }, workgroups: lanesGrid(sub, c) });
+  const wRows = transB ? pageRows(N, K, b.dtype) : 0;
+  if (wRows > 0) {
+    const parts: Tensor[] = [];
+    try {
+      for (let n0 = 0; n0 < N; n0 += wRows) {
+        const rows = Math.min(wRows, N - n0);
+        const part = Tensor.empty([M, rows], out.dtype, 'matmul');
+        parts.push(part);
+        run({ ...spec, N: rows }, { a, b: { tensor: b, offset: n0 * K, size: rows * K } }, part);
+      }
+      out.dispose();
+      return concat(parts, 1);
+    } finally {
+      for (const p of parts) p.dispose();
+    }
+  }
+  const outRows = a.size <= gpu().pageElements ? pageRows(M, N, out.dtype) : 0;
+  if (outRows > 0) {
+    for (let m0 = 0; m0 < M; m0 += outRows) {
+      const rows = Math.min(outRows, M - m0);
+      const aRows = slice(a, transA ? [null, { start: m0, end: m0 + rows }] : [{ start: m0, end: m0 + rows }]);
+      try {
+        run({ ...spec, M: rows }, { a: aRows, b }, { tensor: out, offset: m0 * N, size: rows * N });
+      } finally {
+        aRows.dispose();
+      }
+    }
+    return out;
+  }
+  return null;
 }
 
 /**
