@@ -173,24 +173,16 @@ describe('paged tensors (1024 floats per binding)', () => {
     });
     const got = await dst.toArray();
     expect(Array.from(got)).toEqual(Array.from(data.slice(1024, 2048), (x) => Math.fround(x * 2)));
-    const bad = () =>
+    const copyFrom = (offset: number, size: number) => () =>
       runKernel({
         name: 'copyRange',
         body: linearMain(64, '  dst_set(i, src_get(i));'),
-        inputs: { src: { tensor: src, offset: 3, size: 1000 } },
+        inputs: { src: { tensor: src, offset, size } },
         outputs: { dst },
         workgroups: [16, 1, 1],
       });
-    expect(bad).toThrow(/copyRange: 'src' binds from element 3, not on the 256-byte storage-offset alignment/);
-    expect(() =>
-      runKernel({
-        name: 'copyRange',
-        body: linearMain(64, '  dst_set(i, src_get(i));'),
-        inputs: { src: { tensor: src, offset: 2048, size: 1024 } },
-        outputs: { dst },
-        workgroups: [16, 1, 1],
-      }),
-    ).toThrow(/binds elements \[2048, 3072\) of a tensor of 3000/);
+    expect(copyFrom(3, 1000)).toThrow(/copyRange: 'src' binds from element 3, not on the 256-byte storage-offset alignment/);
+    expect(copyFrom(2048, 1024)).toThrow(/binds elements \[2048, 3072\) of a tensor of 3000/);
     src.dispose();
     dst.dispose();
   });
