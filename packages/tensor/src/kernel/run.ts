@@ -1,5 +1,5 @@
 import { gpu } from '../device/device.ts';
-import { bytesPerElement, computeType, wgslType, type DType } from '../dtype.ts';
+import { bytesPerElement, computeType, wgslType } from '../dtype.ts';
 import type { Tensor } from '../tensor.ts';
 
 export type ScalarType = 'f32' | 'u32' | 'i32';
@@ -22,7 +22,6 @@ interface Bound {
   tensor: Tensor;
   offset: number;
   size: number;
-  dtype: DType;
 }
 
 export interface KernelCall {
@@ -57,7 +56,7 @@ function conversions(ty: string, cty: string) {
  * array access, so paging costs nothing where it is not needed.
  */
 function accessors(name: string, t: Bound, firstBinding: number, writable: boolean, pageShift: number): { decl: string; pages: number } {
-  const { ty, cty, load, store } = conversions(wgslType(t.dtype), computeType(t.dtype));
+  const { ty, cty, load, store } = conversions(wgslType(t.tensor.dtype), computeType(t.tensor.dtype));
   const pageElems = 2 ** pageShift;
   const pages = Math.max(1, Math.ceil(t.size / pageElems));
   const access = writable ? 'read_write' : 'read';
@@ -87,11 +86,11 @@ function accessors(name: string, t: Bound, firstBinding: number, writable: boole
  * is written a second time in the same dispatch.
  */
 function vec4Accessor(name: string, t: Bound, firstBinding: number, writable: boolean, pageShift: number, op: string): { decl: string; pages: number } {
-  if (t.dtype === 'int32' || t.size % 4 !== 0)
+  if (t.tensor.dtype === 'int32' || t.size % 4 !== 0)
     throw new Error(
-      `${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.dtype} [${t.tensor.shape.join(',')}] (${t.size} elements bound)`,
+      `${op}: ${name}_get4 needs a float tensor whose size is a multiple of 4, got ${t.tensor.dtype} [${t.tensor.shape.join(',')}] (${t.size} elements bound)`,
     );
-  const { ty, cty, load, store } = conversions(`vec4<${wgslType(t.dtype)}>`, `vec4<${computeType(t.dtype)}>`);
+  const { ty, cty, load, store } = conversions(`vec4<${wgslType(t.tensor.dtype)}>`, `vec4<${computeType(t.tensor.dtype)}>`);
   const pages = Math.max(1, Math.ceil(t.size / 2 ** pageShift));
   const access = writable ? 'read_write' : 'read';
   let decl = '';
@@ -112,9 +111,9 @@ function vec4Accessor(name: string, t: Bound, firstBinding: number, writable: bo
 
 function bindingEntries(t: Bound, first: number, pages: number, pageElements: number, op: string): GPUBindGroupEntry[] {
   const s = t.tensor.storage(op);
-  const pageBytes = pageElements * bytesPerElement[t.dtype];
-  const start = t.offset * bytesPerElement[t.dtype];
-  const bytes = Math.max(4, t.size * bytesPerElement[t.dtype]);
+  const pageBytes = pageElements * bytesPerElement[t.tensor.dtype];
+  const start = t.offset * bytesPerElement[t.tensor.dtype];
+  const bytes = Math.max(4, t.size * bytesPerElement[t.tensor.dtype]);
   const out: GPUBindGroupEntry[] = [];
   for (let p = 0; p < pages; p++) {
     const offset = p * pageBytes;
@@ -126,14 +125,14 @@ function bindingEntries(t: Bound, first: number, pages: number, pageElements: nu
 
 /** A kernel argument as bound, its range checked. */
 function bound(op: string, name: string, a: Tensor | TensorRange): Bound {
-  if (!('tensor' in a)) return { tensor: a, offset: 0, size: a.size, dtype: a.dtype };
+  if (!('tensor' in a)) return { tensor: a, offset: 0, size: a.size };
   const { tensor, offset, size } = a;
   const align = gpu().limits.minStorageBufferOffsetAlignment;
   if (!(Number.isInteger(offset) && Number.isInteger(size) && offset >= 0 && size >= 1 && offset + size <= tensor.size))
     throw new Error(`${op}: '${name}' binds elements [${offset}, ${offset + size}) of a tensor of ${tensor.size}`);
   if ((offset * bytesPerElement[tensor.dtype]) % align !== 0)
     throw new Error(`${op}: '${name}' binds from element ${offset}, not on the ${align}-byte storage-offset alignment`);
-  return { tensor, offset, size, dtype: tensor.dtype };
+  return { tensor, offset, size };
 }
 
 /**
@@ -179,7 +178,7 @@ export function runKernel(call: KernelCall): void {
   const label = `${call.name} ${shapes}`;
   const names = new Set<string>();
   let prelude = '';
-  const half = [...inputs, ...outputs].find(([, t]) => t.dtype === 'float16');
+  const half = [...inputs, ...outputs].find(([, t]) => t.tensor.dtype === 'float16');
   if (half) {
     if (!g.device.features.has('shader-f16'))
       throw new Error(`${label}: '${half[0]}' is float16, but this adapter (${g.adapterName}) has no shader-f16 feature: use float32`);

@@ -152,6 +152,11 @@ function evenRowTile(spec: GemmConvSpec, TP: number, t: Readonly<ConvTiles>, gem
   return TP;
 }
 
+/** A gather problem's register tile: the wide-map tile where it applies (and `wide` allows), else TO x TP with TP fitted to the row. */
+function gatherTile(spec: GemmConvSpec, t: Readonly<ConvTiles>, gemm: GemmConvPlan | null, TO: number, TP: number, wide = true): { TO: number; TP: number } {
+  return (wide ? wideMapTile(spec, t, gemm) : null) ?? { TO, TP: evenRowTile(spec, TP, t, gemm) };
+}
+
 /** The forward pass as a gather-conv problem (the direct kernels' spec; the GEMM kernels' too). */
 export function forwardSpec(g: ConvGeometry, bias: boolean): GemmConvSpec {
   const R = g.C / g.groups;
@@ -210,8 +215,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   // lavapipe (median call: conv1's 7x7/2 over 3 channels 41-53 against 70 GFLOP/s, VGG's conv1_1
   // 30-31 against 34-35).
   const fwd = unrollsReduction(g.C / g.groups) ? convTiles() : tiles;
-  const wide = fwd === tiles ? wideMapTile(spec, tiles, plan) : null;
-  dispatchGather(op, spec, wide?.TO ?? fwd.fwdTO, wide?.TP ?? evenRowTile(spec, fwd.fwdTP, fwd, plan), x, w, target, bias, plan);
+  const t = gatherTile(spec, fwd, plan, fwd.fwdTO, fwd.fwdTP, fwd === tiles);
+  dispatchGather(op, spec, t.TO, t.TP, x, w, target, bias, plan);
   if (plan) finishGemmConv(op, plan, target, out, bias);
   return out;
 }
@@ -279,8 +284,8 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: Shape, op
   const few = (c: GemmConvSpec) => rules.find((r) => c.tapsH.count * c.tapsW.count <= (r.maxTaps ?? 2) && c.B <= r.maxB);
   for (const spec of specs)
     if (!fill || reached(spec)) {
-      const t = few(spec) ?? wideMapTile(spec, tiles, plan);
-      dispatchGather(op, spec, t ? t.TO : tiles.bwdTO, t ? t.TP : evenRowTile(spec, tiles.bwdTP, tiles, plan), dy, w, target, null, plan);
+      const t = few(spec) ?? gatherTile(spec, tiles, plan, tiles.bwdTO, tiles.bwdTP);
+      dispatchGather(op, spec, t.TO, t.TP, dy, w, target, null, plan);
     }
   if (plan) finishGemmConv(op, plan, target, dx, null);
   return dx;

@@ -844,6 +844,9 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
   return L.join('\n') + '\n';
 }
 
+/** Output rows up to which convWeightGradRowsAllTapsWgsl unrolls its row loop. */
+const maxStaticRows = 4;
+
 /**
  * `convWeightGradRowsWgsl` with every kernel row in one invocation (groups 1; TR a multiple of 4
  * dividing C, so every tile's dw rows start on a vec4): on maps this small (2-4 px) the reduction is short and the TO x TR x KW checked
@@ -854,9 +857,6 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
  * are left out, and each source row is loaded once per image. Taller maps walk the rows in a
  * loop, loading zeros for the padding.
  */
-/** Output rows up to which convWeightGradRowsAllTapsWgsl unrolls its row loop. */
-const maxStaticRows = 4;
-
 export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
   const { TO, TR, KW, KH } = s;
   const KK = KH * KW;

@@ -45,19 +45,22 @@ ${body}
 `;
 
 /**
- * Training statistics: batch mean and biased variance (two passes over x, so a large mean costs
- * no precision), saved as mean and 1/sqrt(var + eps); the running stats are updated in place with
- * the unbiased variance, as PyTorch. With `vec`, vec4 loads along H·W (4 values per load).
- */
-/**
  * With a counter (BatchNorm's `num_batches_tracked`), the statistics pass adds one to it (channel
  * 0's lane): one dispatch per layer and step fewer than a separate increment.
  */
 const countBatch = (counter: boolean, at: string) => (counter ? `  if (${at}) { n_set(0u, n_get(0u) + 1); }\n` : '');
 
+/** The sum of a per-lane partial's components (with `vec`, a vec4 of 4 running sums). */
+const sumOf = (v: string, vec: boolean) => (vec ? `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : v);
+
+/**
+ * Training statistics: batch mean and biased variance (two passes over x, so a large mean costs
+ * no precision), saved as mean and 1/sqrt(var + eps); the running stats are updated in place with
+ * the unbiased variance, as PyTorch. With `vec`, vec4 loads along H·W (4 values per load).
+ */
 export function bnStatsWgsl(vec: boolean, wg: number, counter = false): string {
   const [T, get] = vec ? ['vec4<f32>', 'x_get4'] : ['f32', 'x_get'];
-  const total = (v: string) => (vec ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : v);
+  const total = (v: string) => sumOf(v, vec);
   return `${fold2Wgsl(wg)}${channelMain(wg)}
   var s = ${T}(0.0);
 ${walk('lid', 'u.R', wg, `      s += ${get}(k);`)}  let mean = fold2(lid, ${total('s')}, 0.0).x / f32(M);
@@ -152,10 +155,9 @@ const gradSums = (masked: boolean, vec: boolean, a = 'a', b = 'b') => `      let
       ${b} += g * (x_get${vec ? '4' : ''}(k) - mean);`;
 
 /** Per channel: dbias = Σ dy and dweight = Σ dy · x̂ (one pass, the mean is known). */
-
 export function bnBackwardReduceWgsl(vec: boolean, wg: number, masked = false): string {
   const T = vec ? 'vec4<f32>' : 'f32';
-  const total = (v: string) => (vec ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : v);
+  const total = (v: string) => sumOf(v, vec);
   return `${fold2Wgsl(wg)}${channelMain(wg)}
   let mean = ${T}(saveMean_get(c));
   let invstd = saveInvstd_get(c);
@@ -311,7 +313,7 @@ ${sums.map((s) => `    ${s} += p${s};`).join('\n')}
 /** Training statistics, one lane per channel: as `bnStatsWgsl`. */
 export function bnStatsLanesWgsl(vec: boolean, counter = false): string {
   const [T, get] = vec ? ['vec4<f32>', 'x_get4'] : ['f32', 'x_get'];
-  const total = (v: string) => (vec ? `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : v);
+  const total = (v: string) => sumOf(v, vec);
   return `${laneMain}
   var s = ${T}(0.0);
 ${laneWalk(T, ['s'], `      ps += ${get}(k);`)}  let mean = ${total('s')} / f32(M);
@@ -330,7 +332,7 @@ ${countBatch(counter, 'c == 0u')}}
 /** Backward sums, one lane per channel: as `bnBackwardReduceWgsl`. */
 export function bnBackwardReduceLanesWgsl(vec: boolean, masked = false): string {
   const T = vec ? 'vec4<f32>' : 'f32';
-  const total = (v: string) => (vec ? `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` : v);
+  const total = (v: string) => sumOf(v, vec);
   return `${laneMain}
   let mean = ${T}(saveMean_get(c));
   let invstd = saveInvstd_get(c);
