@@ -65,6 +65,18 @@ if [ $want_torch = 1 ] && ! /usr/bin/python3 -c 'import torch, torchvision, PIL'
     log "PyTorch missing: the parity tests will skip. As root: apt-get install python3-torch python3-torchvision python3-pil"
   fi
 fi
+# libtorch recommends OpenBLAS, which --no-install-recommends leaves out: PyTorch then runs its
+# matmuls and float64 convolutions (the parity references) on the reference BLAS, ~50x slower
+# (VGG16's float64 parity step: 3 min against 46 s on a 2-vCPU EPYC), and benchmarks would
+# compare against a PyTorch no Debian user gets by default.
+if [ $want_torch = 1 ] && [ ! -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] && [ ! -e /usr/lib/aarch64-linux-gnu/openblas-pthread/libblas.so.3 ]; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    log "installing OpenBLAS (libtorch's recommended BLAS) for PyTorch's references"
+    apt_install libopenblas0-pthread
+  else
+    log "PyTorch runs on the reference BLAS: the parity tests take minutes longer. As root: apt-get install libopenblas0-pthread"
+  fi
+fi
 if [ $want_browser = 1 ] && [ ! -x /usr/bin/chromium ]; then
   if is_root && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian's chromium for the browser tests (WebGPU, headless)"

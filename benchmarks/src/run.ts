@@ -19,6 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { add, destroyDevice, getDevice, getMatmulTiles, matmul, rand, sync, type Tensor } from '@cxr/tensor';
 // Not re-exported by @cxr/tensor's index yet; the same module instance through its real path.
 import { autotuneMatmul } from '../../packages/tensor/src/ops/matmul/index.ts';
+import { runtimeBlasPy } from './torchBlas.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -119,9 +120,10 @@ const matmulCases = (): MatmulCase[] => {
 
 const torchScript = `
 import json, sys, time, torch
+${runtimeBlasPy}
 torch.set_num_threads(2)
 cases = json.loads(sys.argv[1])
-out = {"torch": torch.__version__, "blas": torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in torch.__config__.show() else "?", "results": []}
+out = {"torch": torch.__version__, "blas": runtime_blas(), "results": []}
 for c in cases:
     if c["kind"] == "matmul":
         a = torch.rand(c["M"], c["K"]) * 2 - 1
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
     const t = runTorch(torchCases);
     if (t) {
       extra.torch = { version: t.torch, blas: t.blas, threads: 2 };
-      console.log(`PyTorch ${t.torch} (BLAS_INFO=${t.blas}, 2 threads)`);
+      console.log(`PyTorch ${t.torch} (BLAS: ${t.blas}, 2 threads)`);
       for (const r of rows) {
         const m = t.results.find((x) => x.name === r.shape);
         if (m) {

@@ -21,6 +21,7 @@ import { cpus, loadavg } from 'node:os';
 import { isMain } from './isMain.ts';
 import { destroyDevice, getDevice, hasDevice, sync } from '@cxr/tensor';
 import { trainStepRunner } from './step.ts';
+import { runtimeBlasPy } from './torchBlas.ts';
 
 export interface StepCase {
   arch: string;
@@ -64,12 +65,13 @@ function median(xs: number[]): number {
 
 const torchScript = `
 import json, sys, time, torch, torchvision
+${runtimeBlasPy}
 torch.set_num_threads(2)
 torch.manual_seed(0)
 c = json.loads(sys.argv[1])
 cfg = torch.__config__.show()
 info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-        "blas": cfg.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in cfg else "?",
+        "blas": runtime_blas(),
         "mkldnn": bool(torch.backends.mkldnn.is_available()),
         "onednn": next((l.strip() for l in cfg.splitlines() if "MKL-DNN" in l or "oneDNN" in l), "?")}
 classes = 2
@@ -164,7 +166,7 @@ export async function benchStepVsTorch(
       const torchCpu = 'error' in t ? null : t.cpuMs;
       if ('error' in t) log(`  step ${name}: PyTorch skipped: ${t.error}`);
       else
-        torchDesc = `PyTorch ${t.torch}, ${t.threads} threads${options.torchPassive ? ', OMP_WAIT_POLICY=PASSIVE' : ''}, BLAS_INFO=${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
+        torchDesc = `PyTorch ${t.torch}, ${t.threads} threads${options.torchPassive ? ', OMP_WAIT_POLICY=PASSIVE' : ''}, BLAS: ${t.blas}, convolutions through ${t.mkldnn ? t.onednn : 'native kernels (no mkldnn)'}`;
       rs.push({ cxr, cxrCpu, torch, torchCpu, load });
       log(
         `  step ${name} round ${r + 1}: CXR ${median(cxr).toFixed(0)} ms (CPU ${median(cxrCpu).toFixed(0)})${torch ? `, PyTorch ${median(torch).toFixed(0)} ms (CPU ${median(torchCpu!).toFixed(0)}): ${(median(cxr) / median(torch)).toFixed(2)}x wall, ${(median(cxrCpu) / median(torchCpu!)).toFixed(2)}x CPU` : ''}, load ${load.toFixed(1)}`,
