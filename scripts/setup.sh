@@ -66,7 +66,7 @@ if [ $want_torch = 1 ] && ! /usr/bin/python3 -c 'import torch, torchvision, PIL'
   fi
 fi
 # libtorch recommends OpenBLAS, which --no-install-recommends leaves out: PyTorch then runs its
-# matmuls and float64 convolutions (the parity references) on the reference BLAS, ~50x slower
+# matmuls and float64 convolutions (the parity references) on the reference BLAS
 # (VGG16's float64 parity step: 3 min against 46 s on a 2-vCPU EPYC), and benchmarks would
 # compare against a PyTorch no Debian user gets by default.
 if [ $want_torch = 1 ] && [ ! -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] && [ ! -e /usr/lib/aarch64-linux-gnu/openblas-pthread/libblas.so.3 ]; then
