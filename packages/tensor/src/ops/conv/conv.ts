@@ -460,10 +460,10 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number, 
   const M = dw.size;
   runKernel({
     name: `${op}.sumPartials`,
-    body: sumPartialsWgsl(M, 64),
+    body: sumPartialsWgsl(64),
     inputs: { part: target },
     outputs: { out: dw },
-    uniforms: { S: ['u32', S] },
+    uniforms: { S: ['u32', S], M: ['u32', M] },
     workgroups: grid1d(M, 64),
   });
   target.dispose();

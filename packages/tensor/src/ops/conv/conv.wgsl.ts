@@ -1069,15 +1069,16 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
 
 /**
  * Sums the S partials [S, M] of a split-K reduction into [M], one invocation per output (in order:
- * deterministic). S is a uniform (u.S): split counts that follow the batch size share the pipeline.
+ * deterministic). S and M are uniforms (u.S, u.M): one pipeline per workgroup size serves every
+ * layer and product.
  */
-export function sumPartialsWgsl(M: number, wg: number): string {
+export function sumPartialsWgsl(wg: number): string {
   return `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
-  if (i >= ${u(M)}) { return; }
+  if (i >= u.M) { return; }
   var acc = 0.0;
-  for (var s = 0u; s < u.S; s++) { acc += part_get(s * ${u(M)} + i); }
+  for (var s = 0u; s < u.S; s++) { acc += part_get(s * u.M + i); }
   out_set(i, acc);
 }
 `;

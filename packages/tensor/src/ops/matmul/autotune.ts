@@ -7,7 +7,7 @@ import { matmul } from './matmul.ts';
 // Per-adapter choice of matmul tiles: candidates, timing, and the on-disk cache of the winner.
 
 /** Bump when the generators change, so stale tuning results on disk are ignored. */
-const KERNEL_VERSION = 3;
+const KERNEL_VERSION = 4;
 
 /** Defaults before (or without) autotuning: measured best on lavapipe; shared tiles on GPUs. */
 export const cpuDefault: LanesConfig = { kind: 'lanes', tu: 8, tv: 4, lanes: 8, kb: 8, laneAxis: 'auto', uLoad: 'shuffle' };

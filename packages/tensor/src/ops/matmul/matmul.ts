@@ -94,7 +94,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (c.kind === 'lanes') {
     const byPages = lanesByPages(a, b, out, spec, c);
     if (byPages) return byPages;
-    runKernel({ name: 'matmul', body: lanesWgsl(spec, c), inputs: { a, b }, outputs: { out }, workgroups: lanesGrid(spec, c) });
+    const k = lanesWgsl(spec, c);
+    runKernel({ name: 'matmul', body: k.wgsl, uniforms: k.uniforms, inputs: { a, b }, outputs: { out }, workgroups: lanesGrid(spec, c) });
     return out;
   }
   runShared(a, b, out, spec, c);
@@ -127,8 +128,10 @@ function pageRows(rows: number, rowLength: number, dtype: DType): number {
 function lanesByPages(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, c: LanesConfig): Tensor | null {
   if (spec.batches !== 1 || a.rank !== 2 || b.rank !== 2) return null;
   const { M, N, K, transA, transB } = spec;
-  const run = (sub: MatmulSpec, inputs: Record<string, Tensor | TensorRange>, target: Tensor | TensorRange) =>
-    runKernel({ name: 'matmul', body: lanesWgsl(sub, c), inputs, outputs: { out: target }, workgroups: lanesGrid(sub, c) });
+  const run = (sub: MatmulSpec, inputs: Record<string, Tensor | TensorRange>, target: Tensor | TensorRange) => {
+    const k = lanesWgsl(sub, c);
+    runKernel({ name: 'matmul', body: k.wgsl, uniforms: k.uniforms, inputs, outputs: { out: target }, workgroups: lanesGrid(sub, c) });
+  };
   const wRows = transB ? pageRows(N, K, b.dtype) : 0;
   if (wRows > 0) {
     const parts: Tensor[] = [];
@@ -203,19 +206,21 @@ function runShared(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, config: 
   while (sharedBytes(spec, c) > g.limits.maxComputeWorkgroupStorageSize && c.tk > 1) c = { ...c, tk: Math.ceil(c.tk / 2) };
   const { S, CK } = sharedSplitK(spec, c, c.splitTarget ?? 1024, Math.min(splitPartialBytes, g.pageElements * 4));
   if (S === 1) {
-    runKernel({ name: 'matmul', body: sharedWgsl(spec, c), inputs: { a, b }, outputs: { out }, workgroups: sharedGrid(spec, c) });
+    const k = sharedWgsl(spec, c);
+    runKernel({ name: 'matmul', body: k.wgsl, uniforms: k.uniforms, inputs: { a, b }, outputs: { out }, workgroups: sharedGrid(spec, c) });
     return;
   }
   // Split-K: S float32 partial products, summed in order (deterministic) into out, which alone rounds.
   const part = Tensor.empty([S, out.size], 'float32', 'matmul.splitK');
   try {
-    runKernel({ name: 'matmul.splitK', body: sharedWgsl(spec, c, S, CK), inputs: { a, b }, outputs: { out: part }, workgroups: sharedGrid(spec, c, S) });
+    const k = sharedWgsl(spec, c, S, CK);
+    runKernel({ name: 'matmul.splitK', body: k.wgsl, uniforms: k.uniforms, inputs: { a, b }, outputs: { out: part }, workgroups: sharedGrid(spec, c, S) });
     runKernel({
       name: 'matmul.sumSplits',
-      body: sumPartialsWgsl(out.size, 256),
+      body: sumPartialsWgsl(256),
       inputs: { part },
       outputs: { out },
-      uniforms: { S: ['u32', S] },
+      uniforms: { S: ['u32', S], M: ['u32', out.size] },
       workgroups: grid1d(out.size, 256),
     });
   } finally {

@@ -1,6 +1,10 @@
 /**
- * Matmul kernel generators. Shapes, transposes and tile sizes are baked into the source (CNN
- * training repeats the same shapes every step), so index arithmetic folds to constants.
+ * Matmul kernel generators. Transposes, tile sizes and vec4 alignments are written into the source;
+ * sizes are uniforms where that costs nothing (every size in the `shared` kernels; in the `lanes`
+ * kernels those that are no operand's row stride, see `lanesWgsl`), so products of one structure
+ * share a pipeline: a Linear layer's last partial batch and its evaluation batches reuse the
+ * training step's kernels instead of compiling their own (on lavapipe 0.1-1 s of LLVM each).
+ * Batched products keep their batch dims and strides written in (`batchOffset`).
  *
  * Two families, chosen per adapter (see matmul.ts):
  * - `lanes` (CPU adapters such as lavapipe, where one workgroup of 8 invocations is one SIMD
@@ -10,6 +14,8 @@
  *   4 k-steps x tu rows of FMAs. No workgroup memory, no barriers.
  * - `shared` (real GPUs): classic workgroup-shared tiles, each invocation a tm x tn register block.
  */
+
+import type { ScalarType } from '../../kernel/run.ts';
 
 export interface MatmulSpec {
   M: number;
@@ -77,12 +83,27 @@ function batchOffset(name: string, dims: number[], strides: number[]): string {
 interface Operand {
   name: 'a' | 'b';
   R: number;
-  K: number;
+  /** R in the kernel: a uniform (u.M or u.N) or written in. */
+  uR: string;
   kContig: boolean;
   base: string;
 }
 
-const idx = (o: Operand, r: string, k: string) => (o.kContig ? `${o.base} + (${r}) * ${o.K}u + ${k}` : `${o.base} + (${k}) * ${o.R}u + ${r}`);
+/** X[r, k]'s index; `K` is K's expression in the kernel (a uniform, or written in). */
+const idx = (o: Operand, r: string, k: string, K = 'u.K') => (o.kContig ? `${o.base} + (${r}) * ${K} + ${k}` : `${o.base} + (${k}) * ${o.uR} + ${r}`);
+
+/** K up to this is written into the `lanes` kernel (see there); a longer K that is no operand's row stride is a uniform. */
+export const bakedK = 32;
+
+type Uniforms = Record<string, [ScalarType, number]>;
+
+/** WGSL and the uniform values of one dispatch (the WGSL is shared by every shape of its structure). */
+export interface MatmulKernel {
+  wgsl: string;
+  uniforms: Uniforms;
+}
+
+const u32 = (v: number): [ScalarType, number] => ['u32', v];
 
 /**
  * Whether the product's output outweighs both operands 16 times over (a Linear layer's weight
@@ -106,10 +127,19 @@ export function resolveLaneAxis(s: MatmulSpec, c: LanesConfig): 'M' | 'N' {
   return 'N';
 }
 
-export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
+/**
+ * The `lanes` kernel. Sizes that are an operand's row stride are written in (a uniform there cost
+ * 1024³ 10-15 % on lavapipe: the address arithmetic of every load), as is a K of at most `bakedK`
+ * (the loops then unroll away: VGG16 fc6's weight gradient, K = the batch of 8, ran 1.8x slower
+ * with K a uniform). The rest are uniforms: for a Linear layer the batch (M in the forward and
+ * input gradient, K past 32 in the weight gradient) is never a stride, so other batch sizes share
+ * the step's pipelines.
+ */
+export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
   const axis = resolveLaneAxis(s, c);
-  const A: Operand = { name: 'a', R: s.M, K: s.K, kContig: !s.transA, base: 'aBase' };
-  const B: Operand = { name: 'b', R: s.N, K: s.K, kContig: s.transB, base: 'bBase' };
+  const Kx = s.K <= bakedK || !s.transA || s.transB ? `${s.K}u` : 'u.K';
+  const A: Operand = { name: 'a', R: s.M, uR: s.transA ? `${s.M}u` : 'u.M', kContig: !s.transA, base: 'aBase' };
+  const B: Operand = { name: 'b', R: s.N, uR: s.transB ? 'u.N' : `${s.N}u`, kContig: s.transB, base: 'bBase' };
   const [U, V] = axis === 'N' ? [A, B] : [B, A];
   const { tu, tv, lanes } = c;
   const shuffle = c.uLoad === 'shuffle' && (U.kContig || tu % lanes === 0);
@@ -123,22 +153,24 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
   const p = (x: string) => L.push(x);
   // Columns of lane l: contiguous runs of 4 when V is contiguous along its row axis (vec4 along v).
   const vCol = (j: number) => (V.kContig || !vVec ? `v0 + ${j}u * ${lanes}u + lane` : `v0 + lane * ${tv}u + ${j}u`);
-  for (let i = 0; i < tu; i++) p(`  let ur${i} = min(u0 + ${i}u, ${U.R - 1}u);`);
-  for (let j = 0; j < tv; j++) p(`  let vr${j} = min(${vCol(j)}, ${V.R - 1}u);`);
+  for (let i = 0; i < tu; i++) p(`  let ur${i} = min(u0 + ${i}u, ${U.uR} - 1u);`);
+  for (let j = 0; j < tv; j++) p(`  let vr${j} = min(${vCol(j)}, ${V.uR} - 1u);`);
   for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`  var c${i}_${j} = 0.0;`);
   const kMain = Math.floor(s.K / kb) * kb;
+  const ix = (o: Operand, r: string, k: string) => idx(o, r, k, Kx);
   const fmas = (uv: (i: number, kk: number) => string, vv: (j: number, kk: number) => string, steps: number) => {
     for (let kk = 0; kk < steps; kk++)
       for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
   };
   const comp = ['x', 'y', 'z', 'w'];
-  if (kMain > 0) {
-    p(`  for (var k = 0u; k < ${kMain}u; k += ${kb}u) {`);
+  // The main loop runs kb k-steps per iteration up to kMain (K rounded down to kb), the rest one by one.
+  if (Kx === 'u.K' || kMain > 0) {
+    p(`  for (var k = 0u; k < ${Kx === 'u.K' ? 'u.kMain' : `${kMain}u`}; k += ${kb}u) {`);
     if (shuffle && U.kContig) {
-      for (let i = 0; i < tu; i++) p(`    let s${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k + lane')});`);
+      for (let i = 0; i < tu; i++) p(`    let s${i} = ${U.name}_get(${ix(U, `ur${i}`, 'k + lane')});`);
     } else if (shuffle) {
       for (let kk = 0; kk < lanes; kk++)
-        for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${idx(U, `min(u0 + ${g * lanes}u + lane, ${U.R - 1}u)`, `k + ${kk}u`)});`);
+        for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${ix(U, `min(u0 + ${g * lanes}u + lane, ${U.uR} - 1u)`, `k + ${kk}u`)});`);
     }
     for (let q = 0; q < kb; q += 4) {
       // U: uniform loads (the same address in every lane), or shuffles of one load per lane.
@@ -148,38 +180,38 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
       } else if (shuffle) {
         uv = (i, kk) => `subgroupShuffle(s${Math.floor(i / lanes)}_${q + kk}, ${i % lanes}u)`;
       } else if (uVec && U.kContig) {
-        for (let i = 0; i < tu; i++) p(`    let u${i}_${q} = ${U.name}_get4((${idx(U, `ur${i}`, `k + ${q}u`)}) >> 2u);`);
+        for (let i = 0; i < tu; i++) p(`    let u${i}_${q} = ${U.name}_get4((${ix(U, `ur${i}`, `k + ${q}u`)}) >> 2u);`);
         uv = (i, kk) => `u${i}_${q}.${comp[kk]}`;
       } else if (uVec) {
         for (let kk = 0; kk < 4; kk++)
-          for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${idx(U, `min(u0 + ${i}u, ${U.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+          for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${ix(U, `min(u0 + ${i}u, ${U.uR} - 4u)`, `k + ${q + kk}u`)}) >> 2u);`);
         uv = (i, kk) => `u${i - (i % 4)}_${q + kk}.${comp[i % 4]}`;
       } else {
-        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i++) p(`    let u${i}_${q + kk} = ${U.name}_get(${idx(U, `ur${i}`, `k + ${q + kk}u`)});`);
+        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i++) p(`    let u${i}_${q + kk} = ${U.name}_get(${ix(U, `ur${i}`, `k + ${q + kk}u`)});`);
         uv = (i, kk) => `u${i}_${q + kk}`;
       }
       // V: per-lane loads.
       let vv: (j: number, kk: number) => string;
       if (vVec && V.kContig) {
-        for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${idx(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
+        for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${ix(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j}_${q}.${comp[kk]}`;
       } else if (vVec) {
         for (let kk = 0; kk < 4; kk++)
           for (let j = 0; j < tv; j += 4)
-            p(`    let w${j}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.R - 4}u)`, `k + ${q + kk}u`)}) >> 2u);`);
+            p(`    let w${j}_${q + kk} = ${V.name}_get4((${ix(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.uR} - 4u)`, `k + ${q + kk}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j - (j % 4)}_${q + kk}.${comp[j % 4]}`;
       } else {
-        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j++) p(`    let w${j}_${q + kk} = ${V.name}_get(${idx(V, `vr${j}`, `k + ${q + kk}u`)});`);
+        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j++) p(`    let w${j}_${q + kk} = ${V.name}_get(${ix(V, `vr${j}`, `k + ${q + kk}u`)});`);
         vv = (j, kk) => `w${j}_${q + kk}`;
       }
       fmas(uv, vv, 4);
     }
     p('  }');
   }
-  if (kMain < s.K) {
-    p(`  for (var k = ${kMain}u; k < ${s.K}u; k++) {`);
-    for (let i = 0; i < tu; i++) p(`    let u${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k')});`);
-    for (let j = 0; j < tv; j++) p(`    let w${j} = ${V.name}_get(${idx(V, `vr${j}`, 'k')});`);
+  if (Kx === 'u.K' || kMain < s.K) {
+    p(`  for (var k = ${Kx === 'u.K' ? 'u.kMain' : `${kMain}u`}; k < ${Kx}; k++) {`);
+    for (let i = 0; i < tu; i++) p(`    let u${i} = ${U.name}_get(${ix(U, `ur${i}`, 'k')});`);
+    for (let j = 0; j < tv; j++) p(`    let w${j} = ${V.name}_get(${ix(V, `vr${j}`, 'k')});`);
     fmas(
       (i) => `u${i}`,
       (j) => `w${j}`,
@@ -196,32 +228,34 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): string {
       if (i === 0) p('  let vc = v0 + lane * ' + `${tv}u;`);
       for (let j = 0; j < tv; j += 4)
         p(
-          `  if (u0 + ${i}u < ${U.R}u && vc + ${j}u < ${V.R}u) { out_set4((cBase + (u0 + ${i}u) * ${s.N}u + vc + ${j}u) / 4u, vec4<f32>(${[0, 1, 2, 3].map((d) => `c${i}_${j + d}`).join(', ')})); }`,
+          `  if (u0 + ${i}u < ${U.uR} && vc + ${j}u < ${V.uR}) { out_set4((cBase + (u0 + ${i}u) * ${B.uR} + vc + ${j}u) / 4u, vec4<f32>(${[0, 1, 2, 3].map((d) => `c${i}_${j + d}`).join(', ')})); }`,
         );
       continue;
     }
     for (let j = 0; j < tv; j++) {
       const [m, n] = axis === 'N' ? [`u0 + ${i}u`, `vc${j}`] : [`vc${j}`, `u0 + ${i}u`];
       if (i === 0) p(`  let vc${j} = ${vCol(j)};`);
-      p(`  if (u0 + ${i}u < ${U.R}u && vc${j} < ${V.R}u) { out_set(cBase + (${m}) * ${s.N}u + ${n}, c${i}_${j}); }`);
+      p(`  if (u0 + ${i}u < ${U.uR} && vc${j} < ${V.uR}) { out_set(cBase + (${m}) * ${B.uR} + ${n}, c${i}_${j}); }`);
     }
   }
-  return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
+  const wgsl = `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
 @compute @workgroup_size(${lanes}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   // Row tiles vary fastest, so consecutive workgroups reuse the same V columns from cache.
   let t = wid.x + wid.y * nwg.x;
-  if (t >= ${UT * VT * s.batches}u) { return; }
-  let r = t / ${UT}u;
-  let bz = r / ${VT}u;
-  let v0 = (r % ${VT}u) * ${lanes * tv}u;
-  let u0 = (t % ${UT}u) * ${tu}u;
+  if (t >= u.tiles) { return; }
+  let r = t / u.UT;
+  let bz = r / u.VT;
+  let v0 = (r % u.VT) * ${lanes * tv}u;
+  let u0 = (t % u.UT) * ${tu}u;
   let aBase = aBatch(bz);
   let bBase = bBatch(bz);
-  let cBase = bz * ${s.M * s.N}u;
+  let cBase = bz * ${A.uR} * ${B.uR};
 ${L.join('\n')}
 }
 `;
+  const uniforms = { M: u32(s.M), N: u32(s.N), K: u32(s.K), kMain: u32(kMain), UT: u32(UT), VT: u32(VT), tiles: u32(UT * VT * s.batches) };
+  return { wgsl, uniforms };
 }
 
 /** Row tiles x batches, folded into y and z past the 65535-per-dimension limit. */
@@ -251,7 +285,7 @@ export function lanesGrid(s: MatmulSpec, c: LanesConfig): [number, number, numbe
  * - Split-K (`splits` > 1): workgroup z-slice s reduces k in [s·CK, (s+1)·CK) and writes its partial
  *   product to out[s] ([splits, batches·M·N]); the caller sums the slices in order.
  */
-export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K): string {
+export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K): MatmulKernel {
   const { tm, tn, wgM, wgN, tk } = c;
   const blocked = c.layout === 'blocked';
   if (blocked && (tm % 4 !== 0 || tn % 4 !== 0)) throw new Error(`matmul: blocked shared tiles need tm and tn multiples of 4, got ${JSON.stringify(c)}`);
@@ -264,8 +298,8 @@ export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K)
   // Row strides of the shared tiles, in scalars (blocked: in vec4s).
   const SA = blocked ? BM / 4 + (aAlongK ? 1 : 0) : BM + (aAlongK ? 1 : 0);
   const SB = blocked ? BN / 4 + (bAlongK ? 1 : 0) : BN + (bAlongK ? 1 : 0);
-  const aIdx = (m: string, k: string) => (s.transA ? `aBase + ${k} * ${s.M}u + ${m}` : `aBase + ${m} * ${s.K}u + ${k}`);
-  const bIdx = (k: string, n: string) => (s.transB ? `bBase + ${n} * ${s.K}u + ${k}` : `bBase + ${k} * ${s.N}u + ${n}`);
+  const aIdx = (m: string, k: string) => (s.transA ? `aBase + ${k} * u.M + ${m}` : `aBase + ${m} * u.K + ${k}`);
+  const bIdx = (k: string, n: string) => (s.transB ? `bBase + ${n} * u.K + ${k}` : `bBase + ${k} * u.N + ${n}`);
   const store = (arr: string, S: number, kk: string, r: string) => (blocked ? `${arr}[${kk} * ${S}u + ${r} / 4u][${r} % 4u]` : `${arr}[${kk} * ${S}u + ${r}]`);
   const L: string[] = [];
   const p = (x: string) => L.push(x);
@@ -284,11 +318,11 @@ export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K)
     };
     for (let q = 0; q < QA; q++) {
       const pick = aAlongK ? `let kk = e % ${tk}u; let gm = m0 + e / ${tk}u;` : `let kk = e / ${BM}u; let gm = m0 + e % ${BM}u;`;
-      one(q, BM * tk, `la${q}`, pick, `gm < ${s.M}u`, `a_get(${aIdx('gm', 'gk')})`);
+      one(q, BM * tk, `la${q}`, pick, 'gm < u.M', `a_get(${aIdx('gm', 'gk')})`);
     }
     for (let q = 0; q < QB; q++) {
       const pick = bAlongK ? `let kk = e % ${tk}u; let gn = n0 + e / ${tk}u;` : `let kk = e / ${BN}u; let gn = n0 + e % ${BN}u;`;
-      one(q, BN * tk, `lb${q}`, pick, `gn < ${s.N}u`, `b_get(${bIdx('gk', 'gn')})`);
+      one(q, BN * tk, `lb${q}`, pick, 'gn < u.N', `b_get(${bIdx('gk', 'gn')})`);
     }
   };
   const stores = () => {
@@ -345,11 +379,11 @@ export function sharedWgsl(s: MatmulSpec, c: SharedConfig, splits = 1, CK = s.K)
   const col = (j: number) => (blocked ? `tx * ${tn}u + ${j}u` : `tx + ${j * wgN}u`);
   for (let i = 0; i < tm; i++) {
     for (let j = 0; j < tn; j++) {
-      p(`  { let m = m0 + ${row(i)}; let n = n0 + ${col(j)}; if (m < ${s.M}u && n < ${s.N}u) { out_set(cBase + m * ${s.N}u + n, c${i}_${j}); } }`);
+      p(`  { let m = m0 + ${row(i)}; let n = n0 + ${col(j)}; if (m < u.M && n < u.N) { out_set(cBase + m * u.N + n, c${i}_${j}); } }`);
     }
   }
   const elem = blocked ? 'vec4<f32>' : 'f32';
-  return `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
+  const wgsl = `${batchOffset('aBatch', s.batchDims, s.aBatchStrides)}${batchOffset('bBatch', s.batchDims, s.bBatchStrides)}
 var<workgroup> ta: array<${elem}, ${SA * tk}>;
 var<workgroup> tb: array<${elem}, ${SB * tk}>;
 @compute @workgroup_size(${wgN}, ${wgM}, 1)
@@ -357,19 +391,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tx = lidv.x;
   let ty = lidv.y;
   let t = wid.y + wid.z * nwg.y;
-  if (t >= ${MT * s.batches * splits}u) { return; }
-  let split = t / ${MT * s.batches}u;
-  let bz = (t / ${MT}u) % ${s.batches}u;
+  if (t >= u.MT * u.batches * u.splits) { return; }
+  let split = t / (u.MT * u.batches);
+  let bz = (t / u.MT) % u.batches;
   let n0 = wid.x * ${BN}u;
-  let m0 = (t % ${MT}u) * ${BM}u;
-  let kBeg = split * ${CK}u;
-  let kEnd = min(kBeg + ${CK}u, ${s.K}u);
+  let m0 = (t % u.MT) * ${BM}u;
+  let kBeg = split * u.CK;
+  let kEnd = min(kBeg + u.CK, u.K);
   let aBase = aBatch(bz);
   let bBase = bBatch(bz);
-  let cBase = split * ${s.M * s.N * s.batches}u + bz * ${s.M * s.N}u;
+  let cBase = (split * u.batches + bz) * u.M * u.N;
 ${L.join('\n')}
 }
 `;
+  return { wgsl, uniforms: { M: u32(s.M), N: u32(s.N), K: u32(s.K), MT: u32(MT), batches: u32(s.batches), splits: u32(splits), CK: u32(CK) } };
 }
 
 export function sharedGrid(s: MatmulSpec, c: SharedConfig, splits = 1): [number, number, number] {
