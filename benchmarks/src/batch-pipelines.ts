@@ -10,12 +10,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { option } from './cliArgs.ts';
 
-const args = process.argv.slice(2);
-const val = (n: string) => {
-  const i = args.indexOf(n);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const cacheRoot = mkdtempSync(join(tmpdir(), 'cxr-batch-pipelines-'));
 process.env.CXR_CACHE = cacheRoot;
 const T = await import('@cxr/tensor');
@@ -25,7 +21,7 @@ const { defaultTrainConfig } = await import('../../packages/cli/src/config/train
 const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts');
 const { trainStep } = await import('../../packages/cli/src/train/steps.ts');
 
-const backend = val('--backend');
+const backend = option('--backend');
 const gpu = await T.getDevice({ flags: backend ? [`backend=${backend}`] : [] });
 const cache = gpu.pipelines;
 const origGet = cache.get.bind(cache);
@@ -40,8 +36,8 @@ cache.get = (prelude: string, body: string, l: string) => {
   return p;
 };
 
-const arch = val('--arch') ?? defaultTrainConfig.arch;
-const size = Number(val('--image-size') ?? defaultTrainConfig.imageSize);
+const arch = option('--arch') ?? defaultTrainConfig.arch;
+const size = Number(option('--image-size') ?? defaultTrainConfig.imageSize);
 const config = { ...defaultTrainConfig, arch, imageSize: size };
 const model = createModel(arch, { numClasses: 2, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);

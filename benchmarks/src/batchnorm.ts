@@ -19,20 +19,15 @@ import {
   type ChannelSums,
   type Tensor,
 } from '@cxr/tensor';
+import { numberOption, option } from './cliArgs.ts';
 
-const args = process.argv.slice(2);
-const val = (n: string, d: number) => {
-  const i = args.indexOf(n);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
-const reps = val('--reps', 30);
-const rounds = val('--rounds', 3);
-const sumsAt = args.indexOf('--sums');
-const variants: (ChannelSums | null)[] = sumsAt >= 0 ? (args[sumsAt + 1].split(',') as ChannelSums[]) : [null];
+const reps = numberOption('--reps', 30);
+const rounds = numberOption('--rounds', 3);
+const variants: (ChannelSums | null)[] = (option('--sums')?.split(',') as ChannelSums[] | undefined) ?? [null];
 await getDevice();
 // --size 224: the study's input size at batch 8 (maps 112 down to 7 px) instead of 64 px at batch 16.
 const shapes: [number, number, number, number][] =
-  val('--size', 64) === 224
+  numberOption('--size', 64) === 224
     ? [
         [8, 64, 112, 112],
         [8, 64, 56, 56],

@@ -18,18 +18,14 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { getDevice } from '@cxr/tensor';
 import { timedDispatch } from './timedDispatch.ts';
+import { flag, numberOption, option } from './cliArgs.ts';
 
-const args = process.argv.slice(2);
-const file = args[0];
-const val = (n: string) => {
-  const i = args.indexOf(n);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const backend = val('--backend');
-const asyncN = Number(val('--async') ?? 0);
+const file = process.argv[2];
+const backend = option('--backend');
+const asyncN = numberOption('--async', 0);
 const list = JSON.parse(readFileSync(file, 'utf8')) as { label: string; ms: number; source: string }[];
 // The library's own device (same features and limits as the job), priority left alone.
-const gpu = await getDevice({ flags: backend ? [`backend=${backend}`] : [], lowerMainThreadPriority: args.includes('--nice') });
+const gpu = await getDevice({ flags: backend ? [`backend=${backend}`] : [], lowerMainThreadPriority: flag('--nice') });
 // Waits below go to the device directly: lower the priority now, as the library's first wait would.
 gpu.waiting();
 const { device, adapter } = gpu;
@@ -39,9 +35,9 @@ console.log(
   `${adapter.info.description || adapter.info.architecture} backend ${backend ?? 'default'}; ${list.length} sources; ${asyncN ? `async x${asyncN}` : 'sync'}; shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; load ${loadavg()[0].toFixed(1)}`,
 );
 const times: { label: string; inJob: number; ms: number; moduleMs: number; firstMs?: number; againMs?: number }[] = [];
-const dispatch = args.includes('--dispatch');
+const dispatch = flag('--dispatch');
 const dispatchOnce = timedDispatch(device);
-if (args.includes('--prewarm')) {
+if (flag('--prewarm')) {
   const prewarmer = gpu.pipelines.prewarmer;
   if (!prewarmer) throw new Error('--prewarm: no shader prewarmer on this device (lavapipe with the Mesa shader cache on only)');
   const a = performance.now();
@@ -98,7 +94,7 @@ for (const t of times) {
 console.log('family: n, here s, in job s');
 for (const [f, e] of [...fam.entries()].sort((a, b) => b[1].ms - a[1].ms))
   console.log(`  ${f.padEnd(34)} ${String(e.n).padStart(3)} ${(e.ms / 1000).toFixed(2).padStart(7)} ${(e.inJob / 1000).toFixed(2).padStart(7)}`);
-if (args.includes('--each'))
+if (flag('--each'))
   for (const t of times.sort((a, b) => cost(b) - cost(a)).slice(0, 40))
     console.log(`  ${cost(t).toFixed(0).padStart(6)} ${t.inJob.toFixed(0).padStart(6)}  ${t.label.slice(0, 110)}`);
 device.destroy();

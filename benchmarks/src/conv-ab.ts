@@ -9,8 +9,9 @@
 import { driverCpuNs } from './driverCpu.ts';
 import { trainStepRunner } from './step.ts';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, getDevice, rand, setConvTiles, resetConvTiles, sync, type Tensor } from '@cxr/tensor';
+import { flag, option } from './cliArgs.ts';
 
-const allThreads = process.argv.includes('--all-threads');
+const allThreads = flag('--all-threads');
 const workerCpuNs = () => driverCpuNs(allThreads);
 
 type Variant = () => void;
@@ -66,32 +67,28 @@ const layers: Layer[] = [
   { name: 'r224 256→512 3x3/2 @14', C: 256, O: 512, H: 14, k: 3, s: 2, p: 1 },
 ];
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
-const only = new RegExp(arg('--only') ?? '.');
-const passRe = new RegExp(arg('--pass') ?? '.');
-const rounds = Number(arg('--rounds') ?? 5);
-const names = (arg('--variants') ?? Object.keys(variants).join(',')).split(',');
+const only = new RegExp(option('--only') ?? '.');
+const passRe = new RegExp(option('--pass') ?? '.');
+const rounds = Number(option('--rounds') ?? 5);
+const names = (option('--variants') ?? Object.keys(variants).join(',')).split(',');
 
 await getDevice({ lowerMainThreadPriority: true });
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-if (process.argv.includes('--step')) {
+if (flag('--step')) {
   // A whole training step (default: the default job's, ResNet-18, 64 px, batch 16, Adam; --arch,
   // --size, --batch), variants alternating step by step.
   const runner = trainStepRunner({
-    arch: arg('--arch'),
-    size: arg('--size') ? Number(arg('--size')) : undefined,
-    batch: arg('--batch') ? Number(arg('--batch')) : undefined,
+    arch: option('--arch'),
+    size: option('--size') ? Number(option('--size')) : undefined,
+    batch: option('--batch') ? Number(option('--batch')) : undefined,
   });
   const times: Record<string, number[]> = {};
   const cpuNs: Record<string, number> = {};
   for (const v of names) {
     variants[v]();
     await runner.step(); // compile + warm
-    if (!process.argv.includes('--one-warmup')) await runner.step();
+    if (!flag('--one-warmup')) await runner.step();
     times[v] = [];
     cpuNs[v] = 0;
   }
@@ -112,7 +109,7 @@ if (process.argv.includes('--step')) {
     );
   runner.dispose();
 }
-for (const l of layers.filter((l) => only.test(l.name) && !process.argv.includes('--step'))) {
+for (const l of layers.filter((l) => only.test(l.name) && !flag('--step'))) {
   const N = l.N ?? 16;
   const oh = Math.floor((l.H + 2 * l.p - l.k) / l.s) + 1;
   const x = rand([N, l.C, l.H, l.H], { seed: 1, low: -1, high: 1 });

@@ -5,14 +5,10 @@
  * `pnpm exec tsx src/linear.ts [--reps 7] [--batch 8]`
  */
 import { getDevice, getMatmulTiles, matmul, rand, setMatmulTiles, sync, type MatmulConfig, type Tensor } from '@cxr/tensor';
+import { numberOption } from './cliArgs.ts';
 
-const args = process.argv.slice(2);
-const val = (name: string, d: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
-const reps = val('--reps', 7);
-const batch = val('--batch', 8);
+const reps = numberOption('--reps', 7);
+const batch = numberOption('--batch', 8);
 
 await getDevice({ lowerMainThreadPriority: true });
 const base = getMatmulTiles();

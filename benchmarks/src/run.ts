@@ -23,11 +23,6 @@ import { runtimeBlasPy } from './torchBlas.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(name);
-const value = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const only = new Set(args.flatMap((a, i) => (args[i - 1] === '--only' ? a.split(',') : [])));
 const want = (s: string) => only.size === 0 || only.has(s);
 const quick = flag('--quick');
@@ -145,6 +140,7 @@ for c in cases:
     out["results"].append({"name": c["name"], "ms": ms, "rate": work / ms / 1e6 if c["kind"] == "matmul" else work / ms / 1e6})
 print(json.dumps(out))
 `;
+import { flag, option } from './cliArgs.ts';
 
 function runTorch(cases: object[]): { torch: string; blas: string; results: { name: string; ms: number; rate: number }[] } | null {
   const py = '/usr/bin/python3';
@@ -159,8 +155,8 @@ function runTorch(cases: object[]): { torch: string; blas: string; results: { na
 
 /** One 1024³ matmul measurement in a fresh process, with the priority lowering on or off. */
 async function child(): Promise<void> {
-  const n = Number(value('--child-matmul'));
-  const lower = value('--priority') === 'on';
+  const n = Number(option('--child-matmul'));
+  const lower = option('--priority') === 'on';
   await getDevice({ lowerMainThreadPriority: lower });
   const r = await benchMatmul({ name: `${n}³`, M: n, N: n, K: n }, 7);
   process.stdout.write(JSON.stringify(r) + '\n');
@@ -196,7 +192,7 @@ function table(rows: Row[]): void {
 }
 
 async function main(): Promise<void> {
-  if (value('--child-matmul')) return child();
+  if (option('--child-matmul')) return child();
   const g = await getDevice();
   const l = g.limits;
   const adapter = g.adapterName;
@@ -320,7 +316,7 @@ async function main(): Promise<void> {
       console.log(`(${key}: ${file} has no ${fn}(), skipped)`);
       continue;
     }
-    const res = await (f as (o: { quick: boolean; models?: string[] }) => Promise<unknown>)({ quick, models: value('--step-models')?.split(',') });
+    const res = await (f as (o: { quick: boolean; models?: string[] }) => Promise<unknown>)({ quick, models: option('--step-models')?.split(',') });
     extra[key] = res;
     if (!Array.isArray(res) && res && typeof res === 'object') console.log(`  ${key}: ${JSON.stringify(res)}`);
     if (Array.isArray(res)) {

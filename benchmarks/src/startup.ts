@@ -21,13 +21,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import { flag, option } from './cliArgs.ts';
 
-const args = process.argv.slice(2);
-const val = (n: string) => {
-  const i = args.indexOf(n);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const cacheRoot = args.includes('--warm-cache') ? null : mkdtempSync(join(tmpdir(), 'cxr-startup-cache-'));
+const cacheRoot = flag('--warm-cache') ? null : mkdtempSync(join(tmpdir(), 'cxr-startup-cache-'));
 if (cacheRoot) process.env.CXR_CACHE = cacheRoot;
 
 // Imported after CXR_CACHE is set: cacheDir() reads it when the loaders are made.
@@ -41,7 +37,7 @@ const { buildOptimizer } = await import('../../packages/cli/src/train/build.ts')
 const { submitTrainStep, predictAll } = await import('../../packages/cli/src/train/steps.ts');
 const { oneInFlight } = await import('../../packages/cli/src/train/stepsInFlight.ts');
 
-let dataDir = val('--data');
+let dataDir = option('--data');
 let synthDir: string | null = null;
 if (!dataDir) {
   synthDir = mkdtempSync(join(tmpdir(), 'cxr-startup-data-'));
@@ -51,23 +47,23 @@ if (!dataDir) {
 const config = {
   ...defaultTrainConfig,
   data: dataDir,
-  epochs: Number(val('--epochs') ?? 3),
-  arch: val('--arch') ?? defaultTrainConfig.arch,
-  imageSize: Number(val('--image-size') ?? defaultTrainConfig.imageSize),
+  epochs: Number(option('--epochs') ?? 3),
+  arch: option('--arch') ?? defaultTrainConfig.arch,
+  imageSize: Number(option('--image-size') ?? defaultTrainConfig.imageSize),
 };
 const folder = await openDataset(
   config,
   () => {},
   (m: string) => console.warn(m),
 );
-const deferNormalize = !args.includes('--normalise-in-workers');
+const deferNormalize = !flag('--normalise-in-workers');
 // As the CLI does: the decoding threads boot while the audit reads the images, and the audit
 // fills the training images' cache.
 const trainingPool = startTrainingDecoders(1);
 const imageCache = trainingImageCache(folder, config);
 let auditSeconds: number | null = null;
 let prepared: Awaited<ReturnType<typeof auditImageFolder>>['prepared'] | undefined;
-if (!args.includes('--no-audit')) {
+if (!flag('--no-audit')) {
   const t0 = performance.now();
   ({ prepared } = await auditImageFolder(folder, { seed: config.seed, imageCache, prepare: evaluationImages(folder, config) }));
   auditSeconds = (performance.now() - t0) / 1000;
@@ -75,7 +71,7 @@ if (!args.includes('--no-audit')) {
 const loaders = makeLoaders(folder, config, () => {}, { workers: 1, trainingPool, cache: imageCache?.config, prepared, deferNormalize });
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
-const gpu = await T.getDevice({ lowerMainThreadPriority: !args.includes('--keep-priority') });
+const gpu = await T.getDevice({ lowerMainThreadPriority: !flag('--keep-priority') });
 
 // Pipeline compilations, timed where they happen (PipelineCache.get compiles on a miss).
 const cache = gpu.pipelines;
@@ -85,7 +81,7 @@ let compiles = 0;
 const byFamily = new Map<string, { n: number; ms: number }>();
 // --dump-wgsl FILE: every compiled source with its label and time, for replaying the compilations
 // elsewhere (benchmarks/src/compile-replay.ts).
-const dumpPath = val('--dump-wgsl');
+const dumpPath = option('--dump-wgsl');
 const dumped: { label: string; ms: number; source: string }[] = [];
 cache.get = (prelude: string, body: string, l: string) => {
   const before = cache.size;
@@ -108,7 +104,7 @@ cache.get = (prelude: string, body: string, l: string) => {
 const model = createModel(config.arch, { numClasses: folder.classes.length, generator: new T.Generator(0) });
 const optimizer = buildOptimizer(config, model);
 console.log(
-  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; ${auditSeconds === null ? 'no audit' : `audit ${auditSeconds.toFixed(1)} s (fills the image cache, prepares evaluation images)`}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${args.includes('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
+  `adapter ${gpu.adapterName}; ${config.arch} ${config.imageSize}px batch ${config.batchSize}; ${loaders.train.dataset.samples.length} train / ${loaders.val.dataset.samples.length} val images; image cache ${cacheRoot ? 'cold' : 'warm'}; ${auditSeconds === null ? 'no audit' : `audit ${auditSeconds.toFixed(1)} s (fills the image cache, prepares evaluation images)`}; input ${deferNormalize ? 'one channel, normalised on the device' : '3 channels normalised in the loader'}; main thread ${flag('--keep-priority') ? 'normal priority' : 'nice 19'}; Mesa shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'on'}; shader prewarming ${gpu.pipelines.prewarmer ? `on (nice ${process.env.CXR_PREWARM_NICE ?? 0})` : 'off'}; load ${loadavg()[0].toFixed(1)}`,
 );
 const rows: Record<string, number>[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -142,7 +138,7 @@ for (let epoch = 0; epoch < config.epochs; epoch++) {
     (batch) => submitTrainStep(model, optimizer, config.loss, batch),
     () => {
       const now = performance.now();
-      if (args.includes('--steps')) stepTimes.push(Math.round(now - last));
+      if (flag('--steps')) stepTimes.push(Math.round(now - last));
       stepCompileMs += compileMs - lastCompile;
       lastCompile = compileMs;
       last = now;
@@ -183,7 +179,7 @@ console.log(
     .map(([f, e]) => `${f} ${e.n}x ${(e.ms / 1000).toFixed(1)} s`)
     .join(', ')}`,
 );
-if (args.includes('--json')) console.log(JSON.stringify(rows));
+if (flag('--json')) console.log(JSON.stringify(rows));
 if (dumpPath) writeFileSync(dumpPath, JSON.stringify(dumped));
 model.parameters().forEach((p) => p.dispose());
 await T.destroyDevice();

@@ -10,6 +10,7 @@ import * as T from '@cxr/tensor';
 import { autocast, crossEntropy } from '@cxr/nn';
 import { isMain } from './isMain.ts';
 import { trainStepRunner, type TrainStepRunner } from './step.ts';
+import { numberOption, option } from './cliArgs.ts';
 
 export interface PrecisionBench {
   adapter: string;
@@ -79,13 +80,13 @@ export async function benchPrecision(
 }
 
 if (isMain(import.meta.url, 'step-precision.ts')) {
-  const args = process.argv.slice(2);
-  const val = (k: string) => {
-    const i = args.indexOf(k);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const num = (k: string) => (val(k) === undefined ? undefined : Number(val(k)));
-  const r = await benchPrecision({ arch: val('--arch'), size: num('--size'), batch: num('--batch'), rounds: num('--rounds'), steps: num('--steps') });
+  const r = await benchPrecision({
+    arch: option('--arch'),
+    size: numberOption('--size'),
+    batch: numberOption('--batch'),
+    rounds: numberOption('--rounds'),
+    steps: numberOption('--steps'),
+  });
   if (r) console.log(`${r.adapter}: ${r.config}: f32 ${r.f32Ms.toFixed(1)} ms, f16 ${r.f16Ms.toFixed(1)} ms per step, f16/f32 ${r.ratio.toFixed(2)}x`);
   await T.destroyDevice();
 }

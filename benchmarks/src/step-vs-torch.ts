@@ -96,6 +96,7 @@ info["ms"] = times
 info["cpuMs"] = cpu
 print(json.dumps(info))
 `;
+import { flag, numberOption, option } from './cliArgs.ts';
 
 export interface TorchInfo {
   torch: string;
@@ -204,17 +205,12 @@ export async function benchStepVsTorch(
 }
 
 if (isMain(import.meta.url, 'step-vs-torch.ts')) {
-  const args = process.argv.slice(2);
-  const val = (n: string) => {
-    const i = args.indexOf(n);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
   const rows = await benchStepVsTorch({
-    quick: args.includes('--quick'),
-    models: val('--models')?.split(','),
-    rounds: val('--rounds') ? Number(val('--rounds')) : undefined,
-    torchPassive: args.includes('--torch-passive'),
+    quick: flag('--quick'),
+    models: option('--models')?.split(','),
+    rounds: numberOption('--rounds'),
+    torchPassive: flag('--torch-passive'),
   });
   for (const r of rows) console.log(`${r.shape}: CXR ${r.cxr.toFixed(0)} ms, PyTorch ${r.torch?.toFixed(0) ?? '-'} ms: ${r.note}`);
-  if (args.includes('--json')) console.log(JSON.stringify(rows));
+  if (flag('--json')) console.log(JSON.stringify(rows));
 }

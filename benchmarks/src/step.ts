@@ -20,6 +20,7 @@ import * as T from '@cxr/tensor';
 import { destroyDevice, getDevice, gpu, hasDevice, memoryStats, rand, sync } from '@cxr/tensor';
 import { autocast, crossEntropy, detach, Adam, GradScaler, type Module } from '@cxr/nn';
 import { createModel } from '@cxr/models';
+import { flag, numberOption, option } from './cliArgs.ts';
 
 interface Captured {
   label: string;
@@ -316,17 +317,14 @@ export function formatStep(r: StepBench): string {
 }
 
 if (isMain(import.meta.url, 'step.ts')) {
-  const args = process.argv.slice(2);
-  const val = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
-  const num = (k: string) => (val(k) === undefined ? undefined : Number(val(k)));
   const r = await benchStep({
-    quick: args.includes('--quick'),
-    byShape: args.includes('--by-shape'),
-    arch: val('--arch'),
-    size: num('--size'),
-    batch: num('--batch'),
-    precision: val('--precision') as 'f32' | 'f16' | undefined,
+    quick: flag('--quick'),
+    byShape: flag('--by-shape'),
+    arch: option('--arch'),
+    size: numberOption('--size'),
+    batch: numberOption('--batch'),
+    precision: option('--precision') as 'f32' | 'f16' | undefined,
     log: (m) => console.error(m),
   });
-  console.log(args.includes('--json') ? JSON.stringify(r, null, 2) : formatStep(r));
+  console.log(flag('--json') ? JSON.stringify(r, null, 2) : formatStep(r));
 }

@@ -9,14 +9,9 @@
  */
 import { spawnSync } from 'node:child_process';
 
-const args = process.argv.slice(2);
-const val = (n: string) => {
-  const i = args.indexOf(n);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const data = val('--data');
+const data = option('--data');
 if (!data) throw new Error('torch-epochs: give --data DIR (folders train/ and val/, one folder per class)');
-const config = { data, epochs: Number(val('--epochs') ?? 3), size: Number(val('--image-size') ?? 64) };
+const config = { data, epochs: Number(option('--epochs') ?? 3), size: Number(option('--image-size') ?? 64) };
 
 const script = `
 import json, os, sys, time
@@ -55,6 +50,7 @@ for epoch in range(c['epochs']):
     rows.append({'epoch': epoch + 1, 'trainS': t1 - t0, 'valS': t2 - t1, 'totalS': t2 - t0, 'valAccuracy': correct / len(val)})
 print(json.dumps({'torch': torch.__version__, 'train': len(train), 'val': len(val), 'rows': rows}))
 `;
+import { option } from './cliArgs.ts';
 const r = spawnSync('/usr/bin/python3', ['-c', script, JSON.stringify(config)], { encoding: 'utf8', timeout: 30 * 60_000 });
 if (r.status !== 0) throw new Error(`torch-epochs: python failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
 const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
