@@ -13,6 +13,7 @@ fn powf(a: f32, b: f32) -> f32 {
 // NaN by its bits: WGSL lets compilers assume floats are never NaN, so \`x != x\` may fold to false,
 // and max/min/clamp may return the other operand (lavapipe's max(NaN, 0) is 0).
 fn isnanf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn isnan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }
 fn sigmoidf(x: f32) -> f32 {
   let e = exp(-abs(x));
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
