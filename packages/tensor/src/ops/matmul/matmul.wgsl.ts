@@ -158,9 +158,26 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
   for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`  var c${i}_${j} = 0.0;`);
   const kMain = Math.floor(s.K / kb) * kb;
   const ix = (o: Operand, r: string, k: string) => idx(o, r, k, Kx);
+  // With lanes along N, each accumulator is assigned once per `steps` k-steps, its FMAs nested in
+  // k order (the same sums in the same order, bit for bit): on lavapipe every assignment to a
+  // loop-carried variable is a blend with the loop's execution mask, about a third of an FMA (see
+  // conv/pointwise.wgsl.ts `fmaChain`). Against one FMA per assignment, alternating in one process
+  // on lavapipe: 512 x 2048 x 512 (Bᵀ) 0.70-0.81x the time, 1024³ 0.70-1.05x, 256³ 0.67-1.08x; with
+  // lanes along M (a Linear layer at small batch) VGG fc6's forward took 1.02-1.08x in four runs and
+  // its input gradient 0.90-1.17x, so not there.
+  const chain = axis === 'N';
   const fmas = (uv: (i: number, kk: number) => string, vv: (j: number, kk: number) => string, steps: number) => {
-    for (let kk = 0; kk < steps; kk++)
-      for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
+    if (!chain) {
+      for (let kk = 0; kk < steps; kk++)
+        for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
+      return;
+    }
+    for (let i = 0; i < tu; i++)
+      for (let j = 0; j < tv; j++) {
+        let e = `c${i}_${j}`;
+        for (let kk = 0; kk < steps; kk++) e = `fma(${uv(i, kk)}, ${vv(j, kk)}, ${e})`;
+        p(`    c${i}_${j} = ${e};`);
+      }
   };
   const comp = ['x', 'y', 'z', 'w'];
   // The main loop runs kb k-steps per iteration up to kMain (K rounded down to kb), the rest one by one.
