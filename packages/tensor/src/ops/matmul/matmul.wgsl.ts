@@ -86,14 +86,16 @@ interface Operand {
   /** R in the kernel: a uniform (u.M or u.N) or written in. */
   uR: string;
   kContig: boolean;
+  /** The row stride in the kernel: K's expression where contiguous along k, else `uR`. */
+  stride: string;
   base: string;
 }
 
-/** X[r, k]'s index; `K` is K's expression in the kernel (a uniform, or written in). */
-const idx = (o: Operand, r: string, k: string, K = 'u.K') => (o.kContig ? `${o.base} + (${r}) * ${K} + ${k}` : `${o.base} + (${k}) * ${o.uR} + ${r}`);
+/** X[r, k]'s index. */
+const idx = (o: Operand, r: string, k: string) => (o.kContig ? `${o.base} + (${r}) * ${o.stride} + ${k}` : `${o.base} + (${k}) * ${o.stride} + ${r}`);
 
 /** K up to this is written into the `lanes` kernel (see there); a longer K that is no operand's row stride is a uniform. */
-export const bakedK = 32;
+const bakedK = 32;
 
 type Uniforms = Record<string, [ScalarType, number]>;
 
@@ -137,9 +139,18 @@ export function resolveLaneAxis(s: MatmulSpec, c: LanesConfig): 'M' | 'N' {
  */
 export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
   const axis = resolveLaneAxis(s, c);
-  const Kx = s.K <= bakedK || !s.transA || s.transB ? `${s.K}u` : 'u.K';
-  const A: Operand = { name: 'a', R: s.M, uR: s.transA ? `${s.M}u` : 'u.M', kContig: !s.transA, base: 'aBase' };
-  const B: Operand = { name: 'b', R: s.N, uR: s.transB ? 'u.N' : `${s.N}u`, kContig: s.transB, base: 'bBase' };
+  const kUniform = s.K > bakedK && s.transA && !s.transB;
+  const Kx = kUniform ? 'u.K' : `${s.K}u`;
+  const operand = (name: 'a' | 'b', R: number, uR: string, kContig: boolean): Operand => ({
+    name,
+    R,
+    uR,
+    kContig,
+    stride: kContig ? Kx : uR,
+    base: `${name}Base`,
+  });
+  const A = operand('a', s.M, s.transA ? `${s.M}u` : 'u.M', !s.transA);
+  const B = operand('b', s.N, s.transB ? 'u.N' : `${s.N}u`, s.transB);
   const [U, V] = axis === 'N' ? [A, B] : [B, A];
   const { tu, tv, lanes } = c;
   const shuffle = c.uLoad === 'shuffle' && (U.kContig || tu % lanes === 0);
@@ -157,7 +168,6 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
   for (let j = 0; j < tv; j++) p(`  let vr${j} = min(${vCol(j)}, ${V.uR} - 1u);`);
   for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`  var c${i}_${j} = 0.0;`);
   const kMain = Math.floor(s.K / kb) * kb;
-  const ix = (o: Operand, r: string, k: string) => idx(o, r, k, Kx);
   // With lanes along N, each accumulator is assigned once per `steps` k-steps, its FMAs nested in
   // k order (the same sums in the same order, bit for bit): on lavapipe every assignment to a
   // loop-carried variable is a blend with the loop's execution mask, about a third of an FMA (see
@@ -165,29 +175,26 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
   // on lavapipe: 512 x 2048 x 512 (Bᵀ) 0.70-0.81x the time, 1024³ 0.70-1.05x, 256³ 0.67-1.08x; with
   // lanes along M (a Linear layer at small batch) VGG fc6's forward took 1.02-1.08x in four runs and
   // its input gradient 0.90-1.17x, so not there.
-  const chain = axis === 'N';
   const fmas = (uv: (i: number, kk: number) => string, vv: (j: number, kk: number) => string, steps: number) => {
-    if (!chain) {
-      for (let kk = 0; kk < steps; kk++)
-        for (let i = 0; i < tu; i++) for (let j = 0; j < tv; j++) p(`    c${i}_${j} = fma(${uv(i, kk)}, ${vv(j, kk)}, c${i}_${j});`);
-      return;
-    }
-    for (let i = 0; i < tu; i++)
-      for (let j = 0; j < tv; j++) {
-        let e = `c${i}_${j}`;
-        for (let kk = 0; kk < steps; kk++) e = `fma(${uv(i, kk)}, ${vv(j, kk)}, ${e})`;
-        p(`    c${i}_${j} = ${e};`);
-      }
+    const chain = axis === 'N' ? steps : 1;
+    for (let k0 = 0; k0 < steps; k0 += chain)
+      for (let i = 0; i < tu; i++)
+        for (let j = 0; j < tv; j++) {
+          let e = `c${i}_${j}`;
+          for (let kk = k0; kk < k0 + chain; kk++) e = `fma(${uv(i, kk)}, ${vv(j, kk)}, ${e})`;
+          p(`    c${i}_${j} = ${e};`);
+        }
   };
   const comp = ['x', 'y', 'z', 'w'];
   // The main loop runs kb k-steps per iteration up to kMain (K rounded down to kb), the rest one by one.
-  if (Kx === 'u.K' || kMain > 0) {
-    p(`  for (var k = 0u; k < ${Kx === 'u.K' ? 'u.kMain' : `${kMain}u`}; k += ${kb}u) {`);
+  const kMainX = kUniform ? 'u.kMain' : `${kMain}u`;
+  if (kUniform || kMain > 0) {
+    p(`  for (var k = 0u; k < ${kMainX}; k += ${kb}u) {`);
     if (shuffle && U.kContig) {
-      for (let i = 0; i < tu; i++) p(`    let s${i} = ${U.name}_get(${ix(U, `ur${i}`, 'k + lane')});`);
+      for (let i = 0; i < tu; i++) p(`    let s${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k + lane')});`);
     } else if (shuffle) {
       for (let kk = 0; kk < lanes; kk++)
-        for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${ix(U, `min(u0 + ${g * lanes}u + lane, ${U.uR} - 1u)`, `k + ${kk}u`)});`);
+        for (let g = 0; g < tu / lanes; g++) p(`    let s${g}_${kk} = ${U.name}_get(${idx(U, `min(u0 + ${g * lanes}u + lane, ${U.uR} - 1u)`, `k + ${kk}u`)});`);
     }
     for (let q = 0; q < kb; q += 4) {
       // U: uniform loads (the same address in every lane), or shuffles of one load per lane.
@@ -197,38 +204,38 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
       } else if (shuffle) {
         uv = (i, kk) => `subgroupShuffle(s${Math.floor(i / lanes)}_${q + kk}, ${i % lanes}u)`;
       } else if (uVec && U.kContig) {
-        for (let i = 0; i < tu; i++) p(`    let u${i}_${q} = ${U.name}_get4((${ix(U, `ur${i}`, `k + ${q}u`)}) >> 2u);`);
+        for (let i = 0; i < tu; i++) p(`    let u${i}_${q} = ${U.name}_get4((${idx(U, `ur${i}`, `k + ${q}u`)}) >> 2u);`);
         uv = (i, kk) => `u${i}_${q}.${comp[kk]}`;
       } else if (uVec) {
         for (let kk = 0; kk < 4; kk++)
-          for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${ix(U, `min(u0 + ${i}u, ${U.uR} - 4u)`, `k + ${q + kk}u`)}) >> 2u);`);
+          for (let i = 0; i < tu; i += 4) p(`    let u${i}_${q + kk} = ${U.name}_get4((${idx(U, `min(u0 + ${i}u, ${U.uR} - 4u)`, `k + ${q + kk}u`)}) >> 2u);`);
         uv = (i, kk) => `u${i - (i % 4)}_${q + kk}.${comp[i % 4]}`;
       } else {
-        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i++) p(`    let u${i}_${q + kk} = ${U.name}_get(${ix(U, `ur${i}`, `k + ${q + kk}u`)});`);
+        for (let kk = 0; kk < 4; kk++) for (let i = 0; i < tu; i++) p(`    let u${i}_${q + kk} = ${U.name}_get(${idx(U, `ur${i}`, `k + ${q + kk}u`)});`);
         uv = (i, kk) => `u${i}_${q + kk}`;
       }
       // V: per-lane loads.
       let vv: (j: number, kk: number) => string;
       if (vVec && V.kContig) {
-        for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${ix(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
+        for (let j = 0; j < tv; j++) p(`    let w${j}_${q} = ${V.name}_get4((${idx(V, `vr${j}`, `k + ${q}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j}_${q}.${comp[kk]}`;
       } else if (vVec) {
         for (let kk = 0; kk < 4; kk++)
           for (let j = 0; j < tv; j += 4)
-            p(`    let w${j}_${q + kk} = ${V.name}_get4((${ix(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.uR} - 4u)`, `k + ${q + kk}u`)}) >> 2u);`);
+            p(`    let w${j}_${q + kk} = ${V.name}_get4((${idx(V, `min(v0 + lane * ${tv}u + ${j}u, ${V.uR} - 4u)`, `k + ${q + kk}u`)}) >> 2u);`);
         vv = (j, kk) => `w${j - (j % 4)}_${q + kk}.${comp[j % 4]}`;
       } else {
-        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j++) p(`    let w${j}_${q + kk} = ${V.name}_get(${ix(V, `vr${j}`, `k + ${q + kk}u`)});`);
+        for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tv; j++) p(`    let w${j}_${q + kk} = ${V.name}_get(${idx(V, `vr${j}`, `k + ${q + kk}u`)});`);
         vv = (j, kk) => `w${j}_${q + kk}`;
       }
       fmas(uv, vv, 4);
     }
     p('  }');
   }
-  if (Kx === 'u.K' || kMain < s.K) {
-    p(`  for (var k = ${Kx === 'u.K' ? 'u.kMain' : `${kMain}u`}; k < ${Kx}; k++) {`);
-    for (let i = 0; i < tu; i++) p(`    let u${i} = ${U.name}_get(${ix(U, `ur${i}`, 'k')});`);
-    for (let j = 0; j < tv; j++) p(`    let w${j} = ${V.name}_get(${ix(V, `vr${j}`, 'k')});`);
+  if (kUniform || kMain < s.K) {
+    p(`  for (var k = ${kMainX}; k < ${Kx}; k++) {`);
+    for (let i = 0; i < tu; i++) p(`    let u${i} = ${U.name}_get(${idx(U, `ur${i}`, 'k')});`);
+    for (let j = 0; j < tv; j++) p(`    let w${j} = ${V.name}_get(${idx(V, `vr${j}`, 'k')});`);
     fmas(
       (i) => `u${i}`,
       (j) => `w${j}`,
