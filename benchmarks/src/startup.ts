@@ -7,7 +7,7 @@
  * train`, the data audit runs first, fills the training images' cache and prepares the evaluation
  * images as it decodes them (timed apart; --no-audit: the epochs decode them, as before 2026-12-01).
  *
- * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--no-audit] [--keep-priority] [--dump-wgsl FILE] [--normalise-in-workers]`
+ * `pnpm exec tsx src/startup.ts [--data DIR] [--epochs 3] [--arch resnet18] [--image-size 64] [--warm-cache] [--no-audit] [--keep-priority] [--dump-wgsl FILE] [--normalise-in-workers] [--conv-tiles JSON]`
  * (--normalise-in-workers: batches as before 2026-11-30 evening, three normalised channels written
  * by the loader, instead of one grey channel normalised on the device.)
  * (MESA_SHADER_CACHE_DISABLE=true measures cold compilation: lavapipe keeps compiled shaders on disk.)
@@ -72,6 +72,9 @@ const loaders = makeLoaders(folder, config, () => {}, { workers: 1, trainingPool
 // --keep-priority: leave the main thread at normal priority (the device lowers it to nice 19 on a
 // CPU adapter by default, and pipelines compile on that thread).
 const gpu = await T.getDevice({ lowerMainThreadPriority: !flag('--keep-priority') });
+// --conv-tiles JSON: conv kernel settings (setConvTiles) to time against the defaults.
+const convTiles = option('--conv-tiles');
+if (convTiles) T.setConvTiles(JSON.parse(convTiles));
 
 // Pipeline compilations, timed where they happen (PipelineCache.get compiles on a miss).
 const cache = gpu.pipelines;

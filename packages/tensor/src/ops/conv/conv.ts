@@ -53,6 +53,7 @@ const cachedConvWeightGradRowsAllTapsWgsl = memoWgsl(convWeightGradRowsAllTapsWg
 const cachedConvWeightGradRowsWgsl = memoWgsl(convWeightGradRowsWgsl);
 const cachedConvWeightGradTapsWgsl = memoWgsl(convWeightGradTapsWgsl);
 const cachedGemmWeightGradWgsl = memoWgsl(gemmWeightGradWgsl);
+const cachedSumPartialsWgsl = memoWgsl(sumPartialsWgsl);
 
 function checkTensor(op: string, name: string, t: Tensor): void {
   t.storage(op);
@@ -90,6 +91,7 @@ function dispatchGather(
     ...spec,
     tapsW: ascendingTaps(spec.tapsW),
     checkRows: spec.th > 1,
+    ...(tiles.chainTaps && TO * TP <= tiles.chainTaps.maxAcc ? { chain: tiles.chainTaps.taps } : {}),
     TO,
     TP,
     WG: shuffle ? 8 : tiles.wg,
@@ -383,6 +385,12 @@ function rowTapsWeightGrad(
   return dw;
 }
 
+/** The whole-row weight gradients' FMA chain setting, as a spec field (none where off, so the spec and WGSL stay as without it). */
+function chained(): { chain?: number } {
+  const c = convTiles().wChain;
+  return c > 1 ? { chain: c } : {};
+}
+
 /** Weight gradient over whole unrolled rows, all kernel columns at once: see convWeightGradRowsWgsl. */
 function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weightShape: Shape, dtype: DType): Tensor {
   const Rg = g.C / g.groups;
@@ -393,7 +401,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
     const TO = Math.min(all.TO, g.O);
     runKernel({
       name: op,
-      body: cachedConvWeightGradRowsAllTapsWgsl({ ...g, Rg, Og, TO, TR: all.TR, WG: 8, S: 1 }),
+      body: cachedConvWeightGradRowsAllTapsWgsl({ ...g, Rg, Og, TO, TR: all.TR, WG: 8, S: 1, ...chained() }),
       inputs: { dy, x },
       outputs: { out: dw },
       uniforms: { N: ['u32', g.N], O: ['u32', g.O], TO: ['u32', TO] },
@@ -408,7 +416,7 @@ function rowsWeightGrad(op: string, g: ConvGeometry, dy: Tensor, x: Tensor, weig
   const dw = Tensor.empty([...weightShape], dtype, op);
   runKernel({
     name: op,
-    body: cachedConvWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1 }),
+    body: cachedConvWeightGradRowsWgsl({ ...g, Rg, Og, TO, TR, WG: 8, S: 1, ...chained() }),
     inputs: { dy, x },
     outputs: { out: dw },
     uniforms: { N: ['u32', g.N], O: ['u32', g.O], TO: ['u32', TO] },
@@ -460,7 +468,7 @@ function sumPartials(op: string, target: Tensor, weightShape: Shape, S: number, 
   const M = dw.size;
   runKernel({
     name: `${op}.sumPartials`,
-    body: sumPartialsWgsl(64),
+    body: cachedSumPartialsWgsl(64),
     inputs: { part: target },
     outputs: { out: dw },
     uniforms: { S: ['u32', S], M: ['u32', M] },

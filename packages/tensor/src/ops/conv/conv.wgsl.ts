@@ -85,6 +85,13 @@ export interface GatherConvSpec {
    * not) then share a pipeline. Costs a select per source load where the columns are unchecked.
    */
   checkRows?: boolean;
+  /**
+   * Column taps per accumulator assignment (default 1): each accumulator takes the FMAs of up to
+   * this many consecutive column taps as one nested chain, in tap order (the same sums in the same
+   * order). On lavapipe every assignment to a loop-carried variable is a blend with the loop's
+   * execution mask, and for these spilling register tiles a stack load and store too.
+   */
+  chain?: number;
 }
 
 const u = (n: number) => `${n}u`;
@@ -364,10 +371,16 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
     }
   }
   if (shared) L.push(...shared.load('khw + wr'));
-  for (let t = 0; t < W.count; t++) {
-    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + kwc${t})`};`);
+  for (const taps of tapGroups(W.count, s.chain)) {
+    for (const t of taps) for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + kwc${t})`};`);
     for (let o = 0; o < TO; o++) {
-      for (let j = 0; j < TP; j++) L.push(`      c${o}_${j} = fma(w${o}_${t}, ${colName(W.scale * j + offW(t))}, c${o}_${j});`);
+      for (let j = 0; j < TP; j++)
+        L.push(
+          fmaChain(
+            `c${o}_${j}`,
+            taps.map((t) => [`w${o}_${t}`, colName(W.scale * j + offW(t))]),
+          ),
+        );
     }
   }
   L.push('    }');
@@ -388,6 +401,44 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
   );
   L.push('}');
   return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, s.N * s.A * BT, s.N * s.A, v4) };
+}
+
+/** Column taps 0..count-1 in consecutive groups of `chain` (at least 1). */
+function tapGroups(count: number, chain = 1): number[][] {
+  const size = Math.max(1, chain);
+  const groups: number[][] = [];
+  for (let t0 = 0; t0 < count; t0 += size) groups.push(Array.from({ length: Math.min(size, count - t0) }, (_, k) => t0 + k));
+  return groups;
+}
+
+/** `acc = fma(a_n, b_n, … fma(a_0, b_0, acc))`: the terms' FMAs in order, one assignment. */
+function fmaChain(acc: string, terms: [string, string][]): string {
+  let e = acc;
+  for (const [a, b] of terms) e = `fma(${a}, ${b}, ${e})`;
+  return `      ${acc} = ${e};`;
+}
+
+/**
+ * `acc = fma(a, b, acc)` statements, each accumulator's in the order given, as chains of up to
+ * `chain` FMAs per assignment (1: the statements as they are).
+ */
+function chainedFmas(L: string[], indent: string, fmas: [acc: string, a: string, b: string][], chain = 1): void {
+  if (chain <= 1) {
+    for (const [acc, a, b] of fmas) L.push(`${indent}${acc} = fma(${a}, ${b}, ${acc});`);
+    return;
+  }
+  const byAcc = new Map<string, [string, string][]>();
+  for (const [acc, a, b] of fmas) {
+    const terms = byAcc.get(acc);
+    if (terms) terms.push([a, b]);
+    else byAcc.set(acc, [[a, b]]);
+  }
+  for (const [acc, terms] of byAcc)
+    for (let k = 0; k < terms.length; k += chain) {
+      let e = acc;
+      for (const [a, b] of terms.slice(k, k + chain)) e = `fma(${a}, ${b}, ${e})`;
+      L.push(`${indent}${acc} = ${e};`);
+    }
 }
 
 /** Whether every tap of every one of `n` computed coordinates lands inside [0, size). */
@@ -479,14 +530,19 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
     }
   }
   if (shared) L.push(...shared.load('khw + wr'));
-  for (let t = 0; t < W.count; t++) {
-    const used: number[] = [];
-    for (let j = 0; j < B; j++) if (cols.has(W.scale * j + offW(t))) used.push(j);
-    if (used.length === 0) continue;
-    for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + kwc${t})`};`);
+  // Taps whose columns all fall outside the source (padding) are dropped, so are their weights.
+  const live = Array.from({ length: W.count }, (_, t) => t).filter((t) => Array.from({ length: B }, (_, j) => cols.has(W.scale * j + offW(t))).some(Boolean));
+  for (const group of tapGroups(live.length, s.chain)) {
+    const taps = group.map((g) => live[g]);
+    for (const t of taps) for (let o = 0; o < TO; o++) L.push(`      let w${o}_${t} = ${shared ? shared.get(o, t) : `w_get(w${o}row + wr + kwc${t})`};`);
     for (let o = 0; o < TO; o++) {
       for (let k = 0; k < RT; k++) {
-        for (const j of used) L.push(`      c${o}_${k}_${j} = fma(w${o}_${t}, x${k}_${cols.get(W.scale * j + offW(t))}, c${o}_${k}_${j});`);
+        for (let j = 0; j < B; j++) {
+          const terms = taps
+            .filter((t) => cols.has(W.scale * j + offW(t)))
+            .map((t): [string, string] => [`w${o}_${t}`, `x${k}_${cols.get(W.scale * j + offW(t))}`]);
+          if (terms.length > 0) L.push(fmaChain(`c${o}_${k}_${j}`, terms));
+        }
       }
     }
   }
@@ -555,6 +611,11 @@ export interface WeightGradSpec extends Omit<ConvGeometry, 'groups'> {
    * FMAs per assignment.
    */
   cols?: number;
+  /**
+   * Whole-row kernels: up to this many FMAs per accumulator assignment (default 1), chained in the
+   * order the row's (column, tap) pairs add them, so the sums are the same bit for bit.
+   */
+  chain?: number;
   /**
    * Shared dy (S = 1 only): WG is one subgroup; lane l loads the dy of output channel o0 + l
    * (mod TO) at each pixel and subgroupShuffle hands the TO values round, instead of every lane
@@ -835,8 +896,9 @@ export function convWeightGradRowsWgsl(s: WeightGradSpec): string {
     for (let q = 0; q < dyLoads; q++) L.push(`      let s${q}_${ow} = dy_get(drow + sq${q} + ${u(ow)});`);
     for (let o = 0; o < TO; o++) L.push(`      let d${o}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${ow}, ${u(o % lanes)});`);
   }
-  for (const { ow, kw, iw } of pairs)
-    for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      c${o}_${r}_${kw} = fma(d${o}_${ow}, x${r}_${iw}, c${o}_${r}_${kw});`);
+  const fmas: [string, string, string][] = [];
+  for (const { ow, kw, iw } of pairs) for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) fmas.push([`c${o}_${r}_${kw}`, `d${o}_${ow}`, `x${r}_${iw}`]);
+  chainedFmas(L, '      ', fmas, s.chain);
   L.push('    }');
   L.push('  }');
   storeKernelRow(L, TO, TR, KW, s.KH, u(s.Rg));
@@ -901,10 +963,11 @@ export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
         for (let q = 0; q < dyLoads; q++) L.push(`    let s${q}_${oh}_${ow} = dy_get(dn + sq${q} + ${u(oh * s.OW + ow)});`);
         for (let o = 0; o < TO; o++) L.push(`    let d${o}_${oh}_${ow} = subgroupShuffle(s${Math.floor(o / lanes)}_${oh}_${ow}, ${u(o % lanes)});`);
       }
+    const fmas: [string, string, string][] = [];
     for (const { oh, kh, ih } of uses)
       for (const { ow, kw, iw } of pairs)
-        for (let o = 0; o < TO; o++)
-          for (let r = 0; r < TR; r++) L.push(`    ${acc(o, r, kh, kw)} = fma(d${o}_${oh}_${ow}, ${x(r, ih, iw)}, ${acc(o, r, kh, kw)});`);
+        for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) fmas.push([acc(o, r, kh, kw), `d${o}_${oh}_${ow}`, x(r, ih, iw)]);
+    chainedFmas(L, '    ', fmas, s.chain);
     L.push('  }');
   } else {
     L.push(`    for (var oh = 0u; oh < ${u(s.OH)}; oh++) {`);
@@ -924,8 +987,9 @@ export function convWeightGradRowsAllTapsWgsl(s: WeightGradSpec): string {
           for (const iw of cols) L.push(`      let ${x(r, iw)} = xv${r}_${kh}_${Math.floor(iw / 4)}.${comps[iw % 4]};`);
         }
       } else for (const iw of cols) for (let r = 0; r < TR; r++) L.push(`      let ${x(r, iw)} = select(0.0, x_get(xrow${kh} + xc${r} + ${u(iw)}), in${kh});`);
-      for (const { ow, kw, iw } of pairs)
-        for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) L.push(`      ${acc(o, r, kh, kw)} = fma(d${o}_${ow}, ${x(r, iw)}, ${acc(o, r, kh, kw)});`);
+      const fmas: [string, string, string][] = [];
+      for (const { ow, kw, iw } of pairs) for (let o = 0; o < TO; o++) for (let r = 0; r < TR; r++) fmas.push([acc(o, r, kh, kw), `d${o}_${ow}`, x(r, iw)]);
+      chainedFmas(L, '      ', fmas, s.chain);
     }
     L.push('    }');
     L.push('  }');

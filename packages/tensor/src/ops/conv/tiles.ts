@@ -229,6 +229,14 @@ export interface ConvTiles {
    * time the two against each other (`benchmarks/src/conv-ab.ts`); off by default.
    */
   bakeSizes: boolean;
+  /**
+   * Direct gather kernels (forward and input gradient): up to `taps` column taps per accumulator
+   * assignment (`GatherConvSpec.chain`) on register tiles of at most `maxAcc` accumulators; null =
+   * one FMA per assignment.
+   */
+  chainTaps: { taps: number; maxAcc: number } | null;
+  /** Whole-row weight gradients: FMAs per accumulator assignment (`WeightGradSpec.chain`; 1 = one). */
+  wChain: number;
 }
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
@@ -274,6 +282,8 @@ const defaultTiles: ConvTiles = {
   gemmMinK: 256,
   gemmMinGroupChannels: 16,
   bakeSizes: false,
+  chainTaps: { taps: 8, maxAcc: 128 },
+  wChain: 4,
 };
 let tiles: ConvTiles = { ...defaultTiles };
 

@@ -10,6 +10,13 @@ import { canShuffle, getMatmulTiles, matmulTilesForced } from './autotune.ts';
 import { smallWgsl, smallWorkgroup } from './small.wgsl.ts';
 import { concat, slice } from '../layout/layout.ts';
 import type { LanesConfig } from './matmul.wgsl.ts';
+import { memoWgsl } from '../../kernel/memo.ts';
+
+// Generated once per spec (see memoWgsl): the lanes generator took ~0.1 ms a call on the host,
+// more than lavapipe's ~15 µs per dispatch, and a new string per call missed runKernel's caches.
+const cachedLanesWgsl = memoWgsl(lanesWgsl);
+const cachedSharedWgsl = memoWgsl(sharedWgsl);
+const cachedSumPartialsWgsl = memoWgsl(sumPartialsWgsl);
 
 export type { MatmulConfig, LanesConfig, SharedConfig } from './matmul.wgsl.ts';
 
@@ -94,7 +101,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (c.kind === 'lanes') {
     const byPages = lanesByPages(a, b, out, spec, c);
     if (byPages) return byPages;
-    const k = lanesWgsl(spec, c);
+    const k = cachedLanesWgsl(spec, c);
     runKernel({ name: 'matmul', body: k.wgsl, uniforms: k.uniforms, inputs: { a, b }, outputs: { out }, workgroups: lanesGrid(spec, c) });
     return out;
   }
@@ -129,7 +136,7 @@ function lanesByPages(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, c: La
   if (spec.batches !== 1 || a.rank !== 2 || b.rank !== 2) return null;
   const { M, N, K, transA, transB } = spec;
   const run = (sub: MatmulSpec, inputs: Record<string, Tensor | TensorRange>, target: Tensor | TensorRange) => {
-    const k = lanesWgsl(sub, c);
+    const k = cachedLanesWgsl(sub, c);
     runKernel({ name: 'matmul', body: k.wgsl, uniforms: k.uniforms, inputs, outputs: { out: target }, workgroups: lanesGrid(sub, c) });
   };
   const wRows = transB ? pageRows(N, K, b.dtype) : 0;
@@ -206,18 +213,18 @@ function runShared(a: Tensor, b: Tensor, out: Tensor, spec: MatmulSpec, config: 
   while (sharedBytes(spec, c) > g.limits.maxComputeWorkgroupStorageSize && c.tk > 1) c = { ...c, tk: Math.ceil(c.tk / 2) };
   const { S, CK } = sharedSplitK(spec, c, c.splitTarget ?? 1024, Math.min(splitPartialBytes, g.pageElements * 4));
   if (S === 1) {
-    const k = sharedWgsl(spec, c);
+    const k = cachedSharedWgsl(spec, c);
     runKernel({ name: 'matmul', body: k.wgsl, uniforms: k.uniforms, inputs: { a, b }, outputs: { out }, workgroups: sharedGrid(spec, c) });
     return;
   }
   // Split-K: S float32 partial products, summed in order (deterministic) into out, which alone rounds.
   const part = Tensor.empty([S, out.size], 'float32', 'matmul.splitK');
   try {
-    const k = sharedWgsl(spec, c, S, CK);
+    const k = cachedSharedWgsl(spec, c, S, CK);
     runKernel({ name: 'matmul.splitK', body: k.wgsl, uniforms: k.uniforms, inputs: { a, b }, outputs: { out: part }, workgroups: sharedGrid(spec, c, S) });
     runKernel({
       name: 'matmul.sumSplits',
-      body: sumPartialsWgsl(256),
+      body: cachedSumPartialsWgsl(256),
       inputs: { part },
       outputs: { out },
       uniforms: { S: ['u32', S], M: ['u32', out.size] },
