@@ -87,10 +87,12 @@ describe('direct kernels: shared loads (subgroupShuffle) and plain loads', () =>
     { name: 'narrow: 4x4 stride 2 pad 1, 72→24, batch 3', x: [3, 72, 4, 4], w: [24, 72, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: 'narrow: 3x3 stride 2 pad 1, 41→19, batch 3', x: [3, 41, 3, 3], w: [19, 41, 3, 3], stride: [2, 2], padding: [1, 1] },
     { name: '7x7 stride 2 pad 3, 3→20 (conv1)', x: [2, 3, 17, 13], w: [20, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
-    // Stride-1 maps at least 28 columns wide (a multiple of 4) take the wide register tiles
-    // (`wideMaps`, 16 x 16): a map of 28, one of 36 (two tiles and 4 columns), partial channel tiles.
-    { name: 'wide maps: 3x3 pad 1, 9→21, 5x28', x: [2, 9, 5, 28], w: [21, 9, 3, 3], padding: [1, 1], bias: true },
-    { name: 'wide maps: 3x3 pad 1, 12→17, 3x36', x: [1, 12, 3, 36], w: [17, 12, 3, 3], padding: [1, 1] },
+    // Stride-1 maps at least 60 columns wide (a multiple of 4) take the wide register tiles
+    // (`wideMaps`, 16 x 16): a map of 64, one of 68 (four tiles and 4 columns), partial channel tiles.
+    { name: 'wide maps: 3x3 pad 1, 9→21, 3x64', x: [2, 9, 3, 64], w: [21, 9, 3, 3], padding: [1, 1], bias: true },
+    { name: 'wide maps: 3x3 pad 1, 12→17, 2x68', x: [1, 12, 2, 68], w: [17, 12, 3, 3], padding: [1, 1] },
+    // Below that width the 16 x 8 tiles, their taps chained: 28 columns in tiles of 7.
+    { name: 'below wide maps: 3x3 pad 1, 9→21, 5x28', x: [2, 9, 5, 28], w: [21, 9, 3, 3], padding: [1, 1], bias: true },
     // Rows the default 8-pixel tile does not divide take the largest divisor from 8 down to 4
     // (`evenRows`): 14 wide in tiles of 7 (forward, input gradient; stride 2 onto 14), 10 in 5.
     { name: 'even rows: 3x3 pad 1, 20→18, 5x14', x: [2, 20, 5, 14], w: [18, 20, 3, 3], padding: [1, 1], bias: true },

@@ -80,6 +80,10 @@ export interface ConvTiles {
    * VGG's 64->64 @224 98 -> 122, 128->128 @112 102 -> 126, 512->512 @28 94 -> 113, ResNet-18's
    * 128->128 @28 93 -> 112, 64->64 @56 99 -> 106 (32 x 8: 108); 14- and 7-px maps no better.
    * Steps, alternating: ResNet-18 224 px b16 2457 -> 2372 ms, VGG16 224 px b8 9.55 -> 9.10 s.
+   * Since the 16 x 8 tiles chain their taps (`chainTaps`; the 16 x 16 ones lost by it), they beat
+   * the wide tiles on 56- and 28-px maps (another EPYC, order turned every round: VGG's 256->256
+   * @56 forward / input gradient 1.15x / 1.14x, ResNet-18's 64->64 @56 1.12x / 1.14x, 512->512 @28
+   * and 128->128 @28 1.03-1.07x), not clearly on 112 and 224 (0.83-1.12x): minW 60.
    * null = off.
    */
   wideMaps: { TO: number; TP: number; minW: number } | null;
@@ -252,7 +256,7 @@ const defaultTiles: ConvTiles = {
   shuffle: null,
   vec4: true,
   shuffleTiles: { fwdTO: 16, fwdTP: 8, bwdTO: 16, bwdTP: 8, wTO: 32, wTR: 4 },
-  wideMaps: { TO: 16, TP: 16, minW: 28 },
+  wideMaps: { TO: 16, TP: 16, minW: 60 },
   wTaps: 4,
   wTapsTO: 32,
   wRowsTile: { TO: 16, maxAcc: 192 },
