@@ -4,21 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { conv2dBackwardWeight, convGeometry, resetConvTiles, setConvTiles, tensor, weightGradSplit } from '../src/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
 import { refConv2dBackwardWeight, refGeom } from './reference/conv.ts';
+import type { ConvCase } from './reference/convCases.ts';
 
 useDevice();
 afterEach(() => resetConvTiles());
 
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  stride?: [number, number];
-  padding?: [number, number];
-  dilation?: [number, number];
-  groups?: number;
-}
-
-const cases: Case[] = [
+const cases: ConvCase[] = [
   { name: '3x3 pad 1, 13x17, 11→5', x: [3, 11, 13, 17], w: [5, 11, 3, 3], padding: [1, 1] },
   { name: '3x3 stride 2 pad 1, 13x17', x: [2, 5, 13, 17], w: [7, 5, 3, 3], stride: [2, 2], padding: [1, 1] },
   { name: '3x3 dilation 2 pad 2', x: [2, 5, 13, 17], w: [3, 5, 3, 3], dilation: [2, 2], padding: [2, 2] },

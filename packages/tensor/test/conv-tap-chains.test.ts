@@ -4,37 +4,29 @@
 // so forward, input gradient and weight gradient must agree bit for bit; float64 checks of the
 // default (chained) kernels are in conv.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, getConvTiles, resetConvTiles, setConvTiles, tensor } from '../src/index.ts';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, getConvTiles, resetConvTiles, setConvTiles } from '../src/index.ts';
 import { gatherConvWgsl } from '../src/ops/conv/conv.wgsl.ts';
 import { forwardSpec } from '../src/ops/conv/conv.ts';
-import { randomArray, sizeOf, useDevice } from './helpers.ts';
+import { useDevice } from './helpers.ts';
+import { refGeom } from './reference/conv.ts';
+import { type ConvCase, convOperands, convOptions } from './reference/convCases.ts';
 
 useDevice();
 afterEach(() => resetConvTiles());
 
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  stride?: number;
-  padding?: number;
-  dilation?: number;
-  groups?: number;
-}
-
-const cases: Case[] = [
+const cases: ConvCase[] = [
   // One-row tiles (16 x 8 with shuffles), a row the tile does not divide.
-  { name: '3x3 pad 1 on 13x21', x: [2, 24, 13, 21], w: [20, 24, 3, 3], padding: 1 },
-  { name: '3x3 stride 2 pad 1 on 16x16 (ResNet downsampling)', x: [2, 16, 16, 16], w: [24, 16, 3, 3], stride: 2, padding: 1 },
+  { name: '3x3 pad 1 on 13x21', x: [2, 24, 13, 21], w: [20, 24, 3, 3], padding: [1, 1] },
+  { name: '3x3 stride 2 pad 1 on 16x16 (ResNet downsampling)', x: [2, 16, 16, 16], w: [24, 16, 3, 3], stride: [2, 2], padding: [1, 1] },
   // Whole-row tiles on narrow maps: taps whose columns fall in the padding are dropped.
-  { name: '3x3 pad 1 on 4x4', x: [3, 32, 4, 4], w: [16, 32, 3, 3], padding: 1 },
-  { name: '3x3 pad 1 on 2x2', x: [3, 32, 2, 2], w: [16, 32, 3, 3], padding: 1 },
+  { name: '3x3 pad 1 on 4x4', x: [3, 32, 4, 4], w: [16, 32, 3, 3], padding: [1, 1] },
+  { name: '3x3 pad 1 on 2x2', x: [3, 32, 2, 2], w: [16, 32, 3, 3], padding: [1, 1] },
   // Whole-row weight gradients: stride 2 on 4-px rows, and a map too tall to unroll its rows.
-  { name: '3x3 stride 2 pad 1 on 4x4', x: [3, 16, 4, 4], w: [24, 16, 3, 3], stride: 2, padding: 1 },
-  { name: '3x3 pad 1 on 9x2', x: [2, 16, 9, 2], w: [8, 16, 3, 3], padding: 1 },
+  { name: '3x3 stride 2 pad 1 on 4x4', x: [3, 16, 4, 4], w: [24, 16, 3, 3], stride: [2, 2], padding: [1, 1] },
+  { name: '3x3 pad 1 on 9x2', x: [2, 16, 9, 2], w: [8, 16, 3, 3], padding: [1, 1] },
   // Few input channels (unrolled reduction, plain tiles): seven taps in one chain.
-  { name: '7x7 stride 2 pad 3 over 3 channels (ResNet conv1)', x: [2, 3, 22, 22], w: [16, 3, 7, 7], stride: 2, padding: 3 },
-  { name: '3x3 dilation 2 pad 2, groups 2', x: [2, 8, 11, 12], w: [12, 4, 3, 3], padding: 2, dilation: 2, groups: 2 },
+  { name: '7x7 stride 2 pad 3 over 3 channels (ResNet conv1)', x: [2, 3, 22, 22], w: [16, 3, 7, 7], stride: [2, 2], padding: [3, 3] },
+  { name: '3x3 dilation 2 pad 2, groups 2', x: [2, 8, 11, 12], w: [12, 4, 3, 3], padding: [2, 2], dilation: [2, 2], groups: 2 },
 ];
 
 async function bits(t: { toArray(): Promise<Float32Array | number[]> }): Promise<Uint32Array> {
@@ -45,7 +37,7 @@ describe('conv2d direct kernels: taps chained per assignment', () => {
   it('are on by default, and the generated loop nests the FMAs of a 3x3 row', () => {
     expect(getConvTiles().chainTaps).not.toBeNull();
     expect(getConvTiles().wChain).toBeGreaterThan(1);
-    const g = convGeometry('t', [2, 24, 13, 21], [20, 24, 3, 3], { padding: 1 });
+    const g = convGeometry('t', [2, 24, 13, 21], [20, 24, 3, 3], { padding: [1, 1] });
     const spec = { ...forwardSpec(g, false), TO: 16, TP: 8, WG: 8, shuffle: true, vec4: false };
     const chained = gatherConvWgsl({ ...spec, chain: 8 }).wgsl;
     const single = gatherConvWgsl(spec).wgsl;
@@ -56,11 +48,8 @@ describe('conv2d direct kernels: taps chained per assignment', () => {
   let seed = 900;
   for (const c of cases) {
     it(`${c.name}: forward and both gradients equal one FMA per assignment bit for bit`, async () => {
-      const o = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
-      const g = convGeometry('test', c.x, c.w, o);
-      const x = tensor(randomArray(sizeOf(c.x), seed++), c.x);
-      const w = tensor(randomArray(sizeOf(c.w), seed++), c.w);
-      const dy = tensor(randomArray(g.N * g.O * g.OH * g.OW, seed++), [g.N, g.O, g.OH, g.OW]);
+      const o = convOptions(c);
+      const { x, w, dy } = convOperands(c, refGeom(c.x, c.w, c), () => seed++);
       const run = async () => {
         const y = conv2d(x, w, null, o);
         const dx = conv2dBackwardInput(dy, w, c.x, o);
