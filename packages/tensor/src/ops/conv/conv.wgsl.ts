@@ -12,6 +12,7 @@
  * one tap and streams (n, oh, ow) over the analytically clipped valid range (no bounds checks in
  * the inner loop).
  */
+import { fmaNest } from './fma-chain.ts';
 import type { ConvGeometry } from './geometry.ts';
 import type { ScalarType } from '../../kernel/run.ts';
 
@@ -411,11 +412,9 @@ function tapGroups(count: number, chain = 1): number[][] {
   return groups;
 }
 
-/** `acc = fma(a_n, b_n, … fma(a_0, b_0, acc))`: the terms' FMAs in order, one assignment. */
+/** `acc` assigned the terms' FMAs in order (`fmaNest`), in the gather loop's indent. */
 function fmaChain(acc: string, terms: [string, string][]): string {
-  let e = acc;
-  for (const [a, b] of terms) e = `fma(${a}, ${b}, ${e})`;
-  return `      ${acc} = ${e};`;
+  return `      ${acc} = ${fmaNest(acc, terms)};`;
 }
 
 /**
@@ -433,12 +432,7 @@ function chainedFmas(L: string[], indent: string, fmas: [acc: string, a: string,
     if (terms) terms.push([a, b]);
     else byAcc.set(acc, [[a, b]]);
   }
-  for (const [acc, terms] of byAcc)
-    for (let k = 0; k < terms.length; k += chain) {
-      let e = acc;
-      for (const [a, b] of terms.slice(k, k + chain)) e = `fma(${a}, ${b}, ${e})`;
-      L.push(`${indent}${acc} = ${e};`);
-    }
+  for (const [acc, terms] of byAcc) for (let k = 0; k < terms.length; k += chain) L.push(`${indent}${acc} = ${fmaNest(acc, terms.slice(k, k + chain))};`);
 }
 
 /** Whether every tap of every one of `n` computed coordinates lands inside [0, size). */

@@ -16,6 +16,8 @@
  * Every size is a uniform: one pipeline per pass, stride and tile serves every shape.
  */
 
+import { fmaNest } from './fma-chain.ts';
+
 /** Lanes per workgroup: one subgroup (the shuffles need uniform control flow within it). */
 export const pointwiseLanes = 8;
 
@@ -73,12 +75,10 @@ function shared(count: number, indexOf: (laneValue: string) => string, load: (in
  * assignment per U steps instead of per step.
  */
 function fmaChain(acc: string, U: number, term: (j: number) => [string, string]): string {
-  let e = acc;
-  for (let j = 0; j < U; j++) {
-    const [a, b] = term(j);
-    e = `fma(${a}, ${b}, ${e})`;
-  }
-  return `    ${acc} = ${e};`;
+  return `    ${acc} = ${fmaNest(
+    acc,
+    Array.from({ length: U }, (_, j) => term(j)),
+  )};`;
 }
 
 /**
