@@ -33,9 +33,12 @@ const { device, adapter } = gpu;
 // storage buffers per stage than Dawn's null backend's 8): those are left out, by name.
 const storageLimit = device.limits.maxStorageBuffersPerShaderStage;
 const storageBindings = (source: string) => source.match(/var<storage/g)?.length ?? 0;
-const list = recorded.filter((e) => storageBindings(e.source) <= storageLimit);
-for (const e of recorded.filter((e) => storageBindings(e.source) > storageLimit))
-  console.log(`left out (${storageBindings(e.source)} storage buffers, this device allows ${storageLimit}): ${e.label}`);
+const list: typeof recorded = [];
+for (const e of recorded) {
+  const n = storageBindings(e.source);
+  if (n <= storageLimit) list.push(e);
+  else console.log(`left out (${n} storage buffers, this device allows ${storageLimit}): ${e.label}`);
+}
 const errors: string[] = [];
 device.addEventListener('uncapturederror', (ev) => errors.push((ev as GPUUncapturedErrorEvent).error.message));
 console.log(

@@ -3,7 +3,7 @@
 // batch), so a Linear layer's last partial batch and its evaluation batches reuse the training
 // step's kernels. On lavapipe every new pipeline costs a large fraction of a second of LLVM. This
 // pins the sharing and checks every product that reuses a pipeline against the float64 reference.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { matmul, memoryStats, tensor } from '../src/index.ts';
 import { cpuDefault, gpuDefault, setMatmulTiles } from '../src/ops/matmul/index.ts';
 import { randomArray, relErr, sizeOf, useDevice } from './helpers.ts';
@@ -38,10 +38,10 @@ async function linearPasses(n: number, inF: number, outF: number): Promise<numbe
 }
 
 describe('matmul pipelines shared across sizes: CPU lanes tiles', () => {
+  beforeEach(() => setMatmulTiles(cpuDefault));
   afterEach(() => setMatmulTiles(null));
 
   it("a Linear layer's other batch sizes reuse the forward and input-gradient kernels", async () => {
-    setMatmulTiles(cpuDefault);
     expect((await linearPasses(16, 512, 132)).every((c) => c > 0)).toBe(true);
     // The last batch of an epoch (11 of 16): the batch is M in the forward and the input gradient,
     // a uniform there; in the weight gradient it is K, written in up to 32 (the loops unroll).
@@ -53,7 +53,6 @@ describe('matmul pipelines shared across sizes: CPU lanes tiles', () => {
   });
 
   it("a size that is no operand's row stride is a uniform; strides are written in", async () => {
-    setMatmulTiles(cpuDefault);
     // Aᵀ·Bᵀ, a transpose pair no other test here uses: A's stride is M, Bᵀ's is K, N is free.
     expect(await product([37, 19], [45, 37], true, true)).toBe(1);
     expect(await product([37, 19], [7, 37], true, true)).toBe(0);
@@ -62,10 +61,10 @@ describe('matmul pipelines shared across sizes: CPU lanes tiles', () => {
 });
 
 describe('matmul pipelines shared across sizes: GPU shared tiles', () => {
+  beforeEach(() => setMatmulTiles(gpuDefault));
   afterEach(() => setMatmulTiles(null));
 
   it("every size is a uniform: a Linear layer's batches and another layer share the kernels", async () => {
-    setMatmulTiles(gpuDefault);
     expect((await linearPasses(16, 512, 132)).every((c) => c > 0)).toBe(true);
     expect(await linearPasses(11, 512, 132)).toEqual([0, 0, 0]);
     expect(await linearPasses(32, 512, 132)).toEqual([0, 0, 0]);
@@ -73,7 +72,6 @@ describe('matmul pipelines shared across sizes: GPU shared tiles', () => {
   });
 
   it('odd sizes of one transpose pair share one kernel', async () => {
-    setMatmulTiles(gpuDefault);
     expect(await product([37, 19], [45, 37], true, true)).toBe(1);
     expect(await product([101, 33], [7, 101], true, true)).toBe(0);
     expect(await product([64, 64], [64, 64], true, true)).toBe(0);

@@ -12,7 +12,7 @@
  * one tap and streams (n, oh, ow) over the analytically clipped valid range (no bounds checks in
  * the inner loop).
  */
-import { fmaNest } from './fma-chain.ts';
+import { fmaNest } from '../../kernel/fma-chain.ts';
 import type { ConvGeometry } from './geometry.ts';
 import type { ScalarType } from '../../kernel/run.ts';
 

@@ -16,7 +16,7 @@
  * Every size is a uniform: one pipeline per pass, stride and tile serves every shape.
  */
 
-import { fmaNest } from './fma-chain.ts';
+import { fmaNest } from '../../kernel/fma-chain.ts';
 
 /** Lanes per workgroup: one subgroup (the shuffles need uniform control flow within it). */
 export const pointwiseLanes = 8;

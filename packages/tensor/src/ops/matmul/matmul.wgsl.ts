@@ -15,6 +15,7 @@
  * - `shared` (real GPUs): classic workgroup-shared tiles, each invocation a tm x tn register block.
  */
 
+import { fmaNest } from '../../kernel/fma-chain.ts';
 import type { ScalarType } from '../../kernel/run.ts';
 
 export interface MatmulSpec {
@@ -180,9 +181,8 @@ export function lanesWgsl(s: MatmulSpec, c: LanesConfig): MatmulKernel {
     for (let k0 = 0; k0 < steps; k0 += chain)
       for (let i = 0; i < tu; i++)
         for (let j = 0; j < tv; j++) {
-          let e = `c${i}_${j}`;
-          for (let kk = k0; kk < k0 + chain; kk++) e = `fma(${uv(i, kk)}, ${vv(j, kk)}, ${e})`;
-          p(`    c${i}_${j} = ${e};`);
+          const terms = Array.from({ length: chain }, (_, d): [string, string] => [uv(i, k0 + d), vv(j, k0 + d)]);
+          p(`    c${i}_${j} = ${fmaNest(`c${i}_${j}`, terms)};`);
         }
   };
   const comp = ['x', 'y', 'z', 'w'];
