@@ -170,7 +170,9 @@ export interface ConvTiles {
    * in the input gradient; wTO x wTC: the weight gradient's output x input channels; U: reduction
    * steps per loop iteration in the forward and input gradient (where the reduced size, C or O, is
    * a multiple; else 1). On lavapipe (ResNet-18's 1x1/2 layers, median call) 32 channels ran ~20 %
-   * faster than 16 in the forward and the input gradient, 64 another 5-15 %; the weight gradient
+   * faster than 16 in the forward and the input gradient, and 64 another 5-15 % in the input
+   * gradient; in the forward 64 (256 accumulators) ran 0.88-0.95x of 32 and took twice the LLVM time
+   * cold (~0.65 s against ~0.34 s; session 15, variants alternating in turned order); the weight gradient
    * with 32 output channels ~30 % faster than 16; U 2 +7-12 % in the forward and input gradient
    * (one masked accumulator update per two steps), U 4 slower (a loop body past the instruction
    * cache); wVec4: the input gradient loads its weights as vec4s over four input channels (where
@@ -241,6 +243,8 @@ export interface ConvTiles {
   chainTaps: { taps: number; maxAcc: number } | null;
   /** Whole-row weight gradients: FMAs per accumulator assignment (`WeightGradSpec.chain`; 1 = one). */
   wChain: number;
+  /** Direct gather kernels: vec4 stores where the destination allows (`GatherConvSpec.vec4Store`). */
+  vec4Store: boolean;
 }
 
 /** Register tiles and splits; a per-adapter choice (see `setConvTiles`). */
@@ -270,7 +274,7 @@ const defaultTiles: ConvTiles = {
     { TO: 32, TP: 4, maxB: 2, maxTaps: 4 },
     { TO: 16, TP: 8, maxB: 8, maxTaps: 4 },
   ],
-  pointwise: { TO: 64, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4, U: 2, wVec4: true },
+  pointwise: { TO: 32, TQ: 1, bwdTO: 64, wTO: 32, wTC: 4, U: 2, wVec4: true },
   wTarget: null,
   wSplit: 0,
   wPartialBytes: 64 * 2 ** 20,
@@ -288,6 +292,7 @@ const defaultTiles: ConvTiles = {
   bakeSizes: false,
   chainTaps: { taps: 8, maxAcc: 128 },
   wChain: 4,
+  vec4Store: true,
 };
 let tiles: ConvTiles = { ...defaultTiles };
 
