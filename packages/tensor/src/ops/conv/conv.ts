@@ -97,9 +97,11 @@ function dispatchGather(
     WG: shuffle ? 8 : tiles.wg,
     shuffle,
     vec4,
-    // vec4 stores where the tile's destination columns are consecutive and 4-aligned (the
-    // generators also need TP, or a narrow map's B, to be a multiple of 4).
-    vec4Store: shuffle && tiles.vec4Store && spec.tw === 1 && spec.rw === 0 && spec.OW % 4 === 0 && out.size % 4 === 0,
+    // vec4 stores where the tile's destination columns are consecutive and 4-aligned: stride-1
+    // placement (tw = 1, so rw = 0 and B = OW) on rows a multiple of 4 wide (the generators also
+    // need TP, or a narrow map's B, to be one). Only on the shuffling kernels, the CPU adapter's,
+    // where they were measured (benchmarks/README.md, "Session 15").
+    vec4Store: shuffle && tiles.vec4Store && spec.tw === 1 && spec.OW % 4 === 0,
   };
   const P = spec.N * spec.A * spec.B;
   if (P === 0) return;

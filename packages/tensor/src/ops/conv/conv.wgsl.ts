@@ -91,7 +91,7 @@ export interface GatherConvSpec {
    * destination columns are consecutive and start on multiples of 4 (stride-1 placement, tw = 1
    * and rw = 0, OW and the tile's columns multiples of 4; `dispatchGather` decides). On lavapipe a
    * per-lane store is eight bounds-checked scalar stores; a quarter of them took ~15 % off a 3x3
-   * forward's LLVM time (290 -> 245 ms).
+   * forward's LLVM time (287 -> 243 ms).
    */
   vec4Store?: boolean;
   /**
@@ -235,7 +235,8 @@ function loopUniforms(s: GatherConvSpec): string {
  * shifts rather than arrays indexed by o: with the accumulators copied into arrays, LLVM spilled
  * more in the main loop (512->512 3x3 @2 forward ~12 % slower; shifted, as fast as unrolled).
  * `acc(o, c)`: the accumulator (a `var`) of channel o, column c; `store(c)`: the statements for
- * column c, with its value in `v{c}` and the channel offset in `o`.
+ * column c, with its value in `v{c}` and the channel offset in `o`. With `store4(c, value)`
+ * instead, one statement per four columns c .. c + 3 (`cols` a multiple of 4), `value` their vec4.
  */
 function storeLoop(
   L: string[],
@@ -250,7 +251,7 @@ function storeLoop(
     L.push(`    let v${c} = ${acc(0, c)};`);
     if (!store4) L.push(`    ${store(c)}`);
   }
-  // store4(c, value): the statement storing columns c .. c + 3 (cols a multiple of 4) as one vec4.
+  if (store4 && cols % 4 !== 0) throw new Error(`storeLoop: vec4 stores need a multiple of 4 columns, got ${cols}`);
   if (store4) for (let c = 0; c < cols; c += 4) L.push(`    ${store4(c, `vec4<f32>(${[0, 1, 2, 3].map((k) => `v${c + k}`).join(', ')})`)}`);
   for (let c = 0; c < cols; c++) for (let o = 0; o + 1 < TO; o++) L.push(`    ${acc(o, c)} = ${acc(o + 1, c)};`);
   L.push('  }');
@@ -310,9 +311,9 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
   const L: string[] = [];
   // The batch size is a uniform (u.tiles = N * A * BT), so every batch size shares one pipeline.
   L.push(...gatherEntry(s.WG, sh));
-  // Bindings the body never names are dropped from the 'auto' layout: keep both inputs referenced
-  // even when no tap reaches this sub-grid (the kernel then writes zeros).
-  if (H.count === 0 || W.count === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
+  // tw = 1 (dispatchGather), and B, like TP, a multiple of 4: a tail tile ends on a whole vec4.
+  const store4 = !!s.vec4Store && TP % 4 === 0 && s.B % 4 === 0;
+  if (H.count === 0 || W.count === 0) L.push(keepInputsBound(store4));
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = ${s.groups === 1 ? '0u' : 'o0 / u.Og'};`);
   L.push('  let n = p / (u.A * u.BT);');
@@ -416,11 +417,20 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
     TP,
     (o, j) => `c${o}_${j}`,
     (j) => guarded(j, `out_set(d + (o0 + o) * u.OHW + (b0 + ${u(j)}) * u.tw, v${j});`),
-    // tw = 1 here, and B, like TP, a multiple of 4: a tail tile ends on a whole vec4.
-    s.vec4Store && TP % 4 === 0 ? (j, v) => guarded(j, `out_set4((d + (o0 + o) * u.OHW + b0 + ${u(j)}) / 4u, ${v});`) : undefined,
+    store4 ? (j, v) => guarded(j, `out_set4((d + (o0 + o) * u.OHW + b0 + ${u(j)}) / 4u, ${v});`) : undefined,
   );
   L.push('}');
   return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, s.N * s.A * BT, s.N * s.A, v4) };
+}
+
+/**
+ * Keeps both inputs bound where no tap reaches the sub-grid (the kernel then writes zeros):
+ * bindings the body never names are dropped from the 'auto' layout. Through `out_set4` where the
+ * stores are vec4s, since a written tensor has one view.
+ */
+function keepInputsBound(vec4Store: boolean): string {
+  const v = 'src_get(0u) + w_get(0u)';
+  return `  if (p == 4294967295u) { ${vec4Store ? `out_set4(0u, vec4<f32>(${v}))` : `out_set(0u, ${v})`}; }`;
 }
 
 /** Column taps 0..count-1 in consecutive groups of `chain` (at least 1). */
@@ -488,7 +498,9 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
   const L: string[] = [];
   // u.rows = N * A and u.tiles = ceil(u.rows / RT): uniforms, so batch sizes share the pipeline.
   L.push(...gatherEntry(s.WG, sh));
-  if (H.count === 0 || cols.size === 0) L.push('  if (p == 4294967295u) { out_set(0u, src_get(0u) + w_get(0u)); }');
+  // tw = 1 (dispatchGather) and B a multiple of 4: row k's B columns are B / 4 whole vec4s.
+  const store4 = !!s.vec4Store && B % 4 === 0;
+  if (H.count === 0 || cols.size === 0) L.push(keepInputsBound(store4));
   L.push(`  let o0 = wid.y * ${u(TO)};`);
   L.push(`  let g = ${s.groups === 1 ? '0u' : 'o0 / u.Og'};`);
   for (let k = 0; k < RT; k++) {
@@ -578,8 +590,7 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
       const j = q % B;
       return guarded(k, `out_set(d${k} + (o0 + o) * u.OHW${j > 0 ? ` + ${u(j)} * u.tw` : ''}, v${q});`);
     },
-    // tw = 1 here and B a multiple of 4: row k's B columns are B / 4 whole vec4s.
-    s.vec4Store && B % 4 === 0
+    store4
       ? (q, v) => {
           const k = Math.floor(q / B);
           const j = q % B;

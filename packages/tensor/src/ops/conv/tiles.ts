@@ -171,7 +171,7 @@ export interface ConvTiles {
    * steps per loop iteration in the forward and input gradient (where the reduced size, C or O, is
    * a multiple; else 1). On lavapipe (ResNet-18's 1x1/2 layers, median call) 32 channels ran ~20 %
    * faster than 16 in the forward and the input gradient, and 64 another 5-15 % in the input
-   * gradient; in the forward 64 (256 accumulators) ran 0.88-0.95x of 32 and took twice the LLVM time
+   * gradient; in the forward 64 (256 accumulators) ran 0.86-0.98x of 32 and took twice the LLVM time
    * cold (~0.65 s against ~0.34 s; session 15, variants alternating in turned order); the weight gradient
    * with 32 output channels ~30 % faster than 16; U 2 +7-12 % in the forward and input gradient
    * (one masked accumulator update per two steps), U 4 slower (a loop body past the instruction
