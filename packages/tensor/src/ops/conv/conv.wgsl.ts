@@ -841,9 +841,13 @@ export function convWeightGradRowTapsWgsl(s: WeightGradSpec): ConvKernelSource {
   for (let o = 0; o < TO; o++)
     for (let r = 0; r < TR; r++)
       for (let k = 0; k < KW; k++) {
-        let e = `c${o}_${r}_${k}`;
-        for (let j = 0; j < U; j++) e = `fma(d${o}${z(j)}, xw${r}_${j * sw + k}, ${e})`;
-        L.push(`        c${o}_${r}_${k} = ${e};`);
+        const acc = `c${o}_${r}_${k}`;
+        L.push(
+          `        ${acc} = ${fmaNest(
+            acc,
+            Array.from({ length: U }, (_, j): [string, string] => [`d${o}${z(j)}`, `xw${r}_${j * sw + k}`]),
+          )};`,
+        );
       }
   L.push('      }');
   L.push('    }');
@@ -1127,9 +1131,13 @@ export function convWeightGradTapsWgsl(s: WeightGradTapsSpec): string {
     for (let o = 0; o < TO; o++) {
       L.push(`      let d${o} = subgroupShuffle(sd${Math.floor(o / 8)}, ${u(o % 8)});`);
       for (let r = 0; r < C; r++) {
-        let e = `c${o}_${r}`;
-        for (let j = 0; j < 4; j++) e = `fma(d${o}.${comps[j]}, x${r}_${j}, ${e})`;
-        L.push(`      c${o}_${r} = ${e};`);
+        const acc = `c${o}_${r}`;
+        L.push(
+          `      ${acc} = ${fmaNest(
+            acc,
+            comps.map((cj, j): [string, string] => [`d${o}.${cj}`, `x${r}_${j}`]),
+          )};`,
+        );
       }
     }
   } else {

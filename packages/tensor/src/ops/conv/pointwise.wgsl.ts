@@ -275,9 +275,13 @@ export function pointwiseWeightGradWgsl(s: PointwiseWeightSpec): string {
   for (let o = 0; o < TO; o++) {
     L.push(`    let d${o} = ${dy.get(o)};`);
     for (let c = 0; c < TC; c++) {
-      let e = `a${o}_${c}`;
-      for (let j = 0; j < 4; j++) e = `fma(d${o}.${comps[j]}, ${x(c, j)}, ${e})`;
-      L.push(`    a${o}_${c} = ${e};`);
+      const acc = `a${o}_${c}`;
+      L.push(
+        `    ${acc} = ${fmaNest(
+          acc,
+          comps.map((cj, j): [string, string] => [`d${o}.${cj}`, x(c, j)]),
+        )};`,
+      );
     }
   }
   L.push('  }');
