@@ -405,6 +405,8 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
   L.push('    }');
   L.push('  }');
   L.push('  let d = n * u.dN + (u.rh + a * u.th) * u.OW + u.rw;');
+  // Output element of the tile's column j; vec4 stores leave out the column stride (tw is 1 there).
+  const at = (j: number, tw = true) => `d + (o0 + o) * u.OHW + ${tw ? `(b0 + ${u(j)}) * u.tw` : `b0 + ${u(j)}`}`;
   const guarded = (j: number, st: string) => {
     const guards = [];
     if (sh) guards.push('live');
@@ -416,8 +418,8 @@ export function gatherConvWgsl(s: GatherConvSpec): ConvKernelSource {
     TO,
     TP,
     (o, j) => `c${o}_${j}`,
-    (j) => guarded(j, `out_set(d + (o0 + o) * u.OHW + (b0 + ${u(j)}) * u.tw, v${j});`),
-    store4 ? (j, v) => guarded(j, `out_set4((d + (o0 + o) * u.OHW + b0 + ${u(j)}) / 4u, ${v});`) : undefined,
+    (j) => guarded(j, `out_set(${at(j)}, v${j});`),
+    store4 ? (j, v) => guarded(j, `out_set4((${at(j, false)}) / 4u, ${v});`) : undefined,
   );
   L.push('}');
   return { wgsl: L.join('\n') + '\n', uniforms: gatherUniforms(s, s.N * s.A * BT, s.N * s.A, v4) };
@@ -574,6 +576,12 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
   L.push('    }');
   L.push('  }');
   for (let k = 0; k < RT; k++) L.push(`  let d${k} = n${k} * u.dN + (u.rh + a${k} * u.th) * u.OW + u.rw;`);
+  // Output element of store column q (row k = q / B, column j = q % B); vec4 stores leave out
+  // the column stride (tw is 1 there).
+  const at = (q: number, tw = true) => {
+    const j = q % B;
+    return `d${Math.floor(q / B)} + (o0 + o) * u.OHW${j > 0 ? ` + ${u(j)}${tw ? ' * u.tw' : ''}` : ''}`;
+  };
   const guarded = (k: number, st: string) => {
     const guards = [];
     if (sh) guards.push('live');
@@ -585,18 +593,8 @@ function gatherConvRowsWgsl(s: GatherConvSpec, RT: number): ConvKernelSource {
     TO,
     RT * B,
     (o, q) => `c${o}_${Math.floor(q / B)}_${q % B}`,
-    (q) => {
-      const k = Math.floor(q / B);
-      const j = q % B;
-      return guarded(k, `out_set(d${k} + (o0 + o) * u.OHW${j > 0 ? ` + ${u(j)} * u.tw` : ''}, v${q});`);
-    },
-    store4
-      ? (q, v) => {
-          const k = Math.floor(q / B);
-          const j = q % B;
-          return guarded(k, `out_set4((d${k} + (o0 + o) * u.OHW${j > 0 ? ` + ${u(j)}` : ''}) / 4u, ${v});`);
-        }
-      : undefined,
+    (q) => guarded(Math.floor(q / B), `out_set(${at(q)}, v${q});`),
+    store4 ? (q, v) => guarded(Math.floor(q / B), `out_set4((${at(q, false)}) / 4u, ${v});`) : undefined,
   );
   L.push('}');
   const rows = s.N * s.A;
