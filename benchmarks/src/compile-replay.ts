@@ -4,6 +4,7 @@
  *
  * `pnpm exec tsx src/compile-replay.ts FILE [--backend null] [--async N] [--dispatch] [--each] [--nice]`
  *   --backend null: Dawn's null backend (WGSL parsing, validation and Tint only; no driver).
+ *   --dawn-flags 'F ...': more flags for Dawn's `create()`, e.g. 'enable-dawn-features=disable_robustness'.
  *   --async N: createComputePipelineAsync with up to N compilations in flight.
  *   --dispatch: after creating each pipeline, dispatch one workgroup of it on tiny buffers and wait,
  *     twice: lavapipe JIT-compiles a shader at its first dispatch, on the queue's thread, so the
@@ -25,7 +26,8 @@ const backend = option('--backend');
 const asyncN = numberOption('--async', 0);
 const recorded = JSON.parse(readFileSync(file, 'utf8')) as { label: string; ms: number; source: string }[];
 // The library's own device (same features and limits as the job), priority left alone.
-const gpu = await getDevice({ flags: backend ? [`backend=${backend}`] : [], lowerMainThreadPriority: flag('--nice') });
+const dawnFlags = [...(backend ? [`backend=${backend}`] : []), ...(option('--dawn-flags')?.split(' ').filter(Boolean) ?? [])];
+const gpu = await getDevice({ flags: dawnFlags, lowerMainThreadPriority: flag('--nice') });
 // Waits below go to the device directly: lower the priority now, as the library's first wait would.
 gpu.waiting();
 const { device, adapter } = gpu;

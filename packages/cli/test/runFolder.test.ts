@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tmpPrefix, writeFileAtomic, writeJsonAtomic } from '../src/run/atomicWrite.ts';
+import { linkOrCopyAtomic, tmpPrefix, writeFileAtomic, writeJsonAtomic } from '../src/run/atomicWrite.ts';
 import { appendHistory, formatHistoryCsv, parseHistoryCsv, readHistory, truncateHistory, type HistoryRow } from '../src/run/historyCsv.ts';
 import {
   inspectRunFolder,
@@ -51,6 +51,34 @@ describe('atomic writes', () => {
       `cannot write ${out}: ENOSPC (disk full: free space or write elsewhere)`,
     );
     expect(readdirSync(dir)).toEqual([]);
+  });
+  it('linkOrCopyAtomic: the same bytes under the new name (a link, or a copy across file systems), untouched when the source is replaced', () => {
+    const dir = fresh();
+    const last = join(dir, 'last.safetensors');
+    const best = join(dir, 'best.safetensors');
+    writeFileAtomic(last, 'epoch 1');
+    writeFileAtomic(best, 'epoch 0');
+    linkOrCopyAtomic(last, best);
+    expect(readFileSync(best, 'utf8')).toBe('epoch 1');
+    expect(statSync(best).ino).toBe(statSync(last).ino); // a hard link: no bytes copied
+    // The next epoch replaces last by rename and deletes the set before: best keeps its bytes.
+    writeFileAtomic(last, 'epoch 2');
+    expect(readFileSync(best, 'utf8')).toBe('epoch 1');
+    rmSync(last);
+    expect(readFileSync(best, 'utf8')).toBe('epoch 1');
+    // No link across file systems (/dev/shm is a tmpfs): a copy.
+    const shm = mkdtempSync('/dev/shm/cxr-run-');
+    try {
+      writeFileAtomic(join(shm, 'last'), 'from tmpfs');
+      linkOrCopyAtomic(join(shm, 'last'), best);
+      expect(readFileSync(best, 'utf8')).toBe('from tmpfs');
+      expect(statSync(best).ino).not.toBe(statSync(join(shm, 'last')).ino);
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
+    }
+    expect(() => linkOrCopyAtomic(join(dir, 'missing'), best)).toThrow(new RegExp(`^cannot write ${best}: ENOENT$`));
+    expect(readFileSync(best, 'utf8')).toBe('from tmpfs');
+    expect(readdirSync(dir).filter((f) => f.startsWith(tmpPrefix))).toEqual([]);
   });
   it('a failed write leaves the previous file intact', () => {
     const dir = fresh();

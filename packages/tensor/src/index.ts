@@ -1,6 +1,7 @@
 // @cxr/tensor in any environment (the browser entry); node.ts adds Dawn, the disk cache and cacheDir.
 export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.ts';
 export { Tensor } from './tensor.ts';
+export { readTensors, mapTensors, type HostValues, type MappedTensors } from './readTensors.ts';
 export type { DType } from './dtype.ts';
 export { roundToHalf, float16ToFloat32, float32ToFloat16, float32ToFloat16Bits } from './float16.ts';
 export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.ts';

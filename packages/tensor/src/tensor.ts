@@ -1,6 +1,6 @@
 import { gpu } from './device/device.ts';
 import { bytesPerElement, type DType } from './dtype.ts';
-import { float16ToFloat32 } from './float16.ts';
+import { hostValues } from './readTensors.ts';
 import { fmt, sizeOf, type Shape } from './shape.ts';
 import { track } from './memory/scope.ts';
 
@@ -90,10 +90,8 @@ export class Tensor {
     const s = this.storage('toArray');
     const bytes = this.size * bytesPerElement[this.dtype];
     if (bytes === 0) return new Float32Array(0);
-    const data = await gpu().batcher.read(s.buffer, 0, Math.ceil(bytes / 4) * 4, `toArray ${fmt(this.shape)}`);
-    if (this.dtype === 'int32') return Float32Array.from(new Int32Array(data));
-    if (this.dtype === 'float16') return float16ToFloat32(new Uint16Array(data, 0, this.size));
-    return new Float32Array(data);
+    const values = hostValues(this, await gpu().batcher.read(s.buffer, 0, Math.ceil(bytes / 4) * 4, `toArray ${fmt(this.shape)}`));
+    return values instanceof Float32Array ? values : Float32Array.from(values);
   }
 
   /** Reads an int32 tensor back without converting through float. */

@@ -148,7 +148,9 @@ export function resolveTrainCommand(cmd: Command, options: TrainCommandOptions =
 export function buildTrainCommand(action?: (resolved: ResolvedTrainConfig) => void | Promise<void>, options: TrainCommandOptions = {}): Command {
   const defaults = { ...defaultTrainConfig, ...options.defaults };
   const cmd = new Command('train')
-    .description('fine-tune a model on an image-folder dataset; with no flags, runs the built-in default (64 px, 3 epochs, synthetic data)')
+    .description(
+      `fine-tune a model on an image-folder dataset; with no flags, runs the built-in default (${defaultTrainConfig.imageSize} px, ${defaultTrainConfig.epochs} epochs, synthetic data)`,
+    )
     .allowExcessArguments(false);
   declareTrainOptions(cmd, defaults);
   cmd.addHelpText(

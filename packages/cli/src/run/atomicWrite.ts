@@ -3,15 +3,19 @@
  * atomic on POSIX filesystems, so a reader (or a resumed run after Ctrl-C / a crash) sees either
  * the old complete file or the new complete file, never a truncated one that looks finished.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Prefix of in-progress files; anything starting with it is debris from an interrupted write. */
 export const tmpPrefix = '.tmp-';
 
+/** A temporary sibling of `path`: pid + random suffix, so two processes (e.g. shards sharing a folder by mistake) never share one. */
+function tmpSibling(path: string): string {
+  return join(dirname(path), `${tmpPrefix}${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`);
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  // pid + random suffix: two processes (e.g. shards sharing a folder by mistake) never share a tmp file.
-  const tmp = join(dirname(path), `${tmpPrefix}${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`);
+  const tmp = tmpSibling(path);
   let fd: number;
   try {
     fd = openSync(tmp, 'w');
@@ -28,6 +32,32 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
   closeSync(fd);
   try {
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw writeError(path, error);
+  }
+}
+
+/**
+ * `path` becomes a file with the bytes of `from`, atomically: a hard link where the file system
+ * has them (no bytes copied; safe because every writer here replaces files by rename and never
+ * writes into one), else a copy, fsynced. Either way a tmp sibling renamed over `path`.
+ */
+export function linkOrCopyAtomic(from: string, path: string): void {
+  const tmp = tmpSibling(path);
+  try {
+    try {
+      linkSync(from, tmp);
+    } catch {
+      copyFileSync(from, tmp);
+      const fd = openSync(tmp, 'r+');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
     renameSync(tmp, path);
   } catch (error) {
     rmSync(tmp, { force: true });

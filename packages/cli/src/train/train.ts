@@ -1,4 +1,4 @@
-import { copyFileSync, rmSync, writeSync } from 'node:fs';
+import { rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as T from '@cxr/tensor';
 import { GradScaler, type Module } from '@cxr/nn';
@@ -17,7 +17,7 @@ import { formatModelCard } from '../report/modelCard.ts';
 import { auditBeforeTraining, writeAuditFile } from '../audit/trainingAudit.ts';
 import { formatAuditReport } from '../audit/auditReport.ts';
 import { decisionRuleOf } from '../run/decisionRule.ts';
-import { writeFileAtomic } from '../run/atomicWrite.ts';
+import { linkOrCopyAtomic, writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
 import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
 import { inspectRunFolder, isRunFinished, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
@@ -275,7 +275,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         info,
       );
       // After the set: a kill before this line is repaired on resume from last.safetensors.
-      if (isBest) await saveModel(join(dir, checkpointFiles.best), model, epoch + 1, info);
+      // The same bytes as the checkpoint's model file, written just above: linked, not read back again.
+      if (isBest) linkOrCopyAtomic(join(dir, checkpointFiles.last), join(dir, checkpointFiles.best));
       appendHistory(dir, row);
       log(formatEpochSummary(row, config.epochs, isBest));
       // Crash injection for the resume tests: a real SIGKILL at a known point, not a timed race.
@@ -440,7 +441,7 @@ function repairBestCheckpoint(dir: string, bestEpoch: number, lastEpoch: number,
   const best = join(dir, checkpointFiles.best);
   if (fileEpoch(best) === bestEpoch) return;
   if (bestEpoch === lastEpoch) {
-    copyFileSync(join(dir, checkpointFiles.last), best);
+    linkOrCopyAtomic(join(dir, checkpointFiles.last), best);
     log(`${best} was older than its epoch ${bestEpoch} (an interrupted save); restored it from ${checkpointFiles.last}`);
     return;
   }

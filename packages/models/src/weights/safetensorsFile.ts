@@ -4,7 +4,11 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import type { HostDtype, HostTensor } from './hostTensor.ts';
 import { type TensorsToWrite, encodeHeader, listTensors, tensorBytes } from './safetensors.ts';
 
-/** A tensor to write whose values are fetched when its turn comes (e.g. read back from the GPU). */
+/**
+ * A tensor to write whose values are fetched when its turn comes (e.g. read back from the GPU).
+ * The writer writes each tensor's data before it loads the next, so `load` may hand out memory
+ * that is only valid until the following `load` (saveTensors: views of a mapped read-back).
+ */
 export interface AsyncLazyTensor {
   name: string;
   dtype: HostDtype;

@@ -195,6 +195,7 @@ export async function destroyDevice(): Promise<void> {
     await g.device.queue.onSubmittedWorkDone();
   }
   g.pool.destroyAll();
+  g.batcher.staging.destroy();
   g.device.destroy();
   g.pipelines.prewarmer?.close();
 }

@@ -1,4 +1,5 @@
 import type { Gpu } from '../device/device.ts';
+import { StagingBuffers } from './staging.ts';
 
 /** Bytes reserved per dispatch in the uniform arena (WebGPU's minUniformBufferOffsetAlignment). */
 const uniformSlot = 256;
@@ -14,6 +15,13 @@ const arenaSlots = 1024;
  * right before the submit that reads it. Queue operations run in order, so the next batch can
  * overwrite the same GPU arena without waiting for the previous one to finish.
  */
+/** A byte range of a buffer to read back (see `CommandBatcher.readMany`). */
+export interface ReadRange {
+  buffer: GPUBuffer;
+  offset: number;
+  bytes: number;
+}
+
 export class CommandBatcher {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -23,6 +31,10 @@ export class CommandBatcher {
   private arenaUsed = 0;
   submits = 0;
   dispatches = 0;
+  /** Read-back buffers, the largest one kept for the next read. */
+  readonly staging: StagingBuffers;
+  /** The largest read-back buffer (the device's maxBufferSize); reads beyond it are split. */
+  stagingLimit: number;
 
   constructor(
     private readonly gpu: Gpu,
@@ -33,6 +45,8 @@ export class CommandBatcher {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       label: 'uniform arena',
     });
+    this.staging = new StagingBuffers(gpu.device);
+    this.stagingLimit = gpu.device.limits.maxBufferSize;
   }
 
   private ensurePass(): GPUComputePassEncoder {
@@ -109,17 +123,65 @@ export class CommandBatcher {
 
   /** Copies `bytes` from `src` to the host. */
   async read(src: GPUBuffer, srcOffset: number, bytes: number, context: string): Promise<ArrayBuffer> {
-    const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.gpu.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${context} readback` });
+    return (await this.readMany([{ buffer: src, offset: srcOffset, bytes }], context))[0];
+  }
+
+  /** Copies several ranges to the host with one submit and one wait (see `mapMany`). */
+  async readMany(ranges: readonly ReadRange[], context: string): Promise<ArrayBuffer[]> {
+    const mapped = await this.mapMany(ranges, context);
     try {
-      this.copy(src, srcOffset, staging, 0, size);
+      return mapped.data.map((d, i) => d.slice(0, ranges[i].bytes));
+    } finally {
+      mapped.release();
+    }
+  }
+
+  /**
+   * Maps several ranges for reading with one submit and one wait: each read is a round trip
+   * through the queue (on lavapipe a few ms), so reading a model's 122 tensors one by one cost
+   * more than copying them. `data[i]` holds range i's bytes (padded to 8) in the mapped staging
+   * memory, valid until `release()` (then detached); the caller bounds the memory (the ranges are
+   * mapped together).
+   * Staging buffers are split at `stagingLimit`.
+   */
+  async mapMany(ranges: readonly ReadRange[], context: string): Promise<{ data: ArrayBuffer[]; release: () => void }> {
+    if (ranges.length === 0) return { data: [], release: () => {} };
+    const limit = this.stagingLimit;
+    // Each range's staging buffer and offset: 8-byte aligned, as getMappedRange requires.
+    const places: { staging: number; offset: number }[] = [];
+    const sizes: number[] = [];
+    for (const r of ranges) {
+      const size = Math.ceil(r.bytes / 8) * 8;
+      if (size > limit) throw new Error(`${context}: ${r.bytes} bytes exceed the largest read-back buffer (${limit} bytes, the device's maxBufferSize)`);
+      if (sizes.length === 0 || sizes[sizes.length - 1] + size > limit) sizes.push(0);
+      places.push({ staging: sizes.length - 1, offset: sizes[sizes.length - 1] });
+      sizes[sizes.length - 1] += size;
+    }
+    const staging = sizes.map((size) => this.staging.take(size, `${context} readback`));
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const b of staging) this.staging.give(b);
+    };
+    try {
+      ranges.forEach((r, i) => {
+        // Copies come in whole 4-byte words; tensors' buffers are sized so (Tensor.empty).
+        const size = Math.ceil(r.bytes / 4) * 4;
+        if (size > 0) this.copy(r.buffer, r.offset, staging[places[i].staging], places[i].offset, size);
+      });
       this.flush();
       this.gpu.waiting();
-      await this.raceLost(staging.mapAsync(GPUMapMode.READ), context);
+      await this.raceLost(Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ))), context);
       this.gpu.checkErrors(context);
-      return staging.getMappedRange().slice(0, bytes);
-    } finally {
-      staging.destroy();
+      const data = ranges.map((r, i) => {
+        const p = places[i];
+        return r.bytes === 0 ? new ArrayBuffer(0) : staging[p.staging].getMappedRange(p.offset, Math.ceil(r.bytes / 8) * 8);
+      });
+      return { data, release };
+    } catch (err) {
+      release();
+      throw err;
     }
   }
 

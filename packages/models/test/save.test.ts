@@ -1,0 +1,83 @@
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as T from '@cxr/tensor';
+import { gpu } from '../../tensor/src/device/device.ts';
+import { NonFiniteWeightsError, openSafetensors, saveTensors } from '../src/index.ts';
+import { readGroups } from '../src/save.ts';
+
+/** Seeded values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a / 2 ** 31 - 1;
+  });
+}
+
+describe('saveTensors', () => {
+  beforeAll(async () => {
+    await T.getDevice();
+  });
+  afterAll(() => T.destroyDevice());
+
+  it('groups consecutive tensors up to the byte limit; a larger tensor is a group of its own', () => {
+    const groups = readGroups([10, 20, 40, 5, 100, 1, 64], 64);
+    expect(groups.map((g) => g.join(','))).toEqual(['0,1', '0,1', '2,3', '2,3', '4', '5', '6']);
+    expect(readGroups([], 64)).toEqual([]);
+  });
+
+  it('writes every tensor exactly, reading them back a group at a time', async () => {
+    const f16 = values(13, 3).map(T.roundToHalf);
+    const tensors = new Map<string, T.Tensor>([
+      ['a.weight', T.tensor(values(1000, 1), [10, 100])],
+      ['a.bias', T.tensor(values(7, 2))],
+      ['bn.num_batches_tracked', T.tensor(new Int32Array([123456789]))],
+      ['half', T.cast(T.tensor(f16), 'float16')],
+      ['big', T.tensor(values(3000, 4), [3, 1000])],
+      ['empty', T.zeros([0])],
+    ]);
+    const path = join(mkdtempSync(join(tmpdir(), 'cxr-save-')), 'm.safetensors');
+    await T.sync();
+    const before = gpu().batcher.submits;
+    // 4 KB groups: [a.weight, a.bias, num_batches_tracked, half] (4084 bytes), [big] (larger than
+    // a group), [empty] (nothing to copy): two read-backs for six tensors.
+    await saveTensors(path, tensors, { epoch: '3' }, { groupBytes: 4096 });
+    expect(gpu().batcher.submits - before).toBe(2);
+    const f = openSafetensors(path);
+    try {
+      expect(f.metadata.epoch).toBe('3');
+      expect(f.tensors.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`)).toEqual([
+        'a.weight:float32:10x100',
+        'a.bias:float32:7',
+        'bn.num_batches_tracked:int32:1',
+        'half:float32:13',
+        'big:float32:3x1000',
+        'empty:float32:0',
+      ]);
+      const read = f.tensors.map((t) => Array.from(t.load().data as Float32Array | Int32Array));
+      expect(read).toEqual([values(1000, 1), values(7, 2), [123456789], f16, values(3000, 4), []].map((v) => Array.from(v)));
+    } finally {
+      f.close();
+    }
+    for (const t of tensors.values()) t.dispose();
+  });
+
+  it('a non-finite value in a later group leaves no file, and reading still works after', async () => {
+    const bad = values(500, 5);
+    bad[321] = Number.NaN;
+    const tensors = new Map<string, T.Tensor>([
+      ['ok', T.tensor(values(500, 6))],
+      ['bad', T.tensor(bad)],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-save-'));
+    const path = join(dir, 'm.safetensors');
+    await expect(saveTensors(path, tensors, {}, { requireFinite: true, groupBytes: 2000 })).rejects.toThrow(NonFiniteWeightsError);
+    await expect(saveTensors(path, tensors, {}, { requireFinite: true, groupBytes: 2000 })).rejects.toThrow(/tensor bad holds NaN at element 321/);
+    expect(existsSync(path)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+    // The failed save released its mapped read-back: the next read maps it again.
+    expect((await tensors.get('ok')!.toArray())[499]).toBe(values(500, 6)[499]);
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import * as T from '../src/index.ts';
+import { gpu } from '../src/device/device.ts';
+import { randomArray, useDevice } from './helpers.ts';
+
+useDevice();
+
+/** Tensors of every dtype and awkward sizes: odd lengths (an odd float16 count ends mid-word), one element, none. */
+function mixedTensors(): { tensors: T.Tensor[]; expected: (Float32Array | Int32Array)[] } {
+  const f32 = randomArray(1001, 1);
+  const i32 = Int32Array.from({ length: 37 }, (_, i) => (i * 2654435761) | 0);
+  const f16 = randomArray(13, 2, -4, 4).map(T.roundToHalf);
+  const one = new Float32Array([-2.5]);
+  const tensors = [
+    T.tensor(f32, [7, 11, 13]),
+    T.tensor(i32),
+    T.cast(T.tensor(f16), 'float16'),
+    T.tensor(one),
+    T.zeros([0, 3]),
+    T.tensor(randomArray(4096, 3), [64, 64]),
+  ];
+  return { tensors, expected: [f32, i32, f16, one, new Float32Array(0), randomArray(4096, 3)] };
+}
+
+describe('readTensors / mapTensors', () => {
+  it('read every dtype and size back exactly, each as its host type, in one submit', async () => {
+    const { tensors, expected } = mixedTensors();
+    await T.sync();
+    const before = gpu().batcher.submits;
+    const values = await T.readTensors(tensors);
+    expect(gpu().batcher.submits - before).toBe(1);
+    expect(values.map((v) => v.constructor.name)).toEqual(['Float32Array', 'Int32Array', 'Float32Array', 'Float32Array', 'Float32Array', 'Float32Array']);
+    values.forEach((v, i) => expect(Array.from(v), `tensor ${i}`).toEqual(Array.from(expected[i])));
+    // Each tensor agrees with its own toArray (the per-tensor path).
+    for (const [i, t] of tensors.entries()) if (t.dtype !== 'int32') expect(Array.from(values[i])).toEqual(Array.from(await t.toArray()));
+    expect(Array.from(await tensors[1].toInt32Array())).toEqual(Array.from(expected[1]));
+  });
+
+  it('split over several read-back buffers when they exceed the largest one, with the same values', async () => {
+    const { tensors, expected } = mixedTensors();
+    const batcher = gpu().batcher;
+    const limit = batcher.stagingLimit;
+    batcher.stagingLimit = 16384; // the 64 x 64 tensor fills one buffer, the others share
+    try {
+      const values = await T.readTensors(tensors);
+      values.forEach((v, i) => expect(Array.from(v), `tensor ${i}`).toEqual(Array.from(expected[i])));
+      await expect(T.readTensors([T.zeros([5000])])).rejects.toThrow(/20000 bytes exceed the largest read-back buffer \(16384 bytes/);
+    } finally {
+      batcher.stagingLimit = limit;
+    }
+  });
+
+  it('mapped values are views until release, then detached; the read-back buffer is reused', async () => {
+    const x = T.tensor(randomArray(5000, 4));
+    const y = T.tensor(Int32Array.from({ length: 9 }, (_, i) => -i));
+    const device = gpu().device;
+    const create = device.createBuffer.bind(device);
+    let created = 0;
+    device.createBuffer = (d: GPUBufferDescriptor) => {
+      if ((d.usage & GPUBufferUsage.MAP_READ) !== 0) created++;
+      return create(d);
+    };
+    try {
+      const first = await T.mapTensors([x, y]);
+      expect(Array.from(first.values[0])).toEqual(Array.from(randomArray(5000, 4)));
+      expect(Array.from(first.values[1])).toEqual([0, -1, -2, -3, -4, -5, -6, -7, -8]);
+      first.release();
+      expect(first.values[0].length).toBe(0); // detached: a late use reads nothing, not stale memory
+      first.release(); // twice is harmless
+      const createdFirst = created;
+      for (let r = 0; r < 3; r++) {
+        const again = await T.mapTensors([y, x]);
+        expect(Array.from(again.values[0])).toEqual([0, -1, -2, -3, -4, -5, -6, -7, -8]);
+        expect(again.values[1][4999]).toBe(randomArray(5000, 4)[4999]);
+        again.release();
+        // toArray goes through the same buffers.
+        expect((await x.toArray())[0]).toBe(randomArray(5000, 4)[0]);
+      }
+      expect(createdFirst).toBeLessThanOrEqual(1);
+      expect(created).toBe(createdFirst);
+    } finally {
+      device.createBuffer = create;
+    }
+  });
+
+  it('names a disposed tensor', async () => {
+    const x = T.zeros([3]);
+    x.dispose();
+    await expect(T.readTensors([T.ones([2]), x])).rejects.toThrow(/readTensors: tensor of shape \[3\] was used after dispose\(\)/);
+  });
+});
