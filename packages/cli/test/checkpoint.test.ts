@@ -69,9 +69,28 @@ describe('checkpoint set', () => {
     );
     expect(await weightsOf(fresh.model)).toEqual(epoch2);
     expect(epoch2).not.toEqual(await weightsOf(model)); // epoch 3's weights were not used
-    // The set of epoch 2 is now the current one and the torn files are gone.
-    expect(readdirSync(dir).sort()).toEqual([checkpointFiles.last, checkpointFiles.optimizer, checkpointFiles.trainer].sort());
+    // The set of epoch 2 is now the current one, and it stays the previous one too until the next
+    // save is whole: a kill while it was being restored (or right after) still finds a set.
+    expect(readdirSync(dir).sort()).toEqual(
+      [
+        checkpointFiles.last,
+        checkpointFiles.optimizer,
+        checkpointFiles.trainer,
+        checkpointFiles.lastPrevious,
+        checkpointFiles.optimizerPrevious,
+        checkpointFiles.trainerPrevious,
+      ].sort(),
+    );
     expect(fileEpoch(join(dir, checkpointFiles.optimizer))).toBe(2);
+    expect(fileEpoch(join(dir, checkpointFiles.optimizerPrevious))).toBe(2);
+    rmSync(join(dir, checkpointFiles.trainer)); // torn again, as by a kill mid-restore
+    const again = setup();
+    expect(loadCheckpoint(dir, again.model, again.optimizer).epoch).toBe(2);
+    expect(await weightsOf(again.model)).toEqual(epoch2);
+    // The next complete save leaves its own set alone.
+    await saveCheckpoint(dir, again.model, again.optimizer, state(3), info);
+    expect(readdirSync(dir).sort()).toEqual([checkpointFiles.last, checkpointFiles.optimizer, checkpointFiles.trainer].sort());
+    expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(3);
   });
 
   it("files of different epochs with no complete set are refused, naming each file's epoch", async () => {
@@ -100,7 +119,7 @@ describe('checkpoint set', () => {
 });
 
 describe('parameters checked each epoch', () => {
-  it('a model whose parameters went NaN is not checkpointed; the previous complete set stays usable', async () => {
+  it('a model whose parameters went NaN is not checkpointed; the last complete set stays usable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cxr-ckpt-'));
     const { model, optimizer } = setup();
     await step(model, optimizer);
@@ -113,7 +132,10 @@ describe('parameters checked each epoch', () => {
     const fresh = setup();
     const said: string[] = [];
     expect(loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m)).epoch).toBe(1);
-    expect(said.join('')).toMatch(/resuming from the complete set of epoch 1/);
+    // The refused save never replaced a file of epoch 1's set (kept under both names): nothing torn.
+    expect(said).toEqual([]);
+    expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(1);
+    expect(fileEpoch(join(dir, checkpointFiles.lastPrevious))).toBe(1);
   });
 });
 

@@ -52,7 +52,7 @@ describe('atomic writes', () => {
     );
     expect(readdirSync(dir)).toEqual([]);
   });
-  it('linkOrCopyAtomic: the same bytes under the new name (a link, or a copy across file systems), untouched when the source is replaced', () => {
+  it('linkOrCopyAtomic: the same bytes under the new name (a hard link), untouched when the source is replaced', () => {
     const dir = fresh();
     const last = join(dir, 'last.safetensors');
     const best = join(dir, 'best.safetensors');
@@ -66,7 +66,22 @@ describe('atomic writes', () => {
     expect(readFileSync(best, 'utf8')).toBe('epoch 1');
     rmSync(last);
     expect(readFileSync(best, 'utf8')).toBe('epoch 1');
-    // No link across file systems (/dev/shm is a tmpfs): a copy.
+    // Twice over the same link: nothing changes, no tmp file stays.
+    writeFileAtomic(last, 'epoch 3');
+    linkOrCopyAtomic(last, best);
+    linkOrCopyAtomic(last, best);
+    expect(readFileSync(best, 'utf8')).toBe('epoch 3');
+    // A missing source names the file being written and leaves it as it was.
+    expect(() => linkOrCopyAtomic(join(dir, 'missing'), best)).toThrow(new RegExp(`^cannot write ${best}: ENOENT$`));
+    expect(readFileSync(best, 'utf8')).toBe('epoch 3');
+    expect(readdirSync(dir).filter((f) => f.startsWith(tmpPrefix))).toEqual([]);
+  });
+  // /dev/shm is a tmpfs on Linux: no hard link from it to the temp folder's file system.
+  const otherFs = existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(tmpdir()).dev;
+  it.skipIf(!otherFs)('linkOrCopyAtomic copies across file systems (skipped where /dev/shm is missing or on the same one)', () => {
+    const dir = fresh();
+    const best = join(dir, 'best.safetensors');
+    writeFileAtomic(best, 'old');
     const shm = mkdtempSync('/dev/shm/cxr-run-');
     try {
       writeFileAtomic(join(shm, 'last'), 'from tmpfs');
@@ -76,8 +91,6 @@ describe('atomic writes', () => {
     } finally {
       rmSync(shm, { recursive: true, force: true });
     }
-    expect(() => linkOrCopyAtomic(join(dir, 'missing'), best)).toThrow(new RegExp(`^cannot write ${best}: ENOENT$`));
-    expect(readFileSync(best, 'utf8')).toBe('from tmpfs');
     expect(readdirSync(dir).filter((f) => f.startsWith(tmpPrefix))).toEqual([]);
   });
   it('a failed write leaves the previous file intact', () => {

@@ -83,6 +83,19 @@ describe('readTensors / mapTensors', () => {
     }
   });
 
+  it('concurrent reads each get their own buffer and their own values', async () => {
+    const { tensors, expected } = mixedTensors();
+    const held = await T.mapTensors([tensors[5]]); // holds the kept buffer while the others read
+    const [a, b, c, d] = await Promise.all([T.readTensors(tensors), tensors[0].toArray(), T.readTensors([tensors[2], tensors[1]]), tensors[5].toArray()]);
+    a.forEach((v, i) => expect(Array.from(v), `tensor ${i}`).toEqual(Array.from(expected[i])));
+    expect(Array.from(b)).toEqual(Array.from(expected[0]));
+    expect(Array.from(c[0])).toEqual(Array.from(expected[2]));
+    expect(Array.from(c[1])).toEqual(Array.from(expected[1]));
+    expect(Array.from(d)).toEqual(Array.from(expected[5]));
+    expect(Array.from(held.values[0])).toEqual(Array.from(expected[5]));
+    held.release();
+  });
+
   it('names a disposed tensor', async () => {
     const x = T.zeros([3]);
     x.dispose();

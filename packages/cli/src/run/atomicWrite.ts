@@ -59,6 +59,8 @@ export function linkOrCopyAtomic(from: string, path: string): void {
       }
     }
     renameSync(tmp, path);
+    // rename(2) does nothing when both names are already links to one file: the tmp name stays.
+    rmSync(tmp, { force: true });
   } catch (error) {
     rmSync(tmp, { force: true });
     throw writeError(path, error);

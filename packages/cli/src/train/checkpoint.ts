@@ -1,10 +1,10 @@
 /**
  * The per-epoch checkpoint: last.safetensors (model), optimizer.safetensors and trainer.json, each
  * stamped with its epoch. Each file is atomic on its own, and the set is made atomic by keeping
- * the previous epoch's set (renamed to *.previous.*) until the new one is complete: a kill between
+ * the previous epoch's set (hard-linked as *.previous.*) until the new one is complete: a kill between
  * two files leaves one complete set, and resume checks the epochs agree before using one.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '@cxr/tensor';
 import type { GradScalerState, Module, Optimizer, OptimizerStateDict, ParamState } from '@cxr/nn';
@@ -20,7 +20,7 @@ import {
   type ModelInfo,
 } from '@cxr/models';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
-import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { linkOrCopyAtomic, writeJsonAtomic } from '../run/atomicWrite.ts';
 
 export { checkpointFiles };
 
@@ -70,9 +70,14 @@ export async function saveModel(path: string, model: Module, epoch: number, info
   }
 }
 
-function moveSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {
+/**
+ * Gives set `from`'s files the names of set `to` as well (hard links; copies where the file system
+ * has none). Not a rename: a kill halfway through a move left neither set complete (a set with
+ * its trainer.json moved away and one without its weights), while `from` stays whole here.
+ */
+function linkSet(dir: string, from: CheckpointSet, to: CheckpointSet): void {
   for (const k of ['trainer', 'optimizer', 'model'] as const) {
-    if (existsSync(join(dir, from[k]))) renameSync(join(dir, from[k]), join(dir, to[k]));
+    if (existsSync(join(dir, from[k]))) linkOrCopyAtomic(join(dir, from[k]), join(dir, to[k]));
   }
 }
 
@@ -90,7 +95,7 @@ export async function saveCheckpoint(
   // The complete set of the epoch before stays, under other names, until this one is whole.
   if (readSetEpoch(dir, currentSet) !== null) {
     removeSet(dir, previousSet);
-    moveSet(dir, currentSet, previousSet);
+    linkSet(dir, currentSet, previousSet);
   }
   const metadata = { format: 'cxr', epoch: String(state.epoch) };
   await saveModel(join(dir, checkpointFiles.last), model, state.epoch, info);
@@ -174,7 +179,7 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
       `!! ${dir}: the newest checkpoint is incomplete (${describeSet(dir, currentSet)}), an interrupted save; resuming from the complete set of epoch ${readSetEpoch(dir, previousSet)} instead`,
     );
     removeSet(dir, currentSet);
-    moveSet(dir, previousSet, currentSet);
+    linkSet(dir, previousSet, currentSet);
     set = currentSet;
   }
   const state = readJsonFile<TrainerState>(join(dir, set.trainer));

@@ -172,7 +172,8 @@ export class CommandBatcher {
       });
       this.flush();
       this.gpu.waiting();
-      await this.raceLost(Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ))), context);
+      // Only the bytes used: a reused buffer may be larger, and a browser copies what is mapped.
+      await this.raceLost(Promise.all(staging.map((b, k) => b.mapAsync(GPUMapMode.READ, 0, Math.max(8, sizes[k])))), context);
       this.gpu.checkErrors(context);
       const data = ranges.map((r, i) => {
         const p = places[i];

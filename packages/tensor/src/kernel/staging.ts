@@ -20,8 +20,9 @@ export class StagingBuffers {
       this.spare = null;
       return b;
     }
-    // Sizes rounded up to 1 MiB within the kept range, so that slightly larger reads still reuse.
-    const rounded = size <= this.keepBytes ? Math.min(this.keepBytes, Math.ceil(size / 2 ** 20) * 2 ** 20) : size;
+    // Large reads rounded up to 1 MiB within the kept range, so that slightly larger ones still
+    // reuse the buffer; small ones (a loss, a batch's logits) stay small.
+    const rounded = size >= 2 ** 16 && size <= this.keepBytes ? Math.min(this.keepBytes, Math.ceil(size / 2 ** 20) * 2 ** 20) : size;
     return this.device.createBuffer({ size: rounded, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label });
   }
 
