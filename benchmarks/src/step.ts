@@ -94,7 +94,7 @@ export function trainStepRunner(
     }
     opt.zeroGrad();
     const pred = T.argmax(kept, 1);
-    await Promise.all([lossKept.item(), pred.toInt32Array()]);
+    await T.readTensors([lossKept, pred]);
     l.dispose();
     lossKept.dispose();
     kept.dispose();

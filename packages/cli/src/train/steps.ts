@@ -103,9 +103,9 @@ export async function submitTrainStep(
     optimizer.zeroGrad();
     const pred = T.argmax(kept, 1);
     owned.push(pred);
-    // Both copies are queued here, synchronously, before the tensors are freed below.
-    const reading = Promise.all([lossKept.item(), pred.toInt32Array()]);
-    const result = reading.then(async ([lossValue, predicted]) => {
+    // Both copies are queued here, synchronously, before the tensors are freed below; one wait.
+    const reading = T.readTensors([lossKept, pred]);
+    const result = reading.then(async ([lossValues, predicted]) => {
       // GPU adapters: time conv tile candidates for shapes this step ran first (a no-op afterwards
       // and on CPU adapters; choices are cached per adapter on disk).
       await T.autotuneConv();
@@ -113,7 +113,7 @@ export async function submitTrainStep(
       predicted.forEach((p, i) => {
         if (p === batch.labels[i]) correct++;
       });
-      return { loss: lossValue, correct, count: batch.labels.length, skipped };
+      return { loss: lossValues[0], correct, count: batch.labels.length, skipped };
     });
     result.catch(() => {});
     return { result };
@@ -159,11 +159,11 @@ export async function predictAll(
           return [lg, T.softmax(lg, 1), lossOf(loss, lg, y, classWeight)];
         }),
       );
-      // The copies are queued before the frees, and the device runs in queue order.
-      const reading = Promise.all([logits.toArray(), probs.toArray(), l.item()]);
+      // The copies are queued before the frees, and the device runs in queue order; one wait.
+      const reading = T.readTensors([logits, probs, l]);
       const c = logits.shape[1];
       for (const t of [x, y, logits, probs, l]) t.dispose();
-      return { result: reading.then(([hl, hp, lv]) => ({ hl, hp, lv, c })) };
+      return { result: reading.then(([hl, hp, lv]) => ({ hl: hl as Float32Array, hp: hp as Float32Array, lv: lv[0], c })) };
     },
     ({ hl, hp, lv, c }, batch) => {
       for (let i = 0; i < batch.labels.length; i++) {
