@@ -6,6 +6,8 @@
  */
 export class StagingBuffers {
   private spare: GPUBuffer | null = null;
+  /** Buffers created so far (a reused one is not counted again). */
+  created = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -23,6 +25,7 @@ export class StagingBuffers {
     // Large reads rounded up to 1 MiB within the kept range, so that slightly larger ones still
     // reuse the buffer; small ones (a loss, a batch's logits) stay small.
     const rounded = size >= 2 ** 16 && size <= this.keepBytes ? Math.min(this.keepBytes, Math.ceil(size / 2 ** 20) * 2 ** 20) : size;
+    this.created++;
     return this.device.createBuffer({ size: rounded, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label });
   }
 
