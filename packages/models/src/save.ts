@@ -25,16 +25,19 @@ export async function saveTensors(path: string, tensors: Map<string, T.Tensor>, 
     list.map(([, t]) => t.size * 4),
     options.groupBytes,
   );
-  // The mapped group the writer is in. The writer writes a tensor before it loads the next, so a
-  // group's views are released when the next group is mapped (or the file is done).
+  // The mapped group the writer is in (groups are consecutive: tensor i is value i - group[0]).
+  // The writer writes a tensor before it loads the next, so a group's views are released when the
+  // next group is mapped (or the file is done).
   let mapped: MappedTensors | null = null;
-  const values = new Map<number, Float32Array | Int32Array>();
-  const mapGroup = async (i: number) => {
-    mapped?.release();
-    mapped = null;
-    const members = groupOf[i];
-    mapped = await mapTensors(members.map((k) => list[k][1]));
-    members.forEach((k, j) => values.set(k, mapped!.values[j]));
+  let mappedGroup: number[] | null = null;
+  const valuesOf = async (i: number) => {
+    const group = groupOf[i];
+    if (group !== mappedGroup) {
+      mapped?.release();
+      mapped = await mapTensors(group.map((k) => list[k][1]));
+      mappedGroup = group;
+    }
+    return mapped!.values[i - group[0]];
   };
   try {
     await writeSafetensorsFileAsync(
@@ -44,9 +47,7 @@ export async function saveTensors(path: string, tensors: Map<string, T.Tensor>, 
         dtype: t.dtype === 'int32' ? ('int32' as const) : ('float32' as const),
         shape: [...t.shape],
         load: async (): Promise<HostTensor> => {
-          if (!values.has(i)) await mapGroup(i);
-          const data = values.get(i)!;
-          values.delete(i);
+          const data = await valuesOf(i);
           const h: HostTensor = data instanceof Int32Array ? { dtype: 'int32', shape: [...t.shape], data } : { dtype: 'float32', shape: [...t.shape], data };
           const bad = options.requireFinite ? firstNonFinite(h) : -1;
           if (bad >= 0) throw new NonFiniteWeightsError(`${path}: tensor ${name} holds ${h.data[bad]} at element ${bad}; non-finite weights are not saved`);

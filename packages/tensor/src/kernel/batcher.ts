@@ -15,7 +15,7 @@ const arenaSlots = 1024;
  * right before the submit that reads it. Queue operations run in order, so the next batch can
  * overwrite the same GPU arena without waiting for the previous one to finish.
  */
-/** A byte range of a buffer to read back (see `CommandBatcher.readMany`). */
+/** A byte range of a buffer to read back (see `CommandBatcher.mapMany`). */
 export interface ReadRange {
   buffer: GPUBuffer;
   offset: number;
@@ -123,14 +123,9 @@ export class CommandBatcher {
 
   /** Copies `bytes` from `src` to the host. */
   async read(src: GPUBuffer, srcOffset: number, bytes: number, context: string): Promise<ArrayBuffer> {
-    return (await this.readMany([{ buffer: src, offset: srcOffset, bytes }], context))[0];
-  }
-
-  /** Copies several ranges to the host with one submit and one wait (see `mapMany`). */
-  async readMany(ranges: readonly ReadRange[], context: string): Promise<ArrayBuffer[]> {
-    const mapped = await this.mapMany(ranges, context);
+    const mapped = await this.mapMany([{ buffer: src, offset: srcOffset, bytes }], context);
     try {
-      return mapped.data.map((d, i) => d.slice(0, ranges[i].bytes));
+      return mapped.data[0].slice(0, bytes);
     } finally {
       mapped.release();
     }
@@ -147,14 +142,14 @@ export class CommandBatcher {
   async mapMany(ranges: readonly ReadRange[], context: string): Promise<{ data: ArrayBuffer[]; release: () => void }> {
     if (ranges.length === 0) return { data: [], release: () => {} };
     const limit = this.stagingLimit;
-    // Each range's staging buffer and offset: 8-byte aligned, as getMappedRange requires.
-    const places: { staging: number; offset: number }[] = [];
+    // Each range's staging buffer, offset and size: 8-byte aligned, as getMappedRange requires.
+    const places: { staging: number; offset: number; size: number }[] = [];
     const sizes: number[] = [];
     for (const r of ranges) {
       const size = Math.ceil(r.bytes / 8) * 8;
       if (size > limit) throw new Error(`${context}: ${r.bytes} bytes exceed the largest read-back buffer (${limit} bytes, the device's maxBufferSize)`);
       if (sizes.length === 0 || sizes[sizes.length - 1] + size > limit) sizes.push(0);
-      places.push({ staging: sizes.length - 1, offset: sizes[sizes.length - 1] });
+      places.push({ staging: sizes.length - 1, offset: sizes[sizes.length - 1], size });
       sizes[sizes.length - 1] += size;
     }
     const staging = sizes.map((size) => this.staging.take(size, `${context} readback`));
@@ -175,10 +170,7 @@ export class CommandBatcher {
       // Only the bytes used: a reused buffer may be larger, and a browser copies what is mapped.
       await this.raceLost(Promise.all(staging.map((b, k) => b.mapAsync(GPUMapMode.READ, 0, Math.max(8, sizes[k])))), context);
       this.gpu.checkErrors(context);
-      const data = ranges.map((r, i) => {
-        const p = places[i];
-        return r.bytes === 0 ? new ArrayBuffer(0) : staging[p.staging].getMappedRange(p.offset, Math.ceil(r.bytes / 8) * 8);
-      });
+      const data = places.map((p) => (p.size === 0 ? new ArrayBuffer(0) : staging[p.staging].getMappedRange(p.offset, p.size)));
       return { data, release };
     } catch (err) {
       release();
