@@ -13,6 +13,7 @@ import {
   readSafetensors,
   writeSafetensors,
   writeSafetensorsFile,
+  writeSafetensorsFileAsync,
 } from '../src/weights/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cxr-st-'));
@@ -127,6 +128,37 @@ describe('safetensors', () => {
     const cut = join(dir, 'cut.safetensors');
     writeFileSync(cut, new Uint8Array(readFileSync(path)).subarray(0, -3));
     expect(() => readSafetensors(cut)).toThrow(new RegExp(`^${cut}: safetensors: .*truncated`));
+  });
+
+  it('writes a tensor given in flat parts as it writes one loaded whole, and refuses parts of the wrong length', async () => {
+    const path = join(dir, 'parts.safetensors');
+    const partsOf = (t: HostTensor, cuts: number[]) =>
+      async function* () {
+        let at = 0;
+        for (const end of [...cuts, t.data.length]) {
+          yield { dtype: t.dtype, shape: [end - at], data: (t.data as Float32Array).subarray(at, end) } as HostTensor;
+          at = end;
+        }
+      };
+    const whole = sample();
+    // float32, float16 (narrowed part by part) and bfloat16 in uneven parts, the rest loaded whole.
+    const cuts: Record<string, number[]> = { 'conv.weight': [1, 3], h: [2], bf: [1] };
+    const lazy = [...whole].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, load: cuts[name] ? partsOf(t, cuts[name]) : () => t }));
+    await writeSafetensorsFileAsync(path, lazy, { k: 'v' });
+    expect(readFileSync(path)).toEqual(Buffer.from(writeSafetensors(whole, { k: 'v' })));
+    const conv = whole.get('conv.weight')!;
+    const oneTensor = (shape: number[], data: Float32Array, at: number[]) => [
+      { name: 'conv.weight', dtype: conv.dtype, shape, load: partsOf({ ...conv, data }, at) },
+    ];
+    const four = conv.data as Float32Array;
+    // An empty last part is fine.
+    await writeSafetensorsFileAsync(join(dir, 'ok.safetensors'), oneTensor([2, 1, 2], four, [1, 4]));
+    expect(readSafetensors(join(dir, 'ok.safetensors')).get('conv.weight')).toEqual(conv);
+    await expect(writeSafetensorsFileAsync(join(dir, 'short.safetensors'), oneTensor([2, 1, 2], four.subarray(0, 3), [1]))).rejects.toThrow(
+      /tensor conv.weight: shape \[2,1,2\] needs 4 values, its parts held 3/,
+    );
+    await expect(writeSafetensorsFileAsync(join(dir, 'long.safetensors'), oneTensor([3], four, [2]))).rejects.toThrow(/needs 3 values, its parts held 4/);
+    expect(readdirSync(dir).filter((f) => /^(short|long)/.test(f))).toEqual([]);
   });
 
   it('leaves no partial file behind when writing fails', () => {

@@ -40,10 +40,15 @@ describe('saveTensors', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'cxr-save-')), 'm.safetensors');
     await T.sync();
     const before = T.gpu().batcher.submits;
-    // 4 KB groups: [a.weight, a.bias, num_batches_tracked, half] (4084 bytes), [big] (larger than
-    // a group), [empty] (nothing to copy): two read-backs for six tensors.
+    // 4 KB groups: [a.weight, a.bias, num_batches_tracked, half] (4084 bytes), then big (12 KB,
+    // larger than a group) in three parts of 1024 values, [empty] (nothing to copy): four read-backs.
+    const staging = T.gpu().batcher.staging;
+    const created = staging.created;
     await saveTensors(path, tensors, { epoch: '3' }, { groupBytes: 4096 });
-    expect(T.gpu().batcher.submits - before).toBe(2);
+    expect(T.gpu().batcher.submits - before).toBe(4);
+    // The parts went through one buffer (the group's 4084-byte one is too small for a 4 KB part,
+    // so at most two were created; one per part would be four).
+    expect(staging.created - created).toBeLessThanOrEqual(2);
     const f = openSafetensors(path);
     try {
       expect(f.metadata.epoch).toBe('3');
@@ -61,6 +66,37 @@ describe('saveTensors', () => {
       f.close();
     }
     for (const t of tensors.values()) t.dispose();
+  });
+
+  it('a tensor larger than a group is written in parts: float16 and a last short part exactly, a NaN named at its element', async () => {
+    const f16 = values(2501, 7).map(T.roundToHalf);
+    const big = values(2049, 8);
+    const tensors = new Map<string, T.Tensor>([
+      ['half', T.cast(T.tensor(f16), 'float16')],
+      ['big', T.tensor(big, [2049])],
+      ['tail', T.tensor(values(3, 9))],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-save-'));
+    const path = join(dir, 'm.safetensors');
+    // 2 KB: half (10 KB on the host) in parts of 256 values, 2501 = 9 x 256 + 197; big in 9 parts.
+    await saveTensors(path, tensors, {}, { groupBytes: 2048, requireFinite: true });
+    const f = openSafetensors(path);
+    try {
+      expect(f.tensors.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`)).toEqual(['half:float32:2501', 'big:float32:2049', 'tail:float32:3']);
+      expect(Array.from(f.tensors[0].load().data as Float32Array)).toEqual(Array.from(f16));
+      expect(Array.from(f.tensors[1].load().data as Float32Array)).toEqual(Array.from(big));
+      expect(Array.from(f.tensors[2].load().data as Float32Array)).toEqual(Array.from(values(3, 9)));
+    } finally {
+      f.close();
+    }
+    const bad = big.slice();
+    bad[1500] = Number.POSITIVE_INFINITY; // in the third part: the message gives the tensor's own index
+    const badTensor = T.tensor(bad);
+    await expect(saveTensors(join(dir, 'bad.safetensors'), new Map([['bad', badTensor]]), {}, { groupBytes: 2048, requireFinite: true })).rejects.toThrow(
+      /tensor bad holds Infinity at element 1500/,
+    );
+    expect(readdirSync(dir)).toEqual(['m.safetensors']);
+    for (const t of [...tensors.values(), badTensor]) t.dispose();
   });
 
   it('a non-finite value in a later group leaves no file, and reading still works after', async () => {

@@ -3,6 +3,7 @@ import { bytesPerElement } from './dtype.ts';
 import { float16ToFloat32 } from './float16.ts';
 import { fmt } from './shape.ts';
 import type { Tensor } from './tensor.ts';
+import type { TensorRange } from './kernel/run.ts';
 
 /** Host values of a read-back tensor: float32 and float16 (widened) as Float32Array, int32 as Int32Array. */
 export type HostValues = Float32Array | Int32Array;
@@ -34,17 +35,33 @@ export async function readTensors(tensors: readonly Tensor[]): Promise<HostValue
  * uses them at once, such as a file writer. Copying 44 MB into fresh host memory cost as much as
  * reading it back (page faults on lavapipe's host). Release before the next read: the mapped
  * buffer is reused.
+ *
+ * An item may be a `TensorRange`, elements [offset, offset + size) of a tensor: how a writer
+ * streams a tensor too large to hold on the host at once through the one kept read-back buffer (a
+ * fresh buffer per read of VGG16's 411 MB layer paid a page fault per 4 KB). Its byte offset must
+ * be a multiple of 4, and its length too unless it ends the tensor (copies move whole words): an
+ * even offset, and an even size short of the end, for float16.
  */
-export async function mapTensors(tensors: readonly Tensor[]): Promise<MappedTensors> {
-  const ranges = tensors.map((t) => ({ buffer: t.storage('readTensors').buffer, offset: 0, bytes: t.size * bytesPerElement[t.dtype] }));
-  const context = `readTensors (${tensors.map((t) => fmt(t.shape)).join(', ')})`.slice(0, 200);
+export async function mapTensors(items: readonly (Tensor | TensorRange)[]): Promise<MappedTensors> {
+  const ranges = items.map((item) => {
+    const { tensor: t, offset: start, size: count } = 'tensor' in item ? item : { tensor: item, offset: 0, size: item.size };
+    const bytes = bytesPerElement[t.dtype];
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > t.size) {
+      throw new Error(`mapTensors: range [${start}, ${start} + ${count}) is outside the ${t.size} elements of a ${fmt(t.shape)} tensor`);
+    }
+    if ((start * bytes) % 4 !== 0 || ((count * bytes) % 4 !== 0 && start + count < t.size)) {
+      throw new Error(`mapTensors: range [${start}, ${start} + ${count}) of a ${t.dtype} tensor does not start and end on 4-byte words`);
+    }
+    return { buffer: t.storage('readTensors').buffer, offset: start * bytes, bytes: count * bytes, tensor: t, count };
+  });
+  const context = `readTensors (${ranges.map((r) => fmt(r.tensor.shape)).join(', ')})`.slice(0, 200);
   const mapped = await gpu().batcher.mapMany(ranges, context);
-  return { values: mapped.data.map((d, i) => hostValues(tensors[i], d)), release: mapped.release };
+  return { values: mapped.data.map((d, i) => hostValues(ranges[i].tensor, d, ranges[i].count)), release: mapped.release };
 }
 
-/** A tensor's bytes as read back, in the host type of its dtype (float16 widened to float32). */
-export function hostValues(t: Tensor, data: ArrayBuffer): HostValues {
-  if (t.dtype === 'int32') return new Int32Array(data, 0, t.size);
-  if (t.dtype === 'float16') return float16ToFloat32(new Uint16Array(data, 0, t.size));
-  return new Float32Array(data, 0, t.size);
+/** A tensor's bytes as read back (its first `count` values), in the host type of its dtype (float16 widened to float32). */
+export function hostValues(t: Tensor, data: ArrayBuffer, count = t.size): HostValues {
+  if (t.dtype === 'int32') return new Int32Array(data, 0, count);
+  if (t.dtype === 'float16') return float16ToFloat32(new Uint16Array(data, 0, count));
+  return new Float32Array(data, 0, count);
 }

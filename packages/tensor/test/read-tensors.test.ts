@@ -87,6 +87,40 @@ describe('readTensors / mapTensors', () => {
     held.release();
   });
 
+  it('map ranges of tensors: the same values as the whole, at odd offsets and sizes, ending at an odd end', async () => {
+    const f32 = randomArray(1003, 5);
+    const f16 = randomArray(21, 6, -4, 4).map(T.roundToHalf);
+    const i32 = Int32Array.from({ length: 11 }, (_, i) => i * 7 - 30);
+    const x = T.tensor(f32, [17, 59]);
+    const h = T.cast(T.tensor(f16), 'float16');
+    const n = T.tensor(i32);
+    const mapped = await T.mapTensors([
+      { tensor: x, offset: 3, size: 997 },
+      x,
+      { tensor: h, offset: 4, size: 17 }, // an odd size that ends the tensor: its last word is whole
+      { tensor: h, offset: 0, size: 6 },
+      { tensor: n, offset: 10, size: 1 },
+      { tensor: x, offset: 1003, size: 0 },
+    ]);
+    try {
+      expect(Array.from(mapped.values[0])).toEqual(Array.from(f32.subarray(3, 1000)));
+      expect(Array.from(mapped.values[1])).toEqual(Array.from(f32));
+      expect(Array.from(mapped.values[2])).toEqual(Array.from(f16.subarray(4)));
+      expect(Array.from(mapped.values[3])).toEqual(Array.from(f16.subarray(0, 6)));
+      expect(Array.from(mapped.values[4])).toEqual([i32[10]]);
+      expect(mapped.values[5].length).toBe(0);
+    } finally {
+      mapped.release();
+    }
+    await expect(T.mapTensors([{ tensor: x, offset: 1000, size: 4 }])).rejects.toThrow(
+      /range \[1000, 1000 \+ 4\) is outside the 1003 elements of a \[17,59\] tensor/,
+    );
+    await expect(T.mapTensors([{ tensor: h, offset: 3, size: 4 }])).rejects.toThrow(
+      /range \[3, 3 \+ 4\) of a float16 tensor does not start and end on 4-byte words/,
+    );
+    await expect(T.mapTensors([{ tensor: h, offset: 2, size: 5 }])).rejects.toThrow(/does not start and end on 4-byte words/);
+  });
+
   it('names a disposed tensor', async () => {
     const x = T.zeros([3]);
     x.dispose();

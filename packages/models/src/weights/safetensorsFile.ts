@@ -1,19 +1,21 @@
 // Writing safetensors files by path (Node only; writeSafetensors() gives the bytes anywhere).
 
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import type { HostDtype, HostTensor } from './hostTensor.ts';
+import { type HostDtype, type HostTensor, numelOf } from './hostTensor.ts';
 import { type TensorsToWrite, encodeHeader, listTensors, tensorBytes } from './safetensors.ts';
 
 /**
  * A tensor to write whose values are fetched when its turn comes (e.g. read back from the GPU).
  * The writer writes each tensor's data before it loads the next, so `load` may hand out memory
  * that is only valid until the following `load` (saveTensors: views of a mapped read-back).
+ * `load` may instead give the values in consecutive flat parts (each a HostTensor of one
+ * dimension, written before the next is asked for): a tensor too large to hold at once.
  */
 export interface AsyncLazyTensor {
   name: string;
   dtype: HostDtype;
   shape: number[];
-  load(): HostTensor | Promise<HostTensor>;
+  load(): HostTensor | Promise<HostTensor> | AsyncIterable<HostTensor>;
 }
 
 /** Suffix of the temporary file a write goes to before its rename; a leftover is debris of a killed write. */
@@ -44,7 +46,11 @@ export async function writeSafetensorsFileAsync(path: string, tensors: readonly 
   const fd = openForWrite(path);
   try {
     writeAll(fd, encodeHeader(tensors, metadata));
-    for (const t of tensors) writeAll(fd, checkedBytes(t, await t.load()));
+    for (const t of tensors) {
+      const loaded = await t.load();
+      if (Symbol.asyncIterator in loaded) await writeParts(fd, t, loaded);
+      else writeAll(fd, checkedBytes(t, loaded));
+    }
     finishWrite(fd, path);
   } catch (err) {
     abandonWrite(fd, path, err);
@@ -56,6 +62,18 @@ function checkedBytes(t: { name: string; dtype: HostDtype; shape: number[] }, lo
     throw new Error(`tensor ${t.name} changed dtype/shape while writing`);
   }
   return tensorBytes(t.name, loaded);
+}
+
+async function writeParts(fd: number, t: AsyncLazyTensor, parts: AsyncIterable<HostTensor>): Promise<void> {
+  const expected = numelOf(t.shape);
+  let written = 0;
+  for await (const part of parts) {
+    if (part.dtype !== t.dtype || part.shape.length !== 1) throw new Error(`tensor ${t.name}: a part must be a flat ${t.dtype} tensor`);
+    written += part.data.length;
+    if (written > expected) break;
+    writeAll(fd, tensorBytes(t.name, part));
+  }
+  if (written !== expected) throw new Error(`tensor ${t.name}: shape [${t.shape.join(',')}] needs ${expected} values, its parts held ${written}`);
 }
 
 function openForWrite(path: string): number {
