@@ -58,7 +58,7 @@ describe.runIf(have)('Grad-CAM matches PyTorch hooks', () => {
       const dir = parityTempDir(`gradcam-${arch}`);
       try {
         const ref = JSON.parse(await runPython('gradcam_parity.py', [arch, layer, dir, String(batch)], { timeoutMs: 600_000 }));
-        loadWeights(model, join(dir, 'model.pth'));
+        await loadWeights(model, join(dir, 'model.pth'));
         const x = readNpy(join(dir, 'x.npy'));
         const refMaps = readNpy(join(dir, 'maps.npy')).data as Float32Array;
         const input = T.tensor(x.data as Float32Array, x.shape);

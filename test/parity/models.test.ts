@@ -54,7 +54,7 @@ async function mixedPrecisionStep(
   dir: string,
 ) {
   const model = createModel(arch, { generator: new T.Generator(123) });
-  loadWeights(model, checkpoint);
+  await loadWeights(model, checkpoint);
   model.train();
   for (const [, m] of model.namedModules()) if (m instanceof Dropout) m.training = false;
   const scaler = new GradScaler({ initScale: 1024 });
@@ -110,7 +110,7 @@ describe.runIf(have)('models match torchvision', () => {
         const input = T.tensor(x.data as Float32Array, x.shape);
         for (const format of ['zip', 'legacy']) {
           const model = createModel(arch, { generator: new T.Generator(123) });
-          loadWeights(model, join(dir, `model-${format}.pth`));
+          await loadWeights(model, join(dir, `model-${format}.pth`));
           model.eval();
           const logits = T.scope(() => model.forward(input));
           const err = relErr(await logits.toArray(), logitsRef.data as Float32Array);

@@ -40,7 +40,7 @@ async function cxrLogits(file: string, x: Float32Array, shape: number[]): Promis
   const info = readModelInfo(file)!;
   const model = createModel(info.arch);
   applyHead(model, info.head, info.classes.length);
-  loadWeights(model, file);
+  await loadWeights(model, file);
   model.eval();
   const input = T.tensor(x, shape);
   const out = T.scope(() => model.forward(input));

@@ -62,7 +62,7 @@ describe('checkpoint set', () => {
 
     const fresh = setup();
     const said: string[] = [];
-    const s = loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m));
+    const s = await loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m));
     expect(s.epoch).toBe(2);
     expect(said.join('\n')).toMatch(
       /the newest checkpoint is incomplete \(trainer\.json epoch missing, last\.safetensors epoch 3, optimizer\.safetensors epoch missing\).*resuming from the complete set of epoch 2/,
@@ -85,7 +85,7 @@ describe('checkpoint set', () => {
     expect(fileEpoch(join(dir, checkpointFiles.optimizerPrevious))).toBe(2);
     rmSync(join(dir, checkpointFiles.trainer)); // torn again, as by a kill mid-restore
     const again = setup();
-    expect(loadCheckpoint(dir, again.model, again.optimizer).epoch).toBe(2);
+    expect((await loadCheckpoint(dir, again.model, again.optimizer)).epoch).toBe(2);
     expect(await weightsOf(again.model)).toEqual(epoch2);
     // The next complete save leaves its own set alone.
     await saveCheckpoint(dir, again.model, again.optimizer, state(3), info);
@@ -99,7 +99,7 @@ describe('checkpoint set', () => {
     await saveCheckpoint(dir, model, optimizer, state(1), info);
     await saveModel(join(dir, checkpointFiles.last), model, 2, info); // weights ahead of trainer.json
     const fresh = setup();
-    expect(() => loadCheckpoint(dir, fresh.model, fresh.optimizer)).toThrow(
+    await expect(loadCheckpoint(dir, fresh.model, fresh.optimizer)).rejects.toThrow(
       /no complete checkpoint to resume from \(trainer\.json epoch 1, last\.safetensors epoch 2, optimizer\.safetensors epoch 1\)/,
     );
   });
@@ -113,7 +113,7 @@ describe('checkpoint set', () => {
     expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(7);
     expect(existsSync(join(dir, checkpointFiles.lastPrevious))).toBe(false);
     const fresh = setup();
-    loadCheckpoint(dir, fresh.model, fresh.optimizer);
+    await loadCheckpoint(dir, fresh.model, fresh.optimizer);
     expect(await weightsOf(fresh.model)).toEqual(await weightsOf(model));
   });
 });
@@ -131,7 +131,7 @@ describe('parameters checked each epoch', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     const fresh = setup();
     const said: string[] = [];
-    expect(loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m)).epoch).toBe(1);
+    expect((await loadCheckpoint(dir, fresh.model, fresh.optimizer, (m) => said.push(m))).epoch).toBe(1);
     // The refused save never replaced a file of epoch 1's set (kept under both names): nothing torn.
     expect(said).toEqual([]);
     expect(fileEpoch(join(dir, checkpointFiles.last))).toBe(1);
@@ -147,16 +147,18 @@ describe('loadModelFile messages', () => {
     const truncated = join(dir, 'truncated.safetensors');
     await saveModel(truncated, model, 1, info);
     writeFileSync(truncated, readFileSync(truncated).subarray(0, 60));
-    expect(() => loadModelFile(truncated, model)).toThrow(/truncated\.safetensors: safetensors: header says \d+ bytes of JSON but the file has only 52/);
-    expect(() => loadModelFile(truncated, model)).not.toThrow(/does not fit/);
+    await expect(loadModelFile(truncated, model)).rejects.toThrow(
+      /truncated\.safetensors: safetensors: header says \d+ bytes of JSON but the file has only 52/,
+    );
+    await expect(loadModelFile(truncated, model)).rejects.not.toThrow(/does not fit/);
     const other = new Linear(5, 4);
     const good = join(dir, 'good.safetensors');
     await saveModel(good, model, 1, info);
-    expect(() => loadModelFile(good, other)).toThrow(
+    await expect(loadModelFile(good, other)).rejects.toThrow(
       /does not fit this model \(check --arch and --head\): mis-shaped keys \(2\):; weight: file \[3,5\] vs model \[4,5\]/,
     );
     rmSync(good);
-    expect(() => loadModelFile(good, other)).toThrow(/ENOENT|no such file/);
+    await expect(loadModelFile(good, other)).rejects.toThrow(/ENOENT|no such file/);
   });
 
   it('NaN weights are refused, naming the file and tensor', async () => {
@@ -166,7 +168,7 @@ describe('loadModelFile messages', () => {
     nanModel.loadStateDict(new Map([['bias', T.tensor(new Float32Array([0, NaN, 1]), [3])]]), { strict: false });
     const file = join(dir, 'nan.safetensors');
     await saveWeights(nanModel, file); // as another tool might have written it
-    expect(() => loadModelFile(file, model)).toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
+    await expect(loadModelFile(file, model)).rejects.toThrow(/nan\.safetensors: tensor bias holds NaN at element 1 \(non-finite weights/);
   });
 });
 

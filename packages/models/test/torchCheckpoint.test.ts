@@ -8,6 +8,12 @@ import { readTarEntries } from '../src/weights/tar.ts';
 import { readZipDirectory, zipEntryDataOffset } from '../src/weights/zip.ts';
 import { fixtureBytes, fixturePath, oddExpected, plainValues } from './helpers/fixtures.ts';
 import { buildZip } from './helpers/zipBuilder.ts';
+import { float32ToBfloat16, float32ToFloat16 } from '../src/weights/half.ts';
+
+/** The 16-bit patterns of half-type values (held widened). */
+function ckptHalfBits(dtype: string, values: Float32Array): Uint16Array {
+  return dtype === 'float16' ? float32ToFloat16(values) : float32ToBfloat16(values);
+}
 
 const formats = ['zip', 'legacy', 'tar'] as const;
 
@@ -41,6 +47,33 @@ describe('readTorchCheckpoint', () => {
       expect(() => readTorchCheckpoint(bytes.subarray(0, end - 1), { name: 'cut.pth' })).toThrow(/^cut\.pth: .*(truncated|past the end|end of)/);
     });
   }
+
+  it('readStored gives the stored bytes of every contiguous tensor, in any split; a strided view has none', () => {
+    for (const format of formats) {
+      const ckpt = openTorchCheckpoint(fixturePath(`odd_${format}.pth`));
+      try {
+        for (const lazy of ckpt.tensors) {
+          if (lazy.name === 't') {
+            expect(lazy.readStored, 'the transposed view').toBeUndefined();
+            continue;
+          }
+          const data = lazy.load().data;
+          const item = data.BYTES_PER_ELEMENT === 4 && (lazy.dtype === 'float16' || lazy.dtype === 'bfloat16') ? 2 : data.BYTES_PER_ELEMENT;
+          const bytes = new Uint8Array(data.length * item);
+          const cut = Math.floor(data.length / 2) * item;
+          lazy.readStored!(bytes.subarray(0, cut), 0);
+          lazy.readStored!(bytes.subarray(cut), cut);
+          const expected =
+            item === 2 ? new Uint8Array(ckptHalfBits(lazy.dtype, data as Float32Array).buffer) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          expect(Array.from(bytes), `${format} ${lazy.name}`).toEqual(Array.from(expected));
+        }
+        const w = ckpt.tensors.find((t) => t.name === 'w')!;
+        expect(() => w.readStored!(new Uint8Array(8), 20)).toThrow(/odd_\w+\.pth: tensor w: bytes 20\.\.28 are outside its 24/);
+      } finally {
+        ckpt.close();
+      }
+    }
+  });
 
   it('exposes the OrderedDict _metadata torch uses for versioned modules', () => {
     const ckpt = openTorchCheckpoint(fixturePath('odd_zip.pth'));

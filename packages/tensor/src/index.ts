@@ -2,6 +2,7 @@
 export { getDevice, destroyDevice, gpu, hasDevice, Gpu, type DeviceOptions } from './device/device.ts';
 export { Tensor } from './tensor.ts';
 export { readTensors, mapTensors, type HostValues, type MappedTensors } from './readTensors.ts';
+export { writeTensor, type FillBytes } from './writeTensor.ts';
 export type { DType } from './dtype.ts';
 export { roundToHalf, float16ToFloat32, float32ToFloat16, float32ToFloat16Bits } from './float16.ts';
 export { type Shape, type IntPair, broadcastShapes, sizeOf, stridesOf } from './shape.ts';

@@ -1,5 +1,5 @@
 import { gpu } from './device/device.ts';
-import { bytesPerElement } from './dtype.ts';
+import { byteRange } from './byteRange.ts';
 import { float16ToFloat32 } from './float16.ts';
 import { fmt } from './shape.ts';
 import type { Tensor } from './tensor.ts';
@@ -36,24 +36,13 @@ export async function readTensors(tensors: readonly Tensor[]): Promise<HostValue
  * reading it back (page faults on lavapipe's host). Release before the next read: the mapped
  * buffer is reused.
  *
- * An item may be a `TensorRange`, elements [offset, offset + size) of a tensor: how a writer
- * streams a tensor too large to hold on the host at once through the one kept read-back buffer (a
- * fresh buffer per read of VGG16's 411 MB layer paid a page fault per 4 KB). Its byte offset must
- * be a multiple of 4, and its length too unless it ends the tensor (copies move whole words): an
- * even offset, and an even size short of the end, for float16.
+ * An item may be a `TensorRange`, elements [offset, offset + size) of a tensor (`byteRange` says
+ * which ranges can be copied): how a writer streams a tensor too large to hold on the host at once
+ * through the one kept read-back buffer (a fresh buffer per read of VGG16's 411 MB layer paid a
+ * page fault per 4 KB).
  */
 export async function mapTensors(items: readonly (Tensor | TensorRange)[]): Promise<MappedTensors> {
-  const ranges = items.map((item) => {
-    const { tensor: t, offset: start, size: count } = 'tensor' in item ? item : { tensor: item, offset: 0, size: item.size };
-    const bytes = bytesPerElement[t.dtype];
-    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > t.size) {
-      throw new Error(`mapTensors: range [${start}, ${start} + ${count}) is outside the ${t.size} elements of a ${fmt(t.shape)} tensor`);
-    }
-    if ((start * bytes) % 4 !== 0 || ((count * bytes) % 4 !== 0 && start + count < t.size)) {
-      throw new Error(`mapTensors: range [${start}, ${start} + ${count}) of a ${t.dtype} tensor does not start and end on 4-byte words`);
-    }
-    return { buffer: t.storage('readTensors').buffer, offset: start * bytes, bytes: count * bytes, tensor: t, count };
-  });
+  const ranges = items.map((item) => byteRange(item, 'readTensors'));
   const context = `readTensors (${ranges.map((r) => fmt(r.tensor.shape)).join(', ')})`.slice(0, 200);
   const mapped = await gpu().batcher.mapMany(ranges, context);
   return { values: mapped.data.map((d, i) => hostValues(ranges[i].tensor, d, ranges[i].count)), release: mapped.release };

@@ -59,7 +59,7 @@ export class Classifier {
       applyHead(model, settings.head, settings.classes.length);
       const file = openSafetensors(bytes, { name });
       try {
-        loadWeights(model, file.tensors);
+        await loadWeights(model, file.tensors);
       } finally {
         file.close();
       }

@@ -210,7 +210,7 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
   const model = createModel(s.arch);
   try {
     applyHead(model, s.head, classes.length);
-    loadModelFile(s.weights, model);
+    await loadModelFile(s.weights, model);
     model.eval();
     const transforms = evalTransforms({ size: s.imageSize, resize: s.resizeSize, filter: s.filter });
     const loader = new DataLoader(ds, {

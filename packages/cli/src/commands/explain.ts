@@ -62,7 +62,7 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
   await T.getDevice();
   const model = createModel(s.arch);
   applyHead(model, s.head, classes.length);
-  loadModelFile(s.weights, model);
+  await loadModelFile(s.weights, model);
   model.eval();
   const layer = o.layer ?? defaultCamLayer(model);
   const rule = readDecisionRule(s.weights);

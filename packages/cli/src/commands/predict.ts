@@ -74,7 +74,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
   const failed: { file: string; reason: string }[] = [];
   try {
     applyHead(model, s.head, classes.length);
-    loadModelFile(s.weights, model);
+    await loadModelFile(s.weights, model);
     model.eval();
     const n = s.imageSize;
     const transforms = evalTransforms({ size: n, resize: s.resizeSize, filter: s.filter });

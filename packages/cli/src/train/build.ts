@@ -27,13 +27,13 @@ export interface BuiltModel {
  * then the head for `numClasses`, then freezing. `allowMissingImagenet` lets the embedded default
  * run continue from random init offline (it says so loudly).
  */
-export function buildModel(
+export async function buildModel(
   config: TrainConfig,
   numClasses: number,
   generator: T.Generator,
   log: (m: string) => void,
   options: { allowMissingImagenet?: boolean; skipInitialWeights?: boolean } = {},
-): BuiltModel {
+): Promise<BuiltModel> {
   const model = createModel(config.arch, { generator });
   let weightsUsed = 'none (random init)';
   if (options.skipInitialWeights) {
@@ -42,7 +42,7 @@ export function buildModel(
   } else if (config.weights === 'imagenet') {
     const path = imagenetWeightsPath(config.arch);
     if (path) {
-      loadModelFile(path, model);
+      await loadModelFile(path, model);
       weightsUsed = `imagenet (${path})`;
     } else {
       const file = (officialWeights as Record<string, string>)[config.arch];
@@ -53,7 +53,7 @@ export function buildModel(
       log(`!! ImageNet weights for ${config.arch} are not cached (offline?): training from random init. To fine-tune, ${hint}.`);
     }
   } else if (config.weights !== 'none') {
-    loadModelFile(config.weights, model);
+    await loadModelFile(config.weights, model);
     weightsUsed = config.weights;
   }
   applyHead(model, config.head, numClasses, generator);

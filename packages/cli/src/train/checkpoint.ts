@@ -15,7 +15,7 @@ import {
   openSafetensors,
   saveTensors,
   saveWeights,
-  toDevice,
+  loadToDevice,
   WeightMismatchError,
   type ModelInfo,
 } from '@cxr/models';
@@ -169,7 +169,12 @@ function describeSet(dir: string, set: CheckpointSet): string {
  * three files stamped with the same epoch) and returns its trainer state. A set torn by a kill
  * is passed over for the previous epoch's, saying so; with neither, the error names the files.
  */
-export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>, log: (m: string) => void = () => {}): TrainerState {
+export async function loadCheckpoint(
+  dir: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+  log: (m: string) => void = () => {},
+): Promise<TrainerState> {
   let set = currentSet;
   if (readSetEpoch(dir, currentSet) === null) {
     if (readSetEpoch(dir, previousSet) === null) {
@@ -183,7 +188,7 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
     set = currentSet;
   }
   const state = readJsonFile<TrainerState>(join(dir, set.trainer));
-  loadModelFile(join(dir, set.model), model);
+  await loadModelFile(join(dir, set.model), model);
   const file = openSafetensors(join(dir, set.optimizer));
   try {
     const perParam = new Map<number, ParamState>();
@@ -191,7 +196,7 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
       const dot = lazy.name.indexOf('.');
       const i = Number(lazy.name.slice(0, dot));
       const s = perParam.get(i) ?? {};
-      s[lazy.name.slice(dot + 1)] = toDevice(lazy.name, lazy.load());
+      s[lazy.name.slice(dot + 1)] = await loadToDevice(lazy);
       perParam.set(i, s);
     }
     for (const [i, sc] of Object.entries(state.optimizerScalars)) {
@@ -212,9 +217,9 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer<
  * the CLI hint (another --arch or --head); anything else (a forbidden pickle global, a truncated
  * file, NaN weights) keeps its own message, with the original error as `cause`.
  */
-export function loadModelFile(path: string, model: Module): void {
+export async function loadModelFile(path: string, model: Module): Promise<void> {
   try {
-    loadWeights(model, path);
+    await loadWeights(model, path);
   } catch (e) {
     if (!(e instanceof WeightMismatchError)) throw e;
     const detail = e.message

@@ -135,7 +135,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     log(`adapter: ${gpu.adapterName}; images decoded by ${workers ? `${workers} worker thread${workers === 1 ? '' : 's'}` : 'the main thread'}`);
     const generator = new T.Generator(config.seed);
     T.manualSeed(config.seed);
-    const built = buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: config.resume });
+    const built = await buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: config.resume });
     model = built.model;
     const { weightsUsed, frozen } = built;
     const trainable = model
@@ -164,7 +164,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     let bestScore: number | null = null;
     let bestEpoch = 0;
     if (state === 'resume' && hasCheckpoint(dir)) {
-      const s = loadCheckpoint(dir, model, optimizer, log);
+      const s = await loadCheckpoint(dir, model, optimizer, log);
       startEpoch = s.epoch;
       bestValAccuracy = s.bestValAccuracy;
       bestScore = s.bestScore ?? (config.selectBy === 'val-accuracy' ? s.bestValAccuracy : null);
@@ -288,7 +288,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     }
 
     // Evaluate the kept (best) weights on every split.
-    loadModelFile(join(dir, checkpointFiles.best), model);
+    await loadModelFile(join(dir, checkpointFiles.best), model);
     model.eval();
     const preds: Partial<Record<SplitName, Predictions>> = {
       train: await predictAll(model, loaders.trainEval, config.loss, 0, undefined, classWeight),

@@ -44,6 +44,12 @@ export interface LazyTensor {
   dtype: HostDtype;
   shape: number[];
   load(): HostTensor;
+  /**
+   * Where the file holds the tensor's values contiguously as `dtype` (little-endian): reads bytes
+   * [at, at + into.length) of them into `into`, so a loader can stream them to where they go (the
+   * device's upload memory) without a host array of the whole tensor.
+   */
+  readStored?(into: Uint8Array, at: number): void;
 }
 
 /** Bytes per element as stored on disk (half types are 2 even though they are held as float32). */

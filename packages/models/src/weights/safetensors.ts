@@ -118,6 +118,11 @@ function parseHeader(src: ByteSource): SafetensorsFile {
     dtype: e.dtype,
     shape: e.shape,
     load: () => loadTensor(src, dataStart + e.begin, e.dtype, e.shape),
+    readStored: (into: Uint8Array, at: number) => {
+      if (at < 0 || at + into.length > e.end - e.begin)
+        throw new WeightFormatError(src.name, `tensor ${e.name}: bytes ${at}..${at + into.length} are outside its ${e.end - e.begin}`);
+      src.readInto(dataStart + e.begin + at, into);
+    },
   }));
   return { tensors, metadata, close: () => src.close() };
 }

@@ -114,11 +114,21 @@ function openFromSource(src: ByteSource): TorchCheckpoint {
   for (const [name, ref] of dict) {
     const dtype = ref.storage.type.dtype;
     if (!dtype) throw new WeightFormatError(src.name, `tensor ${name} uses ${ref.storage.type.qualname}, which is not supported`);
+    let start: number | undefined;
     tensors.push({
       name,
       dtype,
       shape: [...ref.shape],
       load: () => withName(src.name, () => materialize(src, name, ref, dtype, parsed.spanOf(ref.storage))),
+      readStored: isContiguous(ref)
+        ? (into: Uint8Array, at: number) =>
+            withName(src.name, () => {
+              start ??= storedStart(name, ref, dtype, parsed.spanOf(ref.storage));
+              const bytes = numelOf(ref.shape) * storedItemSize[dtype];
+              if (at < 0 || at + into.length > bytes) throw new Error(`tensor ${name}: bytes ${at}..${at + into.length} are outside its ${bytes}`);
+              src.readInto(start + at, into);
+            })
+        : undefined,
     });
   }
   return { format: format!, tensors, metadata, root: parsed.root, close: () => src.close() };
@@ -158,6 +168,29 @@ function findStateDict(name: string, root: unknown): { dict: Map<string, TensorR
 export const maxExpansion = 16;
 /** …once it is larger than this many elements (small broadcast buffers stay loadable). */
 export const maxExpandedElements = 1 << 20;
+
+/** Whether a stored view is C-order contiguous (dimensions of size 1 may have any stride). */
+function isContiguous(ref: TensorRef): boolean {
+  let expected = 1;
+  for (let d = ref.shape.length - 1; d >= 0; d--) {
+    if (ref.shape[d] !== 1 && ref.stride[d] !== expected) return false;
+    expected *= ref.shape[d];
+  }
+  return true;
+}
+
+/** The byte where a contiguous view's values start, checked against its storage as `materialize` checks it. */
+function storedStart(name: string, ref: TensorRef, dtype: HostDtype, span: StorageSpan): number {
+  const item = storedItemSize[dtype];
+  const numel = numelOf(ref.shape);
+  const storageNumel = ref.storage.viewNumel ?? Math.floor(span.byteLength / item) - ref.storage.viewOffset;
+  if (numel > 0 && ref.offset + numel > storageNumel) {
+    throw new Error(
+      `tensor ${name} [${ref.shape.join(',')}] needs storage elements ${ref.offset}..${ref.offset + numel - 1} but storage ${ref.storage.key} has only ${storageNumel}`,
+    );
+  }
+  return span.byteOffset + (ref.storage.viewOffset + ref.offset) * item;
+}
 
 /** Copies one tensor out of its storage into a fresh C-order array. */
 function materialize(src: ByteSource, name: string, ref: TensorRef, dtype: HostDtype, span: StorageSpan): HostTensor {

@@ -196,6 +196,7 @@ export async function destroyDevice(): Promise<void> {
   }
   g.pool.destroyAll();
   g.batcher.staging.destroy();
+  g.batcher.uploads.destroy();
   g.device.destroy();
   g.pipelines.prewarmer?.close();
 }

@@ -1,5 +1,5 @@
 import type { Gpu } from '../device/device.ts';
-import { StagingBuffers } from './staging.ts';
+import { StagingBuffers, UploadBuffers } from './staging.ts';
 
 /** Bytes reserved per dispatch in the uniform arena (WebGPU's minUniformBufferOffsetAlignment). */
 const uniformSlot = 256;
@@ -33,6 +33,9 @@ export class CommandBatcher {
   dispatches = 0;
   /** Read-back buffers, the largest one kept for the next read. */
   readonly staging: StagingBuffers;
+  /** Upload buffers for `uploadMapped`, two kept. */
+  readonly uploads: UploadBuffers;
+  private uploadsDone: Promise<void> = Promise.resolve();
   /** The largest read-back buffer (the device's maxBufferSize); reads beyond it are split. */
   stagingLimit: number;
 
@@ -46,6 +49,7 @@ export class CommandBatcher {
       label: 'uniform arena',
     });
     this.staging = new StagingBuffers(gpu.device);
+    this.uploads = new UploadBuffers(gpu.device);
     this.stagingLimit = gpu.device.limits.maxBufferSize;
   }
 
@@ -88,6 +92,39 @@ export class CommandBatcher {
     }
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.recorded++;
+  }
+
+  /**
+   * Writes `bytes` bytes into `dst` from `dstOffset`, after everything recorded so far, through the
+   * kept upload buffers (`UploadBuffers`) a chunk at a time: `fill(into, at)` writes bytes
+   * [at, at + into.length) of the data into mapped memory (a file reader reads straight into it).
+   * Offsets and `bytes` must be multiples of 4. Resolves once the last chunk is submitted.
+   */
+  uploadMapped(dst: GPUBuffer, dstOffset: number, bytes: number, fill: (into: Uint8Array, at: number) => void, context: string): Promise<void> {
+    // One upload at a time: two at once would map the same kept buffer twice.
+    const run = this.uploadsDone.then(() => this.uploadChunks(dst, dstOffset, bytes, fill, context));
+    this.uploadsDone = run.catch(() => {});
+    return run;
+  }
+
+  private async uploadChunks(dst: GPUBuffer, dstOffset: number, bytes: number, fill: (into: Uint8Array, at: number) => void, context: string): Promise<void> {
+    const chunk = this.uploads.chunkBytes;
+    for (let at = 0; at < bytes; at += chunk) {
+      const size = Math.min(chunk, bytes - at);
+      const b = this.uploads.take();
+      this.gpu.waiting();
+      // Waits for the buffer's previous copy, if it is still in flight. Work recorded before stays
+      // first: the copy goes into the same command stream after it.
+      await this.raceLost(b.mapAsync(GPUMapMode.WRITE, 0, size), context);
+      try {
+        fill(new Uint8Array(b.getMappedRange(0, size)), at);
+      } finally {
+        b.unmap();
+      }
+      this.copy(b, 0, dst, dstOffset + at, size);
+      // Submitted before the buffer is mapped again.
+      this.flush();
+    }
   }
 
   /** Writes host data into a buffer after everything recorded so far (flushes first). */

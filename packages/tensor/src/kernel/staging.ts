@@ -43,3 +43,42 @@ export class StagingBuffers {
     this.spare = null;
   }
 }
+
+/**
+ * Upload staging buffers: two mappable (MAP_WRITE | COPY_SRC) buffers of `chunkBytes`, kept and
+ * used in turn, so the host fills one while the queue copies the other into place. `writeBuffer`
+ * of VGG16's 411 MB layer took ~1.3 s even into a buffer in use: each large write went through
+ * new staging memory, every page of it faulting; through these two, ~35 ms (benchmarks/README.md,
+ * session 17).
+ */
+export class UploadBuffers {
+  private readonly kept: GPUBuffer[] = [];
+  private next = 0;
+  /** Buffers created so far. */
+  created = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    /** Bytes per chunk (a multiple of 4); tests lower it to cross chunk boundaries. */
+    public chunkBytes = 16 * 2 ** 20,
+  ) {}
+
+  /** The next kept buffer in turn (created on first use); it may still be copying from its last fill: map it before filling. */
+  take(): GPUBuffer {
+    const i = this.next;
+    this.next = (this.next + 1) % 2;
+    if (this.kept[i] && this.kept[i].size < this.chunkBytes) {
+      this.kept[i].destroy();
+      delete this.kept[i];
+    }
+    if (!this.kept[i]) {
+      this.created++;
+      this.kept[i] = this.device.createBuffer({ size: this.chunkBytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, label: 'upload staging' });
+    }
+    return this.kept[i];
+  }
+
+  destroy(): void {
+    for (const b of this.kept.splice(0)) b.destroy();
+  }
+}
