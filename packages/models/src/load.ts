@@ -79,7 +79,8 @@ export function openWeights(input: Uint8Array | string): { tensors: LazyTensor[]
  * stores contiguously goes from the file straight into the model's own tensor, 16 MB at a time
  * through mapped upload memory (`writeTensor`): VGG16 from a page-cached file took ~5.6 s through
  * host arrays and `writeBuffer`, page faults mostly. Non-finite values are refused by name; the
- * tensors before (and the chunks of the refused one before its bad value) are then loaded already.
+ * tensors before, and the refused one's chunks before its bad value, are then loaded already (a
+ * caller that goes on after the error must not use the model).
  */
 export async function loadWeights(
   model: Module,
@@ -101,19 +102,25 @@ export async function loadWeights(
         `${where}tensor ${k} holds ${value} at element ${at} (non-finite weights: the file comes from a diverged or corrupted run)`,
       );
     };
+    // The file is read into this host buffer, checked there and then copied into the mapped
+    // upload memory, which a discrete GPU may map uncached (slow to read back for the check).
+    let scratch = new Uint8Array(0);
     for (const [k, target] of own) {
       const lazy = entries.get(k);
       if (!lazy) continue;
       const readStored = lazy.readStored?.bind(lazy);
       if (readStored && lazy.dtype === 'float32' && target.dtype === 'float32') {
         await T.writeTensor(target, (into, at) => {
-          readStored(into, at);
-          const values = new Float32Array(into.buffer, into.byteOffset, into.length / 4);
+          if (scratch.length < into.length) scratch = new Uint8Array(into.length);
+          const part = scratch.subarray(0, into.length);
+          readStored(part, at);
+          const values = new Float32Array(part.buffer, 0, part.length / 4);
           for (let i = 0; i < values.length; i++) {
             // NaN and ±Infinity, whose difference with themselves is NaN; a quarter of the time of
             // Number.isFinite in firstNonFinite, which other callers make polymorphic.
             if (values[i] - values[i] !== 0) throw nonFinite(k, values[i], at / 4 + i);
           }
+          into.set(part);
         });
         continue;
       }

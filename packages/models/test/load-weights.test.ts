@@ -35,9 +35,9 @@ describe('loadWeights', () => {
     chunk = uploads().chunkBytes;
     uploads().chunkBytes = 4096; // fc.weight (20 KB) crosses five chunks
   });
-  afterAll(() => {
+  afterAll(async () => {
     uploads().chunkBytes = chunk;
-    T.destroyDevice();
+    await T.destroyDevice();
   });
 
   it('streams float32 tensors from the file into the model exactly, without load(); int32 the host way', async () => {

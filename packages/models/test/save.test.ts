@@ -42,13 +42,8 @@ describe('saveTensors', () => {
     const before = T.gpu().batcher.submits;
     // 4 KB groups: [a.weight, a.bias, num_batches_tracked, half] (4084 bytes), then big (12 KB,
     // larger than a group) in three parts of 1024 values, [empty] (nothing to copy): four read-backs.
-    const staging = T.gpu().batcher.staging;
-    const created = staging.created;
     await saveTensors(path, tensors, { epoch: '3' }, { groupBytes: 4096 });
     expect(T.gpu().batcher.submits - before).toBe(4);
-    // The parts went through one buffer (the group's 4084-byte one is too small for a 4 KB part,
-    // so at most two were created; one per part would be four).
-    expect(staging.created - created).toBeLessThanOrEqual(2);
     const f = openSafetensors(path);
     try {
       expect(f.metadata.epoch).toBe('3');
@@ -90,7 +85,7 @@ describe('saveTensors', () => {
       f.close();
     }
     const bad = big.slice();
-    bad[1500] = Number.POSITIVE_INFINITY; // in the third part: the message gives the tensor's own index
+    bad[1500] = Number.POSITIVE_INFINITY; // in the sixth part of 256: the message gives the tensor's own index
     const badTensor = T.tensor(bad);
     await expect(saveTensors(join(dir, 'bad.safetensors'), new Map([['bad', badTensor]]), {}, { groupBytes: 2048, requireFinite: true })).rejects.toThrow(
       /tensor bad holds Infinity at element 1500/,

@@ -121,6 +121,20 @@ describe('readTensors / mapTensors', () => {
     await expect(T.mapTensors([{ tensor: h, offset: 2, size: 5 }])).rejects.toThrow(/does not start and end on 4-byte words/);
   });
 
+  it('waits leave no device-loss listener behind (memory flat over steps)', async () => {
+    const waiters = gpu().batcher.lostWaiters;
+    const x = T.tensor(randomArray(100, 8));
+    const pending = x.toArray();
+    expect(waiters.size).toBe(1); // a wait in flight is listening
+    await pending;
+    for (let r = 0; r < 20; r++) {
+      await T.readTensors([x]);
+      await T.writeTensor(x, randomArray(100, 9));
+      await T.sync();
+    }
+    expect(waiters.size).toBe(0);
+  });
+
   it('names a disposed tensor', async () => {
     const x = T.zeros([3]);
     x.dispose();

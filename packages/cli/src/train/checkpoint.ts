@@ -190,8 +190,8 @@ export async function loadCheckpoint(
   const state = readJsonFile<TrainerState>(join(dir, set.trainer));
   await loadModelFile(join(dir, set.model), model);
   const file = openSafetensors(join(dir, set.optimizer));
+  const perParam = new Map<number, ParamState>();
   try {
-    const perParam = new Map<number, ParamState>();
     for (const lazy of file.tensors) {
       const dot = lazy.name.indexOf('.');
       const i = Number(lazy.name.slice(0, dot));
@@ -205,8 +205,9 @@ export async function loadCheckpoint(
       perParam.set(Number(i), s);
     }
     optimizer.loadStateDict({ state: perParam, paramGroups: state.optimizerGroups });
-    for (const s of perParam.values()) for (const v of Object.values(s)) if (v instanceof T.Tensor) v.dispose();
   } finally {
+    // Also after a failure part-way: the tensors read so far are not kept.
+    for (const s of perParam.values()) for (const v of Object.values(s)) if (v instanceof T.Tensor) v.dispose();
     file.close();
   }
   return state;

@@ -36,6 +36,8 @@ export class CommandBatcher {
   /** Upload buffers for `uploadMapped`, two kept. */
   readonly uploads: UploadBuffers;
   private uploadsDone: Promise<void> = Promise.resolve();
+  /** Waits to fail if the device is lost (`raceLost`); empty between waits. */
+  readonly lostWaiters = new Set<(info: GPUDeviceLostInfo) => void>();
   /** The largest read-back buffer (the device's maxBufferSize); reads beyond it are split. */
   stagingLimit: number;
 
@@ -49,6 +51,9 @@ export class CommandBatcher {
       label: 'uniform arena',
     });
     this.staging = new StagingBuffers(gpu.device);
+    void gpu.device.lost.then((info) => {
+      for (const fail of this.lostWaiters) fail(info);
+    });
     this.uploads = new UploadBuffers(gpu.device);
     this.stagingLimit = gpu.device.limits.maxBufferSize;
   }
@@ -111,11 +116,12 @@ export class CommandBatcher {
     const chunk = this.uploads.chunkBytes;
     for (let at = 0; at < bytes; at += chunk) {
       const size = Math.min(chunk, bytes - at);
-      const b = this.uploads.take();
+      const b = this.uploads.take(chunk);
       this.gpu.waiting();
       // Waits for the buffer's previous copy, if it is still in flight. Work recorded before stays
       // first: the copy goes into the same command stream after it.
       await this.raceLost(b.mapAsync(GPUMapMode.WRITE, 0, size), context);
+      this.gpu.checkErrors(context);
       try {
         fill(new Uint8Array(b.getMappedRange(0, size)), at);
       } finally {
@@ -125,6 +131,7 @@ export class CommandBatcher {
       // Submitted before the buffer is mapped again.
       this.flush();
     }
+    this.gpu.checkErrors(context);
   }
 
   /** Writes host data into a buffer after everything recorded so far (flushes first). */
@@ -215,10 +222,25 @@ export class CommandBatcher {
     }
   }
 
+  /**
+   * `p`, or an error naming `context` if the device is lost first. One listener on `device.lost`
+   * serves every wait: a `.then` per wait (every step reads its loss) stayed attached to the
+   * never-settling promise, memory that grew with every step.
+   */
   private raceLost<T>(p: Promise<T>, context: string): Promise<T> {
-    const lost = this.gpu.device.lost.then((info) => {
-      throw new Error(`${context}: WebGPU device lost (${info.reason}): ${info.message}`);
+    return new Promise<T>((resolve, reject) => {
+      const onLost = (info: GPUDeviceLostInfo) => reject(new Error(`${context}: WebGPU device lost (${info.reason}): ${info.message}`));
+      this.lostWaiters.add(onLost);
+      p.then(
+        (v) => {
+          this.lostWaiters.delete(onLost);
+          resolve(v);
+        },
+        (e) => {
+          this.lostWaiters.delete(onLost);
+          reject(e);
+        },
+      );
     });
-    return Promise.race([p, lost]);
   }
 }

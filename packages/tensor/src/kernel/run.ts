@@ -9,7 +9,8 @@ export type ScalarType = 'f32' | 'u32' | 'i32';
  * kernel's index 0 is element `offset`). A linear kernel over a tensor larger than one binding
  * runs once per page on such ranges (`pageRanges`), so its accessors need no page switch: on
  * lavapipe the switch made Adam over VGG16's four-page fc6 weight 42 % slower per element.
- * `offset` must fall on the device's storage-offset alignment (256 bytes).
+ * `offset` must fall on the device's storage-offset alignment (256 bytes) for a kernel argument;
+ * host transfers (`mapTensors`, `writeTensor`) need only whole 4-byte words (`byteRange`).
  */
 export interface TensorRange {
   tensor: Tensor;

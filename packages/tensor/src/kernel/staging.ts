@@ -63,17 +63,21 @@ export class UploadBuffers {
     public chunkBytes = 16 * 2 ** 20,
   ) {}
 
-  /** The next kept buffer in turn (created on first use); it may still be copying from its last fill: map it before filling. */
-  take(): GPUBuffer {
+  /** The next kept buffer in turn, of at least `bytes` (created on first use); it may still be copying from its last fill: map it before filling. */
+  take(bytes: number): GPUBuffer {
     const i = this.next;
     this.next = (this.next + 1) % 2;
-    if (this.kept[i] && this.kept[i].size < this.chunkBytes) {
+    if (this.kept[i] && this.kept[i].size < bytes) {
       this.kept[i].destroy();
       delete this.kept[i];
     }
     if (!this.kept[i]) {
       this.created++;
-      this.kept[i] = this.device.createBuffer({ size: this.chunkBytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, label: 'upload staging' });
+      this.kept[i] = this.device.createBuffer({
+        size: Math.max(bytes, this.chunkBytes),
+        usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+        label: 'upload staging',
+      });
     }
     return this.kept[i];
   }
