@@ -39,7 +39,7 @@ export {
   type Conv2dOptions,
   type InitOptions,
 } from './layers/layers.ts';
-export { kaimingUniform, kaimingNormal, normal, uniform, fans, gainOf } from './init.ts';
+export { kaimingUniform, kaimingNormal, normal, uniform, fans, gainOf, withoutInit, initSkipped, skipDraw } from './init.ts';
 export {
   Optimizer,
   type ParamGroup,

@@ -8,8 +8,44 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
+let skipping = 0;
+
+/**
+ * Builds modules without drawing their initial values, for a model whose every tensor is loaded
+ * next (pretrained weights, a trained model, a checkpoint): inside `build`, each init function
+ * returns zeros and moves its generator on by the one draw it would have made, so the draws after
+ * (a new head, dropout) are exactly what they would have been. Building VGG16 spent ~7 s on
+ * lavapipe drawing 138M values twice (its layers', then torchvision's scheme) that loading then
+ * overwrote.
+ */
+export function withoutInit<R>(build: () => R): R {
+  skipping++;
+  try {
+    return build();
+  } finally {
+    skipping--;
+  }
+}
+
+/** Whether init draws are being skipped (inside `withoutInit`). */
+export function initSkipped(): boolean {
+  return skipping > 0;
+}
+
+/** Moves a generator (the default one if none) on by one draw, as an init function would. */
+export function skipDraw(generator?: Generator): void {
+  (generator ?? T.defaultGenerator).next();
+}
+
+/** Zeros in place of a draw, the generator moved on (`withoutInit`); null when drawing. */
+function skipped(shape: readonly number[], generator?: Generator): Tensor | null {
+  if (skipping === 0) return null;
+  skipDraw(generator);
+  return T.zeros([...shape]);
+}
+
 export function uniform(shape: readonly number[], bound: number, generator?: Generator): Tensor {
-  return T.rand(shape, { low: -bound, high: bound, generator });
+  return skipped(shape, generator) ?? T.rand(shape, { low: -bound, high: bound, generator });
 }
 
 export function gainOf(nonlinearity: 'relu' | 'leaky_relu' | 'linear', a = 0): number {
@@ -37,10 +73,10 @@ export function kaimingNormal(
   const f = fans(shape);
   const fan = (options.mode ?? 'fan_out') === 'fan_in' ? f.fanIn : f.fanOut;
   const std = gainOf(options.nonlinearity ?? 'relu', options.a ?? 0) / Math.sqrt(fan);
-  return T.randn(shape, { std, generator: options.generator });
+  return skipped(shape, options.generator) ?? T.randn(shape, { std, generator: options.generator });
 }
 
 /** torch.nn.init.normal_ (torchvision VGG Linear: std 0.01). */
 export function normal(shape: readonly number[], std: number, generator?: Generator): Tensor {
-  return T.randn(shape, { std, generator });
+  return skipped(shape, generator) ?? T.randn(shape, { std, generator });
 }

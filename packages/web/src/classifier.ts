@@ -54,7 +54,7 @@ export class Classifier {
 
   static async load(bytes: Uint8Array, name: string, settings: ModelSettings, rule: DecisionRule | null): Promise<Classifier> {
     await T.getDevice();
-    const model = createModel(settings.arch);
+    const model = createModel(settings.arch, { initialize: false }); // every tensor is loaded below
     try {
       applyHead(model, settings.head, settings.classes.length);
       const file = openSafetensors(bytes, { name });

@@ -207,7 +207,7 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
   const ds = { classes, samples: split.samples.map((x) => ({ ...x, label: toModel[x.label] })) };
   if (!ds.samples.length) throw new Error(`--data ${s.data}: the ${o.split} split is empty`);
   await T.getDevice();
-  const model = createModel(s.arch);
+  const model = createModel(s.arch, { initialize: false }); // every tensor is loaded below
   try {
     applyHead(model, s.head, classes.length);
     await loadModelFile(s.weights, model);

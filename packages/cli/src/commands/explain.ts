@@ -60,7 +60,7 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
     if (classIndex < 0) throw new Error(`explain: --class ${o.class} is not one of ${classes.join(', ')}`);
   }
   await T.getDevice();
-  const model = createModel(s.arch);
+  const model = createModel(s.arch, { initialize: false }); // every tensor is loaded below
   applyHead(model, s.head, classes.length);
   await loadModelFile(s.weights, model);
   model.eval();

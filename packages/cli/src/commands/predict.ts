@@ -69,7 +69,7 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
     console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
   const rule = readDecisionRule(s.weights);
-  const model = createModel(s.arch);
+  const model = createModel(s.arch, { initialize: false }); // every tensor is loaded below
   const out: Prediction[] = [];
   const failed: { file: string; reason: string }[] = [];
   try {

@@ -34,16 +34,19 @@ export async function buildModel(
   log: (m: string) => void,
   options: { allowMissingImagenet?: boolean; skipInitialWeights?: boolean } = {},
 ): Promise<BuiltModel> {
-  const model = createModel(config.arch, { generator });
+  const imagenet = config.weights === 'imagenet' && !options.skipInitialWeights ? imagenetWeightsPath(config.arch) : null;
+  // Where every tensor is loaded next (a resumed checkpoint, ImageNet or a weights file), the
+  // initial values are not drawn (~7 s for VGG16 on lavapipe); the generator moves on all the same.
+  const loaded = options.skipInitialWeights || imagenet !== null || (config.weights !== 'imagenet' && config.weights !== 'none');
+  const model = createModel(config.arch, { generator, initialize: !loaded });
   let weightsUsed = 'none (random init)';
   if (options.skipInitialWeights) {
     // A resumed run overwrites every tensor from its checkpoint; the file it started from may be gone.
     weightsUsed = config.weights === 'none' ? weightsUsed : config.weights;
   } else if (config.weights === 'imagenet') {
-    const path = imagenetWeightsPath(config.arch);
-    if (path) {
-      await loadModelFile(path, model);
-      weightsUsed = `imagenet (${path})`;
+    if (imagenet) {
+      await loadModelFile(imagenet, model);
+      weightsUsed = `imagenet (${imagenet})`;
     } else {
       const file = (officialWeights as Record<string, string>)[config.arch];
       const hint = file

@@ -1,6 +1,6 @@
 import * as T from '@cxr/tensor';
 import type { Generator } from '@cxr/tensor';
-import { BatchNorm2d, Conv2d, Linear, kaimingNormal, normal, type Module } from '@cxr/nn';
+import { BatchNorm2d, Conv2d, Linear, initSkipped, kaimingNormal, normal, skipDraw, type Module } from '@cxr/nn';
 
 /** Overwrites a parameter's values in place (optimizers and the tape hold the parameter itself). */
 function assign(dst: T.Tensor, src: T.Tensor): void {
@@ -15,6 +15,11 @@ function assign(dst: T.Tensor, src: T.Tensor): void {
  */
 export function torchvisionInit(model: Module, options: { linearStd?: number; generator?: Generator } = {}): void {
   const g = options.generator;
+  // Inside withoutInit (every tensor is loaded next) only the generator moves, by the draws made here.
+  if (initSkipped()) {
+    for (const [, m] of model.namedModules()) if (m instanceof Conv2d || (m instanceof Linear && options.linearStd !== undefined)) skipDraw(g);
+    return;
+  }
   for (const [, m] of model.namedModules()) {
     if (m instanceof Conv2d) {
       assign(m.weight, kaimingNormal([...m.weight.shape], { mode: 'fan_out', nonlinearity: 'relu', generator: g }));
