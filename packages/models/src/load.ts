@@ -50,9 +50,20 @@ export class NonFiniteWeightsError extends Error {
 
 /** Index of the first NaN/±Inf of a floating-point tensor, or -1. */
 export function firstNonFinite(h: HostTensor): number {
-  if (!(h.data instanceof Float32Array || h.data instanceof Float64Array)) return -1;
-  const d = h.data;
-  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  // One loop per array type: a loop shared by both ran ~4x slower (VGG16's weights: ~1 s).
+  if (h.data instanceof Float32Array) return firstNaNOrInf32(h.data);
+  if (h.data instanceof Float64Array) return firstNaNOrInf64(h.data);
+  return -1;
+}
+
+// NaN and ±Infinity are the values whose difference with themselves is not 0.
+function firstNaNOrInf32(d: Float32Array): number {
+  for (let i = 0; i < d.length; i++) if (d[i] - d[i] !== 0) return i;
+  return -1;
+}
+
+function firstNaNOrInf64(d: Float64Array): number {
+  for (let i = 0; i < d.length; i++) if (d[i] - d[i] !== 0) return i;
   return -1;
 }
 
@@ -115,11 +126,8 @@ export async function loadWeights(
           const part = scratch.subarray(0, into.length);
           readStored(part, at);
           const values = new Float32Array(part.buffer, 0, part.length / 4);
-          for (let i = 0; i < values.length; i++) {
-            // NaN and ±Infinity, whose difference with themselves is NaN; a quarter of the time of
-            // Number.isFinite in firstNonFinite, which other callers make polymorphic.
-            if (values[i] - values[i] !== 0) throw nonFinite(k, values[i], at / 4 + i);
-          }
+          const bad = firstNonFinite({ dtype: 'float32', shape: [values.length], data: values });
+          if (bad >= 0) throw nonFinite(k, values[bad], at / 4 + bad);
           into.set(part);
         });
         continue;

@@ -123,7 +123,7 @@ function openFromSource(src: ByteSource): TorchCheckpoint {
       readStored: isContiguous(ref)
         ? (into: Uint8Array, at: number) =>
             withName(src.name, () => {
-              start ??= storedStart(name, ref, dtype, parsed.spanOf(ref.storage));
+              start ??= storedExtent(name, ref, dtype, parsed.spanOf(ref.storage)).byteStart;
               const bytes = numelOf(ref.shape) * storedItemSize[dtype];
               if (at < 0 || at + into.length > bytes) throw new Error(`tensor ${name}: bytes ${at}..${at + into.length} are outside its ${bytes}`);
               src.readInto(start + at, into);
@@ -179,38 +179,30 @@ function isContiguous(ref: TensorRef): boolean {
   return true;
 }
 
-/** The byte where a contiguous view's values start, checked against its storage as `materialize` checks it. */
-function storedStart(name: string, ref: TensorRef, dtype: HostDtype, span: StorageSpan): number {
+/**
+ * Where a (non-empty) view's values lie in the source: the byte its first stored element starts
+ * at, and the storage index of its last, refused if that is past the storage's end.
+ */
+function storedExtent(name: string, ref: TensorRef, dtype: HostDtype, span: StorageSpan): { byteStart: number; last: number } {
   const item = storedItemSize[dtype];
-  const numel = numelOf(ref.shape);
   const storageNumel = ref.storage.viewNumel ?? Math.floor(span.byteLength / item) - ref.storage.viewOffset;
-  if (numel > 0 && ref.offset + numel > storageNumel) {
+  let last = ref.offset;
+  for (let d = ref.shape.length - 1; d >= 0; d--) last += (ref.shape[d] - 1) * ref.stride[d];
+  if (last >= storageNumel) {
     throw new Error(
-      `tensor ${name} [${ref.shape.join(',')}] needs storage elements ${ref.offset}..${ref.offset + numel - 1} but storage ${ref.storage.key} has only ${storageNumel}`,
+      `tensor ${name} [${ref.shape.join(',')}] needs storage elements ${ref.offset}..${last} but storage ${ref.storage.key} has only ${storageNumel}`,
     );
   }
-  return span.byteOffset + (ref.storage.viewOffset + ref.offset) * item;
+  return { byteStart: span.byteOffset + (ref.storage.viewOffset + ref.offset) * item, last };
 }
 
 /** Copies one tensor out of its storage into a fresh C-order array. */
 function materialize(src: ByteSource, name: string, ref: TensorRef, dtype: HostDtype, span: StorageSpan): HostTensor {
-  const item = storedItemSize[dtype];
   const shape = ref.shape;
   const numel = numelOf(shape);
   if (numel === 0) return { dtype, shape: [...shape], data: allocHostData(dtype, 0) };
-  const storageNumel = ref.storage.viewNumel ?? Math.floor(span.byteLength / item) - ref.storage.viewOffset;
+  const { byteStart, last } = storedExtent(name, ref, dtype, span);
   const base = ref.offset;
-  let last = base;
-  let contiguous = true;
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    last += (shape[d] - 1) * ref.stride[d];
-    if (shape[d] !== 1 && ref.stride[d] !== expected) contiguous = false;
-    expected *= shape[d];
-  }
-  if (last >= storageNumel) {
-    throw new Error(`tensor ${name} [${shape.join(',')}] needs storage elements ${base}..${last} but storage ${ref.storage.key} has only ${storageNumel}`);
-  }
   // Checked before anything is allocated: a 759-byte torch.zeros(1).expand(40000, 40000) would
   // otherwise become 6.4 GB in memory and on disk.
   const stored = last - base + 1;
@@ -220,8 +212,7 @@ function materialize(src: ByteSource, name: string, ref: TensorRef, dtype: HostD
     );
   }
   const out = allocHostData(dtype, numel);
-  const byteStart = span.byteOffset + (ref.storage.viewOffset + base) * item;
-  if (contiguous) {
+  if (isContiguous(ref)) {
     readElements(src, byteStart, numel, dtype, out);
   } else {
     // Non-contiguous view (e.g. a saved transpose): read the span it covers once, then gather.
