@@ -126,6 +126,79 @@ describe('optimizers against float64 references (3 steps)', () => {
     pb.dispose();
   });
 
+  it('loadStateDict({ take }) keeps the given tensors, resumes exactly, and refuses before changing anything', async () => {
+    const p0 = randomArray(n, 8);
+    const pa = new Parameter(tensor(p0, [n]));
+    const optA = new Adam([pa], { lr: 0.01 });
+    for (const g of grads) {
+      pa.grad = tensor(g, [n]);
+      optA.step();
+      optA.zeroGrad();
+    }
+    const saved = optA.stateDict().state.get(0)!;
+    // As a checkpoint is read: new tensors holding the saved values.
+    const fresh = async () => {
+      const s: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(saved)) s[k] = typeof v === 'number' ? v : tensor(await v.toArray(), [n]);
+      return s as typeof saved;
+    };
+    const pb = new Parameter(tensor(await pa.toArray(), [n]));
+    const optB = new Adam([pb], { lr: 0.5 });
+    const given = await fresh();
+    const before = memoryStats().liveTensors;
+    optB.loadStateDict({ state: new Map([[0, given]]), paramGroups: optA.stateDict().paramGroups }, { take: true });
+    // Taken, not copied: the same tensor objects, and no new ones.
+    expect(memoryStats().liveTensors).toBe(before);
+    for (const [k, v] of Object.entries(given)) expect(optB.state.get(pb)![k]).toBe(v);
+    for (const [p, o] of [
+      [pa, optA],
+      [pb, optB],
+    ] as const) {
+      p.grad = tensor(grads[1], [n]);
+      o.step();
+      o.zeroGrad();
+    }
+    expect(Array.from(await pb.toArray())).toEqual(Array.from(await pa.toArray()));
+
+    // Refused dicts leave the optimizer's state and the caller's tensors alone.
+    const stateBefore = { ...optB.state.get(pb)! };
+    const wrongShape = await fresh();
+    const key = Object.keys(wrongShape).find((k) => typeof wrongShape[k] !== 'number')!;
+    (wrongShape[key] as { dispose(): void }).dispose();
+    wrongShape[key] = tensor(new Float32Array(n + 1), [n + 1]);
+    const groups = optB.stateDict().paramGroups;
+    expect(() => optB.loadStateDict({ state: new Map([[0, wrongShape]]), paramGroups: groups }, { take: true })).toThrow(`${key} of parameter 0 is [${n + 1}]`);
+    const shared = await fresh();
+    const view = (shared[key] as ReturnType<typeof tensor>).view([n]);
+    expect(() => optB.loadStateDict({ state: new Map([[0, shared]]), paramGroups: groups }, { take: true })).toThrow('shares its storage');
+    const twice = await fresh();
+    const other = Object.keys(twice).find((k) => k !== key && typeof twice[k] !== 'number')!;
+    const spare = twice[other] as ReturnType<typeof tensor>;
+    twice[other] = twice[key]!;
+    expect(() => optB.loadStateDict({ state: new Map([[0, twice]]), paramGroups: groups }, { take: true })).toThrow('given twice');
+    for (const [k, v] of Object.entries(stateBefore)) expect(optB.state.get(pb)![k]).toBe(v);
+    for (const s of [wrongShape, shared, twice]) for (const v of Object.values(s)) if (typeof v !== 'number') expect(v.isDisposed).toBe(false);
+    for (const s of [wrongShape, shared]) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
+    view.dispose();
+    spare.dispose();
+    (twice[key] as { dispose(): void }).dispose();
+
+    // An optimizer's own live state, loaded back (copied): read before the old state is freed.
+    const own = optB.stateDict();
+    optB.loadStateDict(own);
+    pb.grad = tensor(grads[2], [n]);
+    pa.grad = tensor(grads[2], [n]);
+    optA.step();
+    optB.step();
+    expect(Array.from(await pb.toArray())).toEqual(Array.from(await pa.toArray()));
+    for (const o of [optA, optB]) {
+      o.zeroGrad();
+      o.dispose();
+    }
+    pa.dispose();
+    pb.dispose();
+  });
+
   it('clipGradNorm scales by the global norm', async () => {
     const a = new Parameter(tensor([3, 0], [2]));
     const b = new Parameter(tensor([4], [1]));

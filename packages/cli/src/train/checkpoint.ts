@@ -204,10 +204,13 @@ export async function loadCheckpoint(
       Object.assign(s, sc);
       perParam.set(Number(i), s);
     }
-    optimizer.loadStateDict({ state: perParam, paramGroups: state.optimizerGroups });
-  } finally {
-    // Also after a failure part-way: the tensors read so far are not kept.
+    // The optimizer keeps the tensors just read: a copy would allocate the whole state again.
+    optimizer.loadStateDict({ state: perParam, paramGroups: state.optimizerGroups }, { take: true });
+  } catch (e) {
+    // A failure part-way: the tensors read so far are not kept.
     for (const s of perParam.values()) for (const v of Object.values(s)) if (v instanceof T.Tensor) v.dispose();
+    throw e;
+  } finally {
     file.close();
   }
   return state;
