@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import * as T from '@cxr/tensor';
 import { Generator, memoryStats, tensor, type Tensor } from '@cxr/tensor';
 import { useDevice } from '../../tensor/test/helpers.ts';
 import * as F from '../src/functional.ts';
-import { Linear, Parameter, ReLU, Sequential, noGrad, retainGrad, retainedGrad, tapeLength } from '../src/index.ts';
+import { Linear, Parameter, ReLU, Sequential, defineOp, noGrad, retainGrad, retainedGrad, tapeLength } from '../src/index.ts';
 import { gradcheck, input } from './gradcheck.ts';
 
 useDevice();
@@ -109,6 +110,36 @@ describe('autograd mechanics', () => {
     y.dispose();
     // only the new grad survives
     expect(memoryStats().liveTensors).toBe(before + 1);
+    p.dispose();
+  });
+
+  it("frees each op's output and saved tensors as soon as its gradient rule has run, not at the end", async () => {
+    // Three doublings; each rule notes which outputs are still alive when it runs.
+    const outs: Tensor[] = [];
+    const aliveWhenRun: boolean[][] = [];
+    const double = defineOp('double', {
+      forward: (x: Tensor) => ({ out: T.mul(x, 2), saved: T.mul(x, 1) }),
+      backward: (c, dy) => {
+        aliveWhenRun.push(outs.map((o) => !o.isDisposed));
+        expect((c.saved as Tensor).isDisposed).toBe(false);
+        return [T.mul(dy, 2)];
+      },
+    });
+    const p = new Parameter(tensor([1, -2, 3], [3]));
+    for (let i = 0; i < 3; i++) outs.push(double(outs[i - 1] ?? p));
+    const loss = F.sum(outs[2]!);
+    const before = memoryStats().liveTensors;
+    loss.backward();
+    // Rules run last op first; when the first op's rule runs, the later outputs are gone.
+    expect(aliveWhenRun).toEqual([
+      [true, true, true],
+      [true, true, false],
+      [true, false, false],
+    ]);
+    expect(Array.from(await p.grad!.toArray())).toEqual([8, 8, 8]);
+    // Outputs and saved tensors all freed (3 + 3), the gradient kept.
+    expect(memoryStats().liveTensors).toBe(before - 6 + 1);
+    loss.dispose();
     p.dispose();
   });
 });

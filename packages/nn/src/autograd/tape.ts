@@ -241,62 +241,73 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     grads.set(root, gradient ? gradient.view(gradient.shape) : onesOf(root));
     for (let i = start; i >= 0; i--) {
       const e = tape[i];
-      if (!e.node) continue;
-      const dy = grads.get(e.out);
-      if (!dy) continue;
-      grads.delete(e.out);
-      if (retained.has(e.out)) {
-        retainedGrads.get(e.out)?.dispose();
-        retainedGrads.set(e.out, keep(dy.view(dy.shape)));
+      // Every op that reads e's output or saved tensors in its gradient rule came after it and
+      // has run (or is e itself, just below): they go back to the pool now rather than at the
+      // end, so the activations of the layers already done are reused by the gradients of the
+      // ones still to come. Work is ordered on the one queue: a buffer is reused only after the
+      // kernels recorded before.
+      const dy = e.node ? grads.get(e.out) : undefined;
+      if (e.node && dy) {
+        grads.delete(e.out);
+        step(e.op, e.out, e.node, dy);
       }
-      const node = e.node;
-      let gs: Grads;
-      try {
-        gs = scope(() => node.backward(node.ctx, dy) as Tensor[]);
-      } catch (err) {
-        throw new Error(`backward of ${e.op} [${e.out.shape.join(',')}]: ${(err as Error).message}`, { cause: err });
-      }
-      const seen = new Set<Tensor>();
-      node.inputs.forEach((x, k) => {
-        let g = gs[k];
-        if (!g || !node.needs[k]) {
-          if (g && g !== dy && !seen.has(g)) g.dispose();
-          return;
-        }
-        if (g.shape.join(',') !== x.shape.join(','))
-          throw new Error(`backward of ${e.op}: gradient for input ${k} has shape [${g.shape.join(',')}], input has [${x.shape.join(',')}]`);
-        // Mixed precision: a gradient takes its input's dtype (PyTorch's engine casts the same way),
-        // e.g. a float16 activation added to a float32 tensor gets the float32 sum's gradient in float16.
-        if (g.dtype !== x.dtype) {
-          const c = cast(g, x.dtype);
-          // dy itself, or one gradient returned for several inputs, is still needed.
-          if (g !== dy && !gs.some((o, j) => j !== k && o === g)) g.dispose();
-          g = c;
-        }
-        // A parameter's gradient gets a buffer of its own (the loss scaler divides gradients in place).
-        if (g === dy || seen.has(g)) g = x instanceof Parameter ? contiguous(g) : g.view(g.shape);
-        seen.add(g);
-        if (x instanceof Parameter) {
-          if (!x.requiresGrad) {
-            g.dispose();
-            return;
-          }
-          if (x.grad) {
-            const s = add(x.grad, g);
-            x.grad.dispose();
-            g.dispose();
-            x.grad = keep(s);
-          } else x.grad = keep(g);
-        } else {
-          accumulate(grads, x, g);
-        }
-      });
-      dy.dispose();
+      if (e.out !== root) e.out.dispose();
+      for (const t of e.ownedSaved) t.dispose();
+      e.ownedSaved = [];
     }
   });
   for (const g of grads.values()) g.dispose();
   clearTape(root);
   freedRoots.add(root);
+
+  function step(op: string, out: Tensor, node: NonNullable<Entry['node']>, dy: Tensor): void {
+    if (retained.has(out)) {
+      retainedGrads.get(out)?.dispose();
+      retainedGrads.set(out, keep(dy.view(dy.shape)));
+    }
+    let gs: Grads;
+    try {
+      gs = scope(() => node.backward(node.ctx, dy) as Tensor[]);
+    } catch (err) {
+      throw new Error(`backward of ${op} [${out.shape.join(',')}]: ${(err as Error).message}`, { cause: err });
+    }
+    const seen = new Set<Tensor>();
+    node.inputs.forEach((x, k) => {
+      let g = gs[k];
+      if (!g || !node.needs[k]) {
+        if (g && g !== dy && !seen.has(g)) g.dispose();
+        return;
+      }
+      if (g.shape.join(',') !== x.shape.join(','))
+        throw new Error(`backward of ${op}: gradient for input ${k} has shape [${g.shape.join(',')}], input has [${x.shape.join(',')}]`);
+      // Mixed precision: a gradient takes its input's dtype (PyTorch's engine casts the same way),
+      // e.g. a float16 activation added to a float32 tensor gets the float32 sum's gradient in float16.
+      if (g.dtype !== x.dtype) {
+        const c = cast(g, x.dtype);
+        // dy itself, or one gradient returned for several inputs, is still needed.
+        if (g !== dy && !gs.some((o, j) => j !== k && o === g)) g.dispose();
+        g = c;
+      }
+      // A parameter's gradient gets a buffer of its own (the loss scaler divides gradients in place).
+      if (g === dy || seen.has(g)) g = x instanceof Parameter ? contiguous(g) : g.view(g.shape);
+      seen.add(g);
+      if (x instanceof Parameter) {
+        if (!x.requiresGrad) {
+          g.dispose();
+          return;
+        }
+        if (x.grad) {
+          const s = add(x.grad, g);
+          x.grad.dispose();
+          g.dispose();
+          x.grad = keep(s);
+        } else x.grad = keep(g);
+      } else {
+        accumulate(grads, x, g);
+      }
+    });
+    dy.dispose();
+  }
 }
 
 function onesOf(t: Tensor): Tensor {
