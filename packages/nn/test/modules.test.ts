@@ -10,6 +10,7 @@ import {
   Flatten,
   Linear,
   MaxPool2d,
+  Parameter,
   Module,
   noGrad,
   ReLU,
@@ -129,6 +130,7 @@ describe('CNN op gradients (finite differences)', () => {
   const cases: [string, (...x: Tensor[]) => Tensor, ReturnType<typeof input>[]][] = [
     ['conv2d stride/pad/bias', (x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1 }), [input([2, 3, 5, 5], 1), input([4, 3, 3, 3], 2), input([4], 3)]],
     ['conv2d groups dilation', (x, w) => F.conv2d(x, w, null, { groups: 2, dilation: 2 }), [input([1, 4, 7, 7], 4), input([2, 2, 3, 3], 5)]],
+    ['conv2d + relu (fused)', (x, w, b) => F.conv2dRelu(x, w, b, { padding: 1 }), [input([2, 3, 5, 4], 19), input([4, 3, 3, 3], 20), input([4], 21)]],
     ['maxPool2d', (x) => F.maxPool2d(x, { kernelSize: 2 }), [input([1, 2, 5, 5], 6)]],
     ['avgPool2d', (x) => F.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }), [input([1, 2, 5, 5], 7)]],
     ['adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, [2, 3]), [input([1, 2, 5, 7], 8)]],
@@ -163,6 +165,35 @@ describe('CNN op gradients (finite differences)', () => {
     it(name, async () => {
       await gradcheck(f, inputs);
     });
+});
+
+describe('conv2d + relu fused', () => {
+  it('equals conv2d then relu exactly, forward and every gradient, keeping one activation instead of two', async () => {
+    const g = new Generator(3);
+    const x = randn([2, 5, 9, 7], { generator: g });
+    const run = async (fused: boolean) => {
+      const conv = new Conv2d(5, 6, 3, { padding: 1, generator: new Generator(4) });
+      const xp = new Parameter(x.view(x.shape));
+      const before = memoryStats().liveTensors;
+      const y = fused ? conv.forwardFused(xp, { relu: true }) : F.relu(conv.forward(xp));
+      const kept = memoryStats().liveTensors - before;
+      const loss = F.sum(F.mul(y, y));
+      const values = await y.toArray();
+      loss.backward();
+      const out = { kept, values, dx: await xp.grad!.toArray(), dw: await conv.weight.grad!.toArray(), db: await conv.bias!.grad!.toArray() };
+      loss.dispose();
+      xp.dispose();
+      for (const p of conv.parameters()) p.dispose();
+      return out;
+    };
+    const fused = await run(true);
+    const plain = await run(false);
+    expect(fused.values.some((v) => v === 0) && fused.values.some((v) => v > 0)).toBe(true);
+    for (const k of ['values', 'dx', 'dw', 'db'] as const) expect(Array.from(fused[k])).toEqual(Array.from(plain[k]));
+    expect(fused.kept).toBe(1);
+    expect(plain.kept).toBe(2);
+    x.dispose();
+  });
 });
 
 describe('losses', () => {

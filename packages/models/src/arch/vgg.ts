@@ -60,8 +60,31 @@ export class VGG extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return this.classifier.forward(this.flatten.forward(this.avgpool.forward(this.features.forward(x))));
+    const features = plain(this.features) ? fusedFeatures(this.features.layers, x) : this.features.forward(x);
+    return this.classifier.forward(this.flatten.forward(this.avgpool.forward(features)));
   }
+}
+
+/** No forward hook (Grad-CAM's) or other instance-level forward: a fused op may stand in for it. */
+const plain = (m: Module): boolean => !Object.hasOwn(m, 'forward');
+
+/**
+ * `features` with each conv + ReLU (conv + batch norm + ReLU) as one op, as torchvision's
+ * `ReLU(inplace=True)` keeps one activation per pair instead of two.
+ */
+function fusedFeatures(layers: readonly Module[], x: Tensor): Tensor {
+  let y = x;
+  for (let i = 0; i < layers.length; i++) {
+    const [m, next, after] = [layers[i]!, layers[i + 1], layers[i + 2]];
+    if (m instanceof Conv2d && plain(m) && next instanceof ReLU && plain(next)) {
+      y = m.forwardFused(y, { relu: true });
+      i += 1;
+    } else if (m instanceof Conv2d && plain(m) && next instanceof BatchNorm2d && plain(next) && after instanceof ReLU && plain(after)) {
+      y = next.forwardFused(m.forward(y), { relu: true });
+      i += 2;
+    } else y = m.forward(y);
+  }
+  return y;
 }
 
 export function vgg(name: VggName, options: VggOptions = {}): VGG {

@@ -98,8 +98,13 @@ export class Conv2d extends Module {
     this.options = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups };
   }
   override forward(x: Tensor): Tensor {
+    return this.forwardFused(x);
+  }
+
+  /** relu(conv(x)) as one op with `relu` (F.conv2dRelu: the convolution's output is not kept). */
+  forwardFused(x: Tensor, fuse: { relu?: boolean } = {}): Tensor {
     const [xc, b] = castForAutocast(x, this.bias, false);
-    return F.conv2d(xc, this.weight, b, this.options);
+    return (fuse.relu ? F.conv2dRelu : F.conv2d)(xc, this.weight, b, this.options);
   }
 }
 
