@@ -79,6 +79,8 @@ const convTuneSeconds: Record<string, number> = {};
 // points at the pool (Dawn clears each new buffer), one that creates pipelines at compilation.
 const stepDetails: Record<string, { ms: number; buffersCreated: number; pipelinesCreated: number }[]> = {};
 report.stepDetails = stepDetails;
+const stepDeviceMemoryMB: Record<string, { inUse: number; pooled: number }> = {};
+report.stepDeviceMemoryMB = stepDeviceMemoryMB;
 const timeSteps = async (r: TrainStepRunner, n: number, key: string) => {
   const ms: number[] = [];
   const details: (typeof stepDetails)[string] = (stepDetails[key] = []);
@@ -107,6 +109,12 @@ for (const arch of ['resnet18', 'vgg16']) {
     log(`conv tiles tuned for ${tuned.length} ${arch} shapes in ${convTuneSeconds[arch].toFixed(1)} s`);
     await r.step();
     cxrSteps[arch] = await timeSteps(r, steps, `${arch} tuned`);
+    // The device memory a run of this model holds (what the pool created: in use + kept for reuse).
+    const m = T.memoryStats();
+    stepDeviceMemoryMB[arch] = { inUse: m.inUseBytes / 2 ** 20, pooled: m.pooledBytes / 2 ** 20 };
+    log(
+      `${arch} device memory after the steps: ${((m.inUseBytes + m.pooledBytes) / 2 ** 20).toFixed(0)} MB (${(m.inUseBytes / 2 ** 20).toFixed(0)} in use between steps)`,
+    );
     r.dispose();
     log(`CXR ${arch} ${size}px batch ${batch} Adam step: ${cxrSteps[arch].toFixed(1)} ms (median of ${steps})`);
   } catch (e) {

@@ -116,11 +116,16 @@ describe('autograd mechanics', () => {
   it("frees each op's output and saved tensors as soon as its gradient rule has run, not at the end", async () => {
     // Three doublings; each rule notes which outputs are still alive when it runs.
     const outs: Tensor[] = [];
+    const saved: Tensor[] = [];
     const aliveWhenRun: boolean[][] = [];
     const double = defineOp('double', {
-      forward: (x: Tensor) => ({ out: T.mul(x, 2), saved: T.mul(x, 1) }),
+      forward: (x: Tensor) => {
+        const s = T.mul(x, 1);
+        saved.push(s);
+        return { out: T.mul(x, 2), saved: s };
+      },
       backward: (c, dy) => {
-        aliveWhenRun.push(outs.map((o) => !o.isDisposed));
+        aliveWhenRun.push([...outs, ...saved].map((o) => !o.isDisposed));
         expect((c.saved as Tensor).isDisposed).toBe(false);
         return [T.mul(dy, 2)];
       },
@@ -131,15 +136,53 @@ describe('autograd mechanics', () => {
     const before = memoryStats().liveTensors;
     loss.backward();
     // Rules run last op first; when the first op's rule runs, the later outputs are gone.
+    // Outputs, then saved tensors, of the three ops.
     expect(aliveWhenRun).toEqual([
-      [true, true, true],
-      [true, true, false],
-      [true, false, false],
+      [true, true, true, true, true, true],
+      [true, true, false, true, true, false],
+      [true, false, false, true, false, false],
     ]);
     expect(Array.from(await p.grad!.toArray())).toEqual([8, 8, 8]);
     // Outputs and saved tensors all freed (3 + 3), the gradient kept.
     expect(memoryStats().liveTensors).toBe(before - 6 + 1);
     loss.dispose();
+    p.dispose();
+  });
+
+  it('a rule may return its own output, saved tensor or input as a gradient', async () => {
+    // d sum(f(x)) / dx for f with f' = f (exp), f' = a saved constant, f' = the input (x^2 / 2).
+    const ownOut = defineOp('expOwnOut', { forward: (x: Tensor) => T.exp(x), backward: (c) => [c.out] });
+    const ownSaved = defineOp('timesThree', { forward: (x: Tensor) => ({ out: T.mul(x, 3), saved: T.full(x.shape, 3) }), backward: (c) => [c.saved] });
+    const ownInput = defineOp('halfSquare', { forward: (x: Tensor) => T.mul(T.mul(x, x), 0.5), backward: (c) => [c.args[0]] });
+    const p = new Parameter(tensor([0, 1, -1], [3]));
+    const before = memoryStats().liveTensors;
+    // Through an intermediate too (not only straight into the parameter's grad).
+    const loss = F.sum(F.add(F.add(ownOut(p), ownSaved(F.mul(p, 1))), ownInput(F.mul(p, 1))));
+    loss.backward();
+    const g = Array.from(await p.grad!.toArray());
+    const expected = [0, 1, -1].map((v) => Math.exp(v) + 3 + v);
+    g.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    loss.dispose();
+    expect(memoryStats().liveTensors).toBe(before + 1);
+    p.dispose();
+  });
+
+  it('a rule that throws frees the graph: nothing left on the tape, a second backward says why', () => {
+    const broken = defineOp('broken', {
+      forward: (x: Tensor) => T.mul(x, 2),
+      backward: () => {
+        throw new Error('no gradient here');
+      },
+    });
+    const p = new Parameter(tensor([1, 2], [2]));
+    const before = memoryStats().liveTensors;
+    const loss = F.sum(F.exp(broken(F.exp(p))));
+    expect(() => loss.backward()).toThrow('backward of broken [2]: no gradient here');
+    expect(tapeLength()).toBe(0);
+    expect(() => loss.backward()).toThrow('already freed');
+    loss.dispose();
+    expect(memoryStats().liveTensors).toBe(before);
+    expect(p.grad).toBeNull();
     p.dispose();
   });
 });

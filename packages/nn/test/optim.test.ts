@@ -176,6 +176,16 @@ describe('optimizers against float64 references (3 steps)', () => {
     const spare = twice[other] as ReturnType<typeof tensor>;
     twice[other] = twice[key]!;
     expect(() => optB.loadStateDict({ state: new Map([[0, twice]]), paramGroups: groups }, { take: true })).toThrow('given twice');
+    // Disposed or of another dtype: refused too, copying or taking.
+    const gone = await fresh();
+    (gone[key] as { dispose(): void }).dispose();
+    for (const take of [false, true])
+      expect(() => optB.loadStateDict({ state: new Map([[0, gone]]), paramGroups: groups }, { take })).toThrow(`${key} of parameter 0 was disposed`);
+    const ints = await fresh();
+    (ints[key] as { dispose(): void }).dispose();
+    ints[key] = tensor(new Int32Array(n), [n], 'int32');
+    expect(() => optB.loadStateDict({ state: new Map([[0, ints]]), paramGroups: groups }, { take: true })).toThrow(`${key} of parameter 0 is int32`);
+    for (const s of [gone, ints]) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
     for (const [k, v] of Object.entries(stateBefore)) expect(optB.state.get(pb)![k]).toBe(v);
     for (const s of [wrongShape, shared, twice]) for (const v of Object.values(s)) if (typeof v !== 'number') expect(v.isDisposed).toBe(false);
     for (const s of [wrongShape, shared]) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();

@@ -27,6 +27,17 @@ describe('read-back staging buffer sizes', () => {
     expect(sizes).toEqual([64 * MiB]);
   });
 
+  it('the whole kept size from exactly a quarter of it; just below, rounded to 1 MiB', () => {
+    for (const [bytes, created] of [
+      [16 * MiB, 64 * MiB],
+      [16 * MiB - 8, 16 * MiB],
+    ]) {
+      const { device, sizes } = countingDevice();
+      new StagingBuffers(device, 64 * MiB).take(bytes!, 'read');
+      expect(sizes).toEqual([created]);
+    }
+  });
+
   it('small reads stay small, mid-sized ones round to 1 MiB, reads over the kept size get their own', () => {
     const { device, sizes } = countingDevice();
     const staging = new StagingBuffers(device, 64 * MiB);

@@ -60,13 +60,16 @@ export class VGG extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    const features = plain(this.features) ? fusedFeatures(this.features.layers, x) : this.features.forward(x);
+    const features = plain(this.features, Sequential) ? fusedFeatures(this.features.layers, x) : this.features.forward(x);
     return this.classifier.forward(this.flatten.forward(this.avgpool.forward(features)));
   }
 }
 
-/** No forward hook (Grad-CAM's) or other instance-level forward: a fused op may stand in for it. */
-const plain = (m: Module): boolean => !Object.hasOwn(m, 'forward');
+/**
+ * `m` is a `type` whose forward is that class's own: no forward hook (Grad-CAM's, installed on the
+ * instance) and no subclass's override, so a fused op computes exactly what it would.
+ */
+const plain = (m: Module | undefined, type: abstract new (...args: never[]) => Module): boolean => m instanceof type && m.forward === type.prototype.forward;
 
 /**
  * `features` with each conv + ReLU (conv + batch norm + ReLU) as one op, as torchvision's
@@ -76,11 +79,11 @@ function fusedFeatures(layers: readonly Module[], x: Tensor): Tensor {
   let y = x;
   for (let i = 0; i < layers.length; i++) {
     const [m, next, after] = [layers[i]!, layers[i + 1], layers[i + 2]];
-    if (m instanceof Conv2d && plain(m) && next instanceof ReLU && plain(next)) {
-      y = m.forwardFused(y, { relu: true });
+    if (plain(m, Conv2d) && plain(next, ReLU)) {
+      y = (m as Conv2d).forwardFused(y, { relu: true });
       i += 1;
-    } else if (m instanceof Conv2d && plain(m) && next instanceof BatchNorm2d && plain(next) && after instanceof ReLU && plain(after)) {
-      y = next.forwardFused(m.forward(y), { relu: true });
+    } else if (plain(m, Conv2d) && plain(next, BatchNorm2d) && plain(after, ReLU)) {
+      y = (next as BatchNorm2d).forwardFused(m.forward(y), { relu: true });
       i += 2;
     } else y = m.forward(y);
   }

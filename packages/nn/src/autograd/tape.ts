@@ -237,7 +237,17 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     throw new Error(`backward: gradient shape [${gradient.shape.join(',')}] differs from root shape [${root.shape.join(',')}]`);
   const start = tape.indexOf(rootEntry);
   const grads = new Map<Tensor, Tensor>();
-  noGrad(() => {
+  try {
+    noGrad(() => walk(grads));
+  } finally {
+    // Also after a rule threw: the entries walked so far are freed, so the graph cannot be
+    // backpropagated again (recompute the forward pass); nothing is left behind.
+    for (const g of grads.values()) g.dispose();
+    clearTape(root);
+    freedRoots.add(root);
+  }
+
+  function walk(grads: Map<Tensor, Tensor>): void {
     grads.set(root, gradient ? gradient.view(gradient.shape) : onesOf(root));
     for (let i = start; i >= 0; i--) {
       const e = tape[i];
@@ -249,18 +259,19 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       const dy = e.node ? grads.get(e.out) : undefined;
       if (e.node && dy) {
         grads.delete(e.out);
-        step(e.op, e.out, e.node, dy);
+        try {
+          step(e.op, e.out, e.ownedSaved, e.node, dy);
+        } finally {
+          dy.dispose();
+        }
       }
       if (e.out !== root) e.out.dispose();
       for (const t of e.ownedSaved) t.dispose();
       e.ownedSaved = [];
     }
-  });
-  for (const g of grads.values()) g.dispose();
-  clearTape(root);
-  freedRoots.add(root);
+  }
 
-  function step(op: string, out: Tensor, node: NonNullable<Entry['node']>, dy: Tensor): void {
+  function step(op: string, out: Tensor, ownedSaved: Tensor[], node: NonNullable<Entry['node']>, dy: Tensor): void {
     if (retained.has(out)) {
       retainedGrads.get(out)?.dispose();
       retainedGrads.set(out, keep(dy.view(dy.shape)));
@@ -272,10 +283,22 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       throw new Error(`backward of ${op} [${out.shape.join(',')}]: ${(err as Error).message}`, { cause: err });
     }
     const seen = new Set<Tensor>();
-    node.inputs.forEach((x, k) => {
+    const held = (t: Tensor) => t === dy || t === out || ownedSaved.includes(t) || node.inputs.includes(t);
+    // Returned for inputs that need none: freed below unless another input took it.
+    const unused = new Set<Tensor>();
+    try {
+      node.inputs.forEach(accumulateInput);
+    } catch (err) {
+      // A gradient of the wrong shape: the ones not handed on yet are freed with the graph.
+      for (const g of gs) if (g && !seen.has(g) && !held(g)) g.dispose();
+      throw err;
+    }
+    for (const t of unused) if (!seen.has(t) && !held(t)) t.dispose();
+
+    function accumulateInput(x: Tensor, k: number): void {
       let g = gs[k];
       if (!g || !node.needs[k]) {
-        if (g && g !== dy && !seen.has(g)) g.dispose();
+        if (g) unused.add(g);
         return;
       }
       if (g.shape.join(',') !== x.shape.join(','))
@@ -284,12 +307,15 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       // e.g. a float16 activation added to a float32 tensor gets the float32 sum's gradient in float16.
       if (g.dtype !== x.dtype) {
         const c = cast(g, x.dtype);
-        // dy itself, or one gradient returned for several inputs, is still needed.
-        if (g !== dy && !gs.some((o, j) => j !== k && o === g)) g.dispose();
+        // dy itself, one gradient returned for several inputs, or a tensor of the tape's, is still needed.
+        if (!held(g) && !gs.some((o, j) => j !== k && o === g)) g.dispose();
         g = c;
       }
       // A parameter's gradient gets a buffer of its own (the loss scaler divides gradients in place).
-      if (g === dy || seen.has(g)) g = x instanceof Parameter ? contiguous(g) : g.view(g.shape);
+      // A rule may return dy, one tensor for several inputs, or a tensor the tape frees next
+      // (its op's output or saved tensors) or does not own (an input): the gradient gets its
+      // own reference.
+      if (held(g) || seen.has(g)) g = x instanceof Parameter ? contiguous(g) : g.view(g.shape);
       seen.add(g);
       if (x instanceof Parameter) {
         if (!x.requiresGrad) {
@@ -305,8 +331,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       } else {
         accumulate(grads, x, g);
       }
-    });
-    dy.dispose();
+    }
   }
 }
 

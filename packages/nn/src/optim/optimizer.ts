@@ -143,7 +143,8 @@ export abstract class Optimizer<O extends GroupOptions> {
    * of them), as `cxr train --resume` does with the ones it has just read from the checkpoint (a copy
    * is a second allocation of the whole state: 1.1 GB for VGG16's Adam). Everything is checked
    * before any state changes: a refused dict leaves the optimizer as it was and the caller still
-   * owns its tensors.
+   * owns its tensors. (Taking cannot tell whether another owner holds the same tensor object,
+   * e.g. another optimizer's live state: the caller promises nobody does.)
    */
   loadStateDict(sd: OptimizerStateDict, options: { take?: boolean } = {}): void {
     const name = this.constructor.name;
@@ -160,10 +161,13 @@ export abstract class Optimizer<O extends GroupOptions> {
       if (!p) throw new Error(`${name}.loadStateDict: state for parameter ${i}, optimizer has ${all.length}`);
       for (const [k, v] of Object.entries(s)) {
         if (!(v instanceof Tensor)) continue;
+        if (v.isDisposed) throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} was disposed`);
+        // The update kernels bind the state as float32, as the optimizer creates it.
+        if (v.dtype !== 'float32') throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} is ${v.dtype}; optimizer state is float32`);
         if (v.shape.join(',') !== p.shape.join(','))
           throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} is [${v.shape.join(',')}], parameter is [${p.shape.join(',')}]`);
         // Updated in place by the step kernels: a tensor sharing its storage would change with them.
-        if (options.take && v.storage(`${name}.loadStateDict`).refs > 1)
+        if (options.take && v.storage().refs > 1)
           throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} shares its storage with another tensor; it cannot be taken`);
       }
     }
