@@ -97,28 +97,39 @@ describe('optimizers against float64 references (3 steps)', () => {
     for (const t of [a, b, c]) t.dispose();
   });
 
-  it('stateDict/loadStateDict resume exactly', async () => {
-    const p0 = randomArray(n, 7);
-    const pa = new Parameter(tensor(p0, [n]));
+  // An Adam that has taken the three steps, and one more step each for two runs (then compared).
+  const trainedAdam = (seed: number) => {
+    const pa = new Parameter(tensor(randomArray(n, seed), [n]));
     const optA = new Adam([pa], { lr: 0.01 });
     for (const g of grads) {
       pa.grad = tensor(g, [n]);
       optA.step();
       optA.zeroGrad();
     }
+    return { pa, optA };
+  };
+  const oneMoreStep = (runs: [Parameter, Adam][], g: Float32Array) => {
+    for (const [p, o] of runs) {
+      p.grad = tensor(g, [n]);
+      o.step();
+      o.zeroGrad();
+    }
+  };
+
+  it('stateDict/loadStateDict resume exactly', async () => {
+    const { pa, optA } = trainedAdam(7);
     // resume: copy params + optimizer state into a fresh optimizer, then one more step each
     const pb = new Parameter(tensor(await pa.toArray(), [n]));
     const optB = new Adam([pb], { lr: 0.5 });
     optB.loadStateDict(optA.stateDict());
     expect(optB.paramGroups[0].lr).toBe(0.01);
-    for (const [p, o] of [
-      [pa, optA],
-      [pb, optB],
-    ] as const) {
-      p.grad = tensor(grads[0], [n]);
-      o.step();
-      o.zeroGrad();
-    }
+    oneMoreStep(
+      [
+        [pa, optA],
+        [pb, optB],
+      ],
+      grads[0],
+    );
     expect(Array.from(await pb.toArray())).toEqual(Array.from(await pa.toArray()));
     optA.dispose();
     optB.dispose();
@@ -127,14 +138,7 @@ describe('optimizers against float64 references (3 steps)', () => {
   });
 
   it('loadStateDict({ take }) keeps the given tensors, resumes exactly, and refuses before changing anything', async () => {
-    const p0 = randomArray(n, 8);
-    const pa = new Parameter(tensor(p0, [n]));
-    const optA = new Adam([pa], { lr: 0.01 });
-    for (const g of grads) {
-      pa.grad = tensor(g, [n]);
-      optA.step();
-      optA.zeroGrad();
-    }
+    const { pa, optA } = trainedAdam(8);
     const saved = optA.stateDict().state.get(0)!;
     // As a checkpoint is read: new tensors holding the saved values.
     const fresh = async () => {
@@ -150,14 +154,13 @@ describe('optimizers against float64 references (3 steps)', () => {
     // Taken, not copied: the same tensor objects, and no new ones.
     expect(memoryStats().liveTensors).toBe(before);
     for (const [k, v] of Object.entries(given)) expect(optB.state.get(pb)![k]).toBe(v);
-    for (const [p, o] of [
-      [pa, optA],
-      [pb, optB],
-    ] as const) {
-      p.grad = tensor(grads[1], [n]);
-      o.step();
-      o.zeroGrad();
-    }
+    oneMoreStep(
+      [
+        [pa, optA],
+        [pb, optB],
+      ],
+      grads[1],
+    );
     expect(Array.from(await pb.toArray())).toEqual(Array.from(await pa.toArray()));
 
     // Refused dicts leave the optimizer's state and the caller's tensors alone.
