@@ -156,6 +156,7 @@ export abstract class Optimizer<O extends GroupOptions> {
         throw new Error(`${name}.loadStateDict: group ${i} saved with ${n} parameters, optimizer has ${this.paramGroups[i].params.length}`);
     });
     const all = this.allParams();
+    const taken = new Set<Tensor>();
     for (const [i, s] of sd.state) {
       const p = all[i];
       if (!p) throw new Error(`${name}.loadStateDict: state for parameter ${i}, optimizer has ${all.length}`);
@@ -167,18 +168,12 @@ export abstract class Optimizer<O extends GroupOptions> {
         if (v.shape.join(',') !== p.shape.join(','))
           throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} is [${v.shape.join(',')}], parameter is [${p.shape.join(',')}]`);
         // Updated in place by the step kernels: a tensor sharing its storage would change with them.
-        if (options.take && v.storage().refs > 1)
-          throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} shares its storage with another tensor; it cannot be taken`);
+        if (!options.take) continue;
+        if (v.storage().refs > 1) throw new Error(`${name}.loadStateDict: ${k} of parameter ${i} shares its storage with another tensor; it cannot be taken`);
+        if (taken.has(v)) throw new Error(`${name}.loadStateDict: one tensor is given twice (${k}); each state needs its own`);
+        taken.add(v);
       }
     }
-    const taken = new Set<Tensor>();
-    if (options.take)
-      for (const s of sd.state.values())
-        for (const [k, v] of Object.entries(s)) {
-          if (!(v instanceof Tensor)) continue;
-          if (taken.has(v)) throw new Error(`${name}.loadStateDict: one tensor is given twice (${k}); each state needs its own`);
-          taken.add(v);
-        }
     // The new state first, then the old one freed: a dict from this optimizer's own stateDict()
     // holds its live tensors, which the copies read.
     const loaded = new Map<Parameter, ParamState>();
