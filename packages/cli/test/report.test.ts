@@ -21,6 +21,12 @@ import { renderSamplesPng, samplesSvg } from '../src/report/samplesGrid.ts';
 import { appendHistory, type HistoryRow } from '../src/run/historyCsv.ts';
 import { writeRunConfig, writeRunMetrics } from '../src/run/runFolder.ts';
 import type { RunMetrics } from '../src/run/runMetrics.ts';
+import { defaultTrainConfig } from '../src/config/trainConfig.ts';
+import { calibration } from '../src/metrics/calibration.ts';
+import { metricIntervals } from '../src/metrics/metricIntervals.ts';
+import { type Evidence, oneVsRestAuc } from '../src/report/evidence.ts';
+import { formatEvidenceReport } from '../src/report/evidenceReport.ts';
+import { formatModelCard } from '../src/report/modelCard.ts';
 
 const history: HistoryRow[] = Array.from({ length: 5 }, (_, i) => ({
   epoch: i + 1,
@@ -203,5 +209,80 @@ describe('Markdown', () => {
     expect(md).toContain('## Task 1: backbone frozen');
     expect(md).toContain('## Task 2: LR 1e-3');
     expect(md).toContain('(curves-overlay.png)');
+  });
+});
+
+describe('what the texts say the run did', () => {
+  const classes3 = ['bacterial', 'infected', 'normal'];
+  const probs3 = [
+    [0.7, 0.2, 0.1],
+    [0.1, 0.8, 0.1],
+    [0.2, 0.2, 0.6],
+    [0.1, 0.7, 0.2],
+    [0.5, 0.3, 0.2],
+    [0.2, 0.5, 0.3],
+    [0.3, 0.1, 0.6],
+    [0.6, 0.3, 0.1],
+  ];
+  const labels3 = [0, 1, 2, 1, 0, 2, 1, 0];
+
+  it('with three classes and no --positive, report.md names the class its binary numbers are for', () => {
+    const m = evaluatePredictions({ probs: probs3, labels: labels3, classNames: classes3 });
+    expect(m.positiveClass).toBe('infected');
+    const md = formatRunReport({ title: 't', metrics: { version: 1, bestEpoch: 1, epochs: 1, positiveClass: null, splits: { test: m } } });
+    expect(md).toContain("one-vs-rest for 'infected'");
+    expect(md).not.toContain('for the first class');
+  });
+
+  it("roc.png's AUC with three classes is the drawn class's against the rest, not the macro AUC", () => {
+    const scores = probs3.map((r) => r[1]);
+    const isPos = labels3.map((l) => l === 1);
+    const own = oneVsRestAuc(scores, isPos, labels3, { resamples: 200, seed: 1 });
+    // Hand count for 'infected': its scores 0.8, 0.7, 0.1 against the others' 0.2, 0.2, 0.3, 0.5,
+    // 0.3: 5 + 5 + 0 of 15 pairs.
+    expect(own.value).toBeCloseTo(10 / 15, 12);
+    const macro = evaluatePredictions({ probs: probs3, labels: labels3, classNames: classes3 }).auc!;
+    expect(Math.abs(macro - own.value!)).toBeGreaterThan(0.01);
+    expect(own.ci!.low).toBeLessThanOrEqual(own.value!);
+    expect(own.ci!.high).toBeGreaterThanOrEqual(own.value!);
+  });
+
+  it('the model card and report.md state the selection criterion, the epochs run, and say when figures are in-sample', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-card-'));
+    writeRunConfig(dir, { ...defaultTrainConfig, selectBy: 'val-auc', epochs: 20, patience: 2 });
+    const m = evaluatePredictions({ probs, labels, classNames });
+    const threshold = { spec: 'youden', value: 0.5, chosenOn: 'val', sensitivity: 0.8, specificity: 0.7 };
+    const intervals = { val: metricIntervals({ probs, labels, classNames, positive: 1, threshold: 0.5 }, { resamples: 50 }) };
+    const cal = calibration(probs, labels);
+    const evidence: Evidence = {
+      split: 'val',
+      threshold,
+      intervals,
+      calibration: { split: 'val', bins: 15, ece: cal.ece, temperature: null, eceAfter: null, reliability: cal.bins },
+      averagePrecision: null,
+      averagePrecisionCi: null,
+      gradCam: null,
+    };
+    const metricsFile = {
+      version: 1,
+      bestEpoch: 4,
+      epochs: 20,
+      epochsRun: 6,
+      stoppedEarly: true,
+      patience: 2,
+      selectBy: 'val-auc',
+      splits: { val: m },
+      evidence,
+    };
+    writeRunMetrics(dir, metricsFile as RunMetrics);
+    const card = formatModelCard(dir);
+    expect(card).toContain('| epochs | 6 of 20 asked (stopped early); kept epoch 4, best by validation AUC |');
+    expect(card).not.toContain('best validation accuracy');
+    expect(card).not.toContain('applied unchanged to test');
+    expect(card).toContain('No test split: the epoch, the threshold and the temperature were chosen on the validation images');
+    expect(formatEvidenceReport(evidence)).toContain('in-sample and optimistic');
+    // With a test split the warning goes.
+    expect(formatEvidenceReport({ ...evidence, split: 'test', intervals: { ...intervals, test: intervals.val } })).not.toContain('in-sample');
+    expect(formatRunReport({ title: 't', metrics: metricsFile as RunMetrics })).toContain('Best epoch 4 of 6 (kept by validation AUC)');
   });
 });

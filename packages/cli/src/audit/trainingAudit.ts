@@ -12,7 +12,11 @@ import { formatAuditText } from './auditReport.ts';
 export const auditFile = 'audit.json';
 
 /** The audit as `train` keeps it: with the files `--dedupe` dropped. */
-export type TrainingAudit = DataAudit & { dropped?: string[] };
+export type TrainingAudit = DataAudit & {
+  dropped?: string[];
+  /** Images per split and class after `--dedupe` (`counts` is what the audit found). */
+  countsUsed?: DataAudit['counts'];
+};
 
 export async function auditBeforeTraining(
   folder: ImageFolder,
@@ -52,6 +56,7 @@ export async function auditBeforeTraining(
   else options.log(text);
   if (options.dedupe && audit.duplicates.crossSplit.length) {
     audit.dropped = dropCrossSplitDuplicates(folder, audit);
+    audit.countsUsed = folder.counts();
     for (const f of audit.dropped) prepared.images.delete(f);
     options.warn(`--dedupe: dropped ${audit.dropped.length} cross-split duplicate(s) from the smaller split`);
   } else if (audit.duplicates.crossSplit.length) {

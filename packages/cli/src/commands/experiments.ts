@@ -107,7 +107,7 @@ export async function experimentsReport(gridName: string | undefined, o: { grid?
   const overlay = collected.histories.length ? await renderOverlayPng(collected.histories) : null;
   if (overlay) writeFileAtomic(join(out, 'overlay.png'), new Uint8Array(overlay));
   const finished = Object.fromEntries(Object.entries(collected.folders).filter(([, f]) => isRunFinished(f)));
-  const paired = compareWithBest(finished, Object.fromEntries(collected.summaries.map((r) => [r.name, r.testAccuracy])));
+  const paired = compareWithBest(finished, Object.fromEntries(collected.summaries.map((r) => [r.name, r.valAccuracy])));
   const md =
     formatExperimentReport({
       title: `Experiment grid ${grid.title}`,

@@ -39,6 +39,7 @@ export function summariseRun(run: ExperimentRun, folder: string | undefined): Ru
   const test = metrics.splits?.test;
   return {
     ...base,
+    valAccuracy: metrics.splits?.val?.accuracy ?? null,
     testAccuracy: test?.accuracy ?? null,
     testF1: test?.f1 ?? null,
     testMacroF1: test?.macroF1 ?? null,

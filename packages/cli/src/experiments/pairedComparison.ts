@@ -1,11 +1,12 @@
 /**
  * `experiments report`: is a difference between runs more than noise? Every finished run is
- * compared with the best one (by test accuracy) on the test images both scored, read from their
- * predictions.csv, by a paired bootstrap (metrics/pairedBootstrap.ts).
+ * compared with the best one (by validation accuracy) on the test images both scored, read from
+ * their predictions.csv, by a paired bootstrap (metrics/pairedBootstrap.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCsv } from '@cxr/data';
+import { bootstrapDefaults } from '../metrics/intervals.ts';
 import { pairedBootstrap, type PairedDifference, type RunScores } from '../metrics/pairedBootstrap.ts';
 import { findClassIndex } from '../metrics/confusionMatrix.ts';
 import { markdownTable } from '../report/markdownTable.ts';
@@ -31,32 +32,51 @@ export function readTestScores(folder: string, positiveClass = 'infected'): RunS
 export interface PairedRow {
   name: string;
   reference: string;
+  /** Differences the whole table shows (runs x metrics): the Bonferroni family. */
+  family: number;
   result: PairedDifference;
 }
 
-export function compareWithBest(folders: Record<string, string>, accuracy: Record<string, number | null | undefined>, seed?: number): PairedRow[] {
+/**
+ * Every run against a reference chosen WITHOUT the test set (best validation accuracy; a
+ * reference picked as the best on test would make the others look worse than they are). The
+ * intervals are Bonferroni-adjusted for every difference the table shows (runs x metrics), so the
+ * chance that any "yes" in it is a false alarm stays at 5%; the bootstrap gets enough resamples
+ * for those wider tails.
+ */
+export function compareWithBest(folders: Record<string, string>, validationAccuracy: Record<string, number | null | undefined>, seed?: number): PairedRow[] {
   const scored = Object.entries(folders)
     .map(([name, f]) => [name, readTestScores(f)] as const)
     .filter(([, s]) => s !== null) as [string, RunScores][];
   if (scored.length < 2) return [];
-  const best = scored.reduce((a, b) => ((accuracy[b[0]] ?? -1) > (accuracy[a[0]] ?? -1) ? b : a));
-  return scored.filter(([n]) => n !== best[0]).map(([name, s]) => ({ name, reference: best[0], result: pairedBootstrap(best[1], s, { seed }) }));
+  const best = scored.reduce((a, b) => ((validationAccuracy[b[0]] ?? -1) > (validationAccuracy[a[0]] ?? -1) ? b : a));
+  const others = scored.filter(([n]) => n !== best[0]);
+  const binary = best[1].probs.values().next().value!.length === 2;
+  const family = others.length * (binary ? 2 : 1);
+  const level = 1 - familyErrorRate / family;
+  // At least ~10 resamples beyond each end of the interval.
+  const resamples = Math.min(20000, Math.max(bootstrapDefaults.resamples, Math.ceil(20 / (1 - level))));
+  return others.map(([name, s]) => ({ name, reference: best[0], family, result: pairedBootstrap(best[1], s, { seed, level, resamples }) }));
 }
+
+/** The chance of at least one false "yes" in a paired-comparison table. */
+export const familyErrorRate = 0.05;
 
 export function formatPairedComparison(rows: readonly PairedRow[]): string {
   if (!rows.length) return '';
   const pts = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
   const excludesZero = (ci: { low: number; high: number }) => ci.low > 0 || ci.high < 0;
   const r0 = rows[0].result;
+  const levelText = `${+(r0.level * 100).toFixed(2)}%`;
   const out = [
     '## Paired comparison with the best run',
     '',
-    `Each run minus **${rows[0].reference}** (best test accuracy) on the same test images: paired stratified bootstrap, ${r0.resamples} resamples, seed ${r0.seed}. A difference whose 95% interval contains 0 is not distinguishable from noise on this test set.`,
+    `Each run minus **${rows[0].reference}** (best validation accuracy: chosen without the test set) on the same test images: paired stratified bootstrap, ${r0.resamples} resamples, seed ${r0.seed}. The ${rows[0].family} intervals are Bonferroni-adjusted (${levelText} each), so the chance that any "yes" below is a false alarm is at most ${familyErrorRate * 100}%; a difference whose interval contains 0 is not distinguishable from noise on this test set.`,
     '',
   ];
   out.push(
     markdownTable(
-      ['Run', 'Images', 'Accuracy difference (points) [95% CI]', 'AUC difference [95% CI]', 'Beyond noise?'],
+      ['Run', 'Images', `Accuracy difference (points) [${levelText} CI]`, `AUC difference [${levelText} CI]`, 'Beyond noise?'],
       rows.map(({ name, result: r }) => [
         name,
         String(r.images),

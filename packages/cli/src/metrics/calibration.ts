@@ -28,6 +28,8 @@ export function calibration(probs: readonly ArrayLike<number>[], labels: ArrayLi
   for (let i = 0; i < probs.length; i++) {
     const c = argmax(probs[i]);
     const conf = probs[i][c];
+    if (!Array.from(probs[i]).every(Number.isFinite))
+      throw new Error(`calibration: image ${i} has a probability that is not a finite number (${Array.from(probs[i]).join(', ')})`);
     // Bins are (low, high], as in Guo et al.'s reference code; confidence 0 falls in the first.
     const b = Math.min(bins - 1, Math.max(0, Math.ceil(conf * bins) - 1));
     out[b].count++;

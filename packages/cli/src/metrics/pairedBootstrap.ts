@@ -1,6 +1,6 @@
 /**
  * Two runs on the same test set: the difference in accuracy and AUC (B - A) with a paired
- * bootstrap 95% interval. Both runs are resampled with the SAME indices (stratified by the true
+ * bootstrap interval (95% unless asked otherwise). Both runs are resampled with the SAME indices (stratified by the true
  * class), so the per-image correlation between the models is kept, which is what makes a paired
  * comparison far tighter than two independent intervals.
  */
@@ -21,9 +21,14 @@ export interface PairedDifference {
   auc: { a: number; b: number; difference: number; ci: Interval } | null;
   resamples: number;
   seed: number;
+  /** Coverage of the intervals. */
+  level: number;
 }
 
-export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOptions = {}): PairedDifference {
+/** `level`: the intervals' coverage (default 0.95; lower a family's error rate by asking for more). */
+export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOptions & { level?: number } = {}): PairedDifference {
+  const level = options.level ?? 0.95;
+  if (!(level > 0 && level < 1)) throw new Error(`paired bootstrap: level ${level} is not between 0 and 1`);
   const keys = [...a.probs.keys()].filter((k) => b.probs.has(k)).sort();
   if (keys.length === 0) throw new Error('paired bootstrap: the two runs share no test images');
   for (const k of keys)
@@ -60,7 +65,7 @@ export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOp
   }
   const ci = (v: number[]): Interval => {
     v.sort((p, q) => p - q);
-    return { low: quantileSorted(v, 0.025), high: quantileSorted(v, 0.975) };
+    return { low: quantileSorted(v, (1 - level) / 2), high: quantileSorted(v, (1 + level) / 2) };
   };
   const accA = acc(correctA);
   const accB = acc(correctB);
@@ -70,5 +75,6 @@ export function pairedBootstrap(a: RunScores, b: RunScores, options: BootstrapOp
     auc: aucA !== null && aucB !== null && dAuc.length ? { a: aucA, b: aucB, difference: aucB - aucA, ci: ci(dAuc) } : null,
     resamples,
     seed,
+    level,
   };
 }

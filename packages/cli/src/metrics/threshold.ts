@@ -61,8 +61,14 @@ export function chooseThreshold(spec: ThresholdSpec, scores: ArrayLike<number>, 
   if (spec.kind === 'fixed' || !curve) return done(spec.kind === 'fixed' ? spec.value : 0.5);
   const points = curve.filter((p) => Number.isFinite(p.threshold));
   if (spec.kind === 'youden') {
+    // J = tp/P - fp/N compared as the integer tp*N - fp*P: as floats, two equal J (2/3 - 0 and
+    // 1 - 1/3) differ in the last bit, and the tie rule would depend on the rounding.
+    let positives = 0;
+    for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
+    const negatives = scores.length - positives;
+    const j = (p: (typeof points)[number]) => Math.round(p.tpr * positives) * negatives - Math.round(p.fpr * negatives) * positives;
     let best = points[0];
-    for (const p of points) if (p.tpr - p.fpr > best.tpr - best.fpr) best = p;
+    for (const p of points) if (j(p) > j(best)) best = p;
     return done(best.threshold);
   }
   // Points run from high to low threshold, so the first one reaching the target is the most specific.

@@ -12,6 +12,8 @@ export interface ThresholdStep {
 
 export function thresholdSweep(scores: ArrayLike<number>, isPositive: ArrayLike<boolean>): ThresholdStep[] {
   const n = scores.length;
+  // NaN equals nothing, so its tie block would never end.
+  for (let i = 0; i < n; i++) if (Number.isNaN(scores[i])) throw new Error(`score ${i} is NaN: curves need a number for every image`);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const steps: ThresholdStep[] = [];
   let tp = 0;

@@ -14,6 +14,8 @@ export interface RunSummary {
   freeze?: string;
   lr?: number;
   status: 'finished' | 'unfinished' | 'missing';
+  /** Validation accuracy of the kept epoch: picks the paired comparison's reference without the test set. */
+  valAccuracy?: number | null;
   testAccuracy?: number | null;
   /** F1 of the positive class on the test split. */
   testF1?: number | null;

@@ -16,7 +16,7 @@ import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/
 import { areaOutsideLung, massOutsideLung } from '../metrics/lungMass.ts';
 import { metricIntervals, predictAt, type MetricIntervals } from '../metrics/metricIntervals.ts';
 import { averagePrecision, precisionRecallCurve } from '../metrics/precisionRecall.ts';
-import { rocCurve } from '../metrics/rocAuc.ts';
+import { areaUnderCurve, rocAuc, rocCurve } from '../metrics/rocAuc.ts';
 import { chooseThreshold, parseThresholdSpec, type ChosenThreshold } from '../metrics/threshold.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
 import { overlayHeatmap } from './heatmapOverlay.ts';
@@ -48,6 +48,11 @@ export interface Evidence {
     eceAfter: number | null;
     reliability: ReliabilityBin[];
   };
+  /**
+   * More than two classes: the class roc.png, pr.png and the average precision take against the
+   * rest (the AUC in the curves' titles is that class's, not the macro AUC of the intervals).
+   */
+  curveClass?: string;
   averagePrecision: number | null;
   /** Stratified bootstrap 95% interval of the average precision (same resamples and seed as AUC). */
   averagePrecisionCi: Interval | null;
@@ -80,6 +85,23 @@ export interface EvidenceInput {
   /** Title of samples.png. */
   samplesTitle: string;
   log?: (m: string) => void;
+}
+
+/** The AUC of one class's scores against the rest, with its stratified bootstrap interval. */
+export function oneVsRestAuc(scores: readonly number[], isPos: readonly boolean[], labels: readonly number[], boot: { resamples: number; seed: number }) {
+  const roc = rocCurve(scores, isPos);
+  return {
+    value: roc && areaUnderCurve(roc),
+    ci: bootstrapInterval(
+      labels,
+      (idx) =>
+        rocAuc(
+          Array.from(idx, (i) => scores[i]),
+          Array.from(idx, (i) => isPos[i]),
+        ),
+      boot,
+    ),
+  };
 }
 
 export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
@@ -121,9 +143,13 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
   const isPos = fin.labels.map((l) => l === positive);
   const roc = rocCurve(scores, isPos);
   const fi = intervals[input.finalSplit];
+  // With more than two classes the curves are one class against the rest: their titles carry
+  // that class's own AUC, not the one-vs-rest macro AUC of the intervals table.
+  const curveSplit = binary ? input.finalSplit : `${input.finalSplit}, '${classNames[positive]}' vs rest`;
   if (roc) {
     const op = binary && fi.sensitivity.value !== null && fi.specificity.value !== null ? { tpr: fi.sensitivity.value, fpr: 1 - fi.specificity.value } : null;
-    writeFileAtomic(join(dir, evidenceFiles.roc), await renderRocPng(roc, fi.auc.value, fi.auc.ci, op, input.finalSplit));
+    const auc = binary ? fi.auc : oneVsRestAuc(scores, isPos, fin.labels, boot);
+    writeFileAtomic(join(dir, evidenceFiles.roc), await renderRocPng(roc, auc.value, auc.ci, op, curveSplit));
     const pr = precisionRecallCurve(scores, isPos)!;
     ap = averagePrecision(pr);
     apCi = bootstrapInterval(
@@ -138,7 +164,7 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
       boot,
     );
     const opPr = binary && fi.sensitivity.value !== null && fi.ppv.value !== null ? { recall: fi.sensitivity.value, precision: fi.ppv.value } : null;
-    writeFileAtomic(join(dir, evidenceFiles.pr), await renderPrPng(pr, ap, apCi, opPr, input.finalSplit));
+    writeFileAtomic(join(dir, evidenceFiles.pr), await renderPrPng(pr, ap, apCi, opPr, curveSplit));
   }
 
   // samples.png: right and wrong predictions at the operating point, with Grad-CAM overlays.
@@ -194,6 +220,7 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
       eceAfter: after?.ece ?? null,
       reliability: (after ?? before).bins,
     },
+    curveClass: binary ? undefined : classNames[positive],
     averagePrecision: ap,
     averagePrecisionCi: apCi,
     gradCam,

@@ -36,6 +36,10 @@ export function intervalsTable(intervals: Record<string, MetricIntervals>): stri
   );
 }
 
+/** Said wherever final figures are shown for a run without a test split. */
+export const inSampleWarning =
+  'No test split: the epoch, the threshold and the temperature were chosen on the validation images these figures are measured on, so they are in-sample and optimistic.';
+
 export function formatEvidenceReport(e: Evidence): string {
   const out: string[] = [];
   const any = Object.values(e.intervals)[0];
@@ -45,6 +49,7 @@ export function formatEvidenceReport(e: Evidence): string {
       ? `At the decision threshold p(${any.positiveClass}) ≥ ${e.threshold.value.toFixed(4)}, chosen on validation by \`${e.threshold.spec}\` and applied unchanged to the other splits (the Metrics table above decides by the most probable class; \`predict\` and \`eval\` apply this threshold).`
       : 'Decision by the most probable class (more than two classes: no threshold).',
   );
+  if (e.split === 'val') out.push(`**${inSampleWarning}**`);
   out.push(
     `Proportions: Wilson score intervals (counts in brackets). F1 and AUC: stratified percentile bootstrap, ${any.method.resamples} resamples, seed ${any.method.seed}.`,
     '',
@@ -59,10 +64,14 @@ export function formatEvidenceReport(e: Evidence): string {
       '',
     );
   }
+  // More than two classes: no threshold, and the curves are one class against the rest.
+  const multiClass = e.curveClass !== undefined;
+  if (multiClass)
+    out.push(`The ROC and precision-recall curves below are for '${e.curveClass}' against the rest; the AUC in their titles is that class's.`, '');
   out.push(`![ROC curve with the operating point](${evidenceFiles.roc})`, '');
   if (e.averagePrecision !== null) {
     out.push(
-      `Average precision (area under the precision-recall curve, step-wise): ${formatWithInterval(e.averagePrecision, e.averagePrecisionCi, false)}.`,
+      `Average precision (area under the precision-recall curve, step-wise${multiClass && e.curveClass ? `, '${e.curveClass}' against the rest` : ''}): ${formatWithInterval(e.averagePrecision, e.averagePrecisionCi, false)}.`,
       '',
     );
     out.push(`![Precision-recall curve with the operating point](${evidenceFiles.pr})`, '');

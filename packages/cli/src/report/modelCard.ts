@@ -6,16 +6,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DataAudit } from '../audit/dataAudit.ts';
-import { auditFile } from '../audit/trainingAudit.ts';
+import { auditFile, type TrainingAudit } from '../audit/trainingAudit.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { readHistory } from '../run/historyCsv.ts';
 import { runFiles } from '../run/runFolder.ts';
 import type { RunMetrics } from '../run/runMetrics.ts';
 import type { Evidence } from './evidence.ts';
 import { evidenceFiles } from './evidence.ts';
-import { formatEstimate, intervalsTable } from './evidenceReport.ts';
+import { formatEstimate, inSampleWarning, intervalsTable } from './evidenceReport.ts';
 import { markdownTable } from './markdownTable.ts';
+import { selectionCriterion } from './runReport.ts';
 
 const readJson = <T>(file: string): T | null => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null);
 
@@ -23,7 +23,7 @@ export function formatModelCard(dir: string): string {
   const config = readJson<TrainConfig>(join(dir, runFiles.config));
   const metrics = readJson<RunMetrics & { evidence?: Evidence }>(join(dir, runFiles.metrics));
   if (!config || !metrics) throw new Error(`model card: ${dir} has no config.json or metrics.json (not a finished run)`);
-  const audit = readJson<DataAudit & { dropped?: string[] }>(join(dir, auditFile));
+  const audit = readJson<TrainingAudit>(join(dir, auditFile));
   const e = metrics.evidence;
   const anySplit = Object.values(metrics.splits)[0];
   const classes = anySplit?.classNames ?? [];
@@ -42,7 +42,11 @@ export function formatModelCard(dir: string): string {
     out.push(
       markdownTable(
         ['Split', ...classes, 'Total'],
-        Object.entries(audit.counts).map(([s, c]) => [s, ...classes.map((k) => String(c[k] ?? 0)), String(Object.values(c).reduce((a, b) => a + b, 0))]),
+        Object.entries(audit.countsUsed ?? audit.counts).map(([s, c]) => [
+          s,
+          ...classes.map((k) => String(c[k] ?? 0)),
+          String(Object.values(c).reduce((a, b) => a + b, 0)),
+        ]),
         ['left', ...classes.map(() => 'right' as const), 'right'],
       ),
       '',
@@ -72,7 +76,7 @@ export function formatModelCard(dir: string): string {
         `Shortcut probe: AUC ${audit.shortcutProbe.auc?.toFixed(3) ?? 'n/a'}${audit.shortcutProbe.ci ? ` (95% CI ${audit.shortcutProbe.ci.low.toFixed(3)}-${audit.shortcutProbe.ci.high.toFixed(3)})` : ''} from file properties alone; strongest feature ${audit.shortcutProbe.mostPredictive?.feature ?? 'n/a'}.`,
         '',
       );
-    if (audit.dropped?.length) out.push(`--dedupe dropped ${audit.dropped.length} cross-split duplicate(s).`, '');
+    if (audit.dropped?.length) out.push(`--dedupe dropped ${audit.dropped.length} cross-split duplicate(s); the table counts the images used, after that.`, '');
   } else {
     out.push('No audit.json in the run folder: the data was not audited.', '');
   }
@@ -86,7 +90,10 @@ export function formatModelCard(dir: string): string {
     ['frozen', config.freeze],
     ['optimizer', `${config.optimizer}, lr ${config.lr}${config.weightDecay ? `, weight decay ${config.weightDecay}` : ''}`],
     ['schedule', config.schedule],
-    ['epochs', `${metrics.epochs} (kept epoch ${metrics.bestEpoch}, best validation accuracy)`],
+    [
+      'epochs',
+      `${metrics.epochsRun ?? metrics.epochs}${metrics.epochsRun !== undefined && metrics.epochsRun !== metrics.epochs ? ` of ${metrics.epochs} asked (stopped early)` : ''}; kept epoch ${metrics.bestEpoch}, best by ${selectionCriterion(metrics)}`,
+    ],
     ['batch size', String(config.batchSize)],
     ['image size', `${config.imageSize} px`],
     ['loss', config.loss],
@@ -100,10 +107,11 @@ export function formatModelCard(dir: string): string {
   if (e) {
     out.push(
       e.threshold
-        ? `Decision threshold p(${Object.values(e.intervals)[0].positiveClass}) ≥ ${e.threshold.value.toFixed(4)}, chosen on validation (\`${e.threshold.spec}\`), applied unchanged to test. 95% intervals: Wilson for proportions, stratified bootstrap for F1 and AUC.`
+        ? `Decision threshold p(${Object.values(e.intervals)[0].positiveClass}) ≥ ${e.threshold.value.toFixed(4)}, chosen on validation (\`${e.threshold.spec}\`)${e.split === 'val' ? '' : ', applied unchanged to test'}. 95% intervals: Wilson for proportions, stratified bootstrap for F1 and AUC.`
         : 'Decision by the most probable class.',
       '',
     );
+    if (e.split === 'val') out.push(`**${inSampleWarning}**`, '');
     out.push(intervalsTable(e.intervals), '');
     out.push('## Calibration', '');
     out.push(
@@ -129,6 +137,7 @@ export function formatModelCard(dir: string): string {
     'Evaluated on one held-out split of the same data source(s); performance on other hospitals, scanners or populations is unknown.',
     'Intervals describe sampling noise of this test set only, not dataset shift.',
   ];
+  if (e?.split === 'val') limits.push(`**${inSampleWarning}**`);
   if (audit?.shortcutProbe?.fires)
     limits.push(
       '**The audit found that the labels can be predicted from file properties alone: high accuracy here may reflect the source of the images rather than the disease.**',

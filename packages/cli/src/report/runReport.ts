@@ -99,6 +99,11 @@ export function confusionTable(cm: ConfusionMatrix): string {
   );
 }
 
+/** What picked the kept epoch, in words ('validation loss'); runs from before --select-by kept the best validation accuracy. */
+export function selectionCriterion(metrics: Pick<RunMetrics, 'selectBy'>): string {
+  return metrics.selectBy ? metrics.selectBy.replace('val-', 'validation ').replace(/\bauc\b/, 'AUC') : 'validation accuracy';
+}
+
 export function formatRunReport(input: RunReportInput): string {
   const pictures = {
     curves: runFiles.curves as string | null,
@@ -108,12 +113,15 @@ export function formatRunReport(input: RunReportInput): string {
   };
   const { metrics } = input;
   const out: string[] = [`# ${input.title}`, ''];
-  const by = metrics.selectBy ? metrics.selectBy.replace('val-', 'validation ') : 'validation accuracy';
   const facts = [
-    `Best epoch ${metrics.bestEpoch} of ${metrics.epochsRun ?? metrics.epochs} (kept by ${by})${metrics.stoppedEarly ? `; stopped early after ${metrics.epochsRun} epochs without improvement for ${metrics.patience}` : ''}.`,
+    `Best epoch ${metrics.bestEpoch} of ${metrics.epochsRun ?? metrics.epochs} (kept by ${selectionCriterion(metrics)})${metrics.stoppedEarly ? `; stopped early after ${metrics.epochsRun} epochs without improvement for ${metrics.patience}` : ''}.`,
   ];
+  // With no --positive the binary columns still need a class: evaluatePredictions' default.
+  const usedAsPositive = Object.values(metrics.splits).find((m) => m)?.positiveClass;
   if (metrics.positiveClass !== undefined)
-    facts.push(`Positive class: ${metrics.positiveClass ?? 'none (binary numbers are one-vs-rest for the first class; read the per-class table)'}.`);
+    facts.push(
+      `Positive class: ${metrics.positiveClass ?? `none (the binary numbers are one-vs-rest for '${usedAsPositive ?? '?'}'; read the per-class table)`}.`,
+    );
   if (metrics.seconds !== undefined) facts.push(`Trained in ${formatDuration(metrics.seconds)}.`);
   out.push(facts.join(' '), '');
 
