@@ -1,11 +1,11 @@
 // `cxr serve`: the viewer's static server. Local only, only the page's files and the run's model.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../src/commands/serve.ts';
+import { pageIsStale, startServer } from '../src/commands/serve.ts';
 
 let work: string;
 let server: Server;
@@ -78,6 +78,30 @@ describe('cxr serve', () => {
     expect((await get('/%2e%2e/secret.txt')).status).toBe(404);
     expect((await get('/assets')).status).toBe(404);
     expect((await get('/nope.js')).status).toBe(404);
+  });
+
+  it('answers a malformed URL with 400 and keeps serving', async () => {
+    expect((await get('/%E0%A4%A')).status).toBe(400);
+    expect((await get('/')).status).toBe(200);
+  });
+
+  it('finds a page build older than any source it bundles', () => {
+    const web = join(work, 'web');
+    mkdirSync(join(web, 'src'), { recursive: true });
+    mkdirSync(join(work, 'data', 'src', 'decode'), { recursive: true });
+    writeFileSync(join(web, 'index.html'), '<!doctype html>');
+    writeFileSync(join(web, 'src', 'main.ts'), '');
+    const source = join(work, 'data', 'src', 'decode', 'jpeg.ts');
+    writeFileSync(source, '');
+    const built = join(work, 'built.html');
+    writeFileSync(built, '');
+    const t = Date.now() / 1000;
+    for (const f of [join(web, 'index.html'), join(web, 'src', 'main.ts'), source]) utimesSync(f, t - 100, t - 100);
+    utimesSync(built, t - 50, t - 50);
+    expect(pageIsStale(web, built)).toBe(false);
+    // A decoder fix after the build: the page would classify with the old decoder.
+    utimesSync(source, t - 10, t - 10);
+    expect(pageIsStale(web, built)).toBe(true);
   });
 
   it('says which port is taken', async () => {

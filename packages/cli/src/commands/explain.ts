@@ -66,7 +66,9 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
   model.eval();
   const layer = o.layer ?? defaultCamLayer(model);
   const rule = readDecisionRule(s.weights);
-  const explained = await explainImages(model, files, { layer, imageSize: s.imageSize, classIndex, batchSize: 4 });
+  // The model's own preprocessing, exactly as `predict` and the viewer apply it.
+  const preprocess = { resizeSize: s.resizeSize, filter: s.filter, mean: s.mean, std: s.std };
+  const explained = await explainImages(model, files, { layer, imageSize: s.imageSize, classIndex, batchSize: 4, preprocess });
   model.dispose();
   const out: Explanation[] = [];
   if (!o.json) mkdirSync(o.out ?? '.', { recursive: true });

@@ -2,7 +2,7 @@
 // run's model preloaded. Localhost only: it binds 127.0.0.1 and refuses other Host headers, so
 // neither the network nor a DNS-rebinding page can reach it. The page itself uploads nothing.
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ const types: Record<string, string> = {
   '.safetensors': 'application/octet-stream',
 };
 
-/** packages/web/dist beside this package (src/commands or dist/commands alike), built on first use in a checkout. */
+/** packages/web/dist beside this package (src/commands or dist/commands alike), built on first use in a checkout and again when its sources change. */
 function pageDir(given?: string): string {
   if (given) {
     if (!existsSync(join(given, 'index.html'))) throw new Error(`serve: --page ${given} has no index.html`);
@@ -37,13 +37,34 @@ function pageDir(given?: string): string {
   }
   const web = fileURLToPath(new URL('../../../web/', import.meta.url));
   const dist = join(web, 'dist');
-  if (existsSync(join(dist, 'index.html'))) return dist;
-  if (!existsSync(join(web, 'index.html'))) throw new Error('serve: the viewer page is not installed here; build packages/web and pass --page DIR');
-  console.error('serve: building the viewer page (packages/web, once)…');
+  const built = existsSync(join(dist, 'index.html'));
+  if (built && !pageIsStale(web, join(dist, 'index.html'))) return dist;
+  if (!existsSync(join(web, 'index.html'))) {
+    if (built) return dist;
+    throw new Error('serve: the viewer page is not installed here; build packages/web and pass --page DIR');
+  }
+  // An old build would classify with old preprocessing while `cxr predict` uses the new one.
+  console.error(built ? 'serve: the viewer page is older than its sources: rebuilding packages/web…' : 'serve: building the viewer page (packages/web, once)…');
   const r = spawnSync(process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm', ['--dir', web, 'run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0 || !existsSync(join(dist, 'index.html')))
     throw new Error('serve: building packages/web failed (run `pnpm --filter @cxr/web build` to see why)');
   return dist;
+}
+
+/**
+ * Whether a checkout's page build predates any source it bundles (the page itself and the
+ * packages it imports), so that a fix in decoding or preprocessing reaches the page too.
+ */
+export function pageIsStale(web: string, builtIndex: string): boolean {
+  const builtAt = statSync(builtIndex).mtimeMs;
+  const roots = [join(web, 'index.html'), join(web, 'src'), ...['tensor', 'nn', 'models', 'data'].map((p) => join(web, '..', p, 'src'))];
+  const newer = (path: string): boolean => {
+    if (!existsSync(path)) return false;
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.mtimeMs > builtAt;
+    return readdirSync(path).some((name) => newer(join(path, name)));
+  };
+  return roots.some(newer);
 }
 
 /** The query string that makes the page load the run's model with the run's settings. */
@@ -75,7 +96,14 @@ export async function startServer(o: ServeOptions): Promise<{ url: string; serve
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      // A malformed escape (%E0%A4%A) is the request's fault: answer it, keep serving.
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('serve: malformed URL');
+      return;
+    }
     let file: string | null;
     if (path === '/run/model.safetensors') file = model;
     else {

@@ -5,9 +5,21 @@
  */
 import * as T from '@cxr/tensor';
 import { gradCam, type Module } from '@cxr/nn';
-import { toCHW } from '@cxr/data';
+import { readFileSync } from 'node:fs';
+import { applyTransforms, decodeImage, evalTransforms, type Filter, mulberry32, toCHW } from '@cxr/data';
 import { evalImage } from '../train/data.ts';
 import type { SampleImage } from '../report/imagePixels.ts';
+
+/**
+ * A model file's own evaluation preprocessing (resize, filter, normalisation), as `predict` applies
+ * it; without it, CXR's training defaults (`evalImage`).
+ */
+export interface Preprocess {
+  resizeSize: number;
+  filter: Filter;
+  mean: readonly number[];
+  std: readonly number[];
+}
 
 export interface Explained {
   file: string;
@@ -24,17 +36,24 @@ export interface Explained {
 export async function explainImages(
   model: Module,
   files: readonly string[],
-  options: { layer: string; imageSize: number; classIndex?: number; batchSize?: number },
+  options: { layer: string; imageSize: number; classIndex?: number; batchSize?: number; preprocess?: Preprocess },
 ): Promise<Explained[]> {
   const out: Explained[] = [];
   const bs = options.batchSize ?? 8;
   const size = options.imageSize;
+  const pre = options.preprocess;
+  const transforms = pre && evalTransforms({ size, resize: pre.resizeSize, filter: pre.filter });
+  const load = (f: string): SampleImage => {
+    if (!transforms) return evalImage(f, size);
+    const img = applyTransforms(decodeImage(new Uint8Array(readFileSync(f)), f), transforms, mulberry32(0));
+    return { pixels: img.data, width: img.width, height: img.height, channels: img.channels, layout: 'hwc' };
+  };
   for (let start = 0; start < files.length; start += bs) {
     const chunk = files.slice(start, start + bs);
-    const images = chunk.map((f) => evalImage(f, size));
+    const images = chunk.map(load);
     const batch = new Float32Array(chunk.length * 3 * size * size);
     images.forEach((im, k) =>
-      toCHW({ width: im.width, height: im.height, channels: im.channels, data: im.pixels as Float32Array }, batch, k * 3 * size * size),
+      toCHW({ width: im.width, height: im.height, channels: im.channels, data: im.pixels as Float32Array }, batch, k * 3 * size * size, pre?.mean, pre?.std),
     );
     const x = T.tensor(batch, [chunk.length, 3, size, size]);
     try {
