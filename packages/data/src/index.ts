@@ -39,6 +39,7 @@ export { DataLoader, type Batch, type DataLoaderOptions, type PreparedImages } f
 export { epochOrder, toBatches } from './loader/sampler.ts';
 export { WorkerPool } from './loader/pool.ts';
 export type { CacheConfig } from './loader/cache.ts';
+export type { CacheNotice } from './loader/cacheWriter.ts';
 export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 
 export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';

@@ -4,6 +4,8 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataLoader, decodeImage, ImageDecodeError, loadImageFolder } from '../src/index.ts';
+import { decodeJpegWithJpegJs } from '../src/decode/jpeg.ts';
+import { decodePngWithPngjs } from '../src/decode/png.ts';
 import { testRng, tmpDir } from './helpers.ts';
 
 const { rng } = testRng('decode');
@@ -88,6 +90,37 @@ describe('broken files', () => {
     ['trunc.jpg', goodJpeg.subarray(0, Math.floor(goodJpeg.length / 2)), /truncated JPEG/],
     ['gif.jpg', new Uint8Array([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0, 0]), /GIF/],
   ];
+  it('a JPEG with any amount of data after EOI decodes as without it; one cut before EOI is truncated even with an EXIF thumbnail', () => {
+    const ref = decodeImage(goodJpeg, 'good.jpg');
+    const trailing = new Uint8Array(goodJpeg.length + 200);
+    trailing.set(goodJpeg);
+    trailing.fill(0x5a, goodJpeg.length);
+    expect(decodeImage(trailing, 'trailing.jpg')).toEqual(ref);
+    // APP1 holding a thumbnail's FFD9 right after SOI; the scan data is then cut in half
+    const app1 = [0xff, 0xe1, 0x00, 0x08, 0x45, 0x78, 0xff, 0xd8, 0xff, 0xd9];
+    const withThumb = new Uint8Array([...goodJpeg.subarray(0, 2), ...app1, ...goodJpeg.subarray(2)]);
+    expect(decodeImage(withThumb, 'thumb.jpg')).toEqual(ref);
+    expect(() => decodeImage(withThumb.subarray(0, Math.floor(withThumb.length / 2)), 'cut-thumb.jpg')).toThrow(/cut-thumb\.jpg.*truncated JPEG/);
+  });
+
+  it('a PNG missing only its IEND chunk decodes (both decoders); one cut inside its image data says so', () => {
+    const noisy = u8(
+      PNG.sync.write({ width: 20, height: 20, data: Buffer.from(Array.from({ length: 400 }, () => rng.int(0, 256))) } as PNG, {
+        colorType: 0,
+        inputColorType: 0,
+        bitDepth: 8,
+        inputHasAlpha: false,
+      }),
+    );
+    const ref = decodeImage(noisy, 'full.png');
+    const noEnd = noisy.subarray(0, noisy.length - 12);
+    expect(decodeImage(noEnd, 'noiend.png')).toEqual(ref);
+    expect(decodePngWithPngjs(noEnd, 'noiend.png')).toEqual(ref);
+    expect(() => decodeImage(noisy.subarray(0, noisy.length - 40), 'cut.png')).toThrow(
+      /cut\.png.*truncated PNG: the file ends before its image data is complete/,
+    );
+  });
+
   it('throws ImageDecodeError naming the file and the reason', () => {
     for (const [name, bytes, re] of cases) {
       let err: unknown;
@@ -139,5 +172,31 @@ describe('broken files', () => {
     expect(n).toBe(5);
     expect(lenient.skipped.map((s) => path.basename(s.file))).toEqual(['cut.jpg']);
     expect(warns.join()).toContain('cut.jpg');
+  });
+});
+
+describe('JPEG colour space', () => {
+  it('an Adobe APP14 transform-0 JPEG (no JFIF) is RGB-coded: its planes are R, G, B, in both decoders', () => {
+    const w = 24;
+    const h = 16;
+    const rgba = Buffer.alloc(w * h * 4);
+    for (let i = 0; i < w * h; i++) rgba.set([rng.int(0, 256), (i * 5) % 256, 255 - ((i * 3) % 256), 255], 4 * i);
+    const ycc = u8(jpeg.encode({ data: rgba, width: w, height: h }, 95).data);
+    expect([ycc[2], ycc[3]]).toEqual([0xff, 0xe0]); // JFIF APP0 first
+    const app0End = 4 + ((ycc[4] << 8) | ycc[5]);
+    const adobe = [0xff, 0xee, 0, 14, 0x41, 0x64, 0x6f, 0x62, 0x65, 0, 100, 0, 0, 0, 0, 0];
+    const rgbCoded = new Uint8Array([0xff, 0xd8, ...adobe, ...ycc.subarray(app0End)]);
+    // the same planes, not converted: what libjpeg (PIL) returns for such a file
+    const planes = jpeg.decode(ycc, { useTArray: true, formatAsRGBA: false, colorTransform: false }).data;
+    const want = Float32Array.from(planes, (v) => v / 255);
+    const fast = decodeImage(rgbCoded, 'adobe-rgb.jpg');
+    expect(fast.channels).toBe(3);
+    let maxDiff = 0;
+    for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fast.data[i] - want[i]));
+    expect(maxDiff).toBeLessThan(1e-6);
+    expect(decodeJpegWithJpegJs(rgbCoded, 'adobe-rgb.jpg', 3, undefined, true).data).toEqual(fast.data);
+    // with JFIF present, libjpeg keeps YCbCr whatever APP14 says
+    const both = new Uint8Array([...ycc.subarray(0, app0End), ...adobe, ...ycc.subarray(app0End)]);
+    expect(decodeImage(both, 'jfif-adobe.jpg')).toEqual(decodeImage(ycc, 'ycc.jpg'));
   });
 });

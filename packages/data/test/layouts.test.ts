@@ -162,6 +162,32 @@ describe('Kaggle COVID-19 Radiography layout: <Class>/images with masks beside',
   });
 });
 
+describe('COVID-QU-Ex layout: <Split>/<Class>/images with qualified mask folders beside', () => {
+  const root = path.join(dir, 'quex');
+  const maskDirs = ['lung masks', 'infection masks', 'Lung Masks', 'infection_masks', 'Lesion-Annotations'];
+  for (const split of ['Train', 'Val', 'Test'])
+    for (const [c, masks] of [
+      ['COVID-19', maskDirs],
+      ['Normal', ['lung masks']],
+    ] as const) {
+      images(path.join(root, split, c, 'images'), 3);
+      for (const m of masks) images(path.join(root, split, c, m), 3);
+    }
+
+  it('never takes a folder named with the word mask(s) or annotation(s) as images, and lists each one', async () => {
+    const { ds, log } = await load(root);
+    expect(ds.classes).toEqual(['COVID-19', 'Normal']);
+    expect(ds.counts()).toEqual({ train: { 'COVID-19': 3, Normal: 3 }, val: { 'COVID-19': 3, Normal: 3 }, test: { 'COVID-19': 3, Normal: 3 } });
+    const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
+    expect(all.every((s) => path.basename(path.dirname(s.file)) === 'images')).toBe(true);
+    const ignored = ds.info.ignoredFolders.map((f) => path.relative(root, f.dir));
+    expect(ignored).toHaveLength(3 * (maskDirs.length + 1));
+    expect(ignored).toContain(path.join('Train', 'COVID-19', 'infection_masks'));
+    expect(ignored).toContain(path.join('Test', 'Normal', 'lung masks'));
+    expect(log).toMatch(/ignored 18 folder\(s\) that are not classes or images \(54 files\)/);
+  });
+});
+
 describe('manifest with patient groups', () => {
   const root = path.join(dir, 'manifest');
   mkdirSync(path.join(root, 'img'), { recursive: true });
@@ -224,6 +250,13 @@ describe('manifest with patient groups', () => {
   it('a row whose file is missing is named with its line number', async () => {
     const m = write('missing.csv', 'path,label,group', (r, i) => (i === 6 ? `img/nope.png,${r.label},${r.group}` : `${r.file},${r.label},${r.group}`));
     await expect(load(root, { manifest: m })).rejects.toThrow(/missing\.csv line 8: image 'img\/nope\.png' not found/);
+  });
+
+  it('an image listed twice (even spelled differently) is refused, naming it and both lines', async () => {
+    const m = write('twice.csv', 'path,label,split', (r, i) => `${i === 9 ? `./${rows[2].file}` : r.file},${r.label},${i < 5 ? 'train' : 'test'}`);
+    await expect(load(root, { manifest: m })).rejects.toThrow(
+      new RegExp(`twice\\.csv line 11: image '\\./${rows[2].file.replace('.', '\\.')}' is already listed on line 4`),
+    );
   });
 
   it('groups that cannot fill three splits are refused with the reason', async () => {

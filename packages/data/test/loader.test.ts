@@ -147,8 +147,8 @@ describe('DataLoader', () => {
       const cold = await collect(dl, 4);
       const entries = readdirSync(cacheDir, { recursive: true }).filter((f) => String(f).endsWith('.u8'));
       expect(entries.length).toBe(train.samples.length);
-      // cached images are shrunk: 16-byte header + 64x64 (sources are 96x96; grey PNG or RGB JPEG)
-      for (const e of entries) expect([16 + 64 * 64, 16 + 3 * 64 * 64]).toContain(readFileSync(path.join(cacheDir, String(e))).length);
+      // cached images are shrunk: 16-byte header + 64x64 (sources are 96x96; grey PNG or RGB JPEG; 16-bit PNG at 2 bytes a sample)
+      for (const e of entries) expect([16 + 64 * 64, 16 + 2 * 64 * 64, 16 + 3 * 64 * 64]).toContain(readFileSync(path.join(cacheDir, String(e))).length);
       const warm = await collect(dl, 4);
       expect(warm.map((b) => b.images)).toEqual(cold.map((b) => b.images));
       const uncached = await collect(new DataLoader(train, { ...opts, cache: false, workers: 0 }), 4);

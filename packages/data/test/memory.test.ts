@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -12,7 +12,7 @@ afterAll(cleanup);
 const MB = 2 ** 20;
 
 /**
- * 10,000 manifest rows (a few small files listed over and over) through the worker loader: the
+ * 10,000 manifest rows (a few small files under 10,000 names) through the worker loader: the
  * batches it yields total ~490 MB, so if finished batches, results or queue entries were kept,
  * memory would grow by hundreds of MB; a bounded loader stays flat after warming up.
  */
@@ -35,7 +35,13 @@ describe('DataLoader memory on a 10,000-image manifest', () => {
     files.push('img/c.jpg');
     const N = 10_000;
     const rows = ['path,label,split'];
-    for (let i = 0; i < N; i++) rows.push(`${files[i % files.length]},${i % 3 === 0 ? 'infected' : 'normal'},train`);
+    // Each row its own name (hard links to the few files): a manifest may list an image only once.
+    for (let i = 0; i < N; i++) {
+      const f = files[i % files.length];
+      const name = `img/r${i}${path.extname(f)}`;
+      linkSync(path.join(dir, f), path.join(dir, name));
+      rows.push(`${name},${i % 3 === 0 ? 'infected' : 'normal'},train`);
+    }
     writeFileSync(path.join(dir, 'manifest.csv'), rows.join('\n'));
 
     const ds = await loadImageFolder(dir, { manifest: 'manifest.csv', log: () => {} });

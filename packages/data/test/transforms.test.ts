@@ -70,6 +70,18 @@ describe('transforms', () => {
     expect(r90.data[y * n + x]).toBeCloseTo(img.data[x * n + (n - 1 - y)], 4);
   });
 
+  it('centerCrop larger than the image pads like torchvision: (crop - side) // 2 before, the rest after', () => {
+    // expected offsets from torchvision.transforms.functional.center_crop (pads floor, crops round-half-even)
+    const img = { width: 5, height: 5, channels: 1 as const, data: Float32Array.from({ length: 25 }, (_, i) => i + 1) };
+    const firstInside = (c: ReturnType<typeof centerCrop>) => {
+      const i = c.data.findIndex((v) => v > 0);
+      return [Math.floor(i / c.width), i % c.width, c.data[i]];
+    };
+    expect(firstInside(centerCrop(img, 8))).toEqual([1, 1, 1]);
+    expect(firstInside(centerCrop(img, 6))).toEqual([0, 0, 1]);
+    expect(firstInside(centerCrop(img, [9, 3]))).toEqual([2, 0, 2]);
+  });
+
   it('random resized crop parameters stay inside the image with torchvision scale/ratio bounds', () => {
     for (let t = 0; t < 500; t++) {
       const W = 20 + rng.int(0, 300);

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, destroyDevice, getDevice, roundToHalf } from '@cxr/tensor';
@@ -42,6 +43,30 @@ const xrays = [
 ].map((f) => join(real, f));
 const classes = ['infected', 'normal'];
 const inputSize = 64;
+
+/** An 8-bit grey PNG whose IDAT holds its zlib stream followed by 16 bytes of padding. */
+function paddedPng(width: number, height: number): Buffer {
+  const raw = Buffer.alloc(height * (width + 1));
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw[y * (width + 1) + 1 + x] = (x * 5 + y * 3) & 255;
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth; colour type 0 (grey), no interlace
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.concat([deflateSync(raw), Buffer.alloc(16, 7)])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 /** In CI both must be there (setup installs Chromium; the data set sits beside the clone). */
 function prerequisites(): string | null {
@@ -208,6 +233,16 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
     // The README's screenshot: written there when asked (CXR_UPDATE_SCREENSHOT=1), else kept under .cache/.
     const shot = process.env.CXR_UPDATE_SCREENSHOT === '1' ? resolve(import.meta.dirname, '../docs/screenshot.png') : join(root, '.cache/web-screenshot.png');
     writeFileSync(shot, await page.screenshot({ fullPage: true }));
+  });
+
+  it('decodes a PNG whose image data has bytes after the end of its zlib stream, as Node (and PIL) do', async () => {
+    // Chromium's DecompressionStream fails on such padding, which zlib ignores: the page refused
+    // a file `cxr predict` classifies.
+    const file = join(work, 'padded.png');
+    writeFileSync(file, paddedPng(48, 40));
+    const [n] = JSON.parse(cxr(['predict', '--weights', models.withMetadata, '--json', file])) as PageResult[];
+    const [p] = (await classifyInPage([file])).filter((r) => r.file === 'padded.png');
+    expectClose(p.probs, n.probs, 'padded.png');
   });
 
   it('asks for arch and classes when the file has no metadata, and then gives the same probabilities', async () => {

@@ -17,8 +17,13 @@ export const SPLIT_ALIASES: Record<SplitName, readonly string[]> = {
   test: ['test', 'testing'],
 };
 
-/** Folders of segmentation masks or annotations that sit beside the images; never images to train on. */
-export const IGNORED_FOLDER = /^(masks?|labels?|annotations?)$/i;
+/**
+ * Folders of segmentation masks or annotations that sit beside the images; never images to train on.
+ * Mask and annotation folders are matched as a word anywhere in the name, because real sets qualify
+ * them (COVID-QU-Ex: `lung masks`, `infection masks`; others `infection_masks`, `Lung-Masks`).
+ * `label(s)` must be the whole name: "labelled" or a class called "unlabeled" are images.
+ */
+export const IGNORED_FOLDER = /^labels?$|(^|[^a-z0-9])(masks?|annotations?)($|[^a-z0-9])/i;
 
 export const IMAGE_EXT = /\.(png|jpe?g)$/i;
 

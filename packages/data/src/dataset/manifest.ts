@@ -40,6 +40,8 @@ export async function readManifest(csvPath: string): Promise<Manifest> {
   if (ip < 0 || il < 0)
     throw new Error(`manifest ${csvPath}: needs a header with 'path' and 'label' columns (optional 'split', 'group'), got '${head.join(',')}'`);
   const base = path.dirname(csvPath);
+  // by resolved path, so `img/a.png` and `./img/a.png` are one image: listed twice, it could land in two splits
+  const firstLine = new Map<string, number>();
   const rows = table.map((r, i): ManifestRow => {
     const line = i + 2;
     const where = `manifest ${csvPath} line ${line}`;
@@ -47,6 +49,9 @@ export async function readManifest(csvPath: string): Promise<Manifest> {
     const label = r[il]?.trim();
     if (!rel || !label) throw new Error(`${where}: empty path or label`);
     const file = path.resolve(base, rel);
+    const earlier = firstLine.get(file);
+    if (earlier !== undefined) throw new Error(`${where}: image '${rel}' is already listed on line ${earlier}; list each image once`);
+    firstLine.set(file, line);
     if (!existsSync(file)) throw new Error(`${where}: image '${rel}' not found (looked for ${file})`);
     const splitText = is >= 0 ? r[is]?.trim() : '';
     let split: SplitName | undefined;

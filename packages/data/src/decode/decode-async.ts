@@ -6,14 +6,38 @@ import { describeUnknown, sniffFormat } from './sniff.ts';
 import { pngHeader } from './header.ts';
 import { checkPixelCount } from './limits.ts';
 
-/** Inflates a zlib stream with the platform's DecompressionStream (every browser; Node 18+ too). */
-async function inflate(chunks: Uint8Array[]): Promise<Uint8Array> {
+/**
+ * Inflates a zlib stream with the platform's DecompressionStream (every browser; Node 18+ too).
+ * `expected`: the bytes the image needs. Chromium's stream fails on bytes after the end of the
+ * zlib data (some encoders leave padding in the last IDAT), which zlib in Node and PIL ignore;
+ * once the output is complete such an error is about the padding, so the pixels stand.
+ */
+async function inflate(chunks: Uint8Array[], expected: number): Promise<Uint8Array> {
   const ds = new DecompressionStream('deflate');
   const writer = ds.writable.getWriter();
   // A corrupt stream rejects these writes too; the readable side reports it, once.
   for (const c of chunks) writer.write(c as Uint8Array<ArrayBuffer>).catch(() => {});
   writer.close().catch(() => {});
-  return new Uint8Array(await new Response(ds.readable).arrayBuffer());
+  const reader = ds.readable.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      length += value.length;
+    }
+  } catch (e) {
+    if (length < expected) throw e;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
@@ -37,7 +61,7 @@ export async function decodeImageAsync(bytes: Uint8Array, name = '<buffer>'): Pr
   }
   let raw: Uint8Array;
   try {
-    raw = await inflate(png.idat);
+    raw = await inflate(png.idat, png.expected);
   } catch (e) {
     throw new ImageDecodeError(name, `corrupt PNG image data (${(e as Error).message})`);
   }

@@ -347,7 +347,8 @@ function dcOnly(dc: number, q0: number, out: Uint8ClampedArray, o: number, strid
   return v;
 }
 
-export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | undefined {
+/** `rgbCoded`: the three components are R, G, B as they are (see jpegColorSpace.ts), not YCbCr. */
+export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false, rgbCoded = false): Image | undefined {
   const len = d.length;
   if (len < 4 || d[0] !== 0xff || d[1] !== 0xd8) return undefined;
   const qts: Array<Int32Array | undefined> = [];
@@ -450,7 +451,7 @@ export function decodeJpegFast(d: Uint8Array, neutralAsGrey = false): Image | un
     o = e;
   }
   if (!comps || !scanned) return undefined;
-  return toImage(comps, width, height, maxH, maxV, neutralAsGrey);
+  return toImage(comps, width, height, maxH, maxV, neutralAsGrey, rgbCoded);
 }
 
 /** Decodes the scan into the component planes; the offset of the marker after it, or -1. */
@@ -580,11 +581,20 @@ function rowStart(c: Component, height: number, maxV: number): Int32Array {
 }
 
 /** Planes to float HWC like jpeg-js's getData + our byte-to-float step: nearest upsampling, its YCbCr formula. */
-function toImage(comps: Component[], width: number, height: number, maxH: number, maxV: number, neutralAsGrey: boolean): Image {
+function toImage(comps: Component[], width: number, height: number, maxH: number, maxV: number, neutralAsGrey: boolean, rgbCoded: boolean): Image {
   const [c1, c2, c3] = comps;
   const x1 = colIndex(c1, width, maxH);
   const y1 = rowStart(c1, height, maxV);
   if (comps.length === 1) return { width, height, channels: 1, data: greyToFloat(c1.plane, x1, y1, 1) };
+  if (rgbCoded) {
+    // flat planes of 128 mean mid-grey G and B here, not neutral chroma: no grey shortcut
+    const data = rgbToFloat(
+      [c1.plane, c2.plane, c3.plane],
+      [x1, colIndex(c2, width, maxH), colIndex(c3, width, maxH)],
+      [y1, rowStart(c2, height, maxV), rowStart(c3, height, maxV)],
+    );
+    return { width, height, channels: 3, data };
+  }
   if (c2.flat128 && c3.flat128) {
     // grey stored as YCbCr (most colour X-ray JPEGs): with Cb = Cr = 128 jpeg-js's formula gives R = G = B = Y exactly
     const C = neutralAsGrey ? 1 : 3;
@@ -614,6 +624,18 @@ function greyToFloat(plane: Uint8ClampedArray, xs: Int32Array, ys: Int32Array, C
     } else {
       for (let x = 0; x < width; x++, k += 3) data[k] = data[k + 1] = data[k + 2] = lut[plane[r + xs[x]]];
     }
+  }
+  return data;
+}
+
+/** Three planes already R, G, B, upsampled like `ycbcrToFloat`. */
+function rgbToFloat(planes: Uint8ClampedArray[], xs: Int32Array[], ys: Int32Array[]): Float32Array {
+  const lut = BYTE_TO_FLOAT;
+  const width = xs[0].length;
+  const height = ys[0].length;
+  const data = new Float32Array(width * height * 3);
+  for (let y = 0, k = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) data[k++] = lut[planes[c][ys[c][y] + xs[c][x]]];
   }
   return data;
 }

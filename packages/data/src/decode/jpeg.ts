@@ -3,6 +3,7 @@ import type { Image } from '../image.ts';
 import { ImageDecodeError } from './errors.ts';
 import { parseJpegFrame } from './header.ts';
 import { decodeJpegFast } from './jpeg-fast.ts';
+import { isRgbCodedJpeg } from './jpegColorSpace.ts';
 import { checkPixelCount, maxMegapixels } from './limits.ts';
 import { greyIfNeutral } from '../transforms/grey.ts';
 
@@ -18,8 +19,9 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
     throw new ImageDecodeError(name, `unsupported JPEG with ${frame.components} components (CMYK?)`);
   }
   if (frame.bitDepth !== 8) throw new ImageDecodeError(name, `unsupported ${frame.bitDepth}-bit JPEG`);
-  if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker near the end of the file');
-  const img = decodeJpegFast(bytes, neutralAsGrey) ?? decodeJpegWithJpegJs(bytes, name, frame.components, limitMegapixels);
+  if (!hasEoi(bytes)) throw new ImageDecodeError(name, 'truncated JPEG: no end-of-image (EOI) marker after the image data');
+  const rgb = frame.components === 3 && isRgbCodedJpeg(bytes);
+  const img = decodeJpegFast(bytes, neutralAsGrey, rgb) ?? decodeJpegWithJpegJs(bytes, name, frame.components, limitMegapixels, rgb);
   return neutralAsGrey ? greyIfNeutral(img) : img;
 }
 
@@ -27,10 +29,18 @@ export function decodeJpeg(bytes: Uint8Array, name: string, limitMegapixels = ma
  * jpeg-js: every JPEG the fast path (jpeg-fast.ts) does not take (progressive, unusual or
  * damaged files), with jpeg-js's tolerance and error messages.
  */
-export function decodeJpegWithJpegJs(bytes: Uint8Array, name: string, components: number, limitMegapixels = maxMegapixels()): Image {
+export function decodeJpegWithJpegJs(bytes: Uint8Array, name: string, components: number, limitMegapixels = maxMegapixels(), rgbCoded = false): Image {
   let raw: { width: number; height: number; data: Uint8Array };
   try {
-    raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, maxResolutionInMP: limitMegapixels, maxMemoryUsageInMB: 2048 });
+    raw = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: true,
+      maxResolutionInMP: limitMegapixels,
+      maxMemoryUsageInMB: 2048,
+      // jpeg-js reads Adobe's transform 0 but converts anyway unless told not to
+      ...(rgbCoded ? { colorTransform: false } : {}),
+    });
   } catch (e) {
     throw new ImageDecodeError(name, `corrupt or truncated JPEG (${(e as Error).message})`);
   }
@@ -50,11 +60,19 @@ export function decodeJpegWithJpegJs(bytes: Uint8Array, name: string, components
 
 /**
  * jpeg-js's tolerant mode happily returns a half-grey image for a file cut in the middle of its
- * entropy-coded data; a missing EOI is the reliable sign of truncation. Allow a few trailing bytes.
+ * entropy-coded data; a missing EOI is the reliable sign of truncation. Any amount of data may
+ * follow EOI (padding, appended blobs: PIL reads such files), so the last FFD9 after the first scan
+ * header counts. Not before it: an EXIF thumbnail in APP1 ends with an EOI of its own.
  */
 function hasEoi(b: Uint8Array): boolean {
-  for (let i = b.length - 2; i >= Math.max(0, b.length - 64); i--) {
-    if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
+  let i = 2;
+  while (i + 3 < b.length && b[i] === 0xff) {
+    const m = b[i + 1];
+    if (m === 0xda) break;
+    if (m === 0xff)
+      i++; // fill byte before a marker
+    else i += 2 + ((b[i + 2] << 8) | b[i + 3]);
   }
+  for (let j = b.length - 2; j >= i; j--) if (b[j] === 0xff && b[j + 1] === 0xd9) return true;
   return false;
 }

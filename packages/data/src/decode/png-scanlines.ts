@@ -99,7 +99,8 @@ export function parsePng(bytes: Uint8Array, crc32?: Crc32): PngStream | undefine
     }
     o += 12 + len;
   }
-  if (!ended || !idat.length) return undefined;
+  // A file that stops cleanly after its last chunk, only IEND missing, still holds the whole image (PIL reads it)
+  if ((!ended && o !== n) || !idat.length) return undefined;
   const samples = SAMPLES[colorType];
   const bpp = (samples * depth) >> 3;
   const stride = width * bpp;

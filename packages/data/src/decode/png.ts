@@ -24,6 +24,14 @@ function checkPngSize(bytes: Uint8Array, name: string): void {
   checkPixelCount(name, h.width, h.height);
 }
 
+const IEND_CHUNK = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/** Whether the chunk type IEND appears anywhere after the header (trailing bytes after it are allowed). */
+function hasIend(b: Uint8Array): boolean {
+  for (let i = b.length - 8; i >= 8; i--) if (b[i] === 0x49 && b[i + 1] === 0x45 && b[i + 2] === 0x4e && b[i + 3] === 0x44) return true;
+  return false;
+}
+
 /**
  * The pngjs decoder: every PNG the fast path (png-fast.ts) does not take, i.e. palette, 1/2/4-bit,
  * interlaced and malformed files, whose errors are reported with pngjs's reasons.
@@ -31,10 +39,13 @@ function checkPngSize(bytes: Uint8Array, name: string): void {
 export function decodePngWithPngjs(bytes: Uint8Array, name: string): Image {
   checkPngSize(bytes, name);
   let png: ReturnType<typeof PNG.sync.read>;
+  const noEnd = !hasIend(bytes);
   try {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    png = PNG.sync.read(buf, { skipRescale: true });
+    // pngjs waits for IEND forever ("read requests waiting on finished stream"); PIL decodes without it
+    png = PNG.sync.read(noEnd ? Buffer.concat([buf, IEND_CHUNK]) : buf, { skipRescale: true });
   } catch (e) {
+    if (noEnd) throw new ImageDecodeError(name, 'truncated PNG: the file ends before its image data is complete (no IEND chunk)');
     throw new ImageDecodeError(name, `corrupt or truncated PNG (${(e as Error).message})`);
   }
   const { width, height } = png;

@@ -58,7 +58,12 @@ export function pruneCache(dir: string, maxBytes: number): CacheUsage {
   return freed;
 }
 
-/** Upper bound of one cached image: 8-bit, shorter side `size`, 3 channels, aspect capped at 2:1. */
+/**
+ * Upper bound of one cache entry: 3 bytes a pixel (8-bit colour, or 16-bit grey with room to
+ * spare), shorter side `size`, aspect up to 2:1. Images are not shrunk to fit it, so the writer
+ * (cacheWriter.ts) skips any entry above it (a 240x1920 image, 16-bit colour) and `images` times
+ * this stays a true bound of what a run adds.
+ */
 export function cachedImageBytes(size: number): number {
   return 16 + size * size * 2 * 3;
 }

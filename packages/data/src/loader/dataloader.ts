@@ -5,6 +5,7 @@ import { mixSeed } from '../rng.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../transforms/normalize.ts';
 import { evalTransforms, type TransformSpec } from '../transforms/pipeline.ts';
 import type { CacheConfig } from './cache.ts';
+import { cacheLedger, type CacheNotice } from './cacheWriter.ts';
 import { WorkerPool } from './pool.ts';
 import { assembleBatch, runBatch, type BatchJob, type BatchResult } from './process.ts';
 import type { Image } from '../image.ts';
@@ -112,6 +113,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** decoded batches by position in the epoch (keepInMemory), and their bytes */
   private readonly kept = new Map<number, BatchResult>();
   private keptBytes = 0;
+  /** the bytes below the cache folder, counted by all writers together (only when cache.maxBytes is set) */
+  private readonly cacheLedger?: SharedArrayBuffer;
+  /** cache notices already announced, by kind: every worker reports its own */
+  private readonly announced = new Set<CacheNotice['kind']>();
 
   constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
     this.dataset = { ...dataset, samples: [...dataset.samples] };
@@ -148,6 +153,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         );
     }
     this.labels = Int32Array.from(this.dataset.samples, (s) => s.label);
+    if (this.opts.cache && this.opts.cache.maxBytes !== undefined) this.cacheLedger = cacheLedger(this.opts.cache.dir);
   }
 
   /** batches per epoch */
@@ -217,6 +223,11 @@ export class DataLoader implements AsyncIterable<Batch> {
       }
       const r = await inflight.shift()!;
       const b = plan[k];
+      for (const n of r.cacheNotices ?? []) {
+        if (this.announced.has(n.kind)) continue;
+        this.announced.add(n.kind);
+        o.warn(n.message);
+      }
       if (r.failed.length) {
         if (o.onBadImage === 'error') {
           const f = r.failed[0];
@@ -272,6 +283,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       items: b.map((idx, j) => ({ file: this.dataset.samples[idx].file, seed: mixSeed(o.seed, 'aug', epoch, k * o.batchSize + j) })),
       transforms: o.transforms,
       cache: o.cache || undefined,
+      cacheLedger: this.cacheLedger,
       mean: o.mean,
       std: o.std,
       deferNormalize: o.deferNormalize,

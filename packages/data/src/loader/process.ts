@@ -5,13 +5,16 @@ import type { Image } from '../image.ts';
 import { mulberry32 } from '../rng.ts';
 import { toCHW, toPlanes } from '../transforms/normalize.ts';
 import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
-import { cacheKey, readCached, toCacheImage, writeCached, type CacheConfig } from './cache.ts';
+import { cacheKey, readCached, toCacheImage, type CacheConfig } from './cache.ts';
+import { storeEntry, type CacheNotice } from './cacheWriter.ts';
 
 /** One batch of work, as posted to a worker (plain data only). */
 export interface BatchJob {
   items: Array<{ file: string; seed: number }>;
   transforms: TransformSpec[];
   cache?: CacheConfig;
+  /** the bytes below cache.dir, shared by every writer of the run (see `cacheLedger`), when cache.maxBytes is set */
+  cacheLedger?: SharedArrayBuffer;
   mean: number[];
   std: number[];
   /**
@@ -34,28 +37,33 @@ export interface BatchResult {
   ok: number[];
   failed: Array<{ index: number; file: string; reason: string }>;
   cacheHits: number;
+  /** why cache entries were not written in this batch, one per kind, for the loader to announce once */
+  cacheNotices?: CacheNotice[];
 }
 
-export async function loadSource(file: string, cache?: CacheConfig): Promise<{ image: Image; hit: boolean }> {
+export async function loadSource(file: string, cache?: CacheConfig, ledger?: SharedArrayBuffer): Promise<{ image: Image; hit: boolean; notice?: CacheNotice }> {
   if (!cache) return { image: decodeImage(await readBytes(file), file, { greyIfNeutral: true }), hit: false };
   const key = await cacheKey(file, cache);
   const cached = await readCached(cache, key);
   if (cached) return { image: cached, hit: true };
-  const { image, bytes } = toCacheImage(decodeImage(await readBytes(file), file, { greyIfNeutral: true }), cache);
-  await writeCached(cache, key, bytes);
-  return { image, hit: false };
+  const entry = toCacheImage(decodeImage(await readBytes(file), file, { greyIfNeutral: true }), cache);
+  // the entry's image either way, so an image looks the same whether or not it made it to disk
+  const notice = await storeEntry(cache, key, entry, file, ledger);
+  return { image: entry.image, hit: false, notice };
 }
 
 export async function runBatch(job: BatchJob): Promise<BatchResult> {
   const outs: Image[] = [];
   const ok: number[] = [];
   const failed: BatchResult['failed'] = [];
+  const notices = new Map<CacheNotice['kind'], CacheNotice>();
   let cacheHits = 0;
   for (let i = 0; i < job.items.length; i++) {
     const { file, seed } = job.items[i];
     try {
-      const { image, hit } = await loadSource(file, job.cache);
+      const { image, hit, notice } = await loadSource(file, job.cache, job.cacheLedger);
       if (hit) cacheHits++;
+      if (notice && !notices.has(notice.kind)) notices.set(notice.kind, notice);
       outs.push(applyTransforms(image, job.transforms, mulberry32(seed)));
       ok.push(i);
     } catch (e) {
@@ -63,7 +71,9 @@ export async function runBatch(job: BatchJob): Promise<BatchResult> {
       failed.push({ index: i, file, reason });
     }
   }
-  return assembleBatch(job, outs, ok, failed, cacheHits);
+  const result = assembleBatch(job, outs, ok, failed, cacheHits);
+  if (notices.size) result.cacheNotices = [...notices.values()];
+  return result;
 }
 
 /**

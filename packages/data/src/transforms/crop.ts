@@ -23,11 +23,17 @@ export function crop(img: Image, top: number, left: number, height: number, widt
   return { width, height, channels: C, data: out };
 }
 
+/**
+ * torchvision's center_crop: a side longer than the image is padded with (crop - side) // 2 before
+ * it (floor, so odd padding puts the extra pixel after); a shorter one is cropped at round-half-even.
+ */
+function centerOffset(side: number, crop: number): number {
+  return crop > side ? -Math.floor((crop - side) / 2) : pyRound((side - crop) / 2);
+}
+
 export function centerCrop(img: Image, size: number | [number, number]): Image {
   const [h, w] = Array.isArray(size) ? size : [size, size];
-  const top = pyRound((img.height - h) / 2);
-  const left = pyRound((img.width - w) / 2);
-  return crop(img, top, left, h, w);
+  return crop(img, centerOffset(img.height, h), centerOffset(img.width, w), h, w);
 }
 
 export interface RandomResizedCropOptions {
