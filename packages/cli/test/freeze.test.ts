@@ -14,7 +14,7 @@ afterAll(async () => {
 
 async function frozenBy(freeze: string): Promise<string[]> {
   const config = await parseTrainArgs(['--arch', 'resnet18', '--weights', 'none', '--freeze', freeze]);
-  const { model, frozen } = await buildModel(config!, 2, new T.Generator(0), () => {});
+  const { model, frozen } = await buildModel(config!, ['a', 'b'], new T.Generator(0), () => {});
   const stillFrozen = model
     .namedParameters()
     .filter(([, p]) => !p.requiresGrad)

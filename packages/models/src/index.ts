@@ -6,7 +6,7 @@ export { applyHead, parseHeadSpec, headName, type HeadSpec, type Classifier } fr
 export { applyFreeze, freezeBatchNormStats } from './freeze.ts';
 export { resolveFreeze, freezePresetNames } from './freezePresets.ts';
 export { architectures, knownArchs, type ArchInfo } from './architectures.ts';
-export { loadWeights, openWeights, toDevice, loadToDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.ts';
+export { isSafetensors, loadWeights, openWeights, toDevice, loadToDevice, firstNonFinite, WeightMismatchError, NonFiniteWeightsError } from './load.ts';
 export { saveWeights, saveTensors } from './save.ts';
 export { createModel } from './registry.ts';
 export { defaultCamLayer } from './camLayer.ts';

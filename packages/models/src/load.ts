@@ -67,7 +67,8 @@ function firstNaNOrInf64(d: Float64Array): number {
   return -1;
 }
 
-function isSafetensors(input: Uint8Array | string): boolean {
+/** Whether the bytes start like safetensors (a file cut short inside them still does). */
+export function isSafetensors(input: Uint8Array | string): boolean {
   const src = openSource(input);
   try {
     const head = src.read(0, Math.min(9, src.size));

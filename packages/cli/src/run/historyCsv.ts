@@ -70,3 +70,8 @@ export function truncateHistory(runDir: string, lastEpoch: number): HistoryRow[]
   writeFileAtomic(join(runDir, historyFileName), formatHistoryCsv(rows));
   return rows;
 }
+
+/** Replaces history.csv with `rows` (a resumed run's rows, as its checkpoint recorded them). */
+export function writeHistory(runDir: string, rows: readonly HistoryRow[]): void {
+  writeFileAtomic(join(runDir, historyFileName), formatHistoryCsv(rows));
+}

@@ -5,21 +5,20 @@
  * carried unprefixed arch/head/image_size/classes; they are read too.
  */
 import { existsSync } from 'node:fs';
-import { decodeModelInfo, openSafetensors, type ModelInfo } from '@cxr/models';
+import { decodeModelInfo, isSafetensors, openSafetensors, type ModelInfo } from '@cxr/models';
 
 export type { ModelInfo };
 
-/** The info a CXR model file carries; fields it lacks (a foreign or older file) are absent. */
+/**
+ * The info a CXR model file carries; fields it lacks (a foreign or older file) are absent. A torch
+ * file records nothing; a safetensors file that cannot be read (truncated, corrupt) throws its
+ * read error, which names the file: "has no metadata" would send the user after the wrong fix.
+ */
 export function readModelInfo(path: string): Partial<ModelInfo> {
-  if (!existsSync(path)) return {};
-  let metadata: Record<string, string>;
-  try {
-    const f = openSafetensors(path);
-    f.close();
-    metadata = f.metadata;
-  } catch {
-    return {}; // not safetensors (a torch file): nothing recorded
-  }
+  if (!existsSync(path) || !isSafetensors(path)) return {};
+  const f = openSafetensors(path);
+  f.close();
+  const metadata = f.metadata;
   const full = decodeModelInfo(metadata, path);
   if (full) return full;
   const info: Partial<ModelInfo> = {};

@@ -4,6 +4,7 @@ import * as T from '@cxr/tensor';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Module, type Optimizer } from '@cxr/nn';
 import { applyFreeze, applyHead, createModel, freezeBatchNormStats, officialWeights, type Classifier } from '@cxr/models';
 import { loadModelFile } from './checkpoint.ts';
+import { readModelInfo } from '../run/modelInfo.ts';
 import type { TrainConfig } from '../config/trainConfig.ts';
 import { parseSchedule } from '../config/optionValues.ts';
 
@@ -24,16 +25,19 @@ export interface BuiltModel {
 
 /**
  * The study's model: torchvision architecture with 1000 outputs, ImageNet (or file) weights,
- * then the head for `numClasses`, then freezing. `allowMissingImagenet` lets the embedded default
- * run continue from random init offline (it says so loudly).
+ * then the head for `classes`, then freezing. A CXR model file (model.safetensors of an earlier
+ * run) already holds its head, so the head is applied first and the file fills the whole model.
+ * `allowMissingImagenet` lets the embedded default run continue from random init offline (it says
+ * so loudly). `skipInitialWeights`: a checkpoint overwrites every tensor next.
  */
 export async function buildModel(
   config: TrainConfig,
-  numClasses: number,
+  classes: readonly string[],
   generator: T.Generator,
   log: (m: string) => void,
   options: { allowMissingImagenet?: boolean; skipInitialWeights?: boolean } = {},
 ): Promise<BuiltModel> {
+  const numClasses = classes.length;
   const imagenet = config.weights === 'imagenet' && !options.skipInitialWeights ? imagenetWeightsPath(config.arch) : null;
   // Where every tensor is loaded next (a resumed checkpoint, ImageNet or a weights file), the
   // initial values are not drawn (~7 s for VGG16 on lavapipe); the generator moves on all the same.
@@ -56,12 +60,40 @@ export async function buildModel(
       log(`!! ImageNet weights for ${config.arch} are not cached (offline?): training from random init. To fine-tune, ${hint}.`);
     }
   } else if (config.weights !== 'none') {
+    const cxrModel = !options.skipInitialWeights && isCxrModelFile(config.weights, config, classes);
+    // The file's head goes on before it is loaded: its keys are those of the head-carrying model.
+    if (cxrModel) applyHead(model, config.head, numClasses, generator);
     await loadModelFile(config.weights, model);
     weightsUsed = config.weights;
+    if (cxrModel) {
+      const frozen = applyFreeze(model, config.arch, config.freeze);
+      return { model, weightsUsed, frozen };
+    }
   }
   applyHead(model, config.head, numClasses, generator);
   const frozen = applyFreeze(model, config.arch, config.freeze);
   return { model, weightsUsed, frozen };
+}
+
+/**
+ * Whether `--weights FILE` is a CXR model file (it records arch, head and classes), which can be
+ * fine-tuned on only as the same network: same --arch and --head, same classes in the same order
+ * (output i keeps meaning class i). Anything else is refused here by name, not later as a list of
+ * mismatched tensor shapes.
+ */
+function isCxrModelFile(file: string, config: TrainConfig, classes: readonly string[]): boolean {
+  const info = readModelInfo(file);
+  if (!info.arch || !info.head || !info.classes) return false;
+  const differences = [
+    info.arch !== config.arch ? `--arch ${info.arch} (this run: ${config.arch})` : '',
+    info.head !== config.head ? `--head ${info.head} (this run: ${config.head})` : '',
+    info.classes.join(',') !== classes.join(',') ? `classes [${info.classes.join(', ')}] (this run's data: [${classes.join(', ')}])` : '',
+  ].filter(Boolean);
+  if (differences.length)
+    throw new Error(
+      `--weights ${file} is a CXR model trained with ${differences.join(', ')}; fine-tune it with the same --arch, --head and classes, or start from --weights imagenet`,
+    );
+  return true;
 }
 
 /** Sets train mode but keeps fully frozen batch-norm layers on their pretrained statistics. */

@@ -21,6 +21,7 @@ import {
 } from '@cxr/models';
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { linkOrCopyAtomic, writeJsonAtomic } from '../run/atomicWrite.ts';
+import type { HistoryRow } from '../run/historyCsv.ts';
 
 export { checkpointFiles };
 
@@ -37,6 +38,13 @@ export interface TrainerState {
   scheduler: { lastEpoch: number } | null;
   /** --precision f16: the loss scale and its growth counter (absent in float32 runs). */
   gradScaler?: GradScalerState | null;
+  /**
+   * history.csv's rows up to `epoch`, kept in the set so that a kill between the checkpoint and
+   * history.csv can neither lose a row nor keep one the checkpoint does not have. Absent in older runs.
+   */
+  history?: HistoryRow[];
+  /** The initial weights the run started from (buildModel's weightsUsed), for the report of a resumed run. Absent in older runs. */
+  weightsUsed?: string;
   optimizerGroups: OptimizerStateDict['paramGroups'];
   /** Scalar per-parameter optimizer state (e.g. Adam's step), by parameter index. */
   optimizerScalars: Record<string, Record<string, number>>;

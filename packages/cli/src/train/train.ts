@@ -2,7 +2,7 @@ import { rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as T from '@cxr/tensor';
 import { GradScaler, type Module } from '@cxr/nn';
-import type { TrainConfig } from '../config/trainConfig.ts';
+import { defaultTrainConfig, type TrainConfig } from '../config/trainConfig.ts';
 import { ConfigError } from '../config/configError.ts';
 import { argmax, evaluatePredictions, type ClassificationMetrics } from '../metrics/classificationMetrics.ts';
 import { classificationIntervals } from '../metrics/classificationIntervals.ts';
@@ -19,7 +19,7 @@ import { formatAuditReport } from '../audit/auditReport.ts';
 import { decisionRuleOf } from '../run/decisionRule.ts';
 import { linkOrCopyAtomic, writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
-import { appendHistory, readHistory, truncateHistory, type HistoryRow } from '../run/historyCsv.ts';
+import { readHistory, writeHistory, type HistoryRow } from '../run/historyCsv.ts';
 import { inspectRunFolder, isRunFinished, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
 import { classWeightsFor } from '../metrics/classWeights.ts';
@@ -76,8 +76,20 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // Every input is checked before the run folder is touched: a mistyped --data must never cost
   // the contents of --out.
   inspectRunFolder(dir, { resume: config.resume, force: config.force });
+  if (config.resume && isRunFinished(dir) && !hasCheckpoint(dir)) {
+    const classes = config.classes ? ` --classes ${config.classes}` : '';
+    throw new RunFolderError(
+      `${dir} is a finished run whose checkpoints were deleted after it succeeded (keep them with --keep-checkpoints); train on in a new run: cxr train --data ${config.data}${classes} --arch ${config.arch} --head ${config.head} --image-size ${config.imageSize} --weights ${join(dir, runFiles.model)} --out NEW_DIR`,
+    );
+  }
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
+  // A threshold is a cut-off on p(positive), which only a two-class model has: refused before the
+  // audit and training, not dropped from the report after them.
+  if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold)
+    throw new ConfigError(
+      `--threshold ${config.threshold} applies to two classes, but the data has ${folder.classes.length} (${folder.classes.join(', ')}); drop --threshold (the most probable class decides)`,
+    );
   // The adapter decides how many threads decode images (--workers auto), so it comes first; the
   // decoding threads then boot while the audit reads the images, and the audit, which decodes
   // every image anyway, fills the training pass's image cache and prepares the evaluation images:
@@ -135,9 +147,13 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     log(`adapter: ${gpu.adapterName}; images decoded by ${workers ? `${workers} worker thread${workers === 1 ? '' : 's'}` : 'the main thread'}`);
     const generator = new T.Generator(config.seed);
     T.manualSeed(config.seed);
-    const built = await buildModel(config, classes.length, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: config.resume });
+    // Only a checkpoint replaces the initial weights: a run interrupted before its first one starts
+    // from the initialisation a fresh run of its config gets (not from undrawn, all-zero tensors).
+    const fromCheckpoint = config.resume && hasCheckpoint(dir);
+    const built = await buildModel(config, classes, generator, log, { allowMissingImagenet: options.isDefaultRun, skipInitialWeights: fromCheckpoint });
     model = built.model;
-    const { weightsUsed, frozen } = built;
+    const { frozen } = built;
+    let weightsUsed = built.weightsUsed;
     const trainable = model
       .parameters()
       .filter((p) => p.requiresGrad)
@@ -153,18 +169,17 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (scaler) log(`mixed precision (--precision f16): float16 activations, float32 master weights, loss scale ${scaler.scaleValue}`);
 
     lock = lockRunFolder(dir, log);
-    if (config.resume && isRunFinished(dir) && !hasCheckpoint(dir)) {
-      throw new RunFolderError(
-        `${dir} is a finished run whose checkpoints were deleted after it succeeded (keep them with --keep-checkpoints); train on in a new run, e.g. --weights ${join(dir, runFiles.model)}`,
-      );
-    }
     const state = prepareRunFolder(dir, { resume: config.resume, force: config.force });
+    if (state === 'resume' && fromCheckpoint !== hasCheckpoint(dir))
+      throw new RunFolderError(`${dir} changed while this run was starting (its checkpoint appeared or went); run the command again`);
+    let history: HistoryRow[] = [];
     let startEpoch = 0;
     let bestValAccuracy = -1;
     let bestScore: number | null = null;
     let bestEpoch = 0;
-    if (state === 'resume' && hasCheckpoint(dir)) {
+    if (state === 'resume' && fromCheckpoint) {
       const s = await loadCheckpoint(dir, model, optimizer, log);
+      if (s.weightsUsed) weightsUsed = s.weightsUsed;
       startEpoch = s.epoch;
       bestValAccuracy = s.bestValAccuracy;
       bestScore = s.bestScore ?? (config.selectBy === 'val-accuracy' ? s.bestValAccuracy : null);
@@ -177,10 +192,18 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           `${dir} has already trained ${startEpoch} epochs; --epochs ${config.epochs} cannot shorten it (give --epochs ${startEpoch} or more)`,
         );
       repairBestCheckpoint(dir, bestEpoch, startEpoch, log);
-      truncateHistory(dir, startEpoch);
+      // The checkpoint's own rows win: history.csv may have a row it lacks (killed before the
+      // set was complete) or lack one it has (runs from before the rows were kept in it).
+      history = s.history ?? readHistory(dir).filter((r) => r.epoch <= startEpoch);
+      writeHistory(dir, history);
       // Training on makes the old results stale: the run is unfinished until they are rewritten.
       if (startEpoch < config.epochs) rmSync(join(dir, runFiles.metrics), { force: true });
       log(`resuming ${dir} after epoch ${startEpoch}${startEpoch < config.epochs ? ` (of ${config.epochs})` : ''}`);
+    } else if (state === 'resume') {
+      // Killed before its first checkpoint: nothing trained is kept, and neither is a history row
+      // written ahead of the checkpoint that never came.
+      writeHistory(dir, history);
+      log(`no checkpoint yet: starting from epoch 1 (weights: ${weightsUsed})`);
     }
     writeRunConfig(dir, { ...config, resume: false, force: false });
     writeAuditFile(dir, audit);
@@ -259,6 +282,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
       epochsRun = epoch + 1;
       scheduler?.step();
+      // history.csv first, the checkpoint (which holds the same rows) after: a kill in between
+      // leaves a row the resume drops with the checkpoint it belongs to, never a lost row.
+      history = [...history.filter((r) => r.epoch !== row.epoch), row];
+      writeHistory(dir, history);
       await saveCheckpoint(
         dir,
         model,
@@ -271,13 +298,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           generator: generator.state,
           scheduler: scheduler ? scheduler.stateDict() : null,
           gradScaler: scaler ? scaler.stateDict() : null,
+          history,
+          weightsUsed,
         },
         info,
       );
       // After the set: a kill before this line is repaired on resume from last.safetensors.
       // The same bytes as the checkpoint's model file, written just above: linked, not read back again.
       if (isBest) linkOrCopyAtomic(join(dir, checkpointFiles.last), join(dir, checkpointFiles.best));
-      appendHistory(dir, row);
       log(formatEpochSummary(row, config.epochs, isBest));
       // Crash injection for the resume tests: a real SIGKILL at a known point, not a timed race.
       if (process.env.CXR_KILL_AFTER_EPOCH === String(epoch + 1)) process.kill(process.pid, 'SIGKILL');
@@ -308,7 +336,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       splits[s] = { ...m, ci: classificationIntervals({ probs: p.probs, labels: p.labels, classNames: classes }, m, { seed: config.seed }) };
     }
     log(`95% intervals of the most-probable-class metrics in ${((performance.now() - intervalsStart) / 1000).toFixed(1)} s`);
-    const history = readHistory(dir);
     const finalSplit: SplitName = preds.test ? 'test' : 'val';
     writeFileAtomic(join(dir, runFiles.curves), await renderCurvesPng(history, `${config.arch} ${config.head}: accuracy and loss per epoch`));
     writeFileAtomic(join(dir, runFiles.confusion), await renderConfusionPng(splits[finalSplit]!.confusion, `Confusion matrix (${finalSplit})`));
