@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { cacheUsage, formatBytes } from '@cxr/data';
 import { officialWeights } from '@cxr/models';
+import { formatList } from '@cxr/nn';
 import { cacheDir, shaderIndexFolder } from '@cxr/tensor/cacheDir';
 import { helpExamples } from './helpExamples.ts';
 
@@ -24,6 +25,9 @@ function describe(name: string): string {
   if ((Object.values(officialWeights) as string[]).includes(name)) return 'ImageNet weights (cxr weights pull)';
   if (name.endsWith('-tune.json')) return 'kernel tuning results';
   if (name === shaderIndexFolder) return "hashes of the shaders in Mesa's shader cache (the prewarmer skips them)";
+  // `cxr weights pull` downloads into NAME.part-PID and renames; a killed download leaves the part.
+  const part = /^(.+)\.part-\d+$/.exec(name);
+  if (part && (Object.values(officialWeights) as string[]).includes(part[1])) return 'interrupted ImageNet weights download';
   return '';
 }
 
@@ -50,15 +54,30 @@ export function cacheInfo(dir = cacheDir()): string {
   return lines.join('\n');
 }
 
-/** Removes the decoded-image cache, or everything with `all`; returns the bytes freed. */
-export function cacheClean(options: { all?: boolean } = {}, dir = cacheDir()): number {
+export interface CacheCleanResult {
+  freed: number;
+  /** Entries CXR did not write (no description in `cache info`): never deleted, even with --all. */
+  leftAlone: string[];
+}
+
+/**
+ * Removes the decoded-image cache, or with `all` every entry CXR writes. $CXR_CACHE may point at
+ * a folder that holds other files too (a working folder, a shared scratch): what `cache info`
+ * cannot describe is not ours to delete, so it stays and is listed.
+ */
+export function cacheClean(options: { all?: boolean } = {}, dir = cacheDir()): CacheCleanResult {
   let freed = 0;
+  const leftAlone: string[] = [];
   for (const e of cacheEntries(dir)) {
+    if (!e.what) {
+      leftAlone.push(e.name);
+      continue;
+    }
     if (!options.all && e.name !== imageCacheName) continue;
     rmSync(join(dir, e.name), { recursive: true, force: true });
     freed += e.bytes;
   }
-  return freed;
+  return { freed, leftAlone };
 }
 
 export function cacheCommand(): Command {
@@ -74,11 +93,13 @@ export function cacheCommand(): Command {
     });
   cache
     .command('clean')
-    .description('delete the decoded-image cache (with --all: everything, ImageNet weights included)')
+    .description('delete the decoded-image cache (with --all: everything CXR wrote there, ImageNet weights included; other files are left alone)')
     .option('--all', 'also delete ImageNet weights and tuning results')
     .addHelpText('after', helpExamples(['cxr cache clean', 'cxr cache clean --all']))
     .action((o: { all?: boolean }) => {
-      console.log(`freed ${formatBytes(cacheClean(o))} in ${cacheDir()}`);
+      const { freed, leftAlone } = cacheClean(o);
+      console.log(`freed ${formatBytes(freed)} in ${cacheDir()}`);
+      if (leftAlone.length) console.log(`left alone (not written by CXR): ${formatList(leftAlone, 10)}`);
     });
   return cache;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join, resolve } from 'node:path';
 import * as T from '@cxr/tensor';
 import {
   DataLoader,
@@ -25,6 +26,9 @@ import { classIndexMap, readModelInfo, type ModelInfo } from '../run/modelInfo.t
 import type { RunMetrics } from '../run/runMetrics.ts';
 import { fileEpoch, loadModelFile } from '../train/checkpoint.ts';
 import { predictAll } from '../train/steps.ts';
+import { limitPerClass, recordSkippedSplits, skippedBySplit } from '../train/data.ts';
+import { auditFile, type TrainingAudit } from '../audit/trainingAudit.ts';
+import { auditImageFolder, dropCrossSplitDuplicates } from '../audit/dataAudit.ts';
 import { metricsTable } from '../report/runReport.ts';
 import { perClassTable } from '../report/perClassTable.ts';
 import { intervalsTable } from '../report/evidenceReport.ts';
@@ -172,10 +176,67 @@ export function modelSettings(o: ModelSettingsOptions): ModelSettings {
   };
 }
 
-/** Files of `split` that could not be used: failed the folder's header check or the decoder. */
+/** Files of `split` that could not be used: failed the folder's header check (in the split the data assigned them) or the decoder. */
 export function skippedInSplit(folder: ImageFolder, split: SplitName, decoded: readonly SkippedFile[]): SkippedFile[] {
-  const prefix = join(folder.root, folder.info.splitFolders[split] ?? split) + '/';
-  return [...folder.skipped.filter((s) => s.file.startsWith(prefix)), ...decoded];
+  return skippedBySplit(folder, [{ split, files: decoded }])[split] ?? [];
+}
+
+/** Which data an evaluation used, as recorded in its eval file. */
+export interface EvaluatedOn {
+  data: string;
+  manifest?: string;
+  classes?: string;
+  split: SplitName;
+  /** The run's own data with its splits reproduced (seed, validation fraction, --limit-per-class, --dedupe). */
+  runsOwnSplits: boolean;
+}
+
+/**
+ * Whether `--data`/`--manifest`/`--classes` describe the data the run was trained on (omitted
+ * ones default to the run's). Only then are the run's splits reproduced and its eval-<split>.json
+ * written: any other data is a different evaluation.
+ */
+export function isRunsOwnData(run: TrainConfig, o: { data?: string; manifest?: string; classes?: string }): boolean {
+  const data = o.data ?? run.data;
+  const manifestOf = (root: string, m: string | undefined) => (m ? resolve(root, m) : '');
+  return (
+    resolve(data) === resolve(run.data) &&
+    (o.manifest === undefined || manifestOf(data, o.manifest) === manifestOf(run.data, run.manifest)) &&
+    (o.classes === undefined || o.classes === run.classes)
+  );
+}
+
+/**
+ * The run's eval-<split>.json for its own data; for other data a name of its own (folder name and
+ * a hash of data, manifest and classes), so that evaluating elsewhere never replaces the run's result.
+ */
+export function evalFileName(on: EvaluatedOn): string {
+  if (on.runsOwnSplits) return `eval-${on.split}.json`;
+  const hash = createHash('sha256')
+    .update(JSON.stringify([on.data, on.manifest ?? '', on.classes ?? '']))
+    .digest('hex')
+    .slice(0, 8);
+  const name = basename(on.data).replace(/[^A-Za-z0-9._-]+/g, '_') || 'data';
+  return `eval-${on.split}-on-${name}-${hash}.json`;
+}
+
+/**
+ * Removes from the folder's splits what `train --dedupe` dropped: the list in the run's
+ * audit.json, else (a run folder without one) the same audit again.
+ */
+async function dropDedupedFiles(folder: ImageFolder, run: string, seed: number): Promise<void> {
+  const path = join(run, auditFile);
+  if (!existsSync(path)) {
+    console.warn(`!! ${run} was trained with --dedupe but has no ${auditFile}: finding the cross-split duplicates again to reproduce its splits`);
+    dropCrossSplitDuplicates(folder, (await auditImageFolder(folder, { seed })).audit);
+    return;
+  }
+  const dropped = new Set(readJsonFile<TrainingAudit>(path).dropped ?? []);
+  for (const s of ['train', 'val', 'test'] as const) {
+    const kept = folder.splits[s].filter((x) => !dropped.has(x.file));
+    folder.splits[s].length = 0;
+    folder.splits[s].push(...kept);
+  }
 }
 
 export interface EvalResult extends ClassificationMetrics {
@@ -189,8 +250,13 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
   if (!['train', 'val', 'test'].includes(o.split)) throw new ConfigError(`--split ${o.split}: use train, val or test`);
   if (s.imageSizeSource === 'default')
     console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
-  // A run evaluated on its own data reproduces its splits (seed, carved validation, --classes, --manifest).
-  const cfg: Partial<TrainConfig> = o.run && !o.data ? readJsonFile<TrainConfig>(join(o.run, runFiles.config)) : {};
+  // A run evaluated on its own data reproduces its splits exactly as train made them (seed, carved
+  // validation, --classes, --manifest, --dedupe, --limit-per-class): --split val must not land on
+  // training images. Other data is split by its own folders or the defaults.
+  const runConfig = o.run ? readJsonFile<TrainConfig>(join(o.run, runFiles.config)) : undefined;
+  const ownData = runConfig !== undefined && isRunsOwnData(runConfig, o);
+  const cfg: Partial<TrainConfig> = ownData ? runConfig : {};
+  const manifest = o.manifest ?? (cfg.manifest || undefined);
   const folder = await loadImageFolder(s.data, {
     onBadImage: 'skip',
     log: () => {},
@@ -198,12 +264,21 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     seed: cfg.seed,
     valFraction: cfg.valFraction,
     classes: o.classes ?? (cfg.classes || undefined),
-    manifest: o.manifest ?? (cfg.manifest || undefined),
+    manifest,
   });
+  await recordSkippedSplits(folder, manifest);
+  if (ownData && cfg.dedupe) await dropDedupedFiles(folder, o.run!, cfg.seed ?? 0);
+  const evaluatedOn: EvaluatedOn = {
+    data: resolve(s.data),
+    ...(manifest ? { manifest: resolve(s.data, manifest) } : {}),
+    ...((o.classes ?? cfg.classes) ? { classes: o.classes ?? cfg.classes } : {}),
+    split: o.split as SplitName,
+    runsOwnSplits: ownData,
+  };
   const classes = s.classes ?? folder.classes;
   if (!s.classes) console.warn(`!! ${s.weights} does not record its class names: assuming the data's [${folder.classes.join(', ')}] in that order`);
   const toModel = classIndexMap(classes, folder.classes, { model: o.run ?? s.weights, data: `--data ${s.data}` });
-  const split = folder.split(o.split as SplitName);
+  const split = limitPerClass(folder.split(o.split as SplitName), cfg.limitPerClass ?? 0);
   const ds = { classes, samples: split.samples.map((x) => ({ ...x, label: toModel[x.label] })) };
   if (!ds.samples.length) throw new Error(`--data ${s.data}: the ${o.split} split is empty`);
   await T.getDevice();
@@ -261,7 +336,11 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
           10,
         )}`,
       );
-    if (o.run) writeJsonAtomic(join(o.run, `eval-${o.split}.json`), { ...m, atThreshold });
+    if (o.run) {
+      const file = join(o.run, evalFileName(evaluatedOn));
+      writeJsonAtomic(file, { ...m, atThreshold, evaluatedOn });
+      console.log(`\nwritten to ${file}`);
+    }
     return m;
   } finally {
     model.dispose();
@@ -274,7 +353,10 @@ export function evalCommand(): Command {
     run: 'run folder written by cxr train (its model, data and splits)',
     classes: "pick/rename the data's classes to the model's, e.g. COVID=infected,Normal=normal",
   })
-    .option('--data <dir>', "dataset root (default: the run's)")
+    .option(
+      '--data <dir>',
+      "dataset root (default: the run's; with --run, other data is written to eval-SPLIT-on-NAME-HASH.json, not the run's eval-SPLIT.json)",
+    )
     .option('--manifest <file.csv>', 'CSV manifest under --data (path,label[,split][,group])')
     .option('--split <name>', 'train, val or test', 'test')
     .option('--skip-bad-images', 'evaluate the images that decode and list the others, instead of failing')

@@ -13,7 +13,9 @@ import { experimentRunOptions, profileNames, profiles, seedStudyRuns, type Exper
 import { formatExperimentReport } from '../report/comparisonTable.ts';
 import { renderOverlayPng } from '../report/overlayChart.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
-import { isRunFinished } from '../run/runFolder.ts';
+import { checkpointFiles, isRunFinished, runFiles } from '../run/runFolder.ts';
+import { runSettingDifferences } from '../experiments/runCheck.ts';
+import { formatList } from '@cxr/nn';
 import { train } from '../train/train.ts';
 import { ensureSyntheticData } from '../train/data.ts';
 import { helpExamples } from './helpExamples.ts';
@@ -27,6 +29,8 @@ export interface ExperimentsRunOptions {
   out?: string;
   data?: string;
   grid?: string;
+  /** Retrain runs whose folder records other settings than the grid asks for now. */
+  force?: boolean;
 }
 
 const grids = { 'seed-study': seedStudyRuns } as const;
@@ -69,30 +73,55 @@ function runOptions(grid: ResolvedGrid, run: ExperimentRun, o: { profile?: Profi
   };
 }
 
-/** Runs each selected grid run in its own folder, skipping finished ones and resuming unfinished ones. */
+/** What `experiments run` does with one run's folder. */
+type RunAction = 'train' | 'resume' | 'restart' | 'skip';
+
+/**
+ * Runs each selected grid run in its own folder. A finished run is skipped and an unfinished one
+ * resumed only when its config.json records what the grid asks for now (runCheck.ts); a run that
+ * differs is refused before anything trains, or retrained from scratch with `force`.
+ */
 export async function experimentsRun(gridName: string | undefined, o: ExperimentsRunOptions): Promise<void> {
   const grid = resolveGrid(gridName, o.grid);
   const profile = checkProfile(o.profile);
   const runs = selectRuns(grid.runs, { only: o.only, shard: o.shard });
   const out = o.out ?? grid.defaultOut;
+  const conflicts: string[] = [];
   // Validate every selected run before the first one trains: a typo in run 7 should not wait hours.
   const planned = runs.map((run) => {
     const raw = runOptions(grid, run, { profile, out, data: o.data, epochs: o.epochs });
     const dir = raw.out!;
-    const resume = existsSync(join(dir, 'trainer.json'));
-    const { config } = mergeTrainOptions({ resume, force: !resume && existsSync(dir) && !isRunFinished(dir) }, {}, { defaults: raw });
+    const { config: wanted } = mergeTrainOptions({}, {}, { defaults: raw });
+    const finished = isRunFinished(dir);
+    const resumable = !finished && existsSync(join(dir, checkpointFiles.trainer));
+    let action: RunAction = finished ? 'skip' : resumable ? 'resume' : 'train';
+    if (finished || resumable) {
+      const differences = runSettingDifferences(dir, wanted, resumable);
+      const what = differences === null ? [`no ${runFiles.config} to compare with the grid`] : differences;
+      if (what.length && o.force) action = 'restart';
+      else if (what.length) conflicts.push(`${run.name} (${finished ? 'finished' : 'unfinished'}: ${what.join(', ')})`);
+    }
+    // A folder killed before its first checkpoint has nothing to resume: it starts over, as before.
+    const force = action === 'restart' || (action === 'train' && existsSync(dir));
+    const config = { ...wanted, resume: action === 'resume', force };
     // Without data from the grid or --data, runs use the built-in synthetic set (as the default job does).
     const usesSynthetic = grid.isFile ? raw.data === undefined : o.data === undefined;
-    return { run, config, resume, usesSynthetic };
+    return { run, config, action, usesSynthetic };
   });
+  if (conflicts.length) {
+    throw new ConfigError(
+      `${conflicts.length} run(s) in ${out} were trained with other settings than the grid asks for now, so they can be neither skipped nor resumed: ${formatList(conflicts, 3)}; pass --force to retrain them from scratch with the grid's settings, or run with the grid, --profile and --epochs they were started with`,
+    );
+  }
   for (const p of planned) if (p.usesSynthetic) await ensureSyntheticData(p.config.data, console.log);
   console.log(`${grid.title}: ${runs.length} run(s) in ${out}${profile ? ` (profile ${profile})` : grid.isFile ? '' : ' (profile smoke)'}`);
   for (const [i, p] of planned.entries()) {
-    if (isRunFinished(p.config.out)) {
+    if (p.action === 'skip') {
       console.log(`[${i + 1}/${runs.length}] ${p.run.name}: finished, skipped`);
       continue;
     }
-    console.log(`[${i + 1}/${runs.length}] ${p.run.name}${p.resume ? ' (resuming)' : ''}: ${p.run.description}`);
+    const note = p.action === 'resume' ? ' (resuming)' : p.action === 'restart' ? " (--force: retrained with the grid's settings)" : '';
+    console.log(`[${i + 1}/${runs.length}] ${p.run.name}${note}: ${p.run.description}`);
     await train(p.config, { isDefaultRun: p.usesSynthetic });
   }
 }
@@ -157,7 +186,7 @@ export function experimentsCommand(): Command {
     );
   exp
     .command('run')
-    .description('train every run of a grid (finished runs are skipped, unfinished ones resumed)')
+    .description('train every run of a grid (finished runs are skipped, unfinished ones resumed, if they match the grid)')
     .argument('[grid]', `built-in grid: ${Object.keys(grids).join(', ')}`)
     .option('--grid <file>', 'your own grid: YAML with train keys; lists expand as a product (arch: [vgg16, resnet18])')
     .option('--only <names>', 'comma-separated run names or globs')
@@ -171,6 +200,7 @@ export function experimentsCommand(): Command {
     )
     .option('--data <dir>', "image folders (default: the grid file's data, else the built-in synthetic set)")
     .option('--out <dir>', 'root of the run folders (default runs/<grid name>)')
+    .option('--force', 'retrain from scratch the runs whose folder records other settings than the grid asks for now (otherwise refused)')
     .addHelpText(
       'after',
       helpExamples([

@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TrainConfig } from '../config/trainConfig.ts';
 import type { RunSummary } from '../report/comparisonTable.ts';
 import type { RunHistory } from '../report/overlayChart.ts';
 import { readHistory } from '../run/historyCsv.ts';
@@ -24,14 +25,25 @@ function findFolder(roots: readonly string[], name: string): string | undefined 
   return candidates.find(isRunFinished) ?? candidates[0];
 }
 
+/** The settings a run folder's config.json records; the grid's only where the folder has none. */
+function recordedSettings(run: ExperimentRun, folder: string | undefined): Pick<RunSummary, 'arch' | 'head' | 'freeze' | 'lr'> {
+  const path = folder === undefined ? undefined : join(folder, runFiles.config);
+  // The table describes what was trained: a folder from an older grid or another --profile
+  // must not be reported under the settings the grid file names today.
+  const stored = path && existsSync(path) ? readJsonFile<Partial<TrainConfig>>(path) : {};
+  return {
+    arch: stored.arch ?? run.options.arch,
+    head: stored.head ?? run.options.head,
+    freeze: stored.freeze ?? run.options.freeze,
+    lr: stored.lr ?? run.options.lr,
+  };
+}
+
 export function summariseRun(run: ExperimentRun, folder: string | undefined): RunSummary {
   const base: RunSummary = {
     name: run.name,
     task: run.task ? taskTitles[run.task] : undefined,
-    arch: run.options.arch,
-    head: run.options.head,
-    freeze: run.options.freeze,
-    lr: run.options.lr,
+    ...recordedSettings(run, folder),
     status: folder === undefined ? 'missing' : isRunFinished(folder) ? 'finished' : 'unfinished',
   };
   if (base.status !== 'finished') return base;
