@@ -31,5 +31,7 @@ export function imageCacheFor(imageSize: number, images: number, maxGb: number, 
   log(
     `decoded-image cache: ${dir} (${formatBytes(now.bytes)} now${freed.files ? `, ${freed.files} oldest entries (${formatBytes(freed.bytes)}) removed` : ''}; this run adds up to ${formatBytes(need)}; cap ${maxGb} GB via --cache-max-gb; cxr cache clean empties it)`,
   );
-  return { dir, size, reducingGap: 2 };
+  // The writers enforce the cap as well: an image larger than planned, or another run filling the
+  // folder meanwhile, never takes it past the cap.
+  return { dir, size, reducingGap: 2, maxBytes: cap };
 }

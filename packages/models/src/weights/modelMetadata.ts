@@ -57,7 +57,7 @@ export function encodeModelInfo(info: ModelInfo): Record<string, string> {
 /** What --model needs; null when the file carries no CXR inference metadata (then the caller asks for flags). */
 export function decodeModelInfo(meta: Record<string, string>, file = 'model file'): ModelInfo | null {
   const get = (k: string) => meta[prefix + k];
-  if (get('arch') === undefined || get('classes') === undefined) return null;
+  if (get('arch') === undefined || get('classes') === undefined) return legacyModelInfo(meta, file);
   const json = <T>(k: string, fallback?: T): T => {
     const v = get(k);
     if (v === undefined) {
@@ -88,6 +88,38 @@ export function decodeModelInfo(meta: Record<string, string>, file = 'model file
     channels: 'grey-to-rgb',
     version: get('version') ?? 'unknown',
     epoch: get('epoch') === undefined ? undefined : Number(get('epoch')),
+  };
+}
+
+/**
+ * Files written by CXR builds of 30 Nov 2026, before the `cxr.*` keys: unprefixed arch, head,
+ * image_size and classes, preprocessed as CXR's training then did (bicubic resize to size * 256 /
+ * 224, centre crop, ImageNet normalisation). Read here, in one place, so the viewer and the CLI
+ * give such a file the same preprocessing. Null unless all of arch, classes and image_size are there.
+ */
+function legacyModelInfo(meta: Record<string, string>, file: string): ModelInfo | null {
+  const inputSize = Number(meta.image_size);
+  if (meta.arch === undefined || meta.classes === undefined || !Number.isInteger(inputSize) || inputSize <= 0) return null;
+  let classes: unknown;
+  try {
+    classes = JSON.parse(meta.classes);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) return null;
+  return {
+    arch: meta.arch,
+    head: meta.head ?? 'replace',
+    classes,
+    positiveClass: null,
+    inputSize,
+    resizeSize: Math.round((inputSize * 256) / 224),
+    resizeFilter: filterOf(undefined, file),
+    crop: 'center',
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    channels: 'grey-to-rgb',
+    version: 'unknown',
   };
 }
 
