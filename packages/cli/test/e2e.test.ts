@@ -285,15 +285,23 @@ describe('bad input: one-line errors and non-zero exits', () => {
       /--head mlp:530 contradicts .*model\.safetensors, which was trained with --head replace/,
     ],
     ['a finished run folder without --force', () => ['train', '--data', data, '--out', 'runs/a', ...tiny], /already holds a finished run/],
+    [
+      'an unknown --positive',
+      () => ['train', '--data', data, '--out', 'runs/x', ...tiny, '--positive', 'covid'],
+      /--positive covid: no such class; the classes are infected, normal/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(what, () => {
-      const r = cxr(args());
+      const argv = args();
+      const r = cxr(argv);
       expect(r.code).not.toBe(0);
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('cxr:') || l.startsWith('error'));
       expect(lines.length, r.stderr).toBeGreaterThan(0);
       expect(r.stderr).toMatch(message);
       expect(existsSync(join(work, 'runs/x/metrics.json'))).toBe(false);
+      // train refuses before the data audit, which takes minutes on a real collection.
+      if (argv[0] === 'train') expect(r.stdout + r.stderr).not.toMatch(/data audit/);
     });
   }
 });

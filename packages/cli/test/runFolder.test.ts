@@ -171,7 +171,19 @@ describe('run folder', () => {
   it("--force removes only the files a run writes; the user's files next to them stay", () => {
     const dir = fresh();
     writeRunConfig(dir, { arch: 'resnet18' });
-    for (const f of ['history.csv', 'last.safetensors', 'optimizer.safetensors', 'trainer.json', 'eval-test.json', 'notes.md', 'best.safetensors.tmp-99'])
+    // The old run's evidence (model card, audit, curves) and its evaluations on other data go too:
+    // left beside a new run's config they would describe a model that no longer exists.
+    const evidence = ['audit.json', 'MODEL_CARD.md', 'roc.png', 'pr.png', 'calibration.png', 'eval-val-on-other-1a2b.json'];
+    for (const f of [
+      'history.csv',
+      'last.safetensors',
+      'optimizer.safetensors',
+      'trainer.json',
+      'eval-test.json',
+      'notes.md',
+      'best.safetensors.tmp-99',
+      ...evidence,
+    ])
       writeFileSync(join(dir, f), 'x');
     mkdirSync(join(dir, 'figures'));
     expect(prepareRunFolder(dir, { force: true })).toBe('fresh');

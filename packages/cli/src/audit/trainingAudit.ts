@@ -6,10 +6,11 @@
 import { join } from 'node:path';
 import type { AuditOptions, ImageFolder, PreparedImages } from '@cxr/data';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { runFiles } from '../run/runFolder.ts';
 import { auditImageFolder, dropCrossSplitDuplicates, type DataAudit } from './dataAudit.ts';
 import { formatAuditText } from './auditReport.ts';
 
-export const auditFile = 'audit.json';
+export const auditFile = runFiles.audit;
 
 /** The audit as `train` keeps it: with the files `--dedupe` dropped. */
 export type TrainingAudit = DataAudit & {

@@ -19,12 +19,13 @@ import { averagePrecision, precisionRecallCurve } from '../metrics/precisionReca
 import { areaUnderCurve, rocAuc, rocCurve } from '../metrics/rocAuc.ts';
 import { chooseThreshold, parseThresholdSpec, type ChosenThreshold } from '../metrics/threshold.ts';
 import { writeFileAtomic } from '../run/atomicWrite.ts';
+import { runFiles } from '../run/runFolder.ts';
 import { overlayHeatmap } from './heatmapOverlay.ts';
 import { renderCalibrationPng, renderPrPng, renderRocPng } from './operatingCharts.ts';
 import { renderSamplesPng } from './samplesGrid.ts';
 import { selectSamples } from './sampleSelection.ts';
 
-export const evidenceFiles = { roc: 'roc.png', pr: 'pr.png', calibration: 'calibration.png', modelCard: 'MODEL_CARD.md' } as const;
+export const evidenceFiles = { roc: runFiles.roc, pr: runFiles.pr, calibration: runFiles.calibration, modelCard: runFiles.modelCard } as const;
 
 export interface SplitPredictions {
   probs: readonly ArrayLike<number>[];

@@ -20,6 +20,14 @@ export const runFiles = {
   confusion: 'confusion.png',
   samples: 'samples.png',
   predictions: 'predictions.csv',
+  // The evidence a finished run writes beside them (report/evidence.ts, audit/trainingAudit.ts):
+  // listed here so that `--force` clears them with the rest, never leaving an old run's model
+  // card or ROC curve next to a new run's config.
+  audit: 'audit.json',
+  roc: 'roc.png',
+  pr: 'pr.png',
+  calibration: 'calibration.png',
+  modelCard: 'MODEL_CARD.md',
 } as const;
 
 /** The per-epoch checkpoint set; see train/checkpoint.ts for how it is written and checked. */
@@ -61,7 +69,7 @@ export function isRunFile(name: string): boolean {
   return (
     (Object.values(runFiles) as string[]).includes(name) ||
     (Object.values(checkpointFiles) as string[]).includes(name) ||
-    /^eval-(train|val|test)\.json$/.test(name) ||
+    /^eval-(train|val|test)(-on-.+)?\.json$/.test(name) ||
     name === lockFileName ||
     isTmpDebris(name)
   );

@@ -90,6 +90,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     throw new ConfigError(
       `--threshold ${config.threshold} applies to two classes, but the data has ${folder.classes.length} (${folder.classes.join(', ')}); drop --threshold (the most probable class decides)`,
     );
+  // Decided before the audit (minutes on a real collection) and before anything is written: a run
+  // that cannot say which class is positive stops here.
+  const positive = resolvePositiveClass(folder.classes, config.positive || undefined);
   // The adapter decides how many threads decode images (--workers auto), so it comes first; the
   // decoding threads then boot while the audit reads the images, and the audit, which decodes
   // every image anyway, fills the training pass's image cache and prepares the evaluation images:
@@ -115,8 +118,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // After the audit: --dedupe may have dropped files, and the loaders see the folder as it is now.
   const loaders = makeLoaders(folder, config, log, { workers, trainingPool, cache: imageCache?.config, prepared });
   const classes = folder.classes;
-  // Decided before anything is written: a run that cannot say which class is positive stops here.
-  const positive = resolvePositiveClass(classes, config.positive || undefined);
   log(
     positive
       ? `positive class (sensitivity, specificity, F1, AUC): ${positive}`
