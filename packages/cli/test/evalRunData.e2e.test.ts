@@ -62,8 +62,21 @@ describe('eval --run', () => {
       // Same images, same predictions: the same intervals as the run's own validation metrics.
       expect(m.n).toBe(metrics.splits.val.n);
       expect(m.ci).toEqual(metrics.splits.val.ci);
-      expect(m.evaluatedOn).toEqual({ data: join(work, 'data'), split: 'val', runsOwnSplits: true });
+      expect(m.evaluatedOn).toEqual({ data: join(work, 'data'), split: 'val', runsOwnSplits: true, splitAsTheRun: true });
     }
+  }, 120_000);
+
+  it("splits the run's own images as the run did when --classes picks classes explicitly (a file of its own)", () => {
+    // The run's seed and --val-fraction still decide the validation images: the default seed would
+    // put some of the run's training images there.
+    const metrics = readJson('runs/r/metrics.json');
+    const e = cxr(['eval', '--run', 'runs/r', '--split', 'val', '--classes', 'infected,normal']);
+    expect(e.code, e.stderr).toBe(0);
+    const [file] = readdirSync(join(work, 'runs/r')).filter((f) => f.startsWith('eval-val-on-'));
+    const m = readJson(`runs/r/${file}`);
+    expect(m.evaluatedOn).toMatchObject({ runsOwnSplits: false, splitAsTheRun: true, classes: 'infected,normal' });
+    expect(m.n).toBe(metrics.splits.val.n);
+    expect(m.ci).toEqual(metrics.splits.val.ci);
   }, 120_000);
 
   it("writes an evaluation on other data to its own file, leaving the run's eval-test.json as it was", () => {
@@ -74,6 +87,6 @@ describe('eval --run', () => {
     expect(readFileSync(join(work, 'runs/r/eval-test.json'), 'utf8')).toBe(own);
     const [file] = readdirSync(join(work, 'runs/r')).filter((f) => f.startsWith('eval-test-on-other-'));
     expect(e.stdout).toContain(`written to runs/r/${file}`);
-    expect(readJson(`runs/r/${file}`).evaluatedOn).toEqual({ data: join(work, 'other'), split: 'test', runsOwnSplits: false });
+    expect(readJson(`runs/r/${file}`).evaluatedOn).toEqual({ data: join(work, 'other'), split: 'test', runsOwnSplits: false, splitAsTheRun: false });
   }, 120_000);
 });

@@ -143,6 +143,18 @@ describe('cxr train --threshold', () => {
     expect(r.stderr).toMatch(/--threshold 0\.5 applies to two classes, but the data has 3 \(infected, normal, other\)/);
     expect(existsSync(join(work, 'runs/three'))).toBe(false);
   });
+
+  it('a three-class run that recorded one before this check still resumes, saying the most probable class decides', () => {
+    // Such a run's config.json (written by an older CXR): the refusal must not strand it.
+    const dir = join(work, 'runs/old3');
+    mkdirSync(dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(work, 'runs/fresh/config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, data: data3, threshold: '0.5', out: dir }));
+    const r = cxr(['train', '--out', 'runs/old3', '--resume']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/--threshold 0\.5 \(recorded by this run\) does not apply to 3 classes: the most probable class decides/);
+    expect(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).evidence.threshold).toBeNull();
+  });
 });
 
 describe('cxr predict --model', () => {

@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { linkOrCopyAtomic, tmpPrefix, writeFileAtomic, writeJsonAtomic } from '../src/run/atomicWrite.ts';
-import { appendHistory, formatHistoryCsv, parseHistoryCsv, readHistory, truncateHistory, type HistoryRow } from '../src/run/historyCsv.ts';
+import { appendHistory, formatHistoryCsv, historyFromJson, parseHistoryCsv, readHistory, truncateHistory, type HistoryRow } from '../src/run/historyCsv.ts';
 import {
   inspectRunFolder,
   isRunFinished,
@@ -122,6 +122,13 @@ describe('history.csv', () => {
     expect(parseHistoryCsv(formatHistoryCsv([row(1, { trainLoss: NaN })]))[0].trainLoss).toBeNaN();
     expect(() => parseHistoryCsv('epoch,trainLoss\n1,2\n')).toThrow(/missing column\(s\) trainAccuracy/);
     expect(() => parseHistoryCsv(`${formatHistoryCsv([])}1,x,0,0,0,0,0\n`)).toThrow(/line 2 has a non-numeric trainLoss/);
+    // An empty cell is not a loss of 0 (Number('') is 0).
+    expect(() => parseHistoryCsv(`${formatHistoryCsv([])}1,,0,0,0,0,0\n`)).toThrow(/line 2 has a non-numeric trainLoss/);
+    // A checkpoint's JSON holds a NaN loss as null: restored as NaN, written back as NaN.
+    const restored = historyFromJson(JSON.parse(JSON.stringify([row(1, { trainLoss: NaN })])));
+    expect(restored[0].trainLoss).toBeNaN();
+    expect(restored[0].valAccuracy).toBe(row(1).valAccuracy);
+    expect(parseHistoryCsv(formatHistoryCsv(restored))[0].trainLoss).toBeNaN();
     expect(readHistory(fresh())).toEqual([]);
   });
 });

@@ -187,8 +187,10 @@ export interface EvaluatedOn {
   manifest?: string;
   classes?: string;
   split: SplitName;
-  /** The run's own data with its splits reproduced (seed, validation fraction, --limit-per-class, --dedupe). */
+  /** The run's own data and classes: the run's own evaluation (eval-<split>.json). */
   runsOwnSplits: boolean;
+  /** The run's images (folder, manifest) split as the run split them (seed, validation fraction, --limit-per-class, --dedupe), with any --classes. */
+  splitAsTheRun: boolean;
 }
 
 /**
@@ -210,7 +212,7 @@ export function isRunsOwnData(run: TrainConfig, o: { data?: string; manifest?: s
  * The run's eval-<split>.json for its own data; for other data a name of its own (folder name and
  * a hash of data, manifest and classes), so that evaluating elsewhere never replaces the run's result.
  */
-export function evalFileName(on: EvaluatedOn): string {
+export function evalFileName(on: Pick<EvaluatedOn, 'data' | 'manifest' | 'classes' | 'split' | 'runsOwnSplits'>): string {
   if (on.runsOwnSplits) return `eval-${on.split}.json`;
   const hash = createHash('sha256')
     .update(JSON.stringify([on.data, on.manifest ?? '', on.classes ?? '']))
@@ -254,8 +256,12 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
   // validation, --classes, --manifest, --dedupe, --limit-per-class): --split val must not land on
   // training images. Other data is split by its own folders or the defaults.
   const runConfig = o.run ? readJsonFile<TrainConfig>(join(o.run, runFiles.config)) : undefined;
-  const ownData = runConfig !== undefined && isRunsOwnData(runConfig, o);
-  const cfg: Partial<TrainConfig> = ownData ? runConfig : {};
+  // The run's own images (its folder and manifest) are split as the run split them whatever
+  // --classes picks, so that no split lands on its training images; only an evaluation with the
+  // run's own classes as well is the run's eval-<split>.json.
+  const sameImages = runConfig !== undefined && isRunsOwnData(runConfig, { data: o.data, manifest: o.manifest });
+  const ownData = sameImages && isRunsOwnData(runConfig, o);
+  const cfg: Partial<TrainConfig> = sameImages ? runConfig : {};
   const manifest = o.manifest ?? (cfg.manifest || undefined);
   const folder = await loadImageFolder(s.data, {
     onBadImage: 'skip',
@@ -267,13 +273,14 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     manifest,
   });
   await recordSkippedSplits(folder, manifest);
-  if (ownData && cfg.dedupe) await dropDedupedFiles(folder, o.run!, cfg.seed ?? 0);
+  if (sameImages && cfg.dedupe) await dropDedupedFiles(folder, o.run!, cfg.seed ?? 0);
   const evaluatedOn: EvaluatedOn = {
     data: resolve(s.data),
     ...(manifest ? { manifest: resolve(s.data, manifest) } : {}),
     ...((o.classes ?? cfg.classes) ? { classes: o.classes ?? cfg.classes } : {}),
     split: o.split as SplitName,
     runsOwnSplits: ownData,
+    splitAsTheRun: sameImages,
   };
   const classes = s.classes ?? folder.classes;
   if (!s.classes) console.warn(`!! ${s.weights} does not record its class names: assuming the data's [${folder.classes.join(', ')}] in that order`);

@@ -40,8 +40,10 @@ export function parseHistoryCsv(text: string, source = historyFileName): History
     const cells = line.split(',');
     const row = {} as HistoryRow;
     for (const column of historyColumns) {
-      const value = Number(cells[header.indexOf(column)]);
-      if (Number.isNaN(value) && cells[header.indexOf(column)]?.trim() !== 'NaN') {
+      const cell = cells[header.indexOf(column)]?.trim() ?? '';
+      // Number('') is 0: an empty cell would read as a loss of 0.
+      const value = cell === '' ? Number.NaN : Number(cell);
+      if (Number.isNaN(value) && cell !== 'NaN') {
         throw new Error(`${source}: line ${k + 2} has a non-numeric ${column}; delete the file or rerun with --force`);
       }
       row[column] = value;
@@ -74,4 +76,12 @@ export function truncateHistory(runDir: string, lastEpoch: number): HistoryRow[]
 /** Replaces history.csv with `rows` (a resumed run's rows, as its checkpoint recorded them). */
 export function writeHistory(runDir: string, rows: readonly HistoryRow[]): void {
   writeFileAtomic(join(runDir, historyFileName), formatHistoryCsv(rows));
+}
+
+/**
+ * Rows as a checkpoint's JSON holds them: JSON has no NaN (an epoch whose training batches were
+ * all skipped has a NaN loss), so it wrote null; read back as NaN, as history.csv says it.
+ */
+export function historyFromJson(rows: readonly Record<keyof HistoryRow, number | null>[]): HistoryRow[] {
+  return rows.map((r) => Object.fromEntries(historyColumns.map((c) => [c, r[c] ?? Number.NaN])) as unknown as HistoryRow);
 }

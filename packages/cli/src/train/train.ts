@@ -19,7 +19,7 @@ import { formatAuditReport } from '../audit/auditReport.ts';
 import { decisionRuleOf } from '../run/decisionRule.ts';
 import { linkOrCopyAtomic, writeFileAtomic } from '../run/atomicWrite.ts';
 import { formatCsv } from '../run/csv.ts';
-import { readHistory, writeHistory, type HistoryRow } from '../run/historyCsv.ts';
+import { historyFromJson, readHistory, writeHistory, type HistoryRow } from '../run/historyCsv.ts';
 import { inspectRunFolder, isRunFinished, prepareRunFolder, runFiles, RunFolderError, writeRunConfig, writeRunMetrics } from '../run/runFolder.ts';
 import { lockRunFolder, type RunLock } from '../run/runLock.ts';
 import { classWeightsFor } from '../metrics/classWeights.ts';
@@ -86,7 +86,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const folder = await openDataset(config, log, (m) => console.warn(m));
   // A threshold is a cut-off on p(positive), which only a two-class model has: refused before the
   // audit and training, not dropped from the report after them.
-  if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold)
+  // A run started before this check may record one: it resumes, and the most probable class decides.
+  if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold && config.resume)
+    console.warn(`--threshold ${config.threshold} (recorded by this run) does not apply to ${folder.classes.length} classes: the most probable class decides`);
+  else if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold)
     throw new ConfigError(
       `--threshold ${config.threshold} applies to two classes, but the data has ${folder.classes.length} (${folder.classes.join(', ')}); drop --threshold (the most probable class decides)`,
     );
@@ -195,7 +198,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       repairBestCheckpoint(dir, bestEpoch, startEpoch, log);
       // The checkpoint's own rows win: history.csv may have a row it lacks (killed before the
       // set was complete) or lack one it has (runs from before the rows were kept in it).
-      history = s.history ?? readHistory(dir).filter((r) => r.epoch <= startEpoch);
+      history = s.history ? historyFromJson(s.history) : readHistory(dir).filter((r) => r.epoch <= startEpoch);
       writeHistory(dir, history);
       // Training on makes the old results stale: the run is unfinished until they are rewritten.
       if (startEpoch < config.epochs) rmSync(join(dir, runFiles.metrics), { force: true });
