@@ -113,6 +113,28 @@ describe('data audit', () => {
     expect(audit.findings.join(' ')).toMatch(/may learn the source or format/);
   });
 
+  it('with three classes, probes every class against the rest: a shortcut between two other sources fires', async () => {
+    // 'infected' and 'normal' from one source (JPEG), 'viral' from another (16-bit PNG), as in
+    // Kaggle's database: infected against the rest alone misses it (AUC ~0.75).
+    const jpg = join(work, 'jpg3');
+    const png = join(work, 'png3');
+    await synthesizeDataset({ out: jpg, perClass: 20, size: 48, seed: 7, formats: ['jpeg'] });
+    await synthesizeDataset({ out: png, perClass: 20, size: 48, seed: 8, formats: ['png16'] });
+    const root = join(work, 'three');
+    cpSync(join(jpg, 'train', 'infected'), join(root, 'infected'), { recursive: true });
+    cpSync(join(jpg, 'train', 'normal'), join(root, 'normal'), { recursive: true });
+    cpSync(join(png, 'train', 'normal'), join(root, 'viral'), { recursive: true });
+    const folder = await loadImageFolder(root, quiet);
+    const { audit } = await auditImageFolder(folder);
+    const p = audit.shortcutProbe!;
+    expect(p.perClass!.map((c) => c.class)).toEqual(['infected', 'normal', 'viral']);
+    expect(p.positiveClass).toBe('viral');
+    expect(p.fires).toBe(true);
+    expect(p.auc!).toBeGreaterThan(0.95);
+    expect(p.perClass!.find((c) => c.class === 'infected')!.auc!).toBeLessThan(p.threshold);
+    expect(audit.findings.join(' ')).toMatch(/for 'viral' against the rest/);
+  });
+
   it.runIf(existsSync(realRoot) || process.env.CI === 'true')(
     'the shortcut probe fires on cxr-real (classes from different sources and formats)',
     async () => {

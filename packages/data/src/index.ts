@@ -43,7 +43,7 @@ export type { CacheNotice } from './loader/cacheWriter.ts';
 export { cacheUsage, pruneCache, cachedImageBytes, formatBytes, type CacheUsage } from './loader/cacheBudget.ts';
 
 export { synthesizeDataset, synthImage, type SynthOptions } from './synth/synth.ts';
-export { auditDataset, type AuditSample, type AuditMeasurements, type AuditOptions } from './audit/auditDataset.ts';
+export { auditDataset, type AuditSample, type AuditMeasurements, type AuditOptions, type ShortcutProbe } from './audit/auditDataset.ts';
 export { describeFile, borderStats, type FileFacts } from './audit/fileFacts.ts';
 export { perceptualHash, hammingDistance, nearDuplicateDistance, hashBits } from './audit/perceptualHash.ts';
 export { findDuplicates, patientOverlap, type DuplicatePair, type GroupOverlap, type AuditedFile } from './audit/duplicates.ts';

@@ -14,6 +14,7 @@ import {
   type DuplicatePair,
   type GroupOverlap,
   type ImageFolder,
+  type ShortcutProbe,
 } from '@cxr/data';
 import { bootstrapDefaults, bootstrapInterval, type Interval } from '../metrics/intervals.ts';
 import { rocAuc } from '../metrics/rocAuc.ts';
@@ -49,11 +50,44 @@ export interface DataAudit {
     fires: boolean;
     mostPredictive: { feature: string; auc: number } | null;
     perFeature: { feature: string; auc: number | null }[];
+    /** Three or more classes: each class against the rest (the fields above are the strongest's). */
+    perClass?: { class: string; auc: number | null }[];
   } | null;
   unreadable: { file: string; reason: string }[];
   /** One plain sentence per problem found (empty when none). */
   findings: string[];
   seconds: number;
+}
+
+/** AUC with its bootstrap interval, and each feature's own AUC, of one class-against-the-rest probe. */
+function summariseProbe(p: ShortcutProbe): NonNullable<DataAudit['shortcutProbe']> {
+  const pos = p.targets.map((t) => t === 1);
+  const auc = rocAuc(p.scores, pos);
+  const scores = p.scores;
+  const ci = bootstrapInterval(
+    p.targets,
+    (idx) =>
+      rocAuc(
+        Array.from(idx, (i) => scores[i]),
+        Array.from(idx, (i) => pos[i]),
+      ),
+    { seed: p.seed, resamples: bootstrapDefaults.resamples },
+  );
+  const perFeature = p.perFeature.map((f) => ({ feature: f.name, auc: rocAuc(f.scores, pos) }));
+  const best = perFeature.filter((f) => f.auc !== null).sort((a, b) => b.auc! - a.auc!)[0];
+  return {
+    classifier: `logistic regression (L2, standardised features), ${p.folds}-fold stratified cross-validation, out-of-fold scores`,
+    positiveClass: p.positiveClass,
+    folds: p.folds,
+    seed: p.seed,
+    auc,
+    ci,
+    resamples: bootstrapDefaults.resamples,
+    threshold: shortcutAucThreshold,
+    fires: auc !== null && auc > shortcutAucThreshold,
+    mostPredictive: best ? { feature: best.feature, auc: best.auc! } : null,
+    perFeature,
+  };
 }
 
 export async function auditImageFolder(
@@ -79,36 +113,15 @@ export async function auditImageFolder(
   });
   const within = m.duplicates.filter((d) => !d.crossSplit);
   const cross = m.duplicates.filter((d) => d.crossSplit);
-  let probe: DataAudit['shortcutProbe'] = null;
-  if (m.probe) {
-    const pos = m.probe.targets.map((t) => t === 1);
-    const auc = rocAuc(m.probe.scores, pos);
-    const scores = m.probe.scores;
-    const ci = bootstrapInterval(
-      m.probe.targets,
-      (idx) =>
-        rocAuc(
-          Array.from(idx, (i) => scores[i]),
-          Array.from(idx, (i) => pos[i]),
-        ),
-      { seed: m.probe.seed, resamples: bootstrapDefaults.resamples },
-    );
-    const perFeature = m.probe.perFeature.map((f) => ({ feature: f.name, auc: rocAuc(f.scores, pos) }));
-    const best = perFeature.filter((f) => f.auc !== null).sort((a, b) => b.auc! - a.auc!)[0];
-    probe = {
-      classifier: `logistic regression (L2, standardised features), ${m.probe.folds}-fold stratified cross-validation, out-of-fold scores`,
-      positiveClass: m.probe.positiveClass,
-      folds: m.probe.folds,
-      seed: m.probe.seed,
-      auc,
-      ci,
-      resamples: bootstrapDefaults.resamples,
-      threshold: shortcutAucThreshold,
-      fires: auc !== null && auc > shortcutAucThreshold,
-      mostPredictive: best ? { feature: best.feature, auc: best.auc! } : null,
-      perFeature,
-    };
-  }
+  // Every class against the rest where there are three or more (else the positive class's probe):
+  // the headline is the strongest, so a shortcut between any two sources fires.
+  const candidates = (m.probesByClass ?? (m.probe ? [m.probe] : [])).map((p) => summariseProbe(p));
+  const probe: DataAudit['shortcutProbe'] = candidates.length
+    ? {
+        ...candidates.reduce((a, b) => ((b.auc ?? -1) > (a.auc ?? -1) ? b : a)),
+        ...(m.probesByClass ? { perClass: candidates.map((c) => ({ class: c.positiveClass, auc: c.auc })) } : {}),
+      }
+    : null;
   const labelOf = new Map(samples.map((s) => [s.file, s.label]));
   const fileKinds: Record<string, Record<string, number>> = {};
   for (const f of m.facts) {
@@ -128,7 +141,7 @@ export async function auditImageFolder(
   if (m.patientOverlap?.length) findings.push(`${m.patientOverlap.length} patient group(s) appear in more than one split: patient leakage.`);
   if (probe?.fires)
     findings.push(
-      `The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`,
+      `The label can be predicted from file properties alone (shortcut probe AUC ${probe.auc!.toFixed(3)} > ${shortcutAucThreshold}${probe.perClass ? ` for '${probe.positiveClass}' against the rest` : ''}; strongest: ${probe.mostPredictive?.feature}): a model may learn the source or format of the images rather than the disease.`,
     );
   if (m.unreadable.length) findings.push(`${m.unreadable.length} file(s) could not be read.`);
   const audit: DataAudit = {

@@ -22,23 +22,32 @@ export interface AuditSample {
   group?: string;
 }
 
+/** A cross-validated probe of one class against the rest, from file properties alone. */
+export interface ShortcutProbe {
+  positiveClass: string;
+  /** 1 for the positive class, 0 otherwise, in sample order. */
+  targets: number[];
+  /** Out-of-fold probabilities from all features. */
+  scores: Float64Array;
+  /** Out-of-fold probabilities from each feature alone. */
+  perFeature: { name: string; scores: Float64Array }[];
+  folds: number;
+  seed: number;
+}
+
 export interface AuditMeasurements {
   files: number;
   facts: FileFacts[];
   duplicates: DuplicatePair[];
   /** null when no sample carries a group. */
   patientOverlap: GroupOverlap[] | null;
-  probe: {
-    positiveClass: string;
-    /** 1 for the positive class, 0 otherwise, in sample order. */
-    targets: number[];
-    /** Out-of-fold probabilities from all features. */
-    scores: Float64Array;
-    /** Out-of-fold probabilities from each feature alone. */
-    perFeature: { name: string; scores: Float64Array }[];
-    folds: number;
-    seed: number;
-  } | null;
+  probe: ShortcutProbe | null;
+  /**
+   * Three or more classes: the same probe for every class against the rest (the one above among
+   * them), so that a shortcut between two other sources (Kaggle's viral pneumonia and normal
+   * images) shows as well. Absent with two classes.
+   */
+  probesByClass?: ShortcutProbe[];
   /** Files that could not be read or decoded, with the reason. */
   unreadable: { file: string; reason: string }[];
   /** The images `prepare` asked for, by file (within its byte cap), for DataLoader `prepared`. */
@@ -107,16 +116,16 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
   const labels = [...new Set(kept.map((s) => s.label))].sort();
   const wanted = (options.positiveClass ?? 'infected').toLowerCase();
   const positiveClass = labels.find((l) => l.toLowerCase() === wanted) ?? labels[0];
-  const targets = kept.map((s) => (s.label === positiveClass ? 1 : 0));
   const folds = options.folds ?? 5;
   const seed = options.seed ?? 0;
-  const minority = Math.min(targets.filter((t) => t === 1).length, targets.filter((t) => t === 0).length);
-  let probe: AuditMeasurements['probe'] = null;
-  if (labels.length >= 2 && minority >= 2) {
-    const X = facts.map(shortcutFeatures);
+  const X = facts.map(shortcutFeatures);
+  const probeFor = (cls: string): ShortcutProbe | null => {
+    const targets = kept.map((s) => (s.label === cls ? 1 : 0));
+    const minority = Math.min(targets.filter((t) => t === 1).length, targets.filter((t) => t === 0).length);
+    if (labels.length < 2 || minority < 2) return null;
     const k = Math.min(folds, minority);
-    probe = {
-      positiveClass,
+    return {
+      positiveClass: cls,
       targets,
       folds: k,
       seed,
@@ -130,13 +139,17 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
         ),
       })),
     };
-  }
+  };
+  const probe = probeFor(positiveClass);
+  const probesByClass =
+    labels.length > 2 ? labels.map((l) => (l === positiveClass ? probe : probeFor(l))).filter((p): p is ShortcutProbe => p !== null) : undefined;
   return {
     files: kept.length,
     facts,
     duplicates,
     patientOverlap: grouped ? patientOverlap(kept) : null,
     probe,
+    ...(probesByClass ? { probesByClass } : {}),
     unreadable,
     prepared: { transforms: options.prepare?.transforms ?? [], images: prepared },
   };
