@@ -14,7 +14,7 @@ import { defaultTrainConfig, type TrainConfig } from '../src/config/trainConfig.
 import { collectRuns } from '../src/experiments/collectRuns.ts';
 import { experimentRunOptions, seedStudyRuns } from '../src/experiments/seedStudy.ts';
 import { main } from '../src/main.ts';
-import { openDataset, recordSkippedSplits, skippedBySplit } from '../src/train/data.ts';
+import { openDataset, skippedBySplit } from '../src/train/data.ts';
 
 // experiments run must decide about each folder without training anything here.
 const trained = vi.hoisted(() => [] as { out: string; resume: boolean; force: boolean; epochs: number; lr: number }[]);
@@ -184,7 +184,6 @@ describe('bad images of manifest-defined splits', () => {
 
   it('eval lists it among the skipped files of its split', async () => {
     const folder = await loadImageFolder(root, { manifest: 'm.csv', onBadImage: 'skip', log: () => {}, warn: () => {} });
-    await recordSkippedSplits(folder, 'm.csv');
     expect(skippedInSplit(folder, 'val', []).map((f) => f.file)).toEqual([bad]);
     expect(skippedInSplit(folder, 'test', [])).toEqual([]);
   });

@@ -177,10 +177,15 @@ export function dropCrossSplitDuplicates(folder: ImageFolder, audit: DataAudit):
     const [keep, lose] = size(d.a.split) >= size(d.b.split) ? [d.a, d.b] : [d.b, d.a];
     if (!drop.has(keep.file)) drop.add(lose.file);
   }
+  dropFiles(folder, drop);
+  return [...drop];
+}
+
+/** Removes `files` from every split of `folder` (in place: the folder's split arrays are shared). */
+export function dropFiles(folder: ImageFolder, files: ReadonlySet<string>): void {
   for (const s of ['train', 'val', 'test'] as const) {
-    const kept = folder.splits[s].filter((x) => !drop.has(x.file));
+    const kept = folder.splits[s].filter((x) => !files.has(x.file));
     folder.splits[s].length = 0;
     folder.splits[s].push(...kept);
   }
-  return [...drop];
 }

@@ -26,9 +26,9 @@ import { classIndexMap, readModelInfo, type ModelInfo } from '../run/modelInfo.t
 import type { RunMetrics } from '../run/runMetrics.ts';
 import { fileEpoch, loadModelFile } from '../train/checkpoint.ts';
 import { predictAll } from '../train/steps.ts';
-import { limitPerClass, recordSkippedSplits, skippedBySplit } from '../train/data.ts';
+import { limitPerClass, skippedBySplit } from '../train/data.ts';
 import { auditFile, type TrainingAudit } from '../audit/trainingAudit.ts';
-import { auditImageFolder, dropCrossSplitDuplicates } from '../audit/dataAudit.ts';
+import { auditImageFolder, dropCrossSplitDuplicates, dropFiles } from '../audit/dataAudit.ts';
 import { metricsTable } from '../report/runReport.ts';
 import { perClassTable } from '../report/perClassTable.ts';
 import { intervalsTable } from '../report/evidenceReport.ts';
@@ -233,12 +233,7 @@ async function dropDedupedFiles(folder: ImageFolder, run: string, seed: number):
     dropCrossSplitDuplicates(folder, (await auditImageFolder(folder, { seed })).audit);
     return;
   }
-  const dropped = new Set(readJsonFile<TrainingAudit>(path).dropped ?? []);
-  for (const s of ['train', 'val', 'test'] as const) {
-    const kept = folder.splits[s].filter((x) => !dropped.has(x.file));
-    folder.splits[s].length = 0;
-    folder.splits[s].push(...kept);
-  }
+  dropFiles(folder, new Set(readJsonFile<TrainingAudit>(path).dropped ?? []));
 }
 
 export interface EvalResult extends ClassificationMetrics {
@@ -272,7 +267,6 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     classes: o.classes ?? (cfg.classes || undefined),
     manifest,
   });
-  await recordSkippedSplits(folder, manifest);
   if (sameImages && cfg.dedupe) await dropDedupedFiles(folder, o.run!, cfg.seed ?? 0);
   const evaluatedOn: EvaluatedOn = {
     data: resolve(s.data),

@@ -44,6 +44,7 @@ export async function buildModel(
   const loaded = options.skipInitialWeights || imagenet !== null || (config.weights !== 'imagenet' && config.weights !== 'none');
   const model = createModel(config.arch, { generator, initialize: !loaded });
   let weightsUsed = 'none (random init)';
+  let headFirst = false;
   if (options.skipInitialWeights) {
     // A resumed run overwrites every tensor from its checkpoint; the file it started from may be gone.
     weightsUsed = config.weights === 'none' ? weightsUsed : config.weights;
@@ -60,17 +61,13 @@ export async function buildModel(
       log(`!! ImageNet weights for ${config.arch} are not cached (offline?): training from random init. To fine-tune, ${hint}.`);
     }
   } else if (config.weights !== 'none') {
-    const cxrModel = !options.skipInitialWeights && isCxrModelFile(config.weights, config, classes);
-    // The file's head goes on before it is loaded: its keys are those of the head-carrying model.
-    if (cxrModel) applyHead(model, config.head, numClasses, generator);
+    // A CXR model file's keys are those of the head-carrying model: its head goes on first.
+    headFirst = isCxrModelFile(config.weights, config, classes);
+    if (headFirst) applyHead(model, config.head, numClasses, generator);
     await loadModelFile(config.weights, model);
     weightsUsed = config.weights;
-    if (cxrModel) {
-      const frozen = applyFreeze(model, config.arch, config.freeze);
-      return { model, weightsUsed, frozen };
-    }
   }
-  applyHead(model, config.head, numClasses, generator);
+  if (!headFirst) applyHead(model, config.head, numClasses, generator);
   const frozen = applyFreeze(model, config.arch, config.freeze);
   return { model, weightsUsed, frozen };
 }

@@ -1,5 +1,4 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
 import { formatList } from '@cxr/nn';
 import {
   DataLoader,
@@ -9,7 +8,6 @@ import {
   formatBytes,
   loadImageFolder,
   mulberry32,
-  readManifest,
   synthesizeDataset,
   trainTransforms,
   type Dataset,
@@ -53,38 +51,10 @@ export async function openDataset(config: TrainConfig, log: (m: string) => void,
       if (!counts[split][c]) throw new Error(`--data ${config.data}: class '${c}' has no images in the ${split} split; add some or drop the class folder`);
     }
   }
-  await recordSkippedSplits(folder, config.manifest);
   const lost = skippedBySplit(folder, []);
   const evalLost = [...(lost.val ?? []), ...(lost.test ?? [])];
   if (evalLost.length && !config.skipBadImages) throw badImagesError(evalLost, 'validation/test');
   return folder;
-}
-
-/**
- * The split each of the folder's skipped files was assigned, for folders whose splits a manifest
- * gives: the loader drops bad files before it makes the splits, so only the CSV still says where
- * they belonged. Kept per folder so that skippedBySplit (called with the folder alone) sees it.
- */
-const manifestSplitOfSkipped = new WeakMap<ImageFolder, Map<string, SplitName>>();
-
-/**
- * Call after loading a folder with `manifest` (as given to loadImageFolder): lets skippedBySplit
- * place its skipped files in the manifest's splits. Folders with split folders need nothing.
- */
-export async function recordSkippedSplits(folder: ImageFolder, manifest: string | undefined): Promise<void> {
-  if (!manifest || folder.info.splitSource !== 'manifest' || !folder.skipped.length) return;
-  const rows = (await readManifest(resolve(folder.root, manifest))).rows;
-  const skipped = new Set(folder.skipped.map((f) => f.file));
-  const splitOf = new Map<string, SplitName>();
-  for (const r of rows) if (r.split && skipped.has(r.file)) splitOf.set(r.file, r.split);
-  manifestSplitOfSkipped.set(folder, splitOf);
-}
-
-/** The split the dataset assigned to a skipped file: its split folder, or its manifest row's split. */
-function splitOfSkipped(folder: ImageFolder, file: string): SplitName | undefined {
-  const fromManifest = manifestSplitOfSkipped.get(folder)?.get(file);
-  if (fromManifest) return fromManifest;
-  return (['train', 'val', 'test'] as const).find((s) => folder.info.splitFolders[s] && file.startsWith(join(folder.root, folder.info.splitFolders[s]!) + sep));
 }
 
 /** Skipped files (the folder's header check plus the loaders' decoder) grouped by the split they were assigned. */
@@ -96,11 +66,9 @@ export function skippedBySplit(
   const add = (s: SplitName, f: SkippedFile) => {
     if (!(out[s] ??= []).some((g) => g.file === f.file)) out[s]!.push(f);
   };
-  for (const f of folder.skipped) {
-    const split = splitOfSkipped(folder, f.file);
-    // A split made here (no split folders, no split column) drops bad files before splitting: they belong to none.
-    if (split) add(split, f);
-  }
+  // A split made here (no split folders, no split column) drops bad files before splitting: they
+  // belong to none. Listed by split, as file and reason (the split is the key).
+  for (const { file, reason, split } of folder.skipped) if (split) add(split, { file, reason });
   for (const d of decoded) for (const f of d.files) add(d.split, f);
   return out;
 }

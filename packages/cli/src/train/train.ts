@@ -85,14 +85,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
   // A threshold is a cut-off on p(positive), which only a two-class model has: refused before the
-  // audit and training, not dropped from the report after them.
-  // A run started before this check may record one: it resumes, and the most probable class decides.
-  if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold && config.resume)
+  // audit and training, not dropped from the report after them. A run started before this check
+  // may record one: it resumes, and the most probable class decides.
+  if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold) {
+    if (!config.resume)
+      throw new ConfigError(
+        `--threshold ${config.threshold} applies to two classes, but the data has ${folder.classes.length} (${folder.classes.join(', ')}); drop --threshold (the most probable class decides)`,
+      );
     console.warn(`--threshold ${config.threshold} (recorded by this run) does not apply to ${folder.classes.length} classes: the most probable class decides`);
-  else if (folder.classes.length > 2 && config.threshold !== defaultTrainConfig.threshold)
-    throw new ConfigError(
-      `--threshold ${config.threshold} applies to two classes, but the data has ${folder.classes.length} (${folder.classes.join(', ')}); drop --threshold (the most probable class decides)`,
-    );
+  }
   // Decided before the audit (minutes on a real collection) and before anything is written: a run
   // that cannot say which class is positive stops here.
   const positive = resolvePositiveClass(folder.classes, config.positive || undefined);

@@ -28,6 +28,8 @@ export type OnBadImage = 'error' | 'skip';
 export interface SkippedFile {
   file: string;
   reason: string;
+  /** The split its split folder or manifest row gave it; absent where the splits are made after the check. */
+  split?: SplitName;
 }
 
 export interface LoadOptions {
@@ -190,13 +192,13 @@ async function verifyAll(labelled: Labelled[], opts: LoadOptions): Promise<{ kep
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < labelled.length) {
-        const f = labelled[next++].file;
+        const { file: f, split } = labelled[next++];
         try {
           await verifyHeader(f);
         } catch (e) {
           const reason = e instanceof ImageDecodeError ? e.reason : (e as Error).message;
           if ((opts.onBadImage ?? 'error') === 'error') throw e instanceof ImageDecodeError ? e : new ImageDecodeError(f, reason);
-          if (!bad.has(f)) skipped.push({ file: f, reason });
+          if (!bad.has(f)) skipped.push(split ? { file: f, reason, split } : { file: f, reason });
           bad.add(f);
         }
       }
