@@ -86,6 +86,28 @@ describe('cxr train --resume', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readHistory(dir)).toEqual([row]);
   });
+
+  it('stops before anything is written when the data folder changed since the checkpoint (the splits would be redrawn)', () => {
+    const changed = join(work, 'data-changed');
+    cpSync(data, changed, { recursive: true });
+    const dir = join(work, 'runs/moved');
+    cpSync(join(work, 'runs/fresh'), dir, { recursive: true });
+    rmSync(join(dir, 'metrics.json'));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, data: changed }));
+    // One more training image: every seeded split is drawn anew from the longer list.
+    const train = join(changed, readdirSync(changed).find((s) => /^train$/i.test(s))!);
+    const cls = join(train, readdirSync(train)[0]);
+    const first = readdirSync(cls)[0];
+    copyFileSync(join(cls, first), join(cls, `added-${first}`));
+    const before = readFileSync(join(dir, 'last.safetensors'));
+    const r = cxr(['train', '--out', 'runs/moved', '--resume', '--epochs', '2']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/data-changed is not the data .*runs\/moved trained on \(train: \d+ -> \d+ images\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack
+    expect(readFileSync(join(dir, 'last.safetensors')).equals(before)).toBe(true);
+    expect(readHistory(dir)).toEqual(readHistory(join(work, 'runs/fresh')));
+  });
 });
 
 describe('cxr train --weights MODEL.safetensors', () => {

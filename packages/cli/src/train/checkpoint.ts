@@ -22,6 +22,7 @@ import {
 import { checkpointFiles, readJsonFile } from '../run/runFolder.ts';
 import { linkOrCopyAtomic, writeJsonAtomic } from '../run/atomicWrite.ts';
 import type { HistoryRow } from '../run/historyCsv.ts';
+import type { SplitFingerprint } from './splitFingerprint.ts';
 
 export { checkpointFiles };
 
@@ -45,6 +46,8 @@ export interface TrainerState {
   history?: HistoryRow[];
   /** The initial weights the run started from (buildModel's weightsUsed), for the report of a resumed run. Absent in older runs. */
   weightsUsed?: string;
+  /** The splits the run trained on (before --dedupe), so that a resume on changed data stops. Absent in older runs. */
+  splits?: SplitFingerprint;
   optimizerGroups: OptimizerStateDict['paramGroups'];
   /** Scalar per-parameter optimizer state (e.g. Adam's step), by parameter index. */
   optimizerScalars: Record<string, Record<string, number>>;
@@ -148,6 +151,12 @@ function readSetEpoch(dir: string, set: CheckpointSet): number | null {
   // Optimizers without tensor state (plain SGD) still write a stamped, tensor-less file.
   const opt = fileEpoch(join(dir, set.optimizer));
   return model === epoch && opt === epoch ? epoch : null;
+}
+
+/** The split fingerprint of the set a resume would load (the newest complete one), if it has one. */
+export function checkpointSplits(dir: string): SplitFingerprint | undefined {
+  const set = readSetEpoch(dir, currentSet) !== null ? currentSet : readSetEpoch(dir, previousSet) !== null ? previousSet : null;
+  return set ? readJsonFile<TrainerState>(join(dir, set.trainer)).splits : undefined;
 }
 
 export function hasCheckpoint(dir: string): boolean {

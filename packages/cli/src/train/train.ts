@@ -27,7 +27,7 @@ import { isImprovement, selectionScore, shouldStopEarly } from '../metrics/model
 import { resolvePositiveClass } from '../metrics/positiveClass.ts';
 import type { RunMetrics, SplitName } from '../run/runMetrics.ts';
 import { buildModel, buildOptimizer, buildScheduler, setTrainMode } from './build.ts';
-import { checkpointFiles, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
+import { checkpointFiles, checkpointSplits, fileEpoch, hasCheckpoint, loadCheckpoint, loadModelFile, saveCheckpoint, saveModel } from './checkpoint.ts';
 import {
   badImagesError,
   ensureSyntheticData,
@@ -42,6 +42,7 @@ import { loaderWorkers } from './loaderWorkers.ts';
 import { architectures, defaultCamLayer, encodeDecisionRule } from '@cxr/models';
 import { modelInfoFor, removeCheckpoints } from './modelFile.ts';
 import { accuracyOf, predictAll, submitTrainStep, type Predictions } from './steps.ts';
+import { splitChanges, splitFingerprint } from './splitFingerprint.ts';
 import { oneInFlight } from './stepsInFlight.ts';
 
 export interface TrainOptions {
@@ -84,6 +85,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
   if (options.isDefaultRun) await ensureSyntheticData(config.data, log);
   const folder = await openDataset(config, log, (m) => console.warn(m));
+  // Before the audit (minutes on a real collection) and before anything is written.
+  const dataSplits = splitFingerprint(folder, config.data);
+  const recordedSplits = config.resume ? checkpointSplits(dir) : undefined;
+  const splitsChanged = recordedSplits && splitChanges(recordedSplits, dataSplits);
+  if (splitsChanged)
+    throw new RunFolderError(
+      `${config.data} is not the data ${dir} trained on (${splitsChanged}): the splits would be drawn anew and trained images could be validated or tested on; restore the data, or start over with --force`,
+    );
   // A threshold is a cut-off on p(positive), which only a two-class model has: refused before the
   // audit and training, not dropped from the report after them. A run started before this check
   // may record one: it resumes, and the most probable class decides.
@@ -304,6 +313,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           scheduler: scheduler ? scheduler.stateDict() : null,
           gradScaler: scaler ? scaler.stateDict() : null,
           history,
+          splits: dataSplits,
           weightsUsed,
         },
         info,
