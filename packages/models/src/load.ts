@@ -38,6 +38,8 @@ export async function loadToDevice(lazy: LazyTensor): Promise<T.Tensor> {
   return t;
 }
 
+const trackedSuffix = 'num_batches_tracked';
+
 /** The key/shape check of loadWeights failed: the file is for another architecture or head. */
 export class WeightMismatchError extends Error {
   override name = 'WeightMismatchError';
@@ -105,6 +107,10 @@ export async function loadWeights(
     const entries = new Map(file.tensors.filter((t) => !skip(t.name)).map((t) => [t.name, t]));
     const own = model.stateDict();
     const check = compareStateDicts(own, entries, 'file', skip);
+    // A batch norm saved before PyTorch 0.4.1 has no num_batches_tracked; PyTorch loads it
+    // strictly with the counter at 0, and so does this.
+    const untracked = check.missing.filter((k) => k.endsWith(`.${trackedSuffix}`) && entries.has(`${k.slice(0, -trackedSuffix.length)}running_mean`));
+    check.missing = check.missing.filter((k) => !untracked.includes(k));
     const where = typeof source === 'string' ? ` in ${source}` : '';
     const mismatch = stateDictMismatchMessage(`loadWeights: the weights${where} do not match the model`, check, options.strict ?? true);
     if (mismatch) throw new WeightMismatchError(mismatch);
@@ -139,6 +145,11 @@ export async function loadWeights(
       const t = toDevice(k, host);
       model.loadStateDict(new Map([[k, t]]), { strict: false });
       t.dispose();
+    }
+    for (const k of untracked) {
+      const zero = T.zeros([], own.get(k)!.dtype);
+      model.loadStateDict(new Map([[k, zero]]), { strict: false });
+      zero.dispose();
     }
     return { missingKeys: check.missing, unexpectedKeys: check.unexpected };
   } finally {

@@ -92,6 +92,32 @@ describe('loadWeights', () => {
     expect(Array.from(await target.fc.weight.toArray())).toEqual(Array.from(values(17 * 301, 5)));
   });
 
+  it('loads a batch norm saved without num_batches_tracked (PyTorch < 0.4.1) with the counter at 0, as PyTorch does', async () => {
+    // Checkpoints from before PyTorch 0.4.1 have no num_batches_tracked; torch loads them strictly.
+    const path = join(dir, 'untracked.safetensors');
+    const f = (n: number, seed: number) => values(n, seed);
+    const tensors = new Map([
+      ['fc.weight', { dtype: 'float32' as const, shape: [17, 301], data: f(17 * 301, 8) }],
+      ['fc.bias', { dtype: 'float32' as const, shape: [17], data: f(17, 9) }],
+      ['bn.weight', { dtype: 'float32' as const, shape: [5], data: f(5, 10) }],
+      ['bn.bias', { dtype: 'float32' as const, shape: [5], data: f(5, 11) }],
+      ['bn.running_mean', { dtype: 'float32' as const, shape: [5], data: f(5, 12) }],
+      ['bn.running_var', { dtype: 'float32' as const, shape: [5], data: f(5, 13).map(Math.abs) }],
+    ]);
+    writeSafetensorsFile(path, tensors);
+    const target = new Small();
+    target.loadStateDict(new Map([['bn.num_batches_tracked', T.tensor(new Int32Array([7]), [], 'int32')]]), { strict: false });
+    const result = await loadWeights(target, path);
+    expect(result.missingKeys).toEqual([]);
+    const state = await stateOf(target);
+    expect(state['bn.num_batches_tracked']).toEqual([0]);
+    for (const [k, t] of tensors) expect(state[k]).toEqual(Array.from(t.data));
+    // Without its running statistics too, the batch norm is still refused.
+    tensors.delete('bn.running_mean');
+    writeSafetensorsFile(path, tensors);
+    await expect(loadWeights(new Small(), path)).rejects.toThrow(/missing keys \(2\): bn\.running_mean, bn\.num_batches_tracked/);
+  });
+
   it('loadToDevice: new tensors, streamed for contiguous float32, the host way for other dtypes', async () => {
     const path = join(dir, 'state.safetensors');
     const f32 = values(5000, 6);

@@ -1,9 +1,21 @@
 import type { Generator, Tensor } from '@cxr/tensor';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential } from '@cxr/nn';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, F, Flatten, Linear, MaxPool2d, Module, Sequential } from '@cxr/nn';
 import { torchvisionInit } from './init.ts';
 
 const conv3x3 = (inC: number, outC: number, stride: number, g?: Generator) => new Conv2d(inC, outC, 3, { stride, padding: 1, bias: false, generator: g });
 const conv1x1 = (inC: number, outC: number, stride: number, g?: Generator) => new Conv2d(inC, outC, 1, { stride, bias: false, generator: g });
+
+/**
+ * relu(bn(x) + residual) as one fused pass; but when the batch norm carries a forward hook
+ * (Grad-CAM's, installed on the instance) its own forward runs and the residual and ReLU follow
+ * as separate ops, so the hook sees the batch norm's output as in torchvision (the fused pass
+ * never calls forward: the hook would not fire and Grad-CAM said the layer "did not run").
+ */
+function bnAct(bn: BatchNorm2d, x: Tensor, fuse: { residual?: Tensor; relu: true }): Tensor {
+  if (bn.forward === BatchNorm2d.prototype.forward) return bn.forwardFused(x, fuse);
+  const y = bn.forward(x);
+  return F.relu(fuse.residual ? F.add(y, fuse.residual) : y);
+}
 
 interface Block extends Module {
   forward(x: Tensor): Tensor;
@@ -29,9 +41,9 @@ export class BasicBlock extends Module implements Block {
 
   override forward(x: Tensor): Tensor {
     // relu(bn1(·)) and relu(bn2(·) + identity) each run as one fused batch-norm pass.
-    const out = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
+    const out = bnAct(this.bn1, this.conv1.forward(x), { relu: true });
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    return this.bn2.forwardFused(this.conv2.forward(out), { residual: identity, relu: true });
+    return bnAct(this.bn2, this.conv2.forward(out), { residual: identity, relu: true });
   }
 }
 
@@ -58,10 +70,10 @@ export class Bottleneck extends Module implements Block {
   }
 
   override forward(x: Tensor): Tensor {
-    let out = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
-    out = this.bn2.forwardFused(this.conv2.forward(out), { relu: true });
+    let out = bnAct(this.bn1, this.conv1.forward(x), { relu: true });
+    out = bnAct(this.bn2, this.conv2.forward(out), { relu: true });
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    return this.bn3.forwardFused(this.conv3.forward(out), { residual: identity, relu: true });
+    return bnAct(this.bn3, this.conv3.forward(out), { residual: identity, relu: true });
   }
 }
 
@@ -120,7 +132,7 @@ export class ResNet extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    let y = this.maxpool.forward(this.bn1.forwardFused(this.conv1.forward(x), { relu: true }));
+    let y = this.maxpool.forward(bnAct(this.bn1, this.conv1.forward(x), { relu: true }));
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     return this.fc.forward(this.flatten.forward(this.avgpool.forward(y)));
   }
