@@ -104,11 +104,25 @@ export class Module {
     return out;
   }
 
+  /**
+   * Each parameter once, under the first name it is reached by (torch's `remove_duplicate=True`):
+   * a weight shared by two submodules (tied weights) is one parameter, so an optimizer accepts
+   * the list and `clipGradNorm` counts and scales its gradient once, not twice. `stateDict` still
+   * lists every name, as PyTorch's does.
+   */
   namedParameters(prefix = ''): [string, Parameter][] {
     const out: [string, Parameter][] = [];
-    const e = this.ownEntries();
-    for (const [n, p] of e.params) out.push([prefix ? `${prefix}.${n}` : n, p]);
-    for (const [n, m] of e.modules) out.push(...m.namedParameters(prefix ? `${prefix}.${n}` : n));
+    const seen = new Set<Parameter>();
+    const walk = (m: Module, pre: string) => {
+      const e = m.ownEntries();
+      for (const [n, p] of e.params)
+        if (!seen.has(p)) {
+          seen.add(p);
+          out.push([pre ? `${pre}.${n}` : n, p]);
+        }
+      for (const [n, c] of e.modules) walk(c, pre ? `${pre}.${n}` : n);
+    };
+    walk(this, prefix);
     return out;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryStats, randint, randn, scope, tensor, Generator, type Tensor } from '@cxr/tensor';
+import { keep, memoryStats, randint, randn, scope, tensor, Generator, type Tensor } from '@cxr/tensor';
 import { useDevice } from '../../tensor/test/helpers.ts';
 import {
   AdaptiveAvgPool2d,
@@ -21,6 +21,7 @@ import {
   binaryCrossEntropyWithLogits,
   focalLoss,
   nameMatcher,
+  clipGradNorm,
 } from '../src/index.ts';
 import { gradcheck, input } from './gradcheck.ts';
 
@@ -114,6 +115,30 @@ describe('Module', () => {
     expect(sel('**.weight')).toEqual(['layer1.0.conv1.weight', 'layer10.0.conv1.weight', 'fc.weight']);
     expect(sel(['fc', 'layer1.0.bn1.bias'])).toEqual(['layer1.0.bn1.bias', 'fc.weight']);
     expect(sel('fc.w(eight)')).toEqual([]); // regex characters are literal
+  });
+
+  it('a parameter shared by two submodules (tied weights) is listed once, as torch; stateDict keeps both names', async () => {
+    class Tied extends Module {
+      a = new Linear(3, 3, { generator: new Generator(5) });
+      b = new Linear(3, 3, { generator: new Generator(6) });
+      constructor() {
+        super();
+        this.b.weight = this.a.weight;
+      }
+    }
+    const m = new Tied();
+    expect(m.namedParameters().map(([n]) => n)).toEqual(['a.weight', 'a.bias', 'b.bias']);
+    expect([...m.stateDict().keys()]).toEqual(['a.weight', 'a.bias', 'b.weight', 'b.bias']);
+    // An optimizer takes the list (it refused a parameter appearing twice) ...
+    expect(() => new SGD(m.parameters(), { lr: 0.1 })).not.toThrow();
+    // ... and clipping counts and scales the shared gradient once (it was twice: norm √2 too large, coef applied twice).
+    m.a.weight.grad = keep(tensor([3, 0, 0, 0, 0, 0, 0, 0, 0], [3, 3]));
+    m.a.bias!.grad = keep(tensor([4, 0, 0]));
+    const norm = clipGradNorm(m.parameters(), 1);
+    expect(await norm.item()).toBeCloseTo(5, 5);
+    expect((await m.a.weight.grad.toArray())[0]).toBeCloseTo(3 / (5 + 1e-6), 5);
+    norm.dispose();
+    m.dispose();
   });
 
   it('train()/eval() propagate', () => {

@@ -37,6 +37,18 @@ describe('creation', () => {
     expect(() => T.zeros([2, -1])).toThrow(/full: invalid shape \[2,-1\]/);
   });
 
+  it('int32 arange is exact past 2^24 (it went through f32 and repeated values)', async () => {
+    const near = await T.arange(16777210, 16777233, 1, 'int32').toInt32Array();
+    expect(Array.from(near)).toEqual(Array.from({ length: 23 }, (_, i) => 16777210 + i));
+    // An odd step across the whole signed range: every value start + i·step, exactly.
+    const wide = await T.arange(-100000007, 100000000, 1000003, 'int32').toInt32Array();
+    expect(wide.length).toBe(Math.ceil(200000007 / 1000003));
+    let wrong = 0;
+    for (let i = 0; i < wide.length; i++) if (wide[i] !== -100000007 + i * 1000003) wrong++;
+    expect(wrong).toBe(0);
+    expect(Array.from(await T.arange(7, -8, -5, 'int32').toInt32Array())).toEqual([7, 2, -3]);
+  });
+
   it('full fills every element in both forms: vec4 (size a multiple of 4, several workgroups) and scalar', async () => {
     // 4 x 257 = 1028 floats: 257 vec4 stores, one past a 256-invocation workgroup.
     expect(Array.from(await T.full([4, 257], -2.5).toArray()).every((v) => v === -2.5)).toBe(true);

@@ -32,6 +32,25 @@ describe('unary ops vs float64 reference', () => {
     expect(Array.from(await T.tanh(x).toArray())).toEqual([-1, -1, 0, 1, 1]);
   });
 
+  // Per element, not as a norm: the errors were at the small values a norm hides. tanh lost every
+  // digit below ~1e-4 (tanh(1e-12) was 3e-8: 1 − exp(−2|x|) cancels), softplus(x ≪ 0) was exactly 0
+  // (1 + e^x rounds e^x away). Both sizes: 120 runs softplus' vec4 form, 121 the scalar one.
+  it.each([120, 121])('tanh and softplus keep their relative precision at small values, %i elements', async (n) => {
+    const host = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const mag = 10 ** (-12 + (13.5 * Math.floor(i / 2)) / Math.floor(n / 2));
+      host[i] = i % 2 ? -mag : mag;
+    }
+    host[n - 1] = -30;
+    host[n - 2] = -17.5;
+    const x = T.tensor(host);
+    const worst = (out: Float32Array, ref: (v: number) => number) => Math.max(...Array.from(host, (v, i) => Math.abs(out[i] - ref(v)) / Math.abs(ref(v))));
+    expect(worst(await T.tanh(x).toArray(), Math.tanh)).toBeLessThan(2e-6);
+    const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+    expect(worst(await T.softplus(x).toArray(), softplus)).toBeLessThan(1e-5);
+    x.dispose();
+  });
+
   it.each([257, 256])('clamp with open bounds, %i elements', async (n) => {
     const host = randomArray(n, 7, -3, 3);
     const x = T.tensor(host);
@@ -121,6 +140,21 @@ describe('binary ops with broadcasting vs float64 reference', () => {
     const out = await T.where(T.gt(T.tensor(c, [3, 4]), 0), T.tensor(a, [4]), -7).toArray();
     const ref = mapN([[3, 4], [4]], [c, a], (cv, av) => (cv > 0 ? av : -7));
     expect(relErr(out, ref.data)).toBe(0);
+  });
+});
+
+describe('0-size tensors', () => {
+  // The broadcast index code of an empty output divided by its 0 dimension (`r % 0u`): invalid WGSL,
+  // whose WebGPU error surfaced at the next, unrelated readback.
+  it('broadcasting ops over a 0-size dimension give empty results and leave the device clean', async () => {
+    const z = T.zeros([3, 0, 2]);
+    const sum = T.add(z, T.ones([1, 1, 2]));
+    expect(sum.shape).toEqual([3, 0, 2]);
+    expect((await sum.toArray()).length).toBe(0);
+    expect(T.mul(T.ones([1, 5]), T.zeros([0, 1])).shape).toEqual([0, 5]);
+    expect(T.expand(T.ones([1, 3]), [0, 3]).shape).toEqual([0, 3]);
+    const x = T.tensor([1, 2, 3]);
+    expect(Array.from(await T.mul(x, 2).toArray())).toEqual([2, 4, 6]);
   });
 });
 

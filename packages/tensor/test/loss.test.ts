@@ -75,6 +75,18 @@ describe('crossEntropy', () => {
 });
 
 describe('binaryCrossEntropyWithLogits', () => {
+  it('the loss of a confident answer keeps its value (it rounded to exactly 0 past |x| ≈ 17)', async () => {
+    // softplus(−|x|) = log1p(e^−|x|) against the float64 value, per element; x = −40 with t = 0 is
+    // where x + (−x + 4e-18) cancelled the whole loss.
+    const xs = Float32Array.of(17.5, -17.5, 20, -20, 40, -40, 3, -3, 1e-3);
+    const ts = Float32Array.of(1, 0, 1, 0, 1, 0, 1, 0, 1);
+    const l = await binaryCrossEntropyWithLogits(tensor(xs), tensor(ts), { reduction: 'none' }).toArray();
+    xs.forEach((x, i) => {
+      const ref = (1 - ts[i]) * x + Math.max(-x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+      expect(Math.abs(l[i] - ref) / ref, `x=${x} t=${ts[i]}`).toBeLessThan(1e-5);
+    });
+  });
+
   const N = 7,
     C = 5;
   for (const reduction of ['mean', 'sum', 'none'] as const) {

@@ -107,6 +107,35 @@ describe('reductions vs float64 reference', () => {
     }
   });
 
+  // The folds started from ∓3.402823e38: a row of -inf (a fully masked row) had max -3.4e38, and
+  // with lanes left empty (100 < 128 lanes) argmax gave index -1. Serial (5), one workgroup per
+  // output (100, 1000), and split into partials as on a GPU.
+  it('max, min, argmax, argmin of rows that are all ∓inf or ∓FLT_MAX, as torch', async () => {
+    const { setReduceSplitTarget } = await import('../src/ops/reduce/reduce.ts');
+    const fltMax = 3.4028234663852886e38;
+    try {
+      for (const split of [null, 1 << 20]) {
+        setReduceSplitTarget(split);
+        for (const n of [5, 100, 1000]) {
+          const at = `n=${n} split=${split}`;
+          expect(Array.from(await T.max(T.full([2, n], -Infinity), 1).toArray()), at).toEqual([-Infinity, -Infinity]);
+          expect(Array.from(await T.min(T.full([2, n], Infinity), 1).toArray()), at).toEqual([Infinity, Infinity]);
+          expect(Array.from(await T.argmax(T.full([2, n], -Infinity), 1).toInt32Array()), at).toEqual([0, 0]);
+          expect(Array.from(await T.argmin(T.full([2, n], Infinity), 1).toInt32Array()), at).toEqual([0, 0]);
+          expect(await T.max(T.full([n], -fltMax)).item(), at).toBe(-fltMax);
+          expect(await T.min(T.full([n], fltMax)).item(), at).toBe(fltMax);
+          // One finite value among -inf: its index and value.
+          const row = new Float32Array(n).fill(-Infinity);
+          row[n - 2] = -7;
+          expect(await T.argmax(T.tensor(row), 0).item(), at).toBe(n - 2);
+          expect(await T.max(T.tensor(row)).item(), at).toBe(-7);
+        }
+      }
+    } finally {
+      setReduceSplitTarget(null);
+    }
+  });
+
   it('reductions reject bad axes by name', () => {
     expect(() => T.sum(T.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range for shape \[2,3\]/);
     expect(() => T.mean(T.zeros([2, 3]), [0, 0])).toThrow(/mean: repeated axis/);

@@ -222,6 +222,11 @@ export function runKernel(call: KernelCall): void {
       `${label}: needs ${binding} storage bindings (large tensors are split into pages of ${g.pageElements} elements), over this device's limit of ${maxStorage}`,
     );
   }
+  // Nothing to run (an op over a 0-size tensor): return before compiling. A shader generated for
+  // an empty shape may not even be valid WGSL (broadcast index code dividing by a 0 dimension,
+  // `r % 0u`), and the WebGPU error it raised surfaced at the next, unrelated readback.
+  const [x, y, z] = call.workgroups;
+  if (x === 0 || y === 0 || z === 0) return;
   // Pipelines use layout 'auto', which drops bindings the shader never reads: declare the
   // uniform block only when the body uses it.
   const uniforms = use.uniforms ? Object.entries(call.uniforms ?? {}) : [];
@@ -241,10 +246,8 @@ export function runKernel(call: KernelCall): void {
   }
   const pipeline = g.pipelines.get(prelude, call.body, label);
   if (uniformBinding) entries.push({ binding, resource: uniformBinding });
-  const [x, y, z] = call.workgroups;
   const maxWg = g.limits.maxComputeWorkgroupsPerDimension;
   if (x > maxWg || y > maxWg || z > maxWg) throw new Error(`${label}: dispatch of ${x}x${y}x${z} workgroups exceeds ${maxWg} per dimension`);
-  if (x === 0 || y === 0 || z === 0) return;
   const bindGroup = g.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
   g.batcher.dispatch(pipeline, bindGroup, [x, y, z]);
 }

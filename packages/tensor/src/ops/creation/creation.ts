@@ -101,12 +101,20 @@ export function arange(start: number, stop?: number, step = 1, dtype: DType = 'f
   }
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const t = Tensor.empty([n], dtype, 'arange');
+  // An int32 range with integer bounds is computed in i32: through f32 (24-bit mantissa) every
+  // value past 2^24 was rounded (arange(0, 2^24 + 100, 1, 'int32') repeated 16777216, 16777220, …),
+  // and so was a start past 2^24, which an f32 uniform cannot hold either.
+  const exactInt = dtype === 'int32' && Number.isInteger(start) && Number.isInteger(step);
+  const int32 = (v: number) => v >= -(2 ** 31) && v <= 2 ** 31 - 1;
+  if (exactInt && !(int32(start) && int32(step))) throw new Error(`arange: start=${start} and step=${step} must fit in int32 for an int32 range`);
   const ty = dtype === 'int32' ? 'i32' : 'f32';
+  const value = exactInt ? 'u.start + i32(i) * u.step' : `${ty}(u.start + f32(i) * u.step)`;
+  const scalar = exactInt ? 'i32' : 'f32';
   runKernel({
     name: 'arange',
-    body: linearMain(256, `  if (i >= ${n}u) { return; }\n  out_set(i, ${ty}(u.start + f32(i) * u.step));`),
+    body: linearMain(256, `  if (i >= ${n}u) { return; }\n  out_set(i, ${value});`),
     outputs: { out: t },
-    uniforms: { start: ['f32', start], step: ['f32', step] },
+    uniforms: { start: [scalar, start], step: [scalar, step] },
     workgroups: grid1d(n, 256),
   });
   return t;

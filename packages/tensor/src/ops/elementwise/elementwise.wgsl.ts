@@ -18,9 +18,36 @@ fn sigmoidf(x: f32) -> f32 {
   let e = exp(-abs(x));
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
+// tanh(x) = (1 − e)/(1 + e) with e = exp(−2|x|) never overflows, but 1 − e cancels for small |x|:
+// every digit of x below ~1e-4 was lost (tanh(1e-12) came out 3e-8, tanh(1e-5) 5% off). Below 1/8
+// the odd Taylor series instead (the first term left out is under 1e-11 relative there).
 fn tanhf(x: f32) -> f32 {
-  let e = exp(-2.0 * abs(x));
+  let a = abs(x);
+  if (a < 0.125) {
+    let x2 = x * x;
+    return x * (1.0 + x2 * (-0.33333333 + x2 * (0.13333333 + x2 * (-0.053968254 + x2 * 0.021869488))));
+  }
+  let e = exp(-2.0 * a);
   return sign(x) * (1.0 - e) / (1.0 + e);
+}
+// log(1 + t) for t in [0, 1] (t = exp(−|x|) in softplus and BCE): log(1.0 + t) rounds t away in
+// 1 + t below 2^-24, so softplus(−20) was 0 instead of 2.1e-9 (a softplus-positive scale of 0, a
+// BCE of a confident right answer of exactly 0). Below 1/16 the series t − t²/2 + … + t⁷/7 (the
+// first term left out is under 1e-9 relative); above, log(u)·t/(u − 1) with u = 1 + t, which
+// cancels the rounding of u (u − 1 is exact).
+fn log1pUnit(t: f32) -> f32 {
+  if (t < 0.0625) {
+    return t * (1.0 - t * (0.5 - t * (0.33333333 - t * (0.25 - t * (0.2 - t * (0.16666667 - t * 0.14285714))))));
+  }
+  let u = 1.0 + t;
+  return log(u) * (t / (u - 1.0));
+}
+fn log1pUnit4(t: vec4<f32>) -> vec4<f32> {
+  let series = t * (1.0 - t * (0.5 - t * (0.33333333 - t * (0.25 - t * (0.2 - t * (0.16666667 - t * 0.14285714))))));
+  let u = 1.0 + t;
+  // u − 1 is at least 1/16 wherever this branch is taken; elsewhere max() keeps the division finite.
+  let direct = log(u) * (t / max(u - 1.0, vec4<f32>(0.0625)));
+  return select(direct, series, t < vec4<f32>(0.0625));
 }
 `;
 

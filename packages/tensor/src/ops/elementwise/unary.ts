@@ -13,8 +13,8 @@ export const unaryOps = {
   relu: 'select(max($0, 0.0), $0, isnanf($0))',
   sigmoid: 'sigmoidf($0)',
   tanh: 'tanhf($0)',
-  /** log(1 + eˣ), stable for any x. */
-  softplus: 'max($0, 0.0) + log(1.0 + exp(-abs($0)))',
+  /** log(1 + eˣ), stable for any x, and accurate where it is tiny (x ≪ 0: see `log1pUnit`). */
+  softplus: 'max($0, 0.0) + log1pUnit(exp(-abs($0)))',
   square: '$0 * $0',
   reciprocal: '1.0 / $0',
   sign: 'sign($0)',
@@ -37,7 +37,7 @@ const unaryVec4Ops: Partial<Record<UnaryOp, string>> = {
   sqrt: 'sqrt($0)',
   rsqrt: 'inverseSqrt($0)',
   relu: 'select(max($0, vec4<f32>(0.0)), $0, isnan4($0))',
-  softplus: 'max($0, vec4<f32>(0.0)) + log(1.0 + exp(-abs($0)))',
+  softplus: 'max($0, vec4<f32>(0.0)) + log1pUnit4(exp(-abs($0)))',
   sign: 'sign($0)',
   floor: 'floor($0)',
   ceil: 'ceil($0)',

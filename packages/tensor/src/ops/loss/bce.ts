@@ -23,8 +23,12 @@ function check(op: string, logits: Tensor, targets: Tensor, o: BceWithLogitsOpti
   return reduction;
 }
 
-// log(1 + e^-|x|) + max(-x, 0) = softplus(-x), never overflowing
-const softplusNeg = 'log(1.0 + exp(-abs($0))) + max(-$0, 0.0)';
+// max(-x, 0) + log(1 + e^-|x|) = softplus(-x), never overflowing. log1pUnit keeps the loss of a
+// confident right answer (|x| > 17) from rounding to exactly 0 (see elementwise.wgsl.ts), and, as in
+// torch, max(-x, 0) is added to (1 − t)·x before the small log term, so that x − x cancels exactly
+// for t = 0 instead of swallowing it (x + (−x + 1.9e-8) is 0 in f32).
+const logTerm = 'log1pUnit(exp(-abs($0)))';
+const softplusNeg = `max(-$0, 0.0) + ${logTerm}`;
 // σ(-x) computed from exp of a non-positive number only
 const sigmoidNeg = 'select(1.0 / (1.0 + exp($0)), exp(-$0) / (1.0 + exp(-$0)), $0 >= 0.0)';
 
@@ -40,7 +44,7 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, op
   const f32 = { dtype: 'float32' } as const;
   const per = pw
     ? elementwise(op, `(1.0 - $1) * $0 + (1.0 + ($2 - 1.0) * $1) * (${softplusNeg})`, [logits, targets, pw], f32)
-    : elementwise(op, `(1.0 - $1) * $0 + ${softplusNeg}`, [logits, targets], f32);
+    : elementwise(op, `(1.0 - $1) * $0 + max(-$0, 0.0) + ${logTerm}`, [logits, targets], f32);
   if (per.shape.join() !== logits.shape.join()) {
     per.dispose();
     throw new Error(`${op}: posWeight ${fmt(pw!.shape)} must broadcast to logits ${fmt(logits.shape)}`);

@@ -68,6 +68,15 @@ export interface Combiner {
 const nan = (x: string) => `((bitcast<u32>(${x}) & 0x7fffffffu) > 0x7f800000u)`;
 
 /**
+ * ∓Infinity as a runtime value (both kernels have `wid`): WGSL rejects a constant infinity, and
+ * the finite ∓3.402823e38 these started from came out as the result where every element is ∓inf
+ * (max over a row masked with -inf gave -3.4e38, not -inf) or ∓FLT_MAX, and a workgroup lane with
+ * no elements then beat a real -inf in the argmax fold and gave index -1.
+ */
+const negInf = 'bitcast<f32>(0xff800000u | (wid.x & 0u))';
+const posInf = 'bitcast<f32>(0x7f800000u | (wid.x & 0u))';
+
+/**
  * NaN propagates as in PyTorch: max/min of a slice holding NaN is NaN, argmax/argmin point at the
  * first NaN (torch treats NaN as the extreme). Plain WGSL max/min may drop a NaN operand.
  */
@@ -75,28 +84,28 @@ export const combiners: Record<'sum' | 'max' | 'min' | 'argmax' | 'argmin' | 'su
   sum: { init: '0.0', step: 'acc += v;', merge: 'acc += sv[j];', result: 'acc * u.scale', withIndex: false },
   sumsqdev: { init: '0.0', step: 'let dv = v - center_get(o); acc += dv * dv;', merge: 'acc += sv[j];', result: 'acc * u.scale', withIndex: false },
   max: {
-    init: '-3.402823e38',
+    init: negInf,
     step: `if (!${nan('acc')} && (v > acc || ${nan('v')})) { acc = v; }`,
     merge: `if (!${nan('acc')} && (sv[j] > acc || ${nan('sv[j]')})) { acc = sv[j]; }`,
     result: 'acc',
     withIndex: false,
   },
   min: {
-    init: '3.402823e38',
+    init: posInf,
     step: `if (!${nan('acc')} && (v < acc || ${nan('v')})) { acc = v; }`,
     merge: `if (!${nan('acc')} && (sv[j] < acc || ${nan('sv[j]')})) { acc = sv[j]; }`,
     result: 'acc',
     withIndex: false,
   },
   argmax: {
-    init: '-3.402823e38',
+    init: negInf,
     step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v > acc || ${nan('v')}))) { acc = v; idx = r; }`,
     merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] > acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`,
     result: 'i32(idx)',
     withIndex: true,
   },
   argmin: {
-    init: '3.402823e38',
+    init: posInf,
     step: `if (idx == 0xffffffffu || (!${nan('acc')} && (v < acc || ${nan('v')}))) { acc = v; idx = r; }`,
     merge: `if ((${nan('sv[j]')} && (!${nan('acc')} || si[j] < idx)) || (!${nan('sv[j]')} && !${nan('acc')} && (sv[j] < acc || (sv[j] == acc && si[j] < idx)))) { acc = sv[j]; idx = si[j]; }`,
     result: 'i32(idx)',
