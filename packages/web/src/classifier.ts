@@ -22,7 +22,7 @@ export interface Classification {
   label: string;
   /** The network's input before normalisation (resized and centre-cropped), for display. */
   input: Image;
-  /** Grad-CAM of the most probable class (camClass) at the input's size, [0, 1], row-major; and the layer it explains. */
+  /** Grad-CAM of the decided class (camClass = label) at the input's size, [0, 1], row-major; and the layer it explains. */
   cam: Float32Array;
   camClass: string;
   camLayer: string;
@@ -84,11 +84,21 @@ export class Classifier {
       // One forward pass gives the logits and, with one backward pass to camLayer, the heat map.
       const cam = gradCam(this.model, x, { layer: camLayer });
       const probs = T.softmax(cam.logits, 1);
-      const [hl, hp, map, explained] = await Promise.all([cam.logits.toArray(), probs.toArray(), cam.maps.toArray(), cam.classIndex.toInt32Array()]);
+      const [hl, hp, firstMap, firstExplained] = await Promise.all([cam.logits.toArray(), probs.toArray(), cam.maps.toArray(), cam.classIndex.toInt32Array()]);
       for (const t of [cam.logits, cam.maps, cam.classIndex, probs]) t.dispose();
       // Temperature and threshold in float64 on the host, by the code `cxr predict` runs.
       const decided = applyDecisionRule([hp], s.classes, this.rule);
       const best = decided.predicted[0];
+      // The map explains the class shown as the prediction: where a threshold chosen on validation
+      // decides otherwise than the most probable class, a second pass explains the decided one
+      // (a map of evidence for 'normal' under the verdict 'infected' would mislead the reader).
+      let map = firstMap;
+      let explained = firstExplained;
+      if (explained[0] !== best) {
+        const again = gradCam(this.model, x, { layer: camLayer, classIndex: best });
+        [map, explained] = await Promise.all([again.maps.toArray(), again.classIndex.toInt32Array()]);
+        for (const t of [again.logits, again.maps, again.classIndex]) t.dispose();
+      }
       return {
         logits: Array.from(hl),
         probs: Array.from(decided.probs[0]),

@@ -189,6 +189,7 @@ function renderResult(item: HTMLLIElement, c: Classifier, r: Classification): vo
   const s = c.settings;
   item.className = 'result done';
   item.dataset.label = r.label;
+  item.dataset.camClass = r.camClass;
   item.dataset.probs = JSON.stringify(r.probs);
   item.dataset.logits = JSON.stringify(r.logits);
   const name = item.dataset.file!;
@@ -199,7 +200,7 @@ function renderResult(item: HTMLLIElement, c: Classifier, r: Classification): vo
   const cam = drawHeatMap(r.cam, r.input.width, r.input.height);
   cam.setAttribute('aria-hidden', 'true');
   const caption = document.createElement('figcaption');
-  caption.textContent = `Heat map: Grad-CAM for “${r.camClass}”${r.camClass === r.label ? '' : ' (the most probable class)'} at ${r.camLayer}`;
+  caption.textContent = `Heat map: Grad-CAM for “${r.camClass}” at ${r.camLayer}`;
   figure.append(canvas, cam, caption);
   const verdict = document.createElement('p');
   verdict.className = 'verdict';

@@ -131,6 +131,8 @@ interface PageResult {
   file: string;
   probs: number[];
   label: string;
+  /** The class the heat map explains. */
+  camClass: string;
   logits?: number[];
   threshold?: number | null;
 }
@@ -148,6 +150,7 @@ async function classifyInPage(files: string[]): Promise<PageResult[]> {
       file: (li as HTMLElement).dataset.file!,
       probs: JSON.parse((li as HTMLElement).dataset.probs!) as number[],
       label: (li as HTMLElement).dataset.label!,
+      camClass: (li as HTMLElement).dataset.camClass!,
     })),
   );
 }
@@ -308,6 +311,8 @@ describe.skipIf(skip)('the viewer page in Chromium', () => {
       expect(p, name).toBeDefined();
       expectClose(p.probs, n.probs, `T = ${temperature}, threshold ${threshold!.toFixed(4)}: ${name}`);
       expect(p.label, name).toBe(n.label);
+      // The heat map explains the decision, also where the threshold overrules the most probable class.
+      expect(p.camClass, name).toBe(p.label);
     }
     const verdicts = await page.locator('#results .result.done .verdict').allTextContents();
     for (const v of verdicts.slice(0, xrays.length)) expect(v).toContain(`decision at threshold ${threshold!.toFixed(4)} chosen on validation`);
