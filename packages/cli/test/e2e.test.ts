@@ -240,6 +240,39 @@ describe('cxr explain', () => {
     // Relative: the synthetic test image's probabilities can be tiny (the old bicubic input was 4 % off).
     expect(Math.abs(explained.probability - predicted.probs[0]) / predicted.probs[0]).toBeLessThan(1e-3);
   });
+
+  it('explains the decided class by default, also where the stored threshold overrules the most probable class', () => {
+    // The run's model with its threshold moved to almost 0: every image is decided 'infected'.
+    const file = readFileSync(join(work, 'runs/a/model.safetensors'));
+    const n = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + n).toString());
+    expect(header.__metadata__['cxr.positive_class']).toBe('infected');
+    header.__metadata__['cxr.threshold'] = '1e-9';
+    let json = JSON.stringify(header);
+    while (json.length % 8) json += ' ';
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64LE(BigInt(json.length));
+    const model = join(work, 'low-threshold.safetensors');
+    writeFileSync(model, Buffer.concat([size, Buffer.from(json), file.subarray(8 + n)]));
+    const images = readdirSync(join(data, 'test', 'normal'))
+      .sort()
+      .map((f) => join(data, 'test', 'normal', f));
+    const p = cxr(['predict', '--model', model, '--json', ...images]);
+    expect(p.code, p.stderr).toBe(0);
+    const predicted = JSON.parse(p.stdout) as { file: string; label: string; probs: number[] }[];
+    // An image the model finds more likely normal, yet decided infected at this threshold.
+    const overruled = predicted.find((r) => r.probs[1] > r.probs[0]);
+    expect(overruled, 'no test image is more likely normal').toBeDefined();
+    expect(overruled!.label).toBe('infected');
+    const e = cxr(['explain', '--model', model, '--json', overruled!.file]);
+    expect(e.code, e.stderr).toBe(0);
+    const [x] = JSON.parse(e.stdout) as { class: string; predicted: string; map: number[] }[];
+    expect(x.predicted).toBe('infected');
+    expect(x.class).toBe('infected');
+    // The same map as asking for that class by name.
+    const named = cxr(['explain', '--model', model, '--json', '--class', 'infected', overruled!.file]);
+    expect(JSON.parse(named.stdout)[0].map).toEqual(x.map);
+  });
 });
 
 describe('cxr data audit', () => {

@@ -1,7 +1,7 @@
 // `cxr cache info|clean`: the one cache directory ($CXR_CACHE, default $XDG_CACHE_HOME/cxr or
 // ~/.cache/cxr). The decoded-image cache holds derived copies of patient images, so `clean`
 // removes it by default; ImageNet weights (hundreds of MB to download again) only with --all.
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { cacheUsage, formatBytes } from '@cxr/data';
@@ -31,15 +31,29 @@ function describe(name: string): string {
   return '';
 }
 
+/**
+ * What the cache directory holds. An entry is looked at with lstat, not followed: a dangling
+ * symlink, or a file that vanishes between the listing and the look (a `weights pull` in another
+ * shell renaming its NAME.part-PID), made `cache info`, `cache clean` and `env` fail with a bare
+ * "ENOENT: …, stat", so the cache could not even be cleaned. Such an entry is skipped or counted as
+ * itself; a $CXR_CACHE that is a file gets an error that says so.
+ */
 export function cacheEntries(dir = cacheDir()): CacheEntry[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .sort()
-    .map((name) => {
-      const full = join(dir, name);
-      const u = statSync(full).isDirectory() ? cacheUsage(full) : { bytes: statSync(full).size, files: 1 };
-      return { name, ...u, what: describe(name) };
-    });
+  if (!statSync(dir).isDirectory()) throw new Error(`cache: ${dir} is a file, not a folder; point CXR_CACHE at a folder`);
+  const out: CacheEntry[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    let st: Stats;
+    try {
+      st = lstatSync(full);
+    } catch {
+      continue; // gone since the listing
+    }
+    const u = st.isDirectory() ? cacheUsage(full) : { bytes: st.size, files: 1 };
+    out.push({ name, ...u, what: st.isSymbolicLink() ? '' : describe(name) });
+  }
+  return out;
 }
 
 export function cacheInfo(dir = cacheDir()): string {

@@ -1,5 +1,5 @@
 // `cxr data …`: dataset utilities.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { auditImageFolder } from '../audit/dataAudit.ts';
@@ -21,6 +21,17 @@ export function dataCommand(): Command {
     .option('--seed <n>', 'seed', intOption, 0)
     .addHelpText('after', helpExamples(['cxr data synth --out data/synthetic', 'cxr data synth --out /tmp/tiny --per-class 10 --size 48 --seed 1']))
     .action(async (o) => {
+      // The synthetic images go into <out>/<split>/<class>/ under fixed names: into a folder that
+      // already holds a dataset (a typo'd --out pointing at real X-rays) they replaced same-named
+      // images and mixed synthetic ones in with the rest, silently. Only a new or empty folder.
+      if (existsSync(o.out)) {
+        if (!statSync(o.out).isDirectory()) throw new Error(`data synth: --out ${o.out} is a file; give a new folder`);
+        const entries = readdirSync(o.out);
+        if (entries.length)
+          throw new Error(
+            `data synth: --out ${o.out} is not empty (${entries.length} entries); give a new or empty folder so that no image there is replaced or mixed with synthetic ones`,
+          );
+      }
       await synthesizeDataset({ out: o.out, perClass: o.perClass, size: o.size, seed: o.seed });
       console.log(`wrote ${o.out}`);
     });

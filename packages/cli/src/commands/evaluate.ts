@@ -37,6 +37,8 @@ import { readDecisionRule } from '../run/decisionRule.ts';
 import { Command } from 'commander';
 import { helpExamples } from './helpExamples.ts';
 import { withModelOptions } from './modelOptions.ts';
+import { createCountProgress } from '../progress/countProgress.ts';
+import { checkModelFile } from './modelFileCheck.ts';
 
 export interface EvalOptions {
   model?: string;
@@ -109,7 +111,7 @@ export function modelSettings(o: ModelSettingsOptions): ModelSettings {
   const given = (['model', 'run', 'weights'] as const).filter((k) => o[k] !== undefined);
   if (given.length > 1) throw new ConfigError(`give one of --model FILE, --run DIR or --weights FILE, not ${given.map((g) => `--${g}`).join(' and ')}`);
   if (o.model !== undefined) {
-    if (!existsSync(o.model)) throw new Error(`--model ${o.model}: no such file`);
+    checkModelFile('--model', o.model);
     const info = readModelInfo(o.model);
     if (!info.arch || !info.classes || info.inputSize === undefined) {
       throw new Error(
@@ -150,7 +152,7 @@ export function modelSettings(o: ModelSettingsOptions): ModelSettings {
     };
   }
   if (!o.weights) throw new Error('give --run DIR, or --weights FILE (with --arch and --head as trained, unless the file records them)');
-  if (!existsSync(o.weights)) throw new Error(`--weights ${o.weights}: no such file`);
+  checkModelFile('--weights', o.weights);
   const info = readModelInfo(o.weights);
   for (const [flag, given, recorded] of [
     ['--arch', o.arch, info.arch],
@@ -191,6 +193,8 @@ export interface EvaluatedOn {
   runsOwnSplits: boolean;
   /** The run's images (folder, manifest) split as the run split them (seed, validation fraction, --limit-per-class, --dedupe), with any --classes. */
   splitAsTheRun: boolean;
+  /** Input size, when --image-size made it another than the run was trained at. */
+  imageSize?: number;
 }
 
 /**
@@ -209,15 +213,24 @@ export function isRunsOwnData(run: TrainConfig, o: { data?: string; manifest?: s
 }
 
 /**
+ * Whether an evaluation is the run's own (written as its eval-<split>.json): its own data and
+ * classes (isRunsOwnData) at the input size it was trained at. `eval --run R --image-size 64` on a
+ * run trained at 32 px replaced the run's eval-val.json with numbers for another preprocessing
+ * (AUC 0.000 became 1.000) and recorded nothing that told them apart.
+ */
+export function isRunsOwnEvaluation(run: TrainConfig, o: { data?: string; manifest?: string; classes?: string }, imageSize: number): boolean {
+  return isRunsOwnData(run, o) && imageSize === run.imageSize;
+}
+
+/**
  * The run's eval-<split>.json for its own data; for other data a name of its own (folder name and
  * a hash of data, manifest and classes), so that evaluating elsewhere never replaces the run's result.
  */
-export function evalFileName(on: Pick<EvaluatedOn, 'data' | 'manifest' | 'classes' | 'split' | 'runsOwnSplits'>): string {
+export function evalFileName(on: Pick<EvaluatedOn, 'data' | 'manifest' | 'classes' | 'split' | 'runsOwnSplits' | 'imageSize'>): string {
   if (on.runsOwnSplits) return `eval-${on.split}.json`;
-  const hash = createHash('sha256')
-    .update(JSON.stringify([on.data, on.manifest ?? '', on.classes ?? '']))
-    .digest('hex')
-    .slice(0, 8);
+  // another input size is another evaluation (its own file); without one the names stay as before
+  const key = [on.data, on.manifest ?? '', on.classes ?? '', ...(on.imageSize !== undefined ? [on.imageSize] : [])];
+  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 8);
   const name = basename(on.data).replace(/[^A-Za-z0-9._-]+/g, '_') || 'data';
   return `eval-${on.split}-on-${name}-${hash}.json`;
 }
@@ -255,7 +268,8 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
   // --classes picks, so that no split lands on its training images; only an evaluation with the
   // run's own classes as well is the run's eval-<split>.json.
   const sameImages = runConfig !== undefined && isRunsOwnData(runConfig, { data: o.data, manifest: o.manifest });
-  const ownData = sameImages && isRunsOwnData(runConfig, o);
+  const atRunSize = runConfig === undefined || s.imageSize === runConfig.imageSize;
+  const ownData = sameImages && isRunsOwnEvaluation(runConfig, o, s.imageSize);
   const cfg: Partial<TrainConfig> = sameImages ? runConfig : {};
   const manifest = o.manifest ?? (cfg.manifest || undefined);
   const folder = await loadImageFolder(s.data, {
@@ -275,6 +289,7 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
     split: o.split as SplitName,
     runsOwnSplits: ownData,
     splitAsTheRun: sameImages,
+    ...(atRunSize ? {} : { imageSize: s.imageSize }),
   };
   const classes = s.classes ?? folder.classes;
   if (!s.classes) console.warn(`!! ${s.weights} does not record its class names: assuming the data's [${folder.classes.join(', ')}] in that order`);
@@ -301,7 +316,11 @@ export async function evaluateCommand(o: EvalOptions): Promise<EvalResult> {
       deferNormalize: true,
       warn: () => {},
     });
-    const p = await predictAll(model, loader, s.loss, 0).finally(() => loader.close());
+    const progress = createCountProgress(`eval ${o.split}`, ds.samples.length);
+    const p = await predictAll(model, loader, s.loss, 0, (done) => progress.update(done)).finally(() => {
+      progress.stop();
+      loader.close();
+    });
     const skipped = skippedInSplit(folder, o.split as SplitName, loader.skipped);
     if (skipped.length && !o.skipBadImages) {
       throw new Error(

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../config/configError.ts';
@@ -133,17 +133,21 @@ export async function experimentsReport(gridName: string | undefined, o: { grid?
   // The runs are looked for where `experiments run --out` put them unless --runs says otherwise.
   const roots = o.runs?.length ? o.runs : [out];
   const collected = collectRuns(grid.runs, roots);
+  // --out may be a new folder when --runs names where the runs are (merging copies from several
+  // machines into runs/merged, as the help shows): without this the write failed with a bare ENOENT.
+  mkdirSync(out, { recursive: true });
   const overlay = collected.histories.length ? await renderOverlayPng(collected.histories) : null;
   if (overlay) writeFileAtomic(join(out, 'overlay.png'), new Uint8Array(overlay));
   const finished = Object.fromEntries(Object.entries(collected.folders).filter(([, f]) => isRunFinished(f)));
-  const paired = compareWithBest(finished, Object.fromEntries(collected.summaries.map((r) => [r.name, r.valAccuracy])));
+  const notCompared: string[] = [];
+  const paired = compareWithBest(finished, Object.fromEntries(collected.summaries.map((r) => [r.name, r.valAccuracy])), undefined, notCompared);
   const md =
     formatExperimentReport({
       title: `Experiment grid ${grid.title}`,
       runs: collected.summaries,
       overlayPicture: overlay ? 'overlay.png' : undefined,
       intro: `Runs read from ${roots.join(', ')}.`,
-    }) + formatPairedComparison(paired);
+    }) + formatPairedComparison(paired, notCompared);
   writeFileAtomic(join(out, 'report.md'), md);
   console.log(md);
   return md;

@@ -1,6 +1,5 @@
 // `cxr explain`: Grad-CAM overlays (one PNG per image) or, with --json, the maps as numbers.
-import { existsSync, mkdirSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import * as T from '@cxr/tensor';
 import { applyDecisionRule, applyHead, createModel, defaultCamLayer } from '@cxr/models';
@@ -14,6 +13,9 @@ import { loadModelFile } from '../train/checkpoint.ts';
 import { modelSettings } from './evaluate.ts';
 import { helpExamples } from './helpExamples.ts';
 import { withModelOptions } from './modelOptions.ts';
+import { imageFileProblem } from './imageFiles.ts';
+import { modelClasses } from './modelClasses.ts';
+import { overlayPaths, refuseExistingOverlays } from './overlayNames.ts';
 
 export interface ExplainOptions {
   model?: string;
@@ -27,6 +29,8 @@ export interface ExplainOptions {
   layer?: string;
   out?: string;
   json?: boolean;
+  /** Replace overlay files that already exist in --out. */
+  force?: boolean;
 }
 
 export interface Explanation {
@@ -49,11 +53,22 @@ export interface Explanation {
 
 export async function explainCommand(files: string[], o: ExplainOptions): Promise<Explanation[]> {
   if (files.length === 0) throw new Error('explain: give one or more image files');
-  for (const f of files) if (!existsSync(f)) throw new Error(`explain: ${f}: no such file`);
+  // A folder or FIFO among the images is named here, before the model loads (not "EISDIR").
+  for (const f of files) {
+    const problem = imageFileProblem(f);
+    if (problem) throw new Error(`explain: ${problem}`);
+  }
   const s = modelSettings(o);
-  const classes = o.classes?.split(',').map((c) => c.trim()) ?? s.classes;
-  if (!classes)
-    throw new Error(`${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names)`);
+  const classes = modelClasses(o.classes, s, o.run ?? s.weights);
+  const outDir = o.out ?? '.';
+  const pngs = o.json ? [] : overlayPaths(files, outDir);
+  refuseExistingOverlays(pngs, outDir, o.force);
+  // Made before the model runs, so that an --out that is a file fails now, naming the flag, not
+  // with "EEXIST: …, mkdir" after every image has been explained.
+  if (!o.json) {
+    if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new Error(`explain: --out ${outDir} is a file; give a folder for the overlay PNGs`);
+    mkdirSync(outDir, { recursive: true });
+  }
   let classIndex: number | undefined;
   if (o.class !== undefined) {
     classIndex = classes.findIndex((c) => c.toLowerCase() === o.class!.toLowerCase());
@@ -68,11 +83,13 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
   const rule = readDecisionRule(s.weights);
   // The model's own preprocessing, exactly as `predict` and the viewer apply it.
   const preprocess = { resizeSize: s.resizeSize, filter: s.filter, mean: s.mean, std: s.std };
-  const explained = await explainImages(model, files, { layer, imageSize: s.imageSize, classIndex, batchSize: 4, preprocess });
+  // By default the map explains the decision predict reports (the stored threshold may overrule
+  // the most probable class), as samples.png and the viewer do.
+  const decide = (p: Float32Array) => applyDecisionRule([p], classes, rule).predicted[0];
+  const explained = await explainImages(model, files, { layer, imageSize: s.imageSize, classIndex, batchSize: 4, preprocess, decide });
   model.dispose();
   const out: Explanation[] = [];
-  if (!o.json) mkdirSync(o.out ?? '.', { recursive: true });
-  for (const e of explained) {
+  for (const [k, e] of explained.entries()) {
     const decided = applyDecisionRule([e.probs], classes, rule);
     const probability = decided.probs[0][e.classIndex];
     const predicted = classes[decided.predicted[0]];
@@ -88,7 +105,7 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
     };
     if (o.json) x.map = Array.from(e.map, (v) => Math.round(v * 1e4) / 1e4);
     else {
-      x.png = join(o.out ?? '.', `${basename(e.file, extname(e.file))}.gradcam.png`);
+      x.png = pngs[k];
       writeFileAtomic(
         x.png,
         renderExplainPng(
@@ -101,18 +118,24 @@ export async function explainCommand(files: string[], o: ExplainOptions): Promis
     out.push(x);
   }
   if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
+  // The decision is named when the explained class is not it (as the PNG's caption does): with a
+  // stored threshold, "normal p=0.523" alone reads as the prediction when predict says infected.
   else
-    for (const x of out) console.log(`${x.file}: ${x.class} p=${x.probability.toFixed(3)}, ${(x.massOutsideLung * 100).toFixed(0)}% outside lungs -> ${x.png}`);
+    for (const x of out)
+      console.log(
+        `${x.file}: ${x.class} p=${x.probability.toFixed(3)}${x.predicted !== x.class ? ` (predicted ${x.predicted})` : ''}, ${(x.massOutsideLung * 100).toFixed(0)}% outside lungs -> ${x.png}`,
+      );
   return out;
 }
 
 export function explainCliCommand(): Command {
   const command = new Command('explain').description('Grad-CAM: where the model looked, as an overlay PNG per image (or --json numbers)');
   return withModelOptions(command.argument('<images...>', 'PNG or JPEG files'))
-    .option('--class <name>', 'class to explain (default: the most probable)')
+    .option('--class <name>', 'class to explain (default: the predicted class, by the decision rule the model file stores)')
     .option('--layer <name>', 'layer to explain (default: ResNet layer4, VGG the last features ReLU)')
     .option('--out <dir>', 'where the overlay PNGs go (default .)')
     .option('--json', 'print the maps as numbers instead of writing PNGs')
+    .option('--force', 'replace overlay PNGs that already exist in --out')
     .addHelpText(
       'after',
       helpExamples([

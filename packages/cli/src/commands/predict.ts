@@ -1,4 +1,3 @@
-import { readFileSync, statSync, type Stats } from 'node:fs';
 import * as T from '@cxr/tensor';
 import { applyTransforms, decodeImage, evalTransforms, mulberry32, toPlanes } from '@cxr/data';
 import { applyDecisionRule, applyHead, createModel } from '@cxr/models';
@@ -10,6 +9,10 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/configError.ts';
 import { helpExamples } from './helpExamples.ts';
 import { withModelOptions } from './modelOptions.ts';
+import { readImageFile } from './imageFiles.ts';
+import { modelClasses } from './modelClasses.ts';
+import { formatPredictionTable } from './predictionTable.ts';
+import { createCountProgress } from '../progress/countProgress.ts';
 
 export interface PredictOptions {
   model?: string;
@@ -32,18 +35,6 @@ export interface Prediction {
   threshold: number | null;
 }
 
-/** Reads an image file; a FIFO or device would block or never end, so only regular files are read. */
-function readImageFile(file: string): Uint8Array {
-  let st: Stats;
-  try {
-    st = statSync(file);
-  } catch {
-    throw new Error(`${file}: no such file`);
-  }
-  if (!st.isFile()) throw new Error(`${file}: not a regular file (a folder, FIFO or device); give image files`);
-  return new Uint8Array(readFileSync(file));
-}
-
 /**
  * The model's own evaluation preprocessing, as its file (or run) records it: shorter side resized
  * (bicubic for CXR-trained models), centre crop, normalisation, grey replicated to RGB, so
@@ -56,15 +47,7 @@ function readImageFile(file: string): Uint8Array {
 export async function predictCommand(files: string[], o: PredictOptions): Promise<Prediction[]> {
   if (files.length === 0) throw new ConfigError('predict: give one or more image files');
   const s = modelSettings(o);
-  const given = o.classes?.split(',').map((c) => c.trim());
-  if (given && s.classes && given.join(',') !== s.classes.join(',')) {
-    throw new Error(`--classes ${given.join(',')} contradicts ${o.run ?? s.weights}, which was trained on ${s.classes.join(',')}; drop --classes`);
-  }
-  const classes = given ?? s.classes;
-  if (!classes)
-    throw new Error(
-      `${s.weights} does not record its class names; pass --classes NAME,NAME in the order the model was trained (sorted folder names), or use --model with a file written by cxr train`,
-    );
+  const classes = modelClasses(o.classes, s, o.run ?? s.weights);
   if (s.imageSizeSource === 'default')
     console.warn(`!! ${s.weights} does not record its input size: using 224 px; pass --image-size if it was trained at another`);
   await T.getDevice();
@@ -78,7 +61,9 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
     model.eval();
     const n = s.imageSize;
     const transforms = evalTransforms({ size: n, resize: s.resizeSize, filter: s.filter });
-    for (const file of files) {
+    const progress = createCountProgress('predict', files.length);
+    for (const [k, file] of files.entries()) {
+      progress.update(k);
       let x: T.Tensor;
       try {
         const img = applyTransforms(decodeImage(readImageFile(file), file), transforms, mulberry32(0));
@@ -104,18 +89,18 @@ export async function predictCommand(files: string[], o: PredictOptions): Promis
       const best = decided.predicted[0];
       out.push({ file, logits: Array.from(hl), probs: Array.from(decided.probs[0]), label: classes[best] ?? String(best), threshold: rule?.threshold ?? null });
     }
+    progress.update(files.length);
+    progress.stop();
   } finally {
     model.dispose();
   }
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else if (out.length) {
-    const w = Math.max(4, ...out.map((p) => p.file.length));
     if (rule?.threshold != null)
       console.log(
         `decision: p(${rule.positiveClass}) >= ${rule.threshold.toFixed(4)} (${rule.thresholdSpec}, chosen on validation)${rule.temperature !== 1 ? `, temperature ${rule.temperature.toFixed(3)}` : ''}`,
       );
-    console.log(`${'file'.padEnd(w)}  ${'label'.padEnd(10)}  ${classes.map((c) => `p(${c})`.padStart(12)).join('')}`);
-    for (const p of out) console.log(`${p.file.padEnd(w)}  ${p.label.padEnd(10)}  ${p.probs.map((v) => v.toFixed(4).padStart(12)).join('')}`);
+    console.log(formatPredictionTable(out, classes));
   }
   if (failed.length)
     throw new Error(

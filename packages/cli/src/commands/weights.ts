@@ -1,4 +1,5 @@
 // `cxr weights …`: pretrained checkpoints (convert torch files, pull torchvision's ImageNet weights).
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { convertCheckpoint, pullWeights, type PretrainedArch } from '@cxr/models';
 import { helpExamples } from './helpExamples.ts';
@@ -16,7 +17,11 @@ export function weightsCommand(): Command {
       'after',
       helpExamples(['cxr weights convert model.pth model.safetensors', 'cxr weights convert ~/.cache/cxr/resnet18-f37072fd.pth resnet18.safetensors']),
     )
-    .action((i: string, o: string) => {
+    .option('--force', 'replace <out> if it exists')
+    .action((i: string, o: string, opts: { force?: boolean }) => {
+      // <out> is often a name like model.safetensors: an existing file (a trained run's model, the
+      // user's own weights) was replaced without a word. Refused unless --force.
+      if (!opts.force && existsSync(o)) throw new Error(`weights convert: ${o} already exists; pass --force to replace it, or give another <out>`);
       const r = convertCheckpoint(i, o);
       console.log(JSON.stringify(r));
     });

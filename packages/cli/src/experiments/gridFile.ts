@@ -63,6 +63,19 @@ function describe(values: Record<string, unknown>, varying: readonly string[]): 
   );
 }
 
+/**
+ * A run's name is its folder under --out (OUT/NAME). A variant's own `name` is used as written, so
+ * "../other" trained into a folder outside --out (another grid's, say), "" or "." into the grid's
+ * root itself, and "a/b" into a nested folder that report does not look for. Only a plain folder
+ * name is accepted.
+ */
+function checkRunName(name: string, source: string): void {
+  if (name.trim() === '' || name === '.' || name === '..' || /[/\\]/.test(name) || name.startsWith('.'))
+    throw new ConfigError(
+      `grid file ${source}: run name '${name}' is not a plain folder name; each run trains in --out/NAME, so use letters, digits, '-', '_' and '.' (not first), without '/'`,
+    );
+}
+
 /** Turns a parsed grid document into runs; `source` names the file in errors. */
 export function expandGrid(doc: unknown, source: string): ExperimentGrid {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
@@ -100,10 +113,19 @@ export function expandGrid(doc: unknown, source: string): ExperimentGrid {
     description: describe(e.values, varying),
     options: e.values as Partial<TrainConfig>,
   }));
-  const seen = new Map<string, number>();
+  const seen = new Map<string, string>();
   for (const r of runs) {
-    if (seen.has(r.name)) throw new ConfigError(`grid file ${source}: two runs are named '${r.name}'; give each variant its own name`);
-    seen.set(r.name, 1);
+    checkRunName(r.name, source);
+    // Folder names: Run1 and run1 are one folder on macOS and Windows file systems.
+    const key = r.name.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined)
+      throw new ConfigError(
+        other === r.name
+          ? `grid file ${source}: two runs are named '${r.name}'; give each variant its own name`
+          : `grid file ${source}: runs '${other}' and '${r.name}' differ only in case, which is one folder on case-insensitive file systems; give each variant its own name`,
+      );
+    seen.set(key, r.name);
   }
   const title = typeof raw.name === 'string' && raw.name.trim() ? raw.name.trim() : basename(source, extname(source));
   return { name: title, runs };

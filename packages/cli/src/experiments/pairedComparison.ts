@@ -44,13 +44,25 @@ export interface PairedRow {
  * chance that any "yes" in it is a false alarm stays at 5%; the bootstrap gets enough resamples
  * for those wider tails.
  */
-export function compareWithBest(folders: Record<string, string>, validationAccuracy: Record<string, number | null | undefined>, seed?: number): PairedRow[] {
+export function compareWithBest(
+  folders: Record<string, string>,
+  validationAccuracy: Record<string, number | null | undefined>,
+  seed?: number,
+  /** Filled with 'name (reason)' for each run that cannot be paired with the reference. */
+  notCompared: string[] = [],
+): PairedRow[] {
   const scored = Object.entries(folders)
     .map(([name, f]) => [name, readTestScores(f)] as const)
     .filter(([, s]) => s !== null) as [string, RunScores][];
   if (scored.length < 2) return [];
   const best = scored.reduce((a, b) => ((validationAccuracy[b[0]] ?? -1) > (validationAccuracy[a[0]] ?? -1) ? b : a));
-  const others = scored.filter(([n]) => n !== best[0]);
+  const others = scored.filter(([n, s]) => {
+    if (n === best[0]) return false;
+    const why = whyNotPaired(best[1], s);
+    if (why) notCompared.push(`${n} (${why} with ${best[0]})`);
+    return !why;
+  });
+  if (!others.length) return [];
   const binary = best[1].probs.values().next().value!.length === 2;
   const family = others.length * (binary ? 2 : 1);
   const level = 1 - familyErrorRate / family;
@@ -59,11 +71,26 @@ export function compareWithBest(folders: Record<string, string>, validationAccur
   return others.map(([name, s]) => ({ name, reference: best[0], family, result: pairedBootstrap(best[1], s, { seed, level, resamples }) }));
 }
 
+/**
+ * Why two runs cannot be compared image by image, or null. A grid may vary the data (or the
+ * classes): such runs share no test images, and the paired bootstrap's error for that one pair
+ * used to abort `experiments report` as a whole, so no report.md was written for any run.
+ */
+function whyNotPaired(a: RunScores, b: RunScores): string | null {
+  const classes = (s: RunScores) => s.probs.values().next().value!.length;
+  if (classes(a) !== classes(b)) return `${classes(b)} classes against ${classes(a)}`;
+  const shared = [...a.probs.keys()].filter((k) => b.probs.has(k));
+  if (shared.length === 0) return 'no test image in common';
+  if (shared.some((k) => a.labels.get(k) !== b.labels.get(k))) return 'the shared test images carry other labels';
+  return null;
+}
+
 /** The chance of at least one false "yes" in a paired-comparison table. */
 export const familyErrorRate = 0.05;
 
-export function formatPairedComparison(rows: readonly PairedRow[]): string {
-  if (!rows.length) return '';
+export function formatPairedComparison(rows: readonly PairedRow[], notCompared: readonly string[] = []): string {
+  const skipped = notCompared.length ? `Not compared (no paired test images): ${notCompared.join('; ')}.\n` : '';
+  if (!rows.length) return skipped && `## Paired comparison with the best run\n\n${skipped}`;
   const pts = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
   const excludesZero = (ci: { low: number; high: number }) => ci.low > 0 || ci.high < 0;
   const r0 = rows[0].result;
@@ -87,5 +114,6 @@ export function formatPairedComparison(rows: readonly PairedRow[]): string {
     ),
     '',
   );
+  if (skipped) out.push(skipped);
   return out.join('\n');
 }

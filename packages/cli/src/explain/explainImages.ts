@@ -36,7 +36,18 @@ export interface Explained {
 export async function explainImages(
   model: Module,
   files: readonly string[],
-  options: { layer: string; imageSize: number; classIndex?: number; batchSize?: number; preprocess?: Preprocess },
+  options: {
+    layer: string;
+    imageSize: number;
+    classIndex?: number;
+    batchSize?: number;
+    preprocess?: Preprocess;
+    /**
+     * Without classIndex: the class to explain given an image's probabilities (the model's decision
+     * rule). Where it is not the most probable class the batch runs a second pass for those images.
+     */
+    decide?: (probs: Float32Array) => number;
+  },
 ): Promise<Explained[]> {
   const out: Explained[] = [];
   const bs = options.batchSize ?? 8;
@@ -59,9 +70,15 @@ export async function explainImages(
     try {
       const r = gradCam(model, x, { layer: options.layer, classIndex: options.classIndex });
       const probs = T.softmax(r.logits, 1);
-      const [maps, cls, p] = await Promise.all([r.maps.toArray(), r.classIndex.toInt32Array(), probs.toArray()]);
+      let [maps, cls, p] = await Promise.all([r.maps.toArray(), r.classIndex.toInt32Array(), probs.toArray()]);
       for (const t of [r.maps, r.logits, r.classIndex, probs]) t.dispose();
       const K = p.length / chunk.length;
+      const decided = options.classIndex === undefined && options.decide ? chunk.map((_, k) => options.decide!(p.slice(k * K, (k + 1) * K))) : null;
+      if (decided?.some((c, k) => c !== cls[k])) {
+        const again = gradCam(model, x, { layer: options.layer, classIndex: decided });
+        [maps, cls] = await Promise.all([again.maps.toArray(), again.classIndex.toInt32Array()]);
+        for (const t of [again.maps, again.logits, again.classIndex]) t.dispose();
+      }
       chunk.forEach((file, k) =>
         out.push({
           file,
