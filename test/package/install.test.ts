@@ -102,6 +102,51 @@ tensor('not numbers');
     run(join(root, 'node_modules/.bin/tsc'), ['-p', '.'], project);
   });
 
+  it("give a browser consumer (bundler resolution, 'browser' condition) the browser entries' declarations, without Node's functions", () => {
+    const web = join(project, 'web');
+    execFileSync('mkdir', ['-p', web]);
+    writeFileSync(
+      join(web, 'page.ts'),
+      `
+import { getDevice, tensor } from '@cxr/tensor';
+import { createModel, readSafetensors } from '@cxr/models';
+import { decodeImageAsync, evalTransforms } from '@cxr/data';
+export async function check(bytes: Uint8Array): Promise<void> {
+  await getDevice();
+  tensor([1, 2]).dispose();
+  createModel('resnet18').dispose();
+  readSafetensors(bytes);
+  await decodeImageAsync(bytes, 'x.png');
+  evalTransforms({ size: 32 });
+}
+// @ts-expect-error: cacheDir reads the environment and the home folder, Node only
+import { cacheDir } from '@cxr/tensor';
+// @ts-expect-error: reading a weight file by path is Node only
+import { saveWeights } from '@cxr/models';
+// @ts-expect-error: folders of files are Node only
+import { ImageFolder } from '@cxr/data';
+export const nodeOnly = [cacheDir, saveWeights, ImageFolder];
+`,
+    );
+    writeFileSync(
+      join(web, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'esnext',
+          moduleResolution: 'bundler',
+          customConditions: ['browser'],
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          strict: true,
+          noEmit: true,
+          types: ['@webgpu/types'],
+        },
+        files: ['page.ts'],
+      }),
+    );
+    run(join(root, 'node_modules/.bin/tsc'), ['-p', '.'], web);
+  });
+
   it('run the @cxr/tensor README example with plain node', () => {
     writeFileSync(join(project, 'tensor-example.mjs'), readmeExample('tensor'));
     const out = run('node', ['tensor-example.mjs'], project);
