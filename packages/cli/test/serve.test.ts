@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
 import { pageIsStale, startServer } from '../src/commands/serve.ts';
 
 let work: string;
@@ -102,6 +103,58 @@ describe('cxr serve', () => {
     // A decoder fix after the build: the page would classify with the old decoder.
     utimesSync(source, t - 10, t - 10);
     expect(pageIsStale(web, built)).toBe(true);
+  });
+
+  it('sends a strict Content-Security-Policy, nosniff and no-referrer on every response', async () => {
+    for (const [path, host, status] of [
+      ['/', url.host, 200],
+      ['/assets/app.js', url.host, 200],
+      ['/run/model.safetensors', url.host, 200],
+      ['/nope.js', url.host, 404],
+      ['/%E0%A4%A', url.host, 400],
+      ['/', 'evil.example:80', 421],
+    ] as const) {
+      const r = await get(path, host);
+      expect(r.status, path).toBe(status);
+      const csp = String(r.headers['content-security-policy']);
+      const directives = Object.fromEntries(
+        csp
+          .split(';')
+          .map((d) => d.trim().split(/\s+/))
+          .map(([name, ...values]) => [name, values]),
+      );
+      expect(directives['default-src'], csp).toEqual(["'self'"]);
+      expect(directives['script-src'], csp).toEqual(["'self'"]);
+      expect(directives['style-src'], csp).toEqual(["'self'"]);
+      expect(directives['connect-src'], csp).toEqual(["'self'"]);
+      expect(directives['img-src'], csp).toEqual(["'self'", 'blob:', 'data:']);
+      expect(directives['object-src'], csp).toEqual(["'none'"]);
+      expect(directives['frame-ancestors'], csp).toEqual(["'none'"]);
+      // No remote host and nothing that runs strings as code.
+      expect(csp).not.toMatch(/https?:|\*|unsafe-inline|unsafe-eval/);
+      expect(r.headers['x-content-type-options'], path).toBe('nosniff');
+      expect(r.headers['referrer-policy'], path).toBe('no-referrer');
+    }
+  });
+
+  it('refuses a port outside 0..65535 in one line naming --port', async () => {
+    for (const port of [70000, -1, 1.5, Number.NaN]) {
+      await expect(startServer({ port, page: join(work, 'page') })).rejects.toThrow(/^serve: --port must be a whole number from 0 to 65535/);
+    }
+  });
+
+  it('says that the default port is taken, naming it', async () => {
+    // Hold 8023 (or find it held already): either way the viewer cannot listen there.
+    const holder = createServer();
+    await new Promise<void>((ok) => {
+      holder.once('error', () => ok());
+      holder.listen(8023, '127.0.0.1', () => ok());
+    });
+    try {
+      await expect(startServer({ page: join(work, 'page') })).rejects.toThrow(/^serve: port 8023 is in use: pick another with --port/);
+    } finally {
+      await new Promise((r) => (holder.listening ? holder.close(r) : r(null)));
+    }
   });
 
   it('says which port is taken', async () => {

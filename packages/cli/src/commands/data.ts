@@ -1,5 +1,6 @@
 // `cxr data …`: dataset utilities.
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { auditImageFolder } from '../audit/dataAudit.ts';
@@ -43,10 +44,23 @@ export function dataCommand(): Command {
     .option('--classes <spec>', 'keep/rename/merge classes, as train')
     .option('--seed <n>', 'seed of seeded splits, cross-validation folds and bootstrap', intOption, 0)
     .option('--out <file>', 'also write the findings to this JSON file (audit.json)')
+    .option('--force', 'replace the --out file if it exists')
     .option('--json', 'print the findings as JSON (what audit.json holds)')
     .addHelpText('after', helpExamples(['cxr data audit data/covid', 'cxr data audit data/cxr --manifest patients.csv --json > audit.json']))
-    .action(async (dir: string, o: { manifest?: string; classes?: string; seed: number; out?: string; json?: boolean }) => {
+    .action(async (dir: string, o: { manifest?: string; classes?: string; seed: number; out?: string; force?: boolean; json?: boolean }) => {
       if (!existsSync(dir)) throw new Error(`data audit: ${dir}: no such folder`);
+      // A file (one X-ray, the manifest) was reported as "no such folder" though it exists.
+      if (!statSync(dir).isDirectory())
+        throw new Error(`data audit: ${dir} is a file, not a folder; give the image folder (a CSV of path,label goes to --manifest)`);
+      // --out audit.json replaced an earlier audit (or any file of that name) without a word, and
+      // only after the whole audit had run. Checked first; refused unless --force, as weights convert.
+      if (o.out !== undefined && existsSync(o.out)) {
+        if (statSync(o.out).isDirectory()) throw new Error(`data audit: --out ${o.out} is a folder; give a file name such as ${join(o.out, 'audit.json')}`);
+        if (!o.force) throw new Error(`data audit: --out ${o.out} already exists; pass --force to replace it, or give another --out`);
+      }
+      // Found only after the whole audit, as a raw ENOENT from the write.
+      if (o.out !== undefined && !existsSync(dirname(o.out)))
+        throw new Error(`data audit: the folder of --out ${o.out} does not exist; create ${dirname(o.out)} first`);
       const quiet = () => {};
       const folder = await loadImageFolder(dir, {
         seed: o.seed,

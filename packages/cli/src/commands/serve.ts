@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { modelSettings } from './evaluate.ts';
 import { helpExamples } from './helpExamples.ts';
-import { intOption } from './intOption.ts';
+import { ConfigError } from '../config/configError.ts';
+import { portOption } from './intOption.ts';
 
 export interface ServeOptions {
   run?: string;
@@ -28,6 +29,33 @@ const types: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.safetensors': 'application/octet-stream',
 };
+
+/**
+ * The page's Content-Security-Policy, sent as a header on every response: the same policy as the
+ * <meta> tag in packages/web/index.html (the header also covers what a meta tag cannot:
+ * frame-ancestors, and files other than index.html). Everything from this origin only, no remote
+ * host, no inline script or style; images may be blob:/data: URLs made in the page; WebGPU needs
+ * no CSP source. Nothing is fetched or posted anywhere else, so no X-ray can leave the machine.
+ */
+export const contentSecurityPolicy = [
+  "default-src 'self'",
+  "img-src 'self' blob: data:",
+  "style-src 'self'",
+  "script-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Headers on every response, errors included. */
+const securityHeaders = {
+  'Content-Security-Policy': contentSecurityPolicy,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
 
 /** packages/web/dist beside this package (src/commands or dist/commands alike), built on first use in a checkout and again when its sources change. */
 function pageDir(given?: string): string {
@@ -83,10 +111,14 @@ function runQuery(run: string): string {
 
 /** Starts the server; resolves with its URL once it listens. */
 export async function startServer(o: ServeOptions): Promise<{ url: string; server: Server }> {
+  // Callers other than the CLI (whose --port parser already checks this) get the same one line.
+  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535))
+    throw new ConfigError(`serve: --port must be a whole number from 0 to 65535 (0: any free one), got '${String(o.port)}'`);
   const root = pageDir(o.page);
   const model = o.run ? modelSettings({ run: o.run }).weights : null;
   const query = o.run ? runQuery(o.run) : '';
   const server = createServer((req, res) => {
+    for (const [name, value] of Object.entries(securityHeaders)) res.setHeader(name, value);
     const port = (server.address() as { port: number }).port;
     if (req.headers.host !== `127.0.0.1:${port}` && req.headers.host !== `localhost:${port}`) {
       res.writeHead(421).end('serve: local requests only');
@@ -119,18 +151,24 @@ export async function startServer(o: ServeOptions): Promise<{ url: string; serve
       'Content-Type': types[extname(file)] ?? 'application/octet-stream',
       'Content-Length': statSync(file).size,
       'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-      'Cross-Origin-Resource-Policy': 'same-origin',
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });
+  const wanted = o.port ?? 8023;
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(new Error(e.code === 'EADDRINUSE' ? `serve: port ${o.port} is in use: pick another with --port` : `serve: ${e.message}`)),
+      fail(
+        new Error(
+          e.code === 'EADDRINUSE'
+            ? `serve: port ${wanted} is in use: pick another with --port (0: any free one)`
+            : e.code === 'EACCES'
+              ? `serve: port ${wanted} needs privileges here: pick one above 1023 with --port`
+              : `serve: cannot listen on 127.0.0.1:${wanted}: ${e.message}`,
+        ),
+      ),
     );
-    server.listen(o.port ?? 8023, '127.0.0.1', () => ok());
+    server.listen(wanted, '127.0.0.1', () => ok());
   });
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}/${query}`, server };
@@ -140,7 +178,7 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('open the browser viewer on this machine (http://127.0.0.1 only; nothing is uploaded)')
     .option('--run <dir>', "preload this run's model.safetensors")
-    .option('--port <n>', 'port (0: any free one)', intOption, 8023)
+    .option('--port <n>', 'port (0: any free one)', portOption, 8023)
     .option('--page <dir>', 'a built viewer page (default: packages/web/dist)')
     .addHelpText('after', helpExamples(['cxr serve', 'cxr serve --run runs/vgg --port 0']))
     .action(async (o: ServeOptions) => {

@@ -54,6 +54,8 @@ export function summariseRun(run: ExperimentRun, folder: string | undefined): Ru
     valAccuracy: metrics.splits?.val?.accuracy ?? null,
     testAccuracy: test?.accuracy ?? null,
     testF1: test?.f1 ?? null,
+    testF1Class: test?.positiveClass ?? null,
+    testClassCount: test?.classNames?.length,
     testMacroF1: test?.macroF1 ?? null,
     testAuc: test?.auc ?? null,
     bestEpoch: metrics.bestEpoch,
