@@ -6,6 +6,7 @@
  * caller, which owns the metrics.
  */
 import type { CacheConfig } from '../loader/cache.ts';
+import { cacheLedger } from '../loader/cacheWriter.ts';
 import type { PreparedImages } from '../loader/dataloader.ts';
 import { WorkerPool } from '../loader/pool.ts';
 import type { Image } from '../image.ts';
@@ -88,8 +89,11 @@ export async function auditDataset(samples: readonly AuditSample[], options: Aud
     // Every file is queued at once; the results are taken in sample order, so the audit is the
     // same whatever the number of threads.
     const { imageCache, prepare } = options;
+    // one counter for every thread that writes entries: per-thread counters each allowed the whole cap
+    const ledger = imageCache && imageCache.config.maxBytes !== undefined ? cacheLedger(imageCache.config.dir) : undefined;
     const extras = (file: string): AuditExtras => ({
       imageCache: imageCache?.files.has(file) ? imageCache.config : undefined,
+      cacheLedger: imageCache?.files.has(file) ? ledger : undefined,
       prepare: prepare?.files.has(file) ? prepare.transforms : undefined,
     });
     const pending = pool ? samples.map((s) => pool.describe(s.file, extras(s.file))) : null;

@@ -9,7 +9,7 @@ import { decodeImage } from '../decode/index.ts';
 import { readImageHeader } from '../decode/header.ts';
 import { readBytes } from '../fsutil.ts';
 import type { Image } from '../image.ts';
-import { fillCache, type CacheConfig } from '../loader/cache.ts';
+import { cacheKey, fillCache, type CacheConfig } from '../loader/cache.ts';
 import { mulberry32 } from '../rng.ts';
 import { greyIfNeutral } from '../transforms/grey.ts';
 import { applyTransforms, type TransformSpec } from '../transforms/pipeline.ts';
@@ -65,6 +65,11 @@ export function borderStats(img: Image, fraction = 0.05): { mean: number; std: n
 export interface AuditExtras {
   /** write the file's entry in the training loader's decoded-image cache */
   imageCache?: CacheConfig;
+  /**
+   * The run's byte counter of that cache (`cacheLedger`), shared with the worker threads: each
+   * thread counting on its own let N threads each fill up to the cap (2 workers: 1.5x the cap).
+   */
+  cacheLedger?: SharedArrayBuffer;
   /** put the image through these (deterministic) transforms for an evaluation loader */
   prepare?: TransformSpec[];
 }
@@ -78,12 +83,15 @@ export async function describeFile(file: string): Promise<FileFacts> {
  * a loader with those transforms makes of the file (decoded, grey when its channels are equal).
  */
 export async function readForAudit(file: string, extras: AuditExtras = {}): Promise<{ facts: FileFacts; prepared?: Image }> {
+  // the entry's key from the file as it is before the read: keyed after it, a file replaced
+  // meanwhile would get the old pixels under its new key (see fillCache)
+  const key = extras.imageCache ? await cacheKey(file, extras.imageCache) : undefined;
   const bytes = await readBytes(file);
   const header = readImageHeader(bytes, file);
   const img = decodeImage(bytes, file);
   // As the loaders decode it: one channel when the three are equal.
   const asLoaded = extras.imageCache || extras.prepare ? greyIfNeutral(img) : img;
-  if (extras.imageCache) await fillCache(file, asLoaded, extras.imageCache);
+  if (extras.imageCache && key) await fillCache(file, asLoaded, extras.imageCache, key, extras.cacheLedger);
   const prepared = extras.prepare ? applyTransforms(asLoaded, extras.prepare, mulberry32(0)) : undefined;
   return { facts: factsOf(file, bytes, header, img), prepared };
 }

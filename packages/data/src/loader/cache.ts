@@ -135,14 +135,20 @@ export async function writeCached(cfg: CacheConfig, key: string, bytes: Uint8Arr
  * unless the entry is there already: the first epoch then reads it instead of decoding the file a
  * second time. `decoded` is the file as the loader decodes it (`decodeImage` with `greyIfNeutral`),
  * so the entry has the bytes the loader itself would write.
+ *
+ * `key` must be `cacheKey(file, cfg)` taken BEFORE the bytes behind `decoded` were read. Taking it
+ * here, after the decode, filed a file replaced in between (a sync, a re-export) under its new key
+ * with the old pixels, and every later epoch read those stale pixels as the new file. Keyed from
+ * before the read, such an entry sits under the old key, which nothing looks up any more.
+ * `ledger`: the run's shared byte counter (`cacheLedger`), so that threads filling the cache at
+ * once draw on one cap.
  */
-export async function fillCache(file: string, decoded: Image, cfg: CacheConfig): Promise<CacheNotice | undefined> {
-  const key = await cacheKey(file, cfg);
+export async function fillCache(file: string, decoded: Image, cfg: CacheConfig, key: string, ledger?: SharedArrayBuffer): Promise<CacheNotice | undefined> {
   try {
     await access(entryPath(cfg, key));
     return undefined;
   } catch {
     // not cached yet
   }
-  return storeEntry(cfg, key, toCacheImage(decoded, cfg), file);
+  return storeEntry(cfg, key, toCacheImage(decoded, cfg), file, ledger);
 }

@@ -28,7 +28,16 @@ function walk(dir: string, out: Entry[]): void {
     const full = path.join(dir, e.name);
     if (e.isDirectory()) walk(full, out);
     else if (e.isFile()) {
-      const st = statSync(full);
+      // Another writer's temporary file can be renamed (or an entry pruned) between readdir and
+      // stat. Throwing here failed the measurement that a thread's first capped cache write, a
+      // loader's construction and the start-of-run prune depend on (ENOENT in ~1 of 5 measurements
+      // while one other thread wrote entries); failing at a write, it failed the image with it.
+      let st: ReturnType<typeof statSync> | undefined;
+      try {
+        st = statSync(full);
+      } catch {
+        continue; // gone: its bytes are the writer's, already reserved in the run's ledger
+      }
       out.push({ file: full, bytes: st.size, mtimeMs: st.mtimeMs });
     }
   }
