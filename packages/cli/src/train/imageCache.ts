@@ -31,7 +31,8 @@ export function imageCacheFor(imageSize: number, images: number, maxGb: number, 
   log(
     `decoded-image cache: ${dir} (${formatBytes(now.bytes)} now${freed.files ? `, ${freed.files} oldest entries (${formatBytes(freed.bytes)}) removed` : ''}; this run adds up to ${formatBytes(need)}; cap ${maxGb} GB via --cache-max-gb; cxr cache clean empties it)`,
   );
-  // The writers enforce the cap as well: an image larger than planned, or another run filling the
-  // folder meanwhile, never takes it past the cap.
+  // The writers enforce the cap as well, counting this process's writes on top of the folder as
+  // measured: an image larger than planned never takes it past the cap. Two runs training at once
+  // on one cache folder count separately and can together pass it by up to one run's share.
   return { dir, size, reducingGap: 2, maxBytes: cap };
 }
