@@ -187,6 +187,19 @@ describe('cxr train', () => {
   });
 });
 
+/** Copies a safetensors file with its JSON header edited (padded to 8 bytes, as the format wants). */
+function rewriteHeader(from: string, to: string, edit: (header: Record<string, Record<string, string>>) => void): void {
+  const file = readFileSync(from);
+  const n = Number(file.readBigUInt64LE(0));
+  const header = JSON.parse(file.subarray(8, 8 + n).toString());
+  edit(header);
+  let json = JSON.stringify(header);
+  while (json.length % 8) json += ' ';
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(to, Buffer.concat([size, Buffer.from(json), file.subarray(8 + n)]));
+}
+
 describe('cxr explain', () => {
   it('writes one overlay PNG per image, or the maps as numbers with --json', () => {
     const dir = join(work, 'runs/a');
@@ -219,16 +232,10 @@ describe('cxr explain', () => {
 
   it("uses the model file's preprocessing, as predict does (a bare weights file: bilinear, torchvision's preset)", () => {
     // The run's model with its metadata dropped: what a file from elsewhere looks like.
-    const file = readFileSync(join(work, 'runs/a/model.safetensors'));
-    const n = Number(file.readBigUInt64LE(0));
-    const header = JSON.parse(file.subarray(8, 8 + n).toString());
-    delete header.__metadata__;
-    let json = JSON.stringify(header);
-    while (json.length % 8) json += ' ';
-    const size = Buffer.alloc(8);
-    size.writeBigUInt64LE(BigInt(json.length));
     const bare = join(work, 'bare.safetensors');
-    writeFileSync(bare, Buffer.concat([size, Buffer.from(json), file.subarray(8 + n)]));
+    rewriteHeader(join(work, 'runs/a/model.safetensors'), bare, (header) => {
+      delete header.__metadata__;
+    });
     const image = join(data, 'test', 'infected', readdirSync(join(data, 'test', 'infected')).sort()[0]);
     const flags = ['--weights', bare, '--arch', 'resnet18', '--classes', 'infected,normal', '--image-size', '32'];
     const p = cxr(['predict', ...flags, '--json', image]);
@@ -243,17 +250,11 @@ describe('cxr explain', () => {
 
   it('explains the decided class by default, also where the stored threshold overrules the most probable class', () => {
     // The run's model with its threshold moved to almost 0: every image is decided 'infected'.
-    const file = readFileSync(join(work, 'runs/a/model.safetensors'));
-    const n = Number(file.readBigUInt64LE(0));
-    const header = JSON.parse(file.subarray(8, 8 + n).toString());
-    expect(header.__metadata__['cxr.positive_class']).toBe('infected');
-    header.__metadata__['cxr.threshold'] = '1e-9';
-    let json = JSON.stringify(header);
-    while (json.length % 8) json += ' ';
-    const size = Buffer.alloc(8);
-    size.writeBigUInt64LE(BigInt(json.length));
     const model = join(work, 'low-threshold.safetensors');
-    writeFileSync(model, Buffer.concat([size, Buffer.from(json), file.subarray(8 + n)]));
+    rewriteHeader(join(work, 'runs/a/model.safetensors'), model, (header) => {
+      expect(header.__metadata__['cxr.positive_class']).toBe('infected');
+      header.__metadata__['cxr.threshold'] = '1e-9';
+    });
     const images = readdirSync(join(data, 'test', 'normal'))
       .sort()
       .map((f) => join(data, 'test', 'normal', f));
