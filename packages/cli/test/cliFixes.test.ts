@@ -15,6 +15,7 @@ import { collectRuns } from '../src/experiments/collectRuns.ts';
 import { experimentRunOptions, seedStudyRuns } from '../src/experiments/seedStudy.ts';
 import { main } from '../src/main.ts';
 import { openDataset, skippedBySplit } from '../src/train/data.ts';
+import { quietly } from './quietly.ts';
 
 // experiments run must decide about each folder without training anything here.
 const trained = vi.hoisted(() => [] as { out: string; resume: boolean; force: boolean; epochs: number; lr: number }[]);
@@ -27,27 +28,6 @@ vi.mock('../src/train/train.ts', () => ({
 
 const work = mkdtempSync(join(tmpdir(), 'cxr-fixes-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; err: string }> {
-  const err: string[] = [];
-  const spies = [
-    vi.spyOn(console, 'log').mockImplementation(() => {}),
-    vi.spyOn(console, 'warn').mockImplementation(() => {}),
-    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
-      err.push(a.join(' '));
-    }),
-    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      err.push(String(s));
-      return true;
-    }),
-    vi.spyOn(process.stdout, 'write').mockImplementation(() => true),
-  ];
-  try {
-    return { value: await fn(), err: err.join('') };
-  } finally {
-    for (const s of spies) s.mockRestore();
-  }
-}
 
 describe('integer options of eval, predict and experiments', () => {
   it.each([

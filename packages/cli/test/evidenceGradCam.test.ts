@@ -9,14 +9,15 @@ import type { Module } from '@cxr/nn';
 
 const calls = vi.hoisted(() => [] as { files: string[]; classIndex: number | undefined }[]);
 vi.mock('../src/explain/explainImages.ts', () => ({
-  explainImages: async (_model: unknown, files: readonly string[], o: { imageSize: number; classIndex?: number }) => {
-    calls.push({ files: [...files], classIndex: o.classIndex });
+  explainImages: async (_model: unknown, files: readonly string[], o: { imageSize: number; classIndex?: number | readonly number[] }) => {
+    const classOf = (k: number) => (typeof o.classIndex === 'object' ? o.classIndex[k] : o.classIndex);
+    files.forEach((file, k) => calls.push({ files: [file], classIndex: classOf(k) }));
     const n = o.imageSize;
-    return files.map((file) => ({
+    return files.map((file, k) => ({
       file,
       image: { pixels: new Float32Array(n * n * 3), width: n, height: n, channels: 3, layout: 'hwc' },
       map: new Float32Array(n * n),
-      classIndex: o.classIndex ?? 0,
+      classIndex: classOf(k) ?? 0,
       probs: new Float32Array([0.5, 0.5]),
       featureShape: [1, 1],
     }));

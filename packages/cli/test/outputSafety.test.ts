@@ -5,33 +5,17 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeSafetensorsFile } from '@cxr/models';
 import { explainCommand } from '../src/commands/explain.ts';
 import { overlayPaths } from '../src/commands/overlayNames.ts';
 import { formatPredictionTable } from '../src/commands/predictionTable.ts';
 import { expandGrid } from '../src/experiments/gridFile.ts';
 import { main } from '../src/main.ts';
+import { quietly } from './quietly.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'cxr-output-safety-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; err: string }> {
-  const err: string[] = [];
-  const spies = [
-    vi.spyOn(console, 'log').mockImplementation(() => {}),
-    vi.spyOn(console, 'warn').mockImplementation(() => {}),
-    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
-      err.push(a.join(' '));
-    }),
-    vi.spyOn(process.stdout, 'write').mockImplementation(() => true),
-  ];
-  try {
-    return { value: await fn(), err: err.join('\n') };
-  } finally {
-    for (const s of spies) s.mockRestore();
-  }
-}
 
 /** A model file that records arch, head, input size and classes (infected, normal); one dummy tensor. */
 function recordedModel(): string {

@@ -1,11 +1,12 @@
 // `cxr data …`: dataset utilities.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { loadImageFolder, synthesizeDataset } from '@cxr/data';
 import { auditImageFolder } from '../audit/dataAudit.ts';
 import { formatAuditText } from '../audit/auditReport.ts';
 import { writeJsonAtomic } from '../run/atomicWrite.ts';
+import { checkOutputFile } from './outputFile.ts';
 import { helpExamples } from './helpExamples.ts';
 import { intOption } from './intOption.ts';
 
@@ -52,15 +53,7 @@ export function dataCommand(): Command {
       // A file (one X-ray, the manifest) was reported as "no such folder" though it exists.
       if (!statSync(dir).isDirectory())
         throw new Error(`data audit: ${dir} is a file, not a folder; give the image folder (a CSV of path,label goes to --manifest)`);
-      // --out audit.json replaced an earlier audit (or any file of that name) without a word, and
-      // only after the whole audit had run. Checked first; refused unless --force, as weights convert.
-      if (o.out !== undefined && existsSync(o.out)) {
-        if (statSync(o.out).isDirectory()) throw new Error(`data audit: --out ${o.out} is a folder; give a file name such as ${join(o.out, 'audit.json')}`);
-        if (!o.force) throw new Error(`data audit: --out ${o.out} already exists; pass --force to replace it, or give another --out`);
-      }
-      // Found only after the whole audit, as a raw ENOENT from the write.
-      if (o.out !== undefined && !existsSync(dirname(o.out)))
-        throw new Error(`data audit: the folder of --out ${o.out} does not exist; create ${dirname(o.out)} first`);
+      if (o.out !== undefined) checkOutputFile('data audit', '--out', o.out, o.force, join(o.out, 'audit.json'));
       const quiet = () => {};
       const folder = await loadImageFolder(dir, {
         seed: o.seed,

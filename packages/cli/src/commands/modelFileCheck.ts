@@ -3,12 +3,7 @@
 // non-model file given as --model was reported as "has no CXR metadata; describe it with --weights
 // … --arch …", which sends the user after flags that cannot help.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { isSafetensors } from '@cxr/models';
-
-/** Whether the bytes start like a torch.save file: zip (PK), legacy pickle (\x80) or tar (ustar at 257). */
-function looksLikeTorch(head: Buffer): boolean {
-  return (head[0] === 0x50 && head[1] === 0x4b) || head[0] === 0x80 || head.subarray(257, 262).toString('latin1') === 'ustar';
-}
+import { detectTorchFormat, isSafetensors } from '@cxr/models';
 
 export function checkModelFile(flag: '--model' | '--weights', path: string): void {
   let isFile: boolean;
@@ -27,7 +22,7 @@ export function checkModelFile(flag: '--model' | '--weights', path: string): voi
   } finally {
     closeSync(fd);
   }
-  if (!looksLikeTorch(head.subarray(0, n)))
+  if (detectTorchFormat(head.subarray(0, n)) === undefined)
     throw new Error(
       `${flag} ${path}: not a model file (neither safetensors nor a PyTorch checkpoint; it starts ${[...head.subarray(0, Math.min(n, 8))].map((b) => b.toString(16).padStart(2, '0')).join(' ') || 'empty'})`,
     );

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { modelSettings } from './evaluate.ts';
 import { helpExamples } from './helpExamples.ts';
 import { ConfigError } from '../config/configError.ts';
-import { portOption } from './intOption.ts';
+import { isPort, portOption } from './intOption.ts';
 
 export interface ServeOptions {
   run?: string;
@@ -112,7 +112,7 @@ function runQuery(run: string): string {
 /** Starts the server; resolves with its URL once it listens. */
 export async function startServer(o: ServeOptions): Promise<{ url: string; server: Server }> {
   // Callers other than the CLI (whose --port parser already checks this) get the same one line.
-  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535))
+  if (o.port !== undefined && !isPort(o.port))
     throw new ConfigError(`serve: --port must be a whole number from 0 to 65535 (0: any free one), got '${String(o.port)}'`);
   const root = pageDir(o.page);
   const model = o.run ? modelSettings({ run: o.run }).weights : null;

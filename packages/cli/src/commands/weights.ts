@@ -1,8 +1,8 @@
 // `cxr weights …`: pretrained checkpoints (convert torch files, pull torchvision's ImageNet weights).
 import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { convertCheckpoint, pullWeights, type PretrainedArch } from '@cxr/models';
+import { checkOutputFile } from './outputFile.ts';
 import { helpExamples } from './helpExamples.ts';
 
 export function weightsCommand(): Command {
@@ -23,11 +23,7 @@ export function weightsCommand(): Command {
       // A missing <in> surfaced as a raw "ENOENT: no such file or directory, open …".
       if (!existsSync(i)) throw new Error(`weights convert: ${i}: no such file; give the .pth checkpoint to convert`);
       if (statSync(i).isDirectory()) throw new Error(`weights convert: ${i} is a folder, not a checkpoint file; give the .pth file`);
-      if (existsSync(o) && statSync(o).isDirectory()) throw new Error(`weights convert: <out> ${o} is a folder; give a file name such as model.safetensors`);
-      // <out> is often a name like model.safetensors: an existing file (a trained run's model, the
-      // user's own weights) was replaced without a word. Refused unless --force.
-      if (!opts.force && existsSync(o)) throw new Error(`weights convert: ${o} already exists; pass --force to replace it, or give another <out>`);
-      if (!existsSync(dirname(o))) throw new Error(`weights convert: the folder of <out> ${o} does not exist; create ${dirname(o)} first`);
+      checkOutputFile('weights convert', '<out>', o, opts.force, 'model.safetensors');
       const r = convertCheckpoint(i, o);
       console.log(JSON.stringify(r));
     });

@@ -39,7 +39,8 @@ export async function explainImages(
   options: {
     layer: string;
     imageSize: number;
-    classIndex?: number;
+    /** The class to explain: one for every file, or one per file; default the decision (`decide`) or the most probable. */
+    classIndex?: number | readonly number[];
     batchSize?: number;
     preprocess?: Preprocess;
     /**
@@ -68,7 +69,9 @@ export async function explainImages(
     );
     const x = T.tensor(batch, [chunk.length, 3, size, size]);
     try {
-      const r = gradCam(model, x, { layer: options.layer, classIndex: options.classIndex });
+      const given = options.classIndex;
+      const classIndex = typeof given === 'object' ? given.slice(start, start + chunk.length) : given;
+      const r = gradCam(model, x, { layer: options.layer, classIndex });
       const probs = T.softmax(r.logits, 1);
       let [maps, cls, p] = await Promise.all([r.maps.toArray(), r.classIndex.toInt32Array(), probs.toArray()]);
       for (const t of [r.maps, r.logits, r.classIndex, probs]) t.dispose();

@@ -179,18 +179,11 @@ export async function buildEvidence(input: EvidenceInput): Promise<Evidence> {
     // explains the most probable class, which at the validation threshold is often not the
     // prediction (p(infected) 0.46 >= 0.4568 is captioned "pred: infected" while argmax says
     // normal): the overlay then showed where the model looked for the other class.
-    const explained: Awaited<ReturnType<typeof explainImages>> = new Array(chosen.length);
-    for (const cls of new Set(chosen.map((c) => c.predicted))) {
-      const ks = chosen.flatMap((c, k) => (c.predicted === cls ? [k] : []));
-      const maps = await explainImages(
-        input.model,
-        ks.map((k) => fin.files[chosen[k].index]),
-        { layer: input.camLayer, imageSize: input.imageSize, batchSize: 4, classIndex: cls },
-      );
-      ks.forEach((k, j) => {
-        explained[k] = maps[j];
-      });
-    }
+    const explained = await explainImages(
+      input.model,
+      chosen.map((c) => fin.files[c.index]),
+      { layer: input.camLayer, imageSize: input.imageSize, batchSize: 4, classIndex: chosen.map((c) => c.predicted) },
+    );
     const images: NonNullable<Evidence['gradCam']>['images'] = [];
     explained.forEach((e, k) => {
       const c = chosen[k];

@@ -153,9 +153,15 @@ function readSetEpoch(dir: string, set: CheckpointSet): number | null {
   return model === epoch && opt === epoch ? epoch : null;
 }
 
-/** The split fingerprint of the set a resume would load (the newest complete one), if it has one. */
+/** The set a resume loads: the newest whose three files agree, or null. */
+function newestCompleteSet(dir: string): CheckpointSet | null {
+  if (readSetEpoch(dir, currentSet) !== null) return currentSet;
+  return readSetEpoch(dir, previousSet) !== null ? previousSet : null;
+}
+
+/** The split fingerprint of the set a resume would load, if it has one. */
 export function checkpointSplits(dir: string): SplitFingerprint | undefined {
-  const set = readSetEpoch(dir, currentSet) !== null ? currentSet : readSetEpoch(dir, previousSet) !== null ? previousSet : null;
+  const set = newestCompleteSet(dir);
   return set ? readJsonFile<TrainerState>(join(dir, set.trainer)).splits : undefined;
 }
 
@@ -192,11 +198,9 @@ export async function loadCheckpoint(
   optimizer: Optimizer<{ lr: number }>,
   log: (m: string) => void = () => {},
 ): Promise<TrainerState> {
-  let set = currentSet;
-  if (readSetEpoch(dir, currentSet) === null) {
-    if (readSetEpoch(dir, previousSet) === null) {
-      throw new Error(`${dir}: no complete checkpoint to resume from (${describeSet(dir, currentSet)}); start over with --force`);
-    }
+  let set = newestCompleteSet(dir);
+  if (set === null) throw new Error(`${dir}: no complete checkpoint to resume from (${describeSet(dir, currentSet)}); start over with --force`);
+  if (set === previousSet) {
     log(
       `!! ${dir}: the newest checkpoint is incomplete (${describeSet(dir, currentSet)}), an interrupted save; resuming from the complete set of epoch ${readSetEpoch(dir, previousSet)} instead`,
     );
